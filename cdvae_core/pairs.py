@@ -1,0 +1,155 @@
+"""Pair files: the one on-disk format every task, dataset and generator writes.
+
+A pair file is an ``.npz`` holding
+  ``xc``    float32 (N, Cc, 32, 32)   conditioning layer
+  ``xg``    float32 (N, Cg, 32, 32)   generated layer
+  ``fc``    float32 (N, Dc)           optional guidance features of x_c
+  ``fg``    float32 (N, Dg)           optional guidance features of x_g
+  ``split`` int8    (N,)              optional, 0 = train, 1 = test
+  ``meta``  str                       optional JSON: task, value ranges, source, skipped items
+Loading never unpickles (``allow_pickle=False``).
+"""
+
+from __future__ import annotations
+
+import json
+import zipfile
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .atomic import write_with
+
+TRAIN, TEST = 0, 1
+REQUIRED_KEYS = ("xc", "xg")
+
+
+class PairFileError(ValueError):
+    """A pair file that cannot be used, with a one-line reason."""
+
+
+@dataclass(frozen=True)
+class PairSet:
+    """Paired layers in memory. Shapes as in the module docstring."""
+
+    xc: np.ndarray
+    xg: np.ndarray
+    split: np.ndarray
+    fc: np.ndarray | None = None
+    fg: np.ndarray | None = None
+    meta: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        validate(self.xc, self.xg, self.split, self.fc, self.fg)
+
+    def __len__(self) -> int:
+        return int(self.xc.shape[0])
+
+    @property
+    def task(self) -> str:
+        return str(self.meta.get("task", "unknown"))
+
+    @property
+    def channels(self) -> tuple[int, int]:
+        return int(self.xc.shape[1]), int(self.xg.shape[1])
+
+    def subset(self, index: np.ndarray) -> "PairSet":
+        return replace(
+            self,
+            xc=self.xc[index],
+            xg=self.xg[index],
+            split=self.split[index],
+            fc=None if self.fc is None else self.fc[index],
+            fg=None if self.fg is None else self.fg[index],
+        )
+
+    def train(self) -> "PairSet":
+        return self.subset(np.flatnonzero(self.split == TRAIN))
+
+    def test(self) -> "PairSet":
+        return self.subset(np.flatnonzero(self.split == TEST))
+
+
+def validate(xc, xg, split, fc=None, fg=None) -> None:
+    """Raise PairFileError unless the arrays form a well-shaped, finite pair set."""
+    for name, arr in (("xc", xc), ("xg", xg)):
+        if arr.ndim != 4 or arr.shape[2:] != (32, 32):
+            raise PairFileError(f"'{name}' must have shape (N, C, 32, 32), got {tuple(arr.shape)}")
+        if arr.dtype != np.float32:
+            raise PairFileError(f"'{name}' must be float32, got {arr.dtype}")
+        if not np.isfinite(arr).all():
+            bad = int((~np.isfinite(arr)).reshape(arr.shape[0], -1).any(1).sum())
+            raise PairFileError(f"'{name}' has NaN or infinite values in {bad} pair(s)")
+    n = xc.shape[0]
+    if n == 0:
+        raise PairFileError("the pair file holds no pairs")
+    if xg.shape[0] != n:
+        raise PairFileError(f"'xc' has {n} pairs but 'xg' has {xg.shape[0]}")
+    if split.shape != (n,):
+        raise PairFileError(f"'split' must have shape ({n},), got {tuple(split.shape)}")
+    if not np.isin(split, (TRAIN, TEST)).all():
+        raise PairFileError("'split' may hold only 0 (train) and 1 (test)")
+    for name, arr in (("fc", fc), ("fg", fg)):
+        if arr is None:
+            continue
+        if arr.ndim != 2 or arr.shape[0] != n:
+            raise PairFileError(f"'{name}' must have shape ({n}, D), got {tuple(arr.shape)}")
+        if not np.isfinite(arr).all():
+            raise PairFileError(f"'{name}' has NaN or infinite values")
+
+
+def load_pairs(path: str | Path, require_test: bool = False) -> PairSet:
+    """Read and check a pair file; every problem is a PairFileError with a one-line reason."""
+    path = Path(path)
+    if not path.is_file():
+        raise PairFileError(f"no pair file at {path}")
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            arrays = {key: data[key] for key in data.files}
+    except (zipfile.BadZipFile, OSError, ValueError, EOFError) as exc:
+        raise PairFileError(f"{path} is not a readable .npz pair file ({exc})") from exc
+    missing = [key for key in REQUIRED_KEYS if key not in arrays]
+    if missing:
+        raise PairFileError(f"{path} lacks the key(s) {', '.join(missing)}")
+    n = arrays["xc"].shape[0] if arrays["xc"].ndim else 0
+    split = arrays.get("split")
+    split = np.zeros(n, np.int8) if split is None else split.astype(np.int8)
+    meta: dict[str, Any] = {}
+    if "meta" in arrays:
+        try:
+            meta = json.loads(str(arrays["meta"]))
+        except json.JSONDecodeError as exc:
+            raise PairFileError(f"{path}: 'meta' is not valid JSON ({exc})") from exc
+        if not isinstance(meta, dict):
+            raise PairFileError(f"{path}: 'meta' must be a JSON object")
+    try:
+        pairs = PairSet(
+            xc=arrays["xc"],
+            xg=arrays["xg"],
+            split=split,
+            fc=arrays.get("fc"),
+            fg=arrays.get("fg"),
+            meta=meta,
+        )
+    except PairFileError as exc:
+        raise PairFileError(f"{path}: {exc}") from exc
+    if require_test and not (pairs.split == TEST).any():
+        raise PairFileError(f"{path} has no test split (no pair with split == 1)")
+    return pairs
+
+
+def save_pairs(path: str | Path, pairs: PairSet) -> None:
+    """Write a pair file atomically (float32 layers, int8 split, JSON meta)."""
+    arrays: dict[str, np.ndarray] = {
+        "xc": np.ascontiguousarray(pairs.xc, np.float32),
+        "xg": np.ascontiguousarray(pairs.xg, np.float32),
+        "split": pairs.split.astype(np.int8),
+        "meta": np.array(json.dumps(pairs.meta)),
+    }
+    if pairs.fc is not None:
+        arrays["fc"] = pairs.fc.astype(np.float32)
+    if pairs.fg is not None:
+        arrays["fg"] = pairs.fg.astype(np.float32)
+    write_with(path, lambda tmp: np.savez_compressed(tmp, **arrays), suffix=".npz")
