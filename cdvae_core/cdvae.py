@@ -1,0 +1,149 @@
+"""The CDVAE: two ladder DVAEs (x_c and x_g) trained jointly, their top codes tied (paper eq. 2).
+
+Loss per pair (nats): -log p(x_c | z_c) - log p(x_g | z_g) + KL_c + KL_g + E_q F_tie
+plus lambda ||mu - p||^2 embedding guidance on both top posterior means (eq. 9).
+Test-time generation needs only x_c: encode it, draw z_g from the tie's conditional, descend
+x_g's generative hierarchy and decode (eq. 5). No MCMC.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from .config import ModelConfig
+from .gaussian import log_mean_exp, log_normal, reparameterise
+from .ladder import LadderDVAE
+from .ties import CodeConditional, build_tie
+
+
+class CDVAE(nn.Module):
+    supports_nll = True
+    has_code_c = True
+
+    def __init__(self, cfg: ModelConfig) -> None:
+        super().__init__()
+        self.cfg = cfg
+
+        def ladder(channels: int) -> LadderDVAE:
+            return LadderDVAE(
+                channels, cfg.latent_sizes, cfg.hidden_sizes, cfg.conv_channels, cfg.min_logvar, cfg.decoder_min_logvar
+            )
+
+        self.dvae_c = ladder(cfg.channels_c)
+        self.dvae_g = ladder(cfg.channels_g)
+        self.tie = build_tie(
+            cfg.tie, cfg.code_dim, cfg.tied_fraction, cfg.sigma_t, cfg.mixtures, cfg.mdn_sigma, cfg.mdn_hidden,
+            cfg.tie_conditional,
+        )
+
+    @property
+    def code_dim(self) -> int:
+        return self.cfg.code_dim
+
+    def forward(
+        self,
+        xc: torch.Tensor,
+        xg: torch.Tensor,
+        target_c: torch.Tensor | None = None,
+        target_g: torch.Tensor | None = None,
+        kl_weight: float = 1.0,
+        guidance_weight: float = 0.0,
+    ) -> dict[str, torch.Tensor]:
+        """xc (B, Cc, 32, 32), xg (B, Cg, 32, 32), targets (B, D) -> scalar loss terms (batch means)."""
+        pc = self.dvae_c.infer(xc)
+        pg = self.dvae_g.infer(xg)
+        tie = self.tie.loss(pc.top_mu, pc.top_lv, pc.top_z, pg.top_mu, pg.top_lv, pg.top_z)
+        kl_c = torch.stack(pc.kl).sum(0)
+        kl_g = torch.stack(pg.kl).sum(0)
+        rec_c, rec_g = -pc.log_lik, -pg.log_lik
+        guidance = torch.zeros_like(rec_c)
+        if target_c is not None:
+            guidance = guidance + (pc.top_mu - target_c).pow(2).sum(1)
+        if target_g is not None:
+            guidance = guidance + (pg.top_mu - target_g).pow(2).sum(1)
+        elbo_loss = rec_c + rec_g + kl_c + kl_g + tie
+        loss = rec_c + rec_g + kl_weight * (kl_c + kl_g + tie) + guidance_weight * guidance
+        terms = {
+            "loss": loss.mean(),
+            "neg_elbo": elbo_loss.mean(),
+            "rec_c": rec_c.mean(),
+            "rec_g": rec_g.mean(),
+            "kl_c": kl_c.mean(),
+            "kl_g": kl_g.mean(),
+            "tie": tie.mean(),
+            "guidance": guidance.mean(),
+        }
+        for i, (a, b) in enumerate(zip(pc.kl, pg.kl), start=1):
+            terms[f"kl_c_{i}"] = a.mean()
+            terms[f"kl_g_{i}"] = b.mean()
+        return terms
+
+    # ----- conditional generation -----------------------------------------------------------
+
+    def encode_c(self, xc: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """q(z_c,L | x_c): mean and log-variance (B, D)."""
+        return self.dvae_c.encode_top(xc)
+
+    def encode_g(self, xg: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """q(z_g,L | x_g): mean and log-variance (B, D)."""
+        return self.dvae_g.encode_top(xg)
+
+    def encode_code_c(self, xc: torch.Tensor) -> torch.Tensor:
+        """Posterior mean of the conditioning image's code (B, D): the LPP scatter's points."""
+        return self.encode_c(xc)[0]
+
+    def conditional(self, z_c: torch.Tensor) -> CodeConditional:
+        """p(z_g | z_c) for z_c (B, D)."""
+        return self.tie.conditional(z_c)
+
+    def draw_codes(
+        self,
+        xc: torch.Tensor,
+        n: int,
+        generator: torch.Generator | None = None,
+        component: int | None = None,
+    ) -> torch.Tensor:
+        """Codes z_g (B, n, D) from p(z_g | x_c) = int p(z_g | z_c) q(z_c | x_c) dz_c."""
+        mu_c, lv_c = self.encode_c(xc)
+        B, D = mu_c.shape
+        z_c = reparameterise(mu_c.repeat_interleave(n, 0), lv_c.repeat_interleave(n, 0), generator)  # (B n, D)
+        z_g = self.conditional(z_c).sample(1, generator, component)  # (B n, 1, D)
+        return z_g.view(B, n, D)
+
+    def decode_g(self, z_g: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
+        """Top codes (M, D) -> x_g means (M, Cg, 32, 32); lower layers drawn only with a generator."""
+        return self.dvae_g.generate(z_g, generator)
+
+    def sample(self, xc: torch.Tensor, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
+        """Conditional samples (B, n, Cg, 32, 32): every latent layer drawn, decoder means shown."""
+        B = xc.shape[0]
+        codes = self.draw_codes(xc, n, generator)
+        out = self.decode_g(codes.flatten(0, 1), generator if generator is not None else torch.default_generator)
+        return out.view(B, n, *out.shape[1:])
+
+    # ----- likelihood -----------------------------------------------------------------------
+
+    def log_weights(self, xc: torch.Tensor, xg: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
+        """One importance weight per pair (B,): log p(x_c, x_g, z) - log q(z | x_c, x_g).
+
+        The model is the one sampled at test time: p(z_c) p(z_g,L | z_c,L) p(z_g lower | z_g,L)
+        p(x_c | z_c) p(x_g | z_g), with both ladders' posteriors as the proposal.
+        """
+        pc = self.dvae_c.infer(xc, generator)
+        pg = self.dvae_g.infer(xg, generator)
+        log_p_top_c = log_normal(pc.top_z, torch.zeros_like(pc.top_z), torch.zeros_like(pc.top_z)).sum(1)
+        log_p_top_g = self.conditional(pc.top_z).log_prob(pg.top_z)
+        log_p = pc.log_lik + pg.log_lik + log_p_top_c + log_p_top_g + pc.log_p_lower + pg.log_p_lower
+        return log_p - pc.log_q - pg.log_q
+
+    @torch.no_grad()
+    def nll(self, xc: torch.Tensor, xg: torch.Tensor, k: int = 100, generator: torch.Generator | None = None,
+            chunk: int = 50) -> torch.Tensor:
+        """Importance-weighted estimate of -log p(x_c, x_g) with k samples per pair: (B,) nats."""
+        parts = []
+        for start in range(0, k, chunk):
+            m = min(chunk, k - start)
+            lw = self.log_weights(xc.repeat(m, 1, 1, 1), xg.repeat(m, 1, 1, 1), generator)  # (m B,)
+            parts.append(lw.view(m, -1))
+        return -log_mean_exp(torch.cat(parts, 0), dim=0)

@@ -1,0 +1,174 @@
+"""Typed settings for models and training: frozen dataclasses saved as JSON beside the weights.
+
+``from_dict`` refuses unknown keys, so a typo in a config file is an error instead of a silently
+ignored setting.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from dataclasses import dataclass, fields
+from typing import Any, TypeVar
+
+T = TypeVar("T")
+
+ARCHS = ("cdvae", "cvae")
+TIES = ("none", "gauss", "mdn")
+
+
+class ConfigError(ValueError):
+    """A setting that is unknown or out of range."""
+
+
+def _from_dict(cls: type[T], data: dict[str, Any]) -> T:
+    names = {f.name for f in fields(cls)}  # type: ignore[arg-type]
+    unknown = sorted(set(data) - names)
+    if unknown:
+        raise ConfigError(f"unknown {cls.__name__} setting(s): {', '.join(unknown)}")
+    values = {}
+    for f in fields(cls):  # type: ignore[arg-type]
+        if f.name in data:
+            value = data[f.name]
+            values[f.name] = tuple(value) if isinstance(value, list) else value
+    return cls(**values)
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    """Everything needed to rebuild a model's modules. Sizes run bottom (z_1) to top (z_L)."""
+
+    task: str = "resaturation"  # which task's layers the model maps (decides channels)
+    arch: str = "cdvae"  # "cdvae" (two ladder DVAEs + tie) or "cvae" (baseline)
+    tie: str = "gauss"  # "none", "gauss" or "mdn" (cdvae only)
+    channels_c: int = 1  # channels of x_c
+    channels_g: int = 1  # channels of x_g
+    image_size: int = 32  # the model's square resolution; the paper uses 32
+    latent_sizes: tuple[int, ...] = (64, 32, 16)  # z_1 .. z_L; z_L is "the code"
+    hidden_sizes: tuple[int, ...] = (256, 128, 64)  # MLP width into each latent layer (half LVAE's: 2 CPU cores)
+    conv_channels: tuple[int, ...] = (16, 32, 64)  # conv tower 32 -> 16 -> 8 -> 4
+    tied_fraction: float = 0.8  # Gaussian tie: leading share of z_L tied (paper: 80%)
+    sigma_t: float = 0.5  # Gaussian tie spread sigma_t
+    tie_conditional: str = "exact"  # "exact" conditional of the joint prior, or the "paper"'s N(z_c, s^2)
+    mixtures: int = 4  # MDN tie: K components (paper: 4 and 12)
+    mdn_sigma: float = 0.3  # MDN tie: fixed per-component standard deviation
+    mdn_hidden: int = 256  # MDN tie: hidden width of the z_c -> mixture network
+    min_logvar: float = -9.0  # variance floor (log) for every Gaussian, keeps KLs finite
+    decoder_min_logvar: float = -7.0  # floor on the learned pixel log-variance
+    cvae_latent: int = 16  # CVAE baseline: size of its latent code
+    cvae_sigma: float = 0.1  # CVAE baseline: pixel sigma turning its L2 loss into a likelihood
+
+    def __post_init__(self) -> None:
+        if self.arch not in ARCHS:
+            raise ConfigError(f"arch must be one of {ARCHS}, got {self.arch!r}")
+        if self.tie not in TIES:
+            raise ConfigError(f"tie must be one of {TIES}, got {self.tie!r}")
+        if len(self.latent_sizes) < 1 or len(self.latent_sizes) != len(self.hidden_sizes):
+            raise ConfigError("latent_sizes and hidden_sizes need one entry per latent layer")
+        if not 0.0 <= self.tied_fraction <= 1.0:
+            raise ConfigError("tied_fraction must lie in [0, 1]")
+        if self.tie_conditional not in ("exact", "paper"):
+            raise ConfigError("tie_conditional must be 'exact' or 'paper'")
+        if self.sigma_t <= 0 or self.mdn_sigma <= 0 or self.cvae_sigma <= 0:
+            raise ConfigError("sigma_t, mdn_sigma and cvae_sigma must be positive")
+        if self.mixtures < 1:
+            raise ConfigError("mixtures must be at least 1")
+        if self.image_size != 32:
+            raise ConfigError("the models work on 32x32 layers (image_size 32)")
+
+    @property
+    def layers(self) -> int:
+        return len(self.latent_sizes)
+
+    @property
+    def code_dim(self) -> int:
+        return self.cvae_latent if self.arch == "cvae" else self.latent_sizes[-1]
+
+    @property
+    def tied_dims(self) -> int:
+        if self.arch == "cvae" or self.tie == "none":
+            return 0
+        if self.tie == "mdn":
+            return self.code_dim
+        return int(round(self.tied_fraction * self.code_dim))
+
+    @property
+    def display_name(self) -> str:
+        if self.arch == "cvae":
+            return "CVAE"
+        if self.tie == "mdn":
+            return f"MDN K={self.mixtures}"
+        if self.tie == "gauss":
+            return "Shallow" if self.layers == 1 else "Gauss"
+        return "Untied"
+
+    @staticmethod
+    def sizes_for_layers(layers: int) -> tuple[tuple[int, ...], tuple[int, ...]]:
+        """Default (latent_sizes, hidden_sizes) for L layers: latents double downwards from a
+        16-dimensional code z_L (L = 3 gives LVAE's 64/32/16); widths halve upwards from 256 next
+        to the image, so the Shallow model (L = 1) keeps the deep model's bottom width."""
+        if layers < 1:
+            raise ConfigError("layers must be at least 1")
+        latents = tuple(16 * 2 ** (layers - 1 - i) for i in range(layers))
+        hidden = tuple(max(32, 256 // 2**i) for i in range(layers))
+        return latents, hidden
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "ModelConfig":
+        return _from_dict(cls, data)
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Optimisation settings; saved with the model so a run can be repeated or resumed."""
+
+    epochs: int = 40  # passes over the training split
+    batch_size: int = 64  # pairs per step (per process under torchrun)
+    lr: float = 1e-3  # Adam learning rate
+    weight_decay: float = 0.0  # Adam weight decay
+    seed: int = 0  # seeds data order, initialisation and sampling
+    kl_warmup_epochs: float = 5.0  # KL weight ramps 0 -> 1 over these epochs (LVAE warm-up)
+    guidance_start: float = 10.0  # lambda(0) of the embedding-guidance cost
+    guidance_end: float = 1e-3  # lambda at guidance_epochs and after ("near zero")
+    guidance_epochs: float = 20.0  # epochs of the geometric decay from start to end
+    lpp_neighbours: int = 10  # k of the kNN graph behind the LPP targets
+    grad_clip: float = 200.0  # clip the gradient norm to this (vdvae); losses are nats per pair
+    skip_threshold: float = 1e6  # skip the update when the (unclipped) gradient norm exceeds this
+    max_skips: int = 50  # stop with an error after this many skipped updates in a row
+    ema: float = 0.0  # keep an exponential moving average of weights when > 0
+    device: str = "auto"  # "auto", "cpu" or "cuda"
+    num_threads: int = 0  # torch CPU threads; 0 leaves torch's default
+
+    def __post_init__(self) -> None:
+        if self.epochs < 1 or self.batch_size < 1:
+            raise ConfigError("epochs and batch_size must be at least 1")
+        if self.lr <= 0:
+            raise ConfigError("lr must be positive")
+        if self.device not in ("auto", "cpu", "cuda"):
+            raise ConfigError("device must be auto, cpu or cuda")
+
+    def guidance_weight(self, epoch_float: float) -> float:
+        """lambda(t): geometric decay from guidance_start to guidance_end over guidance_epochs."""
+        if self.guidance_start <= 0:
+            return 0.0
+        t = min(1.0, max(0.0, epoch_float / max(self.guidance_epochs, 1e-9)))
+        return float(self.guidance_start * (self.guidance_end / self.guidance_start) ** t)
+
+    def kl_weight(self, epoch_float: float) -> float:
+        if self.kl_warmup_epochs <= 0:
+            return 1.0
+        return float(min(1.0, epoch_float / self.kl_warmup_epochs))
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "TrainConfig":
+        return _from_dict(cls, data)
+
+
+def dumps(obj: Any) -> str:
+    return json.dumps(obj, indent=2, sort_keys=True)

@@ -1,0 +1,57 @@
+"""Diagonal-Gaussian helpers: closed-form KL, log densities, the ladder's precision merge.
+
+Everything works in log-variance, which can take any real value, so a variance can never go
+negative; ``bounded_logvar`` adds a smooth floor that keeps KLs and likelihoods finite.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+
+LOG_2PI = math.log(2.0 * math.pi)
+
+
+def bounded_logvar(raw: torch.Tensor, floor: float) -> torch.Tensor:
+    """Map a raw network output to a log-variance >= ``floor`` (softplus keeps it smooth)."""
+    return floor + F.softplus(raw - floor)
+
+
+def kl_normal(mu_q: torch.Tensor, lv_q: torch.Tensor, mu_p: torch.Tensor, lv_p: torch.Tensor) -> torch.Tensor:
+    """KL(N(mu_q, e^lv_q) || N(mu_p, e^lv_p)) per element, in closed form."""
+    return 0.5 * (lv_p - lv_q + (lv_q.exp() + (mu_q - mu_p).pow(2)) * torch.exp(-lv_p) - 1.0)
+
+
+def kl_standard_normal(mu: torch.Tensor, lv: torch.Tensor) -> torch.Tensor:
+    """KL(N(mu, e^lv) || N(0, 1)) per element."""
+    return 0.5 * (lv.exp() + mu.pow(2) - 1.0 - lv)
+
+
+def log_normal(x: torch.Tensor, mu: torch.Tensor, lv: torch.Tensor) -> torch.Tensor:
+    """log N(x | mu, e^lv) per element."""
+    return -0.5 * (LOG_2PI + lv + (x - mu).pow(2) * torch.exp(-lv))
+
+
+def precision_merge(
+    mu_hat: torch.Tensor, lv_hat: torch.Tensor, mu_p: torch.Tensor, lv_p: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """The ladder VAE's posterior: the normalised product N(mu_hat, v_hat) N(mu_p, v_p).
+
+    Computed in log-variance (paper eq. 25-26 in the stable form of LVAE's code):
+    1/v_q = 1/v_hat + 1/v_p and mu_q = (mu_hat/v_hat + mu_p/v_p) v_q.
+    """
+    lv_q = -torch.logaddexp(-lv_hat, -lv_p)
+    w = torch.sigmoid(lv_p - lv_hat)  # = v_p / (v_hat + v_p), the weight on mu_hat
+    return w * mu_hat + (1.0 - w) * mu_p, lv_q
+
+
+def reparameterise(mu: torch.Tensor, lv: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
+    """A draw from N(mu, e^lv) that gradients flow through."""
+    eps = torch.randn(mu.shape, generator=generator, device=mu.device, dtype=mu.dtype)
+    return mu + eps * torch.exp(0.5 * lv)
+
+
+def log_mean_exp(x: torch.Tensor, dim: int) -> torch.Tensor:
+    return torch.logsumexp(x, dim=dim) - math.log(x.shape[dim])

@@ -1,0 +1,158 @@
+"""The per-image numpy API over a trained model: what the Studio, export and commands call.
+
+A ``Condition`` holds everything about one conditioning image that does not change while the
+user drags sliders, so each slider move costs only the x_g generative pass (``decode``).
+All arrays are float32 numpy; x_c is one image (Cc, 32, 32); codes are (n, D).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from .config import ModelConfig
+
+
+@dataclass(frozen=True)
+class Condition:
+    """One conditioning image, encoded once.
+
+    xc (1, Cc, 32, 32); mu_c / lv_c (1, D) the posterior of its code (CDVAE), features
+    (1, F) the image-tower output (CVAE).
+    """
+
+    xc: torch.Tensor
+    mu_c: torch.Tensor | None
+    lv_c: torch.Tensor | None
+    features: torch.Tensor | None
+
+
+def _generator(seed: int | None) -> torch.Generator:
+    gen = torch.Generator()
+    gen.manual_seed(int(seed) if seed is not None else int(torch.randint(0, 2**31 - 1, (1,)).item()))
+    return gen
+
+
+class Predictor:
+    """Wraps a CDVAE or CVAE in eval mode for single-image, seeded, numpy-in numpy-out use."""
+
+    def __init__(
+        self,
+        model: nn.Module,
+        task: str | None = None,
+        embedding: Any = None,
+        name: str | None = None,
+        path: str | None = None,
+    ) -> None:
+        self.model = model.eval()
+        self.config: ModelConfig = model.cfg
+        self.task = task or self.config.task
+        self.embedding = embedding
+        self.name = name or self.config.display_name
+        self.path = path
+
+    # ----- what the model is ---------------------------------------------------------------
+
+    @property
+    def is_cvae(self) -> bool:
+        return self.config.arch == "cvae"
+
+    @property
+    def code_dim(self) -> int:
+        return self.config.code_dim
+
+    @property
+    def tied_dims(self) -> int:
+        return self.config.tied_dims
+
+    @property
+    def mixtures(self) -> int:
+        return self.config.mixtures if (not self.is_cvae and self.config.tie == "mdn") else 0
+
+    @property
+    def supports_nll(self) -> bool:
+        return bool(getattr(self.model, "supports_nll", False))
+
+    # ----- per image -----------------------------------------------------------------------
+
+    @torch.inference_mode()
+    def prepare(self, xc: np.ndarray) -> Condition:
+        """Encode one conditioning layer (Cc, 32, 32) once."""
+        cfg = self.config
+        arr = np.asarray(xc, dtype=np.float32)
+        if arr.shape != (cfg.channels_c, 32, 32):
+            raise ValueError(f"x_c must have shape ({cfg.channels_c}, 32, 32), got {arr.shape}")
+        x = torch.from_numpy(arr.copy())[None]
+        if self.is_cvae:
+            return Condition(x, None, None, self.model.image_features(x))
+        mu, lv = self.model.encode_c(x)
+        return Condition(x, mu, lv, None)
+
+    @torch.inference_mode()
+    def draw_codes(self, cond: Condition, n: int, seed: int | None = None, component: int | None = None) -> np.ndarray:
+        """n codes from the conditional p(z_g | x_c): (n, D). ``component`` picks one MDN component."""
+        if component is not None and self.mixtures == 0:
+            raise ValueError("only an MDN tie has mixture components to choose from")
+        codes = self.model.draw_codes(cond.xc, n, _generator(seed), component)
+        return codes[0].numpy().copy()
+
+    @torch.inference_mode()
+    def decode(self, cond: Condition, codes: np.ndarray) -> np.ndarray:
+        """Codes (n, D) -> x_g (n, Cg, 32, 32), lower latent layers at their conditional means."""
+        z = torch.from_numpy(np.asarray(codes, dtype=np.float32).reshape(-1, self.code_dim).copy())
+        if self.is_cvae:
+            out = self.model.decode_with(cond.features.expand(z.shape[0], -1), z)
+        else:
+            out = self.model.decode_g(z)
+        return out.numpy().copy()
+
+    @torch.inference_mode()
+    def sample(self, cond: Condition, n: int, seed: int | None = None) -> np.ndarray:
+        """n full conditional samples (every latent layer drawn): (n, Cg, 32, 32)."""
+        return self.model.sample(cond.xc, n, _generator(seed))[0].numpy().copy()
+
+    @torch.inference_mode()
+    def encode_target(self, cond: Condition, xg: np.ndarray) -> np.ndarray:
+        """Posterior mean code (D,) of a true x_g (Cg, 32, 32): decode it for the "encoded" sample."""
+        x = torch.from_numpy(np.asarray(xg, dtype=np.float32).copy())[None]
+        if self.is_cvae:
+            return self.model.encode_posterior(cond.xc, x)[0].numpy().copy()
+        return self.model.encode_g(x)[0][0].numpy().copy()
+
+    @torch.inference_mode()
+    def code_stats(self, cond: Condition) -> tuple[np.ndarray, np.ndarray]:
+        """Conditional mean and spread (D,), (D,) of each code component at the image's mean code."""
+        if self.is_cvae:
+            return np.zeros(self.code_dim, np.float32), np.ones(self.code_dim, np.float32)
+        mean, std = self.model.conditional(cond.mu_c).moments()
+        return mean[0].numpy().copy(), std[0].numpy().copy()
+
+    @torch.inference_mode()
+    def mixture(self, cond: Condition) -> tuple[np.ndarray, np.ndarray]:
+        """MDN tie only: component weights (K,) and means (K, D) of p(z_g | z_c) at the mean code."""
+        if self.mixtures == 0:
+            raise ValueError("this model has no MDN tie")
+        mix = self.model.conditional(cond.mu_c)
+        return mix.log_weights[0].exp().numpy().copy(), mix.means[0].numpy().copy()
+
+    @torch.inference_mode()
+    def code_of_condition(self, cond: Condition) -> np.ndarray | None:
+        """The image's own code (posterior mean of z_c) (D,), or None for the CVAE."""
+        return None if cond.mu_c is None else cond.mu_c[0].numpy().copy()
+
+    @torch.inference_mode()
+    def tie_drift(self, cond: Condition, xg_samples: np.ndarray) -> np.ndarray:
+        """Re-encode samples (n, Cg, 32, 32) and measure how far their tied code components sit from
+        the conditioning image's code, in units of the tie's spread: (n,). Zero-length for no tie."""
+        t = self.tied_dims
+        if t == 0 or self.is_cvae or cond.mu_c is None:
+            return np.zeros(len(xg_samples), np.float32)
+        x = torch.from_numpy(np.asarray(xg_samples, dtype=np.float32).copy())
+        mu_g = self.model.encode_g(x)[0][:, :t]
+        mean, std = self.model.conditional(cond.mu_c).moments()
+        z = (mu_g - mean[:, :t]) / std[:, :t].clamp_min(1e-6)
+        return z.pow(2).mean(1).sqrt().numpy().copy()

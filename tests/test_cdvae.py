@@ -1,0 +1,124 @@
+"""The CDVAE and CVAE modules and the Predictor: shapes, loss terms, seeds, conditional sampling."""
+
+import numpy as np
+import pytest
+import torch
+
+from cdvae_core.config import ConfigError, ModelConfig
+from cdvae_core.model import build_model
+from cdvae_core.predictor import Predictor
+
+CONFIGS = [
+    dict(tie="gauss"),
+    dict(tie="mdn", mixtures=4),
+    dict(tie="none"),
+    dict(tie="gauss", latent_sizes=(16,), hidden_sizes=(256,)),
+    dict(arch="cvae"),
+]
+
+
+@pytest.mark.parametrize("kw", CONFIGS)
+def test_forward_terms_and_gradients(kw):
+    torch.manual_seed(0)
+    cfg = ModelConfig(channels_c=3, channels_g=2, **kw)
+    model = build_model(cfg)
+    xc, xg = torch.rand(4, 3, 32, 32), torch.rand(4, 2, 32, 32)
+    target = torch.randn(4, cfg.code_dim)
+    terms = model(xc, xg, target, target, kl_weight=0.3, guidance_weight=2.0)
+    assert all(v.ndim == 0 and torch.isfinite(v) for v in terms.values())
+    terms["loss"].backward()
+    grads = [p.grad for p in model.parameters() if p.requires_grad]
+    assert all(g is not None and torch.isfinite(g).all() for g in grads)
+    if cfg.arch == "cdvae":
+        parts = terms["rec_c"] + terms["rec_g"] + 0.3 * (terms["kl_c"] + terms["kl_g"] + terms["tie"]) + 2.0 * terms["guidance"]
+        assert terms["loss"].item() == pytest.approx(parts.item(), rel=1e-5)
+        per_layer = sum(terms[f"kl_c_{i}"] for i in range(1, cfg.layers + 1))
+        assert per_layer.item() == pytest.approx(terms["kl_c"].item(), rel=1e-5)
+        assert (terms["tie"].item() == 0.0) == (cfg.tie == "none")
+
+
+def test_guidance_pulls_codes_to_targets():
+    torch.manual_seed(0)
+    model = build_model(ModelConfig())
+    xc, xg = torch.rand(16, 1, 32, 32), torch.rand(16, 1, 32, 32)
+    target = torch.randn(16, 16)
+    opt = torch.optim.Adam(model.parameters(), 3e-3)
+    first = None
+    for _ in range(100):
+        terms = model(xc, xg, target, target, kl_weight=0.0, guidance_weight=100.0)
+        opt.zero_grad()
+        terms["loss"].backward()
+        opt.step()
+        first = first if first is not None else terms["guidance"].item()
+    assert terms["guidance"].item() < 0.5 * first
+
+
+def test_samples_are_seeded_and_shaped():
+    torch.manual_seed(0)
+    model = build_model(ModelConfig(tie="mdn", channels_c=3, channels_g=2)).eval()
+    xc = torch.rand(3, 3, 32, 32)
+    a = model.sample(xc, 5, torch.Generator().manual_seed(4))
+    b = model.sample(xc, 5, torch.Generator().manual_seed(4))
+    c = model.sample(xc, 5, torch.Generator().manual_seed(5))
+    assert a.shape == (3, 5, 2, 32, 32)
+    assert torch.equal(a, b) and not torch.equal(a, c)
+
+
+def test_gaussian_tie_conditions_on_the_image_code():
+    """Tied components of drawn codes follow the image's code; untied ones do not."""
+    torch.manual_seed(0)
+    cfg = ModelConfig(sigma_t=0.1)
+    model = build_model(cfg).eval()
+    pred = Predictor(model)
+    cond = pred.prepare(np.random.rand(1, 32, 32).astype(np.float32))
+    codes = pred.draw_codes(cond, 4000, seed=0)
+    mu_c, lv_c = cond.mu_c[0].numpy(), cond.lv_c[0].numpy()
+    t = cfg.tied_dims
+    # z_g^t = z_c^t / (1 + s^2) + noise, with z_c ~ q(z_c | x_c)
+    np.testing.assert_allclose(codes[:, :t].mean(0), mu_c[:t] / 1.01, atol=0.1)
+    np.testing.assert_allclose(codes[:, :t].var(0), np.exp(lv_c[:t]) / 1.01**2 + 0.01 / 1.01, rtol=0.15)
+    np.testing.assert_allclose(codes[:, t:].mean(0), 0.0, atol=0.08)
+    np.testing.assert_allclose(codes[:, t:].var(0), 1.0, rtol=0.1)
+
+
+@pytest.mark.parametrize("kw", [dict(tie="gauss"), dict(tie="mdn", mixtures=12), dict(arch="cvae")])
+def test_predictor_api(kw):
+    torch.manual_seed(0)
+    cfg = ModelConfig(channels_c=3, channels_g=2, **kw)
+    pred = Predictor(build_model(cfg), task="motion")
+    cond = pred.prepare(np.random.rand(3, 32, 32).astype(np.float32))
+    codes = pred.draw_codes(cond, 16, seed=7)
+    assert codes.shape == (16, cfg.code_dim)
+    np.testing.assert_array_equal(codes, pred.draw_codes(cond, 16, seed=7))
+    images = pred.decode(cond, codes)
+    assert images.shape == (16, 2, 32, 32) and images.dtype == np.float32
+    # decoding is deterministic, so one code decodes the same alone or in a batch
+    np.testing.assert_allclose(pred.decode(cond, codes[3:4])[0], images[3], atol=1e-5)
+    assert pred.sample(cond, 4, seed=1).shape == (4, 2, 32, 32)
+    assert pred.encode_target(cond, images[0]).shape == (cfg.code_dim,)
+    mean, std = pred.code_stats(cond)
+    assert mean.shape == std.shape == (cfg.code_dim,) and (std > 0).all()
+    if pred.mixtures:
+        w, means = pred.mixture(cond)
+        assert w.shape == (12,) and means.shape == (12, cfg.code_dim)
+        assert w.sum() == pytest.approx(1.0, abs=1e-5)
+        one = pred.draw_codes(cond, 8, seed=0, component=5)
+        assert np.abs(one.mean(0) - means[5] / (1 + cfg.mdn_sigma**2)).max() < 3 * cfg.mdn_sigma
+    else:
+        with pytest.raises(ValueError):
+            pred.mixture(cond)
+    with pytest.raises(ValueError):
+        pred.prepare(np.zeros((1, 32, 32), np.float32))
+
+
+def test_config_rejects_unknown_and_bad_settings():
+    with pytest.raises(ConfigError, match="unknown"):
+        ModelConfig.from_dict({"tie": "gauss", "sigma_tt": 1.0})
+    with pytest.raises(ConfigError):
+        ModelConfig(tie="flow")
+    with pytest.raises(ConfigError):
+        ModelConfig(latent_sizes=(8, 4), hidden_sizes=(16,))
+    cfg = ModelConfig(tie="mdn", mixtures=12)
+    assert ModelConfig.from_dict(cfg.to_dict()) == cfg
+    assert cfg.display_name == "MDN K=12" and cfg.tied_dims == cfg.code_dim
+    assert ModelConfig(latent_sizes=(16,), hidden_sizes=(256,)).display_name == "Shallow"
