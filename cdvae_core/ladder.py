@@ -23,6 +23,7 @@ from .gaussian import (
 )
 
 LEAK = 0.1
+PIXEL_LOGVAR_SCALE = 20.0
 
 
 def two_layer_mlp(d_in: int, width: int) -> nn.Sequential:
@@ -140,7 +141,10 @@ class LadderDVAE(nn.Module):
             GaussianHead(hidden_sizes[i], latent_sizes[i], min_logvar) for i in range(len(latent_sizes) - 1)
         )
         self.decoder = ConvDecoder(latent_sizes[0], hidden_sizes[0], channels, conv_channels)
-        self.pixel_logvar = nn.Parameter(torch.zeros(channels))  # learned per-channel decoder variance
+        # Learned per-channel decoder log-variance, stored divided by PIXEL_LOGVAR_SCALE: Adam moves a
+        # parameter by about lr per step, and the log-variance must travel ~8 nats within a few
+        # hundred steps or the reconstruction term stays too weak and the codes collapse.
+        self.pixel_logvar = nn.Parameter(torch.zeros(channels))
         self.decoder_min_logvar = decoder_min_logvar
 
     @property
@@ -149,7 +153,7 @@ class LadderDVAE(nn.Module):
 
     def decoder_logvar(self) -> torch.Tensor:
         """(C, 1, 1) log-variance of p(x | z_1), floored."""
-        return bounded_logvar(self.pixel_logvar, self.decoder_min_logvar).view(-1, 1, 1)
+        return bounded_logvar(PIXEL_LOGVAR_SCALE * self.pixel_logvar, self.decoder_min_logvar).view(-1, 1, 1)
 
     def bottom_up(self, x: torch.Tensor) -> list[tuple[torch.Tensor, torch.Tensor]]:
         """x (B, C, 32, 32) -> [(mu_hat_i, lv_hat_i) (B, D_i)] for i = 1..L."""

@@ -1,0 +1,265 @@
+"""Export full-resolution results with JSON sidecars that reproduce them exactly.
+
+One image: ``export_results``; a folder: ``export_folder``; the Studio's export dialog drives
+``iter_export``, a generator of ``Progress`` records (closing it cancels between two results;
+every file is written atomically, so a cancel leaves no half file). ``reproduce`` re-renders a
+result from its sidecar.
+
+Files per result i of photo ``stem``: ``stem_{i:03d}.png|jpg`` and ``stem_{i:03d}.json``; motion
+adds ``stem_{i:03d}_flowcolor`` and ``stem_{i:03d}_warped`` pictures. Codes are drawn once with
+``predictor.draw_codes(cond, n, seed)`` and each decoded on its own (``predictor.decode``, no
+randomness), so the code in the sidecar gives back the very same result.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import os
+import time
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Iterator, Sequence
+
+import numpy as np
+
+from .. import __version__
+from ..atomic import write_text_atomic
+from ..progress import Progress
+from .errors import ExportError, PostprocessError
+from .imagefiles import check_format, list_images, read_image, write_image
+from .render import Renderer, get_renderer
+from .upsample import UpsampleSettings
+
+SIDECAR_FORMAT = "cdvae-export"
+SIDECAR_VERSION = 1
+
+
+@dataclass
+class ExportReport:
+    """What an export wrote: result images, sidecars, and (source, reason) for skipped photos."""
+
+    results: list[Path] = field(default_factory=list)
+    sidecars: list[Path] = field(default_factory=list)
+    extras: list[Path] = field(default_factory=list)
+    failed: list[tuple[str, str]] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class ExportSettings:
+    """How results are rendered and written (saved in every sidecar)."""
+
+    fmt: str = "png"  # "png", "jpg" or "png16"
+    jpeg_quality: int = 95  # JPEG only
+    detail: bool = True  # add the detail map of eq. 10 (relighting, resaturation)
+    extras: bool = True  # motion: also write the colour-wheel flow and the warped frame
+    component: int | None = None  # MDN: draw every code from this mixture component
+    upsample: UpsampleSettings = field(default_factory=UpsampleSettings)
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+def _source(item: str | os.PathLike | np.ndarray, index: int) -> tuple[str, str | None, np.ndarray]:
+    """(stem, path or None, uint8 (H, W, 3)) for a path or an in-memory photo."""
+    if isinstance(item, np.ndarray):
+        if item.dtype != np.uint8 or item.ndim != 3 or item.shape[2] != 3:
+            raise ExportError(f"image must be uint8 (H, W, 3) RGB, got {item.dtype} {item.shape}")
+        return f"image{index:03d}", None, np.ascontiguousarray(item)
+    path = Path(item)
+    return path.stem, str(path.resolve()), read_image(path)
+
+
+def _own_sample(predictor, renderer: Renderer, cond) -> np.ndarray | None:
+    """Decoder output for the photo's own code, (Cg, 32, 32): the CDVAE(z_o) of eq. 10."""
+    if not renderer.uses_detail:
+        return None
+    code = predictor.encode_target(cond, renderer.xg_model)
+    return predictor.decode(cond, code[None])[0]
+
+
+def _codes(predictor, cond, n: int, seed: int, codes: np.ndarray | None, component: int | None) -> np.ndarray:
+    if codes is None:
+        if n < 1:
+            raise ExportError(f"number of results must be at least 1, got {n}")
+        return predictor.draw_codes(cond, n, seed, component)
+    arr = np.asarray(codes, dtype=np.float32).reshape(-1, predictor.code_dim)
+    if not np.all(np.isfinite(arr)):
+        raise ExportError("codes contain NaN or infinite values")
+    return arr
+
+
+def _sidecar(predictor, settings: ExportSettings, path: str | None, image: np.ndarray, seed: int, index: int,
+             code: np.ndarray, files: dict[str, str]) -> dict[str, Any]:
+    return {
+        "format": SIDECAR_FORMAT,
+        "format_version": SIDECAR_VERSION,
+        "library_version": __version__,
+        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "source": {
+            "path": path,
+            "sha256": hashlib.sha256(image.tobytes()).hexdigest(),  # of the decoded RGB pixels
+            "width": int(image.shape[1]),
+            "height": int(image.shape[0]),
+        },
+        "model": {
+            "dir": None if getattr(predictor, "path", None) is None else str(Path(predictor.path).resolve()),
+            "name": predictor.name,
+            "task": predictor.task,
+            "config": predictor.config.to_dict(),
+        },
+        "seed": int(seed),
+        "index": int(index),
+        "code": [float(v) for v in code],  # float32 values, exact as JSON doubles
+        "settings": settings.to_dict(),
+        "files": files,
+    }
+
+
+def render_code(predictor, renderer: Renderer, cond, code: np.ndarray, own: np.ndarray | None) -> np.ndarray:
+    """One code (D,) -> full-resolution layer (Cg, H, W), decoded and upsampled on its own."""
+    xg = predictor.decode(cond, np.asarray(code, np.float32)[None])  # (1, Cg, 32, 32)
+    return renderer.layers(xg, own)[0]
+
+
+def iter_export(predictor, images: Sequence[str | os.PathLike | np.ndarray], n: int, outdir: str | os.PathLike,
+                seed: int = 0, fmt: str = "png", *, codes: np.ndarray | None = None,
+                settings: ExportSettings | None = None, skip_bad: bool = True,
+                report: ExportReport | None = None) -> Iterator[Progress]:
+    """Yield Progress("export", done, total, message) while writing n results per photo.
+
+    ``images`` are paths or uint8 (H, W, 3) arrays; ``codes`` (n, D) replaces the drawn codes
+    (the Studio exports the codes the user picked). A bad photo is recorded in ``report.failed``
+    and skipped when ``skip_bad``, else raises ExportError. Close the generator to cancel.
+    """
+    settings = dataclasses.replace(settings or ExportSettings(), fmt=fmt)
+    suffix = check_format(fmt)
+    from ..tasks import get_task  # the tasks package is only needed once an export runs
+
+    task = get_task(predictor.task)
+    report = report if report is not None else ExportReport()
+    out = Path(outdir)
+    per_image = n if codes is None else int(np.asarray(codes).size // max(predictor.code_dim, 1))
+    total = len(images) * per_image
+    done, used_stems = 0, set()
+    start = time.perf_counter()
+    for index, item in enumerate(images):
+        label = f"image {index}" if isinstance(item, np.ndarray) else str(item)
+        yield Progress("export", done, total, f"preparing {label}")
+        try:
+            stem, path, image = _source(item, index)
+            renderer = get_renderer(task, image, settings.upsample)
+            cond = predictor.prepare(renderer.xc_model)
+            drawn = _codes(predictor, cond, n, seed, codes, settings.component)
+            own = _own_sample(predictor, renderer, cond) if settings.detail else None
+        except (PostprocessError, ValueError) as exc:  # tasks and predictor raise ValueError kinds
+            if not skip_bad:
+                raise ExportError(f"{label}: {exc}") from exc
+            report.failed.append((label, str(exc)))
+            done += per_image
+            continue
+        while stem in used_stems:  # two photos a.jpg and a.png in one folder
+            stem += "_"
+        used_stems.add(stem)
+        for i, code in enumerate(drawn):
+            name = f"{stem}_{i:03d}"
+            layer = render_code(predictor, renderer, cond, code, own)
+            files = {"result": name + suffix}
+            if task.name == "motion":
+                view = renderer.motion_view(layer)
+                result = view.overlay
+                if settings.extras:
+                    for key, picture in (("flowcolor", view.color), ("warped", view.warped)):
+                        files[key] = f"{name}_{key}{suffix}"
+                        write_image(out / files[key], picture, fmt, settings.jpeg_quality)
+                        report.extras.append(out / files[key])
+            else:
+                result = renderer.compose(layer)
+            write_image(out / files["result"], result, fmt, settings.jpeg_quality)
+            sidecar = out / f"{name}.json"
+            write_text_atomic(sidecar, json.dumps(_sidecar(predictor, settings, path, image, seed, i, code, files), indent=2))
+            report.results.append(out / files["result"])
+            report.sidecars.append(sidecar)
+            done += 1
+            elapsed = time.perf_counter() - start
+            yield Progress("export", done, total, f"wrote {files['result']}",
+                           {"seconds": elapsed, "eta_s": elapsed / done * (total - done)})
+
+
+def _drain(gen: Iterator[Progress]) -> None:
+    for _ in gen:
+        pass
+
+
+def export_results(predictor, image: str | os.PathLike | np.ndarray, n: int, outdir: str | os.PathLike,
+                   seed: int = 0, fmt: str = "png", *, codes: np.ndarray | None = None,
+                   settings: ExportSettings | None = None) -> list[Path]:
+    """Write n full-resolution results of one photo (path or uint8 (H, W, 3)); returns their paths.
+
+    Raises ExportError (one line) for an unreadable photo, a bad format or an unwritable folder.
+    """
+    report = ExportReport()
+    _drain(iter_export(predictor, [image], n, outdir, seed, fmt, codes=codes, settings=settings,
+                       skip_bad=False, report=report))
+    return report.results
+
+
+def export_folder(predictor, folder: str | os.PathLike, n: int, outdir: str | os.PathLike, seed: int = 0,
+                  fmt: str = "png", *, settings: ExportSettings | None = None) -> ExportReport:
+    """Export every photo directly in ``folder``; unreadable ones are listed in ``report.failed``."""
+    report = ExportReport()
+    _drain(iter_export(predictor, list_images(folder), n, outdir, seed, fmt, settings=settings, report=report))
+    return report
+
+
+def read_sidecar(path: str | os.PathLike) -> dict[str, Any]:
+    try:
+        data = json.loads(Path(path).read_text("utf-8"))
+    except (OSError, json.JSONDecodeError) as exc:
+        raise ExportError(f"{path}: not a readable sidecar ({exc})") from exc
+    if not isinstance(data, dict) or data.get("format") != SIDECAR_FORMAT:
+        raise ExportError(f"{path}: not a {SIDECAR_FORMAT} sidecar")
+    if data.get("format_version") != SIDECAR_VERSION:
+        raise ExportError(f"{path}: sidecar version {data.get('format_version')!r}, this library reads {SIDECAR_VERSION}")
+    return data
+
+
+def reproduce(sidecar: str | os.PathLike, predictor=None, image: np.ndarray | None = None) -> np.ndarray:
+    """Re-render the result a sidecar describes: uint8 (H, W, 3), identical to the exported one.
+
+    ``predictor`` defaults to ``checkpoint.load_model`` of the recorded model directory and
+    ``image`` to the recorded source path; a photo whose pixels changed is refused.
+    """
+    data = read_sidecar(sidecar)
+    if predictor is None:
+        from ..checkpoint import load_model
+
+        if not data["model"]["dir"]:
+            raise ExportError(f"{sidecar}: no model directory recorded; pass the predictor")
+        predictor = load_model(data["model"]["dir"])
+    if image is None:
+        if not data["source"]["path"]:
+            raise ExportError(f"{sidecar}: the source was an in-memory image; pass it as image=")
+        image = read_image(data["source"]["path"])
+    if hashlib.sha256(np.ascontiguousarray(image).tobytes()).hexdigest() != data["source"]["sha256"]:
+        raise ExportError(f"{sidecar}: the source photo's pixels differ from the exported one's")
+    raw = dict(data["settings"])
+    raw["upsample"] = UpsampleSettings(**{**raw["upsample"], "segments": _segments(raw["upsample"]["segments"])})
+    settings = ExportSettings(**raw)
+    from ..tasks import get_task
+
+    renderer = get_renderer(get_task(predictor.task), image, settings.upsample)
+    cond = predictor.prepare(renderer.xc_model)
+    own = _own_sample(predictor, renderer, cond) if settings.detail else None
+    layer = render_code(predictor, renderer, cond, np.asarray(data["code"], np.float32), own)
+    if renderer.task.name == "motion":
+        return renderer.arrows_over_frame(layer)
+    return renderer.compose(layer)
+
+
+def _segments(raw: dict[str, Any]):
+    from .segments import SegmentSettings
+
+    return SegmentSettings(**raw)

@@ -1,0 +1,75 @@
+"""Reading photos and writing results (PNG, JPEG, 16-bit PNG), always atomically."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from ..atomic import write_with
+from .errors import ExportError
+
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp")
+FORMATS = {"png": ".png", "jpg": ".jpg", "png16": ".png"}
+
+
+def read_image(path: str | os.PathLike) -> np.ndarray:
+    """A photo file -> uint8 (H, W, 3) RGB (EXIF orientation applied, alpha dropped, grey expanded)."""
+    path = Path(path)
+    if not path.is_file():
+        raise ExportError(f"{path}: no such image file")
+    data = np.fromfile(path, dtype=np.uint8)  # np.fromfile + imdecode copes with any path encoding
+    image = cv2.imdecode(data, cv2.IMREAD_COLOR) if data.size else None
+    if image is None:
+        raise ExportError(f"{path}: not a readable image")
+    if min(image.shape[:2]) < 2:
+        raise ExportError(f"{path}: image of {image.shape[1]}x{image.shape[0]} pixels is too small")
+    return cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
+
+
+def list_images(folder: str | os.PathLike) -> list[Path]:
+    """Image files directly inside ``folder``, sorted by name."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise ExportError(f"{folder}: not a folder")
+    return sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
+
+
+def check_format(fmt: str) -> str:
+    if fmt not in FORMATS:
+        raise ExportError(f"unknown export format {fmt!r}; choose one of {', '.join(FORMATS)}")
+    return FORMATS[fmt]
+
+
+def write_image(path: str | os.PathLike, image: np.ndarray, fmt: str = "png", jpeg_quality: int = 95) -> None:
+    """Write uint8 (H, W, 3) RGB, or float (H, W, 3) in [0, 1] for png16, atomically.
+
+    png16 stores 16 bits per channel: float input keeps its precision, uint8 input is scaled by
+    257 (exactly 0 -> 0, 255 -> 65535).
+    """
+    suffix = check_format(fmt)
+    if fmt == "png16":
+        if image.dtype == np.uint8:
+            data = image.astype(np.uint16) * np.uint16(257)
+        else:
+            data = np.clip(np.rint(np.asarray(image, np.float64) * 65535.0), 0, 65535).astype(np.uint16)
+        params = [cv2.IMWRITE_PNG_COMPRESSION, 3]
+    else:
+        data = np.asarray(image)
+        if data.dtype != np.uint8:
+            raise ExportError(f"{fmt} results must be uint8, got {data.dtype}")
+        params = [cv2.IMWRITE_JPEG_QUALITY, int(jpeg_quality)] if fmt == "jpg" else [cv2.IMWRITE_PNG_COMPRESSION, 3]
+    bgr = cv2.cvtColor(np.ascontiguousarray(data), cv2.COLOR_RGB2BGR)
+
+    def writer(tmp: Path) -> None:
+        ok, encoded = cv2.imencode(suffix, bgr, params)
+        if not ok:
+            raise ExportError(f"{path}: OpenCV could not encode the image as {fmt}")
+        tmp.write_bytes(encoded.tobytes())
+
+    try:
+        write_with(path, writer, suffix=suffix)
+    except OSError as exc:
+        raise ExportError(f"{path}: cannot write ({exc.strerror or exc})") from exc

@@ -1,0 +1,175 @@
+"""Full-resolution results: upsample generated x_g, add the detail map (eq. 10), compose.
+
+``Renderer(task, image)`` holds everything per image (the task's decomposition, the upsampling
+operator, the upsampled own sample of the detail map) so that rendering a batch of samples costs
+only the per-sample apply and the task's compose. ``render_results`` keeps a few renderers in a
+small cache keyed by the image's pixels, so the Studio and export can call it per slider move.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+from collections import OrderedDict
+from dataclasses import dataclass
+
+import numpy as np
+
+from .errors import PostprocessError
+from .flowviz import draw_arrows, flow_arrows, flow_color, flow_to_pixels
+from .upsample import UpsampleSettings, check_field, get_upsampler
+
+MODEL_SIZE = 32
+DETAIL_TASKS = ("relighting", "resaturation")  # eq. 10 needs the photo's own x_g (motion has none)
+
+
+@dataclass(frozen=True)
+class MotionView:
+    """Everything the Studio shows for one motion sample.
+
+    flow (2, H, W) float32 full-resolution pixels per second; arrow_xy, arrow_uv (N, 2) float32
+    (starts and displacements, pixels); overlay, color, warped uint8 (H, W, 3).
+    """
+
+    flow: np.ndarray
+    arrow_xy: np.ndarray
+    arrow_uv: np.ndarray
+    overlay: np.ndarray
+    color: np.ndarray
+    warped: np.ndarray
+
+
+def _check_image(image: np.ndarray) -> np.ndarray:
+    if not isinstance(image, np.ndarray) or image.dtype != np.uint8 or image.ndim != 3 or image.shape[2] != 3:
+        shape = getattr(image, "shape", None)
+        raise PostprocessError(f"image must be uint8 (H, W, 3) RGB, got {getattr(image, 'dtype', type(image).__name__)} {shape}")
+    if min(image.shape[:2]) < 2:
+        raise PostprocessError(f"image of {image.shape[1]}x{image.shape[0]} pixels is too small")
+    return np.ascontiguousarray(image)
+
+
+def _digest(array: np.ndarray) -> str:
+    return hashlib.blake2b(np.ascontiguousarray(array).tobytes(), digest_size=16).hexdigest()
+
+
+class Renderer:
+    """Per-image rendering state for one task. image uint8 (H, W, 3)."""
+
+    def __init__(self, task, image: np.ndarray, settings: UpsampleSettings | None = None):
+        self.task = task
+        self.image = _check_image(image)
+        self.xc_full, self.xg_full = task.decompose(self.image)  # (Cc, H, W), (Cg, H, W)
+        self.xc_model = task.to_model(self.xc_full)  # (Cc, 32, 32)
+        self.xg_model = task.to_model(self.xg_full)  # (Cg, 32, 32)
+        self.upsampler = get_upsampler(self.image, (MODEL_SIZE, MODEL_SIZE), settings)
+        self._own: tuple[str, np.ndarray] | None = None  # (digest of xg_own, its upsampled detail map)
+        self._lock = threading.Lock()
+
+    @property
+    def uses_detail(self) -> bool:
+        return self.task.name in DETAIL_TASKS
+
+    def _samples(self, xg_samples: np.ndarray) -> np.ndarray:
+        batch = check_field(np.asarray(xg_samples))
+        if batch.shape[1:] != (self.task.channels_g, MODEL_SIZE, MODEL_SIZE):
+            raise PostprocessError(
+                f"samples must be (n, {self.task.channels_g}, 32, 32) for {self.task.name}, got {np.asarray(xg_samples).shape}"
+            )
+        return batch
+
+    def detail_map(self, xg_own: np.ndarray) -> np.ndarray:
+        """I_o - up(CDVAE(z_o)) of eq. 10: float32 (Cg, H, W); cached for the last xg_own."""
+        own = self._samples(np.asarray(xg_own)[None])[0]
+        key = _digest(own)
+        with self._lock:
+            if self._own is not None and self._own[0] == key:
+                return self._own[1]
+        detail = (self.xg_full - self.upsampler.apply(own)).astype(np.float32)
+        with self._lock:
+            self._own = (key, detail)
+        return detail
+
+    def layers(self, xg_samples: np.ndarray, xg_own: np.ndarray | None = None) -> np.ndarray:
+        """Full-resolution generated layers float32 (n, Cg, H, W), clipped to the task's range.
+
+        With ``xg_own`` (the decoder's output for the photo's own code, (Cg, 32, 32)) and a task
+        that has one, the detail map of eq. 10 is added: up(x_g) + (I_o - up(x_g own)).
+        """
+        batch = self._samples(xg_samples)
+        up = self.upsampler.apply(batch)  # (n, Cg, H, W)
+        if xg_own is not None and self.uses_detail:
+            up += self.detail_map(xg_own)[None]
+        return self.task.clip_g(up)
+
+    def compose(self, layer: np.ndarray) -> np.ndarray:
+        """One full-resolution layer (Cg, H, W) -> uint8 (H, W, 3) through the task's way back."""
+        return self.task.compose(self.xc_full, layer, image=self.image)
+
+    def render(self, xg_samples: np.ndarray, xg_own: np.ndarray | None = None) -> list[np.ndarray]:
+        """uint8 (H, W, 3) per sample: relit / resaturated photo, or (motion) arrows over the frame."""
+        layers = self.layers(xg_samples, xg_own)
+        if self.task.name == "motion":
+            return [self.arrows_over_frame(layer) for layer in layers]
+        return [self.compose(layer) for layer in layers]
+
+    def arrows_over_frame(self, flow_full: np.ndarray, step: int | None = None, min_length: float = 1.0) -> np.ndarray:
+        """The frame uint8 (H, W, 3) with the arrows of one flow (2, H, W) in model pixels per second."""
+        xy, uv = flow_arrows(flow_to_pixels(flow_full), step=step, min_length=min_length)
+        return draw_arrows(self.image, xy, uv)
+
+    def motion_view(self, flow_full: np.ndarray, step: int | None = None, min_length: float = 1.0, warped: bool = True) -> MotionView:
+        """Arrows, colour wheel and warped preview of one full-resolution flow (2, H, W) in model
+        pixels per second (as ``layers`` returns it)."""
+        flow_px = flow_to_pixels(flow_full)
+        xy, uv = flow_arrows(flow_px, step=step, min_length=min_length)
+        return MotionView(
+            flow=flow_px,
+            arrow_xy=xy,
+            arrow_uv=uv,
+            overlay=draw_arrows(self.image, xy, uv),
+            color=flow_color(flow_px),
+            warped=self.compose(flow_full) if warped else self.image,
+        )
+
+    def motion_views(self, xg_samples: np.ndarray, step: int | None = None, min_length: float = 1.0) -> list[MotionView]:
+        """MotionView per flow sample (n, 2, 32, 32)."""
+        if self.task.name != "motion":
+            raise PostprocessError(f"motion views need the motion task, not {self.task.name}")
+        return [self.motion_view(layer, step, min_length) for layer in self.layers(xg_samples)]
+
+
+_RENDERERS: "OrderedDict[tuple, Renderer]" = OrderedDict()
+_CACHE_SIZE = 4
+_LOCK = threading.Lock()
+
+
+def get_renderer(task, image: np.ndarray, settings: UpsampleSettings | None = None) -> Renderer:
+    """The cached Renderer for (task or task name, image pixels, settings); builds one on a miss."""
+    if isinstance(task, str):
+        from ..tasks import get_task
+
+        task = get_task(task)
+    image = _check_image(image)
+    settings = settings or UpsampleSettings()
+    key = (type(task).__qualname__, task.name, repr(vars(task)), _digest(image), image.shape, settings)
+    with _LOCK:
+        if key in _RENDERERS:
+            _RENDERERS.move_to_end(key)
+            return _RENDERERS[key]
+    renderer = Renderer(task, image, settings)
+    with _LOCK:
+        _RENDERERS[key] = renderer
+        while len(_RENDERERS) > _CACHE_SIZE:
+            _RENDERERS.popitem(last=False)
+    return renderer
+
+
+def render_results(task, image: np.ndarray, xg_samples: np.ndarray, xg_own: np.ndarray | None = None,
+                   settings: UpsampleSettings | None = None) -> list[np.ndarray]:
+    """Samples (n, Cg, 32, 32) of ``task`` for photo uint8 (H, W, 3) -> list of uint8 (H, W, 3).
+
+    Upsample (edge-aware, guided by the photo), add the detail map when ``xg_own`` is given
+    (relighting, resaturation), compose. Motion: the frame with flow arrows; use
+    ``get_renderer(...).motion_views`` for arrow arrays, colour wheel and warped preview.
+    """
+    return get_renderer(task, image, settings).render(xg_samples, xg_own)
