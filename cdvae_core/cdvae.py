@@ -63,7 +63,12 @@ class CDVAE(nn.Module):
         if target_g is not None:
             guidance = guidance + (pg.top_mu - target_g).pow(2).sum(1)
         elbo_loss = rec_c + rec_g + kl_c + kl_g + tie
-        loss = rec_c + rec_g + kl_weight * (kl_c + kl_g + tie) + guidance_weight * guidance
+        # Free bits on the top codes (Kingma et al. 2016): each component's batch-mean KL is charged
+        # at least `free_bits` nats, so the first nats through z_L cost nothing. Without it the lower
+        # layers carry everything, z_L collapses to the prior and the tie has nothing to tie.
+        kl_train_c = kl_c - pc.kl_top_dims.sum(1) + self._charged_top_kl(pc.kl_top_dims)
+        kl_train_g = kl_g - pg.kl_top_dims.sum(1) + self._charged_top_kl(pg.kl_top_dims)
+        loss = rec_c + rec_g + kl_weight * (kl_train_c + kl_train_g + tie) + guidance_weight * guidance
         terms = {
             "loss": loss.mean(),
             "neg_elbo": elbo_loss.mean(),
@@ -78,6 +83,15 @@ class CDVAE(nn.Module):
             terms[f"kl_c_{i}"] = a.mean()
             terms[f"kl_g_{i}"] = b.mean()
         return terms
+
+    def _charged_top_kl(self, kl_dims: torch.Tensor) -> torch.Tensor:
+        """(B, D) top-layer KLs -> (B,) the KL charged in training: a component whose batch-mean KL
+        is under ``free_bits`` is charged that constant instead (no gradient)."""
+        fb = self.cfg.free_bits
+        if fb <= 0:
+            return kl_dims.sum(1)
+        active = kl_dims.mean(0, keepdim=True) >= fb  # (1, D)
+        return torch.where(active, kl_dims, torch.full_like(kl_dims, fb)).sum(1)
 
     # ----- conditional generation -----------------------------------------------------------
 

@@ -53,6 +53,7 @@ class ModelConfig:
     mixtures: int = 4  # MDN tie: K components (paper: 4 and 12)
     mdn_sigma: float = 0.3  # MDN tie: fixed per-component standard deviation
     mdn_hidden: int = 256  # MDN tie: hidden width of the z_c -> mixture network
+    free_bits: float = 0.5  # training charges each top-code component at least this KL (nats); 0 = off
     min_logvar: float = -9.0  # variance floor (log) for every Gaussian, keeps KLs finite
     decoder_min_logvar: float = -7.0  # floor on the learned pixel log-variance
     cvae_latent: int = 16  # CVAE baseline: size of its latent code

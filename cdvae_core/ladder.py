@@ -102,6 +102,7 @@ class LadderPass:
     log_p_lower: torch.Tensor  # (B,)
     recon_mean: torch.Tensor  # (B, C, 32, 32)
     log_lik: torch.Tensor  # (B,) log p(x | z_1)
+    kl_top_dims: torch.Tensor  # (B, D) KL of each top component against N(0, 1)
 
     @property
     def top_mu(self) -> torch.Tensor:
@@ -187,7 +188,8 @@ class LadderDVAE(nn.Module):
         mu_top, lv_top = ups[-1]
         z_top = reparameterise(mu_top, lv_top, generator) if top_sample is None else top_sample
         zs, mus, lvs = [z_top], [mu_top], [lv_top]
-        kls = [kl_standard_normal(mu_top, lv_top).sum(1)]
+        kl_top_dims = kl_standard_normal(mu_top, lv_top)
+        kls = [kl_top_dims.sum(1)]
         log_q = log_normal(z_top, mu_top, lv_top).sum(1)
         log_p_lower = torch.zeros_like(log_q)
         z_above = z_top
@@ -205,7 +207,7 @@ class LadderDVAE(nn.Module):
         recon = self.decoder(zs[-1])
         log_lik = log_normal(x, recon, self.decoder_logvar()).flatten(1).sum(1)
         # reverse the top-down lists so index 0 is layer 1
-        return LadderPass(zs[::-1], mus[::-1], lvs[::-1], kls[::-1], log_q, log_p_lower, recon, log_lik)
+        return LadderPass(zs[::-1], mus[::-1], lvs[::-1], kls[::-1], log_q, log_p_lower, recon, log_lik, kl_top_dims)
 
     def generate(self, z_top: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
         """Descend from z_L (B, D) to the mean image (B, C, 32, 32).

@@ -1,0 +1,130 @@
+"""LPP against a dense reference implementation, neighbour preservation, the partitioned search."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import scipy.linalg
+from safetensors.numpy import load_file, save_file
+from scipy.spatial.distance import cdist
+
+from cdvae_core import lpp as lpp_module
+from cdvae_core.lpp import LPP, LPPError, fit_lpp
+
+
+def _manifold(n: int, f: int, seed: int) -> np.ndarray:
+    """Points on a curved 2-D sheet in f dimensions plus small noise, (n, f) float32."""
+    rng = np.random.default_rng(seed)
+    s, t = rng.uniform(0, 3, n), rng.uniform(-1, 1, n)
+    sheet = np.stack([s * np.cos(s), s * np.sin(s), t, 0.3 * s * t], axis=1)  # (n, 4)
+    embed = rng.standard_normal((4, f))
+    return (sheet @ embed + 0.05 * rng.standard_normal((n, f))).astype(np.float32)
+
+
+def _dense_lpp(x: np.ndarray, dim: int, k: int, p: int) -> tuple[np.ndarray, np.ndarray]:
+    """Textbook LPP with dense N x N matrices: returns directions (F, dim) and eigenvalues."""
+    x = x.astype(np.float64)
+    xc = x - x.mean(0)
+    _, _, vt = np.linalg.svd(xc, full_matrices=False)
+    basis = vt[:p].T  # (F, p) PCA directions
+    y = xc @ basis
+    d = cdist(y, y)
+    np.fill_diagonal(d, np.inf)
+    nearest = np.argsort(d, axis=1)[:, :k]
+    rows = np.repeat(np.arange(len(y)), k)
+    d2 = d[rows, nearest.ravel()] ** 2
+    w = np.zeros_like(d)
+    w[rows, nearest.ravel()] = np.exp(-d2 / d2.mean())
+    w = np.maximum(w, w.T)
+    deg = np.diag(w.sum(1))
+    a_mat = y.T @ (deg - w) @ y
+    b_mat = y.T @ deg @ y
+    b_mat += lpp_module.RIDGE * np.trace(b_mat) / p * np.eye(p)
+    lam, vec = scipy.linalg.eigh(a_mat, b_mat)
+    return basis @ vec[:, :dim], lam[:dim]
+
+
+@pytest.mark.parametrize(("features", "pca_dim"), [(12, 12), (12, 6), (2100, 4)])
+def test_matches_dense_reference(features: int, pca_dim: int) -> None:
+    """Covariance PCA (all or some components) and, past 2,048 features, randomized PCA."""
+    x = _manifold(300, features, seed=1)
+    fitted = fit_lpp(x, dim=3, neighbours=8, pca_dim=pca_dim)
+    ref_dirs, ref_lam = _dense_lpp(x, dim=3, k=8, p=pca_dim)
+    np.testing.assert_allclose(fitted.eigenvalues, ref_lam, rtol=1e-3, atol=1e-6)
+    for j in range(3):  # each generalised eigenvector agrees up to sign and scale
+        a, b = fitted.projection[:, j].astype(np.float64), ref_dirs[:, j]
+        assert abs(a @ b) / np.linalg.norm(a) / np.linalg.norm(b) > 0.9999
+    assert np.max(scipy.linalg.subspace_angles(fitted.projection.astype(np.float64), ref_dirs)) < 1e-2
+
+
+def test_unit_variance_and_round_trip(tmp_path) -> None:
+    x = _manifold(400, 20, seed=2)
+    fitted = fit_lpp(x, dim=4, neighbours=10)
+    z = fitted.transform(x)
+    assert z.shape == (400, 4) and z.dtype == np.float32
+    np.testing.assert_allclose(z.mean(0), 0.0, atol=1e-4)
+    np.testing.assert_allclose(z.var(0), 1.0, rtol=1e-4)
+    assert np.all(np.diff(fitted.eigenvalues) >= 0)
+    save_file(fitted.to_arrays(prefix="lpp_c."), str(tmp_path / "e.safetensors"))
+    loaded = LPP.from_arrays(load_file(str(tmp_path / "e.safetensors")), prefix="lpp_c.")
+    np.testing.assert_array_equal(loaded.transform(x[:7]), z[:7])
+    # Same seed, same result (signs are fixed, the randomized parts seeded).
+    np.testing.assert_array_equal(fit_lpp(x, dim=4, neighbours=10).projection, fitted.projection)
+
+
+def _knn_sets(z: np.ndarray, k: int) -> np.ndarray:
+    d = cdist(z, z)
+    np.fill_diagonal(d, np.inf)
+    return np.argsort(d, axis=1)[:, :k]
+
+
+def _overlap(a: np.ndarray, b: np.ndarray) -> float:
+    return float(np.mean([len(set(r) & set(s)) / len(r) for r, s in zip(a, b)]))
+
+
+def test_near_points_stay_near() -> None:
+    x = _manifold(600, 30, seed=3)
+    truth = _knn_sets(x, 10)
+    kept = _overlap(truth, _knn_sets(fit_lpp(x, dim=2, neighbours=10).transform(x), 10))
+    rng = np.random.default_rng(0)
+    random_kept = np.mean([_overlap(truth, _knn_sets(x @ rng.standard_normal((30, 2)), 10)) for _ in range(3)])
+    assert kept > random_kept + 0.1, (kept, random_kept)
+
+
+def test_partitioned_search_agrees_with_exact(monkeypatch) -> None:
+    monkeypatch.setattr(lpp_module, "CELL_SIZE", 64)  # ~47 cells, each searched against 8
+    rng = np.random.default_rng(4)
+    centres = rng.standard_normal((20, 40)) * 3
+    x = (centres[rng.integers(0, 20, 3000)] + rng.standard_normal((3000, 40))).astype(np.float32)
+    _, _, y = lpp_module._pca(x, 32, 0)
+    exact_idx, exact_d = lpp_module._exact_knn(y, 10, 0)
+    part_idx, part_d = lpp_module._partitioned_knn(y, 10, 0)
+    assert _overlap(exact_idx, part_idx) > 0.95
+    assert np.all(part_d >= exact_d - 1e-4)  # the k-th found is never nearer than the true k-th
+    exact = fit_lpp(x, dim=4, neighbours=10, knn="exact")
+    part = fit_lpp(x, dim=4, neighbours=10, knn="partitioned")
+    angles = scipy.linalg.subspace_angles(exact.projection.astype(np.float64), part.projection.astype(np.float64))
+    assert np.max(angles) < 0.1
+
+
+def test_bad_input_is_a_clear_error() -> None:
+    x = _manifold(100, 8, seed=5)
+    bad = x.copy()
+    bad[3, 2] = np.nan
+    with pytest.raises(LPPError, match="NaN"):
+        fit_lpp(bad, dim=2)
+    with pytest.raises(LPPError, match="pca_dim"):
+        fit_lpp(x, dim=5, pca_dim=3)
+    with pytest.raises(LPPError, match="too few"):
+        fit_lpp(x[:5], dim=2, neighbours=10)
+    with pytest.raises(LPPError, match="knn"):
+        fit_lpp(x, dim=2, knn="annoy")
+    with pytest.raises(LPPError, match="no variance"):
+        fit_lpp(np.ones((50, 4), np.float32), dim=2)
+    with pytest.raises(LPPError, match="span only"):  # rank-2 features cannot give 3 components
+        fit_lpp(np.repeat(x[:, :2], 4, axis=1), dim=3, pca_dim=8)
+    fitted = fit_lpp(x, dim=2)
+    with pytest.raises(LPPError, match="shape"):
+        fitted.transform(x[:, :5])
+    with pytest.raises(LPPError, match="lack"):
+        LPP.from_arrays({"mean": fitted.mean})
