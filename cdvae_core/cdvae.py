@@ -49,10 +49,14 @@ class CDVAE(nn.Module):
         target_g: torch.Tensor | None = None,
         kl_weight: float = 1.0,
         guidance_weight: float = 0.0,
+        lower_weight: float = 1.0,
     ) -> dict[str, torch.Tensor]:
-        """xc (B, Cc, 32, 32), xg (B, Cg, 32, 32), targets (B, D) -> scalar loss terms (batch means)."""
-        pc = self.dvae_c.infer(xc)
-        pg = self.dvae_g.infer(xg)
+        """xc (B, Cc, 32, 32), xg (B, Cg, 32, 32), targets (B, D) -> scalar loss terms (batch means).
+
+        ``lower_weight`` is the ladder warm-up of ``LadderDVAE.infer`` (1 = the plain ladder VAE).
+        """
+        pc = self.dvae_c.infer(xc, lower_weight=lower_weight)
+        pg = self.dvae_g.infer(xg, lower_weight=lower_weight)
         tie = self.tie.loss(pc.top_mu, pc.top_lv, pc.top_z, pg.top_mu, pg.top_lv, pg.top_z)
         kl_c = torch.stack(pc.kl).sum(0)
         kl_g = torch.stack(pg.kl).sum(0)

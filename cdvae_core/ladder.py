@@ -8,6 +8,7 @@ Layer indices run 1 (bottom, next to the image) to L (top, "the code").
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import torch
@@ -178,10 +179,14 @@ class LadderDVAE(nn.Module):
         x: torch.Tensor,
         generator: torch.Generator | None = None,
         top_sample: torch.Tensor | None = None,
+        lower_weight: float = 1.0,
     ) -> LadderPass:
         """Full inference pass: bottom-up, then the precision-weighted top-down pass.
 
         ``top_sample`` (B, D) replaces the drawn z_L (the NLL estimator shares it with the tie).
+        ``lower_weight`` in [0, 1] scales the precision of the bottom-up evidence at the lower
+        layers: 0 makes q(z_i | .) equal the generative conditional, so everything the decoder
+        learns must pass through the code z_L (the trainer ramps it from 0 to 1).
         """
         ups = self.bottom_up(x)
         L = len(ups)
@@ -195,7 +200,10 @@ class LadderDVAE(nn.Module):
         z_above = z_top
         for i in range(L - 2, -1, -1):
             mu_p, lv_p = self.prior_step(i, z_above)
-            mu_q, lv_q = precision_merge(ups[i][0], ups[i][1], mu_p, lv_p)
+            if lower_weight <= 0.0:
+                mu_q, lv_q = mu_p, lv_p
+            else:
+                mu_q, lv_q = precision_merge(ups[i][0], ups[i][1] - math.log(min(lower_weight, 1.0)), mu_p, lv_p)
             z = reparameterise(mu_q, lv_q, generator)
             kls.append(kl_normal(mu_q, lv_q, mu_p, lv_p).sum(1))
             log_q = log_q + log_normal(z, mu_q, lv_q).sum(1)

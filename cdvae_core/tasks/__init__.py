@@ -1,0 +1,26 @@
+"""The paper's three tasks: how a photo (or two frames) becomes an (x_c, x_g) pair and back.
+
+``get_task(name)`` returns a Task (see ``base.Task``); ``TASK_NAMES`` lists them.
+"""
+
+from __future__ import annotations
+
+from .base import MODEL_SIZE, Task, TaskError
+from .motion import MotionTask
+from .relighting import RelightingTask
+from .resaturation import ResaturationTask
+
+TASK_NAMES = ("relighting", "resaturation", "motion")
+_TASKS = {"relighting": RelightingTask, "resaturation": ResaturationTask, "motion": MotionTask}
+
+
+def get_task(name: str) -> Task:
+    """A task by name; TaskError (a ValueError) for an unknown one."""
+    try:
+        return _TASKS[name]()
+    except KeyError:
+        raise TaskError(f"unknown task {name!r}; choose one of {', '.join(TASK_NAMES)}") from None
+
+
+__all__ = ["MODEL_SIZE", "TASK_NAMES", "Task", "TaskError", "get_task",
+           "MotionTask", "RelightingTask", "ResaturationTask"]

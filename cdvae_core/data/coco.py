@@ -1,0 +1,101 @@
+"""MS-COCO through pycocotools: an image folder and a COCO-format instances annotation file.
+
+Every image listed in the file becomes an item with its annotations as rows
+(category index, x0, y0, x1, y1, area) normalised by the image size (see ``features``).
+Categories are indexed in the order of their ids (80 for instances_train2014.json; any
+COCO-format file works). Crowd annotations (RLE) count like the others; a missing bbox or area
+is computed from the segmentation with pycocotools' mask utilities. Images without annotations
+stay, with empty labels. A file that is not COCO is a DataError with a one-line reason.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+from pathlib import Path
+
+import numpy as np
+from pycocotools import mask as mask_utils
+from pycocotools.coco import COCO
+
+from .errors import DataError
+from .items import ImageItem
+from .source import Source
+
+
+def load_coco(annotations: str | Path) -> COCO:
+    """Read and check a COCO-format file quietly -> a pycocotools COCO with its index built."""
+    path = Path(annotations)
+    if not path.is_file():
+        raise DataError(f"no annotation file at {path}")
+    try:
+        with open(path, "rb") as handle:
+            data = json.load(handle)
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise DataError(f"{path} is not a COCO annotation file: not valid JSON ({exc.__class__.__name__})") from None
+    except OSError as exc:
+        raise DataError(f"cannot read {path}: {exc.strerror}") from None
+    if not isinstance(data, dict) or not isinstance(data.get("images"), list):
+        raise DataError(f"{path} is not a COCO annotation file: no 'images' list")
+    if not isinstance(data.get("categories", []), list) or not isinstance(data.get("annotations", []), list):
+        raise DataError(f"{path} is not a COCO annotation file: 'categories' and 'annotations' must be lists")
+    for key, required in (("images", ("id", "file_name")), ("categories", ("id",)), ("annotations", ("image_id", "category_id"))):
+        bad = [entry for entry in data.get(key, []) if not isinstance(entry, dict) or any(k not in entry for k in required)]
+        if bad:
+            raise DataError(f"{path} is not a COCO annotation file: {len(bad)} '{key}' entries lack {'/'.join(required)}")
+    data.setdefault("annotations", [])
+    data.setdefault("categories", [])
+    coco = COCO()
+    coco.dataset = data
+    with contextlib.redirect_stdout(io.StringIO()):  # pycocotools prints progress lines
+        coco.createIndex()
+    return coco
+
+
+def _annotation_rows(coco: COCO, image: dict, cat_index: dict[int, int]) -> np.ndarray:
+    """Annotations of one image -> (M, 6) float32 rows; unusable annotations are dropped."""
+    width, height = float(image.get("width") or 0), float(image.get("height") or 0)
+    rows = []
+    for ann in coco.loadAnns(coco.getAnnIds(imgIds=image["id"], iscrowd=None)):
+        cat = cat_index.get(ann["category_id"])
+        if cat is None or width <= 0 or height <= 0:
+            continue
+        bbox, area = ann.get("bbox"), ann.get("area")
+        if (bbox is None or area is None) and "segmentation" in ann:
+            try:  # crowd RLE or polygons: measure them
+                rle = coco.annToRLE(ann)
+                bbox = bbox if bbox is not None else mask_utils.toBbox(rle).tolist()
+                area = area if area is not None else float(mask_utils.area(rle))
+            except (TypeError, ValueError, KeyError, IndexError):
+                continue
+        if bbox is None or len(bbox) != 4:
+            continue
+        x, y, w, h = (float(v) for v in bbox)
+        if w <= 0 or h <= 0:
+            continue
+        area = float(area) if area is not None else w * h
+        rows.append([cat, x / width, y / height, (x + w) / width, (y + h) / height, area / (width * height)])
+    return np.asarray(rows, np.float32).reshape(-1, 6)
+
+
+def coco_source(images_dir: str | Path, annotations: str | Path) -> Source:
+    """Items for every image of the annotation file, found under ``images_dir``."""
+    images_dir = Path(images_dir)
+    if not images_dir.is_dir():
+        raise DataError(f"no image folder at {images_dir}")
+    coco = load_coco(annotations)
+    cats = sorted(coco.loadCats(coco.getCatIds()), key=lambda c: c["id"])
+    cat_index = {c["id"]: i for i, c in enumerate(cats)}
+    items = []
+    for image in coco.loadImgs(sorted(coco.getImgIds())):
+        name = str(image["file_name"])
+        path = images_dir / name
+        if not path.exists() and (images_dir / Path(name).name).exists():
+            path = images_dir / Path(name).name
+        items.append(ImageItem(str(path), name, -1, _annotation_rows(coco, image, cat_index)))
+    if not items:
+        raise DataError(f"{annotations} lists no images")
+    names = [str(c.get("name", c["id"])) for c in cats]
+    desc = {"images": str(images_dir), "annotations": str(annotations), "categories": len(cats)}
+    return Source("coco", items, desc, categories=names or None, label_names=names or None)

@@ -1,0 +1,85 @@
+"""Embedding-guidance features (paper section 4.1, DESIGN "Embedding guidance").
+
+f_c = [label_weight * label distribution (K,), layout_weight * 5x5 coverage per category
+(K * 25,), pixels of x_c (Cc * 1024,)]; f_g = pixels of x_g (Cg * 1024,). Without annotations
+(folders, UCF101, built-in photos) f_c is the pixels only.
+
+Annotations travel as float32 rows ``(category index, x0, y0, x1, y1, area)`` with box corners
+normalised to [0, 1] by the image size and area as a fraction of the image.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+import numpy as np
+
+RASTER = 10  # samples per grid cell side when measuring box coverage (1% resolution)
+
+
+@dataclass(frozen=True)
+class FeatureSettings:
+    label_weight: float = 16.0  # the label part has norm <= 1 against ~20-30 for the pixels
+    layout_weight: float = 4.0  # the layout part has up to K*25 entries in [0, 1]
+    grid: int = 5  # the paper's 5x5 coarse grid
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def label_distribution(boxes: np.ndarray, n_categories: int) -> np.ndarray:
+    """(M, 6) annotation rows -> (K,) share of annotated area per category, summing to 1 (or all 0)."""
+    dist = np.zeros(n_categories, np.float32)
+    if len(boxes):
+        np.add.at(dist, boxes[:, 0].astype(int), np.maximum(boxes[:, 5], 0.0))
+    total = dist.sum()
+    return dist / total if total > 0 else dist
+
+
+def layout_coverage(boxes: np.ndarray, n_categories: int, grid: int = 5) -> np.ndarray:
+    """(M, 6) annotation rows -> (K * grid * grid,) share of each cell covered by each category's boxes.
+
+    Coverage counts the union of a category's boxes, so overlapping boxes never exceed 1.
+    """
+    size = grid * RASTER
+    out = np.zeros((n_categories, grid, grid), np.float32)
+    if len(boxes) == 0:
+        return out.reshape(-1)
+    for cat in np.unique(boxes[:, 0].astype(int)):
+        mask = np.zeros((size, size), bool)
+        for _, x0, y0, x1, y1, _ in boxes[boxes[:, 0].astype(int) == cat]:
+            c0, c1 = int(np.floor(x0 * size + 0.5)), int(np.floor(x1 * size + 0.5))
+            r0, r1 = int(np.floor(y0 * size + 0.5)), int(np.floor(y1 * size + 0.5))
+            mask[max(r0, 0) : min(r1, size), max(c0, 0) : min(c1, size)] = True
+        out[cat] = mask.reshape(grid, RASTER, grid, RASTER).mean(axis=(1, 3))
+    return out.reshape(-1)
+
+
+def annotation_features(boxes_list: list[np.ndarray], n_categories: int,
+                        settings: FeatureSettings = FeatureSettings()) -> np.ndarray:
+    """Per pair annotation rows -> (N, K + K * grid^2) weighted [label, layout] features."""
+    rows = [np.concatenate([settings.label_weight * label_distribution(b, n_categories),
+                            settings.layout_weight * layout_coverage(b, n_categories, settings.grid)])
+            for b in boxes_list]
+    width = n_categories * (1 + settings.grid**2)
+    return np.stack(rows).astype(np.float32) if rows else np.zeros((0, width), np.float32)
+
+
+def guidance_features(xc: np.ndarray, xg: np.ndarray, annotations: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """xc (N, Cc, 32, 32), xg (N, Cg, 32, 32), weighted annotation features (N, A) or None
+    -> fc (N, A + Cc*1024), fg (N, Cg*1024), float32."""
+    n = xc.shape[0]
+    pixels_c = xc.reshape(n, -1)  # (N, Cc*1024)
+    fc = pixels_c if annotations is None else np.concatenate([annotations, pixels_c], axis=1)
+    return np.ascontiguousarray(fc, np.float32), np.ascontiguousarray(xg.reshape(n, -1), np.float32)
+
+
+def feature_parts(n_categories: int, channels_c: int, settings: FeatureSettings, annotated: bool) -> list[list]:
+    """Column ranges of fc's parts for the pair file's meta: [[name, start, stop], ...]."""
+    parts, start = [], 0
+    if annotated:
+        parts.append(["label", 0, n_categories])
+        parts.append(["layout", n_categories, n_categories * (1 + settings.grid**2)])
+        start = n_categories * (1 + settings.grid**2)
+    parts.append(["pixels", start, start + channels_c * 1024])
+    return parts

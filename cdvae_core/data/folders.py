@@ -1,0 +1,62 @@
+"""Plain folders (searched recursively) and the built-in photos as sources.
+
+A folder gives photos to the photo tasks and videos to the motion task (videos also give the
+photo tasks their eight sampled frames). The built-in source cuts many random square crops
+(random position, scale from a quarter of the photo's short side to all of it, random mirror)
+from the shipped photos for the photo tasks, and renders synthetic clips (pans, zooms, moving
+cut-outs: see ``synthetic_motion``) for motion.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from .builtin import builtin_images, builtin_source_paths
+from .errors import DataError
+from .images import list_images
+from .items import ClipItem, CropItem, ImageItem, VideoItem
+from .source import Source
+from .synthetic_motion import random_motion
+from .video import list_videos
+
+BUILTIN_DEFAULT_PAIRS = 6000  # built-in pairs per task when no --limit is given
+
+
+def folder_source(folder: str | Path, motion: bool) -> Source:
+    """Images (photo tasks) or videos (motion) under ``folder``; photo tasks also take videos."""
+    root = Path(folder)
+    if not root.is_dir():
+        raise DataError(f"no folder at {root}")
+    videos = [VideoItem(str(p), str(p.relative_to(root))) for p in list_videos(root)]
+    images = [] if motion else [ImageItem(str(p), str(p.relative_to(root))) for p in list_images(root)]
+    items = videos + images if motion else images + videos
+    if not items:
+        wanted = "videos" if motion else "images or videos"
+        raise DataError(f"{root} holds no {wanted} (searched recursively)")
+    return Source("folder", items, {"folder": str(root), "images": len(images), "videos": len(videos)})
+
+
+def builtin_source(motion: bool, count: int | None = None, seed: int = 0) -> Source:
+    """``count`` random crops (photo tasks) or synthetic clips (motion) of the shipped photos."""
+    photos = builtin_images()
+    if not photos:
+        raise DataError("no built-in photos found (scikit-image / scikit-learn data and assets/images are missing)")
+    count = BUILTIN_DEFAULT_PAIRS if count is None else count
+    rng = np.random.default_rng(seed)
+    items = []
+    for k in range(count):
+        index = k % len(photos)
+        name, photo = photos[index]
+        h, w = photo.shape[:2]
+        if motion:
+            items.append(ClipItem(index, f"{name}#clip{k}", random_motion(rng, h, w)))
+            continue
+        side = int(round(min(h, w) * np.sqrt(rng.uniform(1 / 16, 1.0))))  # area uniform in scale^2
+        side = max(side, 32)
+        x0, y0 = int(rng.integers(0, w - side + 1)), int(rng.integers(0, h - side + 1))
+        items.append(CropItem(index, f"{name}#crop{k}", x0, y0, side, bool(rng.random() < 0.5)))
+    kind = "synthetic clips (pans, zooms, moving cut-outs)" if motion else "random crops"
+    desc = {"photos": builtin_source_paths(), "count": count, "generator": kind}
+    return Source("builtin", items, desc, label_names=[name for name, _ in photos])

@@ -1,0 +1,93 @@
+"""Reading any photo a user may bring as uint8 (H, W, 3) RGB, or a SkipItem saying why not.
+
+Handled: grey, grey + alpha, RGBA (alpha dropped), CMYK JPEG (OpenCV converts), 16-bit and
+float images (rescaled to 8 bits), EXIF orientation. Refused: unreadable or corrupt files,
+truncated JPEGs (no end marker: OpenCV would silently fill the missing part with grey), and
+images smaller than ``MIN_SIDE``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from .errors import SkipItem
+
+IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp", ".ppm", ".pgm", ".jp2")
+MIN_SIDE = 8  # pixels; smaller images carry nothing a 32x32 model can use
+MAX_PIXELS = 100_000_000  # refuse decompression bombs
+
+
+def to_rgb8(decoded: np.ndarray) -> np.ndarray:
+    """A decoded OpenCV array (H, W[, C]) of any depth, BGR order -> uint8 (H, W, 3) RGB."""
+    img = decoded
+    if img.dtype == np.uint16:
+        img = (img.astype(np.float32) / 257.0).round().astype(np.uint8)
+    elif img.dtype in (np.float32, np.float64):
+        img = np.clip(np.nan_to_num(img) * 255.0, 0, 255).round().astype(np.uint8)
+    elif img.dtype != np.uint8:
+        raise SkipItem("unsupported pixel type", str(img.dtype))
+    if img.ndim == 2:
+        img = cv2.cvtColor(img, cv2.COLOR_GRAY2RGB)
+    elif img.shape[2] == 1:
+        img = cv2.cvtColor(img[:, :, 0], cv2.COLOR_GRAY2RGB)
+    elif img.shape[2] == 2:  # grey + alpha
+        img = cv2.cvtColor(np.ascontiguousarray(img[:, :, 0]), cv2.COLOR_GRAY2RGB)
+    elif img.shape[2] == 4:
+        img = cv2.cvtColor(img, cv2.COLOR_BGRA2RGB)
+    else:
+        img = cv2.cvtColor(img, cv2.COLOR_BGR2RGB)
+    return np.ascontiguousarray(img)
+
+
+def _jpeg_truncated(data: bytes) -> bool:
+    """True when a JPEG lacks its end-of-image marker after its last scan.
+
+    OpenCV would decode such a file without complaint, filling the missing part with grey.
+    Data appended after the marker (some phones add a video) does not count as truncation.
+    """
+    if b"\xff\xd9" in data[-1024:]:
+        return False
+    return data.rfind(b"\xff\xd9") < data.rfind(b"\xff\xda")
+
+
+def decode_image(data: bytes, name: str = "image") -> np.ndarray:
+    """Encoded bytes -> uint8 (H, W, 3) RGB; SkipItem for anything unusable."""
+    if len(data) == 0:
+        raise SkipItem("empty file", name)
+    if data[:2] == b"\xff\xd8" and _jpeg_truncated(data):
+        raise SkipItem("truncated JPEG", name)
+    buf = np.frombuffer(data, np.uint8)
+    try:
+        decoded = cv2.imdecode(buf, cv2.IMREAD_ANYDEPTH | cv2.IMREAD_ANYCOLOR)
+    except cv2.error as exc:
+        raise SkipItem("corrupt image", f"{name}: {str(exc).strip().splitlines()[-1][:80]}") from None
+    if decoded is None:
+        raise SkipItem("corrupt image", name)
+    h, w = decoded.shape[:2]
+    if min(h, w) < MIN_SIDE:
+        raise SkipItem("image too small", f"{name} is {w}x{h}, need {MIN_SIDE}x{MIN_SIDE}")
+    if h * w > MAX_PIXELS:
+        raise SkipItem("image too large", f"{name} is {w}x{h}")
+    return to_rgb8(decoded)
+
+
+def read_image(path: str | Path) -> np.ndarray:
+    """Read a photo file as uint8 (H, W, 3) RGB; SkipItem with a reason when it is unusable."""
+    path = Path(path)
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        raise SkipItem("missing file", str(path)) from None
+    except OSError as exc:
+        raise SkipItem("unreadable file", f"{path}: {exc.strerror}") from None
+    return decode_image(data, path.name)
+
+
+def list_images(folder: str | Path) -> list[Path]:
+    """Image files under ``folder`` (recursive, hidden names skipped), sorted."""
+    root = Path(folder)
+    return sorted(p for p in root.rglob("*") if p.suffix.lower() in IMAGE_EXTENSIONS
+                  and p.is_file() and not any(part.startswith(".") for part in p.relative_to(root).parts))

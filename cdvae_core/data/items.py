@@ -1,0 +1,163 @@
+"""Work items of the prepare pipeline and the worker that turns one item into 32x32 pairs.
+
+Items are small picklable records (a path, a crop box, clip parameters), so they travel cheaply
+to worker processes; the worker reads, decodes and decomposes, and returns arrays or the reason
+it skipped. ``split`` is 0/1 when the source fixes it, -1 when the pipeline assigns it later.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import cv2
+import numpy as np
+
+from ..tasks import get_task
+from ..tasks.base import Task, fit_within, resize_image
+from .builtin import builtin_images
+from .errors import SkipItem
+from .images import read_image
+from .synthetic_motion import FRAME_SIZE, MotionParams, render_clip
+from .video import video_frame_pairs
+
+PREPARE_SIZE = 256  # photos are area-shrunk to this longer side before decomposing (8x the model)
+CROP_SIZE = 96  # built-in crops are rendered at this side before decomposing (3x the model)
+NO_BOXES = np.zeros((0, 6), np.float32)
+
+
+@dataclass(frozen=True)
+class ImageItem:
+    path: str
+    name: str
+    split: int = -1
+    boxes: np.ndarray = field(default_factory=lambda: NO_BOXES)  # (M, 6) rows, see features
+
+
+@dataclass(frozen=True)
+class VideoItem:
+    path: str
+    name: str
+    split: int = -1
+    label: int = -1  # UCF101 class index, -1 when unknown
+
+
+@dataclass(frozen=True)
+class CropItem:
+    """A square crop of built-in photo ``photo``: top-left (x0, y0), side ``size``, mirrored or not."""
+
+    photo: int
+    name: str
+    x0: int
+    y0: int
+    size: int
+    flip: bool
+    split: int = -1
+
+
+@dataclass(frozen=True)
+class ClipItem:
+    """A synthetic two-frame clip of built-in photo ``photo`` (see synthetic_motion)."""
+
+    photo: int
+    name: str
+    params: MotionParams
+    split: int = -1
+
+
+Item = ImageItem | VideoItem | CropItem | ClipItem
+
+
+@dataclass
+class ItemResult:
+    """xc (k, Cc, 32, 32), xg (k, Cg, 32, 32) float32 for k >= 1 pairs, or a skip reason."""
+
+    index: int
+    xc: np.ndarray | None = None
+    xg: np.ndarray | None = None
+    skip: str = ""
+    detail: str = ""
+
+
+def _image_pair(task: Task, image: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    xc, xg = task.decompose(image)
+    return _clipped(task, task.to_model(xc), task.to_model(xg))
+
+
+def _clipped(task: Task, xc: np.ndarray, xg: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Keep 32x32 layers inside the task's declared ranges (area sums can overshoot by 1 ulp)."""
+    return np.clip(xc, *task.c_range).astype(np.float32), task.clip_g(xg)
+
+
+def _frame_pair(task: Task, frame0: np.ndarray, frame1: np.ndarray, seconds: float) -> tuple[np.ndarray, np.ndarray]:
+    xc, xg = task.decompose_pair(frame0, frame1, seconds=seconds)
+    return _clipped(task, task.to_model(xc), task.to_model(xg))
+
+
+def _photo(index: int) -> np.ndarray:
+    photos = builtin_images()
+    if not 0 <= index < len(photos):
+        raise SkipItem("missing built-in photo", str(index))
+    return photos[index][1]
+
+
+def make_pairs(item: Item, task: Task) -> tuple[np.ndarray, np.ndarray]:
+    """One item -> xc (k, Cc, 32, 32), xg (k, Cg, 32, 32); SkipItem when it is unusable."""
+    pairs: list[tuple[np.ndarray, np.ndarray]] = []
+    if isinstance(item, ImageItem):
+        if task.needs_video:
+            raise SkipItem("a photo has no motion", item.name)
+        pairs.append(_image_pair(task, fit_within(read_image(item.path), PREPARE_SIZE)))
+    elif isinstance(item, VideoItem):
+        frames = video_frame_pairs(item.path, max_side=PREPARE_SIZE)
+        for frame0, frame1, seconds in frames:
+            if task.needs_video:
+                pairs.append(_frame_pair(task, frame0, frame1, seconds))
+            else:  # photo tasks can use video frames as photos
+                pairs.append(_image_pair(task, frame0))
+    elif isinstance(item, CropItem):
+        photo = _photo(item.photo)
+        crop = photo[item.y0 : item.y0 + item.size, item.x0 : item.x0 + item.size]
+        crop = resize_image(crop, CROP_SIZE, CROP_SIZE)
+        if item.flip:
+            crop = np.ascontiguousarray(crop[:, ::-1])
+        pairs.append(_image_pair(task, crop))
+    elif isinstance(item, ClipItem):
+        frame0, frame1, _truth = render_clip(_photo(item.photo), item.params)
+        if task.needs_video:
+            pairs.append(_frame_pair(task, frame0, frame1, 1.0))
+        else:
+            pairs.append(_image_pair(task, frame0))
+    else:
+        raise TypeError(f"unknown item type {type(item).__name__}")
+    xc = np.stack([p[0] for p in pairs]).astype(np.float32)
+    xg = np.stack([p[1] for p in pairs]).astype(np.float32)
+    if not (np.isfinite(xc).all() and np.isfinite(xg).all()):
+        raise SkipItem("non-finite values", item.name)
+    return xc, xg
+
+
+_WORKER_TASK: dict[str, Task] = {}
+
+
+def init_worker() -> None:
+    """Per worker process: one OpenCV thread, since the pool already uses every core."""
+    cv2.setNumThreads(1)
+
+
+def process(job: tuple[int, Item, str]) -> ItemResult:
+    """Worker entry: (index, item, task name) -> ItemResult; never raises for a bad item."""
+    index, item, task_name = job
+    task = _WORKER_TASK.get(task_name)
+    if task is None:
+        task = _WORKER_TASK[task_name] = get_task(task_name)
+    try:
+        xc, xg = make_pairs(item, task)
+    except SkipItem as exc:
+        return ItemResult(index, skip=exc.reason, detail=exc.detail)
+    except (cv2.error, MemoryError, ValueError) as exc:  # a decoder choking on a hostile file
+        return ItemResult(index, skip="failed to process", detail=f"{item.name}: {str(exc).strip()[:100]}")
+    return ItemResult(index, xc=xc, xg=xg)
+
+
+__all__ = ["ImageItem", "VideoItem", "CropItem", "ClipItem", "Item", "ItemResult", "make_pairs",
+           "process", "init_worker", "FRAME_SIZE", "PREPARE_SIZE", "CROP_SIZE"]

@@ -1,0 +1,78 @@
+"""UCF101: a folder of videos and the folder of split files.
+
+Split files (split k in 1..3): ``classInd.txt`` lines "INDEX Class", ``trainlist0k.txt`` lines
+"Class/v_Class_gXX_cYY.avi LABEL", ``testlist0k.txt`` lines "Class/v_Class_gXX_cYY.avi". Videos
+are looked up as VIDEOS_DIR/Class/name and, for flat copies, VIDEOS_DIR/name. A listed video
+that is missing is skipped and counted. Labels (class index - 1) are kept for the meta.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from ..pairs import TEST, TRAIN
+from .errors import DataError
+from .items import VideoItem
+from .source import Source
+
+SPLITS = (1, 2, 3)
+
+
+def read_class_index(path: Path) -> dict[str, int]:
+    """classInd.txt -> {class name: 0-based label}."""
+    classes = {}
+    for number, line in enumerate(path.read_text(encoding="utf-8", errors="replace").splitlines(), 1):
+        parts = line.split()
+        if not parts:
+            continue
+        if len(parts) != 2 or not parts[0].isdigit():
+            raise DataError(f"{path} line {number} is not 'INDEX Class': {line.strip()[:60]!r}")
+        classes[parts[1]] = int(parts[0]) - 1
+    if not classes:
+        raise DataError(f"{path} lists no classes")
+    return classes
+
+
+def read_list(path: Path) -> list[str]:
+    """A train/test list -> relative video paths (the optional label column is dropped)."""
+    names = []
+    for line in path.read_text(encoding="utf-8", errors="replace").splitlines():
+        parts = line.split()
+        if parts:
+            names.append(parts[0].replace("\\", "/"))
+    return names
+
+
+def ucf101_source(videos_dir: str | Path, splits_dir: str | Path, split: int = 1) -> Source:
+    """Items for split ``split``'s train and test videos (split read from the files, not drawn)."""
+    videos_dir, splits_dir = Path(videos_dir), Path(splits_dir)
+    if split not in SPLITS:
+        raise DataError(f"UCF101 split must be one of {SPLITS}, got {split}")
+    if not videos_dir.is_dir():
+        raise DataError(f"no video folder at {videos_dir}")
+    if not splits_dir.is_dir():
+        raise DataError(f"no split folder at {splits_dir}")
+    files = {name: splits_dir / name for name in ("classInd.txt", f"trainlist0{split}.txt", f"testlist0{split}.txt")}
+    missing = [name for name, path in files.items() if not path.is_file()]
+    if missing:
+        raise DataError(f"{splits_dir} lacks {', '.join(missing)} (the UCF101 split files)")
+    classes = read_class_index(files["classInd.txt"])
+    source = Source("ucf101", [], {"videos": str(videos_dir), "splits": str(splits_dir), "split": split},
+                    has_split=True)
+    for list_name, split_value in ((f"trainlist0{split}.txt", TRAIN), (f"testlist0{split}.txt", TEST)):
+        for rel in read_list(files[list_name]):
+            path = videos_dir / rel
+            if not path.is_file():
+                path = videos_dir / Path(rel).name
+            if not path.is_file():
+                source.skipped.add(rel, "listed video missing")
+                continue
+            source.items.append(VideoItem(str(path), rel, split_value, classes.get(rel.split("/")[0], -1)))
+    if not source.items:
+        raise DataError(f"none of the videos listed in {splits_dir} exist under {videos_dir}")
+    source.description["classes"] = len(classes)
+    names = [""] * (max(classes.values()) + 1)
+    for name, index in classes.items():
+        names[index] = name
+    source.label_names = names
+    return source

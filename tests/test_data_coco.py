@@ -1,0 +1,181 @@
+"""MS-COCO source, image reading and guidance features, on a tiny COCO laid out as on disk."""
+
+from __future__ import annotations
+
+import io
+import json
+
+import cv2
+import numpy as np
+import pytest
+from PIL import Image
+from pycocotools import mask as mask_utils
+
+from cdvae_core.cli.prepare import main as prepare_main
+from cdvae_core.data import DataError, prepare_pairs, run
+from cdvae_core.data.builtin import builtin_images
+from cdvae_core.data.coco import coco_source, load_coco
+from cdvae_core.data.errors import SkipItem
+from cdvae_core.data.features import FeatureSettings, layout_coverage
+from cdvae_core.data.images import read_image
+from cdvae_core.pairs import load_pairs
+
+W, H = 160, 120  # fixture photo size
+
+
+def _jpeg(image: np.ndarray) -> bytes:
+    ok, buf = cv2.imencode(".jpg", cv2.cvtColor(image, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, 95])
+    assert ok
+    return buf.tobytes()
+
+
+@pytest.fixture(scope="module")
+def coco(tmp_path_factory) -> dict:
+    """train2014/ + annotations/instances_train2014.json with good and bad images."""
+    root = tmp_path_factory.mktemp("coco")
+    images_dir = root / "train2014"
+    images_dir.mkdir()
+    photos = [cv2.resize(img, (W, H), interpolation=cv2.INTER_AREA) for _, img in builtin_images()]
+    files: dict[str, bytes] = {}
+    for k in range(4):
+        files[f"COCO_train2014_{k + 1:012d}.jpg"] = _jpeg(photos[k])
+    grey = cv2.cvtColor(photos[4], cv2.COLOR_RGB2GRAY)
+    files["grey.jpg"] = cv2.imencode(".jpg", grey)[1].tobytes()
+    cmyk = io.BytesIO()
+    Image.fromarray(photos[5]).convert("CMYK").save(cmyk, "JPEG")
+    files["cmyk.jpg"] = cmyk.getvalue()
+    files["deep.png"] = cv2.imencode(".png", (photos[0].astype(np.uint16) * 257)[:, :, ::-1])[1].tobytes()
+    rgba = np.dstack([photos[1][:, :, ::-1], np.full((H, W), 200, np.uint8)])
+    files["alpha.png"] = cv2.imencode(".png", rgba)[1].tobytes()
+    files["tiny.png"] = cv2.imencode(".png", np.zeros((1, 1, 3), np.uint8))[1].tobytes()
+    good = _jpeg(photos[2])
+    files["truncated.jpg"] = good[: len(good) // 2]
+    files["corrupt.jpg"] = b"\xff\xd8\xff\xe0" + bytes(np.random.default_rng(0).integers(0, 256, 3000, dtype=np.uint8)) + b"\xff\xd9"
+    for name, data in files.items():
+        (images_dir / name).write_bytes(data)
+    names = list(files) + ["missing.jpg"]
+    images = [{"id": i + 1, "file_name": n, "width": W, "height": H} for i, n in enumerate(names)]
+    images[names.index("tiny.png")].update(width=1, height=1)
+    crowd = np.zeros((H, W), np.uint8, order="F")
+    crowd[60:120, 0:80] = 1
+    run_lengths, last, n = [], 0, 0  # uncompressed RLE, column-major, as COCO crowds are stored
+    for value in crowd.flatten(order="F"):
+        if value != last:
+            run_lengths.append(n)
+            last, n = value, 0
+        n += 1
+    run_lengths.append(n)
+    assert mask_utils.area(mask_utils.frPyObjects({"size": [H, W], "counts": run_lengths}, H, W)) == 4800
+    anns = [
+        # image 1: a cat box over the left half (category id 17 -> index 1)
+        {"id": 1, "image_id": 1, "category_id": 17, "bbox": [0, 0, W / 2, H], "area": W * H / 2, "iscrowd": 0},
+        # image 2: a person (id 1) and a crowd of people given only as uncompressed RLE (no bbox, no area)
+        {"id": 2, "image_id": 2, "category_id": 1, "bbox": [80, 0, 80, 60], "area": 3000.0, "iscrowd": 0},
+        {"id": 3, "image_id": 2, "category_id": 1, "segmentation": {"size": [H, W], "counts": run_lengths}, "iscrowd": 1},
+        # image 3: two categories, areas 1:3
+        {"id": 4, "image_id": 3, "category_id": 1, "bbox": [0, 0, 40, 40], "area": 1000.0, "iscrowd": 0},
+        {"id": 5, "image_id": 3, "category_id": 90, "bbox": [40, 40, 80, 60], "area": 3000.0, "iscrowd": 0},
+    ]  # image 4 and the rest: no annotations
+    cats = [{"id": 1, "name": "person"}, {"id": 17, "name": "cat"}, {"id": 90, "name": "toothbrush"}]
+    ann_path = root / "annotations" / "instances_train2014.json"
+    ann_path.parent.mkdir()
+    ann_path.write_text(json.dumps({"images": images, "annotations": anns, "categories": cats}))
+    return {"images": images_dir, "ann": ann_path, "names": names}
+
+
+def test_read_image_handles_odd_formats(coco):
+    d = coco["images"]
+    assert read_image(d / "grey.jpg").shape == (H, W, 3)
+    cmyk = read_image(d / "cmyk.jpg")
+    assert cmyk.shape == (H, W, 3) and cmyk.std() > 10
+    deep = read_image(d / "deep.png")
+    np.testing.assert_array_equal(deep, cv2.resize(builtin_images()[0][1], (W, H), interpolation=cv2.INTER_AREA))
+    assert read_image(d / "alpha.png").shape == (H, W, 3)
+    for name, reason in (("tiny.png", "too small"), ("truncated.jpg", "truncated"), ("corrupt.jpg", "corrupt"),
+                         ("missing.jpg", "missing")):
+        with pytest.raises(SkipItem, match=reason):
+            read_image(d / name)
+
+
+def test_coco_source_rows_and_crowd(coco):
+    src = coco_source(coco["images"], coco["ann"])
+    assert src.categories == ["person", "cat", "toothbrush"]
+    rows = {item.name: item.boxes for item in src.items}
+    assert len(rows["COCO_train2014_000000000004.jpg"]) == 0
+    crowd = rows["COCO_train2014_000000000002.jpg"][1]
+    # The crowd RLE got its box and area from the mask: x 0..80, y 60..120, area 80*60.
+    np.testing.assert_allclose(crowd, [0, 0, 0.5, 0.5, 1.0, 4800 / (W * H)], atol=1e-6)
+
+
+def test_layout_coverage_of_half_box():
+    boxes = np.array([[1, 0.0, 0.0, 0.5, 1.0, 0.5], [1, 0.0, 0.0, 0.2, 0.2, 0.04]], np.float32)
+    cov = layout_coverage(boxes, 2, 5).reshape(2, 5, 5)
+    assert not cov[0].any()
+    np.testing.assert_allclose(cov[1], np.tile([1.0, 1.0, 0.5, 0.0, 0.0], (5, 1)))
+
+
+def test_prepare_coco_pairs_features_and_skips(coco):
+    settings = FeatureSettings(label_weight=10.0, layout_weight=2.0)
+    pairs = run(prepare_pairs(("coco", coco["images"], coco["ann"]), "resaturation", features=settings))
+    meta = pairs.meta
+    # Usable: 4 photos + grey + cmyk + 16-bit + alpha.  Skipped: tiny, truncated, corrupt, missing.
+    assert len(pairs) == 8
+    assert meta["skipped"]["count"] == 4
+    assert set(meta["skipped"]["reasons"]) == {"image too small", "truncated JPEG", "corrupt image", "missing file"}
+    assert set(np.unique(pairs.split)) == {0, 1}
+    parts = {name: (a, b) for name, a, b in meta["features"]["fc_parts"]}
+    assert parts["label"] == (0, 3) and parts["layout"] == (3, 78) and parts["pixels"] == (78, 78 + 1024)
+    label = pairs.fc[:, 0:3] / 10.0
+    layout = pairs.fc[:, 3:78].reshape(-1, 3, 5, 5) / 2.0
+    np.testing.assert_allclose(label[0], [0, 1, 0], atol=1e-6)  # image 1: all cat
+    np.testing.assert_allclose(layout[0, 1], np.tile([1, 1, 0.5, 0, 0], (5, 1)), atol=1e-6)
+    np.testing.assert_allclose(label[2], [0.25, 0, 0.75], atol=1e-6)  # image 3: areas 1:3
+    assert not label[3].any() and not layout[3].any()  # image 4: kept with empty labels
+    np.testing.assert_allclose(pairs.fc[:, 78:], pairs.xc.reshape(8, -1))
+    np.testing.assert_allclose(pairs.fg, pairs.xg.reshape(8, -1))
+    # Exactly one grey photo: saturation 0 everywhere, and its value layer is the grey image.
+    zero = [i for i in range(8) if not pairs.xg[i].any()]
+    assert len(zero) == 1
+    assert meta["labels"][0] == 1 and meta["labels"][3] == -1
+
+
+def test_cli_coco_form(coco, tmp_path, capsys):
+    out = tmp_path / "pairs.npz"
+    rc = prepare_main(["--task", "relighting", "--coco", str(coco["images"]), str(coco["ann"]), "--out", str(out),
+                       "--workers", "1", "--quiet"])
+    assert rc == 0
+    pairs = load_pairs(out, require_test=True)
+    assert pairs.xc.shape == (8, 3, 32, 32) and pairs.xg.shape == (8, 1, 32, 32)
+    assert pairs.meta["task"] == "relighting" and pairs.meta["source"]["kind"] == "coco"
+    # albedo x shading at 32x32 stays close to the photo's own 32x32 (area means of products).
+    assert 0.0 <= pairs.xc.min() and pairs.xc.max() <= 1.0 and pairs.xg.max() <= 1.0
+    text = capsys.readouterr().out
+    assert "skipped 4 item(s)" in text and "truncated JPEG" in text
+
+
+@pytest.mark.parametrize("content", ["[1, 2, 3]", "{not json", json.dumps({"images": [{"id": 1}]}), ""])
+def test_not_coco_is_a_clear_error(coco, tmp_path, capsys, content):
+    bad = tmp_path / "bad.json"
+    bad.write_text(content)
+    with pytest.raises(DataError, match="not a COCO annotation file"):
+        load_coco(bad)
+    rc = prepare_main(["--task", "resaturation", "--coco", str(coco["images"]), str(bad), "--out", str(tmp_path / "o.npz")])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert rc == 2 and len(err) == 1 and "not a COCO annotation file" in err[0]
+    assert not (tmp_path / "o.npz").exists()
+
+
+def test_nothing_usable_is_an_error(tmp_path):
+    (tmp_path / "a.jpg").write_bytes(b"not an image")
+    with pytest.raises(DataError, match="nothing usable"):
+        run(prepare_pairs(("folder", tmp_path), "resaturation"))
+
+
+def test_jpeg_with_appended_data_is_not_truncated():
+    from cdvae_core.data.images import decode_image
+
+    photo = builtin_images()[0][1]
+    data = _jpeg(photo)
+    assert decode_image(data + b"\x00" * 5000).shape == photo.shape  # e.g. a phone's appended video
+    with pytest.raises(SkipItem, match="truncated"):
+        decode_image(data[: len(data) * 2 // 3])

@@ -1,0 +1,126 @@
+"""The prepare pipeline on the built-in photos: pairs, splits, progress, cancel, workers."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+import pytest
+
+from cdvae_core.cli.prepare import main as prepare_main
+from cdvae_core.data import DataError, builtin_images, prepare_pairs, run
+from cdvae_core.data.prepare import assign_split, limit_items
+from cdvae_core.data.items import VideoItem
+from cdvae_core.pairs import TEST, TRAIN, load_pairs
+from cdvae_core.progress import Progress
+from cdvae_core.tasks import TASK_NAMES, get_task
+
+
+def test_builtin_images_are_colour_photos():
+    photos = builtin_images()
+    assert len(photos) >= 5
+    for name, image in photos:
+        assert image.dtype == np.uint8 and image.ndim == 3 and image.shape[2] == 3
+        assert min(image.shape[:2]) >= 256
+        hsv = cv2.cvtColor(image, cv2.COLOR_RGB2HSV)
+        assert hsv[:, :, 1].mean() > 20, name  # colour, not grey
+
+
+@pytest.mark.parametrize("task", TASK_NAMES)
+def test_builtin_pairs_every_task(task):
+    records = []
+    gen = prepare_pairs("builtin", task, limit=30, seed=1)
+    while True:
+        try:
+            records.append(next(gen))
+        except StopIteration as stop:
+            pairs = stop.value
+            break
+    assert all(isinstance(r, Progress) for r in records)
+    assert [r.stage for r in records][0] == "scan" and records[-1].stage == "done"
+    t = get_task(task)
+    assert pairs.xc.shape == (30, t.channels_c, 32, 32) and pairs.xg.shape == (30, t.channels_g, 32, 32)
+    assert (pairs.split == TEST).sum() == 3 and (pairs.split == TRAIN).sum() == 27
+    assert pairs.fc.shape == (30, t.channels_c * 1024) and pairs.fg.shape == (30, t.channels_g * 1024)
+    lo, hi = t.g_range
+    assert pairs.xg.min() >= lo and pairs.xg.max() <= hi
+    assert pairs.xg.std() > 0.01  # the layers carry signal
+    meta = pairs.meta
+    assert meta["task"] == task and meta["source"]["kind"] == "builtin" and meta["skipped"]["count"] == 0
+    assert len(meta["labels"]) == 30 and meta["label_names"][meta["labels"][0]]
+
+
+def test_builtin_motion_flow_follows_synthetic_truth():
+    pairs = run(prepare_pairs("builtin", "motion", limit=40, seed=2))
+    moving = np.abs(pairs.xg).mean(axis=(1, 2, 3)) > 0.5
+    assert 0 < moving.sum() < 40  # some clips pan or zoom, some barely move
+
+
+def test_workers_give_the_same_pairs():
+    one = run(prepare_pairs("builtin", "resaturation", limit=24, seed=5, workers=1))
+    two = run(prepare_pairs("builtin", "resaturation", limit=24, seed=5, workers=2))
+    np.testing.assert_array_equal(one.xc, two.xc)
+    np.testing.assert_array_equal(one.xg, two.xg)
+    np.testing.assert_array_equal(one.split, two.split)
+
+
+def test_closing_the_generator_cancels():
+    gen = prepare_pairs("builtin", "relighting", limit=5000, workers=2)
+    seen = []
+    for record in gen:
+        seen.append(record)
+        if record.stage == "prepare":
+            break
+    gen.close()  # stops the pool; must not raise or hang
+    assert seen[-1].done < 5000
+
+
+def test_split_helpers():
+    rng = np.random.default_rng(0)
+    owners = np.repeat(np.arange(20), 2)
+    split, method = assign_split(owners, None, 0.1, rng)
+    assert method == "seeded fraction" and (split == TEST).sum() == 4  # 2 items x 2 pairs
+    assert all(len(set(split[owners == i])) == 1 for i in range(20))
+    single, _ = assign_split(np.zeros(8, int), None, 0.1, rng)
+    assert (single == TEST).sum() == 1
+    own = np.array([0, 0, 1, 1], np.int8)
+    kept, method = assign_split(np.arange(4), own, 0.1, rng)
+    assert method == "source" and (kept == own).all()
+    items = [VideoItem(str(i), str(i), TRAIN) for i in range(50)] + [VideoItem("t", "t", TEST)]
+    picked = limit_items(items, 5, np.random.default_rng(1))
+    assert len(picked) == 5 and any(item.split == TEST for item in picked)
+
+
+def test_cli_builtin_and_atomic_write(tmp_path, capsys):
+    out = tmp_path / "pairs.npz"
+    assert prepare_main(["--task", "resaturation", "--builtin", "--limit", "20", "--seed", "3", "--workers", "1",
+                         "--test-fraction", "0.25", "--out", str(out)]) == 0
+    pairs = load_pairs(out, require_test=True)
+    assert len(pairs) == 20 and (pairs.split == TEST).sum() == 5
+    before = out.read_bytes()
+    # A failing run leaves the old file intact and prints one line.
+    assert prepare_main(["--task", "resaturation", "--folder", str(tmp_path / "nope"), "--out", str(out)]) == 2
+    assert out.read_bytes() == before
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err[-1].startswith("cdvae-prepare: error:")
+    assert [p.name for p in tmp_path.iterdir()] == ["pairs.npz"]  # no temporary left behind
+
+
+def test_one_image_folder_is_a_clear_error(tmp_path):
+    cv2.imwrite(str(tmp_path / "only.png"), np.full((40, 40, 3), 120, np.uint8))
+    with pytest.raises(DataError, match="at least two"):
+        run(prepare_pairs(("folder", tmp_path), "resaturation"))
+    (tmp_path / "sub").mkdir()
+    cv2.imwrite(str(tmp_path / "sub" / "x.png"), np.zeros((40, 40, 3), np.uint8))
+    pairs = run(prepare_pairs(tmp_path, "resaturation"))  # recursive, and a bare path means a folder
+    assert len(pairs) == 2 and set(np.unique(pairs.split)) == {0, 1}
+
+
+def test_bad_settings():
+    with pytest.raises(DataError, match="test fraction"):
+        run(prepare_pairs("builtin", "resaturation", limit=4, test_fraction=1.5))
+    with pytest.raises(DataError, match="limit"):
+        run(prepare_pairs("builtin", "resaturation", limit=0))
+    with pytest.raises(ValueError, match="unknown task"):
+        run(prepare_pairs("builtin", "colourise", limit=4))
+    with pytest.raises(DataError, match="unknown data source"):
+        run(prepare_pairs(("kinetics", "x"), "motion"))

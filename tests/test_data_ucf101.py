@@ -1,0 +1,126 @@
+"""UCF101 and video folders: AVIs written with OpenCV in UCF101's on-disk layout."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from cdvae_core.cli.prepare import main as prepare_main
+from cdvae_core.data import DataError, prepare_pairs, run
+from cdvae_core.data.builtin import builtin_images
+from cdvae_core.data.errors import SkipItem
+from cdvae_core.data.video import plan_indices, video_frame_pairs
+from cdvae_core.pairs import load_pairs
+
+W, H, FPS = 160, 120, 25
+PAN = (0.4, -0.2)  # pixels per frame: 10 px/s right, 5 px/s up
+
+
+def write_pan_video(path: Path, photo: np.ndarray, frames: int, pan=PAN) -> None:
+    """An MJPG AVI of a camera window sliding over ``photo`` so content moves by ``pan`` px/frame."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), FPS, (W, H))
+    assert writer.isOpened()
+    big = cv2.resize(photo, (2 * W, 2 * H), interpolation=cv2.INTER_AREA)[:, :, ::-1]
+    for t in range(frames):
+        # frame(u) = big(u + origin - pan*t): content shifts by +pan per frame
+        m = np.float32([[1, 0, W / 2 - pan[0] * t], [0, 1, H / 2 - pan[1] * t]])
+        frame = cv2.warpAffine(big, m, (W, H), flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP, borderMode=cv2.BORDER_REFLECT)
+        writer.write(np.ascontiguousarray(frame))
+    writer.release()
+
+
+@pytest.fixture(scope="module")
+def ucf(tmp_path_factory) -> dict:
+    root = tmp_path_factory.mktemp("ucf101")
+    videos, splits = root / "UCF-101", root / "ucfTrainTestlist"
+    splits.mkdir()
+    photos = [img for _, img in builtin_images()]
+    write_pan_video(videos / "ApplyEyeMakeup" / "v_ApplyEyeMakeup_g01_c01.avi", photos[0], 40)
+    write_pan_video(videos / "ApplyEyeMakeup" / "v_ApplyEyeMakeup_g02_c01.avi", photos[1], 34)
+    write_pan_video(videos / "Archery" / "v_Archery_g01_c01.avi", photos[2], 40)
+    write_pan_video(videos / "Archery" / "v_Archery_g02_c01.avi", photos[3], 12)  # shorter than 1 s
+    bad = videos / "Archery" / "v_Archery_g03_c01.avi"
+    bad.write_bytes(b"RIFF" + bytes(np.random.default_rng(0).integers(0, 256, 4000, dtype=np.uint8)))
+    (splits / "classInd.txt").write_text("1 ApplyEyeMakeup\n2 Archery\n")
+    (splits / "trainlist01.txt").write_text(
+        "ApplyEyeMakeup/v_ApplyEyeMakeup_g01_c01.avi 1\nArchery/v_Archery_g01_c01.avi 2\n"
+        "Archery/v_Archery_g02_c01.avi 2\nArchery/v_Archery_g03_c01.avi 2\nArchery/v_Archery_g09_c01.avi 2\n")
+    (splits / "testlist01.txt").write_text("ApplyEyeMakeup/v_ApplyEyeMakeup_g02_c01.avi\n")
+    (splits / "trainlist02.txt").write_text("ApplyEyeMakeup/v_ApplyEyeMakeup_g02_c01.avi 1\n")
+    (splits / "testlist02.txt").write_text("Archery/v_Archery_g01_c01.avi\n")
+    return {"videos": videos, "splits": splits}
+
+
+def test_plan_indices_even_and_in_range():
+    assert plan_indices(40, 25, 8) == [0, 2, 4, 6, 8, 10, 12, 14]
+    assert plan_indices(25, 25, 8) == []
+    starts = plan_indices(200, 25, 8)
+    assert len(starts) == 8 and starts[0] == 0 and starts[-1] == 174
+
+
+def test_video_frame_pairs(ucf):
+    pairs = video_frame_pairs(ucf["videos"] / "Archery" / "v_Archery_g01_c01.avi")
+    assert len(pairs) == 8
+    frame0, frame1, gap = pairs[0]
+    assert frame0.shape == (H, W, 3) and gap == pytest.approx(1.0)
+    with pytest.raises(SkipItem, match="shorter than one second"):
+        video_frame_pairs(ucf["videos"] / "Archery" / "v_Archery_g02_c01.avi")
+    with pytest.raises(SkipItem, match="video"):
+        video_frame_pairs(ucf["videos"] / "Archery" / "v_Archery_g03_c01.avi")
+
+
+def test_ucf101_split1_pairs_and_flow(ucf, tmp_path, capsys):
+    out = tmp_path / "motion.npz"
+    rc = prepare_main(["--task", "motion", "--ucf101", str(ucf["videos"]), str(ucf["splits"]), "--out", str(out),
+                       "--workers", "1", "--quiet"])
+    assert rc == 0
+    pairs = load_pairs(out, require_test=True)
+    assert pairs.xc.shape == (24, 3, 32, 32) and pairs.xg.shape == (24, 2, 32, 32)
+    assert pairs.xc.dtype == np.float32 and np.isfinite(pairs.xg).all()
+    assert (pairs.split == 1).sum() == 8 and (pairs.split == 0).sum() == 16  # from the split files
+    meta = pairs.meta
+    assert meta["split_method"] == "source"
+    reasons = meta["skipped"]["reasons"]
+    assert meta["skipped"]["count"] == 3 and reasons["listed video missing"] == 1
+    assert reasons["video shorter than one second"] == 1
+    assert reasons.get("video will not open", 0) + reasons.get("video will not decode", 0) == 1
+    assert pairs.fc.shape == (24, 3072) and pairs.fg.shape == (24, 2048)  # no label/layout parts
+    # A known pan: 10 px/s right, 5 px/s up -> model px/s (32 / 160, 32 / 120).
+    expected = np.array([PAN[0] * FPS * 32 / W, PAN[1] * FPS * 32 / H])
+    centre = pairs.xg[:, :, 6:-6, 6:-6].reshape(24, 2, -1)
+    median = np.median(centre, axis=2)  # (24, 2)
+    assert np.abs(median - expected).max() < 0.25
+    assert meta["labels"][:8] == [0] * 8 and meta["label_names"] == ["ApplyEyeMakeup", "Archery"]
+    assert "video shorter than one second" in capsys.readouterr().out
+
+
+def test_ucf101_other_split_and_errors(ucf, tmp_path):
+    pairs = run(prepare_pairs(("ucf101", ucf["videos"], ucf["splits"], 2), "motion"))
+    assert len(pairs) == 16 and (pairs.split == 1).sum() == 8
+    with pytest.raises(DataError, match="lacks"):
+        run(prepare_pairs(("ucf101", ucf["videos"], ucf["splits"], 3), "motion"))
+    empty = tmp_path / "videos"
+    empty.mkdir()
+    with pytest.raises(DataError, match="none of the videos"):
+        run(prepare_pairs(("ucf101", empty, ucf["splits"]), "motion"))
+
+
+def test_video_folder_with_seeded_split(ucf):
+    pairs = run(prepare_pairs(("folder", ucf["videos"]), "motion", seed=3))
+    assert len(pairs) == 24 and set(np.unique(pairs.split)) == {0, 1}
+    # Whole videos go to one side: every video's 8 pairs share a split.
+    assert sorted(np.bincount(pairs.split.astype(int))) == [8, 16]
+    assert pairs.meta["split_method"] == "seeded fraction"
+    # The photo tasks can use video frames as photos.
+    sat = run(prepare_pairs(("folder", ucf["videos"]), "resaturation", limit=2, seed=0))
+    assert sat.xc.shape[1:] == (1, 32, 32) and set(np.unique(sat.split)) == {0, 1}
+
+
+def test_photos_cannot_make_motion(tmp_path):
+    cv2.imwrite(str(tmp_path / "a.png"), np.zeros((20, 20, 3), np.uint8))
+    with pytest.raises(DataError, match="no videos"):
+        run(prepare_pairs(("folder", tmp_path), "motion"))

@@ -1,0 +1,168 @@
+"""Tasks: layers mean what they claim, checked against independent computations."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+import pytest
+
+from cdvae_core.data.builtin import builtin_images
+from cdvae_core.data.synthetic_motion import MotionParams, render_clip
+from cdvae_core.tasks import TASK_NAMES, TaskError, get_task
+from cdvae_core.tasks.flow import endpoint_error, flow_model_units
+from cdvae_core.tasks.intrinsic import poisson_reintegrate
+from cdvae_core.tasks.intrinsic_eval import intrinsic_scores, luminance_baseline, lmse, synthetic_intrinsic
+
+
+@pytest.fixture(scope="module")
+def photo() -> np.ndarray:
+    name, image = builtin_images()[2]  # coffee: colourful, 400x600
+    return np.ascontiguousarray(image[:200, :300])
+
+
+def test_registry_and_channels():
+    expected = {"relighting": (3, 1), "resaturation": (1, 1), "motion": (3, 2)}
+    assert set(TASK_NAMES) == set(expected)
+    for name, channels in expected.items():
+        task = get_task(name)
+        assert task.name == name
+        assert (task.channels_c, task.channels_g) == channels
+        assert task.g_range[0] < task.g_range[1]
+    with pytest.raises(TaskError, match="unknown task"):
+        get_task("colourise")
+    assert issubclass(TaskError, ValueError)
+
+
+@pytest.mark.parametrize("name", TASK_NAMES)
+def test_decompose_shapes_and_to_model(name, photo):
+    task = get_task(name)
+    xc, xg = task.decompose(photo)
+    h, w = photo.shape[:2]
+    assert xc.shape == (task.channels_c, h, w) and xg.shape == (task.channels_g, h, w)
+    assert xc.dtype == np.float32 and xg.dtype == np.float32
+    assert np.isfinite(xc).all() and np.isfinite(xg).all()
+    small = task.to_model(xc)
+    assert small.shape == (task.channels_c, 32, 32) and small.dtype == np.float32
+    # Area resize of an exact multiple is the block mean.
+    layer = np.random.default_rng(0).random((2, 64, 96)).astype(np.float32)
+    expected = layer.reshape(2, 32, 2, 32, 3).mean(axis=(2, 4))
+    np.testing.assert_allclose(task.to_model(layer), expected, atol=1e-5)
+
+
+def test_task_rejects_bad_input():
+    task = get_task("resaturation")
+    with pytest.raises(TaskError):
+        task.decompose(np.zeros((10, 10), np.uint8))
+    with pytest.raises(TaskError):
+        task.decompose(np.zeros((10, 10, 3), np.float32))
+    with pytest.raises(TaskError, match="hue"):
+        task.compose(np.zeros((1, 4, 4), np.float32), np.zeros((1, 4, 4), np.float32))
+
+
+def test_resaturation_matches_hsv_definition(photo):
+    task = get_task("resaturation")
+    value, saturation = task.decompose(photo)
+    rgb = photo.astype(np.float64) / 255
+    v = rgb.max(axis=2)
+    s = np.where(v > 0, (v - rgb.min(axis=2)) / np.maximum(v, 1e-12), 0)
+    np.testing.assert_allclose(value[0], v, atol=1e-5)
+    np.testing.assert_allclose(saturation[0], s, atol=1e-5)
+    # Grey gives saturation 0, not an error.
+    grey = np.repeat(photo.mean(axis=2, keepdims=True).astype(np.uint8), 3, axis=2)
+    _, s_grey = task.decompose(grey)
+    assert np.abs(s_grey).max() == 0.0
+    # The way back: the photo's own saturation reproduces it; zero saturation makes it grey.
+    back = task.compose(value, saturation, image=photo)
+    assert np.abs(back.astype(int) - photo.astype(int)).max() <= 1
+    grey_back = task.compose(value, task.to_model(np.zeros_like(saturation)), image=photo)
+    assert np.abs(grey_back.astype(int).max(axis=2) - grey_back.astype(int).min(axis=2)).max() <= 1
+
+
+def test_poisson_reintegrate_recovers_a_field():
+    r = np.random.default_rng(1).normal(size=(23, 31))
+    out = poisson_reintegrate(np.diff(r, axis=1), np.diff(r, axis=0))
+    np.testing.assert_allclose(out - out.mean(), r - r.mean(), atol=1e-9)
+
+
+def test_relighting_reconstructs_and_beats_luminance_baseline():
+    task = get_task("relighting")
+    ours, base = [], []
+    for seed in range(4):
+        image, albedo, shading = synthetic_intrinsic(seed)
+        a, s = task.decompose(image)
+        assert a.min() >= 0 and a.max() <= 1 and s.min() > 0 and s.max() <= 1
+        # albedo x shading reproduces the image: stated error <= 1% mean, on these scenes.
+        rebuilt = (a * s).transpose(1, 2, 0)
+        assert np.abs(rebuilt - image / 255.0).mean() < 0.01
+        ours.append(intrinsic_scores(image, albedo, shading, a.transpose(1, 2, 0), s[0])["mean"])
+        base.append(intrinsic_scores(image, albedo, shading, *luminance_baseline(image))["mean"])
+    assert np.mean(ours) < np.mean(base) / 3
+    composed = task.compose(a, s)
+    assert np.abs(composed.astype(float) - image).mean() < 3.0
+
+
+def test_lmse_is_scale_invariant_and_detects_errors():
+    truth = np.random.default_rng(2).random((40, 40))
+    assert lmse(truth, 3.0 * truth) < 1e-12
+    assert lmse(truth, np.ones_like(truth)) > 0.05
+
+
+def _shift(image: np.ndarray, dx: float, dy: float) -> np.ndarray:
+    m = np.float32([[1, 0, dx], [0, 1, dy]])
+    return cv2.warpAffine(image, m, (image.shape[1], image.shape[0]), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT)
+
+
+def test_motion_flow_of_a_known_pan(photo):
+    task = get_task("motion")
+    frame0 = cv2.resize(photo, (160, 120), interpolation=cv2.INTER_AREA)
+    frame1 = _shift(frame0, 6.0, -3.0)  # content moves 6 px right, 3 px up in one second
+    xc, flow = task.decompose_pair(frame0, frame1)
+    np.testing.assert_allclose(xc.transpose(1, 2, 0), frame0 / 255.0, atol=1e-6)
+    inner = flow[:, 15:-15, 15:-15]
+    expected = (6.0 * 32 / 160, -3.0 * 32 / 120)  # model pixels per second
+    assert abs(np.median(inner[0]) - expected[0]) < 0.1
+    assert abs(np.median(inner[1]) - expected[1]) < 0.1
+    # Half a second apart: the same displacement is twice the speed.
+    _, fast = task.decompose_pair(frame0, frame1, seconds=0.5)
+    assert abs(np.median(fast[0, 15:-15, 15:-15]) - 2 * expected[0]) < 0.2
+    # One photo alone has no motion.
+    assert not task.decompose(frame0)[1].any()
+
+
+def test_motion_compose_moves_content(photo):
+    task = get_task("motion")
+    frame = cv2.resize(photo, (128, 128), interpolation=cv2.INTER_AREA)
+    xc, _ = task.decompose(frame)
+    flow = np.zeros((2, 32, 32), np.float32)
+    flow[0] = 2.0  # two model pixels = 8 frame pixels to the right
+    moved = task.compose(xc, flow)
+    np.testing.assert_array_equal(moved[:, 20:100], frame[:, 12:92])
+
+
+def test_dis_beats_farneback_on_synthetic_clips():
+    photos = builtin_images()
+    errors = {"dis": [], "farneback": []}
+    for k, (_, image) in enumerate(photos[:3]):
+        h, w = image.shape[:2]
+        params = MotionParams(kind="pan", cx=w / 2, cy=h / 2, view=min(h, w) * 0.5, flip=False, pan=(2.5, -1.5))
+        f0, f1, truth = render_clip(image, params)
+        assert np.allclose(truth[0], 2.5) and np.allclose(truth[1], -1.5)
+        for method in errors:
+            errors[method].append(endpoint_error(flow_model_units(f0, f1, method=method), truth))
+    assert np.mean(errors["dis"]) < 0.3
+    assert np.mean(errors["dis"]) <= np.mean(errors["farneback"]) + 0.05
+
+
+@pytest.mark.parametrize("name", TASK_NAMES)
+@pytest.mark.parametrize("shape,fill", [((5, 7, 3), 0), ((40, 30, 3), 255), ((300, 2, 3), 90), ((2, 2, 3), 30)])
+def test_degenerate_images_stay_finite(name, shape, fill):
+    task = get_task(name)
+    image = np.full(shape, fill, np.uint8)
+    xc, xg = task.decompose(image)
+    assert np.isfinite(xc).all() and np.isfinite(xg).all()
+    assert task.compose(xc, task.to_model(xg), image=image).shape == shape
+    if name == "motion":
+        _, flow = task.decompose_pair(image, image)
+        assert flow.shape == (2,) + shape[:2] and np.abs(flow).max() < 1e-3
+    if name == "resaturation":
+        assert not xg.any()  # a grey image has no saturation
