@@ -1,0 +1,219 @@
+"""Studio responsiveness, each figure a ratio to a baseline measured in the same run.
+
+1. Slider move -> repainted grid of 16 samples, against the bare decoder forward
+   (``model.decode_g`` on the same 16 codes under ``torch.inference_mode``). Target <= 1.5x.
+2. Longest GUI event-loop stall while training (real trainer, in the train dialog's worker
+   thread) and while exporting, against one 60 Hz frame (16.7 ms) and against the idle loop's
+   own longest stall. Target: no stall above one frame.
+
+Run: ``QT_QPA_PLATFORM=offscreen python benchmarks/bench_studio.py [--reps 30]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
+
+FRAME_S = 1 / 60
+RELEASES: list[float] = []
+MINS: tuple[float, float, float] = (0.0, 0.0, 0.0)
+
+
+def make_assets(root: Path) -> Path:
+    """A default-size resaturation MDN K=4 model (the paper's sizes) and a small pair file."""
+    from cdvae_core.checkpoint import save_model
+    from cdvae_core.config import ModelConfig, TrainConfig
+    from cdvae_core.model import build_model
+    from cdvae_core.pairs import PairSet, save_pairs
+
+    torch.manual_seed(0)
+    cfg = ModelConfig(task="resaturation", tie="mdn", mixtures=4)
+    save_model(root / "models" / "resaturation" / "mdn4", build_model(cfg), TrainConfig(), {"task": "resaturation"})
+    rng = np.random.default_rng(0)
+    xc = rng.random((512, 1, 32, 32)).astype(np.float32)
+    xg = np.where(rng.random((512, 1, 1, 1)) < 0.5, xc, 1 - xc).astype(np.float32)
+    save_pairs(root / "pairs.npz", PairSet(xc=xc, xg=xg, split=(np.arange(512) % 8 == 0).astype(np.int8),
+                                           meta={"task": "resaturation"}))
+    return root
+
+
+def wait(app, cond, timeout: float = 120.0) -> None:
+    end = time.perf_counter() + timeout
+    while not cond():
+        app.processEvents()
+        if time.perf_counter() > end:
+            raise TimeoutError("the window did not settle")
+        time.sleep(0.0005)
+
+
+class StallMeter:
+    """A 1 ms QTimer; the longest gap between its ticks is the longest event-loop stall."""
+
+    def __init__(self) -> None:
+        from PySide6.QtCore import Qt, QTimer
+
+        self.timer = QTimer()
+        self.timer.setTimerType(Qt.TimerType.PreciseTimer)
+        self.timer.setInterval(1)
+        self.timer.timeout.connect(self._tick)
+        self.last = 0.0
+        self.gaps: list[float] = []
+
+    def _tick(self) -> None:
+        now = time.perf_counter()
+        if self.last:
+            self.gaps.append(now - self.last)
+        self.last = now
+
+    def run(self, app, seconds: float, until=None) -> float:
+        """Run a real event loop (QEventLoop.exec) for ``seconds`` or until ``until()``."""
+        from PySide6.QtCore import QEventLoop, QTimer
+
+        self.gaps, self.last = [], 0.0
+        loop = QEventLoop()
+        end = time.perf_counter() + seconds
+        check = QTimer()
+        check.setInterval(50)
+        check.timeout.connect(lambda: loop.quit() if time.perf_counter() > end or (until and until()) else None)
+        self.timer.start()
+        check.start()
+        loop.exec()
+        check.stop()
+        self.timer.stop()
+        return max(self.gaps) if self.gaps else float("nan")
+
+
+def bench_slider(app, win, reps: int) -> tuple[float, float]:
+    from PySide6.QtCore import QEventLoop
+
+    from cdvae_studio.widgets.code_sliders import STEPS
+
+    state = win.state
+    ctx = state.ctx
+    model = ctx.predictor.model
+    # baseline: the bare decoder forward on 16 codes
+    bare = []
+    for _ in range(reps):
+        z = torch.randn(16, ctx.predictor.code_dim)
+        t0 = time.perf_counter()
+        with torch.inference_mode():
+            model.decode_g(z)
+        bare.append(time.perf_counter() - t0)
+    # slider move -> the grid's 16 image items updated and repainted: while the slider is held
+    # (drag resolution, what scrubbing shows) and on release (full cell resolution)
+    slider = win.codeSliders.slider(state.ctx.predictor.code_dim - 1)
+    rng = np.random.default_rng(0)
+    drags, releases = [], []
+
+    def timed(action) -> float:
+        loop = QEventLoop()
+        state.gridApplied.connect(loop.quit)
+        t0 = time.perf_counter()
+        action()  # -> throttled request -> worker -> gridApplied
+        loop.exec()  # a real event loop, as in the app (no busy polling holding the GIL)
+        win.sampleGrid.viewport().repaint()  # synchronous paint of the 16 updated items
+        state.gridApplied.disconnect(loop.quit)
+        return time.perf_counter() - t0
+
+    for _ in range(reps):
+        wait(app, state.is_settled)
+        time.sleep(0.03)  # let the throttle window pass: each move is a fresh leading-edge render
+        app.processEvents()
+        target = int(rng.integers(-STEPS, STEPS))
+        while target == slider.value():
+            target = int(rng.integers(-STEPS, STEPS))
+        slider.setSliderDown(True)
+        drags.append(timed(lambda: slider.setValue(target)))
+        assert abs(float(state.grid.codes[0, -1]) - target / STEPS * 4.0) < 1e-6
+        releases.append(timed(lambda: slider.setSliderDown(False)))
+    moves = drags
+    global RELEASES
+    RELEASES = releases
+    global MINS
+    MINS = (min(moves), min(releases), min(bare))
+    return statistics.median(moves), statistics.median(bare)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--reps", type=int, default=30)
+    parser.add_argument("--train-seconds", type=float, default=20.0)
+    args = parser.parse_args()
+
+    root = make_assets(Path(tempfile.mkdtemp(prefix="bench-studio-")))
+    import pyqtgraph as pg
+    from PySide6.QtCore import QSettings
+    from PySide6.QtWidgets import QApplication
+
+    pg.setConfigOptions(imageAxisOrder="row-major")
+    app = QApplication.instance() or QApplication([])
+    from cdvae_studio.catalog import ModelCatalog
+    from cdvae_studio.main_window import MainWindow
+
+    settings = QSettings(str(root / "s.ini"), QSettings.Format.IniFormat)
+    win = MainWindow(catalog=ModelCatalog(root), settings=settings, task="resaturation")
+    win.show()
+    wait(app, lambda: win.state.ctx is not None and win.state.is_settled())
+    print(f"torch threads: {torch.get_num_threads()}, model: {win.state.ctx.entry.label}, "
+          f"cells {win.state.grid.cells.shape[1:3]}")
+
+    move, bare = bench_slider(app, win, args.reps)
+    release = statistics.median(RELEASES)
+    print(f"bare decoder forward (16 codes): {bare * 1e3:.2f} ms (median of {args.reps})")
+    print(f"slider drag -> repainted 16-sample grid (half-size cells): {move * 1e3:.2f} ms, "
+          f"ratio {move / bare:.2f}x (target <= 1.5x)")
+    print(f"slider release -> repainted grid (full 160 px cells): {release * 1e3:.2f} ms, ratio {release / bare:.2f}x")
+    d, r, b = MINS
+    print(f"best of {args.reps} (least disturbed by other load): drag {d * 1e3:.2f} ms = {d / b:.2f}x, "
+          f"release {r * 1e3:.2f} ms = {r / b:.2f}x the best bare forward {b * 1e3:.2f} ms")
+
+    meter = StallMeter()
+    idle = meter.run(app, 2.0)
+    print(f"idle event loop: longest stall {idle * 1e3:.1f} ms")
+
+    win.open_train_dialog()
+    dlg = win.train_dialog
+    dlg.source.setCurrentIndex(4)
+    dlg.path_a.edit.setText(str(root / "pairs.npz"))
+    dlg.epochs.setValue(50)
+    dlg.out.edit.setText(str(root / "trained"))
+    dlg.start()
+    wait(app, lambda: "train:" in dlg.status.text(), timeout=300)
+    train_stall = meter.run(app, args.train_seconds)
+    dlg.cancel()
+    wait(app, lambda: not dlg.running(), timeout=120)
+    print(f"while training: longest stall {train_stall * 1e3:.1f} ms = {train_stall / FRAME_S:.2f} frames, "
+          f"{train_stall / idle:.1f}x the idle loop's")
+
+    for i in range(16):
+        win.state.toggle_star(i)
+    win.open_export_dialog()
+    exp = win.export_dialog
+    exp.what.setCurrentIndex(0)
+    exp.folder.edit.setText(str(root / "export"))
+    exp.start()
+    export_stall = meter.run(app, 120.0, until=lambda: not exp.running())
+    print(f"while exporting {exp.written or 16} results: longest stall {export_stall * 1e3:.1f} ms = "
+          f"{export_stall / FRAME_S:.2f} frames, {export_stall / idle:.1f}x the idle loop's")
+    win.close()
+    win.shutdown()
+    import shiboken6
+
+    shiboken6.delete(win)
+    app.processEvents()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,131 @@
+"""``cdvae-studio [IMAGE ...] [--model DIR] [--screenshot PNG]``: the desktop app's entry point.
+
+Teardown order matters with pyqtgraph: the window (and every GraphicsScene in it) is closed and
+deleted while the QApplication still exists, the worker threads are joined first, and only then
+does the interpreter exit, so no Qt object is destroyed after its application.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from pathlib import Path
+
+SCREENSHOT_TIMEOUT_S = 120.0  # give up waiting for renders and write what is on screen
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="cdvae-studio",
+        description="Explore ambiguous predictions (relighting, resaturation, motion) of CDVAE models.",
+    )
+    parser.add_argument("images", nargs="*", help="image(s) to open; the first is shown (default: a built-in photo)")
+    parser.add_argument("--model", help="a saved model directory (or a pair file for the nearest-neighbour baseline)")
+    parser.add_argument("--task", choices=("relighting", "resaturation", "motion"), help="task to start on")
+    parser.add_argument("--screenshot", metavar="PNG", help="render the window once everything has loaded, "
+                        "write it to PNG and exit")
+    parser.add_argument("--session", help="reopen a saved session JSON")
+    parser.add_argument("--size", default="1560x960", help="window size WxH (default 1560x960)")
+    parser.add_argument("--settings", help="settings file (INI); default: the user's Qt settings")
+    return parser.parse_args(argv)
+
+
+def _settings(path: str | None):
+    from PySide6.QtCore import QSettings
+
+    if path:
+        return QSettings(path, QSettings.Format.IniFormat)
+    return QSettings("CDVAE", "Studio")
+
+
+def _write_screenshot(window, path: str) -> None:
+    from cdvae_core.atomic import write_with
+
+    pixmap = window.grab()
+
+    def writer(tmp: Path) -> None:
+        if not pixmap.save(str(tmp), "PNG"):
+            raise OSError(f"Qt could not write {tmp}")
+
+    write_with(path, writer, suffix=".png")
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    import pyqtgraph as pg
+    from PySide6.QtCore import QTimer
+    from PySide6.QtWidgets import QApplication
+
+    pg.setConfigOptions(imageAxisOrder="row-major", antialias=True, exitCleanup=False)
+    app = QApplication.instance() or QApplication(sys.argv[:1])
+    app.setApplicationName("CDVAE Studio")
+    app.setOrganizationName("CDVAE")
+
+    from .main_window import MainWindow
+
+    settings = _settings(args.settings)
+    if args.screenshot and not args.settings:
+        # a screenshot must look the same on every machine: ignore the user's saved layout
+        from PySide6.QtCore import QSettings
+        import tempfile
+
+        settings = QSettings(os.path.join(tempfile.mkdtemp(prefix="cdvae-shot-"), "s.ini"), QSettings.Format.IniFormat)
+    window = MainWindow(settings=settings, task=args.task)
+    try:
+        w, h = (int(v) for v in args.size.lower().split("x"))
+        window.resize(w, h)
+    except ValueError:
+        print(f"cdvae-studio: --size must look like 1560x960, got {args.size!r}", file=sys.stderr)
+        return 2
+    if args.model:
+        window.state.open_model(args.model)
+    if args.images:
+        window.state.open_image(args.images[0])
+    if args.session:
+        window.state.open_session(args.session)
+    window.show()
+
+    code = 0
+    if args.screenshot:
+        started = time.monotonic()
+        timer = QTimer()
+
+        def check() -> None:
+            nonlocal code
+            done = window.state.is_settled() and (window.state.settled_once or window.state.entry is None)
+            waited = time.monotonic() - started
+            if (done and waited > 1.0) or waited > SCREENSHOT_TIMEOUT_S:
+                timer.stop()
+                try:
+                    _write_screenshot(window, args.screenshot)
+                except (OSError, ValueError) as exc:
+                    print(f"cdvae-studio: cannot write the screenshot: {exc}", file=sys.stderr)
+                    code = 1
+                window.close()
+                app.quit()
+
+        timer.timeout.connect(check)
+        timer.start(100)
+        app.exec()
+    else:
+        app.exec()
+    _teardown(app, window)
+    return code
+
+
+def _teardown(app, window) -> None:
+    """Join workers, then delete the window's scenes while the QApplication still lives."""
+    import shiboken6
+
+    if window.isVisible():
+        window.close()
+    window.shutdown()
+    if shiboken6.isValid(window):
+        shiboken6.delete(window)
+    app.processEvents()  # once, at exit: deliver the deleteLater events of the scenes
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,228 @@
+"""``exportDialog``: write starred or chosen samples at full resolution, or a folder in batch.
+
+Rendering and writing are the post-processing module's ``iter_export`` (atomic files, a JSON
+sidecar per result that reproduces it). The dialog groups the chosen samples by (model, photo),
+chains one ``iter_export`` per group into a single generator and runs it in a ``JobRunner``;
+Cancel closes it between two results.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Generator
+
+import numpy as np
+from PySide6.QtWidgets import (
+    QComboBox,
+    QDialog,
+    QFormLayout,
+    QHBoxLayout,
+    QLabel,
+    QProgressBar,
+    QPushButton,
+    QSpinBox,
+    QVBoxLayout,
+    QWidget,
+)
+
+from superqt.utils import qthrottled
+
+from .train_dialog import PathField, format_eta
+from .worker import JobRunner
+
+WHAT = ("Starred samples", "Current sample", "Whole grid", "Batch: a folder of images")
+FORMATS = ("png", "jpg", "png16")
+
+
+def export_groups(items: dict[str, Any], what: int) -> list[tuple[Any, Any, np.ndarray]]:
+    """(predictor, image (path or uint8 (H, W, 3)), codes (n, D)) per group to export."""
+    ctx = items.get("ctx")
+    if what == 0:
+        groups: dict[tuple[str, str], tuple[Any, Any, list[np.ndarray]]] = {}
+        for star in items.get("stars", []):
+            source = star.doc.source if star.doc.source else star.doc.rgb
+            key = (star.model.key, star.doc.key)
+            predictor = items["predictors"].get(star.model.key)
+            if predictor is None:
+                continue
+            groups.setdefault(key, (predictor, source, []))[2].append(star.code)
+        return [(p, s, np.stack(c)) for p, s, c in groups.values()]
+    if ctx is None or items.get("grid") is None:
+        return []
+    source = ctx.doc.source if ctx.doc.source else ctx.doc.rgb
+    codes = items["grid"].codes
+    chosen = codes[items["current"] : items["current"] + 1] if what == 1 else codes
+    return [(ctx.predictor, source, np.asarray(chosen, np.float32))]
+
+
+def export_job(groups: list[tuple[Any, Any, np.ndarray]], outdir: str, fmt: str) -> Generator[Any, None, int]:
+    """Chain iter_export over the groups, renumbering progress across them; returns files written."""
+    from cdvae_core.postprocess.export import ExportReport, iter_export
+    from cdvae_core.progress import Progress
+
+    total = sum(len(c) for _, _, c in groups)
+    report = ExportReport()
+    base = 0
+    for predictor, source, codes in groups:
+        for p in iter_export(predictor, [source], len(codes), outdir, fmt=fmt, codes=codes, report=report):
+            yield Progress("export", base + p.done, total, p.message, p.values)
+        base += len(codes)
+    if report.failed:
+        raise ValueError("; ".join(f"{name}: {why}" for name, why in report.failed))
+    return len(report.results)
+
+
+def batch_job(predictor: Any, folder: str, n: int, seed: int, outdir: str, fmt: str) -> Generator[Any, None, int]:
+    from cdvae_core.postprocess.export import ExportReport, iter_export
+    from cdvae_core.postprocess.imagefiles import list_images
+
+    images = list_images(folder)
+    if not images:
+        raise ValueError(f"no images in {folder}")
+    report = ExportReport()
+    yield from iter_export(predictor, images, n, outdir, seed=seed, fmt=fmt, report=report)
+    return len(report.results)
+
+
+class ExportDialog(QDialog):
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("exportDialog")
+        self.setWindowTitle("Export results")
+        self.resize(560, 300)
+        self.items: dict[str, Any] = {}
+        self.runner: JobRunner | None = None
+        self.written = 0
+        self._throttled_refresh = qthrottled(self._refresh, timeout=100, leading=True, parent=self)
+        self.what = QComboBox()
+        self.what.setObjectName("exportWhat")
+        self.what.addItems(list(WHAT))
+        self.fmt = QComboBox()
+        self.fmt.setObjectName("exportFormat")
+        self.fmt.addItems(list(FORMATS))
+        self.folder = PathField(True, "Export folder")
+        self.folder.edit.setObjectName("exportFolder")
+        self.batch_folder = PathField(True, "Folder of images to export")
+        self.batch_folder.edit.setObjectName("exportBatchFolder")
+        self.batch_n = QSpinBox()
+        self.batch_n.setRange(1, 1000)
+        self.batch_n.setValue(8)
+        self.summary = QLabel("")
+        form = QFormLayout()
+        form.addRow("Export", self.what)
+        form.addRow("", self.summary)
+        form.addRow("Batch: images from", self.batch_folder)
+        form.addRow("Batch: results per image", self.batch_n)
+        form.addRow("Format", self.fmt)
+        form.addRow("Into folder", self.folder)
+        self.progress = QProgressBar()
+        self.status = QLabel("Ready.")
+        self.status.setObjectName("exportStatus")
+        self.status.setWordWrap(True)
+        self.start_button = QPushButton("Export")
+        self.start_button.setObjectName("exportStart")
+        self.cancel_button = QPushButton("Cancel")
+        self.cancel_button.setObjectName("exportCancel")
+        self.cancel_button.setEnabled(False)
+        buttons = QHBoxLayout()
+        buttons.addStretch(1)
+        buttons.addWidget(self.start_button)
+        buttons.addWidget(self.cancel_button)
+        layout = QVBoxLayout(self)
+        layout.addLayout(form)
+        layout.addWidget(self.progress)
+        layout.addWidget(self.status)
+        layout.addLayout(buttons)
+        self.what.currentIndexChanged.connect(self._what_changed)
+        self.start_button.clicked.connect(self.start)
+        self.cancel_button.clicked.connect(self.cancel)
+        self._what_changed(0)
+
+    def refresh(self, items: dict[str, Any]) -> None:
+        """New state from the window: starred samples, the grid, the current model and image."""
+        self.items = items
+        stars = len(items.get("stars", []))
+        if stars == 0 and self.what.currentIndex() == 0:
+            self.what.setCurrentIndex(1)
+        self._what_changed(self.what.currentIndex())
+
+    def _what_changed(self, index: int) -> None:
+        batch = index == 3
+        self.batch_folder.setEnabled(batch)
+        self.batch_n.setEnabled(batch)
+        stars = len(self.items.get("stars", []))
+        grid = self.items.get("grid")
+        counts = {0: f"{stars} starred sample(s)", 1: "the current sample",
+                  2: f"{0 if grid is None else len(grid.codes)} samples of the grid",
+                  3: "n results for every image of a folder, with the current model"}
+        self.summary.setText(counts[index])
+
+    def running(self) -> bool:
+        return self.runner is not None and self.runner.running()
+
+    def start(self) -> None:
+        if self.running():
+            return
+        outdir, fmt, what = self.folder.text(), self.fmt.currentText(), self.what.currentIndex()
+        if not outdir:
+            self.status.setText("Choose a folder to export into.")
+            return
+        if what == 3:
+            ctx = self.items.get("ctx")
+            folder = self.batch_folder.text()
+            if ctx is None or not folder:
+                self.status.setText("Batch export needs a loaded model and a folder of images.")
+                return
+            n, seed, predictor = self.batch_n.value(), int(self.items.get("seed", 0)), ctx.predictor
+            factory = lambda: batch_job(predictor, folder, n, seed, outdir, fmt)  # noqa: E731
+        else:
+            groups = export_groups(self.items, what)
+            if any(not getattr(g[0], "has_codes", True) for g in groups):
+                self.status.setText("The nearest-neighbour baseline cannot be exported with sidecars; pick a model.")
+                return
+            if not groups:
+                self.status.setText("Nothing to export: star samples (right-click in the grid) or pick another option.")
+                return
+            factory = lambda: export_job(groups, outdir, fmt)  # noqa: E731
+        self.runner = JobRunner(factory, name="cdvae-export")
+        self.runner.progress.connect(self._on_progress)
+        self.runner.finished.connect(self._on_finished)
+        self.start_button.setEnabled(False)
+        self.cancel_button.setEnabled(True)
+        self.status.setText("Exporting…")
+        self.runner.start()
+
+    def cancel(self) -> None:
+        if self.runner is not None:
+            self.runner.cancel()
+
+    def stop_and_wait(self, ms: int = 60_000) -> None:
+        if self.runner is not None:
+            self.runner.cancel()
+            self.runner.wait(ms)
+
+    def _on_progress(self, p: Any) -> None:
+        self._latest = p
+        self._throttled_refresh()
+
+    def _refresh(self) -> None:
+        p = getattr(self, "_latest", None)
+        if p is None:
+            return
+        self.progress.setMaximum(max(p.total, 1))
+        self.progress.setValue(min(p.done, max(p.total, 1)))
+        eta = p.values.get("eta_s")
+        self.status.setText(p.message + (f" · ETA {format_eta(eta)}" if eta is not None else ""))
+
+    def _on_finished(self, status: str, payload: object) -> None:
+        self._throttled_refresh.cancel()
+        self._refresh()
+        self.start_button.setEnabled(True)
+        self.cancel_button.setEnabled(False)
+        if status == "done":
+            self.written = int(payload or 0)
+            self.status.setText(f"Wrote {self.written} result(s) with sidecars to {Path(self.folder.text())}.")
+        elif status == "cancelled":
+            self.status.setText("Export cancelled; files already written are complete.")
+        else:
+            self.status.setText(f"Export failed: {payload}")

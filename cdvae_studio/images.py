@@ -1,0 +1,129 @@
+"""Reading any image a user may throw at the Studio, and turning it into the task's layers.
+
+Every expected problem (missing, corrupt, empty, too small) is an ``ImageLoadError`` with a
+one-line reason that the window shows; odd but usable inputs (grey, alpha, 16-bit, float, huge)
+are converted to the library's RGB ``uint8 (H, W, 3)`` convention with a note.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+MIN_SIDE = 16  # below this the 32x32 model layer would be mostly interpolation
+MAX_SIDE = 2048  # larger photos are area-downscaled: the model sees 32x32 anyway
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp", ".ppm", ".pgm")
+
+
+class ImageLoadError(ValueError):
+    """An image the Studio cannot use, with a one-line reason."""
+
+
+@dataclass
+class LoadedImage:
+    """A photo ready for the Studio: ``rgb`` uint8 (H, W, 3) plus what was done to it."""
+
+    rgb: np.ndarray
+    name: str
+    notes: list[str] = field(default_factory=list)
+
+
+def _to_uint8(img: np.ndarray) -> tuple[np.ndarray, str | None]:
+    """Map 16-bit, float or other depths to uint8, saying what was done."""
+    if img.dtype == np.uint8:
+        return img, None
+    if img.dtype == np.uint16:
+        return (img >> 8).astype(np.uint8), "16-bit image reduced to 8 bits"
+    data = img.astype(np.float64)
+    finite = np.isfinite(data)
+    if not finite.any():
+        raise ImageLoadError("the image holds no finite pixel values")
+    data[~finite] = 0.0
+    lo, hi = float(data[finite].min()), float(data[finite].max())
+    if img.dtype.kind == "f" and lo >= 0.0 and hi <= 1.0:
+        scaled = data * 255.0  # float images in [0, 1] are the common convention
+    else:
+        scaled = (data - lo) * (255.0 / max(hi - lo, 1e-12))
+    return np.clip(scaled + 0.5, 0, 255).astype(np.uint8), f"{img.dtype} image rescaled to 8 bits"
+
+
+def decode_image(data: bytes, name: str = "image") -> LoadedImage:
+    """Decode encoded image bytes into RGB uint8 (H, W, 3); raise ImageLoadError on any problem."""
+    if not data:
+        raise ImageLoadError(f"{name} is empty (0 bytes)")
+    buf = np.frombuffer(data, np.uint8)
+    try:
+        img = cv2.imdecode(buf, cv2.IMREAD_UNCHANGED)
+    except cv2.error as exc:  # OpenCV refuses some headers (e.g. absurd sizes) by raising
+        raise ImageLoadError(f"{name} could not be decoded ({str(exc).splitlines()[-1].strip()})") from exc
+    if img is None or img.size == 0:
+        raise ImageLoadError(f"{name} is not an image OpenCV can read (corrupt or unknown format)")
+    notes: list[str] = []
+    img, note = _to_uint8(img)
+    if note:
+        notes.append(note)
+    if img.ndim == 2:
+        img = cv2.cvtColor(img, cv2.COLOR_GRAY2RGB)
+        notes.append("grey image shown as RGB")
+    elif img.shape[2] == 4:
+        # composite over white: transparent regions of a PNG look white in every viewer
+        alpha = img[:, :, 3:4].astype(np.float32) / 255.0
+        rgb = cv2.cvtColor(img[:, :, :3], cv2.COLOR_BGR2RGB).astype(np.float32)
+        img = np.clip(rgb * alpha + 255.0 * (1.0 - alpha) + 0.5, 0, 255).astype(np.uint8)
+        notes.append("alpha channel composited over white")
+    elif img.shape[2] == 3:
+        img = cv2.cvtColor(img, cv2.COLOR_BGR2RGB)
+    elif img.shape[2] == 1:
+        img = cv2.cvtColor(img[:, :, 0], cv2.COLOR_GRAY2RGB)
+    else:
+        raise ImageLoadError(f"{name} has {img.shape[2]} channels; expected 1, 3 or 4")
+    h, w = img.shape[:2]
+    if min(h, w) < MIN_SIDE:
+        raise ImageLoadError(f"{name} is too small ({w}x{h}); the Studio needs at least {MIN_SIDE}x{MIN_SIDE} pixels")
+    if max(h, w) > MAX_SIDE:
+        scale = MAX_SIDE / max(h, w)
+        size = (max(MIN_SIDE, round(w * scale)), max(MIN_SIDE, round(h * scale)))
+        img = cv2.resize(img, size, interpolation=cv2.INTER_AREA)
+        notes.append(f"downscaled from {w}x{h} to {size[0]}x{size[1]}")
+    return LoadedImage(np.ascontiguousarray(img), name, notes)
+
+
+def load_image(path: str | Path) -> LoadedImage:
+    """Read an image file into RGB uint8 (H, W, 3); ImageLoadError with a one-line reason."""
+    path = Path(path)
+    if not path.exists():
+        raise ImageLoadError(f"no such file: {path}")
+    if path.is_dir():
+        raise ImageLoadError(f"{path} is a folder, not an image")
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise ImageLoadError(f"cannot read {path.name}: {exc.strerror or exc}") from exc
+    return decode_image(data, path.name)
+
+
+def fit_size(shape: tuple[int, int], max_side: int) -> tuple[int, int]:
+    """(width, height) that fits ``shape`` = (H, W) inside max_side, keeping the aspect ratio."""
+    h, w = shape
+    scale = min(1.0, max_side / max(h, w))
+    return max(1, round(w * scale)), max(1, round(h * scale))
+
+
+def resize_rgb(rgb: np.ndarray, max_side: int) -> np.ndarray:
+    """Area-downscale an RGB uint8 (H, W, 3) photo to fit max_side (no upscaling)."""
+    w, h = fit_size(rgb.shape[:2], max_side)
+    if (h, w) == rgb.shape[:2]:
+        return rgb
+    return cv2.resize(rgb, (w, h), interpolation=cv2.INTER_AREA)
+
+
+def resize_layer(layer: np.ndarray, size_wh: tuple[int, int], interpolation: int = cv2.INTER_LINEAR) -> np.ndarray:
+    """Resize a float32 (C, h, w) layer to (C, H, W) with H, W from size_wh = (W, H)."""
+    hwc = np.ascontiguousarray(layer.transpose(1, 2, 0), np.float32)  # (h, w, C)
+    out = cv2.resize(hwc, size_wh, interpolation=interpolation)
+    if out.ndim == 2:
+        out = out[:, :, None]
+    return np.ascontiguousarray(out.transpose(2, 0, 1))  # (C, H, W)

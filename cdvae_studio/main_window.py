@@ -1,0 +1,336 @@
+"""The Studio's main window: layout, actions and the glue between widgets and the worker.
+
+State that matters (the model, the image, the grid's codes) lives in ``StudioState``
+(cdvae_studio.state); this module builds widgets, forwards user input to the state's methods
+and applies the worker's results. It never calls the model itself.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+from PySide6.QtCore import QByteArray, QSettings, Qt, Signal
+from PySide6.QtGui import QAction, QKeySequence
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QFileDialog,
+    QHBoxLayout,
+    QLabel,
+    QMainWindow,
+    QMessageBox,
+    QPushButton,
+    QSpinBox,
+    QSplitter,
+    QStackedWidget,
+    QTabWidget,
+    QToolBar,
+    QVBoxLayout,
+    QWidget,
+)
+
+from .catalog import TASKS, ModelCatalog
+from .images import IMAGE_SUFFIXES
+from .state import StudioState
+from .widgets.code_sliders import CodeSliders
+from .widgets.flow_view import FlowView
+from .widgets.lpp_scatter import LppScatter
+from .widgets.panels import ImagePane, ImagePanel, StarTray, TruthView
+from .widgets.sample_grid import SampleGrid
+
+
+def configure_torch() -> None:
+    """Small-batch decoding gains nothing from many threads and, on a loaded 2-core machine,
+    OpenMP spin-waits cost 50 ms per convolution: keep cores for the GUI and the event loop."""
+    import os
+
+    import torch
+
+    cores = os.cpu_count() or 1
+    torch.set_num_threads(1 if cores <= 4 else min(8, cores - 2))
+
+
+class MainWindow(QMainWindow):
+    """CDVAE Studio. ``settled`` is emitted whenever every requested render has been applied."""
+
+    settled = Signal()
+
+    def __init__(self, catalog: ModelCatalog | None = None, settings: QSettings | None = None,
+                 task: str | None = None) -> None:
+        super().__init__()
+        self.setWindowTitle("CDVAE Studio")
+        self.setAcceptDrops(True)
+        self.settings = settings if settings is not None else QSettings("CDVAE", "Studio")
+        self.catalog = catalog if catalog is not None else ModelCatalog()
+        configure_torch()
+        self.train_dialog = None
+        self.export_dialog = None
+        self._build_ui()
+        self._build_actions()
+        self.state = StudioState(self)
+        self._restore_settings()
+        start = task or str(self.settings.value("task", "resaturation"))
+        self.state.set_task(start if start in TASKS else "resaturation")
+
+    # layout ----------------------------------------------------------------------------------
+    def _build_ui(self) -> None:
+        bar = QToolBar("Main")
+        bar.setObjectName("mainToolbar")
+        bar.setMovable(False)
+        self.addToolBar(bar)
+        self.toolbar = bar
+        self.taskCombo = QComboBox()
+        self.taskCombo.setObjectName("taskCombo")
+        self.taskCombo.addItems(list(TASKS))
+        self.tieCombo = QComboBox()
+        self.tieCombo.setObjectName("tieCombo")
+        self.tieCombo.setMinimumWidth(220)
+        self.resampleButton = QPushButton("Resample")
+        self.resampleButton.setObjectName("resampleButton")
+        self.resampleButton.setToolTip("Draw a new grid of samples (R)")
+        self.seedSpin = QSpinBox()
+        self.seedSpin.setObjectName("seedSpin")
+        self.seedSpin.setRange(0, 2**31 - 1)
+        self.seedLock = QCheckBox("Lock seed")
+        self.seedLock.setObjectName("seedLock")
+        self.seedLock.setToolTip("Keep the seed when resampling, changing image or model")
+        for label, w in (("Task", self.taskCombo), ("Model", self.tieCombo)):
+            bar.addWidget(QLabel(f" {label} "))
+            bar.addWidget(w)
+        bar.addSeparator()
+        bar.addWidget(self.resampleButton)
+        bar.addWidget(QLabel(" Seed "))
+        bar.addWidget(self.seedSpin)
+        bar.addWidget(self.seedLock)
+        bar.addSeparator()
+
+        self.imagePanel = ImagePanel()
+        self.tray = StarTray()
+        left = QWidget()
+        lv = QVBoxLayout(left)
+        lv.setContentsMargins(0, 0, 0, 0)
+        lv.addWidget(self.imagePanel, 1)
+        lv.addWidget(QLabel("Starred (right-click a sample)"))
+        lv.addWidget(self.tray)
+
+        self.banner = QLabel("")
+        self.banner.setObjectName("messageBanner")
+        self.banner.setWordWrap(True)
+        self.banner.setStyleSheet("QLabel { background: #5a1d1d; color: #ffd7d7; padding: 4px; }")
+        self.banner.setVisible(False)
+        self.sampleGrid = SampleGrid()
+        self.emptyLabel = QLabel()
+        self.emptyLabel.setObjectName("emptyState")
+        self.emptyLabel.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.emptyLabel.setWordWrap(True)
+        self.emptyTrain = QPushButton("Train a model…")
+        empty = QWidget()
+        ev = QVBoxLayout(empty)
+        ev.addStretch(1)
+        ev.addWidget(self.emptyLabel)
+        row = QHBoxLayout()
+        row.addStretch(1)
+        row.addWidget(self.emptyTrain)
+        row.addStretch(1)
+        ev.addLayout(row)
+        ev.addStretch(1)
+        self.centerStack = QStackedWidget()
+        self.centerStack.addWidget(self.sampleGrid)
+        self.centerStack.addWidget(empty)
+        center = QWidget()
+        cv = QVBoxLayout(center)
+        cv.setContentsMargins(0, 0, 0, 0)
+        cv.addWidget(self.banner)
+        cv.addWidget(self.centerStack, 1)
+
+        self.views = QTabWidget()
+        self.views.setObjectName("viewTabs")
+        self.preview = ImagePane()
+        self.preview.setObjectName("previewPane")
+        self.spread = ImagePane()
+        self.spread.setObjectName("spreadPane")
+        self.flowView = FlowView()
+        self.lppScatter = LppScatter()
+        self.truthView = TruthView()
+        self.views.addTab(self.preview, "Preview")
+        self.views.addTab(self.flowView, "Flow")
+        self.views.addTab(self.lppScatter, "LPP scatter")
+        self.views.addTab(self.spread, "Spread")
+        self.views.addTab(self.truthView, "Truth")
+        self.codeSliders = CodeSliders()
+        right = QSplitter(Qt.Orientation.Vertical)
+        right.addWidget(self.views)
+        right.addWidget(self.codeSliders)
+        right.setSizes([430, 470])
+
+        self.splitter = QSplitter(Qt.Orientation.Horizontal)
+        self.splitter.setObjectName("mainSplitter")
+        self.splitter.addWidget(left)
+        self.splitter.addWidget(center)
+        self.splitter.addWidget(right)
+        self.splitter.setSizes([250, 800, 510])
+        self.setCentralWidget(self.splitter)
+
+        self.modelLabel = QLabel("no model")
+        self.timingLabel = QLabel("")
+        self.statusBar().addPermanentWidget(self.modelLabel)
+        self.statusBar().addPermanentWidget(self.timingLabel)
+        self.resize(1560, 960)
+
+    def _build_actions(self) -> None:
+        def act(text: str, shortcut, slot, toolbar: bool = False) -> QAction:
+            a = QAction(text, self)
+            if shortcut:
+                a.setShortcut(QKeySequence(shortcut))
+            a.triggered.connect(slot)
+            self.addAction(a)
+            if toolbar:
+                self.toolbar.addAction(a)
+            return a
+
+        self.openAction = act("Open image…", QKeySequence.StandardKey.Open, self.open_image_dialog, True)
+        self.openModelAction = act("Open model…", "Ctrl+M", self.open_model_dialog, True)
+        self.trainAction = act("Train…", "Ctrl+T", self.open_train_dialog, True)
+        self.exportAction = act("Export…", "Ctrl+E", self.open_export_dialog, True)
+        self.resampleAction = act("Resample", "R", lambda: self.state.resample())
+        self.undoAction = act("Undo slider move", QKeySequence.StandardKey.Undo, lambda: self.state.undo())
+        self.starAction = act("Star current sample", "S", lambda: self.state.toggle_star(self.state.current))
+        self.saveSessionAction = act("Save session…", QKeySequence.StandardKey.Save, self.save_session_dialog)
+        self.openSessionAction = act("Open session…", "Ctrl+Shift+O", self.open_session_dialog)
+        self.gifAction = act("Export sweep GIF…", "Ctrl+G", self.export_gif_dialog)
+        self.emptyTrain.clicked.connect(self.open_train_dialog)
+
+    # messages --------------------------------------------------------------------------------
+    def show_error(self, text: str) -> None:
+        """A problem the user should see (bad image, failed load): banner and status bar."""
+        self.banner.setText(text)
+        self.banner.setVisible(True)
+        self.statusBar().showMessage(text, 15000)
+
+    def clear_error(self) -> None:
+        self.banner.setVisible(False)
+        self.banner.setText("")
+
+    def show_empty(self, text: str | None) -> None:
+        if text is None:
+            self.centerStack.setCurrentIndex(0)
+        else:
+            self.emptyLabel.setText(text)
+            self.centerStack.setCurrentIndex(1)
+
+    # dialogs ---------------------------------------------------------------------------------
+    def _last_dir(self) -> str:
+        return str(self.settings.value("lastFolder", str(Path.home())))
+
+    def _remember_dir(self, path: str) -> None:
+        self.settings.setValue("lastFolder", str(Path(path).parent))
+
+    def open_image_dialog(self) -> None:
+        pattern = "Images (" + " ".join(f"*{s}" for s in IMAGE_SUFFIXES) + ");;All files (*)"
+        path, _ = QFileDialog.getOpenFileName(self, "Open image", self._last_dir(), pattern)
+        if path:
+            self._remember_dir(path)
+            self.state.open_image(path)
+
+    def open_model_dialog(self) -> None:
+        path = QFileDialog.getExistingDirectory(self, "Open saved model directory", self._last_dir())
+        if path:
+            self._remember_dir(path)
+            self.state.open_model(path)
+
+    def open_train_dialog(self) -> None:
+        from .train_dialog import TrainDialog
+
+        if self.train_dialog is None:
+            self.train_dialog = TrainDialog(self, task=self.state.task_name)
+            self.train_dialog.modelTrained.connect(lambda p: self.state.open_model(p, kind="trained"))
+        self.train_dialog.show()
+        self.train_dialog.raise_()
+
+    def open_export_dialog(self) -> None:
+        from .export_dialog import ExportDialog
+
+        if self.export_dialog is None:
+            self.export_dialog = ExportDialog(self)
+        self.export_dialog.refresh(self.state.export_items())
+        self.export_dialog.show()
+        self.export_dialog.raise_()
+
+    def save_session_dialog(self) -> None:
+        path, _ = QFileDialog.getSaveFileName(self, "Save session", self._last_dir(), "Session (*.json)")
+        if path:
+            self.state.save_session(path)
+
+    def open_session_dialog(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(self, "Open session", self._last_dir(), "Session (*.json)")
+        if path:
+            self.state.open_session(path)
+
+    def export_gif_dialog(self) -> None:
+        path, _ = QFileDialog.getSaveFileName(self, "Export sweep as GIF", self._last_dir(), "GIF (*.gif);;MP4 (*.mp4)")
+        if path:
+            self.state.export_sweep_gif(path)
+
+    # drag and drop ---------------------------------------------------------------------------
+    def dragEnterEvent(self, event) -> None:  # noqa: N802 - Qt override
+        if event.mimeData().hasUrls():
+            event.acceptProposedAction()
+
+    def dropEvent(self, event) -> None:  # noqa: N802 - Qt override
+        for url in event.mimeData().urls():
+            if url.isLocalFile():
+                path = url.toLocalFile()
+                if Path(path).is_dir() and (Path(path) / "config.json").exists():
+                    self.state.open_model(path)
+                else:
+                    self.state.open_image(path)
+                event.acceptProposedAction()
+                return
+
+    # settings and exit -----------------------------------------------------------------------
+    def _restore_settings(self) -> None:
+        geometry = self.settings.value("geometry")
+        if isinstance(geometry, QByteArray) and not geometry.isEmpty():
+            self.restoreGeometry(geometry)
+        sizes = self.settings.value("splitter")
+        if isinstance(sizes, QByteArray) and not sizes.isEmpty():
+            self.splitter.restoreState(sizes)
+        for path in self.settings.value("trainedModels", []) or []:
+            try:
+                self.catalog.add_model_dir(path, kind="trained")
+            except ValueError:
+                continue  # a model dir deleted since: forget it silently
+
+    def save_settings(self) -> None:
+        self.settings.setValue("geometry", self.saveGeometry())
+        self.settings.setValue("splitter", self.splitter.saveState())
+        self.settings.setValue("task", self.state.task_name)
+        self.settings.sync()
+
+    def training_running(self) -> bool:
+        return self.train_dialog is not None and self.train_dialog.running()
+
+    def closeEvent(self, event) -> None:  # noqa: N802 - Qt override
+        if self.training_running():
+            answer = QMessageBox.question(
+                self, "Training in progress",
+                "A model is still training. Stop it now? The last saved epoch is kept and can be resumed.",
+            )
+            if answer != QMessageBox.StandardButton.Yes:
+                event.ignore()
+                return
+        self.shutdown()
+        event.accept()
+
+    def shutdown(self) -> None:
+        """Stop training and exports (keeping their checkpoints), then the render worker. Idempotent."""
+        if getattr(self, "_shut", False):
+            return
+        self._shut = True
+        self.save_settings()
+        for dialog in (self.train_dialog, self.export_dialog):
+            if dialog is not None:
+                dialog.stop_and_wait()
+                dialog.close()
+        self.state.shutdown()

@@ -1,0 +1,61 @@
+"""The nearest-neighbour baseline behind the Predictor interface the Studio drives.
+
+The baseline has no latent code: sample i is the (smoothed) training x_g of the i-th nearest
+training x_c (cdvae_core.nearest). Here a "code" is that rank, one number per sample, so the
+grid, cache, preview and scatter work unchanged; ``has_codes = False`` tells the window to
+hide the sliders and skip what needs an encoder (ground-truth code, tie drift, export).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+MAX_RANK = 64  # neighbours fetched per image: the grid shows 16, resample never needs more
+
+
+@dataclass(frozen=True)
+class NearestCondition:
+    xc: np.ndarray  # (Cc, 32, 32)
+    samples: np.ndarray  # (K, Cg, 32, 32) x_g of the K nearest training x_c, nearest first
+
+
+class NearestPredictor:
+    has_codes = False
+    code_dim = 1
+    tied_dims = 0
+    mixtures = 0
+    embedding = None
+    name = "Nearest neighbour"
+
+    def __init__(self, nn, task: str, path: Path) -> None:
+        self.nn, self.task, self.path = nn, task, path
+
+    def prepare(self, xc: np.ndarray) -> NearestCondition:
+        k = min(MAX_RANK, len(self.nn))
+        return NearestCondition(np.asarray(xc, np.float32), self.nn.sample(np.asarray(xc, np.float32)[None], k)[0])
+
+    def draw_codes(self, cond: NearestCondition, n: int, seed: int | None = None, component=None) -> np.ndarray:
+        """Ranks 0..n-1 as codes (n, 1): the paper's "i-th sample is the i-th neighbour"."""
+        return np.arange(min(n, len(cond.samples)), dtype=np.float32)[:, None]
+
+    def decode(self, cond: NearestCondition, codes: np.ndarray) -> np.ndarray:
+        ranks = np.clip(np.rint(np.asarray(codes, np.float32)[:, 0]), 0, len(cond.samples) - 1).astype(int)
+        return cond.samples[ranks]
+
+    def code_stats(self, cond: NearestCondition) -> tuple[np.ndarray, np.ndarray]:
+        return np.zeros(1, np.float32), np.ones(1, np.float32)
+
+    def code_of_condition(self, cond: NearestCondition) -> None:
+        return None
+
+
+def load_nearest(path: str | Path, task: str) -> NearestPredictor:
+    """Fit the baseline on a pair file's training split (ValueError with one line otherwise)."""
+    from cdvae_core.nearest import NearestNeighbour
+    from cdvae_core.pairs import load_pairs
+
+    pairs = load_pairs(path).train()
+    return NearestPredictor(NearestNeighbour.fit(pairs.xc, pairs.xg), task, Path(path))

@@ -1,0 +1,317 @@
+"""What the Studio's worker computes, as plain functions on numpy data (no Qt here).
+
+The Studio holds no model maths: codes, decoding and encoding come from the library's
+``Predictor``; full-resolution results from ``cdvae_core.postprocess``; the way a layer goes back
+into a photo from the task (``Task.compose``). What lives here is caching and the cheap
+display-resolution composition the grid needs at slider speed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+from collections import OrderedDict
+from dataclasses import dataclass, field
+from typing import Any
+
+import cv2
+import numpy as np
+
+from .images import LoadedImage, resize_layer, resize_rgb
+
+CELL_SIDE = 160  # grid cells compose at this size: the model's 32x32 is upsampled 5x
+WORK_SIDE = 512  # decomposition and the preview run at this size; export uses full resolution
+
+
+@dataclass
+class ImageDoc:
+    """The current image in the task's terms.
+
+    rgb (H, W, 3) uint8 at work size; small (h, w, 3) at cell size;
+    xc_work (Cc, H, W), xc_small (Cc, h, w), xc (Cc, 32, 32) float32;
+    xg_work / xg ((Cg, H, W), (Cg, 32, 32)) the image's own x_g when it has one (ground truth).
+    """
+
+    key: str
+    name: str
+    task: str
+    rgb: np.ndarray
+    small: np.ndarray
+    xc_work: np.ndarray
+    xc_small: np.ndarray
+    xc: np.ndarray
+    xg_work: np.ndarray | None
+    xg: np.ndarray | None
+    source: Any = None  # a path, or None for an example opened from the scatter plot
+    notes: list[str] = field(default_factory=list)
+
+
+DRAG_FACTOR = 2  # while a slider is held, cells compose at half size (a quarter of the pixels)
+
+
+def drag_doc(doc: "ImageDoc", factor: int = DRAG_FACTOR) -> "ImageDoc":
+    """The same image with its cell-size layers shrunk by ``factor`` (same key: decoded rows are
+    shared with the full-size grid; only the composition gets cheaper). Cached on the doc."""
+    cached = getattr(doc, "_drag", None)
+    if cached is not None:
+        return cached
+    from dataclasses import replace
+
+    small = resize_rgb(doc.small, max(doc.small.shape[:2]) // factor)
+    size = (small.shape[1], small.shape[0])
+    out = replace(doc, small=small, xc_small=resize_layer(doc.xc_small, size, cv2.INTER_AREA))
+    object.__setattr__(doc, "_drag", out)
+    return out
+
+
+def shrink_detail(detail: np.ndarray | None, doc: "ImageDoc") -> np.ndarray | None:
+    """A cell-size detail map (Cg, h, w) resized to ``doc``'s cell size."""
+    if detail is None:
+        return None
+    h, w = doc.small.shape[:2]
+    return detail if detail.shape[1:] == (h, w) else resize_layer(detail, (w, h), cv2.INTER_AREA)
+
+
+def image_key(rgb: np.ndarray) -> str:
+    """Content hash of an image: caches stay right when a file changes on disk."""
+    return hashlib.blake2b(np.ascontiguousarray(rgb).data, digest_size=12).hexdigest()
+
+
+def build_doc(task: Any, loaded: LoadedImage, source: Any = None) -> ImageDoc:
+    """Decompose a photo into the task's layers at work and cell sizes (runs in the worker)."""
+    work = resize_rgb(loaded.rgb, WORK_SIDE)
+    xc_work, xg_work = task.decompose(work)  # (Cc, H, W), (Cg, H, W)
+    xc_work = np.asarray(xc_work, np.float32)
+    small = resize_rgb(work, CELL_SIDE)
+    size = (small.shape[1], small.shape[0])
+    has_truth = task.name != "motion"  # a still photo has no flow: motion truth needs two frames
+    xg_work = np.asarray(xg_work, np.float32) if has_truth else None
+    return ImageDoc(
+        key=image_key(loaded.rgb) + f":{task.name}",
+        name=loaded.name,
+        task=task.name,
+        rgb=work,
+        small=small,
+        xc_work=xc_work,
+        xc_small=resize_layer(xc_work, size, cv2.INTER_AREA),
+        xc=np.asarray(task.to_model(xc_work), np.float32),
+        xg_work=xg_work,
+        xg=None if xg_work is None else np.asarray(task.to_model(xg_work), np.float32),
+        source=source,
+        notes=list(loaded.notes),
+    )
+
+
+def doc_from_layer(task: Any, xc: np.ndarray, name: str) -> ImageDoc:
+    """An ImageDoc from a training example's 32x32 x_c (scatter-plot click): no photo, no truth."""
+    xc = np.asarray(xc, np.float32)  # (Cc, 32, 32)
+    xc_small = np.clip(resize_layer(xc, (CELL_SIDE, CELL_SIDE), cv2.INTER_CUBIC), 0.0, 1.0)
+    rgb = layer_to_rgb(xc_small)
+    return ImageDoc(
+        key="example:" + hashlib.blake2b(xc.tobytes(), digest_size=12).hexdigest() + f":{task.name}",
+        name=name,
+        task=task.name,
+        rgb=rgb,
+        small=rgb,
+        xc_work=xc_small,
+        xc_small=xc_small,
+        xc=xc,
+        xg_work=None,
+        xg=None,
+    )
+
+
+def layer_to_rgb(layer: np.ndarray) -> np.ndarray:
+    """A [0, 1] float (C, H, W) layer with 1 or 3 channels as RGB uint8 (H, W, 3) for display."""
+    hwc = np.clip(layer.transpose(1, 2, 0), 0.0, 1.0)
+    if hwc.shape[2] == 1:
+        hwc = np.repeat(hwc, 3, axis=2)
+    return np.ascontiguousarray((hwc[:, :, :3] * 255.0 + 0.5).astype(np.uint8))
+
+
+def flow_to_rgb(flow_px: np.ndarray, max_mag: float | None = None) -> np.ndarray:
+    """Flow (2, H, W) in display pixels as the post-processing module's colour wheel, uint8 (H, W, 3)."""
+    from cdvae_core.postprocess.flowviz import flow_color
+
+    return flow_color(np.asarray(flow_px, np.float32), max_mag)
+
+
+class CellComposer:
+    """Puts n decoded layers back into the (cell-size) photo in one vectorised pass.
+
+    Built once per (doc, n): everything about the photo that the task's ``compose`` recomputes
+    on every call is precomputed here, so a slider move pays only a multiply-add per pixel.
+    Equal to ``task.compose`` up to rounding (tests check this against the library):
+
+    - resaturation: OpenCV's HSV -> RGB is ``v (1 - s K(h))`` per channel, with K from the hue
+      sector (the p, q, t table), so RGB = A - B s with A = 255 v, B = 255 v K fixed per photo;
+    - relighting: albedo x shading;
+    - motion: the library's flow colour wheel (one colour scale for the grid) over the frame.
+    """
+
+    def __init__(self, task: Any, doc: "ImageDoc", n: int) -> None:
+        self.task, self.n = task, n
+        h, w = doc.small.shape[:2]
+        self.shape = (h, w)
+        if task.name == "resaturation":
+            rgb = doc.small.astype(np.float32) * np.float32(1 / 255)
+            hue = cv2.cvtColor(rgb, cv2.COLOR_RGB2HSV)[:, :, 0] / np.float32(60.0)  # sector units [0, 6)
+            sector = np.floor(hue).astype(np.int64) % 6
+            f = hue - np.floor(hue)
+            one, zero = np.ones_like(f), np.zeros_like(f)
+            # K per channel for each sector (R, G, B) = (v, t, p), (q, v, p), (p, v, t), (p, q, v), (t, p, v), (v, p, q)
+            # with p: K = 1, q: K = f, t: K = 1 - f, v: K = 0
+            table = {0: (zero, 1 - f, one), 1: (f, zero, one), 2: (one, zero, 1 - f),
+                     3: (one, f, zero), 4: (1 - f, one, zero), 5: (zero, one, f)}
+            k = np.zeros((h, w, 3), np.float32)
+            for sec, chans in table.items():
+                mask = sector == sec
+                for c in range(3):
+                    k[:, :, c][mask] = chans[c][mask]
+            v = np.clip(doc.xc_small[0], 0.0, 1.0)[:, :, None] * np.float32(255.0)  # (h, w, 1)
+            self.a = np.tile(np.repeat(v, 3, axis=2), (n, 1, 1))  # (n h, w, 3)
+            self.b = np.tile(v * k, (n, 1, 1))  # (n h, w, 3)
+        elif task.name == "relighting":
+            self.a = np.tile(doc.xc_small.transpose(1, 2, 0) * np.float32(255.0), (n, 1, 1))  # albedo (n h, w, 3)
+        else:
+            self.frame = np.tile(doc.small, (n, 1, 1))  # (n h, w, 3)
+
+    def tiled(self, detail: np.ndarray) -> np.ndarray:
+        """A detail map (Cg, h, w) stacked n times vertically, (Cg, n h, w), cached by identity."""
+        if getattr(self, "_detail_src", None) is not detail:
+            self._detail_src = detail
+            self._detail_tall = np.tile(detail, (1, self.n, 1))
+        return self._detail_tall
+
+    def motion(self, xg: np.ndarray, flow_scale: float | None = None) -> np.ndarray:
+        """Flows (n, 2, 32, 32): colour wheel at the model's 32x32 (one scale for the grid),
+        upsampled to the cells and blended over the frame -> (n h, w, 3) uint8."""
+        n = len(xg)
+        h, w = self.shape
+        scale = np.array([w / 32.0, h / 32.0], np.float32)[None, :, None, None]
+        tall = np.ascontiguousarray((xg * scale).transpose(1, 0, 2, 3).reshape(2, n * 32, 32))
+        # a fixed colour scale (half the task's flow limit): still regions stay white, not saturated noise
+        top = flow_scale if flow_scale else 0.5 * float(self.task.g_range[1]) * max(w, h) / 32.0
+        colour = flow_to_rgb(tall, top).reshape(n, 32, 32, 3)
+        up = upsample_batch(colour.transpose(0, 3, 1, 2).astype(np.float32), (w, h))  # (n, 3, h, w)
+        up = cv2.convertScaleAbs(up.transpose(0, 2, 3, 1).reshape(n * h, w, 3))
+        return cv2.addWeighted(self.frame, 0.35, up, 0.65, 0.0)
+
+    def __call__(self, tall: np.ndarray, flow_scale: float | None = None) -> np.ndarray:
+        """tall (Cg, n h, w) layers stacked vertically -> (n h, w, 3) uint8 (not motion)."""
+        lo, hi = self.task.g_range
+        g = np.clip(tall[0], lo, hi)
+        g3 = cv2.merge([g, g, g])  # (n h, w, 3): OpenCV's SIMD ops beat numpy broadcasting 3x here
+        if self.task.name == "resaturation":
+            out = cv2.subtract(self.a, cv2.multiply(self.b, g3))
+        elif self.task.name == "relighting":
+            out = cv2.multiply(self.a, g3)
+        else:
+            raise ValueError("motion cells are composed by CellComposer.motion")
+        return cv2.convertScaleAbs(out)  # rounds to nearest and saturates to [0, 255]
+
+
+_COMPOSERS = threading.local()
+
+
+def composer_for(task: Any, doc: "ImageDoc", n: int) -> CellComposer:
+    """The cached composer of (task, doc, n) for the calling thread."""
+    key = (task.name, doc.key, doc.small.shape, n)
+    cached = getattr(_COMPOSERS, "item", None)
+    if cached is None or cached[0] != key:
+        _COMPOSERS.item = (key, CellComposer(task, doc, n))
+    return _COMPOSERS.item[1]
+
+
+def upsample_batch(xg: np.ndarray, size_wh: tuple[int, int]) -> np.ndarray:
+    """Layers (n, Cg, 32, 32) -> (n, Cg, H, W) by bilinear resizing, n * Cg channels per cv2 call."""
+    n, cg = xg.shape[:2]
+    w, h = size_wh
+    flat = np.ascontiguousarray(xg.reshape(n * cg, *xg.shape[2:]).transpose(1, 2, 0))  # (32, 32, n Cg)
+    chunks = []
+    for start in range(0, n * cg, 512):  # OpenCV resizes at most 512 channels at once
+        part = cv2.resize(flat[:, :, start : start + 512], (w, h), interpolation=cv2.INTER_LINEAR)
+        chunks.append(part.reshape(h, w, -1))
+    up = np.concatenate(chunks, axis=2) if len(chunks) > 1 else chunks[0]  # (H, W, n Cg)
+    return np.ascontiguousarray(up.transpose(2, 0, 1).reshape(n, cg, h, w))
+
+
+def compose_cells(task: Any, doc: ImageDoc, xg: np.ndarray, flow_scale: float | None = None,
+                  detail: np.ndarray | None = None) -> np.ndarray:
+    """Decoded layers (n, Cg, 32, 32) as display results (n, h, w, 3) uint8 at cell size.
+
+    Bilinear upsampling, plus the photo's detail map (Cg, h, w) when given (the library's
+    ``Renderer.detail_map``, paper eq. 10: what 32x32 cannot carry), then the task's way back
+    for all n at once (``CellComposer``). The full-resolution, edge-aware result is the
+    preview's job (post-processing module).
+    """
+    h, w = doc.small.shape[:2]
+    n, cg = xg.shape[:2]
+    composer = composer_for(task, doc, n)
+    if task.name == "motion":
+        out = composer.motion(np.asarray(xg, np.float32), flow_scale)
+    else:
+        up = upsample_batch(np.asarray(xg, np.float32), (w, h))  # (n, Cg, h, w)
+        tall = up.transpose(1, 0, 2, 3).reshape(cg, n * h, w)  # (Cg, n h, w)
+        if detail is not None and detail.shape == (cg, h, w):
+            tall = tall + composer.tiled(detail)
+        out = composer(tall, flow_scale)
+    return np.ascontiguousarray(out.reshape(n, h, w, 3))
+
+
+def spread_map(xg: np.ndarray) -> np.ndarray:
+    """Per-pixel spread across samples (n, Cg, 32, 32) -> (32, 32): std over samples, RMS over channels."""
+    return np.sqrt(np.mean(np.var(xg, axis=0), axis=0)).astype(np.float32)
+
+
+def heat_rgb(values: np.ndarray, size_wh: tuple[int, int], vmax: float | None = None) -> np.ndarray:
+    """A (h, w) float map as an RGB uint8 heat map resized to size_wh (W, H)."""
+    vmax = float(values.max()) if vmax is None else vmax
+    norm = np.clip(values / max(vmax, 1e-8), 0.0, 1.0)
+    u8 = cv2.resize((norm * 255.0).astype(np.uint8), size_wh, interpolation=cv2.INTER_CUBIC)
+    return cv2.cvtColor(cv2.applyColorMap(u8, cv2.COLORMAP_INFERNO), cv2.COLOR_BGR2RGB)
+
+
+class DecodeCache:
+    """LRU of decoded layers keyed by (model key, image key, code bytes), one row per code.
+
+    Sliders often move one component while the rest of the grid stays put; per-row keys let a
+    re-render decode only rows not seen before. Thread-safe (the worker writes, tests read).
+    """
+
+    def __init__(self, capacity: int = 4096) -> None:
+        self.capacity = capacity
+        self._rows: OrderedDict[tuple[str, str, bytes], np.ndarray] = OrderedDict()
+        self._lock = threading.Lock()
+        self.hits = 0
+        self.misses = 0
+
+    def decode(self, predictor: Any, cond: Any, model_key: str, doc_key: str, codes: np.ndarray) -> np.ndarray:
+        """codes (n, D) -> layers (n, Cg, 32, 32), calling predictor.decode only for new rows."""
+        codes = np.ascontiguousarray(codes, np.float32)
+        keys = [(model_key, doc_key, row.tobytes()) for row in codes]
+        out: list[np.ndarray | None] = []
+        missing: list[int] = []
+        with self._lock:
+            for i, key in enumerate(keys):
+                row = self._rows.get(key)
+                if row is None:
+                    missing.append(i)
+                else:
+                    self._rows.move_to_end(key)
+                out.append(row)
+            self.hits += len(keys) - len(missing)
+            self.misses += len(missing)
+        if missing:
+            decoded = np.asarray(predictor.decode(cond, codes[missing]), np.float32)  # (m, Cg, 32, 32)
+            with self._lock:
+                for j, i in enumerate(missing):
+                    out[i] = decoded[j]
+                    self._rows[keys[i]] = decoded[j]
+                while len(self._rows) > self.capacity:
+                    self._rows.popitem(last=False)
+        return np.stack(out)  # type: ignore[arg-type]
+
+    def clear(self) -> None:
+        with self._lock:
+            self._rows.clear()

@@ -1,0 +1,60 @@
+"""Sessions: image, task, model, seed and code as a small JSON file, written atomically."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from cdvae_core.atomic import write_text_atomic
+
+FORMAT = "cdvae-studio-session"
+VERSION = 1
+
+
+class SessionError(ValueError):
+    """A session file that cannot be reopened, with a one-line reason."""
+
+
+@dataclass
+class Session:
+    task: str
+    model: str  # a model directory, a pair file (nearest neighbour) or a built-in entry key
+    image: str | None  # path of the photo, None for a scatter-plot example
+    seed: int
+    code: list[float]
+    current: int = 0
+    component: int = -1  # MDN component (-1: the whole mixture)
+    pinned: list[int] = field(default_factory=list)  # code components fixed across the grid
+
+    def to_json(self) -> str:
+        return json.dumps({"format": FORMAT, "version": VERSION, **asdict(self)}, indent=2)
+
+
+def save_session(path: str | Path, session: Session) -> None:
+    write_text_atomic(path, session.to_json() + "\n")
+
+
+def load_session(path: str | Path) -> Session:
+    path = Path(path)
+    try:
+        data: Any = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise SessionError(f"no session file at {path}") from None
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise SessionError(f"{path.name} is not a session file ({exc})") from exc
+    if not isinstance(data, dict) or data.get("format") != FORMAT:
+        raise SessionError(f"{path.name} is not a CDVAE Studio session")
+    if data.get("version") != VERSION:
+        raise SessionError(f"{path.name} has session version {data.get('version')!r}; this Studio reads {VERSION}")
+    try:
+        return Session(
+            task=str(data["task"]), model=str(data["model"]),
+            image=None if data.get("image") is None else str(data["image"]),
+            seed=int(data["seed"]), code=[float(v) for v in data["code"]],
+            current=int(data.get("current", 0)), component=int(data.get("component", -1)),
+            pinned=[int(v) for v in data.get("pinned", [])],
+        )
+    except (KeyError, TypeError, ValueError) as exc:
+        raise SessionError(f"{path.name}: missing or bad field ({exc})") from exc

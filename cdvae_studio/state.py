@@ -1,0 +1,430 @@
+"""StudioState: what the window shows (task, model, image, grid codes) and the requests it sends.
+
+Every model call runs in the LatestWorker; this class only submits jobs and applies results
+whose request id is still the newest of their channel. Slider input reaches ``request_grid``
+through superqt's ``qthrottled`` (one render per display frame at most); the full-resolution
+preview and the extras (truth, tie drift, sweeps) follow through ``qdebounced``.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+from PySide6.QtCore import QObject, Signal, Slot
+from superqt.utils import qdebounced, qthrottled
+
+from .catalog import CatalogError, ModelEntry
+from .images import ImageLoadError, LoadedImage, load_image
+from .jobs import GRID, ContextResult, DocCache, GridResult, apply_pins, load_context, own_sample, render_grid
+from .jobs import render_preview
+from .jobs import render_sweeps, render_truth
+from .render import DecodeCache, doc_from_layer, drag_doc, heat_rgb, shrink_detail
+from .session import Session
+from .state_actions import ActionsMixin, Star  # noqa: F401 - Star is part of this module's API
+from .worker import LatestWorker
+
+if TYPE_CHECKING:
+    from .main_window import MainWindow
+
+FRAME_MS = 16  # slider renders are rate-limited to a 60 Hz display
+
+
+class StudioState(ActionsMixin, QObject):
+    """Signals: gridApplied() after the grid's images have been replaced."""
+
+    gridApplied = Signal()
+
+    def __init__(self, window: "MainWindow") -> None:
+        super().__init__(window)
+        self.w = window
+        self.catalog = window.catalog
+        self.worker = LatestWorker()
+        self.worker.done.connect(self._on_done)
+        self.cache = DecodeCache()
+        self.docs = DocCache()
+        self.task_name = "resaturation"
+        self.task: Any = None
+        self.entry: ModelEntry | None = None
+        self.ctx: ContextResult | None = None
+        self.image: LoadedImage | Any = None  # LoadedImage, or an ImageDoc for a scatter example
+        self.image_path: str | None = None
+        self.grid: GridResult | None = None
+        self.codes = np.zeros((0, 0), np.float32)  # (n, D) codes the grid shows
+        self.drawn = np.zeros((0, 0), np.float32)  # (n, D) the codes as drawn, before slider edits
+        self.pinned = np.zeros(0, bool)  # (D,) components fixed across the grid by the sliders
+        self.current = 0
+        self.component = -1
+        self.seed = int(window.seedSpin.value())
+        self.stars: dict[int, Star] = {}
+        self._star_ids = 0
+        self.undo_stack: list[tuple[np.ndarray, np.ndarray, int]] = []
+        self._last_edit = 0.0
+        self.last_grid_s = 0.0
+        self._draw_pending = False
+        self._extras_due = False
+        self.settled_once = False
+        self._restore: Session | None = None
+        self._throttled_grid = qthrottled(self.request_grid, timeout=FRAME_MS, leading=True, parent=self)
+        self._debounced_extras = qdebounced(self.request_extras, timeout=120, parent=self)
+        self._connect()
+
+    def _connect(self) -> None:
+        w = self.w
+        w.taskCombo.currentTextChanged.connect(self.set_task)
+        w.tieCombo.currentIndexChanged.connect(self._tie_changed)
+        w.resampleButton.clicked.connect(self.resample)
+        w.seedSpin.valueChanged.connect(self._seed_edited)
+        w.sampleGrid.sampleClicked.connect(self.select_sample)
+        w.sampleGrid.starToggled.connect(self.toggle_star)
+        w.sampleGrid.sampleHovered.connect(w.lppScatter.highlight_sample)
+        w.codeSliders.codeEdited.connect(self.edit_code)
+        w.codeSliders.dragFinished.connect(self.request_grid)
+        w.codeSliders.resetRequested.connect(self.reset_code)
+        w.codeSliders.randomiseRequested.connect(self.randomise)
+        w.codeSliders.componentChanged.connect(self.set_component)
+        w.codeSliders.show_sweeps.toggled.connect(lambda _on: self.request_extras())
+        w.lppScatter.exampleClicked.connect(self.open_example)
+        w.imagePanel.openRequested.connect(self.open_image)
+
+    # task, model, image ----------------------------------------------------------------------
+    def set_task(self, name: str) -> None:
+        from cdvae_core.tasks import get_task
+
+        if self.task is not None and name == self.task_name and self.w.tieCombo.count():
+            return
+        self.task_name = name
+        self.task = get_task(name)
+        w = self.w
+        if w.taskCombo.currentText() != name:
+            w.taskCombo.blockSignals(True)
+            w.taskCombo.setCurrentText(name)
+            w.taskCombo.blockSignals(False)
+        if w.train_dialog is not None:
+            w.train_dialog.set_task(name)
+        self._fill_gallery()
+        if self.image is None or not isinstance(self.image, LoadedImage):
+            self._open_default_image()
+        self.populate_ties(prefer=str(w.settings.value(f"model/{name}", "")))
+        w.views.setCurrentWidget(w.flowView if name == "motion" else w.preview)
+
+    def populate_ties(self, prefer: str = "") -> None:
+        w = self.w
+        entries = self.catalog.entries(self.task_name)
+        w.tieCombo.blockSignals(True)
+        w.tieCombo.clear()
+        for e in entries:
+            w.tieCombo.addItem(e.label, e.key)
+        w.tieCombo.blockSignals(False)
+        if not entries:
+            self.entry = None
+            self.ctx = None
+            self.worker.cancel("context")
+            w.codeSliders.clear(f"No model for {self.task_name}: train one.")
+            self._enable_model_controls(False)
+            w.show_empty(f"No model for the {self.task_name} task yet.\n\nTrain one (Ctrl+T) or open a saved "
+                         "model directory (Ctrl+M).")
+            w.modelLabel.setText("no model")
+            w.lppScatter.set_embedding(None, "No model loaded.")
+            self.w.settled.emit()
+            return
+        keys = [e.key for e in entries]
+        default = self.catalog.default(self.task_name)
+        index = keys.index(prefer) if prefer in keys else keys.index(default.key) if default else 0
+        w.tieCombo.setCurrentIndex(index)
+        self._tie_changed(index)
+
+    def _tie_changed(self, index: int) -> None:
+        key = self.w.tieCombo.itemData(index)
+        entry = self.catalog.find(key) if key else None
+        if entry is None:
+            return
+        self.entry = entry
+        self.w.settings.setValue(f"model/{entry.task}", entry.key)
+        self.w.modelLabel.setText(f"loading {entry.label}…")
+        self.request_context()
+
+    def open_model(self, path: str, kind: str = "opened") -> None:
+        try:
+            entry = (self.catalog.add_pair_file(path) if str(path).endswith(".npz")
+                     else self.catalog.add_model_dir(path, kind=kind))
+        except (CatalogError, ValueError) as exc:
+            self.w.show_error(str(exc))
+            return
+        if kind == "trained":
+            saved = [str(p) for p in (self.w.settings.value("trainedModels", []) or [])]
+            if str(entry.path) not in saved:
+                self.w.settings.setValue("trainedModels", saved + [str(entry.path)])
+        if entry.task != self.task_name:
+            self.set_task(entry.task)
+        self.populate_ties(prefer=entry.key)
+
+    def _fill_gallery(self) -> None:
+        from .widgets.panels import recent_entries
+
+        entries: list[tuple[str, str, Any]] = []
+        try:
+            from cdvae_core.data.builtin import builtin_images, builtin_source_paths
+
+            paths = builtin_source_paths()
+            from .images import resize_rgb
+
+            entries = [(name, paths[name], resize_rgb(np.asarray(img), 56)) for name, img in builtin_images()
+                       if name in paths]
+        except ImportError:
+            pass
+        recent = [str(p) for p in (self.w.settings.value("recentFiles", []) or [])]
+        self.w.imagePanel.set_gallery(entries + recent_entries(recent))
+
+    def _open_default_image(self) -> None:
+        w = self.w.imagePanel.gallery
+        if w.count():
+            self.open_image(str(w.item(0).data(0x0100)), remember=False)
+
+    def open_image(self, path: str, remember: bool = True) -> None:
+        """Load a photo (any format OpenCV reads); a bad file leaves the current one in place."""
+        try:
+            loaded = load_image(path)
+        except ImageLoadError as exc:
+            self.w.show_error(f"Cannot open {Path(path).name}: {exc}")
+            return
+        self.set_image(loaded, path)
+        if remember:
+            recent = [p for p in (self.w.settings.value("recentFiles", []) or []) if p != str(path)]
+            self.w.settings.setValue("recentFiles", [str(path)] + recent[:9])
+            self.w._remember_dir(path)
+
+    def set_image(self, loaded: LoadedImage | Any, path: str | None) -> None:
+        self.w.clear_error()
+        self.image, self.image_path = loaded, path
+        rgb = loaded.rgb
+        self.w.imagePanel.photo.set_image(rgb)
+        notes = "; ".join(getattr(loaded, "notes", []) or [])
+        self.w.imagePanel.caption.setText(f"{loaded.name} · {rgb.shape[1]}x{rgb.shape[0]}" + (f" · {notes}" if notes else ""))
+        self.pinned = np.zeros(0, bool)
+        self.request_context()
+
+    def open_example(self, row: int) -> None:
+        """Open a training example from the scatter plot (its 32x32 x_c layer)."""
+        emb = getattr(self.ctx.predictor, "embedding", None) if self.ctx else None
+        thumbs = getattr(emb, "xc_thumbs", None)
+        if thumbs is None or not 0 <= row < len(thumbs):
+            self.w.show_error("this model keeps no thumbnails of its training examples")
+            return
+        doc = doc_from_layer(self.task, np.asarray(thumbs[row], np.float32), f"training example #{row}")
+        self.set_image(doc, None)
+
+    # requests --------------------------------------------------------------------------------
+    def request_context(self) -> None:
+        if self.entry is None or self.image is None or self.task is None:
+            return
+        entry, task, image, path = self.entry, self.task, self.image, self.image_path
+        seed = self._next_seed(keep=True)
+        component = self.component if self.component >= 0 else None
+        restore = self._restore
+        pinned = np.array([i in restore.pinned for i in range(len(restore.code))], bool) if restore else None
+        values = np.asarray(restore.code, np.float32) if restore else None
+        catalog, docs, cache = self.catalog, self.docs, self.cache
+        self.w.show_empty(None)
+        self.worker.submit("context", lambda: load_context(catalog, entry, task, image, path, docs, cache, seed,
+                                                           component, pinned, values))
+
+    def request_grid(self) -> None:
+        """Render the grid's current codes (slider moves arrive here throttled). While a slider is
+        held the cells compose at half size (drag resolution); its release renders full size."""
+        if self.ctx is None or not len(self.codes):
+            return
+        ctx, task, codes, scale = self.ctx, self.task, self.codes.copy(), None
+        doc, detail = ctx.doc, ctx.detail
+        if self.w.codeSliders.dragging():
+            doc = drag_doc(ctx.doc)
+            detail = shrink_detail(ctx.detail, doc)
+        self._draw_pending = False
+        self.worker.submit("grid", lambda: render_grid(task, ctx.predictor, ctx.cond, ctx.entry.key, doc,
+                                                       codes, self.cache, scale, detail))
+
+    def request_draw(self) -> None:
+        """Draw a new set of codes (resample, MDN component) keeping pinned components."""
+        if self.ctx is None:
+            return
+        ctx, task, seed = self.ctx, self.task, self.seed
+        component = self.component if self.component >= 0 and ctx.mixture is not None else None
+        pinned, values = self.pinned.copy(), self.current_code().copy()
+
+        def job() -> GridResult:
+            codes = ctx.predictor.draw_codes(ctx.cond, GRID, seed, component)
+            if pinned.any():
+                codes = apply_pins(codes, pinned, values)
+            return render_grid(task, ctx.predictor, ctx.cond, ctx.entry.key, ctx.doc, codes, self.cache,
+                               detail=ctx.detail)
+
+        self._draw_pending = True
+        self.worker.submit("grid", job)
+
+    def request_extras(self) -> None:
+        """Full-resolution preview, ground truth, tie drift and sweep strips for the current state."""
+        self._extras_due = False
+        if self.ctx is None or self.grid is None or not len(self.codes):
+            return
+        ctx, task, grid, cur = self.ctx, self.task, self.grid, self.current
+        code = self.codes[cur].copy()
+        xg = grid.xg[cur].copy() if np.array_equal(grid.codes[cur], code) else None
+
+        doc_is_photo = ctx.doc.source is not None or not ctx.doc.key.startswith("example:")
+        has_codes = getattr(ctx.predictor, "has_codes", True)
+
+        def preview() -> tuple[np.ndarray, np.ndarray]:
+            layer = xg if xg is not None else self.cache.decode(ctx.predictor, ctx.cond, ctx.entry.key, ctx.doc.key, code[None])[0]
+            own = own_sample(ctx.predictor, ctx.cond, ctx.entry.key, ctx.doc) if doc_is_photo and has_codes else None
+            return layer, render_preview(task, ctx.doc, layer, own)
+
+        self.worker.submit("preview", preview)
+        if ctx.doc.xg is not None and has_codes:
+            self.worker.submit("truth", lambda: render_truth(task, ctx.predictor, ctx.cond, ctx.doc, grid.xg,
+                                                                   ctx.detail))
+        drift = getattr(ctx.predictor, "tie_drift", None)
+        if drift is not None and ctx.predictor.tied_dims:
+            self.worker.submit("drift", lambda: drift(ctx.cond, grid.xg))
+        if self.w.codeSliders.show_sweeps.isChecked():
+            mean, std = ctx.mean, ctx.std
+            self.worker.submit("sweep", lambda: render_sweeps(task, ctx.predictor, ctx.cond, ctx.entry.key, ctx.doc,
+                                                              code, mean, std, self.cache, detail=ctx.detail))
+
+    # results ---------------------------------------------------------------------------------
+    @Slot(str, int, object, float, str)
+    def _on_done(self, channel: str, rid: int, result: object, seconds: float, error: str) -> None:
+        self.worker.delivered()
+        if not self.worker.is_current(channel, rid):
+            return  # a newer request of this channel is on its way: drop the stale result
+        if error:
+            self.w.show_error(f"{channel}: {error}")
+            if channel == "context":
+                self.w.modelLabel.setText("model failed to load")
+        elif channel == "context":
+            self._apply_context(result)  # type: ignore[arg-type]
+        elif channel == "grid":
+            self._apply_grid(result, seconds)  # type: ignore[arg-type]
+        elif channel == "preview":
+            self._apply_preview(*result)  # type: ignore[misc]
+        elif channel == "truth":
+            self._apply_truth(result)
+        elif channel == "drift":
+            self._apply_drift(np.asarray(result))
+        elif channel == "sweep":
+            self._apply_sweeps(np.asarray(result))
+        elif channel == "misc":
+            self.w.statusBar().showMessage(str(result), 8000)
+        if self.is_settled():
+            self.settled_once = self.settled_once or self.ctx is not None
+            self.w.settled.emit()
+
+    def is_settled(self) -> bool:
+        """No job waiting or running and no debounced follow-up due."""
+        return self.worker.idle() and not self._extras_due
+
+    def _enable_model_controls(self, on: bool) -> None:
+        w = self.w
+        for widget in (w.resampleButton, w.codeSliders.reset_button, w.codeSliders.random_all_button,
+                       w.codeSliders.random_untied_button, w.exportAction):
+            widget.setEnabled(on)
+
+    def _apply_context(self, ctx: ContextResult) -> None:
+        w = self.w
+        self.ctx = ctx
+        self._enable_model_controls(True)
+        restore, self._restore = self._restore, None
+        p = ctx.predictor
+        if getattr(p, "has_codes", True):
+            w.codeSliders.set_layout(p.code_dim, p.tied_dims, ctx.mean, ctx.std)
+        else:
+            w.codeSliders.clear(f"{p.name}: sample i is the training x_g of the i-th nearest training x_c; "
+                                "there is no code to explore.")
+        w.codeSliders.set_mixture(ctx.mixture)
+        if ctx.mixture is not None and 0 <= self.component < len(ctx.mixture):
+            w.codeSliders.component_combo.blockSignals(True)
+            w.codeSliders.component_combo.setCurrentIndex(self.component + 1)
+            w.codeSliders.component_combo.blockSignals(False)
+        else:
+            self.component = -1
+        self.drawn = ctx.grid.codes.copy()
+        self.codes = ctx.grid.codes.copy()
+        self.pinned = np.zeros(p.code_dim, bool)
+        self.current = 0
+        self.undo_stack.clear()
+        if restore is not None:
+            self.pinned[[i for i in restore.pinned if i < p.code_dim]] = True
+            self.current = min(max(restore.current, 0), len(self.codes) - 1)
+            if len(restore.code) == p.code_dim:
+                self.codes[self.current] = np.asarray(restore.code, np.float32)
+        w.imagePanel.layer.set_image(_layer_rgb(ctx.doc.xc_work))
+        w.flowView.set_frame(ctx.doc.rgb if self.task_name == "motion" else None)
+        emb = getattr(p, "embedding", None)
+        w.lppScatter.set_embedding(emb, "This model was saved without a training embedding.")
+        w.truthView.clear("No ground truth for this image (motion needs two frames)." if ctx.doc.xg is None else "…")
+        w.modelLabel.setText(f"{ctx.entry.label} · D={p.code_dim}, tied {p.tied_dims}"
+                             + (f", K={p.mixtures}" if getattr(p, "mixtures", 0) else ""))
+        self._apply_grid(ctx.grid, ctx.grid.decode_s)
+        if restore is not None:
+            self.request_grid()
+
+    def _apply_grid(self, grid: GridResult, seconds: float) -> None:
+        w = self.w
+        self.grid = grid
+        if self._draw_pending or grid.codes.shape != self.codes.shape:
+            # codes drawn in the worker (resample, seed, MDN component): the grid's codes become ours
+            self._draw_pending = False
+            self.codes = grid.codes.copy()
+            self.drawn = grid.codes.copy()
+        t0 = time.perf_counter()
+        full = self.ctx.doc.small.shape[:2] if self.ctx is not None else None
+        w.sampleGrid.set_images(grid.cells, full)
+        w.sampleGrid.set_current(self.current)
+        w.sampleGrid.set_badges([], [])
+        self._mark_stars()
+        w.codeSliders.set_code(self.codes[self.current])
+        s = grid.spread
+        w.spread.set_image(heat_rgb(s, (grid.cells.shape[2], grid.cells.shape[1])))
+        self.last_grid_s = seconds + (time.perf_counter() - t0)
+        self._extras_due = True
+        w.timingLabel.setText(f"{len(grid.codes)} samples: decode {grid.decode_s * 1e3:.0f} ms, "
+                              f"render {seconds * 1e3:.0f} ms · spread max {float(s.max()):.3f}")
+        code = self.ctx.image_code if self.ctx is not None else None
+        w.lppScatter.set_overlay(self.codes[self.current], self.codes, code)
+        self._debounced_extras()
+        self.gridApplied.emit()
+
+    def _apply_preview(self, layer: np.ndarray, image: np.ndarray) -> None:
+        self.w.preview.set_image(image)
+        self.w.truthView.set_current(image if self.ctx and self.ctx.doc.xg is not None else None)
+        if self.task_name == "motion":
+            self.w.flowView.set_flow(layer)
+
+    def _apply_truth(self, res: Any) -> None:
+        full_truth = self.ctx.doc.rgb if self.ctx else res.truth_image
+        from .images import resize_rgb
+
+        encoded = resize_rgb(res.image, max(full_truth.shape[:2]))
+        self.w.truthView.set_truth(full_truth, encoded,
+                                   f"best-of-{len(self.codes)} error (per-pixel MSE of x_g): {res.best_error:.4f} "
+                                   f"(sample {res.best_index})")
+
+    def _apply_drift(self, drift: np.ndarray) -> None:
+        self.w.sampleGrid.set_badges([f"drift {d:.1f}σ" for d in drift], [bool(d > 2.0) for d in drift])
+
+    def _apply_sweeps(self, strips: np.ndarray) -> None:
+        from .widgets.lpp_scatter import rgb_pixmap
+
+        for i, strip in enumerate(strips):
+            pm = rgb_pixmap(strip, None)
+            self.w.codeSliders.set_sweep(i, pm)
+
+    def shutdown(self) -> None:
+        self.worker.stop()
+
+
+def _layer_rgb(layer: np.ndarray) -> np.ndarray:
+    from .render import layer_to_rgb
+
+    return layer_to_rgb(layer)

@@ -1,0 +1,205 @@
+"""User actions on the Studio's state: code edits, undo, resample, stars, sessions, sweeps.
+
+A mixin of ``StudioState`` (cdvae_studio.state): it reads and writes the same attributes
+(``codes``, ``pinned``, ``current``, ``ctx``, ``grid``, ``worker`` ...) and submits work through
+the state's request methods; nothing here calls the model directly.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from .catalog import CatalogError, ModelEntry
+from .session import Session, SessionError, load_session, save_session
+
+UNDO_GAP_S = 0.6  # slider moves closer together than this are one undo step
+
+
+@dataclass
+class Star:
+    """A starred sample: enough to re-render it at full resolution and to reproduce it."""
+
+    key: int
+    model: ModelEntry
+    doc: Any
+    code: np.ndarray
+    xg: np.ndarray
+    seed: int
+    thumb: np.ndarray
+
+
+
+class ActionsMixin:
+    """Methods of StudioState that act on user input (see the module docstring)."""
+
+    # user actions ----------------------------------------------------------------------------
+    def current_code(self) -> np.ndarray:
+        return self.codes[self.current] if len(self.codes) else np.zeros(0, np.float32)
+
+    def _push_undo(self) -> None:
+        now = time.perf_counter()
+        if now - self._last_edit > UNDO_GAP_S:
+            self.undo_stack.append((self.codes.copy(), self.pinned.copy(), self.current))
+            del self.undo_stack[:-100]
+        self._last_edit = now
+
+    def edit_code(self, index: int, value: float) -> None:
+        """A slider moved: pin that component across the grid and re-render (throttled)."""
+        if self.ctx is None or index >= self.codes.shape[1]:
+            return
+        self._push_undo()
+        self.pinned[index] = True
+        self.codes[:, index] = value
+        self._throttled_grid()
+
+    def select_sample(self, index: int) -> None:
+        if not 0 <= index < len(self.codes):
+            return
+        self.current = index
+        self.w.sampleGrid.set_current(index)
+        self.w.codeSliders.set_code(self.codes[index])
+        code = self.ctx.image_code if self.ctx is not None else None
+        self.w.lppScatter.set_overlay(self.codes[index], self.codes, code)
+        self.request_extras()
+
+    def reset_code(self) -> None:
+        if not len(self.drawn):
+            return
+        self._push_undo()
+        self.codes = self.drawn.copy()
+        self.pinned[:] = False
+        self.request_grid()
+
+    def randomise(self, untied_only: bool) -> None:
+        """New values for the current sample's untied (or all) components, from N(0, 1)."""
+        if self.ctx is None:
+            return
+        self._push_undo()
+        rng = np.random.default_rng(None if not self.w.seedLock.isChecked() else self.seed + self.current)
+        start = self.ctx.predictor.tied_dims if untied_only else 0
+        d = self.codes.shape[1]
+        self.codes[self.current, start:d] = rng.standard_normal(d - start).astype(np.float32)
+        self.pinned[start:d] = False
+        self.request_grid()
+
+    def undo(self) -> None:
+        if not self.undo_stack:
+            return
+        self.codes, self.pinned, self.current = self.undo_stack.pop()
+        self._last_edit = 0.0
+        self.request_grid()
+
+    def _next_seed(self, keep: bool = False) -> int:
+        if not keep and not self.w.seedLock.isChecked():
+            self.seed = int(np.random.default_rng().integers(0, 2**31 - 1))
+            self.w.seedSpin.blockSignals(True)
+            self.w.seedSpin.setValue(self.seed)
+            self.w.seedSpin.blockSignals(False)
+        return self.seed
+
+    def _seed_edited(self, value: int) -> None:
+        self.seed = int(value)
+        self.request_draw()
+
+    def resample(self) -> None:
+        self._next_seed()
+        self.request_draw()
+
+    def set_component(self, component: int) -> None:
+        self.component = component
+        self.request_draw()
+
+    def toggle_star(self, index: int) -> None:
+        if self.grid is None or not 0 <= index < len(self.grid.codes) or self.ctx is None:
+            return
+        code = self.grid.codes[index]
+        for key, star in list(self.stars.items()):
+            if star.doc is self.ctx.doc and np.array_equal(star.code, code) and star.model.key == self.ctx.entry.key:
+                del self.stars[key]
+                self.w.tray.remove(key)
+                self._mark_stars()
+                return
+        self._star_ids += 1
+        star = Star(self._star_ids, self.ctx.entry, self.ctx.doc, code.copy(), self.grid.xg[index].copy(), self.seed,
+                    self.grid.cells[index])
+        self.stars[star.key] = star
+        self.w.tray.add(star.key, f"{self.ctx.doc.name} #{index}", star.thumb)
+        self._mark_stars()
+
+    def _mark_stars(self) -> None:
+        if self.grid is None or self.ctx is None:
+            return
+        marked = set()
+        for star in self.stars.values():
+            if star.doc is self.ctx.doc:
+                for i, code in enumerate(self.grid.codes):
+                    if np.array_equal(code, star.code):
+                        marked.add(i)
+        self.w.sampleGrid.set_starred(marked)
+
+    def export_items(self) -> dict[str, Any]:
+        """What the export dialog offers: starred samples, the grid, the current image's source."""
+        predictors = {s.model.key: self.catalog.cached(s.model.key) for s in self.stars.values()}
+        return {"predictors": {k: v for k, v in predictors.items() if v is not None}, "stars": list(self.stars.values()), "ctx": self.ctx, "grid": self.grid, "task": self.task,
+                "current": self.current, "image_path": self.image_path, "seed": self.seed}
+
+    # sessions --------------------------------------------------------------------------------
+    def session(self) -> Session:
+        model = str(self.entry.path) if self.entry and self.entry.kind != "builtin" else (self.entry.key if self.entry else "")
+        return Session(task=self.task_name, model=model, image=self.image_path, seed=self.seed,
+                       code=[float(v) for v in self.current_code()], current=self.current,
+                       component=self.component, pinned=[int(i) for i in np.flatnonzero(self.pinned)])
+
+    def save_session(self, path: str) -> None:
+        try:
+            save_session(path, self.session())
+        except OSError as exc:
+            self.w.show_error(f"cannot save the session: {exc}")
+            return
+        self.w.statusBar().showMessage(f"session saved to {path}", 5000)
+
+    def open_session(self, path: str) -> None:
+        try:
+            s = load_session(path)
+        except SessionError as exc:
+            self.w.show_error(str(exc))
+            return
+        self._restore = s
+        self.seed = s.seed
+        self.w.seedSpin.blockSignals(True)
+        self.w.seedSpin.setValue(s.seed)
+        self.w.seedSpin.blockSignals(False)
+        self.component = s.component
+        if s.task != self.task_name:
+            self.set_task(s.task)
+        entry = self.catalog.find(s.model) if s.model.startswith(("builtin:", "path:", "nearest:")) else None
+        if entry is None and s.model:
+            try:
+                entry = self.catalog.add_model_dir(s.model)
+            except (CatalogError, ValueError) as exc:
+                self.w.show_error(f"session model unavailable: {exc}")
+        if entry is not None:
+            self.populate_ties(prefer=entry.key)
+        if s.image:
+            self.open_image(s.image, remember=False)
+
+    def export_sweep_gif(self, path: str, other: int | None = None) -> None:
+        """Write a sweep of the last-moved component (or the interpolation to grid sample ``other``)."""
+        from .gif import export_sweep
+
+        if self.ctx is None:
+            self.w.show_error("load a model and an image before exporting a sweep")
+            return
+        ctx, task, code = self.ctx, self.task, self.current_code().copy()
+        index = self.w.codeSliders.focus_index()
+        target = None if other is None else self.codes[other].copy()
+
+        def job() -> str:
+            n = export_sweep(path, task, ctx, self.cache, code, index, target)
+            return f"{n}-frame {'interpolation' if target is not None else f'sweep of component {index}'} written to {path}"
+
+        self.worker.submit("misc", job)

@@ -1,0 +1,347 @@
+"""``trainDialog``: train a model from the app, off the GUI thread, with live loss curves.
+
+The job is one generator: make pairs (``cdvae_core.data.prepare.prepare_pairs``) or read a pair
+file, then ``cdvae_core.training.train``; a ``ProcessJobRunner`` drives it in a spawned process
+(its progress comes back through a queue), so training never holds the GUI's GIL. Cancel
+closes the generator between steps: the trainer keeps the last epoch's checkpoint, which
+"Resume" continues. When training finishes the model is offered in tieCombo.
+"""
+
+from __future__ import annotations
+
+import tempfile
+import time
+from pathlib import Path
+from typing import Any, Generator
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import Signal
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QDialog,
+    QFileDialog,
+    QFormLayout,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QProgressBar,
+    QPushButton,
+    QSpinBox,
+    QVBoxLayout,
+    QWidget,
+)
+
+from superqt.utils import qthrottled
+
+from .catalog import TASKS
+from .worker import ProcessJobRunner
+
+SOURCES = ("Built-in photos", "Folder of images or videos", "COCO", "UCF101", "Pair file (.npz)")
+TERMS_SKIPPED = {"epoch", "images_per_s", "eta_s", "kl_weight", "guidance_weight", "skipped", "grad_norm"}
+
+
+def format_eta(seconds: float) -> str:
+    seconds = max(0, int(round(seconds)))
+    m, s = divmod(seconds, 60)
+    h, m = divmod(m, 60)
+    return f"{h}:{m:02d}:{s:02d}" if h else f"{m}:{s:02d}"
+
+
+def training_job(source: tuple, task: str, model_cfg: Any, train_cfg: Any, out_dir: str, resume: bool,
+                 limit: int | None) -> Generator[Any, None, str]:
+    """Pairs (prepared or read) then training, as one generator of Progress; returns out_dir."""
+    from cdvae_core.pairs import load_pairs
+    from cdvae_core.training import train
+
+    if source[0] == "pairs":
+        pairs = load_pairs(source[1], require_test=False)
+    else:
+        from cdvae_core.data.prepare import prepare_pairs
+
+        spec = "builtin" if source[0] == "builtin" else source
+        pairs = yield from prepare_pairs(spec, task, limit=limit, seed=train_cfg.seed, workers=1)
+    yield from train(pairs, model_cfg, train_cfg, out_dir, resume=resume)
+    return out_dir
+
+
+class PathField(QWidget):
+    """A line edit with a Browse button (file or folder)."""
+
+    def __init__(self, folder: bool, caption: str, pattern: str = "") -> None:
+        super().__init__()
+        self.edit = QLineEdit()
+        self.button = QPushButton("Browse…")
+        layout = QHBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(self.edit, 1)
+        layout.addWidget(self.button)
+        self.button.clicked.connect(lambda: self._browse(folder, caption, pattern))
+
+    def _browse(self, folder: bool, caption: str, pattern: str) -> None:
+        if folder:
+            path = QFileDialog.getExistingDirectory(self, caption, self.edit.text())
+        else:
+            path, _ = QFileDialog.getOpenFileName(self, caption, self.edit.text(), pattern)
+        if path:
+            self.edit.setText(path)
+
+    def text(self) -> str:
+        return self.edit.text().strip()
+
+
+class TrainDialog(QDialog):
+    """Signals: modelTrained(str model_dir)."""
+
+    modelTrained = Signal(str)
+
+    def __init__(self, parent: QWidget | None = None, task: str = "resaturation") -> None:
+        super().__init__(parent)
+        self.setObjectName("trainDialog")
+        self.setWindowTitle("Train a model")
+        self.resize(760, 640)
+        self.runner: ProcessJobRunner | None = None
+        self._curves: dict[str, pg.PlotDataItem] = {}
+        self._history: dict[str, list[tuple[float, float]]] = {}
+        self._out_dir = ""
+        self._throttled_refresh = qthrottled(self._refresh, timeout=100, leading=True, parent=self)
+
+        self.source = QComboBox()
+        self.source.setObjectName("trainSource")
+        self.source.addItems(list(SOURCES))
+        self.path_a = PathField(True, "Folder")
+        self.path_b = PathField(False, "Annotations / splits")
+        self.path_a_label, self.path_b_label = QLabel("Folder"), QLabel("Annotations")
+        self.limit = QSpinBox()
+        self.limit.setRange(10, 1_000_000)
+        self.limit.setValue(2000)
+        self.limit.setToolTip("At most this many items (crops, images or clips) from the source")
+        self.task = QComboBox()
+        self.task.setObjectName("trainTask")
+        self.task.addItems(list(TASKS))
+        self.task.setCurrentText(task)
+        self.arch = QComboBox()
+        self.arch.addItems(["cdvae", "cvae"])
+        self.tie = QComboBox()
+        self.tie.setObjectName("trainTie")
+        self.tie.addItems(["gauss", "mdn", "none"])
+        self.mixtures = QSpinBox()
+        self.mixtures.setRange(1, 32)
+        self.mixtures.setValue(4)
+        self.layers = QSpinBox()
+        self.layers.setRange(1, 5)
+        self.layers.setValue(3)
+        self.layers.setToolTip("Latent layers L (1 with a Gaussian tie is the paper's Shallow CDVAE)")
+        self.epochs = QSpinBox()
+        self.epochs.setObjectName("trainEpochs")
+        self.epochs.setRange(1, 10_000)
+        self.epochs.setValue(40)
+        self.batch = QSpinBox()
+        self.batch.setRange(1, 4096)
+        self.batch.setValue(64)
+        self.out = PathField(True, "Output folder")
+        self.out.edit.setObjectName("trainOut")
+        self.out.edit.setText(str(Path(tempfile.gettempdir()) / "cdvae-models" / f"{task}-{int(time.time())}"))
+        self.resume = QCheckBox("Resume from the output folder's checkpoint")
+
+        form = QFormLayout()
+        form.addRow("Source", self.source)
+        form.addRow(self.path_a_label, self.path_a)
+        form.addRow(self.path_b_label, self.path_b)
+        form.addRow("Item limit", self.limit)
+        form.addRow("Task", self.task)
+        form.addRow("Architecture", self.arch)
+        form.addRow("Tie", self.tie)
+        form.addRow("MDN components K", self.mixtures)
+        form.addRow("Latent layers", self.layers)
+        form.addRow("Epochs", self.epochs)
+        form.addRow("Batch size", self.batch)
+        form.addRow("Output folder", self.out)
+        form.addRow("", self.resume)
+
+        self.progress = QProgressBar()
+        self.progress.setObjectName("trainProgress")
+        self.status = QLabel("Ready.")
+        self.status.setObjectName("trainStatus")
+        self.status.setWordWrap(True)
+        self.plot = pg.PlotWidget(title="Loss terms (nats per pair)")
+        self.plot.setObjectName("trainPlot")
+        self.plot.addLegend(offset=(-10, 10))
+        self.plot.setLabel("bottom", "step")
+        self.plot.showGrid(x=True, y=True, alpha=0.2)
+        self.start_button = QPushButton("Train")
+        self.start_button.setObjectName("trainStart")
+        self.cancel_button = QPushButton("Cancel")
+        self.cancel_button.setObjectName("trainCancel")
+        self.cancel_button.setEnabled(False)
+        buttons = QHBoxLayout()
+        buttons.addStretch(1)
+        buttons.addWidget(self.start_button)
+        buttons.addWidget(self.cancel_button)
+        layout = QVBoxLayout(self)
+        layout.addLayout(form)
+        layout.addWidget(self.progress)
+        layout.addWidget(self.status)
+        layout.addWidget(self.plot, 1)
+        layout.addLayout(buttons)
+
+        self.source.currentIndexChanged.connect(self._source_changed)
+        self.arch.currentTextChanged.connect(self._arch_changed)
+        self.tie.currentTextChanged.connect(lambda t: self.mixtures.setEnabled(t == "mdn"))
+        self.start_button.clicked.connect(self.start)
+        self.cancel_button.clicked.connect(self.cancel)
+        self._source_changed(0)
+        self.mixtures.setEnabled(False)
+
+    # form ----------------------------------------------------------------------------------------
+    def set_task(self, task: str) -> None:
+        if not self.running():
+            self.task.setCurrentText(task)
+
+    def _source_changed(self, index: int) -> None:
+        labels = {1: ("Folder", None), 2: ("Images folder", "Annotations JSON"), 3: ("Videos folder", "Splits folder"),
+                  4: ("Pair file", None)}
+        a, b = labels.get(index, (None, None))
+        for widget, label, text in ((self.path_a, self.path_a_label, a), (self.path_b, self.path_b_label, b)):
+            widget.setVisible(text is not None)
+            label.setVisible(text is not None)
+            if text:
+                label.setText(text)
+        self.limit.setEnabled(index != 4)
+
+    def _arch_changed(self, arch: str) -> None:
+        cdvae = arch == "cdvae"
+        for w in (self.tie, self.layers):
+            w.setEnabled(cdvae)
+        self.mixtures.setEnabled(cdvae and self.tie.currentText() == "mdn")
+
+    def source_spec(self) -> tuple:
+        """The prepare pipeline's source spec for the form (ValueError with a reason if incomplete)."""
+        i = self.source.currentIndex()
+        a, b = self.path_a.text(), self.path_b.text()
+        if i == 0:
+            return ("builtin",)
+        if not a or (i in (2, 3) and not b):
+            raise ValueError(f"choose the {self.path_a_label.text().lower()}"
+                             + (f" and the {self.path_b_label.text().lower()}" if i in (2, 3) else ""))
+        return (("folder", a), ("coco", a, b), ("ucf101", a, b), ("pairs", a))[i - 1]
+
+    def configs(self) -> tuple[Any, Any]:
+        from cdvae_core.config import ModelConfig, TrainConfig
+        from cdvae_core.tasks import get_task
+
+        task = get_task(self.task.currentText())
+        latents, hidden = ModelConfig.sizes_for_layers(self.layers.value())
+        model_cfg = ModelConfig(task=task.name, arch=self.arch.currentText(),
+                                tie=self.tie.currentText() if self.arch.currentText() == "cdvae" else "none",
+                                channels_c=task.channels_c, channels_g=task.channels_g,
+                                latent_sizes=latents, hidden_sizes=hidden, mixtures=self.mixtures.value())
+        epochs = self.epochs.value()
+        # short runs still need their warm-up and guidance decay to finish inside the run
+        import os
+
+        cores = os.cpu_count() or 1
+        # leave a core to the GUI and the render worker
+        train_cfg = TrainConfig(epochs=epochs, batch_size=self.batch.value(), num_threads=max(1, cores - 1),
+                                kl_warmup_epochs=min(5.0, epochs / 4), guidance_epochs=min(20.0, epochs / 2))
+        return model_cfg, train_cfg
+
+    # running -------------------------------------------------------------------------------------
+    def running(self) -> bool:
+        return self.runner is not None and self.runner.running()
+
+    def start(self) -> None:
+        if self.running():
+            return
+        try:
+            source = self.source_spec()
+            model_cfg, train_cfg = self.configs()
+        except ValueError as exc:
+            self.status.setText(f"Cannot start: {exc}")
+            return
+        out = self.out.text()
+        if not out:
+            self.status.setText("Cannot start: choose an output folder")
+            return
+        self._out_dir = out
+        self.plot.clear()
+        self._curves.clear()
+        self._history.clear()
+        self.progress.setValue(0)
+        self._t0 = time.monotonic()
+        task, resume, limit = model_cfg.task, self.resume.isChecked(), self.limit.value()
+        # a separate process: the trainer's Python work never competes with the GUI for the GIL
+        self.runner = ProcessJobRunner(training_job, (source, task, model_cfg, train_cfg, out, resume, limit),
+                                       name="cdvae-train")
+        self.runner.progress.connect(self._on_progress)
+        self.runner.finished.connect(self._on_finished)
+        self.start_button.setEnabled(False)
+        self.cancel_button.setEnabled(True)
+        self.status.setText("Starting…")
+        self.runner.start()
+
+    def cancel(self) -> None:
+        if self.runner is not None:
+            self.status.setText("Stopping after the current step…")
+            self.runner.cancel()
+
+    def stop_and_wait(self, ms: int = 120_000) -> None:
+        """At exit: cancel and join the training thread (the trainer keeps its last checkpoint)."""
+        if self.runner is not None:
+            self.runner.cancel()
+            self.runner.wait(ms)
+
+    def _on_progress(self, p: Any) -> None:
+        """Record every step (cheap); repaint the bar, text and curves at most every 100 ms, so a
+        burst of queued steps never stalls the event loop."""
+        if p.stage == "train":
+            for name, value in p.values.items():
+                if name in TERMS_SKIPPED or not np.isfinite(value):
+                    continue
+                self._history.setdefault(name, []).append((float(p.done), float(value)))
+        self._latest = p
+        self._throttled_refresh()
+
+    def _refresh(self) -> None:
+        p = getattr(self, "_latest", None)
+        if p is None:
+            return
+        self.progress.setMaximum(max(p.total, 1))
+        self.progress.setValue(min(p.done, max(p.total, 1)))
+        eta = p.values.get("eta_s")
+        extra = f" · ETA {format_eta(eta)}" if eta is not None and np.isfinite(eta) else ""
+        rate = p.values.get("images_per_s")
+        extra += f" · {rate:.0f} pairs/s" if rate else ""
+        self.status.setText(f"{p.stage}: {p.message}{extra}")
+        if p.stage == "train":
+            self._draw_curves()
+
+    def _draw_curves(self) -> None:
+        for i, (name, points) in enumerate(sorted(self._history.items())):
+            curve = self._curves.get(name)
+            if curve is None:
+                curve = self.plot.plot(pen=pg.mkPen(pg.intColor(i, hues=12), width=1.5), name=name)
+                self._curves[name] = curve
+            data = np.asarray(points[-2000:], np.float64)
+            curve.setData(data[:, 0], data[:, 1])
+
+    def curve_names(self) -> list[str]:
+        return sorted(self._curves)
+
+    def _on_finished(self, status: str, payload: object) -> None:
+        self._throttled_refresh.cancel()
+        self._refresh()
+        self.start_button.setEnabled(True)
+        self.cancel_button.setEnabled(False)
+        took = format_eta(time.monotonic() - getattr(self, "_t0", time.monotonic()))
+        if status == "done":
+            self.status.setText(f"Done in {took}: model saved in {self._out_dir}; it is now in the Model list.")
+            self.progress.setValue(self.progress.maximum())
+            self.modelTrained.emit(str(payload or self._out_dir))
+        elif status == "cancelled":
+            self.status.setText(f"Cancelled after {took}. The last finished epoch is kept in {self._out_dir}; "
+                                "tick Resume to continue.")
+            self.resume.setChecked(True)
+        else:
+            self.status.setText(f"Training failed: {payload}")

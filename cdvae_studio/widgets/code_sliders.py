@@ -1,0 +1,209 @@
+"""``codeSliders``: one slider per component of the top code, grouped into tied and untied.
+
+The widget holds no model: the window gives it the code size, how many leading components are
+tied, and the conditional mean and spread of each component (slider ticks mark mean +- 2 std).
+Moving a slider emits ``codeEdited(index, value)``; the window throttles the renders.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QPixmap
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QGridLayout,
+    QGroupBox,
+    QHBoxLayout,
+    QLabel,
+    QPushButton,
+    QScrollArea,
+    QSlider,
+    QVBoxLayout,
+    QWidget,
+)
+
+RANGE = 4.0  # codes have a N(0, I) prior: +-4 covers every value worth exploring
+STEPS = 400  # slider resolution: RANGE / STEPS = 0.01 per step
+
+
+def to_ticks(value: float) -> int:
+    return int(round(np.clip(value, -RANGE, RANGE) / RANGE * STEPS))
+
+
+def from_ticks(ticks: int) -> float:
+    return ticks / STEPS * RANGE
+
+
+class CodeSliders(QWidget):
+    """Signals: codeEdited(int, float), resetRequested(), randomiseRequested(bool untied_only),
+    componentChanged(int) with -1 for "all components"."""
+
+    codeEdited = Signal(int, float)
+    dragFinished = Signal()
+    resetRequested = Signal()
+    randomiseRequested = Signal(bool)
+    componentChanged = Signal(int)
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("codeSliders")
+        self._sliders: list[QSlider] = []
+        self._values: list[QLabel] = []
+        self._sweeps: list[QLabel] = []
+        self._tied = 0
+        self._focus = 0
+
+        buttons = QHBoxLayout()
+        self.reset_button = QPushButton("Reset")
+        self.reset_button.setToolTip("Back to the code of the current sample")
+        self.random_untied_button = QPushButton("Randomise untied")
+        self.random_all_button = QPushButton("Randomise all")
+        for b in (self.reset_button, self.random_untied_button, self.random_all_button):
+            buttons.addWidget(b)
+        self.reset_button.clicked.connect(self.resetRequested)
+        self.random_untied_button.clicked.connect(lambda: self.randomiseRequested.emit(True))
+        self.random_all_button.clicked.connect(lambda: self.randomiseRequested.emit(False))
+
+        picker = QHBoxLayout()
+        self.component_label = QLabel("MDN component")
+        self.component_combo = QComboBox()
+        self.component_combo.setObjectName("componentPicker")
+        self.component_combo.setToolTip("Draw samples from one mixture component of p(z_g | x_c) alone")
+        self.component_combo.currentIndexChanged.connect(self._component_changed)
+        picker.addWidget(self.component_label)
+        picker.addWidget(self.component_combo, 1)
+        self.show_sweeps = QCheckBox("Sweep strips")
+        self.show_sweeps.setToolTip("Thumbnails from -2 to +2 standard deviations beside each slider")
+        picker.addWidget(self.show_sweeps)
+        self.show_sweeps.toggled.connect(lambda on: [label.setVisible(on) for label in self._sweeps])
+
+        self._rows = QWidget()
+        self._rows_layout = QVBoxLayout(self._rows)
+        self._rows_layout.setContentsMargins(0, 0, 0, 0)
+        scroll = QScrollArea()
+        scroll.setWidgetResizable(True)
+        scroll.setWidget(self._rows)
+        self.empty_label = QLabel("No model loaded")
+        self._rows_layout.addWidget(self.empty_label)
+
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(4, 4, 4, 4)
+        layout.addLayout(buttons)
+        layout.addLayout(picker)
+        layout.addWidget(scroll, 1)
+        self.set_mixture(None)
+
+    # building ---------------------------------------------------------------------------------
+    def set_layout(self, code_dim: int, tied_dims: int, mean: np.ndarray, std: np.ndarray) -> None:
+        """Rebuild rows: components [0, tied_dims) under "Tied", the rest under "Untied"."""
+        while self._rows_layout.count():
+            item = self._rows_layout.takeAt(0)
+            if item.widget() is not None:
+                item.widget().deleteLater()
+        self._sliders, self._values, self._sweeps = [], [], []
+        self._tied = tied_dims
+        groups = [("Tied to the image (z_g follows z_c)", range(0, tied_dims)),
+                  ("Untied (free, N(0, 1))", range(tied_dims, code_dim))]
+        for title, idx in groups:
+            if len(idx) == 0:
+                continue
+            box = QGroupBox(f"{title}: {len(idx)}")
+            box.setObjectName("tiedGroup" if idx.start == 0 and tied_dims else "untiedGroup")
+            grid = QGridLayout(box)
+            grid.setContentsMargins(4, 2, 4, 2)
+            grid.setVerticalSpacing(1)
+            for row, i in enumerate(idx):
+                name = QLabel(f"{'t' if i < tied_dims else 'u'}{i}")
+                name.setToolTip(f"component {i}: conditional mean {mean[i]:+.2f}, std {std[i]:.2f}")
+                slider = QSlider(Qt.Orientation.Horizontal)
+                slider.setRange(-STEPS, STEPS)
+                slider.setObjectName(f"codeSlider{i}")
+                slider.setTickPosition(QSlider.TickPosition.TicksBelow)
+                slider.setTickInterval(STEPS // 4)
+                slider.setMinimumWidth(120)
+                slider.setToolTip(name.toolTip())
+                value = QLabel("+0.00")
+                value.setMinimumWidth(40)
+                sweep = QLabel()
+                sweep.setVisible(self.show_sweeps.isChecked())
+                slider.valueChanged.connect(lambda t, i=i: self._moved(i, t))
+                slider.sliderReleased.connect(self.dragFinished)
+                grid.addWidget(name, row, 0)
+                grid.addWidget(slider, row, 1)
+                grid.addWidget(value, row, 2)
+                grid.addWidget(sweep, row, 3)
+                self._sliders.append(slider)
+                self._values.append(value)
+                self._sweeps.append(sweep)
+            self._rows_layout.addWidget(box)
+        self._rows_layout.addStretch(1)
+        self.random_untied_button.setEnabled(code_dim > tied_dims)
+
+    def clear(self, message: str = "No model loaded") -> None:
+        self.set_layout(0, 0, np.zeros(0), np.zeros(0))
+        label = QLabel(message)
+        label.setWordWrap(True)
+        self._rows_layout.insertWidget(0, label)
+        self.set_mixture(None)
+
+    def set_mixture(self, weights: np.ndarray | None) -> None:
+        """Offer the MDN component picker with each component's weight for this image."""
+        self.component_combo.blockSignals(True)
+        self.component_combo.clear()
+        visible = weights is not None and len(weights) > 1
+        if visible:
+            self.component_combo.addItem("all components (mixture)")
+            for k, w in enumerate(weights):
+                self.component_combo.addItem(f"component {k}: weight {float(w):.2f}")
+        self.component_combo.blockSignals(False)
+        self.component_label.setVisible(visible)
+        self.component_combo.setVisible(visible)
+
+    def set_sweep(self, index: int, pixmap: QPixmap) -> None:
+        if 0 <= index < len(self._sweeps):
+            self._sweeps[index].setPixmap(pixmap)
+
+    def sweep_pixmap(self, index: int) -> QPixmap:
+        return self._sweeps[index].pixmap()
+
+    # values -----------------------------------------------------------------------------------
+    @property
+    def code_dim(self) -> int:
+        return len(self._sliders)
+
+    @property
+    def tied_dims(self) -> int:
+        return self._tied
+
+    def set_code(self, code: np.ndarray) -> None:
+        """Show a code without emitting codeEdited."""
+        for i, slider in enumerate(self._sliders):
+            slider.blockSignals(True)
+            slider.setValue(to_ticks(float(code[i])))
+            slider.blockSignals(False)
+            self._values[i].setText(f"{float(code[i]):+.2f}")
+
+    def code(self) -> np.ndarray:
+        return np.array([from_ticks(s.value()) for s in self._sliders], np.float32)
+
+    def dragging(self) -> bool:
+        """True while the user holds a slider (renders then use the cheaper drag resolution)."""
+        return any(s.isSliderDown() for s in self._sliders)
+
+    def slider(self, index: int) -> QSlider:
+        return self._sliders[index]
+
+    def focus_index(self) -> int:
+        """The component last moved (the one a sweep export varies); 0 before any move."""
+        return self._focus
+
+    def _moved(self, index: int, ticks: int) -> None:
+        self._focus = index
+        value = from_ticks(ticks)
+        self._values[index].setText(f"{value:+.2f}")
+        self.codeEdited.emit(index, value)
+
+    def _component_changed(self, combo_index: int) -> None:
+        self.componentChanged.emit(combo_index - 1)  # 0 = mixture -> -1

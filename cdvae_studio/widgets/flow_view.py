@@ -1,0 +1,144 @@
+"""``flowView``: the current motion sample as arrows over the frame, or as the colour wheel.
+
+Flow arrives as the model's (2, 32, 32) field in model pixels (see docs/architecture.md); the
+view upsamples it to the frame, samples one arrow every ``density`` frame pixels and draws all
+shafts and heads as a single line item (pyqtgraph ``connect="pairs"``), reused between updates.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import QRectF
+from PySide6.QtWidgets import QCheckBox, QHBoxLayout, QLabel, QSpinBox, QDoubleSpinBox, QVBoxLayout, QWidget
+
+from ..images import resize_layer
+from ..render import flow_to_rgb
+
+HEAD = 0.3  # arrow head length as a share of the shaft
+HEAD_ANGLE = np.deg2rad(25.0)
+
+
+def arrow_segments(flow: np.ndarray, step: int, scale: float, min_len: float = 2.0) -> np.ndarray:
+    """Flow (2, H, W) in frame pixels -> segment end points (M, 2) for connect="pairs".
+
+    One arrow per ``step`` pixels, from the cell centre along ``scale * flow``; arrows shorter
+    than ``min_len`` pixels are dropped (still regions stay clean). Each arrow is three segments.
+    """
+    _, h, w = flow.shape
+    ys, xs = np.mgrid[step // 2 : h : step, step // 2 : w : step]
+    dx = flow[0, ys, xs] * scale
+    dy = flow[1, ys, xs] * scale
+    keep = np.hypot(dx, dy) >= min_len
+    x0, y0, dx, dy = xs[keep].astype(np.float32), ys[keep].astype(np.float32), dx[keep], dy[keep]
+    x1, y1 = x0 + dx, y0 + dy
+    ang = np.arctan2(dy, dx)
+    length = np.hypot(dx, dy) * HEAD
+    heads = []
+    for sign in (1.0, -1.0):
+        a = ang + np.pi - sign * HEAD_ANGLE
+        heads.append((x1 + length * np.cos(a), y1 + length * np.sin(a)))
+    n = x0.size
+    pts = np.empty((n, 6, 2), np.float32)
+    pts[:, 0] = np.stack([x0, y0], 1)
+    pts[:, 1] = np.stack([x1, y1], 1)
+    pts[:, 2] = np.stack([x1, y1], 1)
+    pts[:, 3] = np.stack(heads[0], 1)
+    pts[:, 4] = np.stack([x1, y1], 1)
+    pts[:, 5] = np.stack(heads[1], 1)
+    return pts.reshape(-1, 2)
+
+
+class FlowView(QWidget):
+    """Arrows (density and scale settable) or colour wheel over the frame; follows the current sample."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("flowView")
+        self.plot = pg.PlotWidget()
+        self.plot.setAspectLocked(True)
+        self.plot.invertY(True)
+        self.plot.hideAxis("left")
+        self.plot.hideAxis("bottom")
+        self.plot.setMenuEnabled(False)
+        self.image_item = pg.ImageItem(axisOrder="row-major")
+        self.arrows = pg.PlotDataItem(pen=pg.mkPen((255, 235, 60), width=1.5), connect="pairs")
+        self.plot.addItem(self.image_item)
+        self.plot.addItem(self.arrows)
+
+        self.density = QSpinBox()
+        self.density.setRange(4, 64)
+        self.density.setValue(16)
+        self.density.setSuffix(" px")
+        self.density.setToolTip("One arrow every N frame pixels")
+        self.scale = QDoubleSpinBox()
+        self.scale.setRange(0.1, 20.0)
+        self.scale.setSingleStep(0.5)
+        self.scale.setValue(3.0)
+        self.scale.setSuffix("x")
+        self.scale.setToolTip("Arrow length multiplier (1x: true displacement over one second)")
+        self.wheel = QCheckBox("Colour wheel")
+        self.wheel.setToolTip("Show the flow as colour (hue: direction, saturation: speed)")
+        self.info = QLabel("")
+        controls = QHBoxLayout()
+        controls.addWidget(QLabel("Density"))
+        controls.addWidget(self.density)
+        controls.addWidget(QLabel("Scale"))
+        controls.addWidget(self.scale)
+        controls.addWidget(self.wheel)
+        controls.addStretch(1)
+        controls.addWidget(self.info)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(self.plot, 1)
+        layout.addLayout(controls)
+        for w in (self.density, self.scale):
+            w.valueChanged.connect(self._redraw)
+        self.wheel.toggled.connect(self._redraw)
+        self._frame: np.ndarray | None = None
+        self._flow: np.ndarray | None = None
+        self._shape: tuple[int, int] = (0, 0)
+
+    def set_frame(self, frame: np.ndarray | None) -> None:
+        """The conditioning frame, RGB uint8 (H, W, 3), or None to clear."""
+        self._frame = frame
+        self._flow = None
+        self._redraw()
+
+    def set_flow(self, flow32: np.ndarray | None) -> None:
+        """The current sample's flow (2, 32, 32) in model pixels, or None."""
+        self._flow = None if flow32 is None else np.asarray(flow32, np.float32)
+        self._redraw()
+
+    def segment_points(self) -> np.ndarray:
+        """The arrow segments currently drawn, (M, 2) (for tests and exports)."""
+        x, y = self.arrows.getData()
+        if x is None:
+            return np.zeros((0, 2), np.float32)
+        return np.stack([x, y], 1)
+
+    def _redraw(self) -> None:
+        if self._frame is None:
+            self.image_item.clear()
+            self.arrows.setData([], [])
+            self.info.setText("")
+            return
+        h, w = self._frame.shape[:2]
+        if self._flow is None:
+            self.image_item.setImage(self._frame, autoLevels=False, levels=(0, 255))
+            self.arrows.setData([], [])
+        else:
+            # flow is in 32x32 model pixels: scale to frame pixels before drawing
+            up = resize_layer(self._flow, (w, h)) * np.array([w / 32.0, h / 32.0], np.float32)[:, None, None]
+            if self.wheel.isChecked():
+                self.image_item.setImage(flow_to_rgb(up), autoLevels=False, levels=(0, 255))
+                self.arrows.setData([], [])
+            else:
+                self.image_item.setImage(self._frame, autoLevels=False, levels=(0, 255))
+                pts = arrow_segments(up, self.density.value(), self.scale.value())
+                self.arrows.setData(pts[:, 0], pts[:, 1]) if len(pts) else self.arrows.setData([], [])
+            mag = np.hypot(up[0], up[1])
+            self.info.setText(f"max {mag.max():.1f} px/s, mean {mag.mean():.1f} px/s")
+        if (h, w) != self._shape:
+            self._shape = (h, w)
+            self.plot.setRange(QRectF(0, 0, w, h), padding=0.02)

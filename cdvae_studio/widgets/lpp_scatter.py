@@ -1,0 +1,273 @@
+"""``lppScatter``: the training set's codes in the LPP embedding, with the current image on top.
+
+Points carry their row index (``data=``) so hover and click map straight back to the training
+example. Spaces: the learned codes z_c (what the model uses), their LPP targets (what guidance
+pulled them towards), or the code-distortion view (a line from each target to its learned code).
+The current image's code is drawn as a cursor with a trail, its samples as rings; a lasso
+(rectangle ROI) selects points and reports their rows.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import QSize, Qt, Signal
+from PySide6.QtGui import QIcon, QImage, QPixmap
+from PySide6.QtWidgets import (QCheckBox, QComboBox, QHBoxLayout, QLabel, QListWidget, QListWidgetItem, QVBoxLayout,
+                               QWidget)
+
+from ..render import layer_to_rgb
+
+PALETTE = [pg.intColor(i, hues=10, values=1, maxValue=230) for i in range(10)]
+TRAIL = 24  # current-code positions kept for the cursor's trail
+
+
+def rgb_pixmap(rgb: np.ndarray, side: int | None = 72) -> QPixmap:
+    """RGB uint8 (h, w, 3) as a QPixmap, scaled to side x side unless side is None (copies the data)."""
+    rgb = np.ascontiguousarray(rgb)
+    h, w = rgb.shape[:2]
+    image = QImage(rgb.data, w, h, 3 * w, QImage.Format.Format_RGB888).copy()
+    pixmap = QPixmap.fromImage(image)
+    return pixmap if side is None else pixmap.scaled(side, side)
+
+
+class LppScatter(QWidget):
+    """Signals: exampleClicked(int row), selectionChanged(object rows ndarray)."""
+
+    exampleClicked = Signal(int)
+    selectionChanged = Signal(object)
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("lppScatter")
+        self.plot = pg.PlotWidget()
+        self.plot.setMenuEnabled(False)
+        self.plot.showGrid(x=True, y=True, alpha=0.15)
+        self.points = pg.ScatterPlotItem(size=5, pen=None, hoverable=True, hoverSize=9, tip=None)
+        self.distortion = pg.PlotDataItem(pen=pg.mkPen((160, 160, 160, 90)), connect="pairs")
+        self.samples = pg.ScatterPlotItem(size=9, pen=pg.mkPen((255, 255, 255), width=1.5), brush=None, symbol="o")
+        self.hovered = pg.ScatterPlotItem(size=16, pen=pg.mkPen((255, 196, 0), width=2.5), brush=None)
+        self.trail = pg.PlotDataItem(pen=pg.mkPen((0, 200, 255, 160), width=1.5))
+        self.cursor = pg.ScatterPlotItem(size=18, symbol="+", pen=pg.mkPen((0, 200, 255), width=3), brush=None)
+        self.image_mark = pg.ScatterPlotItem(size=14, symbol="d", pen=pg.mkPen((255, 80, 80), width=2), brush=None)
+        for item in (self.distortion, self.points, self.samples, self.trail, self.image_mark, self.cursor, self.hovered):
+            self.plot.addItem(item)
+        self.points.sigClicked.connect(self._clicked)
+        self.points.sigHovered.connect(self._hovered)
+        self.lasso = pg.RectROI([0, 0], [1, 1], pen=pg.mkPen((255, 196, 0), width=1.5))
+        self.lasso.setVisible(False)
+        self.plot.addItem(self.lasso)
+        self.lasso.sigRegionChangeFinished.connect(self._lasso_changed)
+
+        self.x_axis, self.y_axis = QComboBox(), QComboBox()
+        self.space = QComboBox()
+        self.space.addItems(["learned codes", "LPP targets", "distortion"])
+        self.colour = QComboBox()
+        self.colour.addItems(["split", "category"])
+        self.select = QCheckBox("Select")
+        self.select.setToolTip("Show a rectangle: the points inside it are selected")
+        controls = QHBoxLayout()
+        for label, w in (("x", self.x_axis), ("y", self.y_axis), ("", self.space), ("colour", self.colour)):
+            if label:
+                controls.addWidget(QLabel(label))
+            controls.addWidget(w)
+        controls.addWidget(self.select)
+        controls.addStretch(1)
+        self.thumb = QLabel()
+        self.thumb.setFixedSize(72, 72)
+        self.thumb_text = QLabel("hover a point")
+        controls.addWidget(self.thumb_text)
+        controls.addWidget(self.thumb)
+        self.message = QLabel("")
+        self.selection_list = QListWidget()
+        self.selection_list.setObjectName("selectionList")
+        self.selection_list.setViewMode(QListWidget.ViewMode.IconMode)
+        self.selection_list.setIconSize(QSize(40, 40))
+        self.selection_list.setFlow(QListWidget.Flow.LeftToRight)
+        self.selection_list.setWrapping(False)
+        self.selection_list.setMaximumHeight(70)
+        self.selection_list.setVisible(False)
+        self.selection_list.itemClicked.connect(
+            lambda item: self.exampleClicked.emit(int(item.data(Qt.ItemDataRole.UserRole))))
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(self.plot, 1)
+        layout.addLayout(controls)
+        layout.addWidget(self.message)
+        layout.addWidget(self.selection_list)
+        for w in (self.x_axis, self.y_axis, self.space, self.colour):
+            w.currentIndexChanged.connect(self._redraw)
+        self.select.toggled.connect(self._toggle_lasso)
+
+        self.emb: Any = None
+        self._xy = np.zeros((0, 2), np.float32)
+        self._overlay_code: np.ndarray | None = None
+        self._image_code: np.ndarray | None = None
+        self._overlay_samples: np.ndarray | None = None
+        self._trail: list[np.ndarray] = []
+        self.selected = np.zeros(0, np.int64)
+
+    # data --------------------------------------------------------------------------------------
+    def set_embedding(self, emb: Any, reason: str = "") -> None:
+        """A TrainEmbedding (lpp_c (N, d), codes_c (N, D), split (N,), labels (N,), xc_thumbs) or None."""
+        self.emb = emb
+        self._trail = []
+        dims = 0 if emb is None else int(np.asarray(self._codes(emb)).shape[1])
+        for combo, default in ((self.x_axis, 0), (self.y_axis, 1)):
+            combo.blockSignals(True)
+            combo.clear()
+            combo.addItems([f"axis {i}" for i in range(dims)])
+            combo.setCurrentIndex(min(default, dims - 1))
+            combo.blockSignals(False)
+        labels = None if emb is None else getattr(emb, "labels", None)
+        has_labels = labels is not None and bool((np.asarray(labels) >= 0).any())
+        self.colour.model().item(1).setEnabled(bool(has_labels))
+        self.message.setText("" if emb is not None else (reason or "This model has no training embedding to show."))
+        self._redraw()
+
+    def set_overlay(self, code: np.ndarray | None, samples: np.ndarray | None,
+                    image_code: np.ndarray | None = None) -> None:
+        """The current code (D,) (cursor, with trail), the grid's codes (n, D) and the image's z_c (D,)."""
+        self._image_code = None if image_code is None else np.asarray(image_code, np.float32)
+        if code is not None and (self._overlay_code is None or not np.array_equal(code, self._overlay_code)):
+            self._trail = (self._trail + [np.asarray(code, np.float32)])[-TRAIL:]
+        self._overlay_code = None if code is None else np.asarray(code, np.float32)
+        self._overlay_samples = None if samples is None else np.asarray(samples, np.float32)
+        self._draw_overlay()
+
+    def highlight_sample(self, index: int) -> None:
+        """Light up the grid sample ``index`` (-1 clears): linked hover from the grid."""
+        s = self._overlay_samples
+        if s is None or not 0 <= index < len(s) or self.emb is None:
+            self.hovered.setData([], [])
+            return
+        a, b = self._axes()
+        self.hovered.setData([s[index, a]], [s[index, b]])
+
+    @staticmethod
+    def _codes(emb: Any) -> np.ndarray:
+        # the CVAE has no z_c: its scatter shows the LPP coordinates alone
+        return emb.codes_c if getattr(emb, "codes_c", None) is not None else emb.lpp_c
+
+    def _axes(self) -> tuple[int, int]:
+        return max(self.x_axis.currentIndex(), 0), max(self.y_axis.currentIndex(), 0)
+
+    def _colours(self, n: int) -> list:
+        emb = self.emb
+        if self.colour.currentText() == "category" and getattr(emb, "labels", None) is not None:
+            keys = np.asarray(emb.labels).astype(np.int64)
+        else:
+            keys = np.asarray(emb.split).astype(np.int64)
+        brushes = [pg.mkBrush(c) for c in PALETTE]
+        return [brushes[k % len(brushes)] for k in keys[:n]]
+
+    def _redraw(self) -> None:
+        if self.emb is None or self.x_axis.count() == 0:
+            self.points.setData([], [])
+            self.distortion.setData([], [])
+            self._xy = np.zeros((0, 2), np.float32)
+            self._draw_overlay()
+            return
+        a, b = self._axes()
+        codes = np.asarray(self._codes(self.emb), np.float32)
+        lpp = np.asarray(self.emb.lpp_c, np.float32)
+        space = self.space.currentText()
+        base = lpp if space == "LPP targets" else codes
+        b_lpp = min(b, lpp.shape[1] - 1)
+        a_lpp = min(a, lpp.shape[1] - 1)
+        self._xy = np.stack([base[:, a if base is codes else a_lpp], base[:, b if base is codes else b_lpp]], 1)
+        rows = np.arange(len(self._xy))
+        self.points.setData(x=self._xy[:, 0], y=self._xy[:, 1], data=rows, brush=self._colours(len(rows)))
+        if space == "distortion":
+            seg = np.empty((len(rows) * 2, 2), np.float32)
+            seg[0::2] = np.stack([lpp[:, a_lpp], lpp[:, b_lpp]], 1)
+            seg[1::2] = self._xy
+            self.distortion.setData(seg[:, 0], seg[:, 1])
+            err = float(np.sqrt(np.mean(np.sum((codes[:, : lpp.shape[1]] - lpp[:, : codes.shape[1]]) ** 2, 1))))
+            self.message.setText(f"code distortion: RMS distance from LPP target to learned code {err:.3f}")
+        else:
+            self.distortion.setData([], [])
+            self.message.setText(f"{len(rows)} training examples · {space}")
+        self._draw_overlay()
+
+    def _draw_overlay(self) -> None:
+        if self.emb is None:
+            for item in (self.samples, self.cursor, self.hovered, self.image_mark):
+                item.setData([], [])
+            self.trail.setData([], [])
+            return
+        a, b = self._axes()
+        s = self._overlay_samples
+        self.samples.setData([] if s is None else s[:, a], [] if s is None else s[:, b])
+        m = self._image_code
+        self.image_mark.setData([] if m is None else [m[a]], [] if m is None else [m[b]])
+        c = self._overlay_code
+        self.cursor.setData([] if c is None else [c[a]], [] if c is None else [c[b]])
+        if len(self._trail) > 1:
+            t = np.stack(self._trail)
+            self.trail.setData(t[:, a], t[:, b])
+        else:
+            self.trail.setData([], [])
+
+    # interaction -------------------------------------------------------------------------------
+    def thumbnail(self, row: int) -> np.ndarray | None:
+        thumbs = getattr(self.emb, "xc_thumbs", None)
+        if thumbs is None or not 0 <= row < len(thumbs):
+            return None
+        return layer_to_rgb(np.asarray(thumbs[row], np.float32))
+
+    def _hovered(self, item, points, ev) -> None:
+        if len(points) == 0:
+            return
+        row = int(points[0].data())
+        thumb = self.thumbnail(row)
+        split = "test" if int(np.asarray(self.emb.split)[row]) == 1 else "train"
+        self.thumb_text.setText(f"#{row} ({split})")
+        if thumb is not None:
+            self.thumb.setPixmap(rgb_pixmap(thumb))
+
+    def _clicked(self, item, points, ev=None) -> None:
+        if len(points):
+            self.exampleClicked.emit(int(points[0].data()))
+
+    def _toggle_lasso(self, on: bool) -> None:
+        if on and len(self._xy):
+            lo, hi = np.percentile(self._xy, 35, axis=0), np.percentile(self._xy, 65, axis=0)
+            self.lasso.setPos(lo.tolist())
+            self.lasso.setSize((hi - lo).tolist())
+        self.lasso.setVisible(on)
+        self._lasso_changed()
+
+    def select_rect(self, x0: float, y0: float, w: float, h: float) -> np.ndarray:
+        """Select the points inside a data-space rectangle; returns and emits their rows."""
+        self.lasso.setPos([x0, y0], finish=False)
+        self.lasso.setSize([w, h], finish=False)
+        self.lasso.setVisible(True)
+        self._lasso_changed()
+        return self.selected
+
+    def _lasso_changed(self) -> None:
+        if not self.lasso.isVisible() or not len(self._xy):
+            self.selected = np.zeros(0, np.int64)
+        else:
+            (x0, y0), (w, h) = self.lasso.pos(), self.lasso.size()
+            x, y = self._xy[:, 0], self._xy[:, 1]
+            self.selected = np.flatnonzero((x >= x0) & (x <= x0 + w) & (y >= y0) & (y <= y0 + h))
+        self._show_selection()
+        self.selectionChanged.emit(self.selected)
+
+    def _show_selection(self) -> None:
+        """The selected examples' thumbnails in a strip (first 48); a click opens one."""
+        self.selection_list.clear()
+        self.selection_list.setVisible(bool(len(self.selected)))
+        for row in self.selected[:48]:
+            item = QListWidgetItem(f"#{row}")
+            item.setData(Qt.ItemDataRole.UserRole, int(row))
+            thumb = self.thumbnail(int(row))
+            if thumb is not None:
+                item.setIcon(QIcon(rgb_pixmap(thumb, 40)))
+            self.selection_list.addItem(item)
+        if len(self.selected):
+            self.message.setText(f"{len(self.selected)} example(s) selected")

@@ -1,0 +1,210 @@
+"""Small display panels: an image pane, the image panel (photo, x_c layer, gallery, recent),
+the starred tray, and the ground-truth view (split or flicker against the truth)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import QRectF, QSize, Qt, QTimer, Signal
+from PySide6.QtGui import QIcon
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QHBoxLayout,
+    QLabel,
+    QListWidget,
+    QListWidgetItem,
+    QSlider,
+    QTabWidget,
+    QVBoxLayout,
+    QWidget,
+)
+
+from .lpp_scatter import rgb_pixmap
+
+
+class ImagePane(pg.GraphicsLayoutWidget):
+    """One RGB uint8 image, aspect locked, updated in place with setImage(autoLevels=False)."""
+
+    def __init__(self, parent: QWidget | None = None, background: str = "#1e1e1e") -> None:
+        super().__init__(parent=parent)
+        self.setBackground(background)
+        self.view = self.addViewBox(lockAspect=True, enableMouse=False)
+        self.view.invertY(True)
+        self.view.setMenuEnabled(False)
+        self.item = pg.ImageItem(axisOrder="row-major")
+        self.view.addItem(self.item)
+        self._shape: tuple[int, int] = (0, 0)
+
+    def set_image(self, rgb: np.ndarray | None) -> None:
+        if rgb is None:
+            self.item.clear()
+            return
+        self.item.setImage(rgb, autoLevels=False, levels=(0, 255))
+        if rgb.shape[:2] != self._shape:
+            self._shape = rgb.shape[:2]
+            self.view.setRange(QRectF(0, 0, rgb.shape[1], rgb.shape[0]), padding=0.0)
+
+    def image(self) -> np.ndarray | None:
+        return self.item.image
+
+
+class ImagePanel(QWidget):
+    """The current photo and its x_c layer, plus a gallery of built-in photos and recent files.
+
+    Signals: openRequested(str path) when a gallery or recent entry is activated.
+    """
+
+    openRequested = Signal(str)
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.tabs = QTabWidget()
+        self.photo = ImagePane()
+        self.layer = ImagePane()
+        self.tabs.addTab(self.photo, "Photo")
+        self.tabs.addTab(self.layer, "Layer xc")
+        self.caption = QLabel("No image")
+        self.caption.setWordWrap(True)
+        self.gallery = QListWidget()
+        self.gallery.setObjectName("gallery")
+        self.gallery.setViewMode(QListWidget.ViewMode.IconMode)
+        self.gallery.setIconSize(QSize(56, 56))
+        self.gallery.setResizeMode(QListWidget.ResizeMode.Adjust)
+        self.gallery.setMovement(QListWidget.Movement.Static)
+        self.gallery.setMaximumHeight(170)
+        self.gallery.itemActivated.connect(self._activated)
+        self.gallery.itemClicked.connect(self._activated)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(self.tabs, 3)
+        layout.addWidget(self.caption)
+        layout.addWidget(QLabel("Gallery (built-in and recent)"))
+        layout.addWidget(self.gallery, 1)
+
+    def set_gallery(self, entries: list[tuple[str, str, np.ndarray | None]]) -> None:
+        """entries: (label, path, thumbnail RGB uint8 or None)."""
+        self.gallery.clear()
+        for label, path, thumb in entries:
+            item = QListWidgetItem(label)
+            item.setData(Qt.ItemDataRole.UserRole, path)
+            item.setToolTip(path)
+            if thumb is not None:
+                item.setIcon(QIcon(rgb_pixmap(thumb, 56)))
+            self.gallery.addItem(item)
+
+    def _activated(self, item: QListWidgetItem) -> None:
+        path = item.data(Qt.ItemDataRole.UserRole)
+        if path:
+            self.openRequested.emit(str(path))
+
+
+class StarTray(QListWidget):
+    """Starred samples collected for export; each item keeps its tray key in UserRole."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("starTray")
+        self.setViewMode(QListWidget.ViewMode.IconMode)
+        self.setIconSize(QSize(64, 64))
+        self.setResizeMode(QListWidget.ResizeMode.Adjust)
+        self.setMovement(QListWidget.Movement.Static)
+        self.setMaximumHeight(110)
+        self.setToolTip("Starred samples (right-click a grid cell or press S); exported by Ctrl+E")
+
+    def add(self, key: int, label: str, thumb: np.ndarray) -> None:
+        item = QListWidgetItem(label)
+        item.setData(Qt.ItemDataRole.UserRole, key)
+        item.setIcon(QIcon(rgb_pixmap(thumb, 64)))
+        self.addItem(item)
+
+    def remove(self, key: int) -> None:
+        for row in range(self.count()):
+            if self.item(row).data(Qt.ItemDataRole.UserRole) == key:
+                self.takeItem(row)
+                return
+
+
+class TruthView(QWidget):
+    """Ground truth against the current sample (split slider or flicker), the "encoded" sample
+    decoded from the posterior code of the true x_g, and the grid's best-of-K error."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("truthView")
+        self.split_pane = ImagePane()
+        self.encoded_pane = ImagePane()
+        self.split = QSlider(Qt.Orientation.Horizontal)
+        self.split.setRange(0, 100)
+        self.split.setValue(50)
+        self.split.setToolTip("Left of the line: ground truth; right: the current sample")
+        self.flicker = QCheckBox("Flicker")
+        self.info = QLabel("No ground truth for this image")
+        self.info.setWordWrap(True)
+        panes = QHBoxLayout()
+        left = QVBoxLayout()
+        left.addWidget(QLabel("truth | current sample"))
+        left.addWidget(self.split_pane, 1)
+        right = QVBoxLayout()
+        right.addWidget(QLabel("encoded (posterior code of the truth)"))
+        right.addWidget(self.encoded_pane, 1)
+        panes.addLayout(left, 1)
+        panes.addLayout(right, 1)
+        controls = QHBoxLayout()
+        controls.addWidget(QLabel("Split"))
+        controls.addWidget(self.split, 1)
+        controls.addWidget(self.flicker)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addLayout(panes, 1)
+        layout.addLayout(controls)
+        layout.addWidget(self.info)
+        self._truth: np.ndarray | None = None
+        self._current: np.ndarray | None = None
+        self._phase = False
+        self._timer = QTimer(self)
+        self._timer.setInterval(450)
+        self._timer.timeout.connect(self._tick)
+        self.split.valueChanged.connect(self._redraw)
+        self.flicker.toggled.connect(lambda on: self._timer.start() if on else self._timer.stop())
+        self.flicker.toggled.connect(self._redraw)
+
+    def clear(self, message: str) -> None:
+        self._truth = self._current = None
+        self.split_pane.set_image(None)
+        self.encoded_pane.set_image(None)
+        self.info.setText(message)
+
+    def set_truth(self, truth: np.ndarray, encoded: np.ndarray, text: str) -> None:
+        self._truth = truth
+        self.encoded_pane.set_image(encoded)
+        self.info.setText(text)
+        self._redraw()
+
+    def set_current(self, current: np.ndarray | None) -> None:
+        self._current = current
+        self._redraw()
+
+    def _tick(self) -> None:
+        self._phase = not self._phase
+        self._redraw()
+
+    def _redraw(self) -> None:
+        t, c = self._truth, self._current
+        if t is None or c is None or t.shape != c.shape:
+            self.split_pane.set_image(t)
+            return
+        if self.flicker.isChecked():
+            self.split_pane.set_image(t if self._phase else c)
+            return
+        x = int(round(t.shape[1] * self.split.value() / 100))
+        out = c.copy()
+        out[:, :x] = t[:, :x]
+        if 0 < x < out.shape[1]:
+            out[:, x - 1 : x + 1] = (255, 255, 255)
+        self.split_pane.set_image(out)
+
+
+def recent_entries(paths: list[str]) -> list[tuple[str, str, None]]:
+    return [(Path(p).name, p, None) for p in paths if Path(p).is_file()]

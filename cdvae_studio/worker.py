@@ -1,0 +1,299 @@
+"""Background work for the Studio.
+
+``LatestWorker``: one QThread that runs short jobs (load, prepare, decode, render) with the
+newest request winning per channel, the way StyleGAN3's AsyncRenderer does it: submitting to a
+channel replaces any job still waiting there, every job carries a request id, and the GUI drops
+a result whose id is no longer the channel's newest. Jobs are plain functions on numpy data;
+they never touch widgets. Errors come back as one-line strings, never as exceptions in the GUI.
+
+``JobRunner``: drives a long generator of ``Progress`` records (training, exporting) in its own
+QThread, forwarding each record as a signal; ``cancel`` closes the generator between steps so
+its ``finally`` blocks (checkpoint saving) run in the worker thread.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+import traceback
+from typing import Any, Callable, Generator
+
+from PySide6.QtCore import QObject, QThread, Signal, Slot
+
+# channels in the order a free worker serves them: context before grid before extras
+CHANNELS = ("context", "grid", "preview", "truth", "drift", "sweep", "misc")
+
+
+def _one_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return f"{type(exc).__name__}: {text[0] if text else ''}".rstrip(": ")
+
+
+class LatestWorker(QObject):
+    """Newest-request-wins job runner on a private QThread.
+
+    ``done(channel, request_id, result, seconds, error)`` is emitted in the worker thread and
+    delivered queued to GUI-thread slots; ``error`` is "" on success.
+    """
+
+    done = Signal(str, int, object, float, str)
+    _wake = Signal()
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._lock = threading.Lock()
+        self._pending: dict[str, tuple[int, Callable[[], Any]]] = {}
+        self._latest: dict[str, int] = {}
+        self._next_id = 0
+        self._busy = False
+        self._inflight = 0  # submitted jobs whose result the GUI has not yet received
+        self._thread = QThread()
+        self._thread.setObjectName("cdvae-render")
+        self.moveToThread(self._thread)
+        self._wake.connect(self._drain)
+        self._thread.start()
+
+    def submit(self, channel: str, job: Callable[[], Any]) -> int:
+        """Queue ``job`` on ``channel``, replacing a job still waiting there; returns its id."""
+        if channel not in CHANNELS:
+            raise ValueError(f"unknown worker channel {channel!r}")
+        with self._lock:
+            self._next_id += 1
+            rid = self._next_id
+            if channel not in self._pending:
+                self._inflight += 1  # a replaced job never reports: count it once
+            self._pending[channel] = (rid, job)
+            self._latest[channel] = rid
+        self._wake.emit()
+        return rid
+
+    def is_current(self, channel: str, request_id: int) -> bool:
+        """True when request_id is still the newest request of its channel (else drop it)."""
+        with self._lock:
+            return self._latest.get(channel) == request_id
+
+    def cancel(self, channel: str) -> None:
+        """Forget a waiting job and make any result in flight stale."""
+        with self._lock:
+            if self._pending.pop(channel, None) is not None:
+                self._inflight -= 1
+            self._next_id += 1
+            self._latest[channel] = self._next_id
+
+    def delivered(self) -> None:
+        """The GUI calls this first thing in its ``done`` slot: the result has arrived."""
+        with self._lock:
+            self._inflight = max(0, self._inflight - 1)
+
+    def idle(self) -> bool:
+        """True when every submitted job has run and its result has been delivered to the GUI."""
+        with self._lock:
+            return self._inflight == 0
+
+    def _take(self) -> tuple[str, int, Callable[[], Any]] | None:
+        with self._lock:
+            for channel in CHANNELS:
+                if channel in self._pending:
+                    rid, job = self._pending.pop(channel)
+                    self._busy = True
+                    return channel, rid, job
+            self._busy = False
+            return None
+
+    @Slot()
+    def _drain(self) -> None:
+        while True:
+            item = self._take()
+            if item is None:
+                return
+            channel, rid, job = item
+            t0 = time.perf_counter()
+            try:
+                result, error = job(), ""
+            except Exception as exc:  # noqa: BLE001 - a failing job must reach the status bar, not kill the thread
+                result, error = None, _one_line(exc)
+                traceback.print_exc()
+            self.done.emit(channel, rid, result, time.perf_counter() - t0, error)
+
+    def stop(self) -> None:
+        """Drop waiting jobs, let the running one finish, and join the thread."""
+        with self._lock:
+            self._pending.clear()
+        self._thread.quit()
+        self._thread.wait()
+
+
+class _GenLoop(QObject):
+    progress = Signal(object)
+    finished = Signal(str, object)  # status ("done", "cancelled", "failed"), payload (error text or return value)
+
+    def __init__(self, factory: Callable[[], Generator[Any, None, Any]]) -> None:
+        super().__init__()
+        self._factory = factory
+        self.cancel_requested = threading.Event()
+
+    @Slot()
+    def run(self) -> None:
+        gen = None
+        try:
+            gen = self._factory()
+            while True:
+                if self.cancel_requested.is_set():
+                    gen.close()  # GeneratorExit at the yield: the job's finally blocks run here
+                    self.finished.emit("cancelled", None)
+                    return
+                try:
+                    record = next(gen)
+                except StopIteration as stop:
+                    self.finished.emit("done", stop.value)
+                    return
+                self.progress.emit(record)
+        except Exception as exc:  # noqa: BLE001 - reported to the dialog as one line
+            traceback.print_exc()
+            if gen is not None:
+                gen.close()
+            self.finished.emit("failed", _one_line(exc))
+
+
+class JobRunner(QObject):
+    """Run a generator of Progress records on its own thread; cancel between steps.
+
+    Signals: ``progress(record)``, ``finished(status, payload)`` with status one of "done"
+    (payload: the generator's return value), "cancelled" or "failed" (payload: one-line error).
+    """
+
+    progress = Signal(object)
+    finished = Signal(str, object)
+
+    def __init__(self, factory: Callable[[], Generator[Any, None, Any]], name: str = "cdvae-job") -> None:
+        super().__init__()
+        self._thread = QThread()
+        self._thread.setObjectName(name)
+        self._loop = _GenLoop(factory)
+        self._loop.moveToThread(self._thread)
+        self._loop.progress.connect(self.progress)
+        self._loop.finished.connect(self._on_finished)
+        self._thread.started.connect(self._loop.run)
+        self._status: str | None = None
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def cancel(self) -> None:
+        self._loop.cancel_requested.set()
+
+    def running(self) -> bool:
+        return self._thread.isRunning() and self._status is None
+
+    def wait(self, ms: int = 60_000) -> bool:
+        """Block until the job's thread ends (used at exit, after cancel)."""
+        self._thread.quit()
+        return self._thread.wait(ms)
+
+    @Slot(str, object)
+    def _on_finished(self, status: str, payload: object) -> None:
+        self._status = status
+        self._thread.quit()
+        self.finished.emit(status, payload)
+
+
+def _child_main(func: Callable[..., Generator[Any, None, Any]], args: tuple, queue: Any, cancel: Any) -> None:
+    """Body of a ProcessJobRunner's process: drive the generator, report through the queue."""
+    gen = None
+    try:
+        gen = func(*args)
+        while True:
+            if cancel.is_set():
+                gen.close()  # the job's finally blocks (checkpoints) run before we report
+                queue.put(("cancelled", None))
+                return
+            try:
+                record = next(gen)
+            except StopIteration as stop:
+                queue.put(("done", stop.value))
+                return
+            queue.put(("progress", record))
+    except BaseException as exc:  # noqa: BLE001 - every failure must reach the dialog as one line
+        if gen is not None:
+            try:
+                gen.close()
+            except Exception:  # noqa: BLE001 - already failing; keep the first error
+                pass
+        queue.put(("failed", _one_line(exc)))
+
+
+class _QueueReader(QThread):
+    """Forwards a child process's queue messages as Qt signals (delivered queued to the GUI)."""
+
+    message = Signal(str, object)
+
+    def __init__(self, queue: Any, process: Any) -> None:
+        super().__init__()
+        self.queue, self.process = queue, process
+
+    def run(self) -> None:
+        import queue as queue_mod
+
+        while True:
+            try:
+                kind, payload = self.queue.get(timeout=0.2)
+            except queue_mod.Empty:
+                if not self.process.is_alive():
+                    self.message.emit("failed", f"the worker process ended unexpectedly (exit code {self.process.exitcode})")
+                    return
+                continue
+            self.message.emit(kind, payload)
+            if kind != "progress":
+                return
+
+
+class ProcessJobRunner(QObject):
+    """Like JobRunner, but the generator ``func(*args)`` runs in a separate (spawned) process,
+    so its Python work never holds the GUI's GIL. ``func`` and ``args`` must be picklable.
+
+    Signals: ``progress(record)``, ``finished(status, payload)`` as for JobRunner.
+    """
+
+    progress = Signal(object)
+    finished = Signal(str, object)
+
+    def __init__(self, func: Callable[..., Generator[Any, None, Any]], args: tuple, name: str = "cdvae-job") -> None:
+        super().__init__()
+        import multiprocessing
+
+        mp = multiprocessing.get_context("spawn")
+        self._queue = mp.Queue()
+        self._cancel = mp.Event()
+        self._process = mp.Process(target=_child_main, args=(func, args, self._queue, self._cancel),
+                                   name=name, daemon=True)
+        self._reader = _QueueReader(self._queue, self._process)
+        self._reader.message.connect(self._on_message)
+        self._status: str | None = None
+
+    def start(self) -> None:
+        self._process.start()
+        self._reader.start()
+
+    def cancel(self) -> None:
+        self._cancel.set()
+
+    def running(self) -> bool:
+        return self._status is None and (self._process.is_alive() or self._reader.isRunning())
+
+    def wait(self, ms: int = 60_000) -> bool:
+        """Block until the process has stopped (used at exit, after cancel); kill it past ``ms``."""
+        self._process.join(ms / 1000)
+        if self._process.is_alive():
+            self._process.terminate()
+            self._process.join(5)
+        self._reader.wait(2000)
+        return not self._process.is_alive()
+
+    @Slot(str, object)
+    def _on_message(self, kind: str, payload: object) -> None:
+        if kind == "progress":
+            self.progress.emit(payload)
+            return
+        self._status = kind
+        self._process.join(10)
+        self.finished.emit(kind, payload)

@@ -1,0 +1,157 @@
+"""Worker semantics, small pure helpers, sessions, and the command line's clean exit."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import threading
+import time
+
+import numpy as np
+import pytest
+
+from cdvae_studio.gif import sweep_codes, write_animation
+from cdvae_studio.render import DecodeCache
+from cdvae_studio.session import Session, SessionError, load_session, save_session
+from cdvae_studio.widgets.flow_view import arrow_segments
+from cdvae_studio.worker import LatestWorker
+
+
+def test_newest_request_wins_and_stale_results_are_dropped(qtbot):
+    worker = LatestWorker()
+    gate = threading.Event()
+    ran: list[int] = []
+    applied: list[int] = []
+
+    def slow(tag: int):
+        def job():
+            gate.wait(5)
+            ran.append(tag)
+            return tag
+        return job
+
+    def on_done(channel, rid, result, seconds, error):
+        worker.delivered()
+        if worker.is_current(channel, rid):
+            applied.append(result)
+
+    worker.done.connect(on_done)
+    try:
+        worker.submit("grid", slow(1))  # starts running, blocked on the gate
+        time.sleep(0.1)
+        for tag in (2, 3, 4):  # 2 and 3 are replaced while waiting; 4 is the newest
+            worker.submit("grid", slow(tag))
+        gate.set()
+        qtbot.waitUntil(worker.idle, timeout=5000)
+    finally:
+        worker.stop()
+    assert ran == [1, 4]  # the replaced requests never ran
+    assert applied == [4]  # job 1 finished but was stale by then
+
+
+def test_worker_reports_errors_as_one_line(qtbot):
+    worker = LatestWorker()
+    got = []
+
+    def on_done(channel, rid, result, seconds, error):
+        worker.delivered()
+        got.append(error)
+
+    worker.done.connect(on_done)
+    try:
+        worker.submit("misc", lambda: (_ for _ in ()).throw(ValueError("bad thing\nmore")))
+        qtbot.waitUntil(lambda: bool(got), timeout=5000)
+    finally:
+        worker.stop()
+    assert got == ["ValueError: bad thing"]
+
+
+class CountingPredictor:
+    def __init__(self):
+        self.rows = 0
+
+    def decode(self, cond, codes):
+        self.rows += len(codes)
+        return np.tanh(codes[:, :1, None, None] * np.ones((1, 1, 32, 32), np.float32))
+
+
+def test_decode_cache_decodes_only_new_rows():
+    p, cache = CountingPredictor(), DecodeCache()
+    codes = np.random.default_rng(0).standard_normal((16, 4)).astype(np.float32)
+    first = cache.decode(p, None, "m", "img", codes)
+    codes2 = codes.copy()
+    codes2[3, 0] += 1.0
+    second = cache.decode(p, None, "m", "img", codes2)
+    assert p.rows == 17
+    np.testing.assert_array_equal(second, CountingPredictor().decode(None, codes2))
+    np.testing.assert_array_equal(first[[0, 1, 2]], second[[0, 1, 2]])
+    cache.decode(p, None, "other-model", "img", codes)
+    assert p.rows == 33  # the model is part of the key
+
+
+def test_arrow_segments_follow_the_flow():
+    flow = np.zeros((2, 64, 64), np.float32)
+    flow[0] = 3.0  # 3 px to the right everywhere
+    pts = arrow_segments(flow, step=16, scale=2.0).reshape(-1, 6, 2)
+    assert len(pts) == 16
+    np.testing.assert_allclose(pts[:, 1] - pts[:, 0], [[6.0, 0.0]] * 16)
+    assert (pts[:, 3, 0] < pts[:, 1, 0]).all()  # heads point back from the tip
+    assert len(arrow_segments(np.zeros((2, 64, 64), np.float32), 16, 1.0)) == 0
+
+
+def test_sweep_codes_and_gif(tmp_path):
+    code = np.zeros(4, np.float32)
+    codes = sweep_codes(code, 2, np.full(4, 0.5, np.float32), np.full(4, 0.25, np.float32), frames=10)
+    assert codes[:, 2].min() == pytest.approx(0.0) and codes[:, 2].max() == pytest.approx(1.0)
+    assert (codes[:, [0, 1, 3]] == 0).all()
+    frames = np.random.default_rng(0).integers(0, 255, (len(codes), 20, 24, 3), dtype=np.uint8)
+    write_animation(tmp_path / "s.gif", frames)
+    import imageio.v3 as iio
+
+    back = iio.imread(tmp_path / "s.gif", index=None)
+    assert back.shape[0] == len(codes) and back.shape[1:3] == (20, 24)
+
+
+def test_session_round_trip(tmp_path):
+    s = Session(task="motion", model="/m", image="/a.png", seed=7, code=[0.5, -1.0], current=3, pinned=[1])
+    save_session(tmp_path / "s.json", s)
+    assert load_session(tmp_path / "s.json") == s
+    (tmp_path / "bad.json").write_text('{"format": "other"}')
+    with pytest.raises(SessionError, match="not a CDVAE Studio session"):
+        load_session(tmp_path / "bad.json")
+
+
+def test_screenshot_command_exits_cleanly(studio_assets, tmp_path):
+    shot = tmp_path / "shot.png"
+    env = dict(os.environ, QT_QPA_PLATFORM="offscreen", CDVAE_STUDIO_ASSETS=str(studio_assets))
+    proc = subprocess.run([sys.executable, "-m", "cdvae_studio.app", "--screenshot", str(shot),
+                           "--settings", str(tmp_path / "s.ini"), "--size", "1200x800"],
+                          env=env, capture_output=True, text=True, timeout=180)
+    assert proc.returncode == 0, proc.stderr
+    for marker in ("Traceback", "Segmentation", "Fatal", "RuntimeError", "QThread: Destroyed"):
+        assert marker not in proc.stderr, proc.stderr
+    import cv2
+
+    img = cv2.imread(str(shot))
+    assert img is not None and img.shape[:2] == (800, 1200)
+    assert img.std() > 10  # a rendered window, not a blank
+
+
+@pytest.mark.parametrize("task_name", ["resaturation", "relighting"])
+def test_cell_composer_matches_the_task_compose(task_name):
+    from cdvae_core.tasks import get_task
+
+    from cdvae_studio.images import LoadedImage
+    from cdvae_studio.render import build_doc, compose_cells, upsample_batch
+
+    rng = np.random.default_rng(3)
+    photo = rng.integers(0, 256, (48, 64, 3), dtype=np.uint8)
+    task = get_task(task_name)
+    doc = build_doc(task, LoadedImage(photo, "p"))
+    xg = rng.random((5, task.channels_g, 32, 32)).astype(np.float32) * 1.2 - 0.1  # overshoots get clipped
+    detail = rng.standard_normal((task.channels_g,) + doc.small.shape[:2]).astype(np.float32) * 0.05
+    cells = compose_cells(task, doc, xg, detail=detail)
+    up = upsample_batch(xg, (doc.small.shape[1], doc.small.shape[0])) + detail[None]
+    ref = np.stack([task.compose(doc.xc_small, task.clip_g(u), image=doc.small) for u in up])
+    assert np.abs(cells.astype(int) - ref.astype(int)).max() <= 1

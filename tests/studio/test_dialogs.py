@@ -1,0 +1,112 @@
+"""Train and export dialogs: real trainer and exporter, run off the GUI thread."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+from PySide6.QtCore import Qt
+
+from cdvae_core.postprocess.imagefiles import read_image
+
+
+def test_train_runs_and_new_model_appears_in_tie_combo(qtbot, make_window, settle, studio_assets, tmp_path):
+    win = make_window("resaturation")
+    settle(win)
+    win.open_train_dialog()
+    dlg = win.findChild(object, "trainDialog")
+    assert dlg is win.train_dialog and dlg.isVisible()
+    dlg.source.setCurrentIndex(4)  # pair file
+    dlg.path_a.edit.setText(str(studio_assets / "pairs" / "synthetic.npz"))
+    dlg.tie.setCurrentText("gauss")
+    dlg.layers.setValue(1)
+    dlg.epochs.setValue(1)
+    dlg.batch.setValue(64)
+    out = tmp_path / "trained"
+    dlg.out.edit.setText(str(out))
+    with qtbot.waitSignal(dlg.modelTrained, timeout=120_000) as blocker:
+        qtbot.mouseClick(dlg.start_button, Qt.MouseButton.LeftButton)
+    assert blocker.args == [str(out)]
+    assert (out / "weights.safetensors").is_file() and (out / "metrics.jsonl").is_file()
+    assert "loss" in dlg.curve_names() and "rec_g" in dlg.curve_names()
+    settle(win)
+    labels = [win.tieCombo.itemText(i) for i in range(win.tieCombo.count())]
+    assert any(label.startswith("Shallow (trained here") for label in labels)
+    assert win.state.ctx.entry.path == out.resolve()
+
+
+def test_train_cancel_stops_cleanly(qtbot, make_window, settle, studio_assets, tmp_path):
+    win = make_window("resaturation")
+    settle(win)
+    win.open_train_dialog()
+    dlg = win.train_dialog
+    dlg.source.setCurrentIndex(4)
+    dlg.path_a.edit.setText(str(studio_assets / "pairs" / "synthetic.npz"))
+    dlg.epochs.setValue(200)
+    dlg.batch.setValue(8)
+    dlg.out.edit.setText(str(tmp_path / "cancelled"))
+    dlg.start()
+    qtbot.waitUntil(lambda: "train:" in dlg.status.text(), timeout=60_000)  # past LPP, inside the epochs
+    assert win.training_running()
+    with qtbot.waitSignal(dlg.runner.finished, timeout=60_000) as blocker:
+        qtbot.mouseClick(dlg.cancel_button, Qt.MouseButton.LeftButton)
+    assert blocker.args[0] == "cancelled"
+    assert not dlg.running() and dlg.start_button.isEnabled()
+    assert "Cancelled" in dlg.status.text() and dlg.resume.isChecked()
+
+
+def test_export_two_starred_samples(qtbot, make_window, settle, tmp_path):
+    win = make_window("resaturation")
+    settle(win)
+    win.state.toggle_star(2)
+    win.state.toggle_star(9)
+    assert win.tray.count() == 2
+    stars = list(win.state.stars.values())
+    win.open_export_dialog()
+    dlg = win.findChild(object, "exportDialog")
+    assert dlg.isVisible() and dlg.what.currentIndex() == 0
+    out = tmp_path / "export"
+    dlg.folder.edit.setText(str(out))
+    dlg.fmt.setCurrentText("png")
+    qtbot.mouseClick(dlg.start_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: dlg.runner is not None and not dlg.running() and dlg.start_button.isEnabled(),
+                    timeout=120_000)
+    assert dlg.written == 2, dlg.status.text()
+    pngs = sorted(out.glob("*.png"))
+    sidecars = sorted(out.glob("*.json"))
+    assert len(pngs) == 2 and len(sidecars) == 2
+    codes = [json.loads(p.read_text())["code"] for p in sidecars]
+    for star, code in zip(stars, codes):
+        np.testing.assert_allclose(np.asarray(code, np.float32), star.code)
+    photo = win.state.image.rgb
+    for p in pngs:
+        img = read_image(p)
+        assert img.shape == photo.shape  # full resolution of the source photo
+
+
+def test_closing_during_training_asks_then_keeps_the_checkpoint(qtbot, make_window, settle, studio_assets, tmp_path,
+                                                                monkeypatch):
+    from PySide6.QtWidgets import QMessageBox
+
+    win = make_window("resaturation")
+    settle(win)
+    win.open_train_dialog()
+    dlg = win.train_dialog
+    dlg.source.setCurrentIndex(4)
+    dlg.path_a.edit.setText(str(studio_assets / "pairs" / "synthetic.npz"))
+    dlg.layers.setValue(1)
+    dlg.epochs.setValue(500)
+    dlg.batch.setValue(64)
+    out = tmp_path / "closing"
+    dlg.out.edit.setText(str(out))
+    dlg.start()
+    qtbot.waitUntil(lambda: (out / "checkpoint" / "state.safetensors").is_file(), timeout=90_000)  # an epoch saved
+    asked = []
+    monkeypatch.setattr(QMessageBox, "question",
+                        lambda *a, **k: asked.append(a) or QMessageBox.StandardButton.No)
+    assert not win.close()  # "No": the window stays and training goes on
+    assert asked and dlg.running()
+    monkeypatch.setattr(QMessageBox, "question", lambda *a, **k: QMessageBox.StandardButton.Yes)
+    assert win.close()
+    assert not dlg.running()
+    assert (out / "weights.safetensors").is_file() and (out / "checkpoint" / "state.safetensors").is_file()

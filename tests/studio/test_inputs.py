@@ -1,0 +1,77 @@
+"""Any image a user may throw at the Studio: converted with a note, or refused with one line."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+import pytest
+
+from cdvae_studio.images import MAX_SIDE, ImageLoadError, decode_image, load_image
+
+
+def _png(array: np.ndarray) -> bytes:
+    ok, buf = cv2.imencode(".png", array)
+    assert ok
+    return buf.tobytes()
+
+
+def test_conversions_match_opencv():
+    rng = np.random.default_rng(0)
+    grey = rng.integers(0, 256, (40, 50), dtype=np.uint8)
+    out = decode_image(_png(grey), "grey.png")
+    np.testing.assert_array_equal(out.rgb, np.repeat(grey[:, :, None], 3, 2))
+    deep = rng.integers(0, 65536, (40, 50, 3), dtype=np.uint16)
+    out = decode_image(_png(deep), "deep.png")
+    np.testing.assert_array_equal(out.rgb, (deep[:, :, ::-1] >> 8).astype(np.uint8))
+    assert any("16-bit" in n for n in out.notes)
+    bgra = rng.integers(0, 256, (40, 50, 4), dtype=np.uint8)
+    bgra[:, :, 3] = 0  # fully transparent: white
+    out = decode_image(_png(bgra), "alpha.png")
+    assert (out.rgb == 255).all()
+    huge = np.zeros((MAX_SIDE * 2 + 2, 64, 3), np.uint8)
+    out = decode_image(_png(huge), "huge.png")
+    assert max(out.rgb.shape[:2]) == MAX_SIDE and any("downscaled" in n for n in out.notes)
+
+
+@pytest.mark.parametrize("data, reason", [
+    (b"", "empty"),
+    (b"\x89PNG\r\n\x1a\n" + b"garbage" * 20, "not an image"),
+    (_png(np.zeros((5, 5, 3), np.uint8)), "too small"),
+])
+def test_bad_bytes_give_one_line_errors(data, reason):
+    with pytest.raises(ImageLoadError, match=reason) as info:
+        decode_image(data, "x.png")
+    assert "\n" not in str(info.value)
+
+
+def test_missing_file(tmp_path):
+    with pytest.raises(ImageLoadError, match="no such file"):
+        load_image(tmp_path / "nope.png")
+    with pytest.raises(ImageLoadError, match="folder"):
+        load_image(tmp_path)
+
+
+def test_window_survives_every_bad_image(qtbot, make_window, settle, tmp_path):
+    win = make_window("resaturation")
+    settle(win)
+    before = win.state.ctx.doc.key
+    bad = {
+        "corrupt.jpg": b"\xff\xd8\xff" + b"\x00" * 64,
+        "empty.png": b"",
+        "tiny.png": _png(np.zeros((4, 4, 3), np.uint8)),
+        "text.png": b"hello, not an image",
+    }
+    for name, data in bad.items():
+        (tmp_path / name).write_bytes(data)
+        win.state.open_image(str(tmp_path / name))
+        assert win.banner.isVisible() and name in win.banner.text(), name
+        assert "\n" not in win.banner.text()
+    assert win.state.ctx.doc.key == before  # the current image stays
+    # usable odd images open, and clear the banner
+    grey = (np.indices((64, 80)).sum(0) % 256).astype(np.uint8)
+    cv2.imwrite(str(tmp_path / "grey.png"), grey)
+    win.state.open_image(str(tmp_path / "grey.png"))
+    settle(win)
+    assert not win.banner.isVisible()
+    assert win.state.ctx.doc.name == "grey.png"
+    assert "grey image" in win.imagePanel.caption.text()

@@ -1,0 +1,177 @@
+"""The main window driven by its widgets' object names, checked against the library's own output."""
+
+from __future__ import annotations
+
+import numpy as np
+from PySide6.QtCore import QPointF, Qt
+from PySide6.QtWidgets import QComboBox, QPushButton, QSlider
+
+from cdvae_studio.render import compose_cells
+
+
+
+def grid_images(win) -> np.ndarray:
+    return np.stack([item.image.copy() for item in win.sampleGrid.items])
+
+
+def click_item(qtbot, view_widget, scene_point: QPointF) -> None:
+    pos = view_widget.mapFromScene(scene_point)
+    qtbot.mouseClick(view_widget.viewport(), Qt.MouseButton.LeftButton, pos=pos)
+
+
+def test_opens_on_default_and_grid_matches_library(qtbot, make_window, settle):
+    win = make_window("resaturation")
+    settle(win)
+    task_combo = win.findChild(QComboBox, "taskCombo")
+    tie_combo = win.findChild(QComboBox, "tieCombo")
+    assert task_combo.currentText() == "resaturation"
+    assert tie_combo.currentText().startswith("MDN K=4")
+    ctx = win.state.ctx
+    assert ctx.doc.name == "astronaut.png" or ctx.doc.name.endswith(".png") or ctx.doc.name.endswith(".jpg")
+    # the grid shows exactly what the library decodes for the grid's codes (independent recomputation)
+    codes = win.state.codes
+    assert codes.shape == (16, ctx.predictor.code_dim)
+    xg = ctx.predictor.decode(ctx.cond, codes)
+    np.testing.assert_array_equal(grid_images(win), compose_cells(win.state.task, ctx.doc, xg, detail=ctx.detail))
+    assert ctx.detail is not None and ctx.detail.shape == (1,) + ctx.doc.small.shape[:2]
+    # the codes are the library's draw for the displayed seed
+    np.testing.assert_allclose(codes, ctx.predictor.draw_codes(ctx.cond, 16, win.state.seed), atol=1e-6)
+    assert "MDN K=4" in win.modelLabel.text()
+    assert win.preview.image() is not None  # the full-resolution preview arrived
+    assert "samples" in win.timingLabel.text()
+
+
+def test_slider_move_changes_grid_and_pins_component(qtbot, make_window, settle):
+    win = make_window("resaturation")
+    settle(win)
+    before = grid_images(win)
+    sliders = win.findChild(object, "codeSliders")
+    slider = sliders.findChild(QSlider, "codeSlider0")
+    target = -350 if slider.value() > 0 else 350
+    slider.setValue(target)
+    settle(win)
+    after = grid_images(win)
+    assert not np.array_equal(before, after)
+    codes = win.state.codes
+    np.testing.assert_allclose(codes[:, 0], target / 100.0, atol=1e-6)  # pinned in every sample
+    ctx = win.state.ctx
+    xg = ctx.predictor.decode(ctx.cond, codes)
+    np.testing.assert_array_equal(after, compose_cells(win.state.task, ctx.doc, xg, detail=ctx.detail))
+    # undo brings the drawn code back
+    win.state.undo()
+    settle(win)
+    np.testing.assert_array_equal(grid_images(win), before)
+
+
+def test_click_sample_makes_it_current(qtbot, make_window, settle):
+    win = make_window("resaturation")
+    settle(win)
+    grid = win.sampleGrid
+    click_item(qtbot, grid, grid.views[5].sceneBoundingRect().center())
+    assert win.state.current == 5
+    np.testing.assert_allclose(win.codeSliders.code(), win.state.codes[5], atol=0.006)  # slider resolution 0.01
+    settle(win)
+    # right click stars it; the tray collects it
+    pos = grid.mapFromScene(grid.views[5].sceneBoundingRect().center())
+    qtbot.mouseClick(grid.viewport(), Qt.MouseButton.RightButton, pos=pos)
+    assert win.tray.count() == 1 and 5 in grid.starred
+
+
+def test_resample_and_seed_lock(qtbot, make_window, settle):
+    win = make_window("resaturation")
+    settle(win)
+    first = win.state.codes.copy()
+    qtbot.mouseClick(win.findChild(QPushButton, "resampleButton"), Qt.MouseButton.LeftButton)
+    settle(win)
+    assert not np.allclose(first, win.state.codes)
+    win.seedLock.setChecked(True)
+    locked = win.state.codes.copy()
+    win.resampleButton.click()
+    settle(win)
+    np.testing.assert_allclose(locked, win.state.codes)
+
+
+def test_task_and_tie_combos(qtbot, make_window, settle):
+    win = make_window("resaturation")
+    settle(win)
+    win.taskCombo.setCurrentText("relighting")
+    settle(win)
+    assert win.state.ctx.predictor.task == "relighting"
+    assert [win.tieCombo.itemText(i).split(" (")[0] for i in range(win.tieCombo.count())] == ["Gauss"]
+    assert win.state.ctx.doc.xc.shape == (3, 32, 32)
+    tied = win.codeSliders.findChild(object, "tiedGroup")
+    assert tied is not None and "13" in tied.title()  # round(0.8 * 16) tied components
+    win.taskCombo.setCurrentText("motion")
+    settle(win)
+    assert win.views.currentWidget() is win.flowView
+    flow = win.state.grid.xg[win.state.current]
+    assert flow.shape == (2, 32, 32)
+    assert "px/s" in win.flowView.info.text()
+
+
+def test_no_model_for_task_shows_empty_state(qtbot, make_window, settle, tmp_path):
+    empty = tmp_path / "assets"
+    (empty / "models").mkdir(parents=True)
+    win = make_window("relighting", assets=empty)
+    qtbot.waitUntil(lambda: win.centerStack.currentIndex() == 1, timeout=10_000)
+    assert "No model for the relighting task" in win.emptyLabel.text()
+    assert win.tieCombo.count() == 0
+
+
+def test_scatter_click_opens_example_and_hover_highlights(qtbot, make_window, settle):
+    win = make_window("resaturation")
+    settle(win)
+    win.views.setCurrentWidget(win.lppScatter)
+    scatter = win.lppScatter
+    emb = win.state.ctx.predictor.embedding
+    assert len(scatter.points.data) == len(emb.split)
+    rows = [int(p.data()) for p in scatter.points.points()]
+    assert rows == list(range(len(emb.split)))  # every point carries its row index
+    pt = scatter.points.points()[7]
+    scatter._clicked(scatter.points, [pt])
+    settle(win)
+    assert win.state.ctx.doc.name == "training example #7"
+    np.testing.assert_allclose(win.state.ctx.doc.xc, emb.xc_thumbs[7].astype(np.float32))
+    win.sampleGrid.sampleHovered.emit(3)
+    x, y = scatter.hovered.getData()
+    a, b = scatter._axes()
+    assert (x[0], y[0]) == (win.state.codes[3, a], win.state.codes[3, b])
+
+
+def test_nearest_neighbour_from_a_pair_file(qtbot, make_window, settle, studio_assets):
+    from cdvae_core.nearest import NearestNeighbour
+    from cdvae_core.pairs import load_pairs
+
+    win = make_window("resaturation")
+    settle(win)
+    win.state.open_model(str(studio_assets / "pairs" / "synthetic.npz"))
+    settle(win)
+    assert win.tieCombo.currentText().startswith("Nearest neighbour")
+    assert win.codeSliders.code_dim == 0  # no code to explore
+    train = load_pairs(studio_assets / "pairs" / "synthetic.npz").train()
+    expected = NearestNeighbour.fit(train.xc, train.xg).sample(win.state.ctx.doc.xc[None], 16)[0]
+    np.testing.assert_array_equal(win.state.grid.xg, expected)  # sample i = i-th neighbour
+
+
+def test_sweep_strips_lasso_and_session(qtbot, make_window, settle, tmp_path):
+    win = make_window("resaturation")
+    settle(win)
+    win.codeSliders.show_sweeps.setChecked(True)
+    settle(win)
+    d = win.state.ctx.predictor.code_dim
+    assert all(not win.codeSliders.sweep_pixmap(i).isNull() for i in range(d))
+    assert win.codeSliders.sweep_pixmap(0).width() == 5 * 28  # -2..+2 std in five thumbnails
+    rows = win.lppScatter.select_rect(-10, -10, 20, 20)  # everything
+    assert len(rows) == len(win.state.ctx.predictor.embedding.split)
+    assert win.lppScatter.selection_list.count() == min(48, len(rows))
+    # a saved session reopens the same image, model, seed and code
+    win.state.select_sample(4)
+    code = win.state.current_code().copy()
+    win.state.save_session(str(tmp_path / "s.json"))
+    other = make_window("relighting")
+    settle(other)
+    other.state.open_session(str(tmp_path / "s.json"))
+    settle(other)
+    assert other.state.task_name == "resaturation" and other.state.current == 4
+    assert other.state.seed == win.state.seed
+    np.testing.assert_allclose(other.state.current_code(), code, atol=1e-6)
