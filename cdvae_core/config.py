@@ -132,8 +132,9 @@ class TrainConfig:
     weight_decay: float = 0.0  # Adam weight decay
     seed: int = 0  # seeds data order, initialisation and sampling
     kl_warmup_epochs: float = 5.0  # KL weight ramps 0 -> 1 over these epochs (LVAE warm-up)
+    lower_warmup_epochs: float = 5.0  # ladder warm-up: lower layers' evidence ramps 0 -> 1 (CDVAE lower_weight)
     guidance_start: float = 10.0  # lambda(0) of the embedding-guidance cost
-    guidance_end: float = 1e-3  # lambda at guidance_epochs and after ("near zero")
+    guidance_end: float = 1.0  # lambda at guidance_epochs and after: near zero against ~10^3-nat reconstruction terms
     guidance_epochs: float = 20.0  # epochs of the geometric decay from start to end
     lpp_neighbours: int = 10  # k of the kNN graph behind the LPP targets
     grad_clip: float = 200.0  # clip the gradient norm to this (vdvae); losses are nats per pair
@@ -162,6 +163,12 @@ class TrainConfig:
         if self.kl_warmup_epochs <= 0:
             return 1.0
         return float(min(1.0, epoch_float / self.kl_warmup_epochs))
+
+    def lower_weight(self, epoch_float: float) -> float:
+        """Ladder warm-up: 0 routes everything through the code z_L, 1 is the plain ladder VAE."""
+        if self.lower_warmup_epochs <= 0:
+            return 1.0
+        return float(min(1.0, epoch_float / self.lower_warmup_epochs))
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)

@@ -54,12 +54,14 @@ def test_free_bits_charge_a_floor_without_gradient():
 
 def test_guidance_pulls_codes_to_targets():
     torch.manual_seed(0)
-    model = build_model(ModelConfig())
-    xc, xg = torch.rand(16, 1, 32, 32), torch.rand(16, 1, 32, 32)
-    target = torch.randn(16, 16)
-    opt = torch.optim.Adam(model.parameters(), 3e-3)
+    model = build_model(ModelConfig(conv_channels=(4, 4, 4), latent_sizes=(16,), hidden_sizes=(32,)))
+    levels = torch.linspace(0.05, 0.95, 8).view(8, 1, 1, 1)
+    xc = levels.expand(8, 1, 32, 32).clone()  # eight easily told apart images
+    xg = xc.flip(0)
+    target = torch.randn(8, 16)
+    opt = torch.optim.Adam(model.parameters(), 1e-2)
     first = None
-    for _ in range(100):
+    for _ in range(150):
         terms = model(xc, xg, target, target, kl_weight=0.0, guidance_weight=100.0)
         opt.zero_grad()
         terms["loss"].backward()

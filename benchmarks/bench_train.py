@@ -1,0 +1,107 @@
+"""Trainer throughput against a bare PyTorch loop, and the default run's projected wall time.
+
+    python benchmarks/bench_train.py [--threads 2] [--pairs 8000] [--measure-epochs 2]
+
+1. images/s of ``cdvae_core.training.train`` (its per-epoch figure) divided by images/s of a
+   bare loop (Adam steps over the same model config, batch and preloaded tensors, no guards, no
+   logging) run between the trainer's epochs in this same process; goal >= 0.9x.
+2. The default CDVAE on 8,000 pairs for 40 epochs, extrapolated from the measured epochs (loop
+   rate, per-epoch test loss + checkpoint cost) and an LPP fit on 8,000 pairs; printed as
+   minutes and as a ratio to the 5-minute goal (<= 1.0 meets it).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import tempfile
+import time
+from pathlib import Path
+
+import torch
+
+from cdvae_core.config import ModelConfig, TrainConfig
+from cdvae_core.model import build_model
+from cdvae_core.synthetic import make_mode_pairs
+from cdvae_core.training import train
+
+
+def bare_steps(model, opt, xc: torch.Tensor, xg: torch.Tensor, batch: int, steps: int) -> float:
+    """images/s of forward + backward + Adam over preloaded tensors (no guards, no logging)."""
+    n = len(xc)
+    perm = torch.randperm(n)
+    t0 = time.perf_counter()
+    for i in range(steps):
+        idx = perm[(i * batch) % n : (i * batch) % n + batch]
+        opt.zero_grad(set_to_none=True)
+        model(xc[idx], xg[idx], kl_weight=1.0)["loss"].backward()
+        opt.step()
+    return steps * batch / (time.perf_counter() - t0)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--pairs", type=int, default=8000, help="pair count of the projected run")
+    ap.add_argument("--measure-pairs", type=int, default=1600, help="pairs of the measured runs")
+    ap.add_argument("--measure-epochs", type=int, default=3)
+    ap.add_argument("--target-epochs", type=int, default=40)
+    args = ap.parse_args()
+    torch.set_num_threads(args.threads)
+    model_cfg = ModelConfig(task="synthetic")  # the default CDVAE: L = 3, Gaussian tie
+    train_cfg = TrainConfig(epochs=args.measure_epochs, num_threads=args.threads)
+    pairs = make_mode_pairs(args.measure_pairs, test_fraction=0.1, seed=0)
+    train_part = pairs.train()
+    xc, xg = torch.from_numpy(train_part.xc), torch.from_numpy(train_part.xg)
+    steps = -(-len(train_part) // train_cfg.batch_size)
+    print(f"torch threads {args.threads}; default CDVAE; measured on {len(pairs)} pairs ({len(train_part)} train, "
+          f"{steps} steps of {train_cfg.batch_size} per epoch), {args.measure_epochs} epochs")
+
+    # A bare loop of one epoch's steps runs after every trainer epoch (interleaved, so both see
+    # the same load on a shared machine); the best epoch of each is compared, warm-up excluded.
+    torch.manual_seed(0)
+    bare_model = build_model(model_cfg)
+    bare_opt = torch.optim.Adam(bare_model.parameters(), lr=1e-3)
+    bare_steps(bare_model, bare_opt, xc, xg, train_cfg.batch_size, 3)  # warm-up
+    bare, walls = [], []
+    start = last = time.perf_counter()
+    lpp_seconds = 0.0
+    with tempfile.TemporaryDirectory() as tmp:
+        out = Path(tmp) / "run"
+        for pr in train(pairs, model_cfg, train_cfg, out):
+            now = time.perf_counter()
+            if pr.stage == "lpp" and pr.done == 1:
+                lpp_seconds, last = now - start, now
+            elif pr.stage == "epoch":
+                walls.append(now - last)
+                bare.append(bare_steps(bare_model, bare_opt, xc, xg, train_cfg.batch_size, steps))
+                last = time.perf_counter()
+        rows = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
+    rates = [r["images_per_s"] for r in rows]
+    best_trainer, best_bare = max(rates[1:] or rates), max(bare[1:] or bare)
+    print("trainer images/s per epoch: " + ", ".join(f"{r:.1f}" for r in rates))
+    print("bare    images/s per epoch: " + ", ".join(f"{r:.1f}" for r in bare))
+    paired = sorted(t / b for t, b in zip(rates[1:], bare[1:])) or [rates[0] / bare[0]]
+    print(f"trainer / bare, best epochs after the first: {best_trainer / best_bare:.3f}x; median of the "
+          f"paired epochs: {paired[len(paired) // 2]:.3f}x   (goal >= 0.9)")
+
+    # Projection: loop time scales with images; per-epoch extras (test loss, checkpoint) with
+    # the pair count; the LPP fit is measured again on the full pair count.
+    from cdvae_core.train_targets import compute_targets
+
+    big = make_mode_pairs(args.pairs, test_fraction=0.1, seed=0)
+    t0 = time.perf_counter()
+    compute_targets(big, model_cfg, train_cfg)
+    lpp_big = time.perf_counter() - t0
+    scale = args.pairs / args.measure_pairs
+    extras = min(w - r["seconds"] for w, r in zip(walls, rows)) * scale
+    loop = len(big.train()) / best_trainer
+    projected = lpp_big + args.target_epochs * (loop + extras)
+    print(f"LPP fit on {args.pairs} pairs {lpp_big:.1f} s; per epoch: loop {loop:.1f} s + test loss and "
+          f"checkpoint {extras:.1f} s (scaled from {args.measure_pairs} pairs)")
+    print(f"projected {args.target_epochs} epochs on {args.pairs} pairs: {projected / 60:.1f} min "
+          f"= {projected / 300:.2f}x the 5-minute goal (extrapolated, not run)")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,353 @@
+"""Saved model directories and training state: JSON and safetensors only, never pickle.
+
+A saved model is a directory (docs/architecture.md, "Saved models"):
+  ``config.json``            format, format_version, library_version, model, training, data
+  ``weights.safetensors``    the model's ``state_dict``
+  ``embedding.safetensors``  optional: lpp_c (N, d), codes_c (N, D), split (N,), labels (N,),
+                             index (N,) rows of the pair file, xc_thumbs (N, Cc, 32, 32) float16,
+                             and the LPP projection as ``lpp.<name>`` arrays
+  ``metrics.jsonl``          one JSON object per epoch
+  ``checkpoint/state.safetensors``  training state for ``--resume`` (one file, one rename)
+
+Loading never executes code from the directory: ``torch.load`` is never called.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from safetensors import SafetensorError, safe_open
+from safetensors.torch import load_file, save_file
+
+from . import __version__
+from .atomic import write_text_atomic, write_with
+from .config import ConfigError, ModelConfig, TrainConfig, dumps
+
+FORMAT = "cdvae-model"
+FORMAT_VERSION = 1
+STATE_FORMAT = "cdvae-train-state"
+STATE_VERSION = 1
+CONFIG_FILE = "config.json"
+WEIGHTS_FILE = "weights.safetensors"
+EMBEDDING_FILE = "embedding.safetensors"
+METRICS_FILE = "metrics.jsonl"
+STATE_FILE = Path("checkpoint") / "state.safetensors"
+
+
+class ModelLoadError(ValueError):
+    """A saved model directory that cannot be loaded, with a one-line reason."""
+
+
+class StateLoadError(ValueError):
+    """A training checkpoint that cannot be resumed from, with a one-line reason."""
+
+
+# ----------------------------------------------------------------------------- writing
+
+
+def tensors_for_save(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """Contiguous CPU copies (safetensors refuses views that share storage)."""
+    return {k: v.detach().to("cpu").contiguous().clone() for k, v in state.items()}
+
+
+def write_config(out_dir: Path, model_cfg: ModelConfig, train_cfg: TrainConfig, data: dict[str, Any]) -> None:
+    config = {
+        "format": FORMAT,
+        "format_version": FORMAT_VERSION,
+        "library_version": __version__,
+        "model": model_cfg.to_dict(),
+        "training": train_cfg.to_dict(),
+        "data": data,
+    }
+    write_text_atomic(out_dir / CONFIG_FILE, dumps(config) + "\n")
+
+
+def write_weights(out_dir: Path, state_dict: dict[str, torch.Tensor]) -> None:
+    tensors = tensors_for_save(state_dict)
+    write_with(out_dir / WEIGHTS_FILE, lambda tmp: save_file(tensors, str(tmp)), suffix=".safetensors")
+
+
+def write_embedding(out_dir: Path, arrays: dict[str, np.ndarray]) -> None:
+    """arrays: lpp_c (N, d), codes_c (N, D), split (N,), labels (N,), index (N,),
+    xc_thumbs (N, Cc, 32, 32) float16 and ``lpp.*`` projection arrays."""
+    tensors = {k: torch.from_numpy(np.ascontiguousarray(v)) for k, v in arrays.items()}
+    write_with(out_dir / EMBEDDING_FILE, lambda tmp: save_file(tensors, str(tmp)), suffix=".safetensors")
+
+
+def save_model(
+    out_dir: str | os.PathLike,
+    model: torch.nn.Module,
+    train_cfg: TrainConfig,
+    data: dict[str, Any] | None = None,
+    embedding: dict[str, np.ndarray] | None = None,
+) -> Path:
+    """Write config.json, weights.safetensors and (optionally) embedding.safetensors."""
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    write_weights(out, model.state_dict())
+    if embedding is not None:
+        write_embedding(out, embedding)
+    write_config(out, model.cfg, train_cfg, data or {})
+    return out
+
+
+# ----------------------------------------------------------------------------- reading
+
+
+def read_config(path: str | os.PathLike) -> dict[str, Any]:
+    """Parse and check ``config.json`` of a saved model directory (ModelLoadError otherwise)."""
+    root = Path(path)
+    if not root.is_dir():
+        raise ModelLoadError(f"{root} is not a model directory")
+    cfg_path = root / CONFIG_FILE
+    if not cfg_path.is_file():
+        raise ModelLoadError(f"{root} has no {CONFIG_FILE}")
+    try:
+        config = json.loads(cfg_path.read_text("utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ModelLoadError(f"{cfg_path} is not valid JSON ({exc})") from exc
+    if not isinstance(config, dict) or config.get("format") != FORMAT:
+        raise ModelLoadError(f"{cfg_path} is not a {FORMAT} config (format {config.get('format') if isinstance(config, dict) else None!r})")
+    version = config.get("format_version")
+    if version != FORMAT_VERSION:
+        raise ModelLoadError(f"{cfg_path} has format_version {version!r}; this library reads {FORMAT_VERSION}")
+    if not isinstance(config.get("model"), dict):
+        raise ModelLoadError(f"{cfg_path} has no 'model' settings")
+    return config
+
+
+def model_config_of(config: dict[str, Any], where: Path) -> ModelConfig:
+    try:
+        return ModelConfig.from_dict(config["model"])
+    except (ConfigError, TypeError) as exc:
+        raise ModelLoadError(f"{where / CONFIG_FILE}: bad model settings ({exc})") from exc
+
+
+def train_config_of(config: dict[str, Any], where: Path) -> TrainConfig:
+    try:
+        return TrainConfig.from_dict(config.get("training", {}))
+    except (ConfigError, TypeError) as exc:
+        raise ModelLoadError(f"{where / CONFIG_FILE}: bad training settings ({exc})") from exc
+
+
+def read_safetensors(path: Path, error: type[ValueError] = ModelLoadError) -> dict[str, torch.Tensor]:
+    if not path.is_file():
+        raise error(f"{path} is missing")
+    try:
+        return load_file(str(path), device="cpu")
+    except (SafetensorError, OSError, ValueError, RuntimeError) as exc:
+        raise error(f"{path} is truncated or not a safetensors file ({str(exc).splitlines()[0]})") from exc
+
+
+def check_state_dict(model: torch.nn.Module, state: dict[str, torch.Tensor], where: Path) -> None:
+    """Raise ModelLoadError unless ``state`` has exactly the model's keys and shapes."""
+    expected = model.state_dict()
+    missing = sorted(set(expected) - set(state))
+    if missing:
+        raise ModelLoadError(f"{where} lacks {len(missing)} tensor(s) the config needs, e.g. {missing[0]!r}")
+    extra = sorted(set(state) - set(expected))
+    if extra:
+        raise ModelLoadError(f"{where} holds {len(extra)} tensor(s) the config does not know, e.g. {extra[0]!r}")
+    for key, ref in expected.items():
+        if tuple(state[key].shape) != tuple(ref.shape):
+            raise ModelLoadError(
+                f"{where}: {key!r} has shape {tuple(state[key].shape)} but the config gives {tuple(ref.shape)}"
+            )
+
+
+def load_weights_into(model: torch.nn.Module, path: Path) -> None:
+    state = read_safetensors(path)
+    check_state_dict(model, state, path)
+    model.load_state_dict(state)
+
+
+def load_embedding_arrays(path: str | os.PathLike) -> dict[str, np.ndarray] | None:
+    """The arrays of ``embedding.safetensors`` (None when the model has none)."""
+    emb_path = Path(path) / EMBEDDING_FILE
+    if not emb_path.exists():
+        return None
+    tensors = read_safetensors(emb_path)
+    for key in ("lpp_c", "split"):
+        if key not in tensors:
+            raise ModelLoadError(f"{emb_path} lacks {key!r}")
+    n = tensors["split"].shape[0]
+    for key, value in tensors.items():
+        if not key.startswith("lpp.") and value.shape[0] != n:
+            raise ModelLoadError(f"{emb_path}: {key!r} has {value.shape[0]} rows, 'split' has {n}")
+    return {k: v.numpy() for k, v in tensors.items()}
+
+
+def load_torch_model(path: str | os.PathLike) -> tuple[torch.nn.Module, dict[str, Any]]:
+    """Rebuild the model of a saved directory on the CPU in eval mode; returns (model, config)."""
+    from .model import build_model  # the model module imports checkpoint helpers lazily too
+
+    root = Path(path)
+    config = read_config(root)
+    model_cfg = model_config_of(config, root)
+    try:
+        model = build_model(model_cfg)
+    except (ConfigError, ValueError) as exc:
+        raise ModelLoadError(f"{root / CONFIG_FILE}: cannot build the model ({exc})") from exc
+    load_weights_into(model, root / WEIGHTS_FILE)
+    model.eval()
+    return model, config
+
+
+@dataclass(frozen=True)
+class TrainEmbedding:
+    """The training set as the Studio's LPP scatter plot shows it (rows of ``embedding.safetensors``).
+
+    lpp_c (N, d) LPP coordinates of x_c; codes_c (N, D) posterior-mean codes (None for the CVAE);
+    split (N,) 0 train / 1 test; labels (N,) int (-1 unknown); index (N,) rows of the pair file;
+    xc_thumbs (N, Cc, 32, 32) float16; lpp the projection for new images' features (or None).
+    """
+
+    lpp_c: np.ndarray
+    codes_c: np.ndarray | None
+    split: np.ndarray
+    labels: np.ndarray
+    index: np.ndarray
+    xc_thumbs: np.ndarray | None
+    lpp: Any = None
+
+    def __len__(self) -> int:
+        return int(self.split.shape[0])
+
+    def project(self, features: np.ndarray) -> np.ndarray:
+        """Features (M, F) of new images (same kind as the training ones) -> (M, d) coordinates."""
+        if self.lpp is None:
+            raise ValueError("this embedding has no LPP projection saved")
+        return self.lpp.transform(features)
+
+    @classmethod
+    def from_arrays(cls, arrays: dict[str, np.ndarray]) -> "TrainEmbedding":
+        from .lpp import LPP, LPPError
+
+        n = len(arrays["split"])
+        lpp = None
+        if any(k.startswith("lpp.") for k in arrays):
+            try:
+                lpp = LPP.from_arrays(arrays, prefix="lpp.")
+            except LPPError as exc:
+                raise ModelLoadError(f"{EMBEDDING_FILE}: bad LPP arrays ({exc})") from exc
+        return cls(
+            lpp_c=arrays["lpp_c"].astype(np.float32),
+            codes_c=arrays["codes_c"].astype(np.float32) if "codes_c" in arrays else None,
+            split=arrays["split"].astype(np.int8),
+            labels=arrays["labels"].astype(np.int64) if "labels" in arrays else np.full(n, -1, np.int64),
+            index=arrays["index"].astype(np.int64) if "index" in arrays else np.arange(n, dtype=np.int64),
+            xc_thumbs=arrays.get("xc_thumbs"),
+            lpp=lpp,
+        )
+
+
+def load_model(path: str | os.PathLike):
+    """Load a saved model directory as a :class:`cdvae_core.predictor.Predictor` (CPU, eval mode).
+
+    Raises ModelLoadError (one line) for: not a directory, missing or unreadable config, unknown
+    format or format_version, missing or truncated weights, shapes disagreeing with the config,
+    a malformed embedding file.
+    """
+    from .predictor import Predictor
+
+    model, _ = load_torch_model(path)
+    arrays = load_embedding_arrays(path)
+    embedding = None if arrays is None else TrainEmbedding.from_arrays(arrays)
+    return Predictor(model, task=model.cfg.task, embedding=embedding, path=str(path))
+
+
+# ----------------------------------------------------------------------------- training state
+
+
+@dataclass
+class TrainState:
+    """What ``--resume`` needs: weights, optimiser, EMA, LPP targets and counters.
+
+    ``epoch`` counts finished epochs; ``meta`` carries configs and the data fingerprint.
+    """
+
+    epoch: int
+    step: int
+    model: dict[str, torch.Tensor]
+    optimizer: dict[str, Any]
+    ema: dict[str, torch.Tensor] | None
+    targets: dict[str, torch.Tensor]
+    meta: dict[str, Any]
+
+
+def save_state(out_dir: str | os.PathLike, state: TrainState) -> None:
+    """One safetensors file, replaced in one rename: a kill leaves the previous checkpoint."""
+    tensors: dict[str, torch.Tensor] = {}
+    tensors.update({f"model.{k}": v for k, v in state.model.items()})
+    if state.ema is not None:
+        tensors.update({f"ema.{k}": v for k, v in state.ema.items()})
+    tensors.update({f"target.{k}": v for k, v in state.targets.items()})
+    opt_json: dict[str, Any] = {"param_groups": state.optimizer["param_groups"], "state": {}}
+    for idx, slots in state.optimizer["state"].items():
+        opt_json["state"][str(idx)] = sorted(slots)
+        for name, value in slots.items():
+            tensors[f"opt.{idx}.{name}"] = value if torch.is_tensor(value) else torch.tensor(value)
+    tensors = tensors_for_save(tensors)
+    header = {
+        "format": STATE_FORMAT,
+        "format_version": STATE_VERSION,
+        "epoch": state.epoch,
+        "step": state.step,
+        "optimizer": opt_json,
+        "has_ema": state.ema is not None,
+        "meta": state.meta,
+    }
+    metadata = {"state": json.dumps(header)}
+    write_with(Path(out_dir) / STATE_FILE, lambda tmp: save_file(tensors, str(tmp), metadata=metadata), suffix=".safetensors")
+
+
+def read_state_header(out_dir: str | os.PathLike) -> dict[str, Any] | None:
+    """The JSON header of a training checkpoint, or None when there is none."""
+    path = Path(out_dir) / STATE_FILE
+    if not path.exists():
+        return None
+    try:
+        with safe_open(str(path), framework="pt") as handle:
+            raw = (handle.metadata() or {}).get("state")
+    except (SafetensorError, OSError, ValueError) as exc:
+        raise StateLoadError(f"{path} is truncated or not a training checkpoint ({exc})") from exc
+    try:
+        header = json.loads(raw) if raw else None
+    except json.JSONDecodeError as exc:
+        raise StateLoadError(f"{path} has an unreadable header ({exc})") from exc
+    if not isinstance(header, dict) or header.get("format") != STATE_FORMAT:
+        raise StateLoadError(f"{path} is not a {STATE_FORMAT} file")
+    if header.get("format_version") != STATE_VERSION:
+        raise StateLoadError(f"{path} has format_version {header.get('format_version')!r}; this library reads {STATE_VERSION}")
+    return header
+
+
+def load_state(out_dir: str | os.PathLike) -> TrainState | None:
+    """Read ``checkpoint/state.safetensors`` back (None when absent)."""
+    header = read_state_header(out_dir)
+    if header is None:
+        return None
+    tensors = read_safetensors(Path(out_dir) / STATE_FILE, error=StateLoadError)
+
+    def group(prefix: str) -> dict[str, torch.Tensor]:
+        return {k[len(prefix):]: v for k, v in tensors.items() if k.startswith(prefix)}
+
+    opt_json = header["optimizer"]
+    opt_state: dict[int, dict[str, torch.Tensor]] = {}
+    for idx, names in opt_json["state"].items():
+        opt_state[int(idx)] = {name: tensors[f"opt.{idx}.{name}"] for name in names}
+    return TrainState(
+        epoch=int(header["epoch"]),
+        step=int(header["step"]),
+        model=group("model."),
+        optimizer={"state": opt_state, "param_groups": opt_json["param_groups"]},
+        ema=group("ema.") if header.get("has_ema") else None,
+        targets=group("target."),
+        meta=header["meta"],
+    )

@@ -1,0 +1,138 @@
+"""What the commands share: one-line errors with exit code 2, argument helpers, output checks.
+
+Every expected problem in cdvae_core raises a ValueError subclass defined in the library
+(PairFileError, ModelLoadError, ConfigError, OutputDirError, ...). ``run_main`` turns exactly
+those into ``prog: error: reason`` on stderr and exit code 2; anything else is a bug and keeps
+its traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+from pathlib import Path
+from typing import Callable, Sequence
+
+EXIT_BAD_INPUT = 2
+EXIT_FAILED = 1
+EXIT_INTERRUPTED = 130
+PAPER_SAMPLES = (3, 10, 30, 60, 100)
+
+
+class CliError(ValueError):
+    """A bad command line (wrong combination of flags, unusable output path)."""
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse with one-line errors: ``prog: error: message (see --help)``, exit code 2."""
+
+    def error(self, message: str):  # type: ignore[override]
+        self.exit(EXIT_BAD_INPUT, f"{self.prog}: error: {message} (see --help)\n")
+
+
+def is_expected_error(exc: BaseException) -> bool:
+    """A ValueError raised on purpose by the library (its class lives in cdvae_core)."""
+    return isinstance(exc, ValueError) and type(exc).__module__.startswith("cdvae_core")
+
+
+def one_line(exc: BaseException) -> str:
+    text = " ".join(str(exc).split())
+    return text or type(exc).__name__
+
+
+def run_main(prog: str, body: Callable[[], int]) -> int:
+    """Run a command body; expected errors become one line on stderr and exit code 2."""
+    try:
+        return body()
+    except SystemExit as exc:  # argparse's --help (0) and usage errors (2)
+        return exc.code if isinstance(exc.code, int) else EXIT_BAD_INPUT
+    except KeyboardInterrupt:
+        print(f"{prog}: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except Exception as exc:  # noqa: BLE001 - only library ValueErrors are turned into one line
+        if is_expected_error(exc):
+            print(f"{prog}: error: {one_line(exc)}", file=sys.stderr)
+            return EXIT_BAD_INPUT
+        raise
+
+
+def parse_samples(text: str) -> list[int]:
+    """"3,10,30" -> [3, 10, 30] (positive, sorted, unique)."""
+    try:
+        values = sorted({int(part) for part in text.split(",") if part.strip()})
+    except ValueError as exc:
+        raise CliError(f"--samples must be comma-separated whole numbers, got {text!r}") from exc
+    if not values or values[0] < 1:
+        raise CliError(f"--samples needs positive sample counts, got {text!r}")
+    return values
+
+
+def check_output_file(path: str | None, flag: str) -> Path:
+    """Raise CliError unless ``path`` names a file we could write (checked before any work)."""
+    if path is None or not str(path).strip():
+        raise CliError(f"{flag} is empty: name an output file")
+    target = Path(path)
+    if target.is_dir():
+        raise CliError(f"{flag} {target} is a directory, not a file")
+    base = target.absolute().parent
+    while not base.exists():
+        base = base.parent
+    if not base.is_dir():
+        raise CliError(f"{flag} {target} cannot be created: {base} is not a directory")
+    try:
+        with tempfile.TemporaryFile(dir=base):
+            pass
+    except OSError as exc:
+        raise CliError(f"{flag} {target} is not writable ({exc.strerror or exc})") from exc
+    return target
+
+
+def rank() -> int:
+    """This process's rank under torchrun (0 otherwise): only rank 0 prints."""
+    return int(os.environ.get("RANK", "0"))
+
+
+def add_seed(parser: argparse.ArgumentParser, default: int = 0) -> None:
+    parser.add_argument("--seed", type=int, default=default, help=f"random seed (default {default})")
+
+
+def parse(parser: argparse.ArgumentParser, argv: Sequence[str] | None) -> argparse.Namespace:
+    return parser.parse_args(list(argv) if argv is not None else None)
+
+
+def method_name(config) -> str:
+    """The paper's row name of a model config: CVAE, Shallow, Gauss, MDN4, MDN12, Untied."""
+    if config.arch == "cvae":
+        return "CVAE"
+    if config.tie == "mdn":
+        return f"MDN{config.mixtures}"
+    if config.tie == "gauss":
+        return "Shallow" if config.layers == 1 else "Gauss"
+    return "Untied"
+
+
+def chunk_size(n_samples: int, budget: int = 2048) -> int:
+    """Conditioning images per batch so that one batch decodes about ``budget`` samples."""
+    return max(1, budget // max(1, n_samples))
+
+
+def model_samples(model, xc, n: int, seed: int, device=None):
+    """Yield (start, samples (b, n, Cg, 32, 32) float32) over xc (B, Cc, 32, 32), seeded once.
+
+    One torch.Generator runs through the batches, so the result depends only on ``seed`` and the
+    batch size (not on how the consumer uses it).
+    """
+    import numpy as np
+    import torch
+
+    device = device or torch.device("cpu")
+    gen = torch.Generator(device=device)
+    gen.manual_seed(int(seed))
+    step = chunk_size(n)
+    model.eval()
+    with torch.no_grad():
+        for start in range(0, len(xc), step):
+            chunk = torch.from_numpy(np.ascontiguousarray(xc[start : start + step])).to(device)
+            yield start, model.sample(chunk, n, gen).float().cpu().numpy()

@@ -1,0 +1,137 @@
+"""``cdvae-eval``: the paper's table (best error at N samples, variance, NLL) on a test split.
+
+    cdvae-eval --model runs/mdn4 --pairs pairs.npz --samples 3,10,30,60,100 --json mdn4.json
+    cdvae-eval --nearest-neighbour --pairs pairs.npz --json nn.json
+
+The JSON holds ``best_error`` ({"3": value, ...}), ``variance`` (16 grid points, 100 samples or
+the largest N when that is more), ``nll`` (importance-weighted -log p(x_c, x_g) in nats per pair;
+null for the CVAE and the nearest neighbour) and what was evaluated.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import Sequence
+
+import numpy as np
+
+from ..atomic import write_text_atomic
+from ..pairs import load_pairs
+from .common import (PAPER_SAMPLES, CliError, Parser, check_output_file, method_name, model_samples, parse,
+                     parse_samples, run_main)
+
+PROG = "cdvae-eval"
+VARIANCE_SAMPLES = 100  # DESIGN: variance at 16 grid points over 100 samples
+
+
+def build_parser() -> Parser:
+    p = Parser(prog=PROG, description="Evaluate a saved model (or the nearest-neighbour baseline) on a test split.")
+    who = p.add_mutually_exclusive_group(required=True)
+    who.add_argument("--model", help="saved model directory")
+    who.add_argument("--nearest-neighbour", action="store_true", help="the nearest-neighbour baseline")
+    p.add_argument("--pairs", required=True, help="pair file with a test split (split == 1)")
+    p.add_argument("--samples", default=",".join(map(str, PAPER_SAMPLES)), help="sample counts N (default 3,10,30,60,100)")
+    p.add_argument("--json", help="write the figures to this JSON file")
+    p.add_argument("--nll-k", type=int, default=100, help="importance samples per pair for the NLL (0 = skip)")
+    p.add_argument("--max-pairs", type=int, help="evaluate only the first N test pairs")
+    p.add_argument("--sigma", type=float, default=1.0, help="nearest neighbour: Gaussian smoothing in pixels")
+    p.add_argument("--name", help="row name in the table (default: Gauss, MDN4, CVAE, NN, ...)")
+    p.add_argument("--seed", type=int, default=0, help="seed of the samples (default 0)")
+    return p
+
+
+class Accumulator:
+    """Pair-weighted means of best error (per N) and grid variance over chunks of test pairs."""
+
+    def __init__(self, ns: list[int]) -> None:
+        self.ns = ns
+        self.pairs = 0
+        self.best = {n: 0.0 for n in ns}
+        self.variance = 0.0
+
+    def add(self, samples: np.ndarray, truth: np.ndarray) -> None:
+        """samples (b, N, Cg, 32, 32), truth (b, Cg, 32, 32)."""
+        from ..metrics import best_error, grid_variance
+
+        b = len(truth)
+        for n, value in best_error(samples, truth, self.ns).items():
+            self.best[n] += value * b
+        self.variance += grid_variance(samples[:, :VARIANCE_SAMPLES]) * b
+        self.pairs += b
+
+    def result(self) -> dict:
+        return {"best_error": {str(n): v / self.pairs for n, v in self.best.items()},
+                "variance": self.variance / self.pairs}
+
+
+def evaluate_nll(model, xc: np.ndarray, xg: np.ndarray, k: int, seed: int) -> float:
+    """Mean importance-weighted -log p(x_c, x_g) over the pairs, in nats per pair."""
+    import torch
+
+    gen = torch.Generator().manual_seed(int(seed) + 1)
+    total = 0.0
+    with torch.no_grad():
+        for start in range(0, len(xc), 64):
+            a = torch.from_numpy(np.ascontiguousarray(xc[start : start + 64]))
+            b = torch.from_numpy(np.ascontiguousarray(xg[start : start + 64]))
+            total += float(model.nll(a, b, k=k, generator=gen).double().sum())
+    return total / len(xc)
+
+
+def _body(argv: Sequence[str] | None) -> int:
+    args = parse(build_parser(), argv)
+    ns = parse_samples(args.samples)
+    out_json = check_output_file(args.json, "--json") if args.json is not None else None
+    if args.nll_k < 0:
+        raise CliError("--nll-k must be 0 or more")
+    pairs = load_pairs(args.pairs, require_test=True)
+    test = pairs.test()
+    if args.max_pairs is not None:
+        if args.max_pairs < 1:
+            raise CliError("--max-pairs must be at least 1")
+        test = test.subset(np.arange(min(args.max_pairs, len(test))))
+    n_draw = max(max(ns), VARIANCE_SAMPLES)
+    acc = Accumulator(ns)
+    nll = None
+    if args.nearest_neighbour:
+        from ..nearest import NearestNeighbour
+
+        train = pairs.train()
+        if len(train) < n_draw:
+            raise CliError(f"the nearest neighbour needs {n_draw} training pairs for {n_draw} samples, the file has {len(train)}")
+        baseline = NearestNeighbour.fit(train.xc, train.xg, sigma=args.sigma)
+        for start in range(0, len(test), 64):
+            acc.add(baseline.sample(test.xc[start : start + 64], n_draw), test.xg[start : start + 64])
+        name = args.name or "NN"
+    else:
+        from ..checkpoint import load_model
+
+        predictor = load_model(args.model)
+        if pairs.channels != (predictor.config.channels_c, predictor.config.channels_g):
+            raise CliError(f"the pairs have {pairs.channels} channels (x_c, x_g) but the model expects "
+                           f"({predictor.config.channels_c}, {predictor.config.channels_g})")
+        model = predictor.model
+        for start, samples in model_samples(model, test.xc, n_draw, args.seed):
+            acc.add(samples, test.xg[start : start + len(samples)])
+        if predictor.supports_nll and args.nll_k > 0:
+            nll = evaluate_nll(model, test.xc, test.xg, args.nll_k, args.seed)
+        name = args.name or method_name(predictor.config)
+    result = {"method": name, "model": args.model, "pairs": str(args.pairs), "test_pairs": len(test),
+              "samples": ns, "samples_drawn": n_draw, "seed": args.seed, **acc.result(), "nll": nll,
+              "nll_k": args.nll_k if nll is not None else None}
+    from ..metrics import paper_table
+
+    print(paper_table({name: result}, ns))
+    if out_json is not None:
+        write_text_atomic(out_json, json.dumps(result, indent=2) + "\n")
+        print(f"wrote {out_json}", file=sys.stderr)
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    return run_main(PROG, lambda: _body(argv))
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,183 @@
+"""``cdvae-train`` (and ``python train.py``): train a CDVAE or a baseline on a pair file.
+
+    cdvae-train --pairs pairs.npz --tie mdn --mixtures 4 --epochs 40 --out runs/mdn4
+    cdvae-train --builtin --task resaturation --out runs/demo
+    torchrun --nproc_per_node 2 train.py --pairs pairs.npz --out runs/ddp
+
+Settings come from the defaults, then ``--config FILE.json`` (a saved model's config.json or
+{"model": {...}, "training": {...}} or flat keys), then the flags given on the command line.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any, Sequence
+
+from ..config import ARCHS, TIES, ConfigError, ModelConfig, TrainConfig
+from ..pairs import PairSet, load_pairs
+from ..progress import Progress
+from .common import EXIT_FAILED, EXIT_INTERRUPTED, CliError, Parser, parse, rank, run_main
+
+PROG = "cdvae-train"
+
+
+def build_parser() -> Parser:
+    p = Parser(prog=PROG, description="Train a CDVAE (Gaussian or MDN tie), a Shallow CDVAE or a CVAE.")
+    src = p.add_argument_group("data (one of)")
+    src.add_argument("--pairs", help="pair file (.npz) with xc, xg and a split")
+    src.add_argument("--builtin", action="store_true", help="make pairs from the built-in photos / clips")
+    src.add_argument("--folder", help="make pairs from a folder of images (or videos for --task motion)")
+    src.add_argument("--limit", type=int, help="with --builtin/--folder: use at most this many items")
+    m = p.add_argument_group("model")
+    m.add_argument("--task", help="relighting, resaturation or motion (default: the pair file's)")
+    m.add_argument("--arch", choices=ARCHS, help="cdvae (default) or the cvae baseline")
+    m.add_argument("--tie", choices=TIES, help="tie of the top codes: gauss (default), mdn or none")
+    m.add_argument("--mixtures", type=int, help="MDN tie: mixture components K (paper: 4, 12)")
+    m.add_argument("--layers", type=int, help="latent layers L (1 = Shallow CDVAE; default 3)")
+    t = p.add_argument_group("training")
+    t.add_argument("--epochs", type=int, help="passes over the training split (default 40)")
+    t.add_argument("--batch-size", type=int, help="pairs per step, per process (default 64)")
+    t.add_argument("--lr", type=float, help="Adam learning rate (default 1e-3)")
+    t.add_argument("--kl-warmup", type=float, help="epochs of the KL warm-up 0 -> 1 (default 5)")
+    t.add_argument("--ladder-warmup", type=float, help="epochs over which lower layers open up 0 -> 1 (default 5)")
+    t.add_argument("--guidance-start", type=float, help="embedding-guidance weight at the start (default 10; 0 = off)")
+    t.add_argument("--guidance-end", type=float, help="weight reached at --guidance-epochs (default 1e-3)")
+    t.add_argument("--guidance-epochs", type=float, help="epochs of the geometric decay (default 20)")
+    t.add_argument("--threads", type=int, help="torch CPU threads (default: torch's choice)")
+    t.add_argument("--device", choices=("auto", "cpu", "cuda"), help="where to train (default auto)")
+    t.add_argument("--seed", type=int, help="seeds initialisation, data order and noise (default 0)")
+    t.add_argument("--config", help="JSON settings file (flags given here override it)")
+    p.add_argument("--out", required=True, help="output directory (new, or the run to --resume)")
+    p.add_argument("--resume", action="store_true", help="continue the run in --out from its last checkpoint")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    return p
+
+
+def read_config_file(path: str) -> tuple[dict[str, Any], dict[str, Any]]:
+    """(model settings, training settings) from a JSON file; unknown keys are a ConfigError."""
+    try:
+        data = json.loads(Path(path).read_text("utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ConfigError(f"cannot read --config {path} ({exc})") from exc
+    if not isinstance(data, dict):
+        raise ConfigError(f"--config {path} must hold a JSON object")
+    if "model" in data or "training" in data:
+        return dict(data.get("model", {})), dict(data.get("training", {}))
+    model_keys = set(ModelConfig.__dataclass_fields__)
+    train_keys = set(TrainConfig.__dataclass_fields__)
+    unknown = sorted(set(data) - model_keys - train_keys)
+    if unknown:
+        raise ConfigError(f"--config {path}: unknown setting(s) {', '.join(unknown)}")
+    return ({k: v for k, v in data.items() if k in model_keys}, {k: v for k, v in data.items() if k in train_keys})
+
+
+def load_source(args) -> PairSet:
+    chosen = [name for name, on in (("--pairs", args.pairs), ("--builtin", args.builtin), ("--folder", args.folder)) if on]
+    if len(chosen) != 1:
+        raise CliError("give exactly one data source: --pairs FILE, --builtin or --folder DIR")
+    if args.pairs:
+        return load_pairs(args.pairs)
+    if not args.task:
+        raise CliError(f"{chosen[0]} needs --task (relighting, resaturation or motion)")
+    from ..data.prepare import prepare_pairs, run
+
+    source = "builtin" if args.builtin else ("folder", args.folder)
+    show = rank() == 0 and not args.quiet
+    return run(prepare_pairs(source, args.task, limit=args.limit, seed=args.seed or 0),
+               (lambda pr: print(f"prepare: {pr.message}", file=sys.stderr)) if show else None)
+
+
+def settings(args, pairs: PairSet) -> tuple[ModelConfig, TrainConfig]:
+    """Defaults < --config < flags; channels always come from the pairs."""
+    model: dict[str, Any] = {}
+    training: dict[str, Any] = {}
+    if args.config:
+        model, training = read_config_file(args.config)
+    file_task = pairs.meta.get("task")
+    if args.task and file_task and args.task != file_task:
+        raise CliError(f"--task {args.task} but the pair file was made for {file_task}")
+    task = args.task or model.get("task") or file_task or ModelConfig.task
+    model.update(task=task, channels_c=pairs.channels[0], channels_g=pairs.channels[1])
+    for flag, key in (("arch", "arch"), ("tie", "tie"), ("mixtures", "mixtures")):
+        if getattr(args, flag) is not None:
+            model[key] = getattr(args, flag)
+    if args.layers is not None:
+        model["latent_sizes"], model["hidden_sizes"] = ModelConfig.sizes_for_layers(args.layers)
+    flags = {"epochs": args.epochs, "batch_size": args.batch_size, "lr": args.lr, "kl_warmup_epochs": args.kl_warmup,
+             "lower_warmup_epochs": args.ladder_warmup,
+             "guidance_start": args.guidance_start, "guidance_end": args.guidance_end,
+             "guidance_epochs": args.guidance_epochs, "num_threads": args.threads, "device": args.device,
+             "seed": args.seed}
+    training.update({k: v for k, v in flags.items() if v is not None})
+    return ModelConfig.from_dict(model), TrainConfig.from_dict(training)
+
+
+class Display:
+    """tqdm over the run's steps: loss terms and images/s in the postfix, ETA by tqdm."""
+
+    def __init__(self, quiet: bool) -> None:
+        self.quiet = quiet
+        self.bar = None
+
+    def __call__(self, pr: Progress) -> None:
+        if self.quiet:
+            return
+        from tqdm import tqdm
+
+        if pr.stage == "train":
+            if self.bar is None:
+                self.bar = tqdm(total=pr.total, initial=pr.done - 1, unit="step", dynamic_ncols=True, file=sys.stderr)
+            v = pr.values
+            shown = {k: f"{v[k]:.4g}" for k in ("loss", "rec_c", "rec_g", "kl_c", "kl_g", "tie", "guidance") if k in v}
+            shown["img/s"] = f"{v.get('images_per_s', 0):.0f}"
+            self.bar.set_description(pr.message)
+            self.bar.set_postfix(shown, refresh=False)
+            self.bar.update(pr.done - self.bar.n)
+        elif pr.stage == "epoch":
+            v = pr.values
+            test = f", test loss {v['test_loss']:.4g}" if "test_loss" in v else ""
+            line = (f"epoch {pr.done}/{pr.total}: loss {v.get('loss', float('nan')):.4g}{test}, "
+                    f"{v.get('images_per_s', 0):.0f} images/s, {v.get('seconds', 0):.1f} s")
+            (self.bar.write if self.bar is not None else print)(line, file=sys.stderr)
+        else:
+            (self.bar.write if self.bar is not None else print)(pr.message, file=sys.stderr)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+
+
+def _body(argv: Sequence[str] | None) -> int:
+    from ..training import TrainingError, train
+
+    args = parse(build_parser(), argv)
+    if not args.out.strip():
+        raise CliError("--out is empty: name an output directory")
+    pairs = load_source(args)
+    model_cfg, train_cfg = settings(args, pairs)
+    display = Display(args.quiet or rank() != 0)
+    gen = train(pairs, model_cfg, train_cfg, args.out, resume=args.resume)
+    try:
+        for pr in gen:
+            display(pr)
+    except TrainingError as exc:
+        display.close()
+        print(f"{PROG}: error: {exc}", file=sys.stderr)
+        return EXIT_FAILED
+    except KeyboardInterrupt:
+        gen.close()
+        display.close()
+        print(f"{PROG}: stopped; the last finished epoch is kept in {args.out} (continue with --resume)", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    display.close()
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    return run_main(PROG, lambda: _body(argv))
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

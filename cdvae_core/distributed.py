@@ -1,0 +1,107 @@
+"""Running the trainer unchanged under ``torchrun``: process group, device, sharding, reductions.
+
+Without torchrun's environment (``WORLD_SIZE`` unset or 1) everything here is a no-op on one
+process, so the same trainer code serves the CLI, the Studio and a cluster job.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+import torch.distributed as dist
+
+
+class DeviceError(ValueError):
+    """A requested device that this machine does not have."""
+
+
+@dataclass(frozen=True)
+class Dist:
+    """Where this process sits: ``rank`` of ``world`` processes, on ``device``."""
+
+    rank: int = 0
+    world: int = 1
+    device: torch.device = torch.device("cpu")
+    owns_group: bool = False  # True when this module started the process group
+
+    @property
+    def is_main(self) -> bool:
+        return self.rank == 0
+
+    @property
+    def enabled(self) -> bool:
+        return self.world > 1
+
+
+def resolve_device(name: str, local_rank: int = 0) -> torch.device:
+    """"auto" picks CUDA when available; "cuda" without a GPU is a DeviceError."""
+    if name == "auto":
+        name = "cuda" if torch.cuda.is_available() else "cpu"
+    if name == "cuda":
+        if not torch.cuda.is_available():
+            raise DeviceError("--device cuda was asked for but no CUDA GPU is available")
+        return torch.device("cuda", local_rank % max(1, torch.cuda.device_count()))
+    if name == "cpu":
+        return torch.device("cpu")
+    raise DeviceError(f"unknown device {name!r} (auto, cpu or cuda)")
+
+
+def setup(device_name: str) -> Dist:
+    """Join torchrun's process group when its environment says so (gloo on CPU, nccl on GPU)."""
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    rank = int(os.environ.get("RANK", "0"))
+    local_rank = int(os.environ.get("LOCAL_RANK", "0"))
+    device = resolve_device(device_name, local_rank)
+    if world <= 1:
+        return Dist(0, 1, device, False)
+    if dist.is_initialized():
+        return Dist(dist.get_rank(), dist.get_world_size(), device, False)
+    if device.type == "cuda":
+        torch.cuda.set_device(device)
+    dist.init_process_group(backend="nccl" if device.type == "cuda" else "gloo")
+    return Dist(rank, world, device, True)
+
+
+def teardown(env: Dist) -> None:
+    if env.owns_group and dist.is_initialized():
+        dist.destroy_process_group()
+
+
+def shard_order(n: int, seed: int, epoch: int, rank: int, world: int) -> np.ndarray:
+    """This rank's share of the epoch's permutation of ``n`` training rows, as int64 (n_local,).
+
+    The permutation depends only on (seed, epoch), so a resumed run sees the same order. Like
+    torch's DistributedSampler the permutation is padded by wrapping so every rank gets the same
+    number of rows (collectives then line up step for step).
+    """
+    rng = np.random.default_rng([seed, epoch])
+    order = rng.permutation(n)
+    per_rank = -(-n // world)
+    if per_rank * world > n:
+        order = np.concatenate([order, order[: per_rank * world - n]])
+    return order[rank::world]
+
+
+def all_sum(values: torch.Tensor, env: Dist) -> torch.Tensor:
+    """Sum a tensor over ranks (identity on one process)."""
+    if env.enabled:
+        values = values.clone()
+        dist.all_reduce(values, op=dist.ReduceOp.SUM)
+    return values
+
+
+def any_true(flag: bool, env: Dist) -> bool:
+    """True when ``flag`` is true on any rank: keeps guarded-step decisions identical everywhere."""
+    if not env.enabled:
+        return flag
+    value = torch.tensor([1.0 if flag else 0.0], device=env.device)
+    dist.all_reduce(value, op=dist.ReduceOp.MAX)
+    return bool(value.item() > 0)
+
+
+def barrier(env: Dist) -> None:
+    if env.enabled:
+        dist.barrier()

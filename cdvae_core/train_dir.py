@@ -1,0 +1,80 @@
+"""Checks on a training output directory before anything is written into it.
+
+A new run needs an empty (or absent) writable directory; ``--resume`` needs a directory whose
+config matches the run's settings, so a run of another configuration is never overwritten.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from dataclasses import fields
+from pathlib import Path
+
+from .checkpoint import CONFIG_FILE, ModelLoadError, read_config
+from .config import ConfigError, ModelConfig, TrainConfig
+
+# Training settings that may change between a run and its resumption.
+RESUMABLE_CHANGES = ("epochs", "device", "num_threads")
+
+
+class OutputDirError(ValueError):
+    """An output directory that cannot take this run (exists with files, unwritable, a file)."""
+
+
+class ResumeMismatchError(ValueError):
+    """``--resume`` on a directory trained with other settings."""
+
+
+def _nearest_existing(path: Path) -> Path:
+    path = path.absolute()
+    while not path.exists():
+        path = path.parent
+    return path
+
+
+def check_out_dir(out: Path, resume: bool, write_probe: bool = True) -> None:
+    """Raise OutputDirError unless ``out`` can take this run; creates nothing."""
+    if not str(out).strip():
+        raise OutputDirError("the output directory is empty: name a directory with --out")
+    if out.exists() and not out.is_dir():
+        raise OutputDirError(f"{out} exists and is not a directory")
+    if out.is_dir() and not resume and any(out.iterdir()):
+        raise OutputDirError(f"{out} already holds files: pass --resume to continue that run, or choose a new directory")
+    if not write_probe:
+        return
+    base = _nearest_existing(out)
+    if not base.is_dir():
+        raise OutputDirError(f"{out} cannot be created: {base} is not a directory")
+    try:
+        with tempfile.TemporaryFile(dir=base):
+            pass
+    except OSError as exc:
+        raise OutputDirError(f"{out} is not writable ({exc.strerror or exc})") from exc
+
+
+def _differences(a, b, skip: tuple[str, ...] = ()) -> list[str]:
+    return [
+        f"{f.name} {getattr(a, f.name)!r} != {getattr(b, f.name)!r}"
+        for f in fields(a)
+        if f.name not in skip and getattr(a, f.name) != getattr(b, f.name)
+    ]
+
+
+def check_compatible(out: Path, model_cfg: ModelConfig, train_cfg: TrainConfig) -> None:
+    """Raise ResumeMismatchError unless ``out/config.json`` was written for these settings."""
+    try:
+        config = read_config(out)
+        saved_model = ModelConfig.from_dict(config["model"])
+        saved_train = TrainConfig.from_dict(config.get("training", {}))
+    except (ModelLoadError, ConfigError, TypeError) as exc:
+        raise ResumeMismatchError(f"cannot resume from {out}: its {CONFIG_FILE} is unusable ({exc})") from exc
+    diff = _differences(saved_model, model_cfg) + _differences(saved_train, train_cfg, RESUMABLE_CHANGES)
+    if diff:
+        shown = "; ".join(diff[:3]) + ("; ..." if len(diff) > 3 else "")
+        raise ResumeMismatchError(f"cannot resume {out}: it was trained with other settings ({shown})")
+
+
+def is_empty_dir(path: str | os.PathLike) -> bool:
+    p = Path(path)
+    return p.is_dir() and not any(p.iterdir())

@@ -1,0 +1,125 @@
+"""Embedding-guidance targets for training and the saved embedding for the Studio's scatter plot.
+
+The LPP is fitted on the training split only (features ``fc`` / ``fg`` of the pair file, or the
+flattened pixels where the file has none) to the dimension of the top code, and applied to every
+row so the saved embedding can show train and test points alike.
+"""
+
+from __future__ import annotations
+
+from typing import Callable
+
+import numpy as np
+import torch
+
+from .config import ModelConfig, TrainConfig
+from .pairs import PairSet
+
+EMBEDDING_MAX_ROWS = 20_000  # cap on rows kept for the scatter plot (thumbnails grow with it)
+
+
+def guidance_features(pairs: PairSet, side: str) -> tuple[np.ndarray, str]:
+    """Features of one side, float32 (N, D), and their source ("fc", "fg" or "pixels")."""
+    feats = pairs.fc if side == "c" else pairs.fg
+    if feats is not None:
+        return np.asarray(feats, np.float32), f"f{side}"
+    layer = pairs.xc if side == "c" else pairs.xg
+    return layer.reshape(len(layer), -1).astype(np.float32), "pixels"
+
+
+def fit_side(pairs: PairSet, side: str, dim: int, train_cfg: TrainConfig):
+    """Fit LPP on the train rows of one side; returns (lpp, coordinates of all N rows (N, dim), source)."""
+    from .lpp import fit_lpp
+
+    feats, source = guidance_features(pairs, side)
+    train_rows = np.flatnonzero(pairs.split == 0)
+    neighbours = max(1, min(train_cfg.lpp_neighbours, len(train_rows) - 1))
+    lpp = fit_lpp(feats[train_rows], dim, neighbours, seed=train_cfg.seed)
+    coords = np.asarray(lpp.transform(feats), np.float32)  # (N, dim)
+    return lpp, coords, source
+
+
+def compute_targets(
+    pairs: PairSet, model_cfg: ModelConfig, train_cfg: TrainConfig, report: Callable[[str], None] = lambda m: None
+) -> tuple[dict[str, torch.Tensor], dict[str, str]]:
+    """Guidance targets and the projection, as tensors for the training checkpoint.
+
+    Returns ``{"c": (N_train, D), "g": (N_train, D) (CDVAE with guidance only), "lpp_all": (N, D),
+    "lpp.<name>": projection arrays}`` and ``{"lpp_source": ...}``.
+    """
+    dim = model_cfg.code_dim
+    train_rows = np.flatnonzero(pairs.split == 0)
+    report(f"fitting LPP of x_c on {len(train_rows)} training pairs")
+    lpp_c, coords_c, source = fit_side(pairs, "c", dim, train_cfg)
+    out = {"c": torch.from_numpy(coords_c[train_rows].copy()), "lpp_all": torch.from_numpy(coords_c)}
+    for name, value in lpp_c.to_arrays(prefix="lpp.").items():
+        out[name] = torch.from_numpy(value)
+    if model_cfg.arch == "cdvae" and train_cfg.guidance_start > 0:
+        report("fitting LPP of x_g")
+        _, coords_g, _ = fit_side(pairs, "g", dim, train_cfg)
+        out["g"] = torch.from_numpy(tie_consistent_targets(coords_c, coords_g, model_cfg.tied_dims, model_cfg.tie)[train_rows])
+    return out, {"lpp_source": source}
+
+
+def tie_consistent_targets(coords_c: np.ndarray, coords_g: np.ndarray, tied: int, tie: str) -> np.ndarray:
+    """Guidance targets for z_g (N, D) that agree with a Gaussian tie.
+
+    The Gaussian tie asks z_g^t = z_c^t, so guiding x_g's tied components to x_g's own LPP would
+    pull them away from x_c's and fight the tie. They follow x_c's targets instead, and the untied
+    components take the leading components of x_g's LPP: the structure x_c cannot explain is what
+    the untied code is for. Other ties (MDN maps z_c to z_g freely) keep x_g's own LPP.
+    """
+    if tie != "gauss" or tied == 0:
+        return coords_g.astype(np.float32).copy()
+    out = np.empty_like(coords_g, dtype=np.float32)
+    out[:, :tied] = coords_c[:, :tied]
+    out[:, tied:] = coords_g[:, : coords_g.shape[1] - tied]
+    return out
+
+
+@torch.no_grad()
+def encode_codes(model: torch.nn.Module, xc: np.ndarray, device: torch.device, batch: int = 256) -> np.ndarray:
+    """Posterior-mean codes of x_c (N, Cc, 32, 32) -> (N, D) float32, in eval mode."""
+    was_training = model.training
+    model.eval()
+    parts = []
+    for start in range(0, len(xc), batch):
+        chunk = torch.from_numpy(xc[start : start + batch]).to(device)
+        parts.append(model.encode_code_c(chunk).float().cpu().numpy())
+    model.train(was_training)
+    return np.concatenate(parts, 0) if parts else np.zeros((0, 0), np.float32)
+
+
+def embedding_arrays(
+    model: torch.nn.Module,
+    pairs: PairSet,
+    targets: dict[str, torch.Tensor],
+    device: torch.device,
+    seed: int,
+    max_rows: int = EMBEDDING_MAX_ROWS,
+) -> dict[str, np.ndarray]:
+    """Arrays of ``embedding.safetensors`` (docs/architecture.md): at most ``max_rows`` rows,
+    a seeded subsample when the pair file is larger; ``index`` gives their rows in the file."""
+    n = len(pairs)
+    rows = np.arange(n)
+    if n > max_rows:
+        rows = np.sort(np.random.default_rng([seed, 7]).choice(n, max_rows, replace=False))
+    xc = np.ascontiguousarray(pairs.xc[rows])
+    labels = pairs.meta.get("labels")
+    if isinstance(labels, list) and len(labels) == n:
+        label_arr = np.asarray(labels, np.int64)[rows]
+    else:
+        label_arr = np.full(len(rows), -1, np.int64)  # -1: no label known
+    arrays = {
+        "lpp_c": targets["lpp_all"].numpy()[rows].astype(np.float32),
+        "split": pairs.split[rows].astype(np.int8),
+        "labels": label_arr,
+        "index": rows.astype(np.int64),
+        "xc_thumbs": xc.astype(np.float16),
+    }
+    if getattr(model, "has_code_c", hasattr(model, "encode_code_c")):
+        arrays["codes_c"] = encode_codes(model, xc, device)  # the CVAE has no code of x_c
+    for key, value in targets.items():
+        if key.startswith("lpp."):
+            arrays[key] = value.numpy()
+    return arrays

@@ -1,0 +1,314 @@
+"""The trainer: a generator yielding Progress records; closing it stops after the last checkpoint.
+
+``train(pairs, model_cfg, train_cfg, out_dir, resume=False)`` fits a model on the training split
+of a pair set and keeps a saved-model directory (cdvae_core.checkpoint) up to date:
+config.json and weights every epoch, metrics.jsonl one row per epoch, checkpoint/ for
+``--resume``, embedding.safetensors at the end.
+
+Reproducibility: weights are initialised after ``torch.manual_seed(seed)``; every epoch reseeds
+torch from (seed, epoch, rank) and draws its data order from (seed, epoch), so a run resumed
+from the checkpoint of epoch e repeats exactly what an unbroken run does after epoch e.
+
+Guarded steps (as vdvae): gradients are clipped to norm ``grad_clip``; an update is skipped when
+the loss or the gradient norm is not finite or the norm is above ``skip_threshold``; ``max_skips`` skips in a row stop training with a TrainingError
+naming the step, the last good checkpoint untouched. Runs unchanged under torchrun (DDP).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import inspect
+import json
+import math
+import time
+from pathlib import Path
+from typing import Any, Iterator
+
+import numpy as np
+import torch
+from torch.nn.parallel import DistributedDataParallel
+
+from . import checkpoint as ckpt
+from . import distributed as D
+from .config import ModelConfig, TrainConfig
+from .model import build_model
+from .atomic import write_text_atomic
+from .train_dir import OutputDirError, check_compatible, check_out_dir
+from .pairs import TEST, TRAIN, PairSet
+from .progress import Progress
+from .train_targets import compute_targets, embedding_arrays
+
+
+class TrainingError(RuntimeError):
+    """Training cannot go on (diverged); the message names the step and the kept checkpoint."""
+
+
+class TrainInputError(ValueError):
+    """Pairs that do not fit the model (channels, empty training split)."""
+
+
+def data_fingerprint(pairs: PairSet) -> str:
+    """SHA-1 of the layers and the split: --resume refuses a different pair file."""
+    digest = hashlib.sha1()
+    for arr in (pairs.xc, pairs.xg, pairs.split):
+        digest.update(np.ascontiguousarray(arr).data)
+    return digest.hexdigest()
+
+
+def epoch_seed(seed: int, epoch: int, rank: int) -> int:
+    return int(np.random.SeedSequence([seed, epoch, rank]).generate_state(1)[0])
+
+
+class EMA:
+    """Exponential moving average of a model's floating-point state (buffers copied)."""
+
+    def __init__(self, model: torch.nn.Module, decay: float, state: dict[str, torch.Tensor] | None = None):
+        self.decay = decay
+        src = state if state is not None else model.state_dict()
+        self.state = {k: v.detach().clone().to(next(model.parameters()).device) for k, v in src.items()}
+
+    @torch.no_grad()
+    def update(self, model: torch.nn.Module) -> None:
+        for key, value in model.state_dict().items():
+            if value.is_floating_point():
+                self.state[key].lerp_(value, 1.0 - self.decay)
+            else:
+                self.state[key].copy_(value)
+
+
+def _check_pairs(pairs: PairSet, model_cfg: ModelConfig) -> None:
+    if pairs.channels != (model_cfg.channels_c, model_cfg.channels_g):
+        raise TrainInputError(
+            f"the pairs have {pairs.channels[0]}+{pairs.channels[1]} channels (x_c+x_g) but the model "
+            f"expects {model_cfg.channels_c}+{model_cfg.channels_g}"
+        )
+    if not (pairs.split == TRAIN).any():
+        raise TrainInputError("the pair file has no training pairs (split == 0)")
+
+
+def _small_meta(meta: dict[str, Any]) -> dict[str, Any]:
+    """The pair file's meta without per-pair lists (labels of 80,000 pairs do not belong in config.json)."""
+    return {k: v for k, v in meta.items() if not (isinstance(v, list) and len(v) > 256)}
+
+
+def _metrics_rows(out: Path, upto_epoch: int) -> list[str]:
+    """Lines of metrics.jsonl for epochs <= upto_epoch (a resumed run rewrites the rest)."""
+    path = out / ckpt.METRICS_FILE
+    if not path.exists():
+        return []
+    keep = []
+    for line in path.read_text("utf-8").splitlines():
+        try:
+            if json.loads(line).get("epoch", 0) <= upto_epoch:
+                keep.append(line)
+        except json.JSONDecodeError:
+            continue  # a line cut by a kill: drop it
+    return keep
+
+
+@torch.no_grad()
+def _test_loss(model: torch.nn.Module, xc: torch.Tensor, xg: torch.Tensor, batch: int, env: D.Dist) -> float | None:
+    """Mean loss (kl weight 1, no guidance) over this rank's share of the test split, summed over ranks."""
+    rows = torch.arange(env.rank, len(xc), env.world)
+    total = torch.zeros(2, dtype=torch.float64, device=env.device)
+    model.eval()
+    for start in range(0, len(rows), batch):
+        idx = rows[start : start + batch].to(xc.device)
+        terms = model(xc[idx], xg[idx], kl_weight=1.0, guidance_weight=0.0)
+        total[0] += terms["loss"].double() * len(idx)
+        total[1] += len(idx)
+    model.train()
+    total = D.all_sum(total, env)
+    return None if total[1] == 0 else float(total[0] / total[1])
+
+
+def train(
+    pairs: PairSet,
+    model_cfg: ModelConfig,
+    train_cfg: TrainConfig,
+    out_dir: str | Path,
+    resume: bool = False,
+) -> Iterator[Progress]:
+    """Train ``model_cfg`` on ``pairs``' training split into ``out_dir``, yielding Progress.
+
+    Stages: "lpp" (guidance targets), "train" (one per step: done/total steps, running loss
+    terms, images_per_s, eta_s), "epoch" (the metrics row just written), "embedding", "done".
+    Raises OutputDirError / ResumeMismatchError / TrainInputError (ValueError) on bad input and
+    TrainingError when ``max_skips`` updates in a row were skipped.
+    """
+    if not str(out_dir).strip():
+        raise OutputDirError("the output directory is empty: name a directory")
+    out = Path(out_dir)
+    _check_pairs(pairs, model_cfg)
+    env = D.setup(train_cfg.device)
+    threads = torch.get_num_threads()
+    if train_cfg.num_threads > 0:
+        torch.set_num_threads(train_cfg.num_threads)
+    try:
+        yield from _run(pairs, model_cfg, train_cfg, out, resume, env)
+    finally:
+        torch.set_num_threads(threads)  # the Studio and test processes keep their own setting
+        D.teardown(env)
+
+
+def _run(pairs, model_cfg, train_cfg, out: Path, resume: bool, env: D.Dist) -> Iterator[Progress]:
+    fingerprint = data_fingerprint(pairs)
+    check_out_dir(out, resume, write_probe=env.is_main)
+    state = None
+    if resume and (out / ckpt.CONFIG_FILE).exists():
+        check_compatible(out, model_cfg, train_cfg)
+    if resume:
+        state = ckpt.load_state(out)
+        if state is not None and state.meta.get("data_sha1") != fingerprint:
+            raise ckpt.StateLoadError(f"{out} was trained on another pair file; --resume needs the same pairs")
+    D.barrier(env)  # every rank has checked before rank 0 writes anything
+
+    torch.manual_seed(train_cfg.seed)
+    model = build_model(model_cfg).to(env.device)
+    optimizer = torch.optim.Adam(model.parameters(), lr=train_cfg.lr, weight_decay=train_cfg.weight_decay)
+
+    if state is not None:
+        targets = state.targets
+        data_meta = state.meta["data"]
+        ckpt.check_state_dict(model, state.model, out / ckpt.STATE_FILE)
+        model.load_state_dict(state.model)
+        optimizer.load_state_dict(state.optimizer)
+    else:
+        yield Progress("lpp", 0, 1, "fitting LPP guidance targets on the training split")
+        targets, lpp_meta = compute_targets(pairs, model_cfg, train_cfg)
+        data_meta = {**_small_meta(pairs.meta), **lpp_meta, "pairs": len(pairs),
+                     "train_pairs": int((pairs.split == TRAIN).sum())}
+        yield Progress("lpp", 1, 1, "LPP guidance targets ready")
+    ema = None
+    if train_cfg.ema > 0:
+        ema = EMA(model, train_cfg.ema, state.ema if state is not None else None)
+
+    start_epoch = 0 if state is None else state.epoch
+    step = 0 if state is None else state.step
+    if env.is_main:
+        out.mkdir(parents=True, exist_ok=True)
+        ckpt.write_config(out, model_cfg, train_cfg, data_meta)
+        rows = _metrics_rows(out, start_epoch)
+        write_text_atomic(out / ckpt.METRICS_FILE, "".join(r + "\n" for r in rows))
+
+    train_rows = np.flatnonzero(pairs.split == TRAIN)
+    test_rows = np.flatnonzero(pairs.split == TEST)
+    dev = env.device
+    xc_tr = torch.from_numpy(pairs.xc[train_rows]).to(dev)  # (N_train, Cc, 32, 32)
+    xg_tr = torch.from_numpy(pairs.xg[train_rows]).to(dev)  # (N_train, Cg, 32, 32)
+    xc_te = torch.from_numpy(pairs.xc[test_rows]).to(dev)
+    xg_te = torch.from_numpy(pairs.xg[test_rows]).to(dev)
+    tgt_c = targets["c"].to(dev) if "c" in targets and train_cfg.guidance_start > 0 else None  # (N_train, D)
+    tgt_g = targets["g"].to(dev) if "g" in targets else None
+
+    # the CDVAE's ladder warm-up (lower_weight); the CVAE has no lower layers to warm up
+    ladder_warmup = "lower_weight" in inspect.signature(model.forward).parameters
+    net: torch.nn.Module = model
+    if env.enabled:
+        # at lower_weight 0 the lower layers' bottom-up heads get no gradient: DDP must know
+        net = DistributedDataParallel(model, device_ids=[dev] if dev.type == "cuda" else None,
+                                      find_unused_parameters=ladder_warmup and train_cfg.lower_warmup_epochs > 0)
+    params = [p for p in model.parameters() if p.requires_grad]
+    bs = train_cfg.batch_size
+    n_local = len(D.shard_order(len(train_rows), 0, 0, env.rank, env.world))
+    steps_per_epoch = -(-n_local // bs)
+    total_steps = steps_per_epoch * train_cfg.epochs
+    streak, streak_start, last_good_epoch = 0, None, start_epoch
+    run_start, run_images = time.perf_counter(), 0
+
+    for epoch in range(start_epoch, train_cfg.epochs):
+        torch.manual_seed(epoch_seed(train_cfg.seed, epoch, env.rank))
+        order = torch.from_numpy(D.shard_order(len(train_rows), train_cfg.seed, epoch, env.rank, env.world)).to(dev)
+        sums: dict[str, float] = {}
+        count, skipped, images = 0, 0, 0
+        t0 = time.perf_counter()
+        for i in range(steps_per_epoch):
+            idx = order[i * bs : (i + 1) * bs]
+            epoch_float = epoch + i / steps_per_epoch
+            kl_w = train_cfg.kl_weight(epoch_float)
+            g_w = train_cfg.guidance_weight(epoch_float)
+            extra = {"lower_weight": train_cfg.lower_weight(epoch_float)} if ladder_warmup else {}
+            optimizer.zero_grad(set_to_none=True)
+            terms = net(
+                xc_tr[idx], xg_tr[idx],
+                target_c=None if tgt_c is None else tgt_c[idx],
+                target_g=None if tgt_g is None else tgt_g[idx],
+                kl_weight=kl_w, guidance_weight=g_w, **extra,
+            )
+            loss = terms["loss"]
+            loss.backward()  # on every rank, even a bad one: DDP's all-reduce must line up
+            grad_norm = torch.nn.utils.clip_grad_norm_(params, train_cfg.grad_clip)  # norm before clipping
+            names = list(terms)
+            values = torch.stack([terms[k].detach().float() for k in names] + [grad_norm.float()]).tolist()
+            loss_v, gn = values[0], values[-1]
+            bad = not (math.isfinite(loss_v) and math.isfinite(gn) and gn <= train_cfg.skip_threshold)
+            step += 1
+            images += len(idx) * env.world
+            if D.any_true(bad, env):
+                skipped += 1
+                streak += 1
+                streak_start = step if streak == 1 else streak_start
+                if streak >= train_cfg.max_skips:
+                    kept = f"the checkpoint of epoch {last_good_epoch} is kept" if last_good_epoch else "no checkpoint was written yet"
+                    raise TrainingError(
+                        f"training stopped at step {step} (epoch {epoch + 1}): {streak} updates in a row skipped "
+                        f"since step {streak_start} (last loss {loss_v:.4g}, gradient norm {gn:.4g}, limit "
+                        f"{train_cfg.skip_threshold:g}); {kept} in {out}"
+                    )
+                continue
+            streak = 0
+            optimizer.step()
+            if ema is not None:
+                ema.update(model)
+            for k, v in zip(names, values):
+                sums[k] = sums.get(k, 0.0) + v
+            sums["grad_norm"] = sums.get("grad_norm", 0.0) + gn
+            count += 1
+            elapsed = time.perf_counter() - t0
+            rate = images / max(elapsed, 1e-9)
+            done_images = run_images + images
+            run_rate = done_images / max(time.perf_counter() - run_start, 1e-9)
+            left = (total_steps - step) * bs * env.world
+            shown = {k: v / count for k, v in sums.items()}
+            shown.update(images_per_s=rate, eta_s=left / max(run_rate, 1e-9), epoch=epoch + 1,
+                         kl_weight=kl_w, guidance_weight=g_w, skipped=float(skipped), **extra)
+            yield Progress("train", step, total_steps, f"epoch {epoch + 1}/{train_cfg.epochs}", shown)
+
+        seconds = time.perf_counter() - t0
+        run_images += images
+        if env.enabled:  # epoch means over every rank's batches, not rank 0's alone
+            keys = sorted(sums)
+            summed = D.all_sum(torch.tensor([sums[k] for k in keys] + [count], dtype=torch.float64, device=dev), env)
+            sums = dict(zip(keys, summed[:-1].tolist()))
+            count = int(summed[-1].item())
+        test_loss = _test_loss(model, xc_te, xg_te, max(bs, 256), env) if len(test_rows) else None
+        row: dict[str, Any] = {"epoch": epoch + 1, "step": step, "seconds": seconds,
+                               "images_per_s": images / max(seconds, 1e-9), "skipped": skipped,
+                               "kl_weight": train_cfg.kl_weight(epoch + 1),
+                               "guidance_weight": train_cfg.guidance_weight(epoch + 1)}
+        row.update({k: v / max(count, 1) for k, v in sums.items()})
+        row["test_loss"] = test_loss
+        if env.is_main:
+            weights = ema.state if ema is not None else model.state_dict()
+            ckpt.save_state(out, ckpt.TrainState(
+                epoch=epoch + 1, step=step, model=model.state_dict(), optimizer=optimizer.state_dict(),
+                ema=None if ema is None else ema.state, targets=targets,
+                meta={"data_sha1": fingerprint, "data": data_meta, "model": model_cfg.to_dict(),
+                      "training": train_cfg.to_dict(), "world": env.world},
+            ))
+            ckpt.write_weights(out, weights)
+            ckpt.write_config(out, model_cfg, train_cfg, data_meta)
+            rows = _metrics_rows(out, epoch) + [json.dumps(row)]
+            write_text_atomic(out / ckpt.METRICS_FILE, "".join(r + "\n" for r in rows))
+        last_good_epoch = epoch + 1
+        D.barrier(env)
+        yield Progress("epoch", epoch + 1, train_cfg.epochs, f"epoch {epoch + 1} saved", {
+            k: float(v) for k, v in row.items() if isinstance(v, (int, float)) and v is not None})
+
+    if env.is_main:
+        yield Progress("embedding", 0, 1, "encoding x_c for the LPP scatter plot")
+        if ema is not None:
+            model.load_state_dict(ema.state)
+        ckpt.write_embedding(out, embedding_arrays(model, pairs, targets, dev, train_cfg.seed))
+    D.barrier(env)
+    yield Progress("done", train_cfg.epochs, train_cfg.epochs, f"model saved in {out}")

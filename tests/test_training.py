@@ -1,0 +1,224 @@
+"""The trainer: resume gives the same weights, guarded steps, metrics, closing, sharding, DDP."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from safetensors.torch import load_file
+
+from cdvae_core import checkpoint as ckpt
+from cdvae_core import training
+from cdvae_core.config import ModelConfig, TrainConfig
+from cdvae_core.distributed import shard_order
+from cdvae_core.pairs import PairSet, save_pairs
+from cdvae_core.train_dir import OutputDirError, ResumeMismatchError
+
+TINY = dict(latent_sizes=(8, 4), hidden_sizes=(32, 16), conv_channels=(4, 8, 8), mdn_hidden=16, cvae_latent=4)
+
+
+@pytest.fixture(autouse=True)
+def one_thread():
+    """Tiny models on a shared 2-core machine run fastest on one thread; restore afterwards."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+def tiny_pairs(n: int = 64, seed: int = 0) -> PairSet:
+    rng = np.random.default_rng(seed)
+    xc = rng.random((n, 1, 32, 32), dtype=np.float32)
+    xg = (0.5 * xc + 0.05 * rng.standard_normal((n, 1, 32, 32))).astype(np.float32)
+    split = np.zeros(n, np.int8)
+    split[-n // 4 :] = 1
+    return PairSet(xc, xg, split, meta={"task": "resaturation"})
+
+
+def tiny_cfgs(tie: str = "gauss", **train) -> tuple[ModelConfig, TrainConfig]:
+    # one thread: on a shared 2-core machine a tiny model runs far faster without thread hand-offs
+    settings = dict(epochs=3, batch_size=16, kl_warmup_epochs=1.0, guidance_epochs=2.0, lr=2e-3, num_threads=1)
+    settings.update(train)
+    return ModelConfig(tie=tie, **TINY), TrainConfig(**settings)
+
+
+def run_all(gen) -> list:
+    return list(gen)
+
+
+def weights(path: Path) -> dict[str, torch.Tensor]:
+    return load_file(str(path / ckpt.WEIGHTS_FILE))
+
+
+def sha(path: Path) -> str:
+    return hashlib.sha1(path.read_bytes()).hexdigest()
+
+
+def test_resume_after_stop_mid_epoch_gives_the_same_weights(tmp_path):
+    pairs = tiny_pairs()
+    model_cfg, train_cfg = tiny_cfgs("mdn", ema=0.9)
+    run_all(training.train(pairs, model_cfg, train_cfg, tmp_path / "a"))
+
+    gen = training.train(pairs, model_cfg, train_cfg, tmp_path / "b")
+    for pr in gen:
+        if pr.stage == "train" and pr.values["epoch"] == 3 and pr.done % 3 == 2:
+            break  # mid-way through the last epoch: its partial work is lost, as in a kill
+    gen.close()
+    assert ckpt.load_state(tmp_path / "b").epoch == 2
+    assert not (tmp_path / "b" / ckpt.EMBEDDING_FILE).exists()
+    run_all(training.train(pairs, model_cfg, train_cfg, tmp_path / "b", resume=True))
+
+    wa, wb = weights(tmp_path / "a"), weights(tmp_path / "b")
+    assert wa.keys() == wb.keys()
+    for key in wa:
+        assert torch.allclose(wa[key], wb[key], atol=1e-6, rtol=0), key
+    rows_a = [json.loads(line) for line in (tmp_path / "a" / ckpt.METRICS_FILE).read_text().splitlines()]
+    rows_b = [json.loads(line) for line in (tmp_path / "b" / ckpt.METRICS_FILE).read_text().splitlines()]
+    assert [r["epoch"] for r in rows_b] == [1, 2, 3]
+    assert rows_a[-1]["loss"] == pytest.approx(rows_b[-1]["loss"], abs=1e-6)
+    emb_a = load_file(str(tmp_path / "a" / ckpt.EMBEDDING_FILE))
+    emb_b = load_file(str(tmp_path / "b" / ckpt.EMBEDDING_FILE))
+    assert torch.allclose(emb_a["codes_c"], emb_b["codes_c"], atol=1e-6)
+
+
+def test_metrics_rows_and_saved_model(tmp_path):
+    pairs = tiny_pairs()
+    model_cfg, train_cfg = tiny_cfgs(epochs=2)
+    records = run_all(training.train(pairs, model_cfg, train_cfg, tmp_path))
+    stages = [r.stage for r in records]
+    assert stages[0] == "lpp" and stages[-1] == "done" and stages.count("epoch") == 2
+    steps = [r for r in records if r.stage == "train"]
+    assert [r.done for r in steps] == list(range(1, 7)) and steps[-1].total == 6
+    assert {"loss", "rec_c", "rec_g", "kl_c", "tie", "guidance", "images_per_s", "eta_s"} <= set(steps[-1].values)
+    rows = [json.loads(line) for line in (tmp_path / ckpt.METRICS_FILE).read_text().splitlines()]
+    assert [r["epoch"] for r in rows] == [1, 2] and rows[-1]["step"] == 6
+    for row in rows:
+        assert row["images_per_s"] > 0 and row["seconds"] > 0 and row["skipped"] == 0
+        assert np.isfinite(row["test_loss"]) and np.isfinite(row["loss"])
+        assert row["guidance_weight"] == pytest.approx(train_cfg.guidance_weight(row["epoch"]))
+    # the test loss is the mean kl-weight-1 loss on the 16 test pairs, recomputed here
+    predictor = ckpt.load_model(tmp_path)
+    test = pairs.test()
+    torch.manual_seed(0)
+    with torch.no_grad():
+        terms = predictor.model(torch.from_numpy(test.xc), torch.from_numpy(test.xg))
+    # the loss is stochastic (one posterior draw) but both estimate the same expectation
+    assert abs(float(terms["loss"]) - rows[-1]["test_loss"]) < 0.05 * abs(rows[-1]["test_loss"])
+    emb = predictor.embedding
+    assert emb.lpp_c.shape == (64, 4) and emb.codes_c.shape == (64, 4)
+    assert emb.xc_thumbs.dtype == np.float16 and emb.xc_thumbs.shape == (64, 1, 32, 32)
+    np.testing.assert_array_equal(emb.split, pairs.split)
+    # LPP fitted on the training rows only: the targets have unit variance there, not on the rest
+    np.testing.assert_allclose(emb.lpp_c[pairs.split == 0].std(0), 1.0, rtol=1e-3)
+    np.testing.assert_allclose(emb.project(pairs.xc.reshape(64, -1)), emb.lpp_c, atol=1e-4)
+
+
+def poison_after(monkeypatch, bad_calls: set[int]) -> None:
+    """Make the model's loss NaN on the given (1-based) forward calls in training mode."""
+    real_build = training.build_model
+    calls = {"n": 0}
+
+    def build(cfg):
+        model = real_build(cfg)
+        forward = model.forward
+
+        def poisoned(*args, **kwargs):
+            out = forward(*args, **kwargs)
+            if model.training:
+                calls["n"] += 1
+                if calls["n"] in bad_calls:
+                    out["loss"] = out["loss"] * float("nan")
+            return out
+
+        model.forward = poisoned
+        return model
+
+    monkeypatch.setattr(training, "build_model", build)
+
+
+def test_nan_loss_stops_naming_the_step_and_keeps_the_last_checkpoint(tmp_path, monkeypatch):
+    poison_after(monkeypatch, set(range(5, 100)))  # steps 5, 6, ... are NaN (3 steps per epoch)
+    pairs = tiny_pairs()
+    model_cfg, train_cfg = tiny_cfgs(max_skips=3)
+    seen = {}
+    with pytest.raises(training.TrainingError, match=r"step 7 \(epoch 3\).*since step 5.*epoch 2 is kept"):
+        for pr in training.train(pairs, model_cfg, train_cfg, tmp_path):
+            if pr.stage == "epoch":
+                seen[pr.done] = (sha(tmp_path / ckpt.WEIGHTS_FILE), sha(tmp_path / ckpt.STATE_FILE))
+    # epoch 2 finished with one good step (step 4); step 5, 6 skipped; step 7 is the third skip
+    assert ckpt.load_state(tmp_path).epoch == 2
+    assert (sha(tmp_path / ckpt.WEIGHTS_FILE), sha(tmp_path / ckpt.STATE_FILE)) == seen[2]
+    rows = [json.loads(line) for line in (tmp_path / ckpt.METRICS_FILE).read_text().splitlines()]
+    assert [r["skipped"] for r in rows] == [0, 2]
+
+
+def test_isolated_bad_steps_are_skipped_and_counted(tmp_path, monkeypatch):
+    poison_after(monkeypatch, {2, 5})
+    model_cfg, train_cfg = tiny_cfgs(epochs=2, max_skips=2)
+    run_all(training.train(tiny_pairs(), model_cfg, train_cfg, tmp_path))
+    rows = [json.loads(line) for line in (tmp_path / ckpt.METRICS_FILE).read_text().splitlines()]
+    assert [r["skipped"] for r in rows] == [1, 1]
+    assert all(torch.isfinite(v).all() for v in weights(tmp_path).values())
+
+
+def test_gradient_norm_above_threshold_is_skipped(tmp_path):
+    model_cfg, train_cfg = tiny_cfgs(skip_threshold=1e-3, max_skips=2)
+    with pytest.raises(training.TrainingError, match=r"step 2 .*gradient norm .*no checkpoint was written yet"):
+        run_all(training.train(tiny_pairs(), model_cfg, train_cfg, tmp_path))
+
+
+def test_out_dir_and_resume_checks(tmp_path):
+    pairs = tiny_pairs()
+    model_cfg, train_cfg = tiny_cfgs(epochs=1)
+    run_all(training.train(pairs, model_cfg, train_cfg, tmp_path / "run"))
+    before = {p.name: sha(p) for p in (tmp_path / "run").iterdir() if p.is_file()}
+    with pytest.raises(OutputDirError, match="already holds files"):
+        run_all(training.train(pairs, model_cfg, train_cfg, tmp_path / "run"))
+    other_model, _ = tiny_cfgs("mdn")
+    with pytest.raises(ResumeMismatchError, match="tie 'gauss' != 'mdn'"):
+        run_all(training.train(pairs, other_model, train_cfg, tmp_path / "run", resume=True))
+    with pytest.raises(ckpt.StateLoadError, match="another pair file"):
+        run_all(training.train(tiny_pairs(seed=1), model_cfg, train_cfg, tmp_path / "run", resume=True))
+    assert before == {p.name: sha(p) for p in (tmp_path / "run").iterdir() if p.is_file()}
+    (tmp_path / "file").write_text("x")
+    with pytest.raises(OutputDirError, match="not a directory"):
+        run_all(training.train(pairs, model_cfg, train_cfg, tmp_path / "file" / "run"))
+
+
+def test_shard_order_covers_every_row_once_per_epoch_and_depends_on_seed_and_epoch():
+    shards = [shard_order(10, 3, 1, r, 2) for r in range(2)]
+    assert len(shards[0]) == len(shards[1]) == 5
+    assert sorted(np.concatenate(shards)) == list(range(10))
+    padded = [shard_order(7, 3, 1, r, 2) for r in range(2)]
+    assert len(padded[0]) == len(padded[1]) == 4 and set(np.concatenate(padded)) == set(range(7))
+    np.testing.assert_array_equal(shard_order(10, 3, 1, 0, 1), shard_order(10, 3, 1, 0, 1))
+    assert not np.array_equal(shard_order(50, 3, 1, 0, 1), shard_order(50, 3, 2, 0, 1))
+
+
+@pytest.mark.skipif(shutil.which("torchrun") is None, reason="torchrun not on PATH")
+def test_ddp_two_processes_gloo(tmp_path):
+    pairs_path = tmp_path / "pairs.npz"
+    save_pairs(pairs_path, tiny_pairs())
+    cfg = tmp_path / "cfg.json"
+    cfg.write_text(json.dumps({"model": TINY, "training": {"kl_warmup_epochs": 1.0, "num_threads": 1}}))
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    cmd = ["torchrun", "--nproc_per_node", "2", "--standalone", str(Path(__file__).parents[1] / "train.py"),
+           "--pairs", str(pairs_path), "--config", str(cfg), "--epochs", "2", "--batch-size", "8",
+           "--device", "cpu", "--out", str(tmp_path / "ddp"), "--quiet"]
+    done = subprocess.run(cmd, capture_output=True, text=True, timeout=120, env=env)
+    assert done.returncode == 0, done.stderr[-2000:]
+    rows = [json.loads(line) for line in (tmp_path / "ddp" / ckpt.METRICS_FILE).read_text().splitlines()]
+    # 48 training pairs over 2 ranks of batch 8: 3 steps per epoch, each seeing 16 pairs
+    assert [r["epoch"] for r in rows] == [1, 2] and rows[-1]["step"] == 6
+    assert ckpt.read_state_header(tmp_path / "ddp")["meta"]["world"] == 2
+    predictor = ckpt.load_model(tmp_path / "ddp")
+    cond = predictor.prepare(tiny_pairs().xc[0])
+    assert np.isfinite(predictor.sample(cond, 4, seed=1)).all()
