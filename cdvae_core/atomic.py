@@ -49,3 +49,23 @@ def write_with(path: str | os.PathLike, writer: Callable[[Path], None], suffix: 
     """Call ``writer(tmp_path)`` and move the result onto ``path`` atomically."""
     with atomic_path(path, suffix=suffix) as tmp:
         writer(tmp)
+
+
+def unwritable_reason(folder: str | os.PathLike) -> str | None:
+    """Why files could not be written in ``folder`` (made if missing), or None if they could.
+
+    Its nearest existing ancestor must be a directory where a temporary file can be made;
+    creates nothing. The reason reads after the name: "cannot be created: ... is not a
+    directory" or "is not writable (Permission denied)".
+    """
+    base = Path(folder).absolute()
+    while not base.exists():
+        base = base.parent
+    if not base.is_dir():
+        return f"cannot be created: {base} is not a directory"
+    try:
+        with tempfile.TemporaryFile(dir=base):
+            pass
+    except OSError as exc:
+        return f"is not writable ({exc.strerror or exc})"
+    return None

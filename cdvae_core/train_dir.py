@@ -7,10 +7,10 @@ config matches the run's settings, so a run of another configuration is never ov
 from __future__ import annotations
 
 import os
-import tempfile
 from dataclasses import fields
 from pathlib import Path
 
+from .atomic import unwritable_reason
 from .checkpoint import CONFIG_FILE, ModelLoadError, read_config
 from .config import ConfigError, ModelConfig, TrainConfig
 
@@ -26,13 +26,6 @@ class ResumeMismatchError(ValueError):
     """``--resume`` on a directory trained with other settings."""
 
 
-def _nearest_existing(path: Path) -> Path:
-    path = path.absolute()
-    while not path.exists():
-        path = path.parent
-    return path
-
-
 def check_out_dir(out: Path, resume: bool, write_probe: bool = True) -> None:
     """Raise OutputDirError unless ``out`` can take this run; creates nothing."""
     if not str(out).strip():
@@ -41,16 +34,9 @@ def check_out_dir(out: Path, resume: bool, write_probe: bool = True) -> None:
         raise OutputDirError(f"{out} exists and is not a directory")
     if out.is_dir() and not resume and any(out.iterdir()):
         raise OutputDirError(f"{out} already holds files: pass --resume to continue that run, or choose a new directory")
-    if not write_probe:
-        return
-    base = _nearest_existing(out)
-    if not base.is_dir():
-        raise OutputDirError(f"{out} cannot be created: {base} is not a directory")
-    try:
-        with tempfile.TemporaryFile(dir=base):
-            pass
-    except OSError as exc:
-        raise OutputDirError(f"{out} is not writable ({exc.strerror or exc})") from exc
+    why = unwritable_reason(out) if write_probe else None
+    if why is not None:
+        raise OutputDirError(f"{out} {why}")
 
 
 def _differences(a, b, skip: tuple[str, ...] = ()) -> list[str]:

@@ -12,22 +12,9 @@ from pathlib import Path
 from typing import Any, Generator
 
 import numpy as np
-from PySide6.QtWidgets import (
-    QComboBox,
-    QDialog,
-    QFormLayout,
-    QHBoxLayout,
-    QLabel,
-    QProgressBar,
-    QPushButton,
-    QSpinBox,
-    QVBoxLayout,
-    QWidget,
-)
+from PySide6.QtWidgets import QComboBox, QFormLayout, QLabel, QSpinBox, QWidget
 
-from superqt.utils import qthrottled
-
-from .train_dialog import PathField, format_eta
+from .job_dialog import JobDialog, PathField
 from .worker import JobRunner
 
 WHAT = ("Starred samples", "Current sample", "Whole grid", "Batch: a folder of images")
@@ -84,16 +71,12 @@ def batch_job(predictor: Any, folder: str, n: int, seed: int, outdir: str, fmt: 
     return len(report.results)
 
 
-class ExportDialog(QDialog):
+class ExportDialog(JobDialog):
     def __init__(self, parent: QWidget | None = None) -> None:
-        super().__init__(parent)
-        self.setObjectName("exportDialog")
-        self.setWindowTitle("Export results")
+        super().__init__(parent, "export", "Export results", "Export")
         self.resize(560, 300)
         self.items: dict[str, Any] = {}
-        self.runner: JobRunner | None = None
         self.written = 0
-        self._throttled_refresh = qthrottled(self._refresh, timeout=100, leading=True, parent=self)
         self.what = QComboBox()
         self.what.setObjectName("exportWhat")
         self.what.addItems(list(WHAT))
@@ -115,27 +98,8 @@ class ExportDialog(QDialog):
         form.addRow("Batch: results per image", self.batch_n)
         form.addRow("Format", self.fmt)
         form.addRow("Into folder", self.folder)
-        self.progress = QProgressBar()
-        self.status = QLabel("Ready.")
-        self.status.setObjectName("exportStatus")
-        self.status.setWordWrap(True)
-        self.start_button = QPushButton("Export")
-        self.start_button.setObjectName("exportStart")
-        self.cancel_button = QPushButton("Cancel")
-        self.cancel_button.setObjectName("exportCancel")
-        self.cancel_button.setEnabled(False)
-        buttons = QHBoxLayout()
-        buttons.addStretch(1)
-        buttons.addWidget(self.start_button)
-        buttons.addWidget(self.cancel_button)
-        layout = QVBoxLayout(self)
-        layout.addLayout(form)
-        layout.addWidget(self.progress)
-        layout.addWidget(self.status)
-        layout.addLayout(buttons)
+        self._lay_out(form)
         self.what.currentIndexChanged.connect(self._what_changed)
-        self.start_button.clicked.connect(self.start)
-        self.cancel_button.clicked.connect(self.cancel)
         self._what_changed(0)
 
     def refresh(self, items: dict[str, Any]) -> None:
@@ -156,9 +120,6 @@ class ExportDialog(QDialog):
                   2: f"{0 if grid is None else len(grid.codes)} samples of the grid",
                   3: "n results for every image of a folder, with the current model"}
         self.summary.setText(counts[index])
-
-    def running(self) -> bool:
-        return self.runner is not None and self.runner.running()
 
     def start(self) -> None:
         if self.running():
@@ -184,41 +145,9 @@ class ExportDialog(QDialog):
                 self.status.setText("Nothing to export: star samples (right-click in the grid) or pick another option.")
                 return
             factory = lambda: export_job(groups, outdir, fmt)  # noqa: E731
-        self.runner = JobRunner(factory, name="cdvae-export")
-        self.runner.progress.connect(self._on_progress)
-        self.runner.finished.connect(self._on_finished)
-        self.start_button.setEnabled(False)
-        self.cancel_button.setEnabled(True)
-        self.status.setText("Exporting…")
-        self.runner.start()
+        self._launch(JobRunner(factory, name="cdvae-export"), "Exporting…")
 
-    def cancel(self) -> None:
-        if self.runner is not None:
-            self.runner.cancel()
-
-    def stop_and_wait(self, ms: int = 60_000) -> None:
-        if self.runner is not None:
-            self.runner.cancel()
-            self.runner.wait(ms)
-
-    def _on_progress(self, p: Any) -> None:
-        self._latest = p
-        self._throttled_refresh()
-
-    def _refresh(self) -> None:
-        p = getattr(self, "_latest", None)
-        if p is None:
-            return
-        self.progress.setMaximum(max(p.total, 1))
-        self.progress.setValue(min(p.done, max(p.total, 1)))
-        eta = p.values.get("eta_s")
-        self.status.setText(p.message + (f" · ETA {format_eta(eta)}" if eta is not None else ""))
-
-    def _on_finished(self, status: str, payload: object) -> None:
-        self._throttled_refresh.cancel()
-        self._refresh()
-        self.start_button.setEnabled(True)
-        self.cancel_button.setEnabled(False)
+    def _show_result(self, status: str, payload: object) -> None:
         if status == "done":
             self.written = int(payload or 0)
             self.status.setText(f"Wrote {self.written} result(s) with sidecars to {Path(self.folder.text())}.")

@@ -147,8 +147,6 @@ def render_preview(task: Any, doc: ImageDoc, xg: np.ndarray, own: np.ndarray | N
 
     renderer = get_renderer(task, doc.rgb)
     layer = renderer.layers(np.asarray(xg, np.float32)[None], own)[0]  # (Cg, H, W)
-    if task.name == "motion":
-        return renderer.compose(layer)
     return renderer.compose(layer)
 
 

@@ -17,36 +17,14 @@ from typing import Any, Generator
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import Signal
-from PySide6.QtWidgets import (
-    QCheckBox,
-    QComboBox,
-    QDialog,
-    QFileDialog,
-    QFormLayout,
-    QHBoxLayout,
-    QLabel,
-    QLineEdit,
-    QProgressBar,
-    QPushButton,
-    QSpinBox,
-    QVBoxLayout,
-    QWidget,
-)
-
-from superqt.utils import qthrottled
+from PySide6.QtWidgets import QCheckBox, QComboBox, QFormLayout, QLabel, QSpinBox, QWidget
 
 from .catalog import TASKS
+from .job_dialog import JobDialog, PathField, eta_suffix, format_eta
 from .worker import ProcessJobRunner
 
 SOURCES = ("Built-in photos", "Folder of images or videos", "COCO", "UCF101", "Pair file (.npz)")
 TERMS_SKIPPED = {"epoch", "images_per_s", "eta_s", "kl_weight", "guidance_weight", "skipped", "grad_norm"}
-
-
-def format_eta(seconds: float) -> str:
-    seconds = max(0, int(round(seconds)))
-    m, s = divmod(seconds, 60)
-    h, m = divmod(m, 60)
-    return f"{h}:{m:02d}:{s:02d}" if h else f"{m}:{s:02d}"
 
 
 def training_job(source: tuple, task: str, model_cfg: Any, train_cfg: Any, out_dir: str, resume: bool,
@@ -66,46 +44,19 @@ def training_job(source: tuple, task: str, model_cfg: Any, train_cfg: Any, out_d
     return out_dir
 
 
-class PathField(QWidget):
-    """A line edit with a Browse button (file or folder)."""
-
-    def __init__(self, folder: bool, caption: str, pattern: str = "") -> None:
-        super().__init__()
-        self.edit = QLineEdit()
-        self.button = QPushButton("Browse…")
-        layout = QHBoxLayout(self)
-        layout.setContentsMargins(0, 0, 0, 0)
-        layout.addWidget(self.edit, 1)
-        layout.addWidget(self.button)
-        self.button.clicked.connect(lambda: self._browse(folder, caption, pattern))
-
-    def _browse(self, folder: bool, caption: str, pattern: str) -> None:
-        if folder:
-            path = QFileDialog.getExistingDirectory(self, caption, self.edit.text())
-        else:
-            path, _ = QFileDialog.getOpenFileName(self, caption, self.edit.text(), pattern)
-        if path:
-            self.edit.setText(path)
-
-    def text(self) -> str:
-        return self.edit.text().strip()
-
-
-class TrainDialog(QDialog):
+class TrainDialog(JobDialog):
     """Signals: modelTrained(str model_dir)."""
 
     modelTrained = Signal(str)
+    STOP_WAIT_MS = 120_000
+    CANCEL_MESSAGE = "Stopping after the current step…"
 
     def __init__(self, parent: QWidget | None = None, task: str = "resaturation") -> None:
-        super().__init__(parent)
-        self.setObjectName("trainDialog")
-        self.setWindowTitle("Train a model")
+        super().__init__(parent, "train", "Train a model", "Train")
         self.resize(760, 640)
-        self.runner: ProcessJobRunner | None = None
         self._curves: dict[str, pg.PlotDataItem] = {}
         self._history: dict[str, list[tuple[float, float]]] = {}
         self._out_dir = ""
-        self._throttled_refresh = qthrottled(self._refresh, timeout=100, leading=True, parent=self)
 
         self.source = QComboBox()
         self.source.setObjectName("trainSource")
@@ -160,37 +111,16 @@ class TrainDialog(QDialog):
         form.addRow("Output folder", self.out)
         form.addRow("", self.resume)
 
-        self.progress = QProgressBar()
-        self.progress.setObjectName("trainProgress")
-        self.status = QLabel("Ready.")
-        self.status.setObjectName("trainStatus")
-        self.status.setWordWrap(True)
         self.plot = pg.PlotWidget(title="Loss terms (nats per pair)")
         self.plot.setObjectName("trainPlot")
         self.plot.addLegend(offset=(-10, 10))
         self.plot.setLabel("bottom", "step")
         self.plot.showGrid(x=True, y=True, alpha=0.2)
-        self.start_button = QPushButton("Train")
-        self.start_button.setObjectName("trainStart")
-        self.cancel_button = QPushButton("Cancel")
-        self.cancel_button.setObjectName("trainCancel")
-        self.cancel_button.setEnabled(False)
-        buttons = QHBoxLayout()
-        buttons.addStretch(1)
-        buttons.addWidget(self.start_button)
-        buttons.addWidget(self.cancel_button)
-        layout = QVBoxLayout(self)
-        layout.addLayout(form)
-        layout.addWidget(self.progress)
-        layout.addWidget(self.status)
-        layout.addWidget(self.plot, 1)
-        layout.addLayout(buttons)
+        self._lay_out(form, self.plot)
 
         self.source.currentIndexChanged.connect(self._source_changed)
         self.arch.currentTextChanged.connect(self._arch_changed)
         self.tie.currentTextChanged.connect(lambda t: self.mixtures.setEnabled(t == "mdn"))
-        self.start_button.clicked.connect(self.start)
-        self.cancel_button.clicked.connect(self.cancel)
         self._source_changed(0)
         self.mixtures.setEnabled(False)
 
@@ -248,9 +178,6 @@ class TrainDialog(QDialog):
         return model_cfg, train_cfg
 
     # running -------------------------------------------------------------------------------------
-    def running(self) -> bool:
-        return self.runner is not None and self.runner.running()
-
     def start(self) -> None:
         if self.running():
             return
@@ -272,25 +199,8 @@ class TrainDialog(QDialog):
         self._t0 = time.monotonic()
         task, resume, limit = model_cfg.task, self.resume.isChecked(), self.limit.value()
         # a separate process: the trainer's Python work never competes with the GUI for the GIL
-        self.runner = ProcessJobRunner(training_job, (source, task, model_cfg, train_cfg, out, resume, limit),
-                                       name="cdvae-train")
-        self.runner.progress.connect(self._on_progress)
-        self.runner.finished.connect(self._on_finished)
-        self.start_button.setEnabled(False)
-        self.cancel_button.setEnabled(True)
-        self.status.setText("Starting…")
-        self.runner.start()
-
-    def cancel(self) -> None:
-        if self.runner is not None:
-            self.status.setText("Stopping after the current step…")
-            self.runner.cancel()
-
-    def stop_and_wait(self, ms: int = 120_000) -> None:
-        """At exit: cancel and join the training thread (the trainer keeps its last checkpoint)."""
-        if self.runner is not None:
-            self.runner.cancel()
-            self.runner.wait(ms)
+        self._launch(ProcessJobRunner(training_job, (source, task, model_cfg, train_cfg, out, resume, limit),
+                                      name="cdvae-train"), "Starting…")
 
     def _on_progress(self, p: Any) -> None:
         """Record every step (cheap); repaint the bar, text and curves at most every 100 ms, so a
@@ -300,21 +210,15 @@ class TrainDialog(QDialog):
                 if name in TERMS_SKIPPED or not np.isfinite(value):
                     continue
                 self._history.setdefault(name, []).append((float(p.done), float(value)))
-        self._latest = p
-        self._throttled_refresh()
+        super()._on_progress(p)
+
+    def describe(self, p: Any) -> str:
+        rate = p.values.get("images_per_s")
+        return f"{p.stage}: {p.message}{eta_suffix(p.values)}" + (f" · {rate:.0f} pairs/s" if rate else "")
 
     def _refresh(self) -> None:
-        p = getattr(self, "_latest", None)
-        if p is None:
-            return
-        self.progress.setMaximum(max(p.total, 1))
-        self.progress.setValue(min(p.done, max(p.total, 1)))
-        eta = p.values.get("eta_s")
-        extra = f" · ETA {format_eta(eta)}" if eta is not None and np.isfinite(eta) else ""
-        rate = p.values.get("images_per_s")
-        extra += f" · {rate:.0f} pairs/s" if rate else ""
-        self.status.setText(f"{p.stage}: {p.message}{extra}")
-        if p.stage == "train":
+        super()._refresh()
+        if self._latest is not None and self._latest.stage == "train":
             self._draw_curves()
 
     def _draw_curves(self) -> None:
@@ -329,11 +233,7 @@ class TrainDialog(QDialog):
     def curve_names(self) -> list[str]:
         return sorted(self._curves)
 
-    def _on_finished(self, status: str, payload: object) -> None:
-        self._throttled_refresh.cancel()
-        self._refresh()
-        self.start_button.setEnabled(True)
-        self.cancel_button.setEnabled(False)
+    def _show_result(self, status: str, payload: object) -> None:
         took = format_eta(time.monotonic() - getattr(self, "_t0", time.monotonic()))
         if status == "done":
             self.status.setText(f"Done in {took}: model saved in {self._out_dir}; it is now in the Model list.")

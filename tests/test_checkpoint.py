@@ -14,16 +14,9 @@ from cdvae_core import checkpoint as ckpt
 from cdvae_core.config import ModelConfig, TrainConfig
 from cdvae_core.model import build_model
 
-TINY = dict(latent_sizes=(8, 4), hidden_sizes=(32, 16), conv_channels=(4, 8, 8), mdn_hidden=16, cvae_latent=4)
+from helpers import TINY
 
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Tiny models on a shared 2-core machine run fastest on one thread; restore afterwards."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def saved(tmp_path, tie: str = "mdn", arch: str = "cdvae", embedding: bool = True):

@@ -14,7 +14,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import torch
 from safetensors.torch import load_file
 
 from cdvae_core.checkpoint import load_state
@@ -22,21 +21,13 @@ from cdvae_core.cli import evaluate, sample
 from cdvae_core.cli import train as train_cli
 from cdvae_core.metrics import best_error, grid_variance
 from cdvae_core.nearest import NearestNeighbour
-from cdvae_core.pairs import PairSet, load_pairs, save_pairs
+from cdvae_core.pairs import load_pairs, save_pairs
 from cdvae_core.synthetic import classify, conditional_mean_error, make_mode_pairs, mode_report, mode_templates
 
+from helpers import TINY
+
 ROOT = Path(__file__).resolve().parents[1]
-TINY = {"latent_sizes": [8, 4], "hidden_sizes": [32, 16], "conv_channels": [4, 8, 8], "mdn_hidden": 16,
-        "cvae_latent": 4}
-
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Tiny models on a shared 2-core machine run fastest on one thread; restore afterwards."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def write_pairs(path: Path, n: int = 48, **overrides) -> Path:

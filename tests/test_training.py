@@ -7,7 +7,6 @@ import json
 import os
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -22,16 +21,9 @@ from cdvae_core.distributed import shard_order
 from cdvae_core.pairs import PairSet, save_pairs
 from cdvae_core.train_dir import OutputDirError, ResumeMismatchError
 
-TINY = dict(latent_sizes=(8, 4), hidden_sizes=(32, 16), conv_channels=(4, 8, 8), mdn_hidden=16, cvae_latent=4)
+from helpers import TINY
 
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Tiny models on a shared 2-core machine run fastest on one thread; restore afterwards."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def tiny_pairs(n: int = 64, seed: int = 0) -> PairSet:

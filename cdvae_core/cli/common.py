@@ -11,9 +11,10 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-import tempfile
 from pathlib import Path
 from typing import Callable, Sequence
+
+from ..atomic import unwritable_reason
 
 EXIT_BAD_INPUT = 2
 EXIT_FAILED = 1
@@ -76,17 +77,17 @@ def check_output_file(path: str | None, flag: str) -> Path:
     target = Path(path)
     if target.is_dir():
         raise CliError(f"{flag} {target} is a directory, not a file")
-    base = target.absolute().parent
-    while not base.exists():
-        base = base.parent
-    if not base.is_dir():
-        raise CliError(f"{flag} {target} cannot be created: {base} is not a directory")
-    try:
-        with tempfile.TemporaryFile(dir=base):
-            pass
-    except OSError as exc:
-        raise CliError(f"{flag} {target} is not writable ({exc.strerror or exc})") from exc
+    why = unwritable_reason(target.absolute().parent)
+    if why is not None:
+        raise CliError(f"{flag} {target} {why}")
     return target
+
+
+def check_channels(pairs, config) -> None:
+    """Raise CliError unless the pairs have the model config's (x_c, x_g) channels."""
+    if pairs.channels != (config.channels_c, config.channels_g):
+        raise CliError(f"the pairs have {pairs.channels} channels (x_c, x_g) but the model expects "
+                       f"({config.channels_c}, {config.channels_g})")
 
 
 def rank() -> int:
@@ -104,13 +105,9 @@ def parse(parser: argparse.ArgumentParser, argv: Sequence[str] | None) -> argpar
 
 def method_name(config) -> str:
     """The paper's row name of a model config: CVAE, Shallow, Gauss, MDN4, MDN12, Untied."""
-    if config.arch == "cvae":
-        return "CVAE"
-    if config.tie == "mdn":
-        return f"MDN{config.mixtures}"
-    if config.tie == "gauss":
-        return "Shallow" if config.layers == 1 else "Gauss"
-    return "Untied"
+    if config.arch != "cvae" and config.tie == "mdn":
+        return f"MDN{config.mixtures}"  # the app's display name says "MDN K=4"
+    return config.display_name
 
 
 def chunk_size(n_samples: int, budget: int = 2048) -> int:

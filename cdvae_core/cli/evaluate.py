@@ -18,8 +18,8 @@ import numpy as np
 
 from ..atomic import write_text_atomic
 from ..pairs import load_pairs
-from .common import (PAPER_SAMPLES, CliError, Parser, check_output_file, method_name, model_samples, parse,
-                     parse_samples, run_main)
+from .common import (PAPER_SAMPLES, CliError, Parser, check_channels, check_output_file, method_name,
+                     model_samples, parse, parse_samples, run_main)
 
 PROG = "cdvae-eval"
 VARIANCE_SAMPLES = 100  # DESIGN: variance at 16 grid points over 100 samples
@@ -108,9 +108,7 @@ def _body(argv: Sequence[str] | None) -> int:
         from ..checkpoint import load_model
 
         predictor = load_model(args.model)
-        if pairs.channels != (predictor.config.channels_c, predictor.config.channels_g):
-            raise CliError(f"the pairs have {pairs.channels} channels (x_c, x_g) but the model expects "
-                           f"({predictor.config.channels_c}, {predictor.config.channels_g})")
+        check_channels(pairs, predictor.config)
         model = predictor.model
         for start, samples in model_samples(model, test.xc, n_draw, args.seed):
             acc.add(samples, test.xg[start : start + len(samples)])

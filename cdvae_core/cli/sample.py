@@ -17,7 +17,7 @@ import numpy as np
 
 from ..atomic import write_with
 from ..pairs import TEST, load_pairs
-from .common import CliError, Parser, check_output_file, model_samples, parse, run_main
+from .common import CliError, Parser, check_channels, check_output_file, model_samples, parse, run_main
 
 PROG = "cdvae-sample"
 
@@ -53,9 +53,7 @@ def _body(argv: Sequence[str] | None) -> int:
         pairs = load_pairs(args.pairs, require_test=True)
         predictor = load_model(args.model)
         cfg = predictor.config
-        if pairs.channels != (cfg.channels_c, cfg.channels_g):
-            raise CliError(f"the pairs have {pairs.channels} channels (x_c, x_g) but the model expects "
-                           f"({cfg.channels_c}, {cfg.channels_g})")
+        check_channels(pairs, cfg)
         index = np.flatnonzero(pairs.split == TEST)
         xc = pairs.xc[index]
         samples = np.empty((len(xc), args.n, cfg.channels_g, 32, 32), np.float32)  # (N_test, N, Cg, 32, 32)

@@ -3,47 +3,69 @@
 Left click makes a sample current, right click (or the S key in the window) stars it for
 export; hovering reports the cell so the scatter plot can light up that sample's point.
 Images update with ``setImage(autoLevels=False)`` into items that live as long as the grid.
+The cells keep the images' aspect ratio and pack tightly: on every resize (and when the image
+shape changes) the grid picks the column count that gives the largest cells, centres the
+columns and aligns the rows to the top.
 """
 
 from __future__ import annotations
+
+import math
 
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QRectF, Qt, Signal
 from PySide6.QtGui import QColor, QPen
-from PySide6.QtWidgets import QGraphicsRectItem
+from PySide6.QtWidgets import QGraphicsRectItem, QGraphicsWidget
 
 CURRENT = QColor(0, 200, 255)
 STARRED = QColor(255, 196, 0)
 HOVER = QColor(255, 255, 255, 120)
+MARGIN = 2  # px around the grid
+SPACING = 3  # px between cells
 
 
-class SampleGrid(pg.GraphicsLayoutWidget):
+def grid_layout(count: int, width: float, height: float, aspect: float) -> tuple[int, int]:
+    """(columns, cell width in whole px) of the tightest grid of ``count`` cells of ``aspect``
+    (height / width) in a width x height area: the largest cells; among equal sizes, the fewest
+    empty places in the last row, then the fewest columns."""
+
+    def rank(columns: int) -> tuple[int, int, int]:
+        rows = max(1, math.ceil(count / columns))
+        cell = min((width - 2 * MARGIN - (columns - 1) * SPACING) / columns,
+                   (height - 2 * MARGIN - (rows - 1) * SPACING) / rows / aspect)
+        return math.floor(cell), count - rows * columns, -columns
+
+    cell, _, columns = max(rank(c) for c in range(1, max(count, 1) + 1))
+    return -columns, max(1, cell)
+
+
+class SampleGrid(pg.GraphicsView):
     """Signals: sampleClicked(int), starToggled(int), sampleHovered(int) (-1 when leaving)."""
 
     sampleClicked = Signal(int)
     starToggled = Signal(int)
     sampleHovered = Signal(int)
 
-    def __init__(self, count: int = 16, columns: int = 4, parent=None) -> None:
+    def __init__(self, count: int = 16, parent=None) -> None:
         super().__init__(parent=parent)
         self.setObjectName("sampleGrid")
         self.setBackground("#1e1e1e")
-        self.ci.layout.setSpacing(3)
-        self.ci.setContentsMargins(2, 2, 2, 2)
         self.views: list[pg.ViewBox] = []
+        self._shape: tuple[int, int] = (0, 0)
+        self.columns = 0
+        self._cells = QGraphicsWidget()  # no layout: _arrange places the cells
+        self.setCentralItem(self._cells)
         self.items: list[pg.ImageItem] = []
         self._frames: list[QGraphicsRectItem] = []
         self._stars: list[pg.TextItem] = []
         self._badges: list[pg.TextItem] = []
-        self._shape: tuple[int, int] = (0, 0)
         self.current = -1
         self.starred: set[int] = set()
         self._hover = -1
-        for i in range(count):
-            view = self.addViewBox(row=i // columns, col=i % columns, lockAspect=True, enableMouse=False)
-            view.invertY(True)
-            view.setMenuEnabled(False)
+        for _ in range(count):
+            view = pg.ViewBox(lockAspect=True, enableMouse=False, invertY=True, enableMenu=False)
+            view.setParentItem(self._cells)
             item = pg.ImageItem(axisOrder="row-major")
             view.addItem(item)
             frame = QGraphicsRectItem()
@@ -63,6 +85,7 @@ class SampleGrid(pg.GraphicsLayoutWidget):
             self._badges.append(badge)
         self.scene().sigMouseClicked.connect(self._clicked)
         self.scene().sigMouseMoved.connect(self._moved)
+        self._arrange()
 
     @property
     def count(self) -> int:
@@ -87,7 +110,26 @@ class SampleGrid(pg.GraphicsLayoutWidget):
             h, w = shape
             for view in self.views:
                 view.setRange(QRectF(0, 0, w, h), padding=0.0)
+            self._arrange()
             self._refresh_marks()
+
+    def _arrange(self) -> None:
+        """Cells of the images' aspect ratio, as large as fit: columns centred, rows from the top."""
+        h, w = self._shape
+        aspect = h / w if h > 0 and w > 0 else 1.0
+        width, height = self.width(), self.height()
+        self.columns, cell_w = grid_layout(len(self.views), width, height, aspect)
+        cell_h = cell_w * aspect
+        left = max(MARGIN, (width - self.columns * cell_w - (self.columns - 1) * SPACING) / 2)
+        for i, view in enumerate(self.views):
+            row, col = divmod(i, self.columns)
+            view.setGeometry(QRectF(left + col * (cell_w + SPACING), MARGIN + row * (cell_h + SPACING),
+                                    cell_w, cell_h))
+
+    def resizeEvent(self, event) -> None:  # noqa: N802 - Qt override
+        super().resizeEvent(event)
+        if hasattr(self, "_cells"):  # GraphicsView.__init__ calls resizeEvent before the cells exist
+            self._arrange()
 
     def set_current(self, index: int) -> None:
         self.current = index

@@ -120,6 +120,18 @@ def settle(qtbot):
     return wait
 
 
+@pytest.fixture()
+def train_on_pairs(make_window, settle, studio_assets):
+    """(window, its open trainDialog) with the test pair file as the source."""
+    win = make_window("resaturation")
+    settle(win)
+    win.open_train_dialog()
+    dlg = win.train_dialog
+    dlg.source.setCurrentIndex(4)  # pair file
+    dlg.path_a.edit.setText(str(studio_assets / "pairs" / "synthetic.npz"))
+    return win, dlg
+
+
 @pytest.fixture(autouse=True, scope="module")
 def _restore_torch_threads():
     """The Studio sets torch to one intra-op thread on small machines; give other test modules

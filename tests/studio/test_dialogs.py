@@ -10,14 +10,9 @@ from PySide6.QtCore import Qt
 from cdvae_core.postprocess.imagefiles import read_image
 
 
-def test_train_runs_and_new_model_appears_in_tie_combo(qtbot, make_window, settle, studio_assets, tmp_path):
-    win = make_window("resaturation")
-    settle(win)
-    win.open_train_dialog()
-    dlg = win.findChild(object, "trainDialog")
-    assert dlg is win.train_dialog and dlg.isVisible()
-    dlg.source.setCurrentIndex(4)  # pair file
-    dlg.path_a.edit.setText(str(studio_assets / "pairs" / "synthetic.npz"))
+def test_train_runs_and_new_model_appears_in_tie_combo(qtbot, train_on_pairs, settle, tmp_path):
+    win, dlg = train_on_pairs
+    assert win.findChild(object, "trainDialog") is dlg and dlg.isVisible()
     dlg.tie.setCurrentText("gauss")
     dlg.layers.setValue(1)
     dlg.epochs.setValue(1)
@@ -35,13 +30,8 @@ def test_train_runs_and_new_model_appears_in_tie_combo(qtbot, make_window, settl
     assert win.state.ctx.entry.path == out.resolve()
 
 
-def test_train_cancel_stops_cleanly(qtbot, make_window, settle, studio_assets, tmp_path):
-    win = make_window("resaturation")
-    settle(win)
-    win.open_train_dialog()
-    dlg = win.train_dialog
-    dlg.source.setCurrentIndex(4)
-    dlg.path_a.edit.setText(str(studio_assets / "pairs" / "synthetic.npz"))
+def test_train_cancel_stops_cleanly(qtbot, train_on_pairs, tmp_path):
+    win, dlg = train_on_pairs
     dlg.epochs.setValue(200)
     dlg.batch.setValue(8)
     dlg.out.edit.setText(str(tmp_path / "cancelled"))
@@ -84,16 +74,10 @@ def test_export_two_starred_samples(qtbot, make_window, settle, tmp_path):
         assert img.shape == photo.shape  # full resolution of the source photo
 
 
-def test_closing_during_training_asks_then_keeps_the_checkpoint(qtbot, make_window, settle, studio_assets, tmp_path,
-                                                                monkeypatch):
+def test_closing_during_training_asks_then_keeps_the_checkpoint(qtbot, train_on_pairs, tmp_path, monkeypatch):
     from PySide6.QtWidgets import QMessageBox
 
-    win = make_window("resaturation")
-    settle(win)
-    win.open_train_dialog()
-    dlg = win.train_dialog
-    dlg.source.setCurrentIndex(4)
-    dlg.path_a.edit.setText(str(studio_assets / "pairs" / "synthetic.npz"))
+    win, dlg = train_on_pairs
     dlg.layers.setValue(1)
     dlg.epochs.setValue(500)
     dlg.batch.setValue(64)

@@ -1,0 +1,169 @@
+"""What the train and export dialogs share: a progress bar, a status line, Start / Cancel buttons
+and one background job (``worker.JobRunner`` or ``worker.ProcessJobRunner``).
+
+Every progress record is kept as the latest one; the bar and the status line repaint at most
+every 100 ms (``qthrottled``), so a burst of queued records never stalls the event loop.
+Subclasses build their form, call ``_lay_out`` and ``_launch``, and say how a record reads
+(``describe``) and what the end of a job shows (``_show_result``).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from PySide6.QtWidgets import (
+    QDialog,
+    QFileDialog,
+    QFormLayout,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QProgressBar,
+    QPushButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from superqt.utils import qthrottled
+
+from .worker import JobRunner, ProcessJobRunner
+
+
+def format_eta(seconds: float) -> str:
+    seconds = max(0, int(round(seconds)))
+    m, s = divmod(seconds, 60)
+    h, m = divmod(m, 60)
+    return f"{h}:{m:02d}:{s:02d}" if h else f"{m}:{s:02d}"
+
+
+def eta_suffix(values: dict[str, float]) -> str:
+    """" · ETA m:ss" for a record's ``eta_s`` value; "" when it has none (or no finite one)."""
+    eta = values.get("eta_s")
+    return f" · ETA {format_eta(eta)}" if eta is not None and math.isfinite(eta) else ""
+
+
+class PathField(QWidget):
+    """A line edit with a Browse button (file or folder)."""
+
+    def __init__(self, folder: bool, caption: str, pattern: str = "") -> None:
+        super().__init__()
+        self.edit = QLineEdit()
+        self.button = QPushButton("Browse…")
+        layout = QHBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(self.edit, 1)
+        layout.addWidget(self.button)
+        self.button.clicked.connect(lambda: self._browse(folder, caption, pattern))
+
+    def _browse(self, folder: bool, caption: str, pattern: str) -> None:
+        if folder:
+            path = QFileDialog.getExistingDirectory(self, caption, self.edit.text())
+        else:
+            path, _ = QFileDialog.getOpenFileName(self, caption, self.edit.text(), pattern)
+        if path:
+            self.edit.setText(path)
+
+    def text(self) -> str:
+        return self.edit.text().strip()
+
+
+class JobDialog(QDialog):
+    """A dialog running one background job at a time.
+
+    ``name`` prefixes the objectNames: ``<name>Dialog``, ``<name>Progress``, ``<name>Status``,
+    ``<name>Start``, ``<name>Cancel``.
+    """
+
+    STOP_WAIT_MS = 60_000  # how long stop_and_wait joins the job at exit
+    CANCEL_MESSAGE = ""  # status line shown when Cancel is pressed ("" keeps the current one)
+
+    def __init__(self, parent: QWidget | None, name: str, title: str, start_text: str) -> None:
+        super().__init__(parent)
+        self.setObjectName(f"{name}Dialog")
+        self.setWindowTitle(title)
+        self.runner: JobRunner | ProcessJobRunner | None = None
+        self._latest: Any = None
+        self._throttled_refresh = qthrottled(self._refresh, timeout=100, leading=True, parent=self)
+        self.progress = QProgressBar()
+        self.progress.setObjectName(f"{name}Progress")
+        self.status = QLabel("Ready.")
+        self.status.setObjectName(f"{name}Status")
+        self.status.setWordWrap(True)
+        self.start_button = QPushButton(start_text)
+        self.start_button.setObjectName(f"{name}Start")
+        self.cancel_button = QPushButton("Cancel")
+        self.cancel_button.setObjectName(f"{name}Cancel")
+        self.cancel_button.setEnabled(False)
+        self.start_button.clicked.connect(self.start)
+        self.cancel_button.clicked.connect(self.cancel)
+
+    def _lay_out(self, form: QFormLayout, *stretched: QWidget) -> None:
+        """The form, the bar, the status line, ``stretched`` widgets (growing), the buttons."""
+        buttons = QHBoxLayout()
+        buttons.addStretch(1)
+        buttons.addWidget(self.start_button)
+        buttons.addWidget(self.cancel_button)
+        layout = QVBoxLayout(self)
+        layout.addLayout(form)
+        layout.addWidget(self.progress)
+        layout.addWidget(self.status)
+        for widget in stretched:
+            layout.addWidget(widget, 1)
+        layout.addLayout(buttons)
+
+    # running -------------------------------------------------------------------------------------
+    def start(self) -> None:
+        raise NotImplementedError
+
+    def running(self) -> bool:
+        return self.runner is not None and self.runner.running()
+
+    def _launch(self, runner: JobRunner | ProcessJobRunner, message: str) -> None:
+        self.runner = runner
+        runner.progress.connect(self._on_progress)
+        runner.finished.connect(self._on_finished)
+        self.start_button.setEnabled(False)
+        self.cancel_button.setEnabled(True)
+        self.status.setText(message)
+        runner.start()
+
+    def cancel(self) -> None:
+        if self.runner is not None:
+            if self.CANCEL_MESSAGE:
+                self.status.setText(self.CANCEL_MESSAGE)
+            self.runner.cancel()
+
+    def stop_and_wait(self, ms: int | None = None) -> None:
+        """At exit: cancel the job and join it."""
+        if self.runner is not None:
+            self.runner.cancel()
+            self.runner.wait(self.STOP_WAIT_MS if ms is None else ms)
+
+    # progress ------------------------------------------------------------------------------------
+    def _on_progress(self, p: Any) -> None:
+        self._latest = p
+        self._throttled_refresh()
+
+    def describe(self, p: Any) -> str:
+        """The status line for a progress record."""
+        return p.message + eta_suffix(p.values)
+
+    def _refresh(self) -> None:
+        p = self._latest
+        if p is None:
+            return
+        self.progress.setMaximum(max(p.total, 1))
+        self.progress.setValue(min(p.done, max(p.total, 1)))
+        self.status.setText(self.describe(p))
+
+    def _on_finished(self, status: str, payload: object) -> None:
+        self._throttled_refresh.cancel()
+        self._refresh()
+        self.start_button.setEnabled(True)
+        self.cancel_button.setEnabled(False)
+        self._show_result(status, payload)
+
+    def _show_result(self, status: str, payload: object) -> None:
+        """What the dialog shows once the job ended: status "done", "cancelled" or "failed"."""
+        raise NotImplementedError
