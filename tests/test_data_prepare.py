@@ -124,3 +124,20 @@ def test_bad_settings():
         run(prepare_pairs("builtin", "colourise", limit=4))
     with pytest.raises(DataError, match="unknown data source"):
         run(prepare_pairs(("kinetics", "x"), "motion"))
+
+
+def test_builtin_split_holds_out_a_region_of_every_photo():
+    """Test crops and clips never share pixels with training ones (see folders.py)."""
+    from cdvae_core.data.builtin import builtin_images
+    from cdvae_core.data.folders import builtin_source, held_out_columns
+
+    widths = [photo.shape[1] for _, photo in builtin_images()]
+    crops = builtin_source(False, count=300, seed=1, test_fraction=0.2)
+    assert crops.has_split and sum(item.split for item in crops.items) == 60
+    for item in crops.items:
+        start, width = held_out_columns(widths[item.photo], item.split)
+        assert start <= item.x0 and item.x0 + item.size <= start + width
+    clips = builtin_source(True, count=100, seed=1, test_fraction=0.2)
+    for item in clips.items:
+        start, width = held_out_columns(widths[item.photo], item.split)
+        assert start + item.params.view / 2 <= item.params.cx <= start + width - item.params.view / 2

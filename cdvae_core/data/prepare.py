@@ -41,18 +41,19 @@ from .ucf101 import ucf101_source
 SourceSpec = str | os.PathLike | tuple | Source
 
 
-def open_source(spec: SourceSpec, motion: bool, limit: int | None = None, seed: int = 0) -> Source:
+def open_source(spec: SourceSpec, motion: bool, limit: int | None = None, seed: int = 0,
+                test_fraction: float = 0.1) -> Source:
     """Turn a source spec (see module doc) into a Source; DataError for anything unusable."""
     if isinstance(spec, Source):
         return spec
     if isinstance(spec, str) and spec == "builtin":
-        return builtin_source(motion, count=limit, seed=seed)
+        return builtin_source(motion, count=limit, seed=seed, test_fraction=test_fraction)
     if isinstance(spec, (str, os.PathLike)):
         return folder_source(spec, motion)
     if isinstance(spec, tuple) and spec:
         kind, args = spec[0], spec[1:]
         if kind == "builtin" and not args:
-            return builtin_source(motion, count=limit, seed=seed)
+            return builtin_source(motion, count=limit, seed=seed, test_fraction=test_fraction)
         if kind == "coco" and len(args) == 2:
             return coco_source(*args)
         if kind == "ucf101" and len(args) in (2, 3):
@@ -151,7 +152,7 @@ def prepare_pairs(source: SourceSpec, task: str, limit: int | None = None, seed:
     if limit is not None and limit < 1:
         raise DataError(f"the limit must be at least 1, got {limit}")
     yield Progress("scan", 0, 1, "reading the source")
-    src = open_source(source, task_obj.needs_video, limit, seed)
+    src = open_source(source, task_obj.needs_video, limit, seed, test_fraction)
     rng = np.random.default_rng(seed)
     items = limit_items(src.items, limit, rng)
     total = len(items)
