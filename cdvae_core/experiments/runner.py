@@ -1,0 +1,154 @@
+"""The experiment runner: per task, pairs -> five trained models -> six scored rows; then the
+known-mode synthetic benchmark. A generator of Progress records that returns the results dict.
+
+Results (also written as docs/results.json):
+  {"mode", "settings", "started", "wall_seconds", "machine",
+   "tasks": {task: {"data": {...}, "rows": {row: eval JSON}, "train_seconds": {row: s},
+                    "models": {row: dir}, "eval_seconds": s}},
+   "synthetic": {"data": {...}, "reference_error": float, "rows": {row: scores}, "train_seconds": {...}}}
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import shutil
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Iterator, Mapping
+
+import torch
+
+from ..checkpoint import CONFIG_FILE, EMBEDDING_FILE, METRICS_FILE, WEIGHTS_FILE
+from ..config import ModelConfig, TrainConfig
+from ..data.prepare import SourceSpec
+from ..pairs import PairSet
+from ..progress import Progress
+from ..training import TrainingError, train
+from . import evaluation as ev
+from .data import data_summary, synthetic_pairs, task_pairs
+from .suite import TRAINED, SuiteSettings, model_config
+
+
+RUNTIME_ONLY = ("num_threads", "device")  # training settings that do not change what is learned
+
+
+def _json_equal(a, b) -> bool:
+    return json.loads(json.dumps(a)) == json.loads(json.dumps(b))
+
+
+def _learning(training: dict | None) -> dict:
+    return {k: v for k, v in (training or {}).items() if k not in RUNTIME_ONLY}
+
+
+def finished_run(out: Path, model_cfg: ModelConfig, train_cfg: TrainConfig) -> bool:
+    """True when ``out`` already holds this exact model trained for every epoch (reused, not retrained)."""
+    try:
+        config = json.loads((out / CONFIG_FILE).read_text("utf-8"))
+        rows = (out / METRICS_FILE).read_text("utf-8").splitlines()
+    except (OSError, ValueError):
+        return False
+    return (_json_equal(config.get("model"), model_cfg.to_dict()) and _json_equal(_learning(config.get("training")), _learning(train_cfg.to_dict()))
+            and len(rows) >= train_cfg.epochs and (out / WEIGHTS_FILE).exists() and (out / EMBEDDING_FILE).exists())
+
+
+def train_row(pairs: PairSet, row: str, task: str, train_cfg: TrainConfig, out: Path) -> Iterator[Progress]:
+    """Train one row's model into ``out`` (reusing a finished identical run); returns seconds spent."""
+    model_cfg = model_config(row, task, pairs.channels)
+    if finished_run(out, model_cfg, train_cfg):
+        yield Progress("train", 1, 1, f"{task} {row}: reusing the finished run in {out}")
+        rows = [json.loads(line) for line in (out / METRICS_FILE).read_text("utf-8").splitlines() if line.strip()]
+        return float(sum(r.get("seconds", 0.0) for r in rows))  # the original run's training loop time
+    if out.exists():
+        shutil.rmtree(out)  # a partial or different run: start clean
+    t0 = time.perf_counter()
+    for pr in train(pairs, model_cfg, train_cfg, out):
+        if pr.stage in ("train", "epoch"):
+            yield Progress("train", pr.done, pr.total, f"{task} {row}: {pr.message}", pr.values)
+    return time.perf_counter() - t0
+
+
+def _guarded(gen: Iterator[Progress], result: dict, row: str, out: Path) -> Iterator[Progress]:
+    """Run a training generator; a diverged run is recorded in result["failed"] (its last good
+    checkpoint, if any, is still scored) instead of stopping the whole command."""
+    t0 = time.perf_counter()
+    try:
+        return (yield from gen)
+    except TrainingError as exc:
+        result["failed"][row] = str(exc)
+        yield Progress("train", 1, 1, f"{row}: FAILED, {exc}")
+        return time.perf_counter() - t0
+
+
+def _task(task: str, spec: SourceSpec, settings: SuiteSettings, work: Path) -> Iterator[Progress]:
+    pairs = yield from task_pairs(work, task, spec, settings)
+    train_split, test_split = pairs.train(), pairs.test()
+    result: dict = {"data": data_summary(pairs), "rows": {}, "train_seconds": {}, "models": {}, "failed": {}}
+    train_cfg = settings.train_config()
+    for row in TRAINED:
+        out = work / "models" / task / row.lower()
+        seconds = yield from _guarded(train_row(pairs, row, task, train_cfg, out), result, row, out)
+        result["train_seconds"][row] = seconds
+        if (out / WEIGHTS_FILE).exists():
+            result["models"][row] = str(out)
+    yield Progress("evaluate", 0, len(TRAINED) + 1, f"{task}: scoring NN")
+    t0 = time.perf_counter()
+    result["rows"]["NN"] = ev.evaluate_nearest(train_split, test_split, settings)
+    for i, row in enumerate(r for r in TRAINED if r in result["models"]):
+        yield Progress("evaluate", i + 1, len(TRAINED) + 1, f"{task}: scoring {row}")
+        result["rows"][row] = ev.evaluate_model(Path(result["models"][row]), test_split, settings)
+    result["eval_seconds"] = time.perf_counter() - t0
+    return result
+
+
+def _synthetic(settings: SuiteSettings, work: Path) -> Iterator[Progress]:
+    pairs = synthetic_pairs(settings)
+    train_split, test_split = pairs.train(), pairs.test()
+    result: dict = {"data": {**data_summary(pairs), "modes": pairs.meta["modes"], "classes": pairs.meta["classes"],
+                             "detail": pairs.meta["detail"], "noise": pairs.meta["noise"]},
+                    "rows": {}, "train_seconds": {}, "failed": {}}
+    train_cfg = settings.train_config(settings.synthetic_epochs)
+    result["reference_error"] = ev.synthetic_reference(test_split, settings)
+    result["rows"]["NN"] = ev.synthetic_nearest(train_split, test_split, settings)
+    for row in TRAINED:
+        out = work / "models" / "synthetic" / row.lower()
+        result["train_seconds"][row] = yield from _guarded(train_row(pairs, row, "synthetic", train_cfg, out),
+                                                           result, row, out)
+        if not (out / WEIGHTS_FILE).exists():
+            continue
+        yield Progress("evaluate", 0, 1, f"synthetic: scoring {row}")
+        result["rows"][row] = ev.synthetic_model(out, test_split, settings)
+    return result
+
+
+def machine() -> dict:
+    return {"platform": platform.platform(), "cpus": os.cpu_count(), "torch": torch.__version__,
+            "torch_threads": torch.get_num_threads()}
+
+
+def run_suite(settings: SuiteSettings, tasks: list[str], work: str | Path,
+              sources: Mapping[str, SourceSpec] | None = None, synthetic: bool = True) -> Iterator[Progress]:
+    """Run every task in ``tasks`` and the synthetic benchmark; returns the results dict (module doc).
+
+    ``sources`` maps a task to its data source (default "builtin" for each).
+    """
+    work = Path(work)
+    work.mkdir(parents=True, exist_ok=True)
+    t0 = time.perf_counter()
+    results: dict = {"mode": settings.mode, "settings": settings.to_dict(), "tasks": {},
+                     "started": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"), "machine": machine(),
+                     "train_config": settings.train_config().to_dict()}
+    for task in tasks:
+        spec = (sources or {}).get(task, "builtin")
+        task_t0 = time.perf_counter()
+        results["tasks"][task] = yield from _task(task, spec, settings, work)
+        results["tasks"][task]["seconds"] = time.perf_counter() - task_t0
+        results["tasks"][task]["source_spec"] = str(spec)
+    if synthetic:
+        syn_t0 = time.perf_counter()
+        results["synthetic"] = yield from _synthetic(settings, work)
+        results["synthetic"]["seconds"] = time.perf_counter() - syn_t0
+    results["wall_seconds"] = time.perf_counter() - t0
+    return results

@@ -1,0 +1,89 @@
+"""The models shipped in assets/models load, match their configs, sample for their task and
+reproduce the reference samples stored beside them (catches a silent change of model or weights).
+
+Skips cleanly while assets/models holds no models (they are made by
+``cdvae-results --install-builtin assets/models``).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+MODELS = ROOT / "assets" / "models"
+FOLDERS = {"gauss": ("gauss", None), "mdn4": ("mdn", 4)}  # folder -> (tie, mixtures)
+MODEL_DIRS = sorted(p.parent for p in MODELS.glob("*/*/config.json")) if MODELS.is_dir() else []
+
+pytestmark = pytest.mark.skipif(not MODEL_DIRS, reason="assets/models holds no built-in models yet")
+
+
+def _id(path: Path) -> str:
+    return f"{path.parent.name}/{path.name}"
+
+
+@pytest.fixture(scope="module", params=MODEL_DIRS, ids=[_id(p) for p in MODEL_DIRS])
+def shipped(request):
+    from cdvae_core.checkpoint import load_model
+
+    return request.param, load_model(request.param)
+
+
+def test_model_matches_its_folder_and_task(shipped):
+    from cdvae_core.tasks import TASK_NAMES, get_task
+
+    path, predictor = shipped
+    task = path.parent.name
+    assert task in TASK_NAMES and predictor.task == task
+    tie, mixtures = FOLDERS[path.name]
+    cfg = predictor.config
+    assert cfg.arch == "cdvae" and cfg.tie == tie and cfg.layers == 3
+    if mixtures is not None:
+        assert cfg.mixtures == mixtures
+    t = get_task(task)
+    assert (cfg.channels_c, cfg.channels_g) == (t.channels_c, t.channels_g)
+
+
+def test_weights_are_float16_and_the_dir_is_small(shipped):
+    from safetensors.numpy import load_file
+
+    path, _ = shipped
+    weights = load_file(str(path / "weights.safetensors"))
+    assert all(v.dtype == np.float16 for v in weights.values() if v.dtype.kind == "f")
+    assert sum(p.stat().st_size for p in path.iterdir() if p.is_file()) < 6e6
+
+
+def test_samples_for_its_task(shipped):
+    from cdvae_core.tasks import get_task
+
+    path, predictor = shipped
+    task = get_task(predictor.task)
+    rng = np.random.default_rng(0)
+    xc = rng.uniform(*task.c_range, (task.channels_c, 32, 32)).astype(np.float32)
+    cond = predictor.prepare(xc)
+    samples = predictor.sample(cond, 5, seed=1)
+    assert samples.shape == (5, task.channels_g, 32, 32) and np.isfinite(samples).all()
+    lo, hi = task.g_range
+    span = hi - lo
+    assert samples.min() > lo - span and samples.max() < hi + span  # decoder means near the task's range
+    assert np.array_equal(samples, predictor.sample(cond, 5, seed=1))  # seeded
+
+
+def test_reproduces_the_stored_reference_samples(shipped):
+    from safetensors.numpy import load_file
+
+    from cdvae_core.cli.common import model_samples
+
+    path, predictor = shipped
+    ref = load_file(str(path / "reference_samples.safetensors"))
+    xc, expected = ref["xc"], ref["samples"]
+    got = np.concatenate([s for _, s in model_samples(predictor.model, xc, expected.shape[1], 0)])
+    assert got.shape == expected.shape
+    np.testing.assert_allclose(got, expected, rtol=1e-3, atol=1e-3)
+
+
+def test_assets_stay_under_40_mb():
+    total = sum(p.stat().st_size for p in (ROOT / "assets").rglob("*") if p.is_file())
+    assert total < 40e6

@@ -1,0 +1,154 @@
+"""The results pipeline end to end on a tiny budget, and its parts against independent computations."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+
+import numpy as np
+import pytest
+
+from cdvae_core.cli import results as cli
+from cdvae_core.experiments import report, suite
+from cdvae_core.experiments.install import REFERENCE_FILE
+from cdvae_core.experiments.data import cache_path
+from cdvae_core.pairs import load_pairs
+
+TINY = dataclasses.replace(
+    suite.QUICK, mode="quick", pairs=160, epochs=1, eval_pairs=12, nll_pairs=4, nll_k=4, synthetic_pairs=160,
+    synthetic_epochs=1, synthetic_eval_pairs=10, synthetic_samples=10, figure_images=1, figure_samples=1, workers=1,
+)
+
+
+@pytest.fixture(scope="module")
+def tiny_run(tmp_path_factory):
+    """One quick-mode run of the command with the TINY budget (about 30 s on 2 busy cores)."""
+    root = tmp_path_factory.mktemp("results")
+    patch = pytest.MonkeyPatch()
+    patch.setattr(suite, "QUICK", TINY)
+    try:
+        code = cli.main(["--quick", "--tasks", "resaturation", "--work", str(root / "work"), "--out", str(root / "docs"),
+                         "--install-builtin", str(root / "assets" / "models"), "--no-synthetic"])
+    finally:
+        patch.undo()
+    return code, root
+
+
+def test_command_writes_all_six_rows_figures_and_json(tiny_run):
+    code, root = tiny_run
+    assert code == 0
+    md = (root / "docs" / "results.md").read_text()
+    assert report.MARKER in md and "## resaturation" in md and "quick mode" in md
+    table = md.split("## resaturation", 1)[1].split("```text", 1)[1].split("```", 1)[0]
+    names = [line.split()[0] for line in table.strip().splitlines()[3:]]
+    assert names == list(suite.ROWS)
+    for image in ("figure4.png", "figure5_resaturation.png"):
+        data = (root / "docs" / "images" / image).read_bytes()
+        assert data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) > 10_000
+    results = json.loads((root / "docs" / "results.json").read_text())
+    rows = results["tasks"]["resaturation"]["rows"]
+    assert set(rows) == set(suite.ROWS)
+    assert rows["NN"]["nll"] is None and rows["CVAE"]["nll"] is None
+    assert all(np.isfinite(rows[r]["nll"]) for r in ("Shallow", "Gauss", "MDN4", "MDN12"))
+    assert "synthetic" not in results
+    # the table in the markdown holds the JSON's numbers x 100
+    nn_line = next(line for line in table.splitlines() if line.startswith("NN"))
+    assert float(nn_line.split()[1]) == pytest.approx(rows["NN"]["best_error"]["3"] * 100, abs=0.006)
+
+
+def test_nearest_row_matches_an_independent_computation(tiny_run):
+    _, root = tiny_run
+    results = json.loads((root / "docs" / "results.json").read_text())
+    pairs = load_pairs(cache_path(root / "work", "resaturation", "builtin", TINY))
+    train, test = pairs.train(), pairs.test()
+    test = test.subset(np.arange(min(TINY.eval_pairs, len(test))))
+    # brute force: sort training x_c by distance, smooth the x_g with scipy, take best of N
+    from scipy.ndimage import gaussian_filter
+
+    d = ((test.xc.reshape(len(test), 1, -1) - train.xc.reshape(1, len(train), -1)) ** 2).sum(2)
+    order = np.argsort(d, axis=1, kind="stable")[:, :100]
+    smooth = gaussian_filter(train.xg, sigma=(0, 0, 1.0, 1.0))
+    err = ((smooth[order] - test.xg[:, None]) ** 2).mean(axis=(2, 3, 4))  # (B, 100)
+    got = results["tasks"]["resaturation"]["rows"]["NN"]["best_error"]
+    for n in (3, 30, 100):
+        assert got[str(n)] == pytest.approx(err[:, :n].min(1).mean(), rel=1e-4)
+
+
+def test_install_writes_float16_models_and_a_readme(tiny_run):
+    _, root = tiny_run
+    from safetensors.numpy import load_file
+
+    from cdvae_core.checkpoint import load_model
+
+    models = root / "assets" / "models"
+    assert "cdvae-results --quick" in (models / "README.md").read_text()
+    for folder, tie in (("gauss", "gauss"), ("mdn4", "mdn")):
+        path = models / "resaturation" / folder
+        weights = load_file(str(path / "weights.safetensors"))
+        assert all(v.dtype == np.float16 for v in weights.values() if v.dtype.kind == "f")
+        predictor = load_model(path)  # float16 weights load into the float32 model
+        assert predictor.config.tie == tie and predictor.task == "resaturation"
+        import torch
+
+        assert all(p.dtype == torch.float32 for p in predictor.model.parameters())  # upcast on loading
+        assert len(predictor.embedding) <= 1500
+        ref = load_file(str(path / REFERENCE_FILE))
+        assert ref["samples"].shape[:2] == (ref["xc"].shape[0], 4)
+        assert sum(p.stat().st_size for p in path.iterdir()) < 5.2e6
+
+
+def test_synthetic_scores_against_the_true_modes():
+    from cdvae_core.experiments.evaluation import synthetic_scores
+    from cdvae_core.synthetic import make_mode_pairs, mode_templates
+
+    pairs = make_mode_pairs(40, modes=4, classes=2, detail=1.0, seed=3)
+    truth = np.stack([mode_templates(x, modes=4, classes=2, detail=1.0) for x in pairs.xc])  # (B, 4, 1, 32, 32)
+    perfect = synthetic_scores(pairs.xc, pairs.xg, truth, pairs.meta)
+    assert perfect["coverage"] == 1.0 and perfect["precision"] == 1.0
+    # the best of the 4 true modes is within the pixel noise (0.02^2) of each pair's x_g
+    assert perfect["best_error"] == pytest.approx(0.02**2, rel=0.35)
+    grey = synthetic_scores(pairs.xc, pairs.xg, np.full_like(truth, 0.5), pairs.meta)
+    assert grey["coverage"] == 0.0 and grey["precision"] == 0.0
+
+
+def test_rerun_keeps_the_hand_written_top(tmp_path):
+    results = {"mode": "quick", "settings": TINY.to_dict(), "train_config": TINY.train_config().to_dict(),
+               "started": "now", "wall_seconds": 1.0, "machine": {"cpus": 2, "torch": "x", "torch_threads": 2,
+                                                                   "platform": "p"},
+               "tasks": {}}
+    path = tmp_path / "results.md"
+    path.write_text("# My notes\n\nkept text\n\n" + report.MARKER + "\nold generated part\n")
+    report.write_results_md(path, results, {})
+    text = path.read_text()
+    assert text.startswith("# My notes\n\nkept text") and "old generated part" not in text and "quick mode" in text
+
+
+def test_ordering_lines_follow_the_numbers():
+    rows = {name: {"best_error": {"100": err}, "variance": var} for name, err, var in
+            [("NN", 0.02, 0.01), ("CVAE", 0.03, 0.001), ("Shallow", 0.015, 0.005), ("Gauss", 0.01, 0.02),
+             ("MDN4", 0.025, 0.02), ("MDN12", 0.01, 0.0001)]}
+    lines = report.ordering(rows, 100)
+    assert "| Gauss | Shallow, CVAE, NN | Shallow, CVAE, NN | none |" in lines
+    assert "| MDN4 | CVAE | Shallow, CVAE, NN | Shallow, NN |" in lines
+    assert "| MDN12 | Shallow, CVAE, NN | none | none |" in lines
+
+
+def test_bad_command_lines_are_one_line_errors(capsys):
+    assert cli.main(["--tasks", "painting"]) == 2
+    err = capsys.readouterr().err
+    assert "error: --tasks must name" in err and "Traceback" not in err
+    with pytest.raises(suite.SuiteError):
+        dataclasses.replace(TINY, pairs=10)
+    with pytest.raises(suite.SuiteError):
+        suite.model_overrides("NN")
+
+
+def test_method_configs_are_the_papers_rows():
+    cfg = {row: suite.model_config(row, "relighting", (3, 1)) for row in suite.TRAINED}
+    assert cfg["CVAE"].arch == "cvae"
+    assert cfg["Shallow"].layers == 1 and cfg["Shallow"].tie == "gauss"
+    assert cfg["Gauss"].layers == 3 and cfg["Gauss"].tie == "gauss"
+    assert (cfg["MDN4"].tie, cfg["MDN4"].mixtures, cfg["MDN12"].mixtures) == ("mdn", 4, 12)
+    from cdvae_core.cli.common import method_name
+
+    assert [method_name(c) for c in cfg.values()] == list(suite.TRAINED)
