@@ -1,7 +1,7 @@
 """docs/results.md: a hand-written top section (kept across runs) and the generated figures.
 
-Everything above ``MARKER`` in an existing file is kept verbatim; everything below is rewritten.
-A new file starts with ``DEFAULT_TOP``.
+Everything above ``MARKER`` in an existing file (all of it, when it has no marker) is kept
+verbatim; everything below is rewritten. A new file starts with ``DEFAULT_TOP``.
 """
 
 from __future__ import annotations
@@ -135,7 +135,6 @@ def write_results_md(path: str | Path, results: Mapping, images: Mapping[str, st
     top = DEFAULT_TOP
     if path.exists():
         text = path.read_text("utf-8")
-        if MARKER in text:
-            top = text.split(MARKER, 1)[0]
+        top = text.split(MARKER, 1)[0]  # a file without the marker is all hand-written: keep it whole
     write_text_atomic(path, top.rstrip() + "\n\n" + generated_section(results, images))
     return path

@@ -73,10 +73,11 @@ class FlowView(QWidget):
         self.density.setToolTip("One arrow every N frame pixels")
         self.scale = QDoubleSpinBox()
         self.scale.setRange(0.1, 20.0)
-        self.scale.setSingleStep(0.5)
-        self.scale.setValue(3.0)
+        self.scale.setSingleStep(0.25)
+        self.scale.setValue(1.0)
         self.scale.setSuffix("x")
-        self.scale.setToolTip("Arrow length multiplier (1x: true displacement over one second)")
+        self.scale.setToolTip("Arrow length: at 1x the longest arrow spans the arrow spacing, so arrows never "
+                              "pile up whatever the flow's size (the status line gives true speeds)")
         self.wheel = QCheckBox("Colour wheel")
         self.wheel.setToolTip("Show the flow as colour (hue: direction, saturation: speed)")
         self.info = QLabel("")
@@ -135,7 +136,10 @@ class FlowView(QWidget):
                 self.arrows.setData([], [])
             else:
                 self.image_item.setImage(self._frame, autoLevels=False, levels=(0, 255))
-                pts = arrow_segments(up, self.density.value(), self.scale.value())
+                step = self.density.value()
+                peak = float(np.hypot(up[0], up[1]).max())
+                fit = 0.9 * step / peak if peak > 1e-6 else 1.0  # longest arrow = 0.9 spacing at 1x
+                pts = arrow_segments(up, step, fit * self.scale.value())
                 self.arrows.setData(pts[:, 0], pts[:, 1]) if len(pts) else self.arrows.setData([], [])
             mag = np.hypot(up[0], up[1])
             self.info.setText(f"max {mag.max():.1f} px/s, mean {mag.mean():.1f} px/s")
