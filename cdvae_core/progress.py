@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Callable, Generator, TypeVar
+
+R = TypeVar("R")
 
 
 @dataclass(frozen=True)
@@ -23,3 +26,14 @@ class Progress:
     @property
     def fraction(self) -> float:
         return 0.0 if self.total <= 0 else min(1.0, self.done / self.total)
+
+
+def drive(gen: Generator[Progress, None, R], on_progress: Callable[[Progress], None] | None = None) -> R:
+    """Run a Progress generator to its end, passing each record to ``on_progress``; return its value."""
+    while True:
+        try:
+            progress = next(gen)
+        except StopIteration as stop:
+            return stop.value
+        if on_progress is not None:
+            on_progress(progress)

@@ -70,7 +70,8 @@ def _body(argv: Sequence[str] | None) -> int:
     tasks = parse_tasks(args.tasks)
     if args.install_max_mb <= 0.5:
         raise CliError("--install-max-mb must be above 0.5")
-    from ..experiments.data import cache_path, drive
+    from ..experiments.data import cache_path
+    from ..progress import drive
     from ..experiments.figures import figure4, figure5
     from ..experiments.install import install_builtin
     from ..experiments.report import write_results_md

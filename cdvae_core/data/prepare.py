@@ -27,7 +27,7 @@ import numpy as np
 
 from .. import __version__
 from ..pairs import TEST, TRAIN, PairSet
-from ..progress import Progress
+from ..progress import Progress, drive
 from ..tasks import MODEL_SIZE, get_task
 from ..tasks.flow import FLOW_WORK_SIZE
 from .coco import coco_source
@@ -243,13 +243,7 @@ def _meta(task, src: Source, items, owner, xc, xg, split, split_method, skipped,
 
 def run(gen: Generator[Progress, None, PairSet], on_progress=None) -> PairSet:
     """Drive a prepare generator to the end, passing each Progress to ``on_progress``."""
-    while True:
-        try:
-            progress = next(gen)
-        except StopIteration as stop:
-            return stop.value
-        if on_progress is not None:
-            on_progress(progress)
+    return drive(gen, on_progress)
 
 
 __all__ = ["prepare_pairs", "run", "open_source", "limit_items", "assign_split", "SourceSpec"]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Callable, Iterator
+from typing import Iterator
 
 from ..data.prepare import SourceSpec, prepare_pairs
 from ..pairs import PairFileError, PairSet, load_pairs, save_pairs
@@ -76,15 +76,4 @@ def data_summary(pairs: PairSet) -> dict:
     }
 
 
-def drive(gen: Iterator[Progress], on_progress: Callable[[Progress], None] | None = None):
-    """Run a Progress generator to its end and return its return value."""
-    while True:
-        try:
-            pr = next(gen)
-        except StopIteration as stop:
-            return stop.value
-        if on_progress is not None:
-            on_progress(pr)
-
-
-__all__ = ["task_pairs", "synthetic_pairs", "data_summary", "drive", "cache_path", "source_label"]
+__all__ = ["task_pairs", "synthetic_pairs", "data_summary", "cache_path", "source_label"]

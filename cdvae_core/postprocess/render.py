@@ -10,13 +10,13 @@ from __future__ import annotations
 
 import hashlib
 import threading
-from collections import OrderedDict
 from dataclasses import dataclass
 
 import numpy as np
 
 from .errors import PostprocessError
 from .flowviz import draw_arrows, flow_arrows, flow_color, flow_to_pixels
+from .lru import LRUCache
 from .upsample import UpsampleSettings, check_field, get_upsampler
 
 MODEL_SIZE = 32
@@ -138,9 +138,7 @@ class Renderer:
         return [self.motion_view(layer, step, min_length) for layer in self.layers(xg_samples)]
 
 
-_RENDERERS: "OrderedDict[tuple, Renderer]" = OrderedDict()
-_CACHE_SIZE = 4
-_LOCK = threading.Lock()
+_RENDERERS: LRUCache[Renderer] = LRUCache(4)
 
 
 def get_renderer(task, image: np.ndarray, settings: UpsampleSettings | None = None) -> Renderer:
@@ -152,16 +150,7 @@ def get_renderer(task, image: np.ndarray, settings: UpsampleSettings | None = No
     image = _check_image(image)
     settings = settings or UpsampleSettings()
     key = (type(task).__qualname__, task.name, repr(vars(task)), _digest(image), image.shape, settings)
-    with _LOCK:
-        if key in _RENDERERS:
-            _RENDERERS.move_to_end(key)
-            return _RENDERERS[key]
-    renderer = Renderer(task, image, settings)
-    with _LOCK:
-        _RENDERERS[key] = renderer
-        while len(_RENDERERS) > _CACHE_SIZE:
-            _RENDERERS.popitem(last=False)
-    return renderer
+    return _RENDERERS.get(key, lambda: Renderer(task, image, settings))
 
 
 def render_results(task, image: np.ndarray, xg_samples: np.ndarray, xg_own: np.ndarray | None = None,

@@ -22,7 +22,6 @@ from __future__ import annotations
 import hashlib
 import threading
 import time
-from collections import OrderedDict
 from dataclasses import dataclass, field as dc_field
 
 import cv2
@@ -34,6 +33,7 @@ from threadpoolctl import ThreadpoolController
 
 from .basis import area_matrix, build_basis
 from .errors import UpsampleError
+from .lru import LRUCache
 from .segments import SegmentSettings, grey_of, segment_guide
 
 
@@ -216,9 +216,7 @@ class EdgeAwareUpsampler:
         return np.stack([cv2.resize(np.asarray(c, np.float32), (w, h), interpolation=cv2.INTER_AREA) for c in full])
 
 
-_CACHE: "OrderedDict[tuple, EdgeAwareUpsampler]" = OrderedDict()
-_CACHE_SIZE = 4
-_LOCK = threading.Lock()
+_CACHE: LRUCache[EdgeAwareUpsampler] = LRUCache(4)
 
 
 def get_upsampler(guide: np.ndarray, field_shape: tuple[int, int] = (32, 32), settings: UpsampleSettings | None = None) -> EdgeAwareUpsampler:
@@ -230,16 +228,7 @@ def get_upsampler(guide: np.ndarray, field_shape: tuple[int, int] = (32, 32), se
     check_guide(guide)
     digest = hashlib.blake2b(np.ascontiguousarray(guide).tobytes(), digest_size=16).hexdigest()
     key = (digest, guide.shape, tuple(int(s) for s in field_shape), settings)
-    with _LOCK:
-        if key in _CACHE:
-            _CACHE.move_to_end(key)
-            return _CACHE[key]
-    op = EdgeAwareUpsampler(guide, field_shape, settings)
-    with _LOCK:
-        _CACHE[key] = op
-        while len(_CACHE) > _CACHE_SIZE:
-            _CACHE.popitem(last=False)
-    return op
+    return _CACHE.get(key, lambda: EdgeAwareUpsampler(guide, field_shape, settings))
 
 
 def edge_aware_upsample(field: np.ndarray, guide: np.ndarray, settings: UpsampleSettings | None = None) -> np.ndarray:
