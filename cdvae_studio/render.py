@@ -17,6 +17,8 @@ from typing import Any
 import cv2
 import numpy as np
 
+from cdvae_core.tasks.resaturation import RELIABLE_SATURATION, hue_borrowing
+
 from .images import LoadedImage, resize_layer, resize_rgb
 
 CELL_SIDE = 160  # grid cells compose at this size: the model's 32x32 is upsampled 5x
@@ -155,22 +157,18 @@ class CellComposer:
         self.shape = (h, w)
         if task.name == "resaturation":
             rgb = doc.small.astype(np.float32) * np.float32(1 / 255)
-            hue = cv2.cvtColor(rgb, cv2.COLOR_RGB2HSV)[:, :, 0] / np.float32(60.0)  # sector units [0, 6)
-            sector = np.floor(hue).astype(np.int64) % 6
-            f = hue - np.floor(hue)
-            one, zero = np.ones_like(f), np.zeros_like(f)
-            # K per channel for each sector (R, G, B) = (v, t, p), (q, v, p), (p, v, t), (p, q, v), (t, p, v), (v, p, q)
-            # with p: K = 1, q: K = f, t: K = 1 - f, v: K = 0
-            table = {0: (zero, 1 - f, one), 1: (f, zero, one), 2: (one, zero, 1 - f),
-                     3: (one, f, zero), 4: (1 - f, one, zero), 5: (zero, one, f)}
-            k = np.zeros((h, w, 3), np.float32)
-            for sec, chans in table.items():
-                mask = sector == sec
-                for c in range(3):
-                    k[:, :, c][mask] = chans[c][mask]
+            hsv = cv2.cvtColor(rgb, cv2.COLOR_RGB2HSV)
+            hue, s_old = hsv[:, :, 0], hsv[:, :, 1]
             v = np.clip(doc.xc_small[0], 0.0, 1.0)[:, :, None] * np.float32(255.0)  # (h, w, 1)
             self.a = np.tile(np.repeat(v, 3, axis=2), (n, 1, 1))  # (n h, w, 3)
-            self.b = np.tile(v * k, (n, 1, 1))  # (n h, w, 3)
+            self.b = np.tile(v * _sector_weights(hue), (n, 1, 1))  # (n h, w, 3)
+            # near-grey pixels gaining saturation take the surroundings' hue (resaturation.stable_hue):
+            # s_eff = s_old + (s - s_old) c, so RGB = (A - B' s_old (1 - c)) - (B' c) s, B' from that hue
+            borrowed, conf = hue_borrowing(hue, s_old)
+            b_borrowed = v * _sector_weights(borrowed)
+            self.a_borrow = np.tile(np.repeat(v, 3, axis=2) - b_borrowed * (s_old * (1.0 - conf))[:, :, None], (n, 1, 1))
+            self.b_borrow = np.tile(b_borrowed * conf[:, :, None], (n, 1, 1))
+            self.s_old = np.tile(np.where(s_old < RELIABLE_SATURATION, s_old, np.float32(np.inf)), (n, 1))
         elif task.name == "relighting":
             self.a = np.tile(doc.xc_small.transpose(1, 2, 0) * np.float32(255.0), (n, 1, 1))  # albedo (n h, w, 3)
         else:
@@ -204,11 +202,32 @@ class CellComposer:
         g3 = cv2.merge([g, g, g])  # (n h, w, 3): OpenCV's SIMD ops beat numpy broadcasting 3x here
         if self.task.name == "resaturation":
             out = cv2.subtract(self.a, cv2.multiply(self.b, g3))
+            borrow = g > self.s_old  # (n h, w): only unreliable pixels have a finite s_old here
+            if borrow.any():
+                out = np.where(borrow[:, :, None], cv2.subtract(self.a_borrow, cv2.multiply(self.b_borrow, g3)), out)
         elif self.task.name == "relighting":
             out = cv2.multiply(self.a, g3)
         else:
             raise ValueError("motion cells are composed by CellComposer.motion")
         return cv2.convertScaleAbs(out)  # rounds to nearest and saturates to [0, 255]
+
+
+def _sector_weights(hue: np.ndarray) -> np.ndarray:
+    """OpenCV's HSV -> RGB as RGB = v (1 - s K): K (h, w, 3) per channel from the hue (degrees)."""
+    sectors = hue / np.float32(60.0)  # sector units [0, 6)
+    sector = np.floor(sectors).astype(np.int64) % 6
+    f = sectors - np.floor(sectors)
+    one, zero = np.ones_like(f), np.zeros_like(f)
+    # K per channel for each sector (R, G, B) = (v, t, p), (q, v, p), (p, v, t), (p, q, v), (t, p, v), (v, p, q)
+    # with p: K = 1, q: K = f, t: K = 1 - f, v: K = 0
+    table = {0: (zero, 1 - f, one), 1: (f, zero, one), 2: (one, zero, 1 - f),
+             3: (one, f, zero), 4: (1 - f, one, zero), 5: (zero, one, f)}
+    k = np.zeros((*hue.shape, 3), np.float32)
+    for sec, chans in table.items():
+        mask = sector == sec
+        for c in range(3):
+            k[:, :, c][mask] = chans[c][mask]
+    return k
 
 
 _COMPOSERS = threading.local()

@@ -166,3 +166,26 @@ def test_degenerate_images_stay_finite(name, shape, fill):
         assert flow.shape == (2,) + shape[:2] and np.abs(flow).max() < 1e-3
     if name == "resaturation":
         assert not xg.any()  # a grey image has no saturation
+
+
+def test_resaturation_borrows_hue_for_near_grey_pixels():
+    """Raising the saturation of noisy near-grey pixels takes the surroundings' hue, not noise."""
+    from cdvae_core.tasks import get_task
+
+    rng = np.random.default_rng(0)
+    image = np.full((64, 64, 3), 128, np.uint8)
+    image[:, :24] = (200, 60, 60)  # a red region on the left
+    noisy = image.astype(np.int16)
+    noisy[:, 24:] += rng.integers(-3, 4, (64, 40, 3))  # grey with colour noise on the right
+    image = np.clip(noisy, 0, 255).astype(np.uint8)
+    task = get_task("resaturation")
+    xc, xg = task.decompose(image)
+    # the photo's own saturation still recomposes the photo
+    assert np.abs(task.compose(xc, xg, image=image).astype(int) - image).max() <= 1
+    raised = task.compose(xc, np.full_like(xg, 0.6), image=image)
+    near_red = raised[:, 24:27].astype(int)
+    # next to the red region the grey turns reddish (hue near 0), not a random hue per pixel
+    assert (near_red[:, :, 0] > near_red[:, :, 1] + 20).all()
+    # far from any colour there is nothing to borrow: the grey stays grey instead of noise colours
+    # (the photo's own noise spans up to 12 levels there; painting noise hues would give ~80)
+    assert np.ptp(raised[:, 56:].astype(int), axis=2).max() <= 20

@@ -3,6 +3,13 @@
 OpenCV's float HSV: V = max(R, G, B), S = (V - min) / V (0 where V = 0), both in [0, 1]; a grey
 pixel has saturation 0. Putting a new saturation back needs the photo's hue, so ``compose``
 takes the original photo as ``image``.
+
+Near-grey pixels have no trustworthy hue (JPEG noise picks it), so raising their saturation
+paints random colours. Where a sample raises the saturation of a pixel whose own saturation is
+below RELIABLE_SATURATION, ``compose`` takes the hue of the coloured surroundings instead
+(saturation-weighted average of the hue vector over a Gaussian window) and scales the increase
+by how much colour those surroundings have. A sample that keeps or lowers saturation, and the
+photo's own saturation, recompose exactly as before.
 """
 
 from __future__ import annotations
@@ -39,6 +46,42 @@ class ResaturationTask(Task):
             raise TaskError(f"xc_full is {value.shape[2]}x{value.shape[1]} but the photo is {w}x{h}")
         saturation = self.clip_g(self._match(xg_full, h, w))
         hsv = cv2.cvtColor(rgb, cv2.COLOR_RGB2HSV)
-        hsv[:, :, 1] = saturation[0]
+        hsv[:, :, 0], hsv[:, :, 1] = stable_hue(hsv[:, :, 0], hsv[:, :, 1], saturation[0])
         hsv[:, :, 2] = np.clip(value[0], 0.0, 1.0)
         return to_uint8_rgb(cv2.cvtColor(hsv, cv2.COLOR_HSV2RGB))
+
+
+RELIABLE_SATURATION = 0.1  # below this a pixel's own hue is mostly noise
+HUE_WINDOW = 0.03  # Gaussian sigma of the surrounding-hue window, as a share of the longer side
+
+
+def stable_hue(hue: np.ndarray, s_old: np.ndarray, s_new: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Hue (degrees) and saturation to use when ``s_old`` (H, W) becomes ``s_new`` (H, W).
+
+    Pixels that keep or lose saturation, or whose own saturation is reliable, are unchanged;
+    near-grey pixels gaining saturation borrow their surroundings' hue and gain in proportion to
+    how saturated those surroundings are (none at all in a wholly grey region).
+    """
+    borrowed, confidence = hue_borrowing(hue, s_old)
+    borrow = borrow_mask(s_old, s_new)
+    out_hue = np.where(borrow, borrowed, hue).astype(np.float32)
+    out_sat = np.where(borrow, s_old + (s_new - s_old) * confidence, s_new).astype(np.float32)
+    return out_hue, out_sat
+
+
+def hue_borrowing(hue: np.ndarray, s_old: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The surroundings' hue (degrees) and how much colour backs it, in [0, 1], per pixel (H, W).
+
+    Depends on the photo only, so viewers compute it once per photo.
+    """
+    rad = np.deg2rad(hue)
+    sigma = HUE_WINDOW * max(hue.shape)
+    vx = cv2.GaussianBlur(s_old * np.cos(rad), (0, 0), sigma)
+    vy = cv2.GaussianBlur(s_old * np.sin(rad), (0, 0), sigma)
+    confidence = np.clip(np.hypot(vx, vy) / RELIABLE_SATURATION, 0.0, 1.0).astype(np.float32)
+    return (np.rad2deg(np.arctan2(vy, vx)) % 360.0).astype(np.float32), confidence
+
+
+def borrow_mask(s_old: np.ndarray, s_new: np.ndarray) -> np.ndarray:
+    """Pixels whose new saturation must use the borrowed hue: near-grey ones gaining saturation."""
+    return (s_new > s_old) & (s_old < RELIABLE_SATURATION)
