@@ -1,8 +1,17 @@
-"""``sampleGrid``: conditional samples as full results, one reused ImageItem per cell.
+"""``sampleGrid``: conditional samples as full results, all cells from ONE atlas image.
 
 Left click makes a sample current, right click (or the S key in the window) stars it for
 export; hovering reports the cell so the scatter plot can light up that sample's point.
-Images update with ``setImage(autoLevels=False)`` into items that live as long as the grid.
+
+The worker composes the n cells as one tall (n h, w, 3) uint8 array (``render.compose_cells``
+is vectorised over the batch, so the stack of cells is already an atlas). The grid converts it
+once to the raster engine's RGB32 (one OpenCV call, no level/LUT pass, no per-cell work), wraps
+it in a single ``QImage`` and one ``QGraphicsItem`` draws it: each cell is a source rectangle of
+the atlas drawn onto its layout rectangle (drag renders at half size are stretched the same way,
+so the layout never changes while a slider is held). The selection frame, hover frame, stars and
+"drift" badges are painted by the same item on top, so a new grid costs one item update instead
+of n ImageItems, frames and text items.
+
 The cells keep the images' aspect ratio and pack tightly: on every resize (and when the image
 shape changes) the grid picks the column count that gives the largest cells, centres the
 columns and aligns the rows to the top.
@@ -12,15 +21,20 @@ from __future__ import annotations
 
 import math
 
+import cv2
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import QRectF, Qt, Signal
-from PySide6.QtGui import QColor, QPen
-from PySide6.QtWidgets import QGraphicsRectItem, QGraphicsWidget
+from PySide6.QtCore import QPointF, QRectF, Qt, Signal
+from PySide6.QtGui import QColor, QFontMetricsF, QImage, QPainter, QPen
+from PySide6.QtWidgets import QGraphicsItem, QGraphicsWidget
 
 CURRENT = QColor(0, 200, 255)
 STARRED = QColor(255, 196, 0)
 HOVER = QColor(255, 255, 255, 120)
+BADGE_TEXT = QColor(230, 230, 230)
+BADGE_ALERT = QColor(255, 90, 90)
+BADGE_FILL = QColor(0, 0, 0, 140)
+TEXT_MARGIN = 4.0  # px around mark text (as QGraphicsTextItem's document margin)
 MARGIN = 2  # px around the grid
 SPACING = 3  # px between cells
 
@@ -40,6 +54,69 @@ def grid_layout(count: int, width: float, height: float, aspect: float) -> tuple
     return -columns, max(1, cell)
 
 
+class _AtlasItem(QGraphicsItem):
+    """Draws the atlas' cells onto their layout rectangles, then the marks (frames, stars, badges)."""
+
+    def __init__(self, grid: "SampleGrid") -> None:
+        super().__init__()
+        self.grid = grid
+        self.bounds = QRectF()
+        self.qimage: QImage | None = None
+        self.sources: list[QRectF] = []  # one source rectangle per shown cell (atlas pixels)
+
+    def boundingRect(self) -> QRectF:  # noqa: N802 - Qt override
+        return self.bounds
+
+    def paint(self, painter: QPainter, option, widget=None) -> None:  # noqa: ARG002 - Qt override
+        g = self.grid
+        rects = g.rects
+        if self.qimage is not None:
+            image = self.qimage
+            for target, source in zip(rects, self.sources):
+                painter.drawImage(target, image, source)
+        if g._shape[1] <= 0:
+            return
+        if g.starred or any(g._badge_texts):
+            self._paint_text(painter, rects)
+        for index, colour, width in ((g.current, CURRENT, 4), (g._hover, HOVER, 2)):  # frames on top
+            if 0 <= index < len(rects) and (width == 4 or index != g.current):
+                pen = QPen(colour, width)
+                pen.setCosmetic(True)
+                painter.save()
+                painter.setClipRect(rects[index])  # as the old per-cell ViewBox clipped its frame
+                painter.setPen(pen)
+                painter.setBrush(Qt.BrushStyle.NoBrush)
+                painter.drawRect(rects[index])
+                painter.restore()
+
+    def _paint_text(self, painter: QPainter, rects: list[QRectF]) -> None:
+        """Stars (top right) and badges (bottom left, on a dark box)."""
+        g = self.grid
+        painter.save()
+        metrics = QFontMetricsF(painter.font())
+        line = metrics.height()
+        if g.starred:
+            star_w = metrics.horizontalAdvance("★")
+            painter.setPen(STARRED)
+            for i in g.starred:
+                if 0 <= i < len(rects):
+                    r = rects[i]
+                    painter.drawText(QPointF(r.right() - TEXT_MARGIN - star_w, r.top() + TEXT_MARGIN + metrics.ascent()),
+                                     "★")
+        for i, text in enumerate(g._badge_texts[: len(rects)]):
+            if text:
+                r = rects[i]
+                box = QRectF(r.left(), r.bottom() - line - 2 * TEXT_MARGIN,
+                             metrics.horizontalAdvance(text) + 2 * TEXT_MARGIN, line + 2 * TEXT_MARGIN)
+                painter.save()
+                painter.setClipRect(r)
+                painter.fillRect(box, BADGE_FILL)
+                painter.setPen(BADGE_ALERT if g._badge_alerts[i] else BADGE_TEXT)
+                painter.drawText(QPointF(box.left() + TEXT_MARGIN, box.top() + TEXT_MARGIN + metrics.ascent()), text)
+                painter.restore()
+        painter.restore()
+
+
 class SampleGrid(pg.GraphicsView):
     """Signals: sampleClicked(int), starToggled(int), sampleHovered(int) (-1 when leaving)."""
 
@@ -51,130 +128,131 @@ class SampleGrid(pg.GraphicsView):
         super().__init__(parent=parent)
         self.setObjectName("sampleGrid")
         self.setBackground("#1e1e1e")
-        self.views: list[pg.ViewBox] = []
-        self._shape: tuple[int, int] = (0, 0)
+        self._count = count
+        self._shape: tuple[int, int] = (0, 0)  # (H, W) of a cell at full size
         self.columns = 0
+        self.rects: list[QRectF] = []  # layout rectangle of each cell, scene coordinates
         self._cells = QGraphicsWidget()  # no layout: _arrange places the cells
         self.setCentralItem(self._cells)
-        self.items: list[pg.ImageItem] = []
-        self._frames: list[QGraphicsRectItem] = []
-        self._stars: list[pg.TextItem] = []
-        self._badges: list[pg.TextItem] = []
+        self.atlas = np.zeros((0, 0, 3), np.uint8)  # (n h, w, 3): the shown cells stacked vertically
+        self._bgra = np.zeros((0, 0, 4), np.uint8)  # the same as the QImage's RGB32 buffer
+        self._n = 0  # cells shown (<= count)
+        self._item = _AtlasItem(self)
+        self.scene().addItem(self._item)
         self.current = -1
         self.starred: set[int] = set()
         self._hover = -1
-        for _ in range(count):
-            view = pg.ViewBox(lockAspect=True, enableMouse=False, invertY=True, enableMenu=False)
-            view.setParentItem(self._cells)
-            item = pg.ImageItem(axisOrder="row-major")
-            view.addItem(item)
-            frame = QGraphicsRectItem()
-            frame.setZValue(10)
-            view.addItem(frame, ignoreBounds=True)
-            star = pg.TextItem("★", color=STARRED, anchor=(1, 0))
-            star.setZValue(11)
-            star.setVisible(False)
-            view.addItem(star, ignoreBounds=True)
-            self.views.append(view)
-            self.items.append(item)
-            self._frames.append(frame)
-            self._stars.append(star)
-            badge = pg.TextItem("", color=(230, 230, 230), anchor=(0, 1), fill=pg.mkBrush(0, 0, 0, 140))
-            badge.setZValue(11)
-            view.addItem(badge, ignoreBounds=True)
-            self._badges.append(badge)
+        self._badge_texts: list[str] = [""] * count
+        self._badge_alerts: list[bool] = [False] * count
         self.scene().sigMouseClicked.connect(self._clicked)
         self.scene().sigMouseMoved.connect(self._moved)
         self._arrange()
 
     @property
     def count(self) -> int:
-        return len(self.items)
+        return self._count
 
     def set_images(self, images: np.ndarray, shape: tuple[int, int] | None = None) -> None:
         """images (n, h, w, 3) uint8 with n <= count; cells beyond n are cleared.
 
         ``shape`` (H, W) is the cell's full size: smaller images (drag renders) are stretched
-        onto it with ``setRect`` so the view never re-frames while a slider is held.
+        onto it so the layout never changes while a slider is held.
         """
-        shape = shape or (images.shape[1:3] if len(images) else (0, 0))
-        rect = QRectF(0, 0, shape[1], shape[0])
-        for i, item in enumerate(self.items):
-            if i < len(images):
-                item.setImage(images[i], autoLevels=False, levels=(0, 255))
-                item.setRect(rect)
-            else:
-                item.clear()
-        if shape != self._shape:  # only re-frame the views when the image size changes
-            self._shape = shape
-            h, w = shape
-            for view in self.views:
-                view.setRange(QRectF(0, 0, w, h), padding=0.0)
+        n = min(len(images), self._count)
+        shape = tuple(shape) if shape is not None else (tuple(images.shape[1:3]) if n else (0, 0))
+        item = self._item
+        if n:
+            h, w = images.shape[1:3]
+            atlas = np.ascontiguousarray(images[:n], np.uint8).reshape(n * h, w, 3)  # a view when contiguous
+            self.atlas = atlas
+            # the raster engine's own pixel format (0xffRRGGBB, BGRA bytes): drawing it scaled is a
+            # plain fetch, where RGB888 costs a per-pixel conversion (4x the repaint, measured)
+            self._bgra = cv2.cvtColor(atlas, cv2.COLOR_RGB2BGRA)
+            item.qimage = QImage(self._bgra.data, w, n * h, self._bgra.strides[0], QImage.Format.Format_RGB32)
+            if n != self._n or not item.sources or item.sources[0].height() != h or item.sources[0].width() != w:
+                item.sources = [QRectF(0, i * h, w, h) for i in range(n)]
+        else:
+            self.atlas = np.zeros((0, 0, 3), np.uint8)
+            self._bgra = np.zeros((0, 0, 4), np.uint8)
+            item.qimage = None
+            item.sources = []
+        self._n = n
+        if shape != self._shape:  # only re-lay out the cells when the image size changes
+            self._shape = shape  # type: ignore[assignment]
             self._arrange()
-            self._refresh_marks()
+        item.update()
+
+    def cell_image(self, index: int) -> np.ndarray | None:
+        """The (h, w, 3) uint8 image shown in cell ``index`` (a view into the atlas), or None."""
+        if not 0 <= index < self._n:
+            return None
+        h = self.atlas.shape[0] // self._n
+        return self.atlas[index * h:(index + 1) * h]
+
+    def cell_images(self) -> np.ndarray:
+        """All shown cells (n, h, w, 3), a view into the atlas."""
+        if not self._n:
+            return np.zeros((0, 0, 0, 3), np.uint8)
+        return self.atlas.reshape(self._n, -1, *self.atlas.shape[1:])
+
+    def cell_rect(self, index: int) -> QRectF:
+        """Cell ``index``'s rectangle in scene coordinates."""
+        return QRectF(self.rects[index])
 
     def _arrange(self) -> None:
         """Cells of the images' aspect ratio, as large as fit: columns centred, rows from the top."""
         h, w = self._shape
         aspect = h / w if h > 0 and w > 0 else 1.0
         width, height = self.width(), self.height()
-        self.columns, cell_w = grid_layout(len(self.views), width, height, aspect)
+        self.columns, cell_w = grid_layout(self._count, width, height, aspect)
         cell_h = cell_w * aspect
         left = max(MARGIN, (width - self.columns * cell_w - (self.columns - 1) * SPACING) / 2)
-        for i, view in enumerate(self.views):
-            row, col = divmod(i, self.columns)
-            view.setGeometry(QRectF(left + col * (cell_w + SPACING), MARGIN + row * (cell_h + SPACING),
-                                    cell_w, cell_h))
+        origin = self._cells.scenePos()
+        self.rects = [QRectF(origin.x() + left + col * (cell_w + SPACING), origin.y() + MARGIN + row * (cell_h + SPACING),
+                             cell_w, cell_h)
+                      for row, col in (divmod(i, self.columns) for i in range(self._count))]
+        item = self._item
+        item.prepareGeometryChange()
+        item.bounds = QRectF(origin.x(), origin.y(), max(width, 1), max(height, 1)).united(
+            self.rects[-1].adjusted(-4, -4, 4, 4) if self.rects else QRectF())
+        item.update()
 
     def resizeEvent(self, event) -> None:  # noqa: N802 - Qt override
         super().resizeEvent(event)
-        if hasattr(self, "_cells"):  # GraphicsView.__init__ calls resizeEvent before the cells exist
+        if hasattr(self, "_item"):  # GraphicsView.__init__ calls resizeEvent before the cells exist
             self._arrange()
 
     def set_current(self, index: int) -> None:
-        self.current = index
-        self._refresh_marks()
+        if index != self.current:
+            self.current = index
+            self._item.update()
 
     def set_starred(self, starred: set[int]) -> None:
-        self.starred = set(starred)
-        self._refresh_marks()
+        starred = set(starred)
+        if starred != self.starred:
+            self.starred = starred
+            self._item.update()
 
     def set_badges(self, texts: list[str], alerts: list[bool]) -> None:
         """A short line per cell (tie drift); alerts are drawn in red. Empty lists clear them."""
-        h = self._shape[0]
-        for i, badge in enumerate(self._badges):
-            text = texts[i] if i < len(texts) else ""
-            badge.setText(text, color=(255, 90, 90) if i < len(alerts) and alerts[i] else (230, 230, 230))
-            badge.setPos(0, h)
-            badge.setVisible(bool(text))
+        new_texts = [texts[i] if i < len(texts) else "" for i in range(self._count)]
+        new_alerts = [bool(i < len(alerts) and alerts[i]) for i in range(self._count)]
+        if new_texts != self._badge_texts or new_alerts != self._badge_alerts:
+            self._badge_texts, self._badge_alerts = new_texts, new_alerts
+            self._item.update()
 
     def badge_texts(self) -> list[str]:
-        return [b.textItem.toPlainText() if b.isVisible() else "" for b in self._badges]
-
-    def _refresh_marks(self) -> None:
-        h, w = self._shape
-        for i, (frame, star) in enumerate(zip(self._frames, self._stars)):
-            frame.setRect(QRectF(0, 0, w, h))
-            if i == self.current:
-                pen = QPen(CURRENT, 4)
-            elif i == self._hover:
-                pen = QPen(HOVER, 2)
-            else:
-                pen = QPen(Qt.PenStyle.NoPen)
-            pen.setCosmetic(True)
-            frame.setPen(pen)
-            star.setPos(w, 0)
-            star.setVisible(i in self.starred and w > 0)
+        return list(self._badge_texts)
 
     def cell_at(self, scene_pos) -> int:
-        for i, view in enumerate(self.views):
-            if view.sceneBoundingRect().contains(scene_pos):
+        for i, rect in enumerate(self.rects):
+            if rect.contains(scene_pos):
                 return i
         return -1
 
     def _clicked(self, event) -> None:
         index = self.cell_at(event.scenePos())
-        if index < 0 or self.items[index].image is None:
+        if index < 0 or index >= self._n:
             return
         if event.button() == Qt.MouseButton.RightButton:
             self.starToggled.emit(index)
@@ -185,12 +263,12 @@ class SampleGrid(pg.GraphicsView):
         index = self.cell_at(scene_pos)
         if index != self._hover:
             self._hover = index
-            self._refresh_marks()
+            self._item.update()
             self.sampleHovered.emit(index)
 
     def leaveEvent(self, event) -> None:  # noqa: N802 - Qt override
         if self._hover != -1:
             self._hover = -1
-            self._refresh_marks()
+            self._item.update()
             self.sampleHovered.emit(-1)
         super().leaveEvent(event)

@@ -23,7 +23,7 @@ def test_cells_keep_aspect_and_pack_tightly(grid, size, columns):
     grid.show()
     grid.set_images(np.zeros((16, 100, 150, 3), np.uint8))  # (n, h, w, 3): cells 3:2
     assert grid.columns == columns
-    rects = [view.geometry() for view in grid.views]
+    rects = [grid.cell_rect(i) for i in range(grid.count)]
     cell_w, cell_h = rects[0].width(), rects[0].height()
     for r in rects:
         assert r.width() == cell_w and r.height() == cell_h

@@ -11,7 +11,7 @@ from cdvae_studio.render import compose_cells
 
 
 def grid_images(win) -> np.ndarray:
-    return np.stack([item.image.copy() for item in win.sampleGrid.items])
+    return win.sampleGrid.cell_images().copy()
 
 
 def click_item(qtbot, view_widget, scene_point: QPointF) -> None:
@@ -67,12 +67,12 @@ def test_click_sample_makes_it_current(qtbot, make_window, settle):
     win = make_window("resaturation")
     settle(win)
     grid = win.sampleGrid
-    click_item(qtbot, grid, grid.views[5].sceneBoundingRect().center())
+    click_item(qtbot, grid, grid.cell_rect(5).center())
     assert win.state.current == 5
     np.testing.assert_allclose(win.codeSliders.code(), win.state.codes[5], atol=0.006)  # slider resolution 0.01
     settle(win)
     # right click stars it; the tray collects it
-    pos = grid.mapFromScene(grid.views[5].sceneBoundingRect().center())
+    pos = grid.mapFromScene(grid.cell_rect(5).center())
     qtbot.mouseClick(grid.viewport(), Qt.MouseButton.RightButton, pos=pos)
     assert win.tray.count() == 1 and 5 in grid.starred
 
