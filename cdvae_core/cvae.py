@@ -49,8 +49,10 @@ class CVAE(nn.Module):
         """(B, Cc, 32, 32) -> (B, 256)."""
         return self.image_tower(xc)
 
-    def forward(self, xc, xg, target_c=None, target_g=None, kl_weight: float = 1.0, guidance_weight: float = 0.0):
-        """Loss terms (batch means). Guidance targets are ignored: the CVAE has no tied codes."""
+    def forward(self, xc, xg, target_c=None, target_g=None, kl_weight: float = 1.0, guidance_weight: float = 0.0,
+                lower_weight: float = 1.0):
+        """Loss terms (batch means), with the CDVAE's signature. Guidance targets and the ladder
+        warm-up are ignored: the CVAE has no tied codes and no lower latent layers."""
         h = self.encoder_tower(torch.cat([xg, xc], 1))
         mu, lv = self.mu(h), bounded_logvar(self.lv(h), self.cfg.min_logvar)
         z = reparameterise(mu, lv)

@@ -17,7 +17,6 @@ naming the step, the last good checkpoint untouched. Runs unchanged under torchr
 from __future__ import annotations
 
 import hashlib
-import inspect
 import json
 import math
 import time
@@ -201,8 +200,8 @@ def _run(pairs, model_cfg, train_cfg, out: Path, resume: bool, env: D.Dist) -> I
     tgt_c = targets["c"].to(dev) if "c" in targets and train_cfg.guidance_start > 0 else None  # (N_train, D)
     tgt_g = targets["g"].to(dev) if "g" in targets else None
 
-    # the CDVAE's ladder warm-up (lower_weight); the CVAE has no lower layers to warm up
-    ladder_warmup = "lower_weight" in inspect.signature(model.forward).parameters
+    # the CDVAE's ladder warm-up (lower_weight); the CVAE has no lower layers and ignores it
+    ladder_warmup = model_cfg.arch == "cdvae"
     net: torch.nn.Module = model
     if env.enabled:
         # at lower_weight 0 the lower layers' bottom-up heads get no gradient: DDP must know
@@ -227,13 +226,14 @@ def _run(pairs, model_cfg, train_cfg, out: Path, resume: bool, env: D.Dist) -> I
             epoch_float = epoch + i / steps_per_epoch
             kl_w = train_cfg.kl_weight(epoch_float)
             g_w = train_cfg.guidance_weight(epoch_float)
-            extra = {"lower_weight": train_cfg.lower_weight(epoch_float)} if ladder_warmup else {}
+            lower_w = train_cfg.lower_weight(epoch_float)
+            extra = {"lower_weight": lower_w} if ladder_warmup else {}  # logged only where it applies
             optimizer.zero_grad(set_to_none=True)
             terms = net(
                 xc_tr[idx], xg_tr[idx],
                 target_c=None if tgt_c is None else tgt_c[idx],
                 target_g=None if tgt_g is None else tgt_g[idx],
-                kl_weight=kl_w, guidance_weight=g_w, **extra,
+                kl_weight=kl_w, guidance_weight=g_w, lower_weight=lower_w,
             )
             loss = terms["loss"]
             loss.backward()  # on every rank, even a bad one: DDP's all-reduce must line up
