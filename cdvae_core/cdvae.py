@@ -124,6 +124,18 @@ class CDVAE(nn.Module):
     ) -> torch.Tensor:
         """Codes z_g (B, n, D) from p(z_g | x_c) = int p(z_g | z_c) q(z_c | x_c) dz_c."""
         mu_c, lv_c = self.encode_c(xc)
+        return self.codes_given(mu_c, lv_c, n, generator, component)
+
+    def codes_given(
+        self,
+        mu_c: torch.Tensor,
+        lv_c: torch.Tensor,
+        n: int,
+        generator: torch.Generator | None = None,
+        component: int | None = None,
+    ) -> torch.Tensor:
+        """``draw_codes`` for an x_c already encoded: q(z_c | x_c) as mean and log-variance (B, D)
+        -> z_g (B, n, D). The Studio encodes an image once and resamples from here."""
         B, D = mu_c.shape
         z_c = reparameterise(mu_c.repeat_interleave(n, 0), lv_c.repeat_interleave(n, 0), generator)  # (B n, D)
         z_g = self.conditional(z_c).sample(1, generator, component)  # (B n, 1, D)

@@ -97,8 +97,13 @@ class Predictor:
         """n codes from the conditional p(z_g | x_c): (n, D). ``component`` picks one MDN component."""
         if component is not None and self.mixtures == 0:
             raise ValueError("only an MDN tie has mixture components to choose from")
-        codes = self.model.draw_codes(cond.xc, n, _generator(seed), component)
-        return codes[0].numpy().copy()
+        return self._codes(cond, n, _generator(seed), component)[0].numpy().copy()
+
+    def _codes(self, cond: Condition, n: int, gen: torch.Generator, component: int | None = None) -> torch.Tensor:
+        """(1, n, D) codes; a CDVAE reuses the prepared posterior instead of encoding x_c again."""
+        if self.is_cvae:
+            return self.model.draw_codes(cond.xc, n, gen, component)
+        return self.model.codes_given(cond.mu_c, cond.lv_c, n, gen, component)
 
     @torch.inference_mode()
     def decode(self, cond: Condition, codes: np.ndarray) -> np.ndarray:
@@ -113,7 +118,10 @@ class Predictor:
     @torch.inference_mode()
     def sample(self, cond: Condition, n: int, seed: int | None = None) -> np.ndarray:
         """n full conditional samples (every latent layer drawn): (n, Cg, 32, 32)."""
-        return self.model.sample(cond.xc, n, _generator(seed))[0].numpy().copy()
+        if self.is_cvae:
+            return self.model.sample(cond.xc, n, _generator(seed))[0].numpy().copy()
+        gen = _generator(seed)
+        return self.model.decode_g(self._codes(cond, n, gen)[0], gen).numpy().copy()  # as CDVAE.sample
 
     @torch.inference_mode()
     def encode_target(self, cond: Condition, xg: np.ndarray) -> np.ndarray:

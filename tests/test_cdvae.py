@@ -112,6 +112,11 @@ def test_predictor_api(kw):
     # decoding is deterministic, so one code decodes the same alone or in a batch
     np.testing.assert_allclose(pred.decode(cond, codes[3:4])[0], images[3], atol=1e-5)
     assert pred.sample(cond, 4, seed=1).shape == (4, 2, 32, 32)
+    # the prepared condition is reused, not re-encoded: same draws as the module's own sampler
+    with torch.inference_mode():
+        gen = torch.Generator().manual_seed(1)
+        direct = pred.model.sample(cond.xc, 4, gen)[0].numpy()
+    np.testing.assert_allclose(pred.sample(cond, 4, seed=1), direct, atol=1e-6)
     assert pred.encode_target(cond, images[0]).shape == (cfg.code_dim,)
     mean, std = pred.code_stats(cond)
     assert mean.shape == std.shape == (cfg.code_dim,) and (std > 0).all()
