@@ -185,7 +185,7 @@ def main() -> int:
     idle_bare = statistics.median(BARE_IDLE)
     print(f"bare decoder forward after a 30 ms idle gap (as each slider move): {idle_bare * 1e3:.2f} ms, "
           f"{idle_bare / bare:.2f}x the back-to-back forward")
-    print(f"slider drag -> repainted 16-sample grid (half-size cells): {move * 1e3:.2f} ms, "
+    print(f"slider drag -> repainted 16-sample grid (drag-resolution cells): {move * 1e3:.2f} ms, "
           f"ratio {move / bare:.2f}x (target <= 1.5x)")
     print(f"slider release -> repainted grid (full 160 px cells): {release * 1e3:.2f} ms, ratio {release / bare:.2f}x")
     d, r, b = MINS

@@ -17,6 +17,7 @@ from PySide6.QtWidgets import (
     QComboBox,
     QFileDialog,
     QHBoxLayout,
+    QInputDialog,
     QLabel,
     QMainWindow,
     QMessageBox,
@@ -199,7 +200,25 @@ class MainWindow(QMainWindow):
         self.saveSessionAction = act("Save session…", QKeySequence.StandardKey.Save, self.save_session_dialog)
         self.openSessionAction = act("Open session…", "Ctrl+Shift+O", self.open_session_dialog)
         self.gifAction = act("Export sweep GIF…", "Ctrl+G", self.export_gif_dialog)
+        self.interpolationGifAction = act("Export interpolation GIF…", "Ctrl+Shift+G", self.export_interpolation_dialog)
+        self._build_menus()
         self.emptyTrain.clicked.connect(self.open_train_dialog)
+
+    def _build_menus(self) -> None:
+        """Every action in a menu, so none is reachable by its shortcut alone."""
+        bar = self.menuBar()
+        file_menu = bar.addMenu("&File")
+        for a in (self.openAction, self.openModelAction, self.openSessionAction, self.saveSessionAction):
+            file_menu.addAction(a)
+        file_menu.addSeparator()
+        for a in (self.exportAction, self.gifAction, self.interpolationGifAction):
+            file_menu.addAction(a)
+        file_menu.addSeparator()
+        file_menu.addAction("Quit", QKeySequence.StandardKey.Quit, self.close)
+        samples = bar.addMenu("&Samples")
+        for a in (self.resampleAction, self.starAction, self.undoAction):
+            samples.addAction(a)
+        bar.addMenu("&Model").addAction(self.trainAction)
 
     # messages --------------------------------------------------------------------------------
     def show_error(self, text: str) -> None:
@@ -271,6 +290,24 @@ class MainWindow(QMainWindow):
         path, _ = QFileDialog.getSaveFileName(self, "Export sweep as GIF", self._last_dir(), "GIF (*.gif);;MP4 (*.mp4)")
         if path:
             self.state.export_sweep_gif(path)
+
+    def export_interpolation_dialog(self) -> None:
+        """Interpolate from the current sample to another grid sample (default: a starred one)."""
+        state = self.state
+        partner = state.interpolation_partner()
+        if state.ctx is None or partner < 0:
+            self.show_error("load a model and an image before exporting an interpolation")
+            return
+        n = len(state.codes)
+        number, ok = QInputDialog.getInt(self, "Export interpolation",
+                                         f"Interpolate from the current sample #{state.current + 1} to sample:",
+                                         partner + 1, 1, n)
+        if not ok or number - 1 == state.current:
+            return
+        path, _ = QFileDialog.getSaveFileName(self, "Export interpolation as GIF", self._last_dir(),
+                                              "GIF (*.gif);;MP4 (*.mp4)")
+        if path:
+            state.export_sweep_gif(path, number - 1)
 
     # drag and drop ---------------------------------------------------------------------------
     def dragEnterEvent(self, event) -> None:  # noqa: N802 - Qt override

@@ -48,7 +48,7 @@ class ImageDoc:
     notes: list[str] = field(default_factory=list)
 
 
-DRAG_FACTOR = 2  # while a slider is held, cells compose at half size (a quarter of the pixels)
+DRAG_FACTOR = 3  # while a slider is held, cells compose at a third of their side (a ninth of the pixels)
 
 
 def drag_doc(doc: "ImageDoc", factor: int = DRAG_FACTOR) -> "ImageDoc":
@@ -67,11 +67,20 @@ def drag_doc(doc: "ImageDoc", factor: int = DRAG_FACTOR) -> "ImageDoc":
 
 
 def shrink_detail(detail: np.ndarray | None, doc: "ImageDoc") -> np.ndarray | None:
-    """A cell-size detail map (Cg, h, w) resized to ``doc``'s cell size."""
+    """A cell-size detail map (Cg, h, w) resized to ``doc``'s cell size. The last result is cached
+    on ``doc``: every drag render passes the same map, and the composer's tiled copy of it is
+    cached by identity, so a fresh array per render would re-tile it every time."""
     if detail is None:
         return None
     h, w = doc.small.shape[:2]
-    return detail if detail.shape[1:] == (h, w) else resize_layer(detail, (w, h), cv2.INTER_AREA)
+    if detail.shape[1:] == (h, w):
+        return detail
+    cached = getattr(doc, "_shrunk", None)
+    if cached is not None and cached[0] is detail:
+        return cached[1]
+    out = resize_layer(detail, (w, h), cv2.INTER_AREA)
+    object.__setattr__(doc, "_shrunk", (detail, out))
+    return out
 
 
 def image_key(rgb: np.ndarray) -> str:
@@ -231,15 +240,24 @@ def _sector_weights(hue: np.ndarray) -> np.ndarray:
 
 
 _COMPOSERS = threading.local()
+COMPOSERS_KEPT = 4  # per thread: the grid at full and drag size, the sweep strips, one spare
 
 
 def composer_for(task: Any, doc: "ImageDoc", n: int) -> CellComposer:
-    """The cached composer of (task, doc, n) for the calling thread."""
+    """The cached composer of (task, doc, n) for the calling thread. A few are kept: a drag and
+    its release alternate between two cell sizes, and rebuilding (hue borrowing included) on
+    the first move of every drag would cost more than the move itself."""
     key = (task.name, doc.key, doc.small.shape, n)
-    cached = getattr(_COMPOSERS, "item", None)
-    if cached is None or cached[0] != key:
-        _COMPOSERS.item = (key, CellComposer(task, doc, n))
-    return _COMPOSERS.item[1]
+    kept = getattr(_COMPOSERS, "lru", None)
+    if kept is None:
+        kept = _COMPOSERS.lru = OrderedDict()
+    if key in kept:
+        kept.move_to_end(key)
+    else:
+        kept[key] = CellComposer(task, doc, n)
+        while len(kept) > COMPOSERS_KEPT:
+            kept.popitem(last=False)
+    return kept[key]
 
 
 def upsample_batch(xg: np.ndarray, size_wh: tuple[int, int]) -> np.ndarray:

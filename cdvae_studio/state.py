@@ -233,7 +233,7 @@ class StudioState(ActionsMixin, QObject):
 
     def request_grid(self) -> None:
         """Render the grid's current codes (slider moves arrive here throttled). While a slider is
-        held the cells compose at half size (drag resolution); its release renders full size."""
+        held the cells compose at a third of their side (drag resolution); its release renders full size."""
         if self.ctx is None or not len(self.codes):
             return
         ctx, task, codes, scale = self.ctx, self.task, self.codes.copy(), None
@@ -379,20 +379,25 @@ class StudioState(ActionsMixin, QObject):
             self.drawn = grid.codes.copy()
         t0 = time.perf_counter()
         full = self.ctx.doc.small.shape[:2] if self.ctx is not None else None
+        # a drag render (smaller cells, slider held): only the cells change on screen; the sliders
+        # already show the moved value, and the spread map, scatter overlay and extras follow the
+        # full render the release asks for, so a scrub pays for the grid alone
+        drag = full is not None and grid.cells.shape[1:3] != full
         w.sampleGrid.set_images(grid.cells, full)
-        w.sampleGrid.set_current(self.current)
-        w.sampleGrid.set_badges([], [])
-        self._mark_stars()
-        w.codeSliders.set_code(self.codes[self.current])
-        s = grid.spread
-        w.spread.set_image(heat_rgb(s, (grid.cells.shape[2], grid.cells.shape[1])))
+        if not drag:
+            w.sampleGrid.set_current(self.current)
+            w.sampleGrid.set_badges([], [])
+            self._mark_stars()
+            w.codeSliders.set_code(self.codes[self.current])
+            w.spread.set_image(heat_rgb(grid.spread, (grid.cells.shape[2], grid.cells.shape[1])))
         self.last_grid_s = seconds + (time.perf_counter() - t0)
-        self._extras_due = True
         w.timingLabel.setText(f"{len(grid.codes)} samples: decode {grid.decode_s * 1e3:.0f} ms, "
-                              f"render {seconds * 1e3:.0f} ms · spread max {float(s.max()):.3f}")
-        code = self.ctx.image_code if self.ctx is not None else None
-        w.lppScatter.set_overlay(self.codes[self.current], self.codes, code)
-        self._debounced_extras()
+                              f"render {seconds * 1e3:.0f} ms · spread max {float(grid.spread.max()):.3f}")
+        if not drag:
+            self._extras_due = True
+            code = self.ctx.image_code if self.ctx is not None else None
+            w.lppScatter.set_overlay(self.codes[self.current], self.codes, code)
+            self._debounced_extras()
         self.gridApplied.emit()
 
     def _apply_preview(self, layer: np.ndarray, image: np.ndarray) -> None:

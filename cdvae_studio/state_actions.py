@@ -187,6 +187,15 @@ class ActionsMixin:
         if s.image:
             self.open_image(s.image, remember=False)
 
+    def interpolation_partner(self) -> int:
+        """The grid sample an interpolation from the current one goes to by default: the first
+        other starred sample on this grid, else the next sample."""
+        n = len(self.codes)
+        if n < 2:
+            return -1
+        others = sorted(i for i in self.w.sampleGrid.starred if i != self.current and i < n)
+        return others[0] if others else (self.current + 1) % n
+
     def export_sweep_gif(self, path: str, other: int | None = None) -> None:
         """Write a sweep of the last-moved component (or the interpolation to grid sample ``other``)."""
         from .gif import export_sweep

@@ -7,7 +7,7 @@ The worker composes the n cells as one tall (n h, w, 3) uint8 array (``render.co
 is vectorised over the batch, so the stack of cells is already an atlas). The grid converts it
 once to the raster engine's RGB32 (one OpenCV call, no level/LUT pass, no per-cell work), wraps
 it in a single ``QImage`` and one ``QGraphicsItem`` draws it: each cell is a source rectangle of
-the atlas drawn onto its layout rectangle (drag renders at half size are stretched the same way,
+the atlas drawn onto its layout rectangle (drag renders at a third of the size are stretched the same way,
 so the layout never changes while a slider is held). The selection frame, hover frame, stars and
 "drift" badges are painted by the same item on top, so a new grid costs one item update instead
 of n ImageItems, frames and text items.

@@ -175,3 +175,35 @@ def test_sweep_strips_lasso_and_session(qtbot, make_window, settle, tmp_path):
     assert other.state.task_name == "resaturation" and other.state.current == 4
     assert other.state.seed == win.state.seed
     np.testing.assert_allclose(other.state.current_code(), code, atol=1e-6)
+
+
+def test_interpolation_and_sweep_gifs_from_the_menus(qtbot, make_window, settle, tmp_path, monkeypatch):
+    import imageio.v3 as iio
+    from PySide6.QtWidgets import QFileDialog, QInputDialog, QMenu
+
+    win = make_window("resaturation")
+    settle(win)
+    state = win.state
+    titles = [a.text() for m in win.menuBar().findChildren(QMenu) for a in m.actions()]
+    assert "Export interpolation GIF…" in titles and "Export sweep GIF…" in titles
+    state.select_sample(2)
+    settle(win)
+    assert state.interpolation_partner() == 3  # nothing starred: the next sample
+    state.toggle_star(9)
+    state.toggle_star(2)  # the current sample itself is never its own partner
+    assert state.interpolation_partner() == 9
+    asked = {}
+
+    def get_int(parent, title, label, value, lo, hi):
+        asked.update(value=value, lo=lo, hi=hi)
+        return value, True
+
+    monkeypatch.setattr(QInputDialog, "getInt", staticmethod(get_int))
+    monkeypatch.setattr(QFileDialog, "getSaveFileName", staticmethod(lambda *a, **k: (str(tmp_path / "i.gif"), "")))
+    win.interpolationGifAction.trigger()
+    assert asked == {"value": 10, "lo": 1, "hi": len(state.codes)}  # shown 1-based
+    qtbot.waitUntil(lambda: (tmp_path / "i.gif").exists() and state.is_settled(), timeout=60_000)
+    frames = iio.imread(tmp_path / "i.gif", index=None)
+    first, far_end = frames[0].astype(int), frames[len(frames) // 2].astype(int)
+    assert len(frames) >= 10 and np.abs(first - far_end).mean() > 0  # it goes somewhere and back
+    assert "interpolation" in win.statusBar().currentMessage()
