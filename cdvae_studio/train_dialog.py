@@ -44,6 +44,36 @@ def training_job(source: tuple, task: str, model_cfg: Any, train_cfg: Any, out_d
     return out_dir
 
 
+class LossSeries:
+    """One loss term's (step, value) history in growing numpy arrays (appending is amortised O(1)
+    and drawing never converts Python tuples), shown as at most ``DISPLAY_POINTS`` block means."""
+
+    DISPLAY_POINTS = 500
+
+    def __init__(self) -> None:
+        self._data = np.empty((2, 256), np.float64)  # rows: step, value
+        self.n = 0
+
+    def append(self, step: float, value: float) -> None:
+        if self.n == self._data.shape[1]:
+            self._data = np.concatenate([self._data, np.empty_like(self._data)], axis=1)
+        self._data[:, self.n] = step, value
+        self.n += 1
+
+    def display(self) -> tuple[np.ndarray, np.ndarray]:
+        """(steps, values) to draw, each (<= DISPLAY_POINTS,): means of equal consecutive blocks,
+        which also smooths the per-step noise of a long run."""
+        x, y = self._data[0, : self.n], self._data[1, : self.n]
+        block = -(-self.n // self.DISPLAY_POINTS)  # ceil
+        if block <= 1:
+            return x.copy(), y.copy()
+        whole = self.n // block * block
+        xs, ys = x[:whole].reshape(-1, block).mean(1), y[:whole].reshape(-1, block).mean(1)
+        if whole < self.n:
+            xs, ys = np.append(xs, x[whole:].mean()), np.append(ys, y[whole:].mean())
+        return xs, ys
+
+
 class TrainDialog(JobDialog):
     """Signals: modelTrained(str model_dir)."""
 
@@ -55,7 +85,7 @@ class TrainDialog(JobDialog):
         super().__init__(parent, "train", "Train a model", "Train")
         self.resize(760, 640)
         self._curves: dict[str, pg.PlotDataItem] = {}
-        self._history: dict[str, list[tuple[float, float]]] = {}
+        self._history: dict[str, LossSeries] = {}
         self._out_dir = ""
 
         self.source = QComboBox()
@@ -209,7 +239,7 @@ class TrainDialog(JobDialog):
             for name, value in p.values.items():
                 if name in TERMS_SKIPPED or not np.isfinite(value):
                     continue
-                self._history.setdefault(name, []).append((float(p.done), float(value)))
+                self._history.setdefault(name, LossSeries()).append(p.done, value)
         super()._on_progress(p)
 
     def describe(self, p: Any) -> str:
@@ -222,13 +252,14 @@ class TrainDialog(JobDialog):
             self._draw_curves()
 
     def _draw_curves(self) -> None:
-        for i, (name, points) in enumerate(sorted(self._history.items())):
+        for i, (name, series) in enumerate(sorted(self._history.items())):
             curve = self._curves.get(name)
             if curve is None:
-                curve = self.plot.plot(pen=pg.mkPen(pg.intColor(i, hues=12), width=1.5), name=name)
+                # 1 px pens: Qt's raster engine strokes wider lines about 5x slower (38 ms against
+                # 8 ms for 15 curves, measured), which stalled the window on every refresh
+                curve = self.plot.plot(pen=pg.mkPen(pg.intColor(i, hues=12), width=1), name=name)
                 self._curves[name] = curve
-            data = np.asarray(points[-2000:], np.float64)
-            curve.setData(data[:, 0], data[:, 1])
+            curve.setData(*series.display())
 
     def curve_names(self) -> list[str]:
         return sorted(self._curves)

@@ -94,3 +94,23 @@ def test_closing_during_training_asks_then_keeps_the_checkpoint(qtbot, train_on_
     assert win.close()
     assert not dlg.running()
     assert (out / "weights.safetensors").is_file() and (out / "checkpoint" / "state.safetensors").is_file()
+
+
+def test_loss_series_shows_block_means_of_a_long_run():
+    from cdvae_studio.train_dialog import LossSeries
+
+    series = LossSeries()
+    steps = np.arange(1234, dtype=np.float64)
+    values = np.sin(steps / 50.0) + 0.01 * steps
+    for s, v in zip(steps, values):
+        series.append(s, v)
+    x, y = series.display()
+    block = 3  # ceil(1234 / 500)
+    assert len(x) == len(y) == 412 <= LossSeries.DISPLAY_POINTS
+    np.testing.assert_allclose(y[:411], values[:1233].reshape(-1, block).mean(1))
+    np.testing.assert_allclose(x[:411], steps[:1233].reshape(-1, block).mean(1))
+    assert y[-1] == values[-1] and x[-1] == steps[-1]  # the short last block
+    short = LossSeries()
+    short.append(0, 2.0)
+    short.append(5, 1.0)
+    np.testing.assert_array_equal(short.display()[1], [2.0, 1.0])  # few points are drawn as they are
