@@ -14,6 +14,7 @@ from torch import nn
 from .config import ModelConfig
 from .gaussian import log_mean_exp, log_normal, reparameterise
 from .ladder import LadderDVAE
+from .units import GScale
 from .ties import CodeConditional, build_tie
 
 
@@ -36,6 +37,7 @@ class CDVAE(nn.Module):
             cfg.tie, cfg.code_dim, cfg.tied_fraction, cfg.sigma_t, cfg.mixtures, cfg.mdn_sigma, cfg.mdn_hidden,
             cfg.tie_conditional,
         )
+        self.g_scale = GScale(cfg)
 
     @property
     def code_dim(self) -> int:
@@ -56,11 +58,11 @@ class CDVAE(nn.Module):
         ``lower_weight`` is the ladder warm-up of ``LadderDVAE.infer`` (1 = the plain ladder VAE).
         """
         pc = self.dvae_c.infer(xc, lower_weight=lower_weight)
-        pg = self.dvae_g.infer(xg, lower_weight=lower_weight)
+        pg = self.dvae_g.infer(self.g_scale.to_model(xg), lower_weight=lower_weight)
         tie = self.tie.loss(pc.top_mu, pc.top_lv, pc.top_z, pg.top_mu, pg.top_lv, pg.top_z)
         kl_c = torch.stack(pc.kl).sum(0)
         kl_g = torch.stack(pg.kl).sum(0)
-        rec_c, rec_g = -pc.log_lik, -pg.log_lik
+        rec_c, rec_g = -pc.log_lik, self.g_scale.log_det - pg.log_lik  # rec_g in x_g's own units
         guidance = torch.zeros_like(rec_c)
         if target_c is not None:
             guidance = guidance + (pc.top_mu - target_c).pow(2).sum(1)
@@ -105,7 +107,7 @@ class CDVAE(nn.Module):
 
     def encode_g(self, xg: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """q(z_g,L | x_g): mean and log-variance (B, D)."""
-        return self.dvae_g.encode_top(xg)
+        return self.dvae_g.encode_top(self.g_scale.to_model(xg))
 
     def encode_code_c(self, xc: torch.Tensor) -> torch.Tensor:
         """Posterior mean of the conditioning image's code (B, D): the LPP scatter's points."""
@@ -143,7 +145,7 @@ class CDVAE(nn.Module):
 
     def decode_g(self, z_g: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
         """Top codes (M, D) -> x_g means (M, Cg, 32, 32); lower layers drawn only with a generator."""
-        return self.dvae_g.generate(z_g, generator)
+        return self.g_scale.to_task(self.dvae_g.generate(z_g, generator))
 
     def sample(self, xc: torch.Tensor, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
         """Conditional samples (B, n, Cg, 32, 32): every latent layer drawn, decoder means shown."""
@@ -161,10 +163,11 @@ class CDVAE(nn.Module):
         p(x_c | z_c) p(x_g | z_g), with both ladders' posteriors as the proposal.
         """
         pc = self.dvae_c.infer(xc, generator)
-        pg = self.dvae_g.infer(xg, generator)
+        pg = self.dvae_g.infer(self.g_scale.to_model(xg), generator)
         log_p_top_c = log_normal(pc.top_z, torch.zeros_like(pc.top_z), torch.zeros_like(pc.top_z)).sum(1)
         log_p_top_g = self.conditional(pc.top_z).log_prob(pg.top_z)
-        log_p = pc.log_lik + pg.log_lik + log_p_top_c + log_p_top_g + pc.log_p_lower + pg.log_p_lower
+        log_lik_g = pg.log_lik - self.g_scale.log_det  # density of x_g in its own units (change of variables)
+        log_p = pc.log_lik + log_lik_g + log_p_top_c + log_p_top_g + pc.log_p_lower + pg.log_p_lower
         return log_p - pc.log_q - pg.log_q
 
     @torch.no_grad()

@@ -43,6 +43,7 @@ class ModelConfig:
     tie: str = "gauss"  # "none", "gauss" or "mdn" (cdvae only)
     channels_c: int = 1  # channels of x_c
     channels_g: int = 1  # channels of x_g
+    g_scale: float = 1.0  # x_g is divided by this inside the model (motion: 8 px/s), so the ladders see unit-scale layers
     image_size: int = 32  # the model's square resolution; the paper uses 32
     latent_sizes: tuple[int, ...] = (64, 32, 16)  # z_1 .. z_L; z_L is "the code"
     hidden_sizes: tuple[int, ...] = (256, 128, 64)  # MLP width into each latent layer (half LVAE's: 2 CPU cores)
@@ -70,8 +71,8 @@ class ModelConfig:
             raise ConfigError("tied_fraction must lie in [0, 1]")
         if self.tie_conditional not in ("exact", "paper"):
             raise ConfigError("tie_conditional must be 'exact' or 'paper'")
-        if self.sigma_t <= 0 or self.mdn_sigma <= 0 or self.cvae_sigma <= 0:
-            raise ConfigError("sigma_t, mdn_sigma and cvae_sigma must be positive")
+        if self.sigma_t <= 0 or self.mdn_sigma <= 0 or self.cvae_sigma <= 0 or self.g_scale <= 0:
+            raise ConfigError("sigma_t, mdn_sigma, cvae_sigma and g_scale must be positive")
         if self.mixtures < 1:
             raise ConfigError("mixtures must be at least 1")
         if self.image_size != 32:

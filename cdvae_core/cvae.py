@@ -14,6 +14,7 @@ from torch import nn
 from .config import ModelConfig
 from .gaussian import bounded_logvar, kl_standard_normal, reparameterise
 from .ladder import LEAK, ConvDecoder
+from .units import GScale
 
 
 def five_conv_tower(c_in: int) -> nn.Sequential:
@@ -40,6 +41,7 @@ class CVAE(nn.Module):
         self.mu = nn.Linear(feat, cfg.cvae_latent)
         self.lv = nn.Linear(feat, cfg.cvae_latent)
         self.decoder = ConvDecoder(cfg.cvae_latent + feat, 512, cfg.channels_g, cfg.conv_channels)
+        self.g_scale = GScale(cfg)
 
     @property
     def code_dim(self) -> int:
@@ -53,6 +55,7 @@ class CVAE(nn.Module):
                 lower_weight: float = 1.0):
         """Loss terms (batch means), with the CDVAE's signature. Guidance targets and the ladder
         warm-up are ignored: the CVAE has no tied codes and no lower latent layers."""
+        xg = self.g_scale.to_model(xg)  # cvae_sigma is in model units
         h = self.encoder_tower(torch.cat([xg, xc], 1))
         mu, lv = self.mu(h), bounded_logvar(self.lv(h), self.cfg.min_logvar)
         z = reparameterise(mu, lv)
@@ -68,7 +71,7 @@ class CVAE(nn.Module):
 
     def decode_with(self, features: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
         """Image features (M, 256) and codes (M, D) -> x_g (M, Cg, 32, 32)."""
-        return self.decoder(torch.cat([z, features], 1))
+        return self.g_scale.to_task(self.decoder(torch.cat([z, features], 1)))
 
     def sample(self, xc: torch.Tensor, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
         B = xc.shape[0]
@@ -78,4 +81,4 @@ class CVAE(nn.Module):
 
     def encode_posterior(self, xc: torch.Tensor, xg: torch.Tensor) -> torch.Tensor:
         """Posterior mean code of a true x_g given its x_c: (B, D)."""
-        return self.mu(self.encoder_tower(torch.cat([xg, xc], 1)))
+        return self.mu(self.encoder_tower(torch.cat([self.g_scale.to_model(xg), xc], 1)))

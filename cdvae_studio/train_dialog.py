@@ -200,7 +200,7 @@ class TrainDialog(JobDialog):
         latents, hidden = ModelConfig.sizes_for_layers(self.layers.value())
         model_cfg = ModelConfig(task=task.name, arch=self.arch.currentText(),
                                 tie=self.tie.currentText() if self.arch.currentText() == "cdvae" else "none",
-                                channels_c=task.channels_c, channels_g=task.channels_g,
+                                channels_c=task.channels_c, channels_g=task.channels_g, g_scale=task.g_scale,
                                 latent_sizes=latents, hidden_sizes=hidden, mixtures=self.mixtures.value())
         epochs = self.epochs.value()
         # short runs still need their warm-up and guidance decay to finish inside the run

@@ -1,5 +1,7 @@
 """The CDVAE and CVAE modules and the Predictor: shapes, loss terms, seeds, conditional sampling."""
 
+import json
+
 import numpy as np
 import pytest
 import torch
@@ -156,3 +158,55 @@ def test_ladder_warmup_routes_everything_through_the_code():
     assert closed["kl_c_3"].item() > 0.0
     half = model(xc, xg, lower_weight=0.5)
     assert half["kl_c_1"].item() > 0.0
+
+
+@pytest.mark.parametrize("arch", ["cdvae", "cvae"])
+def test_g_scale_is_a_change_of_units(arch):
+    """A model with g_scale s on x_g * s is the same model as g_scale 1 on x_g: outputs scale by s
+    and the density of x_g gains the Jacobian -D log s (D = Cg 32 32)."""
+    torch.manual_seed(0)
+    kw = dict(arch=arch, tie="gauss" if arch == "cdvae" else "none", channels_c=3, channels_g=2)
+    unit, scaled = build_model(ModelConfig(**kw)), build_model(ModelConfig(g_scale=8.0, **kw))
+    scaled.load_state_dict(unit.state_dict())
+    unit.eval(), scaled.eval()
+    xc, xg = torch.rand(3, 3, 32, 32), torch.rand(3, 2, 32, 32) - 0.5
+    z = torch.randn(5, unit.code_dim)
+    with torch.no_grad():
+        if arch == "cvae":
+            feats = unit.image_features(xc[:1]).expand(5, -1)
+            torch.testing.assert_close(scaled.decode_with(feats, z), 8.0 * unit.decode_with(feats, z))
+            torch.testing.assert_close(scaled.encode_posterior(xc, 8 * xg), unit.encode_posterior(xc, xg))
+            return
+        torch.testing.assert_close(scaled.decode_g(z), 8.0 * unit.decode_g(z))
+        torch.testing.assert_close(scaled.encode_g(8 * xg)[0], unit.encode_g(xg)[0])
+        jacobian = 2 * 32 * 32 * np.log(8.0)
+        a = unit.nll(xc, xg, k=20, generator=torch.Generator().manual_seed(3))
+        b = scaled.nll(xc, 8 * xg, k=20, generator=torch.Generator().manual_seed(3))
+        torch.testing.assert_close(b, a + jacobian, rtol=0, atol=1e-2)
+        torch.manual_seed(1)
+        ta = unit(xc, xg)
+        torch.manual_seed(1)
+        tb = scaled(xc, 8 * xg)
+        torch.testing.assert_close(tb["rec_g"], ta["rec_g"] + jacobian, rtol=0, atol=1e-2)
+        torch.testing.assert_close(tb["kl_g"], ta["kl_g"])
+
+
+def test_tasks_set_g_scale_for_new_models(tmp_path):
+    from cdvae_core.checkpoint import CONFIG_FILE
+    from cdvae_core.config import TrainConfig
+    from cdvae_core.experiments.runner import finished_run
+    from cdvae_core.experiments.suite import model_config
+
+    motion = model_config("Gauss", "motion", (3, 2))
+    assert motion.g_scale == 8.0 and model_config("Gauss", "relighting", (3, 1)).g_scale == 1.0
+    assert model_config("CVAE", "motion", (3, 2)).cvae_sigma == pytest.approx(0.2)  # span 16 px/s = 2 model units
+    # a run saved before g_scale existed is the same run at the default scale
+    cfg = model_config("Gauss", "relighting", (3, 1))
+    saved = {k: v for k, v in cfg.to_dict().items() if k != "g_scale"}
+    train_cfg = TrainConfig(epochs=1)
+    (tmp_path / CONFIG_FILE).write_text(json.dumps({"model": saved, "training": train_cfg.to_dict()}))
+    for name in ("weights.safetensors", "embedding.safetensors"):
+        (tmp_path / name).write_text("")
+    (tmp_path / "metrics.jsonl").write_text("{}\n")
+    assert finished_run(tmp_path, cfg, train_cfg)
+    assert not finished_run(tmp_path, ModelConfig.from_dict({**cfg.to_dict(), "g_scale": 2.0}), train_cfg)

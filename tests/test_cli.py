@@ -236,3 +236,17 @@ def test_sample_image_exports_full_resolution_results(trained, tmp_path, capsys)
     capsys.readouterr()
     one_line_error(capsys, sample.main(["--model", str(trained / "model"), "--image", str(tmp_path / "none.png"),
                                         "--n", "2", "--export", str(tmp_path / "r2")]), "no such image")
+
+
+def test_motion_pairs_train_in_model_units_unless_the_config_says_otherwise(tmp_path):
+    from cdvae_core.cli.train import build_parser, settings
+
+    pairs = load_pairs(write_pairs(tmp_path / "m.npz", xc=np.random.default_rng(0).random((48, 3, 32, 32), np.float32),
+                                   xg=np.random.default_rng(1).normal(0, 2, (48, 2, 32, 32)).astype(np.float32),
+                                   meta=np.array(json.dumps({"task": "motion"}))))
+    model, _ = settings(build_parser().parse_args(["--pairs", "m.npz", "--out", "o"]), pairs)
+    assert model.task == "motion" and model.g_scale == 8.0 and model.channels_g == 2
+    (tmp_path / "c.json").write_text(json.dumps({"model": {"g_scale": 1.0}}))
+    model, _ = settings(build_parser().parse_args(["--pairs", "m.npz", "--out", "o", "--config", str(tmp_path / "c.json")]),
+                        pairs)
+    assert model.g_scale == 1.0

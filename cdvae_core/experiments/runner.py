@@ -50,7 +50,11 @@ def finished_run(out: Path, model_cfg: ModelConfig, train_cfg: TrainConfig) -> b
         rows = (out / METRICS_FILE).read_text("utf-8").splitlines()
     except (OSError, ValueError):
         return False
-    return (_json_equal(config.get("model"), model_cfg.to_dict()) and _json_equal(_learning(config.get("training")), _learning(train_cfg.to_dict()))
+    try:  # through the config class: a setting added since that run counts at its default
+        saved_model = ModelConfig.from_dict(config.get("model") or {}).to_dict()
+    except (ValueError, TypeError):
+        return False
+    return (_json_equal(saved_model, model_cfg.to_dict()) and _json_equal(_learning(config.get("training")), _learning(train_cfg.to_dict()))
             and len(rows) >= train_cfg.epochs and (out / WEIGHTS_FILE).exists() and (out / EMBEDDING_FILE).exists())
 
 

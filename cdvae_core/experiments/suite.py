@@ -42,26 +42,34 @@ def model_overrides(row: str) -> dict[str, Any]:
     raise SuiteError(f"{row!r} is not a trained method; choose from {', '.join(TRAINED)}")
 
 
+def g_scale(task: str) -> float:
+    """The task's x_g unit per model unit (motion: 8 px/s; image layers and synthetic: 1)."""
+    from ..tasks import TASK_NAMES, get_task
+
+    return get_task(task).g_scale if task in TASK_NAMES else 1.0
+
+
 def g_span(task: str) -> float:
-    """Width of the task's x_g range (motion: 16 model px/s; image layers and synthetic: 1)."""
+    """Width of the task's x_g range in model units, x_g / g_scale (motion: 2; image layers and synthetic: 1)."""
     from ..tasks import TASK_NAMES, get_task
 
     if task not in TASK_NAMES:
         return 1.0
     lo, hi = get_task(task).g_range
-    return float(hi - lo)
+    return float(hi - lo) / g_scale(task)
 
 
 def model_config(row: str, task: str, channels: tuple[int, int]) -> ModelConfig:
     """The ModelConfig of one row for a task whose pairs have ``channels`` = (Cc, Cg).
 
-    The CVAE's fixed pixel sigma (0.1 for [0, 1] layers) is scaled with the x_g range: on motion's
-    [-8, 8] flow the default made its L2 loss ~1e7 and training diverged (measured, quick mode).
+    Every model sees x_g in model units (``g_scale``); the CVAE's fixed pixel sigma (0.1 for
+    [0, 1] layers) is scaled with the x_g range in those units: on motion's [-8, 8] flow before
+    g_scale existed the default made its L2 loss ~1e7 and training diverged (measured, quick mode).
     """
     over = model_overrides(row)
     if row == "CVAE":
         over["cvae_sigma"] = ModelConfig.cvae_sigma * g_span(task)
-    return ModelConfig(task=task, channels_c=channels[0], channels_g=channels[1], **over)
+    return ModelConfig(task=task, channels_c=channels[0], channels_g=channels[1], g_scale=g_scale(task), **over)
 
 
 @dataclass(frozen=True)

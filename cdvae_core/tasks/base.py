@@ -83,6 +83,7 @@ class Task:
     channels_c: int = 0
     channels_g: int = 0
     g_range: tuple[float, float] = (0.0, 1.0)
+    g_scale: float = 1.0  # x_g units per model unit: models divide x_g by it (ModelConfig.g_scale)
     c_range: tuple[float, float] = (0.0, 1.0)
     needs_video: bool = False  # motion: pairs come from two frames, not one photo
 
