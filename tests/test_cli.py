@@ -204,22 +204,22 @@ def test_known_modes_are_found_through_the_commands(tmp_path, tie):
     report = mode_report(test.xc, samples, modes=4, classes=2)
     result = json.loads((tmp_path / "e.json").read_text())
     cm = conditional_mean_error(test, modes=4, classes=2)
-    # the 30 samples of a pair hit (within the midpoint threshold) several of its class's modes; a
+    # the 30 samples of a pair hit (within the midpoint threshold) most of its class's modes; a
     # collapsed or mean-seeking model scores 0 here
-    assert report["coverage"] >= 0.4, report
-    # far below the conditional-mean regressor (the bar, a third, is checked below)
-    assert result["best_error"]["30"] <= cm / 2, (result, cm)
+    assert report["coverage"] >= 0.75, report
+    # the bar: best-of-30 at most a third of the conditional-mean regressor's error
+    assert result["best_error"]["30"] <= cm / 3, (result, cm)
     assert result["best_error"]["100"] <= result["best_error"]["30"]
     # samples should follow x_c: land nearer a mode of x_c's class than of the other class
     labels = classify(test.xc, 2)
     modes = np.stack([mode_templates(c) for c in range(2)])[:, :, 0]  # (2, 4, 32, 32)
     dist = [((samples[:, :, 0, None] - modes[c][None, None]) ** 2).mean((3, 4)).min(2) for c in range(2)]  # (B, 30)
     own_share = float(np.where(labels[:, None] == 0, dist[0] < dist[1], dist[1] < dist[0]).mean())
-    ratio = result["best_error"]["30"] / cm
-    if own_share < 0.6 or report["coverage"] < 0.75 or ratio > 1 / 3:
-        pytest.xfail(f"{tie}: coverage {report['coverage']:.2f}, {own_share:.0%} of samples follow x_c's class, "
-                     f"best-of-30 / conditional mean {ratio:.2f} at this training length (known gap reported to the "
-                     "lead: the goal is coverage >= 0.75, >= 60%, <= 1/3)")
+    if tie == "gauss" and own_share < 0.6:
+        pytest.xfail(f"gauss: {own_share:.0%} of samples follow x_c's class: the Gaussian tie draws untied "
+                     "components independently of x_c (docs/model.md, 'What the Gaussian tie cannot express')")
+    assert own_share >= 0.6, own_share
+    assert report["precision"] >= 0.5, report  # and rarely elsewhere
 
 
 def test_sample_image_exports_full_resolution_results(trained, tmp_path, capsys):
