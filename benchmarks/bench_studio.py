@@ -163,11 +163,12 @@ def main() -> int:
     args = parser.parse_args()
 
     root = make_assets(Path(tempfile.mkdtemp(prefix="bench-studio-")))
-    import pyqtgraph as pg
     from PySide6.QtCore import QSettings
     from PySide6.QtWidgets import QApplication
 
-    pg.setConfigOptions(imageAxisOrder="row-major")
+    from cdvae_studio.app import configure_runtime
+
+    configure_runtime()  # the app's own pyqtgraph options and GIL switch interval
     app = QApplication.instance() or QApplication([])
     from cdvae_studio.catalog import ModelCatalog
     from cdvae_studio.main_window import MainWindow

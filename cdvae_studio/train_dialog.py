@@ -45,8 +45,11 @@ def training_job(source: tuple, task: str, model_cfg: Any, train_cfg: Any, out_d
 
 
 # creating a curve with its legend entry costs about 2 ms; all 15 terms at once stalled the
-# window for 30 ms at the first refresh of a run (measured), so they appear a few per refresh
-NEW_CURVES_PER_REFRESH = 3
+# window for 30 ms at the first refresh of a run (measured), so they appear one per 100 ms refresh
+NEW_CURVES_PER_REFRESH = 1
+# the bar and status text refresh every 100 ms; the plot, whose axes re-tick in Python on every
+# range change (most of a 20-25 ms stall, sampled), at most twice a second
+CURVE_INTERVAL_S = 0.5
 
 
 class LossSeries:
@@ -91,6 +94,9 @@ class TrainDialog(JobDialog):
         self.resize(760, 640)
         self._curves: dict[str, pg.PlotDataItem] = {}
         self._history: dict[str, LossSeries] = {}
+        self._curves_drawn_at = 0.0
+        self._x_total = 0  # steps the x axis spans
+        self._y_view: tuple[float, float] | None = None
         self._out_dir = ""
 
         self.source = QComboBox()
@@ -149,6 +155,10 @@ class TrainDialog(JobDialog):
         self.plot = pg.PlotWidget(title="Loss terms (nats per pair)")
         self.plot.setObjectName("trainPlot")
         self.plot.addLegend(offset=(-10, 10))
+        # the legend's first entry costs about 15 ms (fonts, layout): pay it when the dialog opens,
+        # not in the middle of a run
+        self.plot.plot(name=" ")
+        self.plot.clear()
         self.plot.setLabel("bottom", "step")
         self.plot.showGrid(x=True, y=True, alpha=0.2)
         self._lay_out(form, self.plot)
@@ -230,6 +240,7 @@ class TrainDialog(JobDialog):
         self.plot.clear()
         self._curves.clear()
         self._history.clear()
+        self._x_total, self._y_view = 0, None
         self.progress.setValue(0)
         self._t0 = time.monotonic()
         task, resume, limit = model_cfg.task, self.resume.isChecked(), self.limit.value()
@@ -256,11 +267,15 @@ class TrainDialog(JobDialog):
         if not self.running():
             self._draw_curves()  # the run ended (any stage): every curve, all at once
         elif self._latest is not None and self._latest.stage == "train":
-            self._draw_curves(NEW_CURVES_PER_REFRESH)
+            now = time.monotonic()
+            missing = len(self._history) > len(self._curves)
+            if missing or now - self._curves_drawn_at >= CURVE_INTERVAL_S:
+                self._curves_drawn_at = now
+                self._draw_curves(NEW_CURVES_PER_REFRESH)
 
     def _draw_curves(self, max_new: int | None = None) -> None:
         """Update every curve; create at most ``max_new`` missing ones (None: all)."""
-        created = 0
+        created, lo, hi = 0, np.inf, -np.inf
         for i, (name, series) in enumerate(sorted(self._history.items())):
             curve = self._curves.get(name)
             if curve is None:
@@ -269,9 +284,32 @@ class TrainDialog(JobDialog):
                 created += 1
                 # 1 px pens: Qt's raster engine strokes wider lines about 5x slower (38 ms against
                 # 8 ms for 15 curves, measured), which stalled the window on every refresh
-                curve = self.plot.plot(pen=pg.mkPen(pg.intColor(i, hues=12), width=1), name=name)
+                curve = self.plot.plot(pen=pg.mkPen(pg.intColor(i, hues=12), width=1), name=name, antialias=False)
                 self._curves[name] = curve
-            curve.setData(*series.display())
+            x, y = series.display()
+            curve.setData(x, y)
+            if len(y):
+                lo, hi = min(lo, float(y.min())), max(hi, float(y.max()))
+        if hi >= lo:
+            self._fit_view(lo, hi)
+
+    def _fit_view(self, lo: float, hi: float) -> None:
+        """Axes that move only when they must: x spans the run's steps from the start, y grows to
+        take new values and shrinks only when the data fill under a third of it. pyqtgraph
+        re-ticks an axis in Python on every range change; auto-range changed both on every
+        refresh."""
+        box = self.plot.getViewBox()
+        total = self._latest.total if self._latest is not None else 0
+        if total > 0 and total != self._x_total:
+            self._x_total = total
+            box.disableAutoRange()
+            box.setXRange(0, total, padding=0.02)
+        span = max(hi - lo, 1e-6)
+        view = self._y_view
+        if view is None or lo < view[0] or hi > view[1] or (view[1] - view[0]) > 3 * span:
+            self._y_view = (lo - 0.1 * span, hi + 0.1 * span)
+            box.disableAutoRange()
+            box.setYRange(*self._y_view, padding=0)
 
     def curve_names(self) -> list[str]:
         return sorted(self._curves)

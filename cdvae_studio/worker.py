@@ -242,9 +242,13 @@ class _QueueReader(QThread):
                     self.message.emit("failed", f"the worker process ended unexpectedly (exit code {self.process.exitcode})")
                     return
                 continue
-            self.message.emit(kind, payload)
             if kind != "progress":
+                # reap the process here, off the GUI thread: a join in the GUI's slot froze the
+                # window for as long as the child took to exit (seconds after a cancel, sampled)
+                self.process.join(30)
+                self.message.emit(kind, payload)
                 return
+            self.message.emit(kind, payload)
 
 
 class ProcessJobRunner(QObject):
@@ -294,6 +298,5 @@ class ProcessJobRunner(QObject):
         if kind == "progress":
             self.progress.emit(payload)
             return
-        self._status = kind
-        self._process.join(10)
+        self._status = kind  # the reader thread has already joined the process
         self.finished.emit(kind, payload)
