@@ -14,8 +14,8 @@ from torch import nn
 from .config import ModelConfig
 from .gaussian import log_mean_exp, log_normal, reparameterise
 from .ladder import LadderDVAE
-from .units import GScale
 from .ties import CodeConditional, build_tie
+from .units import GScale
 
 
 class CDVAE(nn.Module):

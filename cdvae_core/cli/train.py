@@ -89,13 +89,6 @@ def load_source(args) -> PairSet:
                (lambda pr: print(f"prepare: {pr.message}", file=sys.stderr)) if show else None)
 
 
-def task_g_scale(task: str) -> float:
-    """The task's x_g unit (motion flow: 8 px/s per model unit); 1 for pair files of other tasks."""
-    from ..tasks import TASK_NAMES, get_task
-
-    return get_task(task).g_scale if task in TASK_NAMES else 1.0
-
-
 def settings(args, pairs: PairSet) -> tuple[ModelConfig, TrainConfig]:
     """Defaults < --config < flags; channels always come from the pairs."""
     model: dict[str, Any] = {}
@@ -107,7 +100,9 @@ def settings(args, pairs: PairSet) -> tuple[ModelConfig, TrainConfig]:
         raise CliError(f"--task {args.task} but the pair file was made for {file_task}")
     task = args.task or model.get("task") or file_task or ModelConfig.task
     model.update(task=task, channels_c=pairs.channels[0], channels_g=pairs.channels[1])
-    model.setdefault("g_scale", task_g_scale(task))
+    from ..tasks import g_scale_of
+
+    model.setdefault("g_scale", g_scale_of(task))
     for flag, key in (("arch", "arch"), ("tie", "tie"), ("mixtures", "mixtures")):
         if getattr(args, flag) is not None:
             model[key] = getattr(args, flag)

@@ -42,21 +42,14 @@ def model_overrides(row: str) -> dict[str, Any]:
     raise SuiteError(f"{row!r} is not a trained method; choose from {', '.join(TRAINED)}")
 
 
-def g_scale(task: str) -> float:
-    """The task's x_g unit per model unit (motion: 8 px/s; image layers and synthetic: 1)."""
-    from ..tasks import TASK_NAMES, get_task
-
-    return get_task(task).g_scale if task in TASK_NAMES else 1.0
-
-
 def g_span(task: str) -> float:
     """Width of the task's x_g range in model units, x_g / g_scale (motion: 2; image layers and synthetic: 1)."""
-    from ..tasks import TASK_NAMES, get_task
+    from ..tasks import TASK_NAMES, g_scale_of, get_task
 
     if task not in TASK_NAMES:
         return 1.0
     lo, hi = get_task(task).g_range
-    return float(hi - lo) / g_scale(task)
+    return float(hi - lo) / g_scale_of(task)
 
 
 def model_config(row: str, task: str, channels: tuple[int, int]) -> ModelConfig:
@@ -69,7 +62,9 @@ def model_config(row: str, task: str, channels: tuple[int, int]) -> ModelConfig:
     over = model_overrides(row)
     if row == "CVAE":
         over["cvae_sigma"] = ModelConfig.cvae_sigma * g_span(task)
-    return ModelConfig(task=task, channels_c=channels[0], channels_g=channels[1], g_scale=g_scale(task), **over)
+    from ..tasks import g_scale_of
+
+    return ModelConfig(task=task, channels_c=channels[0], channels_g=channels[1], g_scale=g_scale_of(task), **over)
 
 
 @dataclass(frozen=True)

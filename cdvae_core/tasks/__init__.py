@@ -22,5 +22,11 @@ def get_task(name: str) -> Task:
         raise TaskError(f"unknown task {name!r}; choose one of {', '.join(TASK_NAMES)}") from None
 
 
-__all__ = ["MODEL_SIZE", "TASK_NAMES", "Task", "TaskError", "get_task",
+def g_scale_of(name: str) -> float:
+    """x_g units per model unit for models of task ``name`` (motion: 8); 1 for anything else
+    (the synthetic set, pair files of unknown tasks)."""
+    return _TASKS[name].g_scale if name in _TASKS else 1.0
+
+
+__all__ = ["MODEL_SIZE", "TASK_NAMES", "Task", "TaskError", "g_scale_of", "get_task",
            "MotionTask", "RelightingTask", "ResaturationTask"]
