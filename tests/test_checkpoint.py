@@ -59,6 +59,25 @@ def test_round_trip_gives_the_same_samples_and_embedding(tmp_path):
     assert emb.xc_thumbs.dtype == np.float16
 
 
+def test_a_model_saved_before_g_scale_existed_loads_in_task_units(tmp_path):
+    """Session 1 saved configs without ``g_scale``: they load with scale 1 and decode as before,
+    and a saved scale round-trips."""
+    model, out, _ = saved(tmp_path)
+    config = json.loads((out / ckpt.CONFIG_FILE).read_text())
+    assert config["model"].pop("g_scale") == 1.0
+    (out / ckpt.CONFIG_FILE).write_text(json.dumps(config))
+    predictor = ckpt.load_model(out)
+    assert predictor.config.g_scale == 1.0
+    z = np.random.default_rng(0).standard_normal((2, predictor.code_dim)).astype(np.float32)
+    model.eval()
+    with torch.no_grad():
+        want = model.decode_g(torch.from_numpy(z)).numpy()
+    np.testing.assert_allclose(predictor.decode(predictor.prepare(np.zeros((1, 32, 32), np.float32)), z), want, atol=1e-6)
+    scaled = ckpt.save_model(tmp_path / "scaled", build_model(ModelConfig(g_scale=8.0, **TINY)), TrainConfig(epochs=1),
+                             {"task": "resaturation"})
+    assert ckpt.load_model(scaled).config.g_scale == 8.0
+
+
 def test_cvae_round_trip_without_embedding(tmp_path):
     model, out, _ = saved(tmp_path, arch="cvae", embedding=False)
     predictor = ckpt.load_model(out)
