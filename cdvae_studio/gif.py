@@ -64,6 +64,6 @@ def export_sweep(path: str | Path, task: Any, ctx: Any, cache: DecodeCache, code
     codes = interpolation_codes(code, other, frames) if other is not None else \
         sweep_codes(code, index, ctx.mean, ctx.std, frames)
     xg = cache.decode(ctx.predictor, ctx.cond, ctx.entry.key, ctx.doc.key, codes)
-    cells = compose_cells(task, ctx.doc, xg, detail=ctx.detail)  # (T, h, w, 3)
+    cells = compose_cells(task, ctx.doc, xg, ctx.flow_scale, ctx.detail)  # (T, h, w, 3)
     write_animation(path, cells)
     return len(cells)

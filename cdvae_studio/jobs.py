@@ -14,7 +14,7 @@ import numpy as np
 
 from .catalog import ModelCatalog, ModelEntry
 from .images import LoadedImage, resize_layer
-from .render import DecodeCache, ImageDoc, build_doc, compose_cells, spread_map
+from .render import DecodeCache, ImageDoc, build_doc, compose_cells, grid_flow_scale, spread_map
 
 GRID = 16  # samples in the grid (the issue asks for at least 16)
 
@@ -55,6 +55,7 @@ class ContextResult:
     mixture: np.ndarray | None  # (K,) MDN weights for this image
     grid: GridResult
     detail: np.ndarray | None = None  # (Cg, h, w) the photo's detail map at cell size
+    flow_scale: float | None = None  # motion: the grid's colour scale, model px/s (render.grid_flow_scale)
 
 
 class DocCache:
@@ -115,9 +116,10 @@ def load_context(catalog: ModelCatalog, entry: ModelEntry, task: Any, image: Loa
     if pinned is not None and pin_values is not None and pinned.shape == (codes.shape[1],):
         codes = apply_pins(codes, pinned, pin_values)
     detail = cell_detail(task, predictor, cond, entry.key, doc)
-    grid = render_grid(task, predictor, cond, entry.key, doc, codes, cache, detail=detail)
+    flow_scale = grid_flow_scale(task, cache.decode(predictor, cond, entry.key, doc.key, codes))
+    grid = render_grid(task, predictor, cond, entry.key, doc, codes, cache, flow_scale, detail)
     return ContextResult(entry, predictor, doc, cond, np.asarray(mean, np.float32), np.asarray(std, np.float32),
-                         image_code, mixture, grid, detail)
+                         image_code, mixture, grid, detail, flow_scale)
 
 
 _OWN: dict[tuple[str, str], np.ndarray] = {}
@@ -163,14 +165,14 @@ class TruthResult:
 
 
 def render_truth(task: Any, predictor: Any, cond: Any, doc: ImageDoc, grid_xg: np.ndarray,
-                 detail: np.ndarray | None = None) -> TruthResult:
+                 detail: np.ndarray | None = None, flow_scale: float | None = None) -> TruthResult:
     """Decode the posterior code of the true x_g and score the grid: best-of-K per-pixel MSE."""
     if doc.xg is None:
         raise ValueError("this image has no ground truth for the task")
     code = np.asarray(predictor.encode_target(cond, doc.xg), np.float32)
     xg = np.asarray(predictor.decode(cond, code[None]), np.float32)  # (1, Cg, 32, 32)
-    cell = compose_cells(task, doc, xg, detail=detail)[0]
-    truth_cell = compose_cells(task, doc, doc.xg[None])[0]
+    cell = compose_cells(task, doc, xg, flow_scale, detail)[0]
+    truth_cell = compose_cells(task, doc, doc.xg[None], flow_scale)[0]
     errors = ((grid_xg - doc.xg[None]) ** 2).reshape(len(grid_xg), -1).mean(1)
     best = int(np.argmin(errors))
     return TruthResult(code, xg[0], cell, truth_cell, float(errors[best]), best)
@@ -178,7 +180,7 @@ def render_truth(task: Any, predictor: Any, cond: Any, doc: ImageDoc, grid_xg: n
 
 def render_sweeps(task: Any, predictor: Any, cond: Any, model_key: str, doc: ImageDoc, code: np.ndarray,
                   mean: np.ndarray, std: np.ndarray, cache: DecodeCache, steps: int = 5,
-                  thumb: int = 28, detail: np.ndarray | None = None) -> np.ndarray:
+                  thumb: int = 28, detail: np.ndarray | None = None, flow_scale: float | None = None) -> np.ndarray:
     """Sweep strips: for each component i, the code with z_i at mean_i + k std_i, k in -2..+2.
 
     Returns (D, thumb, steps * thumb, 3) uint8: one horizontal strip per component.
@@ -192,7 +194,7 @@ def render_sweeps(task: Any, predictor: Any, cond: Any, model_key: str, doc: Ima
     small = doc if max(doc.small.shape[:2]) <= thumb else _thumb_doc(doc, thumb)
     from .render import shrink_detail
 
-    cells = compose_cells(task, small, xg, detail=shrink_detail(detail, small))  # (D*steps, h, w, 3)
+    cells = compose_cells(task, small, xg, flow_scale, shrink_detail(detail, small))  # (D*steps, h, w, 3)
     h, w = cells.shape[1:3]
     strips = np.zeros((d, thumb, steps * thumb, 3), np.uint8)
     for i in range(d):

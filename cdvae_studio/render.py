@@ -197,8 +197,8 @@ class CellComposer:
         h, w = self.shape
         scale = np.array([w / 32.0, h / 32.0], np.float32)[None, :, None, None]
         tall = np.ascontiguousarray((xg * scale).transpose(1, 0, 2, 3).reshape(2, n * 32, 32))
-        # a fixed colour scale (half the task's flow limit): still regions stay white, not saturated noise
-        top = flow_scale if flow_scale else 0.5 * float(self.task.g_range[1]) * max(w, h) / 32.0
+        # one colour scale for the grid, in model px/s (default half the task's flow limit), as cell px
+        top = (flow_scale if flow_scale else 0.5 * float(self.task.g_range[1])) * max(w, h) / 32.0
         colour = flow_to_rgb(tall, top).reshape(n, 32, 32, 3)
         up = upsample_batch(colour.transpose(0, 3, 1, 2).astype(np.float32), (w, h))  # (n, 3, h, w)
         up = cv2.convertScaleAbs(up.transpose(0, 2, 3, 1).reshape(n * h, w, 3))
@@ -276,6 +276,7 @@ def upsample_batch(xg: np.ndarray, size_wh: tuple[int, int]) -> np.ndarray:
 def compose_cells(task: Any, doc: ImageDoc, xg: np.ndarray, flow_scale: float | None = None,
                   detail: np.ndarray | None = None) -> np.ndarray:
     """Decoded layers (n, Cg, 32, 32) as display results (n, h, w, 3) uint8 at cell size.
+    ``flow_scale`` (motion): flow speed in model px/s shown at full colour (``grid_flow_scale``).
 
     Bilinear upsampling, plus the photo's detail map (Cg, h, w) when given (the library's
     ``Renderer.detail_map``, paper eq. 10: what 32x32 cannot carry), then the task's way back
@@ -294,6 +295,20 @@ def compose_cells(task: Any, doc: ImageDoc, xg: np.ndarray, flow_scale: float | 
             tall = tall + composer.tiled(detail)
         out = composer(tall, flow_scale)
     return np.ascontiguousarray(out.reshape(n, h, w, 3))
+
+
+FLOW_SCALE_FLOOR = 0.5  # model px/s: below this a grid's flows are near still; noise must stay pale
+
+
+def grid_flow_scale(task: Any, xg: np.ndarray) -> float | None:
+    """The colour scale of a motion grid (model px/s at full colour) from its first samples
+    (n, 2, 32, 32): the 95th percentile of flow speed, clipped to [0.5, the task's limit], so a
+    model whose flows are small still shows them in colour. None for other tasks. The Studio
+    fixes it per image and model, so cells keep one scale while sliders move."""
+    if task.name != "motion":
+        return None
+    speed = np.hypot(xg[:, 0], xg[:, 1])
+    return float(np.clip(np.percentile(speed, 95), FLOW_SCALE_FLOOR, float(task.g_range[1])))
 
 
 def spread_map(xg: np.ndarray) -> np.ndarray:

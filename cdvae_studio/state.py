@@ -236,7 +236,7 @@ class StudioState(ActionsMixin, QObject):
         held the cells compose at a third of their side (drag resolution); its release renders full size."""
         if self.ctx is None or not len(self.codes):
             return
-        ctx, task, codes, scale = self.ctx, self.task, self.codes.copy(), None
+        ctx, task, codes, scale = self.ctx, self.task, self.codes.copy(), self.ctx.flow_scale
         doc, detail = ctx.doc, ctx.detail
         if self.w.codeSliders.dragging():
             doc = drag_doc(ctx.doc)
@@ -258,7 +258,7 @@ class StudioState(ActionsMixin, QObject):
             if pinned.any():
                 codes = apply_pins(codes, pinned, values)
             return render_grid(task, ctx.predictor, ctx.cond, ctx.entry.key, ctx.doc, codes, self.cache,
-                               detail=ctx.detail)
+                               ctx.flow_scale, ctx.detail)
 
         self._draw_pending = True
         self.worker.submit("grid", job)
@@ -283,14 +283,15 @@ class StudioState(ActionsMixin, QObject):
         self.worker.submit("preview", preview)
         if ctx.doc.xg is not None and has_codes:
             self.worker.submit("truth", lambda: render_truth(task, ctx.predictor, ctx.cond, ctx.doc, grid.xg,
-                                                                   ctx.detail))
+                                                                   ctx.detail, ctx.flow_scale))
         drift = getattr(ctx.predictor, "tie_drift", None)
         if drift is not None and ctx.predictor.tied_dims:
             self.worker.submit("drift", lambda: drift(ctx.cond, grid.xg))
         if self.w.codeSliders.show_sweeps.isChecked():
             mean, std = ctx.mean, ctx.std
             self.worker.submit("sweep", lambda: render_sweeps(task, ctx.predictor, ctx.cond, ctx.entry.key, ctx.doc,
-                                                              code, mean, std, self.cache, detail=ctx.detail))
+                                                              code, mean, std, self.cache, detail=ctx.detail,
+                                                              flow_scale=ctx.flow_scale))
 
     # results ---------------------------------------------------------------------------------
     @Slot(str, int, object, float, str)
@@ -391,8 +392,10 @@ class StudioState(ActionsMixin, QObject):
             w.codeSliders.set_code(self.codes[self.current])
             w.spread.set_image(heat_rgb(grid.spread, (grid.cells.shape[2], grid.cells.shape[1])))
         self.last_grid_s = seconds + (time.perf_counter() - t0)
+        colour = "" if self.ctx is None or self.ctx.flow_scale is None else \
+            f" · flow colour full at {self.ctx.flow_scale:.1f} model px/s"
         w.timingLabel.setText(f"{len(grid.codes)} samples: decode {grid.decode_s * 1e3:.0f} ms, "
-                              f"render {seconds * 1e3:.0f} ms · spread max {float(grid.spread.max()):.3f}")
+                              f"render {seconds * 1e3:.0f} ms · spread max {float(grid.spread.max()):.3f}{colour}")
         if not drag:
             self._extras_due = True
             code = self.ctx.image_code if self.ctx is not None else None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 from PySide6.QtCore import QPointF, Qt
 from PySide6.QtWidgets import QComboBox, QPushButton, QSlider
 
@@ -107,6 +108,16 @@ def test_task_and_tie_combos(qtbot, make_window, settle):
     flow = win.state.grid.xg[win.state.current]
     assert flow.shape == (2, 32, 32)
     assert "px/s" in win.flowView.info.text()
+    # one colour scale per image and model, from its first grid, kept while sliders move
+    ctx = win.state.ctx
+    first = ctx.grid.xg
+    speed95 = np.percentile(np.hypot(first[:, 0], first[:, 1]), 95)
+    assert ctx.flow_scale == pytest.approx(np.clip(speed95, 0.5, 8.0))
+    win.codeSliders.findChild(QSlider, "codeSlider0").setValue(250)
+    settle(win)
+    xg = ctx.predictor.decode(ctx.cond, win.state.codes)
+    np.testing.assert_array_equal(grid_images(win), compose_cells(win.state.task, ctx.doc, xg, ctx.flow_scale, ctx.detail))
+    assert "flow colour full at" in win.timingLabel.text()
 
 
 def test_no_model_for_task_shows_empty_state(qtbot, make_window, settle, tmp_path):
