@@ -116,8 +116,12 @@ def load_context(catalog: ModelCatalog, entry: ModelEntry, task: Any, image: Loa
     if pinned is not None and pin_values is not None and pinned.shape == (codes.shape[1],):
         codes = apply_pins(codes, pinned, pin_values)
     detail = cell_detail(task, predictor, cond, entry.key, doc)
-    flow_scale = grid_flow_scale(task, cache.decode(predictor, cond, entry.key, doc.key, codes))
+    t0 = time.perf_counter()
+    xg = cache.decode(predictor, cond, entry.key, doc.key, codes)  # the motion colour scale needs it first
+    decode_s = time.perf_counter() - t0
+    flow_scale = grid_flow_scale(task, xg)
     grid = render_grid(task, predictor, cond, entry.key, doc, codes, cache, flow_scale, detail)
+    grid.decode_s = decode_s  # render_grid found the rows cached
     return ContextResult(entry, predictor, doc, cond, np.asarray(mean, np.float32), np.asarray(std, np.float32),
                          image_code, mixture, grid, detail, flow_scale)
 
