@@ -155,3 +155,28 @@ def test_cell_composer_matches_the_task_compose(task_name):
     up = upsample_batch(xg, (doc.small.shape[1], doc.small.shape[0])) + detail[None]
     ref = np.stack([task.compose(doc.xc_small, task.clip_g(u), image=doc.small) for u in up])
     assert np.abs(cells.astype(int) - ref.astype(int)).max() <= 1
+
+
+def test_the_render_worker_reuses_its_cell_composers(qtbot):
+    """PySide gives the worker's QThread a fresh Python thread state per job, so a threading.local
+    cache there would rebuild the composer on every render; the cache must survive jobs."""
+    from cdvae_core.tasks import get_task
+
+    from cdvae_studio.images import LoadedImage
+    from cdvae_studio.render import build_doc, composer_for, drag_doc
+
+    task = get_task("resaturation")
+    doc = build_doc(task, LoadedImage(np.random.default_rng(0).integers(0, 256, (40, 56, 3), dtype=np.uint8), "p"))
+    worker = LatestWorker()
+    got = []
+    worker.done.connect(lambda channel, rid, result, seconds, error: (worker.delivered(), got.append(result)))
+    try:
+        for d in (doc, drag_doc(doc), doc, drag_doc(doc)):  # a drag and its release, twice
+            worker.submit("grid", lambda d=d: (id(composer_for(task, d, 16)), threading.get_ident()))
+            qtbot.waitUntil(lambda n=len(got): len(got) > n, timeout=5000)
+    finally:
+        worker.stop()
+    ids = [g[0] for g in got]
+    assert ids[0] == ids[2] and ids[1] == ids[3] and ids[0] != ids[1]
+    assert len({g[1] for g in got}) == 1 and got[0][1] != threading.get_ident()  # all in the worker thread
+    assert id(composer_for(task, doc, 16)) != ids[0]  # the GUI thread has its own (they cache per-thread state)
