@@ -12,7 +12,7 @@ import torch
 from torch import nn
 
 from .config import ModelConfig
-from .gaussian import log_mean_exp, log_normal, reparameterise
+from .gaussian import log_mean_exp, log_normal
 from .ladder import LadderDVAE
 from .ties import CodeConditional, build_tie
 from .units import GScale
@@ -123,10 +123,11 @@ class CDVAE(nn.Module):
         n: int,
         generator: torch.Generator | None = None,
         component: int | None = None,
+        temperature: float = 1.0,
     ) -> torch.Tensor:
         """Codes z_g (B, n, D) from p(z_g | x_c) = int p(z_g | z_c) q(z_c | x_c) dz_c."""
         mu_c, lv_c = self.encode_c(xc)
-        return self.codes_given(mu_c, lv_c, n, generator, component)
+        return self.codes_given(mu_c, lv_c, n, generator, component, temperature)
 
     def codes_given(
         self,
@@ -135,12 +136,21 @@ class CDVAE(nn.Module):
         n: int,
         generator: torch.Generator | None = None,
         component: int | None = None,
+        temperature: float = 1.0,
     ) -> torch.Tensor:
         """``draw_codes`` for an x_c already encoded: q(z_c | x_c) as mean and log-variance (B, D)
-        -> z_g (B, n, D). The Studio encodes an image once and resamples from here."""
+        -> z_g (B, n, D). The Studio encodes an image once and resamples from here.
+
+        ``temperature`` (truncation, as in StyleGAN's psi) scales the deviation of both draws, z_c
+        from its posterior mean and z_g from its conditional's component mean: 1 is the model's
+        conditional, 0 its (component) means. The same random numbers are drawn at every
+        temperature, so one seed gives the same samples pulled in or pushed out.
+        """
         B, D = mu_c.shape
-        z_c = reparameterise(mu_c.repeat_interleave(n, 0), lv_c.repeat_interleave(n, 0), generator)  # (B n, D)
-        z_g = self.conditional(z_c).sample(1, generator, component)  # (B n, 1, D)
+        mu, lv = mu_c.repeat_interleave(n, 0), lv_c.repeat_interleave(n, 0)
+        eps = torch.randn(mu.shape, generator=generator, device=mu.device, dtype=mu.dtype)  # as reparameterise
+        z_c = mu + eps * torch.exp(0.5 * lv) * temperature  # (B n, D)
+        z_g = self.conditional(z_c).sample(1, generator, component, temperature)  # (B n, 1, D)
         return z_g.view(B, n, D)
 
     def decode_g(self, z_g: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:

@@ -65,9 +65,10 @@ class CVAE(nn.Module):
         loss = rec + kl_weight * kl
         return {"loss": loss.mean(), "neg_elbo": (rec + kl).mean(), "rec_g": rec.mean(), "kl_g": kl.mean()}
 
-    def draw_codes(self, xc, n: int, generator=None, component=None) -> torch.Tensor:
-        """z ~ N(0, I): (B, n, D)."""
-        return torch.randn(xc.shape[0], n, self.code_dim, generator=generator, device=xc.device, dtype=xc.dtype)
+    def draw_codes(self, xc, n: int, generator=None, component=None, temperature: float = 1.0) -> torch.Tensor:
+        """z ~ N(0, temperature^2 I): (B, n, D)."""
+        z = torch.randn(xc.shape[0], n, self.code_dim, generator=generator, device=xc.device, dtype=xc.dtype)
+        return z * temperature
 
     def decode_with(self, features: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
         """Image features (M, 256) and codes (M, D) -> x_g (M, Cg, 32, 32)."""

@@ -16,6 +16,8 @@ from torch import nn
 
 from .config import ModelConfig
 
+MAX_TEMPERATURE = 2.0  # sampling temperature beyond which draws leave what the model was trained on
+
 
 @dataclass(frozen=True)
 class Condition:
@@ -93,17 +95,22 @@ class Predictor:
         return Condition(x, mu, lv, None)
 
     @torch.inference_mode()
-    def draw_codes(self, cond: Condition, n: int, seed: int | None = None, component: int | None = None) -> np.ndarray:
-        """n codes from the conditional p(z_g | x_c): (n, D). ``component`` picks one MDN component."""
+    def draw_codes(self, cond: Condition, n: int, seed: int | None = None, component: int | None = None,
+                   temperature: float = 1.0) -> np.ndarray:
+        """n codes from the conditional p(z_g | x_c): (n, D). ``component`` picks one MDN component;
+        ``temperature`` in [0, MAX_TEMPERATURE] scales the draws' spread (1: the model's own)."""
         if component is not None and self.mixtures == 0:
             raise ValueError("only an MDN tie has mixture components to choose from")
-        return self._codes(cond, n, _generator(seed), component)[0].numpy().copy()
+        if not 0.0 <= temperature <= MAX_TEMPERATURE:
+            raise ValueError(f"temperature must lie in [0, {MAX_TEMPERATURE}], got {temperature}")
+        return self._codes(cond, n, _generator(seed), component, temperature)[0].numpy().copy()
 
-    def _codes(self, cond: Condition, n: int, gen: torch.Generator, component: int | None = None) -> torch.Tensor:
+    def _codes(self, cond: Condition, n: int, gen: torch.Generator, component: int | None = None,
+               temperature: float = 1.0) -> torch.Tensor:
         """(1, n, D) codes; a CDVAE reuses the prepared posterior instead of encoding x_c again."""
         if self.is_cvae:
-            return self.model.draw_codes(cond.xc, n, gen, component)
-        return self.model.codes_given(cond.mu_c, cond.lv_c, n, gen, component)
+            return self.model.draw_codes(cond.xc, n, gen, component, temperature)
+        return self.model.codes_given(cond.mu_c, cond.lv_c, n, gen, component, temperature)
 
     @torch.inference_mode()
     def decode(self, cond: Condition, codes: np.ndarray) -> np.ndarray:

@@ -43,8 +43,11 @@ class CodeConditional:
         """log p(z_g | z_c) (B,), by logsumexp over components."""
         return torch.logsumexp(self.component_logprob(z), dim=1)
 
-    def sample(self, n: int, generator: torch.Generator | None = None, component: int | None = None) -> torch.Tensor:
-        """n draws per batch row: (B, n, D). ``component`` restricts every draw to that component."""
+    def sample(self, n: int, generator: torch.Generator | None = None, component: int | None = None,
+               temperature: float = 1.0) -> torch.Tensor:
+        """n draws per batch row: (B, n, D). ``component`` restricts every draw to that component;
+        ``temperature`` scales each draw's deviation from its component mean (1: the model's own
+        spread, 0: the means; the random numbers drawn are the same for every temperature)."""
         B, K, D = self.means.shape
         if component is None:
             idx = torch.multinomial(self.log_weights.exp(), n, replacement=True, generator=generator)  # (B, n)
@@ -56,7 +59,7 @@ class CodeConditional:
         mu = torch.gather(self.means, 1, gather)
         log_std = torch.gather(self.log_std, 1, gather)
         eps = torch.randn(mu.shape, generator=generator, device=mu.device, dtype=mu.dtype)
-        return mu + eps * log_std.exp()
+        return mu + eps * log_std.exp() * temperature
 
     def moments(self) -> tuple[torch.Tensor, torch.Tensor]:
         """Mean and standard deviation of the mixture per component of z_g: (B, D), (B, D)."""

@@ -59,15 +59,17 @@ def export_job(groups: list[tuple[Any, Any, np.ndarray]], outdir: str, fmt: str)
     return len(report.results)
 
 
-def batch_job(predictor: Any, folder: str, n: int, seed: int, outdir: str, fmt: str) -> Generator[Any, None, int]:
-    from cdvae_core.postprocess.export import ExportReport, iter_export
+def batch_job(predictor: Any, folder: str, n: int, seed: int, outdir: str, fmt: str,
+              temperature: float = 1.0) -> Generator[Any, None, int]:
+    from cdvae_core.postprocess.export import ExportReport, ExportSettings, iter_export
     from cdvae_core.postprocess.imagefiles import list_images
 
     images = list_images(folder)
     if not images:
         raise ValueError(f"no images in {folder}")
     report = ExportReport()
-    yield from iter_export(predictor, images, n, outdir, seed=seed, fmt=fmt, report=report)
+    yield from iter_export(predictor, images, n, outdir, seed=seed, fmt=fmt, report=report,
+                           settings=ExportSettings(temperature=temperature))
     return len(report.results)
 
 
@@ -135,7 +137,8 @@ class ExportDialog(JobDialog):
                 self.status.setText("Batch export needs a loaded model and a folder of images.")
                 return
             n, seed, predictor = self.batch_n.value(), int(self.items.get("seed", 0)), ctx.predictor
-            factory = lambda: batch_job(predictor, folder, n, seed, outdir, fmt)  # noqa: E731
+            temperature = float(self.items.get("temperature", 1.0))
+            factory = lambda: batch_job(predictor, folder, n, seed, outdir, fmt, temperature)  # noqa: E731
         else:
             groups = export_groups(self.items, what)
             if any(not getattr(g[0], "has_codes", True) for g in groups):

@@ -99,7 +99,7 @@ def render_grid(task: Any, predictor: Any, cond: Any, model_key: str, doc: Image
 
 def load_context(catalog: ModelCatalog, entry: ModelEntry, task: Any, image: LoadedImage | ImageDoc,
                  source: Any, docs: DocCache, cache: DecodeCache, seed: int, component: int | None,
-                 pinned: np.ndarray | None, pin_values: np.ndarray | None) -> ContextResult:
+                 pinned: np.ndarray | None, pin_values: np.ndarray | None, temperature: float = 1.0) -> ContextResult:
     """Load (cached) model, decompose the image (cached), encode it, draw and render the grid."""
     predictor = catalog.load(entry)
     if predictor.task != task.name:
@@ -112,7 +112,7 @@ def load_context(catalog: ModelCatalog, entry: ModelEntry, task: Any, image: Loa
     image_code = code_fn(cond) if code_fn is not None else None
     if component is not None and mixture is None:
         component = None
-    codes = predictor.draw_codes(cond, GRID, seed, component)
+    codes = predictor.draw_codes(cond, GRID, seed, component, temperature=temperature)
     if pinned is not None and pin_values is not None and pinned.shape == (codes.shape[1],):
         codes = apply_pins(codes, pinned, pin_values)
     detail = cell_detail(task, predictor, cond, entry.key, doc)

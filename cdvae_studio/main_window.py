@@ -9,12 +9,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import numpy as np
 from PySide6.QtCore import QByteArray, QSettings, Qt, Signal
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
+    QDoubleSpinBox,
     QFileDialog,
     QHBoxLayout,
     QInputDialog,
@@ -30,6 +30,8 @@ from PySide6.QtWidgets import (
     QVBoxLayout,
     QWidget,
 )
+
+from cdvae_core.predictor import MAX_TEMPERATURE
 
 from .catalog import TASKS, ModelCatalog
 from .images import IMAGE_SUFFIXES
@@ -93,6 +95,15 @@ class MainWindow(QMainWindow):
         self.seedSpin = QSpinBox()
         self.seedSpin.setObjectName("seedSpin")
         self.seedSpin.setRange(0, 2**31 - 1)
+        self.temperatureSpin = QDoubleSpinBox()
+        self.temperatureSpin.setObjectName("temperatureSpin")
+        self.temperatureSpin.setRange(0.0, MAX_TEMPERATURE)
+        self.temperatureSpin.setSingleStep(0.1)
+        self.temperatureSpin.setDecimals(2)
+        self.temperatureSpin.setValue(1.0)
+        self.temperatureSpin.setToolTip("Spread of new draws (temperature, StyleGAN's truncation): 1 is the model's "
+                                        "conditional, lower pulls samples toward its means, higher pushes them out; "
+                                        "the same seed keeps the same samples")
         self.seedLock = QCheckBox("Lock seed")
         self.seedLock.setObjectName("seedLock")
         self.seedLock.setToolTip("Keep the seed when resampling, changing image or model")
@@ -104,6 +115,8 @@ class MainWindow(QMainWindow):
         bar.addWidget(QLabel(" Seed "))
         bar.addWidget(self.seedSpin)
         bar.addWidget(self.seedLock)
+        bar.addWidget(QLabel(" Spread "))
+        bar.addWidget(self.temperatureSpin)
         bar.addSeparator()
 
         self.imagePanel = ImagePanel()

@@ -37,8 +37,10 @@ class NearestPredictor:
         k = min(MAX_RANK, len(self.nn))
         return NearestCondition(np.asarray(xc, np.float32), self.nn.sample(np.asarray(xc, np.float32)[None], k)[0])
 
-    def draw_codes(self, cond: NearestCondition, n: int, seed: int | None = None, component=None) -> np.ndarray:
-        """Ranks 0..n-1 as codes (n, 1): the paper's "i-th sample is the i-th neighbour"."""
+    def draw_codes(self, cond: NearestCondition, n: int, seed: int | None = None, component=None,
+                   temperature: float = 1.0) -> np.ndarray:
+        """Ranks 0..n-1 as codes (n, 1): the paper's "i-th sample is the i-th neighbour" (nothing is
+        drawn, so the temperature has nothing to scale)."""
         return np.arange(min(n, len(cond.samples)), dtype=np.float32)[:, None]
 
     def decode(self, cond: NearestCondition, codes: np.ndarray) -> np.ndarray:

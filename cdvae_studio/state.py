@@ -58,6 +58,7 @@ class StudioState(ActionsMixin, QObject):
         self.current = 0
         self.component = -1
         self.seed = int(window.seedSpin.value())
+        self.temperature = float(window.temperatureSpin.value())
         self.stars: dict[int, Star] = {}
         self._star_ids = 0
         self.undo_stack: list[tuple[np.ndarray, np.ndarray, int]] = []
@@ -77,6 +78,7 @@ class StudioState(ActionsMixin, QObject):
         w.tieCombo.currentIndexChanged.connect(self._tie_changed)
         w.resampleButton.clicked.connect(self.resample)
         w.seedSpin.valueChanged.connect(self._seed_edited)
+        w.temperatureSpin.valueChanged.connect(self._temperature_edited)
         w.sampleGrid.sampleClicked.connect(self.select_sample)
         w.sampleGrid.starToggled.connect(self.toggle_star)
         w.sampleGrid.sampleHovered.connect(w.lppScatter.highlight_sample)
@@ -224,12 +226,13 @@ class StudioState(ActionsMixin, QObject):
         seed = self._next_seed(keep=True)
         component = self.component if self.component >= 0 else None
         restore = self._restore
+        temperature = self.temperature
         pinned = np.array([i in restore.pinned for i in range(len(restore.code))], bool) if restore else None
         values = np.asarray(restore.code, np.float32) if restore else None
         catalog, docs, cache = self.catalog, self.docs, self.cache
         self.w.show_empty(None)
         self.worker.submit("context", lambda: load_context(catalog, entry, task, image, path, docs, cache, seed,
-                                                           component, pinned, values))
+                                                           component, pinned, values, temperature))
 
     def request_grid(self) -> None:
         """Render the grid's current codes (slider moves arrive here throttled). While a slider is
@@ -249,12 +252,12 @@ class StudioState(ActionsMixin, QObject):
         """Draw a new set of codes (resample, MDN component) keeping pinned components."""
         if self.ctx is None:
             return
-        ctx, task, seed = self.ctx, self.task, self.seed
+        ctx, task, seed, temperature = self.ctx, self.task, self.seed, self.temperature
         component = self.component if self.component >= 0 and ctx.mixture is not None else None
         pinned, values = self.pinned.copy(), self.current_code().copy()
 
         def job() -> GridResult:
-            codes = ctx.predictor.draw_codes(ctx.cond, GRID, seed, component)
+            codes = ctx.predictor.draw_codes(ctx.cond, GRID, seed, component, temperature=temperature)
             if pinned.any():
                 codes = apply_pins(codes, pinned, values)
             return render_grid(task, ctx.predictor, ctx.cond, ctx.entry.key, ctx.doc, codes, self.cache,

@@ -105,6 +105,11 @@ class ActionsMixin:
         self.seed = int(value)
         self.request_draw()
 
+    def _temperature_edited(self, value: float) -> None:
+        """A new spread redraws the grid with the same seed: the same samples, pulled in or out."""
+        self.temperature = float(value)
+        self.request_draw()
+
     def resample(self) -> None:
         self._next_seed()
         self.request_draw()
@@ -145,14 +150,16 @@ class ActionsMixin:
         """What the export dialog offers: starred samples, the grid, the current image's source."""
         predictors = {s.model.key: self.catalog.cached(s.model.key) for s in self.stars.values()}
         return {"predictors": {k: v for k, v in predictors.items() if v is not None}, "stars": list(self.stars.values()), "ctx": self.ctx, "grid": self.grid, "task": self.task,
-                "current": self.current, "image_path": self.image_path, "seed": self.seed}
+                "current": self.current, "image_path": self.image_path, "seed": self.seed,
+                "temperature": self.temperature}
 
     # sessions --------------------------------------------------------------------------------
     def session(self) -> Session:
         model = str(self.entry.path) if self.entry and self.entry.kind != "builtin" else (self.entry.key if self.entry else "")
         return Session(task=self.task_name, model=model, image=self.image_path, seed=self.seed,
                        code=[float(v) for v in self.current_code()], current=self.current,
-                       component=self.component, pinned=[int(i) for i in np.flatnonzero(self.pinned)])
+                       component=self.component, pinned=[int(i) for i in np.flatnonzero(self.pinned)],
+                       temperature=self.temperature)
 
     def save_session(self, path: str) -> None:
         try:
@@ -173,6 +180,10 @@ class ActionsMixin:
         self.w.seedSpin.blockSignals(True)
         self.w.seedSpin.setValue(s.seed)
         self.w.seedSpin.blockSignals(False)
+        self.temperature = s.temperature
+        self.w.temperatureSpin.blockSignals(True)
+        self.w.temperatureSpin.setValue(s.temperature)
+        self.w.temperatureSpin.blockSignals(False)
         self.component = s.component
         if s.task != self.task_name:
             self.set_task(s.task)

@@ -210,3 +210,27 @@ def test_tasks_set_g_scale_for_new_models(tmp_path):
     (tmp_path / "metrics.jsonl").write_text("{}\n")
     assert finished_run(tmp_path, cfg, train_cfg)
     assert not finished_run(tmp_path, ModelConfig.from_dict({**cfg.to_dict(), "g_scale": 2.0}), train_cfg)
+
+
+@pytest.mark.parametrize("kw", [dict(tie="gauss"), dict(tie="mdn", mixtures=4), dict(arch="cvae")])
+def test_temperature_scales_the_spread_of_the_same_draws(kw):
+    torch.manual_seed(0)
+    cfg = ModelConfig(channels_c=3, channels_g=1, **kw)
+    pred = Predictor(build_model(cfg))
+    cond = pred.prepare(np.random.rand(3, 32, 32).astype(np.float32))
+    one = pred.draw_codes(cond, 64, seed=5)
+    np.testing.assert_array_equal(one, pred.draw_codes(cond, 64, seed=5, temperature=1.0))  # the default
+    zero = pred.draw_codes(cond, 64, seed=5, temperature=0.0)
+    half = pred.draw_codes(cond, 64, seed=5, temperature=0.5)
+    if kw.get("tie") == "mdn":
+        # same components chosen at every temperature; at 0 each code is its component's mean
+        _, means = pred.mixture(cond)  # (K, D) at the image's mean code
+        assert all(np.abs(means - z).max(1).min() < 1e-5 for z in zero)
+        assert np.abs(half - zero).mean() < np.abs(one - zero).mean()
+    else:
+        # the Gaussian tie and the CVAE are linear in the noise: the draw moves exactly halfway
+        np.testing.assert_allclose(half - zero, 0.5 * (one - zero), atol=1e-5)
+        mean, _ = pred.code_stats(cond)
+        np.testing.assert_allclose(zero, np.broadcast_to(mean, zero.shape), atol=1e-5)
+    with pytest.raises(ValueError, match="temperature"):
+        pred.draw_codes(cond, 4, seed=5, temperature=-0.1)

@@ -105,3 +105,21 @@ def test_motion_export_writes_flow_pictures(tmp_path):
     names = sorted(p.name for p in (tmp_path / "out").iterdir())
     assert names == ["frame_000.json", "frame_000.png", "frame_000_flowcolor.png", "frame_000_warped.png"]
     np.testing.assert_array_equal(reproduce(tmp_path / "out" / "frame_000.json"), read_image(result))
+
+
+def test_temperature_draws_narrower_codes_and_is_kept_in_the_sidecar(tmp_path):
+    from cdvae_core.postprocess.export import ExportSettings
+
+    predictor = load_model(_model_dir(tmp_path))
+    photo = _photo_file(tmp_path / "p.png")
+    export_results(predictor, photo, 2, tmp_path / "t1", seed=3)
+    export_results(predictor, photo, 2, tmp_path / "t0", seed=3, settings=ExportSettings(temperature=0.0))
+    side1 = json.loads((tmp_path / "t1" / "image000_001.json").read_text())
+    side0 = json.loads((tmp_path / "t0" / "image000_001.json").read_text())
+    assert side1["settings"]["temperature"] == 1.0 and side0["settings"]["temperature"] == 0.0
+    zero = [json.loads((tmp_path / "t0" / f"image000_00{i}.json").read_text())["code"] for i in range(2)]
+    assert zero[0] == zero[1]  # a Gaussian tie at temperature 0: every draw is the conditional mean
+    assert side1["code"] != side0["code"]
+    # the sidecar's code reproduces the result whatever temperature drew it
+    np.testing.assert_array_equal(reproduce(tmp_path / "t0" / "image000_001.json", image=photo),
+                                  read_image(tmp_path / "t0" / "image000_001.png"))

@@ -56,6 +56,7 @@ class ExportSettings:
     detail: bool = True  # add the detail map of eq. 10 (relighting, resaturation)
     extras: bool = True  # motion: also write the colour-wheel flow and the warped frame
     component: int | None = None  # MDN: draw every code from this mixture component
+    temperature: float = 1.0  # spread of drawn codes (Predictor.draw_codes); 1: the model's conditional
     upsample: UpsampleSettings = field(default_factory=UpsampleSettings)
 
     def to_dict(self) -> dict[str, Any]:
@@ -80,11 +81,11 @@ def _own_sample(predictor, renderer: Renderer, cond) -> np.ndarray | None:
     return predictor.decode(cond, code[None])[0]
 
 
-def _codes(predictor, cond, n: int, seed: int, codes: np.ndarray | None, component: int | None) -> np.ndarray:
+def _codes(predictor, cond, n: int, seed: int, codes: np.ndarray | None, settings: ExportSettings) -> np.ndarray:
     if codes is None:
         if n < 1:
             raise ExportError(f"number of results must be at least 1, got {n}")
-        return predictor.draw_codes(cond, n, seed, component)
+        return predictor.draw_codes(cond, n, seed, settings.component, temperature=settings.temperature)
     arr = np.asarray(codes, dtype=np.float32).reshape(-1, predictor.code_dim)
     if not np.all(np.isfinite(arr)):
         raise ExportError("codes contain NaN or infinite values")
@@ -152,7 +153,7 @@ def iter_export(predictor, images: Sequence[str | os.PathLike | np.ndarray], n: 
             stem, path, image = _source(item, index)
             renderer = get_renderer(task, image, settings.upsample)
             cond = predictor.prepare(renderer.xc_model)
-            drawn = _codes(predictor, cond, n, seed, codes, settings.component)
+            drawn = _codes(predictor, cond, n, seed, codes, settings)
             own = _own_sample(predictor, renderer, cond) if settings.detail else None
         except (PostprocessError, ValueError) as exc:  # tasks and predictor raise ValueError kinds
             if not skip_bad:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from PySide6.QtCore import QPointF, Qt
-from PySide6.QtWidgets import QComboBox, QPushButton, QSlider
+from PySide6.QtWidgets import QComboBox, QDoubleSpinBox, QPushButton, QSlider
 
 from cdvae_studio.render import compose_cells
 
@@ -218,3 +218,25 @@ def test_interpolation_and_sweep_gifs_from_the_menus(qtbot, make_window, settle,
     first, far_end = frames[0].astype(int), frames[len(frames) // 2].astype(int)
     assert len(frames) >= 10 and np.abs(first - far_end).mean() > 0  # it goes somewhere and back
     assert "interpolation" in win.statusBar().currentMessage()
+
+
+def test_spread_control_redraws_the_same_samples_pulled_in_and_is_saved(qtbot, make_window, settle, tmp_path):
+    win = make_window("resaturation")
+    settle(win)
+    state, ctx = win.state, win.state.ctx
+    spin = win.findChild(QDoubleSpinBox, "temperatureSpin")
+    assert spin.value() == 1.0
+    seed, before = state.seed, state.codes.copy()
+    spin.setValue(0.25)
+    settle(win)
+    assert state.seed == seed  # the same draws, only their spread changes
+    np.testing.assert_allclose(state.codes, ctx.predictor.draw_codes(ctx.cond, 16, seed, temperature=0.25), atol=1e-6)
+    assert not np.allclose(state.codes, before)
+    xg = ctx.predictor.decode(ctx.cond, state.codes)
+    np.testing.assert_array_equal(grid_images(win), compose_cells(win.state.task, ctx.doc, xg, detail=ctx.detail))
+    state.save_session(str(tmp_path / "s.json"))
+    other = make_window("relighting")
+    settle(other)
+    other.state.open_session(str(tmp_path / "s.json"))
+    settle(other)
+    assert other.findChild(QDoubleSpinBox, "temperatureSpin").value() == 0.25 and other.state.temperature == 0.25
