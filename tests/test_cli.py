@@ -233,9 +233,22 @@ def test_sample_image_exports_full_resolution_results(trained, tmp_path, capsys)
     pictures = sorted(out.glob("photo_*.png"))
     assert len(pictures) == 2 and len(sorted(out.glob("photo_*.json"))) == 2
     assert cv2.imread(str(pictures[0])).shape == (48, 64, 3)  # full resolution, not 32x32
+    assert json.loads((out / "photo_000.json").read_text())["settings"]["temperature"] == 1.0
+    cool = tmp_path / "cool"
+    assert sample.main(["--model", str(trained / "model"), "--image", str(tmp_path / "photo.png"), "--n", "2",
+                        "--export", str(cool), "--temperature", "0.3"]) == 0
+    side = json.loads((cool / "photo_001.json").read_text())
+    assert side["settings"]["temperature"] == 0.3
+    assert side["code"] != json.loads((out / "photo_001.json").read_text())["code"]  # the same draw, pulled in
     capsys.readouterr()
     one_line_error(capsys, sample.main(["--model", str(trained / "model"), "--image", str(tmp_path / "none.png"),
                                         "--n", "2", "--export", str(tmp_path / "r2")]), "no such image")
+    one_line_error(capsys, sample.main(["--model", str(trained / "model"), "--image", str(tmp_path / "photo.png"),
+                                        "--n", "2", "--export", str(tmp_path / "r3"), "--temperature", "3"]),
+                   "--temperature must lie in")
+    one_line_error(capsys, sample.main(["--model", str(trained / "model"), "--pairs", str(tmp_path / "x.npz"),
+                                        "--n", "2", "--out", str(tmp_path / "s.npz"), "--temperature", "0.5"]),
+                   "--temperature goes with --image")
 
 
 def test_motion_pairs_train_in_model_units_unless_the_config_says_otherwise(tmp_path):

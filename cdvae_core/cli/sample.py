@@ -33,6 +33,9 @@ def build_parser() -> Parser:
     p.add_argument("--export", help="with --image: output folder")
     p.add_argument("--format", default="png", help="with --image: png, jpg or png16 (default png)")
     p.add_argument("--seed", type=int, default=0, help="seed of the samples (default 0)")
+    p.add_argument("--temperature", type=float, default=None,
+                   help="with --image: spread of the drawn codes, 0-2 (default 1, the model's conditional; "
+                        "lower pulls the same samples toward its means)")
     return p
 
 
@@ -49,6 +52,8 @@ def _body(argv: Sequence[str] | None) -> int:
     if args.pairs is not None:
         if args.export is not None:
             raise CliError("--export goes with --image; with --pairs use --out FILE.npz")
+        if args.temperature is not None:
+            raise CliError("--temperature goes with --image; --pairs writes the model's own samples (temperature 1)")
         out = check_output_file(args.out, "--out")
         pairs = load_pairs(args.pairs, require_test=True)
         predictor = load_model(args.model)
@@ -67,10 +72,15 @@ def _body(argv: Sequence[str] | None) -> int:
         raise CliError("--out goes with --pairs; with --image use --export DIR")
     if args.export is None or not args.export.strip():
         raise CliError("--image needs --export DIR (the folder for the results)")
-    from ..postprocess import export_results
+    from ..postprocess import ExportSettings, export_results
+    from ..predictor import MAX_TEMPERATURE
 
+    temperature = 1.0 if args.temperature is None else args.temperature
+    if not 0.0 <= temperature <= MAX_TEMPERATURE:
+        raise CliError(f"--temperature must lie in [0, {MAX_TEMPERATURE}], got {temperature}")
     predictor = load_model(args.model)
-    written = export_results(predictor, args.image, args.n, args.export, seed=args.seed, fmt=args.format)
+    written = export_results(predictor, args.image, args.n, args.export, seed=args.seed, fmt=args.format,
+                             settings=ExportSettings(temperature=temperature))
     print(f"wrote {len(written)} result(s) to {args.export}", file=sys.stderr)
     return 0
 
