@@ -172,8 +172,9 @@ def test_the_render_worker_reuses_its_cell_composers(qtbot):
     worker.done.connect(lambda channel, rid, result, seconds, error: (worker.delivered(), got.append(result)))
     try:
         for d in (doc, drag_doc(doc), doc, drag_doc(doc)):  # a drag and its release, twice
+            n = len(got)  # before submitting: the result may arrive at once
             worker.submit("grid", lambda d=d: (id(composer_for(task, d, 16)), threading.get_ident()))
-            qtbot.waitUntil(lambda n=len(got): len(got) > n, timeout=5000)
+            qtbot.waitUntil(lambda n=n: len(got) > n, timeout=5000)
     finally:
         worker.stop()
     ids = [g[0] for g in got]
