@@ -12,7 +12,7 @@ import torch
 from torch import nn
 
 from .config import ModelConfig
-from .gaussian import log_mean_exp, log_normal
+from .gaussian import log_mean_exp, log_normal, reparameterise
 from .ladder import LadderDVAE
 from .ties import CodeConditional, build_tie
 from .units import GScale
@@ -147,9 +147,8 @@ class CDVAE(nn.Module):
         temperature, so one seed gives the same samples pulled in or pushed out.
         """
         B, D = mu_c.shape
-        mu, lv = mu_c.repeat_interleave(n, 0), lv_c.repeat_interleave(n, 0)
-        eps = torch.randn(mu.shape, generator=generator, device=mu.device, dtype=mu.dtype)  # as reparameterise
-        z_c = mu + eps * torch.exp(0.5 * lv) * temperature  # (B n, D)
+        z_c = reparameterise(mu_c.repeat_interleave(n, 0), lv_c.repeat_interleave(n, 0), generator,
+                             temperature)  # (B n, D)
         z_g = self.conditional(z_c).sample(1, generator, component, temperature)  # (B n, 1, D)
         return z_g.view(B, n, D)
 
@@ -159,10 +158,14 @@ class CDVAE(nn.Module):
 
     def sample(self, xc: torch.Tensor, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
         """Conditional samples (B, n, Cg, 32, 32): every latent layer drawn, decoder means shown."""
-        B = xc.shape[0]
-        codes = self.draw_codes(xc, n, generator)
+        return self.samples_given(*self.encode_c(xc), n, generator)
+
+    def samples_given(self, mu_c: torch.Tensor, lv_c: torch.Tensor, n: int,
+                      generator: torch.Generator | None = None) -> torch.Tensor:
+        """``sample`` for an x_c already encoded (posterior mean and log-variance (B, D))."""
+        codes = self.codes_given(mu_c, lv_c, n, generator)
         out = self.decode_g(codes.flatten(0, 1), generator if generator is not None else torch.default_generator)
-        return out.view(B, n, *out.shape[1:])
+        return out.view(mu_c.shape[0], n, *out.shape[1:])
 
     # ----- likelihood -----------------------------------------------------------------------
 

@@ -47,10 +47,12 @@ def precision_merge(
     return w * mu_hat + (1.0 - w) * mu_p, lv_q
 
 
-def reparameterise(mu: torch.Tensor, lv: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
-    """A draw from N(mu, e^lv) that gradients flow through."""
+def reparameterise(mu: torch.Tensor, lv: torch.Tensor, generator: torch.Generator | None = None,
+                   temperature: float = 1.0) -> torch.Tensor:
+    """A draw from N(mu, e^lv) that gradients flow through; ``temperature`` scales its deviation
+    from mu (sampling truncation) with the same random numbers drawn."""
     eps = torch.randn(mu.shape, generator=generator, device=mu.device, dtype=mu.dtype)
-    return mu + eps * torch.exp(0.5 * lv)
+    return mu + eps * torch.exp(0.5 * lv) * temperature
 
 
 def log_mean_exp(x: torch.Tensor, dim: int) -> torch.Tensor:

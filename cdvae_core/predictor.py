@@ -127,8 +127,7 @@ class Predictor:
         """n full conditional samples (every latent layer drawn): (n, Cg, 32, 32)."""
         if self.is_cvae:
             return self.model.sample(cond.xc, n, _generator(seed))[0].numpy().copy()
-        gen = _generator(seed)
-        return self.model.decode_g(self._codes(cond, n, gen)[0], gen).numpy().copy()  # as CDVAE.sample
+        return self.model.samples_given(cond.mu_c, cond.lv_c, n, _generator(seed))[0].numpy().copy()
 
     @torch.inference_mode()
     def encode_target(self, cond: Condition, xg: np.ndarray) -> np.ndarray:
