@@ -135,7 +135,7 @@ def bench_flow(n: int) -> None:
     clips = []
     for k in range(n):
         photo = photos[k % len(photos)]
-        clips.append(render_clip(photo, random_motion(rng, *photo.shape[:2])))
+        clips.append(render_clip(photo, random_motion(rng, photo)))
     results = {}
     for method in ("dis", "farneback"):
         errs, seconds = [], 0.0

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from cdvae_core.data.builtin import builtin_images
-from cdvae_core.data.synthetic_motion import MotionParams, render_clip
+from cdvae_core.data.synthetic_motion import MotionParams, dominant_gradient, random_motion, render_clip
 from cdvae_core.tasks import TASK_NAMES, TaskError, get_task
 from cdvae_core.tasks.flow import endpoint_error, flow_model_units
 from cdvae_core.tasks.intrinsic import poisson_reintegrate
@@ -151,6 +151,51 @@ def test_dis_beats_farneback_on_synthetic_clips():
             errors[method].append(endpoint_error(flow_model_units(f0, f1, method=method), truth))
     assert np.mean(errors["dis"]) < 0.3
     assert np.mean(errors["dis"]) <= np.mean(errors["farneback"]) + 0.05
+
+
+def _stripes(angle_deg: float, size: int = 240) -> np.ndarray:
+    """Grey stripes (size, size, 3) uint8 whose intensity varies along direction angle_deg."""
+    ys, xs = np.mgrid[0:size, 0:size].astype(np.float64)
+    t = np.deg2rad(angle_deg)
+    wave = np.sin(2 * np.pi * (xs * np.cos(t) + ys * np.sin(t)) / 24.0)
+    return np.repeat((127 + 100 * wave).astype(np.uint8)[:, :, None], 3, axis=2)
+
+
+@pytest.mark.parametrize("angle", [0.0, 30.0, 90.0, 135.0])
+def test_dominant_gradient_finds_the_stripes_direction(angle):
+    direction = dominant_gradient(_stripes(angle), 120.0, 120.0, 160.0)
+    expected = np.array([np.cos(np.deg2rad(angle)), np.sin(np.deg2rad(angle))])
+    assert abs(float(direction @ expected)) > 0.99  # the line, either sign
+    assert dominant_gradient(np.full((50, 50, 3), 90, np.uint8), 25.0, 25.0, 40.0).tolist() == [1.0, 0.0]
+
+
+def test_synthetic_motion_follows_the_frame_and_leaves_the_sign_open():
+    """Pans run across the view's stripes, cut-outs along their long axis, both ways."""
+    rng = np.random.default_rng(0)
+    photo = _stripes(60.0)
+    line = np.array([np.cos(np.deg2rad(60.0)), np.sin(np.deg2rad(60.0))])
+    pans, objects = [], []
+    for _ in range(400):
+        p = random_motion(rng, photo)
+        if p.kind == "pan":
+            pans.append(np.asarray(p.pan))
+        elif p.kind == "cutout":
+            objects.append(p)
+    pans = np.array(pans)
+    speed = np.linalg.norm(pans, axis=1)
+    assert len(pans) > 50 and np.allclose(np.abs(pans @ line), speed, rtol=1e-3)  # on the line
+    assert 0.3 < float(np.mean(pans @ line > 0)) < 0.7  # both directions along it
+    assert speed.min() >= 1.5 and speed.max() <= 4.0
+    for p in objects:
+        long_axis = int(np.argmax(p.obj_radius))
+        assert max(p.obj_radius) >= 1.6 * min(p.obj_radius) - 1e-9
+        assert p.obj_vel[1 - long_axis] == 0.0 and 2.0 <= abs(p.obj_vel[long_axis]) <= 6.0
+    assert {np.sign(p.obj_vel[int(np.argmax(p.obj_radius))]) for p in objects} == {-1.0, 1.0}
+    # the rendered clip moves that way: DIS flow of a pan lies on the line
+    pan = next(p for p in (random_motion(rng, photo) for _ in range(50)) if p.kind == "pan" and not p.flip)
+    f0, f1, truth = render_clip(photo, pan)
+    flow = flow_model_units(f0, f1).reshape(2, -1).mean(1)
+    assert abs(float(flow @ line)) > 0.8 * float(np.linalg.norm(pan.pan))
 
 
 @pytest.mark.parametrize("name", TASK_NAMES)

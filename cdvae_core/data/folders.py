@@ -62,7 +62,7 @@ def builtin_source(motion: bool, count: int | None = None, seed: int = 0, test_f
         split = TEST if k >= count - n_test else TRAIN
         start, width = held_out_columns(w, split)
         if motion:
-            params = random_motion(rng, h, width)  # its view and pans stay inside the region's width
+            params = random_motion(rng, photo[:, start : start + width])  # view and pans stay in the region
             items.append(ClipItem(index, f"{name}#clip{k}", replace(params, cx=params.cx + start), split))
             continue
         side = int(round(min(h, width) * np.sqrt(rng.uniform(1 / 16, 1.0))))  # area uniform in scale^2

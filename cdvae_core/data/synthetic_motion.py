@@ -5,6 +5,13 @@ Each clip is two frames one second apart, rendered from a photo with a virtual c
 - zoom: the camera moves in or out, so the flow spreads from (or converges to) a point;
 - cut-out: an elliptical piece of the photo moves over a (possibly panning) background, like
   an object crossing the scene.
+
+The motion follows what the frame shows, with the ambiguity a still frame leaves: a camera
+pans across the view's dominant structure (along its mean gradient direction, from the
+structure tensor), and a cut-out moves along its long axis; which way (the sign) is a coin
+flip, and the speed is random. So a frame sets the line of motion and leaves two modes on it,
+the kind of conditional the paper's motion task has (a still frame can move in several ways,
+but not in every way). Zooms go in or out at random.
 The true flow is known exactly, which the tests and the flow benchmark use; the pair files hold
 the flow that OpenCV's DIS estimates from the two frames, the same path real videos take.
 Velocities are in model pixels per second (1/32 of the frame per second).
@@ -38,22 +45,58 @@ class MotionParams:
     obj_vel: tuple[float, float] = (0.0, 0.0)  # cut-out motion, model px per second
 
 
-def random_motion(rng: np.random.Generator, height: int, width: int) -> MotionParams:
-    """Random clip parameters for a photo of (height, width)."""
+def dominant_gradient(photo: np.ndarray, cx: float, cy: float, view: float) -> np.ndarray:
+    """Unit vector (x, y) of the mean gradient direction of the square view of ``photo`` (H, W, 3)
+    centred at (cx, cy): the leading eigenvector of the structure tensor, sign fixed to x >= 0.
+
+    A view without structure (a flat crop) gives (1, 0).
+    """
+    half = view / 2.0
+    x0, y0 = int(max(0, cx - half)), int(max(0, cy - half))
+    crop = photo[y0 : int(np.ceil(cy + half)), x0 : int(np.ceil(cx + half))]
+    if crop.size == 0:
+        return np.array([1.0, 0.0])
+    grey = cv2.cvtColor(np.ascontiguousarray(crop), cv2.COLOR_RGB2GRAY) if crop.ndim == 3 else crop
+    grey = cv2.resize(grey, (FRAME_SIZE, FRAME_SIZE), interpolation=cv2.INTER_AREA).astype(np.float32)
+    grey = cv2.GaussianBlur(grey, (0, 0), 1.5)  # the scale the 32x32 model sees
+    gx = cv2.Sobel(grey, cv2.CV_32F, 1, 0, ksize=3)
+    gy = cv2.Sobel(grey, cv2.CV_32F, 0, 1, ksize=3)
+    jxx, jyy, jxy = float((gx * gx).sum()), float((gy * gy).sum()), float((gx * gy).sum())
+    if jxx + jyy <= 1e-6:
+        return np.array([1.0, 0.0])
+    angle = 0.5 * np.arctan2(2.0 * jxy, jxx - jyy)  # of the eigenvector with the larger eigenvalue
+    direction = np.array([np.cos(angle), np.sin(angle)])
+    return direction if direction[0] >= 0 else -direction
+
+
+def random_motion(rng: np.random.Generator, photo: np.ndarray) -> MotionParams:
+    """Random clip parameters for ``photo`` (H, W, 3), the region the clip may use.
+
+    Pans move across the view's dominant structure (``dominant_gradient``), cut-outs along their
+    long axis; the direction's sign and the speeds are random.
+    """
+    height, width = photo.shape[:2]
     kind = str(rng.choice(KINDS, p=[0.1, 0.35, 0.2, 0.35]))
     view = float(rng.uniform(0.3, 0.7) * min(height, width))
     cx = float(rng.uniform(view / 2, width - view / 2))
     cy = float(rng.uniform(view / 2, height - view / 2))
-    pan = tuple(rng.uniform(-4.0, 4.0, 2)) if kind in ("pan", "cutout") and rng.random() < 0.7 else (0.0, 0.0)
-    zoom = float(np.exp(rng.uniform(-0.15, 0.15))) if kind == "zoom" else 1.0
+    pan = (0.0, 0.0)
+    if kind == "pan" or (kind == "cutout" and rng.random() < 0.7):
+        line = dominant_gradient(photo, cx, cy, view)
+        speed = rng.uniform(1.5, 4.0) * rng.choice([-1.0, 1.0])
+        pan = (float(speed * line[0]), float(speed * line[1]))
+    zoom = float(np.exp(rng.choice([-1.0, 1.0]) * rng.uniform(0.05, 0.15))) if kind == "zoom" else 1.0
     params = dict(kind=kind, cx=cx, cy=cy, view=view, flip=bool(rng.random() < 0.5), pan=pan, zoom=zoom)
     if kind == "cutout":
-        r = rng.uniform(0.12, 0.25, 2) * FRAME_SIZE
+        short = rng.uniform(0.10, 0.16) * FRAME_SIZE
+        long = short * rng.uniform(1.6, 2.2)
+        wide = bool(rng.random() < 0.5)
+        speed = rng.uniform(2.0, 6.0) * rng.choice([-1.0, 1.0])
         params.update(
             obj_src=tuple(rng.uniform(0.25, 0.75, 2) * FRAME_SIZE),
             obj_pos=tuple(rng.uniform(0.3, 0.7, 2) * FRAME_SIZE),
-            obj_radius=tuple(r),
-            obj_vel=tuple(rng.uniform(-6.0, 6.0, 2)),
+            obj_radius=(float(long), float(short)) if wide else (float(short), float(long)),
+            obj_vel=(float(speed), 0.0) if wide else (0.0, float(speed)),
         )
     return MotionParams(**params)  # type: ignore[arg-type]
 
