@@ -9,7 +9,7 @@ Cancel closes it between two results.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Generator
+from typing import Any, Callable, Generator
 
 import numpy as np
 from PySide6.QtWidgets import QComboBox, QFormLayout, QLabel, QSpinBox, QWidget
@@ -78,6 +78,7 @@ class ExportDialog(JobDialog):
         super().__init__(parent, "export", "Export results", "Export")
         self.resize(560, 300)
         self.items: dict[str, Any] = {}
+        self.provider: Callable[[], dict[str, Any]] | None = None  # the window's current items, read at start
         self.written = 0
         self.what = QComboBox()
         self.what.setObjectName("exportWhat")
@@ -104,11 +105,12 @@ class ExportDialog(JobDialog):
         self.what.currentIndexChanged.connect(self._what_changed)
         self._what_changed(0)
 
-    def refresh(self, items: dict[str, Any]) -> None:
-        """New state from the window: starred samples, the grid, the current model and image."""
+    def refresh(self, items: dict[str, Any], keep_choice: bool = False) -> None:
+        """New state from the window: starred samples, the grid, the current model and image.
+        Without stars the choice moves from "starred" to "current" unless ``keep_choice``."""
         self.items = items
         stars = len(items.get("stars", []))
-        if stars == 0 and self.what.currentIndex() == 0:
+        if stars == 0 and self.what.currentIndex() == 0 and not keep_choice:
             self.what.setCurrentIndex(1)
         self._what_changed(self.what.currentIndex())
 
@@ -126,6 +128,8 @@ class ExportDialog(JobDialog):
     def start(self) -> None:
         if self.running():
             return
+        if self.provider is not None:
+            self.refresh(self.provider(), keep_choice=True)  # what is starred now, not when the dialog opened
         outdir, fmt, what = self.folder.text(), self.fmt.currentText(), self.what.currentIndex()
         if not outdir:
             self.status.setText("Choose a folder to export into.")

@@ -280,11 +280,19 @@ class MainWindow(QMainWindow):
         self.train_dialog.show()
         self.train_dialog.raise_()
 
+    def _refresh_export(self) -> None:
+        if self.export_dialog is not None and self.export_dialog.isVisible() and not self.export_dialog.running():
+            self.export_dialog.refresh(self.state.export_items(), keep_choice=True)
+
     def open_export_dialog(self) -> None:
         from .export_dialog import ExportDialog
 
         if self.export_dialog is None:
             self.export_dialog = ExportDialog(self)
+            self.export_dialog.provider = self.state.export_items
+            # the dialog is modeless: stars and grids that change while it is open must reach it
+            self.state.starsChanged.connect(self._refresh_export)
+            self.state.gridApplied.connect(self._refresh_export)
         self.export_dialog.refresh(self.state.export_items())
         self.export_dialog.show()
         self.export_dialog.raise_()

@@ -36,6 +36,7 @@ class StudioState(ActionsMixin, QObject):
     """Signals: gridApplied() after the grid's images have been replaced."""
 
     gridApplied = Signal()
+    starsChanged = Signal()  # a sample was starred or unstarred
 
     def __init__(self, window: "MainWindow") -> None:
         super().__init__(window)
@@ -135,7 +136,9 @@ class StudioState(ActionsMixin, QObject):
         keys = [e.key for e in entries]
         default = self.catalog.default(self.task_name)
         index = keys.index(prefer) if prefer in keys else keys.index(default.key) if default else 0
+        w.tieCombo.blockSignals(True)  # one load: _tie_changed below, not also the signal
         w.tieCombo.setCurrentIndex(index)
+        w.tieCombo.blockSignals(False)
         self._tie_changed(index)
 
     def _tie_changed(self, index: int) -> None:
@@ -205,7 +208,7 @@ class StudioState(ActionsMixin, QObject):
         self.w.imagePanel.photo.set_image(rgb)
         notes = "; ".join(getattr(loaded, "notes", []) or [])
         self.w.imagePanel.caption.setText(f"{loaded.name} · {rgb.shape[1]}x{rgb.shape[0]}" + (f" · {notes}" if notes else ""))
-        self.pinned = np.zeros(0, bool)
+        self.pinned = np.zeros_like(self.pinned)  # the old model's sliders stay live until the new context lands
         self.request_context()
 
     def open_example(self, row: int) -> None:

@@ -127,6 +127,7 @@ class ActionsMixin:
                 del self.stars[key]
                 self.w.tray.remove(key)
                 self._mark_stars()
+                self.starsChanged.emit()
                 return
         self._star_ids += 1
         star = Star(self._star_ids, self.ctx.entry, self.ctx.doc, code.copy(), self.grid.xg[index].copy(), self.seed,
@@ -134,6 +135,7 @@ class ActionsMixin:
         self.stars[star.key] = star
         self.w.tray.add(star.key, f"{self.ctx.doc.name} #{index}", star.thumb)
         self._mark_stars()
+        self.starsChanged.emit()
 
     def _mark_stars(self) -> None:
         if self.grid is None or self.ctx is None:

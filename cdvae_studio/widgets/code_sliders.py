@@ -140,6 +140,10 @@ class CodeSliders(QWidget):
             self._rows_layout.addWidget(box)
         self._rows_layout.addStretch(1)
         self.random_untied_button.setEnabled(code_dim > tied_dims)
+        self.random_untied_button.setToolTip(
+            "New values for the current sample's untied components" if code_dim > tied_dims else
+            "Nothing to randomise: every component of this model's code follows the image (an MDN tie "
+            "conditions all of z_g)")
 
     def clear(self, message: str = "No model loaded") -> None:
         self.set_layout(0, 0, np.zeros(0), np.zeros(0))

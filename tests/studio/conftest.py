@@ -141,3 +141,9 @@ def _restore_torch_threads():
     before = torch.get_num_threads()
     yield
     torch.set_num_threads(before)
+
+
+@pytest.fixture()
+def untrained_model():
+    """save_untrained(out, task, tie) for tests that need one more model on disk."""
+    return save_untrained

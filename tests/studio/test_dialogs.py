@@ -49,12 +49,12 @@ def test_export_two_starred_samples(qtbot, make_window, settle, tmp_path):
     win = make_window("resaturation")
     settle(win)
     win.state.toggle_star(2)
-    win.state.toggle_star(9)
-    assert win.tray.count() == 2
-    stars = list(win.state.stars.values())
     win.open_export_dialog()
     dlg = win.findChild(object, "exportDialog")
-    assert dlg.isVisible() and dlg.what.currentIndex() == 0
+    assert dlg.isVisible() and dlg.what.currentIndex() == 0 and dlg.summary.text() == "1 starred sample(s)"
+    win.state.toggle_star(9)  # starred while the (modeless) dialog is open: it must follow
+    assert win.tray.count() == 2 and dlg.summary.text() == "2 starred sample(s)"
+    stars = list(win.state.stars.values())
     out = tmp_path / "export"
     dlg.folder.edit.setText(str(out))
     dlg.fmt.setCurrentText("png")
