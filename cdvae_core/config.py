@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
+import types
 from dataclasses import dataclass, fields
-from typing import Any, TypeVar
+from typing import Any, TypeVar, Union, get_args, get_origin, get_type_hints
 
 T = TypeVar("T")
 
@@ -21,16 +23,61 @@ class ConfigError(ValueError):
     """A setting that is unknown or out of range."""
 
 
+def _type_name(hint: Any) -> str:
+    """'an int', 'a list of ints', 'a number or null', ... for error messages."""
+    args = get_args(hint)
+    if get_origin(hint) in (Union, types.UnionType):
+        return " or ".join("null" if a is type(None) else _type_name(a) for a in args)
+    if get_origin(hint) in (tuple, list):
+        return f"a list of {_type_name(args[0]).split(' ', 1)[1]}s"
+    return {int: "an int", float: "a number", bool: "true or false", str: "a string"}.get(hint, str(hint))
+
+
+def _checked(hint: Any, value: Any) -> tuple[bool, Any]:
+    """(value fits the annotation, value as stored): a JSON list becomes a tuple, an int a float."""
+    origin, args = get_origin(hint), get_args(hint)
+    if origin in (Union, types.UnionType):
+        for arg in args:
+            ok, out = (value is None, None) if arg is type(None) else _checked(arg, value)
+            if ok:
+                return True, out
+        return False, value
+    if origin in (tuple, list):
+        if not isinstance(value, (list, tuple)):
+            return False, value
+        item_hints = [args[0]] * len(value) if len(args) == 2 and args[1] is Ellipsis else list(args)
+        if len(item_hints) != len(value):
+            return False, value
+        items = [_checked(h, v) for h, v in zip(item_hints, value)]
+        return all(ok for ok, _ in items), tuple(v for _, v in items)
+    if hint is bool:
+        return isinstance(value, bool), value
+    if hint is int:
+        return isinstance(value, int) and not isinstance(value, bool), value
+    if hint is float:
+        ok = isinstance(value, (int, float)) and not isinstance(value, bool)
+        return ok, float(value) if ok else value
+    if hint is str:
+        return isinstance(value, str), value
+    return True, value
+
+
 def _from_dict(cls: type[T], data: dict[str, Any]) -> T:
+    """Build ``cls`` from JSON-like settings: unknown keys and values of the wrong type are ConfigErrors."""
+    if not isinstance(data, dict):
+        raise ConfigError(f"{cls.__name__} settings must be a JSON object, got {type(data).__name__}")
     names = {f.name for f in fields(cls)}  # type: ignore[arg-type]
     unknown = sorted(set(data) - names)
     if unknown:
         raise ConfigError(f"unknown {cls.__name__} setting(s): {', '.join(unknown)}")
+    hints = get_type_hints(cls)
     values = {}
     for f in fields(cls):  # type: ignore[arg-type]
         if f.name in data:
-            value = data[f.name]
-            values[f.name] = tuple(value) if isinstance(value, list) else value
+            ok, values[f.name] = _checked(hints[f.name], data[f.name])
+            if not ok:
+                raise ConfigError(f"{cls.__name__} setting {f.name} must be {_type_name(hints[f.name])}, "
+                                  f"got {data[f.name]!r}")
     return cls(**values)
 
 
@@ -67,6 +114,8 @@ class ModelConfig:
             raise ConfigError(f"tie must be one of {TIES}, got {self.tie!r}")
         if len(self.latent_sizes) < 1 or len(self.latent_sizes) != len(self.hidden_sizes):
             raise ConfigError("latent_sizes and hidden_sizes need one entry per latent layer")
+        if min(self.latent_sizes + self.hidden_sizes + self.conv_channels + (self.cvae_latent, self.mdn_hidden)) < 1:
+            raise ConfigError("latent_sizes, hidden_sizes, conv_channels, cvae_latent and mdn_hidden must be positive")
         if not 0.0 <= self.tied_fraction <= 1.0:
             raise ConfigError("tied_fraction must lie in [0, 1]")
         if self.tie_conditional not in ("exact", "paper"):
@@ -146,10 +195,26 @@ class TrainConfig:
     num_threads: int = 0  # torch CPU threads; 0 leaves torch's default
 
     def __post_init__(self) -> None:
+        # written "not x >= 0" so that NaN fails too; checked before a run writes anything
         if self.epochs < 1 or self.batch_size < 1:
             raise ConfigError("epochs and batch_size must be at least 1")
-        if self.lr <= 0:
-            raise ConfigError("lr must be positive")
+        if not (math.isfinite(self.lr) and self.lr > 0):
+            raise ConfigError(f"lr must be a positive number, got {self.lr}")
+        for name in ("weight_decay", "kl_warmup_epochs", "lower_warmup_epochs", "guidance_start", "guidance_epochs"):
+            value = getattr(self, name)
+            if not (math.isfinite(value) and value >= 0):
+                raise ConfigError(f"{name} must be a number >= 0, got {value}")
+        if self.guidance_start > 0 and not (math.isfinite(self.guidance_end) and self.guidance_end > 0):
+            raise ConfigError(f"guidance_end must be positive (the guidance weight decays geometrically from "
+                              f"guidance_start to it), got {self.guidance_end}")
+        if self.lpp_neighbours < 1 or self.max_skips < 1:
+            raise ConfigError("lpp_neighbours and max_skips must be at least 1")
+        if not (self.grad_clip > 0 and self.skip_threshold > 0):
+            raise ConfigError("grad_clip and skip_threshold must be positive")
+        if not 0.0 <= self.ema < 1.0:
+            raise ConfigError(f"ema must lie in [0, 1), got {self.ema}")
+        if self.num_threads < 0:
+            raise ConfigError("num_threads must be 0 (torch's default) or more")
         if self.device not in ("auto", "cpu", "cuda"):
             raise ConfigError("device must be auto, cpu or cuda")
 

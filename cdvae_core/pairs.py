@@ -115,6 +115,8 @@ def load_pairs(path: str | Path, require_test: bool = False) -> PairSet:
         raise PairFileError(f"{path} lacks the key(s) {', '.join(missing)}")
     n = arrays["xc"].shape[0] if arrays["xc"].ndim else 0
     split = arrays.get("split")
+    if split is not None and not np.isin(split, (TRAIN, TEST)).all():  # before the int8 cast wraps 256 to 0
+        raise PairFileError(f"{path}: 'split' may hold only 0 (train) and 1 (test)")
     split = np.zeros(n, np.int8) if split is None else split.astype(np.int8)
     meta: dict[str, Any] = {}
     if "meta" in arrays:

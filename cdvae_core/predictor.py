@@ -2,13 +2,13 @@
 
 A ``Condition`` holds everything about one conditioning image that does not change while the
 user drags sliders, so each slider move costs only the x_g generative pass (``decode``).
-All arrays are float32 numpy; x_c is one image (Cc, 32, 32); codes are (n, D).
+All arrays are float32 numpy; x_c is one image (Cc, 32, 32) (``sample_batch``: a batch); codes are (n, D).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Iterator
 
 import numpy as np
 import torch
@@ -17,6 +17,7 @@ from torch import nn
 from .config import ModelConfig
 
 MAX_TEMPERATURE = 2.0  # sampling temperature beyond which draws leave what the model was trained on
+SAMPLE_BUDGET = 2048  # samples decoded per batch by batched_samples (about 16 MB of 1-channel layers)
 
 
 @dataclass(frozen=True)
@@ -37,6 +38,30 @@ def _generator(seed: int | None) -> torch.Generator:
     gen = torch.Generator()
     gen.manual_seed(int(seed) if seed is not None else int(torch.randint(0, 2**31 - 1, (1,)).item()))
     return gen
+
+
+def chunk_size(n_samples: int, budget: int = SAMPLE_BUDGET) -> int:
+    """Conditioning images per batch so that one batch decodes about ``budget`` samples."""
+    return max(1, budget // max(1, n_samples))
+
+
+def batched_samples(model: nn.Module, xc: np.ndarray, n: int, seed: int,
+                    device: torch.device | None = None) -> Iterator[tuple[int, np.ndarray]]:
+    """Yield (start, samples (b, n, Cg, 32, 32) float32) over xc (B, Cc, 32, 32), seeded once.
+
+    One torch.Generator runs through the batches of ``chunk_size(n)`` images, so the result
+    depends only on ``seed`` (not on how the consumer uses it). The one implementation behind
+    ``Predictor.sample_batch``, cdvae-sample, cdvae-eval and the results suite.
+    """
+    device = device or torch.device("cpu")
+    gen = torch.Generator(device=device)
+    gen.manual_seed(int(seed))
+    step = chunk_size(n)
+    model.eval()
+    with torch.no_grad():
+        for start in range(0, len(xc), step):
+            chunk = torch.from_numpy(np.ascontiguousarray(xc[start : start + step])).to(device)
+            yield start, model.sample(chunk, n, gen).float().cpu().numpy()
 
 
 class Predictor:
@@ -129,6 +154,20 @@ class Predictor:
             return self.model.sample(cond.xc, n, _generator(seed))[0].numpy().copy()
         return self.model.samples_given(cond.mu_c, cond.lv_c, n, _generator(seed))[0].numpy().copy()
 
+    def sample_batch(self, xc: np.ndarray, n: int, seed: int = 0) -> np.ndarray:
+        """n full conditional samples of each of B conditioning images: xc (B, Cc, 32, 32) ->
+        (B, n, Cg, 32, 32), exactly what ``cdvae-sample --pairs`` writes for the same seed."""
+        cfg = self.config
+        arr = np.asarray(xc, dtype=np.float32)
+        if arr.ndim != 4 or arr.shape[1:] != (cfg.channels_c, 32, 32):
+            raise ValueError(f"x_c must have shape (B, {cfg.channels_c}, 32, 32), got {arr.shape}")
+        if n < 1:
+            raise ValueError(f"n must be at least 1, got {n}")
+        out = np.empty((len(arr), n, cfg.channels_g, 32, 32), np.float32)  # (B, n, Cg, 32, 32)
+        for start, chunk in batched_samples(self.model, arr, n, seed):
+            out[start : start + len(chunk)] = chunk
+        return out
+
     @torch.inference_mode()
     def encode_target(self, cond: Condition, xg: np.ndarray) -> np.ndarray:
         """Posterior mean code (D,) of a true x_g (Cg, 32, 32): decode it for the "encoded" sample."""
@@ -152,6 +191,17 @@ class Predictor:
             raise ValueError("this model has no MDN tie")
         mix = self.model.conditional(cond.mu_c)
         return mix.log_weights[0].exp().numpy().copy(), mix.means[0].numpy().copy()
+
+    @torch.inference_mode()
+    def mixture_components(self, codes_c: np.ndarray, batch: int = 4096) -> np.ndarray:
+        """MDN tie only: the most probable component of p(z_g | z_c) for each code z_c (N, D) -> (N,)
+        int64 (the Studio colours the training codes of the scatter plot by it)."""
+        if self.mixtures == 0:
+            raise ValueError("this model has no MDN tie")
+        codes = np.asarray(codes_c, np.float32).reshape(-1, self.code_dim)
+        parts = [self.model.conditional(torch.from_numpy(codes[i : i + batch].copy())).log_weights.argmax(1)
+                 for i in range(0, len(codes), batch)]
+        return torch.cat(parts).numpy().astype(np.int64) if parts else np.zeros(0, np.int64)
 
     @torch.inference_mode()
     def code_of_condition(self, cond: Condition) -> np.ndarray | None:

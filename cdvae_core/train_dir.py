@@ -1,7 +1,9 @@
 """Checks on a training output directory before anything is written into it.
 
-A new run needs an empty (or absent) writable directory; ``--resume`` needs a directory whose
-config matches the run's settings, so a run of another configuration is never overwritten.
+A new run needs an empty (or absent) writable directory; ``--resume`` needs a directory holding
+a training checkpoint (or a run stopped before its first epoch ended) whose config matches the
+run's settings, so a run of another configuration, or a model without a checkpoint, is never
+overwritten.
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ from dataclasses import fields
 from pathlib import Path
 
 from .atomic import unwritable_reason
-from .checkpoint import CONFIG_FILE, ModelLoadError, read_config
+from .checkpoint import CONFIG_FILE, STATE_FILE, WEIGHTS_FILE, ModelLoadError, read_config
 from .config import ConfigError, ModelConfig, TrainConfig
 
 # Training settings that may change between a run and its resumption.
@@ -37,6 +39,25 @@ def check_out_dir(out: Path, resume: bool, write_probe: bool = True) -> None:
     why = unwritable_reason(out) if write_probe else None
     if why is not None:
         raise OutputDirError(f"{out} {why}")
+
+
+def check_resumable(out: Path) -> bool:
+    """For ``--resume``: True when ``out`` holds a training checkpoint, False for a run stopped
+    before its first epoch ended (its config.json but no weights yet: it starts over); otherwise
+    OutputDirError "nothing to resume in ...". Reads only."""
+    if not out.exists():
+        raise OutputDirError(f"nothing to resume in {out}: it does not exist (leave out --resume to start a run there)")
+    if not any(out.iterdir()):
+        raise OutputDirError(f"nothing to resume in {out}: it is empty (leave out --resume to start a run there)")
+    if (out / STATE_FILE).exists():
+        return True
+    if not (out / CONFIG_FILE).is_file():
+        raise OutputDirError(f"nothing to resume in {out}: it holds neither {STATE_FILE} nor {CONFIG_FILE} of a "
+                             "training run; choose a new directory")
+    if (out / WEIGHTS_FILE).exists():
+        raise OutputDirError(f"nothing to resume in {out}: it holds a saved model but no {STATE_FILE} (removed "
+                             "after training?); train into a new directory")
+    return False
 
 
 def _differences(a, b, skip: tuple[str, ...] = ()) -> list[str]:

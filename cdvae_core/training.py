@@ -32,7 +32,7 @@ from . import distributed as D
 from .config import ModelConfig, TrainConfig
 from .model import build_model
 from .atomic import write_text_atomic
-from .train_dir import OutputDirError, check_compatible, check_out_dir
+from .train_dir import OutputDirError, check_compatible, check_out_dir, check_resumable
 from .pairs import TEST, TRAIN, PairSet
 from .progress import Progress
 from .train_targets import compute_targets, embedding_arrays
@@ -154,10 +154,11 @@ def _run(pairs, model_cfg, train_cfg, out: Path, resume: bool, env: D.Dist) -> I
     fingerprint = data_fingerprint(pairs)
     check_out_dir(out, resume, write_probe=env.is_main)
     state = None
-    if resume and (out / ckpt.CONFIG_FILE).exists():
-        check_compatible(out, model_cfg, train_cfg)
     if resume:
-        state = ckpt.load_state(out)
+        has_state = check_resumable(out)  # OutputDirError when there is nothing to resume
+        if (out / ckpt.CONFIG_FILE).exists():
+            check_compatible(out, model_cfg, train_cfg)
+        state = ckpt.load_state(out) if has_state else None
         if state is not None and state.meta.get("data_sha1") != fingerprint:
             raise ckpt.StateLoadError(f"{out} was trained on another pair file; --resume needs the same pairs")
     D.barrier(env)  # every rank has checked before rank 0 writes anything

@@ -128,9 +128,16 @@ def test_predictor_api(kw):
         assert w.sum() == pytest.approx(1.0, abs=1e-5)
         one = pred.draw_codes(cond, 8, seed=0, component=5)
         assert np.abs(one.mean(0) - means[5] / (1 + cfg.mdn_sigma**2)).max() < 3 * cfg.mdn_sigma
+        # the scatter plot's colouring: the image's own code gets its weights' arg-max, in any batching
+        own = pred.code_of_condition(cond)
+        assert pred.mixture_components(own[None])[0] == int(np.argmax(w))
+        many = np.random.default_rng(0).normal(size=(10, cfg.code_dim)).astype(np.float32)
+        np.testing.assert_array_equal(pred.mixture_components(many, batch=3), pred.mixture_components(many))
     else:
         with pytest.raises(ValueError):
             pred.mixture(cond)
+        with pytest.raises(ValueError):
+            pred.mixture_components(np.zeros((2, cfg.code_dim), np.float32))
     with pytest.raises(ValueError):
         pred.prepare(np.zeros((1, 32, 32), np.float32))
 

@@ -113,6 +113,7 @@ def _edit_config(out, **changes):
         ("other_format", "is not a cdvae-model config"),
         ("future_version", "format_version 2; this library reads 1"),
         ("unknown_setting", "bad model settings"),
+        ("wrong_type", "latent_sizes must be a list of ints, got \\['a', 'b'\\]"),
         ("no_weights", "weights.safetensors is missing"),
         ("truncated", "truncated or not a safetensors file"),
         ("other_shapes", "has shape"),
@@ -136,6 +137,10 @@ def test_every_broken_directory_is_a_one_line_model_load_error(tmp_path, damage,
     elif damage == "unknown_setting":
         config = json.loads((out / ckpt.CONFIG_FILE).read_text())
         config["model"]["depth_of_field"] = 3
+        (out / ckpt.CONFIG_FILE).write_text(json.dumps(config))
+    elif damage == "wrong_type":
+        config = json.loads((out / ckpt.CONFIG_FILE).read_text())
+        config["model"]["latent_sizes"] = ["a", "b"]
         (out / ckpt.CONFIG_FILE).write_text(json.dumps(config))
     elif damage == "no_weights":
         weights.unlink()

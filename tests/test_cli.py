@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -16,12 +17,13 @@ import numpy as np
 import pytest
 from safetensors.torch import load_file
 
-from cdvae_core.checkpoint import load_state
+from cdvae_core.checkpoint import load_model, load_state
+from cdvae_core.config import ModelConfig, TrainConfig
 from cdvae_core.cli import evaluate, sample
 from cdvae_core.cli import train as train_cli
 from cdvae_core.metrics import best_error, grid_variance
 from cdvae_core.nearest import NearestNeighbour
-from cdvae_core.pairs import load_pairs, save_pairs
+from cdvae_core.pairs import PairFileError, load_pairs, save_pairs
 from cdvae_core.synthetic import classify, conditional_mean_error, make_mode_pairs, mode_report, mode_templates
 
 from helpers import TINY
@@ -100,6 +102,129 @@ def test_bad_output_directories_are_one_line_errors_and_nothing_is_overwritten(t
     one_line_error(capsys, train_cli.main(base + ["--out", str(tmp_path / "x"), "--layers", "0"]), "layers must be at least 1")
     one_line_error(capsys, train_cli.main(base + ["--out", str(tmp_path / "x"), "--arch", "gan"]), "invalid choice")
     assert digest(model) == before
+
+
+def test_resume_with_nothing_to_resume_is_a_one_line_error_and_changes_nothing(trained, tmp_path, capsys):
+    pairs, cfg = trained / "pairs.npz", trained / "cfg.json"
+    base = ["--pairs", str(pairs), "--config", str(cfg), "--epochs", "1", "--batch-size", "12", "--quiet", "--resume"]
+    finished = tmp_path / "finished"  # a finished run whose checkpoint/ was deleted
+    shutil.copytree(trained / "model", finished)
+    shutil.rmtree(finished / "checkpoint")
+    unrelated = tmp_path / "unrelated"
+    unrelated.mkdir()
+    (unrelated / "notes.txt").write_text("mine")
+    (unrelated / "metrics.jsonl").write_text("{}\n")
+    (tmp_path / "empty").mkdir()
+    cases = [(finished, "it holds a saved model but no checkpoint"), (unrelated, "it holds neither"),
+             (tmp_path / "empty", "it is empty"), (tmp_path / "missing", "it does not exist")]
+    for folder, reason in cases:
+        before = digest(folder) if folder.exists() else None
+        one_line_error(capsys, train_cli.main(base + ["--out", str(folder)]), f"nothing to resume in {folder}: {reason}")
+        assert (digest(folder) if folder.exists() else None) == before
+    assert not (tmp_path / "missing").exists() and not any((tmp_path / "empty").iterdir())
+
+
+def test_wrong_value_types_in_a_config_file_are_one_line_errors(trained, tmp_path, capsys):
+    pairs = trained / "pairs.npz"
+    cases = [({"training": {"epochs": "3"}}, "TrainConfig setting epochs must be an int, got '3'"),
+             ({"model": {"latent_sizes": "abc"}}, "ModelConfig setting latent_sizes must be a list of ints"),
+             ({"model": {"latent_sizes": [8, 4.5]}}, "latent_sizes must be a list of ints"),
+             ({"training": {"lr": True}}, "lr must be a number"),
+             ({"epochs": None}, "epochs must be an int, got None"),
+             ({"model": [1, 2]}, "'model' and 'training' must be JSON objects")]
+    for i, (content, needle) in enumerate(cases):
+        (tmp_path / f"{i}.json").write_text(json.dumps(content))
+        code = train_cli.main(["--pairs", str(pairs), "--config", str(tmp_path / f"{i}.json"), "--out",
+                               str(tmp_path / f"run{i}"), "--quiet"])
+        one_line_error(capsys, code, needle)
+        assert not (tmp_path / f"run{i}").exists()
+    # an int where a float is expected is fine and stored as a float
+    (tmp_path / "ok.json").write_text(json.dumps({"training": {"lr": 1, "kl_warmup_epochs": 2}}))
+    args = train_cli.build_parser().parse_args(["--pairs", str(pairs), "--config", str(tmp_path / "ok.json"), "--out", "o"])
+    _, train_cfg = train_cli.settings(args, load_pairs(pairs))
+    assert isinstance(train_cfg.lr, float) and train_cfg.kl_warmup_epochs == 2.0
+
+
+def test_bad_schedule_values_are_refused_before_anything_is_written(trained, tmp_path, capsys):
+    base = ["--pairs", str(trained / "pairs.npz"), "--config", str(trained / "cfg.json"), "--quiet"]
+    cases = [(["--guidance-end", "-1"], "guidance_end must be positive"),
+             (["--guidance-start", "-2"], "guidance_start must be a number >= 0"),
+             (["--guidance-epochs", "-1"], "guidance_epochs must be a number >= 0"),
+             (["--kl-warmup", "-1"], "kl_warmup_epochs must be a number >= 0"),
+             (["--ladder-warmup", "nan"], "lower_warmup_epochs must be a number >= 0"),
+             (["--epochs", "0"], "epochs and batch_size must be at least 1"),
+             (["--batch-size", "0"], "epochs and batch_size must be at least 1"),
+             (["--lr", "0"], "lr must be a positive number"),
+             (["--threads", "-1"], "num_threads")]
+    for flags, needle in cases:
+        one_line_error(capsys, train_cli.main(base + flags + ["--out", str(tmp_path / "run")]), needle)
+        assert not (tmp_path / "run").exists()  # so the corrected command can use the same --out
+
+
+def test_help_states_the_dataclass_defaults():
+    helps = {a.dest: a.help for a in train_cli.build_parser()._actions}
+    for dest, value in (("guidance_end", TrainConfig.guidance_end), ("guidance_start", TrainConfig.guidance_start),
+                        ("guidance_epochs", TrainConfig.guidance_epochs), ("kl_warmup", TrainConfig.kl_warmup_epochs),
+                        ("ladder_warmup", TrainConfig.lower_warmup_epochs), ("epochs", TrainConfig.epochs),
+                        ("batch_size", TrainConfig.batch_size), ("lr", TrainConfig.lr), ("seed", TrainConfig.seed),
+                        ("mixtures", ModelConfig.mixtures), ("layers", len(ModelConfig.latent_sizes)),
+                        ("tie", ModelConfig.tie), ("arch", ModelConfig.arch), ("device", TrainConfig.device)):
+        shown = f"{value:g}" if isinstance(value, float) else str(value)
+        assert f"default {shown})" in helps[dest] or f"default {shown};" in helps[dest], (dest, helps[dest])
+
+
+def test_flags_the_chosen_model_would_ignore_are_refused(trained, tmp_path, capsys):
+    pairs, model = trained / "pairs.npz", trained / "model"
+    base = ["--pairs", str(pairs), "--config", str(trained / "cfg.json"), "--quiet", "--out", str(tmp_path / "run")]
+    cases = [(["--arch", "cvae", "--tie", "mdn"], "--tie does not apply to the CVAE baseline"),
+             (["--arch", "cvae", "--mixtures", "4"], "--mixtures does not apply to the CVAE"),
+             (["--arch", "cvae", "--layers", "2"], "--layers does not apply to the CVAE"),
+             (["--arch", "cvae", "--ladder-warmup", "2"], "--ladder-warmup does not apply to the CVAE"),
+             (["--arch", "cvae", "--guidance-end", "0.5"], "--guidance-end does not apply to the CVAE"),
+             (["--arch", "cvae", "--tie", "none", "--layers", "1"], "--tie, --layers do not apply"),
+             (["--mixtures", "12"], "--mixtures goes with --tie mdn; the 'gauss' tie"),
+             (["--tie", "gauss", "--mixtures", "12"], "--mixtures goes with --tie mdn"),
+             (["--tie", "none", "--mixtures", "12"], "--mixtures goes with --tie mdn; the 'none' tie"),
+             (["--limit", "10"], "--limit goes with --builtin or --folder")]
+    for flags, needle in cases:
+        one_line_error(capsys, train_cli.main(base + flags), needle)
+        assert not (tmp_path / "run").exists()
+    # the same flags where they apply
+    parse = train_cli.build_parser().parse_args
+    for flags in (["--tie", "mdn", "--mixtures", "12"], ["--arch", "cvae", "--kl-warmup", "2"], ["--layers", "1"]):
+        train_cli.settings(parse(["--pairs", str(pairs), "--out", "o"] + flags), load_pairs(pairs))
+    one_line_error(capsys, evaluate.main(["--model", str(model), "--pairs", str(pairs), "--sigma", "2"]),
+                   "--sigma goes with --nearest-neighbour")
+    one_line_error(capsys, sample.main(["--model", str(model), "--pairs", str(pairs), "--n", "2", "--out",
+                                        str(tmp_path / "s.npz"), "--format", "jpg"]), "--format goes with --image")
+    assert not (tmp_path / "s.npz").exists()
+
+
+def test_split_values_are_checked_before_the_int8_cast(tmp_path):
+    for name, split in (("wrap", np.where(np.arange(48) >= 36, 257, 256).astype(np.int16)),
+                        ("half", np.full(48, 0.5)), ("minus", np.full(48, -1, np.int64))):
+        with pytest.raises(PairFileError, match="'split' may hold only 0 \\(train\\) and 1 \\(test\\)"):
+            load_pairs(write_pairs(tmp_path / f"{name}.npz", split=split))
+    wide = load_pairs(write_pairs(tmp_path / "wide.npz", split=(np.arange(48) >= 36).astype(np.int64)))
+    assert wide.split.dtype == np.int8 and int(wide.split.sum()) == 12
+
+
+def test_sample_batch_gives_what_cdvae_sample_writes(trained, tmp_path):
+    model, pairs_path = trained / "model", trained / "pairs.npz"
+    out = tmp_path / "s.npz"
+    # 200 samples per image: 10 images per batch, so the 12 test pairs take two batches
+    assert sample.main(["--model", str(model), "--pairs", str(pairs_path), "--n", "200", "--seed", "3",
+                        "--out", str(out)]) == 0
+    with np.load(out) as data:
+        written, index = data["samples"], data["index"]
+    predictor = load_model(model)
+    got = predictor.sample_batch(load_pairs(pairs_path).xc[index], 200, seed=3)
+    assert got.shape == (12, 200, 1, 32, 32) and got.dtype == np.float32
+    np.testing.assert_array_equal(got, written)
+    assert not np.array_equal(predictor.sample_batch(load_pairs(pairs_path).xc[index[:2]], 3, seed=4),
+                              written[:2, :3])
+    with pytest.raises(ValueError, match="x_c must have shape"):
+        predictor.sample_batch(np.zeros((2, 3, 32, 32), np.float32), 2, seed=0)
 
 
 def test_eval_and_sample_refuse_bad_input(trained, tmp_path, capsys):

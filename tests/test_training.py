@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import os
-import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -16,10 +17,12 @@ from safetensors.torch import load_file
 
 from cdvae_core import checkpoint as ckpt
 from cdvae_core import training
-from cdvae_core.config import ModelConfig, TrainConfig
+from cdvae_core.config import ConfigError, ModelConfig, TrainConfig
 from cdvae_core.distributed import shard_order
+from cdvae_core.lpp import fit_lpp
 from cdvae_core.pairs import PairSet, save_pairs
 from cdvae_core.train_dir import OutputDirError, ResumeMismatchError
+from cdvae_core.train_targets import compute_targets
 
 from helpers import TINY
 
@@ -185,6 +188,91 @@ def test_out_dir_and_resume_checks(tmp_path):
         run_all(training.train(pairs, model_cfg, train_cfg, tmp_path / "file" / "run"))
 
 
+def test_resume_of_a_run_stopped_in_its_first_epoch_starts_over(tmp_path):
+    """Stopped before any checkpoint (config.json and an empty metrics.jsonl only): --resume, as
+    the CLI's Ctrl-C message and the Studio's cancel suggest, trains from scratch like a new run."""
+    pairs = tiny_pairs()
+    model_cfg, train_cfg = tiny_cfgs(epochs=1)
+    gen = training.train(pairs, model_cfg, train_cfg, tmp_path / "b")
+    for pr in gen:
+        if pr.stage == "train":
+            break
+    gen.close()
+    assert sorted(p.name for p in (tmp_path / "b").iterdir()) == [ckpt.CONFIG_FILE, ckpt.METRICS_FILE]
+    run_all(training.train(pairs, model_cfg, train_cfg, tmp_path / "b", resume=True))
+    run_all(training.train(pairs, model_cfg, train_cfg, tmp_path / "a"))
+    wa, wb = weights(tmp_path / "a"), weights(tmp_path / "b")
+    assert all(torch.equal(wa[k], wb[k]) for k in wa)
+    # but a config of other settings is still refused
+    other_model, _ = tiny_cfgs("mdn")
+    gen = training.train(pairs, model_cfg, train_cfg, tmp_path / "c")
+    next(pr for pr in gen if pr.stage == "train")
+    gen.close()
+    with pytest.raises(ResumeMismatchError, match="tie 'gauss' != 'mdn'"):
+        run_all(training.train(pairs, other_model, train_cfg, tmp_path / "c", resume=True))
+
+
+def test_schedules_from_first_principles():
+    cfg = TrainConfig(guidance_start=10.0, guidance_end=0.1, guidance_epochs=4.0, kl_warmup_epochs=2.0,
+                      lower_warmup_epochs=8.0)
+    # guidance: lambda(0) = start, lambda(T) = end and after, geometric in between
+    assert cfg.guidance_weight(0.0) == pytest.approx(10.0)
+    assert cfg.guidance_weight(4.0) == pytest.approx(0.1)
+    assert cfg.guidance_weight(9.0) == pytest.approx(0.1)
+    assert cfg.guidance_weight(2.0) == pytest.approx(math.sqrt(10.0 * 0.1))  # the midpoint: geometric mean
+    assert cfg.guidance_weight(1.0) == pytest.approx(10.0 * (0.1 / 10.0) ** 0.25)
+    ratios = [cfg.guidance_weight(t + 0.5) / cfg.guidance_weight(t) for t in (0.0, 1.0, 2.5, 3.5)]
+    assert ratios == pytest.approx([ratios[0]] * 4)  # a constant factor per half epoch
+    assert TrainConfig(guidance_start=0.0).guidance_weight(1.0) == 0.0  # guidance off
+    # KL warm-up: 0 at t = 0, linear, 1 from kl_warmup_epochs on
+    assert [cfg.kl_weight(t) for t in (0.0, 0.5, 1.0, 1.5, 2.0, 3.0)] == pytest.approx([0, 0.25, 0.5, 0.75, 1, 1])
+    # ladder warm-up of the lower layers, likewise over lower_warmup_epochs
+    assert [cfg.lower_weight(t) for t in (0.0, 2.0, 4.0, 8.0, 20.0)] == pytest.approx([0, 0.25, 0.5, 1, 1])
+    off = TrainConfig(kl_warmup_epochs=0.0, lower_warmup_epochs=0.0)
+    assert off.kl_weight(0.0) == 1.0 and off.lower_weight(0.0) == 1.0
+
+
+@pytest.mark.parametrize("bad, message", [
+    (dict(guidance_end=-1.0), "guidance_end must be positive"),
+    (dict(guidance_end=0.0), "guidance_end must be positive"),
+    (dict(guidance_start=-1.0), "guidance_start must be a number >= 0"),
+    (dict(guidance_epochs=-1.0), "guidance_epochs must be a number >= 0"),
+    (dict(kl_warmup_epochs=-1.0), "kl_warmup_epochs must be a number >= 0"),
+    (dict(lower_warmup_epochs=float("nan")), "lower_warmup_epochs must be a number >= 0"),
+    (dict(epochs=0), "epochs and batch_size must be at least 1"),
+    (dict(batch_size=0), "epochs and batch_size must be at least 1"),
+    (dict(lr=0.0), "lr must be a positive number"),
+    (dict(lr=float("nan")), "lr must be a positive number"),
+    (dict(ema=1.0), "ema must lie in"),
+    (dict(lpp_neighbours=0), "lpp_neighbours and max_skips"),
+    (dict(num_threads=-1), "num_threads"),
+])
+def test_train_config_refuses_values_the_schedules_cannot_use(bad, message):
+    with pytest.raises(ConfigError, match=message):
+        TrainConfig(**bad)
+    TrainConfig(guidance_start=0.0, guidance_end=0.0)  # guidance off: no decay to compute
+
+
+def test_guidance_targets_come_from_the_pair_files_features():
+    """fc / fg given: the LPP behind the targets is fitted on them (train rows only), not on pixels."""
+    pairs = tiny_pairs()
+    rng = np.random.default_rng(5)
+    fc = rng.standard_normal((len(pairs), 12)).astype(np.float32)
+    fg = rng.standard_normal((len(pairs), 9)).astype(np.float32)
+    with_features = PairSet(pairs.xc, pairs.xg, pairs.split, fc=fc, fg=fg, meta=pairs.meta)
+    model_cfg, train_cfg = tiny_cfgs("mdn")
+    targets, meta = compute_targets(with_features, model_cfg, train_cfg)
+    assert meta["lpp_source"] == "fc"
+    train_rows = np.flatnonzero(pairs.split == 0)
+    neighbours = min(train_cfg.lpp_neighbours, len(train_rows) - 1)
+    want_c = fit_lpp(fc[train_rows], model_cfg.code_dim, neighbours, seed=train_cfg.seed).transform(fc[train_rows])
+    np.testing.assert_allclose(targets["c"].numpy(), want_c, rtol=1e-5, atol=1e-5)
+    want_g = fit_lpp(fg[train_rows], model_cfg.code_dim, neighbours, seed=train_cfg.seed).transform(fg[train_rows])
+    np.testing.assert_allclose(targets["g"].numpy(), want_g, rtol=1e-5, atol=1e-5)  # MDN: x_g's own LPP
+    pixel_targets, pixel_meta = compute_targets(pairs, model_cfg, train_cfg)
+    assert pixel_meta["lpp_source"] == "pixels" and not np.allclose(pixel_targets["c"].numpy(), want_c, atol=1e-2)
+
+
 def test_shard_order_covers_every_row_once_per_epoch_and_depends_on_seed_and_epoch():
     shards = [shard_order(10, 3, 1, r, 2) for r in range(2)]
     assert len(shards[0]) == len(shards[1]) == 5
@@ -195,14 +283,15 @@ def test_shard_order_covers_every_row_once_per_epoch_and_depends_on_seed_and_epo
     assert not np.array_equal(shard_order(50, 3, 1, 0, 1), shard_order(50, 3, 2, 0, 1))
 
 
-@pytest.mark.skipif(shutil.which("torchrun") is None, reason="torchrun not on PATH")
 def test_ddp_two_processes_gloo(tmp_path):
     pairs_path = tmp_path / "pairs.npz"
     save_pairs(pairs_path, tiny_pairs())
     cfg = tmp_path / "cfg.json"
     cfg.write_text(json.dumps({"model": TINY, "training": {"kl_warmup_epochs": 1.0, "num_threads": 1}}))
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    cmd = ["torchrun", "--nproc_per_node", "2", "--standalone", str(Path(__file__).parents[1] / "train.py"),
+    # torchrun's module, run by this interpreter: no console script on PATH needed
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--standalone",
+           str(Path(__file__).parents[1] / "train.py"),
            "--pairs", str(pairs_path), "--config", str(cfg), "--epochs", "2", "--batch-size", "8",
            "--device", "cpu", "--out", str(tmp_path / "ddp"), "--quiet"]
     done = subprocess.run(cmd, capture_output=True, text=True, timeout=120, env=env)

@@ -110,26 +110,9 @@ def method_name(config) -> str:
     return config.display_name
 
 
-def chunk_size(n_samples: int, budget: int = 2048) -> int:
-    """Conditioning images per batch so that one batch decodes about ``budget`` samples."""
-    return max(1, budget // max(1, n_samples))
-
-
 def model_samples(model, xc, n: int, seed: int, device=None):
-    """Yield (start, samples (b, n, Cg, 32, 32) float32) over xc (B, Cc, 32, 32), seeded once.
+    """Yield (start, samples (b, n, Cg, 32, 32) float32) over xc (B, Cc, 32, 32), seeded once:
+    ``cdvae_core.predictor.batched_samples`` (imported here lazily: --help needs no torch)."""
+    from ..predictor import batched_samples
 
-    One torch.Generator runs through the batches, so the result depends only on ``seed`` and the
-    batch size (not on how the consumer uses it).
-    """
-    import numpy as np
-    import torch
-
-    device = device or torch.device("cpu")
-    gen = torch.Generator(device=device)
-    gen.manual_seed(int(seed))
-    step = chunk_size(n)
-    model.eval()
-    with torch.no_grad():
-        for start in range(0, len(xc), step):
-            chunk = torch.from_numpy(np.ascontiguousarray(xc[start : start + step])).to(device)
-            yield start, model.sample(chunk, n, gen).float().cpu().numpy()
+    return batched_samples(model, xc, n, seed, device)

@@ -23,6 +23,7 @@ from .common import (PAPER_SAMPLES, CliError, Parser, check_channels, check_outp
 
 PROG = "cdvae-eval"
 VARIANCE_SAMPLES = 100  # DESIGN: variance at 16 grid points over 100 samples
+NN_SIGMA = 1.0  # the nearest neighbour's default smoothing, pixels
 
 
 def build_parser() -> Parser:
@@ -35,7 +36,7 @@ def build_parser() -> Parser:
     p.add_argument("--json", help="write the figures to this JSON file")
     p.add_argument("--nll-k", type=int, default=100, help="importance samples per pair for the NLL (0 = skip)")
     p.add_argument("--max-pairs", type=int, help="evaluate only the first N test pairs")
-    p.add_argument("--sigma", type=float, default=1.0, help="nearest neighbour: Gaussian smoothing in pixels")
+    p.add_argument("--sigma", type=float, help=f"with --nearest-neighbour: Gaussian smoothing in pixels (default {NN_SIGMA:g})")
     p.add_argument("--name", help="row name in the table (default: Gauss, MDN4, CVAE, NN, ...)")
     p.add_argument("--seed", type=int, default=0, help="seed of the samples (default 0)")
     return p
@@ -85,6 +86,8 @@ def _body(argv: Sequence[str] | None) -> int:
     out_json = check_output_file(args.json, "--json") if args.json is not None else None
     if args.nll_k < 0:
         raise CliError("--nll-k must be 0 or more")
+    if args.model is not None and args.sigma is not None:
+        raise CliError("--sigma goes with --nearest-neighbour; a --model is evaluated as trained")
     pairs = load_pairs(args.pairs, require_test=True)
     test = pairs.test()
     if args.max_pairs is not None:
@@ -100,7 +103,7 @@ def _body(argv: Sequence[str] | None) -> int:
         train = pairs.train()
         if len(train) < n_draw:
             raise CliError(f"the nearest neighbour needs {n_draw} training pairs for {n_draw} samples, the file has {len(train)}")
-        baseline = NearestNeighbour.fit(train.xc, train.xg, sigma=args.sigma)
+        baseline = NearestNeighbour.fit(train.xc, train.xg, sigma=NN_SIGMA if args.sigma is None else args.sigma)
         for start in range(0, len(test), 64):
             acc.add(baseline.sample(test.xc[start : start + 64], n_draw), test.xg[start : start + 64])
         name = args.name or "NN"

@@ -17,7 +17,7 @@ import numpy as np
 
 from ..atomic import write_with
 from ..pairs import TEST, load_pairs
-from .common import CliError, Parser, check_channels, check_output_file, model_samples, parse, run_main
+from .common import CliError, Parser, check_channels, check_output_file, parse, run_main
 
 PROG = "cdvae-sample"
 
@@ -31,7 +31,7 @@ def build_parser() -> Parser:
     p.add_argument("--n", type=int, required=True, help="samples per conditioning image")
     p.add_argument("--out", help="with --pairs: output .npz")
     p.add_argument("--export", help="with --image: output folder")
-    p.add_argument("--format", default="png", help="with --image: png, jpg or png16 (default png)")
+    p.add_argument("--format", help="with --image: png, jpg or png16 (default png)")
     p.add_argument("--seed", type=int, default=0, help="seed of the samples (default 0)")
     p.add_argument("--temperature", type=float, default=None,
                    help="with --image: spread of the drawn codes, 0-2 (default 1, the model's conditional; "
@@ -54,16 +54,14 @@ def _body(argv: Sequence[str] | None) -> int:
             raise CliError("--export goes with --image; with --pairs use --out FILE.npz")
         if args.temperature is not None:
             raise CliError("--temperature goes with --image; --pairs writes the model's own samples (temperature 1)")
+        if args.format is not None:
+            raise CliError("--format goes with --image; --pairs writes float32 layers to an .npz file")
         out = check_output_file(args.out, "--out")
         pairs = load_pairs(args.pairs, require_test=True)
         predictor = load_model(args.model)
-        cfg = predictor.config
-        check_channels(pairs, cfg)
+        check_channels(pairs, predictor.config)
         index = np.flatnonzero(pairs.split == TEST)
-        xc = pairs.xc[index]
-        samples = np.empty((len(xc), args.n, cfg.channels_g, 32, 32), np.float32)  # (N_test, N, Cg, 32, 32)
-        for start, chunk in model_samples(predictor.model, xc, args.n, args.seed):
-            samples[start : start + len(chunk)] = chunk
+        samples = predictor.sample_batch(pairs.xc[index], args.n, args.seed)  # (N_test, N, Cg, 32, 32)
         _write_npz(out, {"samples": samples, "index": index.astype(np.int64)})
         print(f"wrote {samples.shape[0]} x {args.n} samples to {out}", file=sys.stderr)
         return 0
@@ -79,7 +77,7 @@ def _body(argv: Sequence[str] | None) -> int:
     if not 0.0 <= temperature <= MAX_TEMPERATURE:
         raise CliError(f"--temperature must lie in [0, {MAX_TEMPERATURE}], got {temperature}")
     predictor = load_model(args.model)
-    written = export_results(predictor, args.image, args.n, args.export, seed=args.seed, fmt=args.format,
+    written = export_results(predictor, args.image, args.n, args.export, seed=args.seed, fmt=args.format or "png",
                              settings=ExportSettings(temperature=temperature))
     print(f"wrote {len(written)} result(s) to {args.export}", file=sys.stderr)
     return 0

@@ -24,6 +24,8 @@ PROG = "cdvae-train"
 
 
 def build_parser() -> Parser:
+    # defaults in the help come from the dataclasses, so they cannot drift from what a run uses
+    M, T = ModelConfig, TrainConfig
     p = Parser(prog=PROG, description="Train a CDVAE (Gaussian or MDN tie), a Shallow CDVAE or a CVAE.")
     src = p.add_argument_group("data (one of)")
     src.add_argument("--pairs", help="pair file (.npz) with xc, xg and a split")
@@ -32,22 +34,25 @@ def build_parser() -> Parser:
     src.add_argument("--limit", type=int, help="with --builtin/--folder: use at most this many items")
     m = p.add_argument_group("model")
     m.add_argument("--task", help="relighting, resaturation or motion (default: the pair file's)")
-    m.add_argument("--arch", choices=ARCHS, help="cdvae (default) or the cvae baseline")
-    m.add_argument("--tie", choices=TIES, help="tie of the top codes: gauss (default), mdn or none")
-    m.add_argument("--mixtures", type=int, help="MDN tie: mixture components K (paper: 4, 12)")
-    m.add_argument("--layers", type=int, help="latent layers L (1 = Shallow CDVAE; default 3)")
+    m.add_argument("--arch", choices=ARCHS, help=f"cdvae or the cvae baseline (default {M.arch})")
+    m.add_argument("--tie", choices=TIES, help=f"cdvae: tie of the top codes, gauss, mdn or none (default {M.tie})")
+    m.add_argument("--mixtures", type=int, help=f"with --tie mdn: mixture components K (paper: 4, 12; default {M.mixtures})")
+    m.add_argument("--layers", type=int, help=f"cdvae: latent layers L (1 = Shallow CDVAE; default {len(M.latent_sizes)})")
     t = p.add_argument_group("training")
-    t.add_argument("--epochs", type=int, help="passes over the training split (default 40)")
-    t.add_argument("--batch-size", type=int, help="pairs per step, per process (default 64)")
-    t.add_argument("--lr", type=float, help="Adam learning rate (default 1e-3)")
-    t.add_argument("--kl-warmup", type=float, help="epochs of the KL warm-up 0 -> 1 (default 5)")
-    t.add_argument("--ladder-warmup", type=float, help="epochs over which lower layers open up 0 -> 1 (default 5)")
-    t.add_argument("--guidance-start", type=float, help="embedding-guidance weight at the start (default 10; 0 = off)")
-    t.add_argument("--guidance-end", type=float, help="weight reached at --guidance-epochs (default 1e-3)")
-    t.add_argument("--guidance-epochs", type=float, help="epochs of the geometric decay (default 20)")
+    t.add_argument("--epochs", type=int, help=f"passes over the training split (default {T.epochs})")
+    t.add_argument("--batch-size", type=int, help=f"pairs per step, per process (default {T.batch_size})")
+    t.add_argument("--lr", type=float, help=f"Adam learning rate (default {T.lr:g})")
+    t.add_argument("--kl-warmup", type=float, help=f"epochs of the KL warm-up 0 -> 1 (default {T.kl_warmup_epochs:g})")
+    t.add_argument("--ladder-warmup", type=float,
+                   help=f"cdvae: epochs over which lower layers open up 0 -> 1 (default {T.lower_warmup_epochs:g})")
+    t.add_argument("--guidance-start", type=float,
+                   help=f"cdvae: embedding-guidance weight at the start (default {T.guidance_start:g}; 0 = off)")
+    t.add_argument("--guidance-end", type=float,
+                   help=f"cdvae: weight reached at --guidance-epochs, > 0 (default {T.guidance_end:g})")
+    t.add_argument("--guidance-epochs", type=float, help=f"cdvae: epochs of the geometric decay (default {T.guidance_epochs:g})")
     t.add_argument("--threads", type=int, help="torch CPU threads (default: torch's choice)")
-    t.add_argument("--device", choices=("auto", "cpu", "cuda"), help="where to train (default auto)")
-    t.add_argument("--seed", type=int, help="seeds initialisation, data order and noise (default 0)")
+    t.add_argument("--device", choices=("auto", "cpu", "cuda"), help=f"where to train (default {T.device})")
+    t.add_argument("--seed", type=int, help=f"seeds initialisation, data order and noise (default {T.seed})")
     t.add_argument("--config", help="JSON settings file (flags given here override it)")
     p.add_argument("--out", required=True, help="output directory (new, or the run to --resume)")
     p.add_argument("--resume", action="store_true", help="continue the run in --out from its last checkpoint")
@@ -64,7 +69,10 @@ def read_config_file(path: str) -> tuple[dict[str, Any], dict[str, Any]]:
     if not isinstance(data, dict):
         raise ConfigError(f"--config {path} must hold a JSON object")
     if "model" in data or "training" in data:
-        return dict(data.get("model", {})), dict(data.get("training", {}))
+        parts = data.get("model", {}), data.get("training", {})
+        if not all(isinstance(part, dict) for part in parts):
+            raise ConfigError(f"--config {path}: 'model' and 'training' must be JSON objects")
+        return dict(parts[0]), dict(parts[1])
     model_keys = set(ModelConfig.__dataclass_fields__)
     train_keys = set(TrainConfig.__dataclass_fields__)
     unknown = sorted(set(data) - model_keys - train_keys)
@@ -78,6 +86,8 @@ def load_source(args) -> PairSet:
     if len(chosen) != 1:
         raise CliError("give exactly one data source: --pairs FILE, --builtin or --folder DIR")
     if args.pairs:
+        if args.limit is not None:
+            raise CliError("--limit goes with --builtin or --folder; a --pairs file is used whole")
         return load_pairs(args.pairs)
     if not args.task:
         raise CliError(f"{chosen[0]} needs --task (relighting, resaturation or motion)")
@@ -114,7 +124,25 @@ def settings(args, pairs: PairSet) -> tuple[ModelConfig, TrainConfig]:
              "guidance_epochs": args.guidance_epochs, "num_threads": args.threads, "device": args.device,
              "seed": args.seed}
     training.update({k: v for k, v in flags.items() if v is not None})
+    check_flags_apply(args, model.get("arch", ModelConfig.arch), model.get("tie", ModelConfig.tie))
     return ModelConfig.from_dict(model), TrainConfig.from_dict(training)
+
+
+# flags that set something only the CDVAE has: the CVAE has no tie, no ladder and no guidance
+CDVAE_ONLY = (("tie", "--tie"), ("mixtures", "--mixtures"), ("layers", "--layers"), ("ladder_warmup", "--ladder-warmup"),
+              ("guidance_start", "--guidance-start"), ("guidance_end", "--guidance-end"),
+              ("guidance_epochs", "--guidance-epochs"))
+
+
+def check_flags_apply(args, arch: str, tie: str) -> None:
+    """CliError for a flag given on the command line that the chosen model would ignore."""
+    if arch == "cvae":
+        given = [flag for name, flag in CDVAE_ONLY if getattr(args, name) is not None]
+        if given:
+            raise CliError(f"{', '.join(given)} {'does' if len(given) == 1 else 'do'} not apply to the CVAE baseline "
+                           "(arch cvae): it has no tie, latent ladder or embedding guidance")
+    elif args.mixtures is not None and tie != "mdn":
+        raise CliError(f"--mixtures goes with --tie mdn; the {tie!r} tie has no mixture components")
 
 
 class Display:
