@@ -92,6 +92,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.model:
         window.state.open_model(args.model)
     if args.images:
+        window.state.add_recent(args.images[1:])  # the rest wait in the gallery, one click away
         window.state.open_image(args.images[0])
     if args.session:
         window.state.open_session(args.session)
@@ -112,6 +113,10 @@ def main(argv: list[str] | None = None) -> int:
                     _write_screenshot(window, args.screenshot)
                 except (OSError, ValueError) as exc:
                     print(f"cdvae-studio: cannot write the screenshot: {exc}", file=sys.stderr)
+                    code = 1
+                if not done:  # written for inspection, but a half-loaded window is a failure
+                    print(f"cdvae-studio: the window had not settled after {SCREENSHOT_TIMEOUT_S:.0f} s; "
+                          "the screenshot shows it unfinished", file=sys.stderr)
                     code = 1
                 window.close()
                 app.quit()

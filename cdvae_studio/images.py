@@ -1,8 +1,10 @@
 """Reading any image a user may throw at the Studio, and turning it into the task's layers.
 
-Every expected problem (missing, corrupt, empty, too small) is an ``ImageLoadError`` with a
-one-line reason that the window shows; odd but usable inputs (grey, alpha, 16-bit, float, huge)
-are converted to the library's RGB ``uint8 (H, W, 3)`` convention with a note.
+Every expected problem (missing, corrupt, empty, too small, too many pixels) is an
+``ImageLoadError`` with a one-line reason that the window shows; odd but usable inputs (grey,
+alpha, 16-bit, float, huge, EXIF-rotated) are converted to the library's RGB ``uint8 (H, W, 3)``
+convention with a note. Pillow reads the header first (size and EXIF orientation, no pixels), so
+a decompression bomb (a small file of a vast image) is refused before OpenCV allocates it.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ import numpy as np
 
 MIN_SIDE = 16  # below this the 32x32 model layer would be mostly interpolation
 MAX_SIDE = 2048  # larger photos are area-downscaled: the model sees 32x32 anyway
+MAX_PIXELS = 100_000_000  # refused above this: decoding would take seconds and gigabytes
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp", ".ppm", ".pgm")
 
 
@@ -50,10 +53,44 @@ def _to_uint8(img: np.ndarray) -> tuple[np.ndarray, str | None]:
     return np.clip(scaled + 0.5, 0, 255).astype(np.uint8), f"{img.dtype} image rescaled to 8 bits"
 
 
+def _header(data: bytes) -> tuple[int, int, int] | None:
+    """(width, height, EXIF orientation 1-8) from the file's header via Pillow, without decoding
+    pixels; None when Pillow does not know the format (OpenCV may still read it)."""
+    import io
+    import warnings
+
+    from PIL import Image
+
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # Pillow's own bomb warning: we decide below
+            Image.MAX_IMAGE_PIXELS = None  # measure any size; MAX_PIXELS is the Studio's limit
+            with Image.open(io.BytesIO(data)) as im:
+                width, height = im.size
+                orientation = int(im.getexif().get(0x0112, 1) or 1)  # 0x0112: Orientation
+    except Exception:  # noqa: BLE001 - unknown or broken header: OpenCV decides and explains
+        return None
+    return width, height, orientation if 1 <= orientation <= 8 else 1
+
+
+def _apply_orientation(img: np.ndarray, orientation: int) -> np.ndarray:
+    """Turn a decoded image upright by its EXIF orientation (2-8; 1 is upright)."""
+    if orientation in (2, 4, 5, 7):
+        img = cv2.flip(img, 1 if orientation in (2, 7) else 0)  # mirror first, then rotate
+    rotate = {3: cv2.ROTATE_180, 5: cv2.ROTATE_90_CLOCKWISE, 6: cv2.ROTATE_90_CLOCKWISE,
+              7: cv2.ROTATE_90_CLOCKWISE, 8: cv2.ROTATE_90_COUNTERCLOCKWISE}.get(orientation)
+    return cv2.rotate(img, rotate) if rotate is not None else img
+
+
 def decode_image(data: bytes, name: str = "image") -> LoadedImage:
     """Decode encoded image bytes into RGB uint8 (H, W, 3); raise ImageLoadError on any problem."""
     if not data:
         raise ImageLoadError(f"{name} is empty (0 bytes)")
+    header = _header(data)
+    if header is not None and header[0] * header[1] > MAX_PIXELS:
+        w, h, _ = header
+        raise ImageLoadError(f"{name} is too large to open ({w}x{h}, {w * h / 1e6:.0f} megapixels; "
+                             f"the Studio opens up to {MAX_PIXELS / 1e6:.0f})")
     buf = np.frombuffer(data, np.uint8)
     try:
         img = cv2.imdecode(buf, cv2.IMREAD_UNCHANGED)
@@ -65,6 +102,10 @@ def decode_image(data: bytes, name: str = "image") -> LoadedImage:
     img, note = _to_uint8(img)
     if note:
         notes.append(note)
+    orientation = header[2] if header is not None else 1
+    if orientation != 1:  # IMREAD_UNCHANGED (kept for alpha and 16-bit) ignores EXIF orientation
+        img = _apply_orientation(img, orientation)
+        notes.append(f"turned upright (EXIF orientation {orientation})")
     if img.ndim == 2:
         img = cv2.cvtColor(img, cv2.COLOR_GRAY2RGB)
         notes.append("grey image shown as RGB")

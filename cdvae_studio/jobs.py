@@ -7,6 +7,7 @@ exception into a one-line status message). Model calls go through the library's 
 from __future__ import annotations
 
 import time
+import weakref
 from dataclasses import dataclass
 from typing import Any
 
@@ -56,6 +57,7 @@ class ContextResult:
     grid: GridResult
     detail: np.ndarray | None = None  # (Cg, h, w) the photo's detail map at cell size
     flow_scale: float | None = None  # motion: the grid's colour scale, model px/s (render.grid_flow_scale)
+    components: np.ndarray | None = None  # MDN: most probable component per scatter point (N,)
 
 
 class DocCache:
@@ -123,7 +125,21 @@ def load_context(catalog: ModelCatalog, entry: ModelEntry, task: Any, image: Loa
     grid = render_grid(task, predictor, cond, entry.key, doc, codes, cache, flow_scale, detail)
     grid.decode_s = decode_s  # render_grid found the rows cached
     return ContextResult(entry, predictor, doc, cond, np.asarray(mean, np.float32), np.asarray(std, np.float32),
-                         image_code, mixture, grid, detail, flow_scale)
+                         image_code, mixture, grid, detail, flow_scale, scatter_components(predictor))
+
+
+_COMPONENTS: "weakref.WeakKeyDictionary[Any, np.ndarray]" = weakref.WeakKeyDictionary()
+
+
+def scatter_components(predictor: Any) -> np.ndarray | None:
+    """MDN models: the most probable mixture component of each training code in the model's
+    embedding (N,), computed once per loaded model; else None."""
+    codes = getattr(getattr(predictor, "embedding", None), "codes_c", None)
+    if not getattr(predictor, "mixtures", 0) or codes is None:
+        return None
+    if predictor not in _COMPONENTS:
+        _COMPONENTS[predictor] = predictor.mixture_components(np.asarray(codes, np.float32))
+    return _COMPONENTS[predictor]
 
 
 _OWN: dict[tuple[str, str], np.ndarray] = {}

@@ -16,6 +16,7 @@ from PySide6.QtWidgets import (
     QComboBox,
     QDoubleSpinBox,
     QFileDialog,
+    QFrame,
     QHBoxLayout,
     QInputDialog,
     QLabel,
@@ -115,7 +116,7 @@ class MainWindow(QMainWindow):
         bar.addWidget(QLabel(" Seed "))
         bar.addWidget(self.seedSpin)
         bar.addWidget(self.seedLock)
-        bar.addWidget(QLabel(" Spread "))
+        bar.addWidget(QLabel(" Temperature "))  # not "Spread": that tab is the per-pixel spread map
         bar.addWidget(self.temperatureSpin)
         bar.addSeparator()
 
@@ -174,9 +175,11 @@ class MainWindow(QMainWindow):
         self.views.addTab(self.truthView, "Truth")
         self.codeSliders = CodeSliders()
         right = QSplitter(Qt.Orientation.Vertical)
+        right.setObjectName("rightSplitter")
         right.addWidget(self.views)
         right.addWidget(self.codeSliders)
         right.setSizes([430, 470])
+        self.right_splitter = right
 
         self.splitter = QSplitter(Qt.Orientation.Horizontal)
         self.splitter.setObjectName("mainSplitter")
@@ -189,6 +192,10 @@ class MainWindow(QMainWindow):
         self.modelLabel = QLabel("no model")
         self.timingLabel = QLabel("")
         self.statusBar().addPermanentWidget(self.modelLabel)
+        rule = QFrame()  # keeps "model" and "timing" apart
+        rule.setFrameShape(QFrame.Shape.VLine)
+        rule.setFrameShadow(QFrame.Shadow.Sunken)
+        self.statusBar().addPermanentWidget(rule)
         self.statusBar().addPermanentWidget(self.timingLabel)
         self.resize(1560, 960)
 
@@ -307,8 +314,15 @@ class MainWindow(QMainWindow):
         if path:
             self.state.open_session(path)
 
+    def _animation_path(self, title: str) -> str:
+        """Ask where to write an animation; a name without .gif / .mp4 takes the chosen filter's."""
+        path, chosen = QFileDialog.getSaveFileName(self, title, self._last_dir(), "GIF (*.gif);;MP4 (*.mp4)")
+        if path and Path(path).suffix.lower() not in (".gif", ".mp4"):
+            path += ".mp4" if "mp4" in (chosen or "").lower() else ".gif"
+        return path
+
     def export_gif_dialog(self) -> None:
-        path, _ = QFileDialog.getSaveFileName(self, "Export sweep as GIF", self._last_dir(), "GIF (*.gif);;MP4 (*.mp4)")
+        path = self._animation_path("Export sweep as GIF or MP4")
         if path:
             self.state.export_sweep_gif(path)
 
@@ -325,8 +339,7 @@ class MainWindow(QMainWindow):
                                          partner + 1, 1, n)
         if not ok or number - 1 == state.current:
             return
-        path, _ = QFileDialog.getSaveFileName(self, "Export interpolation as GIF", self._last_dir(),
-                                              "GIF (*.gif);;MP4 (*.mp4)")
+        path = self._animation_path("Export interpolation as GIF or MP4")
         if path:
             state.export_sweep_gif(path, number - 1)
 
@@ -351,9 +364,10 @@ class MainWindow(QMainWindow):
         geometry = self.settings.value("geometry")
         if isinstance(geometry, QByteArray) and not geometry.isEmpty():
             self.restoreGeometry(geometry)
-        sizes = self.settings.value("splitter")
-        if isinstance(sizes, QByteArray) and not sizes.isEmpty():
-            self.splitter.restoreState(sizes)
+        for key, splitter in (("splitter", self.splitter), ("rightSplitter", self.right_splitter)):
+            sizes = self.settings.value(key)
+            if isinstance(sizes, QByteArray) and not sizes.isEmpty():
+                splitter.restoreState(sizes)
         for path in self.settings.value("trainedModels", []) or []:
             try:
                 self.catalog.add_model_dir(path, kind="trained")
@@ -363,6 +377,7 @@ class MainWindow(QMainWindow):
     def save_settings(self) -> None:
         self.settings.setValue("geometry", self.saveGeometry())
         self.settings.setValue("splitter", self.splitter.saveState())
+        self.settings.setValue("rightSplitter", self.right_splitter.saveState())
         self.settings.setValue("task", self.state.task_name)
         self.settings.sync()
 

@@ -69,6 +69,9 @@ class StudioState(ActionsMixin, QObject):
         self._extras_due = False
         self.settled_once = False
         self._restore: Session | None = None
+        self._image_pending = False  # an image file is being read in the worker
+        self._exports: list[Any] = []  # animation export jobs, run one after another
+        self._context_deferred = False  # a context was asked for meanwhile
         self._throttled_grid = qthrottled(self.request_grid, timeout=FRAME_MS, leading=True, parent=self)
         self._debounced_extras = qdebounced(self.request_extras, timeout=120, parent=self)
         self._connect()
@@ -90,6 +93,7 @@ class StudioState(ActionsMixin, QObject):
         w.codeSliders.componentChanged.connect(self.set_component)
         w.codeSliders.show_sweeps.toggled.connect(lambda _on: self.request_extras())
         w.lppScatter.exampleClicked.connect(self.open_example)
+        w.lppScatter.samplesSelected.connect(lambda rows: w.sampleGrid.set_lassoed(set(np.asarray(rows).tolist())))
         w.imagePanel.openRequested.connect(self.open_image)
 
     # task, model, image ----------------------------------------------------------------------
@@ -189,17 +193,39 @@ class StudioState(ActionsMixin, QObject):
             self.open_image(str(w.item(0).data(0x0100)), remember=False)
 
     def open_image(self, path: str, remember: bool = True) -> None:
-        """Load a photo (any format OpenCV reads); a bad file leaves the current one in place."""
-        try:
-            loaded = load_image(path)
-        except ImageLoadError as exc:
-            self.w.show_error(f"Cannot open {Path(path).name}: {exc}")
+        """Load a photo (any format OpenCV reads) in the worker (a 24-megapixel JPEG takes most of a
+        second to decode); a bad file leaves the current one in place."""
+
+        def job() -> tuple[str, bool, LoadedImage | str]:
+            try:
+                return path, remember, load_image(path)
+            except ImageLoadError as exc:
+                return path, remember, f"Cannot open {Path(path).name}: {exc}"
+
+        self._image_pending = True  # contexts wait for it: a model switch meanwhile would render the old image
+        self.worker.submit("image", job)
+
+    def _apply_image(self, path: str, remember: bool, loaded: LoadedImage | str) -> None:
+        self._image_pending = False
+        deferred, self._context_deferred = self._context_deferred, False
+        if isinstance(loaded, str):
+            self.w.show_error(loaded)
+            if deferred:
+                self.request_context()  # the model changed while the bad file was read
             return
         self.set_image(loaded, path)
         if remember:
-            recent = [p for p in (self.w.settings.value("recentFiles", []) or []) if p != str(path)]
-            self.w.settings.setValue("recentFiles", [str(path)] + recent[:9])
+            self.add_recent([path])
             self.w._remember_dir(path)
+
+    def add_recent(self, paths: list[str]) -> None:
+        """Put files at the front of the recent list (at most 10) and refresh the gallery."""
+        new = [str(p) for p in paths]
+        if not new:
+            return
+        recent = [p for p in (self.w.settings.value("recentFiles", []) or []) if p not in new]
+        self.w.settings.setValue("recentFiles", (new + recent)[:10])
+        self._fill_gallery()
 
     def set_image(self, loaded: LoadedImage | Any, path: str | None) -> None:
         self.w.clear_error()
@@ -223,6 +249,9 @@ class StudioState(ActionsMixin, QObject):
 
     # requests --------------------------------------------------------------------------------
     def request_context(self) -> None:
+        if self._image_pending:
+            self._context_deferred = True  # set_image asks again when the file has been read
+            return
         if self.entry is None or self.image is None or self.task is None:
             return
         entry, task, image, path = self.entry, self.task, self.image, self.image_path
@@ -309,8 +338,10 @@ class StudioState(ActionsMixin, QObject):
             self.w.show_error(f"{channel}: {error}")
             if channel == "context":
                 self.w.modelLabel.setText("model failed to load")
+        elif channel == "image":
+            self._apply_image(*result)  # type: ignore[misc]
         elif channel == "context":
-            self._apply_context(result)  # type: ignore[arg-type]
+            self._apply_context(result, seconds)  # type: ignore[arg-type]
         elif channel == "grid":
             self._apply_grid(result, seconds)  # type: ignore[arg-type]
         elif channel == "preview":
@@ -323,6 +354,8 @@ class StudioState(ActionsMixin, QObject):
             self._apply_sweeps(np.asarray(result))
         elif channel == "misc":
             self.w.statusBar().showMessage(str(result), 8000)
+        if channel == "misc":
+            self._export_done()  # also after a failed export
         if self.is_settled():
             self.settled_once = self.settled_once or self.ctx is not None
             self.w.settled.emit()
@@ -337,7 +370,7 @@ class StudioState(ActionsMixin, QObject):
                        w.codeSliders.random_untied_button, w.exportAction):
             widget.setEnabled(on)
 
-    def _apply_context(self, ctx: ContextResult) -> None:
+    def _apply_context(self, ctx: ContextResult, seconds: float = 0.0) -> None:
         w = self.w
         self.ctx = ctx
         self._enable_model_controls(True)
@@ -368,15 +401,15 @@ class StudioState(ActionsMixin, QObject):
         w.imagePanel.layer.set_image(_layer_rgb(ctx.doc.xc_work))
         w.flowView.set_frame(ctx.doc.rgb if self.task_name == "motion" else None)
         emb = getattr(p, "embedding", None)
-        w.lppScatter.set_embedding(emb, "This model was saved without a training embedding.")
+        w.lppScatter.set_embedding(emb, "This model was saved without a training embedding.", ctx.components)
         w.truthView.clear("No ground truth for this image (motion needs two frames)." if ctx.doc.xg is None else "…")
         w.modelLabel.setText(f"{ctx.entry.label} · D={p.code_dim}, tied {p.tied_dims}"
                              + (f", K={p.mixtures}" if getattr(p, "mixtures", 0) else ""))
-        self._apply_grid(ctx.grid, ctx.grid.decode_s)
+        self._apply_grid(ctx.grid, seconds, "model, image and grid")  # the whole job (models are cached)
         if restore is not None:
             self.request_grid()
 
-    def _apply_grid(self, grid: GridResult, seconds: float) -> None:
+    def _apply_grid(self, grid: GridResult, seconds: float, job: str = "render") -> None:
         w = self.w
         self.grid = grid
         if self._draw_pending or grid.codes.shape != self.codes.shape:
@@ -401,7 +434,7 @@ class StudioState(ActionsMixin, QObject):
         colour = "" if self.ctx is None or self.ctx.flow_scale is None else \
             f" · flow colour full at {self.ctx.flow_scale:.1f} model px/s"
         w.timingLabel.setText(f"{len(grid.codes)} samples: decode {grid.decode_s * 1e3:.0f} ms, "
-                              f"render {seconds * 1e3:.0f} ms · spread max {float(grid.spread.max()):.3f}{colour}")
+                              f"{job} {seconds * 1e3:.0f} ms · spread max {float(grid.spread.max()):.3f}{colour}")
         if not drag:
             self._extras_due = True
             code = self.ctx.image_code if self.ctx is not None else None

@@ -224,4 +224,15 @@ class ActionsMixin:
             n = export_sweep(path, task, ctx, self.cache, code, index, target)
             return f"{n}-frame {'interpolation' if target is not None else f'sweep of component {index}'} written to {path}"
 
-        self.worker.submit("misc", job)
+        # one at a time, in order: the worker's channels keep only the newest waiting job, and a
+        # second export asked for while the first runs must not replace it
+        self._exports.append(job)
+        if len(self._exports) == 1:
+            self.worker.submit("misc", job)
+
+    def _export_done(self) -> None:
+        """A queued animation export finished: start the next one."""
+        if self._exports:
+            self._exports.pop(0)
+        if self._exports:
+            self.worker.submit("misc", self._exports[0])

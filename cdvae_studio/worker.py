@@ -20,8 +20,8 @@ from typing import Any, Callable, Generator
 
 from PySide6.QtCore import QObject, QThread, Signal, Slot
 
-# channels in the order a free worker serves them: context before grid before extras
-CHANNELS = ("context", "grid", "preview", "truth", "drift", "sweep", "misc")
+# channels in the order a free worker serves them: image file, context, grid, then extras
+CHANNELS = ("image", "context", "grid", "preview", "truth", "drift", "sweep", "misc")
 
 
 def _one_line(exc: BaseException) -> str:

@@ -34,10 +34,12 @@ def rgb_pixmap(rgb: np.ndarray, side: int | None = 72) -> QPixmap:
 
 
 class LppScatter(QWidget):
-    """Signals: exampleClicked(int row), selectionChanged(object rows ndarray)."""
+    """Signals: exampleClicked(int row), selectionChanged(object rows ndarray),
+    samplesSelected(object grid indices ndarray: the current samples inside the selection)."""
 
     exampleClicked = Signal(int)
     selectionChanged = Signal(object)
+    samplesSelected = Signal(object)
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -65,7 +67,7 @@ class LppScatter(QWidget):
         self.space = QComboBox()
         self.space.addItems(["learned codes", "LPP targets", "distortion"])
         self.colour = QComboBox()
-        self.colour.addItems(["split", "category"])
+        self.colour.addItems(["split", "category", "mixture component"])
         self.select = QCheckBox("Select")
         self.select.setToolTip("Show a rectangle: the points inside it are selected")
         controls = QHBoxLayout()
@@ -86,8 +88,9 @@ class LppScatter(QWidget):
         self.selection_list.setViewMode(QListWidget.ViewMode.IconMode)
         self.selection_list.setIconSize(QSize(40, 40))
         self.selection_list.setFlow(QListWidget.Flow.LeftToRight)
-        self.selection_list.setWrapping(False)
-        self.selection_list.setMaximumHeight(70)
+        self.selection_list.setWrapping(True)  # a grid of thumbnails, scrolling past three rows
+        self.selection_list.setResizeMode(QListWidget.ResizeMode.Adjust)
+        self.selection_list.setMaximumHeight(190)
         self.selection_list.setVisible(False)
         self.selection_list.itemClicked.connect(
             lambda item: self.exampleClicked.emit(int(item.data(Qt.ItemDataRole.UserRole))))
@@ -108,11 +111,14 @@ class LppScatter(QWidget):
         self._overlay_samples: np.ndarray | None = None
         self._trail: list[np.ndarray] = []
         self.selected = np.zeros(0, np.int64)
+        self.components: np.ndarray | None = None
 
     # data --------------------------------------------------------------------------------------
-    def set_embedding(self, emb: Any, reason: str = "") -> None:
-        """A TrainEmbedding (lpp_c (N, d), codes_c (N, D), split (N,), labels (N,), xc_thumbs) or None."""
+    def set_embedding(self, emb: Any, reason: str = "", components: np.ndarray | None = None) -> None:
+        """A TrainEmbedding (lpp_c (N, d), codes_c (N, D), split (N,), labels (N,), xc_thumbs) or None;
+        ``components`` (N,): for an MDN tie, each point's most probable mixture component."""
         self.emb = emb
+        self.components = None if components is None else np.asarray(components, np.int64)
         self._trail = []
         dims = 0 if emb is None else int(np.asarray(self._codes(emb)).shape[1])
         for combo, default in ((self.x_axis, 0), (self.y_axis, 1)):
@@ -124,6 +130,11 @@ class LppScatter(QWidget):
         labels = None if emb is None else getattr(emb, "labels", None)
         has_labels = labels is not None and bool((np.asarray(labels) >= 0).any())
         self.colour.model().item(1).setEnabled(bool(has_labels))
+        self.colour.model().item(2).setEnabled(self.components is not None)
+        if not self.colour.model().item(self.colour.currentIndex()).isEnabled():
+            self.colour.blockSignals(True)
+            self.colour.setCurrentIndex(0)  # a choice this model cannot show falls back to the split
+            self.colour.blockSignals(False)
         self.message.setText("" if emb is not None else (reason or "This model has no training embedding to show."))
         self._redraw()
 
@@ -136,6 +147,8 @@ class LppScatter(QWidget):
         self._overlay_code = None if code is None else np.asarray(code, np.float32)
         self._overlay_samples = None if samples is None else np.asarray(samples, np.float32)
         self._draw_overlay()
+        if self.lasso.isVisible():
+            self.samplesSelected.emit(self.samples_in_selection())
 
     def highlight_sample(self, index: int) -> None:
         """Light up the grid sample ``index`` (-1 clears): linked hover from the grid."""
@@ -158,6 +171,8 @@ class LppScatter(QWidget):
         emb = self.emb
         if self.colour.currentText() == "category" and getattr(emb, "labels", None) is not None:
             keys = np.asarray(emb.labels).astype(np.int64)
+        elif self.colour.currentText() == "mixture component" and self.components is not None:
+            keys = self.components
         else:
             keys = np.asarray(emb.split).astype(np.int64)
         brushes = [pg.mkBrush(c) for c in PALETTE]
@@ -191,6 +206,8 @@ class LppScatter(QWidget):
             self.distortion.setData([], [])
             self.message.setText(f"{len(rows)} training examples · {space}")
         self._draw_overlay()
+        if self.lasso.isVisible():
+            self._lasso_changed()  # other axes or space: other points inside the rectangle
 
     def _draw_overlay(self) -> None:
         if self.emb is None:
@@ -245,6 +262,9 @@ class LppScatter(QWidget):
         self.lasso.setPos([x0, y0], finish=False)
         self.lasso.setSize([w, h], finish=False)
         self.lasso.setVisible(True)
+        self.select.blockSignals(True)  # the Select box shows that a rectangle is up
+        self.select.setChecked(True)
+        self.select.blockSignals(False)
         self._lasso_changed()
         return self.selected
 
@@ -257,6 +277,17 @@ class LppScatter(QWidget):
             self.selected = np.flatnonzero((x >= x0) & (x <= x0 + w) & (y >= y0) & (y <= y0 + h))
         self._show_selection()
         self.selectionChanged.emit(self.selected)
+        self.samplesSelected.emit(self.samples_in_selection())
+
+    def samples_in_selection(self) -> np.ndarray:
+        """Indices of the overlaid grid samples whose codes lie inside the selection rectangle."""
+        s = self._overlay_samples
+        if s is None or self.emb is None or not self.lasso.isVisible():
+            return np.zeros(0, np.int64)
+        a, b = self._axes()
+        (x0, y0), (w, h) = self.lasso.pos(), self.lasso.size()
+        x, y = s[:, a], s[:, b]
+        return np.flatnonzero((x >= x0) & (x <= x0 + w) & (y >= y0) & (y <= y0 + h))
 
     def _show_selection(self) -> None:
         """The selected examples' thumbnails in a strip (first 48); a click opens one."""

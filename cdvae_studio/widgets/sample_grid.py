@@ -31,6 +31,7 @@ from PySide6.QtWidgets import QGraphicsItem, QGraphicsWidget
 CURRENT = QColor(0, 200, 255)
 STARRED = QColor(255, 196, 0)
 HOVER = QColor(255, 255, 255, 120)
+LASSOED = QColor(255, 196, 0, 200)  # inside the scatter plot's selection rectangle
 BADGE_TEXT = QColor(230, 230, 230)
 BADGE_ALERT = QColor(255, 90, 90)
 BADGE_FILL = QColor(0, 0, 0, 140)
@@ -78,6 +79,16 @@ class _AtlasItem(QGraphicsItem):
             return
         if g.starred or any(g._badge_texts):
             self._paint_text(painter, rects)
+        if g.lassoed:
+            pen = QPen(LASSOED, 2, Qt.PenStyle.DashLine)
+            pen.setCosmetic(True)
+            painter.save()
+            painter.setPen(pen)
+            painter.setBrush(Qt.BrushStyle.NoBrush)
+            for i in g.lassoed:
+                if 0 <= i < len(rects) and i != g.current:
+                    painter.drawRect(rects[i].adjusted(3, 3, -3, -3))
+            painter.restore()
         for index, colour, width in ((g.current, CURRENT, 4), (g._hover, HOVER, 2)):  # frames on top
             if 0 <= index < len(rects) and (width == 4 or index != g.current):
                 pen = QPen(colour, width)
@@ -141,6 +152,7 @@ class SampleGrid(pg.GraphicsView):
         self.scene().addItem(self._item)
         self.current = -1
         self.starred: set[int] = set()
+        self.lassoed: set[int] = set()  # samples inside the scatter's selection
         self._hover = -1
         self._badge_texts: list[str] = [""] * count
         self._badge_alerts: list[bool] = [False] * count
@@ -231,6 +243,13 @@ class SampleGrid(pg.GraphicsView):
         starred = set(starred)
         if starred != self.starred:
             self.starred = starred
+            self._item.update()
+
+    def set_lassoed(self, indices: set[int]) -> None:
+        """Frame (dashed) the samples whose codes lie inside the scatter plot's selection."""
+        indices = set(int(i) for i in indices)
+        if indices != self.lassoed:
+            self.lassoed = indices
             self._item.update()
 
     def set_badges(self, texts: list[str], alerts: list[bool]) -> None:

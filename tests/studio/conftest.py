@@ -96,8 +96,9 @@ def make_window(qtbot, studio_assets, tmp_path):
 
     windows = []
 
-    def make(task: str = "resaturation", assets: Path | None = None):
-        settings = QSettings(str(tmp_path / f"settings{len(windows)}.ini"), QSettings.Format.IniFormat)
+    def make(task: str = "resaturation", assets: Path | None = None, settings: QSettings | None = None):
+        # a window of its own settings file, or (settings=) one reopening another window's
+        settings = settings or QSettings(str(tmp_path / f"settings{len(windows)}.ini"), QSettings.Format.IniFormat)
         win = MainWindow(catalog=ModelCatalog(assets or studio_assets), settings=settings, task=task)
         win.show()
         windows.append(win)

@@ -102,3 +102,100 @@ def test_slider_moved_while_a_new_image_loads(qtbot, make_window, settle, tmp_pa
     settle(win)
     assert win.state.ctx.doc.name == "new.png"
     assert win.state.pinned.shape == (win.state.ctx.predictor.code_dim,) and not win.state.pinned.any()
+
+
+def test_scatter_colours_by_mixture_component(qtbot, make_window, settle):
+    import torch
+
+    win = make_window("resaturation")
+    settle(win)
+    scatter, ctx = win.lppScatter, win.state.ctx
+    item = scatter.colour.model().item(2)
+    assert scatter.colour.itemText(2) == "mixture component" and item.isEnabled()
+    codes = np.asarray(ctx.predictor.embedding.codes_c, np.float32)
+    with torch.inference_mode():  # one code at a time, straight through the model's MDN
+        expected = [int(ctx.predictor.model.conditional(torch.from_numpy(c[None])).log_weights.argmax())
+                    for c in codes[:40]]
+    np.testing.assert_array_equal(scatter.components[:40], expected)
+    scatter.colour.setCurrentIndex(2)
+    # the small test model puts every code on one component: give the points three to see the colours
+    fake = np.arange(len(codes)) % 3
+    scatter.set_embedding(ctx.predictor.embedding, "", fake)
+    assert scatter.colour.currentIndex() == 2
+    names = [b.color().name() for b in scatter.points.data["brush"]]
+    assert len(set(names)) == 3 and all(names[i] == names[i % 3] for i in range(len(names)))
+    scatter.colour.setCurrentIndex(0)  # by split: train and test points
+    split = np.asarray(ctx.predictor.embedding.split)
+    names = [b.color().name() for b in scatter.points.data["brush"]]
+    assert len(set(names)) == len(set(split.tolist()))
+    gauss = make_window("relighting")  # a Gaussian tie has no components: the choice is off
+    settle(gauss)
+    assert not gauss.lppScatter.colour.model().item(2).isEnabled() and gauss.lppScatter.components is None
+
+
+def test_scatter_selection_frames_the_grid_samples_inside_it(qtbot, make_window, settle):
+    win = make_window("resaturation")
+    settle(win)
+    scatter, codes = win.lppScatter, win.state.codes
+    a, b = scatter._axes()
+    x, y = codes[:, a], codes[:, b]
+    # a rectangle around the lower half (by x) of the grid's samples
+    cut = float(np.median(x))
+    scatter.select_rect(float(x.min()) - 1, float(y.min()) - 1, cut - float(x.min()) + 1, float(y.max() - y.min()) + 2)
+    inside = set(np.flatnonzero(x <= cut).tolist())
+    assert win.sampleGrid.lassoed == inside and 0 < len(inside) < len(codes)
+    assert scatter.selection_list.isWrapping()  # the selected training examples as a thumbnail grid
+    assert scatter.selection_list.count() == min(48, len(scatter.selected))
+    from cdvae_studio.widgets.code_sliders import to_ticks
+
+    # pin component a just inside the rectangle's left edge: every sample is then inside
+    win.codeSliders.findChild(QSlider, f"codeSlider{a}").setValue(to_ticks(float(x.min()) - 0.5))
+    settle(win)
+    assert win.sampleGrid.lassoed == set(range(len(codes)))
+    scatter.select.setChecked(False)  # hiding the rectangle clears the frames
+    assert win.sampleGrid.lassoed == set()
+
+
+def test_two_animation_exports_both_land_and_the_filter_picks_mp4(qtbot, make_window, settle, tmp_path, monkeypatch):
+    import cv2
+    from PySide6.QtWidgets import QFileDialog
+
+    win = make_window("resaturation")
+    settle(win)
+    answers = iter([(str(tmp_path / "sweep"), "MP4 (*.mp4)"), (str(tmp_path / "second.gif"), "GIF (*.gif)")])
+    monkeypatch.setattr(QFileDialog, "getSaveFileName", staticmethod(lambda *a, **k: next(answers)))
+    win.export_gif_dialog()  # no suffix typed: the chosen MP4 filter decides
+    win.export_gif_dialog()  # asked while the first may still run: queued, not replacing it
+    qtbot.waitUntil(lambda: (tmp_path / "second.gif").exists() and win.state.is_settled(), timeout=60_000)
+    video = cv2.VideoCapture(str(tmp_path / "sweep.mp4"))
+    frames = 0
+    while video.read()[0]:
+        frames += 1
+    video.release()
+    assert frames >= 10  # a real, decodable MP4 of the sweep
+    assert not (tmp_path / "sweep").exists() and not win.state._exports
+
+
+def test_recent_images_reach_the_gallery_and_layout_is_kept(qtbot, make_window, settle, tmp_path):
+    import cv2
+
+    win = make_window("resaturation")
+    settle(win)
+    paths = []
+    for k in range(2):
+        paths.append(str(tmp_path / f"extra{k}.png"))
+        cv2.imwrite(paths[-1], (np.indices((40, 50, 3)).sum(0) * (k + 3) % 256).astype(np.uint8))
+    gallery = win.imagePanel.gallery
+    before = gallery.count()
+    win.state.add_recent(paths)  # what `cdvae-studio A.png B.png C.png` does with B and C
+    shown = [gallery.item(i).data(0x0100) for i in range(gallery.count())]
+    assert gallery.count() == before + 2 and shown[-2:] == paths
+    win.imagePanel.openRequested.emit(paths[1])  # a click on the gallery entry
+    settle(win)
+    assert win.state.ctx.doc.name == "extra1.png"
+    # the right-hand splitter (views over sliders) is saved with the window's layout
+    win.right_splitter.setSizes([200, 700])
+    sizes = win.right_splitter.sizes()
+    win.save_settings()
+    again = make_window("resaturation", settings=win.settings)
+    assert again.right_splitter.sizes()[0] == sizes[0]  # the views pane keeps its height (the window may differ)

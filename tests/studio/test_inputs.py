@@ -63,8 +63,8 @@ def test_window_survives_every_bad_image(qtbot, make_window, settle, tmp_path):
     }
     for name, data in bad.items():
         (tmp_path / name).write_bytes(data)
-        win.state.open_image(str(tmp_path / name))
-        assert win.banner.isVisible() and name in win.banner.text(), name
+        win.state.open_image(str(tmp_path / name))  # read in the worker: the window stays live
+        qtbot.waitUntil(lambda: win.banner.isVisible() and name in win.banner.text(), timeout=30_000)
         assert "\n" not in win.banner.text()
     assert win.state.ctx.doc.key == before  # the current image stays
     # usable odd images open, and clear the banner
@@ -75,3 +75,40 @@ def test_window_survives_every_bad_image(qtbot, make_window, settle, tmp_path):
     assert not win.banner.isVisible()
     assert win.state.ctx.doc.name == "grey.png"
     assert "grey image" in win.imagePanel.caption.text()
+
+
+@pytest.mark.parametrize("orientation", range(1, 9))
+def test_exif_orientation_matches_pillow(orientation):
+    """Phone photos store pixels sideways with an EXIF tag: they open upright, as Pillow turns them."""
+    import io
+
+    from PIL import Image, ImageOps
+
+    rgb = (np.random.default_rng(orientation).random((20, 30, 3)) * 255).astype(np.uint8)
+    im = Image.fromarray(rgb)
+    exif = im.getexif()
+    exif[0x0112] = orientation
+    buf = io.BytesIO()
+    im.save(buf, "PNG", exif=exif)  # lossless, so the pixels can be compared exactly
+    loaded = decode_image(buf.getvalue(), "phone.png")
+    expected = np.asarray(ImageOps.exif_transpose(Image.open(io.BytesIO(buf.getvalue()))).convert("RGB"))
+    np.testing.assert_array_equal(loaded.rgb, expected)
+    assert any("EXIF" in n for n in loaded.notes) == (orientation != 1)
+
+
+def test_decompression_bomb_is_refused_before_decoding(monkeypatch):
+    import io
+
+    from PIL import Image
+
+    import cdvae_studio.images as images
+
+    buf = io.BytesIO()
+    Image.new("L", (12_000, 10_000)).save(buf, "PNG")  # 120 megapixels in about 100 kB
+
+    def no_decode(*args, **kwargs):
+        raise AssertionError("the pixels were decoded")
+
+    monkeypatch.setattr(images.cv2, "imdecode", no_decode)  # refused from the header alone
+    with pytest.raises(ImageLoadError, match="too large to open .12000x10000, 120 megapixels"):
+        decode_image(buf.getvalue(), "bomb.png")
