@@ -142,9 +142,10 @@ class LppScatter(QWidget):
                     image_code: np.ndarray | None = None) -> None:
         """The current code (D,) (cursor, with trail), the grid's codes (n, D) and the image's z_c (D,)."""
         self._image_code = None if image_code is None else np.asarray(image_code, np.float32)
+        # copies: the state edits its codes in place, and a view would drag the whole trail along
         if code is not None and (self._overlay_code is None or not np.array_equal(code, self._overlay_code)):
-            self._trail = (self._trail + [np.asarray(code, np.float32)])[-TRAIL:]
-        self._overlay_code = None if code is None else np.asarray(code, np.float32)
+            self._trail = (self._trail + [np.array(code, np.float32)])[-TRAIL:]
+        self._overlay_code = None if code is None else np.array(code, np.float32)
         self._overlay_samples = None if samples is None else np.asarray(samples, np.float32)
         self._draw_overlay()
         if self.lasso.isVisible():

@@ -148,3 +148,21 @@ def _restore_torch_threads():
 def untrained_model():
     """save_untrained(out, task, tie) for tests that need one more model on disk."""
     return save_untrained
+
+
+@pytest.fixture()
+def submissions():
+    """submissions(win): a live list of the channels of every job the window submits from now on."""
+
+    def spy_on(win) -> list[str]:
+        seen: list[str] = []
+        submit = win.state.worker.submit
+
+        def spy(channel, job):
+            seen.append(channel)
+            return submit(channel, job)
+
+        win.state.worker.submit = spy
+        return seen
+
+    return spy_on

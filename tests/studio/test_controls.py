@@ -8,24 +8,12 @@ from PySide6.QtWidgets import QSlider
 from cdvae_studio.jobs import GRID
 
 
-def count_submissions(win, channel: str) -> list[str]:
-    """Record every job the window submits to the worker; returns the live list of channels."""
-    seen: list[str] = []
-    submit = win.state.worker.submit
-
-    def spy(ch, job):
-        seen.append(ch)
-        return submit(ch, job)
-
-    win.state.worker.submit = spy
-    return seen
-
-
-def test_tie_combo_switches_model_with_one_load_each(qtbot, make_window, settle, tmp_path, untrained_model):
+def test_tie_combo_switches_model_with_one_load_each(qtbot, make_window, settle, tmp_path, untrained_model,
+                                                    submissions):
     win = make_window("resaturation")
     settle(win)
     untrained_model(tmp_path / "gauss", "resaturation", "gauss")
-    seen = count_submissions(win, "context")
+    seen = submissions(win)
     win.state.open_model(str(tmp_path / "gauss"))
     settle(win)
     assert seen.count("context") == 1, seen  # one model load per choice, not one per signal
