@@ -90,7 +90,7 @@ class LppScatter(QWidget):
         self.selection_list.setFlow(QListWidget.Flow.LeftToRight)
         self.selection_list.setWrapping(True)  # a grid of thumbnails, scrolling past three rows
         self.selection_list.setResizeMode(QListWidget.ResizeMode.Adjust)
-        self.selection_list.setMaximumHeight(190)
+        self.selection_list.setFixedHeight(124)  # two rows of thumbnails, then it scrolls; the plot keeps the rest
         self.selection_list.setVisible(False)
         self.selection_list.itemClicked.connect(
             lambda item: self.exampleClicked.emit(int(item.data(Qt.ItemDataRole.UserRole))))
