@@ -166,10 +166,11 @@ def main() -> int:
     from PySide6.QtCore import QSettings
     from PySide6.QtWidgets import QApplication
 
-    from cdvae_studio.app import configure_runtime
+    from cdvae_studio.app import collect_garbage_in_gui_thread, configure_runtime
 
     configure_runtime()  # the app's own pyqtgraph options and GIL switch interval
     app = QApplication.instance() or QApplication([])
+    gc_guard = collect_garbage_in_gui_thread()  # as the app: cycles are collected in the GUI thread
     from cdvae_studio.catalog import ModelCatalog
     from cdvae_studio.main_window import MainWindow
 
@@ -227,6 +228,7 @@ def main() -> int:
 
     shiboken6.delete(win)
     app.processEvents()
+    gc_guard.timer.stop()
     return 0
 
 

@@ -63,6 +63,17 @@ def configure_runtime() -> None:
     sys.setswitchinterval(0.001)
 
 
+def collect_garbage_in_gui_thread():
+    """Turn off Python's automatic cycle collector and run it from a 1 s GUI-thread timer instead
+    (pyqtgraph's ``GarbageCollector``); keep the returned object alive. Automatic collection runs
+    in whichever thread happens to allocate: when the render worker collected a cycle holding Qt
+    wrappers, their ~QObject ran there and waited for the GIL while the GUI thread, holding it,
+    waited for Qt's connection mutex in its own ~QObject (a deadlock, seen in the test suite)."""
+    from pyqtgraph.util.garbage_collector import GarbageCollector
+
+    return GarbageCollector(interval=1.0)
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     from PySide6.QtCore import QTimer
@@ -70,6 +81,7 @@ def main(argv: list[str] | None = None) -> int:
 
     configure_runtime()
     app = QApplication.instance() or QApplication(sys.argv[:1])
+    gc_guard = collect_garbage_in_gui_thread()  # alive until the teardown below
     app.setApplicationName("CDVAE Studio")
     app.setOrganizationName("CDVAE")
 
@@ -126,6 +138,7 @@ def main(argv: list[str] | None = None) -> int:
         app.exec()
     else:
         app.exec()
+    gc_guard.timer.stop()
     _teardown(app, window)
     return code
 

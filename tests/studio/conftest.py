@@ -17,6 +17,21 @@ import cv2
 import cdvae_studio  # noqa: F401,E402 - first: works around the shiboken6 refcount bug (see _compat)
 
 
+@pytest.fixture(scope="module", autouse=True)
+def _collect_garbage_in_gui_thread(qapp):
+    """As the app does (app.collect_garbage_in_gui_thread): cycles holding Qt wrappers must never
+    be collected in the render worker's thread (a GIL / Qt mutex deadlock otherwise)."""
+    import gc
+
+    from cdvae_studio.app import collect_garbage_in_gui_thread
+
+    guard = collect_garbage_in_gui_thread()
+    yield
+    guard.timer.stop()
+    gc.collect()
+    gc.enable()
+
+
 def smooth_images(rng: np.random.Generator, n: int, channels: int) -> np.ndarray:
     """Random smooth [0, 1] images (n, C, 32, 32): blurred noise, like photo layers at 32x32."""
     noise = rng.random((n * channels, 8, 8)).astype(np.float32)
@@ -109,6 +124,9 @@ def make_window(qtbot, studio_assets, tmp_path):
         win.close()
         win.shutdown()
         win.deleteLater()
+    import gc
+
+    gc.collect()  # the closed windows' cycles go here, in the GUI thread, not in a later test's worker
 
 
 @pytest.fixture()
