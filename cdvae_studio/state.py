@@ -338,6 +338,8 @@ class StudioState(ActionsMixin, QObject):
             self.w.show_error(f"{channel}: {error}")
             if channel == "context":
                 self.w.modelLabel.setText("model failed to load")
+            if channel == "image":  # an unexpected failure: still release the contexts waiting for it
+                self._apply_image("", False, f"Cannot open the image: {error}")
         elif channel == "image":
             self._apply_image(*result)  # type: ignore[misc]
         elif channel == "context":

@@ -187,3 +187,21 @@ def test_recent_images_reach_the_gallery_and_layout_is_kept(qtbot, make_window, 
     win.save_settings()
     again = make_window("resaturation", settings=win.settings)
     assert again.right_splitter.sizes()[0] == sizes[0]  # the views pane keeps its height (the window may differ)
+
+
+def test_an_unexpected_image_failure_releases_the_waiting_context(qtbot, make_window, settle, monkeypatch, tmp_path):
+    import cdvae_studio.state as state_mod
+
+    win = make_window("resaturation")
+    settle(win)
+
+    def broken(path):
+        raise MemoryError("out of memory while decoding")
+
+    monkeypatch.setattr(state_mod, "load_image", broken)  # not an ImageLoadError: the worker's error path
+    win.state.open_image(str(tmp_path / "any.png"))
+    win.tieCombo.setCurrentIndex(0)  # a model choice while the file is read waits for it
+    win.state._tie_changed(0)
+    qtbot.waitUntil(lambda: win.banner.isVisible() and "out of memory" in win.banner.text(), timeout=30_000)
+    settle(win)
+    assert not win.state._image_pending and win.state.ctx is not None
