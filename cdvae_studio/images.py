@@ -53,7 +53,7 @@ def _to_uint8(img: np.ndarray) -> tuple[np.ndarray, str | None]:
     return np.clip(scaled + 0.5, 0, 255).astype(np.uint8), f"{img.dtype} image rescaled to 8 bits"
 
 
-def _header(data: bytes) -> tuple[int, int, int] | None:
+def _header(data: bytes, name: str) -> tuple[int, int, int] | None:
     """(width, height, EXIF orientation 1-8) from the file's header via Pillow, without decoding
     pixels; None when Pillow does not know the format (OpenCV may still read it)."""
     import io
@@ -63,11 +63,12 @@ def _header(data: bytes) -> tuple[int, int, int] | None:
 
     try:
         with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # Pillow's own bomb warning: we decide below
-            Image.MAX_IMAGE_PIXELS = None  # measure any size; MAX_PIXELS is the Studio's limit
+            warnings.simplefilter("ignore")  # Pillow's own bomb warning: MAX_PIXELS decides below
             with Image.open(io.BytesIO(data)) as im:
                 width, height = im.size
                 orientation = int(im.getexif().get(0x0112, 1) or 1)  # 0x0112: Orientation
+    except Image.DecompressionBombError as exc:  # past twice Pillow's limit: it refuses even the header
+        raise ImageLoadError(f"{name} is too large to open ({exc}".split(", could be")[0] + ")") from exc
     except Exception:  # noqa: BLE001 - unknown or broken header: OpenCV decides and explains
         return None
     return width, height, orientation if 1 <= orientation <= 8 else 1
@@ -86,7 +87,7 @@ def decode_image(data: bytes, name: str = "image") -> LoadedImage:
     """Decode encoded image bytes into RGB uint8 (H, W, 3); raise ImageLoadError on any problem."""
     if not data:
         raise ImageLoadError(f"{name} is empty (0 bytes)")
-    header = _header(data)
+    header = _header(data, name)
     if header is not None and header[0] * header[1] > MAX_PIXELS:
         w, h, _ = header
         raise ImageLoadError(f"{name} is too large to open ({w}x{h}, {w * h / 1e6:.0f} megapixels; "

@@ -71,8 +71,8 @@ def synthetic_scores(xc: np.ndarray, xg: np.ndarray, samples: np.ndarray, meta: 
 def synthetic_model(model_dir: Path, test: PairSet, settings: SuiteSettings) -> dict:
     predictor = load_model(model_dir)
     scored = eval_subset(test, settings.synthetic_eval_pairs)
-    parts = [s for _, s in model_samples(predictor.model, scored.xc, settings.synthetic_samples, settings.seed)]
-    return synthetic_scores(scored.xc, scored.xg, np.concatenate(parts), test.meta)
+    samples = predictor.sample_batch(scored.xc, settings.synthetic_samples, settings.seed)
+    return synthetic_scores(scored.xc, scored.xg, samples, test.meta)
 
 
 def synthetic_nearest(train: PairSet, test: PairSet, settings: SuiteSettings) -> dict:

@@ -4,7 +4,7 @@ DIR/<task>/<gauss|mdn4>/ holds config.json, weights.safetensors in float16 (load
 into the float32 model, so they are upcast), metrics.jsonl, a trimmed embedding.safetensors
 (at most 1,500 scatter points, fewer when the thumbnails would push the dir over its size
 budget) and reference_samples.safetensors: ``xc`` (M, Cc, 32, 32) test inputs and ``samples``
-(M, n, Cg, 32, 32) drawn from the installed (float16) weights with ``cli.common.model_samples``
+(M, n, Cg, 32, 32) drawn from the installed (float16) weights with ``Predictor.sample_batch``
 and seed 0, which tests/test_builtin_models.py reproduces. DIR/README.md says how they were made.
 """
 
@@ -21,7 +21,6 @@ from safetensors.torch import load_file, save_file
 
 from ..atomic import write_text_atomic, write_with
 from ..checkpoint import CONFIG_FILE, EMBEDDING_FILE, METRICS_FILE, WEIGHTS_FILE, load_embedding_arrays, load_model
-from ..cli.common import model_samples
 from ..pairs import PairSet
 from .suite import INSTALLED
 
@@ -77,9 +76,9 @@ def _reference(dst: Path, test: PairSet) -> None:
     """Samples of the installed model for the first test inputs, seed REFERENCE_SEED."""
     predictor = load_model(dst)
     xc = np.ascontiguousarray(test.xc[:REFERENCE_PAIRS])
-    samples = np.concatenate([s for _, s in model_samples(predictor.model, xc, REFERENCE_SAMPLES, REFERENCE_SEED)])
+    samples = predictor.sample_batch(xc, REFERENCE_SAMPLES, REFERENCE_SEED)  # (M, n, Cg, 32, 32)
     _save_tensors(dst / REFERENCE_FILE, {"xc": torch.from_numpy(xc), "samples": torch.from_numpy(samples)},
-                  {"seed": str(REFERENCE_SEED), "n": str(REFERENCE_SAMPLES), "function": "cdvae_core.cli.common.model_samples"})
+                  {"seed": str(REFERENCE_SEED), "n": str(REFERENCE_SAMPLES), "function": "cdvae_core.predictor.Predictor.sample_batch"})
 
 
 def install_model(src: Path, dst: Path, test: PairSet, max_bytes: int, seed: int) -> dict:

@@ -273,9 +273,7 @@ class LppScatter(QWidget):
         if not self.lasso.isVisible() or not len(self._xy):
             self.selected = np.zeros(0, np.int64)
         else:
-            (x0, y0), (w, h) = self.lasso.pos(), self.lasso.size()
-            x, y = self._xy[:, 0], self._xy[:, 1]
-            self.selected = np.flatnonzero((x >= x0) & (x <= x0 + w) & (y >= y0) & (y <= y0 + h))
+            self.selected = self._inside_lasso(self._xy[:, 0], self._xy[:, 1])
         self._show_selection()
         self.selectionChanged.emit(self.selected)
         self.samplesSelected.emit(self.samples_in_selection())
@@ -286,8 +284,11 @@ class LppScatter(QWidget):
         if s is None or self.emb is None or not self.lasso.isVisible():
             return np.zeros(0, np.int64)
         a, b = self._axes()
+        return self._inside_lasso(s[:, a], s[:, b])
+
+    def _inside_lasso(self, x: np.ndarray, y: np.ndarray) -> np.ndarray:
+        """Indices of the points (x, y) (n,) inside the selection rectangle, edges included."""
         (x0, y0), (w, h) = self.lasso.pos(), self.lasso.size()
-        x, y = s[:, a], s[:, b]
         return np.flatnonzero((x >= x0) & (x <= x0 + w) & (y >= y0) & (y <= y0 + h))
 
     def _show_selection(self) -> None:

@@ -112,3 +112,8 @@ def test_decompression_bomb_is_refused_before_decoding(monkeypatch):
     monkeypatch.setattr(images.cv2, "imdecode", no_decode)  # refused from the header alone
     with pytest.raises(ImageLoadError, match="too large to open .12000x10000, 120 megapixels"):
         decode_image(buf.getvalue(), "bomb.png")
+    huge = io.BytesIO()
+    Image.new("1", (15_000, 13_000)).save(huge, "PNG")  # 195 megapixels: past Pillow's own header limit
+    with pytest.raises(ImageLoadError, match=r"huge.png is too large to open \(Image size \(195000000 pixels\)"):
+        decode_image(huge.getvalue(), "huge.png")
+    assert Image.MAX_IMAGE_PIXELS is not None  # Pillow's limit is left as it was for everyone else
