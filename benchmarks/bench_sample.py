@@ -1,13 +1,16 @@
 """Conditional sampling of 16 samples for one x_c, against the bare decoder forward.
 
-Baseline: ``model.decode_g(z)`` on 16 ready codes under ``torch.inference_mode`` (the x_g
-generative pass alone, nothing else). Measured through the public API the Studio and commands
-use (``cdvae_core.predictor.Predictor``), interleaved with the baseline in the same run:
+Baseline: ``model.decode_g(z, noise=eps)`` on 16 ready codes and their lower-layer noise under
+``torch.inference_mode`` (the x_g generative pass alone, nothing else; for the means-decode path
+``model.decode_g(z)``). Measured through the public API the Studio and commands use
+(``cdvae_core.predictor.Predictor``), interleaved with the baseline in the same run:
 
-1. ``decode``: a given z_g for 16 samples (what a slider move costs). Target <= 1.5x.
-2. ``draw + decode``: 16 conditional samples for an x_c already encoded (a resample). Target <= 1.5x.
-3. ``prepare + draw + decode``: the same from the raw x_c layer (a new image).
-4. ``sample``: every latent layer drawn (the evaluation's samples).
+1. ``decode`` with noise: a given z_g and noise for 16 full samples (what a slider move costs in
+   the Studio's default). Target <= 1.5x.
+2. ``decode`` at the means: the same with the lower layers at their means ("Full samples" off).
+3. ``draw + decode``: 16 conditional samples for an x_c already encoded (a resample). Target <= 1.5x.
+4. ``prepare + draw + decode``: the same from the raw x_c layer (a new image).
+5. ``sample``: every latent layer drawn (the evaluation's samples).
 
 Also printed: each path in ms and as a share of one 60 Hz frame (16.7 ms; target well under 1).
 
@@ -54,27 +57,32 @@ def bench_model(tie: str, reps: int) -> None:
     predictor = Predictor(model)
     xc = np.random.default_rng(0).random((3, 32, 32)).astype(np.float32)
     cond = predictor.prepare(xc)
-    codes = predictor.draw_codes(cond, N, seed=0)
-    z = torch.from_numpy(codes)
+    codes, noise = predictor.draw(cond, N, seed=0)
+    z, eps = torch.from_numpy(codes), torch.from_numpy(noise)
 
     def bare() -> None:
         with torch.inference_mode():
+            model.decode_g(z, noise=eps)
+
+    def bare_means() -> None:
+        with torch.inference_mode():
             model.decode_g(z)
 
-    paths = {
-        "decode (slider move)": lambda: predictor.decode(cond, codes),
-        "draw + decode (resample)": lambda: predictor.decode(cond, predictor.draw_codes(cond, N, seed=1)),
-        "prepare + draw + decode (new image)": lambda: predictor.decode(
-            c := predictor.prepare(xc), predictor.draw_codes(c, N, seed=1)),
-        "sample (all layers drawn)": lambda: predictor.sample(cond, N, seed=1),
+    paths = {  # name: (path, its baseline)
+        "decode (slider move, full samples)": (lambda: predictor.decode(cond, codes, noise), bare),
+        "decode (slider move, at the means)": (lambda: predictor.decode(cond, codes), bare_means),
+        "draw + decode (resample)": (lambda: predictor.decode(cond, *predictor.draw(cond, N, seed=1)), bare),
+        "prepare + draw + decode (new image)": (lambda: predictor.decode(
+            c := predictor.prepare(xc), *predictor.draw(c, N, seed=1)), bare),
+        "sample (all layers drawn)": (lambda: predictor.sample(cond, N, seed=1), bare),
     }
     # interleave: each round times the baseline right before every path, so drift hits both
     rounds = 5
     base: dict[str, list[float]] = {k: [] for k in paths}
     times: dict[str, list[float]] = {k: [] for k in paths}
     for _ in range(rounds):
-        for name, fn in paths.items():
-            base[name] += timed(bare, reps // rounds)
+        for name, (fn, baseline) in paths.items():
+            base[name] += timed(baseline, reps // rounds)
             times[name] += timed(fn, reps // rounds)
     print(f"\n{cfg.display_name} (default sizes; code {cfg.code_dim}, {N} samples, {torch.get_num_threads()} threads)")
     print(f"{'path':38s} {'median ms':>10s} {'bare ms':>8s} {'ratio':>6s} {'of a frame':>10s}")

@@ -152,9 +152,11 @@ class CDVAE(nn.Module):
         z_g = self.conditional(z_c).sample(1, generator, component, temperature)  # (B n, 1, D)
         return z_g.view(B, n, D)
 
-    def decode_g(self, z_g: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
-        """Top codes (M, D) -> x_g means (M, Cg, 32, 32); lower layers drawn only with a generator."""
-        return self.g_scale.to_task(self.dvae_g.generate(z_g, generator))
+    def decode_g(self, z_g: torch.Tensor, generator: torch.Generator | None = None,
+                 noise: torch.Tensor | None = None) -> torch.Tensor:
+        """Top codes (M, D) -> x_g means (M, Cg, 32, 32); lower layers drawn with a generator or
+        from fixed standard-normal noise (M, dvae_g.lower_dim), else at their conditional means."""
+        return self.g_scale.to_task(self.dvae_g.generate(z_g, generator, noise))
 
     def sample(self, xc: torch.Tensor, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
         """Conditional samples (B, n, Cg, 32, 32): every latent layer drawn, decoder means shown."""

@@ -217,14 +217,37 @@ class LadderDVAE(nn.Module):
         # reverse the top-down lists so index 0 is layer 1
         return LadderPass(zs[::-1], mus[::-1], lvs[::-1], kls[::-1], log_q, log_p_lower, recon, log_lik, kl_top_dims)
 
-    def generate(self, z_top: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
+    @property
+    def lower_dim(self) -> int:
+        """Components of all layers below z_L together: the length of ``generate``'s noise rows."""
+        return sum(self.latent_sizes[:-1])
+
+    def lower_noise(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
+        """Standard-normal noise (n, lower_dim) for ``generate``, drawn layer by layer in the order
+        (and so with the same random numbers) that ``generate`` with the same generator would draw."""
+        parts = [torch.randn(n, self.latent_sizes[i], generator=generator)
+                 for i in range(len(self.latent_sizes) - 2, -1, -1)]
+        return torch.cat(parts, 1) if parts else torch.zeros(n, 0)
+
+    def generate(self, z_top: torch.Tensor, generator: torch.Generator | None = None,
+                 noise: torch.Tensor | None = None) -> torch.Tensor:
         """Descend from z_L (B, D) to the mean image (B, C, 32, 32).
 
-        With ``generator`` None the lower layers sit at their conditional means (a deterministic,
-        smooth decode for sliders); otherwise each lower layer is drawn from its conditional.
+        The lower layers are drawn from their conditionals with ``generator``, or from the given
+        standard-normal ``noise`` (B, lower_dim) (top-down order: layer L-1's components first),
+        z_l = mu_l + sigma_l * noise_l: fixed noise makes the decode a smooth, deterministic
+        function of z_L that still shows the model's full sample (the Studio's sliders). With
+        neither the lower layers sit at their conditional means.
         """
-        z = z_top
+        if noise is not None and noise.shape != (z_top.shape[0], self.lower_dim):
+            raise ValueError(f"noise must have shape ({z_top.shape[0]}, {self.lower_dim}), got {tuple(noise.shape)}")
+        z, start = z_top, 0
         for i in range(len(self.latent_sizes) - 2, -1, -1):
             mu_p, lv_p = self.prior_step(i, z)
-            z = mu_p if generator is None else reparameterise(mu_p, lv_p, generator)
+            if noise is not None:
+                eps = noise[:, start : start + self.latent_sizes[i]]
+                start += self.latent_sizes[i]
+                z = mu_p + eps * torch.exp(0.5 * lv_p)
+            else:
+                z = mu_p if generator is None else reparameterise(mu_p, lv_p, generator)
         return self.decoder(z)

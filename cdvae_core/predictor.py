@@ -3,6 +3,11 @@
 A ``Condition`` holds everything about one conditioning image that does not change while the
 user drags sliders, so each slider move costs only the x_g generative pass (``decode``).
 All arrays are float32 numpy; x_c is one image (Cc, 32, 32) (``sample_batch``: a batch); codes are (n, D).
+
+A sample is a code z_L (D,) plus, for a ladder with lower layers, one standard-normal draw for
+those layers (``noise_dim``,): ``draw`` returns both, and ``decode(cond, codes, noise)`` is then the
+model's full sample, a smooth function of the code for fixed noise. ``noise=None`` decodes with
+the lower layers at their conditional means (smoother still, but it hides part of the spread).
 """
 
 from __future__ import annotations
@@ -101,6 +106,11 @@ class Predictor:
         return self.config.mixtures if (not self.is_cvae and self.config.tie == "mdn") else 0
 
     @property
+    def noise_dim(self) -> int:
+        """Length of a sample's lower-layer noise row (0: no latent layers below the code)."""
+        return 0 if self.is_cvae else self.model.dvae_g.lower_dim
+
+    @property
     def supports_nll(self) -> bool:
         return bool(getattr(self.model, "supports_nll", False))
 
@@ -124,11 +134,7 @@ class Predictor:
                    temperature: float = 1.0) -> np.ndarray:
         """n codes from the conditional p(z_g | x_c): (n, D). ``component`` picks one MDN component;
         ``temperature`` in [0, MAX_TEMPERATURE] scales the draws' spread (1: the model's own)."""
-        if component is not None and self.mixtures == 0:
-            raise ValueError("only an MDN tie has mixture components to choose from")
-        if not 0.0 <= temperature <= MAX_TEMPERATURE:
-            raise ValueError(f"temperature must lie in [0, {MAX_TEMPERATURE}], got {temperature}")
-        return self._codes(cond, n, _generator(seed), component, temperature)[0].numpy().copy()
+        return self.draw(cond, n, seed, component, temperature)[0]
 
     def _codes(self, cond: Condition, n: int, gen: torch.Generator, component: int | None = None,
                temperature: float = 1.0) -> torch.Tensor:
@@ -138,13 +144,54 @@ class Predictor:
         return self.model.codes_given(cond.mu_c, cond.lv_c, n, gen, component, temperature)
 
     @torch.inference_mode()
-    def decode(self, cond: Condition, codes: np.ndarray) -> np.ndarray:
-        """Codes (n, D) -> x_g (n, Cg, 32, 32), lower latent layers at their conditional means."""
+    def draw(self, cond: Condition, n: int, seed: int | None = None, component: int | None = None,
+             temperature: float = 1.0) -> tuple[np.ndarray, np.ndarray]:
+        """n full samples' randomness: codes (n, D), exactly ``draw_codes`` for the same arguments,
+        and lower-layer noise (n, noise_dim) drawn after them from the same seed, scaled by
+        ``temperature`` like the codes. ``decode(cond, codes, noise)`` turns them into samples."""
+        if component is not None and self.mixtures == 0:
+            raise ValueError("only an MDN tie has mixture components to choose from")
+        if not 0.0 <= temperature <= MAX_TEMPERATURE:
+            raise ValueError(f"temperature must lie in [0, {MAX_TEMPERATURE}], got {temperature}")
+        gen = _generator(seed)
+        codes = self._codes(cond, n, gen, component, temperature)[0].numpy().copy()
+        return codes, self._noise(n, gen, temperature)
+
+    def draw_noise(self, n: int, seed: int | None = None, temperature: float = 1.0) -> np.ndarray:
+        """Fresh lower-layer noise for n samples: (n, noise_dim) float32 from N(0, temperature^2)."""
+        if not 0.0 <= temperature <= MAX_TEMPERATURE:
+            raise ValueError(f"temperature must lie in [0, {MAX_TEMPERATURE}], got {temperature}")
+        return self._noise(n, _generator(seed), temperature)
+
+    def _noise(self, n: int, gen: torch.Generator, temperature: float) -> np.ndarray:
+        if self.noise_dim == 0:
+            return np.zeros((n, 0), np.float32)
+        # drawn as the model's own sampler draws them: draw + decode at temperature 1 is ``sample``
+        return (self.model.dvae_g.lower_noise(n, gen) * temperature).numpy().astype(np.float32)
+
+    def check_noise(self, noise: np.ndarray | None, n: int) -> np.ndarray | None:
+        """``noise`` as float32 (n, noise_dim), or None (lower layers at their means); ValueError
+        for a shape that does not fit this model or values that are not finite."""
+        if noise is None:
+            return None
+        arr = np.asarray(noise, dtype=np.float32)
+        if arr.shape != (n, self.noise_dim):
+            raise ValueError(f"lower-layer noise must have shape ({n}, {self.noise_dim}) for this model, "
+                             f"got {arr.shape}")
+        if not np.all(np.isfinite(arr)):
+            raise ValueError("lower-layer noise contains NaN or infinite values")
+        return arr
+
+    @torch.inference_mode()
+    def decode(self, cond: Condition, codes: np.ndarray, noise: np.ndarray | None = None) -> np.ndarray:
+        """Codes (n, D) and lower-layer noise (n, noise_dim) -> x_g (n, Cg, 32, 32); without noise
+        the lower latent layers sit at their conditional means."""
         z = torch.from_numpy(np.asarray(codes, dtype=np.float32).reshape(-1, self.code_dim).copy())
+        eps = self.check_noise(noise, z.shape[0])
         if self.is_cvae:
             out = self.model.decode_with(cond.features.expand(z.shape[0], -1), z)
         else:
-            out = self.model.decode_g(z)
+            out = self.model.decode_g(z, noise=None if eps is None or self.noise_dim == 0 else torch.from_numpy(eps.copy()))
         return out.numpy().copy()
 
     @torch.inference_mode()

@@ -21,37 +21,47 @@ WHAT = ("Starred samples", "Current sample", "Whole grid", "Batch: a folder of i
 FORMATS = ("png", "jpg", "png16")
 
 
-def export_groups(items: dict[str, Any], what: int) -> list[tuple[Any, Any, np.ndarray]]:
-    """(predictor, image (path or uint8 (H, W, 3)), codes (n, D)) per group to export."""
+def export_groups(items: dict[str, Any], what: int) -> list[tuple[Any, Any, np.ndarray, np.ndarray | None]]:
+    """(predictor, image (path or uint8 (H, W, 3)), codes (n, D), lower-layer noise (n, E) or None
+    (decoded at the lower layers' means)) per group to export: each result as it was shown."""
     ctx = items.get("ctx")
     if what == 0:
-        groups: dict[tuple[str, str], tuple[Any, Any, list[np.ndarray]]] = {}
+        groups: dict[tuple[str, str, bool], tuple[Any, Any, list[np.ndarray], list[np.ndarray]]] = {}
         for star in items.get("stars", []):
             source = star.doc.source if star.doc.source else star.doc.rgb
-            key = (star.model.key, star.doc.key)
+            key = (star.model.key, star.doc.key, star.noise is None)
             predictor = items["predictors"].get(star.model.key)
             if predictor is None:
                 continue
-            groups.setdefault(key, (predictor, source, []))[2].append(star.code)
-        return [(p, s, np.stack(c)) for p, s, c in groups.values()]
+            group = groups.setdefault(key, (predictor, source, [], []))
+            group[2].append(star.code)
+            if star.noise is not None:
+                group[3].append(star.noise)
+        return [(p, s, np.stack(c), np.stack(n) if n else None) for p, s, c, n in groups.values()]
     if ctx is None or items.get("grid") is None:
         return []
     source = ctx.doc.source if ctx.doc.source else ctx.doc.rgb
-    codes = items["grid"].codes
-    chosen = codes[items["current"] : items["current"] + 1] if what == 1 else codes
-    return [(ctx.predictor, source, np.asarray(chosen, np.float32))]
+    codes = np.asarray(items["grid"].codes, np.float32)
+    rows = items.get("noise") or [None] * len(codes)
+    chosen = [items["current"]] if what == 1 else list(range(len(codes)))
+    noise = None if any(rows[i] is None for i in chosen) else np.stack([rows[i] for i in chosen])
+    return [(ctx.predictor, source, codes[chosen], noise)]
 
 
-def export_job(groups: list[tuple[Any, Any, np.ndarray]], outdir: str, fmt: str) -> Generator[Any, None, int]:
+def export_job(groups: list[tuple[Any, Any, np.ndarray, np.ndarray | None]], outdir: str,
+               fmt: str) -> Generator[Any, None, int]:
     """Chain iter_export over the groups, renumbering progress across them; returns files written."""
     from cdvae_core.postprocess.export import ExportReport, iter_export
     from cdvae_core.progress import Progress
 
-    total = sum(len(c) for _, _, c in groups)
+    total = sum(len(g[2]) for g in groups)
     report = ExportReport()
     base = 0
-    for predictor, source, codes in groups:
-        for p in iter_export(predictor, [source], len(codes), outdir, fmt=fmt, codes=codes, report=report):
+    for predictor, source, codes, noise in groups:
+        # numbered on across groups: two groups of one photo (two models, or full and means-decoded
+        # samples) must not overwrite each other's files
+        for p in iter_export(predictor, [source], len(codes), outdir, fmt=fmt, codes=codes, noise=noise,
+                             report=report, first_index=base):
             yield Progress("export", base + p.done, total, p.message, p.values)
         base += len(codes)
     if report.failed:
@@ -60,7 +70,7 @@ def export_job(groups: list[tuple[Any, Any, np.ndarray]], outdir: str, fmt: str)
 
 
 def batch_job(predictor: Any, folder: str, n: int, seed: int, outdir: str, fmt: str,
-              temperature: float = 1.0) -> Generator[Any, None, int]:
+              temperature: float = 1.0, lower: bool = True) -> Generator[Any, None, int]:
     from cdvae_core.postprocess.export import ExportReport, ExportSettings, iter_export
     from cdvae_core.postprocess.imagefiles import list_images
 
@@ -69,7 +79,7 @@ def batch_job(predictor: Any, folder: str, n: int, seed: int, outdir: str, fmt: 
         raise ValueError(f"no images in {folder}")
     report = ExportReport()
     yield from iter_export(predictor, images, n, outdir, seed=seed, fmt=fmt, report=report,
-                           settings=ExportSettings(temperature=temperature))
+                           settings=ExportSettings(temperature=temperature, lower_layers=lower))
     return len(report.results)
 
 
@@ -141,8 +151,8 @@ class ExportDialog(JobDialog):
                 self.status.setText("Batch export needs a loaded model and a folder of images.")
                 return
             n, seed, predictor = self.batch_n.value(), int(self.items.get("seed", 0)), ctx.predictor
-            temperature = float(self.items.get("temperature", 1.0))
-            factory = lambda: batch_job(predictor, folder, n, seed, outdir, fmt, temperature)  # noqa: E731
+            temperature, lower = float(self.items.get("temperature", 1.0)), bool(self.items.get("lower", True))
+            factory = lambda: batch_job(predictor, folder, n, seed, outdir, fmt, temperature, lower)  # noqa: E731
         else:
             groups = export_groups(self.items, what)
             if any(not getattr(g[0], "has_codes", True) for g in groups):

@@ -29,7 +29,7 @@ def sweep_codes(code: np.ndarray, index: int, mean: np.ndarray, std: np.ndarray,
 
 
 def interpolation_codes(a: np.ndarray, b: np.ndarray, frames: int = 24) -> np.ndarray:
-    """Codes (frames, D) on the straight line from a to b and back."""
+    """Rows (frames, D) on the straight line from a (D,) to b (D,) and back (codes, or noise)."""
     t = np.concatenate([np.linspace(0, 1, frames // 2), np.linspace(1, 0, frames // 2)[1:-1]]).astype(np.float32)
     return (1 - t)[:, None] * np.asarray(a, np.float32)[None] + t[:, None] * np.asarray(b, np.float32)[None]
 
@@ -59,11 +59,18 @@ def write_animation(path: str | Path, frames: np.ndarray, fps: float = 12.0) -> 
 
 
 def export_sweep(path: str | Path, task: Any, ctx: Any, cache: DecodeCache, code: np.ndarray, index: int,
-                 other: np.ndarray | None = None, frames: int = 24) -> int:
-    """Render a sweep of component ``index`` (or the interpolation to ``other``) and write it; returns frames."""
-    codes = interpolation_codes(code, other, frames) if other is not None else \
-        sweep_codes(code, index, ctx.mean, ctx.std, frames)
-    xg = cache.decode(ctx.predictor, ctx.cond, ctx.entry.key, ctx.doc.key, codes)
+                 other: np.ndarray | None = None, frames: int = 24, noise: np.ndarray | None = None,
+                 other_noise: np.ndarray | None = None) -> int:
+    """Render a sweep of component ``index`` (or the interpolation to ``other``) and write it; returns
+    frames. ``noise`` (E,): the sample's lower-layer draws, held through a sweep and interpolated
+    towards ``other_noise`` with the code (None: lower layers at their means)."""
+    if other is not None:
+        codes = interpolation_codes(code, other, frames)
+        rows = None if noise is None or other_noise is None else interpolation_codes(noise, other_noise, frames)
+    else:
+        codes = sweep_codes(code, index, ctx.mean, ctx.std, frames)
+        rows = None if noise is None else np.repeat(np.asarray(noise, np.float32)[None], len(codes), 0)
+    xg = cache.decode(ctx.predictor, ctx.cond, ctx.entry.key, ctx.doc.key, codes, rows)
     cells = compose_cells(task, ctx.doc, xg, ctx.flow_scale, ctx.detail)  # (T, h, w, 3)
     write_animation(path, cells)
     return len(cells)

@@ -22,13 +22,17 @@ GRID = 16  # samples in the grid (the issue asks for at least 16)
 
 @dataclass
 class GridResult:
-    """codes (n, D), xg (n, Cg, 32, 32), cells (n, h, w, 3) uint8, spread (32, 32), decode_s seconds."""
+    """codes (n, D), xg (n, Cg, 32, 32), cells (n, h, w, 3) uint8, spread (32, 32), decode_s seconds;
+    noise (n, E): the rows' lower-layer draws, kept even when the grid was decoded at the means;
+    lower: whether the layers were decoded with that noise (full samples)."""
 
     codes: np.ndarray
     xg: np.ndarray
     cells: np.ndarray
     spread: np.ndarray
     decode_s: float
+    noise: np.ndarray | None = None
+    lower: bool = False
 
 
 def cell_detail(task: Any, predictor: Any, cond: Any, model_key: str, doc: ImageDoc) -> np.ndarray | None:
@@ -90,19 +94,24 @@ def apply_pins(codes: np.ndarray, pinned: np.ndarray, values: np.ndarray) -> np.
 
 
 def render_grid(task: Any, predictor: Any, cond: Any, model_key: str, doc: ImageDoc, codes: np.ndarray,
-                cache: DecodeCache, flow_scale: float | None = None, detail: np.ndarray | None = None) -> GridResult:
-    """Decode codes (n, D) (cached per row) and compose the display cells."""
+                cache: DecodeCache, flow_scale: float | None = None, detail: np.ndarray | None = None,
+                noise: np.ndarray | None = None, lower: bool = True) -> GridResult:
+    """Decode codes (n, D) with their lower-layer noise (n, E) (cached per row; ``lower`` False or
+    no noise: lower layers at their conditional means) and compose the display cells."""
     t0 = time.perf_counter()
-    xg = cache.decode(predictor, cond, model_key, doc.key, codes)  # (n, Cg, 32, 32)
+    xg = cache.decode(predictor, cond, model_key, doc.key, codes, noise if lower else None)  # (n, Cg, 32, 32)
     decode_s = time.perf_counter() - t0
     cells = compose_cells(task, doc, xg, flow_scale, detail)
-    return GridResult(np.asarray(codes, np.float32), xg, cells, spread_map(xg), decode_s)
+    return GridResult(np.asarray(codes, np.float32), xg, cells, spread_map(xg), decode_s,
+                      None if noise is None else np.asarray(noise, np.float32), lower and noise is not None)
 
 
 def load_context(catalog: ModelCatalog, entry: ModelEntry, task: Any, image: LoadedImage | ImageDoc,
                  source: Any, docs: DocCache, cache: DecodeCache, seed: int, component: int | None,
-                 pinned: np.ndarray | None, pin_values: np.ndarray | None, temperature: float = 1.0) -> ContextResult:
-    """Load (cached) model, decompose the image (cached), encode it, draw and render the grid."""
+                 pinned: np.ndarray | None, pin_values: np.ndarray | None, temperature: float = 1.0,
+                 lower: bool = True) -> ContextResult:
+    """Load (cached) model, decompose the image (cached), encode it, draw and render the grid
+    (``lower``: decode with the drawn lower-layer noise, else at the lower layers' means)."""
     predictor = catalog.load(entry)
     if predictor.task != task.name:
         raise ValueError(f"{entry.name} was trained for {predictor.task}, not {task.name}")
@@ -114,15 +123,16 @@ def load_context(catalog: ModelCatalog, entry: ModelEntry, task: Any, image: Loa
     image_code = code_fn(cond) if code_fn is not None else None
     if component is not None and mixture is None:
         component = None
-    codes = predictor.draw_codes(cond, GRID, seed, component, temperature=temperature)
+    codes, noise = predictor.draw(cond, GRID, seed, component, temperature=temperature)
     if pinned is not None and pin_values is not None and pinned.shape == (codes.shape[1],):
         codes = apply_pins(codes, pinned, pin_values)
     detail = cell_detail(task, predictor, cond, entry.key, doc)
     t0 = time.perf_counter()
-    xg = cache.decode(predictor, cond, entry.key, doc.key, codes)  # the motion colour scale needs it first
+    # the motion colour scale needs the layers first
+    xg = cache.decode(predictor, cond, entry.key, doc.key, codes, noise if lower else None)
     decode_s = time.perf_counter() - t0
     flow_scale = grid_flow_scale(task, xg)
-    grid = render_grid(task, predictor, cond, entry.key, doc, codes, cache, flow_scale, detail)
+    grid = render_grid(task, predictor, cond, entry.key, doc, codes, cache, flow_scale, detail, noise, lower)
     grid.decode_s = decode_s  # render_grid found the rows cached
     return ContextResult(entry, predictor, doc, cond, np.asarray(mean, np.float32), np.asarray(std, np.float32),
                          image_code, mixture, grid, detail, flow_scale, scatter_components(predictor))
@@ -200,8 +210,10 @@ def render_truth(task: Any, predictor: Any, cond: Any, doc: ImageDoc, grid_xg: n
 
 def render_sweeps(task: Any, predictor: Any, cond: Any, model_key: str, doc: ImageDoc, code: np.ndarray,
                   mean: np.ndarray, std: np.ndarray, cache: DecodeCache, steps: int = 5,
-                  thumb: int = 28, detail: np.ndarray | None = None, flow_scale: float | None = None) -> np.ndarray:
-    """Sweep strips: for each component i, the code with z_i at mean_i + k std_i, k in -2..+2.
+                  thumb: int = 28, detail: np.ndarray | None = None, flow_scale: float | None = None,
+                  noise: np.ndarray | None = None) -> np.ndarray:
+    """Sweep strips: for each component i, the code with z_i at mean_i + k std_i, k in -2..+2,
+    decoded with the sample's lower-layer noise (E,) (None: lower layers at their means).
 
     Returns (D, thumb, steps * thumb, 3) uint8: one horizontal strip per component.
     """
@@ -210,7 +222,8 @@ def render_sweeps(task: Any, predictor: Any, cond: Any, model_key: str, doc: Ima
     codes = np.repeat(np.asarray(code, np.float32)[None], d * steps, 0).reshape(d, steps, d)
     for i in range(d):
         codes[i, :, i] = mean[i] + ks * max(float(std[i]), 1e-3)
-    xg = cache.decode(predictor, cond, model_key, doc.key, codes.reshape(-1, d))  # (D*steps, Cg, 32, 32)
+    rows = None if noise is None else np.repeat(np.asarray(noise, np.float32)[None], d * steps, 0)
+    xg = cache.decode(predictor, cond, model_key, doc.key, codes.reshape(-1, d), rows)  # (D*steps, Cg, 32, 32)
     small = doc if max(doc.small.shape[:2]) <= thumb else _thumb_doc(doc, thumb)
     from .render import shrink_detail
 

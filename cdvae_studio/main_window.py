@@ -105,6 +105,13 @@ class MainWindow(QMainWindow):
         self.temperatureSpin.setToolTip("Spread of new draws (temperature, StyleGAN's truncation): 1 is the model's "
                                         "conditional, lower pulls samples toward its means, higher pushes them out; "
                                         "the same seed keeps the same samples")
+        self.lowerCheck = QCheckBox("Full samples")
+        self.lowerCheck.setObjectName("lowerLayersCheck")
+        self.lowerCheck.setChecked(self.settings.value("fullSamples", True, type=bool))
+        self.lowerCheck.setToolTip("Draw the lower latent layers of each sample (fixed per sample, so sliders stay "
+                                   "smooth): the grid shows the model's own samples, as cdvae-sample and the metrics "
+                                   "do. Off: lower layers at their conditional means, smoother and less varied "
+                                   "(for motion most of the spread is in the lower layers)")
         self.seedLock = QCheckBox("Lock seed")
         self.seedLock.setObjectName("seedLock")
         self.seedLock.setToolTip("Keep the seed when resampling, changing image or model")
@@ -118,6 +125,7 @@ class MainWindow(QMainWindow):
         bar.addWidget(self.seedLock)
         bar.addWidget(QLabel(" Temperature "))  # not "Spread": that tab is the per-pixel spread map
         bar.addWidget(self.temperatureSpin)
+        bar.addWidget(self.lowerCheck)
         bar.addSeparator()
 
         self.imagePanel = ImagePanel()
@@ -379,6 +387,7 @@ class MainWindow(QMainWindow):
         self.settings.setValue("splitter", self.splitter.saveState())
         self.settings.setValue("rightSplitter", self.right_splitter.saveState())
         self.settings.setValue("task", self.state.task_name)
+        self.settings.setValue("fullSamples", self.lowerCheck.isChecked())
         self.settings.sync()
 
     def training_running(self) -> bool:

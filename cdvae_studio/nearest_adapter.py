@@ -27,6 +27,7 @@ class NearestPredictor:
     code_dim = 1
     tied_dims = 0
     mixtures = 0
+    noise_dim = 0  # no latent layers below a code
     embedding = None
     name = "Nearest neighbour"
 
@@ -42,6 +43,12 @@ class NearestPredictor:
         """Ranks 0..n-1 as codes (n, 1): the paper's "i-th sample is the i-th neighbour" (nothing is
         drawn, so the temperature has nothing to scale)."""
         return np.arange(min(n, len(cond.samples)), dtype=np.float32)[:, None]
+
+    def draw(self, cond: NearestCondition, n: int, seed: int | None = None, component=None,
+             temperature: float = 1.0) -> tuple[np.ndarray, np.ndarray]:
+        """The ranks of ``draw_codes`` and an empty (n, 0) noise block (the Predictor interface)."""
+        codes = self.draw_codes(cond, n, seed, component, temperature)
+        return codes, np.zeros((len(codes), 0), np.float32)
 
     def decode(self, cond: NearestCondition, codes: np.ndarray) -> np.ndarray:
         ranks = np.clip(np.rint(np.asarray(codes, np.float32)[:, 0]), 0, len(cond.samples) - 1).astype(int)

@@ -331,7 +331,7 @@ def heat_rgb(values: np.ndarray, size_wh: tuple[int, int], vmax: float | None = 
 
 
 class DecodeCache:
-    """LRU of decoded layers keyed by (model key, image key, code bytes), one row per code.
+    """LRU of decoded layers keyed by (model key, image key, code and noise bytes), one row per sample.
 
     Sliders often move one component while the rest of the grid stays put; per-row keys let a
     re-render decode only rows not seen before. Thread-safe (the worker writes, tests read).
@@ -344,10 +344,17 @@ class DecodeCache:
         self.hits = 0
         self.misses = 0
 
-    def decode(self, predictor: Any, cond: Any, model_key: str, doc_key: str, codes: np.ndarray) -> np.ndarray:
-        """codes (n, D) -> layers (n, Cg, 32, 32), calling predictor.decode only for new rows."""
+    def decode(self, predictor: Any, cond: Any, model_key: str, doc_key: str, codes: np.ndarray,
+               noise: np.ndarray | None = None) -> np.ndarray:
+        """codes (n, D) and lower-layer noise (n, E) or None (lower layers at their means) ->
+        layers (n, Cg, 32, 32), calling predictor.decode only for new rows."""
         codes = np.ascontiguousarray(codes, np.float32)
-        keys = [(model_key, doc_key, row.tobytes()) for row in codes]
+        if noise is not None:
+            noise = np.ascontiguousarray(noise, np.float32).reshape(len(codes), -1)
+            noise = noise if noise.shape[1] and getattr(predictor, "noise_dim", 0) else None
+        # a key with noise is longer than one without, so the two never collide
+        keys = [(model_key, doc_key, row.tobytes() + (b"" if noise is None else noise[i].tobytes()))
+                for i, row in enumerate(codes)]
         out: list[np.ndarray | None] = []
         missing: list[int] = []
         with self._lock:
@@ -361,7 +368,9 @@ class DecodeCache:
             self.hits += len(keys) - len(missing)
             self.misses += len(missing)
         if missing:
-            decoded = np.asarray(predictor.decode(cond, codes[missing]), np.float32)  # (m, Cg, 32, 32)
+            rows = None if noise is None else noise[missing]
+            decoded = np.asarray(predictor.decode(cond, codes[missing]) if rows is None else
+                                 predictor.decode(cond, codes[missing], rows), np.float32)  # (m, Cg, 32, 32)
             with self._lock:
                 for j, i in enumerate(missing):
                     out[i] = decoded[j]
@@ -373,3 +382,4 @@ class DecodeCache:
     def clear(self) -> None:
         with self._lock:
             self._rows.clear()
+

@@ -28,6 +28,7 @@ class Session:
     component: int = -1  # MDN component (-1: the whole mixture)
     pinned: list[int] = field(default_factory=list)  # code components fixed across the grid
     temperature: float = 1.0  # spread of the drawn codes (sessions saved before it: 1)
+    noise: list[float] | None = None  # the current sample's lower-layer draws (older sessions: redrawn)
 
     def to_json(self) -> str:
         return json.dumps({"format": FORMAT, "version": VERSION, **asdict(self)}, indent=2)
@@ -57,6 +58,7 @@ def load_session(path: str | Path) -> Session:
             current=int(data.get("current", 0)), component=int(data.get("component", -1)),
             pinned=[int(v) for v in data.get("pinned", [])],
             temperature=float(data.get("temperature", 1.0)),
+            noise=None if data.get("noise") is None else [float(v) for v in data["noise"]],
         )
     except (KeyError, TypeError, ValueError) as exc:
         raise SessionError(f"{path.name}: missing or bad field ({exc})") from exc

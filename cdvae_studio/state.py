@@ -55,6 +55,9 @@ class StudioState(ActionsMixin, QObject):
         self.grid: GridResult | None = None
         self.codes = np.zeros((0, 0), np.float32)  # (n, D) codes the grid shows
         self.drawn = np.zeros((0, 0), np.float32)  # (n, D) the codes as drawn, before slider edits
+        self.noise = np.zeros((0, 0), np.float32)  # (n, E) each sample's lower-layer draws (fixed per sample)
+        self.drawn_noise = np.zeros((0, 0), np.float32)  # (n, E) as drawn, before "randomise all"
+        self.lower = window.lowerCheck.isChecked()  # decode with the noise (full samples) or at the means
         self.pinned = np.zeros(0, bool)  # (D,) components fixed across the grid by the sliders
         self.current = 0
         self.component = -1
@@ -83,6 +86,7 @@ class StudioState(ActionsMixin, QObject):
         w.resampleButton.clicked.connect(self.resample)
         w.seedSpin.valueChanged.connect(self._seed_edited)
         w.temperatureSpin.valueChanged.connect(self._temperature_edited)
+        w.lowerCheck.toggled.connect(self._lower_toggled)
         w.sampleGrid.sampleClicked.connect(self.select_sample)
         w.sampleGrid.starToggled.connect(self.toggle_star)
         w.sampleGrid.sampleHovered.connect(w.lppScatter.highlight_sample)
@@ -263,8 +267,9 @@ class StudioState(ActionsMixin, QObject):
         values = np.asarray(restore.code, np.float32) if restore else None
         catalog, docs, cache = self.catalog, self.docs, self.cache
         self.w.show_empty(None)
+        lower = self.lower
         self.worker.submit("context", lambda: load_context(catalog, entry, task, image, path, docs, cache, seed,
-                                                           component, pinned, values, temperature))
+                                                           component, pinned, values, temperature, lower))
 
     def request_grid(self) -> None:
         """Render the grid's current codes (slider moves arrive here throttled). While a slider is
@@ -272,13 +277,14 @@ class StudioState(ActionsMixin, QObject):
         if self.ctx is None or not len(self.codes):
             return
         ctx, task, codes, scale = self.ctx, self.task, self.codes.copy(), self.ctx.flow_scale
+        noise, lower = self.noise.copy(), self.lower
         doc, detail = ctx.doc, ctx.detail
         if self.w.codeSliders.dragging():
             doc = drag_doc(ctx.doc)
             detail = shrink_detail(ctx.detail, doc)
         self._draw_pending = False
         self.worker.submit("grid", lambda: render_grid(task, ctx.predictor, ctx.cond, ctx.entry.key, doc,
-                                                       codes, self.cache, scale, detail))
+                                                       codes, self.cache, scale, detail, noise, lower))
 
     def request_draw(self) -> None:
         """Draw a new set of codes (resample, MDN component) keeping pinned components."""
@@ -286,14 +292,14 @@ class StudioState(ActionsMixin, QObject):
             return
         ctx, task, seed, temperature = self.ctx, self.task, self.seed, self.temperature
         component = self.component if self.component >= 0 and ctx.mixture is not None else None
-        pinned, values = self.pinned.copy(), self.current_code().copy()
+        pinned, values, lower = self.pinned.copy(), self.current_code().copy(), self.lower
 
         def job() -> GridResult:
-            codes = ctx.predictor.draw_codes(ctx.cond, GRID, seed, component, temperature=temperature)
+            codes, noise = ctx.predictor.draw(ctx.cond, GRID, seed, component, temperature=temperature)
             if pinned.any():
                 codes = apply_pins(codes, pinned, values)
             return render_grid(task, ctx.predictor, ctx.cond, ctx.entry.key, ctx.doc, codes, self.cache,
-                               ctx.flow_scale, ctx.detail)
+                               ctx.flow_scale, ctx.detail, noise, lower)
 
         self._draw_pending = True
         self.worker.submit("grid", job)
@@ -304,14 +310,17 @@ class StudioState(ActionsMixin, QObject):
         if self.ctx is None or self.grid is None or not len(self.codes):
             return
         ctx, task, grid, cur = self.ctx, self.task, self.grid, self.current
-        code = self.codes[cur].copy()
-        xg = grid.xg[cur].copy() if np.array_equal(grid.codes[cur], code) else None
+        code, noise = self.codes[cur].copy(), self.current_noise()
+        rendered = grid.noise is None or noise is None or np.array_equal(grid.noise[cur], noise)
+        xg = grid.xg[cur].copy() if np.array_equal(grid.codes[cur], code) and rendered else None
+        rows = None if noise is None else noise[None]
 
         doc_is_photo = ctx.doc.source is not None or not ctx.doc.key.startswith("example:")
         has_codes = getattr(ctx.predictor, "has_codes", True)
 
         def preview() -> tuple[np.ndarray, np.ndarray]:
-            layer = xg if xg is not None else self.cache.decode(ctx.predictor, ctx.cond, ctx.entry.key, ctx.doc.key, code[None])[0]
+            layer = xg if xg is not None else \
+                self.cache.decode(ctx.predictor, ctx.cond, ctx.entry.key, ctx.doc.key, code[None], rows)[0]
             own = own_sample(ctx.predictor, ctx.cond, ctx.entry.key, ctx.doc) if doc_is_photo and has_codes else None
             return layer, render_preview(task, ctx.doc, layer, own)
 
@@ -326,7 +335,7 @@ class StudioState(ActionsMixin, QObject):
             mean, std = ctx.mean, ctx.std
             self.worker.submit("sweep", lambda: render_sweeps(task, ctx.predictor, ctx.cond, ctx.entry.key, ctx.doc,
                                                               code, mean, std, self.cache, detail=ctx.detail,
-                                                              flow_scale=ctx.flow_scale))
+                                                              flow_scale=ctx.flow_scale, noise=noise))
 
     # results ---------------------------------------------------------------------------------
     @Slot(str, int, object, float, str)
@@ -392,6 +401,7 @@ class StudioState(ActionsMixin, QObject):
             self.component = -1
         self.drawn = ctx.grid.codes.copy()
         self.codes = ctx.grid.codes.copy()
+        self._take_noise(ctx.grid)
         self.pinned = np.zeros(p.code_dim, bool)
         self.current = 0
         self.undo_stack.clear()
@@ -400,6 +410,8 @@ class StudioState(ActionsMixin, QObject):
             self.current = min(max(restore.current, 0), len(self.codes) - 1)
             if len(restore.code) == p.code_dim:
                 self.codes[self.current] = np.asarray(restore.code, np.float32)
+            if restore.noise is not None and len(restore.noise) == self.noise.shape[1]:
+                self.noise[self.current] = np.asarray(restore.noise, np.float32)
         w.imagePanel.layer.set_image(_layer_rgb(ctx.doc.xc_work))
         w.flowView.set_frame(ctx.doc.rgb if self.task_name == "motion" else None)
         emb = getattr(p, "embedding", None)
@@ -411,6 +423,12 @@ class StudioState(ActionsMixin, QObject):
         if restore is not None:
             self.request_grid()
 
+    def _take_noise(self, grid: GridResult) -> None:
+        """Adopt a freshly drawn grid's lower-layer noise (n, E)."""
+        n = len(grid.codes)
+        self.noise = np.zeros((n, 0), np.float32) if grid.noise is None else grid.noise.copy()
+        self.drawn_noise = self.noise.copy()
+
     def _apply_grid(self, grid: GridResult, seconds: float, job: str = "render") -> None:
         w = self.w
         self.grid = grid
@@ -419,6 +437,7 @@ class StudioState(ActionsMixin, QObject):
             self._draw_pending = False
             self.codes = grid.codes.copy()
             self.drawn = grid.codes.copy()
+            self._take_noise(grid)
         t0 = time.perf_counter()
         full = self.ctx.doc.small.shape[:2] if self.ctx is not None else None
         # a drag render (smaller cells, slider held): only the cells change on screen; the sliders

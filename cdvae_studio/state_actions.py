@@ -30,6 +30,13 @@ class Star:
     xg: np.ndarray
     seed: int
     thumb: np.ndarray
+    noise: np.ndarray | None = None  # (E,) the lower-layer draws it was decoded with; None: at the means
+
+    def is_sample(self, doc: Any, model_key: str, code: np.ndarray, noise: np.ndarray | None) -> bool:
+        """True when (doc, model, code, noise) is this very sample."""
+        same_noise = (self.noise is None and noise is None) or (
+            self.noise is not None and noise is not None and np.array_equal(self.noise, noise))
+        return self.doc is doc and self.model.key == model_key and np.array_equal(self.code, code) and same_noise
 
 
 
@@ -40,10 +47,24 @@ class ActionsMixin:
     def current_code(self) -> np.ndarray:
         return self.codes[self.current] if len(self.codes) else np.zeros(0, np.float32)
 
+    def noise_rows(self) -> np.ndarray | None:
+        """The lower-layer noise (n, E) the grid decodes with, or None (off, or no lower layers)."""
+        return self.noise if self.lower and self.noise.ndim == 2 and self.noise.shape[1] else None
+
+    def current_noise(self) -> np.ndarray | None:
+        """The current sample's lower-layer noise (E,) as decoded, or None (at the means)."""
+        rows = self.noise_rows()
+        return None if rows is None or not 0 <= self.current < len(rows) else rows[self.current].copy()
+
+    def _lower_toggled(self, on: bool) -> None:
+        """Full samples on or off: the same codes and noise, decoded the other way."""
+        self.lower = bool(on)
+        self.request_grid()
+
     def _push_undo(self) -> None:
         now = time.perf_counter()
         if now - self._last_edit > UNDO_GAP_S:
-            self.undo_stack.append((self.codes.copy(), self.pinned.copy(), self.current))
+            self.undo_stack.append((self.codes.copy(), self.noise.copy(), self.pinned.copy(), self.current))
             del self.undo_stack[:-100]
         self._last_edit = now
 
@@ -71,11 +92,13 @@ class ActionsMixin:
             return
         self._push_undo()
         self.codes = self.drawn.copy()
+        self.noise = self.drawn_noise.copy()
         self.pinned[:] = False
         self.request_grid()
 
     def randomise(self, untied_only: bool) -> None:
-        """New values for the current sample's untied (or all) components, from N(0, 1)."""
+        """New values for the current sample's untied (or all) components, from N(0, 1); "all" also
+        draws its lower layers afresh."""
         if self.ctx is None:
             return
         self._push_undo()
@@ -83,13 +106,15 @@ class ActionsMixin:
         start = self.ctx.predictor.tied_dims if untied_only else 0
         d = self.codes.shape[1]
         self.codes[self.current, start:d] = rng.standard_normal(d - start).astype(np.float32)
+        if not untied_only and self.noise.ndim == 2 and self.current < len(self.noise):
+            self.noise[self.current] = rng.standard_normal(self.noise.shape[1]).astype(np.float32)
         self.pinned[start:d] = False
         self.request_grid()
 
     def undo(self) -> None:
         if not self.undo_stack:
             return
-        self.codes, self.pinned, self.current = self.undo_stack.pop()
+        self.codes, self.noise, self.pinned, self.current = self.undo_stack.pop()
         self._last_edit = 0.0
         self.request_grid()
 
@@ -121,9 +146,9 @@ class ActionsMixin:
     def toggle_star(self, index: int) -> None:
         if self.grid is None or not 0 <= index < len(self.grid.codes) or self.ctx is None:
             return
-        code = self.grid.codes[index]
+        code, noise = self.grid.codes[index], self._grid_noise(index)
         for key, star in list(self.stars.items()):
-            if star.doc is self.ctx.doc and np.array_equal(star.code, code) and star.model.key == self.ctx.entry.key:
+            if star.is_sample(self.ctx.doc, self.ctx.entry.key, code, noise):
                 del self.stars[key]
                 self.w.tray.remove(key)
                 self._mark_stars()
@@ -131,21 +156,26 @@ class ActionsMixin:
                 return
         self._star_ids += 1
         star = Star(self._star_ids, self.ctx.entry, self.ctx.doc, code.copy(), self.grid.xg[index].copy(), self.seed,
-                    self.grid.cells[index])
+                    self.grid.cells[index], noise)
         self.stars[star.key] = star
         self.w.tray.add(star.key, f"{self.ctx.doc.name} #{index}", star.thumb)
         self._mark_stars()
         self.starsChanged.emit()
+
+    def _grid_noise(self, index: int) -> np.ndarray | None:
+        """The noise row grid sample ``index`` was decoded with (None: at the means)."""
+        if self.grid is None or self.grid.noise is None or not self.grid.lower or not self.grid.noise.shape[1]:
+            return None
+        return self.grid.noise[index].copy()
 
     def _mark_stars(self) -> None:
         if self.grid is None or self.ctx is None:
             return
         marked = set()
         for star in self.stars.values():
-            if star.doc is self.ctx.doc:
-                for i, code in enumerate(self.grid.codes):
-                    if np.array_equal(code, star.code):
-                        marked.add(i)
+            for i, code in enumerate(self.grid.codes):
+                if star.is_sample(self.ctx.doc, self.ctx.entry.key, code, self._grid_noise(i)):
+                    marked.add(i)
         self.w.sampleGrid.set_starred(marked)
 
     def export_items(self) -> dict[str, Any]:
@@ -153,7 +183,8 @@ class ActionsMixin:
         predictors = {s.model.key: self.catalog.cached(s.model.key) for s in self.stars.values()}
         return {"predictors": {k: v for k, v in predictors.items() if v is not None}, "stars": list(self.stars.values()), "ctx": self.ctx, "grid": self.grid, "task": self.task,
                 "current": self.current, "image_path": self.image_path, "seed": self.seed,
-                "temperature": self.temperature}
+                "temperature": self.temperature, "lower": self.lower,
+                "noise": None if self.grid is None else [self._grid_noise(i) for i in range(len(self.grid.codes))]}
 
     # sessions --------------------------------------------------------------------------------
     def session(self) -> Session:
@@ -161,7 +192,13 @@ class ActionsMixin:
         return Session(task=self.task_name, model=model, image=self.image_path, seed=self.seed,
                        code=[float(v) for v in self.current_code()], current=self.current,
                        component=self.component, pinned=[int(i) for i in np.flatnonzero(self.pinned)],
-                       temperature=self.temperature)
+                       temperature=self.temperature, noise=self._session_noise())
+
+    def _session_noise(self) -> list[float] | None:
+        rows = self.noise
+        if rows.ndim != 2 or not rows.shape[1] or not 0 <= self.current < len(rows):
+            return None
+        return [float(v) for v in rows[self.current]]
 
     def save_session(self, path: str) -> None:
         try:
@@ -216,12 +253,14 @@ class ActionsMixin:
         if self.ctx is None:
             self.w.show_error("load a model and an image before exporting a sweep")
             return
-        ctx, task, code = self.ctx, self.task, self.current_code().copy()
+        ctx, task, code, noise = self.ctx, self.task, self.current_code().copy(), self.current_noise()
         index = self.w.codeSliders.focus_index()
         target = None if other is None else self.codes[other].copy()
+        rows = self.noise_rows()
+        target_noise = None if other is None or rows is None else rows[other].copy()
 
         def job() -> str:
-            n = export_sweep(path, task, ctx, self.cache, code, index, target)
+            n = export_sweep(path, task, ctx, self.cache, code, index, target, noise=noise, other_noise=target_noise)
             return f"{n}-frame {'interpolation' if target is not None else f'sweep of component {index}'} written to {path}"
 
         # one at a time, in order: the worker's channels keep only the newest waiting job, and a

@@ -142,6 +142,57 @@ def test_predictor_api(kw):
         pred.prepare(np.zeros((1, 32, 32), np.float32))
 
 
+@pytest.mark.parametrize("kw", [dict(tie="gauss"), dict(tie="mdn", mixtures=4), dict(arch="cvae")])
+def test_draw_and_decode_with_lower_noise_is_the_full_sample(kw):
+    """A sample is its code plus one standard-normal draw per lower latent unit: decoding both
+    gives Predictor.sample's picture for the same seed, bit for bit; zero noise is the means decode."""
+    torch.manual_seed(0)
+    cfg = ModelConfig(channels_c=3, channels_g=2, **kw)
+    pred = Predictor(build_model(cfg), task="motion")
+    cond = pred.prepare(np.random.rand(3, 32, 32).astype(np.float32))
+    codes, noise = pred.draw(cond, 8, seed=3)
+    want_dim = 0 if kw.get("arch") == "cvae" else sum(cfg.latent_sizes[:-1])
+    assert pred.noise_dim == want_dim and noise.shape == (8, want_dim) and noise.dtype == np.float32
+    np.testing.assert_array_equal(codes, pred.draw_codes(cond, 8, seed=3))
+    np.testing.assert_array_equal(pred.decode(cond, codes, noise), pred.sample(cond, 8, seed=3))
+    np.testing.assert_array_equal(pred.decode(cond, codes, np.zeros_like(noise)), pred.decode(cond, codes))
+    # the temperature scales the same noise, as it scales the codes
+    _, cool = pred.draw(cond, 8, seed=3, temperature=0.5)
+    np.testing.assert_allclose(cool, 0.5 * noise, atol=1e-7)
+    np.testing.assert_allclose(pred.draw_noise(8, seed=4, temperature=0.5), 0.5 * pred.draw_noise(8, seed=4), atol=1e-7)
+    with pytest.raises(ValueError, match="shape"):
+        pred.decode(cond, codes, noise[:, :-1] if want_dim else np.zeros((8, 1), np.float32))
+    if want_dim:
+        bad = noise.copy()
+        bad[0, 0] = np.nan
+        with pytest.raises(ValueError, match="NaN"):
+            pred.decode(cond, codes, bad)
+        # one row decodes the same alone or in a batch, and the noise is what moves it
+        np.testing.assert_allclose(pred.decode(cond, codes[2:3], noise[2:3])[0], pred.decode(cond, codes, noise)[2],
+                                   atol=1e-5)
+        assert not np.allclose(pred.decode(cond, codes[:1], noise[1:2]), pred.decode(cond, codes[:1], noise[:1]))
+
+
+def test_generate_with_noise_is_the_reparameterised_descent():
+    """LadderDVAE.generate with noise: z_l = mu_l + exp(lv_l / 2) * noise_l layer by layer, from
+    the top (an independent recomputation through prior_step)."""
+    torch.manual_seed(0)
+    model = build_model(ModelConfig(channels_c=1, channels_g=1, tie="gauss"))
+    ladder = model.dvae_g
+    z_top = torch.randn(5, ladder.latent_sizes[-1])
+    noise = torch.randn(5, ladder.lower_dim)
+    with torch.no_grad():
+        z, start = z_top, 0
+        assert len(ladder.latent_sizes) == 3
+        for i in (1, 0):  # layers 2 and 1 below the top
+            mu, lv = ladder.prior_step(i, z)
+            z = mu + torch.exp(0.5 * lv) * noise[:, start : start + ladder.latent_sizes[i]]
+            start += ladder.latent_sizes[i]
+        torch.testing.assert_close(ladder.generate(z_top, noise=noise), ladder.decoder(z))
+        with pytest.raises(ValueError, match="noise must have shape"):
+            ladder.generate(z_top, noise=noise[:, 1:])
+
+
 def test_config_rejects_unknown_and_bad_settings():
     with pytest.raises(ConfigError, match="unknown"):
         ModelConfig.from_dict({"tie": "gauss", "sigma_tt": 1.0})

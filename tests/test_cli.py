@@ -365,6 +365,17 @@ def test_sample_image_exports_full_resolution_results(trained, tmp_path, capsys)
     side = json.loads((cool / "photo_001.json").read_text())
     assert side["settings"]["temperature"] == 0.3
     assert side["code"] != json.loads((out / "photo_001.json").read_text())["code"]  # the same draw, pulled in
+    # default: full samples (lower layers drawn); --lower-means: the same codes, lower layers at their means
+    drawn = json.loads((out / "photo_001.json").read_text())
+    assert drawn["settings"]["lower_layers"] is True and len(drawn["lower_noise"]) == load_model(trained / "model").noise_dim > 0
+    means = tmp_path / "means"
+    assert sample.main(["--model", str(trained / "model"), "--image", str(tmp_path / "photo.png"), "--n", "2",
+                        "--export", str(means), "--lower-means"]) == 0
+    side = json.loads((means / "photo_001.json").read_text())
+    assert side["settings"]["lower_layers"] is False and side["lower_noise"] is None
+    assert side["code"] == drawn["code"]
+    assert not np.array_equal(cv2.imread(str(means / "photo_001.png")), cv2.imread(str(out / "photo_001.png")))
+    assert "--lower-means" in sample.build_parser().format_help()
     capsys.readouterr()
     one_line_error(capsys, sample.main(["--model", str(trained / "model"), "--image", str(tmp_path / "none.png"),
                                         "--n", "2", "--export", str(tmp_path / "r2")]), "no such image")
@@ -374,6 +385,10 @@ def test_sample_image_exports_full_resolution_results(trained, tmp_path, capsys)
     one_line_error(capsys, sample.main(["--model", str(trained / "model"), "--pairs", str(tmp_path / "x.npz"),
                                         "--n", "2", "--out", str(tmp_path / "s.npz"), "--temperature", "0.5"]),
                    "--temperature goes with --image")
+    one_line_error(capsys, sample.main(["--model", str(trained / "model"), "--pairs", str(tmp_path / "x.npz"),
+                                        "--n", "2", "--out", str(tmp_path / "s.npz"), "--lower-means"]),
+                   "--lower-means goes with --image")
+    assert not (tmp_path / "s.npz").exists()
 
 
 def test_motion_pairs_train_in_model_units_unless_the_config_says_otherwise(tmp_path):

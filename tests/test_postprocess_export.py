@@ -49,11 +49,13 @@ def test_export_writes_results_and_sidecars_that_reproduce(tmp_path):
     assert side["source"]["path"].endswith("cat.png") and side["source"]["width"] == 96
     again = reproduce(tmp_path / "out" / "cat_001.json")  # reloads the model from its directory
     np.testing.assert_array_equal(again, results[1])
-    # The same seed gives the same codes; explicit codes are used as given.
+    # The same seed gives the same codes; explicit codes and their noise are used as given.
     codes = np.asarray(side["code"], np.float32)[None]
-    (only,) = export_results(predictor, photo, 1, tmp_path / "again", codes=codes)
+    noise = np.asarray(side["lower_noise"], np.float32)[None]
+    (only,) = export_results(predictor, photo, 1, tmp_path / "again", codes=codes, noise=noise)
     np.testing.assert_array_equal(read_image(only), results[1])
-    assert json.loads((tmp_path / "again" / "image000_000.json").read_text())["code"] == side["code"]
+    again_side = json.loads((tmp_path / "again" / "image000_000.json").read_text())
+    assert again_side["code"] == side["code"] and again_side["lower_noise"] == side["lower_noise"]
 
 
 def test_formats_jpeg_and_16_bit_png(tmp_path):
@@ -123,3 +125,158 @@ def test_temperature_draws_narrower_codes_and_is_kept_in_the_sidecar(tmp_path):
     # the sidecar's code reproduces the result whatever temperature drew it
     np.testing.assert_array_equal(reproduce(tmp_path / "t0" / "image000_001.json", image=photo),
                                   read_image(tmp_path / "t0" / "image000_001.png"))
+
+
+def _cond(predictor, photo):
+    """The Condition an export of ``photo`` decodes with (default settings)."""
+    from cdvae_core.postprocess import get_renderer
+    from cdvae_core.postprocess.export import ExportSettings
+    from cdvae_core.tasks import get_task
+
+    return predictor.prepare(get_renderer(get_task(predictor.task), photo, ExportSettings().upsample).xc_model)
+
+
+def _spy_decode(monkeypatch, predictor):
+    """Record (codes, noise, x_g) of every predictor.decode call the export makes."""
+    calls = []
+    real = predictor.decode
+
+    def decode(cond, codes, noise=None):
+        out = real(cond, codes, noise)
+        calls.append((np.array(codes), None if noise is None else np.array(noise), out.copy()))
+        return out
+
+    monkeypatch.setattr(predictor, "decode", decode)
+    return calls
+
+
+def test_default_export_is_the_models_full_sample_and_its_noise_reproduces_it(tmp_path, monkeypatch):
+    predictor = load_model(_model_dir(tmp_path))
+    assert predictor.noise_dim > 0  # the test model has a lower latent layer
+    photo = _photo_file(tmp_path / "p.png")
+    cond = _cond(predictor, photo)
+    samples = predictor.sample(cond, 3, 5)  # (3, Cg, 32, 32): every latent layer drawn
+    codes, noise = predictor.draw(cond, 3, 5)
+    calls = _spy_decode(monkeypatch, predictor)
+    paths = export_results(predictor, photo, 3, tmp_path / "out", seed=5)
+    layers = [out[0] for _, eps, out in calls if eps is not None]  # the own sample (eq. 10) decodes at means
+    assert len(layers) == 3 and len(calls) == 4
+    means = predictor.decode(cond, codes)
+    for i, path in enumerate(paths):
+        side = json.loads(path.with_suffix(".json").read_text())
+        assert side["format_version"] == 2 and side["settings"]["lower_layers"] is True
+        assert side["code"] == [float(v) for v in codes[i]]
+        assert side["lower_noise"] == [float(v) for v in noise[i]]  # float32 values, exact
+        # the exported 32x32 layer is the model's own sample i (up to the batch's float rounding) ...
+        np.testing.assert_allclose(layers[i], samples[i], rtol=0, atol=1e-5)
+        assert np.abs(means[i] - samples[i]).max() > 1e-3  # ... which the means decode is not
+        # ... and the sidecar's code and noise give back the very same picture
+        np.testing.assert_array_equal(reproduce(path.with_suffix(".json"), predictor, photo), read_image(path))
+
+
+def test_lower_means_export_has_null_noise_and_reads_as_version_1(tmp_path, monkeypatch):
+    from cdvae_core.postprocess.export import ExportSettings
+
+    predictor = load_model(_model_dir(tmp_path))
+    photo = _photo_file(tmp_path / "p.png")
+    cond = _cond(predictor, photo)
+    codes = predictor.draw_codes(cond, 2, 5)
+    calls = _spy_decode(monkeypatch, predictor)
+    paths = export_results(predictor, photo, 2, tmp_path / "means", seed=5, settings=ExportSettings(lower_layers=False))
+    assert all(eps is None for _, eps, _ in calls)
+    monkeypatch.undo()
+    drawn = export_results(predictor, photo, 2, tmp_path / "drawn", seed=5)
+    for i, path in enumerate(paths):
+        side = json.loads(path.with_suffix(".json").read_text())
+        assert side["lower_noise"] is None and side["settings"]["lower_layers"] is False
+        assert side["code"] == [float(v) for v in codes[i]]  # the same codes as a default export draws
+        np.testing.assert_array_equal(calls[1 + i][2], predictor.decode(cond, codes[i : i + 1]))
+        np.testing.assert_array_equal(reproduce(path.with_suffix(".json"), predictor, photo), read_image(path))
+    assert any(not np.array_equal(read_image(a), read_image(b)) for a, b in zip(paths, drawn))
+    # A version 1 sidecar (written before lower_noise existed) decoded at the means: still reproduces.
+    side = json.loads(paths[1].with_suffix(".json").read_text())
+    del side["lower_noise"], side["settings"]["lower_layers"]
+    (tmp_path / "v1.json").write_text(json.dumps({**side, "format_version": 1}))
+    np.testing.assert_array_equal(reproduce(tmp_path / "v1.json", predictor, photo), read_image(paths[1]))
+    for version in (3, 0, "2", None):
+        (tmp_path / "vx.json").write_text(json.dumps({**side, "format_version": version}))
+        with pytest.raises(ExportError, match="this library reads versions 1, 2"):
+            reproduce(tmp_path / "vx.json", predictor, photo)
+    (tmp_path / "v2.json").write_text(json.dumps({**side, "format_version": 2}))  # v2 without lower_noise
+    with pytest.raises(ExportError, match='needs "lower_noise"'):
+        reproduce(tmp_path / "v2.json", predictor, photo)
+
+
+def test_sidecar_noise_that_does_not_fit_the_model_is_a_clear_error(tmp_path):
+    predictor = load_model(_model_dir(tmp_path))
+    photo = _photo_file(tmp_path / "p.png")
+    (path,) = export_results(predictor, photo, 1, tmp_path / "out")
+    side = json.loads(path.with_suffix(".json").read_text())
+    cases = [({"lower_noise": side["lower_noise"][:-1]},
+              f'"lower_noise" has {predictor.noise_dim - 1} values, this model\'s lower-layer noise has {predictor.noise_dim}'),
+             ({"lower_noise": ["a"] * predictor.noise_dim}, '"lower_noise" must be a list of numbers'),
+             ({"lower_noise": 0.5}, '"lower_noise" must be a list of numbers'),
+             ({"code": side["code"] + [0.0]}, f'"code" has {predictor.code_dim + 1} values')]
+    for change, needle in cases:
+        (tmp_path / "bad.json").write_text(json.dumps({**side, **change}))
+        with pytest.raises(ExportError, match=needle) as info:
+            reproduce(tmp_path / "bad.json", predictor, photo)
+        assert "\n" not in str(info.value)
+
+
+def test_given_codes_take_their_noise_checked_row_for_row(tmp_path):
+    from cdvae_core.postprocess.export import ExportSettings
+
+    predictor = load_model(_model_dir(tmp_path))
+    photo = _photo_file(tmp_path / "p.png")
+    codes, noise = predictor.draw(_cond(predictor, photo), 2, 1)
+    bad = [(noise[:1], r"shape \(2, 16\) for this model, got \(1, 16\)"),
+           (noise[:, :-1], r"shape \(2, 16\) for this model, got \(2, 15\)"),
+           (np.where(np.arange(16) == 3, np.nan, noise), "NaN or infinite")]
+    for wrong, needle in bad:
+        with pytest.raises(ExportError, match=needle) as info:
+            export_results(predictor, photo, 2, tmp_path / "bad", codes=codes, noise=wrong)
+        assert "\n" not in str(info.value)
+        with pytest.raises(ExportError, match=needle):  # a caller's mistake, not a bad photo: never skipped
+            list(iter_export(predictor, [photo], 2, tmp_path / "bad", codes=codes, noise=wrong))
+    with pytest.raises(ExportError, match="noise= goes with codes="):
+        export_results(predictor, photo, 2, tmp_path / "bad", noise=noise)
+    with pytest.raises(ExportError, match=r"codes must have shape \(n, 8\)"):
+        export_results(predictor, photo, 2, tmp_path / "bad", codes=codes[:, :5])
+    assert not (tmp_path / "bad").exists()
+    # codes without noise: lower layers at their means, and the sidecar says so
+    (means,) = export_results(predictor, photo, 1, tmp_path / "means", codes=codes[:1])
+    side = json.loads(means.with_suffix(".json").read_text())
+    assert side["lower_noise"] is None and side["settings"]["lower_layers"] is False
+    # lower_layers=False wins over given noise
+    (off,) = export_results(predictor, photo, 1, tmp_path / "off", codes=codes[:1], noise=noise[:1],
+                            settings=ExportSettings(lower_layers=False))
+    np.testing.assert_array_equal(read_image(off), read_image(means))
+    # a batch: the given codes and noise apply to every photo, as the seeded draw of a default export
+    other = _photo_file(tmp_path / "q.png", seed=4)
+    report_paths = []
+    for record in iter_export(predictor, [photo, other], 0, tmp_path / "batch", codes=codes, noise=noise):
+        report_paths.append(record.done)
+    assert report_paths[-1] == 4
+    drawn = export_results(predictor, photo, 2, tmp_path / "drawn", seed=1)
+    for i in range(2):
+        np.testing.assert_array_equal(read_image(tmp_path / "batch" / f"image000_00{i}.png"), read_image(drawn[i]))
+        side = json.loads((tmp_path / "batch" / f"image001_00{i}.json").read_text())
+        assert side["lower_noise"] == [float(v) for v in noise[i]]
+
+
+def test_cvae_and_one_layer_exports_have_empty_noise_and_reproduce(tmp_path):
+    for name, extra in (("cvae", dict(arch="cvae", cvae_latent=4)), ("shallow", dict(latent_sizes=(8,), hidden_sizes=(16,)))):
+        torch.manual_seed(0)
+        cfg = ModelConfig(**{**dict(task="resaturation", tie="gauss", channels_c=1, channels_g=1, latent_sizes=(16, 8),
+                                    hidden_sizes=(32, 16), conv_channels=(8, 8, 8)), **extra})
+        save_model(tmp_path / name, build_model(cfg), TrainConfig())
+        predictor = load_model(tmp_path / name)
+        assert predictor.noise_dim == 0
+        photo = _photo_file(tmp_path / "p.png")
+        (path,) = export_results(predictor, photo, 1, tmp_path / f"out_{name}", seed=2)
+        side = json.loads(path.with_suffix(".json").read_text())
+        assert side["lower_noise"] == []
+        np.testing.assert_array_equal(reproduce(path.with_suffix(".json"), predictor, photo), read_image(path))
+        np.testing.assert_allclose(predictor.decode(_cond(predictor, photo), np.asarray(side["code"], np.float32)[None]),
+                                   predictor.sample(_cond(predictor, photo), 1, 2), rtol=0, atol=1e-5)

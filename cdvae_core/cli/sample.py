@@ -5,7 +5,9 @@
 
 With ``--pairs`` it writes ``samples`` float32 (N_test, N, Cg, 32, 32) for the test split (and
 ``index``, the test rows of the pair file); with ``--image`` it writes N full-resolution
-results and their JSON sidecars through cdvae_core.postprocess.export.
+results and their JSON sidecars through cdvae_core.postprocess.export: each the model's full
+sample (code and lower latent layers drawn), or with ``--lower-means`` its lower layers at their
+conditional means.
 """
 
 from __future__ import annotations
@@ -34,8 +36,12 @@ def build_parser() -> Parser:
     p.add_argument("--format", help="with --image: png, jpg or png16 (default png)")
     p.add_argument("--seed", type=int, default=0, help="seed of the samples (default 0)")
     p.add_argument("--temperature", type=float, default=None,
-                   help="with --image: spread of the drawn codes, 0-2 (default 1, the model's conditional; "
+                   help="with --image: spread of the drawn codes and lower-layer noise, 0-2 (default 1, the model's conditional; "
                         "lower pulls the same samples toward its means)")
+    p.add_argument("--lower-means", action="store_true",
+                   help="with --image: decode the lower latent layers at their conditional means instead of "
+                        "drawing them: smoother results that show less of the model's spread (default: draw them, "
+                        "so each result is a full sample of the model)")
     return p
 
 
@@ -54,6 +60,9 @@ def _body(argv: Sequence[str] | None) -> int:
             raise CliError("--export goes with --image; with --pairs use --out FILE.npz")
         if args.temperature is not None:
             raise CliError("--temperature goes with --image; --pairs writes the model's own samples (temperature 1)")
+        if args.lower_means:
+            raise CliError("--lower-means goes with --image; --pairs writes the model's full samples "
+                           "(every latent layer drawn)")
         if args.format is not None:
             raise CliError("--format goes with --image; --pairs writes float32 layers to an .npz file")
         out = check_output_file(args.out, "--out")
@@ -78,7 +87,7 @@ def _body(argv: Sequence[str] | None) -> int:
         raise CliError(f"--temperature must lie in [0, {MAX_TEMPERATURE}], got {temperature}")
     predictor = load_model(args.model)
     written = export_results(predictor, args.image, args.n, args.export, seed=args.seed, fmt=args.format or "png",
-                             settings=ExportSettings(temperature=temperature))
+                             settings=ExportSettings(temperature=temperature, lower_layers=not args.lower_means))
     print(f"wrote {len(written)} result(s) to {args.export}", file=sys.stderr)
     return 0
 

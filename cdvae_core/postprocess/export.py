@@ -6,9 +6,12 @@ every file is written atomically, so a cancel leaves no half file). ``reproduce`
 result from its sidecar.
 
 Files per result i of photo ``stem``: ``stem_{i:03d}.png|jpg`` and ``stem_{i:03d}.json``; motion
-adds ``stem_{i:03d}_flowcolor`` and ``stem_{i:03d}_warped`` pictures. Codes are drawn once with
-``predictor.draw_codes(cond, n, seed)`` and each decoded on its own (``predictor.decode``, no
-randomness), so the code in the sidecar gives back the very same result.
+adds ``stem_{i:03d}_flowcolor`` and ``stem_{i:03d}_warped`` pictures. A result is the model's
+full sample: its code z_L and the standard-normal noise of the lower latent layers are drawn once
+with ``predictor.draw(cond, n, seed)`` and each result is decoded on its own from its row of both
+(``predictor.decode(cond, code, noise)``, no randomness left), so the code and ``lower_noise``
+in the sidecar give back the very same result. ``ExportSettings(lower_layers=False)`` decodes the
+lower layers at their conditional means instead (smoother, less varied; ``lower_noise`` null).
 """
 
 from __future__ import annotations
@@ -34,7 +37,8 @@ from .render import Renderer, get_renderer
 from .upsample import UpsampleSettings
 
 SIDECAR_FORMAT = "cdvae-export"
-SIDECAR_VERSION = 1
+SIDECAR_VERSION = 2  # 2 added "lower_noise"; version 1 sidecars (decoded at the means) still read
+READABLE_VERSIONS = (1, 2)
 
 
 @dataclass
@@ -56,7 +60,10 @@ class ExportSettings:
     detail: bool = True  # add the detail map of eq. 10 (relighting, resaturation)
     extras: bool = True  # motion: also write the colour-wheel flow and the warped frame
     component: int | None = None  # MDN: draw every code from this mixture component
-    temperature: float = 1.0  # spread of drawn codes (Predictor.draw_codes); 1: the model's conditional
+    temperature: float = 1.0  # spread of drawn codes and noise (Predictor.draw); 1: the model's conditional
+    # True: each result is the model's full sample, its lower latent layers drawn from fixed noise;
+    # False: lower layers at their conditional means (smoother, shows less of the model's spread)
+    lower_layers: bool = True
     upsample: UpsampleSettings = field(default_factory=UpsampleSettings)
 
     def to_dict(self) -> dict[str, Any]:
@@ -81,19 +88,40 @@ def _own_sample(predictor, renderer: Renderer, cond) -> np.ndarray | None:
     return predictor.decode(cond, code[None])[0]
 
 
-def _codes(predictor, cond, n: int, seed: int, codes: np.ndarray | None, settings: ExportSettings) -> np.ndarray:
+def _given(predictor, codes: np.ndarray | None, noise: np.ndarray | None
+           ) -> tuple[np.ndarray | None, np.ndarray | None]:
+    """Caller's codes (n, D) and lower-layer noise (n, noise_dim) or None, checked against the model."""
+    if codes is None:
+        if noise is not None:
+            raise ExportError("noise= goes with codes=; drawn codes come with their own noise")
+        return None, None
+    arr = np.asarray(codes, dtype=np.float32)
+    d = predictor.code_dim
+    if arr.ndim == 0 or arr.size == 0 or arr.shape[-1] != d:
+        raise ExportError(f"codes must have shape (n, {d}) for this model, got {arr.shape}")
+    arr = arr.reshape(-1, d)
+    if not np.all(np.isfinite(arr)):
+        raise ExportError("codes contain NaN or infinite values")
+    try:
+        eps = predictor.check_noise(noise, len(arr))
+    except ValueError as exc:
+        raise ExportError(f"noise for the {len(arr)} given code(s): {exc}") from exc
+    return arr, eps
+
+
+def _codes(predictor, cond, n: int, seed: int, codes: np.ndarray | None, noise: np.ndarray | None,
+           settings: ExportSettings) -> tuple[np.ndarray, np.ndarray | None]:
+    """(codes (n, D), lower-layer noise (n, noise_dim) or None for the conditional means)."""
     if codes is None:
         if n < 1:
             raise ExportError(f"number of results must be at least 1, got {n}")
-        return predictor.draw_codes(cond, n, seed, settings.component, temperature=settings.temperature)
-    arr = np.asarray(codes, dtype=np.float32).reshape(-1, predictor.code_dim)
-    if not np.all(np.isfinite(arr)):
-        raise ExportError("codes contain NaN or infinite values")
-    return arr
+        drawn, eps = predictor.draw(cond, n, seed, settings.component, temperature=settings.temperature)
+        return drawn, (eps if settings.lower_layers else None)
+    return codes, noise
 
 
 def _sidecar(predictor, settings: ExportSettings, path: str | None, image: np.ndarray, seed: int, index: int,
-             code: np.ndarray, files: dict[str, str]) -> dict[str, Any]:
+             code: np.ndarray, noise: np.ndarray | None, files: dict[str, str]) -> dict[str, Any]:
     return {
         "format": SIDECAR_FORMAT,
         "format_version": SIDECAR_VERSION,
@@ -114,35 +142,49 @@ def _sidecar(predictor, settings: ExportSettings, path: str | None, image: np.nd
         "seed": int(seed),
         "index": int(index),
         "code": [float(v) for v in code],  # float32 values, exact as JSON doubles
+        # the lower layers' standard-normal noise (noise_dim,) as float32 values; null: at their means
+        "lower_noise": None if noise is None else [float(v) for v in noise],
         "settings": settings.to_dict(),
         "files": files,
     }
 
 
-def render_code(predictor, renderer: Renderer, cond, code: np.ndarray, own: np.ndarray | None) -> np.ndarray:
-    """One code (D,) -> full-resolution layer (Cg, H, W), decoded and upsampled on its own."""
-    xg = predictor.decode(cond, np.asarray(code, np.float32)[None])  # (1, Cg, 32, 32)
+def render_code(predictor, renderer: Renderer, cond, code: np.ndarray, own: np.ndarray | None,
+                noise: np.ndarray | None = None) -> np.ndarray:
+    """One code (D,) and its lower-layer noise (noise_dim,) -> full-resolution layer (Cg, H, W),
+    decoded and upsampled on its own; ``noise`` None: lower layers at their conditional means."""
+    eps = None if noise is None else np.asarray(noise, np.float32)[None]
+    xg = predictor.decode(cond, np.asarray(code, np.float32)[None], eps)  # (1, Cg, 32, 32)
     return renderer.layers(xg, own)[0]
 
 
 def iter_export(predictor, images: Sequence[str | os.PathLike | np.ndarray], n: int, outdir: str | os.PathLike,
                 seed: int = 0, fmt: str = "png", *, codes: np.ndarray | None = None,
-                settings: ExportSettings | None = None, skip_bad: bool = True,
-                report: ExportReport | None = None) -> Iterator[Progress]:
+                noise: np.ndarray | None = None, settings: ExportSettings | None = None,
+                skip_bad: bool = True, report: ExportReport | None = None, first_index: int = 0) -> Iterator[Progress]:
     """Yield Progress("export", done, total, message) while writing n results per photo.
 
     ``images`` are paths or uint8 (H, W, 3) arrays; ``codes`` (n, D) replaces the drawn codes
-    (the Studio exports the codes the user picked). A bad photo is recorded in ``report.failed``
-    and skipped when ``skip_bad``, else raises ExportError. Close the generator to cancel.
+    (the Studio exports the codes the user picked) and ``noise`` (n, noise_dim) is their
+    lower-layer noise (None: lower layers at their conditional means); both apply to every photo.
+    ``settings.lower_layers=False`` decodes at the means whatever the noise. Bad codes or noise
+    raise ExportError. A bad photo is recorded in ``report.failed`` and skipped when ``skip_bad``,
+    else raises ExportError. Files are numbered from ``first_index`` (several calls writing
+    results of one photo into one folder, as the Studio's export of stars does, must not
+    overwrite each other). Close the generator to cancel.
     """
     settings = dataclasses.replace(settings or ExportSettings(), fmt=fmt)
     suffix = check_format(fmt)
+    codes, noise = _given(predictor, codes, noise)
+    if codes is not None:  # the sidecars record what was decoded
+        noise = noise if settings.lower_layers else None
+        settings = dataclasses.replace(settings, lower_layers=noise is not None)
     from ..tasks import get_task  # the tasks package is only needed once an export runs
 
     task = get_task(predictor.task)
     report = report if report is not None else ExportReport()
     out = Path(outdir)
-    per_image = n if codes is None else int(np.asarray(codes).size // max(predictor.code_dim, 1))
+    per_image = n if codes is None else len(codes)
     total = len(images) * per_image
     done, used_stems = 0, set()
     start = time.perf_counter()
@@ -153,7 +195,7 @@ def iter_export(predictor, images: Sequence[str | os.PathLike | np.ndarray], n: 
             stem, path, image = _source(item, index)
             renderer = get_renderer(task, image, settings.upsample)
             cond = predictor.prepare(renderer.xc_model)
-            drawn = _codes(predictor, cond, n, seed, codes, settings)
+            drawn, drawn_noise = _codes(predictor, cond, n, seed, codes, noise, settings)
             own = _own_sample(predictor, renderer, cond) if settings.detail else None
         except (PostprocessError, ValueError) as exc:  # tasks and predictor raise ValueError kinds
             if not skip_bad:
@@ -165,8 +207,9 @@ def iter_export(predictor, images: Sequence[str | os.PathLike | np.ndarray], n: 
             stem += "_"
         used_stems.add(stem)
         for i, code in enumerate(drawn):
-            name = f"{stem}_{i:03d}"
-            layer = render_code(predictor, renderer, cond, code, own)
+            name = f"{stem}_{first_index + i:03d}"
+            eps = None if drawn_noise is None else drawn_noise[i]
+            layer = render_code(predictor, renderer, cond, code, own, eps)
             files = {"result": name + suffix}
             if task.name == "motion":
                 view = renderer.motion_view(layer)
@@ -180,7 +223,7 @@ def iter_export(predictor, images: Sequence[str | os.PathLike | np.ndarray], n: 
                 result = renderer.compose(layer)
             write_image(out / files["result"], result, fmt, settings.jpeg_quality)
             sidecar = out / f"{name}.json"
-            write_text_atomic(sidecar, json.dumps(_sidecar(predictor, settings, path, image, seed, i, code, files), indent=2))
+            write_text_atomic(sidecar, json.dumps(_sidecar(predictor, settings, path, image, seed, i, code, eps, files), indent=2))
             report.results.append(out / files["result"])
             report.sidecars.append(sidecar)
             done += 1
@@ -196,13 +239,14 @@ def _drain(gen: Iterator[Progress]) -> None:
 
 def export_results(predictor, image: str | os.PathLike | np.ndarray, n: int, outdir: str | os.PathLike,
                    seed: int = 0, fmt: str = "png", *, codes: np.ndarray | None = None,
-                   settings: ExportSettings | None = None) -> list[Path]:
+                   noise: np.ndarray | None = None, settings: ExportSettings | None = None) -> list[Path]:
     """Write n full-resolution results of one photo (path or uint8 (H, W, 3)); returns their paths.
 
-    Raises ExportError (one line) for an unreadable photo, a bad format or an unwritable folder.
+    ``codes`` / ``noise`` as for ``iter_export``. Raises ExportError (one line) for an unreadable
+    photo, a bad format, codes or noise that do not fit the model, or an unwritable folder.
     """
     report = ExportReport()
-    _drain(iter_export(predictor, [image], n, outdir, seed, fmt, codes=codes, settings=settings,
+    _drain(iter_export(predictor, [image], n, outdir, seed, fmt, codes=codes, noise=noise, settings=settings,
                        skip_bad=False, report=report))
     return report.results
 
@@ -216,22 +260,42 @@ def export_folder(predictor, folder: str | os.PathLike, n: int, outdir: str | os
 
 
 def read_sidecar(path: str | os.PathLike) -> dict[str, Any]:
+    """A sidecar's JSON (format versions 1 and 2); ExportError for anything else."""
     try:
         data = json.loads(Path(path).read_text("utf-8"))
     except (OSError, json.JSONDecodeError) as exc:
         raise ExportError(f"{path}: not a readable sidecar ({exc})") from exc
     if not isinstance(data, dict) or data.get("format") != SIDECAR_FORMAT:
         raise ExportError(f"{path}: not a {SIDECAR_FORMAT} sidecar")
-    if data.get("format_version") != SIDECAR_VERSION:
-        raise ExportError(f"{path}: sidecar version {data.get('format_version')!r}, this library reads {SIDECAR_VERSION}")
+    version = data.get("format_version")
+    if type(version) is not int or version not in READABLE_VERSIONS:
+        readable = ", ".join(str(v) for v in READABLE_VERSIONS)
+        raise ExportError(f"{path}: sidecar version {version!r}, this library reads versions {readable}")
+    if version >= 2 and "lower_noise" not in data:
+        raise ExportError(f"{path}: a version {version} sidecar needs \"lower_noise\" (a list, or null)")
     return data
+
+
+def _sidecar_vector(sidecar, data: dict[str, Any], key: str, length: int, what: str) -> np.ndarray:
+    """The sidecar's float list ``key`` as float32 (length,), checked against the model."""
+    raw = data.get(key)
+    if not isinstance(raw, list) or not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in raw):
+        raise ExportError(f"{sidecar}: \"{key}\" must be a list of numbers")
+    arr = np.asarray(raw, dtype=np.float32)
+    if len(arr) != length:
+        raise ExportError(f"{sidecar}: \"{key}\" has {len(arr)} values, this model's {what} has {length}")
+    if not np.all(np.isfinite(arr)):
+        raise ExportError(f"{sidecar}: \"{key}\" holds NaN or infinite values")
+    return arr
 
 
 def reproduce(sidecar: str | os.PathLike, predictor=None, image: np.ndarray | None = None) -> np.ndarray:
     """Re-render the result a sidecar describes: uint8 (H, W, 3), identical to the exported one.
 
     ``predictor`` defaults to ``checkpoint.load_model`` of the recorded model directory and
-    ``image`` to the recorded source path; a photo whose pixels changed is refused.
+    ``image`` to the recorded source path; a photo whose pixels changed is refused. The result
+    is decoded from the sidecar's ``code`` and ``lower_noise`` (null, or a version 1 sidecar:
+    lower layers at their conditional means); ExportError if they do not fit the model.
     """
     data = read_sidecar(sidecar)
     if predictor is None:
@@ -246,7 +310,12 @@ def reproduce(sidecar: str | os.PathLike, predictor=None, image: np.ndarray | No
         image = read_image(data["source"]["path"])
     if hashlib.sha256(np.ascontiguousarray(image).tobytes()).hexdigest() != data["source"]["sha256"]:
         raise ExportError(f"{sidecar}: the source photo's pixels differ from the exported one's")
+    code = _sidecar_vector(sidecar, data, "code", predictor.code_dim, "code")
+    noise = None  # version 1 sidecars predate lower_noise: decoded at the means
+    if data["format_version"] >= 2 and data["lower_noise"] is not None:
+        noise = _sidecar_vector(sidecar, data, "lower_noise", predictor.noise_dim, "lower-layer noise")
     raw = dict(data["settings"])
+    raw.setdefault("lower_layers", data["format_version"] >= 2)  # version 1 decoded at the means
     raw["upsample"] = UpsampleSettings(**{**raw["upsample"], "segments": _segments(raw["upsample"]["segments"])})
     settings = ExportSettings(**raw)
     from ..tasks import get_task
@@ -254,7 +323,7 @@ def reproduce(sidecar: str | os.PathLike, predictor=None, image: np.ndarray | No
     renderer = get_renderer(get_task(predictor.task), image, settings.upsample)
     cond = predictor.prepare(renderer.xc_model)
     own = _own_sample(predictor, renderer, cond) if settings.detail else None
-    layer = render_code(predictor, renderer, cond, np.asarray(data["code"], np.float32), own)
+    layer = render_code(predictor, renderer, cond, code, own, noise)
     if renderer.task.name == "motion":
         return renderer.arrows_over_frame(layer)
     return renderer.compose(layer)

@@ -62,9 +62,11 @@ def test_reset_and_randomise_buttons(qtbot, make_window, settle):
     np.testing.assert_array_equal(state.codes, drawn)
     assert not state.pinned.any()
     tied, cur = state.ctx.predictor.tied_dims, state.current
-    before = state.codes.copy()
+    before, noise = state.codes.copy(), state.noise.copy()
+    assert noise.shape == (16, ctx_noise_dim(state)) and noise.shape[1] > 0
     sliders.random_untied_button.click()
     settle(win)
+    np.testing.assert_array_equal(state.noise, noise)  # the lower layers' draws stay with the sample
     np.testing.assert_array_equal(state.codes[cur, :tied], before[cur, :tied])  # tied code kept
     assert not np.array_equal(state.codes[cur, tied:], before[cur, tied:])
     np.testing.assert_array_equal(np.delete(state.codes, cur, 0), np.delete(before, cur, 0))  # other samples kept
@@ -72,8 +74,21 @@ def test_reset_and_randomise_buttons(qtbot, make_window, settle):
     sliders.random_all_button.click()
     settle(win)
     assert (state.codes[cur] != before[cur]).all()
+    assert (state.noise[cur] != noise[cur]).all()  # "all" draws the lower layers afresh too
+    np.testing.assert_array_equal(np.delete(state.noise, cur, 0), np.delete(noise, cur, 0))
     ctx = state.ctx
-    np.testing.assert_allclose(state.grid.xg[cur], ctx.predictor.decode(ctx.cond, state.codes[cur:cur + 1])[0], atol=1e-6)
+    np.testing.assert_allclose(state.grid.xg[cur], ctx.predictor.decode(ctx.cond, state.codes[cur:cur + 1],
+                                                                         state.noise[cur:cur + 1])[0], atol=1e-6)
+    state.undo()
+    settle(win)
+    np.testing.assert_array_equal(state.noise, noise)
+    sliders.reset_button.click()
+    settle(win)
+    np.testing.assert_array_equal(state.noise, state.drawn_noise)
+
+
+def ctx_noise_dim(state) -> int:
+    return state.ctx.predictor.noise_dim
 
 
 def test_slider_moved_while_a_new_image_loads(qtbot, make_window, settle, tmp_path):

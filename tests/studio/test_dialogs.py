@@ -54,20 +54,32 @@ def test_export_two_starred_samples(qtbot, make_window, settle, tmp_path):
     assert dlg.isVisible() and dlg.what.currentIndex() == 0 and dlg.summary.text() == "1 starred sample(s)"
     win.state.toggle_star(9)  # starred while the (modeless) dialog is open: it must follow
     assert win.tray.count() == 2 and dlg.summary.text() == "2 starred sample(s)"
+    win.lowerCheck.setChecked(False)  # a third star as shown with the lower layers at their means
+    settle(win)
+    win.state.toggle_star(5)
+    assert win.tray.count() == 3 and dlg.summary.text() == "3 starred sample(s)"
     stars = list(win.state.stars.values())
+    assert stars[2].noise is None
     out = tmp_path / "export"
     dlg.folder.edit.setText(str(out))
     dlg.fmt.setCurrentText("png")
     qtbot.mouseClick(dlg.start_button, Qt.MouseButton.LeftButton)
     qtbot.waitUntil(lambda: dlg.runner is not None and not dlg.running() and dlg.start_button.isEnabled(),
                     timeout=120_000)
-    assert dlg.written == 2, dlg.status.text()
+    assert dlg.written == 3, dlg.status.text()
     pngs = sorted(out.glob("*.png"))
     sidecars = sorted(out.glob("*.json"))
-    assert len(pngs) == 2 and len(sidecars) == 2
-    codes = [json.loads(p.read_text())["code"] for p in sidecars]
-    for star, code in zip(stars, codes):
-        np.testing.assert_allclose(np.asarray(code, np.float32), star.code)
+    assert len(pngs) == 3 and len(sidecars) == 3
+    sides = {json.loads(p.read_text())["code"][0]: json.loads(p.read_text()) for p in sidecars}
+    for star in stars:
+        side = sides[float(star.code[0])]
+        np.testing.assert_allclose(np.asarray(side["code"], np.float32), star.code)
+        # the sample as shown, lower layers included: the row's noise goes into the sidecar
+        if star.noise is None:
+            assert side["lower_noise"] is None
+        else:
+            np.testing.assert_array_equal(np.asarray(side["lower_noise"], np.float32), star.noise)
+    np.testing.assert_array_equal(stars[0].noise, win.state.noise[2])
     photo = win.state.image.rgb
     for p in pngs:
         img = read_image(p)

@@ -41,9 +41,10 @@ def write_png(path, h: int = 60, w: int = 90, k: int = 7) -> str:
 
 
 def decoded_grid(win) -> np.ndarray:
-    """The grid's x_g recomputed by the library from the grid's codes."""
-    ctx = win.state.ctx
-    return np.asarray(ctx.predictor.decode(ctx.cond, win.state.codes), np.float32)
+    """The grid's x_g recomputed by the library from the grid's codes and lower-layer noise."""
+    ctx, noise = win.state.ctx, win.state.noise_rows()
+    args = (ctx.cond, win.state.codes) if noise is None else (ctx.cond, win.state.codes, noise)
+    return np.asarray(ctx.predictor.decode(*args), np.float32)
 
 
 def grid_matches_codes(win) -> None:
@@ -159,11 +160,17 @@ def test_spread_pane_is_the_heat_map_of_the_grid_spread(qtbot, make_window, sett
     np.testing.assert_array_equal(pane.image(), first)
     m = re.search(r"spread max ([0-9.]+)", win.timingLabel.text())
     assert m and float(m.group(1)) == pytest.approx(float(spread_map(decoded_grid(win)).max()), abs=6e-4)
-    # pin every component to one value: all samples equal, the spread is zero everywhere
+    # pin every component to one value: the samples still differ in their lower layers (full
+    # samples); with those at their means every sample is the same and the spread is zero
     sliders = win.codeSliders
     for i in range(sliders.code_dim):
         sliders.findChild(QSlider, f"codeSlider{i}").setValue(50)
     settle(win)
+    assert np.ptp(decoded_grid(win), axis=0).max() > 0
+    np.testing.assert_array_equal(pane.image(), expected())
+    win.lowerCheck.setChecked(False)
+    settle(win)
+    assert win.state.noise_rows() is None and not win.state.grid.lower
     assert np.ptp(decoded_grid(win), axis=0).max() == 0
     np.testing.assert_array_equal(pane.image(), expected())
     assert not np.array_equal(pane.image(), first)
@@ -476,6 +483,7 @@ def test_settings_restore_model_per_task_recent_files_geometry(qtbot, make_windo
     assert win.state.ctx.doc.name == "kept.png"
     win.taskCombo.setCurrentText("relighting")
     settle(win)
+    win.lowerCheck.setChecked(False)  # lower layers at their means: remembered
     win.resize(720, 610)
     QApplication.processEvents()
     size = win.size()
@@ -485,6 +493,7 @@ def test_settings_restore_model_per_task_recent_files_geometry(qtbot, make_windo
     again = make_window("", settings=settings)  # no task given: the saved one
     settle(again)
     assert again.taskCombo.currentText() == "relighting"
+    assert not again.lowerCheck.isChecked() and not again.state.lower and not again.state.grid.lower
     assert again.size() == size
     gallery = again.imagePanel.gallery
     assert photo in [gallery.item(i).data(Qt.ItemDataRole.UserRole) for i in range(gallery.count())]

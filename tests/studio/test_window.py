@@ -5,10 +5,17 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from PySide6.QtCore import QPointF, Qt
-from PySide6.QtWidgets import QComboBox, QDoubleSpinBox, QPushButton, QSlider
+from PySide6.QtWidgets import QCheckBox, QComboBox, QDoubleSpinBox, QPushButton, QSlider
 
 from cdvae_studio.render import compose_cells
 
+
+
+def shown_xg(win) -> np.ndarray:
+    """The grid's x_g recomputed by the library from the grid's codes and lower-layer noise."""
+    ctx, state = win.state.ctx, win.state
+    noise = state.noise_rows()
+    return ctx.predictor.decode(ctx.cond, state.codes) if noise is None else ctx.predictor.decode(ctx.cond, state.codes, noise)
 
 
 def grid_images(win) -> np.ndarray:
@@ -32,11 +39,16 @@ def test_opens_on_default_and_grid_matches_library(qtbot, make_window, settle):
     # the grid shows exactly what the library decodes for the grid's codes (independent recomputation)
     codes = win.state.codes
     assert codes.shape == (16, ctx.predictor.code_dim)
-    xg = ctx.predictor.decode(ctx.cond, codes)
+    assert win.findChild(QCheckBox, "lowerLayersCheck").isChecked()  # full samples by default
+    xg = shown_xg(win)
     np.testing.assert_array_equal(grid_images(win), compose_cells(win.state.task, ctx.doc, xg, detail=ctx.detail))
     assert ctx.detail is not None and ctx.detail.shape == (1,) + ctx.doc.small.shape[:2]
-    # the codes are the library's draw for the displayed seed
-    np.testing.assert_allclose(codes, ctx.predictor.draw_codes(ctx.cond, 16, win.state.seed), atol=1e-6)
+    # the codes and lower-layer noise are the library's draw for the displayed seed, and the grid
+    # shows the model's own samples for that seed: what Predictor.sample (cdvae-sample) gives
+    want_codes, want_noise = ctx.predictor.draw(ctx.cond, 16, win.state.seed)
+    np.testing.assert_allclose(codes, want_codes, atol=1e-6)
+    np.testing.assert_array_equal(win.state.noise, want_noise)
+    np.testing.assert_allclose(win.state.grid.xg, ctx.predictor.sample(ctx.cond, 16, win.state.seed), atol=1e-6)
     assert "MDN K=4" in win.modelLabel.text()
     assert win.preview.image() is not None  # the full-resolution preview arrived
     assert "samples" in win.timingLabel.text()
@@ -56,8 +68,7 @@ def test_slider_move_changes_grid_and_pins_component(qtbot, make_window, settle)
     codes = win.state.codes
     np.testing.assert_allclose(codes[:, 0], target / 100.0, atol=1e-6)  # pinned in every sample
     ctx = win.state.ctx
-    xg = ctx.predictor.decode(ctx.cond, codes)
-    np.testing.assert_array_equal(after, compose_cells(win.state.task, ctx.doc, xg, detail=ctx.detail))
+    np.testing.assert_array_equal(after, compose_cells(win.state.task, ctx.doc, shown_xg(win), detail=ctx.detail))
     # undo brings the drawn code back
     win.state.undo()
     settle(win)
@@ -115,8 +126,8 @@ def test_task_and_tie_combos(qtbot, make_window, settle):
     assert ctx.flow_scale == pytest.approx(np.clip(speed95, 0.5, 8.0))
     win.codeSliders.findChild(QSlider, "codeSlider0").setValue(250)
     settle(win)
-    xg = ctx.predictor.decode(ctx.cond, win.state.codes)
-    np.testing.assert_array_equal(grid_images(win), compose_cells(win.state.task, ctx.doc, xg, ctx.flow_scale, ctx.detail))
+    np.testing.assert_array_equal(grid_images(win), compose_cells(win.state.task, ctx.doc, shown_xg(win), ctx.flow_scale,
+                                                                  ctx.detail))
     assert "flow colour full at" in win.timingLabel.text()
 
 
@@ -177,7 +188,9 @@ def test_sweep_strips_lasso_and_session(qtbot, make_window, settle, tmp_path):
     assert win.lppScatter.selection_list.count() == min(48, len(rows))
     # a saved session reopens the same image, model, seed and code
     win.state.select_sample(4)
-    code = win.state.current_code().copy()
+    win.codeSliders.random_all_button.click()  # a code and lower-layer noise the seed alone cannot give
+    settle(win)
+    code, noise = win.state.current_code().copy(), win.state.current_noise()
     win.state.save_session(str(tmp_path / "s.json"))
     other = make_window("relighting")
     settle(other)
@@ -186,6 +199,8 @@ def test_sweep_strips_lasso_and_session(qtbot, make_window, settle, tmp_path):
     assert other.state.task_name == "resaturation" and other.state.current == 4
     assert other.state.seed == win.state.seed
     np.testing.assert_allclose(other.state.current_code(), code, atol=1e-6)
+    np.testing.assert_array_equal(other.state.current_noise(), noise)
+    np.testing.assert_array_equal(other.state.grid.xg[4], win.state.grid.xg[4])  # the very same sample
 
 
 def test_interpolation_and_sweep_gifs_from_the_menus(qtbot, make_window, settle, tmp_path, monkeypatch):
@@ -232,8 +247,7 @@ def test_spread_control_redraws_the_same_samples_pulled_in_and_is_saved(qtbot, m
     assert state.seed == seed  # the same draws, only their spread changes
     np.testing.assert_allclose(state.codes, ctx.predictor.draw_codes(ctx.cond, 16, seed, temperature=0.25), atol=1e-6)
     assert not np.allclose(state.codes, before)
-    xg = ctx.predictor.decode(ctx.cond, state.codes)
-    np.testing.assert_array_equal(grid_images(win), compose_cells(win.state.task, ctx.doc, xg, detail=ctx.detail))
+    np.testing.assert_array_equal(grid_images(win), compose_cells(win.state.task, ctx.doc, shown_xg(win), detail=ctx.detail))
     state.save_session(str(tmp_path / "s.json"))
     other = make_window("relighting")
     settle(other)
