@@ -479,7 +479,8 @@ class StudioState(ActionsMixin, QObject):
                                    f"(sample {res.best_index})")
 
     def _apply_drift(self, drift: np.ndarray) -> None:
-        self.w.sampleGrid.set_badges([f"drift {d:.1f}σ" for d in drift], [bool(d > 2.0) for d in drift])
+        shown = np.round(drift, 1)  # flag what the badge reads: 2.04 reads "2.0σ", not past 2
+        self.w.sampleGrid.set_badges([f"drift {d:.1f}σ" for d in shown], [bool(d > 2.0) for d in shown])
 
     def _apply_sweeps(self, strips: np.ndarray) -> None:
         from .widgets.lpp_scatter import rgb_pixmap

@@ -195,6 +195,9 @@ def test_flags_the_chosen_model_would_ignore_are_refused(trained, tmp_path, caps
         train_cli.settings(parse(["--pairs", str(pairs), "--out", "o"] + flags), load_pairs(pairs))
     one_line_error(capsys, evaluate.main(["--model", str(model), "--pairs", str(pairs), "--sigma", "2"]),
                    "--sigma goes with --nearest-neighbour")
+    for flag in ("--seed", "--nll-k"):  # the baseline would silently ignore them
+        one_line_error(capsys, evaluate.main(["--nearest-neighbour", "--pairs", str(pairs), flag, "3"]),
+                       f"{flag} goes with --model")
     one_line_error(capsys, sample.main(["--model", str(model), "--pairs", str(pairs), "--n", "2", "--out",
                                         str(tmp_path / "s.npz"), "--format", "jpg"]), "--format goes with --image")
     assert not (tmp_path / "s.npz").exists()

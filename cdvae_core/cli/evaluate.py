@@ -24,6 +24,7 @@ from .common import (PAPER_SAMPLES, CliError, Parser, check_channels, check_outp
 PROG = "cdvae-eval"
 VARIANCE_SAMPLES = 100  # DESIGN: variance at 16 grid points over 100 samples
 NN_SIGMA = 1.0  # the nearest neighbour's default smoothing, pixels
+NLL_K = 100  # importance samples per pair for the NLL
 
 
 def build_parser() -> Parser:
@@ -34,11 +35,12 @@ def build_parser() -> Parser:
     p.add_argument("--pairs", required=True, help="pair file with a test split (split == 1)")
     p.add_argument("--samples", default=",".join(map(str, PAPER_SAMPLES)), help="sample counts N (default 3,10,30,60,100)")
     p.add_argument("--json", help="write the figures to this JSON file")
-    p.add_argument("--nll-k", type=int, default=100, help="importance samples per pair for the NLL (0 = skip)")
+    p.add_argument("--nll-k", type=int, help="with --model: importance samples per pair for the NLL "
+                   f"(0 = skip; default {NLL_K})")
     p.add_argument("--max-pairs", type=int, help="evaluate only the first N test pairs")
     p.add_argument("--sigma", type=float, help=f"with --nearest-neighbour: Gaussian smoothing in pixels (default {NN_SIGMA:g})")
     p.add_argument("--name", help="row name in the table (default: Gauss, MDN4, CVAE, NN, ...)")
-    p.add_argument("--seed", type=int, default=0, help="seed of the samples (default 0)")
+    p.add_argument("--seed", type=int, help="with --model: seed of the samples (default 0)")
     return p
 
 
@@ -84,6 +86,13 @@ def _body(argv: Sequence[str] | None) -> int:
     args = parse(build_parser(), argv)
     ns = parse_samples(args.samples)
     out_json = check_output_file(args.json, "--json") if args.json is not None else None
+    if args.nearest_neighbour:
+        # the baseline draws nothing and has no likelihood: a seed or NLL setting would be ignored
+        for flag, value in (("--seed", args.seed), ("--nll-k", args.nll_k)):
+            if value is not None:
+                raise CliError(f"{flag} goes with --model; the nearest neighbour is deterministic and has no likelihood")
+    args.seed = 0 if args.seed is None else args.seed
+    args.nll_k = NLL_K if args.nll_k is None else args.nll_k
     if args.nll_k < 0:
         raise CliError("--nll-k must be 0 or more")
     if args.model is not None and args.sigma is not None:

@@ -121,7 +121,7 @@ def test_drift_badges_are_the_library_tie_drift(qtbot, make_window, settle, monk
     assert ctx.predictor.tied_dims > 0
 
     def expected() -> tuple[list[str], list[bool]]:
-        drift = np.asarray(ctx.predictor.tie_drift(ctx.cond, decoded_grid(win)))
+        drift = np.round(np.asarray(ctx.predictor.tie_drift(ctx.cond, decoded_grid(win))), 1)
         return [f"drift {d:.1f}σ" for d in drift], [bool(d > 2.0) for d in drift]
 
     texts, alerts = expected()
@@ -131,14 +131,16 @@ def test_drift_badges_are_the_library_tie_drift(qtbot, make_window, settle, monk
     settle(win)
     texts2, alerts2 = expected()
     assert grid.badge_texts() == texts2 and grid._badge_alerts == alerts2
-    # the alert threshold is "more than 2 sigma": give the drift job known values, then click a cell
-    fake = np.array([0.5, 1.99, 2.0, 2.51, 7.25] + [0.0] * 11, np.float32)
+    # the alert threshold is "reads more than 2 sigma": give the drift job known values, then click
+    # a cell; a red badge never reads "2.0σ"
+    fake = np.array([0.5, 1.99, 2.0, 2.04, 2.06, 2.51, 7.25] + [0.0] * 9, np.float32)
     monkeypatch.setattr(ctx.predictor, "tie_drift", lambda cond, xg: fake[: len(xg)])
     click_cell(qtbot, grid, 4)
     settle(win)
-    assert grid.badge_texts()[:5] == ["drift 0.5σ", "drift 2.0σ", "drift 2.0σ", "drift 2.5σ", "drift 7.2σ"]
-    assert grid._badge_alerts[:5] == [False, False, False, True, True]
-    assert not any(grid._badge_alerts[5:])
+    assert grid.badge_texts()[:7] == ["drift 0.5σ", "drift 2.0σ", "drift 2.0σ", "drift 2.0σ", "drift 2.1σ",
+                                      "drift 2.5σ", "drift 7.2σ"]
+    assert grid._badge_alerts[:7] == [False, False, False, False, True, True, True]
+    assert not any(grid._badge_alerts[7:])
 
 
 # 3. spread map ----------------------------------------------------------------------------------
