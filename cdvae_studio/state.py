@@ -311,7 +311,8 @@ class StudioState(ActionsMixin, QObject):
             return
         ctx, task, grid, cur = self.ctx, self.task, self.grid, self.current
         code, noise = self.codes[cur].copy(), self.current_noise()
-        rendered = grid.noise is None or noise is None or np.array_equal(grid.noise[cur], noise)
+        # the grid's own layer when it was decoded as the current sample is now (code, noise, mode)
+        rendered = grid.lower == (noise is not None) and (noise is None or np.array_equal(grid.noise[cur], noise))
         xg = grid.xg[cur].copy() if np.array_equal(grid.codes[cur], code) and rendered else None
         rows = None if noise is None else noise[None]
 
