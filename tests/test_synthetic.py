@@ -122,3 +122,42 @@ def test_detail_ties_each_mode_to_its_own_xc() -> None:
     assert conditional_mean_error(test) == pytest.approx(np.mean((test.xg - predicted) ** 2), rel=1e-5)
     with pytest.raises(SyntheticError, match="depend on x_c"):
         mode_templates(0, detail=1.0)
+
+
+def test_shared_family_same_directions_class_sets_the_brightness() -> None:
+    """The "shared" family: every class has the directions 0, 90, 180, 270 degrees, and class c's
+    ramps are offset by -0.1 / +0.1 (clipped), so which of a class's modes a pair shows does not
+    depend on x_c."""
+    from cdvae_core.synthetic import SHARED_OFFSET
+
+    pairs = make_mode_pairs(400, seed=9, family="shared", test_fraction=0.25)
+    assert pairs.meta["family"] == "shared"
+    labels = classify(pairs.xc)
+    assert np.array_equal(labels, np.random.default_rng(9).integers(0, 2, 400))  # x_c as in "rotated"
+    # by hand: ramps at the shared directions, plus the class offset, clipped
+    u, v = np.meshgrid(np.linspace(-1, 1, 32), np.linspace(-1, 1, 32))
+    for c, offset in ((0, -SHARED_OFFSET), (1, SHARED_OFFSET)):
+        want = [np.clip(0.5 + 0.45 * (u * np.cos(t) + v * np.sin(t)) / np.sqrt(2) + offset, 0, 1)
+                for t in np.pi / 2 * np.arange(4)]
+        np.testing.assert_allclose(mode_templates(c, family="shared")[:, 0], np.stack(want), atol=1e-6)
+    counts = np.zeros((2, 4))
+    for x_c, x_g, label in zip(pairs.xc, pairs.xg, labels):
+        errors = ((mode_templates(x_c, family="shared") - x_g) ** 2).mean(axis=(1, 2, 3))
+        assert errors.min() < 2.5 * 0.02**2
+        counts[label, errors.argmin()] += 1
+    assert np.all(np.abs(counts / counts.sum(1, keepdims=True) - 0.25) < 0.12)
+    # the closest modes of the two classes are the same direction, 0.2 apart in brightness (away
+    # from the clipped corners): the midpoint threshold is a quarter of that squared distance
+    d = ((mode_templates(0, family="shared")[:, None] - mode_templates(1, family="shared")[None]) ** 2).mean((2, 3, 4))
+    assert default_threshold(family="shared") == pytest.approx(0.25 * d.min())
+    assert d.min() < ((mode_templates(0, family="shared")[0] - mode_templates(0, family="shared")[1]) ** 2).mean()
+    test = pairs.test()
+    templates = np.stack([mode_templates(x, family="shared") for x in test.xc])  # (B, 4, 1, 32, 32)
+    perfect = mode_report(test.xc, templates, family="shared")
+    assert perfect["coverage"] == 1.0 and perfect["precision"] == 1.0
+    other = np.stack([mode_templates(1 - c, family="shared") for c in classify(test.xc)])
+    assert mode_report(test.xc, other, family="shared")["precision"] == 0.0  # the other class's modes miss
+    predicted = templates.mean(axis=1)
+    assert conditional_mean_error(test) == pytest.approx(np.mean((test.xg - predicted) ** 2), rel=1e-5)  # family from meta
+    with pytest.raises(SyntheticError, match="family"):
+        make_mode_pairs(10, family="spiral")
