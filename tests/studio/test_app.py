@@ -181,3 +181,32 @@ def test_the_render_worker_reuses_its_cell_composers(qtbot):
     assert ids[0] == ids[2] and ids[1] == ids[3] and ids[0] != ids[1]
     assert len({g[1] for g in got}) == 1 and got[0][1] != threading.get_ident()  # all in the worker thread
     assert id(composer_for(task, doc, 16)) != ids[0]  # the GUI thread has its own (they cache per-thread state)
+
+
+def test_startup_objects_are_frozen_once_after_the_first_grid(qtbot, make_window, settle, monkeypatch, tmp_path):
+    """app.freeze_when_settled: one collection and one gc.freeze when the first grid has landed,
+    none on later settles, none while no model has loaded (gc.freeze itself is replaced here so
+    the test process keeps collecting normally)."""
+    import gc
+
+    from cdvae_studio.app import freeze_when_settled
+
+    calls: list[str] = []
+    real_collect = gc.collect
+    monkeypatch.setattr(gc, "freeze", lambda: calls.append("freeze"))
+    monkeypatch.setattr(gc, "collect", lambda *a: calls.append("collect") or 0 if not a else real_collect(*a))
+    empty = tmp_path / "assets"
+    (empty / "models").mkdir(parents=True)
+    bare = make_window("resaturation", assets=empty)
+    freeze_when_settled(bare)
+    win = make_window("resaturation")
+    freeze_when_settled(win)
+    qtbot.waitUntil(lambda: bare.centerStack.currentIndex() == 1 and bare.state.is_settled(), timeout=10_000)
+    assert bare.state.ctx is None and calls in ([], ["collect", "freeze"])  # only win's settle may have come
+    settle(win)
+    assert calls == ["collect", "freeze"]
+    win.state.resample()
+    settle(win)
+    bare.state.set_task("relighting")
+    qtbot.waitUntil(lambda: "relighting" in bare.emptyLabel.text() and bare.state.is_settled(), timeout=10_000)
+    assert calls == ["collect", "freeze"]
