@@ -210,3 +210,26 @@ def test_startup_objects_are_frozen_once_after_the_first_grid(qtbot, make_window
     bare.state.set_task("relighting")
     qtbot.waitUntil(lambda: "relighting" in bare.emptyLabel.text() and bare.state.is_settled(), timeout=10_000)
     assert calls == ["collect", "freeze"]
+
+
+def _report_niceness(_unused: int):
+    """A background job (module level, so a spawned process can import it): its own niceness."""
+    yield os.nice(0)
+    return "ok"
+
+
+@pytest.mark.skipif(not hasattr(os, "nice"), reason="POSIX process priorities")
+def test_background_job_process_runs_below_the_window(qtbot):
+    """ProcessJobRunner's child lowers its CPU priority by CHILD_NICENESS (capped at 19), so on a
+    2-core machine a training run does not take the core the window needs to draw."""
+    from cdvae_studio.worker import CHILD_NICENESS, ProcessJobRunner
+
+    runner = ProcessJobRunner(_report_niceness, (0,), name="cdvae-test-nice")
+    seen: list[object] = []
+    finished: list[tuple[str, object]] = []
+    runner.progress.connect(seen.append)
+    runner.finished.connect(lambda status, payload: finished.append((status, payload)))
+    runner.start()
+    qtbot.waitUntil(lambda: bool(finished), timeout=60_000)
+    assert finished == [("done", "ok")]
+    assert seen == [min(19, os.nice(0) + CHILD_NICENESS)]
