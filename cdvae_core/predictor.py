@@ -157,12 +157,6 @@ class Predictor:
         codes = self._codes(cond, n, gen, component, temperature)[0].numpy().copy()
         return codes, self._noise(n, gen, temperature)
 
-    def draw_noise(self, n: int, seed: int | None = None, temperature: float = 1.0) -> np.ndarray:
-        """Fresh lower-layer noise for n samples: (n, noise_dim) float32 from N(0, temperature^2)."""
-        if not 0.0 <= temperature <= MAX_TEMPERATURE:
-            raise ValueError(f"temperature must lie in [0, {MAX_TEMPERATURE}], got {temperature}")
-        return self._noise(n, _generator(seed), temperature)
-
     def _noise(self, n: int, gen: torch.Generator, temperature: float) -> np.ndarray:
         if self.noise_dim == 0:
             return np.zeros((n, 0), np.float32)
