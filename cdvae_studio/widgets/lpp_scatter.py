@@ -22,6 +22,7 @@ from ..render import layer_to_rgb
 
 PALETTE = [pg.intColor(i, hues=10, values=1, maxValue=230) for i in range(10)]
 TRAIL = 24  # current-code positions kept for the cursor's trail
+THUMB_SIDE = 72  # px, the hovered example's thumbnail over the plot
 
 
 def rgb_pixmap(rgb: np.ndarray, side: int | None = 72) -> QPixmap:
@@ -77,11 +78,15 @@ class LppScatter(QWidget):
             controls.addWidget(w)
         controls.addWidget(self.select)
         controls.addStretch(1)
-        self.thumb = QLabel()
-        self.thumb.setFixedSize(72, 72)
+        # the hovered example's thumbnail floats over the plot's top-right corner: in the controls
+        # row it made the row 72 px tall and took that height from the plot
+        self.thumb = QLabel(self.plot)
+        self.thumb.setFixedSize(THUMB_SIDE, THUMB_SIDE)
+        self.thumb.setStyleSheet("border: 1px solid #888; background: #000;")
+        self.thumb.setAttribute(Qt.WidgetAttribute.WA_TransparentForMouseEvents)  # points under it stay hoverable
+        self.thumb.setVisible(False)
         self.thumb_text = QLabel("hover a point")
         controls.addWidget(self.thumb_text)
-        controls.addWidget(self.thumb)
         self.message = QLabel("")
         self.selection_list = QListWidget()
         self.selection_list.setObjectName("selectionList")
@@ -238,6 +243,7 @@ class LppScatter(QWidget):
 
     def _hovered(self, item, points, ev) -> None:
         if len(points) == 0:
+            self.thumb.setVisible(False)  # off the points: the overlay must not hide the plot
             return
         row = int(points[0].data())
         thumb = self.thumbnail(row)
@@ -245,6 +251,9 @@ class LppScatter(QWidget):
         self.thumb_text.setText(f"#{row} ({split})")
         if thumb is not None:
             self.thumb.setPixmap(rgb_pixmap(thumb))
+            self.thumb.move(max(0, self.plot.width() - THUMB_SIDE - 8), 8)
+            self.thumb.setVisible(True)
+            self.thumb.raise_()
 
     def _clicked(self, item, points, ev=None) -> None:
         if len(points):

@@ -328,6 +328,14 @@ def test_scatter_hover_click_and_trail_with_the_mouse(qtbot, make_window, settle
         rgb = np.ascontiguousarray(np.repeat(grey[:, :, None], 3, 2))
         want = QPixmap.fromImage(QImage(rgb.data, 32, 32, 96, QImage.Format.Format_RGB888).copy()).scaled(72, 72)
         np.testing.assert_array_equal(qimage_rgb(scatter.thumb.pixmap().toImage()), qimage_rgb(want.toImage()))
+        # shown over the plot's top-right corner, not in a row of its own below it
+        geo, plot_w = scatter.thumb.geometry(), scatter.plot.width()
+        assert scatter.thumb.isVisible() and scatter.thumb.parent() is scatter.plot
+        assert geo.right() <= plot_w and geo.left() >= plot_w - 90 and geo.top() <= 10
+
+    # off the points the thumbnail goes (it must not cover the plot)
+    qtbot.waitUntil(lambda: qtbot.mouseMove(scatter.plot.viewport(), QPoint(2, 2) + next(wiggle))
+                    or not scatter.thumb.isVisible(), timeout=5000)
 
     # a real click on the point opens that training example
     with qtbot.waitSignal(scatter.exampleClicked, timeout=5000) as blocker:
