@@ -50,7 +50,8 @@ class NearestPredictor:
         codes = self.draw_codes(cond, n, seed, component, temperature)
         return codes, np.zeros((len(codes), 0), np.float32)
 
-    def decode(self, cond: NearestCondition, codes: np.ndarray) -> np.ndarray:
+    def decode(self, cond: NearestCondition, codes: np.ndarray, noise: np.ndarray | None = None) -> np.ndarray:
+        """The ranked neighbours' x_g (n, Cg, 32, 32); ``noise`` is always empty here (noise_dim 0)."""
         ranks = np.clip(np.rint(np.asarray(codes, np.float32)[:, 0]), 0, len(cond.samples) - 1).astype(int)
         return cond.samples[ranks]
 

@@ -351,7 +351,7 @@ class DecodeCache:
         codes = np.ascontiguousarray(codes, np.float32)
         if noise is not None:
             noise = np.ascontiguousarray(noise, np.float32).reshape(len(codes), -1)
-            noise = noise if noise.shape[1] and getattr(predictor, "noise_dim", 0) else None
+            noise = noise if noise.shape[1] and predictor.noise_dim else None
         # a key with noise is longer than one without, so the two never collide
         keys = [(model_key, doc_key, row.tobytes() + (b"" if noise is None else noise[i].tobytes()))
                 for i, row in enumerate(codes)]
@@ -369,8 +369,7 @@ class DecodeCache:
             self.misses += len(missing)
         if missing:
             rows = None if noise is None else noise[missing]
-            decoded = np.asarray(predictor.decode(cond, codes[missing]) if rows is None else
-                                 predictor.decode(cond, codes[missing], rows), np.float32)  # (m, Cg, 32, 32)
+            decoded = np.asarray(predictor.decode(cond, codes[missing], rows), np.float32)  # (m, Cg, 32, 32)
             with self._lock:
                 for j, i in enumerate(missing):
                     out[i] = decoded[j]
