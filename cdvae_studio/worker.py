@@ -203,8 +203,9 @@ CHILD_NICENESS = 10  # how far below the window a background job's process runs 
 
 def lower_priority(increment: int = CHILD_NICENESS) -> None:
     """Lower this process's CPU priority where the OS allows it (POSIX). On a 2-core machine a
-    training process with 2 threads otherwise takes both cores, and the window waits for one (a
-    stall of a scheduler time slice, 16-24 ms measured) whenever it has a frame to draw."""
+    training process with 2 threads can take both cores while the window has a frame to draw; at
+    a lower priority the window gets one first. (The stalls measured while training were mostly
+    the loss plot's own painting; this change did not move them measurably, docs/studio.md.)"""
     try:
         os.nice(increment)
     except (AttributeError, OSError):  # Windows has no os.nice; a refused change is harmless
