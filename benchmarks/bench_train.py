@@ -2,6 +2,7 @@
 
     python benchmarks/bench_train.py [--threads 2] [--pairs 8000] [--measure-epochs 3]
     python benchmarks/bench_train.py --full [--threads 2]    # the whole run, 4-5 minutes
+    python benchmarks/bench_train.py --device cuda [--full]  # the same on a GPU
 
 1. images/s of ``cdvae_core.training.train`` (its per-epoch figure, the loop only) divided by
    images/s of a bare loop (Adam steps over the same model config, batch and preloaded tensors,
@@ -38,13 +39,15 @@ from cdvae_core.training import train
 def bare_steps(model, opt, xc: torch.Tensor, xg: torch.Tensor, batch: int, steps: int) -> float:
     """images/s of forward + backward + Adam over preloaded tensors (no guards, no logging)."""
     n = len(xc)
-    perm = torch.randperm(n)
+    perm = torch.randperm(n, device=xc.device)
     t0 = time.perf_counter()
     for i in range(steps):
         idx = perm[(i * batch) % n : (i * batch) % n + batch]
         opt.zero_grad(set_to_none=True)
         model(xc[idx], xg[idx], kl_weight=1.0)["loss"].backward()
         opt.step()
+    if xc.is_cuda:
+        torch.cuda.synchronize()  # kernels run asynchronously: count them all
     return steps * batch / (time.perf_counter() - t0)
 
 
@@ -61,7 +64,7 @@ def full_run(args) -> None:
         path = Path(tmp) / "pairs.npz"
         save_pairs(path, pairs)
         argv = ["--pairs", str(path), "--threads", str(args.threads), "--epochs", str(args.target_epochs),
-                "--out", str(Path(tmp) / "run"), "--quiet"]
+                "--device", args.device, "--out", str(Path(tmp) / "run"), "--quiet"]
         print(f"cdvae-train {' '.join(argv)}  ({int((pairs.split == 0).sum())} train + "
               f"{int((pairs.split == 1).sum())} test pairs, default CDVAE)")
         t0 = time.perf_counter()
@@ -80,6 +83,7 @@ def full_run(args) -> None:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--device", choices=("cpu", "cuda"), default="cpu", help="where both loops run")
     ap.add_argument("--pairs", type=int, default=8000, help="pairs of the projected run; with --full, its training pairs (a ninth more are added as test pairs)")
     ap.add_argument("--measure-pairs", type=int, default=1600, help="pairs of the measured runs")
     ap.add_argument("--measure-epochs", type=int, default=3)
@@ -93,18 +97,18 @@ def main() -> None:
         full_run(args)
         return
     model_cfg = ModelConfig(task="synthetic")  # the default CDVAE: L = 3, Gaussian tie
-    train_cfg = TrainConfig(epochs=args.measure_epochs, num_threads=args.threads)
+    train_cfg = TrainConfig(epochs=args.measure_epochs, num_threads=args.threads, device=args.device)
     pairs = make_mode_pairs(args.measure_pairs, test_fraction=0.1, seed=0)
     train_part = pairs.train()
-    xc, xg = torch.from_numpy(train_part.xc), torch.from_numpy(train_part.xg)
+    xc, xg = torch.from_numpy(train_part.xc).to(args.device), torch.from_numpy(train_part.xg).to(args.device)
     steps = -(-len(train_part) // train_cfg.batch_size)
-    print(f"torch threads {args.threads}; default CDVAE; measured on {len(pairs)} pairs ({len(train_part)} train, "
+    print(f"device {args.device}, torch threads {args.threads}; default CDVAE; measured on {len(pairs)} pairs ({len(train_part)} train, "
           f"{steps} steps of {train_cfg.batch_size} per epoch), {args.measure_epochs} epochs")
 
     # A bare loop of one epoch's steps runs after every trainer epoch (interleaved, so both see
     # the same load on a shared machine); the best epoch of each is compared, warm-up excluded.
     torch.manual_seed(0)
-    bare_model = build_model(model_cfg)
+    bare_model = build_model(model_cfg).to(args.device)
     bare_opt = torch.optim.Adam(bare_model.parameters(), lr=1e-3)
     bare_steps(bare_model, bare_opt, xc, xg, train_cfg.batch_size, 3)  # warm-up
     bare, walls = [], []

@@ -7,7 +7,8 @@ config.json and weights every epoch, metrics.jsonl one row per epoch, checkpoint
 
 Reproducibility: weights are initialised after ``torch.manual_seed(seed)``; every epoch reseeds
 torch from (seed, epoch, rank) and draws its data order from (seed, epoch), so a run resumed
-from the checkpoint of epoch e repeats exactly what an unbroken run does after epoch e.
+from the checkpoint of epoch e repeats exactly what an unbroken run does after epoch e (on a
+GPU too: cuDNN is switched to its deterministic kernels while training runs).
 
 Guarded steps (as vdvae): gradients are clipped to norm ``grad_clip``; an update is skipped when
 the loss or the gradient norm is not finite or the norm is above ``skip_threshold``; ``max_skips`` skips in a row stop training with a TrainingError
@@ -143,10 +144,16 @@ def train(
     threads = torch.get_num_threads()
     if train_cfg.num_threads > 0:
         torch.set_num_threads(train_cfg.num_threads)
+    # cuDNN's autotuned and atomic-add convolution kernels differ from run to run; the
+    # deterministic ones keep --resume equal to an unbroken run on a GPU too
+    cudnn_flags = torch.backends.cudnn.deterministic, torch.backends.cudnn.benchmark
+    if env.device.type == "cuda":
+        torch.backends.cudnn.deterministic, torch.backends.cudnn.benchmark = True, False
     try:
         yield from _run(pairs, model_cfg, train_cfg, out, resume, env)
     finally:
         torch.set_num_threads(threads)  # the Studio and test processes keep their own setting
+        torch.backends.cudnn.deterministic, torch.backends.cudnn.benchmark = cudnn_flags
         D.teardown(env)
 
 
@@ -295,7 +302,8 @@ def _run(pairs, model_cfg, train_cfg, out: Path, resume: bool, env: D.Dist) -> I
                 epoch=epoch + 1, step=step, model=model.state_dict(), optimizer=optimizer.state_dict(),
                 ema=None if ema is None else ema.state, targets=targets,
                 meta={"data_sha1": fingerprint, "data": data_meta, "model": model_cfg.to_dict(),
-                      "training": train_cfg.to_dict(), "world": env.world},
+                      "training": train_cfg.to_dict(), "world": env.world,
+                      "device": str(env.device)},
             ))
             ckpt.write_weights(out, weights)
             ckpt.write_config(out, model_cfg, train_cfg, data_meta)
