@@ -446,7 +446,11 @@ class StudioState(ActionsMixin, QObject):
         # full render the release asks for, so a scrub pays for the grid alone
         drag = full is not None and grid.cells.shape[1:3] != full
         w.sampleGrid.set_images(grid.cells, full)
-        if not drag:
+        if drag:
+            # the drift badges describe the codes before the drag; the release recomputes them
+            # (and painting 16 stale badges cost a third of each drag repaint, 0.4 of 1.3 ms)
+            w.sampleGrid.set_badges([], [])
+        else:
             w.sampleGrid.set_current(self.current)
             w.sampleGrid.set_badges([], [])
             self._mark_stars()

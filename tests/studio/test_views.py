@@ -615,6 +615,7 @@ def test_slider_burst_is_throttled_and_lands_on_the_final_code(qtbot, make_windo
     grid_matches_codes(win)
 
     # held slider: drag-size cells while held, the full grid of the final code on release
+    assert any(win.sampleGrid.badge_texts())  # the settled grid's tie-drift badges
     seen.clear()
     slider.setSliderDown(True)
     for v in range(0, 301, 15):
@@ -623,8 +624,10 @@ def test_slider_burst_is_throttled_and_lands_on_the_final_code(qtbot, make_windo
     assert seen.count("grid") <= 3
     full_h, full_w = state.ctx.doc.small.shape[:2]
     assert win.sampleGrid.cell_images().shape[1] < full_h  # composed at drag resolution
+    assert not any(win.sampleGrid.badge_texts())  # they described the codes before the drag
     slider.setSliderDown(False)  # sliderReleased: the full render
     settle(win)
     assert win.sampleGrid.cell_images().shape[1:3] == (full_h, full_w)
+    assert any(win.sampleGrid.badge_texts())  # recomputed for the released codes
     np.testing.assert_allclose(state.codes[:, 0], from_ticks(300))
     grid_matches_codes(win)
