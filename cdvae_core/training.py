@@ -221,6 +221,7 @@ def _run(pairs, model_cfg, train_cfg, out: Path, resume: bool, env: D.Dist) -> I
     steps_per_epoch = -(-n_local // bs)
     total_steps = steps_per_epoch * train_cfg.epochs
     streak, streak_start, last_good_epoch = 0, None, start_epoch
+    finite_streak = True  # every skip of the current streak had a finite loss and norm
     run_start, run_images = time.perf_counter(), 0
 
     for epoch in range(start_epoch, train_cfg.epochs):
@@ -256,12 +257,17 @@ def _run(pairs, model_cfg, train_cfg, out: Path, resume: bool, env: D.Dist) -> I
                 skipped += 1
                 streak += 1
                 streak_start = step if streak == 1 else streak_start
+                finite_streak = (finite_streak if streak > 1 else True) and math.isfinite(loss_v) and math.isfinite(gn)
                 if streak >= train_cfg.max_skips:
                     kept = f"the checkpoint of epoch {last_good_epoch} is kept" if last_good_epoch else "no checkpoint was written yet"
+                    # every skip finite: the model left the range the threshold was set for (a CVAE at
+                    # lr 2e-3 did, at step 5), which a lower rate avoids; NaN or inf: a numerical failure
+                    hint = ("; the gradient norm stayed above skip_threshold: train again with a lower --lr, or "
+                            "raise skip_threshold in a --config file") if finite_streak else ""
                     raise TrainingError(
                         f"training stopped at step {step} (epoch {epoch + 1}): {streak} updates in a row skipped "
                         f"since step {streak_start} (last loss {loss_v:.4g}, gradient norm {gn:.4g}, limit "
-                        f"{train_cfg.skip_threshold:g}); {kept} in {out}"
+                        f"{train_cfg.skip_threshold:g}); {kept} in {out}{hint}"
                     )
                 continue
             streak = 0
