@@ -43,6 +43,10 @@ def eta_suffix(values: dict[str, float]) -> str:
     return f" · ETA {format_eta(eta)}" if eta is not None and math.isfinite(eta) else ""
 
 
+PROGRESS_STYLE = ("QProgressBar { border: 1px solid palette(dark); border-radius: 2px; text-align: center;"
+                  " background: palette(base); } QProgressBar::chunk { background: palette(highlight); }")
+
+
 class PathField(QWidget):
     """A line edit with a Browse button (file or folder)."""
 
@@ -87,6 +91,11 @@ class JobDialog(QDialog):
         self._throttled_refresh = qthrottled(self._refresh, timeout=100, leading=True, parent=self)
         self.progress = QProgressBar()
         self.progress.setObjectName(f"{name}Progress")
+        # a flat bar: Fusion paints its gradient chunk through Qt's GUI thread pool and waits
+        # (6-34 hand-offs, 0.3-0.45 ms a repaint without load; while training a median 0.6 ms
+        # and up to 2.8 ms, measured), and setValue repaints at once, inside every refresh; this
+        # look paints in 0.03 ms
+        self.progress.setStyleSheet(PROGRESS_STYLE)
         self.status = QLabel("Ready.")
         self.status.setObjectName(f"{name}Status")
         self.status.setWordWrap(True)
