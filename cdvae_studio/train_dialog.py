@@ -303,9 +303,11 @@ class TrainDialog(JobDialog):
                 # to create with its legend entry, this 0.4 ms, and its setData re-ran on every
                 # y-range change (measured). 1 px pens: Qt's raster engine strokes wider lines
                 # about 5x slower (38 ms against 8 ms for 15 curves, measured)
+                # the legend takes the entry's text from the item's own name (pyqtgraph ignores
+                # addItem's name=)
                 curve = pg.PlotCurveItem(pen=pg.mkPen(pg.intColor(names.index(name), hues=12), width=1),
-                                         antialias=False)
-                self.plot.addItem(curve, name=name)
+                                         antialias=False, name=name)
+                self.plot.addItem(curve)
                 self._curves[name] = curve
             x, y = self._history[name].display()
             curve.setData(x, y)

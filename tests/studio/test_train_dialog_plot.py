@@ -81,6 +81,8 @@ def test_every_curve_is_up_to_date_when_the_run_ends(dialog):
     dialog.runner = SimpleNamespace(running=lambda: False)
     dialog._refresh()  # as _on_finished does
     assert dialog.curve_names() == TERMS
+    legend = dialog.plot.getPlotItem().legend
+    assert sorted(label.text for _, label in legend.items) == TERMS  # one legend entry per term
     for name in TERMS:
         x, y = dialog._curves[name].getData()
         want_x, want_y = dialog._history[name].display()
