@@ -19,18 +19,9 @@ from cdvae_core import training
 from cdvae_core.pairs import save_pairs
 
 from helpers import TINY
-from test_training import poison_after, run_all, tiny_cfgs, tiny_pairs, weights
+from test_training import poison_after, run_all, tiny_cfgs, tiny_pairs, train_stopped_in_epoch, weights
 
 pytestmark = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
-
-
-def train_stopped_in_epoch(pairs, model_cfg, train_cfg, out: Path, epoch: int) -> None:
-    """Train until mid-way through ``epoch`` and close the generator, as a kill would."""
-    gen = training.train(pairs, model_cfg, train_cfg, out)
-    for pr in gen:
-        if pr.stage == "train" and pr.values["epoch"] == epoch and pr.done % 3 == 2:
-            break
-    gen.close()
 
 
 def test_resume_on_the_gpu_gives_the_same_weights(tmp_path):

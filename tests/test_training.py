@@ -57,16 +57,22 @@ def sha(path: Path) -> str:
     return hashlib.sha1(path.read_bytes()).hexdigest()
 
 
+def train_stopped_in_epoch(pairs, model_cfg, train_cfg, out: Path, epoch: int) -> None:
+    """Train until mid-way through ``epoch`` and close the generator: its partial work is lost,
+    as in a kill."""
+    gen = training.train(pairs, model_cfg, train_cfg, out)
+    for pr in gen:
+        if pr.stage == "train" and pr.values["epoch"] == epoch and pr.done % 3 == 2:
+            break
+    gen.close()
+
+
 def test_resume_after_stop_mid_epoch_gives_the_same_weights(tmp_path):
     pairs = tiny_pairs()
     model_cfg, train_cfg = tiny_cfgs("mdn", ema=0.9)
     run_all(training.train(pairs, model_cfg, train_cfg, tmp_path / "a"))
 
-    gen = training.train(pairs, model_cfg, train_cfg, tmp_path / "b")
-    for pr in gen:
-        if pr.stage == "train" and pr.values["epoch"] == 3 and pr.done % 3 == 2:
-            break  # mid-way through the last epoch: its partial work is lost, as in a kill
-    gen.close()
+    train_stopped_in_epoch(pairs, model_cfg, train_cfg, tmp_path / "b", epoch=3)  # the last epoch
     assert ckpt.load_state(tmp_path / "b").epoch == 2
     assert not (tmp_path / "b" / ckpt.EMBEDDING_FILE).exists()
     run_all(training.train(pairs, model_cfg, train_cfg, tmp_path / "b", resume=True))
