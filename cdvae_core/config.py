@@ -190,6 +190,10 @@ class TrainConfig:
     grad_clip: float = 200.0  # clip the gradient norm to this (vdvae); losses are nats per pair
     skip_threshold: float = 1e6  # skip the update when the (unclipped) gradient norm exceeds this
     max_skips: int = 50  # stop with an error after this many skipped updates in a row
+    # a finite norm above skip_threshold skips at most this many updates in a row; the next one is
+    # applied clipped (0: always skip). A skip leaves the weights as they were, so norms that stay
+    # high over several batches come from the weights, and skipping them would go on for ever.
+    spike_patience: int = 5
     ema: float = 0.0  # keep an exponential moving average of weights when > 0
     device: str = "auto"  # "auto", "cpu" or "cuda"
     num_threads: int = 0  # torch CPU threads; 0 leaves torch's default
@@ -209,6 +213,8 @@ class TrainConfig:
                               f"guidance_start to it), got {self.guidance_end}")
         if self.lpp_neighbours < 1 or self.max_skips < 1:
             raise ConfigError("lpp_neighbours and max_skips must be at least 1")
+        if self.spike_patience < 0:
+            raise ConfigError("spike_patience must be 0 (always skip) or more")
         if not (self.grad_clip > 0 and self.skip_threshold > 0):
             raise ConfigError("grad_clip and skip_threshold must be positive")
         if not 0.0 <= self.ema < 1.0:

@@ -93,13 +93,13 @@ def all_sum(values: torch.Tensor, env: Dist) -> torch.Tensor:
     return values
 
 
-def any_true(flag: bool, env: Dist) -> bool:
-    """True when ``flag`` is true on any rank: keeps guarded-step decisions identical everywhere."""
+def max_over_ranks(value: int, env: Dist) -> int:
+    """The largest of every rank's ``value``: keeps guarded-step verdicts identical everywhere."""
     if not env.enabled:
-        return flag
-    value = torch.tensor([1.0 if flag else 0.0], device=env.device)
-    dist.all_reduce(value, op=dist.ReduceOp.MAX)
-    return bool(value.item() > 0)
+        return value
+    tensor = torch.tensor([float(value)], device=env.device)
+    dist.all_reduce(tensor, op=dist.ReduceOp.MAX)
+    return int(tensor.item())
 
 
 def barrier(env: Dist) -> None:

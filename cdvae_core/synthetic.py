@@ -247,23 +247,34 @@ def mode_report(
     A sample "hits" a mode when its per-pixel MSE to the noise-free mode is below ``threshold``
     (default: ``default_threshold``). Returns coverage (fraction of each pair's modes hit by at
     least one sample, mean over pairs), precision (fraction of all samples that hit some mode),
-    mode_share (modes,) the fraction of samples nearest each mode index, and the threshold.
+    own_class (fraction of samples nearer a mode of x_c's class than of every other class: 1/classes
+    is chance, what a model that ignores x_c's class scores), mode_share (modes,) the fraction of
+    samples nearest each mode index of their own class, and the threshold.
     """
     xc, samples = np.asarray(xc), np.asarray(samples)
     labels = classify(xc, classes)
     if samples.ndim != 5 or samples.shape[0] != labels.shape[0] or samples.shape[2:] != (1, SIZE, SIZE):
         raise SyntheticError(f"samples must have shape ({labels.shape[0]}, N, 1, 32, 32), got {samples.shape}")
     threshold = default_threshold(modes, classes, family) if threshold is None else float(threshold)
-    d = np.empty((samples.shape[0], samples.shape[1], modes))  # (B, N, modes) per-pixel MSE
-    for start in range(0, samples.shape[0], 64):  # chunks keep float64 copies small
-        s = samples[start : start + 64, :, 0].astype(np.float64)  # (b, N, 32, 32)
-        t = _modes_for(xc[start : start + 64], labels[start : start + 64], modes, classes, detail, family)
-        d[start : start + 64] = ((s[:, :, None] - t[:, None]) ** 2).mean(axis=(3, 4))
+    B, N = samples.shape[:2]
+    d = np.empty((B, N, modes))  # (B, N, modes) per-pixel MSE to the modes of x_c's class
+    nearest = np.empty((B, N, classes))  # (B, N, classes) per-pixel MSE to the nearest mode of each class
+    for start in range(0, B, 64):  # chunks keep float64 copies small
+        rows = slice(start, start + 64)
+        s = samples[rows, :, 0].astype(np.float64)[:, :, None]  # (b, N, 1, 32, 32)
+        for c in range(classes):
+            t = _modes_for(xc[rows], np.full(len(s), c), modes, classes, detail, family)  # (b, modes, 32, 32)
+            dc = ((s - t[:, None]) ** 2).mean(axis=(3, 4))  # (b, N, modes)
+            nearest[rows, :, c] = dc.min(axis=2)
+            own = labels[rows] == c
+            d[rows][own] = dc[own]
     hit = d < threshold
     share = np.bincount(d.argmin(axis=2).ravel(), minlength=modes) / d[..., 0].size
+    own_nearest = nearest.argmin(axis=2) == labels[:, None]
     return {
         "coverage": float(hit.any(axis=1).mean()),
         "precision": float(hit.any(axis=2).mean()),
+        "own_class": float(own_nearest.mean()),
         "mode_share": share.tolist(),
         "threshold": threshold,
     }

@@ -11,8 +11,10 @@ from the checkpoint of epoch e repeats exactly what an unbroken run does after e
 GPU too: cuDNN is switched to its deterministic kernels while training runs).
 
 Guarded steps (as vdvae): gradients are clipped to norm ``grad_clip``; an update is skipped when
-the loss or the gradient norm is not finite or the norm is above ``skip_threshold``; ``max_skips`` skips in a row stop training with a TrainingError
-naming the step, the last good checkpoint untouched. Runs unchanged under torchrun (DDP).
+the loss or the gradient norm is not finite or the norm is above ``skip_threshold``, except that
+after ``spike_patience`` over-threshold skips in a row the next clipped update is applied (the
+norms then come from the weights, which skipping cannot change); ``max_skips`` skips in a row stop
+training with a TrainingError naming the step, the last good checkpoint untouched. Runs unchanged under torchrun (DDP).
 """
 
 from __future__ import annotations
@@ -222,13 +224,16 @@ def _run(pairs, model_cfg, train_cfg, out: Path, resume: bool, env: D.Dist) -> I
     total_steps = steps_per_epoch * train_cfg.epochs
     streak, streak_start, last_good_epoch = 0, None, start_epoch
     finite_streak = True  # every skip of the current streak had a finite loss and norm
+    # finite over-threshold norms in a row (spike_patience); kept in the checkpoint, as a resumed
+    # run must force the same updates as an unbroken one
+    spike_run = 0 if state is None else int(state.meta.get("spike_run", 0))
     run_start, run_images = time.perf_counter(), 0
 
     for epoch in range(start_epoch, train_cfg.epochs):
         torch.manual_seed(epoch_seed(train_cfg.seed, epoch, env.rank))
         order = torch.from_numpy(D.shard_order(len(train_rows), train_cfg.seed, epoch, env.rank, env.world)).to(dev)
         sums: dict[str, float] = {}
-        count, skipped, images = 0, 0, 0
+        count, skipped, forced_updates, images = 0, 0, 0, 0
         t0 = time.perf_counter()
         for i in range(steps_per_epoch):
             idx = order[i * bs : (i + 1) * bs]
@@ -250,26 +255,35 @@ def _run(pairs, model_cfg, train_cfg, out: Path, resume: bool, env: D.Dist) -> I
             names = list(terms)
             values = torch.stack([terms[k].detach().float() for k in names] + [grad_norm.float()]).tolist()
             loss_v, gn = values[0], values[-1]
-            bad = not (math.isfinite(loss_v) and math.isfinite(gn) and gn <= train_cfg.skip_threshold)
+            # verdict, the worst over ranks: 0 update, 1 finite norm above the threshold, 2 not finite
+            verdict = 2 if not (math.isfinite(loss_v) and math.isfinite(gn)) else int(gn > train_cfg.skip_threshold)
+            verdict = D.max_over_ranks(verdict, env)
             step += 1
             images += len(idx) * env.world
-            if D.any_true(bad, env):
+            spike_run = spike_run + 1 if verdict == 1 else 0
+            # a skip cannot change the weights that give high norms batch after batch: after
+            # spike_patience of them the clipped update goes through (a CVAE at lr 2e-3 recovered so)
+            forced = verdict == 1 and 0 < train_cfg.spike_patience < spike_run
+            if verdict and not forced:
                 skipped += 1
                 streak += 1
                 streak_start = step if streak == 1 else streak_start
-                finite_streak = (finite_streak if streak > 1 else True) and math.isfinite(loss_v) and math.isfinite(gn)
+                finite_streak = (finite_streak if streak > 1 else True) and verdict == 1
                 if streak >= train_cfg.max_skips:
                     kept = f"the checkpoint of epoch {last_good_epoch} is kept" if last_good_epoch else "no checkpoint was written yet"
-                    # every skip finite: the model left the range the threshold was set for (a CVAE at
-                    # lr 2e-3 did, at step 5), which a lower rate avoids; NaN or inf: a numerical failure
+                    # every skip finite (only with spike_patience 0 or >= max_skips): the model left
+                    # the range the threshold was set for; NaN or inf: a numerical failure
                     hint = ("; the gradient norm stayed above skip_threshold: train again with a lower --lr, or "
-                            "raise skip_threshold in a --config file") if finite_streak else ""
+                            "raise skip_threshold or set spike_patience in a --config file") if finite_streak else ""
                     raise TrainingError(
                         f"training stopped at step {step} (epoch {epoch + 1}): {streak} updates in a row skipped "
                         f"since step {streak_start} (last loss {loss_v:.4g}, gradient norm {gn:.4g}, limit "
                         f"{train_cfg.skip_threshold:g}); {kept} in {out}{hint}"
                     )
                 continue
+            if forced:
+                spike_run = 0
+                forced_updates += 1
             streak = 0
             optimizer.step()
             if ema is not None:
@@ -298,6 +312,7 @@ def _run(pairs, model_cfg, train_cfg, out: Path, resume: bool, env: D.Dist) -> I
         test_loss = _test_loss(model, xc_te, xg_te, max(bs, 256), env) if len(test_rows) else None
         row: dict[str, Any] = {"epoch": epoch + 1, "step": step, "seconds": seconds,
                                "images_per_s": images / max(seconds, 1e-9), "skipped": skipped,
+                               "forced_updates": forced_updates,
                                "kl_weight": train_cfg.kl_weight(epoch + 1),
                                "guidance_weight": train_cfg.guidance_weight(epoch + 1)}
         row.update({k: v / max(count, 1) for k, v in sums.items()})
@@ -309,7 +324,7 @@ def _run(pairs, model_cfg, train_cfg, out: Path, resume: bool, env: D.Dist) -> I
                 ema=None if ema is None else ema.state, targets=targets,
                 meta={"data_sha1": fingerprint, "data": data_meta, "model": model_cfg.to_dict(),
                       "training": train_cfg.to_dict(), "world": env.world,
-                      "device": str(env.device)},
+                      "device": str(env.device), "spike_run": spike_run},
             ))
             ckpt.write_weights(out, weights)
             ckpt.write_config(out, model_cfg, train_cfg, data_meta)

@@ -24,7 +24,7 @@ from cdvae_core.cli import train as train_cli
 from cdvae_core.metrics import best_error, grid_variance
 from cdvae_core.nearest import NearestNeighbour
 from cdvae_core.pairs import PairFileError, load_pairs, save_pairs
-from cdvae_core.synthetic import classify, conditional_mean_error, make_mode_pairs, mode_report, mode_templates
+from cdvae_core.synthetic import conditional_mean_error, make_mode_pairs, mode_report
 
 from helpers import TINY
 
@@ -310,34 +310,49 @@ def test_resume_after_sigkill_matches_an_unbroken_run(tmp_path):
 QUALITY = {"latent_sizes": [32, 16], "hidden_sizes": [64, 32], "conv_channels": [8, 16, 16], "mdn_hidden": 64}
 
 
+def train_known_modes(root: Path, family: str, epochs: int, model: dict, flags: list[str]) -> tuple:
+    """Train on 1000 known-mode pairs (10% test) through the commands only -> (model dir, pairs
+    file, the test split, the eval JSON with best-of-3/30/100 errors)."""
+    root.mkdir(parents=True, exist_ok=True)
+    pairs = make_mode_pairs(1000, modes=4, classes=2, test_fraction=0.1, seed=0, family=family)
+    save_pairs(root / "pairs.npz", pairs)
+    (root / "cfg.json").write_text(json.dumps({"model": model, "training": {
+        "num_threads": 1, "kl_warmup_epochs": 3, "guidance_start": 10.0, "guidance_end": 1.0, "guidance_epochs": epochs}}))
+    out = root / "model"
+    assert train_cli.main(["--pairs", str(root / "pairs.npz"), "--config", str(root / "cfg.json"), *flags,
+                           "--epochs", str(epochs), "--batch-size", "64", "--lr", "2e-3", "--out", str(out),
+                           "--quiet"]) == 0
+    assert evaluate.main(["--model", str(out), "--pairs", str(root / "pairs.npz"), "--samples", "3,30,100",
+                          "--json", str(root / "e.json"), "--nll-k", "0"]) == 0
+    return out, root / "pairs.npz", pairs.test(), json.loads((root / "e.json").read_text())
+
+
+@pytest.fixture(scope="module")
+def cvae_rotated(tmp_path_factory) -> dict:
+    """The CVAE baseline (test size) trained as the ties below are: its eval JSON. At lr 2e-3 it
+    trains in every seed since the spike guard lets high-norm steps through (docs/training.md)."""
+    return train_known_modes(tmp_path_factory.mktemp("cvae"), "rotated", 40, {"conv_channels": [8, 16, 16]},
+                             ["--arch", "cvae"])[3]
+
+
 # Epochs from 4 training seeds each (docs/training.md, "Across training seeds"): on the rotated
 # family one seed per tie fell under a bar at 25 epochs, none at 40; on the shared one seed 1 of
 # the Gaussian tie at 150 (precision 0.44), none at 200
 @pytest.mark.parametrize("tie,family,epochs", [("gauss", "rotated", 40), ("mdn", "rotated", 40),
                                                ("gauss", "shared", 200)])
-def test_known_modes_are_found_through_the_commands(tmp_path, tie, family, epochs):
+def test_known_modes_are_found_through_the_commands(tmp_path, request, tie, family, epochs):
     """2 classes x 4 ramp directions (cdvae_core.synthetic), trained, evaluated and sampled through
     the commands only. "rotated": each class its own directions; "shared": the same directions,
     the class sets the brightness, so the choice among modes does not depend on x_c, as the
     Gaussian tie's prior assumes (it needs more epochs to cut its continuous untied code into 4
-    modes). About 15-20 s per 25 epochs on an idle 2-core machine (40 s under load)."""
-    pairs = make_mode_pairs(1000, modes=4, classes=2, test_fraction=0.1, seed=0, family=family)
-    save_pairs(tmp_path / "pairs.npz", pairs)
-    (tmp_path / "cfg.json").write_text(json.dumps({"model": QUALITY, "training": {
-        "num_threads": 1, "kl_warmup_epochs": 3, "guidance_start": 10.0, "guidance_end": 1.0, "guidance_epochs": epochs}}))
-    model = tmp_path / "model"
-    assert train_cli.main(["--pairs", str(tmp_path / "pairs.npz"), "--config", str(tmp_path / "cfg.json"),
-                           "--tie", tie, "--epochs", str(epochs), "--batch-size", "64", "--lr", "2e-3", "--out",
-                           str(model), "--quiet"]) == 0
-    assert evaluate.main(["--model", str(model), "--pairs", str(tmp_path / "pairs.npz"), "--samples", "3,30,100",
-                          "--json", str(tmp_path / "e.json"), "--nll-k", "0"]) == 0
-    assert sample.main(["--model", str(model), "--pairs", str(tmp_path / "pairs.npz"), "--n", "30", "--out",
+    modes). About 15-20 s per 25 epochs on an idle 2-core machine (40 s under load); the CVAE
+    the rotated cases compare with, 55 s once."""
+    model, pairs_file, test, result = train_known_modes(tmp_path, family, epochs, QUALITY, ["--tie", tie])
+    assert sample.main(["--model", str(model), "--pairs", str(pairs_file), "--n", "30", "--out",
                         str(tmp_path / "s.npz")]) == 0
-    test = pairs.test()
     with np.load(tmp_path / "s.npz") as data:
         samples = data["samples"]  # (N_test, 30, 1, 32, 32)
     report = mode_report(test.xc, samples, modes=4, classes=2, family=family)
-    result = json.loads((tmp_path / "e.json").read_text())
     cm = conditional_mean_error(test)
     # the 30 samples of a pair hit (within the midpoint threshold) most of its class's modes; a
     # collapsed or mean-seeking model scores 0 here
@@ -345,11 +360,14 @@ def test_known_modes_are_found_through_the_commands(tmp_path, tie, family, epoch
     # the issue's bar: best-of-30 at most a third of the conditional-mean regressor's error
     assert result["best_error"]["30"] <= cm / 3, (result, cm)
     assert result["best_error"]["100"] <= result["best_error"]["30"]
+    if family == "rotated":
+        # and the issue's other bar: best-of-100 below the CVAE's (4 seeds: Gauss 0.44-0.62x the
+        # CVAE's median, MDN4 0.23-0.34x). Not asserted on "shared", whose modes do not depend on
+        # x_c: there a CVAE is the right model and the Gaussian tie only matches it (1.10x)
+        cvae = request.getfixturevalue("cvae_rotated")
+        assert result["best_error"]["100"] < cvae["best_error"]["100"], (result, cvae)
     # samples should follow x_c: land nearer a mode of x_c's class than of the other class
-    labels = classify(test.xc, 2)
-    modes = np.stack([mode_templates(c, family=family) for c in range(2)])[:, :, 0]  # (2, 4, 32, 32)
-    dist = [((samples[:, :, 0, None] - modes[c][None, None]) ** 2).mean((3, 4)).min(2) for c in range(2)]  # (B, 30)
-    own_share = float(np.where(labels[:, None] == 0, dist[0] < dist[1], dist[1] < dist[0]).mean())
+    own_share = report["own_class"]
     if tie == "gauss" and family == "rotated" and own_share < 0.6:
         pytest.xfail(f"gauss: {own_share:.0%} of samples follow x_c's class: the Gaussian tie draws untied "
                      "components independently of x_c (docs/model.md, 'What the Gaussian tie cannot express')")

@@ -71,7 +71,14 @@ def test_mode_report(pairs) -> None:
     test = pairs.test()
     templates = np.stack([mode_templates(x) for x in test.xc])  # (B, 4, 1, 32, 32)
     perfect = mode_report(test.xc, templates)
-    assert perfect["coverage"] == 1.0 and perfect["precision"] == 1.0
+    assert perfect["coverage"] == 1.0 and perfect["precision"] == 1.0 and perfect["own_class"] == 1.0
+    # the other class's modes never follow x_c and hit none of its modes
+    labels = classify(test.xc)
+    swapped = np.stack([mode_templates(1 - c) for c in labels])
+    other = mode_report(test.xc, swapped)
+    assert other["own_class"] == 0.0 and other["precision"] == 0.0
+    mixed = np.concatenate([templates[:, :3], swapped[:, :1]], axis=1)  # 3 of 4 samples follow x_c
+    assert mode_report(test.xc, mixed)["own_class"] == 0.75
     np.testing.assert_allclose(perfect["mode_share"], 0.25)
     one_each = mode_report(test.xc, test.xg[:, None])  # the truth: one mode per pair
     assert one_each["coverage"] == 0.25 and one_each["precision"] == 1.0

@@ -8,6 +8,7 @@ import math
 import os
 import subprocess
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -20,6 +21,7 @@ from cdvae_core import training
 from cdvae_core.config import ConfigError, ModelConfig, TrainConfig
 from cdvae_core.distributed import shard_order
 from cdvae_core.lpp import fit_lpp
+from cdvae_core.model import build_model
 from cdvae_core.pairs import PairSet, save_pairs
 from cdvae_core.train_dir import OutputDirError, ResumeMismatchError
 from cdvae_core.train_targets import compute_targets
@@ -172,11 +174,44 @@ def test_isolated_bad_steps_are_skipped_and_counted(tmp_path, monkeypatch):
 
 
 def test_gradient_norm_above_threshold_is_skipped(tmp_path):
-    model_cfg, train_cfg = tiny_cfgs(skip_threshold=1e-3, max_skips=2)
+    # spike_patience 0: every over-threshold norm is skipped, as vdvae's guard does
+    model_cfg, train_cfg = tiny_cfgs(skip_threshold=1e-3, max_skips=2, spike_patience=0)
     # finite norms over the threshold: the message says which setting to change
     with pytest.raises(training.TrainingError, match=r"step 2 .*gradient norm .*no checkpoint was written yet"
                                                      r".*stayed above skip_threshold: train again with a lower --lr"):
         run_all(training.train(tiny_pairs(), model_cfg, train_cfg, tmp_path))
+
+
+def test_norms_that_stay_high_force_a_clipped_update_after_spike_patience_skips(tmp_path):
+    """Every norm is above the threshold: skipping cannot change the weights, so after 2 skips the
+    third update goes through, clipped (3 steps per epoch: skip, skip, update)."""
+    model_cfg, train_cfg = tiny_cfgs(epochs=2, skip_threshold=1e-3, spike_patience=2, max_skips=3)
+    run_all(training.train(tiny_pairs(), model_cfg, train_cfg, tmp_path / "forced"))
+    rows = [json.loads(line) for line in (tmp_path / "forced" / ckpt.METRICS_FILE).read_text().splitlines()]
+    assert [(r["skipped"], r["forced_updates"]) for r in rows] == [(2, 1), (2, 1)]
+    # the same run with only skips never updates: its weights stay at their initial values
+    always_skip = tiny_cfgs(epochs=1, skip_threshold=1e-3, spike_patience=0, max_skips=10)[1]
+    run_all(training.train(tiny_pairs(), model_cfg, always_skip, tmp_path / "skipped"))
+    torch.manual_seed(train_cfg.seed)
+    initial = build_model(model_cfg).state_dict()
+    assert all(torch.equal(initial[k], v) for k, v in weights(tmp_path / "skipped").items())
+    forced = weights(tmp_path / "forced")
+    assert any(not torch.equal(initial[k], v) for k, v in forced.items())
+    assert all(torch.isfinite(v).all() for v in forced.values())
+
+
+def test_resume_forces_the_same_updates_as_an_unbroken_run(tmp_path):
+    """The run of over-threshold skips crosses the epoch boundary (3 skips in epoch 1, the forced
+    update is step 4): the checkpoint carries it, so the resumed run forces step 4 too."""
+    pairs = tiny_pairs()
+    model_cfg, train_cfg = tiny_cfgs(epochs=2, skip_threshold=1e-3, spike_patience=3, max_skips=5)
+    run_all(training.train(pairs, model_cfg, train_cfg, tmp_path / "a"))
+    run_all(training.train(pairs, model_cfg, replace(train_cfg, epochs=1), tmp_path / "b"))
+    run_all(training.train(pairs, model_cfg, train_cfg, tmp_path / "b", resume=True))
+    rows = [json.loads(line) for line in (tmp_path / "b" / ckpt.METRICS_FILE).read_text().splitlines()]
+    assert [(r["skipped"], r["forced_updates"]) for r in rows] == [(3, 0), (2, 1)]
+    wa, wb = weights(tmp_path / "a"), weights(tmp_path / "b")
+    assert all(torch.equal(wa[k], wb[k]) for k in wa)
 
 
 def test_out_dir_and_resume_checks(tmp_path):
@@ -254,6 +289,7 @@ def test_schedules_from_first_principles():
     (dict(lr=float("nan")), "lr must be a positive number"),
     (dict(ema=1.0), "ema must lie in"),
     (dict(lpp_neighbours=0), "lpp_neighbours and max_skips"),
+    (dict(spike_patience=-1), "spike_patience must be 0"),
     (dict(num_threads=-1), "num_threads"),
 ])
 def test_train_config_refuses_values_the_schedules_cannot_use(bad, message):
