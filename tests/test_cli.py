@@ -72,6 +72,17 @@ def trained(tmp_path_factory):
     return root
 
 
+def test_epoch_lines_say_what_the_step_guard_did(tmp_path, capsys):
+    """Every norm above the threshold, 3 steps per epoch: skip, skip, then the clipped update."""
+    pairs = write_pairs(tmp_path / "pairs.npz")
+    cfg = write_config(tmp_path / "cfg.json", skip_threshold=1e-3, spike_patience=2)
+    assert train_cli.main(["--pairs", str(pairs), "--config", str(cfg), "--epochs", "1", "--batch-size", "12",
+                           "--out", str(tmp_path / "model")]) == 0
+    err = capsys.readouterr().err
+    assert "epoch 1/1: loss" in err and "2 update(s) skipped" in err, err
+    assert "1 applied clipped after spike_patience skips in a row" in err, err
+
+
 def test_bad_pair_files_are_one_line_errors(tmp_path, capsys):
     cfg = write_config(tmp_path / "cfg.json")
     cases = {

@@ -145,6 +145,15 @@ def check_flags_apply(args, arch: str, tie: str) -> None:
         raise CliError(f"--mixtures goes with --tie mdn; the {tie!r} tie has no mixture components")
 
 
+def guard_note(row: dict) -> str:
+    """What the step guard did in an epoch (its metrics row), or "" when it let every step through."""
+    skipped, forced = int(row.get("skipped", 0)), int(row.get("forced_updates", 0))
+    if not skipped and not forced:
+        return ""
+    note = f", {skipped} update(s) skipped (loss or gradient norm not finite or above skip_threshold)"
+    return note + (f", {forced} applied clipped after spike_patience skips in a row" if forced else "")
+
+
 class Display:
     """tqdm over the run's steps: loss terms and images/s in the postfix, ETA by tqdm."""
 
@@ -170,7 +179,7 @@ class Display:
             v = pr.values
             test = f", test loss {v['test_loss']:.4g}" if "test_loss" in v else ""
             line = (f"epoch {pr.done}/{pr.total}: loss {v.get('loss', float('nan')):.4g}{test}, "
-                    f"{v.get('images_per_s', 0):.0f} images/s, {v.get('seconds', 0):.1f} s")
+                    f"{v.get('images_per_s', 0):.0f} images/s, {v.get('seconds', 0):.1f} s{guard_note(v)}")
             (self.bar.write if self.bar is not None else print)(line, file=sys.stderr)
         else:
             (self.bar.write if self.bar is not None else print)(pr.message, file=sys.stderr)
