@@ -18,10 +18,9 @@ import time
 
 import numpy as np
 import scipy.linalg
-from scipy.spatial.distance import cdist
 
 from cdvae_core import lpp as lpp_module
-from cdvae_core.lpp import fit_lpp
+from cdvae_core.lpp import dense_reference_lpp, fit_lpp
 
 DIM = 16  # the size of the top code z_L (ModelConfig latent_sizes[-1])
 LABELS, LAYOUT, PIXELS = 40, 40, 1024
@@ -55,28 +54,6 @@ def max_angle(a: np.ndarray, b: np.ndarray) -> float:
     return float(np.degrees(scipy.linalg.subspace_angles(a.astype(np.float64), b.astype(np.float64)).max()))
 
 
-def dense_lpp(x: np.ndarray, dim: int, k: int, p: int) -> tuple[np.ndarray, np.ndarray]:
-    """Textbook LPP with dense N x N matrices (PCA by full SVD): directions (F, dim), eigenvalues."""
-    x = x.astype(np.float64)
-    xc = x - x.mean(0)
-    _, _, vt = np.linalg.svd(xc, full_matrices=False)
-    basis = vt[:p].T
-    y = xc @ basis
-    d = cdist(y, y)
-    np.fill_diagonal(d, np.inf)
-    nearest = np.argsort(d, axis=1)[:, :k]
-    rows = np.repeat(np.arange(len(y)), k)
-    d2 = d[rows, nearest.ravel()] ** 2
-    w = np.zeros_like(d)
-    w[rows, nearest.ravel()] = np.exp(-d2 / d2.mean())
-    w = np.maximum(w, w.T)
-    deg = np.diag(w.sum(1))
-    a_mat, b_mat = y.T @ (deg - w) @ y, y.T @ deg @ y
-    b_mat += lpp_module.RIDGE * np.trace(b_mat) / p * np.eye(p)
-    lam, vec = scipy.linalg.eigh(a_mat, b_mat)
-    return basis @ vec[:, :dim], lam[:dim]
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--skip-exact-80k", action="store_true", help="skip the exact 80K graph (slowest part)")
@@ -106,7 +83,7 @@ def main() -> None:
 
     x2 = x80[:2000]
     fitted, t_fit = timed(fit_lpp, x2, DIM, pca_dim=32, knn="exact")
-    (ref_dirs, ref_lam), t_ref = timed(dense_lpp, x2, DIM, 10, 32)
+    (ref_dirs, ref_lam), t_ref = timed(dense_reference_lpp, x2, DIM, 10, 32)
     rel = np.abs(fitted.eigenvalues - ref_lam) / np.abs(ref_lam)
     cos = [
         abs(fitted.projection[:, j] @ ref_dirs[:, j]) / np.linalg.norm(fitted.projection[:, j]) / np.linalg.norm(ref_dirs[:, j])

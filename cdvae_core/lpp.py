@@ -28,6 +28,7 @@ from dataclasses import dataclass
 import numpy as np
 import scipy.linalg
 import scipy.sparse as sp
+from scipy.spatial.distance import cdist
 from sklearn.cluster import MiniBatchKMeans
 from sklearn.decomposition import PCA
 from sklearn.neighbors import NearestNeighbors
@@ -291,3 +292,30 @@ def _solve(y: np.ndarray, w: sp.csr_matrix, dim: int) -> tuple[np.ndarray, np.nd
     a, lam = a[:, keep], lam[keep]
     signs = np.sign(a[np.abs(a).argmax(axis=0), np.arange(dim)])
     return a * signs, lam
+
+
+def dense_reference_lpp(x: np.ndarray, dim: int, k: int, p: int) -> tuple[np.ndarray, np.ndarray]:
+    """Textbook LPP with dense N x N matrices, the reference ``fit_lpp`` is checked against on
+    small sets (tests/test_lpp.py, benchmarks/bench_lpp.py): PCA by full SVD to p components,
+    exact kNN by a full distance matrix, heat kernel, dense generalised eigenproblem.
+
+    x (N, F) -> directions (F, dim) in feature space (up to sign) and eigenvalues (dim,).
+    """
+    x = x.astype(np.float64)
+    xc = x - x.mean(0)
+    _, _, vt = np.linalg.svd(xc, full_matrices=False)
+    basis = vt[:p].T  # (F, p) PCA directions
+    y = xc @ basis
+    d = cdist(y, y)  # (N, N)
+    np.fill_diagonal(d, np.inf)
+    nearest = np.argsort(d, axis=1)[:, :k]
+    rows = np.repeat(np.arange(len(y)), k)
+    d2 = d[rows, nearest.ravel()] ** 2
+    w = np.zeros_like(d)
+    w[rows, nearest.ravel()] = np.exp(-d2 / d2.mean())
+    w = np.maximum(w, w.T)
+    deg = np.diag(w.sum(1))
+    a_mat, b_mat = y.T @ (deg - w) @ y, y.T @ deg @ y
+    b_mat += RIDGE * np.trace(b_mat) / p * np.eye(p)
+    lam, vec = scipy.linalg.eigh(a_mat, b_mat)
+    return basis @ vec[:, :dim], lam[:dim]

@@ -9,7 +9,7 @@ from safetensors.numpy import load_file, save_file
 from scipy.spatial.distance import cdist
 
 from cdvae_core import lpp as lpp_module
-from cdvae_core.lpp import LPP, LPPError, fit_lpp
+from cdvae_core.lpp import LPP, LPPError, dense_reference_lpp, fit_lpp
 
 
 def _manifold(n: int, f: int, seed: int) -> np.ndarray:
@@ -21,35 +21,12 @@ def _manifold(n: int, f: int, seed: int) -> np.ndarray:
     return (sheet @ embed + 0.05 * rng.standard_normal((n, f))).astype(np.float32)
 
 
-def _dense_lpp(x: np.ndarray, dim: int, k: int, p: int) -> tuple[np.ndarray, np.ndarray]:
-    """Textbook LPP with dense N x N matrices: returns directions (F, dim) and eigenvalues."""
-    x = x.astype(np.float64)
-    xc = x - x.mean(0)
-    _, _, vt = np.linalg.svd(xc, full_matrices=False)
-    basis = vt[:p].T  # (F, p) PCA directions
-    y = xc @ basis
-    d = cdist(y, y)
-    np.fill_diagonal(d, np.inf)
-    nearest = np.argsort(d, axis=1)[:, :k]
-    rows = np.repeat(np.arange(len(y)), k)
-    d2 = d[rows, nearest.ravel()] ** 2
-    w = np.zeros_like(d)
-    w[rows, nearest.ravel()] = np.exp(-d2 / d2.mean())
-    w = np.maximum(w, w.T)
-    deg = np.diag(w.sum(1))
-    a_mat = y.T @ (deg - w) @ y
-    b_mat = y.T @ deg @ y
-    b_mat += lpp_module.RIDGE * np.trace(b_mat) / p * np.eye(p)
-    lam, vec = scipy.linalg.eigh(a_mat, b_mat)
-    return basis @ vec[:, :dim], lam[:dim]
-
-
 @pytest.mark.parametrize(("features", "pca_dim"), [(12, 12), (12, 6), (2100, 4)])
 def test_matches_dense_reference(features: int, pca_dim: int) -> None:
     """Covariance PCA (all or some components) and, past 2,048 features, randomized PCA."""
     x = _manifold(300, features, seed=1)
     fitted = fit_lpp(x, dim=3, neighbours=8, pca_dim=pca_dim)
-    ref_dirs, ref_lam = _dense_lpp(x, dim=3, k=8, p=pca_dim)
+    ref_dirs, ref_lam = dense_reference_lpp(x, dim=3, k=8, p=pca_dim)
     np.testing.assert_allclose(fitted.eigenvalues, ref_lam, rtol=1e-3, atol=1e-6)
     for j in range(3):  # each generalised eigenvector agrees up to sign and scale
         a, b = fitted.projection[:, j].astype(np.float64), ref_dirs[:, j]
