@@ -7,8 +7,9 @@
 Pair set: ``cdvae_core.synthetic.make_mode_pairs`` (2 classes of x_c, each with its own 4 ramp
 directions of x_g, or with ``--family shared`` the same 4 directions and a class brightness;
 10% test). Trained with ``cdvae_core.training.train``: the test's 2-layer
-CDVAE (Gauss and MDN4), the default 3-layer CDVAE (Gauss and MDN4) and the CVAE baseline, all
-for the same epochs. For each, on the test split with 100 samples per pair (seed 0):
+CDVAE (Gauss and MDN4), the default 3-layer CDVAE (Gauss and MDN4), 3-layer ones whose lower
+priors also see the code (``top_skip``; alone, and with the guidance held at 30 throughout) and
+the CVAE baseline, all for the same epochs. For each, on the test split with 100 samples per pair (seed 0):
 
 - coverage: share of each pair's 4 true modes hit by one of its first 30 samples;
 - precision: share of those samples that hit one of the pair's true modes ("rarely elsewhere");
@@ -31,6 +32,7 @@ import statistics
 import tempfile
 import time
 from concurrent.futures import ProcessPoolExecutor
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -49,9 +51,14 @@ VARIANTS = {
     "MDN4, 2 layers (test size)": {"tie": "mdn", "mixtures": 4, **SMALL},
     "Gauss, default 3 layers": {"tie": "gauss"},
     "MDN4, default 3 layers": {"tie": "mdn", "mixtures": 4},
+    "MDN4, 3 layers, top skip": {"tie": "mdn", "mixtures": 4, "top_skip": True},
+    "MDN4, 3 layers, top skip + guidance 30": {"tie": "mdn", "mixtures": 4, "top_skip": True},
+    "Gauss, 3 layers, top skip + guidance 30": {"tie": "gauss", "top_skip": True},
     "CVAE": {"arch": "cvae", "tie": "none"},
     "CVAE (test size)": {"arch": "cvae", "tie": "none", "conv_channels": SMALL["conv_channels"]},
 }
+# training settings a variant changes (the rest as in the test: guidance 10 -> 1 over the run)
+TRAINING = {name: {"guidance_start": 30.0, "guidance_end": 30.0} for name in VARIANTS if "guidance 30" in name}
 COLUMNS = ("coverage", "precision", "own class", "b30/cm", "best-of-100", "train s")
 
 
@@ -67,6 +74,7 @@ def run_one(job: tuple) -> tuple[str, int, tuple | str]:
     train_cfg = TrainConfig(epochs=args.epochs, batch_size=64, lr=lr, kl_warmup_epochs=3, guidance_start=10.0,
                             guidance_end=1.0, guidance_epochs=args.epochs, num_threads=args.threads, seed=seed,
                             device=args.device)
+    train_cfg = replace(train_cfg, **TRAINING.get(name, {}))
     cfg = ModelConfig(task="synthetic", channels_c=1, channels_g=1, **VARIANTS[name])
     out = Path(tmp) / f"{name.replace(' ', '_').replace(',', '').replace('(', '').replace(')', '')}_{seed}"
     t0 = time.perf_counter()

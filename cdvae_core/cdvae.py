@@ -28,7 +28,8 @@ class CDVAE(nn.Module):
 
         def ladder(channels: int) -> LadderDVAE:
             return LadderDVAE(
-                channels, cfg.latent_sizes, cfg.hidden_sizes, cfg.conv_channels, cfg.min_logvar, cfg.decoder_min_logvar
+                channels, cfg.latent_sizes, cfg.hidden_sizes, cfg.conv_channels, cfg.min_logvar, cfg.decoder_min_logvar,
+                cfg.top_skip,
             )
 
         self.dvae_c = ladder(cfg.channels_c)

@@ -101,6 +101,9 @@ class ModelConfig:
     mixtures: int = 4  # MDN tie: K components (paper: 4 and 12)
     mdn_sigma: float = 0.3  # MDN tie: fixed per-component standard deviation
     mdn_hidden: int = 256  # MDN tie: hidden width of the z_c -> mixture network
+    # the lower layers' generative priors also see the code: p(z_i | z_{i+1}, z_L); off in the
+    # paper's ladder and in every model saved before the setting existed (docs/model.md)
+    top_skip: bool = False
     free_bits: float = 0.5  # training charges each top-code component at least this KL (nats); 0 = off
     min_logvar: float = -9.0  # variance floor (log) for every Gaussian, keeps KLs finite
     decoder_min_logvar: float = -7.0  # floor on the learned pixel log-variance
@@ -126,6 +129,9 @@ class ModelConfig:
             raise ConfigError("mixtures must be at least 1")
         if self.image_size != 32:
             raise ConfigError("the models work on 32x32 layers (image_size 32)")
+        if self.top_skip and (self.arch != "cdvae" or len(self.latent_sizes) < 3):
+            raise ConfigError("top_skip needs the CDVAE with 3 or more latent layers (below that every lower "
+                              "layer's prior already sees z_L)")
 
     @property
     def layers(self) -> int:

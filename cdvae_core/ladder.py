@@ -129,16 +129,20 @@ class LadderDVAE(nn.Module):
         conv_channels: tuple[int, ...],
         min_logvar: float,
         decoder_min_logvar: float,
+        top_skip: bool = False,
     ) -> None:
         super().__init__()
         self.channels = channels
         self.latent_sizes = tuple(latent_sizes)
+        self.top_skip = top_skip
         self.encoder = ConvEncoder(channels, conv_channels)
         widths_in = (self.encoder.out_dim,) + tuple(hidden_sizes[:-1])
         self.up = nn.ModuleList(two_layer_mlp(d_in, w) for d_in, w in zip(widths_in, hidden_sizes))
         self.up_heads = nn.ModuleList(GaussianHead(w, d, min_logvar) for w, d in zip(hidden_sizes, latent_sizes))
-        # down[i] maps z_{i+2} to the prior of z_{i+1} (0-based: layer i from layer i+1)
-        self.down = nn.ModuleList(two_layer_mlp(latent_sizes[i + 1], hidden_sizes[i]) for i in range(len(latent_sizes) - 1))
+        # down[i] maps z_{i+2} to the prior of z_{i+1} (0-based: layer i from layer i+1), and with
+        # top_skip also z_L (the layer just below z_L sees it anyway)
+        self.down = nn.ModuleList(two_layer_mlp(latent_sizes[i + 1] + self._skip_dim(i), hidden_sizes[i])
+                                  for i in range(len(latent_sizes) - 1))
         self.down_heads = nn.ModuleList(
             GaussianHead(hidden_sizes[i], latent_sizes[i], min_logvar) for i in range(len(latent_sizes) - 1)
         )
@@ -170,8 +174,15 @@ class LadderDVAE(nn.Module):
         """q(z_L | x) = N(mu_hat_L, lv_hat_L): (B, D), (B, D)."""
         return self.bottom_up(x)[-1]
 
-    def prior_step(self, i: int, z_above: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Generative conditional of layer i (0-based) given z_{i+1}: mean, log-variance (B, D_i)."""
+    def _skip_dim(self, i: int) -> int:
+        """Extra input of down[i]: z_L's size where top_skip adds it (every layer below L-1), else 0."""
+        return self.latent_sizes[-1] if self.top_skip and i < len(self.latent_sizes) - 2 else 0
+
+    def prior_step(self, i: int, z_above: torch.Tensor, z_top: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        """Generative conditional of layer i (0-based) given z_{i+1} (B, D_{i+1}), and with top_skip
+        also z_L (B, D_L): mean, log-variance (B, D_i)."""
+        if self._skip_dim(i):
+            z_above = torch.cat([z_above, z_top], 1)
         return self.down_heads[i](self.down[i](z_above))
 
     def infer(
@@ -199,7 +210,7 @@ class LadderDVAE(nn.Module):
         log_p_lower = torch.zeros_like(log_q)
         z_above = z_top
         for i in range(L - 2, -1, -1):
-            mu_p, lv_p = self.prior_step(i, z_above)
+            mu_p, lv_p = self.prior_step(i, z_above, z_top)
             if lower_weight <= 0.0:
                 mu_q, lv_q = mu_p, lv_p
             else:
@@ -243,7 +254,7 @@ class LadderDVAE(nn.Module):
             raise ValueError(f"noise must have shape ({z_top.shape[0]}, {self.lower_dim}), got {tuple(noise.shape)}")
         z, start = z_top, 0
         for i in range(len(self.latent_sizes) - 2, -1, -1):
-            mu_p, lv_p = self.prior_step(i, z)
+            mu_p, lv_p = self.prior_step(i, z, z_top)
             if noise is not None:
                 eps = noise[:, start : start + self.latent_sizes[i]]
                 start += self.latent_sizes[i]

@@ -7,6 +7,7 @@ import pytest
 import torch
 
 from cdvae_core.config import ConfigError, ModelConfig
+from cdvae_core.gaussian import kl_normal
 from cdvae_core.model import build_model
 from cdvae_core.predictor import Predictor
 
@@ -190,6 +191,40 @@ def test_generate_with_noise_is_the_reparameterised_descent():
         torch.testing.assert_close(ladder.generate(z_top, noise=noise), ladder.decoder(z))
         with pytest.raises(ValueError, match="noise must have shape"):
             ladder.generate(z_top, noise=noise[:, 1:])
+
+
+def test_top_skip_gives_every_lower_prior_the_code():
+    """top_skip: p(z_i | z_{i+1}, z_L). The descent recomputed through prior_step with z_L; with
+    z_2 held, z_1's prior moves with z_L (without the skip it cannot); z_2's prior, whose layer
+    above is z_L itself, takes z_L once."""
+    torch.manual_seed(0)
+    model = build_model(ModelConfig(channels_c=1, channels_g=1, tie="mdn", top_skip=True))
+    ladder = model.dvae_g
+    assert ladder.down[0][0].in_features == 32 + 16 and ladder.down[1][0].in_features == 16
+    z_top, noise = torch.randn(5, 16), torch.randn(5, ladder.lower_dim)
+    with torch.no_grad():
+        mu2, lv2 = ladder.prior_step(1, z_top, z_top)
+        z2 = mu2 + torch.exp(0.5 * lv2) * noise[:, :32]
+        mu1, lv1 = ladder.prior_step(0, z2, z_top)
+        z1 = mu1 + torch.exp(0.5 * lv1) * noise[:, 32:]
+        torch.testing.assert_close(ladder.generate(z_top, noise=noise), ladder.decoder(z1))
+        # the same z_2 under another code: z_1's prior follows the code
+        other = ladder.prior_step(0, z2, torch.randn(5, 16))[0]
+        assert (other - mu1).abs().max() > 1e-3
+        # and the inference pass uses the same priors: its KL of z_1 is against p(z_1 | z_2, z_L)
+        xg = torch.rand(5, 1, 32, 32)
+        p = ladder.infer(xg, generator=torch.Generator().manual_seed(1))
+        mu_p, lv_p = ladder.prior_step(0, p.z[1], p.z[2])
+        torch.testing.assert_close(p.kl[0], kl_normal(p.mu_q[0], p.lv_q[0], mu_p, lv_p).sum(1))
+    plain = build_model(ModelConfig(channels_c=1, channels_g=1, tie="mdn")).dvae_g
+    assert plain.down[0][0].in_features == 32
+    for bad in (dict(top_skip=True, latent_sizes=(32, 16), hidden_sizes=(64, 32)), dict(top_skip=True, arch="cvae")):
+        with pytest.raises(ConfigError, match="top_skip needs"):
+            ModelConfig(**bad)
+    # a config saved before the setting existed loads as the plain ladder
+    saved = ModelConfig().to_dict()
+    del saved["top_skip"]
+    assert ModelConfig.from_dict(saved).top_skip is False
 
 
 def test_config_rejects_unknown_and_bad_settings():

@@ -196,6 +196,8 @@ def test_flags_the_chosen_model_would_ignore_are_refused(trained, tmp_path, caps
              (["--mixtures", "12"], "--mixtures goes with --tie mdn; the 'gauss' tie"),
              (["--tie", "gauss", "--mixtures", "12"], "--mixtures goes with --tie mdn"),
              (["--tie", "none", "--mixtures", "12"], "--mixtures goes with --tie mdn; the 'none' tie"),
+             (["--arch", "cvae", "--top-skip"], "--top-skip does not apply to the CVAE"),
+             (["--top-skip"], "top_skip needs the CDVAE with 3 or more latent layers"),  # cfg.json: 2 layers
              (["--limit", "10"], "--limit goes with --builtin or --folder")]
     for flags, needle in cases:
         one_line_error(capsys, train_cli.main(base + flags), needle)
@@ -204,6 +206,9 @@ def test_flags_the_chosen_model_would_ignore_are_refused(trained, tmp_path, caps
     parse = train_cli.build_parser().parse_args
     for flags in (["--tie", "mdn", "--mixtures", "12"], ["--arch", "cvae", "--kl-warmup", "2"], ["--layers", "1"]):
         train_cli.settings(parse(["--pairs", str(pairs), "--out", "o"] + flags), load_pairs(pairs))
+    model_cfg, _ = train_cli.settings(parse(["--pairs", str(pairs), "--out", "o", "--layers", "3", "--top-skip"]),
+                                      load_pairs(pairs))
+    assert model_cfg.top_skip and model_cfg.layers == 3
     one_line_error(capsys, evaluate.main(["--model", str(model), "--pairs", str(pairs), "--sigma", "2"]),
                    "--sigma goes with --nearest-neighbour")
     for flag in ("--seed", "--nll-k"):  # the baseline would silently ignore them

@@ -38,6 +38,8 @@ def build_parser() -> Parser:
     m.add_argument("--tie", choices=TIES, help=f"cdvae: tie of the top codes, gauss, mdn or none (default {M.tie})")
     m.add_argument("--mixtures", type=int, help=f"with --tie mdn: mixture components K (paper: 4, 12; default {M.mixtures})")
     m.add_argument("--layers", type=int, help=f"cdvae: latent layers L (1 = Shallow CDVAE; default {len(M.latent_sizes)})")
+    m.add_argument("--top-skip", action="store_true", default=None,
+                   help="cdvae, 3+ layers: every lower layer's prior also sees the code z_L (docs/model.md)")
     t = p.add_argument_group("training")
     t.add_argument("--epochs", type=int, help=f"passes over the training split (default {T.epochs})")
     t.add_argument("--batch-size", type=int, help=f"pairs per step, per process (default {T.batch_size})")
@@ -118,6 +120,8 @@ def settings(args, pairs: PairSet) -> tuple[ModelConfig, TrainConfig]:
             model[key] = getattr(args, flag)
     if args.layers is not None:
         model["latent_sizes"], model["hidden_sizes"] = ModelConfig.sizes_for_layers(args.layers)
+    if args.top_skip:
+        model["top_skip"] = True
     flags = {"epochs": args.epochs, "batch_size": args.batch_size, "lr": args.lr, "kl_warmup_epochs": args.kl_warmup,
              "lower_warmup_epochs": args.ladder_warmup,
              "guidance_start": args.guidance_start, "guidance_end": args.guidance_end,
@@ -129,7 +133,8 @@ def settings(args, pairs: PairSet) -> tuple[ModelConfig, TrainConfig]:
 
 
 # flags that set something only the CDVAE has: the CVAE has no tie, no ladder and no guidance
-CDVAE_ONLY = (("tie", "--tie"), ("mixtures", "--mixtures"), ("layers", "--layers"), ("ladder_warmup", "--ladder-warmup"),
+CDVAE_ONLY = (("tie", "--tie"), ("mixtures", "--mixtures"), ("layers", "--layers"), ("top_skip", "--top-skip"),
+              ("ladder_warmup", "--ladder-warmup"),
               ("guidance_start", "--guidance-start"), ("guidance_end", "--guidance-end"),
               ("guidance_epochs", "--guidance-epochs"))
 
