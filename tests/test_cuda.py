@@ -19,7 +19,7 @@ from cdvae_core import training
 from cdvae_core.pairs import save_pairs
 
 from helpers import TINY
-from test_training import poison_after, run_all, tiny_cfgs, tiny_pairs, train_stopped_in_epoch, weights
+from test_training import metrics_rows, poison_after, run_all, tiny_cfgs, tiny_pairs, train_stopped_in_epoch, weights
 
 pytestmark = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
 
@@ -49,7 +49,7 @@ def test_a_gpu_run_resumes_on_the_cpu_and_loads_there(tmp_path):
     assert state.epoch == 2 and all(v.device.type == "cpu" for v in state.model.values())
     _, cpu_cfg = tiny_cfgs("mdn", ema=0.9, epochs=3, device="cpu")
     run_all(training.train(pairs, model_cfg, cpu_cfg, tmp_path / "run", resume=True))
-    rows = [json.loads(line) for line in (tmp_path / "run" / ckpt.METRICS_FILE).read_text().splitlines()]
+    rows = metrics_rows(tmp_path / "run")
     assert [r["epoch"] for r in rows] == [1, 2, 3] and all(np.isfinite(r["test_loss"]) for r in rows)
     predictor = ckpt.load_model(tmp_path / "run")
     cond = predictor.prepare(pairs.xc[0])
@@ -79,5 +79,5 @@ def test_command_line_auto_device_trains_on_the_gpu(tmp_path):
     config = json.loads((tmp_path / "run" / ckpt.CONFIG_FILE).read_text())
     assert config["training"]["device"] == "auto"
     assert ckpt.read_state_header(tmp_path / "run")["meta"]["device"] == "cuda:0"
-    rows = [json.loads(line) for line in (tmp_path / "run" / ckpt.METRICS_FILE).read_text().splitlines()]
+    rows = metrics_rows(tmp_path / "run")
     assert [r["epoch"] for r in rows] == [1, 2] and rows[-1]["step"] == 6

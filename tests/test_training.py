@@ -55,6 +55,11 @@ def weights(path: Path) -> dict[str, torch.Tensor]:
     return load_file(str(path / ckpt.WEIGHTS_FILE))
 
 
+def metrics_rows(run_dir: Path) -> list[dict]:
+    """The rows of a run's metrics.jsonl, one per finished epoch."""
+    return [json.loads(line) for line in (run_dir / ckpt.METRICS_FILE).read_text().splitlines()]
+
+
 def sha(path: Path) -> str:
     return hashlib.sha1(path.read_bytes()).hexdigest()
 
@@ -83,8 +88,8 @@ def test_resume_after_stop_mid_epoch_gives_the_same_weights(tmp_path):
     assert wa.keys() == wb.keys()
     for key in wa:
         assert torch.allclose(wa[key], wb[key], atol=1e-6, rtol=0), key
-    rows_a = [json.loads(line) for line in (tmp_path / "a" / ckpt.METRICS_FILE).read_text().splitlines()]
-    rows_b = [json.loads(line) for line in (tmp_path / "b" / ckpt.METRICS_FILE).read_text().splitlines()]
+    rows_a = metrics_rows(tmp_path / "a")
+    rows_b = metrics_rows(tmp_path / "b")
     assert [r["epoch"] for r in rows_b] == [1, 2, 3]
     assert rows_a[-1]["loss"] == pytest.approx(rows_b[-1]["loss"], abs=1e-6)
     emb_a = load_file(str(tmp_path / "a" / ckpt.EMBEDDING_FILE))
@@ -101,7 +106,7 @@ def test_metrics_rows_and_saved_model(tmp_path):
     steps = [r for r in records if r.stage == "train"]
     assert [r.done for r in steps] == list(range(1, 7)) and steps[-1].total == 6
     assert {"loss", "rec_c", "rec_g", "kl_c", "tie", "guidance", "images_per_s", "eta_s"} <= set(steps[-1].values)
-    rows = [json.loads(line) for line in (tmp_path / ckpt.METRICS_FILE).read_text().splitlines()]
+    rows = metrics_rows(tmp_path)
     assert [r["epoch"] for r in rows] == [1, 2] and rows[-1]["step"] == 6
     for row in rows:
         assert row["images_per_s"] > 0 and row["seconds"] > 0 and row["skipped"] == 0
@@ -160,7 +165,7 @@ def test_nan_loss_stops_naming_the_step_and_keeps_the_last_checkpoint(tmp_path, 
     # epoch 2 finished with one good step (step 4); step 5, 6 skipped; step 7 is the third skip
     assert ckpt.load_state(tmp_path).epoch == 2
     assert (sha(tmp_path / ckpt.WEIGHTS_FILE), sha(tmp_path / ckpt.STATE_FILE)) == seen[2]
-    rows = [json.loads(line) for line in (tmp_path / ckpt.METRICS_FILE).read_text().splitlines()]
+    rows = metrics_rows(tmp_path)
     assert [r["skipped"] for r in rows] == [0, 2]
 
 
@@ -168,7 +173,7 @@ def test_isolated_bad_steps_are_skipped_and_counted(tmp_path, monkeypatch):
     poison_after(monkeypatch, {2, 5})
     model_cfg, train_cfg = tiny_cfgs(epochs=2, max_skips=2)
     run_all(training.train(tiny_pairs(), model_cfg, train_cfg, tmp_path))
-    rows = [json.loads(line) for line in (tmp_path / ckpt.METRICS_FILE).read_text().splitlines()]
+    rows = metrics_rows(tmp_path)
     assert [r["skipped"] for r in rows] == [1, 1]
     assert all(torch.isfinite(v).all() for v in weights(tmp_path).values())
 
@@ -187,7 +192,7 @@ def test_norms_that_stay_high_force_a_clipped_update_after_spike_patience_skips(
     third update goes through, clipped (3 steps per epoch: skip, skip, update)."""
     model_cfg, train_cfg = tiny_cfgs(epochs=2, skip_threshold=1e-3, spike_patience=2, max_skips=3)
     run_all(training.train(tiny_pairs(), model_cfg, train_cfg, tmp_path / "forced"))
-    rows = [json.loads(line) for line in (tmp_path / "forced" / ckpt.METRICS_FILE).read_text().splitlines()]
+    rows = metrics_rows(tmp_path / "forced")
     assert [(r["skipped"], r["forced_updates"]) for r in rows] == [(2, 1), (2, 1)]
     # the same run with only skips never updates: its weights stay at their initial values
     always_skip = tiny_cfgs(epochs=1, skip_threshold=1e-3, spike_patience=0, max_skips=10)[1]
@@ -208,7 +213,7 @@ def test_resume_forces_the_same_updates_as_an_unbroken_run(tmp_path):
     run_all(training.train(pairs, model_cfg, train_cfg, tmp_path / "a"))
     run_all(training.train(pairs, model_cfg, replace(train_cfg, epochs=1), tmp_path / "b"))
     run_all(training.train(pairs, model_cfg, train_cfg, tmp_path / "b", resume=True))
-    rows = [json.loads(line) for line in (tmp_path / "b" / ckpt.METRICS_FILE).read_text().splitlines()]
+    rows = metrics_rows(tmp_path / "b")
     assert [(r["skipped"], r["forced_updates"]) for r in rows] == [(3, 0), (2, 1)]
     wa, wb = weights(tmp_path / "a"), weights(tmp_path / "b")
     assert all(torch.equal(wa[k], wb[k]) for k in wa)
@@ -341,7 +346,7 @@ def test_ddp_two_processes_gloo(tmp_path):
            "--device", "cpu", "--out", str(tmp_path / "ddp"), "--quiet"]
     done = subprocess.run(cmd, capture_output=True, text=True, timeout=120, env=env)
     assert done.returncode == 0, done.stderr[-2000:]
-    rows = [json.loads(line) for line in (tmp_path / "ddp" / ckpt.METRICS_FILE).read_text().splitlines()]
+    rows = metrics_rows(tmp_path / "ddp")
     # 48 training pairs over 2 ranks of batch 8: 3 steps per epoch, each seeing 16 pairs
     assert [r["epoch"] for r in rows] == [1, 2] and rows[-1]["step"] == 6
     assert ckpt.read_state_header(tmp_path / "ddp")["meta"]["world"] == 2
