@@ -164,6 +164,10 @@ def check_state_dict(model: torch.nn.Module, state: dict[str, torch.Tensor], whe
 def load_weights_into(model: torch.nn.Module, path: Path) -> None:
     state = read_safetensors(path)
     check_state_dict(model, state, path)
+    # NaN or inf weights (a damaged file) would load silently and make every sample NaN
+    bad = next((k for k, v in state.items() if v.is_floating_point() and not torch.isfinite(v).all()), None)
+    if bad is not None:
+        raise ModelLoadError(f"{path}: {bad!r} holds NaN or infinite values")
     model.load_state_dict(state)
 
 
@@ -176,10 +180,14 @@ def load_embedding_arrays(path: str | os.PathLike) -> dict[str, np.ndarray] | No
     for key in ("lpp_c", "split"):
         if key not in tensors:
             raise ModelLoadError(f"{emb_path} lacks {key!r}")
+    if tensors["split"].dim() != 1:
+        raise ModelLoadError(f"{emb_path}: 'split' must be one-dimensional, got shape {tuple(tensors['split'].shape)}")
     n = tensors["split"].shape[0]
     for key, value in tensors.items():
-        if not key.startswith("lpp.") and value.shape[0] != n:
-            raise ModelLoadError(f"{emb_path}: {key!r} has {value.shape[0]} rows, 'split' has {n}")
+        if key.startswith("lpp."):
+            continue
+        if value.dim() == 0 or value.shape[0] != n:  # a 0-d tensor has no rows (shape[0] would raise)
+            raise ModelLoadError(f"{emb_path}: {key!r} has {value.shape[0] if value.dim() else 0} rows, 'split' has {n}")
     return {k: v.numpy() for k, v in tensors.items()}
 
 
@@ -338,16 +346,24 @@ def load_state(out_dir: str | os.PathLike) -> TrainState | None:
     def group(prefix: str) -> dict[str, torch.Tensor]:
         return {k[len(prefix):]: v for k, v in tensors.items() if k.startswith(prefix)}
 
-    opt_json = header["optimizer"]
-    opt_state: dict[int, dict[str, torch.Tensor]] = {}
-    for idx, names in opt_json["state"].items():
-        opt_state[int(idx)] = {name: tensors[f"opt.{idx}.{name}"] for name in names}
-    return TrainState(
-        epoch=int(header["epoch"]),
-        step=int(header["step"]),
-        model=group("model."),
-        optimizer={"state": opt_state, "param_groups": opt_json["param_groups"]},
-        ema=group("ema.") if header.get("has_ema") else None,
-        targets=group("target."),
-        meta=header["meta"],
-    )
+    # a header or tensor set that lost a part would otherwise end --resume in a KeyError traceback
+    path = Path(out_dir) / STATE_FILE
+    try:
+        opt_json = header["optimizer"]
+        opt_state: dict[int, dict[str, torch.Tensor]] = {}
+        for idx, names in opt_json["state"].items():
+            opt_state[int(idx)] = {name: tensors[f"opt.{idx}.{name}"] for name in names}
+        state = TrainState(
+            epoch=int(header["epoch"]),
+            step=int(header["step"]),
+            model=group("model."),
+            optimizer={"state": opt_state, "param_groups": list(opt_json["param_groups"])},
+            ema=group("ema.") if header.get("has_ema") else None,
+            targets=group("target."),
+            meta=header["meta"],
+        )
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        raise StateLoadError(f"{path} is incomplete or damaged (missing or malformed {exc})") from exc
+    if not isinstance(state.meta, dict):
+        raise StateLoadError(f"{path} is incomplete or damaged (its 'meta' is not an object)")
+    return state

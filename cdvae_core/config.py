@@ -119,6 +119,8 @@ class ModelConfig:
             raise ConfigError("latent_sizes and hidden_sizes need one entry per latent layer")
         if min(self.latent_sizes + self.hidden_sizes + self.conv_channels + (self.cvae_latent, self.mdn_hidden)) < 1:
             raise ConfigError("latent_sizes, hidden_sizes, conv_channels, cvae_latent and mdn_hidden must be positive")
+        if not 1 <= len(self.conv_channels) <= 5:  # each stride-2 layer halves 32: 5 reach 1x1, 0 build no tower
+            raise ConfigError(f"conv_channels needs 1 to 5 entries (32x32 halved per layer), got {len(self.conv_channels)}")
         if not 0.0 <= self.tied_fraction <= 1.0:
             raise ConfigError("tied_fraction must lie in [0, 1]")
         if self.tie_conditional not in ("exact", "paper"):

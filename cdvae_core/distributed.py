@@ -81,7 +81,9 @@ def shard_order(n: int, seed: int, epoch: int, rank: int, world: int) -> np.ndar
     order = rng.permutation(n)
     per_rank = -(-n // world)
     if per_rank * world > n:
-        order = np.concatenate([order, order[: per_rank * world - n]])
+        # wrap as often as needed (np.resize repeats cyclically): with fewer rows than processes a
+        # single wrap left some ranks empty and their collectives out of step
+        order = np.resize(order, per_rank * world)
     return order[rank::world]
 
 

@@ -96,6 +96,8 @@ def validate(xc, xg, split, fc=None, fg=None) -> None:
             continue
         if arr.ndim != 2 or arr.shape[0] != n:
             raise PairFileError(f"'{name}' must have shape ({n}, D), got {tuple(arr.shape)}")
+        if arr.dtype.kind not in "biuf":  # strings or objects: np.isfinite below would raise TypeError
+            raise PairFileError(f"'{name}' must hold real numbers, got {arr.dtype}")
         if not np.isfinite(arr).all():
             raise PairFileError(f"'{name}' has NaN or infinite values")
 
@@ -105,6 +107,8 @@ def load_pairs(path: str | Path, require_test: bool = False) -> PairSet:
     path = Path(path)
     if not path.is_file():
         raise PairFileError(f"no pair file at {path}")
+    if not zipfile.is_zipfile(path):  # else np.load reads it as a pickle and suggests allow_pickle=True
+        raise PairFileError(f"{path} is not a readable .npz pair file (not a zip archive: truncated or another format)")
     try:
         with np.load(path, allow_pickle=False) as data:
             arrays = {key: data[key] for key in data.files}

@@ -29,12 +29,18 @@ def guidance_features(pairs: PairSet, side: str) -> tuple[np.ndarray, str]:
 
 def fit_side(pairs: PairSet, side: str, dim: int, train_cfg: TrainConfig):
     """Fit LPP on the train rows of one side; returns (lpp, coordinates of all N rows (N, dim), source)."""
-    from .lpp import fit_lpp
+    from .lpp import LPPError, fit_lpp
 
     feats, source = guidance_features(pairs, side)
     train_rows = np.flatnonzero(pairs.split == 0)
-    neighbours = max(1, min(train_cfg.lpp_neighbours, len(train_rows) - 1))
-    lpp = fit_lpp(feats[train_rows], dim, neighbours, seed=train_cfg.seed)
+    # fit_lpp needs more than neighbours + 1 points: n - 2 is the most a small training split allows
+    neighbours = max(1, min(train_cfg.lpp_neighbours, len(train_rows) - 2))
+    try:
+        lpp = fit_lpp(feats[train_rows], dim, neighbours, seed=train_cfg.seed)
+    except LPPError as exc:  # say what was being fitted: the user never asked for an LPP by name
+        what = f"'f{side}' features" if source != "pixels" else f"x_{side} pixels"
+        raise LPPError(f"cannot fit the embedding-guidance targets (LPP to the code's {dim} dimensions) on the "
+                       f"{what} of {len(train_rows)} training pairs: {exc}") from exc
     coords = np.asarray(lpp.transform(feats), np.float32)  # (N, dim)
     return lpp, coords, source
 

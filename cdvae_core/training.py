@@ -88,6 +88,24 @@ def _check_pairs(pairs: PairSet, model_cfg: ModelConfig) -> None:
         raise TrainInputError("the pair file has no training pairs (split == 0)")
 
 
+def _check_targets(targets: dict[str, torch.Tensor], pairs: PairSet, model_cfg: ModelConfig, train_cfg: TrainConfig,
+                   where: Path) -> None:
+    """StateLoadError unless a checkpoint holds the guidance targets this run uses: checked before
+    training, as a missing one would otherwise fail only at the end (or silently drop guidance)."""
+    n, n_train, dim = len(pairs), int((pairs.split == TRAIN).sum()), model_cfg.code_dim
+    needed = {"lpp_all": n}
+    if train_cfg.guidance_start > 0:
+        needed["c"] = n_train
+        if model_cfg.arch == "cdvae":
+            needed["g"] = n_train
+    for key, rows in needed.items():
+        value = targets.get(key)
+        if value is None or tuple(value.shape) != (rows, dim):
+            got = "missing" if value is None else f"shape {tuple(value.shape)}"
+            raise ckpt.StateLoadError(f"{where} is incomplete or damaged: guidance target {key!r} is {got}, "
+                                      f"expected ({rows}, {dim})")
+
+
 def _small_meta(meta: dict[str, Any]) -> dict[str, Any]:
     """The pair file's meta without per-pair lists (labels of 80,000 pairs do not belong in config.json)."""
     return {k: v for k, v in meta.items() if not (isinstance(v, list) and len(v) > 256)}
@@ -101,10 +119,12 @@ def _metrics_rows(out: Path, upto_epoch: int) -> list[str]:
     keep = []
     for line in path.read_text("utf-8").splitlines():
         try:
-            if json.loads(line).get("epoch", 0) <= upto_epoch:
-                keep.append(line)
+            row = json.loads(line)
         except json.JSONDecodeError:
             continue  # a line cut by a kill: drop it
+        # anything but a row object (a stray value, a non-numeric epoch) is not ours to keep either
+        if isinstance(row, dict) and isinstance(row.get("epoch", 0), (int, float)) and row.get("epoch", 0) <= upto_epoch:
+            keep.append(line)
     return keep
 
 
@@ -178,10 +198,15 @@ def _run(pairs, model_cfg, train_cfg, out: Path, resume: bool, env: D.Dist) -> I
 
     if state is not None:
         targets = state.targets
-        data_meta = state.meta["data"]
+        _check_targets(targets, pairs, model_cfg, train_cfg, out / ckpt.STATE_FILE)
+        data_meta = state.meta.get("data", {})
         ckpt.check_state_dict(model, state.model, out / ckpt.STATE_FILE)
         model.load_state_dict(state.model)
-        optimizer.load_state_dict(state.optimizer)
+        try:
+            optimizer.load_state_dict(state.optimizer)
+        except (KeyError, TypeError, ValueError, RuntimeError) as exc:
+            raise ckpt.StateLoadError(f"{out / ckpt.STATE_FILE}: the optimizer state does not fit the model "
+                                      f"({' '.join(str(exc).split())})") from exc
     else:
         yield Progress("lpp", 0, 1, "fitting LPP guidance targets on the training split")
         targets, lpp_meta = compute_targets(pairs, model_cfg, train_cfg)

@@ -8,6 +8,7 @@ import pickle
 import numpy as np
 import pytest
 import torch
+from safetensors import safe_open
 from safetensors.torch import load_file, save_file
 
 from cdvae_core import checkpoint as ckpt
@@ -119,6 +120,9 @@ def _edit_config(out, **changes):
         ("other_shapes", "has shape"),
         ("missing_tensor", "lacks 1 tensor"),
         ("bad_embedding", "'codes_c' has 3 rows"),
+        ("scalar_embedding", "'labels' has 0 rows"),
+        ("no_conv_tower", "conv_channels needs 1 to 5 entries"),
+        ("nan_weights", "holds NaN or infinite values"),
     ],
 )
 def test_every_broken_directory_is_a_one_line_model_load_error(tmp_path, damage, message):
@@ -159,6 +163,19 @@ def test_every_broken_directory_is_a_one_line_model_load_error(tmp_path, damage,
         tensors = {k: torch.from_numpy(v) for k, v in arrays.items()}
         tensors["codes_c"] = tensors["codes_c"][:3].clone()
         save_file(tensors, str(out / ckpt.EMBEDDING_FILE))
+    elif damage == "scalar_embedding":  # a 0-d tensor has no rows: was an IndexError traceback
+        tensors = {k: torch.from_numpy(v) for k, v in arrays.items()}
+        tensors["labels"] = torch.tensor(3)
+        save_file(tensors, str(out / ckpt.EMBEDDING_FILE))
+    elif damage == "no_conv_tower":  # no convolutions: building the decoder was an IndexError traceback
+        config = json.loads((out / ckpt.CONFIG_FILE).read_text())
+        config["model"]["conv_channels"] = []
+        (out / ckpt.CONFIG_FILE).write_text(json.dumps(config))
+    elif damage == "nan_weights":  # loaded silently before, and every sample came out NaN
+        state = load_file(str(weights))
+        key = sorted(state)[0]
+        state[key] = torch.full_like(state[key], float("nan"))
+        save_file(state, str(weights))
     with pytest.raises(ckpt.ModelLoadError, match=message) as info:
         ckpt.load_model(out)
     assert "\n" not in str(info.value)
@@ -203,3 +220,31 @@ def test_state_file_of_another_version_is_refused(tmp_path):
     with pytest.raises(ckpt.StateLoadError, match="format_version 99"):
         ckpt.load_state(tmp_path)
     assert ckpt.load_state(tmp_path / "elsewhere") is None
+
+
+@pytest.mark.parametrize("damage", ["opt_tensor", "header_key", "meta"])
+def test_a_damaged_training_state_is_a_state_load_error(tmp_path, damage):
+    """Parts missing from checkpoint/state.safetensors: a one-line StateLoadError, not a KeyError."""
+    torch.manual_seed(0)
+    model = build_model(ModelConfig(tie="gauss", **TINY))
+    opt = torch.optim.Adam(model.parameters(), lr=1e-3)
+    opt.zero_grad()
+    x = torch.rand(2, 1, 32, 32)
+    model(x, x)["loss"].backward()
+    opt.step()
+    ckpt.save_state(tmp_path, ckpt.TrainState(epoch=1, step=1, model=model.state_dict(), optimizer=opt.state_dict(),
+                                              ema=None, targets={"c": torch.zeros(2, 4)}, meta={"world": 1}))
+    path = tmp_path / ckpt.STATE_FILE
+    tensors = load_file(str(path))
+    with safe_open(str(path), framework="pt") as handle:
+        header = json.loads(handle.metadata()["state"])
+    if damage == "opt_tensor":
+        tensors.pop(next(k for k in sorted(tensors) if k.startswith("opt.")))
+    elif damage == "header_key":
+        del header["optimizer"]
+    else:
+        header["meta"] = [1]
+    save_file(tensors, str(path), metadata={"state": json.dumps(header)})
+    with pytest.raises(ckpt.StateLoadError, match="incomplete or damaged") as info:
+        ckpt.load_state(tmp_path)
+    assert "\n" not in str(info.value)

@@ -15,7 +15,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from safetensors.torch import load_file
+from safetensors import safe_open
+from safetensors.torch import load_file, save_file
 
 from cdvae_core.checkpoint import load_model, load_state
 from cdvae_core.config import ModelConfig, TrainConfig
@@ -90,12 +91,17 @@ def test_bad_pair_files_are_one_line_errors(tmp_path, capsys):
         "nan": (dict(xg=np.full((48, 1, 32, 32), np.nan, np.float32)), "NaN"),
         "key": (dict(xg=None), "lacks the key(s) xg"),
         "count": (dict(split=np.zeros(5, np.int8)), "'split' must have shape (48,)"),
+        # text features: np.isfinite raised a TypeError traceback
+        "text_fc": (dict(fc=np.array([["a", "b"]] * 48)), "'fc' must hold real numbers"),
     }
     for name, (overrides, needle) in cases.items():
         pairs = write_pairs(tmp_path / f"{name}.npz", **overrides)
         code = train_cli.main(["--pairs", str(pairs), "--config", str(cfg), "--out", str(tmp_path / name), "--quiet"])
         one_line_error(capsys, code, needle)
         assert not (tmp_path / name).exists()
+    (tmp_path / "text.npz").write_text("not an archive")  # numpy's own message advised allow_pickle=True
+    code = train_cli.main(["--pairs", str(tmp_path / "text.npz"), "--config", str(cfg), "--out", str(tmp_path / "t")])
+    one_line_error(capsys, code, "not a zip archive")
 
 
 def test_bad_output_directories_are_one_line_errors_and_nothing_is_overwritten(trained, tmp_path, capsys):
@@ -217,6 +223,26 @@ def test_flags_the_chosen_model_would_ignore_are_refused(trained, tmp_path, caps
     one_line_error(capsys, sample.main(["--model", str(model), "--pairs", str(pairs), "--n", "2", "--out",
                                         str(tmp_path / "s.npz"), "--format", "jpg"]), "--format goes with --image")
     assert not (tmp_path / "s.npz").exists()
+
+
+def test_resume_from_a_damaged_checkpoint_is_a_one_line_error_and_changes_nothing(trained, tmp_path, capsys):
+    """A checkpoint that lost its guidance targets used to train on and fail only at the end (a
+    KeyError traceback after the weights were overwritten); one that lost optimizer tensors failed
+    with a KeyError traceback."""
+    pairs, cfg = trained / "pairs.npz", trained / "cfg.json"
+    base = ["--pairs", str(pairs), "--config", str(cfg), "--epochs", "2", "--batch-size", "12", "--quiet", "--resume"]
+    for name, dropped, needle in (("targets", "target.", "guidance target 'lpp_all' is missing"),
+                                  ("optimizer", "opt.", "incomplete or damaged (missing or malformed 'opt.")):
+        run = tmp_path / name
+        shutil.copytree(trained / "model", run)
+        state = run / "checkpoint" / "state.safetensors"
+        with safe_open(str(state), framework="pt") as handle:
+            metadata = handle.metadata()
+        tensors = {k: v for k, v in load_file(str(state)).items() if not k.startswith(dropped)}
+        save_file(tensors, str(state), metadata=metadata)
+        before = digest(run)
+        one_line_error(capsys, train_cli.main(base + ["--out", str(run)]), needle)
+        assert digest(run) == before
 
 
 def test_split_values_are_checked_before_the_int8_cast(tmp_path):

@@ -261,6 +261,30 @@ def test_resume_of_a_run_stopped_in_its_first_epoch_starts_over(tmp_path):
         run_all(training.train(pairs, other_model, train_cfg, tmp_path / "c", resume=True))
 
 
+def test_resume_keeps_metric_rows_and_drops_stray_lines(tmp_path):
+    """metrics.jsonl lines that parse as JSON but are not row objects (a stray value, an edited
+    line) used to stop --resume with an AttributeError traceback; they are dropped like cut lines."""
+    pairs = tiny_pairs()
+    model_cfg, train_cfg = tiny_cfgs(epochs=1)
+    run_all(training.train(pairs, model_cfg, train_cfg, tmp_path / "run"))
+    path = tmp_path / "run" / ckpt.METRICS_FILE
+    path.write_text(path.read_text() + "[1]\n" + '{"epoch": "x"}\n' + "7\n")
+    run_all(training.train(pairs, model_cfg, replace(train_cfg, epochs=2), tmp_path / "run", resume=True))
+    assert [r["epoch"] for r in metrics_rows(tmp_path / "run")] == [1, 2]
+
+
+def test_a_small_training_split_still_gets_guidance_targets(tmp_path):
+    """The kNN size is clamped for small training splits; it was clamped to n - 1, which fit_lpp
+    always refuses (it needs more than k + 1 points), so any split of 11 or fewer pairs failed."""
+    pairs = tiny_pairs(n=8)  # 6 training pairs, a 4-dimensional code
+    model_cfg, train_cfg = tiny_cfgs(epochs=1)
+    targets, _ = compute_targets(pairs, model_cfg, train_cfg)
+    assert targets["c"].shape == (6, 4) and targets["g"].shape == (6, 4)
+    # and a split too small for any LPP says what was being fitted
+    with pytest.raises(ValueError, match="cannot fit the embedding-guidance targets .* x_c pixels of 3 training pairs"):
+        compute_targets(tiny_pairs(n=5), model_cfg, train_cfg)
+
+
 def test_schedules_from_first_principles():
     cfg = TrainConfig(guidance_start=10.0, guidance_end=0.1, guidance_epochs=4.0, kl_warmup_epochs=2.0,
                       lower_warmup_epochs=8.0)
@@ -331,6 +355,9 @@ def test_shard_order_covers_every_row_once_per_epoch_and_depends_on_seed_and_epo
     assert len(padded[0]) == len(padded[1]) == 4 and set(np.concatenate(padded)) == set(range(7))
     np.testing.assert_array_equal(shard_order(10, 3, 1, 0, 1), shard_order(10, 3, 1, 0, 1))
     assert not np.array_equal(shard_order(50, 3, 1, 0, 1), shard_order(50, 3, 2, 0, 1))
+    # fewer rows than processes: every rank still gets a full shard (one wrap left ranks 2 and 3 empty)
+    few = [shard_order(3, 0, 0, r, 8) for r in range(8)]
+    assert all(len(s) == 1 for s in few) and set(np.concatenate(few)) == {0, 1, 2}
 
 
 def test_ddp_two_processes_gloo(tmp_path):
