@@ -179,3 +179,60 @@ def test_jpeg_with_appended_data_is_not_truncated():
     assert decode_image(data + b"\x00" * 5000).shape == photo.shape  # e.g. a phone's appended video
     with pytest.raises(SkipItem, match="truncated"):
         decode_image(data[: len(data) * 2 // 3])
+
+
+def _with_annotations(coco, tmp_path, anns, images=None, cats=None):
+    data = json.loads(coco["ann"].read_text())
+    data["annotations"] = anns
+    if images is not None:
+        data["images"] = images
+    if cats is not None:
+        data["categories"] = cats
+    path = tmp_path / "instances.json"
+    path.write_text(json.dumps(data))  # json writes NaN as the bare NaN that Python reads back
+    return path
+
+
+def test_malformed_annotation_values_are_dropped_not_fatal(coco, tmp_path, capsys):
+    """A bbox or area that is not a finite number used to crash the run with a traceback (a string
+    or null) or put NaN into f_c (a NaN area), so that the pair file could not even be built."""
+    good = {"image_id": 1, "category_id": 17, "bbox": [0, 0, W / 2, H], "area": W * H / 2, "iscrowd": 0}
+    anns = [
+        dict(good, id=1),
+        dict(good, id=2, image_id=2, area="big"),  # a string area: measured as the box instead
+        dict(good, id=3, image_id=2, bbox=[1, 2, None, 4]),  # no usable box, no segmentation
+        dict(good, id=4, image_id=3, bbox=[float("nan"), 0, 10, 10]),
+        dict(good, id=5, image_id=3, area=float("nan")),
+        dict(good, id=6, image_id=4, bbox="0 0 10 10"),
+    ]
+    ann = _with_annotations(coco, tmp_path, anns)
+    src = coco_source(coco["images"], ann)
+    rows = {item.name: item.boxes for item in src.items}
+    assert src.description["annotations_dropped"] == 3
+    assert np.isfinite(np.concatenate([r for r in rows.values() if len(r)])).all()
+    np.testing.assert_allclose(rows["COCO_train2014_000000000002.jpg"][:, 5], [0.5])  # area from the box
+    pairs = run(prepare_pairs(("coco", coco["images"], ann), "resaturation"))
+    assert np.isfinite(pairs.fc).all() and pairs.meta["source"]["annotations_dropped"] == 3
+    rc = prepare_main(["--task", "resaturation", "--coco", str(coco["images"]), str(ann), "--out", str(tmp_path / "o.npz"),
+                       "--workers", "1", "--quiet"])
+    assert rc == 0 and "dropped 3 unusable annotation(s)" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("change, message", [
+    (lambda d: d["images"][0].update(id=[1]), "images id \\[1\\] is not a whole number"),
+    (lambda d: d["images"][1].update(id=d["images"][0]["id"]), "images id 1 is listed more than once"),
+    (lambda d: d["categories"][0].update(id="1"), "'categories' ids mix numbers and strings"),
+    (lambda d: d["annotations"][0].update(category_id=None), "annotations category_id None"),
+])
+def test_bad_ids_are_a_clear_error(coco, tmp_path, capsys, change, message):
+    """Ids pycocotools cannot index or sort used to end in a TypeError traceback (exit 1); two
+    images sharing an id silently lost one of them."""
+    data = json.loads(coco["ann"].read_text())
+    change(data)
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps(data))
+    with pytest.raises(DataError, match=message):
+        load_coco(bad)
+    rc = prepare_main(["--task", "resaturation", "--coco", str(coco["images"]), str(bad), "--out", str(tmp_path / "o.npz")])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert rc == 2 and len(err) == 1 and "not a COCO annotation file" in err[0]

@@ -141,3 +141,108 @@ def test_builtin_split_holds_out_a_region_of_every_photo():
     for item in clips.items:
         start, width = held_out_columns(widths[item.photo], item.split)
         assert start + item.params.view / 2 <= item.params.cx <= start + width - item.params.view / 2
+
+
+def test_cli_refuses_an_unusable_out_before_any_work(tmp_path, capsys, monkeypatch):
+    """--out naming a folder, or a path under a file, used to end in a traceback only after the
+    whole run (os.replace / mkdir failing in save_pairs); now a one-line error before the work."""
+    import cdvae_core.cli.prepare as cli
+
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    for k in range(2):
+        cv2.imwrite(str(photos / f"p{k}.png"), np.full((40, 40, 3), 60 * k, np.uint8))
+    started = []
+    real = cli.prepare_pairs
+    monkeypatch.setattr(cli, "prepare_pairs", lambda *a, **k: started.append(1) or real(*a, **k))
+    (tmp_path / "adir").mkdir()
+    for out, message in ((tmp_path / "adir", "is a directory"), (photos / "p0.png" / "x.npz", "is not a directory")):
+        assert prepare_main(["--task", "resaturation", "--folder", str(photos), "--out", str(out), "--quiet"]) == 2
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1 and err[0].startswith("cdvae-prepare: error: --out") and message in err[0]
+    assert not started
+
+
+def test_cli_write_failure_is_one_line_and_leaves_nothing(tmp_path, capsys, monkeypatch):
+    """A write that fails at the end (disk full) is a one-line error, exit 2, no file left."""
+    import errno
+
+    import cdvae_core.cli.prepare as cli
+
+    def full(path, pairs):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(cli, "save_pairs", full)
+    out = tmp_path / "pairs.npz"
+    assert prepare_main(["--task", "resaturation", "--builtin", "--limit", "4", "--workers", "1", "--quiet",
+                         "--out", str(out)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == [f"cdvae-prepare: error: cannot write {out} (No space left on device); nothing written"]
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_cli_sigterm_is_handled_like_ctrl_c(tmp_path, capsys, monkeypatch):
+    """Python's default SIGTERM killed cdvae-prepare on the spot: no worker shutdown, and a pair
+    file being written left its temporary file. Now: exit 143, one line, nothing left."""
+    import os
+    import signal
+
+    import cdvae_core.cli.prepare as cli
+
+    def save_then_terminated(path, pairs):
+        def write(tmp):  # the signal arrives while the temporary file is being written
+            tmp.write_bytes(b"half a file")
+            os.kill(os.getpid(), signal.SIGTERM)
+
+        from cdvae_core.atomic import write_with
+
+        write_with(path, write, suffix=".npz")
+
+    monkeypatch.setattr(cli, "save_pairs", save_then_terminated)
+    before = signal.getsignal(signal.SIGTERM)
+    out = tmp_path / "pairs.npz"
+    assert prepare_main(["--task", "resaturation", "--builtin", "--limit", "4", "--workers", "1", "--quiet",
+                         "--out", str(out)]) == 143
+    assert capsys.readouterr().err.strip() == "cdvae-prepare: terminated, nothing written"
+    assert list(tmp_path.iterdir()) == []
+    assert signal.getsignal(signal.SIGTERM) is before  # the handler is the command's only
+
+
+def test_workers_exit_when_the_parent_is_killed(tmp_path):
+    """A pool worker holds its own queue's write end, so it never saw its parent die: after a
+    `kill -9` of cdvae-prepare its workers slept on forever."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+    from pathlib import Path
+
+    if not Path("/proc/self/stat").exists():
+        pytest.skip("needs /proc to see the worker")
+    script = (
+        "import multiprocessing, os, sys, time\n"
+        "from concurrent.futures import ProcessPoolExecutor\n"
+        "from cdvae_core.data.items import init_worker\n"
+        "if __name__ == '__main__':\n"
+        "    pool = ProcessPoolExecutor(1, mp_context=multiprocessing.get_context('spawn'), initializer=init_worker)\n"
+        "    print(pool.submit(os.getpid).result(), flush=True)\n"
+        "    time.sleep(60)\n"
+    )
+    (tmp_path / "parent.py").write_text(script)
+    parent = subprocess.Popen([sys.executable, str(tmp_path / "parent.py")], stdout=subprocess.PIPE, text=True)
+    worker = int(parent.stdout.readline())
+    parent.send_signal(signal.SIGKILL)
+    parent.wait()
+    def alive() -> bool:  # a zombie waiting for its new parent to reap it counts as gone
+        try:
+            return Path(f"/proc/{worker}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+        except (FileNotFoundError, ProcessLookupError):
+            return False
+
+    deadline = time.monotonic() + 20
+    while alive() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    if alive():
+        os.kill(worker, signal.SIGKILL)
+        pytest.fail("the worker outlived its killed parent")

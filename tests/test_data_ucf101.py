@@ -124,3 +124,17 @@ def test_photos_cannot_make_motion(tmp_path):
     cv2.imwrite(str(tmp_path / "a.png"), np.zeros((20, 20, 3), np.uint8))
     with pytest.raises(DataError, match="no videos"):
         run(prepare_pairs(("folder", tmp_path), "motion"))
+
+
+def test_split_files_with_a_byte_order_mark(ucf, tmp_path):
+    """Split files saved by a Windows editor start with a UTF-8 BOM (and end lines in CRLF): the
+    BOM used to make classInd.txt "line 1 is not 'INDEX Class'" and the first video "missing"."""
+    splits = tmp_path / "splits"
+    splits.mkdir()
+    for path in ucf["splits"].iterdir():
+        text = path.read_text().replace("\n", "\r\n")
+        (splits / path.name).write_bytes(b"\xef\xbb\xbf" + text.encode("utf-8"))
+    with_bom = run(prepare_pairs(("ucf101", ucf["videos"], splits), "motion"))
+    plain = run(prepare_pairs(("ucf101", ucf["videos"], ucf["splits"]), "motion"))
+    np.testing.assert_array_equal(with_bom.xg, plain.xg)
+    assert with_bom.meta["skipped"] == plain.meta["skipped"] and with_bom.meta["labels"] == plain.meta["labels"]

@@ -280,3 +280,19 @@ def test_cvae_and_one_layer_exports_have_empty_noise_and_reproduce(tmp_path):
         np.testing.assert_array_equal(reproduce(path.with_suffix(".json"), predictor, photo), read_image(path))
         np.testing.assert_allclose(predictor.decode(_cond(predictor, photo), np.asarray(side["code"], np.float32)[None]),
                                    predictor.sample(_cond(predictor, photo), 1, 2), rtol=0, atol=1e-5)
+
+
+def test_float_tiff_exports_and_truncated_jpeg_is_refused(tmp_path):
+    """Photos cdvae-prepare reads (a float TIFF) used to be "not a readable image" here, and a
+    truncated JPEG was exported with its missing part filled grey by OpenCV, without a word."""
+    predictor = load_model(_model_dir(tmp_path))
+    rgb = _photo_file(tmp_path / "photo.png", 4)
+    cv2.imwrite(str(tmp_path / "photo.tiff"), rgb[:, :, ::-1].astype(np.float32) / 255.0)
+    np.testing.assert_array_equal(read_image(tmp_path / "photo.tiff"), rgb)
+    (result,) = export_results(predictor, tmp_path / "photo.tiff", 1, tmp_path / "out")
+    np.testing.assert_array_equal(reproduce(result.with_suffix(".json")), read_image(result))
+    jpeg = cv2.imencode(".jpg", rgb[:, :, ::-1])[1].tobytes()
+    (tmp_path / "cut.jpg").write_bytes(jpeg[: len(jpeg) // 2])
+    with pytest.raises(ExportError, match="truncated JPEG"):
+        export_results(predictor, tmp_path / "cut.jpg", 1, tmp_path / "bad")
+    assert not (tmp_path / "bad").exists()

@@ -97,3 +97,24 @@ def test_motion_views_warp_by_the_flow():
     assert overlay.shape == photo.shape and np.any(overlay != photo)  # arrows drawn
     with pytest.raises(PostprocessError, match="motion task"):
         get_renderer(get_task("resaturation"), photo).motion_views(flow)
+
+
+@pytest.mark.parametrize("size", [(20, 150), (150, 20), (16, 16), (31, 32)])
+def test_photos_with_a_side_under_32_render(size):
+    """The upsampler needs a pixel per sample: a thumbnail or thin strip (the Studio opens photos
+    from 16 px, cdvae-prepare from 8) used to fail with "nothing to upsample"."""
+    photo = _photo(4, size=size)
+    for name in ("resaturation", "relighting"):
+        task = get_task(name)
+        renderer = get_renderer(task, photo)
+        own = renderer.xg_model
+        out = render_results(task, photo, own[None], own)[0]
+        assert out.shape == photo.shape and out.dtype == np.uint8
+        back = renderer.layers(own[None], own)[0]  # eq. 10 still cancels: the photo's own layer
+        np.testing.assert_allclose(back, task.clip_g(renderer.xg_full), atol=1e-5)
+        flat = renderer.layers(np.full((1, 1, 32, 32), 0.25, np.float32))
+        assert flat.shape == (1, 1) + size and np.allclose(flat, 0.25, atol=1e-5)
+    motion = get_renderer(get_task("motion"), photo)
+    (view,) = motion.motion_views(np.full((1, 2, 32, 32), 4.0, np.float32))
+    assert view.flow.shape == (2,) + size and view.overlay.shape == photo.shape
+    np.testing.assert_allclose(view.flow[0], 4.0 * size[1] / 32, rtol=1e-4)  # model px -> pixels

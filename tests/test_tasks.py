@@ -234,3 +234,14 @@ def test_resaturation_borrows_hue_for_near_grey_pixels():
     # far from any colour there is nothing to borrow: the grey stays grey instead of noise colours
     # (the photo's own noise spans up to 12 levels there; painting noise hues would give ~80)
     assert np.ptp(raised[:, 56:].astype(int), axis=2).max() <= 20
+
+
+@pytest.mark.parametrize("shape", [(8, 8), (10, 300), (12, 40)])
+def test_still_tiny_or_thin_frames_have_no_flow(photo, shape):
+    """Frames under 16 px on a side are enlarged for DIS; frame0 used to be enlarged bilinearly
+    and frame1 by area (nearest), so two identical textured frames showed up to 0.9 model px/s
+    of motion (a still strip of video became a moving one)."""
+    frame = np.ascontiguousarray(cv2.resize(photo, shape[::-1], interpolation=cv2.INTER_AREA))
+    assert np.abs(flow_model_units(frame, frame)).max() < 1e-3
+    _, flow = get_task("motion").decompose_pair(frame, frame.copy())
+    assert np.abs(flow).max() < 1e-3

@@ -13,13 +13,16 @@ from __future__ import annotations
 
 import argparse
 import os
+import signal
 import sys
+import threading
 import time
 
 from tqdm import tqdm
 
 from ..pairs import save_pairs
 from ..tasks import TASK_NAMES
+from .common import CliError, check_output_file
 from ..data.errors import DataError
 from ..data.features import FeatureSettings
 from ..data.prepare import prepare_pairs
@@ -58,12 +61,36 @@ def _source(args: argparse.Namespace):
     return "builtin"
 
 
+class Terminated(KeyboardInterrupt):
+    """SIGTERM (``kill PID``, a job scheduler's time limit), handled like Ctrl-C."""
+
+
+def _on_sigterm(signum, frame) -> None:
+    raise Terminated()
+
+
 def main(argv: list[str] | None = None) -> int:
+    # Python's default SIGTERM ends the process on the spot: no worker shutdown, and a pair file
+    # being written left its temporary file behind. Raise instead, so the cleanup of Ctrl-C runs.
+    previous = None
+    if threading.current_thread() is threading.main_thread():
+        previous = signal.signal(signal.SIGTERM, _on_sigterm)
+    try:
+        return _main(argv)
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
+
+
+def _main(argv: list[str] | None) -> int:
     args = build_parser().parse_args(argv)
     features = FeatureSettings(label_weight=args.label_weight, layout_weight=args.layout_weight)
     start = time.monotonic()
     bar = None
     try:
+        # Check the output before any work: an unwritable --out used to surface as a traceback
+        # only after the whole (possibly hours-long) run.
+        check_output_file(args.out, "--out")
         gen = prepare_pairs(_source(args), args.task, limit=args.limit, seed=args.seed,
                             test_fraction=args.test_fraction, workers=max(1, args.workers), features=features)
         while True:
@@ -82,14 +109,22 @@ def main(argv: list[str] | None = None) -> int:
         if bar is not None:
             bar.close()
         save_pairs(args.out, pairs)
-    except DataError as exc:
+    except (DataError, CliError) as exc:
         if bar is not None:
             bar.close()
         print(f"cdvae-prepare: error: {exc}", file=sys.stderr)
         return 2
-    except KeyboardInterrupt:
-        print("cdvae-prepare: interrupted, nothing written", file=sys.stderr)
-        return 130
+    except OSError as exc:  # the write itself failed (disk full, folder removed meanwhile)
+        if bar is not None:
+            bar.close()
+        print(f"cdvae-prepare: error: cannot write {args.out} ({exc.strerror or exc}); nothing written", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt as exc:
+        if bar is not None:
+            bar.close()
+        terminated = isinstance(exc, Terminated)
+        print(f"cdvae-prepare: {'terminated' if terminated else 'interrupted'}, nothing written", file=sys.stderr)
+        return 143 if terminated else 130
     meta = pairs.meta
     counts = meta["counts"]
     print(f"wrote {args.out}: {counts['pairs']} {args.task} pairs ({counts['train']} train, {counts['test']} test) "
@@ -106,6 +141,10 @@ def main(argv: list[str] | None = None) -> int:
     log.examples = skipped["examples"]
     for line in log.summary_lines():
         print(line)
+    dropped = meta["source"].get("annotations_dropped", 0)
+    if dropped:  # COCO: the images stay, these boxes do not count in f_c
+        print(f"  dropped {dropped} unusable annotation(s) (no valid bbox or area, unknown category, "
+              "or an image without width/height)")
     return 0
 
 

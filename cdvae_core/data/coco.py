@@ -13,6 +13,8 @@ from __future__ import annotations
 import contextlib
 import io
 import json
+import math
+from collections import Counter
 from pathlib import Path
 
 import numpy as np
@@ -46,6 +48,7 @@ def load_coco(annotations: str | Path) -> COCO:
             raise DataError(f"{path} is not a COCO annotation file: {len(bad)} '{key}' entries lack {'/'.join(required)}")
     data.setdefault("annotations", [])
     data.setdefault("categories", [])
+    _check_ids(path, data)
     coco = COCO()
     coco.dataset = data
     with contextlib.redirect_stdout(io.StringIO()):  # pycocotools prints progress lines
@@ -53,30 +56,64 @@ def load_coco(annotations: str | Path) -> COCO:
     return coco
 
 
-def _annotation_rows(coco: COCO, image: dict, cat_index: dict[int, int]) -> np.ndarray:
-    """Annotations of one image -> (M, 6) float32 rows; unusable annotations are dropped."""
-    width, height = float(image.get("width") or 0), float(image.get("height") or 0)
-    rows = []
+def _check_ids(path: Path, data: dict) -> None:
+    """Ids key pycocotools' indexes and order the categories: each must be a whole number or a
+    string, one kind per list, and image and category ids unique. Otherwise createIndex raised
+    a TypeError (a list id), the category sort crashed (mixed kinds), or pycocotools silently
+    kept only the last of two entries sharing an id."""
+    for key, fields in (("images", ("id",)), ("categories", ("id",)), ("annotations", ("image_id", "category_id"))):
+        for name in fields:
+            values = [entry[name] for entry in data[key]]
+            bad = [v for v in values if isinstance(v, bool) or not isinstance(v, (int, str))]
+            if bad:
+                raise DataError(f"{path} is not a COCO annotation file: {key} {name} {bad[0]!r} is not a whole number or string")
+            if key != "annotations" and len({type(v) for v in values}) > 1:
+                raise DataError(f"{path} is not a COCO annotation file: '{key}' ids mix numbers and strings")
+            if key != "annotations" and len(set(values)) != len(values):
+                twice = next(v for v, k in Counter(values).items() if k > 1)
+                raise DataError(f"{path} is not a COCO annotation file: {key} id {twice!r} is listed more than once")
+
+
+def _number(value) -> float | None:
+    """A finite JSON number as a float; None for null, strings, booleans, NaN and infinities."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        return None
+    return float(value)
+
+
+def _annotation_rows(coco: COCO, image: dict, cat_index: dict[int, int]) -> tuple[np.ndarray, int]:
+    """Annotations of one image -> ((M, 6) float32 rows, number of unusable annotations dropped).
+
+    Values are checked, not trusted: a bbox or area that is not a finite number used to crash
+    the run (a string, null) or put NaN into the guidance features.
+    """
+    width, height = _number(image.get("width")) or 0.0, _number(image.get("height")) or 0.0
+    rows, dropped = [], 0
     for ann in coco.loadAnns(coco.getAnnIds(imgIds=image["id"], iscrowd=None)):
         cat = cat_index.get(ann["category_id"])
         if cat is None or width <= 0 or height <= 0:
+            dropped += 1
             continue
-        bbox, area = ann.get("bbox"), ann.get("area")
+        bbox, area = ann.get("bbox"), _number(ann.get("area"))
+        if not isinstance(bbox, (list, tuple)) or len(bbox) != 4 or any(_number(v) is None for v in bbox):
+            bbox = None
         if (bbox is None or area is None) and "segmentation" in ann:
             try:  # crowd RLE or polygons: measure them
                 rle = coco.annToRLE(ann)
                 bbox = bbox if bbox is not None else mask_utils.toBbox(rle).tolist()
                 area = area if area is not None else float(mask_utils.area(rle))
             except (TypeError, ValueError, KeyError, IndexError):
-                continue
-        if bbox is None or len(bbox) != 4:
+                pass
+        if bbox is None:
+            dropped += 1
             continue
         x, y, w, h = (float(v) for v in bbox)
         if w <= 0 or h <= 0:
+            dropped += 1
             continue
-        area = float(area) if area is not None else w * h
+        area = area if area is not None else w * h
         rows.append([cat, x / width, y / height, (x + w) / width, (y + h) / height, area / (width * height)])
-    return np.asarray(rows, np.float32).reshape(-1, 6)
+    return np.asarray(rows, np.float32).reshape(-1, 6), dropped
 
 
 def coco_source(images_dir: str | Path, annotations: str | Path) -> Source:
@@ -87,15 +124,18 @@ def coco_source(images_dir: str | Path, annotations: str | Path) -> Source:
     coco = load_coco(annotations)
     cats = sorted(coco.loadCats(coco.getCatIds()), key=lambda c: c["id"])
     cat_index = {c["id"]: i for i, c in enumerate(cats)}
-    items = []
+    items, dropped = [], 0
     for image in coco.loadImgs(sorted(coco.getImgIds())):
         name = str(image["file_name"])
         path = images_dir / name
         if not path.exists() and (images_dir / Path(name).name).exists():
             path = images_dir / Path(name).name
-        items.append(ImageItem(str(path), name, -1, _annotation_rows(coco, image, cat_index)))
+        rows, bad = _annotation_rows(coco, image, cat_index)
+        dropped += bad
+        items.append(ImageItem(str(path), name, -1, rows))
     if not items:
         raise DataError(f"{annotations} lists no images")
     names = [str(c.get("name", c["id"])) for c in cats]
-    desc = {"images": str(images_dir), "annotations": str(annotations), "categories": len(cats)}
+    desc = {"images": str(images_dir), "annotations": str(annotations), "categories": len(cats),
+            "annotations_dropped": dropped}
     return Source("coco", items, desc, categories=names or None, label_names=names or None)

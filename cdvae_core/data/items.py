@@ -7,6 +7,10 @@ it skipped. ``split`` is 0/1 when the source fixes it, -1 when the pipeline assi
 
 from __future__ import annotations
 
+import multiprocessing
+import multiprocessing.connection
+import os
+import threading
 from dataclasses import dataclass, field
 
 import cv2
@@ -140,8 +144,21 @@ _WORKER_TASK: dict[str, Task] = {}
 
 
 def init_worker() -> None:
-    """Per worker process: one OpenCV thread, since the pool already uses every core."""
+    """Per worker process: one OpenCV thread, since the pool already uses every core; and exit
+    when the parent process dies.
+
+    A pool worker waits on a queue whose write end it holds itself, so it never sees its parent
+    go: a ``kill PID`` (a scheduler's SIGTERM) or ``kill -9`` of cdvae-prepare left its workers
+    sleeping forever, holding the terminal's pipes open.
+    """
     cv2.setNumThreads(1)
+    parent = multiprocessing.parent_process()
+    if parent is not None:
+        def watch() -> None:
+            multiprocessing.connection.wait([parent.sentinel])
+            os._exit(1)
+
+        threading.Thread(target=watch, name="parent-watch", daemon=True).start()
 
 
 def process(job: tuple[int, Item, str]) -> ItemResult:

@@ -19,9 +19,13 @@ SPLITS = (1, 2, 3)
 
 
 def read_class_index(path: Path) -> dict[str, int]:
-    """classInd.txt -> {class name: 0-based label}."""
+    """classInd.txt -> {class name: 0-based label}.
+
+    Split files are read as utf-8-sig: a byte-order mark (files saved by Windows editors) made
+    the first line "not 'INDEX Class'" and the first listed video "missing".
+    """
     classes = {}
-    for number, line in enumerate(path.read_text(encoding="utf-8", errors="replace").splitlines(), 1):
+    for number, line in enumerate(path.read_text(encoding="utf-8-sig", errors="replace").splitlines(), 1):
         parts = line.split()
         if not parts:
             continue
@@ -36,7 +40,7 @@ def read_class_index(path: Path) -> dict[str, int]:
 def read_list(path: Path) -> list[str]:
     """A train/test list -> relative video paths (the optional label column is dropped)."""
     names = []
-    for line in path.read_text(encoding="utf-8", errors="replace").splitlines():
+    for line in path.read_text(encoding="utf-8-sig", errors="replace").splitlines():
         parts = line.split()
         if parts:
             names.append(parts[0].replace("\\", "/"))

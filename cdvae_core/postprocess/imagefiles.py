@@ -21,12 +21,26 @@ def read_image(path: str | os.PathLike) -> np.ndarray:
     if not path.is_file():
         raise ExportError(f"{path}: no such image file")
     data = np.fromfile(path, dtype=np.uint8)  # np.fromfile + imdecode copes with any path encoding
+    from ..data.images import _jpeg_truncated, to_rgb8  # the same checks cdvae-prepare makes
+
+    if data[:2].tobytes() == b"\xff\xd8" and _jpeg_truncated(data.tobytes()):
+        # OpenCV decodes it without complaint, filling the missing part with grey
+        raise ExportError(f"{path}: truncated JPEG (no end marker)")
     image = cv2.imdecode(data, cv2.IMREAD_COLOR) if data.size else None
+    if image is not None:
+        image = cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
+    elif data.size:
+        # IMREAD_COLOR refuses float (and 32-bit) TIFFs that cdvae-prepare reads: decode them at
+        # their own depth and rescale as it does. Everything else keeps IMREAD_COLOR's pixels, so
+        # the sidecars' sha256 of earlier exports still match.
+        deep = cv2.imdecode(data, cv2.IMREAD_ANYDEPTH | cv2.IMREAD_ANYCOLOR)
+        if deep is not None and deep.dtype in (np.float32, np.float64):
+            image = to_rgb8(deep)
     if image is None:
         raise ExportError(f"{path}: not a readable image")
     if min(image.shape[:2]) < 2:
         raise ExportError(f"{path}: image of {image.shape[1]}x{image.shape[0]} pixels is too small")
-    return cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
+    return np.ascontiguousarray(image)
 
 
 def list_images(folder: str | os.PathLike) -> list[Path]:

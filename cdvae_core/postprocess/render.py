@@ -12,6 +12,7 @@ import hashlib
 import threading
 from dataclasses import dataclass
 
+import cv2
 import numpy as np
 
 from .errors import PostprocessError
@@ -61,7 +62,15 @@ class Renderer:
         self.xc_full, self.xg_full = task.decompose(self.image)  # (Cc, H, W), (Cg, H, W)
         self.xc_model = task.to_model(self.xc_full)  # (Cc, 32, 32)
         self.xg_model = task.to_model(self.xg_full)  # (Cg, 32, 32)
-        self.upsampler = get_upsampler(self.image, (MODEL_SIZE, MODEL_SIZE), settings)
+        # The upsampler needs at least one pixel per sample. A photo with a side under 32 (a
+        # thumbnail, a thin strip; the Studio opens them from 16 px) used to fail with "nothing to
+        # upsample": solve on the photo enlarged to 32 on that side, then area-reduce the results.
+        H, W = self.image.shape[:2]
+        self._solve_shape = (max(H, MODEL_SIZE), max(W, MODEL_SIZE))
+        guide = self.image
+        if self._solve_shape != (H, W):
+            guide = cv2.resize(self.image, self._solve_shape[::-1], interpolation=cv2.INTER_LINEAR)
+        self.upsampler = get_upsampler(guide, (MODEL_SIZE, MODEL_SIZE), settings)
         self._own: tuple[str, np.ndarray] | None = None  # (digest of xg_own, its upsampled detail map)
         self._lock = threading.Lock()
 
@@ -77,6 +86,14 @@ class Renderer:
             )
         return batch
 
+    def _upsample(self, batch: np.ndarray) -> np.ndarray:
+        """Samples (n, C, 32, 32) -> float32 (n, C, H, W) at the photo's size."""
+        up = self.upsampler.apply(batch)
+        H, W = self.image.shape[:2]
+        if up.shape[2:] != (H, W):  # a photo with a side under 32: area-reduce to it
+            up = np.stack([[cv2.resize(p, (W, H), interpolation=cv2.INTER_AREA) for p in planes] for planes in up])
+        return up
+
     def detail_map(self, xg_own: np.ndarray) -> np.ndarray:
         """I_o - up(CDVAE(z_o)) of eq. 10: float32 (Cg, H, W); cached for the last xg_own."""
         own = self._samples(np.asarray(xg_own)[None])[0]
@@ -84,7 +101,7 @@ class Renderer:
         with self._lock:
             if self._own is not None and self._own[0] == key:
                 return self._own[1]
-        detail = (self.xg_full - self.upsampler.apply(own)).astype(np.float32)
+        detail = (self.xg_full - self._upsample(own[None])[0]).astype(np.float32)
         with self._lock:
             self._own = (key, detail)
         return detail
@@ -96,7 +113,7 @@ class Renderer:
         that has one, the detail map of eq. 10 is added: up(x_g) + (I_o - up(x_g own)).
         """
         batch = self._samples(xg_samples)
-        up = self.upsampler.apply(batch)  # (n, Cg, H, W)
+        up = self._upsample(batch)  # (n, Cg, H, W)
         if xg_own is not None and self.uses_detail:
             up += self.detail_map(xg_own)[None]
         return self.task.clip_g(up)

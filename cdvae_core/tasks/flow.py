@@ -52,10 +52,14 @@ def flow_model_units(frame0: np.ndarray, frame1: np.ndarray, seconds: float = 1.
     """
     small0 = fit_within(frame0, work_size)
     h, w = small0.shape[:2]
+    small1 = cv2.resize(frame1, (w, h), interpolation=cv2.INTER_AREA)
     if min(h, w) < MIN_FLOW_SIDE:  # DIS needs room for its patches: enlarge tiny frames
+        # both frames alike: enlarging only frame0 bilinearly (frame1 by area, i.e. nearest) made
+        # two identical thin or tiny frames differ, and DIS saw motion in a still video
         grow = MIN_FLOW_SIDE / min(h, w)
-        small0 = cv2.resize(small0, (round(w * grow), round(h * grow)), interpolation=cv2.INTER_LINEAR)
-    small1 = cv2.resize(frame1, (small0.shape[1], small0.shape[0]), interpolation=cv2.INTER_AREA)
+        size = (round(w * grow), round(h * grow))
+        small0 = cv2.resize(small0, size, interpolation=cv2.INTER_LINEAR)
+        small1 = cv2.resize(small1, size, interpolation=cv2.INTER_LINEAR)
     flow = flow_pixels(small0, small1, method)  # (h, w, 2) working pixels
     h, w = small0.shape[:2]
     scale = np.array([MODEL_SIZE / w, MODEL_SIZE / h], np.float32) / np.float32(seconds)
