@@ -130,6 +130,10 @@ class JobDialog(QDialog):
 
     def _launch(self, runner: JobRunner | ProcessJobRunner, message: str) -> None:
         self.runner = runner
+        # the last run's final record: a run that fails before its first record showed it (a
+        # full bar over "Training failed")
+        self._latest = None
+        self.progress.setValue(0)
         runner.progress.connect(self._on_progress)
         runner.finished.connect(self._on_finished)
         self.start_button.setEnabled(False)

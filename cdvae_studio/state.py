@@ -73,6 +73,7 @@ class StudioState(ActionsMixin, QObject):
         self.settled_once = False
         self._restore: Session | None = None
         self._image_pending = False  # an image file is being read in the worker
+        self._builtin_paths: set[str] = set()  # the gallery's built-in photos
         self._exports: list[Any] = []  # animation export jobs, run one after another
         self._context_deferred = False  # a context was asked for meanwhile
         self._throttled_grid = qthrottled(self.request_grid, timeout=FRAME_MS, leading=True, parent=self)
@@ -89,6 +90,7 @@ class StudioState(ActionsMixin, QObject):
         w.lowerCheck.toggled.connect(self._lower_toggled)
         w.sampleGrid.sampleClicked.connect(self.select_sample)
         w.sampleGrid.starToggled.connect(self.toggle_star)
+        w.tray.removeRequested.connect(self.remove_star)
         w.sampleGrid.sampleHovered.connect(w.lppScatter.highlight_sample)
         w.codeSliders.codeEdited.connect(self.edit_code)
         w.codeSliders.dragFinished.connect(self.request_grid)
@@ -182,13 +184,15 @@ class StudioState(ActionsMixin, QObject):
             from cdvae_core.data.builtin import builtin_images, builtin_source_paths
 
             paths = builtin_source_paths()
+            self._builtin_paths = set(paths.values())
             from .images import resize_rgb
 
             entries = [(name, paths[name], resize_rgb(np.asarray(img), 56)) for name, img in builtin_images()
                        if name in paths]
         except ImportError:
             pass
-        recent = [str(p) for p in (self.w.settings.value("recentFiles", []) or [])]
+        recent = [str(p) for p in (self.w.settings.value("recentFiles", []) or [])
+                  if str(p) not in self._builtin_paths]  # listed once, as the built-in photo
         self.w.imagePanel.set_gallery(entries + recent_entries(recent))
 
     def _open_default_image(self) -> None:
@@ -218,7 +222,9 @@ class StudioState(ActionsMixin, QObject):
                 self.request_context()  # the model changed while the bad file was read
             return
         self.set_image(loaded, path)
-        if remember:
+        # a built-in photo (a gallery click) is not a recent file, and its folder (inside the
+        # installed packages) is no place to start the next Open dialog
+        if remember and path not in self._builtin_paths:
             self.add_recent([path])
             self.w._remember_dir(path)
 
@@ -386,7 +392,13 @@ class StudioState(ActionsMixin, QObject):
         w = self.w
         self.ctx = ctx
         self._enable_model_controls(True)
-        restore, self._restore = self._restore, None
+        if self._image_pending:
+            # a session's image is still being read: its own context follows and must get the
+            # restore; used up here, on the old image, that context reset the session's code,
+            # pins and current sample to a fresh draw
+            restore = None
+        else:
+            restore, self._restore = self._restore, None
         p = ctx.predictor
         if getattr(p, "has_codes", True):
             w.codeSliders.set_layout(p.code_dim, p.tied_dims, ctx.mean, ctx.std)
@@ -417,7 +429,7 @@ class StudioState(ActionsMixin, QObject):
         w.flowView.set_frame(ctx.doc.rgb if self.task_name == "motion" else None)
         emb = getattr(p, "embedding", None)
         w.lppScatter.set_embedding(emb, "This model was saved without a training embedding.", ctx.components)
-        w.truthView.clear("No ground truth for this image (motion needs two frames)." if ctx.doc.xg is None else "…")
+        w.truthView.clear("…" if ctx.doc.xg is not None else _no_truth_reason(ctx.doc, self.task_name))
         w.modelLabel.setText(f"{ctx.entry.label} · D={p.code_dim}, tied {p.tied_dims}"
                              + (f", K={p.mixtures}" if getattr(p, "mixtures", 0) else ""))
         self._apply_grid(ctx.grid, seconds, "model, image and grid")  # the whole job (models are cached)
@@ -494,6 +506,15 @@ class StudioState(ActionsMixin, QObject):
 
     def shutdown(self) -> None:
         self.worker.stop()
+
+
+def _no_truth_reason(doc: Any, task: str) -> str:
+    """Why the Truth tab is empty: a relit or resaturated example showed "motion needs two frames"."""
+    if doc.key.startswith("example:"):
+        return "No ground truth for a training example: the model keeps only its x_c thumbnail."
+    if task == "motion":
+        return "No ground truth for this image (motion needs two frames)."
+    return "No ground truth for this image."
 
 
 def _layer_rgb(layer: np.ndarray) -> np.ndarray:

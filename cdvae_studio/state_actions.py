@@ -149,16 +149,21 @@ class ActionsMixin:
         code, noise = self.grid.codes[index], self._grid_noise(index)
         for key, star in list(self.stars.items()):
             if star.is_sample(self.ctx.doc, self.ctx.entry.key, code, noise):
-                del self.stars[key]
-                self.w.tray.remove(key)
-                self._mark_stars()
-                self.starsChanged.emit()
+                self.remove_star(key)
                 return
         self._star_ids += 1
         star = Star(self._star_ids, self.ctx.entry, self.ctx.doc, code.copy(), self.grid.xg[index].copy(), self.seed,
                     self.grid.cells[index], noise)
         self.stars[star.key] = star
         self.w.tray.add(star.key, f"{self.ctx.doc.name} #{index}", star.thumb)
+        self._mark_stars()
+        self.starsChanged.emit()
+
+    def remove_star(self, key: int) -> None:
+        """Unstar by tray key (from the grid, or from the tray once the sample has left the grid)."""
+        if self.stars.pop(key, None) is None:
+            return
+        self.w.tray.remove(key)
         self._mark_stars()
         self.starsChanged.emit()
 
@@ -226,6 +231,10 @@ class ActionsMixin:
         self.component = s.component
         if s.task != self.task_name:
             self.set_task(s.task)
+        if s.image:
+            # before the model, so the model's context waits for this image (the _image_pending
+            # gate) instead of rendering the old one; _apply_context keeps the restore for it
+            self.open_image(s.image, remember=False)
         entry = self.catalog.find(s.model) if s.model.startswith(("builtin:", "path:", "nearest:")) else None
         if entry is None and s.model:
             try:
@@ -234,8 +243,6 @@ class ActionsMixin:
                 self.w.show_error(f"session model unavailable: {exc}")
         if entry is not None:
             self.populate_ties(prefer=entry.key)
-        if s.image:
-            self.open_image(s.image, remember=False)
 
     def interpolation_partner(self) -> int:
         """The grid sample an interpolation from the current one goes to by default: the first

@@ -27,6 +27,23 @@ SOURCES = ("Built-in photos", "Folder of images or videos", "COCO", "UCF101", "P
 TERMS_SKIPPED = {"epoch", "images_per_s", "eta_s", "kl_weight", "guidance_weight", "skipped", "grad_norm"}
 
 
+def default_out_dir(task: str) -> str:
+    """A new folder under the temp dir for a run of ``task`` (never one that already exists)."""
+    root = Path(tempfile.gettempdir()) / "cdvae-models"
+    stamp = int(time.time())
+    out, n = root / f"{task}-{stamp}", 1
+    while out.exists():
+        n += 1
+        out = root / f"{task}-{stamp}-{n}"
+    return str(out)
+
+
+def gui_words(message: str) -> str:
+    """The trainer's messages name its command-line flags; the dialog's controls are named otherwise."""
+    return (message.replace("pass --resume", "tick Resume").replace("leave out --resume", "untick Resume")
+            .replace("--resume", "Resume").replace(" with --out", ""))
+
+
 def training_job(source: tuple, task: str, model_cfg: Any, train_cfg: Any, out_dir: str, resume: bool,
                  limit: int | None) -> Generator[Any, None, str]:
     """Pairs (prepared or read) then training, as one generator of Progress; returns out_dir."""
@@ -145,7 +162,8 @@ class TrainDialog(JobDialog):
         self.batch.setValue(64)
         self.out = PathField(True, "Output folder")
         self.out.edit.setObjectName("trainOut")
-        self.out.edit.setText(str(Path(tempfile.gettempdir()) / "cdvae-models" / f"{task}-{int(time.time())}"))
+        self._auto_out = default_out_dir(task)  # the suggested folder, while the user has not typed another
+        self.out.edit.setText(self._auto_out)
         self.resume = QCheckBox("Resume from the output folder's checkpoint")
 
         form = QFormLayout()
@@ -189,6 +207,13 @@ class TrainDialog(JobDialog):
     def set_task(self, task: str) -> None:
         if not self.running():
             self.task.setCurrentText(task)
+            self._suggest_out()
+
+    def _suggest_out(self) -> None:
+        """A fresh suggested output folder for the form's task, unless the user chose one."""
+        if self.out.text() == self._auto_out:
+            self._auto_out = default_out_dir(self.task.currentText())
+            self.out.edit.setText(self._auto_out)
 
     def _source_changed(self, index: int) -> None:
         labels = {1: ("Folder", None), 2: ("Images folder", "Annotations JSON"), 3: ("Videos folder", "Splits folder"),
@@ -252,6 +277,15 @@ class TrainDialog(JobDialog):
         if not out:
             self.status.setText("Cannot start: choose an output folder")
             return
+        from cdvae_core.train_dir import OutputDirError, check_out_dir, check_resumable
+
+        try:  # the trainer's own checks (reads only), said here rather than after the pairs are made
+            check_out_dir(Path(out), self.resume.isChecked(), write_probe=False)
+            if self.resume.isChecked():
+                check_resumable(Path(out))
+        except OutputDirError as exc:
+            self.status.setText(f"Cannot start: {gui_words(str(exc))}")
+            return
         self._out_dir = out
         self.plot.clear()
         self._curves.clear()
@@ -277,7 +311,9 @@ class TrainDialog(JobDialog):
 
     def describe(self, p: Any) -> str:
         rate = p.values.get("images_per_s")
-        return f"{p.stage}: {p.message}{eta_suffix(p.values)}" + (f" · {rate:.0f} pairs/s" if rate else "")
+        # "epoch 46 saved" already names its stage ("epoch: epoch 46 saved" before)
+        stage = "" if p.message.startswith(p.stage) else f"{p.stage}: "
+        return f"{stage}{p.message}{eta_suffix(p.values)}" + (f" · {rate:.0f} pairs/s" if rate else "")
 
     def _refresh(self) -> None:
         super()._refresh()
@@ -342,9 +378,15 @@ class TrainDialog(JobDialog):
             self.status.setText(f"Done in {took}: model saved in {self._out_dir}; it is now in the Model list.")
             self.progress.setValue(self.progress.maximum())
             self.modelTrained.emit(str(payload or self._out_dir))
+            # the next run gets a folder of its own: the default one now holds this model, and
+            # training again into it failed ("already holds files") after making the pairs
+            self.resume.setChecked(False)
+            if self.out.text() == self._out_dir == self._auto_out:
+                self._auto_out = default_out_dir(self.task.currentText())
+                self.out.edit.setText(self._auto_out)
         elif status == "cancelled":
             self.status.setText(f"Cancelled after {took}. The last finished epoch is kept in {self._out_dir}; "
-                                "tick Resume to continue.")
+                                "Resume is ticked: press Train to continue.")
             self.resume.setChecked(True)
         else:
-            self.status.setText(f"Training failed: {payload}")
+            self.status.setText(f"Training failed: {gui_words(str(payload))}")

@@ -15,13 +15,17 @@ from PySide6.QtWidgets import (
     QLabel,
     QListWidget,
     QListWidgetItem,
+    QMenu,
     QSlider,
+    QStyle,
     QTabWidget,
     QVBoxLayout,
     QWidget,
 )
 
 from .lpp_scatter import rgb_pixmap
+
+GALLERY_CELL = (64, 78)  # px: a 56 px thumbnail and one line of its name
 
 
 class ImagePane(pg.GraphicsLayoutWidget):
@@ -73,6 +77,10 @@ class ImagePanel(QWidget):
         self.gallery.setIconSize(QSize(56, 56))
         self.gallery.setResizeMode(QListWidget.ResizeMode.Adjust)
         self.gallery.setMovement(QListWidget.Movement.Static)
+        # one cell size for every entry: recent files (no thumbnail) used to get cells as wide as
+        # their names, packed with no spacing, so names ran into each other and into the photos
+        self.gallery.setGridSize(QSize(GALLERY_CELL[0], GALLERY_CELL[1]))
+        self.gallery.setTextElideMode(Qt.TextElideMode.ElideMiddle)
         self.gallery.setMaximumHeight(170)
         self.gallery.itemActivated.connect(self._activated)
         self.gallery.itemClicked.connect(self._activated)
@@ -92,6 +100,8 @@ class ImagePanel(QWidget):
             item.setToolTip(path)
             if thumb is not None:
                 item.setIcon(QIcon(rgb_pixmap(thumb, 56)))
+            else:  # a recent file: a generic icon (reading the file for a thumbnail would block)
+                item.setIcon(self.style().standardIcon(QStyle.StandardPixmap.SP_FileIcon))
             self.gallery.addItem(item)
 
     def _activated(self, item: QListWidgetItem) -> None:
@@ -101,17 +111,32 @@ class ImagePanel(QWidget):
 
 
 class StarTray(QListWidget):
-    """Starred samples collected for export; each item keeps its tray key in UserRole."""
+    """Starred samples collected for export; each item keeps its tray key in UserRole.
+
+    Signals: removeRequested(int key): unstar (Delete, or right-click > Remove star). A star
+    whose sample has left the grid (resampled, another image or model) can only go from here.
+    """
+
+    removeRequested = Signal(int)
+    CELL = QSize(76, 86)  # a 64 px thumbnail and its label
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setObjectName("starTray")
         self.setViewMode(QListWidget.ViewMode.IconMode)
         self.setIconSize(QSize(64, 64))
+        self.setGridSize(self.CELL)
+        self.setTextElideMode(Qt.TextElideMode.ElideMiddle)  # keep the "#index" end of "photo.png #4"
         self.setResizeMode(QListWidget.ResizeMode.Adjust)
         self.setMovement(QListWidget.Movement.Static)
-        self.setMaximumHeight(110)
-        self.setToolTip("Starred samples (right-click a grid cell or press S); exported by Ctrl+E")
+        self.setSelectionMode(QListWidget.SelectionMode.ExtendedSelection)
+        # one whole row: squeezed by the photo panel it showed 70 px, the labels cut off
+        self.setMinimumHeight(self.CELL.height() + 2 * self.frameWidth() + 6)
+        self.setMaximumHeight(2 * self.CELL.height())
+        self.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
+        self.customContextMenuRequested.connect(self._menu)
+        self.setToolTip("Starred samples (right-click a grid cell or press S); exported by Ctrl+E. "
+                        "Delete or right-click here removes a star")
 
     def add(self, key: int, label: str, thumb: np.ndarray) -> None:
         item = QListWidgetItem(label)
@@ -124,6 +149,26 @@ class StarTray(QListWidget):
             if self.item(row).data(Qt.ItemDataRole.UserRole) == key:
                 self.takeItem(row)
                 return
+
+    def _remove_selected(self) -> None:
+        for key in [int(item.data(Qt.ItemDataRole.UserRole)) for item in self.selectedItems()]:
+            self.removeRequested.emit(key)
+
+    def _menu(self, pos) -> None:
+        item = self.itemAt(pos)
+        if item is None:
+            return
+        if not item.isSelected():
+            self.setCurrentItem(item)
+        menu = QMenu(self)
+        menu.addAction("Remove star", self._remove_selected)
+        menu.popup(self.viewport().mapToGlobal(pos))
+
+    def keyPressEvent(self, event) -> None:  # noqa: N802 - Qt override
+        if event.key() in (Qt.Key.Key_Delete, Qt.Key.Key_Backspace) and self.selectedItems():
+            self._remove_selected()
+            return
+        super().keyPressEvent(event)
 
 
 class TruthView(QWidget):

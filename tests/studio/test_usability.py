@@ -1,0 +1,162 @@
+"""Defects found by driving the Studio as a user (session 7): each test fails without its fix."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from cdvae_studio.widgets.code_sliders import to_ticks
+
+
+def test_session_reopened_on_the_same_task_keeps_its_sample(qtbot, make_window, settle, tmp_path):
+    """Reopening a session whose task is the current one restored nothing: the model's context
+    landed first (on the old image) and used up the restore; the session image's own context
+    then reset the current sample, the code and the pins to a fresh draw."""
+    win = make_window("resaturation")
+    settle(win)
+    win.state.select_sample(5)
+    win.codeSliders.slider(1).setValue(to_ticks(-0.74))  # pins component 1 across the grid
+    settle(win)
+    code, noise = win.state.current_code().copy(), win.state.current_noise()
+    win.state.save_session(str(tmp_path / "s.json"))
+
+    other = make_window("resaturation")
+    settle(other)
+    other.state.resample()
+    settle(other)
+    other.state.open_session(str(tmp_path / "s.json"))
+    settle(other)
+    state = other.state
+    assert state.current == 5
+    assert np.flatnonzero(state.pinned).tolist() == [1]
+    np.testing.assert_allclose(state.current_code(), code, atol=1e-6)
+    np.testing.assert_array_equal(state.current_noise(), noise)
+    np.testing.assert_allclose(other.codeSliders.code(), code, atol=0.006)  # the sliders show it too
+    np.testing.assert_array_equal(state.grid.xg[5], win.state.grid.xg[5])
+
+
+def test_builtin_photos_are_not_recent_files_and_recent_entries_line_up(qtbot, make_window, settle, tmp_path):
+    """Clicking a built-in gallery photo added it again as a recent file (an icon-less duplicate)
+    and moved the Open dialog's folder into the installed packages; recent files had no icon and
+    cells as wide as their names, packed under the photos' labels."""
+    import cv2
+
+    win = make_window("resaturation")
+    settle(win)
+    gallery = win.imagePanel.gallery
+    builtins = gallery.count()
+    item = gallery.item(1)
+    path = str(item.data(0x0100))
+    win.settings.setValue("lastFolder", str(tmp_path))
+    gallery.itemClicked.emit(item)
+    qtbot.waitUntil(lambda: win.state.image_path == path and win.state.is_settled(), timeout=60_000)
+    assert not win.settings.value("recentFiles", [])
+    assert win.settings.value("lastFolder") == str(tmp_path)
+    assert gallery.count() == builtins  # no duplicate entry
+
+    names = []
+    for name in ("a.png", "a_rather_long_file_name_for_a_photo.png", "b.jpg"):
+        cv2.imwrite(str(tmp_path / name), np.full((40, 40, 3), 128, np.uint8))
+        names.append(str(tmp_path / name))
+    win.state.add_recent(names + [path])  # a built-in path in old settings is listed once
+    assert gallery.count() == builtins + 3
+    qtbot.wait(50)  # the list lays its items out
+    rects = [gallery.visualItemRect(gallery.item(i)) for i in range(gallery.count())]
+    cell = gallery.gridSize()  # one cell size for photos and files, names elided to fit
+    assert cell.isValid() and all(r.width() <= cell.width() and r.height() <= cell.height() for r in rects)
+    assert len({r.height() for r in rects}) == 1
+    for i, a in enumerate(rects):
+        assert not any(a.intersects(b) for b in rects[i + 1:])
+    assert all(not gallery.item(i).icon().isNull() for i in range(gallery.count()))
+
+
+def test_a_star_whose_sample_left_the_grid_can_be_removed_from_the_tray(qtbot, make_window, settle):
+    """Stars could only be toggled on the grid: after a resample (or another image or model) a
+    starred sample could not be unstarred, so it stayed in every "starred" export. The tray was
+    also squeezed to 70 px, cutting its labels off."""
+    from PySide6.QtCore import Qt
+
+    win = make_window("resaturation")
+    settle(win)
+    state, tray = win.state, win.tray
+    state.toggle_star(0)
+    state.toggle_star(6)
+    state.resample()
+    settle(win)
+    assert tray.count() == 2 and not win.sampleGrid.starred  # neither sample is on the grid now
+    tray.setCurrentRow(0)
+    qtbot.keyClick(tray, Qt.Key.Key_Delete)
+    assert tray.count() == 1 and len(state.stars) == 1
+    assert len(state.export_items()["stars"]) == 1
+    # the context menu's action does the same
+    tray.setCurrentRow(0)
+    tray._remove_selected()
+    assert tray.count() == 0 and not state.stars
+    # a star removed in the tray is unmarked on the grid too
+    state.toggle_star(3)
+    assert win.sampleGrid.starred == {3}
+    tray.setCurrentRow(0)
+    qtbot.keyClick(tray, Qt.Key.Key_Delete)
+    assert not win.sampleGrid.starred
+    assert tray.height() >= tray.gridSize().height()  # one whole row of thumbnails with labels
+
+
+def test_truth_tab_says_why_it_is_empty_for_the_task_at_hand(qtbot, make_window, settle):
+    """A relighting training example's Truth tab said "motion needs two frames"."""
+    win = make_window("relighting")
+    settle(win)
+    win.lppScatter.exampleClicked.emit(3)
+    qtbot.waitUntil(lambda: win.state.ctx.doc.key.startswith("example:") and win.state.is_settled(), timeout=60_000)
+    text = win.truthView.info.text()
+    assert "motion" not in text and "training example" in text
+    win.taskCombo.setCurrentText("motion")
+    settle(win)
+    qtbot.waitUntil(lambda: win.state.ctx.entry.task == "motion" and win.state.is_settled(), timeout=60_000)
+    assert "motion" in win.truthView.info.text() or win.state.ctx.doc.xg is not None
+
+
+def test_training_again_gets_a_new_folder_and_clear_messages(qtbot, train_on_pairs, tmp_path, monkeypatch):
+    """After a run finished, pressing Train again used the same suggested folder and failed, after
+    making the pairs, with the command line's words ("pass --resume"), under the last run's full
+    progress bar; the suggested folder kept the first task's name when the task changed."""
+    from PySide6.QtCore import Qt
+
+    import cdvae_studio.train_dialog as td
+
+    win, dlg = train_on_pairs
+    monkeypatch.setattr(td.tempfile, "gettempdir", lambda: str(tmp_path))
+    dlg.set_task("relighting")  # the main window's task changed: so does the suggestion
+    assert "/relighting-" in dlg.out.text()
+    dlg.set_task("resaturation")
+    first = dlg.out.text()
+    assert first.startswith(str(tmp_path)) and "/resaturation-" in first
+    dlg.tie.setCurrentText("gauss")
+    dlg.layers.setValue(1)
+    dlg.epochs.setValue(1)
+    with qtbot.waitSignal(dlg.modelTrained, timeout=120_000):
+        qtbot.mouseClick(dlg.start_button, Qt.MouseButton.LeftButton)
+    second = dlg.out.text()
+    assert second != first and not td.Path(second).exists() and not dlg.resume.isChecked()
+
+    dlg.out.edit.setText(first)  # the finished run's folder, without Resume: refused up front
+    dlg.start()
+    assert not dlg.running()
+    assert "tick Resume" in dlg.status.text() and "--" not in dlg.status.text()
+
+    dlg.out.edit.setText(second)
+    dlg.path_a.edit.setText(str(tmp_path / "missing.npz"))  # fails inside the run, before any record
+    dlg.start()
+    qtbot.waitUntil(lambda: not dlg.running(), timeout=120_000)
+    assert dlg.status.text().startswith("Training failed")
+    assert dlg.progress.value() == 0  # not the finished run's full bar
+
+
+def test_train_status_names_the_stage_once(qtbot):
+    """The status line read "epoch: epoch 46 saved"."""
+    from cdvae_core.progress import Progress
+    from cdvae_studio.train_dialog import TrainDialog
+
+    dlg = TrainDialog(None, task="resaturation")
+    qtbot.addWidget(dlg)
+    assert dlg.describe(Progress("epoch", 46, 300, "epoch 46 saved", {})) == "epoch 46 saved"
+    assert dlg.describe(Progress("train", 3, 9, "epoch 1/3", {"images_per_s": 900.0})) == \
+        "train: epoch 1/3 · 900 pairs/s"
