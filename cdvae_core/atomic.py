@@ -4,9 +4,59 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
+import socket
 import tempfile
 from pathlib import Path
 from typing import Callable, Iterator
+
+
+def _host_tag() -> str:
+    """Who may judge whether a temp's pid runs: this host, and this pid namespace (containers
+    sharing a hostname number their processes separately). No dots, so names parse unambiguously."""
+    tag = socket.gethostname()
+    with contextlib.suppress(OSError):
+        tag += "-" + os.readlink("/proc/self/ns/pid").strip("pid:[]")
+    return re.sub(r"[^A-Za-z0-9-]", "_", tag) or "host"
+
+
+def _pid_running(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (OSError, OverflowError, ValueError):
+        return True  # another user's process (EPERM), or one we cannot ask about: assume it writes
+    return True
+
+
+def remove_stale_temporaries(path: str | os.PathLike) -> list[Path]:
+    """Remove the temporary files of ``path`` left by writers that no longer run.
+
+    A writer killed with ``kill -9`` (or by a power cut) cannot clean up after itself. Temporary
+    names are ``.<name>.<host>.<pid>.<random>.tmp<suffix>`` (host: hostname and pid namespace);
+    only those naming this host and a pid that is not running are removed, so a live writer's
+    file, here or on another machine sharing the folder, is never touched. A reused pid only keeps
+    a stale file until a later write. Costs one listing of the folder. Returns the removed paths.
+    """
+    target = Path(path)
+    head = f".{target.name}.{_host_tag()}."
+    pattern = re.compile(rf"{re.escape(head)}(\d+)\.[^.]+\.tmp.*", re.DOTALL)
+    removed = []
+    try:
+        names = [n for n in os.listdir(target.parent) if n.startswith(head)]
+    except OSError:
+        return removed
+    for name in names:
+        match = pattern.fullmatch(name)
+        if match is None or int(match.group(1)) == os.getpid() or _pid_running(int(match.group(1))):
+            continue
+        stale = target.parent / name
+        with contextlib.suppress(OSError):  # another writer may be removing it at the same time
+            if not stale.is_dir():
+                stale.unlink()
+                removed.append(stale)
+    return removed
 
 
 @contextlib.contextmanager
@@ -15,12 +65,15 @@ def atomic_path(path: str | os.PathLike, suffix: str | None = None) -> Iterator[
 
     ``suffix`` keeps the extension for writers that insist on one (``np.savez`` adds ``.npz``
     to names without it, OpenCV picks the codec from it). On error the temporary file is removed
-    and ``path`` is left untouched.
+    and ``path`` is left untouched. The temporary name carries this host and pid so that the next
+    write to ``path`` can remove it if this process is killed outright (``remove_stale_temporaries``).
     """
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
     suffix = target.suffix if suffix is None else suffix
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=f".tmp{suffix}", dir=target.parent)
+    remove_stale_temporaries(target)
+    prefix = f".{target.name}.{_host_tag()}.{os.getpid()}."
+    fd, tmp_name = tempfile.mkstemp(prefix=prefix, suffix=f".tmp{suffix}", dir=target.parent)
     os.close(fd)
     tmp = Path(tmp_name)
     umask = os.umask(0)

@@ -48,6 +48,11 @@ class StateLoadError(ValueError):
     """A training checkpoint that cannot be resumed from, with a one-line reason."""
 
 
+def _is_version(value: Any, expected: int) -> bool:
+    """``value`` is the integer ``expected``: JSON ``true`` (== 1 in Python) and ``1.0`` are not."""
+    return type(value) is int and value == expected
+
+
 # ----------------------------------------------------------------------------- writing
 
 
@@ -115,7 +120,7 @@ def read_config(path: str | os.PathLike) -> dict[str, Any]:
     if not isinstance(config, dict) or config.get("format") != FORMAT:
         raise ModelLoadError(f"{cfg_path} is not a {FORMAT} config (format {config.get('format') if isinstance(config, dict) else None!r})")
     version = config.get("format_version")
-    if version != FORMAT_VERSION:
+    if not _is_version(version, FORMAT_VERSION):
         raise ModelLoadError(f"{cfg_path} has format_version {version!r}; this library reads {FORMAT_VERSION}")
     if not isinstance(config.get("model"), dict):
         raise ModelLoadError(f"{cfg_path} has no 'model' settings")
@@ -331,7 +336,7 @@ def read_state_header(out_dir: str | os.PathLike) -> dict[str, Any] | None:
         raise StateLoadError(f"{path} has an unreadable header ({exc})") from exc
     if not isinstance(header, dict) or header.get("format") != STATE_FORMAT:
         raise StateLoadError(f"{path} is not a {STATE_FORMAT} file")
-    if header.get("format_version") != STATE_VERSION:
+    if not _is_version(header.get("format_version"), STATE_VERSION):
         raise StateLoadError(f"{path} has format_version {header.get('format_version')!r}; this library reads {STATE_VERSION}")
     return header
 

@@ -5,8 +5,9 @@
 * variance: at the 16 points of a 4 x 4 grid, the variance across samples; averaged over the
   points, the channels and the pairs.
 
-Both accumulate in float64 and walk the pairs in chunks so that (B, N, C, 32, 32) sample stacks
-of a full test set never need a second copy in memory.
+Both accumulate in float64, and (B, N, C, 32, 32) sample stacks of a full test set never need a
+second copy in memory: the best error walks the pairs in chunks; the variance copies only the
+grid rows, then the grid points (1/8, then 1/64 of the stack), so it needs no chunks.
 """
 
 from __future__ import annotations

@@ -1,15 +1,16 @@
 """Checks on a training output directory before anything is written into it.
 
-A new run needs an empty (or absent) writable directory; ``--resume`` needs a directory holding
+A new run needs an empty (or absent) writable directory; resuming needs a directory holding
 a training checkpoint (or a run stopped before its first epoch ended) whose config matches the
 run's settings, so a run of another configuration, or a model without a checkpoint, is never
-overwritten.
+overwritten. The errors advise what to do in the caller's terms (``Controls``): cdvae-train's
+flags by default, a dialog's checkbox when the Studio passes its own.
 """
 
 from __future__ import annotations
 
 import os
-from dataclasses import fields
+from dataclasses import dataclass, fields
 from pathlib import Path
 
 from .atomic import unwritable_reason
@@ -20,35 +21,49 @@ from .config import ConfigError, ModelConfig, TrainConfig
 RESUMABLE_CHANGES = ("epochs", "device", "num_threads")
 
 
+@dataclass(frozen=True)
+class Controls:
+    """How the caller's user names the output directory and resuming, for the errors' advice."""
+
+    out_hint: str = "with --out"  # "name a directory {out_hint}"; "" where the control is obvious
+    resume: str = "--resume"  # the resume control's name
+    resume_on: str = "pass --resume"  # "{resume_on} to continue that run"
+    resume_off: str = "leave out --resume"  # "{resume_off} to start a run there"
+
+
+CLI_CONTROLS = Controls()  # cdvae-train's flags (the default: its messages are tested)
+
+
 class OutputDirError(ValueError):
     """An output directory that cannot take this run (exists with files, unwritable, a file)."""
 
 
 class ResumeMismatchError(ValueError):
-    """``--resume`` on a directory trained with other settings."""
+    """Resuming a directory trained with other settings."""
 
 
-def check_out_dir(out: Path, resume: bool, write_probe: bool = True) -> None:
-    """Raise OutputDirError unless ``out`` can take this run; creates nothing."""
+def check_out_dir(out: Path, resume: bool, write_probe: bool = True, controls: Controls = CLI_CONTROLS) -> None:
+    """Raise OutputDirError unless ``out`` can take this run; creates nothing. ``controls``
+    names the caller's controls in the advice."""
     if not str(out).strip():
-        raise OutputDirError("the output directory is empty: name a directory with --out")
+        raise OutputDirError(" ".join(("the output directory is empty: name a directory", controls.out_hint)).rstrip())
     if out.exists() and not out.is_dir():
         raise OutputDirError(f"{out} exists and is not a directory")
     if out.is_dir() and not resume and any(out.iterdir()):
-        raise OutputDirError(f"{out} already holds files: pass --resume to continue that run, or choose a new directory")
+        raise OutputDirError(f"{out} already holds files: {controls.resume_on} to continue that run, or choose a new directory")
     why = unwritable_reason(out) if write_probe else None
     if why is not None:
         raise OutputDirError(f"{out} {why}")
 
 
-def check_resumable(out: Path) -> bool:
-    """For ``--resume``: True when ``out`` holds a training checkpoint, False for a run stopped
+def check_resumable(out: Path, controls: Controls = CLI_CONTROLS) -> bool:
+    """For resuming: True when ``out`` holds a training checkpoint, False for a run stopped
     before its first epoch ended (its config.json but no weights yet: it starts over); otherwise
-    OutputDirError "nothing to resume in ...". Reads only."""
+    OutputDirError "nothing to resume in ...". Reads only. ``controls`` as for check_out_dir."""
     if not out.exists():
-        raise OutputDirError(f"nothing to resume in {out}: it does not exist (leave out --resume to start a run there)")
+        raise OutputDirError(f"nothing to resume in {out}: it does not exist ({controls.resume_off} to start a run there)")
     if not any(out.iterdir()):
-        raise OutputDirError(f"nothing to resume in {out}: it is empty (leave out --resume to start a run there)")
+        raise OutputDirError(f"nothing to resume in {out}: it is empty ({controls.resume_off} to start a run there)")
     if (out / STATE_FILE).exists():
         return True
     if not (out / CONFIG_FILE).is_file():

@@ -35,7 +35,7 @@ from . import distributed as D
 from .config import ModelConfig, TrainConfig
 from .model import build_model
 from .atomic import write_text_atomic
-from .train_dir import OutputDirError, check_compatible, check_out_dir, check_resumable
+from .train_dir import CLI_CONTROLS, Controls, OutputDirError, check_compatible, check_out_dir, check_resumable
 from .pairs import TEST, TRAIN, PairSet
 from .progress import Progress
 from .train_targets import compute_targets, embedding_arrays
@@ -150,13 +150,15 @@ def train(
     train_cfg: TrainConfig,
     out_dir: str | Path,
     resume: bool = False,
+    controls: Controls = CLI_CONTROLS,
 ) -> Iterator[Progress]:
     """Train ``model_cfg`` on ``pairs``' training split into ``out_dir``, yielding Progress.
 
     Stages: "lpp" (guidance targets), "train" (one per step: done/total steps, running loss
     terms, images_per_s, eta_s), "epoch" (the metrics row just written), "embedding", "done".
     Raises OutputDirError / ResumeMismatchError / TrainInputError (ValueError) on bad input and
-    TrainingError when ``max_skips`` updates in a row were skipped.
+    TrainingError when ``max_skips`` updates in a row were skipped. ``controls`` names the
+    caller's output-directory and resume controls in those errors (default: cdvae-train's flags).
     """
     if not str(out_dir).strip():
         raise OutputDirError("the output directory is empty: name a directory")
@@ -172,24 +174,24 @@ def train(
     if env.device.type == "cuda":
         torch.backends.cudnn.deterministic, torch.backends.cudnn.benchmark = True, False
     try:
-        yield from _run(pairs, model_cfg, train_cfg, out, resume, env)
+        yield from _run(pairs, model_cfg, train_cfg, out, resume, env, controls)
     finally:
         torch.set_num_threads(threads)  # the Studio and test processes keep their own setting
         torch.backends.cudnn.deterministic, torch.backends.cudnn.benchmark = cudnn_flags
         D.teardown(env)
 
 
-def _run(pairs, model_cfg, train_cfg, out: Path, resume: bool, env: D.Dist) -> Iterator[Progress]:
+def _run(pairs, model_cfg, train_cfg, out: Path, resume: bool, env: D.Dist, controls: Controls) -> Iterator[Progress]:
     fingerprint = data_fingerprint(pairs)
-    check_out_dir(out, resume, write_probe=env.is_main)
+    check_out_dir(out, resume, write_probe=env.is_main, controls=controls)
     state = None
     if resume:
-        has_state = check_resumable(out)  # OutputDirError when there is nothing to resume
+        has_state = check_resumable(out, controls)  # OutputDirError when there is nothing to resume
         if (out / ckpt.CONFIG_FILE).exists():
             check_compatible(out, model_cfg, train_cfg)
         state = ckpt.load_state(out) if has_state else None
         if state is not None and state.meta.get("data_sha1") != fingerprint:
-            raise ckpt.StateLoadError(f"{out} was trained on another pair file; --resume needs the same pairs")
+            raise ckpt.StateLoadError(f"{out} was trained on another pair file; {controls.resume} needs the same pairs")
     D.barrier(env)  # every rank has checked before rank 0 writes anything
 
     torch.manual_seed(train_cfg.seed)

@@ -15,6 +15,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from cdvae_core.data.images import read_header
+
 MIN_SIDE = 16  # below this the 32x32 model layer would be mostly interpolation
 MAX_SIDE = 2048  # larger photos are area-downscaled: the model sees 32x32 anyway
 MAX_PIXELS = 100_000_000  # refused above this: decoding would take seconds and gigabytes
@@ -53,27 +55,6 @@ def _to_uint8(img: np.ndarray) -> tuple[np.ndarray, str | None]:
     return np.clip(scaled + 0.5, 0, 255).astype(np.uint8), f"{img.dtype} image rescaled to 8 bits"
 
 
-def _header(data: bytes, name: str) -> tuple[int, int, int] | None:
-    """(width, height, EXIF orientation 1-8) from the file's header via Pillow, without decoding
-    pixels; None when Pillow does not know the format (OpenCV may still read it)."""
-    import io
-    import warnings
-
-    from PIL import Image
-
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # Pillow's own bomb warning: MAX_PIXELS decides below
-            with Image.open(io.BytesIO(data)) as im:
-                width, height = im.size
-                orientation = int(im.getexif().get(0x0112, 1) or 1)  # 0x0112: Orientation
-    except Image.DecompressionBombError as exc:  # past twice Pillow's limit: it refuses even the header
-        raise ImageLoadError(f"{name} is too large to open ({exc}".split(", could be")[0] + ")") from exc
-    except Exception:  # noqa: BLE001 - unknown or broken header: OpenCV decides and explains
-        return None
-    return width, height, orientation if 1 <= orientation <= 8 else 1
-
-
 def _apply_orientation(img: np.ndarray, orientation: int) -> np.ndarray:
     """Turn a decoded image upright by its EXIF orientation (2-8; 1 is upright)."""
     if orientation in (2, 4, 5, 7):
@@ -87,7 +68,7 @@ def decode_image(data: bytes, name: str = "image") -> LoadedImage:
     """Decode encoded image bytes into RGB uint8 (H, W, 3); raise ImageLoadError on any problem."""
     if not data:
         raise ImageLoadError(f"{name} is empty (0 bytes)")
-    header = _header(data, name)
+    header = read_header(data, name, ImageLoadError)
     if header is not None and header[0] * header[1] > MAX_PIXELS:
         w, h, _ = header
         raise ImageLoadError(f"{name} is too large to open ({w}x{h}, {w * h / 1e6:.0f} megapixels; "

@@ -17,7 +17,7 @@ from typing import Any
 import cv2
 import numpy as np
 
-from cdvae_core.tasks.resaturation import RELIABLE_SATURATION, hue_borrowing
+from cdvae_core.tasks.resaturation import BORROW_TOLERANCE, RELIABLE_SATURATION, hue_borrowing
 
 from .images import LoadedImage, resize_layer, resize_rgb
 
@@ -177,7 +177,9 @@ class CellComposer:
             b_borrowed = v * _sector_weights(borrowed)
             self.a_borrow = np.tile(np.repeat(v, 3, axis=2) - b_borrowed * (s_old * (1.0 - conf))[:, :, None], (n, 1, 1))
             self.b_borrow = np.tile(b_borrowed * conf[:, :, None], (n, 1, 1))
-            self.s_old = np.tile(np.where(s_old < RELIABLE_SATURATION, s_old, np.float32(np.inf)), (n, 1))
+            # the borrow threshold, as resaturation.borrow_mask computes it (float32 s_old + tolerance)
+            limit = np.where(s_old < RELIABLE_SATURATION, s_old + np.float32(BORROW_TOLERANCE), np.float32(np.inf))
+            self.s_limit = np.tile(limit.astype(np.float32), (n, 1))
         elif task.name == "relighting":
             self.a = np.tile(doc.xc_small.transpose(1, 2, 0) * np.float32(255.0), (n, 1, 1))  # albedo (n h, w, 3)
         else:
@@ -211,7 +213,7 @@ class CellComposer:
         g3 = cv2.merge([g, g, g])  # (n h, w, 3): OpenCV's SIMD ops beat numpy broadcasting 3x here
         if self.task.name == "resaturation":
             out = cv2.subtract(self.a, cv2.multiply(self.b, g3))
-            borrow = g > self.s_old  # (n h, w): only unreliable pixels have a finite s_old here
+            borrow = g > self.s_limit  # (n h, w): only unreliable pixels have a finite limit here
             if borrow.any():
                 out = np.where(borrow[:, :, None], cv2.subtract(self.a_borrow, cv2.multiply(self.b_borrow, g3)), out)
         elif self.task.name == "relighting":

@@ -113,6 +113,9 @@ def _edit_config(out, **changes):
         ("bad_json", "is not valid JSON"),
         ("other_format", "is not a cdvae-model config"),
         ("future_version", "format_version 2; this library reads 1"),
+        ("true_version", "format_version True; this library reads 1"),  # true == 1 passed before
+        ("float_version", "format_version 1.0; this library reads 1"),
+        ("string_version", "format_version '1'; this library reads 1"),
         ("unknown_setting", "bad model settings"),
         ("wrong_type", "latent_sizes must be a list of ints, got \\['a', 'b'\\]"),
         ("no_weights", "weights.safetensors is missing"),
@@ -138,6 +141,8 @@ def test_every_broken_directory_is_a_one_line_model_load_error(tmp_path, damage,
         _edit_config(out, format="something-else")
     elif damage == "future_version":
         _edit_config(out, format_version=2)
+    elif damage.endswith("_version"):
+        _edit_config(out, format_version={"true": True, "float": 1.0, "string": "1"}[damage.split("_")[0]])
     elif damage == "unknown_setting":
         config = json.loads((out / ckpt.CONFIG_FILE).read_text())
         config["model"]["depth_of_field"] = 3
@@ -218,6 +223,10 @@ def test_state_file_of_another_version_is_refused(tmp_path):
     save_file({"x": torch.zeros(1)}, str(tmp_path / ckpt.STATE_FILE),
               metadata={"state": json.dumps({"format": ckpt.STATE_FORMAT, "format_version": 99})})
     with pytest.raises(ckpt.StateLoadError, match="format_version 99"):
+        ckpt.load_state(tmp_path)
+    save_file({"x": torch.zeros(1)}, str(tmp_path / ckpt.STATE_FILE),  # true == 1 passed before
+              metadata={"state": json.dumps({"format": ckpt.STATE_FORMAT, "format_version": True})})
+    with pytest.raises(ckpt.StateLoadError, match="format_version True"):
         ckpt.load_state(tmp_path)
     assert ckpt.load_state(tmp_path / "elsewhere") is None
 

@@ -309,6 +309,7 @@ def test_eval_json_and_samples_follow_the_contract(trained, tmp_path):
     result = json.loads(js.read_text())
     assert set(result["best_error"]) == {"3", "7"} and result["best_error"]["7"] <= result["best_error"]["3"]
     assert result["variance"] > 0 and np.isfinite(result["nll"]) and result["method"] == "Gauss"
+    assert result["seed"] == 0  # the default seed of the samples
 
     nn_json = tmp_path / "nn.json"
     assert evaluate.main(["--nearest-neighbour", "--pairs", str(pairs_path), "--samples", "3,10", "--json",
@@ -321,6 +322,7 @@ def test_eval_json_and_samples_follow_the_contract(trained, tmp_path):
     ref = NearestNeighbour.fit(train.xc, train.xg).sample(test.xc, 100)
     assert nn["best_error"]["10"] == pytest.approx(best_error(ref, test.xg, [10])[10], rel=1e-9)
     assert nn["variance"] == pytest.approx(grid_variance(ref), rel=1e-9) and nn["nll"] is None
+    assert nn["seed"] is None  # was 0, although the baseline uses no seed
 
 
 def test_resume_after_sigkill_matches_an_unbroken_run(tmp_path):

@@ -181,6 +181,67 @@ def test_jpeg_with_appended_data_is_not_truncated():
         decode_image(data[: len(data) * 2 // 3])
 
 
+def _png_header(w: int, h: int) -> bytes:
+    """A PNG whose IHDR claims w x h, with a few bytes of (truncated) image data."""
+    import struct
+    import zlib
+
+    def chunk(kind: bytes, body: bytes) -> bytes:
+        return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
+
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", w, h, 8, 0, 0, 0, 0))
+            + chunk(b"IDAT", zlib.compress(bytes(100))[:20]) + chunk(b"IEND", b""))
+
+
+def _jpeg_header(w: int, h: int) -> bytes:
+    """A JPEG whose frame header (SOF0) claims w x h, one grey component, a stub of a scan."""
+    import struct
+
+    sof = b"\xff\xc0" + struct.pack(">HBHHB", 11, 8, h, w, 1) + b"\x01\x11\x00"
+    sos = b"\xff\xda" + struct.pack(">HB", 8, 1) + b"\x01\x00\x00\x3f\x00"
+    return b"\xff\xd8" + sof + sos + bytes(16) + b"\xff\xd9"
+
+
+@pytest.mark.parametrize("make", [_png_header, _jpeg_header])
+@pytest.mark.parametrize("size", [(12_000, 10_000), (20_000, 20_000)])
+def test_vast_images_are_refused_from_the_header_before_decoding(monkeypatch, make, size):
+    """The 100-megapixel limit was checked after cv2.imdecode: an image of 100M-1G pixels (OpenCV's
+    own limit) cost up to ~3 GB per worker before it was refused. 20000x20000 is past Pillow's own
+    header limit as well (it refuses to report the size)."""
+    import cdvae_core.data.images as images
+
+    def no_decode(*args, **kwargs):
+        raise AssertionError("the pixels were decoded")
+
+    monkeypatch.setattr(images.cv2, "imdecode", no_decode)
+    with pytest.raises(SkipItem, match="image too large") as caught:
+        images.decode_image(make(*size), "vast")
+    assert "vast" in str(caught.value)
+    assert images.read_header(make(640, 480)) == (640, 480, 1)
+
+
+def test_png_header_reading_decodes_no_pixels(monkeypatch):
+    """Pillow's PNG getexif() decodes the whole image when the header had no eXIf chunk: the
+    header reader (shared with the Studio) must not call it then."""
+    from PIL import PngImagePlugin
+
+    import cdvae_core.data.images as images
+
+    def no_load(self):
+        raise AssertionError("Pillow decoded the pixels")
+
+    buf = io.BytesIO()
+    Image.new("L", (64, 48)).save(buf, "PNG")
+    monkeypatch.setattr(PngImagePlugin.PngImageFile, "load", no_load)
+    assert images.read_header(buf.getvalue()) == (64, 48, 1)
+    rotated = io.BytesIO()
+    im = Image.new("RGB", (30, 20))
+    exif = im.getexif()
+    exif[0x0112] = 6
+    im.save(rotated, "PNG", exif=exif)  # an eXIf chunk before the data: read without decoding
+    assert images.read_header(rotated.getvalue()) == (30, 20, 6)
+
+
 def _with_annotations(coco, tmp_path, anns, images=None, cats=None):
     data = json.loads(coco["ann"].read_text())
     data["annotations"] = anns

@@ -236,6 +236,18 @@ def test_resaturation_borrows_hue_for_near_grey_pixels():
     assert np.ptp(raised[:, 56:].astype(int), axis=2).max() <= 20
 
 
+def test_resaturation_borrows_hue_only_beyond_the_tolerance():
+    """A rise of one float rounding step is no rise: it kept the hue of a near-grey pixel; a
+    rise beyond BORROW_TOLERANCE still borrows the surroundings' hue."""
+    from cdvae_core.tasks.resaturation import BORROW_TOLERANCE, borrow_mask
+
+    s_old = np.array([0.0, 0.02, 0.05, 0.09, 0.5], np.float32)
+    ulp = np.nextafter(s_old, np.float32(1))
+    assert not borrow_mask(s_old, ulp).any()
+    assert not borrow_mask(s_old, s_old + np.float32(0.5 * BORROW_TOLERANCE)).any()
+    assert borrow_mask(s_old, s_old + np.float32(2 * BORROW_TOLERANCE)).tolist() == [True] * 4 + [False]
+
+
 @pytest.mark.parametrize("shape", [(8, 8), (10, 300), (12, 40)])
 def test_still_tiny_or_thin_frames_have_no_flow(photo, shape):
     """Frames under 16 px on a side are enlarged for DIS; frame0 used to be enlarged bilinearly

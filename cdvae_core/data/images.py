@@ -2,13 +2,15 @@
 
 Handled: grey, grey + alpha, RGBA (alpha dropped), CMYK JPEG (OpenCV converts), 16-bit and
 float images (rescaled to 8 bits), EXIF orientation. Refused: unreadable or corrupt files,
-truncated JPEGs (no end marker: OpenCV would silently fill the missing part with grey), and
-images smaller than ``MIN_SIDE``.
+truncated JPEGs (no end marker: OpenCV would silently fill the missing part with grey),
+images smaller than ``MIN_SIDE`` and, from the header before any pixel is decoded, images of
+more than ``MAX_PIXELS`` (a small file of a vast image would cost gigabytes per worker).
 """
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Callable
 
 import cv2
 import numpy as np
@@ -42,6 +44,40 @@ def to_rgb8(decoded: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(img)
 
 
+def read_header(data: bytes, name: str = "image",
+                error: Callable[[str], Exception] = ValueError) -> tuple[int, int, int] | None:
+    """(width, height, EXIF orientation 1-8) from the file's header via Pillow, without decoding
+    pixels; None when Pillow does not know the format or the header is broken (OpenCV decides).
+
+    Past twice Pillow's own pixel limit Pillow refuses even the header: that raises
+    ``error("<name> is too large to open (Image size (N pixels) exceeds limit of M pixels)")``.
+    Pillow's global limit is left as it is. Used by the data pipeline and the Studio.
+    """
+    import io
+    import warnings
+
+    from PIL import Image
+
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # Pillow's own bomb warning: the caller's limit decides
+            with Image.open(io.BytesIO(data)) as im:
+                width, height = im.size
+                # Pillow's PNG getexif decodes every pixel when the header held no eXIf chunk
+                # (one may follow the image data); skip it when there is none, or the image is
+                # too large to be opened anyway
+                if width * height > MAX_PIXELS or (im.format == "PNG" and "exif" not in im.info
+                                                   and b"eXIf" not in data):
+                    orientation = 1
+                else:
+                    orientation = int(im.getexif().get(0x0112, 1) or 1)  # 0x0112: Orientation
+    except Image.DecompressionBombError as exc:
+        raise error(f"{name} is too large to open ({exc}".split(", could be")[0] + ")") from exc
+    except Exception:  # noqa: BLE001 - unknown or broken header: OpenCV decides and explains
+        return None
+    return width, height, orientation if 1 <= orientation <= 8 else 1
+
+
 def _jpeg_truncated(data: bytes) -> bool:
     """True when a JPEG lacks its end-of-image marker after its last scan.
 
@@ -57,6 +93,10 @@ def decode_image(data: bytes, name: str = "image") -> np.ndarray:
     """Encoded bytes -> uint8 (H, W, 3) RGB; SkipItem for anything unusable."""
     if len(data) == 0:
         raise SkipItem("empty file", name)
+    # refuse a vast image from its header: OpenCV would allocate it all first (up to 1 Gpixel)
+    header = read_header(data, name, lambda message: SkipItem("image too large", message))
+    if header is not None and header[0] * header[1] > MAX_PIXELS:
+        raise SkipItem("image too large", f"{name} is {header[0]}x{header[1]}")
     if data[:2] == b"\xff\xd8" and _jpeg_truncated(data):
         raise SkipItem("truncated JPEG", name)
     buf = np.frombuffer(data, np.uint8)
@@ -69,7 +109,7 @@ def decode_image(data: bytes, name: str = "image") -> np.ndarray:
     h, w = decoded.shape[:2]
     if min(h, w) < MIN_SIDE:
         raise SkipItem("image too small", f"{name} is {w}x{h}, need {MIN_SIDE}x{MIN_SIDE}")
-    if h * w > MAX_PIXELS:
+    if h * w > MAX_PIXELS:  # formats Pillow cannot read the header of
         raise SkipItem("image too large", f"{name} is {w}x{h}")
     return to_rgb8(decoded)
 

@@ -52,14 +52,19 @@ class ResaturationTask(Task):
 
 
 RELIABLE_SATURATION = 0.1  # below this a pixel's own hue is mostly noise
+# A rise must exceed this to count as "gaining saturation": the photo's own sample comes back
+# through upsampling + detail map with float32 rounding (~1e-7), and a strict ``>`` let that
+# switch a near-grey pixel to the borrowed hue (up to 14 grey levels off). 1e-4 of saturation
+# is 0.03 grey levels at most, so no visible rise is missed. The Studio's CellComposer uses it too.
+BORROW_TOLERANCE = 1e-4
 HUE_WINDOW = 0.03  # Gaussian sigma of the surrounding-hue window, as a share of the longer side
 
 
 def stable_hue(hue: np.ndarray, s_old: np.ndarray, s_new: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Hue (degrees) and saturation to use when ``s_old`` (H, W) becomes ``s_new`` (H, W).
 
-    Pixels that keep or lose saturation, or whose own saturation is reliable, are unchanged;
-    near-grey pixels gaining saturation borrow their surroundings' hue and gain in proportion to
+    Pixels that keep or lose saturation (or gain no more than BORROW_TOLERANCE, float rounding),
+    or whose own saturation is reliable, are unchanged; near-grey pixels gaining saturation borrow their surroundings' hue and gain in proportion to
     how saturated those surroundings are (none at all in a wholly grey region).
     """
     borrowed, confidence = hue_borrowing(hue, s_old)
@@ -83,5 +88,7 @@ def hue_borrowing(hue: np.ndarray, s_old: np.ndarray) -> tuple[np.ndarray, np.nd
 
 
 def borrow_mask(s_old: np.ndarray, s_new: np.ndarray) -> np.ndarray:
-    """Pixels whose new saturation must use the borrowed hue: near-grey ones gaining saturation."""
-    return (s_new > s_old) & (s_old < RELIABLE_SATURATION)
+    """Pixels whose new saturation must use the borrowed hue: near-grey ones gaining saturation
+    (by more than BORROW_TOLERANCE; float32 throughout, as the Studio's CellComposer computes it)."""
+    s_old = np.asarray(s_old, np.float32)
+    return (s_new > s_old + np.float32(BORROW_TOLERANCE)) & (s_old < RELIABLE_SATURATION)

@@ -159,6 +159,31 @@ def test_cell_composer_matches_the_task_compose(task_name):
     assert np.abs(cells.astype(int) - ref.astype(int)).max() <= 1
 
 
+def test_cell_composer_gives_back_the_photo_from_its_own_saturation_plus_rounding():
+    """Own sample + detail map returns the photo's saturation a float32 ulp high at some pixels;
+    ``g > s_old`` took that as a rise and painted near-grey pixels with the borrowed hue (5 grey
+    levels seen). CellComposer and task.compose share resaturation.BORROW_TOLERANCE."""
+    from cdvae_core.tasks import get_task
+
+    from cdvae_studio.images import LoadedImage
+    from cdvae_studio.render import CellComposer, build_doc
+
+    rng = np.random.default_rng(0)
+    photo = np.full((48, 64, 3), 128, np.int16)
+    photo[:, :20] = (200, 60, 60)  # colour to borrow from, beside near-grey noise
+    photo[:, 20:] += rng.integers(-3, 4, (48, 44, 3)).astype(np.int16)
+    photo = photo.astype(np.uint8)
+    task = get_task("resaturation")
+    doc = build_doc(task, LoadedImage(photo, "p"))
+    assert doc.small.shape == photo.shape  # cells at the photo's size: the way back is exact
+    s_own = task.decompose(doc.small)[1]
+    raised = np.nextafter(s_own, np.float32(1))  # one rounding step up everywhere
+    cells = CellComposer(task, doc, 1)(raised)
+    assert np.abs(cells.astype(int) - photo.astype(int)).max() <= 1
+    ref = task.compose(doc.xc_small, raised, image=doc.small)
+    assert np.abs(ref.astype(int) - photo.astype(int)).max() <= 1
+
+
 def test_the_render_worker_reuses_its_cell_composers(qtbot):
     """PySide gives the worker's QThread a fresh Python thread state per job, so a threading.local
     cache there would rebuild the composer on every render; the cache must survive jobs."""

@@ -1,0 +1,39 @@
+"""Output-directory checks: their advice names the caller's controls (flags or a dialog's)."""
+
+import pytest
+
+from cdvae_core.train_dir import CLI_CONTROLS, Controls, OutputDirError, check_out_dir, check_resumable
+
+DIALOG = Controls(out_hint="", resume="Resume", resume_on="tick Resume", resume_off="untick Resume")
+
+
+def _messages(tmp_path, controls):
+    held = tmp_path / "held"
+    held.mkdir()
+    (held / "notes.txt").write_text("mine")
+    (tmp_path / "empty").mkdir()
+    out = []
+    with pytest.raises(OutputDirError) as info:
+        check_out_dir(held, resume=False, controls=controls)
+    out.append(str(info.value))
+    for folder in (tmp_path / "missing", tmp_path / "empty"):
+        with pytest.raises(OutputDirError) as info:
+            check_resumable(folder, controls)
+        out.append(str(info.value))
+    return out
+
+
+def test_errors_name_the_callers_controls(tmp_path):
+    """The Studio's train dialog calls these checks too, but they always said --resume / --out."""
+    held, missing, empty = _messages(tmp_path, DIALOG)
+    assert held.endswith("already holds files: tick Resume to continue that run, or choose a new directory")
+    assert missing.endswith("it does not exist (untick Resume to start a run there)")
+    assert empty.endswith("it is empty (untick Resume to start a run there)")
+    assert not any("--" in m for m in (held, missing, empty))
+
+
+def test_cdvae_train_keeps_its_flag_wording_by_default(tmp_path):
+    assert CLI_CONTROLS == Controls()
+    held, missing, empty = _messages(tmp_path, CLI_CONTROLS)
+    assert "pass --resume to continue that run" in held
+    assert "(leave out --resume to start a run there)" in missing and "(leave out --resume" in empty
