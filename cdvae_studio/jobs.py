@@ -9,6 +9,7 @@ from __future__ import annotations
 import time
 import weakref
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -62,6 +63,7 @@ class ContextResult:
     detail: np.ndarray | None = None  # (Cg, h, w) the photo's detail map at cell size
     flow_scale: float | None = None  # motion: the grid's colour scale, model px/s (render.grid_flow_scale)
     components: np.ndarray | None = None  # MDN: most probable component per scatter point (N,)
+    label_names: list[str] | None = None  # the training pairs' category names (the scatter's legend)
 
 
 class DocCache:
@@ -135,7 +137,8 @@ def load_context(catalog: ModelCatalog, entry: ModelEntry, task: Any, image: Loa
     grid = render_grid(task, predictor, cond, entry.key, doc, codes, cache, flow_scale, detail, noise, lower)
     grid.decode_s = decode_s  # render_grid found the rows cached
     return ContextResult(entry, predictor, doc, cond, np.asarray(mean, np.float32), np.asarray(std, np.float32),
-                         image_code, mixture, grid, detail, flow_scale, scatter_components(predictor))
+                         image_code, mixture, grid, detail, flow_scale, scatter_components(predictor),
+                         model_label_names(predictor))
 
 
 _COMPONENTS: "weakref.WeakKeyDictionary[Any, np.ndarray]" = weakref.WeakKeyDictionary()
@@ -150,6 +153,33 @@ def scatter_components(predictor: Any) -> np.ndarray | None:
     if predictor not in _COMPONENTS:
         _COMPONENTS[predictor] = predictor.mixture_components(np.asarray(codes, np.float32))
     return _COMPONENTS[predictor]
+
+
+def model_label_names(predictor: Any) -> list[str] | None:
+    """The category names of a saved model's training pairs (its config's ``data.label_names``,
+    written by cdvae-prepare), or None; read once per loaded model, in the worker."""
+    try:
+        return _LABEL_NAMES[predictor]
+    except KeyError:
+        names = _LABEL_NAMES[predictor] = _read_label_names(getattr(predictor, "path", None))
+    except TypeError:  # a predictor without weak references: read each time (a small JSON file)
+        names = _read_label_names(getattr(predictor, "path", None))
+    return names
+
+
+_LABEL_NAMES: "weakref.WeakKeyDictionary[Any, list[str] | None]" = weakref.WeakKeyDictionary()
+
+
+def _read_label_names(path: str | None) -> list[str] | None:
+    if not path or not Path(path).is_dir():
+        return None  # a nearest-neighbour pair file or an in-memory model
+    from cdvae_core.checkpoint import ModelLoadError, read_config
+
+    try:
+        names = read_config(path).get("data", {}).get("label_names")
+    except (ModelLoadError, AttributeError):
+        return None
+    return [str(n) for n in names] if isinstance(names, list) and names else None
 
 
 _OWN: dict[tuple[str, str], np.ndarray] = {}

@@ -40,7 +40,7 @@ from .state import StudioState
 from .widgets.code_sliders import CodeSliders
 from .widgets.flow_view import FlowView
 from .widgets.lpp_scatter import LppScatter
-from .widgets.panels import ImagePane, ImagePanel, StarTray, TruthView
+from .widgets.panels import ImagePane, ImagePanel, ModelCombo, StarTray, TruthView
 from .widgets.sample_grid import SampleGrid
 
 
@@ -87,9 +87,8 @@ class MainWindow(QMainWindow):
         self.taskCombo = QComboBox()
         self.taskCombo.setObjectName("taskCombo")
         self.taskCombo.addItems(list(TASKS))
-        self.tieCombo = QComboBox()
+        self.tieCombo = ModelCombo()
         self.tieCombo.setObjectName("tieCombo")
-        self.tieCombo.setMinimumWidth(220)
         self.resampleButton = QPushButton("Resample")
         self.resampleButton.setObjectName("resampleButton")
         self.resampleButton.setToolTip("Draw a new grid of samples (R)")

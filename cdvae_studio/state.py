@@ -428,7 +428,8 @@ class StudioState(ActionsMixin, QObject):
         w.imagePanel.layer.set_image(_layer_rgb(ctx.doc.xc_work))
         w.flowView.set_frame(ctx.doc.rgb if self.task_name == "motion" else None)
         emb = getattr(p, "embedding", None)
-        w.lppScatter.set_embedding(emb, "This model was saved without a training embedding.", ctx.components)
+        w.lppScatter.set_embedding(emb, "This model was saved without a training embedding.", ctx.components,
+                                   label_names=ctx.label_names)
         w.truthView.clear("…" if ctx.doc.xg is not None else _no_truth_reason(ctx.doc, self.task_name))
         w.modelLabel.setText(f"{ctx.entry.label} · D={p.code_dim}, tied {p.tied_dims}"
                              + (f", K={p.mixtures}" if getattr(p, "mixtures", 0) else ""))

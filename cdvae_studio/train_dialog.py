@@ -9,6 +9,7 @@ closes the generator between steps: the trainer keeps the last epoch's checkpoin
 
 from __future__ import annotations
 
+import re
 import tempfile
 import time
 from pathlib import Path
@@ -16,15 +17,45 @@ from typing import Any, Generator
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import Signal
-from PySide6.QtWidgets import QCheckBox, QComboBox, QFormLayout, QGraphicsView, QLabel, QSpinBox, QWidget
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QColor, QIcon, QPixmap
+from PySide6.QtWidgets import (QCheckBox, QComboBox, QFormLayout, QGraphicsView, QHBoxLayout, QLabel, QListWidget,
+                               QListWidgetItem, QSpinBox, QWidget)
 
 from .catalog import TASKS
 from .job_dialog import JobDialog, PathField, eta_suffix, format_eta
 from .worker import ProcessJobRunner
 
 SOURCES = ("Built-in photos", "Folder of images or videos", "COCO", "UCF101", "Pair file (.npz)")
-TERMS_SKIPPED = {"epoch", "images_per_s", "eta_s", "kl_weight", "guidance_weight", "skipped", "grad_norm"}
+TERMS_SKIPPED = {"epoch", "images_per_s", "eta_s", "kl_weight", "guidance_weight", "lower_weight", "skipped",
+                 "grad_norm"}
+# what each logged term is (the term list's tooltips)
+TERM_TIPS = {"loss": "the objective being minimised (weighted KL, tie and guidance)",
+             "neg_elbo": "negative evidence lower bound: the reconstruction, KL and tie terms, unweighted",
+             "rec_c": "reconstruction of x_c (the photo's layer)", "rec_g": "reconstruction of x_g (the result)",
+             "kl_c": "KL of x_c's latent layers", "kl_g": "KL of x_g's latent layers",
+             "tie": "the tie between the top codes z_c and z_g", "guidance": "distance of the codes from their LPP targets"}
+# the main terms' colours, apart on the black plot; a per-layer KL takes its sum's hue, lighter
+TERM_COLOURS = {"loss": (235, 235, 235), "neg_elbo": (240, 228, 66), "rec_c": (86, 180, 233), "rec_g": (0, 114, 178),
+                "kl_c": (230, 159, 0), "kl_g": (213, 94, 0), "tie": (0, 158, 115), "guidance": (204, 121, 167)}
+SYMBOL_POINTS = 30  # curves of at most this many points also show each point (one point draws no line)
+
+
+def term_colour(term: str, index: int) -> QColor:
+    """A term's curve colour: its own for the main terms, its sum's hue for a per-layer term
+    (kl_c_2: kl_c's, lighter for deeper layers), else one of 12 hues by ``index``."""
+    if term in TERM_COLOURS:
+        return QColor(*TERM_COLOURS[term])
+    layer = re.fullmatch(r"(kl_[a-z]+)_(\d+)", term)
+    if layer and layer.group(1) in TERM_COLOURS:
+        return QColor(*TERM_COLOURS[layer.group(1)]).lighter(110 + 25 * int(layer.group(2)))
+    return pg.intColor(index, hues=12)
+
+
+def shown_by_default(term: str) -> bool:
+    """The main terms show; the per-layer KLs (kl_c_1, kl_g_2, ...) are in the list, unticked: 15
+    curves on one axis hid each other."""
+    return re.fullmatch(r"kl_[a-z]+_\d+", term) is None
 
 
 def default_out_dir(task: str) -> str:
@@ -125,6 +156,7 @@ class TrainDialog(JobDialog):
         self._y_bounds: dict[str, tuple[float, float]] = {}  # each curve's drawn (min, max)
         self._x_total = 0  # steps the x axis spans
         self._y_view: tuple[float, float] | None = None
+        self._shown: dict[str, bool] = {}  # terms the user ticked or unticked (kept across runs)
         self._out_dir = ""
 
         self.source = QComboBox()
@@ -188,14 +220,25 @@ class TrainDialog(JobDialog):
         # rectangles, a clip under which GridAxis's grid goes back to the slow path (150-550
         # thread-pool hand-offs per repaint, measured)
         self.plot.setViewportUpdateMode(QGraphicsView.ViewportUpdateMode.BoundingRectViewportUpdate)
-        self.plot.addLegend(offset=(-10, 10))
-        # the legend's first entry costs about 15 ms (fonts, layout): pay it when the dialog opens,
-        # not in the middle of a run
-        self.plot.plot(name=" ")
-        self.plot.clear()
         self.plot.setLabel("bottom", "step")
         self.plot.showGrid(x=True, y=True, alpha=0.2)
-        self._lay_out(form, self.plot)
+        # the key is a list of ticked terms beside the plot, not a legend over it: 15 entries were
+        # clipped at the plot's bottom and covered the curves; unticking hides a curve (and
+        # rescales the y axis to the rest, so a large term no longer flattens the small ones)
+        self.terms = QListWidget()
+        self.terms.setObjectName("trainTerms")
+        self.terms.setToolTip("Loss terms: tick to show a curve")
+        self.terms.setFixedWidth(120)
+        self.terms.itemChanged.connect(self._term_toggled)
+        # markers for short runs (a single logged point draws no line); one item for every curve
+        self._markers = pg.ScatterPlotItem(size=7, pen=None, symbol="o")
+        self.plot.addItem(self._markers)
+        plots = QWidget()
+        row = QHBoxLayout(plots)
+        row.setContentsMargins(0, 0, 0, 0)
+        row.addWidget(self.plot, 1)
+        row.addWidget(self.terms)
+        self._lay_out(form, plots)
 
         self.source.currentIndexChanged.connect(self._source_changed)
         self.arch.currentTextChanged.connect(self._arch_changed)
@@ -288,6 +331,9 @@ class TrainDialog(JobDialog):
             return
         self._out_dir = out
         self.plot.clear()
+        self.terms.clear()  # ticks the user chose are kept in self._shown
+        self._markers.setData([], [])
+        self.plot.addItem(self._markers)
         self._curves.clear()
         self._history.clear()
         self._y_bounds.clear()
@@ -323,33 +369,95 @@ class TrainDialog(JobDialog):
             self._draw_curves(CURVES_PER_REFRESH)
 
     def _draw_curves(self, budget: int | None = None) -> None:
-        """Update (or create) ``budget`` curves, taking turns (None: every curve)."""
+        """Update (or create) ``budget`` curves, taking turns (None: every curve); unticked curves
+        are skipped until they are ticked again."""
         names = sorted(self._history)
         if not names:
             return
-        chosen = names
+        chosen = [n for n in names if n not in self._curves or self._curves[n].isVisible()]
         if budget is not None:
             start = self._next_curve % len(names)
-            chosen = (names[start:] + names[:start])[:budget]
-            self._next_curve = start + len(chosen)
+            order = names[start:] + names[:start]
+            chosen, last = [], start - 1
+            for offset, name in enumerate(order):
+                if len(chosen) == budget:
+                    break
+                if name not in self._curves or self._curves[name].isVisible():
+                    chosen.append(name)
+                    last = start + offset
+            self._next_curve = last + 1
         for name in chosen:
-            curve = self._curves.get(name)
-            if curve is None:
-                # a bare PlotCurveItem: a PlotDataItem (with its unused scatter item) took 1.6-2.1 ms
-                # to create with its legend entry, this 0.9 ms, and its setData re-ran on every
-                # y-range change (measured). 1 px pens: Qt's raster engine strokes wider lines
-                # about 5x slower (38 ms against 8 ms for 15 curves, measured). The legend takes
-                # the entry's text from the item's own name (pyqtgraph ignores addItem's name=).
-                curve = pg.PlotCurveItem(pen=pg.mkPen(pg.intColor(names.index(name), hues=12), width=1),
-                                         antialias=False, name=name)
-                self.plot.addItem(curve)
-                self._curves[name] = curve
-            x, y = self._history[name].display()
-            curve.setData(x, y)
-            if len(y):
-                self._y_bounds[name] = float(y.min()), float(y.max())
-        if self._y_bounds:
-            self._fit_view(min(b[0] for b in self._y_bounds.values()), max(b[1] for b in self._y_bounds.values()))
+            if name not in self._curves:
+                self._add_curve(name, names.index(name))
+            self._update_curve(name)
+        self._draw_markers()
+        self._fit_visible()
+
+    def _add_curve(self, name: str, index: int) -> None:
+        # a bare PlotCurveItem: a PlotDataItem (with its unused scatter item) took 1.6-2.1 ms to
+        # create with its legend entry, this 0.9 ms, and its setData re-ran on every y-range
+        # change (measured). 1 px pens: Qt's raster engine strokes wider lines about 5x slower
+        # (38 ms against 8 ms for 15 curves, measured).
+        colour = term_colour(name, index)
+        curve = pg.PlotCurveItem(pen=pg.mkPen(colour, width=1), antialias=False)
+        curve.colour = colour
+        shown = self._shown.get(name, shown_by_default(name))
+        curve.setVisible(shown)
+        self.plot.addItem(curve)
+        self._curves[name] = curve
+        swatch = QPixmap(12, 12)
+        swatch.fill(QColor(colour))
+        item = QListWidgetItem(QIcon(swatch), name)
+        item.setFlags(Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsUserCheckable)
+        item.setCheckState(Qt.CheckState.Checked if shown else Qt.CheckState.Unchecked)
+        item.setToolTip(TERM_TIPS.get(name, name))
+        # the list keeps the trainer's order (loss, neg_elbo, reconstructions, KLs, ...), whatever
+        # order the refreshes create the curves in
+        order = list(self._history)
+        row = sum(order.index(self.terms.item(i).text()) < order.index(name) for i in range(self.terms.count()))
+        self.terms.blockSignals(True)  # not a user's toggle
+        self.terms.insertItem(row, item)
+        self.terms.blockSignals(False)
+
+    def _update_curve(self, name: str) -> None:
+        x, y = self._history[name].display()
+        self._curves[name].setData(x, y)
+        if len(y):
+            self._y_bounds[name] = float(y.min()), float(y.max())
+
+    def _draw_markers(self) -> None:
+        """Each point of the visible short curves (<= SYMBOL_POINTS points) as a dot in its
+        curve's colour; nothing (and no work) once every curve is longer."""
+        xs, ys, brushes = [], [], []
+        for name, curve in self._curves.items():
+            n = self._history[name].n
+            if curve.isVisible() and 0 < n <= SYMBOL_POINTS:
+                x, y = self._history[name].display()
+                xs.append(x)
+                ys.append(y)
+                brushes += [pg.mkBrush(curve.colour)] * len(x)
+        if not xs and not len(self._markers.data):
+            return
+        self._markers.setData(np.concatenate(xs) if xs else [], np.concatenate(ys) if ys else [], brush=brushes)
+
+    def _fit_visible(self) -> None:
+        bounds = [b for name, b in self._y_bounds.items() if self._curves[name].isVisible()]
+        if bounds:
+            self._fit_view(min(b[0] for b in bounds), max(b[1] for b in bounds))
+
+    def _term_toggled(self, item: QListWidgetItem) -> None:
+        name = item.text()
+        shown = item.checkState() == Qt.CheckState.Checked
+        self._shown[name] = shown
+        curve = self._curves.get(name)
+        if curve is None:
+            return
+        curve.setVisible(shown)
+        if shown:
+            self._update_curve(name)  # it was skipped while hidden
+        self._draw_markers()
+        self._y_view = None  # fit the shown curves afresh, smaller ones included
+        self._fit_visible()
 
     def _fit_view(self, lo: float, hi: float) -> None:
         """Axes that move only when they must: x spans the run's steps from the start, y grows to
@@ -362,7 +470,8 @@ class TrainDialog(JobDialog):
             self._x_total = total
             box.disableAutoRange()
             box.setXRange(0, total, padding=0.02)
-        span = max(hi - lo, 1e-6)
+        # one point (or a flat curve) still gets a readable axis around its value
+        span = max(hi - lo, 0.05 * max(abs(lo), abs(hi)), 1e-6)
         view = self._y_view
         if view is None or lo < view[0] or hi > view[1] or (view[1] - view[0]) > 3 * span:
             self._y_view = (lo - 0.1 * span, hi + 0.1 * span)
@@ -371,6 +480,10 @@ class TrainDialog(JobDialog):
 
     def curve_names(self) -> list[str]:
         return sorted(self._curves)
+
+    def shown_terms(self) -> list[str]:
+        """The terms whose curves are ticked in the list."""
+        return sorted(name for name, curve in self._curves.items() if curve.isVisible())
 
     def _show_result(self, status: str, payload: object) -> None:
         took = format_eta(time.monotonic() - getattr(self, "_t0", time.monotonic()))

@@ -15,14 +15,57 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QSize, Qt, Signal
 from PySide6.QtGui import QIcon, QImage, QPixmap
-from PySide6.QtWidgets import (QCheckBox, QComboBox, QHBoxLayout, QLabel, QListWidget, QListWidgetItem, QVBoxLayout,
-                               QWidget)
+from PySide6.QtWidgets import (QCheckBox, QComboBox, QHBoxLayout, QLabel, QListWidget, QListWidgetItem, QSizePolicy,
+                               QVBoxLayout, QWidget)
 
 from ..render import layer_to_rgb
 
-PALETTE = [pg.intColor(i, hues=10, values=1, maxValue=230) for i in range(10)]
+# categorical colours that stay apart on the plot's black background (Okabe-Ito's, which are
+# colour-blind safe, without black, and two more); "other" / unlabelled points are grey
+PALETTE = [(86, 180, 233), (230, 159, 0), (0, 158, 115), (213, 94, 0), (204, 121, 167), (240, 228, 66),
+           (0, 114, 178), (160, 220, 110), (150, 120, 230)]
+OTHER = (120, 120, 120)
 TRAIL = 24  # current-code positions kept for the cursor's trail
 THUMB_SIDE = 72  # px, the hovered example's thumbnail over the plot
+
+
+def colour_groups(keys: np.ndarray, names: dict[int, str] | None = None, by_count: bool = True,
+                  limit: int = len(PALETTE)) -> tuple[np.ndarray, list[tuple[str, tuple]]]:
+    """Points' keys (N,) -> (each point's legend entry (N,), entries [(label, rgb)]).
+
+    At most ``limit`` keys get a colour of their own and an entry ("name (count)"); with more (80
+    COCO classes), the ``limit`` most frequent keep theirs and the rest share a last grey "other"
+    entry: 80 entries would flood the plot, and 80 colours cannot be told apart anyway.
+    ``by_count``: entries from the most frequent down (categories), else in key order (split,
+    mixture components, whose order means something)."""
+    keys = np.asarray(keys, np.int64)
+    values, inverse, counts = np.unique(keys, return_inverse=True, return_counts=True)
+    kept = np.argsort(-counts, kind="stable")[:limit]  # the keys with an entry of their own
+    order = kept if by_count else np.sort(kept)
+    entry = np.full(len(values), len(order), np.int64)  # the rest: the last, "other" entry
+    entry[order] = np.arange(len(order))
+    names = names or {}
+    keyed = not by_count and values.max(initial=0) < len(PALETTE)
+    entries = []
+    for j, i in enumerate(order):
+        key = int(values[i])
+        # ranked keys take colours in rank order; keyed ones keep their key's colour (a component
+        # has the same colour whichever components are present)
+        colour = OTHER if key < 0 else PALETTE[key if keyed else j]
+        entries.append((f"{names.get(key, str(key))} ({int(counts[i])})", colour))
+    if len(order) < len(values):
+        rest = np.ones(len(values), bool)
+        rest[order] = False
+        entries.append((f"other: {int(rest.sum())} more ({int(counts[rest].sum())})", OTHER))
+    return entry[inverse.reshape(-1)], entries
+
+
+class _LegendSample(pg.ItemSample):
+    """A legend swatch that ignores clicks: pyqtgraph's own hides its item on a click, and these
+    swatches stand for groups of points, not for an item of the plot."""
+
+    def mouseClickEvent(self, event) -> None:  # noqa: N802 - pyqtgraph override
+        event.ignore()
 
 
 def rgb_pixmap(rgb: np.ndarray, side: int | None = 72) -> QPixmap:
@@ -59,6 +102,11 @@ class LppScatter(QWidget):
             self.plot.addItem(item)
         self.points.sigClicked.connect(self._clicked)
         self.points.sigHovered.connect(self._hovered)
+        # the colour key sits in a column of its own right of the axes, from the bottom up: never
+        # over a point, and the hover thumbnail (top right) lands in the column's free top
+        self.legend = pg.LegendItem(offset=(-4, -4), verSpacing=-2, labelTextSize="8pt", sampleType=_LegendSample)
+        self.legend.setParentItem(self.plot.getPlotItem())
+        self._legend_key: tuple | None = None  # what the legend shows now (rebuilt only when it changes)
         self.lasso = pg.RectROI([0, 0], [1, 1], pen=pg.mkPen((255, 196, 0), width=1.5))
         self.lasso.setVisible(False)
         self.plot.addItem(self.lasso)
@@ -86,8 +134,18 @@ class LppScatter(QWidget):
         self.thumb.setAttribute(Qt.WidgetAttribute.WA_TransparentForMouseEvents)  # points under it stay hoverable
         self.thumb.setVisible(False)
         self.thumb_text = QLabel("hover a point")
-        controls.addWidget(self.thumb_text)
+        # a fixed width (the widest text it can show): a width following "#7 (test)" or "#1234
+        # (train)" changed the tab's minimum width and moved the splitter on every hover. It sits
+        # on the message line, not in the controls row, which already set the tab's minimum width
+        metrics = self.thumb_text.fontMetrics()
+        self.thumb_text.setFixedWidth(max(metrics.horizontalAdvance(t) for t in ("hover a point", "#000000 (train)")) + 4)
+        self.thumb_text.setAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
         self.message = QLabel("")
+        # its text (up to a long distortion line) must not set the tab's minimum width either
+        self.message.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+        status = QHBoxLayout()
+        status.addWidget(self.message, 1)
+        status.addWidget(self.thumb_text)
         self.selection_list = QListWidget()
         self.selection_list.setObjectName("selectionList")
         self.selection_list.setViewMode(QListWidget.ViewMode.IconMode)
@@ -103,7 +161,7 @@ class LppScatter(QWidget):
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self.plot, 1)
         layout.addLayout(controls)
-        layout.addWidget(self.message)
+        layout.addLayout(status)
         layout.addWidget(self.selection_list)
         for w in (self.x_axis, self.y_axis, self.space, self.colour):
             w.currentIndexChanged.connect(self._redraw)
@@ -117,12 +175,16 @@ class LppScatter(QWidget):
         self._trail: list[np.ndarray] = []
         self.selected = np.zeros(0, np.int64)
         self.components: np.ndarray | None = None
+        self.label_names: list[str] = []
 
     # data --------------------------------------------------------------------------------------
-    def set_embedding(self, emb: Any, reason: str = "", components: np.ndarray | None = None) -> None:
+    def set_embedding(self, emb: Any, reason: str = "", components: np.ndarray | None = None,
+                      label_names: list[str] | None = None) -> None:
         """A TrainEmbedding (lpp_c (N, d), codes_c (N, D), split (N,), labels (N,), xc_thumbs) or None;
-        ``components`` (N,): for an MDN tie, each point's most probable mixture component."""
+        ``components`` (N,): for an MDN tie, each point's most probable mixture component;
+        ``label_names``: the categories' names (the pair file's ``label_names``), for the legend."""
         self.emb = emb
+        self.label_names = list(label_names or [])
         self.components = None if components is None else np.asarray(components, np.int64)
         self._trail = []
         dims = 0 if emb is None else int(np.asarray(self._codes(emb)).shape[1])
@@ -174,18 +236,44 @@ class LppScatter(QWidget):
         return max(self.x_axis.currentIndex(), 0), max(self.y_axis.currentIndex(), 0)
 
     def _colours(self, n: int) -> list:
-        emb = self.emb
-        if self.colour.currentText() == "category" and getattr(emb, "labels", None) is not None:
-            keys = np.asarray(emb.labels).astype(np.int64)
-        elif self.colour.currentText() == "mixture component" and self.components is not None:
-            keys = self.components
+        """Each point's brush (n,) for the chosen colouring; the legend follows it."""
+        emb, mode = self.emb, self.colour.currentText()
+        if mode == "category" and getattr(emb, "labels", None) is not None:
+            keys, by_count = np.asarray(emb.labels).astype(np.int64), True
+            names = {i: name for i, name in enumerate(self.label_names)}
+            names[-1] = "unlabelled"
+            if not self.label_names:
+                names.update({k: f"category {k}" for k in np.unique(keys) if k >= 0})
+        elif mode == "mixture component" and self.components is not None:
+            keys, by_count = self.components, False
+            names = {k: f"component {k}" for k in np.unique(keys)}
         else:
-            keys = np.asarray(emb.split).astype(np.int64)
-        brushes = [pg.mkBrush(c) for c in PALETTE]
-        return [brushes[k % len(brushes)] for k in keys[:n]]
+            mode, keys, by_count, names = "split", np.asarray(emb.split).astype(np.int64), False, {0: "train", 1: "test"}
+        group, entries = colour_groups(keys[:n], names, by_count)
+        self._show_legend((mode, tuple(entries)), entries)
+        brushes = np.empty(len(entries), object)
+        brushes[:] = [pg.mkBrush(colour) for _, colour in entries]
+        return list(brushes[group])
+
+    def _show_legend(self, key: tuple | None, entries: list[tuple[str, tuple]]) -> None:
+        """Rebuild the legend's entries (only when they change) and make room for it on the right."""
+        if key == self._legend_key:
+            return
+        self._legend_key = key
+        self.legend.clear()
+        for label, colour in entries:
+            self.legend.addItem(_LegendSample(pg.ScatterPlotItem(size=8, pen=None, brush=pg.mkBrush(colour))), label)
+        self.legend.setVisible(bool(entries))
+        plot_item = self.plot.getPlotItem()
+        # column 3 of the PlotItem's grid is right of the view box and its right axis
+        plot_item.layout.setColumnFixedWidth(3, self.legend.width() + 8 if entries else 0)
+        # bottom-aligned with the view box, above the bottom axis
+        self.legend.anchor(itemPos=(1, 1), parentPos=(1, 1),
+                           offset=(-4, -plot_item.getAxis("bottom").height() - 2))
 
     def _redraw(self) -> None:
         if self.emb is None or self.x_axis.count() == 0:
+            self._show_legend(None, [])
             self.points.setData([], [])
             self.distortion.setData([], [])
             self._xy = np.zeros((0, 2), np.float32)

@@ -7,10 +7,11 @@ from pathlib import Path
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import QRectF, QSize, Qt, QTimer, Signal
+from PySide6.QtCore import QEvent, QRectF, QSize, Qt, QTimer, Signal
 from PySide6.QtGui import QIcon
 from PySide6.QtWidgets import (
     QCheckBox,
+    QComboBox,
     QHBoxLayout,
     QLabel,
     QListWidget,
@@ -18,7 +19,10 @@ from PySide6.QtWidgets import (
     QMenu,
     QSlider,
     QStyle,
+    QStyleOptionComboBox,
+    QStylePainter,
     QTabWidget,
+    QToolTip,
     QVBoxLayout,
     QWidget,
 )
@@ -26,6 +30,60 @@ from PySide6.QtWidgets import (
 from .lpp_scatter import rgb_pixmap
 
 GALLERY_CELL = (64, 78)  # px: a 56 px thumbnail and one line of its name
+
+
+class ModelCombo(QComboBox):
+    """A combo for long model labels ("Gauss (trained here · motion-1712345678)") in a toolbar:
+    a fixed width (the toolbar never moves when the models change), the current label elided in
+    the middle (the kind and the folder name both stay readable, where Qt cut the folder), the
+    full label as the tooltip, and a popup as wide as its longest label."""
+
+    def __init__(self, chars: int = 30, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        # the width follows a count of characters, not the items: AdjustToContents would resize
+        # (and shift every widget after it) whenever the list of models changes
+        self.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+        self.setMinimumContentsLength(chars)
+        self.view().setTextElideMode(Qt.TextElideMode.ElideMiddle)  # only if the screen is narrower
+
+    def event(self, event: QEvent) -> bool:  # noqa: D102 - Qt override
+        # the tooltip is the current label, read when it is asked for: the window changes the
+        # items and the current index with signals blocked, so a tooltip kept in step would lag
+        if event.type() == QEvent.Type.ToolTip and self.count():
+            QToolTip.showText(event.globalPos(), self.currentText(), self)
+            return True
+        return super().event(event)
+
+    def popup_width(self) -> int:
+        """The popup's width: the longest label, the frame and a scroll bar, within the screen."""
+        metrics = self.view().fontMetrics()
+        text = max((metrics.horizontalAdvance(self.itemText(i)) for i in range(self.count())), default=0)
+        extra = 2 * self.view().frameWidth() + self.style().pixelMetric(QStyle.PixelMetric.PM_ScrollBarExtent) + 24
+        screen = self.screen().availableGeometry().width() if self.screen() else 10_000
+        return max(self.width(), min(text + extra, screen - 20))
+
+    def showPopup(self) -> None:  # noqa: N802 - Qt override
+        for i in range(self.count()):  # each label in full on hover, for a screen too narrow for it
+            self.setItemData(i, self.itemText(i), Qt.ItemDataRole.ToolTipRole)
+        self.view().setMinimumWidth(self.popup_width())
+        super().showPopup()
+
+    def shown_text(self, option: QStyleOptionComboBox | None = None) -> str:
+        """The current label as drawn: elided in the middle to the text field's width."""
+        if option is None:
+            option = QStyleOptionComboBox()
+            self.initStyleOption(option)
+        field = self.style().subControlRect(QStyle.ComplexControl.CC_ComboBox, option,
+                                            QStyle.SubControl.SC_ComboBoxEditField, self)
+        return self.fontMetrics().elidedText(self.currentText(), Qt.TextElideMode.ElideMiddle, field.width())
+
+    def paintEvent(self, event) -> None:  # noqa: N802 - Qt override
+        painter = QStylePainter(self)
+        option = QStyleOptionComboBox()
+        self.initStyleOption(option)
+        painter.drawComplexControl(QStyle.ComplexControl.CC_ComboBox, option)
+        option.currentText = self.shown_text(option)
+        painter.drawControl(QStyle.ControlElement.CE_ComboBoxLabel, option)
 
 
 class ImagePane(pg.GraphicsLayoutWidget):

@@ -13,8 +13,9 @@ so the layout never changes while a slider is held). The selection frame, hover 
 of n ImageItems, frames and text items.
 
 The cells keep the images' aspect ratio and pack tightly: on every resize (and when the image
-shape changes) the grid picks the column count that gives the largest cells, centres the
-columns and aligns the rows to the top.
+shape changes) the grid picks the column count that gives the largest cells (counting a
+ragged last row against them: ``grid_layout``), centres the columns and aligns the rows to
+the top.
 """
 
 from __future__ import annotations
@@ -40,18 +41,31 @@ MARGIN = 2  # px around the grid
 SPACING = 3  # px between cells
 
 
+# A ragged last row costs: each layout's cells are ranked as if they were smaller by this share
+# times its last row's empty share. 16 landscape cells in 3 columns leave the 16th alone on a
+# sixth row (2 of 3 places empty: ranked 20% smaller), so 4 x 4 wins while its cells are less
+# than 20% smaller; 6 columns with 4 in the last row (1/3 empty) must beat a full layout by 10%;
+# equal cells always go to the fuller row. In the default window (grid 740 x 887 px) the cat
+# photo's cells are 217 px in 3 x 6 against 181 px (17% smaller) in 4 x 4: 4 x 4, the case the
+# user test reported (a flat "within 10%" kept 3 x 6 there). Beyond that the lost size shows
+# more than the ragged row: 164 against 210 px (22% smaller) stays 3 x 6.
+RAGGED_ROW_COST = 0.3
+
+
 def grid_layout(count: int, width: float, height: float, aspect: float) -> tuple[int, int]:
-    """(columns, cell width in whole px) of the tightest grid of ``count`` cells of ``aspect``
-    (height / width) in a width x height area: the largest cells; among equal sizes, the fewest
-    empty places in the last row, then the fewest columns."""
+    """(columns, cell width in whole px) of the grid of ``count`` cells of ``aspect`` (height /
+    width) for a width x height area: the largest cells, each layout's size discounted by
+    ``RAGGED_ROW_COST`` times the empty share of its last row; then the fewest empty places, then
+    the fewest columns."""
 
-    def rank(columns: int) -> tuple[int, int, int]:
+    def rank(columns: int) -> tuple[float, int, int, int]:
         rows = max(1, math.ceil(count / columns))
-        cell = min((width - 2 * MARGIN - (columns - 1) * SPACING) / columns,
-                   (height - 2 * MARGIN - (rows - 1) * SPACING) / rows / aspect)
-        return math.floor(cell), count - rows * columns, -columns
+        cell = math.floor(min((width - 2 * MARGIN - (columns - 1) * SPACING) / columns,
+                              (height - 2 * MARGIN - (rows - 1) * SPACING) / rows / aspect))
+        empty = rows * columns - count
+        return cell * (1 - RAGGED_ROW_COST * empty / columns) if cell > 0 else cell, -empty, -columns, cell
 
-    cell, _, columns = max(rank(c) for c in range(1, max(count, 1) + 1))
+    *_, columns, cell = max(rank(c) for c in range(1, max(count, 1) + 1))
     return -columns, max(1, cell)
 
 

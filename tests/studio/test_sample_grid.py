@@ -40,3 +40,27 @@ def test_cells_keep_aspect_and_pack_tightly(grid, size, columns):
 def test_grid_layout_prefers_full_rows_among_equal_cells():
     assert grid_layout(16, 660, 660, 0.66) == (4, 161)  # 3 columns would be as large, with 2 empty places
     assert grid_layout(16, 10, 10, 1.0)[1] == 1  # never below one pixel
+
+
+def test_grid_layout_avoids_a_nearly_empty_last_row_when_cells_are_only_slightly_smaller():
+    from cdvae_studio.widgets.sample_grid import RAGGED_ROW_COST
+
+    aspect = 300 / 451  # a landscape photo (chelsea)
+    # the default window's grid: 3 columns give 217 px cells with the 16th alone on a sixth row,
+    # 4 x 4 gives 181 px (17% smaller): the user test's case, now 4 x 4
+    assert grid_layout(16, 740, 887, aspect) == (4, 181)
+    assert grid_layout(16, 671, 700, aspect) == (4, 164)  # 170 px in 3 x 6: 3.5% smaller
+    # much smaller full rows do not win: 164 px against 210 px (22% smaller) stays 3 x 6
+    assert grid_layout(16, 671, 860, aspect) == (3, 210)
+    # a last row missing less costs less: 6 columns (4 in the last row) beat 4 x 4's 182 px cells
+    assert grid_layout(16, 1400, 500, 100 / 150) == (6, 230)
+    # everywhere: the largest cells after the discount, which grows with the last row's empty share
+    for width, height in [(500, 500), (900, 600), (1200, 400), (400, 1300), (738, 760), (1000, 300)]:
+        columns, cell = grid_layout(16, width, height, aspect)
+        score = {}
+        for c in range(1, 17):
+            rows = -(-16 // c)
+            size = int(min((width - 2 * MARGIN - (c - 1) * SPACING) / c,
+                           (height - 2 * MARGIN - (rows - 1) * SPACING) / rows / aspect))
+            score[c] = size * (1 - RAGGED_ROW_COST * (rows * c - 16) / c)
+        assert score[columns] == max(score.values())

@@ -81,8 +81,9 @@ def test_every_curve_is_up_to_date_when_the_run_ends(dialog):
     dialog.runner = SimpleNamespace(running=lambda: False)
     dialog._refresh()  # as _on_finished does
     assert dialog.curve_names() == TERMS
-    legend = dialog.plot.getPlotItem().legend
-    assert sorted(label.text for _, label in legend.items) == TERMS  # one legend entry per term
+    # one entry per term in the term list beside the plot (the in-plot legend it replaced was
+    # clipped and covered the curves)
+    assert sorted(dialog.terms.item(i).text() for i in range(dialog.terms.count())) == TERMS
     for name in TERMS:
         x, y = dialog._curves[name].getData()
         want_x, want_y = dialog._history[name].display()
@@ -177,3 +178,88 @@ def test_the_progress_bar_repaints_without_the_thread_pool(qtbot, qapp):
     dlg.show()
     assert repaint_hand_offs(qapp, dlg.progress) == 0
     assert dlg.progress.text() == "90%"  # still a bar with its percentage
+
+
+CDVAE_TERMS = ["loss", "neg_elbo", "rec_c", "rec_g", "kl_c", "kl_g", "tie", "guidance",
+               "kl_c_1", "kl_g_1", "kl_c_2", "kl_g_2", "kl_c_3", "kl_g_3"]
+
+
+def feed_terms(dlg, steps: range, total: int) -> None:
+    """Records with the CDVAE's own terms (a 3-layer model logs 14), the big ones in the hundreds."""
+    for step in steps:
+        values = {name: (800.0 if name.startswith("rec") else 10.0 + k) / (1 + step) for k, name in enumerate(CDVAE_TERMS)}
+        dlg._on_progress(Progress("train", step + 1, total, "epoch 1/1",
+                                  {**values, "lower_weight": 0.5, "kl_weight": 1.0, "eta_s": 1.0}))
+
+
+def test_the_terms_are_a_checkable_list_beside_the_plot_not_a_legend_over_it(dialog, qtbot):
+    from PySide6.QtCore import Qt
+
+    feed_terms(dialog, range(40), 100)
+    dialog.runner = SimpleNamespace(running=lambda: False)
+    dialog._refresh()
+    assert dialog.plot.getPlotItem().legend is None  # nothing drawn over the curves
+    terms = dialog.findChild(type(dialog.terms), "trainTerms")
+    listed = [terms.item(i).text() for i in range(terms.count())]
+    assert listed == CDVAE_TERMS  # the trainer's order; schedule weights are not losses
+    # beside the plot, each entry wholly inside the list's viewport (none clipped away)
+    plot_box, list_box = dialog.plot.geometry(), terms.geometry()
+    assert not plot_box.intersects(list_box) and list_box.left() >= plot_box.right()
+    last = terms.visualItemRect(terms.item(terms.count() - 1))
+    assert last.bottom() <= terms.viewport().height() or terms.verticalScrollBar().isVisible()  # reachable
+    # the main terms show, the per-layer KLs are listed unticked
+    main = [t for t in CDVAE_TERMS if t[-1] not in "123"]
+    assert dialog.shown_terms() == sorted(main)
+    assert all(terms.item(i).checkState() == (Qt.CheckState.Checked if t in main else Qt.CheckState.Unchecked)
+               for i, t in enumerate(listed))
+    assert not dialog._curves["kl_c_1"].isVisible()
+
+    # unticking the large reconstruction terms rescales y to the terms left (small ones readable)
+    for name in ("rec_c", "rec_g", "loss", "neg_elbo"):
+        terms.item(listed.index(name)).setCheckState(Qt.CheckState.Unchecked)
+    assert not dialog._curves["rec_c"].isVisible()
+    lo, hi = dialog.plot.getViewBox().viewRange()[1]
+    shown_max = max(dialog._history[n].display()[1].max() for n in dialog.shown_terms())
+    assert hi < 2 * shown_max < dialog._history["rec_c"].display()[1].max()
+    # ticking a per-layer term shows its curve, up to date although it was skipped while hidden
+    feed_terms(dialog, range(40, 60), 100)
+    dialog._refresh()
+    terms.item(listed.index("kl_g_2")).setCheckState(Qt.CheckState.Checked)
+    curve = dialog._curves["kl_g_2"]
+    assert curve.isVisible() and curve.getData()[0][-1] == 60
+    # the choices hold for the next run's curves
+    dialog._curves.clear()
+    dialog._history.clear()
+    dialog.terms.clear()
+    feed_terms(dialog, range(3), 100)
+    dialog._refresh()
+    assert "kl_g_2" in dialog.shown_terms() and "rec_c" not in dialog.shown_terms()
+
+
+def test_a_run_of_one_logged_point_shows_its_values_as_points(dialog):
+    feed_terms(dialog, range(1), 1)
+    dialog.runner = SimpleNamespace(running=lambda: False)
+    dialog._refresh()
+    shown = dialog.shown_terms()
+    x, y = dialog._markers.getData()
+    assert dialog._markers.scene() is dialog.plot.scene() and dialog._markers.isVisible()
+    assert len(x) == len(shown) and set(x.tolist()) == {1.0}  # one dot per shown term
+    np.testing.assert_allclose(sorted(y), sorted(dialog._history[n].display()[1][0] for n in shown))
+    lo, hi = dialog.plot.getViewBox().viewRange()[1]
+    assert lo < y.min() and y.max() < hi and hi - lo > 1.0  # a readable axis around the values
+    # the dots are painted: pixels of the tie term's colour appear in the plot
+    from cdvae_studio.train_dialog import TERM_COLOURS
+
+    image = dialog.plot.grab().toImage().convertToFormat(dialog.plot.grab().toImage().Format.Format_RGB888)
+    pixels = np.array(image.constBits()).reshape(image.height(), image.bytesPerLine())[:, : 3 * image.width()]
+    pixels = pixels.reshape(image.height(), image.width(), 3)
+    assert (np.abs(pixels.astype(int) - TERM_COLOURS["tie"]).sum(2) < 30).sum() >= 9
+
+
+def test_long_runs_draw_no_markers(dialog):
+    from cdvae_studio.train_dialog import SYMBOL_POINTS
+
+    feed_terms(dialog, range(SYMBOL_POINTS + 5), 400)
+    dialog.runner = SimpleNamespace(running=lambda: False)
+    dialog._refresh()
+    assert len(dialog._markers.getData()[0]) == 0  # the lines carry the values; dots would clutter them

@@ -269,7 +269,11 @@ def test_scatter_hover_click_and_trail_with_the_mouse(qtbot, make_window, settle
     state, scatter = win.state, win.lppScatter
     emb = state.ctx.predictor.embedding
     win.views.setCurrentWidget(scatter)
-    qtbot.waitUntil(lambda: scatter.plot.isVisible() and scatter.plot.viewport().width() > 200, timeout=5000)
+    # room for the points: the legend's column takes ~110 px of the plot, and two points of
+    # each split must be apart by more than a hovered point's size
+    win.resize(max(win.width(), 1500), max(win.height(), 900))
+    win.splitter.setSizes([150, 450, 900])
+    qtbot.waitUntil(lambda: scatter.plot.isVisible() and scatter.plot.viewport().width() > 600, timeout=5000)
     a, b = scatter._axes()
     codes_c = np.asarray(emb.codes_c, np.float32)
 

@@ -1,0 +1,186 @@
+"""Usability polish found in a user test: the scatter's colour legend, a hover label that keeps
+its width, and a model combo that shows long model names without moving the toolbar."""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+from PySide6.QtCore import Qt
+
+LONG = "Gauss (opened · very-long-folder-name-of-a-model-for-motion-2024-05-01)"
+
+
+def embedding(n: int, categories: int, seed: int = 0, thumbs: bool = True) -> SimpleNamespace:
+    rng = np.random.default_rng(seed)
+    labels = np.minimum(rng.zipf(1.5, n) - 1, categories - 1)  # a long tail, as COCO's classes
+    labels[:5] = -1  # a few unlabelled pairs
+    return SimpleNamespace(lpp_c=rng.standard_normal((n, 3)).astype(np.float32),
+                           codes_c=rng.standard_normal((n, 3)).astype(np.float32),
+                           split=(np.arange(n) % 7 == 0).astype(np.int8), labels=labels,
+                           xc_thumbs=rng.random((n, 1, 32, 32)).astype(np.float16) if thumbs else None)
+
+
+@pytest.fixture()
+def scatter(qtbot):
+    from cdvae_studio.widgets.lpp_scatter import LppScatter
+
+    widget = LppScatter()
+    qtbot.addWidget(widget)
+    widget.resize(700, 520)
+    widget.show()
+    qtbot.waitExposed(widget)
+    return widget
+
+
+def legend_labels(scatter) -> list[str]:
+    return [label.text for _, label in scatter.legend.items]
+
+
+def point_colours(scatter) -> np.ndarray:
+    return np.array([b.color().getRgb()[:3] for b in scatter.points.data["brush"]])
+
+
+def test_scatter_legend_follows_the_colouring_and_stays_compact(scatter, qtbot):
+    from cdvae_studio.widgets.lpp_scatter import OTHER, PALETTE
+
+    emb = embedding(3000, 80)
+    names = [f"class {i}" for i in range(80)]
+    names[0] = "person"
+    components = np.arange(3000) % 4
+    scatter.set_embedding(emb, components=components, label_names=names)
+
+    # split: which colour is train and which is test
+    assert scatter.colour.currentText() == "split" and scatter.legend.isVisible()
+    n_test = int(emb.split.sum())
+    assert legend_labels(scatter) == [f"train ({3000 - n_test})", f"test ({n_test})"]
+    colours = point_colours(scatter)
+    assert (colours[emb.split == 0] == PALETTE[0]).all() and (colours[emb.split == 1] == PALETTE[1]).all()
+
+    # 80 categories: the most frequent ones by name, the rest as one grey "other" entry
+    scatter.colour.setCurrentText("category")
+    labels = legend_labels(scatter)
+    assert len(labels) == len(PALETTE) + 1 and labels[0].startswith("person (")
+    values, counts = np.unique(emb.labels, return_counts=True)
+    top = values[np.argsort(-counts, kind="stable")[: len(PALETTE)]]
+    assert labels[-1] == f"other: {len(values) - len(top)} more ({int(np.isin(emb.labels, top, invert=True).sum())})"
+    assert sum(int(t.rsplit("(", 1)[1].rstrip(")")) for t in labels) == 3000
+    colours = point_colours(scatter)
+    rest = ~np.isin(emb.labels, top)
+    assert (colours[rest] == OTHER).all()
+    for rank, key in enumerate(top):  # each named entry's swatch is its points' colour
+        want = OTHER if key < 0 else scatter.legend.items[rank][0].item.opts["brush"].color().getRgb()[:3]
+        assert (colours[emb.labels == key] == want).all()
+        assert labels[rank].startswith("unlabelled (" if key < 0 else f"{names[key]} (")
+
+    # MDN components, in component order
+    scatter.colour.setCurrentText("mixture component")
+    assert legend_labels(scatter) == [f"component {k} (750)" for k in range(4)]
+
+    # beside the axes, never over the points
+    qtbot.wait(20)  # the plot's layout settles on a posted event
+    box = scatter.plot.getPlotItem().getViewBox().sceneBoundingRect()
+    legend = scatter.legend.sceneBoundingRect()
+    assert legend.width() > 40 and not legend.intersects(box) and legend.left() >= box.right()
+    assert scatter.plot.sceneRect().contains(legend)
+
+    scatter.set_embedding(None, "No model loaded.")
+    assert not scatter.legend.isVisible()
+
+
+def test_scatter_legend_names_categories_without_names_by_number(scatter):
+    emb = embedding(400, 3)
+    scatter.set_embedding(emb)
+    scatter.colour.setCurrentText("category")
+    labels = legend_labels(scatter)
+    assert all(t.startswith(("category ", "unlabelled (")) for t in labels) and len(labels) == 4
+
+
+def test_the_hover_label_keeps_its_width(scatter):
+    scatter.set_embedding(embedding(20000, 3, thumbs=False))
+    label = scatter.thumb_text
+    before = (label.sizeHint().width(), label.width(), scatter.minimumSizeHint().width())
+    for row in (7, 72, 19999, 3, 140):  # "#7 (test)" ... "#19999 (train)"
+        scatter._hovered(None, [SimpleNamespace(data=lambda row=row: row)], None)
+        assert label.text().startswith(f"#{row} (")
+        assert (label.sizeHint().width(), label.width(), scatter.minimumSizeHint().width()) == before
+        assert label.fontMetrics().horizontalAdvance(label.text()) <= label.width()  # never cut
+
+
+def test_model_label_names_come_from_the_saved_models_pair_metadata(tmp_path):
+    from cdvae_core.checkpoint import load_model, save_model
+    from cdvae_core.config import ModelConfig, TrainConfig
+    from cdvae_core.model import build_model
+    from cdvae_studio.jobs import model_label_names
+
+    latents, hidden = ModelConfig.sizes_for_layers(1)
+    cfg = ModelConfig(task="resaturation", tie="gauss", channels_c=1, channels_g=1, latent_sizes=latents,
+                      hidden_sizes=hidden, conv_channels=(8, 16, 32))
+    save_model(tmp_path / "named", build_model(cfg), TrainConfig(), {"task": "resaturation", "label_names": ["cat", "dog"]})
+    save_model(tmp_path / "plain", build_model(cfg), TrainConfig(), {"task": "resaturation"})
+    assert model_label_names(load_model(tmp_path / "named")) == ["cat", "dog"]
+    assert model_label_names(load_model(tmp_path / "plain")) is None
+    assert model_label_names(SimpleNamespace(path=None)) is None
+
+
+def tooltip(widget) -> str:
+    """The tooltip a hover over ``widget`` shows."""
+    from PySide6.QtCore import QEvent, QPoint
+    from PySide6.QtGui import QHelpEvent
+    from PySide6.QtWidgets import QApplication, QToolTip
+
+    QToolTip.hideText()
+    centre = QPoint(widget.width() // 2, widget.height() // 2)
+    QApplication.sendEvent(widget, QHelpEvent(QEvent.Type.ToolTip, centre, widget.mapToGlobal(centre)))
+    return QToolTip.text()
+
+
+def test_model_combo_shows_long_names_without_moving_the_toolbar(qtbot):
+    from PySide6.QtWidgets import QLabel, QMainWindow, QToolBar
+
+    from cdvae_studio.widgets.panels import ModelCombo
+
+    win = QMainWindow()
+    qtbot.addWidget(win)
+    bar = QToolBar()
+    win.addToolBar(bar)
+    combo, after = ModelCombo(), QLabel("Seed")
+    bar.addWidget(combo)
+    bar.addWidget(after)
+    win.resize(1000, 100)
+    win.show()
+    qtbot.waitExposed(win)
+    combo.addItem("MDN K=4 (built-in)", "a")
+    qtbot.wait(10)
+    x_after, width = after.x(), combo.width()
+
+    combo.clear()  # the models of another task, with long names
+    for text, key in (("MDN K=4 (built-in)", "a"), ("Gauss (trained here · motion-1712345678)", "b"), (LONG, "c")):
+        combo.addItem(text, key)
+    combo.setCurrentIndex(2)
+    qtbot.wait(10)
+    assert (after.x(), combo.width()) == (x_after, width)  # the toolbar did not jump
+    assert tooltip(combo) == LONG  # the full name on hover
+    shown = combo.shown_text()  # elided in the middle: the kind and the folder's end stay readable
+    assert shown != LONG and shown.startswith("Gauss (opened") and shown.endswith("2024-05-01)")
+    combo.setCurrentIndex(1)
+    assert combo.shown_text() == combo.currentText() == tooltip(combo)  # fits: shown whole
+
+    combo.showPopup()
+    try:
+        text_w = combo.view().fontMetrics().horizontalAdvance(LONG)
+        qtbot.waitUntil(lambda: combo.view().isVisible())
+        assert combo.view().width() > text_w  # every name whole in the list
+        assert combo.itemData(2, Qt.ItemDataRole.ToolTipRole) == LONG
+    finally:
+        combo.hidePopup()
+
+
+def test_the_main_windows_model_combo_is_the_long_name_combo(qtbot, make_window, settle):
+    from cdvae_studio.widgets.panels import ModelCombo
+
+    win = make_window("resaturation")
+    settle(win)
+    assert isinstance(win.tieCombo, ModelCombo) and win.tieCombo.objectName() == "tieCombo"
+    assert tooltip(win.tieCombo) == win.tieCombo.currentText() != ""
