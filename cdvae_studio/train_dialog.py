@@ -69,10 +69,11 @@ def default_out_dir(task: str) -> str:
     return str(out)
 
 
-def gui_words(message: str) -> str:
-    """The trainer's messages name its command-line flags; the dialog's controls are named otherwise."""
-    return (message.replace("pass --resume", "tick Resume").replace("leave out --resume", "untick Resume")
-            .replace("--resume", "Resume").replace(" with --out", ""))
+def dialog_controls():
+    """The trainer's advice in the dialog's words ("tick Resume", not "pass --resume")."""
+    from cdvae_core.train_dir import Controls
+
+    return Controls(out_hint="", resume="Resume", resume_on="tick Resume", resume_off="untick Resume")
 
 
 def training_job(source: tuple, task: str, model_cfg: Any, train_cfg: Any, out_dir: str, resume: bool,
@@ -88,7 +89,7 @@ def training_job(source: tuple, task: str, model_cfg: Any, train_cfg: Any, out_d
 
         spec = "builtin" if source[0] == "builtin" else source
         pairs = yield from prepare_pairs(spec, task, limit=limit, seed=train_cfg.seed, workers=1)
-    yield from train(pairs, model_cfg, train_cfg, out_dir, resume=resume)
+    yield from train(pairs, model_cfg, train_cfg, out_dir, resume=resume, controls=dialog_controls())
     return out_dir
 
 
@@ -323,11 +324,11 @@ class TrainDialog(JobDialog):
         from cdvae_core.train_dir import OutputDirError, check_out_dir, check_resumable
 
         try:  # the trainer's own checks (reads only), said here rather than after the pairs are made
-            check_out_dir(Path(out), self.resume.isChecked(), write_probe=False)
+            check_out_dir(Path(out), self.resume.isChecked(), write_probe=False, controls=dialog_controls())
             if self.resume.isChecked():
-                check_resumable(Path(out))
+                check_resumable(Path(out), dialog_controls())
         except OutputDirError as exc:
-            self.status.setText(f"Cannot start: {gui_words(str(exc))}")
+            self.status.setText(f"Cannot start: {exc}")
             return
         self._out_dir = out
         self.plot.clear()
@@ -502,4 +503,4 @@ class TrainDialog(JobDialog):
                                 "Resume is ticked: press Train to continue.")
             self.resume.setChecked(True)
         else:
-            self.status.setText(f"Training failed: {gui_words(str(payload))}")
+            self.status.setText(f"Training failed: {payload}")
