@@ -8,11 +8,12 @@ Cancel closes it between two results.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any, Callable, Generator
 
 import numpy as np
-from PySide6.QtWidgets import QComboBox, QFormLayout, QLabel, QSpinBox, QWidget
+from PySide6.QtWidgets import QComboBox, QFormLayout, QLabel, QMessageBox, QSpinBox, QWidget
 
 from .job_dialog import JobDialog, PathField
 from .worker import JobRunner
@@ -48,9 +49,39 @@ def export_groups(items: dict[str, Any], what: int) -> list[tuple[Any, Any, np.n
     return [(ctx.predictor, source, codes[chosen], noise)]
 
 
+def source_stems(sources: list[Any], dedupe: bool = False) -> list[str]:
+    """The file stems ``iter_export`` names its results by (a path's stem, ``image000`` for an
+    in-memory photo); ``dedupe``: one call over all of them, where equal stems get a trailing _."""
+    stems: list[str] = []
+    for index, source in enumerate(sources):
+        stem = f"image{0 if not dedupe else index:03d}" if isinstance(source, np.ndarray) else Path(source).stem
+        while dedupe and stem in stems:
+            stem += "_"
+        stems.append(stem)
+    return stems
+
+
+def existing_results(outdir: str | Path, stems: list[str]) -> tuple[int, int]:
+    """(how many files in ``outdir`` are earlier results of these stems, their highest index):
+    ``<stem>_<i:03d>`` with its sidecar and motion extras, any export format; (0, -1) if none."""
+    folder = Path(outdir)
+    if not stems or not folder.is_dir():
+        return 0, -1
+    pattern = re.compile("^(?:" + "|".join(re.escape(s) for s in set(stems)) +
+                         r")_(\d{3,})(?:_flowcolor|_warped)?\.(?:png|jpg|json)$")
+    count, top = 0, -1
+    for entry in folder.iterdir():
+        m = pattern.match(entry.name)
+        if m:
+            count += 1
+            top = max(top, int(m.group(1)))
+    return count, top
+
+
 def export_job(groups: list[tuple[Any, Any, np.ndarray, np.ndarray | None]], outdir: str,
-               fmt: str) -> Generator[Any, None, int]:
-    """Chain iter_export over the groups, renumbering progress across them; returns files written."""
+               fmt: str, first_index: int = 0) -> Generator[Any, None, tuple[int, list[tuple[str, str]]]]:
+    """Chain iter_export over the groups, renumbering progress across them; returns (files
+    written, []) (a photo that fails here is an error: the user picked these samples)."""
     from cdvae_core.postprocess.export import ExportReport, iter_export
     from cdvae_core.progress import Progress
 
@@ -61,16 +92,18 @@ def export_job(groups: list[tuple[Any, Any, np.ndarray, np.ndarray | None]], out
         # numbered on across groups: two groups of one photo (two models, or full and means-decoded
         # samples) must not overwrite each other's files
         for p in iter_export(predictor, [source], len(codes), outdir, fmt=fmt, codes=codes, noise=noise,
-                             report=report, first_index=base):
+                             report=report, first_index=first_index + base):
             yield Progress("export", base + p.done, total, p.message, p.values)
         base += len(codes)
     if report.failed:
         raise ValueError("; ".join(f"{name}: {why}" for name, why in report.failed))
-    return len(report.results)
+    return len(report.results), []
 
 
 def batch_job(predictor: Any, folder: str, n: int, seed: int, outdir: str, fmt: str,
-              temperature: float = 1.0, lower: bool = True) -> Generator[Any, None, int]:
+              temperature: float = 1.0, lower: bool = True,
+              first_index: int = 0) -> Generator[Any, None, tuple[int, list[tuple[str, str]]]]:
+    """n results per image of ``folder``; returns (files written, [(image, why it was skipped)])."""
     from cdvae_core.postprocess.export import ExportReport, ExportSettings, iter_export
     from cdvae_core.postprocess.imagefiles import list_images
 
@@ -78,9 +111,9 @@ def batch_job(predictor: Any, folder: str, n: int, seed: int, outdir: str, fmt: 
     if not images:
         raise ValueError(f"no images in {folder}")
     report = ExportReport()
-    yield from iter_export(predictor, images, n, outdir, seed=seed, fmt=fmt, report=report,
+    yield from iter_export(predictor, images, n, outdir, seed=seed, fmt=fmt, report=report, first_index=first_index,
                            settings=ExportSettings(temperature=temperature, lower_layers=lower))
-    return len(report.results)
+    return len(report.results), list(report.failed)
 
 
 class ExportDialog(JobDialog):
@@ -90,6 +123,7 @@ class ExportDialog(JobDialog):
         self.items: dict[str, Any] = {}
         self.provider: Callable[[], dict[str, Any]] | None = None  # the window's current items, read at start
         self.written = 0
+        self.failed: list[tuple[str, str]] = []  # (image, reason) a batch skipped
         self.what = QComboBox()
         self.what.setObjectName("exportWhat")
         self.what.addItems(list(WHAT))
@@ -113,6 +147,7 @@ class ExportDialog(JobDialog):
         form.addRow("Into folder", self.folder)
         self._lay_out(form)
         self.what.currentIndexChanged.connect(self._what_changed)
+        self.batch_n.valueChanged.connect(lambda _n: self._what_changed(self.what.currentIndex()))
         self._what_changed(0)
 
     def refresh(self, items: dict[str, Any], keep_choice: bool = False) -> None:
@@ -132,7 +167,7 @@ class ExportDialog(JobDialog):
         grid = self.items.get("grid")
         counts = {0: f"{stars} starred sample(s)", 1: "the current sample",
                   2: f"{0 if grid is None else len(grid.codes)} samples of the grid",
-                  3: "n results for every image of a folder, with the current model"}
+                  3: f"{self.batch_n.value()} result(s) for every image of a folder, with the current model"}
         self.summary.setText(counts[index])
 
     def start(self) -> None:
@@ -150,9 +185,19 @@ class ExportDialog(JobDialog):
             if ctx is None or not folder:
                 self.status.setText("Batch export needs a loaded model and a folder of images.")
                 return
+            from cdvae_core.postprocess.imagefiles import list_images
+
+            try:
+                stems = source_stems(list(list_images(folder)), dedupe=True)
+            except ValueError as exc:  # ExportError: not a folder
+                self.status.setText(f"Export failed: {exc}")
+                return
+            first = self._first_index(outdir, stems)
+            if first is None:
+                return
             n, seed, predictor = self.batch_n.value(), int(self.items.get("seed", 0)), ctx.predictor
             temperature, lower = float(self.items.get("temperature", 1.0)), bool(self.items.get("lower", True))
-            factory = lambda: batch_job(predictor, folder, n, seed, outdir, fmt, temperature, lower)  # noqa: E731
+            factory = lambda: batch_job(predictor, folder, n, seed, outdir, fmt, temperature, lower, first)  # noqa: E731
         else:
             groups = export_groups(self.items, what)
             if any(not getattr(g[0], "has_codes", True) for g in groups):
@@ -161,13 +206,46 @@ class ExportDialog(JobDialog):
             if not groups:
                 self.status.setText("Nothing to export: star samples (right-click in the grid) or pick another option.")
                 return
-            factory = lambda: export_job(groups, outdir, fmt)  # noqa: E731
+            first = self._first_index(outdir, source_stems([g[1] for g in groups]))
+            if first is None:
+                return
+            factory = lambda: export_job(groups, outdir, fmt, first)  # noqa: E731
         self._launch(JobRunner(factory, name="cdvae-export"), "Exporting…")
+
+    def _first_index(self, outdir: str, stems: list[str]) -> int | None:
+        """The number the new files start from: 0, or past earlier results of the same photos in
+        ``outdir`` (asked; every export of one photo starts at _000, so a second export into the
+        same folder used to replace the first one's files without a word). None: cancelled."""
+        count, top = existing_results(outdir, stems)
+        if not count:
+            return 0
+        box = QMessageBox(QMessageBox.Icon.Question, "Files already exist",
+                          f"{outdir} already holds {count} exported file(s) of "
+                          f"{', '.join(sorted(set(stems))[:3])}{' …' if len(set(stems)) > 3 else ''} "
+                          f"(up to number {top:03d}).", parent=self)
+        box.setObjectName("exportExistsBox")
+        keep = box.addButton(f"Keep them, number from {top + 1:03d}", QMessageBox.ButtonRole.AcceptRole)
+        replace = box.addButton("Replace them", QMessageBox.ButtonRole.DestructiveRole)
+        box.addButton(QMessageBox.StandardButton.Cancel)
+        box.setDefaultButton(keep)
+        box.exec()
+        clicked = box.clickedButton()
+        if clicked is keep:
+            return top + 1
+        if clicked is replace:
+            return 0
+        self.status.setText("Export cancelled; nothing was written.")
+        return None
 
     def _show_result(self, status: str, payload: object) -> None:
         if status == "done":
-            self.written = int(payload or 0)
-            self.status.setText(f"Wrote {self.written} result(s) with sidecars to {Path(self.folder.text())}.")
+            written, failed = payload if isinstance(payload, tuple) else (payload, [])
+            self.written, self.failed = int(written or 0), list(failed)
+            text = f"Wrote {self.written} result(s) with sidecars to {Path(self.folder.text())}."
+            if self.failed:  # a batch skips unreadable images: say which, not just a smaller count
+                text += (f" Skipped {len(self.failed)} image(s) that could not be read: "
+                         + "; ".join(f"{Path(name).name} ({why.removeprefix(name + ': ')})" for name, why in self.failed))
+            self.status.setText(text)
         elif status == "cancelled":
             self.status.setText("Export cancelled; files already written are complete.")
         else:

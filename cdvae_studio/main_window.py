@@ -226,8 +226,8 @@ class MainWindow(QMainWindow):
         self.starAction = act("Star current sample", "S", lambda: self.state.toggle_star(self.state.current))
         self.saveSessionAction = act("Save session…", QKeySequence.StandardKey.Save, self.save_session_dialog)
         self.openSessionAction = act("Open session…", "Ctrl+Shift+O", self.open_session_dialog)
-        self.gifAction = act("Export sweep GIF…", "Ctrl+G", self.export_gif_dialog)
-        self.interpolationGifAction = act("Export interpolation GIF…", "Ctrl+Shift+G", self.export_interpolation_dialog)
+        self.gifAction = act("Export sweep as GIF or MP4…", "Ctrl+G", self.export_gif_dialog)
+        self.interpolationGifAction = act("Export interpolation as GIF or MP4…", "Ctrl+Shift+G", self.export_interpolation_dialog)
         self._build_menus()
         self.emptyTrain.clicked.connect(self.open_train_dialog)
 

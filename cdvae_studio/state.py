@@ -492,7 +492,7 @@ class StudioState(ActionsMixin, QObject):
         encoded = resize_rgb(res.image, max(full_truth.shape[:2]))
         self.w.truthView.set_truth(full_truth, encoded,
                                    f"best-of-{len(self.codes)} error (per-pixel MSE of x_g): {res.best_error:.4f} "
-                                   f"(sample {res.best_index})")
+                                   f"(sample #{res.best_index + 1})")  # from 1, as the tray and dialogs
 
     def _apply_drift(self, drift: np.ndarray) -> None:
         shown = np.round(drift, 1)  # flag what the badge reads: 2.04 reads "2.0σ", not past 2

@@ -155,7 +155,9 @@ class ActionsMixin:
         star = Star(self._star_ids, self.ctx.entry, self.ctx.doc, code.copy(), self.grid.xg[index].copy(), self.seed,
                     self.grid.cells[index], noise)
         self.stars[star.key] = star
-        self.w.tray.add(star.key, f"{self.ctx.doc.name} #{index}", star.thumb)
+        # numbered from 1, as the interpolation dialog asks for samples (it read "#1" for the
+        # grid's second cell, which that dialog calls sample 2)
+        self.w.tray.add(star.key, f"{self.ctx.doc.name} #{index + 1}", star.thumb)
         self._mark_stars()
         self.starsChanged.emit()
 

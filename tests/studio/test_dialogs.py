@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import numpy as np
 from PySide6.QtCore import Qt
@@ -126,3 +127,107 @@ def test_loss_series_shows_block_means_of_a_long_run():
     short.append(0, 2.0)
     short.append(5, 1.0)
     np.testing.assert_array_equal(short.display()[1], [2.0, 1.0])  # few points are drawn as they are
+
+
+def _run_export(qtbot, dlg, answer: str | None = None) -> list[str]:
+    """Press Export; ``answer`` clicks that button of the "files already exist" question when it
+    comes (its text starts with it). Returns the question's text ([] when none was asked)."""
+    from PySide6.QtCore import QTimer
+    from PySide6.QtWidgets import QApplication, QMessageBox
+
+    asked: list[str] = []
+
+    def reply() -> None:
+        box = QApplication.activeModalWidget()
+        if not isinstance(box, QMessageBox):
+            QTimer.singleShot(20, reply)
+            return
+        asked.append(box.text())
+        button = next(b for b in box.buttons() if b.text().replace("&", "").startswith(answer))
+        button.click()
+
+    if answer is not None:
+        QTimer.singleShot(20, reply)
+    qtbot.mouseClick(dlg.start_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: not dlg.running() and dlg.start_button.isEnabled(), timeout=120_000)
+    return asked
+
+
+def test_export_into_a_folder_with_earlier_results_asks_and_never_overwrites_silently(
+        qtbot, make_window, settle, tmp_path):
+    """Every export of one photo numbered its files from _000: exporting the current sample, then
+    another, into the same folder replaced the first file (and its sidecar) without a word."""
+    win = make_window("resaturation")
+    settle(win)
+    win.open_export_dialog()
+    dlg = win.export_dialog
+    out = tmp_path / "out"
+    dlg.what.setCurrentIndex(1)  # the current sample
+    dlg.folder.edit.setText(str(out))
+    assert _run_export(qtbot, dlg) == [] and dlg.written == 1  # an empty folder: nothing to ask
+    first = sorted(out.iterdir())
+    stem = first[0].name.rsplit("_", 1)[0]
+    assert [p.name for p in first] == [f"{stem}_000.json", f"{stem}_000.png"]
+    kept = {p.name: p.read_bytes() for p in first}
+
+    win.state.select_sample(4)
+    settle(win)
+    asked = _run_export(qtbot, dlg, "Keep")
+    assert len(asked) == 1 and "2 exported file(s)" in asked[0], asked
+    assert dlg.written == 1 and sorted(p.name for p in out.iterdir()) == sorted(
+        [f"{stem}_000.json", f"{stem}_000.png", f"{stem}_001.json", f"{stem}_001.png"])
+    assert all((out / name).read_bytes() == data for name, data in kept.items())  # untouched
+    side = json.loads((out / f"{stem}_001.json").read_text())
+    np.testing.assert_array_equal(np.asarray(side["code"], np.float32), win.state.codes[4])
+
+    asked = _run_export(qtbot, dlg, "Cancel")  # nothing written, nothing started
+    assert len(asked) == 1 and dlg.written == 1 and "nothing was written" in dlg.status.text()
+    assert len(list(out.iterdir())) == 4
+
+    asked = _run_export(qtbot, dlg, "Replace")  # the user's choice: from _000 again
+    assert len(asked) == 1 and len(list(out.iterdir())) == 4
+    side = json.loads((out / f"{stem}_000.json").read_text())
+    np.testing.assert_array_equal(np.asarray(side["code"], np.float32), win.state.codes[4])
+
+
+def test_batch_export_names_the_images_it_skipped(qtbot, make_window, settle, tmp_path):
+    """A corrupt image in the batch folder was skipped with "Wrote 3 result(s)" and no word of it."""
+    import cv2
+
+    win = make_window("resaturation")
+    settle(win)
+    folder = tmp_path / "batch"
+    folder.mkdir()
+    (folder / "broken.jpg").write_bytes(b"\xff\xd8\xff\xe0 not a jpeg" * 20)
+    grey = np.tile(np.linspace(0, 255, 72, dtype=np.uint8), (48, 1))
+    cv2.imwrite(str(folder / "grey.png"), grey)  # one channel: opens (as RGB) and exports
+    win.open_export_dialog()
+    dlg = win.export_dialog
+    dlg.what.setCurrentIndex(3)
+    dlg.batch_folder.edit.setText(str(folder))
+    dlg.batch_n.setValue(3)
+    assert dlg.summary.text().startswith("3 result(s) for every image")  # it read "n results"
+    out = tmp_path / "out"
+    dlg.folder.edit.setText(str(out))
+    assert _run_export(qtbot, dlg) == []
+    assert dlg.written == 3 and [Path(name).name for name, _ in dlg.failed] == ["broken.jpg"]
+    text = dlg.status.text()
+    assert "Wrote 3 result(s)" in text and "Skipped 1 image(s)" in text and "broken.jpg (" in text
+    assert str(folder) not in text.split("Skipped", 1)[1]  # the reason without the path again
+    assert sorted(p.name for p in out.iterdir()) == [f"grey_{i:03d}.{e}" for i in range(3) for e in ("json", "png")]
+    assert read_image(out / "grey_000.png").shape == (48, 72, 3)
+
+    # the same batch again: asked, and kept files are numbered on (per photo, as iter_export does)
+    assert len(_run_export(qtbot, dlg, "Keep")) == 1 and dlg.written == 3
+    assert sorted(p.name for p in out.glob("*.png")) == [f"grey_{i:03d}.png" for i in range(6)]
+
+
+def test_star_tray_numbers_samples_as_the_interpolation_dialog_does(qtbot, make_window, settle):
+    """The tray read "#1" for the grid's second cell, which Ctrl+Shift+G calls sample 2."""
+    win = make_window("resaturation")
+    settle(win)
+    win.state.toggle_star(1)
+    assert win.tray.item(0).text().endswith("#2")
+    win.state.select_sample(1)
+    win.state.toggle_star(5)
+    assert win.state.interpolation_partner() == 5 and win.tray.item(1).text().endswith("#6")

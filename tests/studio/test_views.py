@@ -69,11 +69,11 @@ def test_truth_view_encoded_sample_best_error_and_split_flicker(qtbot, make_wind
         cell = compose_cells(state.task, ctx.doc, encoded_xg, ctx.flow_scale, ctx.detail)[0]
         np.testing.assert_array_equal(truth.encoded_pane.image(), cell)
         errors = ((decoded_grid(win) - ctx.doc.xg[None]) ** 2).reshape(len(state.codes), -1).mean(1)
-        m = re.search(r"best-of-(\d+) error \(per-pixel MSE of x_g\): ([0-9.]+) \(sample (\d+)\)", truth.info.text())
+        m = re.search(r"best-of-(\d+) error \(per-pixel MSE of x_g\): ([0-9.]+) \(sample #(\d+)\)", truth.info.text())
         assert m, truth.info.text()
         assert int(m.group(1)) == len(state.codes) == 16
         assert float(m.group(2)) == pytest.approx(float(errors.min()), abs=6e-5)
-        assert int(m.group(3)) == int(np.argmin(errors))
+        assert int(m.group(3)) == int(np.argmin(errors)) + 1  # numbered from 1, as the tray
 
     check_encoded_and_error()
     # the grid changes (a pinned component): the error follows the new samples

@@ -211,7 +211,7 @@ def test_interpolation_and_sweep_gifs_from_the_menus(qtbot, make_window, settle,
     settle(win)
     state = win.state
     titles = [a.text() for m in win.menuBar().findChildren(QMenu) for a in m.actions()]
-    assert "Export interpolation GIF…" in titles and "Export sweep GIF…" in titles
+    assert "Export interpolation as GIF or MP4…" in titles and "Export sweep as GIF or MP4…" in titles
     state.select_sample(2)
     settle(win)
     assert state.interpolation_partner() == 3  # nothing starred: the next sample
