@@ -39,8 +39,10 @@ def fit_side(pairs: PairSet, side: str, dim: int, train_cfg: TrainConfig):
         lpp = fit_lpp(feats[train_rows], dim, neighbours, seed=train_cfg.seed)
     except LPPError as exc:  # say what was being fitted: the user never asked for an LPP by name
         what = f"'f{side}' features" if source != "pixels" else f"x_{side} pixels"
+        # a few photos in a folder give a few pairs: say how many are needed, not only LPP's terms
+        need = f"; it needs at least {dim + 2} training pairs" if len(train_rows) < dim + 2 else ""
         raise LPPError(f"cannot fit the embedding-guidance targets (LPP to the code's {dim} dimensions) on the "
-                       f"{what} of {len(train_rows)} training pairs: {exc}") from exc
+                       f"{what} of {len(train_rows)} training pairs: {exc}{need}") from exc
     coords = np.asarray(lpp.transform(feats), np.float32)  # (N, dim)
     return lpp, coords, source
 

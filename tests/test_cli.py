@@ -475,3 +475,49 @@ def test_motion_pairs_train_in_model_units_unless_the_config_says_otherwise(tmp_
     model, _ = settings(build_parser().parse_args(["--pairs", "m.npz", "--out", "o", "--config", str(tmp_path / "c.json")]),
                         pairs)
     assert model.g_scale == 1.0
+
+
+def test_a_config_file_for_another_task_is_refused(trained, tmp_path, capsys):
+    """--config's task used to win over the pair file's: a relighting config.json on resaturation
+    pairs trained a "relighting" model with 1-channel x_c, which then could not sample a photo."""
+    (tmp_path / "c.json").write_text(json.dumps({"model": {**TINY, "task": "relighting"}, "training": {"epochs": 1}}))
+    base = ["--pairs", str(trained / "pairs.npz"), "--config", str(tmp_path / "c.json"), "--quiet"]
+    one_line_error(capsys, train_cli.main(base + ["--out", str(tmp_path / "run")]),
+                   "sets task relighting but the pair file was made for resaturation")
+    assert not (tmp_path / "run").exists()
+    # the --task flag still overrides the file's setting, and the file's own task is fine
+    parse = train_cli.build_parser().parse_args
+    model_cfg, _ = train_cli.settings(parse(base + ["--task", "resaturation", "--out", "o"]),
+                                      load_pairs(trained / "pairs.npz"))
+    assert model_cfg.task == "resaturation"
+    (tmp_path / "c.json").write_text(json.dumps({"model": {**TINY, "task": "resaturation"}}))
+    assert train_cli.settings(parse(base + ["--out", "o"]), load_pairs(trained / "pairs.npz"))[0].task == "resaturation"
+
+
+def test_sample_output_mistakes_are_named_plainly(trained, tmp_path, capsys):
+    """--pairs without --out said "--out is empty"; --export naming a file failed at the first write
+    with "FILE/stem_000.png: cannot write"; an unreadable photo's path was printed twice."""
+    import cv2
+
+    model, pairs = str(trained / "model"), str(trained / "pairs.npz")
+    one_line_error(capsys, sample.main(["--model", model, "--pairs", pairs, "--n", "2"]), "--pairs needs --out FILE.npz")
+    cv2.imwrite(str(tmp_path / "photo.png"), np.zeros((40, 40, 3), np.uint8))
+    one_line_error(capsys, sample.main(["--model", model, "--image", str(tmp_path / "photo.png"), "--n", "2",
+                                        "--export", str(tmp_path / "photo.png")]), "is a file, not a folder")
+    (tmp_path / "notes.txt").write_text("not an image")
+    code = sample.main(["--model", model, "--image", str(tmp_path / "notes.txt"), "--n", "2", "--export", str(tmp_path / "o")])
+    err = capsys.readouterr().err.strip()
+    assert code == 2 and err == f"cdvae-sample: error: {tmp_path / 'notes.txt'}: not a readable image", err
+    assert not (tmp_path / "o").exists()
+
+
+def test_train_from_builtin_shows_one_bar_for_making_the_pairs(tmp_path, capsys):
+    """cdvae-train --builtin / --folder printed a line per prepare record (every 0.2 s, and
+    "guidance features" twice): a flood on a large folder. Now cdvae-prepare's bar and one summary."""
+    cfg = write_config(tmp_path / "cfg.json")
+    assert train_cli.main(["--builtin", "--task", "resaturation", "--limit", "30", "--config", str(cfg), "--epochs", "1",
+                           "--out", str(tmp_path / "run")]) == 0
+    err = capsys.readouterr().err
+    lines = [line for line in err.replace("\r", "\n").splitlines() if line.startswith("prepare")]
+    assert "guidance features" not in err and "30/30" in err
+    assert [line for line in lines if line.startswith("prepare: ")] == ["prepare: 30 pairs (3 test), 0 item(s) skipped"]

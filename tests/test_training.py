@@ -283,6 +283,9 @@ def test_a_small_training_split_still_gets_guidance_targets(tmp_path):
     # and a split too small for any LPP says what was being fitted
     with pytest.raises(ValueError, match="cannot fit the embedding-guidance targets .* x_c pixels of 3 training pairs"):
         compute_targets(tiny_pairs(n=5), model_cfg, train_cfg)
+    # and how many it needs (a folder of a few photos gives a few pairs; the message only spoke LPP's terms)
+    with pytest.raises(ValueError, match="it needs at least 6 training pairs$"):
+        compute_targets(tiny_pairs(n=5), model_cfg, train_cfg)
 
 
 def test_schedules_from_first_principles():

@@ -13,6 +13,7 @@ conditional means.
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 from typing import Sequence
 
 import numpy as np
@@ -65,6 +66,8 @@ def _body(argv: Sequence[str] | None) -> int:
                            "(every latent layer drawn)")
         if args.format is not None:
             raise CliError("--format goes with --image; --pairs writes float32 layers to an .npz file")
+        if args.out is None:  # used to say "--out is empty", as if an empty name had been given
+            raise CliError("--pairs needs --out FILE.npz (the samples file to write)")
         out = check_output_file(args.out, "--out")
         pairs = load_pairs(args.pairs, require_test=True)
         predictor = load_model(args.model)
@@ -79,6 +82,9 @@ def _body(argv: Sequence[str] | None) -> int:
         raise CliError("--out goes with --pairs; with --image use --export DIR")
     if args.export is None or not args.export.strip():
         raise CliError("--image needs --export DIR (the folder for the results)")
+    if Path(args.export).exists() and not Path(args.export).is_dir():
+        # checked up front: it used to fail only at the first write, naming "FILE/stem_000.png"
+        raise CliError(f"--export {args.export} is a file, not a folder")
     from ..postprocess import ExportSettings, export_results
     from ..predictor import MAX_TEMPERATURE
 

@@ -94,11 +94,24 @@ def load_source(args) -> PairSet:
     if not args.task:
         raise CliError(f"{chosen[0]} needs --task (relighting, resaturation or motion)")
     from ..data.prepare import prepare_pairs, run
+    from .prepare import PrepareBar
 
     source = "builtin" if args.builtin else ("folder", args.folder)
     show = rank() == 0 and not args.quiet
-    return run(prepare_pairs(source, args.task, limit=args.limit, seed=args.seed or 0),
-               (lambda pr: print(f"prepare: {pr.message}", file=sys.stderr)) if show else None)
+    # cdvae-prepare's bar: a line per record (every 0.2 s, stage starts and ends twice) flooded the
+    # terminal on a large folder and said "guidance features" twice
+    bar = PrepareBar(f"prepare {args.task}")
+
+    def on_progress(pr: Progress) -> None:
+        bar(pr)
+        if pr.stage == "done":
+            bar.close()
+            print(f"prepare: {pr.message}", file=sys.stderr)
+
+    try:
+        return run(prepare_pairs(source, args.task, limit=args.limit, seed=args.seed or 0), on_progress if show else None)
+    finally:
+        bar.close()
 
 
 def settings(args, pairs: PairSet) -> tuple[ModelConfig, TrainConfig]:
@@ -110,7 +123,13 @@ def settings(args, pairs: PairSet) -> tuple[ModelConfig, TrainConfig]:
     file_task = pairs.meta.get("task")
     if args.task and file_task and args.task != file_task:
         raise CliError(f"--task {args.task} but the pair file was made for {file_task}")
-    task = args.task or model.get("task") or file_task or ModelConfig.task
+    # A --config task (e.g. another model's config.json) must agree with the pair file too: it used
+    # to win silently, giving e.g. a "relighting" model with resaturation's channels that could not
+    # sample a photo. The --task flag, already checked against the file, overrides it.
+    config_task = model.get("task")
+    if not args.task and config_task and file_task and config_task != file_task:
+        raise CliError(f"--config {args.config} sets task {config_task} but the pair file was made for {file_task}")
+    task = args.task or config_task or file_task or ModelConfig.task
     model.update(task=task, channels_c=pairs.channels[0], channels_g=pairs.channels[1])
     from ..tasks import g_scale_of
 

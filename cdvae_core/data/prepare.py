@@ -156,7 +156,7 @@ def prepare_pairs(source: SourceSpec, task: str, limit: int | None = None, seed:
     rng = np.random.default_rng(seed)
     items = limit_items(src.items, limit, rng)
     total = len(items)
-    yield Progress("scan", 1, 1, f"{total} item(s) from {src.kind}")
+    yield Progress("scan", 1, 1, f"{total} item(s) from {src.kind}", {"items": float(total)})
 
     skipped = SkipLog(counts=src.skipped.counts.copy(), examples=dict(src.skipped.examples))
     xcs, xgs, owners = [], [], []

@@ -199,7 +199,9 @@ def iter_export(predictor, images: Sequence[str | os.PathLike | np.ndarray], n: 
             own = _own_sample(predictor, renderer, cond) if settings.detail else None
         except (PostprocessError, ValueError) as exc:  # tasks and predictor raise ValueError kinds
             if not skip_bad:
-                raise ExportError(f"{label}: {exc}") from exc
+                # image-file errors already start with the path: "a.txt: a.txt: not a readable image"
+                text = str(exc)
+                raise ExportError(text if text.startswith(f"{label}: ") else f"{label}: {text}") from exc
             report.failed.append((label, str(exc)))
             done += per_image
             continue
