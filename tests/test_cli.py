@@ -463,6 +463,32 @@ def test_sample_image_exports_full_resolution_results(trained, tmp_path, capsys)
     assert not (tmp_path / "s.npz").exists()
 
 
+
+def test_sample_image_folder_exports_every_photo_and_names_the_unreadable(trained, tmp_path, capsys):
+    """--image FOLDER (docs/postprocess.md): n results per photo; a broken file is listed, exit 1."""
+    import cv2
+
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    rng = np.random.default_rng(2)
+    for name in ("a.png", "b.jpg"):
+        cv2.imwrite(str(folder / name), (rng.random((40, 56, 3)) * 255).astype(np.uint8))
+    out = tmp_path / "results"
+    capsys.readouterr()
+    assert sample.main(["--model", str(trained / "model"), "--image", str(folder), "--n", "2", "--export", str(out)]) == 0
+    assert sorted(p.name for p in out.glob("*.png")) == ["a_000.png", "a_001.png", "b_000.png", "b_001.png"]
+    assert len(list(out.glob("*.json"))) == 4
+    assert "wrote 4 result(s) for 2 of 2 image(s)" in capsys.readouterr().err
+    (folder / "c.png").write_bytes(b"not a png at all")
+    assert sample.main(["--model", str(trained / "model"), "--image", str(folder), "--n", "1", "--export",
+                        str(tmp_path / "again")]) == 1
+    err = capsys.readouterr().err
+    assert "for 2 of 3 image(s)" in err and "skipped" in err and "c.png" in err
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    one_line_error(capsys, sample.main(["--model", str(trained / "model"), "--image", str(empty), "--n", "1",
+                                        "--export", str(tmp_path / "r4")]), "no image files")
+
 def test_motion_pairs_train_in_model_units_unless_the_config_says_otherwise(tmp_path):
     from cdvae_core.cli.train import build_parser, settings
 
@@ -521,3 +547,48 @@ def test_train_from_builtin_shows_one_bar_for_making_the_pairs(tmp_path, capsys)
     lines = [line for line in err.replace("\r", "\n").splitlines() if line.startswith("prepare")]
     assert "guidance features" not in err and "30/30" in err
     assert [line for line in lines if line.startswith("prepare: ")] == ["prepare: 30 pairs (3 test), 0 item(s) skipped"]
+
+
+class _Terminal:
+    """A stand-in for an interactive stderr: text collected, isatty() True."""
+
+    def __init__(self) -> None:
+        import io
+
+        self.buffer = io.StringIO()
+
+    def write(self, text: str) -> int:
+        return self.buffer.write(text)
+
+    def flush(self) -> None:
+        pass
+
+    def isatty(self) -> bool:
+        return True
+
+
+def test_eval_shows_progress_on_a_terminal_only_and_changes_no_output(trained, tmp_path, capsys, monkeypatch):
+    """cdvae-eval printed nothing while it scored (minutes on a big test set)."""
+    model, pairs = str(trained / "model"), str(trained / "pairs.npz")
+    base = ["--model", model, "--pairs", pairs, "--samples", "3,7", "--nll-k", "2"]
+    capsys.readouterr()
+    # not a terminal (pipes, logs, this capture): no bar, as with --quiet
+    assert evaluate.main(base + ["--json", str(tmp_path / "plain.json")]) == 0
+    plain = capsys.readouterr()
+    assert plain.err.strip() == f"wrote {tmp_path / 'plain.json'}"
+    terminal = _Terminal()
+    monkeypatch.setattr(sys, "stderr", terminal)
+    assert evaluate.main(base + ["--json", str(tmp_path / "tty.json")]) == 0
+    shown = terminal.buffer.getvalue()
+    assert "scoring" in shown and "NLL" in shown and "/12" in shown and "pair" in shown
+    assert capsys.readouterr().out == plain.out  # the table is unchanged
+    assert json.loads((tmp_path / "tty.json").read_text()) == json.loads((tmp_path / "plain.json").read_text())
+    quiet = _Terminal()
+    monkeypatch.setattr(sys, "stderr", quiet)
+    assert evaluate.main(base + ["--quiet", "--json", str(tmp_path / "quiet.json")]) == 0
+    assert quiet.buffer.getvalue().strip() == f"wrote {tmp_path / 'quiet.json'}"
+    assert capsys.readouterr().out == plain.out
+    # the nearest neighbour scores with a bar too
+    big = write_pairs(tmp_path / "big.npz", n=120)
+    assert evaluate.main(["--nearest-neighbour", "--pairs", str(big), "--samples", "3"]) == 0
+    assert "scoring" in quiet.buffer.getvalue()

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import shutil
+from pathlib import Path
 
 import cv2
 import numpy as np
@@ -296,3 +298,89 @@ def test_float_tiff_exports_and_truncated_jpeg_is_refused(tmp_path):
     with pytest.raises(ExportError, match="truncated JPEG"):
         export_results(predictor, tmp_path / "cut.jpg", 1, tmp_path / "bad")
     assert not (tmp_path / "bad").exists()
+
+
+def test_sidecar_records_file_number_and_where_a_given_code_came_from(tmp_path):
+    """``index`` is the row within the export call: a star exported from grid cell 4 into files
+    numbered from 5 said only "index 0". Now the file number and the caller's origin are kept."""
+    predictor = load_model(_model_dir(tmp_path))
+    photo = _photo_file(tmp_path / "p.png")
+    codes, noise = predictor.draw(_cond(predictor, photo), 6, 2)
+    cells = [4, 1]
+    paths = export_results(predictor, photo, 0, tmp_path / "stars", codes=codes[cells], noise=noise[cells],
+                           first_index=5, sample_indices=cells)
+    assert [p.name for p in paths] == ["image000_005.png", "image000_006.png"]
+    for row, (path, cell) in enumerate(zip(paths, cells)):
+        side = json.loads(path.with_suffix(".json").read_text())
+        assert (side["index"], side["file_number"], side["sample_index"]) == (row, 5 + row, cell)
+        assert side["code"] == [float(v) for v in codes[cell]]
+    # a drawn export: index is the row of the seeded draw, and no origin is claimed
+    drawn = export_results(predictor, photo, 2, tmp_path / "drawn", seed=2)
+    side = json.loads(drawn[1].with_suffix(".json").read_text())
+    assert (side["index"], side["file_number"], side["sample_index"]) == (1, 1, None)
+    bad = [(dict(codes=codes[:2], sample_indices=[0]), "must be 2 whole numbers"),
+           (dict(codes=codes[:2], sample_indices=[0, -1]), "must be 2 whole numbers"),
+           (dict(codes=codes[:2], sample_indices=[True, 1]), "must be 2 whole numbers"),
+           (dict(sample_indices=[0, 1]), "sample_indices= goes with codes=")]
+    for kwargs, needle in bad:
+        with pytest.raises(ExportError, match=needle):
+            export_results(predictor, photo, 2, tmp_path / "bad", **kwargs)
+    assert not (tmp_path / "bad").exists()
+
+
+def test_reproduce_refuses_a_model_that_changed_since_the_export(tmp_path):
+    model_dir = _model_dir(tmp_path)
+    predictor = load_model(model_dir)
+    _photo_file(tmp_path / "p.png")
+    (path,) = export_results(predictor, tmp_path / "p.png", 1, tmp_path / "out", seed=1)
+    sidecar = path.with_suffix(".json")
+    assert len(json.loads(sidecar.read_text())["model"]["weights_sha256"]) == 64
+    np.testing.assert_array_equal(reproduce(sidecar), read_image(path))
+    # retrained in place: same config, other weights
+    torch.manual_seed(1)
+    save_model(model_dir, build_model(predictor.config), TrainConfig())
+    with pytest.raises(ExportError, match="has changed since the export"):
+        reproduce(sidecar)
+    with pytest.raises(ExportError, match="has changed since the export"):
+        reproduce(sidecar, load_model(model_dir))
+    # a sidecar from before the hash existed: the recorded config is compared instead
+    side = json.loads(sidecar.read_text())
+    del side["model"]["weights_sha256"]
+    side["model"]["config"]["tie"] = "mdn"
+    (tmp_path / "old.json").write_text(json.dumps(side))
+    with pytest.raises(ExportError, match="is not the exported one \\(tie was 'mdn', is 'gauss'\\)"):
+        reproduce(tmp_path / "old.json")
+    # a model directory or photo that is gone: one line naming the sidecar
+    shutil.rmtree(model_dir)
+    with pytest.raises(ExportError, match="the recorded model cannot be loaded") as info:
+        reproduce(sidecar)
+    assert "\n" not in str(info.value) and str(sidecar) in str(info.value)
+
+
+def old_sidecar(tmp_path):
+    """tests/data/export_sidecar_v2_head.json, written by export_results before file_number,
+    sample_index and weights_sha256 existed (a TINY Gauss resaturation model, the PATTERN photo,
+    seed 5, result 1), with its model and photo paths pointed at copies made here."""
+    from helpers import TINY
+
+    side = json.loads((Path(__file__).parent / "data" / "export_sidecar_v2_head.json").read_text())
+    assert "file_number" not in side and "weights_sha256" not in side["model"]
+    torch.manual_seed(0)
+    cfg = ModelConfig(task="resaturation", tie="gauss", channels_c=1, channels_g=1, **TINY)
+    save_model(tmp_path / "model", build_model(cfg), TrainConfig())
+    yy, xx = np.mgrid[0:40, 0:48]
+    rgb = np.stack([(xx * 5) % 256, (yy * 6) % 256, ((xx + yy) * 3) % 256], -1).astype(np.uint8)
+    cv2.imwrite(str(tmp_path / "photo.png"), rgb[:, :, ::-1])
+    side["model"]["dir"], side["source"]["path"] = str(tmp_path / "model"), str(tmp_path / "photo.png")
+    (tmp_path / "old").mkdir()
+    (tmp_path / "old" / "photo_001.json").write_text(json.dumps(side, indent=2))
+    return tmp_path / "old" / "photo_001.json", side, rgb
+
+
+def test_a_sidecar_written_before_the_new_keys_still_reproduces(tmp_path):
+    path, side, rgb = old_sidecar(tmp_path)
+    predictor = load_model(tmp_path / "model")
+    # the same code and noise exported now give the picture the old sidecar reproduces
+    (now,) = export_results(predictor, rgb, 0, tmp_path / "now", codes=np.asarray([side["code"]], np.float32),
+                            noise=np.asarray([side["lower_noise"]], np.float32))
+    np.testing.assert_array_equal(reproduce(path), read_image(now))

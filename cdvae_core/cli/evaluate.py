@@ -6,6 +6,9 @@
 The JSON holds ``best_error`` ({"3": value, ...}), ``variance`` (16 grid points, 100 samples or
 the largest N when that is more), ``nll`` (importance-weighted -log p(x_c, x_g) in nats per pair;
 null for the CVAE and the nearest neighbour) and what was evaluated.
+
+While it scores, a tqdm bar per stage (sampling, NLL) counts test pairs on stderr when stderr is
+a terminal; ``--quiet``, pipes and log files get none. stdout (the table) and the JSON are the same.
 """
 
 from __future__ import annotations
@@ -41,7 +44,18 @@ def build_parser() -> Parser:
     p.add_argument("--sigma", type=float, help=f"with --nearest-neighbour: Gaussian smoothing in pixels (default {NN_SIGMA:g})")
     p.add_argument("--name", help="row name in the table (default: Gauss, MDN4, CVAE, NN, ...)")
     p.add_argument("--seed", type=int, help="with --model: seed of the samples (default 0)")
+    p.add_argument("--quiet", action="store_true", help="no progress bar (none is shown when stderr is not a terminal)")
     return p
+
+
+def progress_bar(total: int, desc: str, quiet: bool):
+    """A tqdm bar over test pairs on stderr; disabled with --quiet or when stderr is not a
+    terminal (a log file would collect every redraw as one ever-growing line)."""
+    from tqdm import tqdm
+
+    interactive = getattr(sys.stderr, "isatty", lambda: False)()
+    return tqdm(total=total, desc=desc, unit="pair", file=sys.stderr, dynamic_ncols=True,
+                disable=quiet or not interactive, leave=False)
 
 
 class Accumulator:
@@ -68,8 +82,9 @@ class Accumulator:
                 "variance": self.variance / self.pairs}
 
 
-def evaluate_nll(model, xc: np.ndarray, xg: np.ndarray, k: int, seed: int) -> float:
-    """Mean importance-weighted -log p(x_c, x_g) over the pairs, in nats per pair."""
+def evaluate_nll(model, xc: np.ndarray, xg: np.ndarray, k: int, seed: int, on_pairs=None) -> float:
+    """Mean importance-weighted -log p(x_c, x_g) over the pairs, in nats per pair;
+    ``on_pairs(count)`` is called after each chunk (the progress bar)."""
     import torch
 
     gen = torch.Generator().manual_seed(int(seed) + 1)
@@ -79,6 +94,8 @@ def evaluate_nll(model, xc: np.ndarray, xg: np.ndarray, k: int, seed: int) -> fl
             a = torch.from_numpy(np.ascontiguousarray(xc[start : start + 64]))
             b = torch.from_numpy(np.ascontiguousarray(xg[start : start + 64]))
             total += float(model.nll(a, b, k=k, generator=gen).double().sum())
+            if on_pairs is not None:
+                on_pairs(len(a))
     return total / len(xc)
 
 
@@ -113,8 +130,10 @@ def _body(argv: Sequence[str] | None) -> int:
         if len(train) < n_draw:
             raise CliError(f"the nearest neighbour needs {n_draw} training pairs for {n_draw} samples, the file has {len(train)}")
         baseline = NearestNeighbour.fit(train.xc, train.xg, sigma=NN_SIGMA if args.sigma is None else args.sigma)
-        for start in range(0, len(test), 64):
-            acc.add(baseline.sample(test.xc[start : start + 64], n_draw), test.xg[start : start + 64])
+        with progress_bar(len(test), "scoring", args.quiet) as bar:
+            for start in range(0, len(test), 64):
+                acc.add(baseline.sample(test.xc[start : start + 64], n_draw), test.xg[start : start + 64])
+                bar.update(len(test.xc[start : start + 64]))
         name = args.name or "NN"
     else:
         from ..checkpoint import load_model
@@ -122,10 +141,13 @@ def _body(argv: Sequence[str] | None) -> int:
         predictor = load_model(args.model)
         check_channels(pairs, predictor.config)
         model = predictor.model
-        for start, samples in model_samples(model, test.xc, n_draw, args.seed):
-            acc.add(samples, test.xg[start : start + len(samples)])
+        with progress_bar(len(test), "scoring", args.quiet) as bar:
+            for start, samples in model_samples(model, test.xc, n_draw, args.seed):
+                acc.add(samples, test.xg[start : start + len(samples)])
+                bar.update(len(samples))
         if predictor.supports_nll and args.nll_k > 0:
-            nll = evaluate_nll(model, test.xc, test.xg, args.nll_k, args.seed)
+            with progress_bar(len(test), "NLL", args.quiet) as bar:
+                nll = evaluate_nll(model, test.xc, test.xg, args.nll_k, args.seed, on_pairs=bar.update)
         name = args.name or method_name(predictor.config)
     result = {"method": name, "model": args.model, "pairs": str(args.pairs), "test_pairs": len(test),
               # the baseline draws nothing (deterministic): no seed was used, so none is claimed

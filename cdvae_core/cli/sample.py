@@ -2,12 +2,15 @@
 
     cdvae-sample --model runs/mdn4 --pairs pairs.npz --n 30 --out samples.npz
     cdvae-sample --model runs/mdn4 --image photo.jpg --n 8 --export results/
+    cdvae-sample --reproduce results/photo_003.json [--out again.png] [--overwrite]
 
 With ``--pairs`` it writes ``samples`` float32 (N_test, N, Cg, 32, 32) for the test split (and
 ``index``, the test rows of the pair file); with ``--image`` it writes N full-resolution
 results and their JSON sidecars through cdvae_core.postprocess.export: each the model's full
 sample (code and lower latent layers drawn), or with ``--lower-means`` its lower layers at their
-conditional means.
+conditional means. With ``--reproduce`` it re-renders one exported result from its sidecar (the
+model and photo recorded there, both checked to be unchanged) into ``--out``, by default
+``<stem>_reproduced.<ext>`` next to the sidecar.
 """
 
 from __future__ import annotations
@@ -26,16 +29,24 @@ PROG = "cdvae-sample"
 
 
 def build_parser() -> Parser:
-    p = Parser(prog=PROG, description="Draw conditional samples from a saved model.")
-    p.add_argument("--model", required=True, help="saved model directory")
+    p = Parser(prog=PROG, description="Draw conditional samples from a saved model, "
+                                      "or re-render an exported result from its sidecar.")
+    # --model and --n are checked in _body: --reproduce reads both from the sidecar
+    p.add_argument("--model", help="saved model directory (with --reproduce: instead of the recorded one, "
+                                   "e.g. after moving it; it must hold the same weights)")
     src = p.add_mutually_exclusive_group(required=True)
     src.add_argument("--pairs", help="pair file: sample every test pair (split == 1)")
-    src.add_argument("--image", help="one photo (or frame, for motion): full-resolution results")
-    p.add_argument("--n", type=int, required=True, help="samples per conditioning image")
-    p.add_argument("--out", help="with --pairs: output .npz")
+    src.add_argument("--image", help="one photo (or frame, for motion), or a folder of them: full-resolution results")
+    src.add_argument("--reproduce", metavar="SIDECAR.json",
+                     help="re-render the exported result a sidecar describes, from the model and photo it records")
+    p.add_argument("--n", type=int, help="samples per conditioning image (--pairs, --image)")
+    p.add_argument("--out", help="with --pairs: output .npz; with --reproduce: output .png or .jpg "
+                                 "(default: <sidecar stem>_reproduced.<ext> next to the sidecar)")
+    p.add_argument("--overwrite", action="store_true",
+                   help="with --reproduce: replace an existing output file (the exported original too)")
     p.add_argument("--export", help="with --image: output folder")
     p.add_argument("--format", help="with --image: png, jpg or png16 (default png)")
-    p.add_argument("--seed", type=int, default=0, help="seed of the samples (default 0)")
+    p.add_argument("--seed", type=int, help="with --pairs, --image: seed of the samples (default 0)")
     p.add_argument("--temperature", type=float, default=None,
                    help="with --image: spread of the drawn codes and lower-layer noise, 0-2 (default 1, the model's conditional; "
                         "lower pulls the same samples toward its means)")
@@ -50,8 +61,49 @@ def _write_npz(path, arrays: dict[str, np.ndarray]) -> None:
     write_with(path, lambda tmp: np.savez(tmp, **arrays), suffix=".npz")
 
 
+def _reproduce(args) -> int:
+    given = [flag for flag, value in (("--n", args.n), ("--seed", args.seed), ("--export", args.export),
+                                      ("--format", args.format), ("--temperature", args.temperature),
+                                      ("--lower-means", args.lower_means or None)) if value is not None]
+    if given:
+        raise CliError(f"{given[0]} does not go with --reproduce: the sidecar records how the result was made")
+    if args.out is not None and not args.out.strip():
+        raise CliError("--out is empty: name an output .png or .jpg file")
+    from ..postprocess.export import reproduce_file
+    from ..postprocess.imagefiles import read_image
+
+    predictor = None
+    if args.model is not None:
+        from ..checkpoint import load_model
+
+        predictor = load_model(args.model)
+    written, original = reproduce_file(args.reproduce, args.out, overwrite=args.overwrite, predictor=predictor)
+    if original is None:
+        print(f"wrote {written} (the exported result is not beside the sidecar to compare)", file=sys.stderr)
+    elif written.resolve() == original.resolve():
+        print(f"wrote {written} (replaced the exported result)", file=sys.stderr)
+    else:
+        # a check the user can read: the sidecar promises the very same pixels
+        diff = np.abs(read_image(written).astype(np.int16) - read_image(original).astype(np.int16))
+        if diff.max() == 0:
+            print(f"wrote {written}: identical to {original.name}", file=sys.stderr)
+        else:
+            lossy = " (JPEG is lossy)" if ".jpg" in {written.suffix.lower(), original.suffix.lower()} else ""
+            print(f"wrote {written}: differs from {original.name} in {int((diff.max(axis=2) > 0).sum())} pixel(s), "
+                  f"by up to {int(diff.max())} level(s){lossy}", file=sys.stderr)
+    return 0
+
+
 def _body(argv: Sequence[str] | None) -> int:
     args = parse(build_parser(), argv)
+    if args.reproduce is not None:
+        return _reproduce(args)
+    if args.overwrite:
+        raise CliError("--overwrite goes with --reproduce; --pairs and --image write new files")
+    missing = [flag for flag, value in (("--model", args.model), ("--n", args.n)) if value is None]
+    if missing:  # argparse's wording, now that --reproduce makes them optional
+        raise CliError(f"the following arguments are required: {', '.join(missing)}")
+    args.seed = 0 if args.seed is None else args.seed
     if args.n < 1:
         raise CliError("--n must be at least 1")
     from ..checkpoint import load_model
@@ -92,10 +144,38 @@ def _body(argv: Sequence[str] | None) -> int:
     if not 0.0 <= temperature <= MAX_TEMPERATURE:
         raise CliError(f"--temperature must lie in [0, {MAX_TEMPERATURE}], got {temperature}")
     predictor = load_model(args.model)
+    settings = ExportSettings(temperature=temperature, lower_layers=not args.lower_means)
+    if Path(args.image).is_dir():
+        return _export_folder(predictor, args, settings)
     written = export_results(predictor, args.image, args.n, args.export, seed=args.seed, fmt=args.format or "png",
-                             settings=ExportSettings(temperature=temperature, lower_layers=not args.lower_means))
+                             settings=settings)
     print(f"wrote {len(written)} result(s) to {args.export}", file=sys.stderr)
     return 0
+
+
+def _export_folder(predictor, args, settings) -> int:
+    """--image FOLDER: n results for every photo directly in it, with a progress bar; photos that
+    cannot be read are listed and skipped (exit 1 when any was, so scripts notice)."""
+    from tqdm import tqdm
+
+    from ..postprocess import ExportReport, iter_export
+    from ..postprocess.imagefiles import list_images
+
+    images = list_images(args.image)
+    if not images:
+        raise CliError(f"--image {args.image}: no image files in that folder")
+    report = ExportReport()
+    with tqdm(total=len(images) * args.n, unit="result", desc="export", file=sys.stderr,
+              disable=None) as bar:  # None: no bar when stderr is not a terminal (logs stay clean)
+        for progress in iter_export(predictor, images, args.n, args.export, args.seed, args.format or "png",
+                                    settings=settings, report=report):
+            bar.n = progress.done
+            bar.refresh()
+    print(f"wrote {len(report.results)} result(s) for {len(images) - len(report.failed)} of {len(images)} "
+          f"image(s) to {args.export}", file=sys.stderr)
+    for name, why in report.failed:
+        print(f"skipped {name}: {why}", file=sys.stderr)
+    return 1 if report.failed else 0
 
 
 def main(argv: Sequence[str] | None = None) -> int:

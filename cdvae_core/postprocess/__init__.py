@@ -5,7 +5,7 @@ imports the tasks when it runs.
 """
 
 from .errors import ExportError, PostprocessError, UpsampleError
-from .export import ExportReport, ExportSettings, export_folder, export_results, iter_export, reproduce
+from .export import ExportReport, ExportSettings, export_folder, export_results, iter_export, reproduce, reproduce_file
 from .flowviz import draw_arrows, flow_arrows, flow_color, flow_to_pixels
 from .imagefiles import read_image, write_image
 from .render import MotionView, Renderer, get_renderer, render_results
@@ -36,5 +36,6 @@ __all__ = [
     "read_image",
     "render_results",
     "reproduce",
+    "reproduce_file",
     "write_image",
 ]

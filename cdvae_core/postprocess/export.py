@@ -120,8 +120,39 @@ def _codes(predictor, cond, n: int, seed: int, codes: np.ndarray | None, noise: 
     return codes, noise
 
 
+def weights_sha256(predictor) -> str | None:
+    """sha256 of the model's parameters and buffers (state_dict by name: name, dtype, shape, raw
+    bytes); None for a predictor without a torch model. Hashing the tensors rather than the
+    weights file covers in-memory models and stays equal across re-saves of the same weights."""
+    state_dict = getattr(getattr(predictor, "model", None), "state_dict", None)
+    if state_dict is None:
+        return None
+    import torch  # a predictor with a torch model means torch is loaded already
+
+    digest = hashlib.sha256()
+    for name, tensor in sorted(state_dict().items()):
+        flat = tensor.detach().cpu().contiguous().reshape(-1)
+        digest.update(f"{name}|{flat.dtype}|{tuple(tensor.shape)}|".encode())
+        digest.update(flat.view(torch.uint8).numpy().tobytes())  # raw bytes, any dtype (bfloat16 too)
+    return digest.hexdigest()
+
+
+def _sample_indices(sample_indices: Sequence[int] | None, codes: np.ndarray | None) -> list[int] | None:
+    """The caller's record of where each given code came from (e.g. the Studio's grid cell), checked."""
+    if sample_indices is None:
+        return None
+    if codes is None:
+        raise ExportError("sample_indices= goes with codes=; drawn results are numbered by \"index\"")
+    values = list(sample_indices)
+    if len(values) != len(codes) or not all(isinstance(v, (int, np.integer)) and not isinstance(v, bool) and v >= 0
+                                            for v in values):
+        raise ExportError(f"sample_indices must be {len(codes)} whole numbers >= 0 (one per code), got {values!r}")
+    return [int(v) for v in values]
+
+
 def _sidecar(predictor, settings: ExportSettings, path: str | None, image: np.ndarray, seed: int, index: int,
-             code: np.ndarray, noise: np.ndarray | None, files: dict[str, str]) -> dict[str, Any]:
+             code: np.ndarray, noise: np.ndarray | None, files: dict[str, str], *, file_number: int,
+             sample_index: int | None, weights: str | None) -> dict[str, Any]:
     return {
         "format": SIDECAR_FORMAT,
         "format_version": SIDECAR_VERSION,
@@ -138,9 +169,14 @@ def _sidecar(predictor, settings: ExportSettings, path: str | None, image: np.nd
             "name": predictor.name,
             "task": predictor.task,
             "config": predictor.config.to_dict(),
+            "weights_sha256": weights,  # reproduce refuses a model whose weights changed since
         },
         "seed": int(seed),
+        # the row of this export call's codes (drawn: row of predictor.draw(cond, n, seed));
+        # not the file number, which differs when first_index > 0
         "index": int(index),
+        "file_number": int(file_number),  # the number in the file names, stem_{file_number:03d}
+        "sample_index": sample_index,  # where the caller took the code from (sample_indices=), or null
         "code": [float(v) for v in code],  # float32 values, exact as JSON doubles
         # the lower layers' standard-normal noise (noise_dim,) as float32 values; null: at their means
         "lower_noise": None if noise is None else [float(v) for v in noise],
@@ -161,7 +197,8 @@ def render_code(predictor, renderer: Renderer, cond, code: np.ndarray, own: np.n
 def iter_export(predictor, images: Sequence[str | os.PathLike | np.ndarray], n: int, outdir: str | os.PathLike,
                 seed: int = 0, fmt: str = "png", *, codes: np.ndarray | None = None,
                 noise: np.ndarray | None = None, settings: ExportSettings | None = None,
-                skip_bad: bool = True, report: ExportReport | None = None, first_index: int = 0) -> Iterator[Progress]:
+                skip_bad: bool = True, report: ExportReport | None = None, first_index: int = 0,
+                sample_indices: Sequence[int] | None = None) -> Iterator[Progress]:
     """Yield Progress("export", done, total, message) while writing n results per photo.
 
     ``images`` are paths or uint8 (H, W, 3) arrays; ``codes`` (n, D) replaces the drawn codes
@@ -171,11 +208,16 @@ def iter_export(predictor, images: Sequence[str | os.PathLike | np.ndarray], n: 
     raise ExportError. A bad photo is recorded in ``report.failed`` and skipped when ``skip_bad``,
     else raises ExportError. Files are numbered from ``first_index`` (several calls writing
     results of one photo into one folder, as the Studio's export of stars does, must not
-    overwrite each other). Close the generator to cancel.
+    overwrite each other). ``sample_indices`` (one whole number per code, with ``codes``) says
+    where each code came from, e.g. the Studio's grid cell: the sidecars record it as
+    ``sample_index`` (``index`` is the row within this call, ``file_number`` the file's number).
+    Close the generator to cancel.
     """
     settings = dataclasses.replace(settings or ExportSettings(), fmt=fmt)
     suffix = check_format(fmt)
     codes, noise = _given(predictor, codes, noise)
+    origins = _sample_indices(sample_indices, codes)
+    weights = weights_sha256(predictor)
     if codes is not None:  # the sidecars record what was decoded
         noise = noise if settings.lower_layers else None
         settings = dataclasses.replace(settings, lower_layers=noise is not None)
@@ -225,7 +267,9 @@ def iter_export(predictor, images: Sequence[str | os.PathLike | np.ndarray], n: 
                 result = renderer.compose(layer)
             write_image(out / files["result"], result, fmt, settings.jpeg_quality)
             sidecar = out / f"{name}.json"
-            write_text_atomic(sidecar, json.dumps(_sidecar(predictor, settings, path, image, seed, i, code, eps, files), indent=2))
+            record = _sidecar(predictor, settings, path, image, seed, i, code, eps, files, file_number=first_index + i,
+                              sample_index=None if origins is None else origins[i], weights=weights)
+            write_text_atomic(sidecar, json.dumps(record, indent=2))
             report.results.append(out / files["result"])
             report.sidecars.append(sidecar)
             done += 1
@@ -241,15 +285,17 @@ def _drain(gen: Iterator[Progress]) -> None:
 
 def export_results(predictor, image: str | os.PathLike | np.ndarray, n: int, outdir: str | os.PathLike,
                    seed: int = 0, fmt: str = "png", *, codes: np.ndarray | None = None,
-                   noise: np.ndarray | None = None, settings: ExportSettings | None = None) -> list[Path]:
+                   noise: np.ndarray | None = None, settings: ExportSettings | None = None, first_index: int = 0,
+                   sample_indices: Sequence[int] | None = None) -> list[Path]:
     """Write n full-resolution results of one photo (path or uint8 (H, W, 3)); returns their paths.
 
-    ``codes`` / ``noise`` as for ``iter_export``. Raises ExportError (one line) for an unreadable
-    photo, a bad format, codes or noise that do not fit the model, or an unwritable folder.
+    ``codes`` / ``noise`` / ``first_index`` / ``sample_indices`` as for ``iter_export``. Raises
+    ExportError (one line) for an unreadable photo, a bad format, codes or noise that do not fit
+    the model, or an unwritable folder.
     """
     report = ExportReport()
     _drain(iter_export(predictor, [image], n, outdir, seed, fmt, codes=codes, noise=noise, settings=settings,
-                       skip_bad=False, report=report))
+                       skip_bad=False, report=report, first_index=first_index, sample_indices=sample_indices))
     return report.results
 
 
@@ -291,13 +337,42 @@ def _sidecar_vector(sidecar, data: dict[str, Any], key: str, length: int, what: 
     return arr
 
 
+def _check_model(sidecar, data: dict[str, Any], predictor) -> None:
+    """ExportError unless ``predictor`` is the model the sidecar was exported with: its recorded
+    weights hash (sidecars from before the hash existed: the config keys both sides have)."""
+    recorded = data["model"]
+    where = getattr(predictor, "path", None) or recorded.get("dir") or "the given model"
+    expected = recorded.get("weights_sha256")
+    if expected is not None:
+        if weights_sha256(predictor) != expected:
+            raise ExportError(f"{sidecar}: the model in {where} has changed since the export (its weights differ)")
+        return
+    config = getattr(predictor, "config", None)
+    if not isinstance(recorded.get("config"), dict) or config is None:
+        return
+    now = json.loads(json.dumps(config.to_dict()))  # tuples as JSON lists, as the sidecar holds them
+    for key, value in recorded["config"].items():
+        if key in now and now[key] != value:
+            raise ExportError(f"{sidecar}: the model in {where} is not the exported one "
+                              f"({key} was {value!r}, is {now[key]!r})")
+
+
+def _settings_of(data: dict[str, Any]) -> ExportSettings:
+    raw = dict(data["settings"])
+    raw.setdefault("lower_layers", data["format_version"] >= 2)  # version 1 decoded at the means
+    raw["upsample"] = UpsampleSettings(**{**raw["upsample"], "segments": _segments(raw["upsample"]["segments"])})
+    return ExportSettings(**raw)
+
+
 def reproduce(sidecar: str | os.PathLike, predictor=None, image: np.ndarray | None = None) -> np.ndarray:
     """Re-render the result a sidecar describes: uint8 (H, W, 3), identical to the exported one.
 
     ``predictor`` defaults to ``checkpoint.load_model`` of the recorded model directory and
-    ``image`` to the recorded source path; a photo whose pixels changed is refused. The result
-    is decoded from the sidecar's ``code`` and ``lower_noise`` (null, or a version 1 sidecar:
-    lower layers at their conditional means); ExportError if they do not fit the model.
+    ``image`` to the recorded source path. Refused with a one-line ExportError: a model that
+    cannot be loaded or is not the exported one (weights hash, or for older sidecars the config),
+    a photo that cannot be read or whose pixels changed. The result is decoded from the sidecar's
+    ``code`` and ``lower_noise`` (null, or a version 1 sidecar: lower layers at their conditional
+    means); ExportError if they do not fit the model.
     """
     data = read_sidecar(sidecar)
     if predictor is None:
@@ -305,21 +380,25 @@ def reproduce(sidecar: str | os.PathLike, predictor=None, image: np.ndarray | No
 
         if not data["model"]["dir"]:
             raise ExportError(f"{sidecar}: no model directory recorded; pass the predictor")
-        predictor = load_model(data["model"]["dir"])
+        try:
+            predictor = load_model(data["model"]["dir"])
+        except ValueError as exc:  # ModelLoadError names the directory and what is wrong with it
+            raise ExportError(f"{sidecar}: the recorded model cannot be loaded: {exc}") from exc
+    _check_model(sidecar, data, predictor)
     if image is None:
         if not data["source"]["path"]:
             raise ExportError(f"{sidecar}: the source was an in-memory image; pass it as image=")
-        image = read_image(data["source"]["path"])
+        try:
+            image = read_image(data["source"]["path"])
+        except ExportError as exc:
+            raise ExportError(f"{sidecar}: the recorded source photo cannot be read: {exc}") from exc
     if hashlib.sha256(np.ascontiguousarray(image).tobytes()).hexdigest() != data["source"]["sha256"]:
         raise ExportError(f"{sidecar}: the source photo's pixels differ from the exported one's")
     code = _sidecar_vector(sidecar, data, "code", predictor.code_dim, "code")
     noise = None  # version 1 sidecars predate lower_noise: decoded at the means
     if data["format_version"] >= 2 and data["lower_noise"] is not None:
         noise = _sidecar_vector(sidecar, data, "lower_noise", predictor.noise_dim, "lower-layer noise")
-    raw = dict(data["settings"])
-    raw.setdefault("lower_layers", data["format_version"] >= 2)  # version 1 decoded at the means
-    raw["upsample"] = UpsampleSettings(**{**raw["upsample"], "segments": _segments(raw["upsample"]["segments"])})
-    settings = ExportSettings(**raw)
+    settings = _settings_of(data)
     from ..tasks import get_task
 
     renderer = get_renderer(get_task(predictor.task), image, settings.upsample)
@@ -329,6 +408,41 @@ def reproduce(sidecar: str | os.PathLike, predictor=None, image: np.ndarray | No
     if renderer.task.name == "motion":
         return renderer.arrows_over_frame(layer)
     return renderer.compose(layer)
+
+
+OUT_FORMATS = {".png": "png", ".jpg": "jpg", ".jpeg": "jpg"}
+
+
+def reproduce_file(sidecar: str | os.PathLike, out: str | os.PathLike | None = None, *, overwrite: bool = False,
+                   predictor=None, image: np.ndarray | None = None) -> tuple[Path, Path | None]:
+    """Re-render a sidecar's result into a file; returns (written file, the exported result it
+    should equal, or None when that file is gone).
+
+    ``out`` defaults to ``<sidecar stem>_reproduced.<ext>`` next to the sidecar, in the sidecar's
+    format; an ``out`` ending .png or .jpg/.jpeg picks that format (png16 stays png16 as .png).
+    An existing file, the exported original included, is only replaced with ``overwrite``.
+    Motion: the result picture (arrows over the frame), not the flow-colour and warped extras.
+    """
+    sidecar = Path(sidecar)
+    data = read_sidecar(sidecar)
+    settings = _settings_of(data)
+    if out is None:
+        target = sidecar.with_name(f"{sidecar.stem}_reproduced{check_format(settings.fmt)}")
+    else:
+        target = Path(out)
+        if target.suffix.lower() not in OUT_FORMATS:
+            raise ExportError(f"{target}: name a .png or .jpg file for the reproduced result")
+    fmt = OUT_FORMATS.get(target.suffix.lower(), settings.fmt)
+    if fmt == "png" and settings.fmt == "png16":
+        fmt = "png16"
+    if target.is_dir():
+        raise ExportError(f"{target} is a folder, not a file")
+    if target.exists() and not overwrite:
+        raise ExportError(f"{target} already exists; --overwrite (overwrite=True) replaces it")
+    result = reproduce(sidecar, predictor, image)  # everything is checked before anything is written
+    write_image(target, result, fmt, settings.jpeg_quality)
+    original = sidecar.parent / str((data.get("files") or {}).get("result", ""))
+    return target, (original if original.is_file() else None)
 
 
 def _segments(raw: dict[str, Any]):

@@ -1,0 +1,104 @@
+"""cdvae-sample --reproduce: re-render an exported result from its sidecar, from the command line."""
+
+from __future__ import annotations
+
+import shutil
+
+import cv2
+import numpy as np
+import pytest
+import torch
+
+from cdvae_core.checkpoint import save_model
+from cdvae_core.cli import sample
+from cdvae_core.config import ModelConfig, TrainConfig
+from cdvae_core.model import build_model
+from cdvae_core.postprocess import read_image
+
+from helpers import TINY
+from test_cli import one_line_error
+from test_postprocess_export import old_sidecar
+
+pytestmark = pytest.mark.usefixtures("one_thread")
+
+
+@pytest.fixture()
+def exported(tmp_path):
+    """A tiny untrained model, a photo, and one result exported through cdvae-sample --image."""
+    torch.manual_seed(0)
+    save_model(tmp_path / "model", build_model(ModelConfig(task="resaturation", tie="gauss", channels_c=1, channels_g=1,
+                                                           **TINY)), TrainConfig())
+    rgb = cv2.GaussianBlur((np.random.default_rng(2).random((40, 56, 3)) * 255).astype(np.uint8), (0, 0), 2)
+    cv2.imwrite(str(tmp_path / "photo.png"), rgb)
+    assert sample.main(["--model", str(tmp_path / "model"), "--image", str(tmp_path / "photo.png"), "--n", "2",
+                        "--seed", "4", "--export", str(tmp_path / "out")]) == 0
+    return tmp_path
+
+
+def test_reproduce_writes_next_to_the_sidecar_and_never_overwrites_unasked(exported, capsys):
+    out = exported / "out"
+    capsys.readouterr()
+    assert sample.main(["--reproduce", str(out / "photo_001.json")]) == 0
+    again = out / "photo_001_reproduced.png"
+    np.testing.assert_array_equal(read_image(again), read_image(out / "photo_001.png"))
+    assert capsys.readouterr().err.strip() == f"wrote {again}: identical to photo_001.png"
+    before = again.read_bytes()
+    one_line_error(capsys, sample.main(["--reproduce", str(out / "photo_001.json")]), "already exists; --overwrite")
+    one_line_error(capsys, sample.main(["--reproduce", str(out / "photo_001.json"), "--out", str(out / "photo_001.png")]),
+                   "already exists")
+    assert again.read_bytes() == before
+    # asked: --overwrite replaces, the original included
+    original = (out / "photo_001.png").read_bytes()
+    assert sample.main(["--reproduce", str(out / "photo_001.json"), "--out", str(out / "photo_001.png"),
+                        "--overwrite"]) == 0
+    assert "replaced the exported result" in capsys.readouterr().err
+    np.testing.assert_array_equal(read_image(out / "photo_001.png"), cv2.imdecode(np.frombuffer(original, np.uint8),
+                                                                                  cv2.IMREAD_COLOR)[:, :, ::-1])
+    # --out picks the format by its suffix
+    assert sample.main(["--reproduce", str(out / "photo_000.json"), "--out", str(exported / "r.jpg")]) == 0
+    assert (exported / "r.jpg").read_bytes()[:2] == b"\xff\xd8"
+    assert "JPEG is lossy" in capsys.readouterr().err
+
+
+def test_reproduce_refuses_what_changed_or_went_missing_in_one_line(exported, capsys):
+    side = exported / "out" / "photo_000.json"
+    capsys.readouterr()
+    for flags, needle in ((["--n", "3"], "--n does not go with --reproduce"),
+                          (["--seed", "1"], "--seed does not go with --reproduce"),
+                          (["--lower-means"], "--lower-means does not go with --reproduce"),
+                          (["--out", str(exported / "r.gif")], "name a .png or .jpg file"),
+                          (["--out", str(exported)], "name a .png or .jpg file")):
+        one_line_error(capsys, sample.main(["--reproduce", str(side), *flags]), needle)
+    one_line_error(capsys, sample.main(["--reproduce", str(exported / "none.json")]), "not a readable sidecar")
+    one_line_error(capsys, sample.main(["--model", str(exported / "model"), "--n", "2", "--overwrite", "--image",
+                                        str(exported / "photo.png"), "--export", str(exported / "x")]),
+                   "--overwrite goes with --reproduce")
+    one_line_error(capsys, sample.main(["--image", str(exported / "photo.png"), "--export", str(exported / "x")]),
+                   "the following arguments are required: --model, --n")
+    # the photo: edited, then gone
+    photo = cv2.imread(str(exported / "photo.png"))
+    photo[0, 0] ^= 1
+    cv2.imwrite(str(exported / "photo.png"), photo)
+    one_line_error(capsys, sample.main(["--reproduce", str(side)]), "the source photo's pixels differ")
+    (exported / "photo.png").unlink()
+    one_line_error(capsys, sample.main(["--reproduce", str(side)]), "the recorded source photo cannot be read")
+    # the model: moved (--model names where it is now), then retrained in place
+    photo[0, 0] ^= 1
+    cv2.imwrite(str(exported / "photo.png"), photo)
+    shutil.move(exported / "model", exported / "moved")
+    one_line_error(capsys, sample.main(["--reproduce", str(side)]), "the recorded model cannot be loaded")
+    assert sample.main(["--reproduce", str(side), "--model", str(exported / "moved")]) == 0
+    assert "identical to photo_000.png" in capsys.readouterr().err
+    torch.manual_seed(9)
+    save_model(exported / "moved", build_model(ModelConfig(task="resaturation", tie="gauss", channels_c=1, channels_g=1,
+                                                           **TINY)), TrainConfig())
+    one_line_error(capsys, sample.main(["--reproduce", str(side), "--model", str(exported / "moved"), "--out",
+                                        str(exported / "changed.png")]), "has changed since the export")
+    assert not (exported / "changed.png").exists()
+
+
+def test_reproduce_reads_a_sidecar_written_before_the_new_keys(tmp_path, capsys):
+    path, _, _ = old_sidecar(tmp_path)
+    assert sample.main(["--reproduce", str(path), "--out", str(tmp_path / "r.png")]) == 0
+    assert "not beside the sidecar to compare" in capsys.readouterr().err
+    assert read_image(tmp_path / "r.png").shape == (40, 48, 3)
