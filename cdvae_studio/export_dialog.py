@@ -1,9 +1,12 @@
 """``exportDialog``: write starred or chosen samples at full resolution, or a folder in batch.
 
 Rendering and writing are the post-processing module's ``iter_export`` (atomic files, a JSON
-sidecar per result that reproduces it). The dialog groups the chosen samples by (model, photo),
-chains one ``iter_export`` per group into a single generator and runs it in a ``JobRunner``;
-Cancel closes it between two results.
+sidecar per result that reproduces it). The dialog groups the chosen samples by (model, photo,
+with or without lower-layer noise, the temperature they were drawn at), chains one
+``iter_export`` per group into a single generator and runs it in a ``JobRunner``; Cancel closes
+it between two results. Each group's ``ExportSettings.temperature`` is its draw's, so a sidecar
+says how its code was drawn (the codes are given: nothing is redrawn). The export folder is
+checked before anything starts (``unwritable_reason``).
 """
 
 from __future__ import annotations
@@ -22,31 +25,37 @@ WHAT = ("Starred samples", "Current sample", "Whole grid", "Batch: a folder of i
 FORMATS = ("png", "jpg", "png16")
 
 
-def export_groups(items: dict[str, Any], what: int) -> list[tuple[Any, Any, np.ndarray, np.ndarray | None]]:
+Group = tuple[Any, Any, np.ndarray, np.ndarray | None, float]
+
+
+def export_groups(items: dict[str, Any], what: int) -> list[Group]:
     """(predictor, image (path or uint8 (H, W, 3)), codes (n, D), lower-layer noise (n, E) or None
-    (decoded at the lower layers' means)) per group to export: each result as it was shown."""
+    (decoded at the lower layers' means), the temperature they were drawn at) per group to
+    export: each result as it was shown, and its sidecar saying how it was drawn."""
     ctx = items.get("ctx")
     if what == 0:
-        groups: dict[tuple[str, str, bool], tuple[Any, Any, list[np.ndarray], list[np.ndarray]]] = {}
+        groups: dict[tuple[str, str, bool, float], tuple[Any, Any, list[np.ndarray], list[np.ndarray], float]] = {}
         for star in items.get("stars", []):
             source = star.doc.source if star.doc.source else star.doc.rgb
-            key = (star.model.key, star.doc.key, star.noise is None)
+            # stars drawn at two temperatures are two calls: a sidecar records one per call
+            key = (star.model.key, star.doc.key, star.noise is None, star.temperature)
             predictor = items["predictors"].get(star.model.key)
             if predictor is None:
                 continue
-            group = groups.setdefault(key, (predictor, source, [], []))
+            group = groups.setdefault(key, (predictor, source, [], [], star.temperature))
             group[2].append(star.code)
             if star.noise is not None:
                 group[3].append(star.noise)
-        return [(p, s, np.stack(c), np.stack(n) if n else None) for p, s, c, n in groups.values()]
-    if ctx is None or items.get("grid") is None:
+        return [(p, s, np.stack(c), np.stack(n) if n else None, t) for p, s, c, n, t in groups.values()]
+    grid = items.get("grid")
+    if ctx is None or grid is None:
         return []
     source = ctx.doc.source if ctx.doc.source else ctx.doc.rgb
-    codes = np.asarray(items["grid"].codes, np.float32)
+    codes = np.asarray(grid.codes, np.float32)
     rows = items.get("noise") or [None] * len(codes)
     chosen = [items["current"]] if what == 1 else list(range(len(codes)))
     noise = None if any(rows[i] is None for i in chosen) else np.stack([rows[i] for i in chosen])
-    return [(ctx.predictor, source, codes[chosen], noise)]
+    return [(ctx.predictor, source, codes[chosen], noise, float(getattr(grid, "temperature", 1.0)))]
 
 
 def source_stems(sources: list[Any], dedupe: bool = False) -> list[str]:
@@ -78,25 +87,27 @@ def existing_results(outdir: str | Path, stems: list[str]) -> tuple[int, int]:
     return count, top
 
 
-def export_job(groups: list[tuple[Any, Any, np.ndarray, np.ndarray | None]], outdir: str,
+def export_job(groups: list[Group], outdir: str,
                fmt: str, first_index: int = 0) -> Generator[Any, None, tuple[int, list[tuple[str, str]]]]:
     """Chain iter_export over the groups, renumbering progress across them; returns (files
     written, []) (a photo that fails here is an error: the user picked these samples)."""
-    from cdvae_core.postprocess.export import ExportReport, iter_export
+    from cdvae_core.postprocess.export import ExportError, ExportReport, ExportSettings, iter_export
     from cdvae_core.progress import Progress
 
     total = sum(len(g[2]) for g in groups)
     report = ExportReport()
     base = 0
-    for predictor, source, codes, noise in groups:
+    for predictor, source, codes, noise, temperature in groups:
         # numbered on across groups: two groups of one photo (two models, or full and means-decoded
-        # samples) must not overwrite each other's files
+        # samples) must not overwrite each other's files. The codes are given, so the temperature
+        # draws nothing here; it makes the sidecar say what the codes were drawn at
         for p in iter_export(predictor, [source], len(codes), outdir, fmt=fmt, codes=codes, noise=noise,
+                             settings=ExportSettings(temperature=temperature),
                              report=report, first_index=first_index + base):
             yield Progress("export", base + p.done, total, p.message, p.values)
         base += len(codes)
     if report.failed:
-        raise ValueError("; ".join(f"{name}: {why}" for name, why in report.failed))
+        raise ExportError("; ".join(f"{name}: {why}" for name, why in report.failed))
     return len(report.results), []
 
 
@@ -178,6 +189,15 @@ class ExportDialog(JobDialog):
         outdir, fmt, what = self.folder.text(), self.fmt.currentText(), self.what.currentIndex()
         if not outdir:
             self.status.setText("Choose a folder to export into.")
+            return
+        from cdvae_core.atomic import unwritable_reason
+
+        # before anything starts: an unwritable folder (under a file, /proc) used to surface only
+        # as the job's failure. One temporary file in the nearest existing folder, creating
+        # nothing: as cheap as the listing _first_index does on this thread anyway
+        why = unwritable_reason(outdir)
+        if why is not None:
+            self.status.setText(f"Cannot export: {outdir} {why}. Nothing was written.")
             return
         if what == 3:
             ctx = self.items.get("ctx")

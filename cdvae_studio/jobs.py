@@ -34,6 +34,7 @@ class GridResult:
     decode_s: float
     noise: np.ndarray | None = None
     lower: bool = False
+    temperature: float = 1.0  # the spread its codes and noise were drawn at (exports record it)
 
 
 def cell_detail(task: Any, predictor: Any, cond: Any, model_key: str, doc: ImageDoc) -> np.ndarray | None:
@@ -97,15 +98,17 @@ def apply_pins(codes: np.ndarray, pinned: np.ndarray, values: np.ndarray) -> np.
 
 def render_grid(task: Any, predictor: Any, cond: Any, model_key: str, doc: ImageDoc, codes: np.ndarray,
                 cache: DecodeCache, flow_scale: float | None = None, detail: np.ndarray | None = None,
-                noise: np.ndarray | None = None, lower: bool = True) -> GridResult:
+                noise: np.ndarray | None = None, lower: bool = True, temperature: float = 1.0) -> GridResult:
     """Decode codes (n, D) with their lower-layer noise (n, E) (cached per row; ``lower`` False or
-    no noise: lower layers at their conditional means) and compose the display cells."""
+    no noise: lower layers at their conditional means) and compose the display cells;
+    ``temperature``: what the codes and noise were drawn at, carried for stars and exports."""
     t0 = time.perf_counter()
     xg = cache.decode(predictor, cond, model_key, doc.key, codes, noise if lower else None)  # (n, Cg, 32, 32)
     decode_s = time.perf_counter() - t0
     cells = compose_cells(task, doc, xg, flow_scale, detail)
     return GridResult(np.asarray(codes, np.float32), xg, cells, spread_map(xg), decode_s,
-                      None if noise is None else np.asarray(noise, np.float32), lower and noise is not None)
+                      None if noise is None else np.asarray(noise, np.float32), lower and noise is not None,
+                      float(temperature))
 
 
 def load_context(catalog: ModelCatalog, entry: ModelEntry, task: Any, image: LoadedImage | ImageDoc,
@@ -134,7 +137,8 @@ def load_context(catalog: ModelCatalog, entry: ModelEntry, task: Any, image: Loa
     xg = cache.decode(predictor, cond, entry.key, doc.key, codes, noise if lower else None)
     decode_s = time.perf_counter() - t0
     flow_scale = grid_flow_scale(task, xg)
-    grid = render_grid(task, predictor, cond, entry.key, doc, codes, cache, flow_scale, detail, noise, lower)
+    grid = render_grid(task, predictor, cond, entry.key, doc, codes, cache, flow_scale, detail, noise, lower,
+                       temperature)
     grid.decode_s = decode_s  # render_grid found the rows cached
     return ContextResult(entry, predictor, doc, cond, np.asarray(mean, np.float32), np.asarray(std, np.float32),
                          image_code, mixture, grid, detail, flow_scale, scatter_components(predictor),

@@ -57,6 +57,10 @@ class StudioState(ActionsMixin, QObject):
         self.drawn = np.zeros((0, 0), np.float32)  # (n, D) the codes as drawn, before slider edits
         self.noise = np.zeros((0, 0), np.float32)  # (n, E) each sample's lower-layer draws (fixed per sample)
         self.drawn_noise = np.zeros((0, 0), np.float32)  # (n, E) as drawn, before "randomise all"
+        # the temperature ``codes`` / ``noise`` were drawn at (``drawn_temperature``: ``drawn``'s):
+        # the spin box may have moved since (its redraw still in flight, or undone past), and
+        # stars and exports must record the draw's own
+        self.codes_temperature = self.drawn_temperature = 1.0
         self.lower = window.lowerCheck.isChecked()  # decode with the noise (full samples) or at the means
         self.pinned = np.zeros(0, bool)  # (D,) components fixed across the grid by the sliders
         self.current = 0
@@ -65,7 +69,7 @@ class StudioState(ActionsMixin, QObject):
         self.temperature = float(window.temperatureSpin.value())
         self.stars: dict[int, Star] = {}
         self._star_ids = 0
-        self.undo_stack: list[tuple[np.ndarray, np.ndarray, int]] = []
+        self.undo_stack: list[tuple[np.ndarray, np.ndarray, np.ndarray, int, float]] = []
         self._last_edit = 0.0
         self.last_grid_s = 0.0
         self._draw_pending = False
@@ -283,14 +287,15 @@ class StudioState(ActionsMixin, QObject):
         if self.ctx is None or not len(self.codes):
             return
         ctx, task, codes, scale = self.ctx, self.task, self.codes.copy(), self.ctx.flow_scale
-        noise, lower = self.noise.copy(), self.lower
+        noise, lower, temperature = self.noise.copy(), self.lower, self.codes_temperature
         doc, detail = ctx.doc, ctx.detail
         if self.w.codeSliders.dragging():
             doc = drag_doc(ctx.doc)
             detail = shrink_detail(ctx.detail, doc)
         self._draw_pending = False
         self.worker.submit("grid", lambda: render_grid(task, ctx.predictor, ctx.cond, ctx.entry.key, doc,
-                                                       codes, self.cache, scale, detail, noise, lower))
+                                                       codes, self.cache, scale, detail, noise, lower,
+                                                       temperature))
 
     def request_draw(self) -> None:
         """Draw a new set of codes (resample, MDN component) keeping pinned components."""
@@ -305,7 +310,7 @@ class StudioState(ActionsMixin, QObject):
             if pinned.any():
                 codes = apply_pins(codes, pinned, values)
             return render_grid(task, ctx.predictor, ctx.cond, ctx.entry.key, ctx.doc, codes, self.cache,
-                               ctx.flow_scale, ctx.detail, noise, lower)
+                               ctx.flow_scale, ctx.detail, noise, lower, temperature)
 
         self._draw_pending = True
         self.worker.submit("grid", job)
@@ -438,8 +443,9 @@ class StudioState(ActionsMixin, QObject):
             self.request_grid()
 
     def _take_noise(self, grid: GridResult) -> None:
-        """Adopt a freshly drawn grid's lower-layer noise (n, E)."""
+        """Adopt a freshly drawn grid's lower-layer noise (n, E) and the temperature it was drawn at."""
         n = len(grid.codes)
+        self.codes_temperature = self.drawn_temperature = grid.temperature
         self.noise = np.zeros((n, 0), np.float32) if grid.noise is None else grid.noise.copy()
         self.drawn_noise = self.noise.copy()
 

@@ -31,6 +31,7 @@ class Star:
     seed: int
     thumb: np.ndarray
     noise: np.ndarray | None = None  # (E,) the lower-layer draws it was decoded with; None: at the means
+    temperature: float = 1.0  # the spread its code and noise were drawn at (its sidecar's settings.temperature)
 
     def is_sample(self, doc: Any, model_key: str, code: np.ndarray, noise: np.ndarray | None) -> bool:
         """True when (doc, model, code, noise) is this very sample."""
@@ -64,7 +65,8 @@ class ActionsMixin:
     def _push_undo(self) -> None:
         now = time.perf_counter()
         if now - self._last_edit > UNDO_GAP_S:
-            self.undo_stack.append((self.codes.copy(), self.noise.copy(), self.pinned.copy(), self.current))
+            self.undo_stack.append((self.codes.copy(), self.noise.copy(), self.pinned.copy(), self.current,
+                                    self.codes_temperature))
             del self.undo_stack[:-100]
         self._last_edit = now
 
@@ -93,6 +95,7 @@ class ActionsMixin:
         self._push_undo()
         self.codes = self.drawn.copy()
         self.noise = self.drawn_noise.copy()
+        self.codes_temperature = self.drawn_temperature
         self.pinned[:] = False
         self.request_grid()
 
@@ -107,14 +110,17 @@ class ActionsMixin:
         d = self.codes.shape[1]
         self.codes[self.current, start:d] = rng.standard_normal(d - start).astype(np.float32)
         if not untied_only and self.noise.ndim == 2 and self.current < len(self.noise):
-            self.noise[self.current] = rng.standard_normal(self.noise.shape[1]).astype(np.float32)
+            # scaled as Predictor.draw scales noise, so the row is a draw at the grid's temperature
+            self.noise[self.current] = (rng.standard_normal(self.noise.shape[1])
+                                        * self.codes_temperature).astype(np.float32)
         self.pinned[start:d] = False
         self.request_grid()
 
     def undo(self) -> None:
         if not self.undo_stack:
             return
-        self.codes, self.noise, self.pinned, self.current = self.undo_stack.pop()
+        # the temperature too: the step may predate a redraw at another temperature
+        self.codes, self.noise, self.pinned, self.current, self.codes_temperature = self.undo_stack.pop()
         self._last_edit = 0.0
         self.request_grid()
 
@@ -153,7 +159,7 @@ class ActionsMixin:
                 return
         self._star_ids += 1
         star = Star(self._star_ids, self.ctx.entry, self.ctx.doc, code.copy(), self.grid.xg[index].copy(), self.seed,
-                    self.grid.cells[index], noise)
+                    self.grid.cells[index], noise, self.grid.temperature)
         self.stars[star.key] = star
         # numbered from 1, as the interpolation dialog asks for samples (it read "#1" for the
         # grid's second cell, which that dialog calls sample 2)
@@ -190,6 +196,7 @@ class ActionsMixin:
         predictors = {s.model.key: self.catalog.cached(s.model.key) for s in self.stars.values()}
         return {"predictors": {k: v for k, v in predictors.items() if v is not None}, "stars": list(self.stars.values()), "ctx": self.ctx, "grid": self.grid, "task": self.task,
                 "current": self.current, "image_path": self.image_path, "seed": self.seed,
+                # the spin box's value draws a batch export; grid and stars carry their own draw's
                 "temperature": self.temperature, "lower": self.lower,
                 "noise": None if self.grid is None else [self._grid_noise(i) for i in range(len(self.grid.codes))]}
 
@@ -262,6 +269,14 @@ class ActionsMixin:
         if self.ctx is None:
             self.w.show_error("load a model and an image before exporting a sweep")
             return
+        from pathlib import Path
+
+        from cdvae_core.atomic import unwritable_reason
+
+        why = unwritable_reason(Path(path).absolute().parent)  # say so now, not after the render
+        if why is not None:
+            self.w.show_error(f"cannot write {path}: {Path(path).absolute().parent} {why}")
+            return
         ctx, task, code, noise = self.ctx, self.task, self.current_code().copy(), self.current_noise()
         index = self.w.codeSliders.focus_index()
         target = None if other is None else self.codes[other].copy()
@@ -269,8 +284,12 @@ class ActionsMixin:
         target_noise = None if other is None or rows is None else rows[other].copy()
 
         def job() -> str:
-            n = export_sweep(path, task, ctx, self.cache, code, index, target, noise=noise, other_noise=target_noise)
-            return f"{n}-frame {'interpolation' if target is not None else f'sweep of component {index}'} written to {path}"
+            n, stored = export_sweep(path, task, ctx, self.cache, code, index, target, noise=noise,
+                                     other_noise=target_noise)
+            what = "interpolation" if target is not None else f"sweep of component {index}"
+            size = "x".join(map(str, ctx.doc.small.shape[1::-1]))
+            merged = "" if stored == n else f" (the GIF holds {stored}: identical neighbouring frames merged, same timing)"
+            return f"{n}-frame {what} ({size} px, grid-cell size) written to {path}{merged}"
 
         # one at a time, in order: the worker's channels keep only the newest waiting job, and a
         # second export asked for while the first runs must not replace it

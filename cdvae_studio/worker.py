@@ -9,6 +9,17 @@ they never touch widgets. Errors come back as one-line strings, never as excepti
 ``JobRunner``: drives a long generator of ``Progress`` records (training, exporting) in its own
 QThread, forwarding each record as a signal; ``cancel`` closes the generator between steps so
 its ``finally`` blocks (checkpoint saving) run in the worker thread.
+
+Errors and tracebacks. Every failure reaches the GUI as one line (``_one_line``). A traceback is
+printed to stderr as well only for an *unexpected* exception, a bug worth a report
+(``expected_error`` draws the line):
+
+- expected: a ``ValueError`` whose class comes from ``cdvae_core`` or ``cdvae_studio`` (every
+  error kind of theirs, ``ExportError``, ``DataError``, ``PairFileError``, ``CatalogError`` ...,
+  derives from ``ValueError`` and carries a message meant for the user), a plain ``ValueError``
+  raised by their own code (``raise ValueError("no images in ...")``), and an ``OSError`` (the
+  file system refusing a read or write: the message names the path and the reason);
+- unexpected: everything else, a ``ValueError`` raised inside numpy, torch or OpenCV included.
 """
 
 from __future__ import annotations
@@ -23,6 +34,30 @@ from PySide6.QtCore import QObject, QThread, Signal, Slot
 
 # channels in the order a free worker serves them: image file, context, grid, then extras
 CHANNELS = ("image", "context", "grid", "preview", "truth", "drift", "sweep", "misc")
+
+
+_OUR_PACKAGES = ("cdvae_core", "cdvae_studio")
+
+
+def expected_error(exc: BaseException) -> bool:
+    """True for the error kinds the module docstring calls expected (one line, no traceback)."""
+    if isinstance(exc, OSError):
+        return True
+    if not isinstance(exc, ValueError):
+        return False
+    if type(exc).__module__.split(".")[0] in _OUR_PACKAGES:
+        return True
+    tb = exc.__traceback__  # a plain ValueError: expected where our own code raised it
+    while tb is not None and tb.tb_next is not None:
+        tb = tb.tb_next
+    return tb is not None and str(tb.tb_frame.f_globals.get("__name__", "")).split(".")[0] in _OUR_PACKAGES
+
+
+def _report(exc: BaseException) -> str:
+    """The one-line error for the GUI; the traceback goes to stderr only when unexpected."""
+    if not expected_error(exc):
+        traceback.print_exception(exc)
+    return _one_line(exc)
 
 
 def _one_line(exc: BaseException) -> str:
@@ -112,8 +147,7 @@ class LatestWorker(QObject):
             try:
                 result, error = job(), ""
             except Exception as exc:  # noqa: BLE001 - a failing job must reach the status bar, not kill the thread
-                result, error = None, _one_line(exc)
-                traceback.print_exc()
+                result, error = None, _report(exc)
             self.done.emit(channel, rid, result, time.perf_counter() - t0, error)
 
     def stop(self) -> None:
@@ -150,10 +184,10 @@ class _GenLoop(QObject):
                     return
                 self.progress.emit(record)
         except Exception as exc:  # noqa: BLE001 - reported to the dialog as one line
-            traceback.print_exc()
+            error = _report(exc)
             if gen is not None:
                 gen.close()
-            self.finished.emit("failed", _one_line(exc))
+            self.finished.emit("failed", error)
 
 
 class JobRunner(QObject):
@@ -235,7 +269,8 @@ def _child_main(func: Callable[..., Generator[Any, None, Any]], args: tuple, que
                 gen.close()
             except Exception:  # noqa: BLE001 - already failing; keep the first error
                 pass
-        queue.put(("failed", _one_line(exc)))
+        # the child's stderr is the app's: a bug's traceback shows there, as for a JobRunner
+        queue.put(("failed", _report(exc) if isinstance(exc, Exception) else _one_line(exc)))
 
 
 class _QueueReader(QThread):
