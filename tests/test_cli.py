@@ -530,6 +530,8 @@ def test_sample_output_mistakes_are_named_plainly(trained, tmp_path, capsys):
     cv2.imwrite(str(tmp_path / "photo.png"), np.zeros((40, 40, 3), np.uint8))
     one_line_error(capsys, sample.main(["--model", model, "--image", str(tmp_path / "photo.png"), "--n", "2",
                                         "--export", str(tmp_path / "photo.png")]), "is a file, not a folder")
+    one_line_error(capsys, sample.main(["--model", model, "--image", str(tmp_path / "photo.png"), "--n", "2",
+                                        "--export", str(tmp_path / "photo.png" / "sub")]), "cannot be created")
     (tmp_path / "notes.txt").write_text("not an image")
     code = sample.main(["--model", model, "--image", str(tmp_path / "notes.txt"), "--n", "2", "--export", str(tmp_path / "o")])
     err = capsys.readouterr().err.strip()

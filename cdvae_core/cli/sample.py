@@ -21,7 +21,7 @@ from typing import Sequence
 
 import numpy as np
 
-from ..atomic import write_with
+from ..atomic import unwritable_reason, write_with
 from ..pairs import TEST, load_pairs
 from .common import CliError, Parser, check_channels, check_output_file, parse, run_main
 
@@ -137,6 +137,9 @@ def _body(argv: Sequence[str] | None) -> int:
     if Path(args.export).exists() and not Path(args.export).is_dir():
         # checked up front: it used to fail only at the first write, naming "FILE/stem_000.png"
         raise CliError(f"--export {args.export} is a file, not a folder")
+    why = unwritable_reason(args.export)  # a path under a file, a read-only place: before any work too
+    if why is not None:
+        raise CliError(f"--export {args.export} {why}")
     from ..postprocess import ExportSettings, export_results
     from ..predictor import MAX_TEMPERATURE
 

@@ -78,13 +78,13 @@ def read_header(data: bytes, name: str = "image",
     return width, height, orientation if 1 <= orientation <= 8 else 1
 
 
-def _jpeg_truncated(data: bytes) -> bool:
-    """True when a JPEG lacks its end-of-image marker after its last scan.
+def is_truncated_jpeg(data: bytes) -> bool:
+    """True when ``data`` is a JPEG (SOI marker) that lacks its end-of-image marker after its last scan.
 
     OpenCV would decode such a file without complaint, filling the missing part with grey.
     Data appended after the marker (some phones add a video) does not count as truncation.
     """
-    if b"\xff\xd9" in data[-1024:]:
+    if data[:2] != b"\xff\xd8" or b"\xff\xd9" in data[-1024:]:
         return False
     return data.rfind(b"\xff\xd9") < data.rfind(b"\xff\xda")
 
@@ -97,7 +97,7 @@ def decode_image(data: bytes, name: str = "image") -> np.ndarray:
     header = read_header(data, name, lambda message: SkipItem("image too large", message))
     if header is not None and header[0] * header[1] > MAX_PIXELS:
         raise SkipItem("image too large", f"{name} is {header[0]}x{header[1]}")
-    if data[:2] == b"\xff\xd8" and _jpeg_truncated(data):
+    if is_truncated_jpeg(data):
         raise SkipItem("truncated JPEG", name)
     buf = np.frombuffer(data, np.uint8)
     try:

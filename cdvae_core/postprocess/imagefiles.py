@@ -20,10 +20,11 @@ def read_image(path: str | os.PathLike) -> np.ndarray:
     path = Path(path)
     if not path.is_file():
         raise ExportError(f"{path}: no such image file")
-    data = np.fromfile(path, dtype=np.uint8)  # np.fromfile + imdecode copes with any path encoding
-    from ..data.images import _jpeg_truncated, to_rgb8  # the same checks cdvae-prepare makes
+    raw = path.read_bytes()  # bytes + imdecode copes with any path encoding (cv2.imread does not)
+    data = np.frombuffer(raw, dtype=np.uint8)
+    from ..data.images import is_truncated_jpeg, to_rgb8  # the same checks cdvae-prepare makes
 
-    if data[:2].tobytes() == b"\xff\xd8" and _jpeg_truncated(data.tobytes()):
+    if is_truncated_jpeg(raw):
         # OpenCV decodes it without complaint, filling the missing part with grey
         raise ExportError(f"{path}: truncated JPEG (no end marker)")
     image = cv2.imdecode(data, cv2.IMREAD_COLOR) if data.size else None
