@@ -59,11 +59,13 @@ def export_groups(items: dict[str, Any], what: int) -> list[Group]:
 
 
 def source_stems(sources: list[Any], dedupe: bool = False) -> list[str]:
-    """The file stems ``iter_export`` names its results by (a path's stem, ``image000`` for an
-    in-memory photo); ``dedupe``: one call over all of them, where equal stems get a trailing _."""
+    """The file stems ``iter_export`` names its results by (``result_stem``); each source its own
+    call, or with ``dedupe`` one call over all of them, where equal stems get a trailing _."""
+    from cdvae_core.postprocess.export import result_stem
+
     stems: list[str] = []
     for index, source in enumerate(sources):
-        stem = f"image{0 if not dedupe else index:03d}" if isinstance(source, np.ndarray) else Path(source).stem
+        stem = result_stem(source, index if dedupe else 0)
         while dedupe and stem in stems:
             stem += "_"
         stems.append(stem)

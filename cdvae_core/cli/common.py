@@ -116,3 +116,13 @@ def model_samples(model, xc, n: int, seed: int, device=None):
     from ..predictor import batched_samples
 
     return batched_samples(model, xc, n, seed, device)
+
+
+def progress_bar(total: int, desc: str, unit: str, quiet: bool = False):
+    """A tqdm bar on stderr for a command's long stage; disabled with --quiet or when stderr is
+    not a terminal (a log file would collect every redraw as one ever-growing line)."""
+    from tqdm import tqdm
+
+    interactive = getattr(sys.stderr, "isatty", lambda: False)()
+    return tqdm(total=total, desc=desc, unit=unit, file=sys.stderr, dynamic_ncols=True,
+                disable=quiet or not interactive, leave=False)

@@ -22,7 +22,7 @@ import numpy as np
 from ..atomic import write_text_atomic
 from ..pairs import load_pairs
 from .common import (PAPER_SAMPLES, CliError, Parser, check_channels, check_output_file, method_name,
-                     model_samples, parse, parse_samples, run_main)
+                     model_samples, parse, parse_samples, progress_bar, run_main)
 
 PROG = "cdvae-eval"
 VARIANCE_SAMPLES = 100  # DESIGN: variance at 16 grid points over 100 samples
@@ -46,16 +46,6 @@ def build_parser() -> Parser:
     p.add_argument("--seed", type=int, help="with --model: seed of the samples (default 0)")
     p.add_argument("--quiet", action="store_true", help="no progress bar (none is shown when stderr is not a terminal)")
     return p
-
-
-def progress_bar(total: int, desc: str, quiet: bool):
-    """A tqdm bar over test pairs on stderr; disabled with --quiet or when stderr is not a
-    terminal (a log file would collect every redraw as one ever-growing line)."""
-    from tqdm import tqdm
-
-    interactive = getattr(sys.stderr, "isatty", lambda: False)()
-    return tqdm(total=total, desc=desc, unit="pair", file=sys.stderr, dynamic_ncols=True,
-                disable=quiet or not interactive, leave=False)
 
 
 class Accumulator:
@@ -130,7 +120,7 @@ def _body(argv: Sequence[str] | None) -> int:
         if len(train) < n_draw:
             raise CliError(f"the nearest neighbour needs {n_draw} training pairs for {n_draw} samples, the file has {len(train)}")
         baseline = NearestNeighbour.fit(train.xc, train.xg, sigma=NN_SIGMA if args.sigma is None else args.sigma)
-        with progress_bar(len(test), "scoring", args.quiet) as bar:
+        with progress_bar(len(test), "scoring", "pair", args.quiet) as bar:
             for start in range(0, len(test), 64):
                 acc.add(baseline.sample(test.xc[start : start + 64], n_draw), test.xg[start : start + 64])
                 bar.update(len(test.xc[start : start + 64]))
@@ -141,12 +131,12 @@ def _body(argv: Sequence[str] | None) -> int:
         predictor = load_model(args.model)
         check_channels(pairs, predictor.config)
         model = predictor.model
-        with progress_bar(len(test), "scoring", args.quiet) as bar:
+        with progress_bar(len(test), "scoring", "pair", args.quiet) as bar:
             for start, samples in model_samples(model, test.xc, n_draw, args.seed):
                 acc.add(samples, test.xg[start : start + len(samples)])
                 bar.update(len(samples))
         if predictor.supports_nll and args.nll_k > 0:
-            with progress_bar(len(test), "NLL", args.quiet) as bar:
+            with progress_bar(len(test), "NLL", "pair", args.quiet) as bar:
                 nll = evaluate_nll(model, test.xc, test.xg, args.nll_k, args.seed, on_pairs=bar.update)
         name = args.name or method_name(predictor.config)
     result = {"method": name, "model": args.model, "pairs": str(args.pairs), "test_pairs": len(test),

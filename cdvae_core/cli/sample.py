@@ -23,7 +23,7 @@ import numpy as np
 
 from ..atomic import unwritable_reason, write_with
 from ..pairs import TEST, load_pairs
-from .common import CliError, Parser, check_channels, check_output_file, parse, run_main
+from .common import CliError, Parser, check_channels, check_output_file, parse, progress_bar, run_main
 
 PROG = "cdvae-sample"
 
@@ -88,7 +88,7 @@ def _reproduce(args) -> int:
         if diff.max() == 0:
             print(f"wrote {written}: identical to {original.name}", file=sys.stderr)
         else:
-            lossy = " (JPEG is lossy)" if ".jpg" in {written.suffix.lower(), original.suffix.lower()} else ""
+            lossy = " (JPEG is lossy)" if {".jpg", ".jpeg"} & {written.suffix.lower(), original.suffix.lower()} else ""
             print(f"wrote {written}: differs from {original.name} in {int((diff.max(axis=2) > 0).sum())} pixel(s), "
                   f"by up to {int(diff.max())} level(s){lossy}", file=sys.stderr)
     return 0
@@ -159,22 +159,16 @@ def _body(argv: Sequence[str] | None) -> int:
 def _export_folder(predictor, args, settings) -> int:
     """--image FOLDER: n results for every photo directly in it, with a progress bar; photos that
     cannot be read are listed and skipped (exit 1 when any was, so scripts notice)."""
-    from tqdm import tqdm
-
-    from ..postprocess import ExportReport, iter_export
+    from ..postprocess import export_folder
     from ..postprocess.imagefiles import list_images
 
-    images = list_images(args.image)
-    if not images:
+    count = len(list_images(args.image))
+    if not count:
         raise CliError(f"--image {args.image}: no image files in that folder")
-    report = ExportReport()
-    with tqdm(total=len(images) * args.n, unit="result", desc="export", file=sys.stderr,
-              disable=None) as bar:  # None: no bar when stderr is not a terminal (logs stay clean)
-        for progress in iter_export(predictor, images, args.n, args.export, args.seed, args.format or "png",
-                                    settings=settings, report=report):
-            bar.n = progress.done
-            bar.refresh()
-    print(f"wrote {len(report.results)} result(s) for {len(images) - len(report.failed)} of {len(images)} "
+    with progress_bar(count * args.n, "export", "result") as bar:
+        report = export_folder(predictor, args.image, args.n, args.export, args.seed, args.format or "png",
+                               settings=settings, on_progress=lambda record: bar.update(record.done - bar.n))
+    print(f"wrote {len(report.results)} result(s) for {count - len(report.failed)} of {count} "
           f"image(s) to {args.export}", file=sys.stderr)
     for name, why in report.failed:
         print(f"skipped {name}: {why}", file=sys.stderr)

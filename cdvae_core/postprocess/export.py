@@ -24,7 +24,7 @@ import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Iterator, Sequence
+from typing import Any, Callable, Iterator, Sequence
 
 import numpy as np
 
@@ -70,14 +70,20 @@ class ExportSettings:
         return dataclasses.asdict(self)
 
 
+def result_stem(item: str | os.PathLike | np.ndarray, index: int) -> str:
+    """The stem ``iter_export`` names the results of photo ``index`` of a call by: the file's stem,
+    or ``image{index:03d}`` for an in-memory photo (a stem already used in the call gets a "_")."""
+    return f"image{index:03d}" if isinstance(item, np.ndarray) else Path(item).stem
+
+
 def _source(item: str | os.PathLike | np.ndarray, index: int) -> tuple[str, str | None, np.ndarray]:
     """(stem, path or None, uint8 (H, W, 3)) for a path or an in-memory photo."""
     if isinstance(item, np.ndarray):
         if item.dtype != np.uint8 or item.ndim != 3 or item.shape[2] != 3:
             raise ExportError(f"image must be uint8 (H, W, 3) RGB, got {item.dtype} {item.shape}")
-        return f"image{index:03d}", None, np.ascontiguousarray(item)
+        return result_stem(item, index), None, np.ascontiguousarray(item)
     path = Path(item)
-    return path.stem, str(path.resolve()), read_image(path)
+    return result_stem(path, index), str(path.resolve()), read_image(path)
 
 
 def _own_sample(predictor, renderer: Renderer, cond) -> np.ndarray | None:
@@ -300,10 +306,14 @@ def export_results(predictor, image: str | os.PathLike | np.ndarray, n: int, out
 
 
 def export_folder(predictor, folder: str | os.PathLike, n: int, outdir: str | os.PathLike, seed: int = 0,
-                  fmt: str = "png", *, settings: ExportSettings | None = None) -> ExportReport:
-    """Export every photo directly in ``folder``; unreadable ones are listed in ``report.failed``."""
+                  fmt: str = "png", *, settings: ExportSettings | None = None,
+                  on_progress: Callable[[Progress], None] | None = None) -> ExportReport:
+    """Export every photo directly in ``folder``; unreadable ones are listed in ``report.failed``.
+    ``on_progress`` receives each Progress record (a command's progress bar)."""
     report = ExportReport()
-    _drain(iter_export(predictor, list_images(folder), n, outdir, seed, fmt, settings=settings, report=report))
+    for record in iter_export(predictor, list_images(folder), n, outdir, seed, fmt, settings=settings, report=report):
+        if on_progress is not None:
+            on_progress(record)
     return report
 
 
