@@ -266,7 +266,7 @@ class ExportDialog(JobDialog):
             text = f"Wrote {self.written} result(s) with sidecars to {Path(self.folder.text())}."
             if self.failed:  # a batch skips unreadable images: say which, not just a smaller count
                 text += (f" Skipped {len(self.failed)} image(s) that could not be read: "
-                         + "; ".join(f"{Path(name).name} ({why.removeprefix(name + ': ')})" for name, why in self.failed))
+                         + "; ".join(f"{Path(name).name} ({why})" for name, why in self.failed))
             self.status.setText(text)
         elif status == "cancelled":
             self.status.setText("Export cancelled; files already written are complete.")

@@ -483,7 +483,7 @@ def test_sample_image_folder_exports_every_photo_and_names_the_unreadable(traine
     assert sample.main(["--model", str(trained / "model"), "--image", str(folder), "--n", "1", "--export",
                         str(tmp_path / "again")]) == 1
     err = capsys.readouterr().err
-    assert "for 2 of 3 image(s)" in err and "skipped" in err and "c.png" in err
+    assert "for 2 of 3 image(s)" in err and f"skipped {folder / 'c.png'}: not a readable image" in err
     empty = tmp_path / "empty"
     empty.mkdir()
     one_line_error(capsys, sample.main(["--model", str(trained / "model"), "--image", str(empty), "--n", "1",

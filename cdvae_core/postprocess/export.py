@@ -246,11 +246,11 @@ def iter_export(predictor, images: Sequence[str | os.PathLike | np.ndarray], n: 
             drawn, drawn_noise = _codes(predictor, cond, n, seed, codes, noise, settings)
             own = _own_sample(predictor, renderer, cond) if settings.detail else None
         except (PostprocessError, ValueError) as exc:  # tasks and predictor raise ValueError kinds
+            # image-file errors already start with the path: "a.txt: a.txt: not a readable image"
+            reason = str(exc).removeprefix(f"{label}: ")
             if not skip_bad:
-                # image-file errors already start with the path: "a.txt: a.txt: not a readable image"
-                text = str(exc)
-                raise ExportError(text if text.startswith(f"{label}: ") else f"{label}: {text}") from exc
-            report.failed.append((label, str(exc)))
+                raise ExportError(f"{label}: {reason}") from exc
+            report.failed.append((label, reason))  # (photo, why), the why without the photo again
             done += per_image
             continue
         while stem in used_stems:  # two photos a.jpg and a.png in one folder
