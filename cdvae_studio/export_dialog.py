@@ -2,18 +2,19 @@
 
 Rendering and writing are the post-processing module's ``iter_export`` (atomic files, a JSON
 sidecar per result that reproduces it). The dialog groups the chosen samples by (model, photo,
-with or without lower-layer noise, the temperature they were drawn at), chains one
+with or without lower-layer noise, the seed and temperature they were drawn at), chains one
 ``iter_export`` per group into a single generator and runs it in a ``JobRunner``; Cancel closes
-it between two results. Each group's ``ExportSettings.temperature`` is its draw's, so a sidecar
-says how its code was drawn (the codes are given: nothing is redrawn). The export folder is
-checked before anything starts (``unwritable_reason``).
+it between two results. Each group passes its draw's seed and ``ExportSettings.temperature`` and
+each sample's grid position (``sample_indices``), so a sidecar says how and where its code was
+drawn (the codes are given: nothing is redrawn). The export folder is checked before anything
+starts (``unwritable_reason``).
 """
 
 from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import Any, Callable, Generator
+from typing import Any, Callable, Generator, NamedTuple
 
 import numpy as np
 from PySide6.QtWidgets import QComboBox, QFormLayout, QLabel, QMessageBox, QSpinBox, QWidget
@@ -25,37 +26,51 @@ WHAT = ("Starred samples", "Current sample", "Whole grid", "Batch: a folder of i
 FORMATS = ("png", "jpg", "png16")
 
 
-Group = tuple[Any, Any, np.ndarray, np.ndarray | None, float]
+class Group(NamedTuple):
+    """One ``iter_export`` call: samples of one photo and model from one draw, decoded one way."""
+
+    predictor: Any
+    source: Any  # the photo: its path, or uint8 (H, W, 3)
+    codes: np.ndarray  # (n, D)
+    noise: np.ndarray | None  # (n, E) lower-layer noise, or None: decoded at the lower layers' means
+    temperature: float  # the temperature the codes and noise were drawn at
+    seed: int  # the seed they were drawn from
+    cells: list[int]  # the grid position of each code (0-based; the tray's "#k" is k - 1)
 
 
 def export_groups(items: dict[str, Any], what: int) -> list[Group]:
-    """(predictor, image (path or uint8 (H, W, 3)), codes (n, D), lower-layer noise (n, E) or None
-    (decoded at the lower layers' means), the temperature they were drawn at) per group to
-    export: each result as it was shown, and its sidecar saying how it was drawn."""
+    """The ``iter_export`` calls that write the chosen samples (0: starred, 1: current, 2: the
+    grid) as they were shown, their sidecars saying how and where each was drawn."""
     ctx = items.get("ctx")
     if what == 0:
-        groups: dict[tuple[str, str, bool, float], tuple[Any, Any, list[np.ndarray], list[np.ndarray], float]] = {}
+        predictors = items["predictors"]
+        draws: dict[tuple, list[Any]] = {}
         for star in items.get("stars", []):
-            source = star.doc.source if star.doc.source else star.doc.rgb
-            # stars drawn at two temperatures are two calls: a sidecar records one per call
-            key = (star.model.key, star.doc.key, star.noise is None, star.temperature)
-            predictor = items["predictors"].get(star.model.key)
-            if predictor is None:
-                continue
-            group = groups.setdefault(key, (predictor, source, [], [], star.temperature))
-            group[2].append(star.code)
-            if star.noise is not None:
-                group[3].append(star.noise)
-        return [(p, s, np.stack(c), np.stack(n) if n else None, t) for p, s, c, n, t in groups.values()]
+            if star.model.key in predictors:
+                # a sidecar records one seed and temperature per call: other draws are other calls
+                key = (star.model.key, star.doc.key, star.noise is None, star.temperature, star.seed)
+                draws.setdefault(key, []).append(star)
+        groups = []
+        for stars in draws.values():
+            first = stars[0]
+            noise = None if first.noise is None else np.stack([s.noise for s in stars])
+            groups.append(Group(predictors[first.model.key], _photo(first.doc), np.stack([s.code for s in stars]),
+                                noise, first.temperature, first.seed, [s.index for s in stars]))
+        return groups
     grid = items.get("grid")
     if ctx is None or grid is None:
         return []
-    source = ctx.doc.source if ctx.doc.source else ctx.doc.rgb
     codes = np.asarray(grid.codes, np.float32)
     rows = items.get("noise") or [None] * len(codes)
     chosen = [items["current"]] if what == 1 else list(range(len(codes)))
     noise = None if any(rows[i] is None for i in chosen) else np.stack([rows[i] for i in chosen])
-    return [(ctx.predictor, source, codes[chosen], noise, float(getattr(grid, "temperature", 1.0)))]
+    return [Group(ctx.predictor, _photo(ctx.doc), codes[chosen], noise, float(getattr(grid, "temperature", 1.0)),
+                  int(getattr(grid, "seed", 0)), chosen)]
+
+
+def _photo(doc: Any) -> Any:
+    """What iter_export reads a document's photo from: its file, else its pixels."""
+    return doc.source if doc.source else doc.rgb
 
 
 def source_stems(sources: list[Any], dedupe: bool = False) -> list[str]:
@@ -96,18 +111,18 @@ def export_job(groups: list[Group], outdir: str,
     from cdvae_core.postprocess.export import ExportError, ExportReport, ExportSettings, iter_export
     from cdvae_core.progress import Progress
 
-    total = sum(len(g[2]) for g in groups)
+    total = sum(len(g.codes) for g in groups)
     report = ExportReport()
     base = 0
-    for predictor, source, codes, noise, temperature in groups:
+    for g in groups:
         # numbered on across groups: two groups of one photo (two models, or full and means-decoded
-        # samples) must not overwrite each other's files. The codes are given, so the temperature
-        # draws nothing here; it makes the sidecar say what the codes were drawn at
-        for p in iter_export(predictor, [source], len(codes), outdir, fmt=fmt, codes=codes, noise=noise,
-                             settings=ExportSettings(temperature=temperature),
-                             report=report, first_index=first_index + base):
+        # samples) must not overwrite each other's files. The codes are given, so seed and
+        # temperature draw nothing here; they make the sidecar say what the codes were drawn from
+        for p in iter_export(g.predictor, [g.source], len(g.codes), outdir, g.seed, fmt, codes=g.codes,
+                             noise=g.noise, settings=ExportSettings(temperature=g.temperature), report=report,
+                             first_index=first_index + base, sample_indices=g.cells):
             yield Progress("export", base + p.done, total, p.message, p.values)
-        base += len(codes)
+        base += len(g.codes)
     if report.failed:
         raise ExportError("; ".join(f"{name}: {why}" for name, why in report.failed))
     return len(report.results), []
@@ -222,13 +237,13 @@ class ExportDialog(JobDialog):
             factory = lambda: batch_job(predictor, folder, n, seed, outdir, fmt, temperature, lower, first)  # noqa: E731
         else:
             groups = export_groups(self.items, what)
-            if any(not getattr(g[0], "has_codes", True) for g in groups):
+            if any(not getattr(g.predictor, "has_codes", True) for g in groups):
                 self.status.setText("The nearest-neighbour baseline cannot be exported with sidecars; pick a model.")
                 return
             if not groups:
                 self.status.setText("Nothing to export: star samples (right-click in the grid) or pick another option.")
                 return
-            first = self._first_index(outdir, source_stems([g[1] for g in groups]))
+            first = self._first_index(outdir, source_stems([g.source for g in groups]))
             if first is None:
                 return
             factory = lambda: export_job(groups, outdir, fmt, first)  # noqa: E731

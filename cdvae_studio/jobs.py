@@ -35,6 +35,7 @@ class GridResult:
     noise: np.ndarray | None = None
     lower: bool = False
     temperature: float = 1.0  # the spread its codes and noise were drawn at (exports record it)
+    seed: int = 0  # the seed they were drawn from (exports record it)
 
 
 def cell_detail(task: Any, predictor: Any, cond: Any, model_key: str, doc: ImageDoc) -> np.ndarray | None:
@@ -98,17 +99,19 @@ def apply_pins(codes: np.ndarray, pinned: np.ndarray, values: np.ndarray) -> np.
 
 def render_grid(task: Any, predictor: Any, cond: Any, model_key: str, doc: ImageDoc, codes: np.ndarray,
                 cache: DecodeCache, flow_scale: float | None = None, detail: np.ndarray | None = None,
-                noise: np.ndarray | None = None, lower: bool = True, temperature: float = 1.0) -> GridResult:
+                noise: np.ndarray | None = None, lower: bool = True, temperature: float = 1.0,
+                seed: int = 0) -> GridResult:
     """Decode codes (n, D) with their lower-layer noise (n, E) (cached per row; ``lower`` False or
     no noise: lower layers at their conditional means) and compose the display cells;
-    ``temperature``: what the codes and noise were drawn at, carried for stars and exports."""
+    ``temperature`` and ``seed``: what the codes and noise were drawn at and from, carried for
+    stars and exports."""
     t0 = time.perf_counter()
     xg = cache.decode(predictor, cond, model_key, doc.key, codes, noise if lower else None)  # (n, Cg, 32, 32)
     decode_s = time.perf_counter() - t0
     cells = compose_cells(task, doc, xg, flow_scale, detail)
     return GridResult(np.asarray(codes, np.float32), xg, cells, spread_map(xg), decode_s,
                       None if noise is None else np.asarray(noise, np.float32), lower and noise is not None,
-                      float(temperature))
+                      float(temperature), int(seed))
 
 
 def load_context(catalog: ModelCatalog, entry: ModelEntry, task: Any, image: LoadedImage | ImageDoc,
@@ -138,7 +141,7 @@ def load_context(catalog: ModelCatalog, entry: ModelEntry, task: Any, image: Loa
     decode_s = time.perf_counter() - t0
     flow_scale = grid_flow_scale(task, xg)
     grid = render_grid(task, predictor, cond, entry.key, doc, codes, cache, flow_scale, detail, noise, lower,
-                       temperature)
+                       temperature, seed)
     grid.decode_s = decode_s  # render_grid found the rows cached
     return ContextResult(entry, predictor, doc, cond, np.asarray(mean, np.float32), np.asarray(std, np.float32),
                          image_code, mixture, grid, detail, flow_scale, scatter_components(predictor),

@@ -27,7 +27,10 @@ class Session:
     current: int = 0
     component: int = -1  # MDN component (-1: the whole mixture)
     pinned: list[int] = field(default_factory=list)  # code components fixed across the grid
-    temperature: float = 1.0  # spread of the drawn codes (sessions saved before it: 1)
+    # the temperature the grid's codes were drawn at (reopening draws at it and shows it in the
+    # spin box); older sessions hold the spin box's value, the same once its redraw had landed,
+    # and sessions saved before temperatures existed read as 1
+    temperature: float = 1.0
     noise: list[float] | None = None  # the current sample's lower-layer draws (older sessions: redrawn)
 
     def to_json(self) -> str:

@@ -22,6 +22,7 @@ from .jobs import GRID, ContextResult, DocCache, GridResult, apply_pins, load_co
 from .jobs import render_preview
 from .jobs import render_sweeps, render_truth
 from .render import DecodeCache, doc_from_layer, drag_doc, heat_rgb, shrink_detail
+from .scrub import ScrubCache, render_scrub_chunk, scrub_signature
 from .session import Session
 from .state_actions import ActionsMixin, Star  # noqa: F401 - Star is part of this module's API
 from .worker import LatestWorker
@@ -45,6 +46,8 @@ class StudioState(ActionsMixin, QObject):
         self.worker = LatestWorker()
         self.worker.done.connect(self._on_done)
         self.cache = DecodeCache()
+        self.scrub = ScrubCache()  # drag renders of the held slider's axis, prefetched (scrub.py)
+        self.scrub_enabled = True
         self.docs = DocCache()
         self.task_name = "resaturation"
         self.task: Any = None
@@ -57,10 +60,11 @@ class StudioState(ActionsMixin, QObject):
         self.drawn = np.zeros((0, 0), np.float32)  # (n, D) the codes as drawn, before slider edits
         self.noise = np.zeros((0, 0), np.float32)  # (n, E) each sample's lower-layer draws (fixed per sample)
         self.drawn_noise = np.zeros((0, 0), np.float32)  # (n, E) as drawn, before "randomise all"
-        # the temperature ``codes`` / ``noise`` were drawn at (``drawn_temperature``: ``drawn``'s):
-        # the spin box may have moved since (its redraw still in flight, or undone past), and
-        # stars and exports must record the draw's own
+        # the temperature and seed ``codes`` / ``noise`` were drawn at (``drawn_*``: ``drawn``'s):
+        # the spin boxes may have moved since (a redraw still in flight, or undone past), and
+        # stars, exports and sessions must record the draw's own
         self.codes_temperature = self.drawn_temperature = 1.0
+        self.codes_seed = self.drawn_seed = int(window.seedSpin.value())
         self.lower = window.lowerCheck.isChecked()  # decode with the noise (full samples) or at the means
         self.pinned = np.zeros(0, bool)  # (D,) components fixed across the grid by the sliders
         self.current = 0
@@ -69,7 +73,7 @@ class StudioState(ActionsMixin, QObject):
         self.temperature = float(window.temperatureSpin.value())
         self.stars: dict[int, Star] = {}
         self._star_ids = 0
-        self.undo_stack: list[tuple[np.ndarray, np.ndarray, np.ndarray, int, float]] = []
+        self.undo_stack: list[tuple[np.ndarray, np.ndarray, np.ndarray, int, float, int]] = []
         self._last_edit = 0.0
         self.last_grid_s = 0.0
         self._draw_pending = False
@@ -97,7 +101,8 @@ class StudioState(ActionsMixin, QObject):
         w.tray.removeRequested.connect(self.remove_star)
         w.sampleGrid.sampleHovered.connect(w.lppScatter.highlight_sample)
         w.codeSliders.codeEdited.connect(self.edit_code)
-        w.codeSliders.dragFinished.connect(self.request_grid)
+        w.codeSliders.dragStarted.connect(self.start_scrub)
+        w.codeSliders.dragFinished.connect(self._drag_finished)
         w.codeSliders.resetRequested.connect(self.reset_code)
         w.codeSliders.randomiseRequested.connect(self.randomise)
         w.codeSliders.componentChanged.connect(self.set_component)
@@ -287,15 +292,70 @@ class StudioState(ActionsMixin, QObject):
         if self.ctx is None or not len(self.codes):
             return
         ctx, task, codes, scale = self.ctx, self.task, self.codes.copy(), self.ctx.flow_scale
-        noise, lower, temperature = self.noise.copy(), self.lower, self.codes_temperature
+        noise, lower, temperature, seed = self.noise.copy(), self.lower, self.codes_temperature, self.codes_seed
         doc, detail = ctx.doc, ctx.detail
         if self.w.codeSliders.dragging():
             doc = drag_doc(ctx.doc)
             detail = shrink_detail(ctx.detail, doc)
+            if self._show_prefetched(doc, detail):
+                return
         self._draw_pending = False
         self.worker.submit("grid", lambda: render_grid(task, ctx.predictor, ctx.cond, ctx.entry.key, doc,
                                                        codes, self.cache, scale, detail, noise, lower,
-                                                       temperature))
+                                                       temperature, seed))
+
+    # scrub prefetch (scrub.py) ----------------------------------------------------------------
+    def _scrub_signature(self, axis: int, doc: Any, detail: Any) -> bytes | None:
+        ctx = self.ctx
+        if (not self.scrub_enabled or ctx is None or not getattr(ctx.predictor, "has_codes", True)
+                or not 0 <= axis < self.codes.shape[1]):
+            return None
+        return scrub_signature(ctx.entry.key, doc, self.codes, axis, self.noise, self.lower, ctx.flow_scale, detail)
+
+    def start_scrub(self, axis: int) -> None:
+        """A slider was pressed: render the grids along its axis ahead, nearest the thumb first."""
+        if self.ctx is None:
+            return
+        doc = drag_doc(self.ctx.doc)
+        signature = self._scrub_signature(axis, doc, shrink_detail(self.ctx.detail, doc))
+        if signature is not None:
+            self.scrub.start(signature, axis)
+            self._submit_scrub()
+
+    def _submit_scrub(self) -> None:
+        """The next chunk of the held axis (lowest worker priority), while the same plan holds."""
+        plan, axis, ctx = self.scrub.plan, self.w.codeSliders.held_index(), self.ctx
+        if plan is None or ctx is None or axis != plan.axis:
+            return
+        doc = drag_doc(ctx.doc)
+        detail = shrink_detail(ctx.detail, doc)
+        if self._scrub_signature(axis, doc, detail) != plan.signature:
+            return  # the grid changed under the held slider (undo, resample): wait for the next press
+        points = self.scrub.missing(float(self.codes[0, axis]))
+        if not points:
+            return
+        task, codes, noise, lower = self.task, self.codes.copy(), self.noise.copy(), self.lower
+        temperature, seed, signature = self.codes_temperature, self.codes_seed, plan.signature
+        self.worker.submit("scrub", lambda: (signature, axis, render_scrub_chunk(
+            task, ctx.predictor, ctx.cond, doc, codes, axis, points, noise, lower, ctx.flow_scale, detail,
+            temperature, seed)))
+
+    def _show_prefetched(self, doc: Any, detail: Any) -> bool:
+        """Apply the held axis's prefetched grid nearest the slider's value, if it is ready."""
+        t0 = time.perf_counter()
+        axis = self.w.codeSliders.held_index()
+        signature = self._scrub_signature(axis, doc, detail)
+        grid = None if signature is None else self.scrub.lookup(signature, axis, float(self.codes[0, axis]))
+        if grid is None:
+            return False
+        self.worker.cancel("grid")  # a live render still on its way shows an older value
+        self._draw_pending = False
+        self._apply_grid(grid, time.perf_counter() - t0, "prefetched grid")
+        return True
+
+    def _drag_finished(self) -> None:
+        self.worker.cancel("scrub")  # the plan and its grids stay for the next press of this slider
+        self.request_grid()
 
     def request_draw(self) -> None:
         """Draw a new set of codes (resample, MDN component) keeping pinned components."""
@@ -310,7 +370,7 @@ class StudioState(ActionsMixin, QObject):
             if pinned.any():
                 codes = apply_pins(codes, pinned, values)
             return render_grid(task, ctx.predictor, ctx.cond, ctx.entry.key, ctx.doc, codes, self.cache,
-                               ctx.flow_scale, ctx.detail, noise, lower, temperature)
+                               ctx.flow_scale, ctx.detail, noise, lower, temperature, seed)
 
         self._draw_pending = True
         self.worker.submit("grid", job)
@@ -353,6 +413,10 @@ class StudioState(ActionsMixin, QObject):
     @Slot(str, int, object, float, str)
     def _on_done(self, channel: str, rid: int, result: object, seconds: float, error: str) -> None:
         self.worker.delivered()
+        if channel == "scrub" and not error:
+            self.scrub.store(*result)  # kept even when cancelled: the grids are right for their plan
+            if self.worker.is_current(channel, rid):
+                self._submit_scrub()
         if not self.worker.is_current(channel, rid):
             return  # a newer request of this channel is on its way: drop the stale result
         if error:
@@ -443,9 +507,11 @@ class StudioState(ActionsMixin, QObject):
             self.request_grid()
 
     def _take_noise(self, grid: GridResult) -> None:
-        """Adopt a freshly drawn grid's lower-layer noise (n, E) and the temperature it was drawn at."""
+        """Adopt a freshly drawn grid's lower-layer noise (n, E) and the temperature and seed it was
+        drawn at."""
         n = len(grid.codes)
         self.codes_temperature = self.drawn_temperature = grid.temperature
+        self.codes_seed = self.drawn_seed = grid.seed
         self.noise = np.zeros((n, 0), np.float32) if grid.noise is None else grid.noise.copy()
         self.drawn_noise = self.noise.copy()
 

@@ -32,6 +32,7 @@ class Star:
     thumb: np.ndarray
     noise: np.ndarray | None = None  # (E,) the lower-layer draws it was decoded with; None: at the means
     temperature: float = 1.0  # the spread its code and noise were drawn at (its sidecar's settings.temperature)
+    index: int = 0  # its grid position, from 0 (its sidecar's sample_index; the tray shows index + 1)
 
     def is_sample(self, doc: Any, model_key: str, code: np.ndarray, noise: np.ndarray | None) -> bool:
         """True when (doc, model, code, noise) is this very sample."""
@@ -66,7 +67,7 @@ class ActionsMixin:
         now = time.perf_counter()
         if now - self._last_edit > UNDO_GAP_S:
             self.undo_stack.append((self.codes.copy(), self.noise.copy(), self.pinned.copy(), self.current,
-                                    self.codes_temperature))
+                                    self.codes_temperature, self.codes_seed))
             del self.undo_stack[:-100]
         self._last_edit = now
 
@@ -95,7 +96,7 @@ class ActionsMixin:
         self._push_undo()
         self.codes = self.drawn.copy()
         self.noise = self.drawn_noise.copy()
-        self.codes_temperature = self.drawn_temperature
+        self.codes_temperature, self.codes_seed = self.drawn_temperature, self.drawn_seed
         self.pinned[:] = False
         self.request_grid()
 
@@ -119,8 +120,9 @@ class ActionsMixin:
     def undo(self) -> None:
         if not self.undo_stack:
             return
-        # the temperature too: the step may predate a redraw at another temperature
-        self.codes, self.noise, self.pinned, self.current, self.codes_temperature = self.undo_stack.pop()
+        # the temperature and seed too: the step may predate a redraw
+        self.codes, self.noise, self.pinned, self.current, self.codes_temperature, self.codes_seed = \
+            self.undo_stack.pop()
         self._last_edit = 0.0
         self.request_grid()
 
@@ -158,8 +160,8 @@ class ActionsMixin:
                 self.remove_star(key)
                 return
         self._star_ids += 1
-        star = Star(self._star_ids, self.ctx.entry, self.ctx.doc, code.copy(), self.grid.xg[index].copy(), self.seed,
-                    self.grid.cells[index], noise, self.grid.temperature)
+        star = Star(self._star_ids, self.ctx.entry, self.ctx.doc, code.copy(), self.grid.xg[index].copy(), self.grid.seed,
+                    self.grid.cells[index], noise, self.grid.temperature, index)
         self.stars[star.key] = star
         # numbered from 1, as the interpolation dialog asks for samples (it read "#1" for the
         # grid's second cell, which that dialog calls sample 2)
@@ -195,18 +197,20 @@ class ActionsMixin:
         """What the export dialog offers: starred samples, the grid, the current image's source."""
         predictors = {s.model.key: self.catalog.cached(s.model.key) for s in self.stars.values()}
         return {"predictors": {k: v for k, v in predictors.items() if v is not None}, "stars": list(self.stars.values()), "ctx": self.ctx, "grid": self.grid, "task": self.task,
+                # the seed draws a batch export and is the grid's (sidecars of its samples record it);
+                # the spin box's temperature draws a batch export; grid and stars carry their own draw's
                 "current": self.current, "image_path": self.image_path, "seed": self.seed,
-                # the spin box's value draws a batch export; grid and stars carry their own draw's
                 "temperature": self.temperature, "lower": self.lower,
                 "noise": None if self.grid is None else [self._grid_noise(i) for i in range(len(self.grid.codes))]}
 
     # sessions --------------------------------------------------------------------------------
     def session(self) -> Session:
         model = str(self.entry.path) if self.entry and self.entry.kind != "builtin" else (self.entry.key if self.entry else "")
-        return Session(task=self.task_name, model=model, image=self.image_path, seed=self.seed,
+        # the grid's own draw: the spin boxes may be ahead (a redraw in flight) or undone past
+        return Session(task=self.task_name, model=model, image=self.image_path, seed=self.codes_seed,
                        code=[float(v) for v in self.current_code()], current=self.current,
                        component=self.component, pinned=[int(i) for i in np.flatnonzero(self.pinned)],
-                       temperature=self.temperature, noise=self._session_noise())
+                       temperature=self.codes_temperature, noise=self._session_noise())
 
     def _session_noise(self) -> list[float] | None:
         rows = self.noise

@@ -32,8 +32,9 @@ from typing import Any, Callable, Generator
 
 from PySide6.QtCore import QObject, QThread, Signal, Slot
 
-# channels in the order a free worker serves them: image file, context, grid, then extras
-CHANNELS = ("image", "context", "grid", "preview", "truth", "drift", "sweep", "misc")
+# channels in the order a free worker serves them: image file, context, grid, then extras, and
+# last the held slider's prefetch (scrub.py), which runs only when nothing else waits
+CHANNELS = ("image", "context", "grid", "preview", "truth", "drift", "sweep", "misc", "scrub")
 
 
 _OUR_PACKAGES = ("cdvae_core", "cdvae_studio")

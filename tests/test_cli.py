@@ -325,6 +325,16 @@ def test_eval_json_and_samples_follow_the_contract(trained, tmp_path):
     assert nn["seed"] is None  # was 0, although the baseline uses no seed
 
 
+def test_eval_json_creates_missing_folders_and_says_so(tmp_path, capsys):
+    """cdvae-eval --json made missing parent folders without its --help or docs saying so."""
+    assert "missing parent folders are created" in " ".join(evaluate.build_parser().format_help().split())
+    pairs = write_pairs(tmp_path / "pairs.npz", n=120)
+    out = tmp_path / "tables" / "nn" / "e.json"
+    assert evaluate.main(["--nearest-neighbour", "--pairs", str(pairs), "--samples", "3", "--json", str(out)]) == 0
+    assert json.loads(out.read_text())["method"] == "NN"
+    assert capsys.readouterr().err.strip() == f"wrote {out}"
+
+
 def test_resume_after_sigkill_matches_an_unbroken_run(tmp_path):
     pairs = write_pairs(tmp_path / "pairs.npz")
     cfg = write_config(tmp_path / "cfg.json")

@@ -37,7 +37,7 @@ def build_parser() -> Parser:
     who.add_argument("--nearest-neighbour", action="store_true", help="the nearest-neighbour baseline")
     p.add_argument("--pairs", required=True, help="pair file with a test split (split == 1)")
     p.add_argument("--samples", default=",".join(map(str, PAPER_SAMPLES)), help="sample counts N (default 3,10,30,60,100)")
-    p.add_argument("--json", help="write the figures to this JSON file")
+    p.add_argument("--json", help="write the figures to this JSON file (missing parent folders are created)")
     p.add_argument("--nll-k", type=int, help="with --model: importance samples per pair for the NLL "
                    f"(0 = skip; default {NLL_K})")
     p.add_argument("--max-pairs", type=int, help="evaluate only the first N test pairs")

@@ -210,6 +210,7 @@ def iter_export(predictor, images: Sequence[str | os.PathLike | np.ndarray], n: 
     ``images`` are paths or uint8 (H, W, 3) arrays; ``codes`` (n, D) replaces the drawn codes
     (the Studio exports the codes the user picked) and ``noise`` (n, noise_dim) is their
     lower-layer noise (None: lower layers at their conditional means); both apply to every photo.
+    With ``codes``, ``seed`` draws nothing: the sidecars record it as where the codes came from.
     ``settings.lower_layers=False`` decodes at the means whatever the noise. Bad codes or noise
     raise ExportError. A bad photo is recorded in ``report.failed`` and skipped when ``skip_bad``,
     else raises ExportError. Files are numbered from ``first_index`` (several calls writing

@@ -2,7 +2,9 @@
 
 The widget holds no model: the window gives it the code size, how many leading components are
 tied, and the conditional mean and spread of each component (slider ticks mark mean +- 2 std).
-Moving a slider emits ``codeEdited(index, value)``; the window throttles the renders.
+Moving a slider emits ``codeEdited(index, value)``; the window throttles the renders. Pressing
+one emits ``dragStarted(index)`` (the window prefetches that axis, see ``cdvae_studio.scrub``) and
+releasing it ``dragFinished()``.
 """
 
 from __future__ import annotations
@@ -37,10 +39,11 @@ def from_ticks(ticks: int) -> float:
 
 
 class CodeSliders(QWidget):
-    """Signals: codeEdited(int, float), resetRequested(), randomiseRequested(bool untied_only),
-    componentChanged(int) with -1 for "all components"."""
+    """Signals: codeEdited(int, float), dragStarted(int), dragFinished(), resetRequested(),
+    randomiseRequested(bool untied_only), componentChanged(int) with -1 for "all components"."""
 
     codeEdited = Signal(int, float)
+    dragStarted = Signal(int)
     dragFinished = Signal()
     resetRequested = Signal()
     randomiseRequested = Signal(bool)
@@ -129,6 +132,7 @@ class CodeSliders(QWidget):
                 sweep = QLabel()
                 sweep.setVisible(self.show_sweeps.isChecked())
                 slider.valueChanged.connect(lambda t, i=i: self._moved(i, t))
+                slider.sliderPressed.connect(lambda i=i: self.dragStarted.emit(i))
                 slider.sliderReleased.connect(self.dragFinished)
                 grid.addWidget(name, row, 0)
                 grid.addWidget(slider, row, 1)
@@ -195,6 +199,10 @@ class CodeSliders(QWidget):
     def dragging(self) -> bool:
         """True while the user holds a slider (renders then use the cheaper drag resolution)."""
         return any(s.isSliderDown() for s in self._sliders)
+
+    def held_index(self) -> int:
+        """The component whose slider the user holds, or -1."""
+        return next((i for i, s in enumerate(self._sliders) if s.isSliderDown()), -1)
 
     def slider(self, index: int) -> QSlider:
         return self._sliders[index]

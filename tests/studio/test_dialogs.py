@@ -72,9 +72,11 @@ def test_export_two_starred_samples(qtbot, make_window, settle, tmp_path):
     sidecars = sorted(out.glob("*.json"))
     assert len(pngs) == 3 and len(sidecars) == 3
     sides = {json.loads(p.read_text())["code"][0]: json.loads(p.read_text()) for p in sidecars}
-    for star in stars:
+    for star, cell in zip(stars, (2, 9, 5)):
         side = sides[float(star.code[0])]
         np.testing.assert_allclose(np.asarray(side["code"], np.float32), star.code)
+        # which draw and grid cell it was, also for the star exported in a call of its own
+        assert (side["seed"], side["sample_index"]) == (win.state.seed, cell)
         # the sample as shown, lower layers included: the row's noise goes into the sidecar
         if star.noise is None:
             assert side["lower_noise"] is None

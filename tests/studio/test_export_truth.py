@@ -1,6 +1,7 @@
-"""Exports say what they wrote: sidecars record the temperature the samples were drawn at, an
-unwritable folder is refused before anything starts, expected job errors print no traceback,
-and animations hold the frames they promise."""
+"""Exports and sessions say what they hold: sidecars record the seed, temperature and grid cell
+each sample was drawn at and reproduce through cdvae-sample --reproduce, sessions keep the grid's
+own draw temperature, an unwritable folder is refused before anything starts, expected job errors
+print no traceback, and animations hold the frames they promise."""
 
 from __future__ import annotations
 
@@ -95,6 +96,152 @@ def test_undo_and_reset_keep_the_draws_temperature(qtbot, make_window, settle, t
     assert exported_temperature() == 1.0
     state.reset_code()  # the newest draw again
     assert exported_temperature() == 0.5
+
+
+def test_sidecars_name_the_seed_and_grid_cell_each_sample_came_from(qtbot, make_window, settle, tmp_path):
+    """Studio sidecars said "seed": 0 and "sample_index": null, so nothing told which draw and
+    which cell of the grid a result was; the seed and cell now give the drawn code and noise back."""
+    win = make_window("resaturation")
+    settle(win)
+    state = win.state
+    starred = []  # (seed, grid cell) in starring order
+    for seed, cells in ((1234, (9, 2)), (77, (5,))):
+        win.seedSpin.setValue(seed)
+        settle(win)
+        for cell in cells:
+            state.toggle_star(cell)
+            starred.append((seed, cell))
+    assert [win.tray.item(i).text().rsplit("#", 1)[1] for i in range(3)] == ["10", "3", "6"]  # the tray counts from 1
+    ctx = state.ctx
+    win.open_export_dialog()
+    dlg = win.export_dialog
+
+    def drawn(seed: int) -> tuple[np.ndarray, np.ndarray]:
+        return ctx.predictor.draw(ctx.cond, len(state.codes), seed, temperature=state.codes_temperature)
+
+    sides = _export(qtbot, dlg, 0, tmp_path / "stars")
+    assert [(s["seed"], s["sample_index"]) for s in sides] == starred  # one call per seed, in starring order
+    assert [(s["index"], s["file_number"]) for s in sides] == [(0, 0), (1, 1), (0, 2)]
+    for side in sides:  # unedited samples: the seed and cell are enough to draw them again
+        codes, noise = drawn(side["seed"])
+        np.testing.assert_array_equal(np.float32(side["code"]), codes[side["sample_index"]])
+        np.testing.assert_array_equal(np.float32(side["lower_noise"]), noise[side["sample_index"]])
+
+    state.select_sample(7)
+    settle(win)
+    sides = _export(qtbot, dlg, 1, tmp_path / "current")
+    assert [(s["seed"], s["sample_index"], s["index"]) for s in sides] == [(77, 7, 0)]
+    sides = _export(qtbot, dlg, 2, tmp_path / "grid")
+    assert [(s["seed"], s["sample_index"]) for s in sides] == [(77, i) for i in range(len(state.codes))]
+    np.testing.assert_array_equal(np.float32([s["code"] for s in sides]), drawn(77)[0])
+
+
+def test_a_studio_export_reproduces_through_cdvae_sample(qtbot, make_window, settle, tmp_path, capsys):
+    """With a non-zero seed in the sidecar, --reproduce still decodes the recorded code and noise
+    (nothing is drawn again from the seed): the same pixels, also for a slider-edited sample."""
+    from cdvae_core.cli import sample
+    from cdvae_core.postprocess.export import reproduce_file
+
+    win = make_window("resaturation")
+    settle(win)
+    state = win.state
+    win.seedSpin.setValue(4321)
+    win.temperatureSpin.setValue(0.6)
+    settle(win)
+    state.toggle_star(3)
+    state.select_sample(11)
+    state.edit_code(0, 0.8)  # a code the seed alone does not give
+    settle(win)
+    state.toggle_star(11)
+    win.open_export_dialog()
+    sides = _export(qtbot, win.export_dialog, 0, tmp_path / "stars")
+    assert [(s["seed"], s["sample_index"], s["settings"]["temperature"]) for s in sides] == [(4321, 3, 0.6),
+                                                                                            (4321, 11, 0.6)]
+    first, second = (Path(s["_path"]) for s in sides)
+    written, original = reproduce_file(first)  # the model and photo as recorded in the sidecar
+    assert original == first.with_suffix(".png") and written == first.with_name(f"{first.stem}_reproduced.png")
+    np.testing.assert_array_equal(read_image(written), read_image(original))
+    capsys.readouterr()
+    assert sample.main(["--reproduce", str(second)]) == 0
+    assert capsys.readouterr().err.strip().endswith(f"identical to {second.stem}.png")
+    np.testing.assert_array_equal(read_image(second.with_name(f"{second.stem}_reproduced.png")),
+                                  read_image(second.with_suffix(".png")))
+
+
+def test_a_session_keeps_the_temperature_its_grid_was_drawn_at(qtbot, make_window, settle, tmp_path):
+    """Sessions saved the temperature spin box, not the draw's: after an undo past a redraw (or
+    with the redraw in flight) the reopened grid was drawn at another temperature than the one
+    saved from, and the spin box showed that other one."""
+    win = make_window("resaturation")
+    settle(win)
+    state = win.state
+    before = state.grid.xg.copy()
+    state.edit_code(0, 0.3)  # an undo step holding the 1.0 draw
+    win.temperatureSpin.setValue(0.5)
+    settle(win)
+    state._last_edit = 0.0  # the next move is a new undo step
+    state.edit_code(1, -0.2)
+    state.undo()
+    state.undo()  # the 1.0 draw again; the spin box still says 0.5
+    settle(win)
+    assert (win.temperatureSpin.value(), state.codes_temperature) == (0.5, 1.0)
+    np.testing.assert_array_equal(state.grid.xg, before)
+    state.save_session(str(tmp_path / "s.json"))
+    assert json.loads((tmp_path / "s.json").read_text())["temperature"] == 1.0
+
+    other = make_window("resaturation")
+    settle(other)
+    other.state.open_session(str(tmp_path / "s.json"))
+    settle(other)
+    assert (other.temperatureSpin.value(), other.state.codes_temperature) == (1.0, 1.0)
+    np.testing.assert_array_equal(other.state.grid.xg, before)  # every sample, not only the current one
+
+
+def test_stars_sessions_and_exports_record_the_seed_their_grid_was_drawn_from(qtbot, make_window, settle,
+                                                                              tmp_path):
+    """The seed is kept per draw, like the temperature: after undoing back past a new seed's
+    redraw the toolbar shows the new seed, but a star, a session and a grid export record the
+    seed the shown grid was drawn from."""
+    win = make_window("resaturation")
+    settle(win)
+    state = win.state
+    win.seedSpin.setValue(111)
+    settle(win)
+    drawn_111 = state.grid.codes.copy()
+    state.edit_code(0, 0.3)  # an undo step holding the seed-111 draw
+    state._last_edit = 0.0
+    win.seedSpin.setValue(222)  # a redraw from another seed
+    settle(win)
+    assert state.codes_seed == 222
+    drawn_222 = state.grid.codes.copy()
+    state.undo()  # back to the seed-111 grid (with the slider edit)
+    settle(win)
+    assert (win.seedSpin.value(), state.codes_seed, state.grid.seed) == (222, 111, 111)
+    np.testing.assert_array_equal(np.delete(state.grid.codes, 0, 1), np.delete(drawn_111, 0, 1))
+    state.toggle_star(4)
+    assert next(iter(state.stars.values())).seed == 111
+    state.save_session(str(tmp_path / "s.json"))
+    assert json.loads((tmp_path / "s.json").read_text())["seed"] == 111
+    win.open_export_dialog()
+    sides = _export(qtbot, win.export_dialog, 2, tmp_path / "grid")
+    assert {s["seed"] for s in sides} == {111}
+    state.reset_code()  # "Reset": back to the last draw, and its seed with it
+    settle(win)
+    assert state.codes_seed == state.grid.seed == 222
+    np.testing.assert_array_equal(state.grid.codes, drawn_222)
+
+
+def test_old_sessions_still_open(tmp_path):
+    """A session without a temperature (saved before it existed) reads as 1; one with the spin
+    box's value reads it as the draw's (the same once the redraw had landed)."""
+    from cdvae_studio.session import Session, load_session
+
+    base = {"format": "cdvae-studio-session", "version": 1, "task": "resaturation", "model": "builtin:x",
+            "image": None, "seed": 3, "code": [0.5]}
+    for extra, temperature in (({}, 1.0), ({"temperature": 0.7}, 0.7)):
+        (tmp_path / "old.json").write_text(json.dumps(base | extra))
+        assert load_session(tmp_path / "old.json") == Session("resaturation", "builtin:x", None, 3, [0.5],
+                                                               temperature=temperature)
 
 
 @pytest.mark.parametrize("kind", ["under_a_file", "proc"])
