@@ -2,11 +2,12 @@
 
 Rendering and writing are the post-processing module's ``iter_export`` (atomic files, a JSON
 sidecar per result that reproduces it). The dialog groups the chosen samples by (model, photo,
-with or without lower-layer noise, the seed and temperature they were drawn at), chains one
-``iter_export`` per group into a single generator and runs it in a ``JobRunner``; Cancel closes
-it between two results. Each group passes its draw's seed and ``ExportSettings.temperature`` and
-each sample's grid position (``sample_indices``), so a sidecar says how and where its code was
-drawn (the codes are given: nothing is redrawn). The export folder is checked before anything
+with or without lower-layer noise, the draw they came from: seed, temperature and MDN component,
+``jobs.Draw``), chains one ``iter_export`` per group into a single generator and runs it in a
+``JobRunner``; Cancel closes it between two results. Each group passes its draw's seed,
+``ExportSettings.temperature`` and ``ExportSettings.component`` and each sample's grid position
+(``sample_indices``), so a sidecar says how and where its code was drawn (the codes are given:
+nothing is redrawn). The export folder is checked before anything
 starts (``unwritable_reason``).
 """
 
@@ -33,8 +34,7 @@ class Group(NamedTuple):
     source: Any  # the photo: its path, or uint8 (H, W, 3)
     codes: np.ndarray  # (n, D)
     noise: np.ndarray | None  # (n, E) lower-layer noise, or None: decoded at the lower layers' means
-    temperature: float  # the temperature the codes and noise were drawn at
-    seed: int  # the seed they were drawn from
+    draw: Any  # jobs.Draw: the seed, temperature and MDN component the codes and noise were drawn with
     cells: list[int]  # the grid position of each code (0-based; the tray's "#k" is k - 1)
 
 
@@ -47,15 +47,16 @@ def export_groups(items: dict[str, Any], what: int) -> list[Group]:
         draws: dict[tuple, list[Any]] = {}
         for star in items.get("stars", []):
             if star.model.key in predictors:
-                # a sidecar records one seed and temperature per call: other draws are other calls
-                key = (star.model.key, star.doc.key, star.noise is None, star.temperature, star.seed)
+                # a sidecar records one draw (seed, temperature, component) per call: other draws
+                # are other calls
+                key = (star.model.key, star.doc.key, star.noise is None, star.draw)
                 draws.setdefault(key, []).append(star)
         groups = []
         for stars in draws.values():
             first = stars[0]
             noise = None if first.noise is None else np.stack([s.noise for s in stars])
             groups.append(Group(predictors[first.model.key], _photo(first.doc), np.stack([s.code for s in stars]),
-                                noise, first.temperature, first.seed, [s.index for s in stars]))
+                                noise, first.draw, [s.index for s in stars]))
         return groups
     grid = items.get("grid")
     if ctx is None or grid is None:
@@ -64,8 +65,7 @@ def export_groups(items: dict[str, Any], what: int) -> list[Group]:
     rows = items.get("noise") or [None] * len(codes)
     chosen = [items["current"]] if what == 1 else list(range(len(codes)))
     noise = None if any(rows[i] is None for i in chosen) else np.stack([rows[i] for i in chosen])
-    return [Group(ctx.predictor, _photo(ctx.doc), codes[chosen], noise, float(getattr(grid, "temperature", 1.0)),
-                  int(getattr(grid, "seed", 0)), chosen)]
+    return [Group(ctx.predictor, _photo(ctx.doc), codes[chosen], noise, grid.draw, chosen)]
 
 
 def _photo(doc: Any) -> Any:
@@ -108,7 +108,7 @@ def export_job(groups: list[Group], outdir: str,
                fmt: str, first_index: int = 0) -> Generator[Any, None, tuple[int, list[tuple[str, str]]]]:
     """Chain iter_export over the groups, renumbering progress across them; returns (files
     written, []) (a photo that fails here is an error: the user picked these samples)."""
-    from cdvae_core.postprocess.export import ExportError, ExportReport, ExportSettings, iter_export
+    from cdvae_core.postprocess.export import ExportError, ExportReport, iter_export
     from cdvae_core.progress import Progress
 
     total = sum(len(g.codes) for g in groups)
@@ -116,10 +116,11 @@ def export_job(groups: list[Group], outdir: str,
     base = 0
     for g in groups:
         # numbered on across groups: two groups of one photo (two models, or full and means-decoded
-        # samples) must not overwrite each other's files. The codes are given, so seed and
-        # temperature draw nothing here; they make the sidecar say what the codes were drawn from
-        for p in iter_export(g.predictor, [g.source], len(g.codes), outdir, g.seed, fmt, codes=g.codes,
-                             noise=g.noise, settings=ExportSettings(temperature=g.temperature), report=report,
+        # samples) must not overwrite each other's files. The codes are given, so the draw's seed,
+        # temperature and component draw nothing here; they make the sidecar say what the codes
+        # were drawn from
+        for p in iter_export(g.predictor, [g.source], len(g.codes), outdir, g.draw.seed, fmt, codes=g.codes,
+                             noise=g.noise, settings=g.draw.export_settings(), report=report,
                              first_index=first_index + base, sample_indices=g.cells):
             yield Progress("export", base + p.done, total, p.message, p.values)
         base += len(g.codes)

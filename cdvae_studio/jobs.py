@@ -21,6 +21,24 @@ from .render import DecodeCache, ImageDoc, build_doc, compose_cells, grid_flow_s
 GRID = 16  # samples in the grid (the issue asks for at least 16)
 
 
+@dataclass(frozen=True)
+class Draw:
+    """How one draw of the grid's codes and noise was made (``Predictor.draw``'s arguments):
+    carried by the grid (``GridResult.draw``), the state's undo steps, stars and sessions, and
+    recorded by exports (the sidecar's ``seed``, ``settings.temperature``, ``settings.component``).
+    A new provenance field is one more field here (and where exports and sessions write it)."""
+
+    seed: int = 0  # the seed the codes and noise were drawn from
+    temperature: float = 1.0  # the spread they were drawn at
+    component: int | None = None  # the MDN mixture component they came from; None: the whole mixture
+
+    def export_settings(self, **kwargs: Any) -> Any:
+        """``ExportSettings`` recording this draw (codes are given: nothing is redrawn from it)."""
+        from cdvae_core.postprocess.export import ExportSettings
+
+        return ExportSettings(temperature=self.temperature, component=self.component, **kwargs)
+
+
 @dataclass
 class GridResult:
     """codes (n, D), xg (n, Cg, 32, 32), cells (n, h, w, 3) uint8, spread (32, 32), decode_s seconds;
@@ -34,8 +52,7 @@ class GridResult:
     decode_s: float
     noise: np.ndarray | None = None
     lower: bool = False
-    temperature: float = 1.0  # the spread its codes and noise were drawn at (exports record it)
-    seed: int = 0  # the seed they were drawn from (exports record it)
+    draw: Draw = Draw()  # how its codes and noise were drawn: seed, temperature, MDN component (exports record it)
 
 
 def cell_detail(task: Any, predictor: Any, cond: Any, model_key: str, doc: ImageDoc) -> np.ndarray | None:
@@ -99,19 +116,16 @@ def apply_pins(codes: np.ndarray, pinned: np.ndarray, values: np.ndarray) -> np.
 
 def render_grid(task: Any, predictor: Any, cond: Any, model_key: str, doc: ImageDoc, codes: np.ndarray,
                 cache: DecodeCache, flow_scale: float | None = None, detail: np.ndarray | None = None,
-                noise: np.ndarray | None = None, lower: bool = True, temperature: float = 1.0,
-                seed: int = 0) -> GridResult:
+                noise: np.ndarray | None = None, lower: bool = True, draw: Draw = Draw()) -> GridResult:
     """Decode codes (n, D) with their lower-layer noise (n, E) (cached per row; ``lower`` False or
-    no noise: lower layers at their conditional means) and compose the display cells;
-    ``temperature`` and ``seed``: what the codes and noise were drawn at and from, carried for
-    stars and exports."""
+    no noise: lower layers at their conditional means) and compose the display cells; ``draw``:
+    how the codes and noise were drawn (seed, temperature, component), carried for stars and exports."""
     t0 = time.perf_counter()
     xg = cache.decode(predictor, cond, model_key, doc.key, codes, noise if lower else None)  # (n, Cg, 32, 32)
     decode_s = time.perf_counter() - t0
     cells = compose_cells(task, doc, xg, flow_scale, detail)
     return GridResult(np.asarray(codes, np.float32), xg, cells, spread_map(xg), decode_s,
-                      None if noise is None else np.asarray(noise, np.float32), lower and noise is not None,
-                      float(temperature), int(seed))
+                      None if noise is None else np.asarray(noise, np.float32), lower and noise is not None, draw)
 
 
 def load_context(catalog: ModelCatalog, entry: ModelEntry, task: Any, image: LoadedImage | ImageDoc,
@@ -141,7 +155,7 @@ def load_context(catalog: ModelCatalog, entry: ModelEntry, task: Any, image: Loa
     decode_s = time.perf_counter() - t0
     flow_scale = grid_flow_scale(task, xg)
     grid = render_grid(task, predictor, cond, entry.key, doc, codes, cache, flow_scale, detail, noise, lower,
-                       temperature, seed)
+                       Draw(int(seed), float(temperature), None if component is None else int(component)))
     grid.decode_s = decode_s  # render_grid found the rows cached
     return ContextResult(entry, predictor, doc, cond, np.asarray(mean, np.float32), np.asarray(std, np.float32),
                          image_code, mixture, grid, detail, flow_scale, scatter_components(predictor),

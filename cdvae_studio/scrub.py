@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from .jobs import GridResult
+from .jobs import Draw, GridResult
 from .render import ImageDoc, compose_cells, spread_map
 
 SCRUB_STEP = 0.05  # code units between prefetched values: 5 slider ticks, about 1 px of the slider
@@ -117,10 +117,11 @@ class ScrubCache:
 
 def render_scrub_chunk(task: Any, predictor: Any, cond: Any, doc: ImageDoc, codes: np.ndarray, axis: int,
                        points: list[int], noise: np.ndarray | None, lower: bool, flow_scale: float | None,
-                       detail: np.ndarray | None, temperature: float, seed: int) -> dict[int, Any]:
+                       detail: np.ndarray | None, draw: Draw) -> dict[int, Any]:
     """The grids of codes (n, D) with component ``axis`` at each lattice point: one decode of
     len(points) x n rows (lower-layer noise (n, E) repeated per point when ``lower``), then the
-    cells per point with the same composer as a live drag render. -> {point: GridResult}."""
+    cells per point with the same composer as a live drag render; each grid carries ``draw``
+    (how codes and noise were drawn), as render_grid's do. -> {point: GridResult}."""
     codes = np.asarray(codes, np.float32)
     n = len(codes)
     batch = np.tile(codes, (len(points), 1))  # (m n, D)
@@ -138,6 +139,5 @@ def render_scrub_chunk(task: Any, predictor: Any, cond: Any, doc: ImageDoc, code
         part = xg[k * n:(k + 1) * n]
         cells = compose_cells(task, doc, part, flow_scale, detail)
         out[j] = GridResult(batch[k * n:(k + 1) * n], part, cells, spread_map(part), decode_s,
-                            None if noise is None else np.asarray(noise, np.float32), with_noise,
-                            float(temperature), int(seed))
+                            None if noise is None else np.asarray(noise, np.float32), with_noise, draw)
     return out

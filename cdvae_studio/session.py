@@ -22,14 +22,16 @@ class Session:
     task: str
     model: str  # a model directory, a pair file (nearest neighbour) or a built-in entry key
     image: str | None  # path of the photo, None for a scatter-plot example
+    # seed, component and temperature: the shown grid's draw (state.codes_draw), which reopening
+    # draws again and shows in the toolbar and the component picker; older sessions hold the
+    # toolbar's and picker's values, the same once their redraw had landed
     seed: int
     code: list[float]
     current: int = 0
-    component: int = -1  # MDN component (-1: the whole mixture)
+    component: int = -1  # the MDN component the grid was drawn from (-1: the whole mixture)
     pinned: list[int] = field(default_factory=list)  # code components fixed across the grid
-    # the temperature the grid's codes were drawn at (reopening draws at it and shows it in the
-    # spin box); older sessions hold the spin box's value, the same once its redraw had landed,
-    # and sessions saved before temperatures existed read as 1
+    # the temperature the grid's codes were drawn at; sessions saved before temperatures existed
+    # read as 1
     temperature: float = 1.0
     noise: list[float] | None = None  # the current sample's lower-layer draws (older sessions: redrawn)
 

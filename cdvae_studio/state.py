@@ -9,6 +9,7 @@ preview and the extras (truth, tie drift, sweeps) follow through ``qdebounced``.
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -18,7 +19,7 @@ from superqt.utils import qdebounced, qthrottled
 
 from .catalog import CatalogError, ModelEntry
 from .images import ImageLoadError, LoadedImage, load_image
-from .jobs import GRID, ContextResult, DocCache, GridResult, apply_pins, load_context, own_sample, render_grid
+from .jobs import GRID, ContextResult, DocCache, Draw, GridResult, apply_pins, load_context, own_sample, render_grid
 from .jobs import render_preview
 from .jobs import render_sweeps, render_truth
 from .render import DecodeCache, doc_from_layer, drag_doc, heat_rgb, shrink_detail
@@ -60,11 +61,10 @@ class StudioState(ActionsMixin, QObject):
         self.drawn = np.zeros((0, 0), np.float32)  # (n, D) the codes as drawn, before slider edits
         self.noise = np.zeros((0, 0), np.float32)  # (n, E) each sample's lower-layer draws (fixed per sample)
         self.drawn_noise = np.zeros((0, 0), np.float32)  # (n, E) as drawn, before "randomise all"
-        # the temperature and seed ``codes`` / ``noise`` were drawn at (``drawn_*``: ``drawn``'s):
-        # the spin boxes may have moved since (a redraw still in flight, or undone past), and
-        # stars, exports and sessions must record the draw's own
-        self.codes_temperature = self.drawn_temperature = 1.0
-        self.codes_seed = self.drawn_seed = int(window.seedSpin.value())
+        # how ``codes`` / ``noise`` were drawn (seed, temperature, MDN component; ``drawn_draw``:
+        # ``drawn``'s): the toolbar and the component picker may have moved since (a redraw still
+        # in flight, or undone past), and stars, exports and sessions must record the draw's own
+        self.codes_draw = self.drawn_draw = Draw(int(window.seedSpin.value()), 1.0, None)
         self.lower = window.lowerCheck.isChecked()  # decode with the noise (full samples) or at the means
         self.pinned = np.zeros(0, bool)  # (D,) components fixed across the grid by the sliders
         self.current = 0
@@ -73,7 +73,7 @@ class StudioState(ActionsMixin, QObject):
         self.temperature = float(window.temperatureSpin.value())
         self.stars: dict[int, Star] = {}
         self._star_ids = 0
-        self.undo_stack: list[tuple[np.ndarray, np.ndarray, np.ndarray, int, float, int]] = []
+        self.undo_stack: list[tuple[np.ndarray, np.ndarray, np.ndarray, int, Draw]] = []
         self._last_edit = 0.0
         self.last_grid_s = 0.0
         self._draw_pending = False
@@ -292,7 +292,7 @@ class StudioState(ActionsMixin, QObject):
         if self.ctx is None or not len(self.codes):
             return
         ctx, task, codes, scale = self.ctx, self.task, self.codes.copy(), self.ctx.flow_scale
-        noise, lower, temperature, seed = self.noise.copy(), self.lower, self.codes_temperature, self.codes_seed
+        noise, lower, draw = self.noise.copy(), self.lower, self.codes_draw
         doc, detail = ctx.doc, ctx.detail
         if self.w.codeSliders.dragging():
             doc = drag_doc(ctx.doc)
@@ -301,8 +301,7 @@ class StudioState(ActionsMixin, QObject):
                 return
         self._draw_pending = False
         self.worker.submit("grid", lambda: render_grid(task, ctx.predictor, ctx.cond, ctx.entry.key, doc,
-                                                       codes, self.cache, scale, detail, noise, lower,
-                                                       temperature, seed))
+                                                       codes, self.cache, scale, detail, noise, lower, draw))
 
     # scrub prefetch (scrub.py) ----------------------------------------------------------------
     def _scrub_signature(self, axis: int, doc: Any, detail: Any) -> bytes | None:
@@ -335,10 +334,9 @@ class StudioState(ActionsMixin, QObject):
         if not points:
             return
         task, codes, noise, lower = self.task, self.codes.copy(), self.noise.copy(), self.lower
-        temperature, seed, signature = self.codes_temperature, self.codes_seed, plan.signature
+        draw, signature = self.codes_draw, plan.signature
         self.worker.submit("scrub", lambda: (signature, axis, render_scrub_chunk(
-            task, ctx.predictor, ctx.cond, doc, codes, axis, points, noise, lower, ctx.flow_scale, detail,
-            temperature, seed)))
+            task, ctx.predictor, ctx.cond, doc, codes, axis, points, noise, lower, ctx.flow_scale, detail, draw)))
 
     def _show_prefetched(self, doc: Any, detail: Any) -> bool:
         """Apply the held axis's prefetched grid nearest the slider's value, if it is ready."""
@@ -348,6 +346,10 @@ class StudioState(ActionsMixin, QObject):
         grid = None if signature is None else self.scrub.lookup(signature, axis, float(self.codes[0, axis]))
         if grid is None:
             return False
+        if grid.draw != self.codes_draw:
+            # the same pixels (the signature), prefetched before an undo or redraw that changed
+            # only how the codes were drawn: the grid shown is the state's codes, so its draw
+            grid = replace(grid, draw=self.codes_draw)
         self.worker.cancel("grid")  # a live render still on its way shows an older value
         self._draw_pending = False
         self._apply_grid(grid, time.perf_counter() - t0, "prefetched grid")
@@ -364,13 +366,14 @@ class StudioState(ActionsMixin, QObject):
         ctx, task, seed, temperature = self.ctx, self.task, self.seed, self.temperature
         component = self.component if self.component >= 0 and ctx.mixture is not None else None
         pinned, values, lower = self.pinned.copy(), self.current_code().copy(), self.lower
+        draw = Draw(int(seed), float(temperature), component)
 
         def job() -> GridResult:
             codes, noise = ctx.predictor.draw(ctx.cond, GRID, seed, component, temperature=temperature)
             if pinned.any():
                 codes = apply_pins(codes, pinned, values)
             return render_grid(task, ctx.predictor, ctx.cond, ctx.entry.key, ctx.doc, codes, self.cache,
-                               ctx.flow_scale, ctx.detail, noise, lower, temperature, seed)
+                               ctx.flow_scale, ctx.detail, noise, lower, draw)
 
         self._draw_pending = True
         self.worker.submit("grid", job)
@@ -507,11 +510,10 @@ class StudioState(ActionsMixin, QObject):
             self.request_grid()
 
     def _take_noise(self, grid: GridResult) -> None:
-        """Adopt a freshly drawn grid's lower-layer noise (n, E) and the temperature and seed it was
-        drawn at."""
+        """Adopt a freshly drawn grid's lower-layer noise (n, E) and how it was drawn (seed,
+        temperature, MDN component)."""
         n = len(grid.codes)
-        self.codes_temperature = self.drawn_temperature = grid.temperature
-        self.codes_seed = self.drawn_seed = grid.seed
+        self.codes_draw = self.drawn_draw = grid.draw
         self.noise = np.zeros((n, 0), np.float32) if grid.noise is None else grid.noise.copy()
         self.drawn_noise = self.noise.copy()
 

@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 
 from .catalog import CatalogError, ModelEntry
+from .jobs import Draw
 from .session import Session, SessionError, load_session, save_session
 
 UNDO_GAP_S = 0.6  # slider moves closer together than this are one undo step
@@ -28,10 +29,11 @@ class Star:
     doc: Any
     code: np.ndarray
     xg: np.ndarray
-    seed: int
     thumb: np.ndarray
     noise: np.ndarray | None = None  # (E,) the lower-layer draws it was decoded with; None: at the means
-    temperature: float = 1.0  # the spread its code and noise were drawn at (its sidecar's settings.temperature)
+    # how its grid's codes and noise were drawn (its sidecar's seed, settings.temperature and
+    # settings.component)
+    draw: Draw = Draw()
     index: int = 0  # its grid position, from 0 (its sidecar's sample_index; the tray shows index + 1)
 
     def is_sample(self, doc: Any, model_key: str, code: np.ndarray, noise: np.ndarray | None) -> bool:
@@ -67,7 +69,7 @@ class ActionsMixin:
         now = time.perf_counter()
         if now - self._last_edit > UNDO_GAP_S:
             self.undo_stack.append((self.codes.copy(), self.noise.copy(), self.pinned.copy(), self.current,
-                                    self.codes_temperature, self.codes_seed))
+                                    self.codes_draw))
             del self.undo_stack[:-100]
         self._last_edit = now
 
@@ -96,7 +98,7 @@ class ActionsMixin:
         self._push_undo()
         self.codes = self.drawn.copy()
         self.noise = self.drawn_noise.copy()
-        self.codes_temperature, self.codes_seed = self.drawn_temperature, self.drawn_seed
+        self.codes_draw = self.drawn_draw
         self.pinned[:] = False
         self.request_grid()
 
@@ -113,16 +115,15 @@ class ActionsMixin:
         if not untied_only and self.noise.ndim == 2 and self.current < len(self.noise):
             # scaled as Predictor.draw scales noise, so the row is a draw at the grid's temperature
             self.noise[self.current] = (rng.standard_normal(self.noise.shape[1])
-                                        * self.codes_temperature).astype(np.float32)
+                                        * self.codes_draw.temperature).astype(np.float32)
         self.pinned[start:d] = False
         self.request_grid()
 
     def undo(self) -> None:
         if not self.undo_stack:
             return
-        # the temperature and seed too: the step may predate a redraw
-        self.codes, self.noise, self.pinned, self.current, self.codes_temperature, self.codes_seed = \
-            self.undo_stack.pop()
+        # how the codes were drawn too (seed, temperature, component): the step may predate a redraw
+        self.codes, self.noise, self.pinned, self.current, self.codes_draw = self.undo_stack.pop()
         self._last_edit = 0.0
         self.request_grid()
 
@@ -160,8 +161,8 @@ class ActionsMixin:
                 self.remove_star(key)
                 return
         self._star_ids += 1
-        star = Star(self._star_ids, self.ctx.entry, self.ctx.doc, code.copy(), self.grid.xg[index].copy(), self.grid.seed,
-                    self.grid.cells[index], noise, self.grid.temperature, index)
+        star = Star(self._star_ids, self.ctx.entry, self.ctx.doc, code.copy(), self.grid.xg[index].copy(),
+                    self.grid.cells[index], noise, self.grid.draw, index)
         self.stars[star.key] = star
         # numbered from 1, as the interpolation dialog asks for samples (it read "#1" for the
         # grid's second cell, which that dialog calls sample 2)
@@ -197,8 +198,8 @@ class ActionsMixin:
         """What the export dialog offers: starred samples, the grid, the current image's source."""
         predictors = {s.model.key: self.catalog.cached(s.model.key) for s in self.stars.values()}
         return {"predictors": {k: v for k, v in predictors.items() if v is not None}, "stars": list(self.stars.values()), "ctx": self.ctx, "grid": self.grid, "task": self.task,
-                # the seed draws a batch export and is the grid's (sidecars of its samples record it);
-                # the spin box's temperature draws a batch export; grid and stars carry their own draw's
+                # the toolbar's seed and temperature draw a batch export; the grid and the stars
+                # carry their own draw's (GridResult.draw, Star.draw), which their sidecars record
                 "current": self.current, "image_path": self.image_path, "seed": self.seed,
                 "temperature": self.temperature, "lower": self.lower,
                 "noise": None if self.grid is None else [self._grid_noise(i) for i in range(len(self.grid.codes))]}
@@ -206,11 +207,14 @@ class ActionsMixin:
     # sessions --------------------------------------------------------------------------------
     def session(self) -> Session:
         model = str(self.entry.path) if self.entry and self.entry.kind != "builtin" else (self.entry.key if self.entry else "")
-        # the grid's own draw: the spin boxes may be ahead (a redraw in flight) or undone past
-        return Session(task=self.task_name, model=model, image=self.image_path, seed=self.codes_seed,
+        # the grid's own draw: the spin boxes and the component picker may be ahead (a redraw in
+        # flight) or undone past
+        draw = self.codes_draw
+        return Session(task=self.task_name, model=model, image=self.image_path, seed=draw.seed,
                        code=[float(v) for v in self.current_code()], current=self.current,
-                       component=self.component, pinned=[int(i) for i in np.flatnonzero(self.pinned)],
-                       temperature=self.codes_temperature, noise=self._session_noise())
+                       component=-1 if draw.component is None else draw.component,
+                       pinned=[int(i) for i in np.flatnonzero(self.pinned)],
+                       temperature=draw.temperature, noise=self._session_noise())
 
     def _session_noise(self) -> list[float] | None:
         rows = self.noise

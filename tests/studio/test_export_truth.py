@@ -1,7 +1,8 @@
-"""Exports and sessions say what they hold: sidecars record the seed, temperature and grid cell
-each sample was drawn at and reproduce through cdvae-sample --reproduce, sessions keep the grid's
-own draw temperature, an unwritable folder is refused before anything starts, expected job errors
-print no traceback, and animations hold the frames they promise."""
+"""Exports and sessions say what they hold: sidecars record the seed, temperature, MDN component
+and grid cell each sample was drawn at and reproduce through cdvae-sample --reproduce, sessions
+keep the grid's own draw (seed, temperature, component), an unwritable folder is refused before
+anything starts, expected job errors print no traceback, and animations hold the frames they
+promise."""
 
 from __future__ import annotations
 
@@ -117,7 +118,7 @@ def test_sidecars_name_the_seed_and_grid_cell_each_sample_came_from(qtbot, make_
     dlg = win.export_dialog
 
     def drawn(seed: int) -> tuple[np.ndarray, np.ndarray]:
-        return ctx.predictor.draw(ctx.cond, len(state.codes), seed, temperature=state.codes_temperature)
+        return ctx.predictor.draw(ctx.cond, len(state.codes), seed, temperature=state.codes_draw.temperature)
 
     sides = _export(qtbot, dlg, 0, tmp_path / "stars")
     assert [(s["seed"], s["sample_index"]) for s in sides] == starred  # one call per seed, in starring order
@@ -137,8 +138,9 @@ def test_sidecars_name_the_seed_and_grid_cell_each_sample_came_from(qtbot, make_
 
 
 def test_a_studio_export_reproduces_through_cdvae_sample(qtbot, make_window, settle, tmp_path, capsys):
-    """With a non-zero seed in the sidecar, --reproduce still decodes the recorded code and noise
-    (nothing is drawn again from the seed): the same pixels, also for a slider-edited sample."""
+    """With a non-zero seed and an MDN component in the sidecar, --reproduce still decodes the
+    recorded code and noise (nothing is drawn again from the seed or the component): the same
+    pixels, also for a slider-edited sample."""
     from cdvae_core.cli import sample
     from cdvae_core.postprocess.export import reproduce_file
 
@@ -147,6 +149,7 @@ def test_a_studio_export_reproduces_through_cdvae_sample(qtbot, make_window, set
     state = win.state
     win.seedSpin.setValue(4321)
     win.temperatureSpin.setValue(0.6)
+    win.codeSliders.component_combo.setCurrentIndex(2)  # MDN component 1
     settle(win)
     state.toggle_star(3)
     state.select_sample(11)
@@ -155,8 +158,8 @@ def test_a_studio_export_reproduces_through_cdvae_sample(qtbot, make_window, set
     state.toggle_star(11)
     win.open_export_dialog()
     sides = _export(qtbot, win.export_dialog, 0, tmp_path / "stars")
-    assert [(s["seed"], s["sample_index"], s["settings"]["temperature"]) for s in sides] == [(4321, 3, 0.6),
-                                                                                            (4321, 11, 0.6)]
+    assert [(s["seed"], s["sample_index"], s["settings"]["temperature"], s["settings"]["component"])
+            for s in sides] == [(4321, 3, 0.6, 1), (4321, 11, 0.6, 1)]
     first, second = (Path(s["_path"]) for s in sides)
     written, original = reproduce_file(first)  # the model and photo as recorded in the sidecar
     assert original == first.with_suffix(".png") and written == first.with_name(f"{first.stem}_reproduced.png")
@@ -184,7 +187,7 @@ def test_a_session_keeps_the_temperature_its_grid_was_drawn_at(qtbot, make_windo
     state.undo()
     state.undo()  # the 1.0 draw again; the spin box still says 0.5
     settle(win)
-    assert (win.temperatureSpin.value(), state.codes_temperature) == (0.5, 1.0)
+    assert (win.temperatureSpin.value(), state.codes_draw.temperature) == (0.5, 1.0)
     np.testing.assert_array_equal(state.grid.xg, before)
     state.save_session(str(tmp_path / "s.json"))
     assert json.loads((tmp_path / "s.json").read_text())["temperature"] == 1.0
@@ -193,7 +196,7 @@ def test_a_session_keeps_the_temperature_its_grid_was_drawn_at(qtbot, make_windo
     settle(other)
     other.state.open_session(str(tmp_path / "s.json"))
     settle(other)
-    assert (other.temperatureSpin.value(), other.state.codes_temperature) == (1.0, 1.0)
+    assert (other.temperatureSpin.value(), other.state.codes_draw.temperature) == (1.0, 1.0)
     np.testing.assert_array_equal(other.state.grid.xg, before)  # every sample, not only the current one
 
 
@@ -212,14 +215,14 @@ def test_stars_sessions_and_exports_record_the_seed_their_grid_was_drawn_from(qt
     state._last_edit = 0.0
     win.seedSpin.setValue(222)  # a redraw from another seed
     settle(win)
-    assert state.codes_seed == 222
+    assert state.codes_draw.seed == 222
     drawn_222 = state.grid.codes.copy()
     state.undo()  # back to the seed-111 grid (with the slider edit)
     settle(win)
-    assert (win.seedSpin.value(), state.codes_seed, state.grid.seed) == (222, 111, 111)
+    assert (win.seedSpin.value(), state.codes_draw.seed, state.grid.draw.seed) == (222, 111, 111)
     np.testing.assert_array_equal(np.delete(state.grid.codes, 0, 1), np.delete(drawn_111, 0, 1))
     state.toggle_star(4)
-    assert next(iter(state.stars.values())).seed == 111
+    assert next(iter(state.stars.values())).draw.seed == 111
     state.save_session(str(tmp_path / "s.json"))
     assert json.loads((tmp_path / "s.json").read_text())["seed"] == 111
     win.open_export_dialog()
@@ -227,8 +230,124 @@ def test_stars_sessions_and_exports_record_the_seed_their_grid_was_drawn_from(qt
     assert {s["seed"] for s in sides} == {111}
     state.reset_code()  # "Reset": back to the last draw, and its seed with it
     settle(win)
-    assert state.codes_seed == state.grid.seed == 222
+    assert state.codes_draw.seed == state.grid.draw.seed == 222
     np.testing.assert_array_equal(state.grid.codes, drawn_222)
+
+
+def _pick_component(win, settle, component: int | None) -> None:
+    """The MDN component picker (None: the whole mixture), through its combo box."""
+    win.codeSliders.component_combo.setCurrentIndex(0 if component is None else component + 1)
+    settle(win)
+
+
+def test_stars_and_exports_record_the_mdn_component_their_grid_was_drawn_from(qtbot, make_window, settle,
+                                                                             tmp_path):
+    """Studio sidecars said "component": null even when every code came from one picked MDN
+    component; stars, the current sample and the grid now record the draw's component, stars of
+    different components are exported in separate calls, and (seed, component, temperature,
+    sample_index) draw an unedited sample again."""
+    win = make_window("resaturation")
+    settle(win)
+    state, ctx = win.state, win.state.ctx
+    assert ctx.predictor.mixtures == 4
+    starred = []  # (component, grid cell) in starring order
+    for component, cell in ((1, 3), (3, 5), (None, 7), (1, 9)):
+        _pick_component(win, settle, component)
+        assert state.codes_draw.component == state.grid.draw.component == component
+        state.toggle_star(cell)
+        starred.append((component, cell))
+    assert [star.draw.component for star in state.stars.values()] == [1, 3, None, 1]
+    photo = read_image(ctx.doc.source) if ctx.doc.source else ctx.doc.rgb
+    win.open_export_dialog()
+    dlg = win.export_dialog
+
+    def drawn(component: int | None) -> tuple[np.ndarray, np.ndarray]:
+        return ctx.predictor.draw(ctx.cond, len(state.codes), state.codes_draw.seed, component,
+                                  temperature=state.codes_draw.temperature)
+
+    sides = _export(qtbot, dlg, 0, tmp_path / "stars")
+    # one call per component (the two component-1 stars together, in starring order)
+    assert [(s["settings"]["component"], s["sample_index"]) for s in sides] == [(1, 3), (1, 9), (3, 5), (None, 7)]
+    assert [(s["index"], s["file_number"]) for s in sides] == [(0, 0), (1, 1), (0, 2), (0, 3)]
+    for side in sides:  # unedited samples: seed, component and cell draw them again
+        codes, noise = drawn(side["settings"]["component"])
+        np.testing.assert_array_equal(np.float32(side["code"]), codes[side["sample_index"]])
+        np.testing.assert_array_equal(np.float32(side["lower_noise"]), noise[side["sample_index"]])
+    _reproduces(sides, ctx.predictor, photo)  # the component recorded redraws nothing
+
+    _pick_component(win, settle, 2)
+    state.select_sample(6)
+    settle(win)
+    sides = _export(qtbot, dlg, 1, tmp_path / "current")
+    assert [(s["settings"]["component"], s["sample_index"]) for s in sides] == [(2, 6)]
+    sides = _export(qtbot, dlg, 2, tmp_path / "grid")
+    assert [(s["settings"]["component"], s["sample_index"]) for s in sides] == [(2, i) for i in range(16)]
+    np.testing.assert_array_equal(np.float32([s["code"] for s in sides]), drawn(2)[0])
+    _reproduces(sides[:2], ctx.predictor, photo)
+
+    # the picker moved on, its redraw not applied yet: the grid's samples are still component 2's
+    state.worker.submit = lambda channel, job: 0  # hold every new job back
+    win.codeSliders.component_combo.setCurrentIndex(1)
+    assert state.component == 0 and state.codes_draw.component == 2
+    sides = _export(qtbot, dlg, 1, tmp_path / "in_flight")
+    assert [s["settings"]["component"] for s in sides] == [2]
+    state.toggle_star(0)
+    assert state.stars[max(state.stars)].draw.component == 2
+    assert state.session().component == 2
+
+
+def test_undo_session_and_reset_keep_the_mdn_component_of_the_shown_grid(qtbot, make_window, settle, tmp_path):
+    """After undoing back past a component change the picker shows the newer component, but a
+    star, an export and a session record the component the shown grid was drawn from; the
+    session reopens that component's grid (all 16 samples) and the picker with it; "Reset" goes
+    back to the newest draw's component."""
+    win = make_window("resaturation")
+    settle(win)
+    state, combo = win.state, win.codeSliders.component_combo
+    _pick_component(win, settle, 2)
+    drawn_2, xg_2 = state.grid.codes.copy(), state.grid.xg.copy()
+    state.edit_code(0, 0.3)  # an undo step holding the component-2 draw
+    settle(win)
+    state._last_edit = 0.0
+    _pick_component(win, settle, 1)  # a redraw from another component (the pin kept)
+    assert state.codes_draw.component == state.grid.draw.component == 1
+    drawn_1 = state.grid.codes.copy()
+    assert not np.array_equal(np.delete(drawn_1, 0, 1), np.delete(drawn_2, 0, 1))
+    state._last_edit = 0.0
+    state.edit_code(1, -0.2)
+    state.undo()
+    state.undo()  # the component-2 draw again, as drawn; the picker still says component 1
+    settle(win)
+    assert (combo.currentIndex(), state.component) == (2, 1)
+    assert state.codes_draw.component == state.grid.draw.component == 2
+    np.testing.assert_array_equal(state.grid.codes, drawn_2)
+    state.toggle_star(4)
+    assert next(iter(state.stars.values())).draw.component == 2
+    win.open_export_dialog()
+    sides = _export(qtbot, win.export_dialog, 0, tmp_path / "star")
+    assert [(s["settings"]["component"], s["sample_index"]) for s in sides] == [(2, 4)]
+    sides = _export(qtbot, win.export_dialog, 2, tmp_path / "grid")
+    assert {s["settings"]["component"] for s in sides} == {2}
+    state.select_sample(5)
+    settle(win)
+    state.save_session(str(tmp_path / "s.json"))
+    saved = json.loads((tmp_path / "s.json").read_text())
+    assert (saved["component"], saved["current"]) == (2, 5)
+
+    other = make_window("resaturation")
+    settle(other)
+    other.state.open_session(str(tmp_path / "s.json"))
+    settle(other)
+    assert (other.codeSliders.component_combo.currentIndex(), other.state.component) == (3, 2)
+    assert other.state.codes_draw == state.codes_draw
+    np.testing.assert_array_equal(other.state.grid.codes, drawn_2)
+    np.testing.assert_array_equal(other.state.grid.xg, xg_2)  # every sample, not only the current one
+    assert other.state.current == 5
+
+    state.reset_code()  # "Reset": back to the last draw, and its component with it
+    settle(win)
+    assert state.codes_draw.component == state.grid.draw.component == 1
+    np.testing.assert_array_equal(state.grid.codes, drawn_1)
 
 
 def test_old_sessions_still_open(tmp_path):

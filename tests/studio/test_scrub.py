@@ -9,7 +9,7 @@ from types import SimpleNamespace
 import numpy as np
 from PySide6.QtWidgets import QSlider
 
-from cdvae_studio.jobs import render_grid
+from cdvae_studio.jobs import Draw, render_grid
 from cdvae_studio.render import DecodeCache, compose_cells, drag_doc, shrink_detail
 from cdvae_studio.scrub import (
     LATTICE_MAX,
@@ -87,20 +87,20 @@ def test_chunk_equals_the_live_drag_render(make_window, settle):
     axis = ctx.predictor.code_dim - 1
     points = [-7, 12]
     grids = render_scrub_chunk(state.task, ctx.predictor, ctx.cond, doc, state.codes, axis, points, state.noise,
-                               True, ctx.flow_scale, detail, 0.8, 5)
+                               True, ctx.flow_scale, detail, Draw(5, 0.8, 1))
     assert sorted(grids) == points
     for j in points:
         codes = state.codes.copy()
         codes[:, axis] = lattice_value(j)
         live = render_grid(state.task, ctx.predictor, ctx.cond, ctx.entry.key, doc, codes, DecodeCache(),
-                           ctx.flow_scale, detail, state.noise, True, 0.8, 5)
+                           ctx.flow_scale, detail, state.noise, True, Draw(5, 0.8, 1))
         got = grids[j]
         np.testing.assert_array_equal(got.codes, codes)
         np.testing.assert_allclose(got.xg, live.xg, atol=1e-5)  # one batch of 32 rows against 16
         assert np.abs(got.cells.astype(int) - live.cells.astype(int)).max() <= 1
         assert got.cells.shape == live.cells.shape and got.cells.shape[1] < ctx.doc.small.shape[0]
         np.testing.assert_allclose(got.spread, live.spread, atol=1e-5)
-        assert got.lower and (got.temperature, got.seed) == (0.8, 5)
+        assert got.lower and got.draw == live.draw == Draw(5, 0.8, 1)
         np.testing.assert_array_equal(got.noise, state.noise)
 
 
