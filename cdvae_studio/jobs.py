@@ -143,8 +143,8 @@ def load_context(catalog: ModelCatalog, entry: ModelEntry, task: Any, image: Loa
     mixture = predictor.mixture(cond)[0] if getattr(predictor, "mixtures", 0) else None
     code_fn = getattr(predictor, "code_of_condition", None)
     image_code = code_fn(cond) if code_fn is not None else None
-    if component is not None and mixture is None:
-        component = None
+    if component is not None and (mixture is None or not 0 <= component < len(mixture)):
+        component = None  # the picker's component belonged to a model of more components (or none)
     codes, noise = predictor.draw(cond, GRID, seed, component, temperature=temperature)
     if pinned is not None and pin_values is not None and pinned.shape == (codes.shape[1],):
         codes = apply_pins(codes, pinned, pin_values)

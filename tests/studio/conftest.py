@@ -60,7 +60,7 @@ def small_config(task: str, tie: str, mixtures: int = 4):
                        latent_sizes=latents, hidden_sizes=hidden, conv_channels=(8, 16, 32))
 
 
-def save_untrained(out: Path, task: str, tie: str) -> None:
+def save_untrained(out: Path, task: str, tie: str, mixtures: int = 4) -> None:
     """A freshly built model saved as a model dir, with a made-up training embedding."""
     import torch
 
@@ -70,7 +70,7 @@ def save_untrained(out: Path, task: str, tie: str) -> None:
     from cdvae_core.tasks import get_task
 
     torch.manual_seed(0)
-    cfg = small_config(task, tie)
+    cfg = small_config(task, tie, mixtures)
     rng = np.random.default_rng(1)
     n, c = 120, get_task(task).channels_c
     emb = {"lpp_c": rng.standard_normal((n, 16)).astype(np.float32),

@@ -223,3 +223,32 @@ def test_an_unexpected_image_failure_releases_the_waiting_context(qtbot, make_wi
     qtbot.waitUntil(lambda: win.banner.isVisible() and "out of memory" in win.banner.text(), timeout=30_000)
     settle(win)
     assert not win.state._image_pending and win.state.ctx is not None
+
+
+def test_switching_to_a_model_of_fewer_mdn_components_draws_from_the_whole_mixture(qtbot, make_window, settle,
+                                                                                     tmp_path, studio_assets,
+                                                                                     untrained_model):
+    """Component 10 picked on an MDN K=12, then the K=4 chosen: its context failed ("component
+    must lie in 0..3") and the window stayed on the K=12."""
+    import shutil
+
+    root = tmp_path / "assets"
+    shutil.copytree(studio_assets / "models" / "resaturation" / "mdn4", root / "models" / "resaturation" / "mdn4")
+    untrained_model(root / "models" / "resaturation" / "mdn12", "resaturation", "mdn", mixtures=12)
+    win = make_window("resaturation", assets=root)
+    settle(win)
+    names = [win.tieCombo.itemText(i) for i in range(win.tieCombo.count())]
+    win.tieCombo.setCurrentIndex(next(i for i, n in enumerate(names) if "K=12" in n))
+    settle(win)
+    win.codeSliders.component_combo.setCurrentIndex(11)  # component 10
+    settle(win)
+    assert win.state.component == 10 and win.state.codes_draw.component == 10
+    win.tieCombo.setCurrentIndex(next(i for i, n in enumerate(names) if "K=4" in n))
+    settle(win)
+    state = win.state
+    assert state.ctx.entry.label.startswith("MDN K=4")
+    assert state.component == -1 and win.codeSliders.component_combo.currentIndex() == 0
+    assert state.codes_draw.component is None
+    expected = state.ctx.predictor.draw_codes(state.ctx.cond, len(state.codes), state.seed, None,
+                                              temperature=state.temperature)
+    np.testing.assert_array_equal(state.codes, expected)
