@@ -7,6 +7,7 @@ from __future__ import annotations
 from types import SimpleNamespace
 
 import numpy as np
+import pytest
 from PySide6.QtWidgets import QSlider
 
 from cdvae_studio.jobs import Draw, render_grid
@@ -78,8 +79,9 @@ def test_signature_ignores_the_axis_value_and_nothing_else():
     assert sig(lower=False) == sig(lower=False, noise=noise + 1)  # at the means the noise is not used
 
 
-def test_chunk_equals_the_live_drag_render(make_window, settle):
-    win = make_window("resaturation")
+@pytest.mark.parametrize("task", ["resaturation", "relighting", "motion"])
+def test_chunk_equals_the_live_drag_render(make_window, settle, task):
+    win = make_window(task)
     settle(win)
     state, ctx = win.state, win.state.ctx
     doc = drag_doc(ctx.doc)
