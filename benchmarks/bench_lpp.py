@@ -6,7 +6,9 @@ Prints, each measured in this run:
   * at 80,000: the partitioned neighbour search against the exact one (time ratio, recall of
     the true 10 nearest neighbours, largest principal angle between the two projections);
   * at 2,000: fit_lpp against a dense textbook implementation (N x N matrices): time ratio,
-    eigenvalue agreement and the largest principal angle between the projections.
+    eigenvalue agreement and the largest principal angle between the projections;
+  * identical vectors: the time to find them at 80,000 (lpp.distinct_rows), and 2,500 vectors
+    each repeated 4 times against the 2,500 once (the same projection expected).
 
 Usage: python benchmarks/bench_lpp.py [--skip-exact-80k]
 """
@@ -93,6 +95,15 @@ def main() -> None:
         f"2,000 vs dense reference: fit_lpp {t_fit:.2f} s, dense {t_ref:.2f} s, ratio sparse/dense {t_fit / t_ref:.3f}; "
         f"eigenvalues max rel. diff {rel.max():.1e}; min |cos| per vector {min(cos):.6f}; "
         f"largest angle {max_angle(fitted.projection, ref_dirs):.3f} deg"
+    )
+
+    _, t_dup = timed(lpp_module.distinct_rows, x80)
+    x25 = x80[:2500]
+    once, t_once = timed(fit_lpp, x25, DIM)
+    four, t_four = timed(fit_lpp, np.repeat(x25, 4, axis=0), DIM)
+    print(
+        f"identical vectors: found in {t_dup:.2f} s at 80,000; 2,500 vectors x 4 copies vs once: fit {t_four:.2f} s "
+        f"vs {t_once:.2f} s, largest embedding difference {np.abs(four.transform(x25) - once.transform(x25)).max():.1e}"
     )
 
 

@@ -229,6 +229,8 @@ class TrainConfig:
             raise ConfigError(f"ema must lie in [0, 1), got {self.ema}")
         if self.num_threads < 0:
             raise ConfigError("num_threads must be 0 (torch's default) or more")
+        if self.seed < 0:  # numpy's SeedSequence takes none: was a traceback when the first epoch began
+            raise ConfigError(f"seed must be 0 or more, got {self.seed}")
         if self.device not in ("auto", "cpu", "cuda"):
             raise ConfigError("device must be auto, cpu or cuda")
 

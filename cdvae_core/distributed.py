@@ -6,8 +6,11 @@ process, so the same trainer code serves the CLI, the Studio and a cluster job.
 
 from __future__ import annotations
 
+import contextlib
 import os
+import pickle
 from dataclasses import dataclass
+from typing import Iterator
 
 import numpy as np
 import torch
@@ -107,3 +110,44 @@ def max_over_ranks(value: int, env: Dist) -> int:
 def barrier(env: Dist) -> None:
     if env.enabled:
         dist.barrier()
+
+
+def _portable(error: BaseException) -> BaseException:
+    """``error`` if it survives pickling (all_gather_object sends it), else a RuntimeError that says it."""
+    try:
+        pickle.loads(pickle.dumps(error))
+        return error
+    except Exception:  # noqa: BLE001 - an exception class with an unusual constructor
+        return RuntimeError(f"{type(error).__name__}: {error}")
+
+
+def agree(env: Dist, error: BaseException | None = None) -> None:
+    """A barrier that shares failures: every rank passes its error (or None) and, when any rank
+    failed, every rank raises (its own error, or else the lowest failing rank's, same class and
+    message). So a check or a write that fails on one rank (rank 0 alone writes) stops every
+    rank with that message, instead of leaving the others at their next collective, where gloo
+    reports a lost peer as a traceback and NCCL waits for its timeout. On one process: raises
+    ``error`` if given."""
+    if not env.enabled:
+        if error is not None:
+            raise error
+        return
+    gathered: list = [None] * env.world
+    dist.all_gather_object(gathered, None if error is None else _portable(error))
+    if error is not None:
+        raise error
+    for other in gathered:
+        if other is not None:
+            raise other
+
+
+@contextlib.contextmanager
+def together(env: Dist) -> Iterator[None]:
+    """Run a block on every rank, then meet (``agree``): if the block raised on any rank, every
+    rank raises that error. The block must not yield (a generator's yield inside would leave it)."""
+    try:
+        yield
+    except Exception as exc:  # noqa: BLE001 - shared with the other ranks, then raised here too
+        agree(env, exc)
+        raise
+    agree(env)

@@ -19,6 +19,7 @@ training with a TrainingError naming the step, the last good checkpoint untouche
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import math
@@ -28,6 +29,7 @@ from typing import Any, Iterator
 
 import numpy as np
 import torch
+from safetensors import SafetensorError
 from torch.nn.parallel import DistributedDataParallel
 
 from . import checkpoint as ckpt
@@ -104,6 +106,19 @@ def _check_targets(targets: dict[str, torch.Tensor], pairs: PairSet, model_cfg: 
             got = "missing" if value is None else f"shape {tuple(value.shape)}"
             raise ckpt.StateLoadError(f"{where} is incomplete or damaged: guidance target {key!r} is {got}, "
                                       f"expected ({rows}, {dim})")
+
+
+@contextlib.contextmanager
+def _writing(out: Path, what: str, kept_epoch: int, controls: Controls) -> Iterator[None]:
+    """A failed write of the run's files (disk full, folder removed or read-only) becomes a
+    TrainingError naming the file, the reason and the checkpoint kept (it was a traceback)."""
+    try:
+        yield
+    except (OSError, SafetensorError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else " ".join(str(exc).split())
+        kept = f"the checkpoint of epoch {kept_epoch} is kept" if kept_epoch else "no checkpoint was written yet"
+        raise TrainingError(f"cannot write {what} in {out} ({reason}); {kept}: free space or fix the folder, "
+                            f"then {controls.resume_on} to continue") from exc
 
 
 def _small_meta(meta: dict[str, Any]) -> dict[str, Any]:
@@ -183,16 +198,18 @@ def train(
 
 def _run(pairs, model_cfg, train_cfg, out: Path, resume: bool, env: D.Dist, controls: Controls) -> Iterator[Progress]:
     fingerprint = data_fingerprint(pairs)
-    check_out_dir(out, resume, write_probe=env.is_main, controls=controls)
     state = None
-    if resume:
-        has_state = check_resumable(out, controls)  # OutputDirError when there is nothing to resume
-        if (out / ckpt.CONFIG_FILE).exists():
-            check_compatible(out, model_cfg, train_cfg)
-        state = ckpt.load_state(out) if has_state else None
-        if state is not None and state.meta.get("data_sha1") != fingerprint:
-            raise ckpt.StateLoadError(f"{out} was trained on another pair file; {controls.resume} needs the same pairs")
-    D.barrier(env)  # every rank has checked before rank 0 writes anything
+    # every rank has checked before rank 0 writes anything; a refusal on one rank (only rank 0
+    # probes writing) stops every rank with its message (it left the others in a gloo traceback)
+    with D.together(env):
+        check_out_dir(out, resume, write_probe=env.is_main, controls=controls)
+        if resume:
+            has_state = check_resumable(out, controls)  # OutputDirError when there is nothing to resume
+            if (out / ckpt.CONFIG_FILE).exists():
+                check_compatible(out, model_cfg, train_cfg)
+            state = ckpt.load_state(out) if has_state else None
+            if state is not None and state.meta.get("data_sha1") != fingerprint:
+                raise ckpt.StateLoadError(f"{out} was trained on another pair file; {controls.resume} needs the same pairs")
 
     torch.manual_seed(train_cfg.seed)
     model = build_model(model_cfg).to(env.device)
@@ -221,11 +238,12 @@ def _run(pairs, model_cfg, train_cfg, out: Path, resume: bool, env: D.Dist, cont
 
     start_epoch = 0 if state is None else state.epoch
     step = 0 if state is None else state.step
-    if env.is_main:
-        out.mkdir(parents=True, exist_ok=True)
-        ckpt.write_config(out, model_cfg, train_cfg, data_meta)
-        rows = _metrics_rows(out, start_epoch)
-        write_text_atomic(out / ckpt.METRICS_FILE, "".join(r + "\n" for r in rows))
+    with D.together(env), _writing(out, "config.json", start_epoch, controls):
+        if env.is_main:
+            out.mkdir(parents=True, exist_ok=True)
+            ckpt.write_config(out, model_cfg, train_cfg, data_meta)
+            rows = _metrics_rows(out, start_epoch)
+            write_text_atomic(out / ckpt.METRICS_FILE, "".join(r + "\n" for r in rows))
 
     train_rows = np.flatnonzero(pairs.split == TRAIN)
     test_rows = np.flatnonzero(pairs.split == TEST)
@@ -344,28 +362,30 @@ def _run(pairs, model_cfg, train_cfg, out: Path, resume: bool, env: D.Dist, cont
                                "guidance_weight": train_cfg.guidance_weight(epoch + 1)}
         row.update({k: v / max(count, 1) for k, v in sums.items()})
         row["test_loss"] = test_loss
-        if env.is_main:
-            weights = ema.state if ema is not None else model.state_dict()
-            ckpt.save_state(out, ckpt.TrainState(
-                epoch=epoch + 1, step=step, model=model.state_dict(), optimizer=optimizer.state_dict(),
-                ema=None if ema is None else ema.state, targets=targets,
-                meta={"data_sha1": fingerprint, "data": data_meta, "model": model_cfg.to_dict(),
-                      "training": train_cfg.to_dict(), "world": env.world,
-                      "device": str(env.device), "spike_run": spike_run},
-            ))
-            ckpt.write_weights(out, weights)
-            ckpt.write_config(out, model_cfg, train_cfg, data_meta)
-            rows = _metrics_rows(out, epoch) + [json.dumps(row)]
-            write_text_atomic(out / ckpt.METRICS_FILE, "".join(r + "\n" for r in rows))
+        # rank 0 writes; a failed write (disk full, folder gone) stops every rank with its message
+        with D.together(env), _writing(out, f"the checkpoint of epoch {epoch + 1}", last_good_epoch, controls):
+            if env.is_main:
+                weights = ema.state if ema is not None else model.state_dict()
+                ckpt.save_state(out, ckpt.TrainState(
+                    epoch=epoch + 1, step=step, model=model.state_dict(), optimizer=optimizer.state_dict(),
+                    ema=None if ema is None else ema.state, targets=targets,
+                    meta={"data_sha1": fingerprint, "data": data_meta, "model": model_cfg.to_dict(),
+                          "training": train_cfg.to_dict(), "world": env.world,
+                          "device": str(env.device), "spike_run": spike_run},
+                ))
+                ckpt.write_weights(out, weights)
+                ckpt.write_config(out, model_cfg, train_cfg, data_meta)
+                rows = _metrics_rows(out, epoch) + [json.dumps(row)]
+                write_text_atomic(out / ckpt.METRICS_FILE, "".join(r + "\n" for r in rows))
         last_good_epoch = epoch + 1
-        D.barrier(env)
         yield Progress("epoch", epoch + 1, train_cfg.epochs, f"epoch {epoch + 1} saved", {
             k: float(v) for k, v in row.items() if isinstance(v, (int, float)) and v is not None})
 
     if env.is_main:
         yield Progress("embedding", 0, 1, "encoding x_c for the LPP scatter plot")
-        if ema is not None:
-            model.load_state_dict(ema.state)
-        ckpt.write_embedding(out, embedding_arrays(model, pairs, targets, dev, train_cfg.seed))
-    D.barrier(env)
+    with D.together(env), _writing(out, "embedding.safetensors", train_cfg.epochs, controls):
+        if env.is_main:
+            if ema is not None:
+                model.load_state_dict(ema.state)
+            ckpt.write_embedding(out, embedding_arrays(model, pairs, targets, dev, train_cfg.seed))
     yield Progress("done", train_cfg.epochs, train_cfg.epochs, f"model saved in {out}")

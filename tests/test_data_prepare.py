@@ -120,6 +120,8 @@ def test_bad_settings():
         run(prepare_pairs("builtin", "resaturation", limit=4, test_fraction=1.5))
     with pytest.raises(DataError, match="limit"):
         run(prepare_pairs("builtin", "resaturation", limit=0))
+    with pytest.raises(DataError, match="seed must be 0 or more"):  # was numpy's traceback
+        run(prepare_pairs("builtin", "resaturation", limit=4, seed=-1))
     with pytest.raises(ValueError, match="unknown task"):
         run(prepare_pairs("builtin", "colourise", limit=4))
     with pytest.raises(DataError, match="unknown data source"):

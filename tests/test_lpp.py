@@ -105,3 +105,95 @@ def test_bad_input_is_a_clear_error() -> None:
         fitted.transform(x[:, :5])
     with pytest.raises(LPPError, match="lack"):
         LPP.from_arrays({"mean": fitted.mean})
+
+
+def _with_copies(x: np.ndarray, copies: np.ndarray, seed: int) -> np.ndarray:
+    """Row i of x repeated copies[i] times, the rows shuffled."""
+    out = np.repeat(x, copies, axis=0)
+    return out[np.random.default_rng(seed).permutation(len(out))]
+
+
+@pytest.mark.parametrize("knn", ["exact", "partitioned"])
+def test_identical_rows_are_one_node_as_in_the_dense_reference(knn, monkeypatch) -> None:
+    """40 vectors repeated 5-14 times (more than k = 8): without merging them, their neighbours
+    were only their own copies at distance 0, the graph fell apart into groups of copies and every
+    eigenvalue came out 0 with arbitrary directions."""
+    monkeypatch.setattr(lpp_module, "CELL_SIZE", 32)  # several cells even at this size
+    copies = np.ones(150, int)
+    copies[:40] = np.random.default_rng(1).integers(5, 15, 40)
+    x = _with_copies(_manifold(150, 12, seed=7), copies, seed=2)
+    fitted = fit_lpp(x, dim=3, neighbours=8, pca_dim=8, knn=knn)
+    ref_dirs, ref_lam = dense_reference_lpp(x, dim=3, k=8, p=8)
+    assert ref_lam[0] > 1e-3  # the merged graph is connected: no zero-cost direction
+    np.testing.assert_allclose(fitted.eigenvalues, ref_lam, rtol=1e-3, atol=1e-6)
+    assert np.max(scipy.linalg.subspace_angles(fitted.projection.astype(np.float64), ref_dirs)) < 1e-2
+
+
+def test_repeating_every_row_changes_nothing() -> None:
+    x = _manifold(200, 10, seed=8)
+    once = fit_lpp(x, dim=3, neighbours=8)
+    thrice = fit_lpp(np.repeat(x, 3, axis=0), dim=3, neighbours=8)
+    np.testing.assert_allclose(thrice.eigenvalues, once.eigenvalues, rtol=1e-4)
+    np.testing.assert_allclose(thrice.transform(x), once.transform(x), atol=1e-4)
+
+
+def test_few_distinct_vectors_many_times_each() -> None:
+    """Three vectors, 100 copies each: before, every neighbour distance was 0 and fitting failed."""
+    x = np.repeat(np.random.default_rng(3).standard_normal((3, 6)).astype(np.float32), 100, axis=0)
+    z = fit_lpp(x, dim=2, neighbours=10).transform(x)
+    assert len(np.unique(z.round(4), axis=0)) == 3
+    np.testing.assert_allclose(z.var(0), 1.0, rtol=1e-4)
+
+
+def test_distinct_rows_is_exact_even_when_hashes_collide(monkeypatch) -> None:
+    rng = np.random.default_rng(4)
+    base = rng.standard_normal((50, 7)).astype(np.float32)
+    x = base[rng.integers(0, 50, 400)]
+    assert lpp_module.distinct_rows(base) is None
+    for patched in (False, True):
+        if patched:  # every row the same key: the comparison must catch it and sort the rows instead
+            monkeypatch.setattr(lpp_module, "_row_keys", lambda words, chunk: np.zeros(len(words), np.uint64))
+        first, inverse = lpp_module.distinct_rows(x)
+        np.testing.assert_array_equal(x[first][inverse], x)
+        assert np.all(np.diff(first) > 0) and len(first) == len(np.unique(x.view(np.uint32), axis=0))
+
+
+def test_float64_input_and_seeds() -> None:
+    """float64 input is cast to float32 first (the same result); the partitioned search is
+    reproducible for a seed."""
+    x = _manifold(500, 16, seed=9)
+    np.testing.assert_array_equal(fit_lpp(x.astype(np.float64), dim=3).projection, fit_lpp(x, dim=3).projection)
+    a, b = (fit_lpp(x, dim=3, knn="partitioned", seed=5) for _ in range(2))
+    np.testing.assert_array_equal(a.projection, b.projection)
+
+
+def test_unusable_values_and_settings_are_clear_errors() -> None:
+    x = _manifold(100, 8, seed=10)
+    with pytest.raises(LPPError, match="real numbers"):
+        fit_lpp(x.astype(np.complex64), dim=2)
+    with pytest.raises(LPPError, match="float32's range"):  # finite in float64, inf once cast
+        fit_lpp(x.astype(np.float64) * 1e40, dim=2)
+    with pytest.raises(LPPError, match="whole numbers"):
+        fit_lpp(x, dim=2.5)
+    with pytest.raises(LPPError, match="whole numbers"):
+        fit_lpp(x, dim=2, neighbours=3.0)
+    with pytest.raises(LPPError, match=r"at most min\(F, N - 1\) = 2 components, fewer than dim=3"):
+        fit_lpp(x[:, :2], dim=3)  # no pca_dim given: the message must not blame one
+
+
+def test_signs_do_not_follow_the_pca_solvers_signs(monkeypatch) -> None:
+    """The sign rule was applied to the PCA loadings, whose signs the solver picks: flipping some
+    principal components (as scaling the covariance can) flipped LPP components."""
+    x = _manifold(300, 12, seed=11)
+    before = fit_lpp(x, dim=3, neighbours=8)
+    real = lpp_module._pca
+
+    def flipped(*args):
+        mean, components, y = real(*args)
+        s = np.where(np.arange(len(components)) % 2 == 0, -1.0, 1.0)
+        return mean, components * s[:, None].astype(components.dtype), y * s[None, :].astype(np.float32)
+
+    monkeypatch.setattr(lpp_module, "_pca", flipped)
+    after = fit_lpp(x, dim=3, neighbours=8)
+    np.testing.assert_allclose(after.projection, before.projection, atol=1e-6)
+    np.testing.assert_allclose(after.transform(x), before.transform(x), atol=1e-5)

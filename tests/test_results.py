@@ -152,3 +152,66 @@ def test_method_configs_are_the_papers_rows():
     from cdvae_core.cli.common import method_name
 
     assert [method_name(c) for c in cfg.values()] == list(suite.TRAINED)
+
+
+def test_unusable_folders_and_flags_are_refused_before_any_work(tmp_path, monkeypatch, capsys):
+    """An --out or --install-builtin under a file failed with a traceback only after the whole
+    run (about 25 minutes in full mode); a negative seed, a NaN size budget and a source flag for
+    a task left out got a traceback or were ignored."""
+    from cdvae_core.experiments import runner
+
+    def never(*args, **kwargs):
+        raise AssertionError("the suite ran before the command line was checked")
+
+    monkeypatch.setattr(runner, "run_suite", never)
+    blocker = tmp_path / "a_file"
+    blocker.write_text("x")
+    ok = ["--quick", "--tasks", "resaturation", "--work", str(tmp_path / "w"), "--out", str(tmp_path / "o")]
+    cases = [
+        (["--out", str(blocker / "docs")], "--out"),
+        (["--out", str(blocker)], "is not a folder"),
+        (["--work", str(blocker / "work")], "--work"),
+        (["--install-builtin", str(blocker / "models")], "--install-builtin"),
+        (["--seed", "-1"], "--seed must be 0 or more"),
+        (["--install-max-mb", "nan"], "--install-max-mb must be a number"),
+        (["--ucf101", str(tmp_path), str(tmp_path)], "--ucf101 feeds the motion task"),
+    ]
+    for extra, message in cases:
+        assert cli.main(ok + extra) == 2, extra
+        err = capsys.readouterr().err
+        assert message in err and "Traceback" not in err and len(err.strip().splitlines()) == 1, err
+    (tmp_path / "o2" / "results.md").mkdir(parents=True)
+    assert cli.main(ok[:-1] + [str(tmp_path / "o2")]) == 2
+    assert "folder named results.md" in capsys.readouterr().err
+    with pytest.raises(suite.SuiteError, match="seed"):
+        suite.settings_for(True, -3)
+    assert not (tmp_path / "w").exists() and not (tmp_path / "o").exists()  # nothing made
+
+
+def test_a_killed_model_resumes_from_its_last_epoch(tmp_path):
+    """A run killed mid-model restarted that model from scratch; now it continues from the last
+    finished epoch and ends with the weights of an unbroken run."""
+    from safetensors.numpy import load_file
+
+    from cdvae_core.experiments import runner
+    from cdvae_core.synthetic import make_mode_pairs
+
+    pairs = make_mode_pairs(160, seed=1)
+    train_cfg = dataclasses.replace(TINY, epochs=2).train_config()
+    whole = list(runner.train_row(pairs, "Shallow", "synthetic", train_cfg, tmp_path / "whole"))
+    assert not any("resuming" in pr.message for pr in whole)
+    gen = runner.train_row(pairs, "Shallow", "synthetic", train_cfg, tmp_path / "killed")
+    for pr in gen:
+        if pr.message.endswith("epoch 1 saved"):
+            break
+    next(gen)  # a step of epoch 2, then the "kill": epoch 2's work is lost
+    gen.close()
+    assert len((tmp_path / "killed" / "metrics.jsonl").read_text().splitlines()) == 1
+    again = list(runner.train_row(pairs, "Shallow", "synthetic", train_cfg, tmp_path / "killed"))
+    assert "resuming the interrupted run" in again[0].message
+    assert not any("epoch 1/2" in pr.message for pr in again)  # epoch 1 was not trained again
+    a, b = (load_file(str(tmp_path / d / "weights.safetensors")) for d in ("whole", "killed"))
+    assert all(np.allclose(a[k], b[k], atol=1e-6) for k in a)
+    # a checkpoint of other settings is not resumed: that model starts again
+    other = dataclasses.replace(TINY, epochs=3).train_config()
+    assert not runner.resumable_run(tmp_path / "killed", runner.model_config("Shallow", "synthetic", pairs.channels), other)

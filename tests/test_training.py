@@ -323,6 +323,7 @@ def test_schedules_from_first_principles():
     (dict(lpp_neighbours=0), "lpp_neighbours and max_skips"),
     (dict(spike_patience=-1), "spike_patience must be 0"),
     (dict(num_threads=-1), "num_threads"),
+    (dict(seed=-1), "seed must be 0 or more"),  # was a numpy traceback when the first epoch began
 ])
 def test_train_config_refuses_values_the_schedules_cannot_use(bad, message):
     with pytest.raises(ConfigError, match=message):
@@ -383,3 +384,117 @@ def test_ddp_two_processes_gloo(tmp_path):
     predictor = ckpt.load_model(tmp_path / "ddp")
     cond = predictor.prepare(tiny_pairs().xc[0])
     assert np.isfinite(predictor.sample(cond, 4, seed=1)).all()
+
+
+def test_a_failed_checkpoint_write_is_a_training_error(tmp_path, monkeypatch):
+    """A full disk at the end of an epoch was an OSError traceback; now a TrainingError that names
+    the file and the reason, the previous checkpoint untouched."""
+    real = ckpt.save_state
+
+    def save_state(out, state):
+        if state.epoch == 2:
+            raise OSError(28, "No space left on device")
+        return real(out, state)
+
+    monkeypatch.setattr(ckpt, "save_state", save_state)
+    model_cfg, train_cfg = tiny_cfgs()
+    with pytest.raises(training.TrainingError, match=r"cannot write the checkpoint of epoch 2 in .*No space left "
+                       r"on device.*epoch 1 is kept.*--resume"):
+        run_all(training.train(tiny_pairs(), model_cfg, train_cfg, tmp_path / "run"))
+    assert ckpt.load_state(tmp_path / "run").epoch == 1
+
+
+FAULTS = '''
+import os, sys
+from cdvae_core import checkpoint as ckpt, training
+from cdvae_core.cli.train import main
+
+fault, rank = os.environ["FAULT"], int(os.environ["RANK"])
+if fault == "disk-full":  # rank 0 alone writes: the disk is full when it saves epoch 2
+    real_save = ckpt.save_state
+    def save_state(out, state):
+        if state.epoch == 2:
+            raise OSError(28, "No space left on device")
+        return real_save(out, state)
+    ckpt.save_state = save_state
+if fault == "nan":  # rank 1's loss is NaN from its 3rd step on
+    real_build, calls = training.build_model, [0]
+    def build(cfg):
+        model = real_build(cfg)
+        forward = model.forward
+        def poisoned(*args, **kwargs):
+            out = forward(*args, **kwargs)
+            if model.training:
+                calls[0] += 1
+                if rank == 1 and calls[0] >= 3:
+                    out["loss"] = out["loss"] * float("nan")
+            return out
+        model.forward = poisoned
+        return model
+    training.build_model = build
+sys.exit(main())
+'''
+
+
+def run_ranks(tmp_path: Path, fault: str, out: Path, extra: list[str] = ()) -> list[tuple[int, str]]:
+    """Start 2 ranks of cdvae-train by hand (torchrun's environment, no torchrun: nothing kills a
+    rank left waiting when the other stops, so a hang shows as a timeout); (exit code, stderr) each."""
+    import socket
+
+    script = tmp_path / "faulty_train.py"
+    script.write_text(FAULTS)
+    pairs_path = tmp_path / "pairs.npz"
+    save_pairs(pairs_path, tiny_pairs())
+    cfg = tmp_path / "cfg.json"
+    cfg.write_text(json.dumps({"model": TINY, "training": {"kl_warmup_epochs": 1.0, "num_threads": 1, "max_skips": 3}}))
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    root = str(Path(__file__).parents[1])
+    procs, logs = [], [tmp_path / f"rank{rank}.err" for rank in range(2)]
+    for rank in range(2):
+        env = {**os.environ, "OMP_NUM_THREADS": "1", "FAULT": fault, "MASTER_ADDR": "127.0.0.1", "MASTER_PORT": str(port),
+               "WORLD_SIZE": "2", "RANK": str(rank), "LOCAL_RANK": str(rank), "LOCAL_WORLD_SIZE": "2",
+               "PYTHONPATH": os.pathsep.join([root, os.environ.get("PYTHONPATH", "")])}
+        cmd = [sys.executable, str(script), "--pairs", str(pairs_path), "--config", str(cfg), "--epochs", "3",
+               "--batch-size", "8", "--device", "cpu", "--out", str(out), "--quiet", *extra]
+        with open(logs[rank], "w") as log:  # files, not pipes: a full pipe would block a rank
+            procs.append(subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=log, env=env))
+    try:
+        return [(p.wait(timeout=120), log.read_text()) for p, log in zip(procs, logs)]
+    finally:
+        for p in procs:
+            if p.poll() is None:
+                p.kill()
+                p.wait()
+
+
+def _one_clear_line(err: str) -> str:
+    lines = [line for line in err.splitlines() if "cdvae-train: error:" in line]
+    assert len(lines) == 1 and "Traceback" not in err, err[-3000:]
+    return lines[0]
+
+
+def test_ddp_a_refusal_on_rank_0_stops_every_rank_with_its_message(tmp_path):
+    """Only rank 0 probes whether --out can be written: rank 1 used to wait at the barrier and die
+    in a gloo 'Connection reset by peer' traceback (or, on NCCL, hang until the timeout)."""
+    (tmp_path / "a_file").write_text("x")
+    results = run_ranks(tmp_path, "none", tmp_path / "a_file" / "out")
+    for code, err in results:
+        assert code == 2 and "cannot be created" in _one_clear_line(err)
+
+
+def test_ddp_a_failed_write_on_rank_0_stops_every_rank_with_its_message(tmp_path):
+    results = run_ranks(tmp_path, "disk-full", tmp_path / "run")
+    for code, err in results:
+        assert code == 1 and "cannot write the checkpoint of epoch 2" in _one_clear_line(err)
+    assert ckpt.load_state(tmp_path / "run").epoch == 1
+
+
+def test_ddp_nan_on_one_rank_stops_every_rank(tmp_path):
+    """The skip verdict is the worst over ranks: every rank skips the same steps and stops at the
+    same one, none is left in a collective."""
+    results = run_ranks(tmp_path, "nan", tmp_path / "run")
+    lines = [_one_clear_line(err) for _, err in results]
+    assert [code for code, _ in results] == [1, 1]
+    assert all("training stopped at step 5 (epoch 2): 3 updates in a row skipped since step 3" in line for line in lines)

@@ -13,13 +13,14 @@ OUT/images/figure5_<task>.png.
 from __future__ import annotations
 
 import dataclasses
+import math
 import shlex
 import sys
 import time
 from pathlib import Path
 from typing import Sequence
 
-from ..atomic import write_text_atomic
+from ..atomic import unwritable_reason, write_text_atomic
 from ..progress import Progress
 from ..tasks import TASK_NAMES
 from .common import CliError, Parser, add_seed, parse, run_main
@@ -65,11 +66,42 @@ class Printer:
             self.last = (key, now)
 
 
+def check_folders(args) -> None:
+    """CliError unless --out, --work and --install-builtin can be written (checked before any
+    work: a full run takes about 25 minutes and an --out under a file failed only at its end)."""
+    folders = [("--out", args.out), ("--out", Path(args.out) / "images"), ("--work", args.work)]
+    if args.install_builtin is not None:
+        folders.append(("--install-builtin", args.install_builtin))
+    for flag, folder in folders:
+        if not str(folder).strip():
+            raise CliError(f"{flag} is empty: name a folder")
+        if Path(folder).exists() and not Path(folder).is_dir():
+            raise CliError(f"{flag} {folder} is not a folder")
+        why = unwritable_reason(folder)
+        if why is not None:
+            raise CliError(f"{flag} {folder} {why}")
+    for name in ("results.md", "results.json"):
+        if (Path(args.out) / name).is_dir():
+            raise CliError(f"--out {args.out} holds a folder named {name}, where the command writes a file")
+
+
+def check_sources(args, tasks: list[str]) -> None:
+    """A data source flag for tasks the run leaves out would be ignored: refuse it instead."""
+    if args.coco and not {"relighting", "resaturation"} & set(tasks):
+        raise CliError("--coco feeds relighting and resaturation, and --tasks names neither")
+    if args.ucf101 and "motion" not in tasks:
+        raise CliError("--ucf101 feeds the motion task, and --tasks leaves it out")
+
+
 def _body(argv: Sequence[str] | None) -> int:
     args = parse(build_parser(), argv)
     tasks = parse_tasks(args.tasks)
-    if args.install_max_mb <= 0.5:
-        raise CliError("--install-max-mb must be above 0.5")
+    if not (math.isfinite(args.install_max_mb) and args.install_max_mb > 0.5):
+        raise CliError(f"--install-max-mb must be a number above 0.5, got {args.install_max_mb}")
+    if args.seed < 0:
+        raise CliError(f"--seed must be 0 or more, got {args.seed}")
+    check_sources(args, tasks)
+    check_folders(args)
     from ..experiments.data import cache_path
     from ..progress import drive
     from ..experiments.figures import figure4, figure5

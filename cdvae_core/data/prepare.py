@@ -151,6 +151,8 @@ def prepare_pairs(source: SourceSpec, task: str, limit: int | None = None, seed:
         raise DataError(f"test fraction must lie strictly between 0 and 1, got {test_fraction}")
     if limit is not None and limit < 1:
         raise DataError(f"the limit must be at least 1, got {limit}")
+    if seed < 0:  # numpy's generators take none: was a traceback from deep inside the source
+        raise DataError(f"the seed must be 0 or more, got {seed}")
     yield Progress("scan", 0, 1, "reading the source")
     src = open_source(source, task_obj.needs_video, limit, seed, test_fraction)
     rng = np.random.default_rng(seed)

@@ -21,11 +21,12 @@ from typing import Iterator, Mapping
 
 import torch
 
-from ..checkpoint import CONFIG_FILE, EMBEDDING_FILE, METRICS_FILE, WEIGHTS_FILE
+from ..checkpoint import CONFIG_FILE, EMBEDDING_FILE, METRICS_FILE, STATE_FILE, WEIGHTS_FILE, StateLoadError
 from ..config import ModelConfig, TrainConfig
 from ..data.prepare import SourceSpec
 from ..pairs import PairSet
 from ..progress import Progress
+from ..train_dir import OutputDirError, ResumeMismatchError
 from ..training import TrainingError, train
 from . import evaluation as ev
 from .data import data_summary, synthetic_pairs, task_pairs
@@ -58,19 +59,48 @@ def finished_run(out: Path, model_cfg: ModelConfig, train_cfg: TrainConfig) -> b
             and len(rows) >= train_cfg.epochs and (out / WEIGHTS_FILE).exists() and (out / EMBEDDING_FILE).exists())
 
 
+def resumable_run(out: Path, model_cfg: ModelConfig, train_cfg: TrainConfig) -> bool:
+    """True when ``out`` holds a training checkpoint of this exact model and these settings (a run
+    killed mid-way): training continues from its last finished epoch instead of starting again."""
+    try:
+        config = json.loads((out / CONFIG_FILE).read_text("utf-8"))
+        saved_model = ModelConfig.from_dict(config.get("model") or {}).to_dict()
+    except (OSError, ValueError, TypeError):
+        return False
+    return ((out / STATE_FILE).is_file() and _json_equal(saved_model, model_cfg.to_dict())
+            and _json_equal(_learning(config.get("training")), _learning(train_cfg.to_dict())))
+
+
+def _loop_seconds(out: Path) -> float:
+    """The training loop time of every epoch in ``out``'s metrics (a resumed run's earlier epochs too)."""
+    rows = [json.loads(line) for line in (out / METRICS_FILE).read_text("utf-8").splitlines() if line.strip()]
+    return float(sum(r.get("seconds", 0.0) for r in rows))
+
+
+def _rows_progress(gen: Iterator[Progress], task: str, row: str) -> Iterator[Progress]:
+    for pr in gen:
+        if pr.stage in ("train", "epoch"):
+            yield Progress("train", pr.done, pr.total, f"{task} {row}: {pr.message}", pr.values)
+
+
 def train_row(pairs: PairSet, row: str, task: str, train_cfg: TrainConfig, out: Path) -> Iterator[Progress]:
-    """Train one row's model into ``out`` (reusing a finished identical run); returns seconds spent."""
+    """Train one row's model into ``out`` (reusing a finished identical run, resuming a killed
+    one from its last epoch); returns the seconds spent."""
     model_cfg = model_config(row, task, pairs.channels)
     if finished_run(out, model_cfg, train_cfg):
         yield Progress("train", 1, 1, f"{task} {row}: reusing the finished run in {out}")
-        rows = [json.loads(line) for line in (out / METRICS_FILE).read_text("utf-8").splitlines() if line.strip()]
-        return float(sum(r.get("seconds", 0.0) for r in rows))  # the original run's training loop time
+        return _loop_seconds(out)  # the original run's training loop time
+    if resumable_run(out, model_cfg, train_cfg):
+        yield Progress("train", 0, 1, f"{task} {row}: resuming the interrupted run in {out}")
+        try:
+            yield from _rows_progress(train(pairs, model_cfg, train_cfg, out, resume=True), task, row)
+            return _loop_seconds(out)  # every epoch's loop, as for a reused run
+        except (StateLoadError, ResumeMismatchError, OutputDirError) as exc:  # raised before any training
+            yield Progress("train", 0, 1, f"{task} {row}: cannot resume ({exc}); starting again")
     if out.exists():
-        shutil.rmtree(out)  # a partial or different run: start clean
+        shutil.rmtree(out)  # a different or damaged run: start clean
     t0 = time.perf_counter()
-    for pr in train(pairs, model_cfg, train_cfg, out):
-        if pr.stage in ("train", "epoch"):
-            yield Progress("train", pr.done, pr.total, f"{task} {row}: {pr.message}", pr.values)
+    yield from _rows_progress(train(pairs, model_cfg, train_cfg, out), task, row)
     return time.perf_counter() - t0
 
 

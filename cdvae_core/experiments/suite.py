@@ -98,6 +98,8 @@ class SuiteSettings:
             raise SuiteError("evaluation and figure counts must be at least 1")
         if not self.samples or min(self.samples) < 1:
             raise SuiteError("sample counts must be positive")
+        if self.seed < 0:  # numpy's seed sequences take none: a traceback deep in the data code before
+            raise SuiteError(f"the seed must be 0 or more, got {self.seed}")
         if self.synthetic_pairs < 150:
             raise SuiteError(f"the synthetic set needs at least 150 pairs, got {self.synthetic_pairs}")
 
