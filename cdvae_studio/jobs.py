@@ -53,6 +53,9 @@ class GridResult:
     noise: np.ndarray | None = None
     lower: bool = False
     draw: Draw = Draw()  # how its codes and noise were drawn: seed, temperature, MDN component (exports record it)
+    # a fresh draw's codes before pins were applied (None: ``codes``, or not a draw): what "Reset"
+    # goes back to, so that un-pinning frees a component a pin held through a resample
+    drawn: np.ndarray | None = None
 
 
 def cell_detail(task: Any, predictor: Any, cond: Any, model_key: str, doc: ImageDoc) -> np.ndarray | None:
@@ -83,6 +86,11 @@ class ContextResult:
     flow_scale: float | None = None  # motion: the grid's colour scale, model px/s (render.grid_flow_scale)
     components: np.ndarray | None = None  # MDN: most probable component per scatter point (N,)
     label_names: list[str] | None = None  # the training pairs' category names (the scatter's legend)
+    # the task it was loaded for: the window's task moves on as soon as another task is picked, while
+    # this context (its model, image and grid) is shown until the next one lands; every job built
+    # from the context composes with this task, not the window's
+    task: Any = None
+    restore: Any = None  # the session (cdvae_studio.session.Session) it was asked to restore, if any
 
 
 class DocCache:
@@ -145,7 +153,8 @@ def load_context(catalog: ModelCatalog, entry: ModelEntry, task: Any, image: Loa
     image_code = code_fn(cond) if code_fn is not None else None
     if component is not None and (mixture is None or not 0 <= component < len(mixture)):
         component = None  # the picker's component belonged to a model of more components (or none)
-    codes, noise = predictor.draw(cond, GRID, seed, component, temperature=temperature)
+    drawn, noise = predictor.draw(cond, GRID, seed, component, temperature=temperature)
+    codes = drawn
     if pinned is not None and pin_values is not None and pinned.shape == (codes.shape[1],):
         codes = apply_pins(codes, pinned, pin_values)
     detail = cell_detail(task, predictor, cond, entry.key, doc)
@@ -157,9 +166,10 @@ def load_context(catalog: ModelCatalog, entry: ModelEntry, task: Any, image: Loa
     grid = render_grid(task, predictor, cond, entry.key, doc, codes, cache, flow_scale, detail, noise, lower,
                        Draw(int(seed), float(temperature), None if component is None else int(component)))
     grid.decode_s = decode_s  # render_grid found the rows cached
+    grid.drawn = np.asarray(drawn, np.float32)
     return ContextResult(entry, predictor, doc, cond, np.asarray(mean, np.float32), np.asarray(std, np.float32),
                          image_code, mixture, grid, detail, flow_scale, scatter_components(predictor),
-                         model_label_names(predictor))
+                         model_label_names(predictor), task)
 
 
 _COMPONENTS: "weakref.WeakKeyDictionary[Any, np.ndarray]" = weakref.WeakKeyDictionary()

@@ -268,14 +268,19 @@ def composer_for(task: Any, doc: "ImageDoc", n: int) -> CellComposer:
     return composer
 
 
+# channels one cv2.resize takes: 512 (CV_CN_MAX) up to OpenCV 4, 128 in OpenCV 5, where a motion
+# sweep (16 components x 5 steps x 3 colour channels = 240) failed with "m->dims <= 2"
+RESIZE_CHANNELS = 128
+
+
 def upsample_batch(xg: np.ndarray, size_wh: tuple[int, int]) -> np.ndarray:
     """Layers (n, Cg, 32, 32) -> (n, Cg, H, W) by bilinear resizing, n * Cg channels per cv2 call."""
     n, cg = xg.shape[:2]
     w, h = size_wh
     flat = np.ascontiguousarray(xg.reshape(n * cg, *xg.shape[2:]).transpose(1, 2, 0))  # (32, 32, n Cg)
     chunks = []
-    for start in range(0, n * cg, 512):  # OpenCV resizes at most 512 channels at once
-        part = cv2.resize(flat[:, :, start : start + 512], (w, h), interpolation=cv2.INTER_LINEAR)
+    for start in range(0, n * cg, RESIZE_CHANNELS):
+        part = cv2.resize(flat[:, :, start : start + RESIZE_CHANNELS], (w, h), interpolation=cv2.INTER_LINEAR)
         chunks.append(part.reshape(h, w, -1))
     up = np.concatenate(chunks, axis=2) if len(chunks) > 1 else chunks[0]  # (H, W, n Cg)
     return np.ascontiguousarray(up.transpose(2, 0, 1).reshape(n, cg, h, w))

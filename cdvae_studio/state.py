@@ -58,7 +58,7 @@ class StudioState(ActionsMixin, QObject):
         self.image_path: str | None = None
         self.grid: GridResult | None = None
         self.codes = np.zeros((0, 0), np.float32)  # (n, D) codes the grid shows
-        self.drawn = np.zeros((0, 0), np.float32)  # (n, D) the codes as drawn, before slider edits
+        self.drawn = np.zeros((0, 0), np.float32)  # (n, D) the codes as drawn, before slider edits and pins
         self.noise = np.zeros((0, 0), np.float32)  # (n, E) each sample's lower-layer draws (fixed per sample)
         self.drawn_noise = np.zeros((0, 0), np.float32)  # (n, E) as drawn, before "randomise all"
         # how ``codes`` / ``noise`` were drawn (seed, temperature, MDN component; ``drawn_draw``:
@@ -77,9 +77,14 @@ class StudioState(ActionsMixin, QObject):
         self._last_edit = 0.0
         self.last_grid_s = 0.0
         self._draw_pending = False
+        self._draws = 0  # draws asked for (request_draw), to tell one asked while a context loads
+        self._context_draws = 0  # ... from those the newest context request already drew with
+        self._restore_draws = 0  # ... from those asked before the session waiting to be restored was opened
         self._extras_due = False
+        self._grid_due = False  # a slider move waits in the throttle (request_grid has not run for it)
         self.settled_once = False
-        self._restore: Session | None = None
+        self._restore: Session | None = None  # a session to restore onto its model's and image's context
+        self._restore_for: tuple[str | None, str | None] = (None, None)  # (model key, image path); None: any
         self._image_pending = False  # an image file is being read in the worker
         self._builtin_paths: set[str] = set()  # the gallery's built-in photos
         self._exports: list[Any] = []  # animation export jobs, run one after another
@@ -127,7 +132,9 @@ class StudioState(ActionsMixin, QObject):
         if w.train_dialog is not None:
             w.train_dialog.set_task(name)
         self._fill_gallery()
-        if self.image is None or not isinstance(self.image, LoadedImage):
+        # an example is the old task's x_c: the gallery's first photo replaces it, unless a photo
+        # the user chose is still being read (opening the default replaced that photo)
+        if not self._image_pending and (self.image is None or not isinstance(self.image, LoadedImage)):
             self._open_default_image()
         self.populate_ties(prefer=str(w.settings.value(f"model/{name}", "")))
         w.views.setCurrentWidget(w.flowView if name == "motion" else w.preview)
@@ -166,6 +173,7 @@ class StudioState(ActionsMixin, QObject):
         if entry is None:
             return
         self.entry = entry
+        self._forget_restore(model_key=entry.key)
         self.w.settings.setValue(f"model/{entry.task}", entry.key)
         self.w.modelLabel.setText(f"loading {entry.label}…")
         self.request_context()
@@ -227,7 +235,12 @@ class StudioState(ActionsMixin, QObject):
         deferred, self._context_deferred = self._context_deferred, False
         if isinstance(loaded, str):
             self.w.show_error(loaded)
-            if deferred:
+            if self._restore is not None and self._restore_for[1] == path:
+                self._restore_for = (self._restore_for[0], None)  # the session's image is gone: any will do
+            if self.image is not None and not isinstance(self.image, LoadedImage) \
+                    and getattr(self.image, "task", self.task_name) != self.task_name:
+                self._open_default_image()  # the task changed while the bad file was read: see set_task
+            elif deferred:
                 self.request_context()  # the model changed while the bad file was read
             return
         self.set_image(loaded, path)
@@ -247,23 +260,32 @@ class StudioState(ActionsMixin, QObject):
         self._fill_gallery()
 
     def set_image(self, loaded: LoadedImage | Any, path: str | None) -> None:
+        self._forget_restore(image_path=path if path is not None else getattr(loaded, "key", ""))
         self.w.clear_error()
         self.image, self.image_path = loaded, path
         rgb = loaded.rgb
         self.w.imagePanel.photo.set_image(rgb)
         notes = "; ".join(getattr(loaded, "notes", []) or [])
         self.w.imagePanel.caption.setText(f"{loaded.name} · {rgb.shape[1]}x{rgb.shape[0]}" + (f" · {notes}" if notes else ""))
-        self.pinned = np.zeros_like(self.pinned)  # the old model's sliders stay live until the new context lands
+        # the pins stay with the grid shown until the new context lands and clears them (cleared
+        # here, a session saved or a resample asked meanwhile lost them from the grid still shown)
         self.request_context()
 
     def open_example(self, row: int) -> None:
         """Open a training example from the scatter plot (its 32x32 x_c layer)."""
+        if self.ctx is not None and self.ctx.task.name != self.task_name:
+            return  # the scatter still shows the previous task's model: its examples are another task's x_c
         emb = getattr(self.ctx.predictor, "embedding", None) if self.ctx else None
         thumbs = getattr(emb, "xc_thumbs", None)
         if thumbs is None or not 0 <= row < len(thumbs):
             self.w.show_error("this model keeps no thumbnails of its training examples")
             return
-        doc = doc_from_layer(self.task, np.asarray(thumbs[row], np.float32), f"training example #{row}")
+        doc = doc_from_layer(self.ctx.task, np.asarray(thumbs[row], np.float32), f"training example #{row}")
+        if self._image_pending:
+            # a photo still being read was chosen before this example: landing after it, it
+            # replaced the example the user chose last
+            self.worker.cancel("image")
+            self._image_pending = self._context_deferred = False
         self.set_image(doc, None)
 
     # requests --------------------------------------------------------------------------------
@@ -276,22 +298,47 @@ class StudioState(ActionsMixin, QObject):
         entry, task, image, path = self.entry, self.task, self.image, self.image_path
         seed = self._next_seed(keep=True)
         component = self.component if self.component >= 0 else None
-        restore = self._restore
+        restore = self._restore if self._restore_applies(entry.key, path) else None
         temperature = self.temperature
         pinned = np.array([i in restore.pinned for i in range(len(restore.code))], bool) if restore else None
         values = np.asarray(restore.code, np.float32) if restore else None
         catalog, docs, cache = self.catalog, self.docs, self.cache
+        # its grid draws with the seed, temperature and component of now: a draw asked later is
+        # drawn again when it lands (_apply_context)
+        self._context_draws = self._draws
+        if restore is not None:
+            # a session's grid is its own draw, as saved; a new seed, temperature or component asked
+            # since the session was opened is drawn after it is restored, on top of it (drawn with
+            # the toolbar's new seed instead, the session's current code sat among another draw's)
+            seed, temperature = restore.seed, restore.temperature
+            component = restore.component if restore.component >= 0 else None
+            self._context_draws = self._restore_draws
         self.w.show_empty(None)
         lower = self.lower
-        self.worker.submit("context", lambda: load_context(catalog, entry, task, image, path, docs, cache, seed,
-                                                           component, pinned, values, temperature, lower))
+
+        def job() -> ContextResult:
+            ctx = load_context(catalog, entry, task, image, path, docs, cache, seed, component, pinned, values,
+                               temperature, lower)
+            ctx.restore = restore
+            return ctx
+
+        self.worker.submit("context", job)
 
     def request_grid(self) -> None:
         """Render the grid's current codes (slider moves arrive here throttled). While a slider is
         held the cells compose at a third of their side (drag resolution); its release renders full size."""
+        self._grid_due = False
         if self.ctx is None or not len(self.codes):
             return
-        ctx, task, codes, scale = self.ctx, self.task, self.codes.copy(), self.ctx.flow_scale
+        if self._draw_pending:
+            # a new seed, temperature or component is still being drawn: a render of the codes of
+            # before replaced that draw in the grid channel and it never landed (the toolbar showed
+            # the new seed over the old samples); draw it again with the pins and mode of now, as
+            # if this edit had come after it (undo, reset and randomise act on the codes shown and
+            # drop the draw themselves: ActionsMixin._drop_draw)
+            self.request_draw()
+            return
+        ctx, task, codes, scale = self.ctx, self.ctx.task, self.codes.copy(), self.ctx.flow_scale
         noise, lower, draw = self.noise.copy(), self.lower, self.codes_draw
         doc, detail = ctx.doc, ctx.detail
         if self.w.codeSliders.dragging():
@@ -333,7 +380,7 @@ class StudioState(ActionsMixin, QObject):
         points = self.scrub.missing(float(self.codes[0, axis]))
         if not points:
             return
-        task, codes, noise, lower = self.task, self.codes.copy(), self.noise.copy(), self.lower
+        task, codes, noise, lower = ctx.task, self.codes.copy(), self.noise.copy(), self.lower
         draw, signature = self.codes_draw, plan.signature
         self.worker.submit("scrub", lambda: (signature, axis, render_scrub_chunk(
             task, ctx.predictor, ctx.cond, doc, codes, axis, points, noise, lower, ctx.flow_scale, detail, draw)))
@@ -342,6 +389,10 @@ class StudioState(ActionsMixin, QObject):
         """Apply the held axis's prefetched grid nearest the slider's value, if it is ready."""
         t0 = time.perf_counter()
         axis = self.w.codeSliders.held_index()
+        if 0 <= axis < self.codes.shape[1] and not np.all(self.codes[:, axis] == self.codes[0, axis]):
+            # the lattice grids pin the held component in every sample (their signature leaves it
+            # out): after an undo, reset, randomise or redraw under the held slider it is free again
+            return False
         signature = self._scrub_signature(axis, doc, detail)
         grid = None if signature is None else self.scrub.lookup(signature, axis, float(self.codes[0, axis]))
         if grid is None:
@@ -363,19 +414,21 @@ class StudioState(ActionsMixin, QObject):
         """Draw a new set of codes (resample, MDN component) keeping pinned components."""
         if self.ctx is None:
             return
-        ctx, task, seed, temperature = self.ctx, self.task, self.seed, self.temperature
+        ctx, task, seed, temperature = self.ctx, self.ctx.task, self.seed, self.temperature
         component = self.component if self.component >= 0 and ctx.mixture is not None else None
         pinned, values, lower = self.pinned.copy(), self.current_code().copy(), self.lower
         draw = Draw(int(seed), float(temperature), component)
 
         def job() -> GridResult:
-            codes, noise = ctx.predictor.draw(ctx.cond, GRID, seed, component, temperature=temperature)
-            if pinned.any():
-                codes = apply_pins(codes, pinned, values)
-            return render_grid(task, ctx.predictor, ctx.cond, ctx.entry.key, ctx.doc, codes, self.cache,
+            drawn, noise = ctx.predictor.draw(ctx.cond, GRID, seed, component, temperature=temperature)
+            codes = apply_pins(drawn, pinned, values) if pinned.any() else drawn
+            grid = render_grid(task, ctx.predictor, ctx.cond, ctx.entry.key, ctx.doc, codes, self.cache,
                                ctx.flow_scale, ctx.detail, noise, lower, draw)
+            grid.drawn = np.asarray(drawn, np.float32)
+            return grid
 
         self._draw_pending = True
+        self._draws += 1
         self.worker.submit("grid", job)
 
     def request_extras(self) -> None:
@@ -383,7 +436,7 @@ class StudioState(ActionsMixin, QObject):
         self._extras_due = False
         if self.ctx is None or self.grid is None or not len(self.codes):
             return
-        ctx, task, grid, cur = self.ctx, self.task, self.grid, self.current
+        ctx, task, grid, cur = self.ctx, self.ctx.task, self.grid, self.current
         code, noise = self.codes[cur].copy(), self.current_noise()
         # the grid's own layer when it was decoded as the current sample is now (code, noise, mode)
         rendered = grid.lower == (noise is not None) and (noise is None or np.array_equal(grid.noise[cur], noise))
@@ -451,8 +504,10 @@ class StudioState(ActionsMixin, QObject):
             self.w.settled.emit()
 
     def is_settled(self) -> bool:
-        """No job waiting or running and no debounced follow-up due."""
-        return self.worker.idle() and not self._extras_due
+        """No job waiting or running and no throttled or debounced follow-up due (a slider's
+        second move within a frame waits in the throttle: while a slider is held no extras are
+        due meanwhile, and the window counted itself settled showing the move before)."""
+        return self.worker.idle() and not self._extras_due and not self._grid_due
 
     def _enable_model_controls(self, on: bool) -> None:
         w = self.w
@@ -463,14 +518,17 @@ class StudioState(ActionsMixin, QObject):
     def _apply_context(self, ctx: ContextResult, seconds: float = 0.0) -> None:
         w = self.w
         self.ctx = ctx
+        # every grid job still on its way was asked of the previous context (its model, image and
+        # codes): shown after this one, the window held this model's codes under the old one's cells
+        self.worker.cancel("grid")
+        redraw = self._draws != self._context_draws  # a seed, temperature or component asked since
         self._enable_model_controls(True)
-        if self._image_pending:
-            # a session's image is still being read: its own context follows and must get the
-            # restore; used up here, on the old image, that context reset the session's code,
-            # pins and current sample to a fresh draw
-            restore = None
-        else:
-            restore, self._restore = self._restore, None
+        # the session this context was asked for (request_context), unless a newer one replaced it;
+        # it used to be whichever session waited when any context landed: one for the old image
+        # (or the old model) used it up, and one whose image failed left it to a later, unrelated one
+        restore = ctx.restore if ctx.restore is not None and ctx.restore is self._restore else None
+        if restore is not None:
+            self._restore = None
         p = ctx.predictor
         if getattr(p, "has_codes", True):
             w.codeSliders.set_layout(p.code_dim, p.tied_dims, ctx.mean, ctx.std)
@@ -484,7 +542,7 @@ class StudioState(ActionsMixin, QObject):
             w.codeSliders.component_combo.blockSignals(False)
         else:
             self.component = -1
-        self.drawn = ctx.grid.codes.copy()
+        self.drawn = _drawn(ctx.grid)
         self.codes = ctx.grid.codes.copy()
         self._take_noise(ctx.grid)
         self.pinned = np.zeros(p.code_dim, bool)
@@ -498,15 +556,19 @@ class StudioState(ActionsMixin, QObject):
             if restore.noise is not None and len(restore.noise) == self.noise.shape[1]:
                 self.noise[self.current] = np.asarray(restore.noise, np.float32)
         w.imagePanel.layer.set_image(_layer_rgb(ctx.doc.xc_work))
-        w.flowView.set_frame(ctx.doc.rgb if self.task_name == "motion" else None)
+        w.flowView.set_frame(ctx.doc.rgb if ctx.task.name == "motion" else None)
         emb = getattr(p, "embedding", None)
         w.lppScatter.set_embedding(emb, "This model was saved without a training embedding.", ctx.components,
                                    label_names=ctx.label_names)
-        w.truthView.clear("…" if ctx.doc.xg is not None else _no_truth_reason(ctx.doc, self.task_name))
+        w.truthView.clear("…" if ctx.doc.xg is not None else _no_truth_reason(ctx.doc, ctx.task.name))
         w.modelLabel.setText(f"{ctx.entry.label} · D={p.code_dim}, tied {p.tied_dims}"
                              + (f", K={p.mixtures}" if getattr(p, "mixtures", 0) else ""))
         self._apply_grid(ctx.grid, seconds, "model, image and grid")  # the whole job (models are cached)
-        if restore is not None:
+        if redraw:
+            self.request_draw()  # with the toolbar's and picker's values (and a session's pins), on this context
+        elif restore is not None or ctx.grid.lower != (self.lower and ctx.grid.noise is not None):
+            # a session's code, or "Full samples" toggled while the context loaded (its grid was
+            # decoded the other way, and shown so under the checkbox's new state)
             self.request_grid()
 
     def _take_noise(self, grid: GridResult) -> None:
@@ -524,7 +586,7 @@ class StudioState(ActionsMixin, QObject):
             # codes drawn in the worker (resample, seed, MDN component): the grid's codes become ours
             self._draw_pending = False
             self.codes = grid.codes.copy()
-            self.drawn = grid.codes.copy()
+            self.drawn = _drawn(grid)
             self._take_noise(grid)
         t0 = time.perf_counter()
         full = self.ctx.doc.small.shape[:2] if self.ctx is not None else None
@@ -556,7 +618,7 @@ class StudioState(ActionsMixin, QObject):
     def _apply_preview(self, layer: np.ndarray, image: np.ndarray) -> None:
         self.w.preview.set_image(image)
         self.w.truthView.set_current(image if self.ctx and self.ctx.doc.xg is not None else None)
-        if self.task_name == "motion":
+        if self.ctx is not None and self.ctx.task.name == "motion":
             self.w.flowView.set_flow(layer)
 
     def _apply_truth(self, res: Any) -> None:
@@ -581,6 +643,11 @@ class StudioState(ActionsMixin, QObject):
 
     def shutdown(self) -> None:
         self.worker.stop()
+
+
+def _drawn(grid: GridResult) -> np.ndarray:
+    """A fresh draw's codes as drawn, before the pins kept through it (what "Reset" goes back to)."""
+    return (grid.codes if grid.drawn is None else grid.drawn).copy()
 
 
 def _no_truth_reason(doc: Any, task: str) -> str:

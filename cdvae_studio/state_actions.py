@@ -80,6 +80,7 @@ class ActionsMixin:
         self._push_undo()
         self.pinned[index] = True
         self.codes[:, index] = value
+        self._grid_due = True
         self._throttled_grid()
 
     def select_sample(self, index: int) -> None:
@@ -92,9 +93,16 @@ class ActionsMixin:
         self.w.lppScatter.set_overlay(self.codes[index], self.codes, code)
         self.request_extras()
 
+    def _drop_draw(self) -> None:
+        """Undo, reset and randomise act on the codes shown: a draw still on its way (a new seed,
+        temperature or component) is dropped, and the toolbar may stay ahead of the grid, as after
+        undoing past a redraw (``codes_draw`` is what stars, exports and sessions record)."""
+        self._draw_pending = False
+
     def reset_code(self) -> None:
         if not len(self.drawn):
             return
+        self._drop_draw()
         self._push_undo()
         self.codes = self.drawn.copy()
         self.noise = self.drawn_noise.copy()
@@ -107,6 +115,7 @@ class ActionsMixin:
         draws its lower layers afresh."""
         if self.ctx is None:
             return
+        self._drop_draw()
         self._push_undo()
         rng = np.random.default_rng(None if not self.w.seedLock.isChecked() else self.seed + self.current)
         start = self.ctx.predictor.tied_dims if untied_only else 0
@@ -122,6 +131,7 @@ class ActionsMixin:
     def undo(self) -> None:
         if not self.undo_stack:
             return
+        self._drop_draw()
         # how the codes were drawn too (seed, temperature, component): the step may predate a redraw
         self.codes, self.noise, self.pinned, self.current, self.codes_draw = self.undo_stack.pop()
         self._last_edit = 0.0
@@ -197,7 +207,8 @@ class ActionsMixin:
     def export_items(self) -> dict[str, Any]:
         """What the export dialog offers: starred samples, the grid, the current image's source."""
         predictors = {s.model.key: self.catalog.cached(s.model.key) for s in self.stars.values()}
-        return {"predictors": {k: v for k, v in predictors.items() if v is not None}, "stars": list(self.stars.values()), "ctx": self.ctx, "grid": self.grid, "task": self.task,
+        return {"predictors": {k: v for k, v in predictors.items() if v is not None}, "stars": list(self.stars.values()), "ctx": self.ctx, "grid": self.grid,
+                "task": self.ctx.task if self.ctx is not None else self.task,
                 # the toolbar's seed and temperature draw a batch export; the grid and the stars
                 # carry their own draw's (GridResult.draw, Star.draw), which their sidecars record
                 "current": self.current, "image_path": self.image_path, "seed": self.seed,
@@ -206,11 +217,18 @@ class ActionsMixin:
 
     # sessions --------------------------------------------------------------------------------
     def session(self) -> Session:
-        model = str(self.entry.path) if self.entry and self.entry.kind != "builtin" else (self.entry.key if self.entry else "")
+        # the grid shown: its context's task, model and image (the toolbar's task and model, and the
+        # image just opened, are ahead of it while their context loads, and a session that paired
+        # them with the code shown reopened that code on another model's draw)
+        ctx = self.ctx
+        entry = ctx.entry if ctx is not None else self.entry
+        task = ctx.task.name if ctx is not None else self.task_name
+        image = ctx.doc.source if ctx is not None else self.image_path
+        model = str(entry.path) if entry and entry.kind != "builtin" else (entry.key if entry else "")
         # the grid's own draw: the spin boxes and the component picker may be ahead (a redraw in
         # flight) or undone past
         draw = self.codes_draw
-        return Session(task=self.task_name, model=model, image=self.image_path, seed=draw.seed,
+        return Session(task=task, model=model, image=image, seed=draw.seed,
                        code=[float(v) for v in self.current_code()], current=self.current,
                        component=-1 if draw.component is None else draw.component,
                        pinned=[int(i) for i in np.flatnonzero(self.pinned)],
@@ -236,7 +254,13 @@ class ActionsMixin:
         except SessionError as exc:
             self.w.show_error(str(exc))
             return
-        self._restore = s
+        try:
+            entry = self._session_model(s.model)
+        except (CatalogError, ValueError) as exc:
+            # nothing changes: the session's code means nothing on another model (it used to be
+            # restored onto the current one, and the image the session then opened hid this error)
+            self.w.show_error(f"session model unavailable: {exc}")
+            return
         self.seed = s.seed
         self.w.seedSpin.blockSignals(True)
         self.w.seedSpin.setValue(s.seed)
@@ -250,16 +274,46 @@ class ActionsMixin:
             self.set_task(s.task)
         if s.image:
             # before the model, so the model's context waits for this image (the _image_pending
-            # gate) instead of rendering the old one; _apply_context keeps the restore for it
+            # gate) instead of rendering the old one
             self.open_image(s.image, remember=False)
-        entry = self.catalog.find(s.model) if s.model.startswith(("builtin:", "path:", "nearest:")) else None
-        if entry is None and s.model:
-            try:
-                entry = self.catalog.add_model_dir(s.model)
-            except (CatalogError, ValueError) as exc:
-                self.w.show_error(f"session model unavailable: {exc}")
+        # the restore rides with the first context asked of the session's model and image (after
+        # set_task's, which is for the old image and perhaps another model): request_context
+        self._restore = s
+        self._restore_for = (None if entry is None else entry.key, s.image)
+        self._restore_draws = self._draws
         if entry is not None:
             self.populate_ties(prefer=entry.key)
+
+    def _restore_applies(self, model_key: str, image_path: str | None) -> bool:
+        """Whether a context of this model and image is the one the session waiting to be
+        restored was saved from (a model or image of None: any)."""
+        if self._restore is None:
+            return False
+        model, image = self._restore_for
+        return model in (None, model_key) and image in (None, image_path)
+
+    def _forget_restore(self, model_key: str | None = None, image_path: str | None = None) -> None:
+        """The user chose another model or image before the session's context came: its code,
+        pins and current sample no longer apply (kept, they were restored onto whichever later
+        context matched, or onto the next one at all)."""
+        if self._restore is None:
+            return
+        model, image = self._restore_for
+        if (model_key is not None and model not in (None, model_key)) or \
+                (image_path is not None and image not in (None, image_path)):
+            self._restore = None
+
+    def _session_model(self, model: str) -> ModelEntry | None:
+        """A session's model: an entry key, a model directory or a pair file (the nearest-neighbour
+        baseline, which ``session`` saves as its path and which add_model_dir refused)."""
+        entry = self.catalog.find(model) if model.startswith(("builtin:", "path:", "nearest:")) else None
+        if entry is not None or not model:
+            return entry
+        if model.endswith(".npz"):
+            from pathlib import Path
+
+            return self.catalog.find(f"nearest:{Path(model).resolve()}") or self.catalog.add_pair_file(model)
+        return self.catalog.add_model_dir(model)
 
     def interpolation_partner(self) -> int:
         """The grid sample an interpolation from the current one goes to by default: the first
@@ -285,7 +339,7 @@ class ActionsMixin:
         if why is not None:
             self.w.show_error(f"cannot write {path}: {Path(path).absolute().parent} {why}")
             return
-        ctx, task, code, noise = self.ctx, self.task, self.current_code().copy(), self.current_noise()
+        ctx, task, code, noise = self.ctx, self.ctx.task, self.current_code().copy(), self.current_noise()
         index = self.w.codeSliders.focus_index()
         target = None if other is None else self.codes[other].copy()
         rows = self.noise_rows()

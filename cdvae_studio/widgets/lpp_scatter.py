@@ -186,7 +186,11 @@ class LppScatter(QWidget):
         self.emb = emb
         self.label_names = list(label_names or [])
         self.components = None if components is None else np.asarray(components, np.int64)
+        # the overlay (cursor, trail, grid codes, z_c) belongs to the previous model's codes: drawn
+        # on this embedding's axes, the nearest-neighbour baseline's one-column ranks raised
+        # IndexError inside the window's model switch; the next grid sets it again
         self._trail = []
+        self._overlay_code = self._overlay_samples = self._image_code = None
         dims = 0 if emb is None else int(np.asarray(self._codes(emb)).shape[1])
         for combo, default in ((self.x_axis, 0), (self.y_axis, 1)):
             combo.blockSignals(True)
