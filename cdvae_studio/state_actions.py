@@ -309,11 +309,14 @@ class ActionsMixin:
         entry = self.catalog.find(model) if model.startswith(("builtin:", "path:", "nearest:")) else None
         if entry is not None or not model:
             return entry
-        if model.endswith(".npz"):
-            from pathlib import Path
+        from pathlib import Path
 
+        if model.endswith(".npz"):
             return self.catalog.find(f"nearest:{Path(model).resolve()}") or self.catalog.add_pair_file(model)
-        return self.catalog.add_model_dir(model)
+        # a directory already offered keeps its loaded model: add_model_dir drops it (a model retrained
+        # into its folder must be read again), and until the session's context loaded it again the
+        # stars of that model were left out of "Export starred"
+        return self.catalog.find(f"path:{Path(model).resolve()}") or self.catalog.add_model_dir(model)
 
     def interpolation_partner(self) -> int:
         """The grid sample an interpolation from the current one goes to by default: the first

@@ -5,9 +5,12 @@ window's invariants checked after every settle.
 The kept run is small (``SEEDS`` x ``STEPS``); more seeds and steps for a local hunt:
 
     STUDIO_SEQ_SEEDS=0-199 STUDIO_SEQ_STEPS=80 OMP_NUM_THREADS=1 QT_QPA_PLATFORM=offscreen \\
-        python -m pytest tests/studio/test_sequences.py -x -q
+        python -m pytest tests/studio/test_sequences.py -k random -q
 
-A failure prints the seed and the actions up to it, so ``STUDIO_SEQ_SEEDS=<seed>`` replays it.
+A failure prints the seed and the actions up to it (with the settles and waits between them), so
+``STUDIO_SEQ_SEEDS=<seed>`` replays the same actions; the worker's timing decides how they
+interleave with renders in flight, so a race may need a few runs. ``STUDIO_SEQ_DEBUG=1`` also
+prints the state and a trace of the requests, submissions and results around a failure.
 """
 
 from __future__ import annotations
@@ -994,3 +997,28 @@ def test_an_undo_while_a_slider_is_held_never_shows_a_prefetched_grid_of_another
     slider.setSliderDown(False)
     settle(win)
     _grid_is_the_states(win)
+
+
+def test_reopening_a_session_of_an_opened_model_keeps_its_stars_exportable(qtbot, make_window, settle,
+                                                                            sequence_assets, tmp_path):
+    """Reopening a session re-added its model directory to the catalog, which drops the loaded
+    model (as for a model retrained into its folder); with another model picked before the
+    session's context landed it was never loaded again, and the stars of that model were left
+    out of "Export starred" without a word."""
+    from cdvae_studio.export_dialog import export_groups
+
+    win = make_window("resaturation", assets=sequence_assets)
+    settle(win)
+    state = win.state
+    state.open_model(str(sequence_assets / "extra" / "opened_mdn12"))
+    settle(win)
+    opened = state.ctx.entry.key
+    state.toggle_star(3)
+    state.save_session(str(tmp_path / "s.json"))
+    state.open_session(str(tmp_path / "s.json"))
+    win.tieCombo.setCurrentIndex(_tie_index(win, "Gauss"))  # before the session's model loads
+    settle(win)
+    assert state.ctx.entry.name == "Gauss"
+    groups = export_groups(state.export_items(), 0)
+    assert len(groups) == 1 and groups[0].predictor is state.catalog.cached(opened)
+    np.testing.assert_array_equal(groups[0].codes[0], state.stars[1].code)
