@@ -112,7 +112,9 @@ class ActionsMixin:
 
     def randomise(self, untied_only: bool) -> None:
         """New values for the current sample's untied (or all) components, from N(0, 1); "all" also
-        draws its lower layers afresh."""
+        draws its lower layers afresh. Components pinned by a slider keep their value and pin: a
+        pin holds in every sample (cleared here for the grid while the other fifteen samples kept
+        the value, nothing said the component was pinned and a session lost it from those)."""
         if self.ctx is None:
             return
         self._drop_draw()
@@ -120,12 +122,13 @@ class ActionsMixin:
         rng = np.random.default_rng(None if not self.w.seedLock.isChecked() else self.seed + self.current)
         start = self.ctx.predictor.tied_dims if untied_only else 0
         d = self.codes.shape[1]
-        self.codes[self.current, start:d] = rng.standard_normal(d - start).astype(np.float32)
+        fresh = rng.standard_normal(d - start).astype(np.float32)
+        row = self.codes[self.current, start:d]
+        self.codes[self.current, start:d] = np.where(self.pinned[start:d], row, fresh)
         if not untied_only and self.noise.ndim == 2 and self.current < len(self.noise):
             # scaled as Predictor.draw scales noise, so the row is a draw at the grid's temperature
             self.noise[self.current] = (rng.standard_normal(self.noise.shape[1])
                                         * self.codes_draw.temperature).astype(np.float32)
-        self.pinned[start:d] = False
         self.request_grid()
 
     def undo(self) -> None:

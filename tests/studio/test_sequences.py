@@ -1022,3 +1022,38 @@ def test_reopening_a_session_of_an_opened_model_keeps_its_stars_exportable(qtbot
     groups = export_groups(state.export_items(), 0)
     assert len(groups) == 1 and groups[0].predictor is state.catalog.cached(opened)
     np.testing.assert_array_equal(groups[0].codes[0], state.stars[1].code)
+
+
+@pytest.mark.parametrize("untied_only", [False, True])
+def test_randomise_keeps_the_components_pinned_in_every_sample(qtbot, make_window, settle, sequence_assets,
+                                                                tmp_path, untied_only):
+    """"Randomise" drew new values for the current sample's pinned components too and cleared
+    their pins, while the other fifteen samples kept the pinned value: nothing said the
+    component was pinned, and a session saved then reopened those fifteen with it free."""
+    win = make_window("relighting", assets=sequence_assets)
+    settle(win)
+    win.tieCombo.setCurrentIndex(_tie_index(win, "Gauss"))
+    settle(win)
+    state = win.state
+    assert state.ctx.entry.name == "Gauss" and state.ctx.predictor.tied_dims == 13
+    pinned = 14 if untied_only else 11  # an untied component; a tied one
+    win.codeSliders.slider(pinned).setValue(-392)
+    settle(win)
+    win.sampleGrid.sampleClicked.emit(4)
+    before = state.codes.copy()
+    (win.codeSliders.random_untied_button if untied_only else win.codeSliders.random_all_button).click()
+    settle(win)
+    assert state.pinned[pinned] and np.all(state.codes[:, pinned] == np.float32(-3.92))
+    start = 13 if untied_only else 0
+    free = [j for j in range(start, 16) if j != pinned]
+    assert np.all(state.codes[4, free] != before[4, free])
+    np.testing.assert_array_equal(np.delete(state.codes, 4, 0), np.delete(before, 4, 0))
+    _grid_is_the_states(win)
+    state.save_session(str(tmp_path / "s.json"))
+    codes, noise = state.codes.copy(), state.noise.copy()
+    win.seedSpin.setValue(state.seed + 3)
+    settle(win)
+    state.open_session(str(tmp_path / "s.json"))
+    settle(win)
+    np.testing.assert_array_equal(state.codes, codes)  # all 16 samples come back
+    np.testing.assert_array_equal(state.noise, noise)
