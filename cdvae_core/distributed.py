@@ -60,12 +60,26 @@ def setup(device_name: str) -> Dist:
     device = resolve_device(device_name, local_rank)
     if world <= 1:
         return Dist(0, 1, device, False)
+    if device.type == "cuda":
+        _check_gpu_per_process(local_rank)
     if dist.is_initialized():
         return Dist(dist.get_rank(), dist.get_world_size(), device, False)
     if device.type == "cuda":
         torch.cuda.set_device(device)
     dist.init_process_group(backend="nccl" if device.type == "cuda" else "gloo")
     return Dist(rank, world, device, True)
+
+
+def _check_gpu_per_process(local_rank: int) -> None:
+    """NCCL refuses two ranks on one GPU, and only at the first collective, as a traceback
+    ("Duplicate GPU detected") on every rank: say it before joining the group."""
+    procs = max(int(os.environ.get("LOCAL_WORLD_SIZE", "0")), local_rank + 1)
+    gpus = torch.cuda.device_count()
+    if procs > gpus:
+        raise DeviceError(
+            f"{procs} processes on this machine train on CUDA but it has {gpus} GPU"
+            f"{'' if gpus == 1 else 's'}: NCCL needs a GPU per process; start at most {gpus} "
+            f"(torchrun --nproc_per_node {gpus}) or train on the CPU with --device cpu (gloo)")
 
 
 def teardown(env: Dist) -> None:

@@ -1,6 +1,7 @@
 """Training on a CUDA GPU: resume equals an unbroken run, a GPU run resumes and loads on the CPU,
-the NaN guard, and the command line. Skipped where torch sees no GPU (CI has none); run on a GPU
-machine with ``python -m pytest tests/test_cuda.py``."""
+the NaN guard, the command line, and DDP over NCCL (every collective through a one-rank NCCL
+group on one GPU; two ranks where there are two GPUs). Skipped where torch sees no GPU (CI has
+none); run on a GPU machine with ``python -m pytest tests/test_cuda.py``."""
 
 from __future__ import annotations
 
@@ -19,9 +20,11 @@ from cdvae_core import training
 from cdvae_core.pairs import save_pairs
 
 from helpers import TINY
-from test_training import metrics_rows, poison_after, run_all, tiny_cfgs, tiny_pairs, train_stopped_in_epoch, weights
+from test_training import (_one_clear_line, metrics_rows, poison_after, run_all, run_ranks, tiny_cfgs, tiny_pairs,
+                           train_stopped_in_epoch, weights)
 
 pytestmark = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+two_gpus = pytest.mark.skipif(torch.cuda.device_count() < 2, reason="NCCL puts each rank on its own GPU: needs two")
 
 
 def test_resume_on_the_gpu_gives_the_same_weights(tmp_path):
@@ -81,3 +84,67 @@ def test_command_line_auto_device_trains_on_the_gpu(tmp_path):
     assert ckpt.read_state_header(tmp_path / "run")["meta"]["device"] == "cuda:0"
     rows = metrics_rows(tmp_path / "run")
     assert [r["epoch"] for r in rows] == [1, 2] and rows[-1]["step"] == 6
+
+
+# NCCL refuses two ranks on one GPU ("Duplicate GPU detected"), so on a one-GPU machine the DDP
+# path runs as a one-rank NCCL group that the trainer treats as distributed: DDP's gradient
+# all-reduce, the loss sums, the skip verdict and agree's all_gather_object then all go through
+# NCCL on the GPU there is.
+ONE_RANK_NCCL = '''
+import torch, torch.distributed as dist
+from cdvae_core import distributed as D
+D.Dist.enabled = property(lambda self: dist.is_initialized())
+def setup(device_name):
+    device = D.resolve_device(device_name)
+    torch.cuda.set_device(device)
+    dist.init_process_group("nccl", rank=0, world_size=1)
+    assert dist.get_backend() == "nccl"
+    return D.Dist(0, 1, device, True)
+D.setup = setup
+'''
+
+
+def test_the_ddp_path_over_nccl_gives_a_plain_gpu_runs_weights(tmp_path):
+    [(code, err)] = run_ranks(tmp_path, "none", tmp_path / "nccl", device="cuda", world=1, prelude=ONE_RANK_NCCL)
+    assert code == 0, err[-3000:]
+    [(code, err)] = run_ranks(tmp_path, "none", tmp_path / "plain", device="cuda", world=1)
+    assert code == 0, err[-3000:]
+    wa, wb = weights(tmp_path / "nccl"), weights(tmp_path / "plain")
+    assert wa.keys() == wb.keys()
+    worst = max(float((wa[k] - wb[k]).abs().max()) for k in wa)
+    assert worst <= 1e-6, f"largest weight difference {worst:.3g}"
+    assert [r["epoch"] for r in metrics_rows(tmp_path / "nccl")] == [1, 2, 3]
+
+
+def test_a_failed_write_under_nccl_is_one_clear_error(tmp_path):
+    [(code, err)] = run_ranks(tmp_path, "disk-full", tmp_path / "run", device="cuda", world=1, prelude=ONE_RANK_NCCL)
+    assert code == 1 and "cannot write the checkpoint of epoch 2" in _one_clear_line(err)
+    assert ckpt.load_state(tmp_path / "run").epoch == 1
+
+
+@two_gpus
+def test_ddp_two_gpus_nccl(tmp_path):
+    pairs_path = tmp_path / "pairs.npz"
+    save_pairs(pairs_path, tiny_pairs())
+    cfg = tmp_path / "cfg.json"
+    cfg.write_text(json.dumps({"model": TINY, "training": {"kl_warmup_epochs": 1.0}}))
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--standalone",
+           str(Path(__file__).parents[1] / "train.py"), "--pairs", str(pairs_path), "--config", str(cfg),
+           "--epochs", "2", "--batch-size", "8", "--device", "cuda", "--out", str(tmp_path / "ddp"), "--quiet"]
+    done = subprocess.run(cmd, capture_output=True, text=True, timeout=300, env={**os.environ})
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert [r["epoch"] for r in metrics_rows(tmp_path / "ddp")] == [1, 2]
+    header = ckpt.read_state_header(tmp_path / "ddp")["meta"]
+    assert header["world"] == 2 and header["device"] == "cuda:0"
+
+
+@two_gpus
+@pytest.mark.parametrize("fault, code, message", [
+    ("disk-full", 1, "cannot write the checkpoint of epoch 2"),
+    ("nan", 1, "training stopped at step 5 (epoch 2): 3 updates in a row skipped since step 3"),
+])
+def test_ddp_faults_on_two_gpus_stop_every_rank_with_one_message(tmp_path, fault, code, message):
+    """As the gloo tests in tests/test_training.py, over NCCL, which would otherwise wait for
+    its timeout where gloo reports a lost peer."""
+    for got, err in run_ranks(tmp_path, fault, tmp_path / "run", device="cuda"):
+        assert got == code and message in _one_clear_line(err)

@@ -436,13 +436,16 @@ sys.exit(main())
 '''
 
 
-def run_ranks(tmp_path: Path, fault: str, out: Path, extra: list[str] = ()) -> list[tuple[int, str]]:
-    """Start 2 ranks of cdvae-train by hand (torchrun's environment, no torchrun: nothing kills a
-    rank left waiting when the other stops, so a hang shows as a timeout); (exit code, stderr) each."""
+def run_ranks(tmp_path: Path, fault: str, out: Path, extra: list[str] = (), device: str = "cpu", world: int = 2,
+              prelude: str = "") -> list[tuple[int, str]]:
+    """Start ``world`` ranks of cdvae-train by hand (torchrun's environment, no torchrun: nothing
+    kills a rank left waiting when another stops, so a hang shows as a timeout); (exit code,
+    stderr) each. ``prelude`` is Python run in each rank before the trainer (tests/test_cuda.py
+    uses it for a one-rank NCCL group)."""
     import socket
 
     script = tmp_path / "faulty_train.py"
-    script.write_text(FAULTS)
+    script.write_text(prelude + FAULTS)
     pairs_path = tmp_path / "pairs.npz"
     save_pairs(pairs_path, tiny_pairs())
     cfg = tmp_path / "cfg.json"
@@ -451,13 +454,13 @@ def run_ranks(tmp_path: Path, fault: str, out: Path, extra: list[str] = ()) -> l
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     root = str(Path(__file__).parents[1])
-    procs, logs = [], [tmp_path / f"rank{rank}.err" for rank in range(2)]
-    for rank in range(2):
+    procs, logs = [], [tmp_path / f"rank{rank}.err" for rank in range(world)]
+    for rank in range(world):
         env = {**os.environ, "OMP_NUM_THREADS": "1", "FAULT": fault, "MASTER_ADDR": "127.0.0.1", "MASTER_PORT": str(port),
-               "WORLD_SIZE": "2", "RANK": str(rank), "LOCAL_RANK": str(rank), "LOCAL_WORLD_SIZE": "2",
+               "WORLD_SIZE": str(world), "RANK": str(rank), "LOCAL_RANK": str(rank), "LOCAL_WORLD_SIZE": str(world),
                "PYTHONPATH": os.pathsep.join([root, os.environ.get("PYTHONPATH", "")])}
         cmd = [sys.executable, str(script), "--pairs", str(pairs_path), "--config", str(cfg), "--epochs", "3",
-               "--batch-size", "8", "--device", "cpu", "--out", str(out), "--quiet", *extra]
+               "--batch-size", "8", "--device", device, "--out", str(out), "--quiet", *extra]
         with open(logs[rank], "w") as log:  # files, not pipes: a full pipe would block a rank
             procs.append(subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=log, env=env))
     try:
@@ -498,3 +501,25 @@ def test_ddp_nan_on_one_rank_stops_every_rank(tmp_path):
     lines = [_one_clear_line(err) for _, err in results]
     assert [code for code, _ in results] == [1, 1]
     assert all("training stopped at step 5 (epoch 2): 3 updates in a row skipped since step 3" in line for line in lines)
+
+
+def test_more_processes_than_gpus_is_one_clear_error_before_nccl(monkeypatch):
+    """torchrun --nproc_per_node 2 on a one-GPU machine: NCCL failed at the first collective with
+    'Duplicate GPU detected' tracebacks on every rank (seen on an H100); now a DeviceError, which
+    cdvae-train prints as one line, and no process group is started."""
+    import torch.distributed as dist
+
+    from cdvae_core import distributed as D
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 1)
+    for key, value in {"WORLD_SIZE": "2", "RANK": "1", "LOCAL_RANK": "1", "LOCAL_WORLD_SIZE": "2"}.items():
+        monkeypatch.setenv(key, value)
+    with pytest.raises(D.DeviceError, match=r"2 processes on this machine train on CUDA but it has 1 GPU: NCCL "
+                       r"needs a GPU per process; start at most 1 \(torchrun --nproc_per_node 1\) or .*--device cpu"):
+        D.setup("auto")
+    assert not dist.is_initialized()
+    # hand-started ranks without LOCAL_WORLD_SIZE: the local rank alone tells
+    monkeypatch.delenv("LOCAL_WORLD_SIZE")
+    with pytest.raises(D.DeviceError, match="2 processes"):
+        D.setup("cuda")
