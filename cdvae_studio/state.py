@@ -404,6 +404,9 @@ class StudioState(ActionsMixin, QObject):
         self.worker.cancel("grid")  # a live render still on its way shows an older value
         self._draw_pending = False
         self._apply_grid(grid, time.perf_counter() - t0, "prefetched grid")
+        if self.is_settled():  # answered here, not by the worker, whose results emit it otherwise
+            self.settled_once = self.settled_once or self.ctx is not None
+            self.w.settled.emit()
         return True
 
     def _drag_finished(self) -> None:

@@ -167,3 +167,22 @@ def test_release_stops_the_prefetch(make_window, settle):
     settle(win)
     assert len(state.scrub.grids) <= SCRUB_CHUNK
     assert state.scrub.plan is not None and state.scrub.plan.axis == 0
+
+
+def test_a_move_answered_from_the_prefetch_says_settled(make_window, settle, qtbot):
+    """``settled`` ("every requested render applied") was emitted only by worker results, so a
+    move the prefetch answered in the GUI thread left a waiter on the signal hanging."""
+    win = make_window("resaturation")
+    settle(win)
+    state = win.state
+    axis = state.ctx.predictor.code_dim - 1
+    slider = win.codeSliders.findChild(QSlider, f"codeSlider{axis}")
+    slider.setSliderDown(True)
+    settle(win)  # the whole axis is ready
+    for value in (60, 61):  # the second within the throttle's frame: answered when it fires
+        with qtbot.waitSignal(win.settled, timeout=5_000):
+            slider.setValue(value)
+        assert state.is_settled()
+        np.testing.assert_allclose(state.grid.codes[:, axis], lattice_value(12))  # 0.60 and 0.61 -> 0.60
+    slider.setSliderDown(False)
+    settle(win)
