@@ -21,7 +21,7 @@ from cdvae_core.pairs import save_pairs
 
 from helpers import TINY
 from test_training import (_one_clear_line, metrics_rows, poison_after, run_all, run_ranks, tiny_cfgs, tiny_pairs,
-                           train_stopped_in_epoch, weights)
+                           torchrun_two, train_stopped_in_epoch, weights)
 
 pytestmark = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
 two_gpus = pytest.mark.skipif(torch.cuda.device_count() < 2, reason="NCCL puts each rank on its own GPU: needs two")
@@ -124,15 +124,7 @@ def test_a_failed_write_under_nccl_is_one_clear_error(tmp_path):
 
 @two_gpus
 def test_ddp_two_gpus_nccl(tmp_path):
-    pairs_path = tmp_path / "pairs.npz"
-    save_pairs(pairs_path, tiny_pairs())
-    cfg = tmp_path / "cfg.json"
-    cfg.write_text(json.dumps({"model": TINY, "training": {"kl_warmup_epochs": 1.0}}))
-    cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--standalone",
-           str(Path(__file__).parents[1] / "train.py"), "--pairs", str(pairs_path), "--config", str(cfg),
-           "--epochs", "2", "--batch-size", "8", "--device", "cuda", "--out", str(tmp_path / "ddp"), "--quiet"]
-    done = subprocess.run(cmd, capture_output=True, text=True, timeout=300, env={**os.environ})
-    assert done.returncode == 0, done.stderr[-2000:]
+    torchrun_two(tmp_path, "cuda")
     assert [r["epoch"] for r in metrics_rows(tmp_path / "ddp")] == [1, 2]
     header = ckpt.read_state_header(tmp_path / "ddp")["meta"]
     assert header["world"] == 2 and header["device"] == "cuda:0"

@@ -364,7 +364,8 @@ def test_shard_order_covers_every_row_once_per_epoch_and_depends_on_seed_and_epo
     assert all(len(s) == 1 for s in few) and set(np.concatenate(few)) == {0, 1, 2}
 
 
-def test_ddp_two_processes_gloo(tmp_path):
+def torchrun_two(tmp_path: Path, device: str) -> None:
+    """Train the tiny pairs for 2 epochs with 2 processes under torchrun into tmp_path / "ddp"."""
     pairs_path = tmp_path / "pairs.npz"
     save_pairs(pairs_path, tiny_pairs())
     cfg = tmp_path / "cfg.json"
@@ -374,9 +375,13 @@ def test_ddp_two_processes_gloo(tmp_path):
     cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--standalone",
            str(Path(__file__).parents[1] / "train.py"),
            "--pairs", str(pairs_path), "--config", str(cfg), "--epochs", "2", "--batch-size", "8",
-           "--device", "cpu", "--out", str(tmp_path / "ddp"), "--quiet"]
-    done = subprocess.run(cmd, capture_output=True, text=True, timeout=120, env=env)
+           "--device", device, "--out", str(tmp_path / "ddp"), "--quiet"]
+    done = subprocess.run(cmd, capture_output=True, text=True, timeout=300, env=env)
     assert done.returncode == 0, done.stderr[-2000:]
+
+
+def test_ddp_two_processes_gloo(tmp_path):
+    torchrun_two(tmp_path, "cpu")
     rows = metrics_rows(tmp_path / "ddp")
     # 48 training pairs over 2 ranks of batch 8: 3 steps per epoch, each seeing 16 pairs
     assert [r["epoch"] for r in rows] == [1, 2] and rows[-1]["step"] == 6
