@@ -107,13 +107,8 @@ def test_chunk_equals_the_live_drag_render(make_window, settle, task):
 
 
 def test_held_slider_shows_the_prefetched_grid_and_its_release_the_exact_one(make_window, settle, submissions):
-    win = make_window("resaturation")
-    settle(win)
-    state, ctx = win.state, win.state.ctx
-    axis = ctx.predictor.code_dim - 1
-    slider = win.codeSliders.findChild(QSlider, f"codeSlider{axis}")
-    slider.setSliderDown(True)  # sliderPressed: the axis is rendered ahead while it is held
-    settle(win)  # the worker is busy until the whole axis is ready
+    win, state, axis, slider = hold_last_slider(make_window, settle)  # the axis rendered ahead while held
+    ctx = state.ctx
     assert len(state.scrub.grids) == 2 * LATTICE_MAX + 1
     seen = submissions(win)
     slider.setValue(123)  # 1.23: shown at once (no event processed) from lattice point 1.25
@@ -133,14 +128,20 @@ def test_held_slider_shows_the_prefetched_grid_and_its_release_the_exact_one(mak
     assert win.sampleGrid.cell_images().shape[1:3] == ctx.doc.small.shape[:2]
 
 
-def test_a_changed_grid_never_shows_grids_prefetched_for_the_old_one(make_window, settle, submissions):
+def hold_last_slider(make_window, settle) -> tuple:
+    """A settled resaturation window whose last code slider is held and its axis prefetched:
+    (window, its state, the axis, the slider)."""
     win = make_window("resaturation")
     settle(win)
-    state = win.state
-    axis = state.ctx.predictor.code_dim - 1
+    axis = win.state.ctx.predictor.code_dim - 1
     slider = win.codeSliders.findChild(QSlider, f"codeSlider{axis}")
     slider.setSliderDown(True)
-    settle(win)
+    settle(win)  # the worker is busy until the whole axis is ready
+    return win, win.state, axis, slider
+
+
+def test_a_changed_grid_never_shows_grids_prefetched_for_the_old_one(make_window, settle, submissions):
+    win, state, axis, slider = hold_last_slider(make_window, settle)
     slider.setSliderDown(False)
     settle(win)
     old = dict(state.scrub.grids)
@@ -172,13 +173,7 @@ def test_release_stops_the_prefetch(make_window, settle):
 def test_a_move_answered_from_the_prefetch_says_settled(make_window, settle, qtbot):
     """``settled`` ("every requested render applied") was emitted only by worker results, so a
     move the prefetch answered in the GUI thread left a waiter on the signal hanging."""
-    win = make_window("resaturation")
-    settle(win)
-    state = win.state
-    axis = state.ctx.predictor.code_dim - 1
-    slider = win.codeSliders.findChild(QSlider, f"codeSlider{axis}")
-    slider.setSliderDown(True)
-    settle(win)  # the whole axis is ready
+    win, state, axis, slider = hold_last_slider(make_window, settle)
     for value in (60, 61):  # the second within the throttle's frame: answered when it fires
         with qtbot.waitSignal(win.settled, timeout=5_000):
             slider.setValue(value)
