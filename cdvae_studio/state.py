@@ -404,9 +404,7 @@ class StudioState(ActionsMixin, QObject):
         self.worker.cancel("grid")  # a live render still on its way shows an older value
         self._draw_pending = False
         self._apply_grid(grid, time.perf_counter() - t0, "prefetched grid")
-        if self.is_settled():  # answered here, not by the worker, whose results emit it otherwise
-            self.settled_once = self.settled_once or self.ctx is not None
-            self.w.settled.emit()
+        self._announce_if_settled()  # answered here, not by a worker result, which announces it otherwise
         return True
 
     def _drag_finished(self) -> None:
@@ -502,6 +500,9 @@ class StudioState(ActionsMixin, QObject):
             self.w.statusBar().showMessage(str(result), 8000)
         if channel == "misc":
             self._export_done()  # also after a failed export
+        self._announce_if_settled()
+
+    def _announce_if_settled(self) -> None:
         if self.is_settled():
             self.settled_once = self.settled_once or self.ctx is not None
             self.w.settled.emit()
