@@ -188,12 +188,14 @@ def train(
     cudnn_flags = torch.backends.cudnn.deterministic, torch.backends.cudnn.benchmark
     if env.device.type == "cuda":
         torch.backends.cudnn.deterministic, torch.backends.cudnn.benchmark = True, False
+    finished = False
     try:
         yield from _run(pairs, model_cfg, train_cfg, out, resume, env, controls)
+        finished = True
     finally:
         torch.set_num_threads(threads)  # the Studio and test processes keep their own setting
         torch.backends.cudnn.deterministic, torch.backends.cudnn.benchmark = cudnn_flags
-        D.teardown(env)
+        D.teardown(env, finished)
 
 
 def _run(pairs, model_cfg, train_cfg, out: Path, resume: bool, env: D.Dist, controls: Controls) -> Iterator[Progress]:
