@@ -82,18 +82,31 @@ def _check_gpu_per_process(local_rank: int) -> None:
             f"(torchrun --nproc_per_node {gpus}) or train on the CPU with --device cpu (gloo)")
 
 
-def teardown(env: Dist, finished: bool = False) -> None:
-    """Leave the process group this module started. After a ``finished`` run the ranks first meet
-    at a barrier, so that none leaves (and exits) while another still completes the last
-    collective: without it about 1 run in 20 under torchrun (gloo, 2 ranks, torch 2.13) ended in
-    "terminate called without an active exception" during interpreter shutdown, after every file
-    was written, and torchrun reported the run as failed (5 of 104 runs; with the barrier 0 of
-    270). After an error a rank only leaves: the others may be inside a collective that a barrier
-    would be mistaken for."""
+def teardown(env: Dist, aligned: bool = False) -> None:
+    """Leave the process group this module started. When every rank got here at the same point
+    (``aligned``: a finished run, or an error ``on_every_rank`` says each rank raised together)
+    the ranks first meet at a barrier, so that none leaves (and exits) while another still
+    completes the last collective: without it about 1 run in 20 under torchrun (gloo, 2 ranks,
+    torch 2.13) ended in "terminate called without an active exception" during interpreter
+    shutdown, after every file was written, and torchrun reported the run as failed (5 of 104
+    finished runs; with the barrier 0 of 270; the agreed-error tests failed the same way). A rank
+    that failed alone only leaves: the others may be inside a collective that a barrier would be
+    mistaken for."""
     if env.owns_group and dist.is_initialized():
-        if finished:
+        if aligned:
             dist.barrier()
         dist.destroy_process_group()
+
+
+def raised_on_every_rank(error: BaseException) -> BaseException:
+    """Mark ``error`` as one that every rank raises at the same point of the run (so they may
+    still meet at teardown's barrier); returns it."""
+    error.on_every_rank = True
+    return error
+
+
+def on_every_rank(error: BaseException | None) -> bool:
+    return bool(getattr(error, "on_every_rank", False))
 
 
 def shard_order(n: int, seed: int, epoch: int, rank: int, world: int) -> np.ndarray:
@@ -158,10 +171,10 @@ def agree(env: Dist, error: BaseException | None = None) -> None:
     gathered: list = [None] * env.world
     dist.all_gather_object(gathered, None if error is None else _portable(error))
     if error is not None:
-        raise error
+        raise raised_on_every_rank(error)
     for other in gathered:
         if other is not None:
-            raise other
+            raise raised_on_every_rank(other)
 
 
 @contextlib.contextmanager

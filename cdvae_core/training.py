@@ -188,14 +188,17 @@ def train(
     cudnn_flags = torch.backends.cudnn.deterministic, torch.backends.cudnn.benchmark
     if env.device.type == "cuda":
         torch.backends.cudnn.deterministic, torch.backends.cudnn.benchmark = True, False
-    finished = False
+    aligned = False  # every rank leaves at the same point: a finished run, or an error raised on all
     try:
         yield from _run(pairs, model_cfg, train_cfg, out, resume, env, controls)
-        finished = True
+        aligned = True
+    except BaseException as exc:
+        aligned = D.on_every_rank(exc)
+        raise
     finally:
         torch.set_num_threads(threads)  # the Studio and test processes keep their own setting
         torch.backends.cudnn.deterministic, torch.backends.cudnn.benchmark = cudnn_flags
-        D.teardown(env, finished)
+        D.teardown(env, aligned)
 
 
 def _run(pairs, model_cfg, train_cfg, out: Path, resume: bool, env: D.Dist, controls: Controls) -> Iterator[Progress]:
@@ -322,11 +325,12 @@ def _run(pairs, model_cfg, train_cfg, out: Path, resume: bool, env: D.Dist, cont
                     # the range the threshold was set for; NaN or inf: a numerical failure
                     hint = ("; the gradient norm stayed above skip_threshold: train again with a lower --lr, or "
                             "raise skip_threshold or set spike_patience in a --config file") if finite_streak else ""
-                    raise TrainingError(
+                    # the verdicts are the worst over ranks, so every rank stops here at this step
+                    raise D.raised_on_every_rank(TrainingError(
                         f"training stopped at step {step} (epoch {epoch + 1}): {streak} updates in a row skipped "
                         f"since step {streak_start} (last loss {loss_v:.4g}, gradient norm {gn:.4g}, limit "
                         f"{train_cfg.skip_threshold:g}); {kept} in {out}{hint}"
-                    )
+                    ))
                 continue
             if forced:
                 spike_run = 0

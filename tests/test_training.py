@@ -532,10 +532,11 @@ def test_more_processes_than_gpus_is_one_clear_error_before_nccl(monkeypatch):
         D.setup("cuda")
 
 
-def test_ranks_leave_the_group_together_only_after_a_finished_run(tmp_path, monkeypatch):
-    """A finished run meets at a barrier before leaving (a rank exiting while its peer finished the
-    last collective aborted the peer at shutdown in about 1 run in 20 under torchrun); a failed one
-    only leaves, since the others may sit in a collective the barrier would be mistaken for."""
+def test_ranks_leave_the_group_together_only_when_all_got_there_together(tmp_path, monkeypatch):
+    """A finished run, or an error every rank raised at the same point, meets at a barrier before
+    leaving (a rank exiting while its peer finished the last collective aborted the peer at
+    shutdown in about 1 run in 20 under torchrun); a rank that failed alone only leaves, since the
+    others may sit in a collective the barrier would be mistaken for."""
     import torch.distributed as dist
 
     from cdvae_core import distributed as D
@@ -544,16 +545,30 @@ def test_ranks_leave_the_group_together_only_after_a_finished_run(tmp_path, monk
     monkeypatch.setattr(dist, "is_initialized", lambda: True)
     monkeypatch.setattr(dist, "barrier", lambda *a, **k: calls.append("barrier"))
     monkeypatch.setattr(dist, "destroy_process_group", lambda *a, **k: calls.append("destroy"))
-    D.teardown(D.Dist(0, 2, torch.device("cpu"), owns_group=True), finished=True)
-    D.teardown(D.Dist(0, 2, torch.device("cpu"), owns_group=True), finished=False)
-    D.teardown(D.Dist(0, 2, torch.device("cpu"), owns_group=False), finished=True)  # a caller's group stays
+    D.teardown(D.Dist(0, 2, torch.device("cpu"), owns_group=True), aligned=True)
+    D.teardown(D.Dist(0, 2, torch.device("cpu"), owns_group=True), aligned=False)
+    D.teardown(D.Dist(0, 2, torch.device("cpu"), owns_group=False), aligned=True)  # a caller's group stays
     assert calls == ["barrier", "destroy", "destroy"]
 
     seen = []
-    monkeypatch.setattr(D, "teardown", lambda env, finished=False: seen.append(finished))
+    monkeypatch.setattr(D, "teardown", lambda env, aligned=False: seen.append(aligned))
     model_cfg, train_cfg = tiny_cfgs(epochs=1)
     run_all(training.train(tiny_pairs(), model_cfg, train_cfg, tmp_path / "ok"))
-    poison_after(monkeypatch, set(range(0, 100)))
-    with pytest.raises(training.TrainingError):
+    real_save = ckpt.save_state
+
+    def save_state(out, state):  # a local failure, not agreed with other ranks
+        raise RuntimeError("a rank's own failure")
+
+    monkeypatch.setattr(ckpt, "save_state", save_state)
+    with pytest.raises(RuntimeError, match="own failure"):
+        run_all(training.train(tiny_pairs(), model_cfg, train_cfg, tmp_path / "alone"))
+    monkeypatch.setattr(ckpt, "save_state", real_save)
+    poison_after(monkeypatch, set(range(0, 100)))  # the guard's stop: every rank at the same step
+    with pytest.raises(training.TrainingError) as stopped:
         run_all(training.train(tiny_pairs(), model_cfg, replace(train_cfg, max_skips=2), tmp_path / "nan"))
-    assert seen == [True, False]
+    assert D.on_every_rank(stopped.value)
+    assert seen == [True, False, True]
+    # an error shared by agree (a refusal or failed write on rank 0) is raised on every rank too
+    with pytest.raises(ValueError) as agreed:
+        D.agree(D.Dist(), ValueError("x"))
+    assert not D.on_every_rank(agreed.value)  # one process: nothing was shared
