@@ -751,18 +751,18 @@ def test_a_task_switch_keeps_a_photo_still_being_read(qtbot, make_window, settle
     images = sequence_assets / "images"
     win = make_window("resaturation", assets=sequence_assets)
     settle(win)
-    win.lppScatter.exampleClicked.emit(26)
-    settle(win)
-    win.state.open_image(str(images / "photo.png"))
-    win.taskCombo.setCurrentText("relighting")
-    settle(win)
+
+    def switch_task_while_reading(photo: str, task: str) -> None:
+        win.lppScatter.exampleClicked.emit(26)
+        settle(win)
+        win.state.open_image(str(images / photo))
+        win.taskCombo.setCurrentText(task)  # before the photo has been read
+        settle(win)
+
+    switch_task_while_reading("photo.png", "relighting")
     assert win.state.ctx.doc.name == "photo.png" and win.state.ctx.task.name == "relighting"
     _grid_is_the_states(win)
-    win.lppScatter.exampleClicked.emit(26)
-    settle(win)
-    win.state.open_image(str(images / "bad_tiny.png"))
-    win.taskCombo.setCurrentText("motion")
-    settle(win)
+    switch_task_while_reading("bad_tiny.png", "motion")  # an unreadable one: the gallery's first
     first = str(win.imagePanel.gallery.item(0).data(0x0100))
     assert win.state.ctx.doc.source == first and win.state.ctx.task.name == "motion"
     assert "bad_tiny.png is too small" in win.statusBar().currentMessage()
@@ -798,6 +798,19 @@ def test_a_slider_moved_before_a_redraw_lands_pins_the_new_draw(qtbot, make_wind
     _grid_is_the_states(win)
 
 
+def _save_session_then_reseed(win, settle, path) -> np.ndarray:
+    """Pick sample 14, pin component 2 at -1.20, save the session to ``path``, then draw the grid
+    with another seed; returns the saved codes (16, D)."""
+    win.sampleGrid.sampleClicked.emit(14)
+    win.codeSliders.slider(2).setValue(-120)
+    settle(win)
+    saved = win.state.codes.copy()
+    win.state.save_session(str(path))
+    win.seedSpin.setValue(win.state.seed + 5)
+    settle(win)
+    return saved
+
+
 def test_a_session_restores_onto_its_own_context_only(qtbot, make_window, settle, sequence_assets, tmp_path):
     """The session waiting to be restored went to whichever context landed with no image being
     read: its own context, landing while another photo (refused) was read, left it waiting, and
@@ -805,13 +818,8 @@ def test_a_session_restores_onto_its_own_context_only(qtbot, make_window, settle
     win = make_window("resaturation", assets=sequence_assets)
     settle(win)
     state = win.state
-    win.sampleGrid.sampleClicked.emit(14)
-    win.codeSliders.slider(2).setValue(-120)
-    settle(win)
-    saved, shown = state.codes.copy(), state.ctx.entry.key
-    state.save_session(str(tmp_path / "s.json"))
-    win.seedSpin.setValue(state.seed + 5)
-    settle(win)
+    shown = state.ctx.entry.key
+    saved = _save_session_then_reseed(win, settle, tmp_path / "s.json")
     submit = state.worker.submit
 
     def open_a_bad_file_once_the_sessions_context_is_asked(channel, job):
@@ -877,12 +885,7 @@ def test_a_new_seed_before_a_session_lands_is_drawn_after_it(qtbot, make_window,
     win = make_window("resaturation", assets=sequence_assets)
     settle(win)
     state = win.state
-    win.sampleGrid.sampleClicked.emit(14)
-    win.codeSliders.slider(2).setValue(-120)
-    settle(win)
-    state.save_session(str(tmp_path / "s.json"))
-    win.seedSpin.setValue(state.seed + 5)
-    settle(win)
+    _save_session_then_reseed(win, settle, tmp_path / "s.json")
     if when == "while its context loads":
         submit = state.worker.submit
 
