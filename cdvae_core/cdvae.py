@@ -26,13 +26,13 @@ class CDVAE(nn.Module):
         super().__init__()
         self.cfg = cfg
 
-        def ladder(channels: int) -> LadderDVAE:
+        def ladder(channels: int, orientation: bool = False) -> LadderDVAE:
             return LadderDVAE(
                 channels, cfg.latent_sizes, cfg.hidden_sizes, cfg.conv_channels, cfg.min_logvar, cfg.decoder_min_logvar,
-                cfg.top_skip,
+                cfg.top_skip, orientation,
             )
 
-        self.dvae_c = ladder(cfg.channels_c)
+        self.dvae_c = ladder(cfg.channels_c, cfg.xc_orientation)
         self.dvae_g = ladder(cfg.channels_g)
         self.tie = build_tie(
             cfg.tie, cfg.code_dim, cfg.tied_fraction, cfg.sigma_t, cfg.mixtures, cfg.mdn_sigma, cfg.mdn_hidden,
@@ -183,7 +183,9 @@ class CDVAE(nn.Module):
         log_p_top_c = log_normal(pc.top_z, torch.zeros_like(pc.top_z), torch.zeros_like(pc.top_z)).sum(1)
         log_p_top_g = self.conditional(pc.top_z).log_prob(pg.top_z)
         log_lik_g = pg.log_lik - self.g_scale.log_det  # density of x_g in its own units (change of variables)
-        log_p = pc.log_lik + log_lik_g + log_p_top_c + log_p_top_g + pc.log_p_lower + pg.log_p_lower
+        # of x_c's own channels: with xc_orientation its ladder also reconstructs o(x_c), whose
+        # factorised terms marginalise out
+        log_p = pc.log_lik_observed + log_lik_g + log_p_top_c + log_p_top_g + pc.log_p_lower + pg.log_p_lower
         return log_p - pc.log_q - pg.log_q
 
     @torch.no_grad()

@@ -14,6 +14,7 @@ from torch import nn
 from .config import ModelConfig
 from .gaussian import bounded_logvar, kl_standard_normal, reparameterise
 from .ladder import LEAK, ConvDecoder
+from .orientation import EXTRA_CHANNELS, OrientationChannels
 from .units import GScale
 
 
@@ -34,9 +35,12 @@ class CVAE(nn.Module):
         super().__init__()
         self.cfg = cfg
         feat = 256
-        self.image_tower = nn.Sequential(five_conv_tower(cfg.channels_c), nn.Linear(128 * 16, feat), nn.LeakyReLU(LEAK))
+        # with xc_orientation both towers see x_c's orientation channels, as the CDVAE's x_c encoder does
+        self.xc_inputs = OrientationChannels() if cfg.xc_orientation else nn.Identity()
+        c_in = cfg.channels_c + (EXTRA_CHANNELS if cfg.xc_orientation else 0)
+        self.image_tower = nn.Sequential(five_conv_tower(c_in), nn.Linear(128 * 16, feat), nn.LeakyReLU(LEAK))
         self.encoder_tower = nn.Sequential(
-            five_conv_tower(cfg.channels_c + cfg.channels_g), nn.Linear(128 * 16, feat), nn.LeakyReLU(LEAK)
+            five_conv_tower(c_in + cfg.channels_g), nn.Linear(128 * 16, feat), nn.LeakyReLU(LEAK)
         )
         self.mu = nn.Linear(feat, cfg.cvae_latent)
         self.lv = nn.Linear(feat, cfg.cvae_latent)
@@ -49,14 +53,14 @@ class CVAE(nn.Module):
 
     def image_features(self, xc: torch.Tensor) -> torch.Tensor:
         """(B, Cc, 32, 32) -> (B, 256)."""
-        return self.image_tower(xc)
+        return self.image_tower(self.xc_inputs(xc))
 
     def forward(self, xc, xg, target_c=None, target_g=None, kl_weight: float = 1.0, guidance_weight: float = 0.0,
                 lower_weight: float = 1.0):
         """Loss terms (batch means), with the CDVAE's signature. Guidance targets and the ladder
         warm-up are ignored: the CVAE has no tied codes and no lower latent layers."""
         xg = self.g_scale.to_model(xg)  # cvae_sigma is in model units
-        h = self.encoder_tower(torch.cat([xg, xc], 1))
+        h = self.encoder_tower(torch.cat([xg, self.xc_inputs(xc)], 1))
         mu, lv = self.mu(h), bounded_logvar(self.lv(h), self.cfg.min_logvar)
         z = reparameterise(mu, lv)
         recon = self.decoder(torch.cat([z, self.image_features(xc)], 1))
@@ -82,4 +86,4 @@ class CVAE(nn.Module):
 
     def encode_posterior(self, xc: torch.Tensor, xg: torch.Tensor) -> torch.Tensor:
         """Posterior mean code of a true x_g given its x_c: (B, D)."""
-        return self.mu(self.encoder_tower(torch.cat([self.g_scale.to_model(xg), xc], 1)))
+        return self.mu(self.encoder_tower(torch.cat([self.g_scale.to_model(xg), self.xc_inputs(xc)], 1)))

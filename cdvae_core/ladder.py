@@ -22,6 +22,7 @@ from .gaussian import (
     precision_merge,
     reparameterise,
 )
+from .orientation import EXTRA_CHANNELS, OrientationChannels
 
 LEAK = 0.1
 PIXEL_LOGVAR_SCALE = 20.0
@@ -101,9 +102,10 @@ class LadderPass:
     kl: list[torch.Tensor]
     log_q: torch.Tensor  # (B,)
     log_p_lower: torch.Tensor  # (B,)
-    recon_mean: torch.Tensor  # (B, C, 32, 32)
-    log_lik: torch.Tensor  # (B,) log p(x | z_1)
+    recon_mean: torch.Tensor  # (B, modelled channels, 32, 32)
+    log_lik: torch.Tensor  # (B,) log p(x | z_1) of the modelled layer (with orientation: [x, o(x)]), trained on
     kl_top_dims: torch.Tensor  # (B, D) KL of each top component against N(0, 1)
+    log_lik_observed: torch.Tensor  # (B,) log p(x | z_1) of x's own channels: the NLL's term
 
     @property
     def top_mu(self) -> torch.Tensor:
@@ -130,12 +132,20 @@ class LadderDVAE(nn.Module):
         min_logvar: float,
         decoder_min_logvar: float,
         top_skip: bool = False,
+        orientation: bool = False,
     ) -> None:
         super().__init__()
         self.channels = channels
         self.latent_sizes = tuple(latent_sizes)
         self.top_skip = top_skip
-        self.encoder = ConvEncoder(channels, conv_channels)
+        # With ``orientation`` the ladder models [x, o(x)], x and its fixed orientation channels
+        # (cdvae_core.orientation): the encoder reads them and the decoder reconstructs them too,
+        # which is what makes the code hold orientation (docs/results.md, "Motion"). The decoder
+        # factorises over channels, so the density of x alone is the same likelihood without
+        # the extra channels' terms (``LadderPass.log_lik_observed``).
+        self.inputs = OrientationChannels() if orientation else nn.Identity()
+        self.modelled_channels = channels + (EXTRA_CHANNELS if orientation else 0)
+        self.encoder = ConvEncoder(self.modelled_channels, conv_channels)
         widths_in = (self.encoder.out_dim,) + tuple(hidden_sizes[:-1])
         self.up = nn.ModuleList(two_layer_mlp(d_in, w) for d_in, w in zip(widths_in, hidden_sizes))
         self.up_heads = nn.ModuleList(GaussianHead(w, d, min_logvar) for w, d in zip(hidden_sizes, latent_sizes))
@@ -146,11 +156,11 @@ class LadderDVAE(nn.Module):
         self.down_heads = nn.ModuleList(
             GaussianHead(hidden_sizes[i], latent_sizes[i], min_logvar) for i in range(len(latent_sizes) - 1)
         )
-        self.decoder = ConvDecoder(latent_sizes[0], hidden_sizes[0], channels, conv_channels)
+        self.decoder = ConvDecoder(latent_sizes[0], hidden_sizes[0], self.modelled_channels, conv_channels)
         # Learned per-channel decoder log-variance, stored divided by PIXEL_LOGVAR_SCALE: Adam moves a
         # parameter by about lr per step, and the log-variance must travel ~8 nats within a few
         # hundred steps or the reconstruction term stays too weak and the codes collapse.
-        self.pixel_logvar = nn.Parameter(torch.zeros(channels))
+        self.pixel_logvar = nn.Parameter(torch.zeros(self.modelled_channels))
         self.decoder_min_logvar = decoder_min_logvar
 
     @property
@@ -163,7 +173,11 @@ class LadderDVAE(nn.Module):
 
     def bottom_up(self, x: torch.Tensor) -> list[tuple[torch.Tensor, torch.Tensor]]:
         """x (B, C, 32, 32) -> [(mu_hat_i, lv_hat_i) (B, D_i)] for i = 1..L."""
-        h = self.encoder(x)
+        return self._bottom_up_modelled(self.inputs(x))
+
+    def _bottom_up_modelled(self, x_model: torch.Tensor) -> list[tuple[torch.Tensor, torch.Tensor]]:
+        """``bottom_up`` of the modelled layer [x, o(x)] (B, modelled_channels, 32, 32)."""
+        h = self.encoder(x_model)
         out = []
         for mlp, head in zip(self.up, self.up_heads):
             h = mlp(h)
@@ -199,7 +213,8 @@ class LadderDVAE(nn.Module):
         layers: 0 makes q(z_i | .) equal the generative conditional, so everything the decoder
         learns must pass through the code z_L (the trainer ramps it from 0 to 1).
         """
-        ups = self.bottom_up(x)
+        x_model = self.inputs(x)  # (B, modelled_channels, 32, 32)
+        ups = self._bottom_up_modelled(x_model)
         L = len(ups)
         mu_top, lv_top = ups[-1]
         z_top = reparameterise(mu_top, lv_top, generator) if top_sample is None else top_sample
@@ -224,9 +239,10 @@ class LadderDVAE(nn.Module):
             lvs.append(lv_q)
             z_above = z
         recon = self.decoder(zs[-1])
-        log_lik = log_normal(x, recon, self.decoder_logvar()).flatten(1).sum(1)
+        per_channel = log_normal(x_model, recon, self.decoder_logvar()).flatten(2).sum(2)  # (B, modelled_channels)
         # reverse the top-down lists so index 0 is layer 1
-        return LadderPass(zs[::-1], mus[::-1], lvs[::-1], kls[::-1], log_q, log_p_lower, recon, log_lik, kl_top_dims)
+        return LadderPass(zs[::-1], mus[::-1], lvs[::-1], kls[::-1], log_q, log_p_lower, recon, per_channel.sum(1),
+                          kl_top_dims, per_channel[:, : self.channels].sum(1))
 
     @property
     def lower_dim(self) -> int:

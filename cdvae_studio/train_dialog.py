@@ -289,13 +289,13 @@ class TrainDialog(JobDialog):
 
     def configs(self) -> tuple[Any, Any]:
         from cdvae_core.config import ModelConfig, TrainConfig
-        from cdvae_core.tasks import get_task
+        from cdvae_core.tasks import get_task, model_defaults
 
         task = get_task(self.task.currentText())
         latents, hidden = ModelConfig.sizes_for_layers(self.layers.value())
         model_cfg = ModelConfig(task=task.name, arch=self.arch.currentText(),
                                 tie=self.tie.currentText() if self.arch.currentText() == "cdvae" else "none",
-                                channels_c=task.channels_c, channels_g=task.channels_g, g_scale=task.g_scale,
+                                channels_c=task.channels_c, channels_g=task.channels_g, **model_defaults(task.name),
                                 latent_sizes=latents, hidden_sizes=hidden, mixtures=self.mixtures.value())
         epochs = self.epochs.value()
         # short runs still need their warm-up and guidance decay to finish inside the run

@@ -326,3 +326,67 @@ def test_temperature_scales_the_spread_of_the_same_draws(kw):
         np.testing.assert_allclose(zero, np.broadcast_to(mean, zero.shape), atol=1e-5)
     with pytest.raises(ValueError, match="temperature"):
         pred.draw_codes(cond, 4, seed=5, temperature=-0.1)
+
+
+@pytest.mark.parametrize("arch", ["cdvae", "cvae"])
+def test_xc_orientation_feeds_the_x_c_encoders(arch):
+    """With xc_orientation every encoder of x_c sees [x_c, o(x_c)], its two orientation channels;
+    the CDVAE's x_c ladder also reconstructs them, the NLL keeps x_c's own channels only, and the
+    filters add nothing to the weights."""
+    from cdvae_core.gaussian import log_normal
+    from cdvae_core.orientation import OrientationChannels
+
+    torch.manual_seed(0)
+    kw = dict(arch=arch, tie="gauss" if arch == "cdvae" else "none", channels_c=3, channels_g=2)
+    plain, oriented = build_model(ModelConfig(**kw)), build_model(ModelConfig(xc_orientation=True, **kw))
+    a, b = plain.state_dict(), oriented.state_dict()
+    assert a.keys() == b.keys()
+    grown = {k: b[k].shape[:2] for k in a if a[k].shape != b[k].shape}
+    xc, xg = torch.rand(2, 3, 32, 32), torch.rand(2, 2, 32, 32)
+    with torch.no_grad():
+        x_model = torch.cat([xc, OrientationChannels().orientation(xc)], 1)
+    seen = []
+    if arch == "cdvae":
+        assert grown == {"dvae_c.encoder.net.0.weight": (16, 5), "dvae_c.decoder.net.4.weight": (16, 5),
+                         "dvae_c.decoder.net.4.bias": (5,), "dvae_c.pixel_logvar": (5,)}
+        ladder = oriented.dvae_c
+        ladder.encoder.register_forward_pre_hook(lambda _m, args: seen.append(args[0]))
+        with torch.no_grad():
+            out = ladder.infer(xc, torch.Generator().manual_seed(0))
+            per_channel = log_normal(x_model, out.recon_mean, ladder.decoder_logvar()).flatten(2).sum(2)
+        assert out.recon_mean.shape == (2, 5, 32, 32)
+        torch.testing.assert_close(out.log_lik, per_channel.sum(1))
+        torch.testing.assert_close(out.log_lik_observed, per_channel[:, :3].sum(1))
+        # the NLL's weights use x_c's own channels: with the orientation channels' density made
+        # very wide their training term changes and the weights do not
+        with torch.no_grad():
+            before = oriented.log_weights(xc, xg, torch.Generator().manual_seed(1))
+            ladder.pixel_logvar[3:] = 0.4
+            after = oriented.log_weights(xc, xg, torch.Generator().manual_seed(1))
+            changed = ladder.infer(xc, torch.Generator().manual_seed(0))
+        assert (changed.log_lik - out.log_lik).abs().min() > 1.0
+        torch.testing.assert_close(changed.log_lik_observed, out.log_lik_observed)
+        torch.testing.assert_close(after, before)
+    else:
+        assert grown == {"image_tower.0.0.weight": (32, 5), "encoder_tower.0.0.weight": (32, 7)}
+        oriented.image_tower.register_forward_pre_hook(lambda _m, args: seen.append(args[0]))
+        with torch.no_grad():
+            oriented.image_features(xc)
+    torch.testing.assert_close(seen[0], x_model)
+    with torch.no_grad():
+        terms = oriented(xc, xg)
+    assert all(torch.isfinite(v) for v in terms.values())
+
+
+def test_motion_models_default_to_orientation_inputs():
+    """The task sets it for new models (the train CLI: tests/test_cli.py); saved models without it
+    load without it."""
+    from cdvae_core.experiments.suite import model_config
+    from cdvae_core.tasks import model_defaults
+
+    assert model_defaults("motion") == {"g_scale": 8.0, "xc_orientation": True}
+    assert model_defaults("relighting") == {"g_scale": 1.0, "xc_orientation": False}
+    assert model_defaults("synthetic") == {"g_scale": 1.0, "xc_orientation": False}
+    assert model_config("CVAE", "motion", (3, 2)).xc_orientation
+    assert not model_config("Gauss", "resaturation", (1, 1)).xc_orientation
+    assert not ModelConfig.from_dict({"task": "motion", "channels_c": 3, "channels_g": 2}).xc_orientation

@@ -499,18 +499,19 @@ def test_sample_image_folder_exports_every_photo_and_names_the_unreadable(traine
     one_line_error(capsys, sample.main(["--model", str(trained / "model"), "--image", str(empty), "--n", "1",
                                         "--export", str(tmp_path / "r4")]), "no image files")
 
-def test_motion_pairs_train_in_model_units_unless_the_config_says_otherwise(tmp_path):
+def test_motion_pairs_train_in_model_units_with_orientation_unless_the_config_says_otherwise(tmp_path):
     from cdvae_core.cli.train import build_parser, settings
 
     pairs = load_pairs(write_pairs(tmp_path / "m.npz", xc=np.random.default_rng(0).random((48, 3, 32, 32), np.float32),
                                    xg=np.random.default_rng(1).normal(0, 2, (48, 2, 32, 32)).astype(np.float32),
                                    meta=np.array(json.dumps({"task": "motion"}))))
     model, _ = settings(build_parser().parse_args(["--pairs", "m.npz", "--out", "o"]), pairs)
-    assert model.task == "motion" and model.g_scale == 8.0 and model.channels_g == 2
-    (tmp_path / "c.json").write_text(json.dumps({"model": {"g_scale": 1.0}}))
+    assert model.task == "motion" and model.g_scale == 8.0 and model.channels_g == 2 and model.xc_orientation
+    # a config file (e.g. an older model's) that says otherwise wins
+    (tmp_path / "c.json").write_text(json.dumps({"model": {"g_scale": 1.0, "xc_orientation": False}}))
     model, _ = settings(build_parser().parse_args(["--pairs", "m.npz", "--out", "o", "--config", str(tmp_path / "c.json")]),
                         pairs)
-    assert model.g_scale == 1.0
+    assert model.g_scale == 1.0 and not model.xc_orientation
 
 
 def test_a_config_file_for_another_task_is_refused(trained, tmp_path, capsys):

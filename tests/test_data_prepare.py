@@ -10,6 +10,7 @@ from cdvae_core.cli.prepare import main as prepare_main
 from cdvae_core.data import DataError, builtin_images, prepare_pairs, run
 from cdvae_core.data.prepare import assign_split, limit_items
 from cdvae_core.data.items import VideoItem
+from cdvae_core.orientation import WIDTH as ORIENTATION_WIDTH
 from cdvae_core.pairs import TEST, TRAIN, load_pairs
 from cdvae_core.progress import Progress
 from cdvae_core.tasks import TASK_NAMES, get_task
@@ -40,7 +41,8 @@ def test_builtin_pairs_every_task(task):
     t = get_task(task)
     assert pairs.xc.shape == (30, t.channels_c, 32, 32) and pairs.xg.shape == (30, t.channels_g, 32, 32)
     assert (pairs.split == TEST).sum() == 3 and (pairs.split == TRAIN).sum() == 27
-    assert pairs.fc.shape == (30, t.channels_c * 1024) and pairs.fg.shape == (30, t.channels_g * 1024)
+    orientation = ORIENTATION_WIDTH if t.xc_orientation else 0  # motion's f_c also holds the frame's orientation
+    assert pairs.fc.shape == (30, orientation + t.channels_c * 1024) and pairs.fg.shape == (30, t.channels_g * 1024)
     lo, hi = t.g_range
     assert pairs.xg.min() >= lo and pairs.xg.max() <= hi
     assert pairs.xg.std() > 0.01  # the layers carry signal
@@ -55,9 +57,10 @@ def test_builtin_motion_flow_follows_synthetic_truth():
     assert 0 < moving.sum() < 40  # some clips pan or zoom, some barely move
 
 
-def test_workers_give_the_same_pairs():
-    one = run(prepare_pairs("builtin", "resaturation", limit=24, seed=5, workers=1))
-    two = run(prepare_pairs("builtin", "resaturation", limit=24, seed=5, workers=2))
+@pytest.mark.parametrize("task", ["resaturation", "motion"])  # motion: worker processes rebuild the procedural scenes
+def test_workers_give_the_same_pairs(task):
+    one = run(prepare_pairs("builtin", task, limit=24, seed=5, workers=1))
+    two = run(prepare_pairs("builtin", task, limit=24, seed=5, workers=2))
     np.testing.assert_array_equal(one.xc, two.xc)
     np.testing.assert_array_equal(one.xg, two.xg)
     np.testing.assert_array_equal(one.split, two.split)
@@ -140,9 +143,41 @@ def test_builtin_split_holds_out_a_region_of_every_photo():
         start, width = held_out_columns(widths[item.photo], item.split)
         assert start <= item.x0 and item.x0 + item.size <= start + width
     clips = builtin_source(True, count=100, seed=1, test_fraction=0.2)
-    for item in clips.items:
+    photo_clips = [item for item in clips.items if item.scene is None]
+    for item in photo_clips:
         start, width = held_out_columns(widths[item.photo], item.split)
         assert start + item.params.view / 2 <= item.params.cx <= start + width - item.params.view / 2
+    # half the training clips come from procedural scenes, which are training-only
+    scene_clips = [item for item in clips.items if item.scene is not None]
+    assert len(scene_clips) == 40 and len(photo_clips) == 60 and sum(item.split for item in photo_clips) == 20
+    assert all(item.split == TRAIN for item in scene_clips)
+    assert clips.label_names[scene_clips[0].photo] == "procedural"
+    assert len({item.scene for item in scene_clips}) == clips.description["procedural_scenes"] == 2
+
+
+def test_procedural_scenes_are_varied_and_reproducible():
+    from cdvae_core.data.procedural import procedural_scene
+
+    first = procedural_scene(0, 0)
+    assert first.shape == (384, 384, 3) and first.dtype == np.uint8 and not first.flags.writeable
+    procedural_scene.cache_clear()
+    np.testing.assert_array_equal(procedural_scene(0, 0), first)  # a pure function of its key
+    others = [procedural_scene(0, 1), procedural_scene(1, 0)]
+    for other in others:
+        assert np.abs(other.astype(int) - first).mean() > 20
+    for scene in [first, *others]:
+        assert scene.std() > 10  # structure, not a flat field
+
+
+def test_motion_guidance_features_lead_with_the_orientation_part():
+    from cdvae_core.orientation import orientation_features
+
+    pairs = run(prepare_pairs("builtin", "motion", limit=12, seed=4, workers=1))
+    parts = {name: (a, b) for name, a, b in pairs.meta["features"]["fc_parts"]}
+    assert parts == {"orientation": (0, ORIENTATION_WIDTH), "pixels": (ORIENTATION_WIDTH, ORIENTATION_WIDTH + 3072)}
+    weight = pairs.meta["features"]["orientation_weight"]
+    np.testing.assert_allclose(pairs.fc[:, :ORIENTATION_WIDTH], weight * orientation_features(pairs.xc), rtol=1e-6)
+    np.testing.assert_array_equal(pairs.fc[:, ORIENTATION_WIDTH:], pairs.xc.reshape(12, -1))
 
 
 def test_cli_refuses_an_unusable_out_before_any_work(tmp_path, capsys, monkeypatch):
@@ -162,6 +197,14 @@ def test_cli_refuses_an_unusable_out_before_any_work(tmp_path, capsys, monkeypat
         assert prepare_main(["--task", "resaturation", "--folder", str(photos), "--out", str(out), "--quiet"]) == 2
         err = capsys.readouterr().err.strip().splitlines()
         assert len(err) == 1 and err[0].startswith("cdvae-prepare: error: --out") and message in err[0]
+    assert not started
+    for flag, value in (("--orientation-weight", "-1"), ("--label-weight", "nan")):
+        out = tmp_path / "w.npz"
+        assert prepare_main(["--task", "motion", "--builtin", "--limit", "4", flag, value, "--out", str(out),
+                             "--quiet"]) == 2
+        err = capsys.readouterr().err.strip().splitlines()
+        assert err == [f"cdvae-prepare: error: {flag} must be a finite number >= 0, got {float(value)}"]
+        assert not out.exists()
     assert not started
 
 

@@ -88,7 +88,9 @@ def test_ucf101_split1_pairs_and_flow(ucf, tmp_path, capsys):
     assert meta["skipped"]["count"] == 3 and reasons["listed video missing"] == 1
     assert reasons["video shorter than one second"] == 1
     assert reasons.get("video will not open", 0) + reasons.get("video will not decode", 0) == 1
-    assert pairs.fc.shape == (24, 3072) and pairs.fg.shape == (24, 2048)  # no label/layout parts
+    # no label/layout parts; motion's orientation part (34) before the pixels
+    assert pairs.fc.shape == (24, 34 + 3072) and pairs.fg.shape == (24, 2048)
+    assert [part[0] for part in meta["features"]["fc_parts"]] == ["orientation", "pixels"]
     # A known pan: 10 px/s right, 5 px/s up -> model px/s (32 / 160, 32 / 120).
     expected = np.array([PAN[0] * FPS * 32 / W, PAN[1] * FPS * 32 / H])
     centre = pairs.xg[:, :, 6:-6, 6:-6].reshape(24, 2, -1)

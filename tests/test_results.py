@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -141,6 +142,16 @@ def test_bad_command_lines_are_one_line_errors(capsys):
         dataclasses.replace(TINY, pairs=10)
     with pytest.raises(suite.SuiteError):
         suite.model_overrides("NN")
+
+
+def test_motion_prepares_its_own_pair_count():
+    assert suite.FULL.pairs_for("motion") == 24000 and suite.FULL.pairs_for("relighting") == 6000
+    assert TINY.pairs_for("motion") == TINY.pairs == 160  # 0: the same as every task
+    with pytest.raises(suite.SuiteError, match="at least 120 pairs"):
+        dataclasses.replace(TINY, motion_pairs=50)
+    assert report.motion_pairs_note(suite.FULL.to_dict()) == ", motion 24000"
+    assert report.motion_pairs_note(TINY.to_dict()) == report.motion_pairs_note({"pairs": 6000}) == ""
+    assert cache_path(Path("w"), "motion", "builtin", suite.FULL).name == "motion_builtin_24000_seed0.npz"
 
 
 def test_method_configs_are_the_papers_rows():

@@ -12,6 +12,7 @@ one-line error. The file is written atomically.
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import signal
 import sys
@@ -40,13 +41,15 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--out", required=True, metavar="PAIRS.npz", help="pair file to write")
     parser.add_argument("--split", type=int, default=1, choices=SPLITS, help="UCF101 split number (default 1)")
     parser.add_argument("--limit", type=int, default=None, metavar="N",
-                        help="use at most N items (images or videos; built-in: N pairs, default 6000)")
+                        help="use at most N items (images or videos; built-in: N pairs, default 6000, motion 24000)")
     parser.add_argument("--seed", type=int, default=0, help="seeds item choice, crops and the test split")
     parser.add_argument("--test-fraction", type=float, default=0.1,
                         help="share of items for testing when the source has no split (default 0.1)")
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 1, help="worker processes (default: all cores)")
     parser.add_argument("--label-weight", type=float, default=FeatureSettings.label_weight, help="weight of f_c's label part")
     parser.add_argument("--layout-weight", type=float, default=FeatureSettings.layout_weight, help="weight of f_c's layout part")
+    parser.add_argument("--orientation-weight", type=float, default=FeatureSettings.orientation_weight,
+                        help="weight of f_c's orientation part (motion only)")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
     return parser
 
@@ -107,13 +110,18 @@ class PrepareBar:
 
 def _main(argv: list[str] | None) -> int:
     args = build_parser().parse_args(argv)
-    features = FeatureSettings(label_weight=args.label_weight, layout_weight=args.layout_weight)
+    features = FeatureSettings(label_weight=args.label_weight, layout_weight=args.layout_weight,
+                               orientation_weight=args.orientation_weight)
     start = time.monotonic()
     bar = PrepareBar(args.task)
     try:
         # Check the output before any work: an unwritable --out used to surface as a traceback
         # only after the whole (possibly hours-long) run.
         check_output_file(args.out, "--out")
+        for flag, value in (("--label-weight", args.label_weight), ("--layout-weight", args.layout_weight),
+                            ("--orientation-weight", args.orientation_weight)):
+            if not math.isfinite(value) or value < 0:
+                raise CliError(f"{flag} must be a finite number >= 0, got {value}")
         gen = prepare_pairs(_source(args), args.task, limit=args.limit, seed=args.seed,
                             test_fraction=args.test_fraction, workers=max(1, args.workers), features=features)
         while True:

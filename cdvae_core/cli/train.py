@@ -131,9 +131,10 @@ def settings(args, pairs: PairSet) -> tuple[ModelConfig, TrainConfig]:
         raise CliError(f"--config {args.config} sets task {config_task} but the pair file was made for {file_task}")
     task = args.task or config_task or file_task or ModelConfig.task
     model.update(task=task, channels_c=pairs.channels[0], channels_g=pairs.channels[1])
-    from ..tasks import g_scale_of
+    from ..tasks import model_defaults
 
-    model.setdefault("g_scale", g_scale_of(task))
+    for key, value in model_defaults(task).items():
+        model.setdefault(key, value)
     for flag, key in (("arch", "arch"), ("tie", "tie"), ("mixtures", "mixtures")):
         if getattr(args, flag) is not None:
             model[key] = getattr(args, flag)

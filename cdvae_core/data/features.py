@@ -1,8 +1,12 @@
 """Embedding-guidance features (paper section 4.1, DESIGN "Embedding guidance").
 
 f_c = [label_weight * label distribution (K,), layout_weight * 5x5 coverage per category
-(K * 25,), pixels of x_c (Cc * 1024,)]; f_g = pixels of x_g (Cg * 1024,). Without annotations
-(folders, UCF101, built-in photos) f_c is the pixels only.
+(K * 25,), orientation_weight * orientation (34,), pixels of x_c (Cc * 1024,)]; f_g = pixels of
+x_g (Cg * 1024,). Without annotations (folders, UCF101, built-in photos) the label and layout
+parts are absent. The orientation part (``cdvae_core.orientation.orientation_features``: the
+structure tensor's doubled angle per 4x4 cell and over the frame) is motion's only: there the
+line of motion follows the frame's structure, and with pixels alone the LPP targets of z_c
+carry almost none of it (docs/results.md).
 
 Annotations travel as float32 rows ``(category index, x0, y0, x1, y1, area)`` with box corners
 normalised to [0, 1] by the image size and area as a fraction of the image.
@@ -14,6 +18,9 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
+from ..orientation import WIDTH as ORIENTATION_WIDTH
+from ..orientation import orientation_features
+
 RASTER = 10  # samples per grid cell side when measuring box coverage (1% resolution)
 
 
@@ -22,6 +29,7 @@ class FeatureSettings:
     label_weight: float = 16.0  # the label part has norm <= 1 against ~20-30 for the pixels
     layout_weight: float = 4.0  # the layout part has up to K*25 entries in [0, 1]
     grid: int = 5  # the paper's 5x5 coarse grid
+    orientation_weight: float = 16.0  # motion: the orientation part has norm ~3 against ~28 for the pixels
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -65,21 +73,29 @@ def annotation_features(boxes_list: list[np.ndarray], n_categories: int,
     return np.stack(rows).astype(np.float32) if rows else np.zeros((0, width), np.float32)
 
 
-def guidance_features(xc: np.ndarray, xg: np.ndarray, annotations: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """xc (N, Cc, 32, 32), xg (N, Cg, 32, 32), weighted annotation features (N, A) or None
-    -> fc (N, A + Cc*1024), fg (N, Cg*1024), float32."""
+def guidance_features(xc: np.ndarray, xg: np.ndarray, annotations: np.ndarray | None = None,
+                      orientation_weight: float | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """xc (N, Cc, 32, 32), xg (N, Cg, 32, 32), weighted annotation features (N, A) or None, the
+    orientation part's weight or None for none -> fc (N, A + [34] + Cc*1024), fg (N, Cg*1024), float32."""
     n = xc.shape[0]
-    pixels_c = xc.reshape(n, -1)  # (N, Cc*1024)
-    fc = pixels_c if annotations is None else np.concatenate([annotations, pixels_c], axis=1)
+    parts = [] if annotations is None else [annotations]
+    if orientation_weight is not None:
+        parts.append(orientation_weight * orientation_features(xc))  # (N, 34)
+    parts.append(xc.reshape(n, -1))  # pixels (N, Cc*1024)
+    fc = np.concatenate(parts, axis=1) if len(parts) > 1 else parts[0]
     return np.ascontiguousarray(fc, np.float32), np.ascontiguousarray(xg.reshape(n, -1), np.float32)
 
 
-def feature_parts(n_categories: int, channels_c: int, settings: FeatureSettings, annotated: bool) -> list[list]:
+def feature_parts(n_categories: int, channels_c: int, settings: FeatureSettings, annotated: bool,
+                  orientation: bool = False) -> list[list]:
     """Column ranges of fc's parts for the pair file's meta: [[name, start, stop], ...]."""
     parts, start = [], 0
     if annotated:
         parts.append(["label", 0, n_categories])
         parts.append(["layout", n_categories, n_categories * (1 + settings.grid**2)])
         start = n_categories * (1 + settings.grid**2)
+    if orientation:
+        parts.append(["orientation", start, start + ORIENTATION_WIDTH])
+        start += ORIENTATION_WIDTH
     parts.append(["pixels", start, start + channels_c * 1024])
     return parts

@@ -10,6 +10,8 @@ The built-in split is by image region, not by crop: with only a handful of photo
 of one photo overlap, so a random per-crop split would test on pixels seen in training (the
 nearest-neighbour baseline would simply look them up). The right-hand BUILTIN_TEST_REGION of every
 photo is held out: test crops and clips lie wholly inside it, training ones wholly outside.
+Motion's built-in training clips are half photo clips and half clips of procedural scenes
+(``procedural``), which are training-only: the test split is real photos only.
 """
 
 from __future__ import annotations
@@ -24,12 +26,18 @@ from .builtin import builtin_images, builtin_source_paths
 from .errors import DataError
 from .images import list_images
 from .items import ClipItem, CropItem, ImageItem, VideoItem
+from .procedural import procedural_scene
 from .source import Source
 from .synthetic_motion import random_motion
 from .video import list_videos
 
-BUILTIN_DEFAULT_PAIRS = 6000  # built-in pairs per task when no --limit is given
+BUILTIN_DEFAULT_PAIRS = 6000  # built-in pairs per photo task when no --limit is given
+# motion's default: at 6000 clips (2700 of them procedural) the models still ignored the frame,
+# at 24000 they follow it (docs/results.md, "Motion")
+BUILTIN_DEFAULT_MOTION_PAIRS = 24000
 BUILTIN_TEST_REGION = 0.3  # right-hand share of each photo's width held out for the test split
+PROCEDURAL_SHARE = 0.5  # motion: share of the training clips rendered from procedural scenes
+CLIPS_PER_SCENE = 20  # motion: clips per procedural scene (each clip has its own view and motion)
 
 
 def folder_source(folder: str | Path, motion: bool) -> Source:
@@ -47,19 +55,23 @@ def folder_source(folder: str | Path, motion: bool) -> Source:
 
 
 def builtin_source(motion: bool, count: int | None = None, seed: int = 0, test_fraction: float = 0.1) -> Source:
-    """``count`` random crops (photo tasks) or synthetic clips (motion) of the shipped photos."""
+    """``count`` random crops (photo tasks) or synthetic clips (motion) of the shipped photos;
+    for motion, PROCEDURAL_SHARE of the training clips come from procedural scenes instead."""
     photos = builtin_images()
     if not photos:
         raise DataError("no built-in photos found (scikit-image / scikit-learn data and assets/images are missing)")
-    count = BUILTIN_DEFAULT_PAIRS if count is None else count
+    if count is None:
+        count = BUILTIN_DEFAULT_MOTION_PAIRS if motion else BUILTIN_DEFAULT_PAIRS
     rng = np.random.default_rng(seed)
     items = []
     n_test = max(1, int(round(test_fraction * count))) if count > 1 else 0
-    for k in range(count):
+    n_scene_clips = int(round(PROCEDURAL_SHARE * (count - n_test))) if motion else 0
+    n_photo_items = count - n_scene_clips
+    for k in range(n_photo_items):
         index = k % len(photos)
         name, photo = photos[index]
         h, w = photo.shape[:2]
-        split = TEST if k >= count - n_test else TRAIN
+        split = TEST if k >= n_photo_items - n_test else TRAIN
         start, width = held_out_columns(w, split)
         if motion:
             params = random_motion(rng, photo[:, start : start + width])  # view and pans stay in the region
@@ -69,10 +81,20 @@ def builtin_source(motion: bool, count: int | None = None, seed: int = 0, test_f
         side = max(side, 32)
         x0, y0 = start + int(rng.integers(0, width - side + 1)), int(rng.integers(0, h - side + 1))
         items.append(CropItem(index, f"{name}#crop{k}", x0, y0, side, bool(rng.random() < 0.5), split))
+    n_scenes = -(-n_scene_clips // CLIPS_PER_SCENE)
+    for j in range(n_scene_clips):
+        scene = (seed, j * n_scenes // n_scene_clips)  # consecutive clips share a scene: workers build it once
+        params = random_motion(rng, procedural_scene(*scene))
+        items.append(ClipItem(len(photos), f"scene{scene[1]}#clip{j}", params, TRAIN, scene))
     kind = "synthetic clips (pans, zooms, moving cut-outs)" if motion else "random crops"
     desc = {"photos": builtin_source_paths(), "count": count, "generator": kind}
     desc["split"] = f"held-out region: the right {BUILTIN_TEST_REGION:.0%} of each photo is test-only"
-    return Source("builtin", items, desc, label_names=[name for name, _ in photos], has_split=n_test > 0)
+    labels = [name for name, _ in photos]
+    if n_scene_clips:
+        desc["procedural_scenes"] = n_scenes
+        desc["split"] += "; procedural scenes are training-only"
+        labels.append("procedural")
+    return Source("builtin", items, desc, label_names=labels, has_split=n_test > 0)
 
 
 def held_out_columns(width: int, split: int) -> tuple[int, int]:

@@ -21,6 +21,7 @@ from ..tasks.base import Task, fit_within, resize_image
 from .builtin import builtin_images
 from .errors import SkipItem
 from .images import read_image
+from .procedural import procedural_scene
 from .synthetic_motion import FRAME_SIZE, MotionParams, render_clip
 from .video import video_frame_pairs
 
@@ -60,12 +61,14 @@ class CropItem:
 
 @dataclass(frozen=True)
 class ClipItem:
-    """A synthetic two-frame clip of built-in photo ``photo`` (see synthetic_motion)."""
+    """A synthetic two-frame clip (see synthetic_motion) of built-in photo ``photo``, or of the
+    procedural scene ``scene`` = (series, index) when set (``photo`` is then its label)."""
 
     photo: int
     name: str
     params: MotionParams
     split: int = -1
+    scene: tuple[int, int] | None = None
 
 
 Item = ImageItem | VideoItem | CropItem | ClipItem
@@ -126,7 +129,8 @@ def make_pairs(item: Item, task: Task) -> tuple[np.ndarray, np.ndarray]:
             crop = np.ascontiguousarray(crop[:, ::-1])
         pairs.append(_image_pair(task, crop))
     elif isinstance(item, ClipItem):
-        frame0, frame1, _truth = render_clip(_photo(item.photo), item.params)
+        source = _photo(item.photo) if item.scene is None else procedural_scene(*item.scene)
+        frame0, frame1, _truth = render_clip(source, item.params)
         if task.needs_video:
             pairs.append(_frame_pair(task, frame0, frame1, 1.0))
         else:

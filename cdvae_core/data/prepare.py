@@ -199,7 +199,7 @@ def prepare_pairs(source: SourceSpec, task: str, limit: int | None = None, seed:
         k = len(src.categories)
         per_item = {i: annotation_features([items[i].boxes], k, features)[0] for i in np.unique(owner)}
         ann = np.stack([per_item[i] for i in owner])  # (N, K * 26)
-    fc, fg = guidance_features(xc, xg, ann)
+    fc, fg = guidance_features(xc, xg, ann, features.orientation_weight if task_obj.xc_orientation else None)
     meta = _meta(task_obj, src, items, owner, xc, xg, split, split_method, skipped, features,
                  dict(limit=limit, seed=seed, test_fraction=test_fraction))
     pairs = PairSet(xc=xc, xg=xg, split=split, fc=fc, fg=fg, meta=meta)
@@ -227,7 +227,8 @@ def _meta(task, src: Source, items, owner, xc, xg, split, split_method, skipped,
         "split_method": split_method,
         "skipped": skipped.to_meta(),
         "features": {**features.to_dict(),
-                     "fc_parts": feature_parts(n_cat, task.channels_c, features, src.categories is not None),
+                     "fc_parts": feature_parts(n_cat, task.channels_c, features, src.categories is not None,
+                                                           task.xc_orientation),
                      "fg_parts": [["pixels", 0, task.channels_g * MODEL_SIZE * MODEL_SIZE]]},
         "labels": [_item_label(items[i]) for i in owner],
         "label_names": src.label_names or [],

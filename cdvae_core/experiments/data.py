@@ -26,7 +26,7 @@ def source_label(spec: SourceSpec) -> str:
 
 def cache_path(work: Path, task: str, spec: SourceSpec, settings: SuiteSettings) -> Path:
     tag = "".join(c if c.isalnum() else "-" for c in source_label(spec))
-    return work / "pairs" / f"{task}_{tag}_{settings.pairs}_seed{settings.seed}.npz"
+    return work / "pairs" / f"{task}_{tag}_{settings.pairs_for(task)}_seed{settings.seed}.npz"
 
 
 def task_pairs(work: Path, task: str, spec: SourceSpec, settings: SuiteSettings) -> Iterator[Progress]:
@@ -43,7 +43,7 @@ def task_pairs(work: Path, task: str, spec: SourceSpec, settings: SuiteSettings)
             return pairs
         except PairFileError:
             pass  # a broken cache file: make it again
-    gen = prepare_pairs(spec, task, limit=settings.pairs, seed=settings.seed, workers=settings.workers)
+    gen = prepare_pairs(spec, task, limit=settings.pairs_for(task), seed=settings.seed, workers=settings.workers)
     while True:
         try:
             pr = next(gen)

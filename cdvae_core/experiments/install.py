@@ -22,6 +22,7 @@ from safetensors.torch import load_file, save_file
 from ..atomic import write_text_atomic, write_with
 from ..checkpoint import CONFIG_FILE, EMBEDDING_FILE, METRICS_FILE, WEIGHTS_FILE, load_embedding_arrays, load_model
 from ..pairs import PairSet
+from .report import motion_pairs_note
 from .suite import INSTALLED
 
 REFERENCE_FILE = "reference_samples.safetensors"
@@ -110,7 +111,7 @@ def readme(installed: Mapping[str, Mapping[str, dict]], results: Mapping, comman
              f"Made by `{command}` ({results['mode']} mode), started {results['started']}, "
              f"{results['wall_seconds'] / 60:.1f} min in all on {results['machine']['cpus']} CPU cores "
              f"(torch {results['machine']['torch']}).", "",
-             f"Data: for each task, {s['pairs']} pairs from its data source (below), seed {s['seed']}; "
+             f"Data: for each task, {s['pairs']} pairs{motion_pairs_note(s)} from its data source (below), seed {s['seed']}; "
              f"{s['epochs']} epochs, batch {s['batch_size']}. Weights are stored as float16 and upcast on "
              f"loading; `embedding.safetensors` keeps a seeded subset of the training points; "
              f"`{REFERENCE_FILE}` holds samples for seed {REFERENCE_SEED} that tests/test_builtin_models.py "
@@ -124,7 +125,8 @@ def readme(installed: Mapping[str, Mapping[str, dict]], results: Mapping, comman
             lines.append(f"| {task} | {INSTALLED[row]} ({row}) | {d['source']}, {d['pairs']} pairs | "
                          f"{info['bytes'] / 1e6:.2f} MB | {info['points']} | {best[max(best)] * 100:.2f} |")
     lines += ["", "The built-in data are crops and synthetic clips of the photos listed with their licences in "
-              "assets/images/LICENSES.md. Full results and their caveats: docs/results.md.", ""]
+              "assets/images/LICENSES.md; half of motion's training clips are of procedural scenes "
+              "(cdvae_core/data/procedural.py). Full results and their caveats: docs/results.md.", ""]
     return "\n".join(lines)
 
 

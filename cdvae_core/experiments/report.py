@@ -82,7 +82,8 @@ def generated_section(results: Mapping, images: Mapping[str, str]) -> str:
            f"({results['machine']['cpus']} CPU cores, torch {results['machine']['torch']}, "
            f"{results['machine']['torch_threads']} threads, {results['machine']['platform']})",
            f"- command: `{results.get('command', 'cdvae-results')}`",
-           f"- data: {s['pairs']} pairs per task (about 10% test), seed {s['seed']}; every model {s['epochs']} epochs, "
+           f"- data: {s['pairs']} pairs per task{motion_pairs_note(s)} (about 10% test), seed {s['seed']}; "
+           f"every model {s['epochs']} epochs, "
            f"batch {s['batch_size']}, Adam lr {t['lr']}, KL warm-up {t['kl_warmup_epochs']:g} epochs, guidance "
            f"{t['guidance_start']:g} -> {t['guidance_end']:g} over {t['guidance_epochs']:g} epochs",
            f"- scored: the first {s['eval_pairs']} test pairs of each task; best error over N of "
@@ -127,6 +128,12 @@ def generated_section(results: Mapping, images: Mapping[str, str]) -> str:
         out.append("")
         out += _failures(syn)
     return "\n".join(out)
+
+
+def motion_pairs_note(settings: Mapping) -> str:
+    """', motion 24000' where motion prepared its own count (older results have no such key)."""
+    n = settings.get("motion_pairs", 0)
+    return f", motion {n}" if n and n != settings["pairs"] else ""
 
 
 def write_results_md(path: str | Path, results: Mapping, images: Mapping[str, str]) -> Path:

@@ -28,5 +28,11 @@ def g_scale_of(name: str) -> float:
     return _TASKS[name].g_scale if name in _TASKS else 1.0
 
 
-__all__ = ["MODEL_SIZE", "TASK_NAMES", "Task", "TaskError", "g_scale_of", "get_task",
+def model_defaults(name: str) -> dict:
+    """ModelConfig settings a task fixes unless a config says otherwise: ``g_scale`` and
+    ``xc_orientation`` (motion: 8 and true); the ModelConfig defaults for anything else."""
+    return {"g_scale": g_scale_of(name), "xc_orientation": bool(_TASKS[name].xc_orientation) if name in _TASKS else False}
+
+
+__all__ = ["MODEL_SIZE", "TASK_NAMES", "Task", "TaskError", "g_scale_of", "get_task", "model_defaults",
            "MotionTask", "RelightingTask", "ResaturationTask"]

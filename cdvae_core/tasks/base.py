@@ -86,6 +86,7 @@ class Task:
     g_scale: float = 1.0  # x_g units per model unit: models divide x_g by it (ModelConfig.g_scale)
     c_range: tuple[float, float] = (0.0, 1.0)
     needs_video: bool = False  # motion: pairs come from two frames, not one photo
+    xc_orientation: bool = False  # models' x_c encoders also see its orientation (ModelConfig.xc_orientation)
 
     def decompose(self, image: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """uint8 (H, W, 3) -> (xc_full float32 (Cc, H, W), xg_full float32 (Cg, H, W))."""

@@ -23,6 +23,9 @@ class MotionTask(Task):
     # the ladders' priors and decoder floors are unit-scale: on flow in px/s the deep CDVAE treated
     # dx as noise and drew runaway fields (best-of-100 error 1.70 against 0.65 scaled, measured)
     g_scale = FLOW_LIMIT
+    # the line of motion follows the frame's structure, which x_c's encoder does not learn to read
+    # from pixels alone (docs/results.md, "Motion")
+    xc_orientation = True
     c_range = (0.0, 1.0)
     needs_video = True
 
