@@ -60,10 +60,11 @@ class CVAE(nn.Module):
         """Loss terms (batch means), with the CDVAE's signature. Guidance targets and the ladder
         warm-up are ignored: the CVAE has no tied codes and no lower latent layers."""
         xg = self.g_scale.to_model(xg)  # cvae_sigma is in model units
-        h = self.encoder_tower(torch.cat([xg, self.xc_inputs(xc)], 1))
+        xc_in = self.xc_inputs(xc)  # both towers read the same input: build it once
+        h = self.encoder_tower(torch.cat([xg, xc_in], 1))
         mu, lv = self.mu(h), bounded_logvar(self.lv(h), self.cfg.min_logvar)
         z = reparameterise(mu, lv)
-        recon = self.decoder(torch.cat([z, self.image_features(xc)], 1))
+        recon = self.decoder(torch.cat([z, self.image_tower(xc_in)], 1))
         rec = (recon - xg).pow(2).flatten(1).sum(1) / (2.0 * self.cfg.cvae_sigma**2)
         kl = kl_standard_normal(mu, lv).sum(1)
         loss = rec + kl_weight * kl
