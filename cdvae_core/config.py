@@ -104,9 +104,10 @@ class ModelConfig:
     # the lower layers' generative priors also see the code: p(z_i | z_{i+1}, z_L); off in the
     # paper's ladder and in every model saved before the setting existed (docs/model.md)
     top_skip: bool = False
-    # x_c's encoders also see two fixed channels of its local orientation (cdvae_core.orientation):
-    # motion's line of motion follows the frame's structure, which conv encoders trained on few
-    # scenes do not learn to compute (docs/results.md); off in every model saved before it existed
+    # the x_c ladder models x_c with two fixed channels of its local orientation, reading and
+    # reconstructing them (the CVAE's towers read them; cdvae_core.orientation): motion's line of
+    # motion follows the frame's structure, which conv encoders trained on few scenes do not learn
+    # to compute (docs/results.md); off in every model saved before it existed
     xc_orientation: bool = False
     free_bits: float = 0.5  # training charges each top-code component at least this KL (nats); 0 = off
     min_logvar: float = -9.0  # variance floor (log) for every Gaussian, keeps KLs finite

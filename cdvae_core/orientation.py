@@ -5,7 +5,8 @@ elongated object moves along its long axis), but a convolutional encoder trained
 thousand frames memorises their appearance instead of computing orientation (docs/results.md).
 Two fixed, parameter-free pieces hand it over instead:
 
-- ``OrientationChannels``: two extra input channels for the x_c encoder, the doubled angle of
+- ``OrientationChannels``: two extra channels o(x_c) that the CDVAE's x_c ladder reads and
+  reconstructs beside x_c (the CVAE's towers read them), the doubled angle of
   the Gaussian-smoothed structure tensor J = G_sigma * [gx^2, gx gy; gx gy, gy^2] of the grey
   image, as (Jxx - Jyy) / (Jxx + Jyy + eps) and 2 Jxy / (Jxx + Jyy + eps) mapped from [-1, 1] to
   [0, 1]: 0.5 where the image is flat, the cosine and sine of twice the gradient angle weighted
