@@ -40,6 +40,11 @@ PROCEDURAL_SHARE = 0.5  # motion: share of the training clips rendered from proc
 CLIPS_PER_SCENE = 20  # motion: clips per procedural scene (each clip has its own view and motion)
 
 
+def default_item_count(motion: bool) -> int:
+    """Built-in items (crops or clips) to make when the user names no limit."""
+    return BUILTIN_DEFAULT_MOTION_PAIRS if motion else BUILTIN_DEFAULT_PAIRS
+
+
 def folder_source(folder: str | Path, motion: bool) -> Source:
     """Images (photo tasks) or videos (motion) under ``folder``; photo tasks also take videos."""
     root = Path(folder)
@@ -61,7 +66,7 @@ def builtin_source(motion: bool, count: int | None = None, seed: int = 0, test_f
     if not photos:
         raise DataError("no built-in photos found (scikit-image / scikit-learn data and assets/images are missing)")
     if count is None:
-        count = BUILTIN_DEFAULT_MOTION_PAIRS if motion else BUILTIN_DEFAULT_PAIRS
+        count = default_item_count(motion)
     rng = np.random.default_rng(seed)
     items = []
     n_test = max(1, int(round(test_fraction * count))) if count > 1 else 0

@@ -233,3 +233,26 @@ def test_star_tray_numbers_samples_as_the_interpolation_dialog_does(qtbot, make_
     win.state.select_sample(1)
     win.state.toggle_star(5)
     assert win.state.interpolation_partner() == 5 and win.tray.item(1).text().endswith("#6")
+
+
+def test_train_form_proposes_each_tasks_item_count_and_keeps_the_users(qtbot, tmp_path, monkeypatch):
+    """The item limit was 2,000 for every task: too few for motion's models to follow the frame
+    (docs/results.md, "Motion"). The form proposes the command line's built-in count for its
+    task, and changing the task in the form (not only the window's) moves the suggestions."""
+    import cdvae_studio.train_dialog as td
+    from cdvae_core.data.folders import BUILTIN_DEFAULT_MOTION_PAIRS, BUILTIN_DEFAULT_PAIRS
+
+    monkeypatch.setattr(td.tempfile, "gettempdir", lambda: str(tmp_path))
+    dlg = td.TrainDialog(None, task="resaturation")
+    qtbot.addWidget(dlg)
+    assert dlg.limit.value() == BUILTIN_DEFAULT_PAIRS == 6000
+    dlg.task.setCurrentText("motion")  # the form's own task combo
+    assert dlg.limit.value() == BUILTIN_DEFAULT_MOTION_PAIRS == 24000
+    assert "/motion-" in dlg.out.text()
+    dlg.set_task("relighting")  # the main window's task
+    assert dlg.limit.value() == 6000 and "/relighting-" in dlg.out.text()
+
+    dlg.limit.setValue(500)  # the user's own count and folder stay through task changes
+    dlg.out.edit.setText(str(tmp_path / "mine"))
+    dlg.task.setCurrentText("motion")
+    assert dlg.limit.value() == 500 and dlg.out.text() == str(tmp_path / "mine")
