@@ -449,7 +449,7 @@ def run_ranks(tmp_path: Path, fault: str, out: Path, extra: list[str] = (), devi
     kills a rank left waiting when another stops, so a hang shows as a timeout); (exit code,
     stderr) each. ``prelude`` is Python run in each rank before the trainer (tests/test_cuda.py
     uses it for a one-rank NCCL group)."""
-    import socket
+    from torch.distributed import TCPStore
 
     script = tmp_path / "faulty_train.py"
     script.write_text(prelude + FAULTS)
@@ -457,13 +457,14 @@ def run_ranks(tmp_path: Path, fault: str, out: Path, extra: list[str] = (), devi
     save_pairs(pairs_path, tiny_pairs())
     cfg = tmp_path / "cfg.json"
     cfg.write_text(json.dumps({"model": TINY, "training": {"kl_warmup_epochs": 1.0, "num_threads": 1, "max_skips": 3}}))
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+    # the rendezvous store is this process's, on a port the OS picks as it binds (as torchrun's
+    # agent hosts it): a free port chosen by bind-then-close could be taken before rank 0 bound it
+    store = TCPStore("127.0.0.1", 0, world_size=world, is_master=True, wait_for_workers=False)
     root = str(Path(__file__).parents[1])
     procs, logs = [], [tmp_path / f"rank{rank}.err" for rank in range(world)]
     for rank in range(world):
-        env = {**os.environ, "OMP_NUM_THREADS": "1", "FAULT": fault, "MASTER_ADDR": "127.0.0.1", "MASTER_PORT": str(port),
+        env = {**os.environ, "OMP_NUM_THREADS": "1", "FAULT": fault, "MASTER_ADDR": "127.0.0.1",
+               "MASTER_PORT": str(store.port), "TORCHELASTIC_USE_AGENT_STORE": "True",
                "WORLD_SIZE": str(world), "RANK": str(rank), "LOCAL_RANK": str(rank), "LOCAL_WORLD_SIZE": str(world),
                "PYTHONPATH": os.pathsep.join([root, os.environ.get("PYTHONPATH", "")])}
         cmd = [sys.executable, str(script), "--pairs", str(pairs_path), "--config", str(cfg), "--epochs", "3",
@@ -477,6 +478,7 @@ def run_ranks(tmp_path: Path, fault: str, out: Path, extra: list[str] = (), devi
             if p.poll() is None:
                 p.kill()
                 p.wait()
+        del store  # after the ranks: it serves their rendezvous until they exit
 
 
 def _one_clear_line(err: str) -> str:
