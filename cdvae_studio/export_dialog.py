@@ -130,9 +130,10 @@ def export_job(groups: list[Group], outdir: str,
 
 
 def batch_job(predictor: Any, folder: str, n: int, seed: int, outdir: str, fmt: str,
-              temperature: float = 1.0, lower: bool = True,
-              first_index: int = 0) -> Generator[Any, None, tuple[int, list[tuple[str, str]]]]:
-    """n results per image of ``folder``; returns (files written, [(image, why it was skipped)])."""
+              temperature: float = 1.0, lower: bool = True, first_index: int = 0,
+              component: int | None = None) -> Generator[Any, None, tuple[int, list[tuple[str, str]]]]:
+    """n results per image of ``folder``, drawn from MDN ``component`` (None: the whole mixture);
+    returns (files written, [(image, why it was skipped)])."""
     from cdvae_core.postprocess.export import ExportReport, ExportSettings, iter_export
     from cdvae_core.postprocess.imagefiles import list_images
 
@@ -141,7 +142,8 @@ def batch_job(predictor: Any, folder: str, n: int, seed: int, outdir: str, fmt: 
         raise ValueError(f"no images in {folder}")
     report = ExportReport()
     yield from iter_export(predictor, images, n, outdir, seed=seed, fmt=fmt, report=report, first_index=first_index,
-                           settings=ExportSettings(temperature=temperature, lower_layers=lower))
+                           settings=ExportSettings(temperature=temperature, lower_layers=lower,
+                                                   component=component))
     return len(report.results), list(report.failed)
 
 
@@ -196,7 +198,9 @@ class ExportDialog(JobDialog):
         grid = self.items.get("grid")
         counts = {0: f"{stars} starred sample(s)", 1: "the current sample",
                   2: f"{0 if grid is None else len(grid.codes)} samples of the grid",
-                  3: f"{self.batch_n.value()} result(s) for every image of a folder, with the current model"}
+                  3: f"{self.batch_n.value()} result(s) for every image of a folder, with the current model"
+                     + ("" if self.items.get("component") is None
+                        else f", MDN component {self.items['component']}")}
         self.summary.setText(counts[index])
 
     def start(self) -> None:
@@ -235,7 +239,9 @@ class ExportDialog(JobDialog):
                 return
             n, seed, predictor = self.batch_n.value(), int(self.items.get("seed", 0)), ctx.predictor
             temperature, lower = float(self.items.get("temperature", 1.0)), bool(self.items.get("lower", True))
-            factory = lambda: batch_job(predictor, folder, n, seed, outdir, fmt, temperature, lower, first)  # noqa: E731
+            component = self.items.get("component")
+            factory = lambda: batch_job(predictor, folder, n, seed, outdir, fmt, temperature, lower,  # noqa: E731
+                                        first, component)
         else:
             groups = export_groups(self.items, what)
             if any(not getattr(g.predictor, "has_codes", True) for g in groups):

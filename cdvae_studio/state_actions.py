@@ -212,11 +212,17 @@ class ActionsMixin:
         predictors = {s.model.key: self.catalog.cached(s.model.key) for s in self.stars.values()}
         return {"predictors": {k: v for k, v in predictors.items() if v is not None}, "stars": list(self.stars.values()), "ctx": self.ctx, "grid": self.grid,
                 "task": self.ctx.task if self.ctx is not None else self.task,
-                # the toolbar's seed and temperature draw a batch export; the grid and the stars
-                # carry their own draw's (GridResult.draw, Star.draw), which their sidecars record
+                # the toolbar's seed and temperature and the picker's MDN component draw a batch
+                # export; the grid and the stars carry their own draw's (GridResult.draw,
+                # Star.draw), which their sidecars record
                 "current": self.current, "image_path": self.image_path, "seed": self.seed,
-                "temperature": self.temperature, "lower": self.lower,
+                "temperature": self.temperature, "lower": self.lower, "component": self._picked_component(),
                 "noise": None if self.grid is None else [self._grid_noise(i) for i in range(len(self.grid.codes))]}
+
+    def _picked_component(self) -> int | None:
+        """The picker's MDN component, if the current model has it (None: the whole mixture)."""
+        mixture = None if self.ctx is None else self.ctx.mixture
+        return self.component if mixture is not None and 0 <= self.component < len(mixture) else None
 
     # sessions --------------------------------------------------------------------------------
     def session(self) -> Session:

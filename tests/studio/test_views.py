@@ -635,3 +635,45 @@ def test_slider_burst_is_throttled_and_lands_on_the_final_code(qtbot, make_windo
     assert any(win.sampleGrid.badge_texts())  # recomputed for the released codes
     np.testing.assert_allclose(state.codes[:, 0], from_ticks(300))
     grid_matches_codes(win)
+
+
+def test_batch_export_draws_from_the_picked_mdn_component(qtbot, make_window, settle, tmp_path):
+    """Batch export drew from the whole mixture whatever the picker said, while the toolbar's seed
+    and temperature were used: the picked component now draws every result, and the sidecars
+    and the dialog's summary say which."""
+    from cdvae_core.postprocess.imagefiles import read_image
+    from cdvae_core.postprocess.render import get_renderer
+
+    win = make_window("resaturation")  # the built-in default here is an MDN4
+    settle(win)
+    assert win.state.ctx.mixture is not None
+    win.codeSliders.component_combo.setCurrentIndex(3)  # component 2
+    settle(win)
+    folder = tmp_path / "batch"
+    folder.mkdir()
+    photo = write_png(folder / "p.png", 48, 64, 5)
+    dlg = open_export(win)
+    dlg.what.setCurrentIndex(3)
+    assert dlg.summary.text().endswith("MDN component 2")
+    dlg.batch_folder.edit.setText(str(folder))
+    dlg.batch_n.setValue(3)
+    out = tmp_path / "out"
+    dlg.folder.edit.setText(str(out))
+    qtbot.mouseClick(dlg.start_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: dlg.runner is not None and not dlg.running() and dlg.start_button.isEnabled(),
+                    timeout=60_000)
+    assert dlg.written == 3, dlg.status.text()
+    ctx = win.state.ctx
+    cond = ctx.predictor.prepare(get_renderer("resaturation", read_image(photo)).xc_model)
+    picked = ctx.predictor.draw_codes(cond, 3, win.state.seed, component=2)
+    mixture = ctx.predictor.draw_codes(cond, 3, win.state.seed)
+    assert not np.allclose(picked, mixture, atol=1e-3)  # the check below can tell the two apart
+    for i in range(3):
+        side = json.loads((out / f"p_{i:03d}.json").read_text())
+        assert side["settings"]["component"] == 2
+        np.testing.assert_allclose(np.asarray(side["code"], np.float32), picked[i], atol=1e-6)
+
+    win.codeSliders.component_combo.setCurrentIndex(0)  # the whole mixture again
+    settle(win)
+    win.open_export_dialog()
+    assert "component" not in dlg.summary.text()
