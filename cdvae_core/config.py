@@ -185,6 +185,11 @@ class ModelConfig:
         return _from_dict(cls, data)
 
 
+# motion's guidance weight, held throughout training instead of decaying (tasks.train_defaults): z_c
+# keeps more of the orientation its LPP targets carry (docs/results.md, "Motion")
+MOTION_HELD_GUIDANCE = 30.0
+
+
 @dataclass(frozen=True)
 class TrainConfig:
     """Optimisation settings; saved with the model so a run can be repeated or resumed."""

@@ -309,7 +309,7 @@ class TrainDialog(JobDialog):
 
     def configs(self) -> tuple[Any, Any]:
         from cdvae_core.config import ModelConfig, TrainConfig
-        from cdvae_core.tasks import get_task, model_defaults
+        from cdvae_core.tasks import get_task, model_defaults, train_defaults
 
         task = get_task(self.task.currentText())
         latents, hidden = ModelConfig.sizes_for_layers(self.layers.value())
@@ -324,7 +324,9 @@ class TrainDialog(JobDialog):
         cores = os.cpu_count() or 1
         # leave a core to the GUI and the render worker
         train_cfg = TrainConfig(epochs=epochs, batch_size=self.batch.value(), num_threads=max(1, cores - 1),
-                                kl_warmup_epochs=min(5.0, epochs / 4), guidance_epochs=min(20.0, epochs / 2))
+                                kl_warmup_epochs=min(5.0, epochs / 4), guidance_epochs=min(20.0, epochs / 2),
+                                # motion's ladders hold their guidance
+                                **train_defaults(task.name, {}, self.layers.value()))
         return model_cfg, train_cfg
 
     # running -------------------------------------------------------------------------------------

@@ -390,3 +390,14 @@ def test_motion_models_default_to_orientation_inputs():
     assert model_config("CVAE", "motion", (3, 2)).xc_orientation
     assert not model_config("Gauss", "resaturation", (1, 1)).xc_orientation
     assert not ModelConfig.from_dict({"task": "motion", "channels_c": 3, "channels_g": 2}).xc_orientation
+
+
+def test_train_defaults_hold_motions_guidance():
+    from cdvae_core.tasks import train_defaults
+
+    assert train_defaults("motion", {}, 3) == train_defaults("motion", {}, 2) == {"guidance_start": 30.0,
+                                                                                 "guidance_end": 30.0}
+    assert train_defaults("motion", {"guidance_start": 5.0}, 3) == {"guidance_start": 5.0, "guidance_end": 5.0}
+    assert train_defaults("motion", {"guidance_end": 2.0}, 3) == {"guidance_start": 30.0, "guidance_end": 2.0}
+    assert train_defaults("motion", {}, 1) == {}  # the Shallow CDVAE keeps the decay
+    assert train_defaults("relighting", {}, 3) == train_defaults("synthetic", {}, 3) == {}

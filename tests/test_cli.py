@@ -514,6 +514,54 @@ def test_motion_pairs_train_in_model_units_with_orientation_unless_the_config_sa
     assert model.g_scale == 1.0 and not model.xc_orientation
 
 
+def test_motion_holds_its_guidance_unless_the_flags_or_config_say_otherwise(tmp_path):
+    """Motion's ladders hold their guidance at MOTION_HELD_GUIDANCE (docs/results.md, "Motion"); a
+    start given alone is held too; an end given (flag or config) decays as for the other tasks, and
+    so does a one-layer model's."""
+    from cdvae_core.cli.train import build_parser, settings
+    from cdvae_core.config import MOTION_HELD_GUIDANCE, TrainConfig
+
+    rng = np.random.default_rng(0)
+    motion = load_pairs(write_pairs(tmp_path / "m.npz", xc=rng.random((48, 3, 32, 32), np.float32),
+                                    xg=rng.normal(0, 2, (48, 2, 32, 32)).astype(np.float32),
+                                    meta=np.array(json.dumps({"task": "motion"}))))
+    photo = load_pairs(write_pairs(tmp_path / "r.npz", xc=rng.random((48, 1, 32, 32), np.float32),
+                                   xg=rng.random((48, 1, 32, 32), np.float32),
+                                   meta=np.array(json.dumps({"task": "resaturation"}))))
+
+    def guidance(pairs, *flags):
+        _, train = settings(build_parser().parse_args(["--pairs", "p.npz", "--out", "o", *flags]), pairs)
+        return train.guidance_start, train.guidance_end, train.guidance_weight(0.0), train.guidance_weight(30.0)
+
+    assert MOTION_HELD_GUIDANCE == 30.0
+    assert guidance(motion) == (30.0, 30.0, 30.0, 30.0)
+    assert guidance(motion, "--guidance-start", "5") == (5.0, 5.0, 5.0, 5.0)
+    assert guidance(motion, "--guidance-end", "1")[:2] == (30.0, 1.0)
+    assert guidance(motion, "--guidance-start", "0")[2:] == (0.0, 0.0)  # off stays off
+    (tmp_path / "c.json").write_text(json.dumps({"training": {"guidance_start": 10.0, "guidance_end": 1.0}}))
+    assert guidance(motion, "--config", str(tmp_path / "c.json"))[:2] == (10.0, 1.0)  # e.g. an older run's
+    assert guidance(photo) == (TrainConfig.guidance_start, TrainConfig.guidance_end, 10.0, 1.0)
+    assert guidance(motion, "--layers", "1")[:2] == (10.0, 1.0)  # the Shallow CDVAE keeps the decay
+
+
+def test_a_motion_run_from_before_the_held_guidance_resumes_with_its_own_config(tmp_path, capsys):
+    """An older motion run (guidance 10 -> 1): --resume alone names the difference and changes
+    nothing; with the run's own config.json it continues (docs/training.md)."""
+    rng = np.random.default_rng(0)
+    pairs = write_pairs(tmp_path / "m.npz", xc=rng.random((48, 3, 32, 32), np.float32),
+                        xg=rng.normal(0, 2, (48, 2, 32, 32)).astype(np.float32),
+                        meta=np.array(json.dumps({"task": "motion"})))
+    base = ["--pairs", str(pairs), "--config", str(write_config(tmp_path / "cfg.json")), "--batch-size", "12",
+            "--out", str(tmp_path / "run"), "--quiet"]
+    assert train_cli.main(base + ["--epochs", "1", "--guidance-start", "10", "--guidance-end", "1"]) == 0
+    before = digest(tmp_path / "run")
+    one_line_error(capsys, train_cli.main(base + ["--epochs", "2", "--resume"]), "guidance_start 10.0 != 30.0")
+    assert digest(tmp_path / "run") == before
+    own = ["--pairs", str(pairs), "--config", str(tmp_path / "run" / "config.json"), "--out", str(tmp_path / "run")]
+    assert train_cli.main(own + ["--epochs", "2", "--resume", "--quiet"]) == 0
+    assert len((tmp_path / "run" / "metrics.jsonl").read_text().splitlines()) == 2
+
+
 def test_a_config_file_for_another_task_is_refused(trained, tmp_path, capsys):
     """--config's task used to win over the pair file's: a relighting config.json on resaturation
     pairs trained a "relighting" model with 1-channel x_c, which then could not sample a photo."""

@@ -154,6 +154,21 @@ def test_motion_prepares_its_own_pair_count():
     assert cache_path(Path("w"), "motion", "builtin", suite.FULL).name == "motion_builtin_24000_seed0.npz"
 
 
+def test_motion_trains_with_its_held_guidance_and_the_report_says_so():
+    run = suite.FULL.train_config()
+    assert (run.guidance_start, run.guidance_end) == (10.0, 1.0)
+    assert suite.FULL.train_config(task="relighting") == run
+    motion = suite.FULL.train_config(task="motion")
+    assert (motion.guidance_start, motion.guidance_end, motion.epochs) == (30.0, 30.0, run.epochs)
+    shallow = suite.model_config("Shallow", "motion", (3, 2)).layers
+    assert shallow == 1 and suite.FULL.train_config(task="motion", layers=shallow) == run
+    note = report.guidance_note({"train_config": motion.to_dict()}, run.to_dict())
+    assert note == (" Guidance held at 30 throughout, 10 -> 1 for the one-layer Shallow (the task's defaults, "
+                    "docs/model.md).")
+    assert report.guidance_note({"train_config": run.to_dict()}, run.to_dict()) == ""
+    assert report.guidance_note({}, run.to_dict()) == ""  # results from before per-task configs
+
+
 def test_method_configs_are_the_papers_rows():
     cfg = {row: suite.model_config(row, "relighting", (3, 1)) for row in suite.TRAINED}
     assert cfg["CVAE"].arch == "cvae"

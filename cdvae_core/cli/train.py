@@ -15,7 +15,7 @@ import sys
 from pathlib import Path
 from typing import Any, Sequence
 
-from ..config import ARCHS, TIES, ConfigError, ModelConfig, TrainConfig
+from ..config import ARCHS, MOTION_HELD_GUIDANCE, TIES, ConfigError, ModelConfig, TrainConfig
 from ..pairs import PairSet, load_pairs
 from ..progress import Progress
 from .common import EXIT_FAILED, EXIT_INTERRUPTED, CliError, Parser, parse, rank, run_main
@@ -48,9 +48,11 @@ def build_parser() -> Parser:
     t.add_argument("--ladder-warmup", type=float,
                    help=f"cdvae: epochs over which lower layers open up 0 -> 1 (default {T.lower_warmup_epochs:g})")
     t.add_argument("--guidance-start", type=float,
-                   help=f"cdvae: embedding-guidance weight at the start (default {T.guidance_start:g}; 0 = off)")
+                   help=f"cdvae: embedding-guidance weight at the start (default {T.guidance_start:g}, motion "
+                        f"{MOTION_HELD_GUIDANCE:g}; 0 = off)")
     t.add_argument("--guidance-end", type=float,
-                   help=f"cdvae: weight reached at --guidance-epochs, > 0 (default {T.guidance_end:g})")
+                   help=f"cdvae: weight reached at --guidance-epochs, > 0 (default {T.guidance_end:g}; motion: "
+                        "the start weight, held throughout)")
     t.add_argument("--guidance-epochs", type=float, help=f"cdvae: epochs of the geometric decay (default {T.guidance_epochs:g})")
     t.add_argument("--threads", type=int, help="torch CPU threads (default: torch's choice)")
     t.add_argument("--device", choices=("auto", "cpu", "cuda"), help=f"where to train (default {T.device})")
@@ -149,7 +151,11 @@ def settings(args, pairs: PairSet) -> tuple[ModelConfig, TrainConfig]:
              "seed": args.seed}
     training.update({k: v for k, v in flags.items() if v is not None})
     check_flags_apply(args, model.get("arch", ModelConfig.arch), model.get("tie", ModelConfig.tie))
-    return ModelConfig.from_dict(model), TrainConfig.from_dict(training)
+    from ..tasks import train_defaults
+
+    model_cfg = ModelConfig.from_dict(model)
+    training = {**train_defaults(task, training, model_cfg.layers), **training}
+    return model_cfg, TrainConfig.from_dict(training)
 
 
 # flags that set something only the CDVAE has: the CVAE has no tie, no ladder and no guidance

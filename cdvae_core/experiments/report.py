@@ -97,7 +97,7 @@ def generated_section(results: Mapping, images: Mapping[str, str]) -> str:
                 f"the {d['source']} source{(' (' + d['generator'] + ')') if d.get('generator') else ''}. "
                 f"Scored on {res['rows']['NN']['test_pairs']} test pairs. Task time {_minutes(res['seconds'])} "
                 f"(training loops: " + ", ".join(f"{r} {v:.0f} s" for r, v in res["train_seconds"].items())
-                + f"; scoring {res['eval_seconds']:.0f} s).", "",
+                + f"; scoring {res['eval_seconds']:.0f} s).{guidance_note(res, t)}", "",
                 "```text", paper_table(res["rows"], ns), "```", ""]
         out += _failures(res)
         out += _paper_block(task)
@@ -128,6 +128,19 @@ def generated_section(results: Mapping, images: Mapping[str, str]) -> str:
         out.append("")
         out += _failures(syn)
     return "\n".join(out)
+
+
+def guidance_note(task_result: Mapping, run_config: Mapping) -> str:
+    """' Guidance held at 30 ...' where a task trained with its own guidance (motion; older results
+    record no per-task config)."""
+    t = task_result.get("train_config")
+    keys = ("guidance_start", "guidance_end")
+    if not t or all(t[k] == run_config[k] for k in keys):
+        return ""
+    if t["guidance_start"] == t["guidance_end"]:
+        return (f" Guidance held at {t['guidance_start']:g} throughout, {run_config['guidance_start']:g} -> "
+                f"{run_config['guidance_end']:g} for the one-layer Shallow (the task's defaults, docs/model.md).")
+    return f" Guidance {t['guidance_start']:g} -> {t['guidance_end']:g} over {t['guidance_epochs']:g} epochs."
 
 
 def motion_pairs_note(settings: Mapping) -> str:

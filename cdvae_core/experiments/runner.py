@@ -120,9 +120,11 @@ def _task(task: str, spec: SourceSpec, settings: SuiteSettings, work: Path) -> I
     pairs = yield from task_pairs(work, task, spec, settings)
     train_split, test_split = pairs.train(), pairs.test()
     result: dict = {"data": data_summary(pairs), "rows": {}, "train_seconds": {}, "models": {}, "failed": {}}
-    train_cfg = settings.train_config()
+    # the run's "train_config", or a task's own guidance for its ladders (report.guidance_note)
+    result["train_config"] = settings.train_config(task=task).to_dict()
     for row in TRAINED:
         out = work / "models" / task / row.lower()
+        train_cfg = settings.train_config(task=task, layers=model_config(row, task, pairs.channels).layers)
         seconds = yield from _guarded(train_row(pairs, row, task, train_cfg, out), result, row, out)
         result["train_seconds"][row] = seconds
         if (out / WEIGHTS_FILE).exists():

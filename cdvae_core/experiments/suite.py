@@ -105,15 +105,19 @@ class SuiteSettings:
         if self.synthetic_pairs < 150:
             raise SuiteError(f"the synthetic set needs at least 150 pairs, got {self.synthetic_pairs}")
 
-    def train_config(self, epochs: int | None = None) -> TrainConfig:
+    def train_config(self, epochs: int | None = None, task: str = "", layers: int = 3) -> TrainConfig:
         """Training settings: KL warm-up over the first quarter, guidance decays 10 -> 1 over the first
-        half (the defaults assume 40 epochs; these keep the same shape for shorter runs)."""
+        half (the defaults assume 40 epochs; these keep the same shape for shorter runs), or the
+        guidance ``task`` holds for models of ``layers`` latent layers (motion's ladders:
+        ``tasks.train_defaults``)."""
+        from ..tasks import train_defaults
+
         e = self.epochs if epochs is None else epochs
         # guidance_end 1 rather than the default 1e-3: docs/training.md measured that the x_g top code
         # collapses when guidance decays to 1e-3 on short runs; 1 is still small next to the ELBO.
         return TrainConfig(epochs=e, batch_size=self.batch_size, seed=self.seed, kl_warmup_epochs=max(0.5, e / 4),
-                           guidance_start=10.0, guidance_end=1.0, guidance_epochs=max(0.5, e / 2),
-                           num_threads=self.threads)
+                           **{"guidance_start": 10.0, "guidance_end": 1.0, **train_defaults(task, {}, layers)},
+                           guidance_epochs=max(0.5, e / 2), num_threads=self.threads)
 
     def pairs_for(self, task: str) -> int:
         """Pairs prepared for ``task``: ``motion_pairs`` for motion where set, else ``pairs``."""

@@ -5,6 +5,8 @@
 
 from __future__ import annotations
 
+from typing import Any, Mapping
+
 from .base import MODEL_SIZE, Task, TaskError
 from .motion import MotionTask
 from .relighting import RelightingTask
@@ -34,5 +36,19 @@ def model_defaults(name: str) -> dict:
     return {"g_scale": g_scale_of(name), "xc_orientation": bool(_TASKS[name].xc_orientation) if name in _TASKS else False}
 
 
+def train_defaults(name: str, given: Mapping[str, Any], layers: int) -> dict:
+    """TrainConfig settings a task fixes for a model of ``layers`` latent layers where ``given`` (a
+    config file's and flags' training settings) leaves them unset. Motion holds the guidance of
+    ladders (``guidance_start`` its held weight, ``guidance_end`` the start, so that a given start
+    is held too); a one-layer model, whose one code is also all of its reconstruction, keeps the
+    decay (held, the Shallow CDVAE's best-of-100 error doubled: docs/results.md, "Motion"). Empty
+    for other tasks."""
+    held = _TASKS[name].held_guidance if name in _TASKS else None
+    if held is None or layers < 2:
+        return {}
+    start = given.get("guidance_start", held)
+    return {"guidance_start": start, "guidance_end": given.get("guidance_end", start)}
+
+
 __all__ = ["MODEL_SIZE", "TASK_NAMES", "Task", "TaskError", "g_scale_of", "get_task", "model_defaults",
-           "MotionTask", "RelightingTask", "ResaturationTask"]
+           "MotionTask", "RelightingTask", "ResaturationTask", "train_defaults"]

@@ -87,6 +87,9 @@ class Task:
     c_range: tuple[float, float] = (0.0, 1.0)
     needs_video: bool = False  # motion: pairs come from two frames, not one photo
     xc_orientation: bool = False  # models' x_c encoders also see its orientation (ModelConfig.xc_orientation)
+    # the embedding-guidance weight held throughout training instead of decaying (tasks.train_defaults);
+    # None: TrainConfig's decaying schedule
+    held_guidance: float | None = None
 
     def decompose(self, image: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """uint8 (H, W, 3) -> (xc_full float32 (Cc, H, W), xg_full float32 (Cg, H, W))."""

@@ -9,6 +9,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
+from ..config import MOTION_HELD_GUIDANCE
 from .base import MODEL_SIZE, Task, TaskError, check_image, check_layer, resize_layer, to_float_rgb, to_uint8_rgb
 from .flow import flow_model_units
 
@@ -26,6 +27,7 @@ class MotionTask(Task):
     # the line of motion follows the frame's structure, which x_c's encoder does not learn to read
     # from pixels alone (docs/results.md, "Motion")
     xc_orientation = True
+    held_guidance = MOTION_HELD_GUIDANCE
     c_range = (0.0, 1.0)
     needs_video = True
 

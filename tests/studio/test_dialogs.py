@@ -249,8 +249,14 @@ def test_train_form_proposes_each_tasks_item_count_and_keeps_the_users(qtbot, tm
     dlg.task.setCurrentText("motion")  # the form's own task combo
     assert dlg.limit.value() == BUILTIN_DEFAULT_MOTION_PAIRS == 24000
     assert "/motion-" in dlg.out.text()
+    model, train = dlg.configs()  # and motion's model and training defaults, as cdvae-train's
+    assert model.xc_orientation and train.guidance_start == train.guidance_end == 30.0
+    dlg.layers.setValue(1)
+    assert dlg.configs()[1].guidance_end == 1.0  # the Shallow CDVAE keeps the decay
+    dlg.layers.setValue(3)
     dlg.set_task("relighting")  # the main window's task
     assert dlg.limit.value() == 6000 and "/relighting-" in dlg.out.text()
+    assert dlg.configs()[1].guidance_end == 1.0
 
     dlg.limit.setValue(500)  # the user's own count and folder stay through task changes
     dlg.out.edit.setText(str(tmp_path / "mine"))
