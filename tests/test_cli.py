@@ -187,7 +187,10 @@ def test_help_states_the_dataclass_defaults():
                         ("mixtures", ModelConfig.mixtures), ("layers", len(ModelConfig.latent_sizes)),
                         ("tie", ModelConfig.tie), ("arch", ModelConfig.arch), ("device", TrainConfig.device)):
         shown = f"{value:g}" if isinstance(value, float) else str(value)
-        assert f"default {shown})" in helps[dest] or f"default {shown};" in helps[dest], (dest, helps[dest])
+        assert any(f"default {shown}{end}" in helps[dest] for end in ");,"), (dest, helps[dest])
+    from cdvae_core.config import MOTION_HELD_GUIDANCE
+
+    assert f"motion {MOTION_HELD_GUIDANCE:g};" in helps["guidance_start"] and "motion" in helps["guidance_end"]
 
 
 def test_flags_the_chosen_model_would_ignore_are_refused(trained, tmp_path, capsys):

@@ -524,6 +524,22 @@ def open_export(win):
     return win.findChild(object, "exportDialog")
 
 
+def batch_export(qtbot, win, folder, n: int, out):
+    """Export n PNG results for every image of ``folder`` into ``out`` through the dialog, as a user
+    does; the dialog once the job has ended."""
+    dlg = open_export(win)
+    dlg.what.setCurrentIndex(3)
+    assert dlg.batch_folder.isEnabled()
+    dlg.batch_folder.edit.setText(str(folder))
+    dlg.batch_n.setValue(n)
+    dlg.fmt.setCurrentText("png")
+    dlg.folder.edit.setText(str(out))
+    qtbot.mouseClick(dlg.start_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: dlg.runner is not None and not dlg.running() and dlg.start_button.isEnabled(),
+                    timeout=60_000)
+    return dlg
+
+
 def test_export_batch_over_a_folder(qtbot, make_window, settle, tmp_path):
     from cdvae_core.postprocess.imagefiles import read_image
     from cdvae_core.postprocess.render import get_renderer
@@ -534,17 +550,9 @@ def test_export_batch_over_a_folder(qtbot, make_window, settle, tmp_path):
     folder.mkdir()
     photos = [write_png(folder / f"p{k}.png", 48 + 8 * k, 64, k + 3) for k in range(2)]
     (folder / "notes.txt").write_text("not an image")
-    dlg = open_export(win)
-    dlg.what.setCurrentIndex(3)
-    assert dlg.findChild(object, "exportWhat") is dlg.what and dlg.batch_folder.isEnabled()
-    dlg.batch_folder.edit.setText(str(folder))
-    dlg.batch_n.setValue(3)
-    dlg.fmt.setCurrentText("png")
     out = tmp_path / "out"
-    dlg.folder.edit.setText(str(out))
-    qtbot.mouseClick(dlg.start_button, Qt.MouseButton.LeftButton)
-    qtbot.waitUntil(lambda: dlg.runner is not None and not dlg.running() and dlg.start_button.isEnabled(),
-                    timeout=60_000)
+    dlg = batch_export(qtbot, win, folder, 3, out)
+    assert dlg.findChild(object, "exportWhat") is dlg.what
     assert dlg.written == 6, dlg.status.text()
     assert "Wrote 6 result(s)" in dlg.status.text()
     ctx = win.state.ctx
@@ -652,16 +660,9 @@ def test_batch_export_draws_from_the_picked_mdn_component(qtbot, make_window, se
     folder = tmp_path / "batch"
     folder.mkdir()
     photo = write_png(folder / "p.png", 48, 64, 5)
-    dlg = open_export(win)
-    dlg.what.setCurrentIndex(3)
-    assert dlg.summary.text().endswith("MDN component 2")
-    dlg.batch_folder.edit.setText(str(folder))
-    dlg.batch_n.setValue(3)
     out = tmp_path / "out"
-    dlg.folder.edit.setText(str(out))
-    qtbot.mouseClick(dlg.start_button, Qt.MouseButton.LeftButton)
-    qtbot.waitUntil(lambda: dlg.runner is not None and not dlg.running() and dlg.start_button.isEnabled(),
-                    timeout=60_000)
+    dlg = batch_export(qtbot, win, folder, 3, out)
+    assert dlg.summary.text().endswith("MDN component 2")
     assert dlg.written == 3, dlg.status.text()
     ctx = win.state.ctx
     cond = ctx.predictor.prepare(get_renderer("resaturation", read_image(photo)).xc_model)
