@@ -118,6 +118,14 @@ class CDVAE(nn.Module):
         """p(z_g | z_c) for z_c (B, D)."""
         return self.tie.conditional(z_c)
 
+    def tie_drift(self, z_c: torch.Tensor, xg: torch.Tensor) -> torch.Tensor:
+        """How far x_g's (n, Cg, 32, 32) tied code (posterior mean) sits from the tie's conditional
+        given z_c (n or 1, D), in units of its spread: the RMS over tied components, (n,)."""
+        t = self.cfg.tied_dims
+        mu_g = self.encode_g(xg)[0][:, :t]
+        mean, std = self.conditional(z_c).moments()
+        return ((mu_g - mean[:, :t]) / std[:, :t].clamp_min(1e-6)).pow(2).mean(1).sqrt()
+
     def draw_codes(
         self,
         xc: torch.Tensor,

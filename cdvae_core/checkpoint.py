@@ -5,6 +5,7 @@ A saved model is a directory (docs/architecture.md, "Saved models"):
   ``weights.safetensors``    the model's ``state_dict``
   ``embedding.safetensors``  optional: lpp_c (N, d), codes_c (N, D), split (N,), labels (N,),
                              index (N,) rows of the pair file, xc_thumbs (N, Cc, 32, 32) float16,
+                             tie_drift (N,) (models with a tie; older files lack it),
                              and the LPP projection as ``lpp.<name>`` arrays
   ``metrics.jsonl``          one JSON object per epoch
   ``checkpoint/state.safetensors``  training state for ``--resume`` (one file, one rename)
@@ -228,6 +229,7 @@ class TrainEmbedding:
     index: np.ndarray
     xc_thumbs: np.ndarray | None
     lpp: Any = None
+    tie_drift: np.ndarray | None = None  # (N,) each row's true x_g's tie drift (models with a tie, since 2026-11-26)
 
     def __len__(self) -> int:
         return int(self.split.shape[0])
@@ -257,6 +259,7 @@ class TrainEmbedding:
             index=arrays["index"].astype(np.int64) if "index" in arrays else np.arange(n, dtype=np.int64),
             xc_thumbs=arrays.get("xc_thumbs"),
             lpp=lpp,
+            tie_drift=arrays["tie_drift"].astype(np.float32) if "tie_drift" in arrays else None,
         )
 
 

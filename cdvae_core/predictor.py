@@ -69,6 +69,13 @@ def batched_samples(model: nn.Module, xc: np.ndarray, n: int, seed: int,
             yield start, model.sample(chunk, n, gen).float().cpu().numpy()
 
 
+# tie drift (RMS tie-spread units) that flags a sample as drifted; the Studio's red badges. Where a
+# model's own training pairs drift further (motion's ladders with held guidance: median 1.35 for
+# the built-in Gauss), their DRIFT_QUANTILE quantile instead (Predictor.drift_limit)
+DRIFT_LIMIT = 2.0
+DRIFT_QUANTILE = 0.99
+
+
 class Predictor:
     """Wraps a CDVAE or CVAE in eval mode for single-image, seeded, numpy-in numpy-out use."""
 
@@ -253,11 +260,18 @@ class Predictor:
     def tie_drift(self, cond: Condition, xg_samples: np.ndarray) -> np.ndarray:
         """Re-encode samples (n, Cg, 32, 32) and measure how far their tied code components sit from
         the conditioning image's code, in units of the tie's spread: (n,). Zero-length for no tie."""
-        t = self.tied_dims
-        if t == 0 or self.is_cvae or cond.mu_c is None:
+        if self.tied_dims == 0 or self.is_cvae or cond.mu_c is None:
             return np.zeros(len(xg_samples), np.float32)
         x = torch.from_numpy(np.asarray(xg_samples, dtype=np.float32).copy())
-        mu_g = self.model.encode_g(x)[0][:, :t]
-        mean, std = self.model.conditional(cond.mu_c).moments()
-        z = (mu_g - mean[:, :t]) / std[:, :t].clamp_min(1e-6)
-        return z.pow(2).mean(1).sqrt().numpy().copy()
+        return self.model.tie_drift(cond.mu_c, x).numpy().copy()
+
+    @property
+    def drift_limit(self) -> float:
+        """The tie drift above which a sample is unusual for this model: DRIFT_LIMIT, or further
+        where the model's own training pairs drift more (their DRIFT_QUANTILE quantile, from
+        ``embedding.safetensors``; models saved before it was recorded: DRIFT_LIMIT)."""
+        drift = getattr(self.embedding, "tie_drift", None)
+        if drift is None:
+            return DRIFT_LIMIT
+        train = drift[np.asarray(self.embedding.split) == 0]
+        return max(DRIFT_LIMIT, float(np.quantile(train, DRIFT_QUANTILE))) if len(train) else DRIFT_LIMIT

@@ -98,6 +98,20 @@ def encode_codes(model: torch.nn.Module, xc: np.ndarray, device: torch.device, b
     return np.concatenate(parts, 0) if parts else np.zeros((0, 0), np.float32)
 
 
+@torch.no_grad()
+def pair_drift(model: torch.nn.Module, codes_c: np.ndarray, xg: np.ndarray, device: torch.device,
+               batch: int = 512) -> np.ndarray:
+    """Each pair's tie drift (``CDVAE.tie_drift``) of its x_g (N, Cg, 32, 32) from its x_c's code
+    (N, D): (N,) float32."""
+    was_training = model.training
+    model.eval()
+    parts = [model.tie_drift(torch.from_numpy(codes_c[i : i + batch]).to(device),
+                             torch.from_numpy(np.ascontiguousarray(xg[i : i + batch])).to(device)).float().cpu().numpy()
+             for i in range(0, len(xg), batch)]
+    model.train(was_training)
+    return np.concatenate(parts).astype(np.float32) if parts else np.zeros(0, np.float32)
+
+
 def embedding_arrays(
     model: torch.nn.Module,
     pairs: PairSet,
@@ -127,6 +141,8 @@ def embedding_arrays(
     }
     if getattr(model, "has_code_c", hasattr(model, "encode_code_c")):
         arrays["codes_c"] = encode_codes(model, xc, device)  # the CVAE has no code of x_c
+        if model.cfg.tied_dims > 0:  # the Studio's drift badges compare samples with these
+            arrays["tie_drift"] = pair_drift(model, arrays["codes_c"], pairs.xg[rows], device)
     for key, value in targets.items():
         if key.startswith("lpp."):
             arrays[key] = value.numpy()

@@ -636,7 +636,8 @@ class StudioState(ActionsMixin, QObject):
 
     def _apply_drift(self, drift: np.ndarray) -> None:
         shown = np.round(drift, 1)  # flag what the badge reads: 2.04 reads "2.0σ", not past 2
-        self.w.sampleGrid.set_badges([f"drift {d:.1f}σ" for d in shown], [bool(d > 2.0) for d in shown])
+        limit = round(getattr(self.ctx.predictor, "drift_limit", 2.0), 1) if self.ctx is not None else 2.0
+        self.w.sampleGrid.set_badges([f"drift {d:.1f}σ" for d in shown], [bool(d > limit) for d in shown])
 
     def _apply_sweeps(self, strips: np.ndarray) -> None:
         from .widgets.lpp_scatter import rgb_pixmap

@@ -127,6 +127,38 @@ def test_metrics_rows_and_saved_model(tmp_path):
     # LPP fitted on the training rows only: the targets have unit variance there, not on the rest
     np.testing.assert_allclose(emb.lpp_c[pairs.split == 0].std(0), 1.0, rtol=1e-3)
     np.testing.assert_allclose(emb.project(pairs.xc.reshape(64, -1)), emb.lpp_c, atol=1e-4)
+    # each pair's tie drift, as the Studio measures a sample's: its x_g's tied code against the
+    # tie's conditional given its x_c's code, recomputed here by hand in numpy
+    i = 5
+    cond = predictor.prepare(pairs.xc[i])
+    np.testing.assert_allclose(emb.tie_drift[i], predictor.tie_drift(cond, pairs.xg[i : i + 1])[0], rtol=1e-5)
+    with torch.no_grad():
+        mu_g = predictor.model.encode_g(torch.from_numpy(pairs.xg[i : i + 1]))[0].numpy()[0]
+        mean, std = (m.numpy()[0] for m in predictor.model.conditional(cond.mu_c).moments())
+    t = model_cfg.tied_dims
+    assert emb.tie_drift.shape == (64,) and 0 < t < 4
+    assert emb.tie_drift[i] == pytest.approx(np.sqrt(np.mean(((mu_g[:t] - mean[:t]) / std[:t]) ** 2)), rel=1e-5)
+    train_drift = emb.tie_drift[pairs.split == 0]
+    assert predictor.drift_limit == pytest.approx(max(2.0, float(np.quantile(train_drift, 0.99))))
+
+
+def test_drift_limit_follows_the_training_pairs_drift_where_it_is_larger():
+    """Motion's ladders with held guidance: the built-in Gauss's true pairs drift 1.35 sigma (median),
+    so 2 sigma flagged about one sample in ten as unusual (docs/studio.md)."""
+    from types import SimpleNamespace
+
+    from cdvae_core.predictor import Predictor
+
+    p = Predictor.__new__(Predictor)
+    split = np.array([0] * 100 + [1] * 20, np.int8)
+    p.embedding = SimpleNamespace(split=split, tie_drift=np.r_[np.linspace(0, 3, 100), np.full(20, 50.0)])
+    assert p.drift_limit == pytest.approx(np.quantile(np.linspace(0, 3, 100), 0.99))  # test rows left out
+    p.embedding = SimpleNamespace(split=split, tie_drift=np.full(120, 0.5))
+    assert p.drift_limit == 2.0  # never below 2 sigma
+    p.embedding = SimpleNamespace(split=split, tie_drift=None)  # saved before the drift was recorded
+    assert p.drift_limit == 2.0
+    p.embedding = None
+    assert p.drift_limit == 2.0
 
 
 def poison_after(monkeypatch, bad_calls: set[int]) -> None:

@@ -122,7 +122,8 @@ def test_drift_badges_are_the_library_tie_drift(qtbot, make_window, settle, monk
 
     def expected() -> tuple[list[str], list[bool]]:
         drift = np.round(np.asarray(ctx.predictor.tie_drift(ctx.cond, decoded_grid(win))), 1)
-        return [f"drift {d:.1f}σ" for d in drift], [bool(d > 2.0) for d in drift]
+        limit = round(ctx.predictor.drift_limit, 1)
+        return [f"drift {d:.1f}σ" for d in drift], [bool(d > limit) for d in drift]
 
     texts, alerts = expected()
     assert len(texts) == 16 and grid.badge_texts() == texts
@@ -135,12 +136,18 @@ def test_drift_badges_are_the_library_tie_drift(qtbot, make_window, settle, monk
     # a cell; a red badge never reads "2.0σ"
     fake = np.array([0.5, 1.99, 2.0, 2.04, 2.06, 2.51, 7.25] + [0.0] * 9, np.float32)
     monkeypatch.setattr(ctx.predictor, "tie_drift", lambda cond, xg: fake[: len(xg)])
+    monkeypatch.setattr(type(ctx.predictor), "drift_limit", property(lambda self: 2.0))
     click_cell(qtbot, grid, 4)
     settle(win)
     assert grid.badge_texts()[:7] == ["drift 0.5σ", "drift 2.0σ", "drift 2.0σ", "drift 2.0σ", "drift 2.1σ",
                                       "drift 2.5σ", "drift 7.2σ"]
     assert grid._badge_alerts[:7] == [False, False, False, False, True, True, True]
     assert not any(grid._badge_alerts[7:])
+    # a model whose own training pairs drift further (motion's ladders) raises the threshold
+    monkeypatch.setattr(type(ctx.predictor), "drift_limit", property(lambda self: 2.38))
+    click_cell(qtbot, grid, 5)
+    settle(win)
+    assert grid._badge_alerts[:7] == [False, False, False, False, False, True, True]
 
 
 # 3. spread map ----------------------------------------------------------------------------------
