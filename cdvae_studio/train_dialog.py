@@ -27,6 +27,7 @@ from .job_dialog import JobDialog, PathField, eta_suffix, format_eta
 from .worker import ProcessJobRunner
 
 SOURCES = ("Built-in photos", "Folder of images or videos", "COCO", "UCF101", "Pair file (.npz)")
+BUILTIN_MOTION_SOURCE = "Built-in clips (photos and procedural scenes)"  # SOURCES[0]'s name for motion
 TERMS_SKIPPED = {"epoch", "images_per_s", "eta_s", "kl_weight", "guidance_weight", "lower_weight", "skipped",
                  "grad_norm"}
 # what each logged term is (the term list's tooltips)
@@ -257,6 +258,7 @@ class TrainDialog(JobDialog):
 
         self.source.currentIndexChanged.connect(self._source_changed)
         self.task.currentTextChanged.connect(lambda _: self._suggest_for_task())
+        self._suggest_for_task()  # the built-in source's name for the first task
         self.arch.currentTextChanged.connect(self._arch_changed)
         self.tie.currentTextChanged.connect(lambda t: self.mixtures.setEnabled(t == "mdn"))
         self._source_changed(0)
@@ -278,6 +280,7 @@ class TrainDialog(JobDialog):
         if self.limit.value() == self._auto_limit:
             self._auto_limit = task_item_count(task)
             self.limit.setValue(self._auto_limit)
+        self.source.setItemText(0, BUILTIN_MOTION_SOURCE if task == "motion" else SOURCES[0])
 
     def _source_changed(self, index: int) -> None:
         labels = {1: ("Folder", None), 2: ("Images folder", "Annotations JSON"), 3: ("Videos folder", "Splits folder"),

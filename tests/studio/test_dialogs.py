@@ -246,7 +246,9 @@ def test_train_form_proposes_each_tasks_item_count_and_keeps_the_users(qtbot, tm
     dlg = td.TrainDialog(None, task="resaturation")
     qtbot.addWidget(dlg)
     assert dlg.limit.value() == BUILTIN_DEFAULT_PAIRS == 6000
+    assert dlg.source.itemText(0) == "Built-in photos"
     dlg.task.setCurrentText("motion")  # the form's own task combo
+    assert dlg.source.itemText(0) == "Built-in clips (photos and procedural scenes)"
     assert dlg.limit.value() == BUILTIN_DEFAULT_MOTION_PAIRS == 24000
     assert "/motion-" in dlg.out.text()
     model, train = dlg.configs()  # and motion's model and training defaults, as cdvae-train's
