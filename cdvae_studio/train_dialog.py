@@ -179,9 +179,8 @@ class TrainDialog(JobDialog):
         self.limit.setRange(10, 1_000_000)
         self.limit.setSingleStep(1000)
         # the command line's built-in default for the task (motion needs 4x the photo tasks' items
-        # to follow the frame), while the user has not typed another
-        self._auto_limit = task_item_count(task)
-        self.limit.setValue(self._auto_limit)
+        # to follow the frame), while the user has not typed another; _suggest_for_task sets it
+        self._auto_limit = self.limit.value()
         self.limit.setToolTip("At most this many items (crops, images or clips) from the source. Proposed: "
                               "6,000 for the photo tasks, 24,000 for motion, whose models need that many "
                               "clips to follow the frame; fewer train faster")
@@ -210,8 +209,7 @@ class TrainDialog(JobDialog):
         self.batch.setValue(64)
         self.out = PathField(True, "Output folder")
         self.out.edit.setObjectName("trainOut")
-        self._auto_out = default_out_dir(task)  # the suggested folder, while the user has not typed another
-        self.out.edit.setText(self._auto_out)
+        self._auto_out = self.out.text()  # the suggested folder, while the user has not typed another
         self.resume = QCheckBox("Resume from the output folder's checkpoint")
 
         form = QFormLayout()
@@ -258,7 +256,7 @@ class TrainDialog(JobDialog):
 
         self.source.currentIndexChanged.connect(self._source_changed)
         self.task.currentTextChanged.connect(lambda _: self._suggest_for_task())
-        self._suggest_for_task()  # the built-in source's name for the first task
+        self._suggest_for_task()  # the first task's folder, item count and built-in source name
         self.arch.currentTextChanged.connect(self._arch_changed)
         self.tie.currentTextChanged.connect(lambda t: self.mixtures.setEnabled(t == "mdn"))
         self._source_changed(0)
