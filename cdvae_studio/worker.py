@@ -229,7 +229,11 @@ class JobRunner(QObject):
     @Slot(str, object)
     def _on_finished(self, status: str, payload: object) -> None:
         self._status = status
+        # join before telling anyone: a listener may drop this runner at once (a dialog's next
+        # job replaces it), and a QThread destroyed while still running aborts the process (CI
+        # caught it). The loop has emitted its last signal; only its return is left to wait for.
         self._thread.quit()
+        self._thread.wait()
         self.finished.emit(status, payload)
 
 
@@ -351,4 +355,5 @@ class ProcessJobRunner(QObject):
             self.progress.emit(payload)
             return
         self._status = kind  # the reader thread has already joined the process
+        self._reader.wait()  # as JobRunner._on_finished: the reader must end before we can be dropped
         self.finished.emit(kind, payload)

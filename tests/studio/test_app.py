@@ -10,6 +10,7 @@ import time
 
 import numpy as np
 import pytest
+from PySide6.QtCore import Qt
 
 from cdvae_studio.gif import sweep_codes, write_animation
 from cdvae_studio.render import DecodeCache
@@ -260,3 +261,24 @@ def test_background_job_process_runs_below_the_window(qtbot):
     qtbot.waitUntil(lambda: bool(finished), timeout=60_000)
     assert finished == [("done", "ok")]
     assert seen == [min(19, os.nice(0) + CHILD_NICENESS)]
+
+
+def _one_step():
+    yield None
+    return "ok"
+
+
+def test_a_job_runner_has_joined_its_thread_when_it_reports_the_end(qtbot):
+    """A dialog drops its last runner when the next job starts; a QThread destroyed while its
+    thread still runs aborts the whole app (CI saw it on a quick second export). So finished is
+    only emitted once the thread has ended, even when the thread is slow to wind down."""
+    from cdvae_studio.worker import JobRunner
+
+    runner = JobRunner(_one_step, name="cdvae-test-join")
+    # runs in the job's thread after the loop has emitted its end: the thread winds down late
+    runner._thread.started.connect(lambda: time.sleep(0.3), Qt.ConnectionType.DirectConnection)
+    ended_when_reported: list[bool] = []
+    runner.finished.connect(lambda *_: ended_when_reported.append(runner._thread.isFinished()))
+    with qtbot.waitSignal(runner.finished, timeout=10_000):
+        runner.start()
+    assert ended_when_reported == [True]
