@@ -7,8 +7,10 @@ process, so the same trainer code serves the CLI, the Studio and a cluster job.
 from __future__ import annotations
 
 import contextlib
+import gc
 import os
 import pickle
+import traceback
 from dataclasses import dataclass
 from typing import Iterator
 
@@ -82,8 +84,15 @@ def _check_gpu_per_process(local_rank: int) -> None:
             f"(torchrun --nproc_per_node {gpus}) or train on the CPU with --device cpu (gloo)")
 
 
-def teardown(env: Dist, aligned: bool = False) -> None:
-    """Leave the process group this module started. When every rank got here at the same point
+def teardown(env: Dist, aligned: bool = False, error: BaseException | None = None) -> None:
+    """Leave the process group this module started. First let go of what still holds the group:
+    a failed run's ``error`` keeps, through its traceback, the training frame, its DDP wrapper and
+    that wrapper's reducer, which holds the gloo group; left to interpreter exit, the group's
+    threads were torn down with it and the rank died of SIGABRT (exit -6, seen in CI on the
+    disk-full test: one rank in two still held its wrapper after main returned). Its frames'
+    locals are cleared and collected here, while the interpreter still runs.
+
+    When every rank got here at the same point
     (``aligned``: a finished run, or an error ``on_every_rank`` says each rank raised together)
     the ranks first meet at a barrier, so that none leaves (and exits) while another still
     completes the last collective: without it about 1 run in 20 under torchrun (gloo, 2 ranks,
@@ -93,9 +102,23 @@ def teardown(env: Dist, aligned: bool = False) -> None:
     that failed alone only leaves: the others may be inside a collective that a barrier would be
     mistaken for."""
     if env.owns_group and dist.is_initialized():
+        _release_frames(error)
+        gc.collect()
         if aligned:
             dist.barrier()
         dist.destroy_process_group()
+
+
+def _release_frames(error: BaseException | None, seen: set[int] | None = None) -> None:
+    """Clear the locals of every finished frame in ``error``'s traceback and in those of its
+    cause and context; the message and the traceback's lines stay."""
+    seen = set() if seen is None else seen
+    if error is None or id(error) in seen:
+        return
+    seen.add(id(error))
+    traceback.clear_frames(error.__traceback__)
+    _release_frames(error.__cause__, seen)
+    _release_frames(error.__context__, seen)
 
 
 def raised_on_every_rank(error: BaseException) -> BaseException:

@@ -189,16 +189,18 @@ def train(
     if env.device.type == "cuda":
         torch.backends.cudnn.deterministic, torch.backends.cudnn.benchmark = True, False
     aligned = False  # every rank leaves at the same point: a finished run, or an error raised on all
+    error = None
     try:
         yield from _run(pairs, model_cfg, train_cfg, out, resume, env, controls)
         aligned = True
     except BaseException as exc:
-        aligned = D.on_every_rank(exc)
+        aligned, error = D.on_every_rank(exc), exc
         raise
     finally:
         torch.set_num_threads(threads)  # the Studio and test processes keep their own setting
         torch.backends.cudnn.deterministic, torch.backends.cudnn.benchmark = cudnn_flags
-        D.teardown(env, aligned)
+        D.teardown(env, aligned, error)
+        error = None  # no cycle through this frame's traceback
 
 
 def _run(pairs, model_cfg, train_cfg, out: Path, resume: bool, env: D.Dist, controls: Controls) -> Iterator[Progress]:
