@@ -87,9 +87,9 @@ def _check_gpu_per_process(local_rank: int) -> None:
 def teardown(env: Dist, aligned: bool = False, error: BaseException | None = None) -> None:
     """Leave the process group this module started. First let go of what still holds the group:
     a failed run's ``error`` keeps, through its traceback, the training frame, its DDP wrapper and
-    that wrapper's reducer, which holds the gloo group; left to interpreter exit, the group's
-    threads were torn down with it and the rank died of SIGABRT (exit -6, seen in CI on the
-    disk-full test: one rank in two still held its wrapper after main returned). Its frames'
+    that wrapper's reducer, which holds the gloo group (in the disk-full test one rank in two still
+    held its wrapper after main returned). Freed only at interpreter exit, gloo's threads can
+    abort the process, and that test's ranks did die of SIGABRT once in CI. The error's frames'
     locals are cleared and collected here, while the interpreter still runs.
 
     When every rank got here at the same point
