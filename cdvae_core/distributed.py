@@ -68,8 +68,20 @@ def setup(device_name: str) -> Dist:
         return Dist(dist.get_rank(), dist.get_world_size(), device, False)
     if device.type == "cuda":
         torch.cuda.set_device(device)
-    dist.init_process_group(backend="nccl" if device.type == "cuda" else "gloo")
+    init_group("nccl" if device.type == "cuda" else "gloo")
     return Dist(rank, world, device, True)
+
+
+def init_group(backend: str, **kwargs) -> None:
+    """``dist.init_process_group(backend, **kwargs)``, after importing what DDP imports on first
+    use: torch.distributed.nn.functional, whose functions take the group live at their import as
+    a default argument (``group=group.WORLD``). Imported while our group is up, they hold it for
+    good: destroy_process_group cannot free it, and gloo's threads (pt_gloo_runloop,
+    gloo_tcp_loop) still ran at interpreter exit, where about 1 finished torchrun run in 20
+    aborted ("terminate called without an active exception"). Imported first, they hold None."""
+    import torch.distributed.nn.functional  # noqa: F401
+
+    dist.init_process_group(backend=backend, **kwargs)
 
 
 def _check_gpu_per_process(local_rank: int) -> None:
@@ -88,9 +100,9 @@ def teardown(env: Dist, aligned: bool = False, error: BaseException | None = Non
     """Leave the process group this module started. First let go of what still holds the group:
     a failed run's ``error`` keeps, through its traceback, the training frame, its DDP wrapper and
     that wrapper's reducer, which holds the gloo group (in the disk-full test one rank in two still
-    held its wrapper after main returned). Freed only at interpreter exit, gloo's threads can
-    abort the process, and that test's ranks did die of SIGABRT once in CI. The error's frames'
-    locals are cleared and collected here, while the interpreter still runs.
+    held its wrapper after main returned). Left to interpreter exit, gloo's threads would run
+    there (see init_group), and that test's ranks did die of SIGABRT once in CI. The error's
+    frames' locals are cleared and collected here, while the interpreter still runs.
 
     When every rank got here at the same point
     (``aligned``: a finished run, or an error ``on_every_rank`` says each rank raised together)

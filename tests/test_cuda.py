@@ -97,7 +97,7 @@ D.Dist.enabled = property(lambda self: dist.is_initialized())
 def setup(device_name):
     device = D.resolve_device(device_name)
     torch.cuda.set_device(device)
-    dist.init_process_group("nccl", rank=0, world_size=1)
+    D.init_group("nccl", rank=0, world_size=1)
     assert dist.get_backend() == "nccl"
     return D.Dist(0, 1, device, True)
 D.setup = setup

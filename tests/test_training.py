@@ -560,7 +560,7 @@ def test_teardown_frees_the_ddp_wrapper_a_failed_run_holds_before_leaving_the_gr
 
     from cdvae_core import distributed as D
 
-    dist.init_process_group("gloo", init_method=f"file://{tmp_path / 'store'}", rank=0, world_size=1)
+    D.init_group("gloo", init_method=f"file://{tmp_path / 'store'}", rank=0, world_size=1)
     refs: list = []
     alive_at_destroy = []
     destroy = dist.destroy_process_group
@@ -578,6 +578,31 @@ def test_teardown_frees_the_ddp_wrapper_a_failed_run_holds_before_leaving_the_gr
     D.teardown(D.Dist(owns_group=True), aligned=True, error=error)
     assert alive_at_destroy == [False] and not dist.is_initialized()
     assert "No space left on device" in str(error) and error.__traceback__.tb_next is not None  # message, lines kept
+
+
+LEAVE_AFTER_DDP = """
+import os, sys, tempfile, torch
+from cdvae_core import distributed as D
+D.init_group("gloo", init_method="file://" + os.path.join(tempfile.mkdtemp(), "store"), rank=0, world_size=1)
+net = torch.nn.parallel.DistributedDataParallel(torch.nn.Linear(2, 2))
+net(torch.ones(4, 2)).sum().backward()
+del net
+D.teardown(D.Dist(owns_group=True), aligned=True)
+names = sorted(open(f"/proc/self/task/{t}/comm").read().strip() for t in os.listdir("/proc/self/task"))
+print(" ".join(name for name in names if "gloo" in name))
+"""
+
+
+@pytest.mark.skipif(not Path("/proc/self/task").is_dir(), reason="reads thread names from Linux's /proc")
+def test_leaving_the_group_after_ddp_stops_gloos_threads():
+    """DDP's first use imported torch.distributed.nn.functional, whose default arguments then held
+    the live group for good: gloo's threads outlived destroy_process_group and still ran at
+    interpreter exit (about 1 finished torchrun run in 20 aborted there). init_group imports it
+    first. A fresh interpreter, so that nothing else imported it before."""
+    done = subprocess.run([sys.executable, "-c", LEAVE_AFTER_DDP], capture_output=True, text=True, timeout=120,
+                          env={**os.environ, "OMP_NUM_THREADS": "1"})
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert done.stdout.strip() == "", f"gloo threads still running after teardown: {done.stdout.strip()}"
 
 
 def test_more_processes_than_gpus_is_one_clear_error_before_nccl(monkeypatch):
