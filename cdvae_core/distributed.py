@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import gc
+import importlib
 import os
 import pickle
 import traceback
@@ -79,8 +80,7 @@ def init_group(backend: str, **kwargs) -> None:
     good: destroy_process_group cannot free it, and gloo's threads (pt_gloo_runloop,
     gloo_tcp_loop) still ran at interpreter exit, where about 1 finished torchrun run in 20
     aborted ("terminate called without an active exception"). Imported first, they hold None."""
-    import torch.distributed.nn.functional  # noqa: F401
-
+    importlib.import_module("torch.distributed.nn.functional")
     dist.init_process_group(backend=backend, **kwargs)
 
 
