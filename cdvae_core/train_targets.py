@@ -86,30 +86,31 @@ def tie_consistent_targets(coords_c: np.ndarray, coords_g: np.ndarray, tied: int
 
 
 @torch.no_grad()
-def encode_codes(model: torch.nn.Module, xc: np.ndarray, device: torch.device, batch: int = 256) -> np.ndarray:
-    """Posterior-mean codes of x_c (N, Cc, 32, 32) -> (N, D) float32, in eval mode."""
+def _eval_in_batches(model: torch.nn.Module, fn, arrays: tuple[np.ndarray, ...], device: torch.device,
+                     batch: int) -> list[np.ndarray]:
+    """``fn(*chunks)`` over ``batch`` rows of ``arrays`` at a time, moved to ``device``, with the
+    model in eval mode (its mode restored after): the float32 parts, in row order."""
     was_training = model.training
     model.eval()
-    parts = []
-    for start in range(0, len(xc), batch):
-        chunk = torch.from_numpy(xc[start : start + batch]).to(device)
-        parts.append(model.encode_code_c(chunk).float().cpu().numpy())
-    model.train(was_training)
+    try:
+        return [fn(*(torch.from_numpy(np.ascontiguousarray(a[i : i + batch])).to(device) for a in arrays))
+                .float().cpu().numpy() for i in range(0, len(arrays[0]), batch)]
+    finally:
+        model.train(was_training)
+
+
+def encode_codes(model: torch.nn.Module, xc: np.ndarray, device: torch.device, batch: int = 256) -> np.ndarray:
+    """Posterior-mean codes of x_c (N, Cc, 32, 32) -> (N, D) float32, in eval mode."""
+    parts = _eval_in_batches(model, model.encode_code_c, (xc,), device, batch)
     return np.concatenate(parts, 0) if parts else np.zeros((0, 0), np.float32)
 
 
-@torch.no_grad()
 def pair_drift(model: torch.nn.Module, codes_c: np.ndarray, xg: np.ndarray, device: torch.device,
                batch: int = 512) -> np.ndarray:
     """Each pair's tie drift (``CDVAE.tie_drift``) of its x_g (N, Cg, 32, 32) from its x_c's code
     (N, D): (N,) float32."""
-    was_training = model.training
-    model.eval()
-    parts = [model.tie_drift(torch.from_numpy(codes_c[i : i + batch]).to(device),
-                             torch.from_numpy(np.ascontiguousarray(xg[i : i + batch])).to(device)).float().cpu().numpy()
-             for i in range(0, len(xg), batch)]
-    model.train(was_training)
-    return np.concatenate(parts).astype(np.float32) if parts else np.zeros(0, np.float32)
+    parts = _eval_in_batches(model, model.tie_drift, (codes_c, xg), device, batch)
+    return np.concatenate(parts) if parts else np.zeros(0, np.float32)
 
 
 def embedding_arrays(
