@@ -70,6 +70,8 @@ class MainWindow(QMainWindow):
         configure_torch()
         self.train_dialog = None
         self.export_dialog = None
+        self.shortcuts_dialog = None
+        self.about_box = None
         self._build_ui()
         self._build_actions()
         self.state = StudioState(self)
@@ -228,6 +230,10 @@ class MainWindow(QMainWindow):
         self.openSessionAction = act("Open session…", "Ctrl+Shift+O", self.open_session_dialog)
         self.gifAction = act("Export sweep as GIF or MP4…", "Ctrl+G", self.export_gif_dialog)
         self.interpolationGifAction = act("Export interpolation as GIF or MP4…", "Ctrl+Shift+G", self.export_interpolation_dialog)
+        self.shortcutsAction = act("Keyboard shortcuts…", QKeySequence.StandardKey.HelpContents, self.open_shortcuts_dialog)
+        self.aboutAction = act("About CDVAE Studio", None, self.open_about_box)
+        # StandardKey.Quit is empty on some platforms (offscreen, some X11 desktops): spelled out
+        self.quitAction = act("Quit", "Ctrl+Q", self.close)
         self._build_menus()
         self.emptyTrain.clicked.connect(self.open_train_dialog)
 
@@ -241,11 +247,36 @@ class MainWindow(QMainWindow):
         for a in (self.exportAction, self.gifAction, self.interpolationGifAction):
             file_menu.addAction(a)
         file_menu.addSeparator()
-        file_menu.addAction("Quit", QKeySequence.StandardKey.Quit, self.close)
+        file_menu.addAction(self.quitAction)
         samples = bar.addMenu("&Samples")
         for a in (self.resampleAction, self.starAction, self.undoAction):
             samples.addAction(a)
         bar.addMenu("&Model").addAction(self.trainAction)
+        help_menu = bar.addMenu("&Help")
+        help_menu.addAction(self.shortcutsAction)
+        help_menu.addAction(self.aboutAction)
+
+    def menu_actions(self) -> list[QAction]:
+        """Every action of every menu, in menu order (what the shortcuts window lists)."""
+        return [a for m in self.menuBar().actions() if m.menu() is not None
+                for a in m.menu().actions() if not a.isSeparator()]
+
+    def open_shortcuts_dialog(self) -> None:
+        from .help_dialogs import ShortcutsDialog
+
+        if self.shortcuts_dialog is None:  # the actions are fixed once the window is built
+            self.shortcuts_dialog = ShortcutsDialog(self, self.menu_actions())
+        self.shortcuts_dialog.show()
+        self.shortcuts_dialog.raise_()
+
+    def open_about_box(self) -> None:
+        from .help_dialogs import about_box
+
+        ctx = self.state.ctx
+        if self.about_box is not None:
+            self.about_box.deleteLater()  # its text names the model loaded then
+        self.about_box = about_box(self, str(ctx.entry.path) if ctx is not None else None, self.settings.fileName())
+        self.about_box.open()
 
     # messages --------------------------------------------------------------------------------
     def show_error(self, text: str) -> None:

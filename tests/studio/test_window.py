@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+import torch
 from PySide6.QtCore import QPointF, Qt
 from PySide6.QtWidgets import QCheckBox, QComboBox, QDoubleSpinBox, QPushButton, QSlider
 
@@ -254,3 +255,39 @@ def test_spread_control_redraws_the_same_samples_pulled_in_and_is_saved(qtbot, m
     other.state.open_session(str(tmp_path / "s.json"))
     settle(other)
     assert other.findChild(QDoubleSpinBox, "temperatureSpin").value() == 0.25 and other.state.temperature == 0.25
+
+
+def test_help_menu_lists_every_shortcut_and_says_what_is_loaded(qtbot, make_window, settle):
+    """Help > Keyboard shortcuts is read from the menus (so a new shortcut shows up without an
+    edit here) plus the mouse gestures; Help > About names the version, the paper, the
+    libraries, and the model and settings file in use."""
+    from PySide6.QtGui import QKeySequence
+
+    from cdvae_studio.help_dialogs import GESTURES
+
+    win = make_window("resaturation")
+    settle(win)
+    help_titles = [a.text() for a in win.menuBar().actions()]
+    assert help_titles[-1] == "&Help"
+    win.shortcutsAction.trigger()
+    table = win.shortcuts_dialog.table
+    rows = {table.item(r, 0).text(): table.item(r, 1).text() for r in range(table.rowCount())}
+    native = QKeySequence.SequenceFormat.NativeText
+    with_keys = [a for a in win.menu_actions() if not a.shortcut().isEmpty()]
+    assert len(with_keys) == 13  # open, model, session x2, export x3, quit, resample, star, undo, train, help
+    for action in with_keys:
+        assert rows[action.text().rstrip("…")] == action.shortcut().toString(native)
+    assert rows["Resample"] == "R" and rows["Export"] == QKeySequence("Ctrl+E").toString(native)
+    assert rows["Quit"] == QKeySequence("Ctrl+Q").toString(native)  # StandardKey.Quit is empty offscreen
+    for what, does in GESTURES:
+        assert rows[what] == does
+    assert table.rowCount() == len(with_keys) + len(GESTURES)
+    win.shortcutsAction.trigger()
+    assert win.shortcuts_dialog.table is table  # shown again, not built again
+
+    win.aboutAction.trigger()
+    box = win.about_box
+    text = box.text()
+    assert box.isVisible() and "CDVAE Studio" in text and "Co-embedding Deep Variational Auto" in text
+    assert torch.__version__ in text and str(win.state.ctx.entry.path) in text and win.settings.fileName() in text
+    box.accept()

@@ -1,0 +1,106 @@
+"""The Help menu's windows: every shortcut and mouse gesture, and what this build is.
+
+The shortcut list is read from the window's own actions when it opens, so it cannot fall behind
+a shortcut added or changed in ``main_window._build_actions``.
+"""
+
+from __future__ import annotations
+
+import platform
+from importlib import metadata
+
+import PySide6
+import torch
+from PySide6.QtCore import Qt, qVersion
+from PySide6.QtGui import QAction, QKeySequence
+from PySide6.QtWidgets import (
+    QDialog,
+    QDialogButtonBox,
+    QHeaderView,
+    QMessageBox,
+    QTableWidget,
+    QTableWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
+
+# what the mouse and keys do outside the actions (sample_grid, panels.StarTray, lpp_scatter,
+# MainWindow.dropEvent)
+GESTURES: tuple[tuple[str, str], ...] = (
+    ("Click a sample", "make it the current sample: its code goes to the sliders, its result to the preview"),
+    ("Right-click a sample", "star or unstar it (starred samples are what Export writes first)"),
+    ("Delete or Backspace in the starred list", "remove the selected stars"),
+    ("Click a point of the LPP scatter", "open that training example's x_c as the input"),
+    ("Drop an image or a model folder on the window", "open it"),
+)
+
+
+def shortcut_rows(actions: list[QAction]) -> list[tuple[str, str]]:
+    """(what, keys) for every action with a shortcut, in the order given, then the gestures."""
+    rows = []
+    for action in actions:
+        keys = action.shortcut().toString(QKeySequence.SequenceFormat.NativeText)
+        if keys:
+            rows.append((action.text().replace("&", "").rstrip("…"), keys))
+    return rows + list(GESTURES)
+
+
+class ShortcutsDialog(QDialog):
+    """A two-column table: what, and the keys or gesture that does it."""
+
+    def __init__(self, parent: QWidget | None, actions: list[QAction]) -> None:
+        super().__init__(parent)
+        self.setObjectName("shortcutsDialog")
+        self.setWindowTitle("Keyboard shortcuts and mouse")
+        rows = shortcut_rows(actions)
+        self.table = QTableWidget(len(rows), 2)
+        self.table.setObjectName("shortcutsTable")
+        self.table.setHorizontalHeaderLabels(["Action", "Keys or mouse"])
+        self.table.verticalHeader().setVisible(False)
+        self.table.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
+        self.table.setWordWrap(True)
+        for r, (what, keys) in enumerate(rows):
+            self.table.setItem(r, 0, QTableWidgetItem(what))
+            self.table.setItem(r, 1, QTableWidgetItem(keys))
+        header = self.table.horizontalHeader()
+        header.setSectionResizeMode(0, QHeaderView.ResizeMode.ResizeToContents)
+        header.setSectionResizeMode(1, QHeaderView.ResizeMode.Stretch)
+        self.table.resizeRowsToContents()
+        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
+        buttons.rejected.connect(self.reject)
+        layout = QVBoxLayout(self)
+        layout.addWidget(self.table)
+        layout.addWidget(buttons)
+        self.resize(760, 460)
+
+
+def about_text(model_dir: str | None, settings_file: str) -> str:
+    """The About box's rich text: version, paper, libraries, where the model and settings live."""
+    try:
+        version = metadata.version("cdvae-studio")
+    except metadata.PackageNotFoundError:  # run from a source tree that was never installed
+        version = "not installed"
+    model = model_dir if model_dir else "none loaded"
+    return (
+        f"<h3>CDVAE Studio {version}</h3>"
+        "<p>Explore ambiguous image predictions: many plausible relightings, resaturations or "
+        "motions of one photo, drawn from a conditional VAE.</p>"
+        "<p>Model: the Co-embedding Deep Variational Auto-Encoder of J. Lu, A. Deshpande and "
+        "D. Forsyth, <i>CDVAE: Co-embedding Deep Variational Auto Encoder for Conditional "
+        "Variational Generation</i>.</p>"
+        f"<p>PyTorch {torch.__version__} · Qt {qVersion()} · PySide6 {PySide6.__version__} · "
+        f"Python {platform.python_version()}</p>"
+        f"<p>Model directory: {model}<br>Settings: {settings_file}</p>"
+    )
+
+
+def about_box(parent: QWidget, model_dir: str | None, settings_file: str) -> QMessageBox:
+    """A window-modal About box, shown with ``open()`` (never a nested event loop)."""
+    box = QMessageBox(parent)
+    box.setObjectName("aboutBox")
+    box.setWindowTitle("About CDVAE Studio")
+    box.setTextFormat(Qt.TextFormat.RichText)
+    box.setText(about_text(model_dir, settings_file))
+    box.setStandardButtons(QMessageBox.StandardButton.Ok)
+    box.setWindowModality(Qt.WindowModality.WindowModal)
+    return box
