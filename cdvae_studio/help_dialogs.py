@@ -27,11 +27,11 @@ from PySide6.QtWidgets import (
 # what the mouse and keys do outside the actions (sample_grid, panels.StarTray, lpp_scatter,
 # MainWindow.dropEvent)
 GESTURES: tuple[tuple[str, str], ...] = (
-    ("Click a sample", "make it the current sample: its code goes to the sliders, its result to the preview"),
-    ("Right-click a sample", "star or unstar it (starred samples are what Export writes first)"),
-    ("Delete or Backspace in the starred list", "remove the selected stars"),
-    ("Click a point of the LPP scatter", "open that training example's x_c as the input"),
-    ("Drop an image or a model folder on the window", "open it"),
+    ("Make a sample the current one (its code to the sliders, its result to the preview)", "Click it in the grid"),
+    ("Star or unstar a sample (Export writes the starred ones)", "Right-click it in the grid"),
+    ("Remove the selected stars", "Delete or Backspace in the starred list"),
+    ("Open a training example's x_c as the input", "Click its point in the LPP scatter"),
+    ("Open an image or a model folder", "Drop it on the window"),
 )
 
 
@@ -58,20 +58,19 @@ class ShortcutsDialog(QDialog):
         self.table.setHorizontalHeaderLabels(["Action", "Keys or mouse"])
         self.table.verticalHeader().setVisible(False)
         self.table.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
-        self.table.setWordWrap(True)
+        self.table.setWordWrap(False)  # one line a row: the dialog is sized for the longest
         for r, (what, keys) in enumerate(rows):
             self.table.setItem(r, 0, QTableWidgetItem(what))
             self.table.setItem(r, 1, QTableWidgetItem(keys))
         header = self.table.horizontalHeader()
         header.setSectionResizeMode(0, QHeaderView.ResizeMode.ResizeToContents)
         header.setSectionResizeMode(1, QHeaderView.ResizeMode.Stretch)
-        self.table.resizeRowsToContents()
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
         buttons.rejected.connect(self.reject)
         layout = QVBoxLayout(self)
         layout.addWidget(self.table)
         layout.addWidget(buttons)
-        self.resize(760, 460)
+        self.resize(860, 500)
 
 
 def about_text(model_dir: str | None, settings_file: str) -> str:
