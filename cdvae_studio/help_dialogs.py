@@ -70,7 +70,9 @@ class ShortcutsDialog(QDialog):
         layout = QVBoxLayout(self)
         layout.addWidget(self.table)
         layout.addWidget(buttons)
-        self.resize(860, 500)
+        row = self.table.fontMetrics().height() + 6
+        self.table.verticalHeader().setDefaultSectionSize(row)
+        self.resize(860, row * (len(rows) + 1) + 80)  # every row in view, no scrolling
 
 
 def about_text(model_dir: str | None, settings_file: str) -> str:
