@@ -104,15 +104,15 @@ def teardown(env: Dist, aligned: bool = False, error: BaseException | None = Non
     there (see init_group), and that test's ranks did die of SIGABRT once in CI. The error's
     frames' locals are cleared and collected here, while the interpreter still runs.
 
-    When every rank got here at the same point
-    (``aligned``: a finished run, or an error ``on_every_rank`` says each rank raised together)
-    the ranks first meet at a barrier, so that none leaves (and exits) while another still
-    completes the last collective: without it about 1 run in 20 under torchrun (gloo, 2 ranks,
-    torch 2.13) ended in "terminate called without an active exception" during interpreter
-    shutdown, after every file was written, and torchrun reported the run as failed (5 of 104
-    finished runs; with the barrier 0 of 270; the agreed-error tests failed the same way). A rank
-    that failed alone only leaves: the others may be inside a collective that a barrier would be
-    mistaken for."""
+    When every rank got here at the same point (``aligned``: a finished run, or an error
+    ``on_every_rank`` says each rank raised together) the ranks first meet at a barrier, so that
+    none leaves (and exits) while another still completes the last collective: without it about
+    1 run in 20 under torchrun (gloo, 2 ranks, torch 2.13) ended in "terminate called without an
+    active exception" during interpreter shutdown, after every file was written, and torchrun
+    reported the run as failed (5 of 104 finished runs; with the barrier 0 of 270; the
+    agreed-error tests failed the same way; init_group has since removed the threads that ran
+    there). A rank that failed alone only leaves: the others may be inside a collective that a
+    barrier would be mistaken for."""
     if env.owns_group and dist.is_initialized():
         _release_frames(error)
         gc.collect()

@@ -6,6 +6,7 @@ a shortcut added or changed in ``main_window._build_actions``.
 
 from __future__ import annotations
 
+import html
 import platform
 from importlib import metadata
 
@@ -81,7 +82,7 @@ def about_text(model_dir: str | None, settings_file: str) -> str:
         version = metadata.version("cdvae-studio")
     except metadata.PackageNotFoundError:  # run from a source tree that was never installed
         version = "not installed"
-    model = model_dir if model_dir else "none loaded"
+    model = html.escape(model_dir) if model_dir else "none loaded"
     return (
         f"<h3>CDVAE Studio {version}</h3>"
         "<p>Explore ambiguous image predictions: many plausible relightings, resaturations or "
@@ -91,7 +92,7 @@ def about_text(model_dir: str | None, settings_file: str) -> str:
         "Variational Generation</i>.</p>"
         f"<p>PyTorch {torch.__version__} · Qt {qVersion()} · PySide6 {PySide6.__version__} · "
         f"Python {platform.python_version()}</p>"
-        f"<p>Model directory: {model}<br>Settings: {settings_file}</p>"
+        f"<p>Model directory: {model}<br>Settings: {html.escape(settings_file)}</p>"
     )
 
 
