@@ -18,7 +18,9 @@ from pathlib import Path
 from typing import Any, Callable, Generator, NamedTuple
 
 import numpy as np
-from PySide6.QtWidgets import QComboBox, QFormLayout, QLabel, QMessageBox, QSpinBox, QWidget
+from PySide6.QtCore import QUrl
+from PySide6.QtGui import QDesktopServices
+from PySide6.QtWidgets import QComboBox, QFormLayout, QLabel, QMessageBox, QPushButton, QSpinBox, QWidget
 
 from .job_dialog import JobDialog, PathField
 from .worker import JobRunner
@@ -176,7 +178,13 @@ class ExportDialog(JobDialog):
         form.addRow("Batch: results per image", self.batch_n)
         form.addRow("Format", self.fmt)
         form.addRow("Into folder", self.folder)
-        self._lay_out(form)
+        # the finished export's folder in the system's file manager: where the user goes next
+        self.open_folder_button = QPushButton("Open folder")
+        self.open_folder_button.setObjectName("exportOpenFolder")
+        self.open_folder_button.setEnabled(False)
+        self.open_folder_button.clicked.connect(self.open_folder)
+        self._written_to = ""  # the folder of the export that ran last
+        self._lay_out(form, extra_buttons=(self.open_folder_button,))
         self.what.currentIndexChanged.connect(self._what_changed)
         self.batch_n.valueChanged.connect(lambda _n: self._what_changed(self.what.currentIndex()))
         self._what_changed(0)
@@ -254,7 +262,14 @@ class ExportDialog(JobDialog):
             if first is None:
                 return
             factory = lambda: export_job(groups, outdir, fmt, first)  # noqa: E731
+        self._written_to = outdir
+        self.open_folder_button.setEnabled(False)
         self._launch(JobRunner(factory, name="cdvae-export"), "Exporting…")
+
+    def open_folder(self) -> None:
+        """Show the last export's folder in the system's file manager."""
+        if not QDesktopServices.openUrl(QUrl.fromLocalFile(str(Path(self._written_to).absolute()))):
+            self.status.setText(f"Could not open a file manager; the results are in {Path(self._written_to)}.")
 
     def _first_index(self, outdir: str, stems: list[str]) -> int | None:
         """The number the new files start from: 0, or past earlier results of the same photos in
@@ -285,12 +300,15 @@ class ExportDialog(JobDialog):
         if status == "done":
             written, failed = payload if isinstance(payload, tuple) else (payload, [])
             self.written, self.failed = int(written or 0), list(failed)
-            text = f"Wrote {self.written} result(s) with sidecars to {Path(self.folder.text())}."
+            # the export's own folder: the field may have been edited while it ran
+            text = f"Wrote {self.written} result(s) with sidecars to {Path(self._written_to)}."
             if self.failed:  # a batch skips unreadable images: say which, not just a smaller count
                 text += (f" Skipped {len(self.failed)} image(s) that could not be read: "
                          + "; ".join(f"{Path(name).name} ({why})" for name, why in self.failed))
             self.status.setText(text)
+            self.open_folder_button.setEnabled(self.written > 0)
         elif status == "cancelled":
             self.status.setText("Export cancelled; files already written are complete.")
+            self.open_folder_button.setEnabled(Path(self._written_to).is_dir())
         else:
             self.status.setText(f"Export failed: {payload}")

@@ -107,10 +107,13 @@ class JobDialog(QDialog):
         self.start_button.clicked.connect(self.start)
         self.cancel_button.clicked.connect(self.cancel)
 
-    def _lay_out(self, form: QFormLayout, *stretched: QWidget) -> None:
-        """The form, the bar, the status line, ``stretched`` widgets (growing), the buttons."""
+    def _lay_out(self, form: QFormLayout, *stretched: QWidget, extra_buttons: tuple[QWidget, ...] = ()) -> None:
+        """The form, the bar, the status line, ``stretched`` widgets (growing), the buttons
+        (``extra_buttons`` left of Start and Cancel)."""
         buttons = QHBoxLayout()
         buttons.addStretch(1)
+        for button in extra_buttons:
+            buttons.addWidget(button)
         buttons.addWidget(self.start_button)
         buttons.addWidget(self.cancel_button)
         layout = QVBoxLayout(self)

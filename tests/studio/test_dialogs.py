@@ -46,7 +46,7 @@ def test_train_cancel_stops_cleanly(qtbot, train_on_pairs, tmp_path):
     assert "Cancelled" in dlg.status.text() and dlg.resume.isChecked()
 
 
-def test_export_two_starred_samples(qtbot, make_window, settle, tmp_path):
+def test_export_two_starred_samples(qtbot, make_window, settle, tmp_path, monkeypatch):
     win = make_window("resaturation")
     settle(win)
     win.state.toggle_star(2)
@@ -64,10 +64,24 @@ def test_export_two_starred_samples(qtbot, make_window, settle, tmp_path):
     out = tmp_path / "export"
     dlg.folder.edit.setText(str(out))
     dlg.fmt.setCurrentText("png")
+    assert not dlg.open_folder_button.isEnabled()  # nothing written yet
     qtbot.mouseClick(dlg.start_button, Qt.MouseButton.LeftButton)
+    dlg.folder.edit.setText(str(tmp_path / "elsewhere"))  # edited while it runs: the button keeps the export's
     qtbot.waitUntil(lambda: dlg.runner is not None and not dlg.running() and dlg.start_button.isEnabled(),
                     timeout=120_000)
     assert dlg.written == 3, dlg.status.text()
+    assert dlg.status.text() == f"Wrote 3 result(s) with sidecars to {out}."
+    # "Open folder" shows where the files went, in the system's file manager
+    from PySide6.QtGui import QDesktopServices
+
+    opened = []
+    monkeypatch.setattr(QDesktopServices, "openUrl", lambda url: opened.append(url.toLocalFile()) or True)
+    assert dlg.open_folder_button.isEnabled()
+    qtbot.mouseClick(dlg.open_folder_button, Qt.MouseButton.LeftButton)
+    assert opened == [str(out)]
+    monkeypatch.setattr(QDesktopServices, "openUrl", lambda url: False)  # no file manager here
+    qtbot.mouseClick(dlg.open_folder_button, Qt.MouseButton.LeftButton)
+    assert dlg.status.text() == f"Could not open a file manager; the results are in {out}."
     pngs = sorted(out.glob("*.png"))
     sidecars = sorted(out.glob("*.json"))
     assert len(pngs) == 3 and len(sidecars) == 3
