@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any, Callable, Generator, NamedTuple
 
 import numpy as np
-from PySide6.QtCore import QUrl
+from PySide6.QtCore import QSettings, QStandardPaths, QUrl
 from PySide6.QtGui import QDesktopServices
 from PySide6.QtWidgets import QComboBox, QFormLayout, QLabel, QMessageBox, QPushButton, QSpinBox, QWidget
 
@@ -27,6 +27,18 @@ from .worker import JobRunner
 
 WHAT = ("Starred samples", "Current sample", "Whole grid", "Batch: a folder of images")
 FORMATS = ("png", "jpg", "png16")
+FOLDER_KEY = "exportFolder"  # QSettings: the folder the last export went into
+
+
+def default_export_folder(settings: QSettings | None) -> str:
+    """The folder the last export went into, else "CDVAE Studio" in the user's Pictures folder
+    (their home where there is none): created when the first export writes into it."""
+    last = str(settings.value(FOLDER_KEY, "")) if settings is not None else ""
+    if last:
+        return last
+    pictures = QStandardPaths.writableLocation(QStandardPaths.StandardLocation.PicturesLocation)
+    base = Path(pictures) if pictures and Path(pictures).is_dir() else Path.home()
+    return str(base / "CDVAE Studio")
 
 
 class Group(NamedTuple):
@@ -150,8 +162,9 @@ def batch_job(predictor: Any, folder: str, n: int, seed: int, outdir: str, fmt: 
 
 
 class ExportDialog(JobDialog):
-    def __init__(self, parent: QWidget | None = None) -> None:
+    def __init__(self, parent: QWidget | None = None, settings: QSettings | None = None) -> None:
         super().__init__(parent, "export", "Export results", "Export")
+        self.settings = settings
         self.resize(560, 300)
         self.items: dict[str, Any] = {}
         self.provider: Callable[[], dict[str, Any]] | None = None  # the window's current items, read at start
@@ -165,6 +178,7 @@ class ExportDialog(JobDialog):
         self.fmt.addItems(list(FORMATS))
         self.folder = PathField(True, "Export folder")
         self.folder.edit.setObjectName("exportFolder")
+        self.folder.edit.setText(default_export_folder(settings))
         self.batch_folder = PathField(True, "Folder of images to export")
         self.batch_folder.edit.setObjectName("exportBatchFolder")
         self.batch_n = QSpinBox()
@@ -263,6 +277,8 @@ class ExportDialog(JobDialog):
                 return
             factory = lambda: export_job(groups, outdir, fmt, first)  # noqa: E731
         self._written_to = outdir
+        if self.settings is not None:
+            self.settings.setValue(FOLDER_KEY, outdir)  # proposed again next time, in this session or the next
         self.open_folder_button.setEnabled(False)
         self._launch(JobRunner(factory, name="cdvae-export"), "Exporting…")
 

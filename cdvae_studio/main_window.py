@@ -333,7 +333,7 @@ class MainWindow(QMainWindow):
         from .export_dialog import ExportDialog
 
         if self.export_dialog is None:
-            self.export_dialog = ExportDialog(self)
+            self.export_dialog = ExportDialog(self, self.settings)
             self.export_dialog.provider = self.state.export_items
             # the dialog is modeless: stars and grids that change while it is open must reach it
             self.state.starsChanged.connect(self._refresh_export)

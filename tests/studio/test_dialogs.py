@@ -278,3 +278,34 @@ def test_train_form_proposes_each_tasks_item_count_and_keeps_the_users(qtbot, tm
     dlg.out.edit.setText(str(tmp_path / "mine"))
     dlg.task.setCurrentText("motion")
     assert dlg.limit.value() == 500 and dlg.out.text() == str(tmp_path / "mine")
+
+
+def test_export_proposes_the_last_export_folder_and_a_pictures_folder_at_first(qtbot, make_window, settle, tmp_path):
+    """The folder field used to start empty, so every first export stopped at "Choose a folder".
+    It proposes "CDVAE Studio" in Pictures (or home) and then the folder the last export went
+    into, kept in the settings for the next session."""
+    from PySide6.QtCore import QStandardPaths
+
+    from cdvae_studio.export_dialog import default_export_folder
+
+    win = make_window("resaturation")
+    settle(win)
+    win.open_export_dialog()
+    dlg = win.export_dialog
+    first = Path(dlg.folder.text())
+    pictures = QStandardPaths.writableLocation(QStandardPaths.StandardLocation.PicturesLocation)
+    assert first.name == "CDVAE Studio"
+    assert first.parent == (Path(pictures) if pictures and Path(pictures).is_dir() else Path.home())
+    assert not first.exists() or first.is_dir()  # nothing is made until an export writes there
+    out = tmp_path / "mine"
+    dlg.what.setCurrentIndex(1)
+    dlg.folder.edit.setText(str(out))
+    qtbot.mouseClick(dlg.start_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: dlg.runner is not None and not dlg.running() and dlg.start_button.isEnabled(),
+                    timeout=120_000)
+    assert dlg.written == 1, dlg.status.text()
+    assert default_export_folder(win.settings) == str(out)
+    again = make_window("resaturation", settings=win.settings)  # the next session, same settings file
+    settle(again)
+    again.open_export_dialog()
+    assert again.export_dialog.folder.text() == str(out)
