@@ -76,13 +76,14 @@ class ShortcutsDialog(QDialog):
         self.resize(860, row * (len(rows) + 1) + 80)  # every row in view, no scrolling
 
 
-def about_text(model_dir: str | None, settings_file: str) -> str:
-    """The About box's rich text: version, paper, libraries, where the model and settings live."""
+def about_text(model: tuple[str, str] | None, settings_file: str) -> str:
+    """The About box's rich text: version, paper, libraries, the model in use ((label, path): a
+    model folder, or a pair file for the nearest-neighbour baseline) and the settings file."""
     try:
         version = metadata.version("cdvae-studio")
     except metadata.PackageNotFoundError:  # run from a source tree that was never installed
         version = "not installed"
-    model = html.escape(model_dir) if model_dir else "none loaded"
+    in_use = "none loaded" if model is None else f"{html.escape(model[0])}, from {html.escape(model[1])}"
     return (
         f"<h3>CDVAE Studio {version}</h3>"
         "<p>Explore ambiguous image predictions: many plausible relightings, resaturations or "
@@ -92,17 +93,17 @@ def about_text(model_dir: str | None, settings_file: str) -> str:
         "Variational Generation</i>.</p>"
         f"<p>PyTorch {torch.__version__} · Qt {qVersion()} · PySide6 {PySide6.__version__} · "
         f"Python {platform.python_version()}</p>"
-        f"<p>Model directory: {model}<br>Settings: {html.escape(settings_file)}</p>"
+        f"<p>Model: {in_use}<br>Settings: {html.escape(settings_file)}</p>"
     )
 
 
-def about_box(parent: QWidget, model_dir: str | None, settings_file: str) -> QMessageBox:
+def about_box(parent: QWidget, model: tuple[str, str] | None, settings_file: str) -> QMessageBox:
     """A window-modal About box, shown with ``open()`` (never a nested event loop)."""
     box = QMessageBox(parent)
     box.setObjectName("aboutBox")
     box.setWindowTitle("About CDVAE Studio")
     box.setTextFormat(Qt.TextFormat.RichText)
-    box.setText(about_text(model_dir, settings_file))
+    box.setText(about_text(model, settings_file))
     box.setStandardButtons(QMessageBox.StandardButton.Ok)
     box.setWindowModality(Qt.WindowModality.WindowModal)
     return box

@@ -275,7 +275,8 @@ class MainWindow(QMainWindow):
         ctx = self.state.ctx
         if self.about_box is not None:
             self.about_box.deleteLater()  # its text names the model loaded then
-        self.about_box = about_box(self, str(ctx.entry.path) if ctx is not None else None, self.settings.fileName())
+        model = None if ctx is None else (ctx.entry.label, str(ctx.entry.path))
+        self.about_box = about_box(self, model, self.settings.fileName())
         self.about_box.open()
 
     # messages --------------------------------------------------------------------------------
