@@ -88,12 +88,12 @@ def about_text(model: tuple[str, str] | None, settings_file: str) -> str:
         f"<h3>CDVAE Studio {version}</h3>"
         "<p>Explore ambiguous image predictions: many plausible relightings, resaturations or "
         "motions of one photo, drawn from a conditional VAE.</p>"
-        "<p>Model: the Co-embedding Deep Variational Auto-Encoder of J. Lu, A. Deshpande and "
+        "<p>The method: the Co-embedding Deep Variational Auto-Encoder of J. Lu, A. Deshpande and "
         "D. Forsyth, <i>CDVAE: Co-embedding Deep Variational Auto Encoder for Conditional "
         "Variational Generation</i>.</p>"
         f"<p>PyTorch {torch.__version__} · Qt {qVersion()} · PySide6 {PySide6.__version__} · "
         f"Python {platform.python_version()}</p>"
-        f"<p>Model: {in_use}<br>Settings: {html.escape(settings_file)}</p>"
+        f"<p>Loaded model: {in_use}<br>Settings: {html.escape(settings_file)}</p>"
     )
 
 

@@ -290,6 +290,6 @@ def test_help_menu_lists_every_shortcut_and_says_what_is_loaded(qtbot, make_wind
     text = box.text()
     assert box.isVisible() and "CDVAE Studio" in text and "Co-embedding Deep Variational Auto" in text
     entry = win.state.ctx.entry
-    assert f"Model: {entry.label}, from {entry.path}" in text
+    assert f"Loaded model: {entry.label}, from {entry.path}" in text
     assert torch.__version__ in text and win.settings.fileName() in text
     box.accept()
