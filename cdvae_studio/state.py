@@ -17,6 +17,8 @@ import numpy as np
 from PySide6.QtCore import QObject, Signal, Slot
 from superqt.utils import qdebounced, qthrottled
 
+from cdvae_core.predictor import DRIFT_LIMIT
+
 from .catalog import CatalogError, ModelEntry
 from .images import ImageLoadError, LoadedImage, load_image
 from .jobs import GRID, ContextResult, DocCache, Draw, GridResult, apply_pins, load_context, own_sample, render_grid
@@ -636,7 +638,8 @@ class StudioState(ActionsMixin, QObject):
 
     def _apply_drift(self, drift: np.ndarray) -> None:
         shown = np.round(drift, 1)  # flag what the badge reads: 2.04 reads "2.0σ", not past 2
-        limit = round(getattr(self.ctx.predictor, "drift_limit", 2.0), 1) if self.ctx is not None else 2.0
+        # the nearest-neighbour baseline has no drift of its own: the library's default limit
+        limit = round(getattr(self.ctx.predictor, "drift_limit", DRIFT_LIMIT), 1) if self.ctx is not None else DRIFT_LIMIT
         self.w.sampleGrid.set_badges([f"drift {d:.1f}σ" for d in shown], [bool(d > limit) for d in shown])
 
     def _apply_sweeps(self, strips: np.ndarray) -> None:
