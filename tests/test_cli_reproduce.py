@@ -70,6 +70,12 @@ def test_reproduce_refuses_what_changed_or_went_missing_in_one_line(exported, ca
                           (["--out", str(exported)], "name a .png or .jpg file")):
         one_line_error(capsys, sample.main(["--reproduce", str(side), *flags]), needle)
     one_line_error(capsys, sample.main(["--reproduce", str(exported / "none.json")]), "not a readable sidecar")
+    # the result instead of its sidecar: named, with the file to pass instead
+    one_line_error(capsys, sample.main(["--reproduce", str(exported / "out" / "photo_000.png")]),
+                   "an image, not a sidecar; pass the .json written beside it (photo_000.json)")
+    (exported / "binary.json").write_bytes(b"\xff\xd8\xff\xe0 not text")
+    one_line_error(capsys, sample.main(["--reproduce", str(exported / "binary.json")]),
+                   "not a readable sidecar (binary data, not JSON text)")
     one_line_error(capsys, sample.main(["--model", str(exported / "model"), "--n", "2", "--overwrite", "--image",
                                         str(exported / "photo.png"), "--export", str(exported / "x")]),
                    "--overwrite goes with --reproduce")

@@ -32,7 +32,7 @@ from .. import __version__
 from ..atomic import write_text_atomic
 from ..progress import Progress
 from .errors import ExportError, PostprocessError
-from .imagefiles import check_format, list_images, read_image, write_image
+from .imagefiles import IMAGE_SUFFIXES, check_format, list_images, read_image, write_image
 from .render import Renderer, get_renderer
 from .upsample import UpsampleSettings
 
@@ -320,8 +320,14 @@ def export_folder(predictor, folder: str | os.PathLike, n: int, outdir: str | os
 
 def read_sidecar(path: str | os.PathLike) -> dict[str, Any]:
     """A sidecar's JSON (format versions 1 and 2); ExportError for anything else."""
+    path = Path(path)
+    if path.suffix.lower() in IMAGE_SUFFIXES:  # the likeliest slip: the result instead of its sidecar
+        raise ExportError(f"{path}: an image, not a sidecar; pass the .json written beside it "
+                          f"({path.with_suffix('.json').name})")
     try:
-        data = json.loads(Path(path).read_text("utf-8"))
+        data = json.loads(path.read_text("utf-8"))
+    except UnicodeDecodeError:  # a ValueError, but not a JSONDecodeError
+        raise ExportError(f"{path}: not a readable sidecar (binary data, not JSON text)") from None
     except (OSError, json.JSONDecodeError) as exc:
         raise ExportError(f"{path}: not a readable sidecar ({exc})") from exc
     if not isinstance(data, dict) or data.get("format") != SIDECAR_FORMAT:
