@@ -137,7 +137,8 @@ def main(argv: list[str] | None = None) -> int:
 
         def check() -> None:
             nonlocal code
-            done = window.state.is_settled() and (window.state.settled_once or window.state.entry is None)
+            state = window.state  # settled: drawn, or nothing left to draw (no model, or no photo opened)
+            done = state.is_settled() and (state.settled_once or state.entry is None or state.image is None)
             waited = time.monotonic() - started
             if (done and waited > 1.0) or waited > SCREENSHOT_TIMEOUT_S:
                 timer.stop()

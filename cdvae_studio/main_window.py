@@ -40,7 +40,7 @@ from .state import StudioState
 from .widgets.code_sliders import CodeSliders
 from .widgets.flow_view import FlowView
 from .widgets.lpp_scatter import LppScatter
-from .widgets.panels import ImagePane, ImagePanel, ModelCombo, StarTray, TruthView
+from .widgets.panels import ImagePane, ImagePanel, MessageBanner, ModelCombo, StarTray, TruthView
 from .widgets.sample_grid import SampleGrid
 
 
@@ -138,11 +138,7 @@ class MainWindow(QMainWindow):
         lv.addWidget(QLabel("Starred (right-click a sample)"))
         lv.addWidget(self.tray)
 
-        self.banner = QLabel("")
-        self.banner.setObjectName("messageBanner")
-        self.banner.setWordWrap(True)
-        self.banner.setStyleSheet("QLabel { background: #5a1d1d; color: #ffd7d7; padding: 4px; }")
-        self.banner.setVisible(False)
+        self.banner = MessageBanner()
         self.sampleGrid = SampleGrid()
         self.emptyLabel = QLabel()
         self.emptyLabel.setObjectName("emptyState")
@@ -280,15 +276,16 @@ class MainWindow(QMainWindow):
         self.about_box.open()
 
     # messages --------------------------------------------------------------------------------
-    def show_error(self, text: str) -> None:
-        """A problem the user should see (bad image, failed load): banner and status bar."""
-        self.banner.setText(text)
-        self.banner.setVisible(True)
+    def show_error(self, text: str, about: str = "") -> None:
+        """A problem the user should see (bad image, failed load): banner and status bar.
+        ``about`` ("image", "model", "session"; "" for anything else) says which success clears it."""
+        self.banner.show_message(text, about)
         self.statusBar().showMessage(text, 15000)
 
-    def clear_error(self) -> None:
-        self.banner.setVisible(False)
-        self.banner.setText("")
+    def clear_error(self, about: str) -> None:
+        """Something about ``about`` went right: the banner goes unless it says what went wrong with
+        something else (a model that failed to open stays up while the start-up photo lands)."""
+        self.banner.clear(about)
 
     def show_empty(self, text: str | None) -> None:
         if text is None:

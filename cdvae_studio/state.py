@@ -88,6 +88,7 @@ class StudioState(ActionsMixin, QObject):
         self._restore: Session | None = None  # a session to restore onto its model's and image's context
         self._restore_for: tuple[str | None, str | None] = (None, None)  # (model key, image path); None: any
         self._image_pending = False  # an image file is being read in the worker
+        self._held_error = ""  # an error to show again once the fallback photo has landed
         self._builtin_paths: set[str] = set()  # the gallery's built-in photos
         self._exports: list[Any] = []  # animation export jobs, run one after another
         self._context_deferred = False  # a context was asked for meanwhile
@@ -175,6 +176,7 @@ class StudioState(ActionsMixin, QObject):
         if entry is None:
             return
         self.entry = entry
+        self.w.clear_error("model")  # another model asked for: an earlier one's failure is old news
         self._forget_restore(model_key=entry.key)
         self.w.settings.setValue(f"model/{entry.task}", entry.key)
         self.w.modelLabel.setText(f"loading {entry.label}…")
@@ -185,7 +187,7 @@ class StudioState(ActionsMixin, QObject):
             entry = (self.catalog.add_pair_file(path) if str(path).endswith(".npz")
                      else self.catalog.add_model_dir(path, kind=kind))
         except (CatalogError, ValueError) as exc:
-            self.w.show_error(str(exc))
+            self.w.show_error(str(exc), about="model")
             return
         if kind == "trained":
             saved = [str(p) for p in (self.w.settings.value("trainedModels", []) or [])]
@@ -236,9 +238,16 @@ class StudioState(ActionsMixin, QObject):
         self._image_pending = False
         deferred, self._context_deferred = self._context_deferred, False
         if isinstance(loaded, str):
-            self.w.show_error(loaded)
+            self.w.show_error(loaded, about="image")
             if self._restore is not None and self._restore_for[1] == path:
                 self._restore_for = (self._restore_for[0], None)  # the session's image is gone: any will do
+            if self.image is None and path not in self._builtin_paths:
+                # nothing on screen yet (a bad file named on the command line replaced the start-up
+                # photo's job): show the first built-in photo rather than an empty window, and keep
+                # the message up once it lands (set_image clears the banner)
+                self._held_error = f"{loaded.rstrip('.')}. Showing a built-in photo instead."
+                self._open_default_image()
+                return
             if self.image is not None and not isinstance(self.image, LoadedImage) \
                     and getattr(self.image, "task", self.task_name) != self.task_name:
                 self._open_default_image()  # the task changed while the bad file was read: see set_task
@@ -246,6 +255,9 @@ class StudioState(ActionsMixin, QObject):
                 self.request_context()  # the model changed while the bad file was read
             return
         self.set_image(loaded, path)
+        if self._held_error:
+            self.w.show_error(self._held_error, about="image")
+            self._held_error = ""
         # a built-in photo (a gallery click) is not a recent file, and its folder (inside the
         # installed packages) is no place to start the next Open dialog
         if remember and path not in self._builtin_paths:
@@ -263,7 +275,7 @@ class StudioState(ActionsMixin, QObject):
 
     def set_image(self, loaded: LoadedImage | Any, path: str | None) -> None:
         self._forget_restore(image_path=path if path is not None else getattr(loaded, "key", ""))
-        self.w.clear_error()
+        self.w.clear_error("image")
         self.image, self.image_path = loaded, path
         rgb = loaded.rgb
         self.w.imagePanel.photo.set_image(rgb)
@@ -479,7 +491,7 @@ class StudioState(ActionsMixin, QObject):
         if not self.worker.is_current(channel, rid):
             return  # a newer request of this channel is on its way: drop the stale result
         if error:
-            self.w.show_error(f"{channel}: {error}")
+            self.w.show_error(f"{channel}: {error}", about="model" if channel == "context" else "")
             if channel == "context":
                 self.w.modelLabel.setText("model failed to load")
             if channel == "image":  # an unexpected failure: still release the contexts waiting for it

@@ -261,15 +261,16 @@ class ActionsMixin:
         try:
             s = load_session(path)
         except SessionError as exc:
-            self.w.show_error(str(exc))
+            self.w.show_error(str(exc), about="session")
             return
         try:
             entry = self._session_model(s.model)
         except (CatalogError, ValueError) as exc:
             # nothing changes: the session's code means nothing on another model (it used to be
             # restored onto the current one, and the image the session then opened hid this error)
-            self.w.show_error(f"session model unavailable: {exc}")
+            self.w.show_error(f"session model unavailable: {exc}", about="session")
             return
+        self.w.clear_error("session")
         self.seed = s.seed
         self.w.seedSpin.blockSignals(True)
         self.w.seedSpin.setValue(s.seed)

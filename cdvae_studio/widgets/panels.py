@@ -1,5 +1,5 @@
-"""Small display panels: an image pane, the image panel (photo, x_c layer, gallery, recent),
-the starred tray, and the ground-truth view (split or flicker against the truth)."""
+"""Small display panels: the message banner, an image pane, the image panel (photo, x_c layer,
+gallery, recent), the starred tray, and the ground-truth view (split or flicker against the truth)."""
 
 from __future__ import annotations
 
@@ -30,6 +30,44 @@ from PySide6.QtWidgets import (
 from .lpp_scatter import rgb_pixmap
 
 GALLERY_CELL = (64, 78)  # px: a 56 px thumbnail and one line of its name
+
+
+class MessageBanner(QLabel):
+    """The red lines above the grid that say what went wrong: one message per subject ("image",
+    "model", "session"; "" for anything else), so that a bad model named on the command line
+    and the start-up photo's fallback both stay up. A success takes down the message about its
+    own subject and the one about nothing in particular; a click dismisses them all."""
+
+    def __init__(self) -> None:
+        super().__init__("")
+        self.setObjectName("messageBanner")
+        self.setWordWrap(True)
+        self.setStyleSheet("QLabel { background: #5a1d1d; color: #ffd7d7; padding: 4px; }")
+        self.setToolTip("Click to dismiss")
+        self.messages: dict[str, str] = {}  # subject -> its latest message, oldest subject first
+        self.setVisible(False)
+
+    def show_message(self, text: str, about: str = "") -> None:
+        self.messages.pop(about, None)  # the newest message last
+        self.messages[about] = text
+        self._show()
+
+    def clear(self, about: str | None = None) -> None:
+        """Take down the message about ``about`` and the one about nothing; None: all of them."""
+        if about is None:
+            self.messages.clear()
+        else:
+            self.messages.pop(about, None)
+            self.messages.pop("", None)
+        self._show()
+
+    def _show(self) -> None:
+        self.setText("\n".join(self.messages.values()))
+        self.setVisible(bool(self.messages))
+
+    def mousePressEvent(self, event) -> None:  # noqa: N802 (Qt's name)
+        self.clear()
+        event.accept()
 
 
 class ModelCombo(QComboBox):

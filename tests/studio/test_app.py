@@ -125,13 +125,21 @@ def test_session_round_trip(tmp_path):
         load_session(tmp_path / "bad.json")
 
 
-def test_screenshot_command_exits_cleanly(studio_assets, tmp_path):
+@pytest.mark.parametrize("photo", [None, "bad.jpg"])
+def test_screenshot_command_exits_cleanly(studio_assets, tmp_path, photo):
+    """Also with a photo that cannot be opened: the window used to wait for it for 120 s and
+    exit 1, unsettled; a built-in photo stands in now."""
     shot = tmp_path / "shot.png"
     env = dict(os.environ, QT_QPA_PLATFORM="offscreen", CDVAE_STUDIO_ASSETS=str(studio_assets))
-    proc = subprocess.run([sys.executable, "-m", "cdvae_studio.app", "--screenshot", str(shot),
+    photos = []
+    if photo:
+        (tmp_path / photo).write_bytes(b"\xff\xd8\xff\xe0 not a JPEG")
+        photos = [str(tmp_path / photo)]
+    proc = subprocess.run([sys.executable, "-m", "cdvae_studio.app", *photos, "--screenshot", str(shot),
                            "--settings", str(tmp_path / "s.ini"), "--size", "1200x800"],
                           env=env, capture_output=True, text=True, timeout=180)
     assert proc.returncode == 0, proc.stderr
+    assert "had not settled" not in proc.stderr
     for marker in ("Traceback", "Segmentation", "Fatal", "RuntimeError", "QThread: Destroyed"):
         assert marker not in proc.stderr, proc.stderr
     import cv2

@@ -5,6 +5,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 import pytest
+from PySide6.QtCore import Qt
 
 from cdvae_studio.images import MAX_SIDE, ImageLoadError, decode_image, load_image
 
@@ -75,6 +76,47 @@ def test_window_survives_every_bad_image(qtbot, make_window, settle, tmp_path):
     assert not win.banner.isVisible()
     assert win.state.ctx.doc.name == "grey.png"
     assert "grey image" in win.imagePanel.caption.text()
+
+
+def test_bad_files_named_at_start_up_leave_a_working_window_and_every_message(qtbot, make_window, settle,
+                                                                               studio_assets, tmp_path):
+    """``cdvae-studio bad.jpg --model typo/``: the start-up photo's job was replaced by the bad
+    file's, so the window used to stay empty (no photo, "loading..." for good), and the start-up
+    photo, landing, took down the model's message. Now a built-in photo stands in, and each
+    message stays until something of its own kind succeeds (or a click dismisses them)."""
+    (tmp_path / "bad.jpg").write_bytes(b"\xff\xd8\xff\xe0 not a JPEG")
+    (tmp_path / "typo").mkdir()
+    win = make_window("resaturation")
+    state = win.state
+    state.open_model(str(tmp_path / "typo"))  # what app.main does, before anything has loaded
+    state.open_image(str(tmp_path / "bad.jpg"))
+    settle(win)
+    assert state.image is not None and str(state.image_path) in state._builtin_paths
+    lines = win.banner.text().split("\n")
+    assert win.banner.isVisible() and len(lines) == 2, lines
+    assert "typo is not a saved model" in lines[0]
+    assert lines[1].startswith("Cannot open bad.jpg:") and lines[1].endswith(". Showing a built-in photo instead.")
+    # a photo that opens takes down the photo's message only
+    cv2.imwrite(str(tmp_path / "good.png"), (np.indices((48, 64)).sum(0) % 256).astype(np.uint8))
+    state.open_image(str(tmp_path / "good.png"))
+    settle(win)
+    assert state.ctx.doc.name == "good.png"
+    assert win.banner.isVisible() and "\n" not in win.banner.text() and "typo" in win.banner.text()
+    # a session that cannot be read says so; another model asked for takes down the model's message
+    (tmp_path / "bad_session.json").write_text("{")
+    state.open_session(str(tmp_path / "bad_session.json"))
+    assert "bad_session.json is not a session file" in win.banner.text()
+    state.open_model(str(studio_assets / "models" / "resaturation" / "mdn4"))
+    settle(win)
+    assert win.banner.isVisible() and "typo" not in win.banner.text() and "bad_session.json" in win.banner.text()
+    # a click dismisses what is left
+    qtbot.mouseClick(win.banner, Qt.MouseButton.LeftButton)
+    assert not win.banner.isVisible() and win.banner.text() == ""
+    # a message about nothing in particular goes with the next success of any kind
+    win.show_error("cannot write somewhere")
+    state.open_image(str(tmp_path / "good.png"))
+    settle(win)
+    assert not win.banner.isVisible()
 
 
 @pytest.mark.parametrize("orientation", range(1, 9))
