@@ -292,6 +292,11 @@ def test_eval_and_sample_refuse_bad_input(trained, tmp_path, capsys):
     rgb = write_pairs(tmp_path / "rgb.npz", xc=np.zeros((48, 3, 32, 32), np.float32))
     one_line_error(capsys, sample.main(["--model", str(model), "--pairs", str(rgb), "--n", "2", "--out",
                                         str(tmp_path / "s.npz")]), "the model expects (1, 1)")
+    relighting = write_pairs(tmp_path / "relighting.npz", xc=np.zeros((48, 3, 32, 32), np.float32),
+                             meta=np.array(json.dumps({"task": "relighting"})))
+    for command, out in ((evaluate, []), (sample, ["--n", "2", "--out", str(tmp_path / "s.npz")])):
+        one_line_error(capsys, command.main(["--model", str(model), "--pairs", str(relighting), *out]),
+                       "the pair file was made for relighting but the model was trained for resaturation")
     assert not (tmp_path / "s.npz").exists()
 
 

@@ -84,7 +84,12 @@ def check_output_file(path: str | None, flag: str) -> Path:
 
 
 def check_channels(pairs, config) -> None:
-    """Raise CliError unless the pairs have the model config's (x_c, x_g) channels."""
+    """Raise CliError unless the pairs are of the model's task (where the file names one) and
+    have the model config's (x_c, x_g) channels."""
+    file_task = pairs.meta.get("task")
+    if file_task and file_task != config.task:
+        # said first: channel counts mean little to a user, and two tasks could share them
+        raise CliError(f"the pair file was made for {file_task} but the model was trained for {config.task}")
     if pairs.channels != (config.channels_c, config.channels_g):
         raise CliError(f"the pairs have {pairs.channels} channels (x_c, x_g) but the model expects "
                        f"({config.channels_c}, {config.channels_g})")
