@@ -23,7 +23,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         prog="cdvae-studio",
         description="Explore ambiguous predictions (relighting, resaturation, motion) of CDVAE models.",
     )
-    parser.add_argument("images", nargs="*", help="image(s) to open; the first is shown (default: a built-in photo)")
+    parser.add_argument("images", nargs="*", help="image(s) or folders of images to open; the first is shown, the "
+                        "rest wait in the gallery (default: a built-in photo); a saved model folder or a pair "
+                        "file opens as a model")
     parser.add_argument("--model", help="a saved model directory (or a pair file for the nearest-neighbour baseline)")
     parser.add_argument("--task", choices=("relighting", "resaturation", "motion"), help="task to start on")
     parser.add_argument("--screenshot", metavar="PNG", help="render the window once everything has loaded, "
@@ -124,8 +126,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.model:
         window.state.open_model(args.model)
     if args.images:
-        window.state.add_recent(args.images[1:])  # the rest wait in the gallery, one click away
-        window.state.open_image(args.images[0])
+        window.state.open_paths(args.images)  # the first photo shown, the rest in the gallery
     if args.session:
         window.state.open_session(args.session)
     window.show()

@@ -32,7 +32,8 @@ GESTURES: tuple[tuple[str, str], ...] = (
     ("Star or unstar a sample (Export writes the starred ones)", "Right-click it in the grid"),
     ("Remove the selected stars", "Delete or Backspace in the starred list"),
     ("Open a training example's x_c as the input", "Click its point in the LPP scatter"),
-    ("Open an image or a model folder", "Drop it on the window"),
+    ("Open images, folders of images, a model folder or a pair file", "Drop them on the window"),
+    ("Dismiss the red message line", "Click it"),
 )
 
 

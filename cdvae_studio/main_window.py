@@ -302,11 +302,12 @@ class MainWindow(QMainWindow):
         self.settings.setValue("lastFolder", str(Path(path).parent))
 
     def open_image_dialog(self) -> None:
+        """One photo or several (the first is shown, the rest wait in the gallery)."""
         pattern = "Images (" + " ".join(f"*{s}" for s in IMAGE_SUFFIXES) + ");;All files (*)"
-        path, _ = QFileDialog.getOpenFileName(self, "Open image", self._last_dir(), pattern)
-        if path:
-            self._remember_dir(path)
-            self.state.open_image(path)
+        paths, _ = QFileDialog.getOpenFileNames(self, "Open images", self._last_dir(), pattern)
+        if paths:
+            self._remember_dir(paths[0])
+            self.state.open_paths(paths)
 
     def open_model_dialog(self) -> None:
         path = QFileDialog.getExistingDirectory(self, "Open saved model directory", self._last_dir())
@@ -385,15 +386,11 @@ class MainWindow(QMainWindow):
             event.acceptProposedAction()
 
     def dropEvent(self, event) -> None:  # noqa: N802 - Qt override
-        for url in event.mimeData().urls():
-            if url.isLocalFile():
-                path = url.toLocalFile()
-                if Path(path).is_dir() and (Path(path) / "config.json").exists():
-                    self.state.open_model(path)
-                else:
-                    self.state.open_image(path)
-                event.acceptProposedAction()
-                return
+        """Every dropped file: photos, folders of photos, model folders, pair files (open_paths)."""
+        paths = [url.toLocalFile() for url in event.mimeData().urls() if url.isLocalFile()]
+        if paths:
+            self.state.open_paths(paths)
+            event.acceptProposedAction()
 
     # settings and exit -----------------------------------------------------------------------
     def _restore_settings(self) -> None:

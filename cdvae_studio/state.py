@@ -11,7 +11,7 @@ from __future__ import annotations
 import time
 from dataclasses import replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Sequence
 
 import numpy as np
 from PySide6.QtCore import QObject, Signal, Slot
@@ -20,7 +20,7 @@ from superqt.utils import qdebounced, qthrottled
 from cdvae_core.predictor import DRIFT_LIMIT
 
 from .catalog import CatalogError, ModelEntry
-from .images import ImageLoadError, LoadedImage, load_image
+from .images import IMAGE_SUFFIXES, ImageLoadError, LoadedImage, load_image
 from .jobs import GRID, ContextResult, DocCache, Draw, GridResult, apply_pins, load_context, own_sample, render_grid
 from .jobs import render_preview
 from .jobs import render_sweeps, render_truth
@@ -34,6 +34,7 @@ if TYPE_CHECKING:
     from .main_window import MainWindow
 
 FRAME_MS = 16  # slider renders are rate-limited to a 60 Hz display
+RECENT_MAX = 10  # photos the gallery keeps besides the built-in ones
 
 
 class StudioState(ActionsMixin, QObject):
@@ -88,7 +89,7 @@ class StudioState(ActionsMixin, QObject):
         self._restore: Session | None = None  # a session to restore onto its model's and image's context
         self._restore_for: tuple[str | None, str | None] = (None, None)  # (model key, image path); None: any
         self._image_pending = False  # an image file is being read in the worker
-        self._held_error = ""  # an error to show again once the fallback photo has landed
+        self._held_error = ""  # a photo's error to show again once the photo on its way has landed
         self._builtin_paths: set[str] = set()  # the gallery's built-in photos
         self._exports: list[Any] = []  # animation export jobs, run one after another
         self._context_deferred = False  # a context was asked for meanwhile
@@ -216,6 +217,42 @@ class StudioState(ActionsMixin, QObject):
                   if str(p) not in self._builtin_paths]  # listed once, as the built-in photo
         self.w.imagePanel.set_gallery(entries + recent_entries(recent))
 
+    def open_paths(self, paths: Sequence[str]) -> None:
+        """Open what the command line, the Open dialog or a drop hands over: saved model folders
+        and pair files (the nearest-neighbour baseline) as models, the last one named shown;
+        photos into the gallery, the first one shown; a folder that is no model for the photos
+        directly inside it, in name order. The gallery keeps RECENT_MAX of them; the status bar
+        says so when there were more."""
+        models: list[str] = []
+        photos: list[str] = []
+        for path in map(Path, paths):
+            if (path.is_dir() and (path / "config.json").is_file()) or path.suffix.lower() == ".npz":
+                models.append(str(path))
+            elif path.is_dir():
+                found = sorted(str(f) for f in path.iterdir() if f.is_file() and f.suffix.lower() in IMAGE_SUFFIXES
+                               and not f.name.startswith("."))
+                if not found:
+                    self._photo_error(f"{path.name} holds no photos ({' '.join(IMAGE_SUFFIXES)}) and is no saved model")
+                photos += found
+            else:
+                photos.append(str(path))
+        for model in models:
+            self.open_model(model)
+        if not photos:
+            return
+        self.add_recent(photos[1:RECENT_MAX])  # the first lands in front of them once it opens
+        self.open_image(photos[0])
+        if len(photos) > RECENT_MAX:
+            self.w.statusBar().showMessage(f"{len(photos)} photos given: the gallery keeps the first {RECENT_MAX}",
+                                           15000)
+
+    def _photo_error(self, text: str) -> None:
+        """Say what went wrong with a photo, now and, when a photo is on its way (the start-up
+        one), again once it has landed, since landing takes the photo's message down."""
+        self.w.show_error(text, about="image")
+        if self._image_pending:
+            self._held_error = text
+
     def _open_default_image(self) -> None:
         w = self.w.imagePanel.gallery
         if w.count():
@@ -238,15 +275,15 @@ class StudioState(ActionsMixin, QObject):
         self._image_pending = False
         deferred, self._context_deferred = self._context_deferred, False
         if isinstance(loaded, str):
+            self._held_error = ""  # older news than this
             self.w.show_error(loaded, about="image")
             if self._restore is not None and self._restore_for[1] == path:
                 self._restore_for = (self._restore_for[0], None)  # the session's image is gone: any will do
             if self.image is None and path not in self._builtin_paths:
                 # nothing on screen yet (a bad file named on the command line replaced the start-up
-                # photo's job): show the first built-in photo rather than an empty window, and keep
-                # the message up once it lands (set_image clears the banner)
-                self._held_error = f"{loaded.rstrip('.')}. Showing a built-in photo instead."
+                # photo's job): show the first built-in photo rather than an empty window
                 self._open_default_image()
+                self._photo_error(f"{loaded.rstrip('.')}. Showing a built-in photo instead.")
                 return
             if self.image is not None and not isinstance(self.image, LoadedImage) \
                     and getattr(self.image, "task", self.task_name) != self.task_name:
@@ -255,7 +292,7 @@ class StudioState(ActionsMixin, QObject):
                 self.request_context()  # the model changed while the bad file was read
             return
         self.set_image(loaded, path)
-        if self._held_error:
+        if self._held_error:  # said before this photo landed (set_image took the banner down)
             self.w.show_error(self._held_error, about="image")
             self._held_error = ""
         # a built-in photo (a gallery click) is not a recent file, and its folder (inside the
@@ -265,12 +302,12 @@ class StudioState(ActionsMixin, QObject):
             self.w._remember_dir(path)
 
     def add_recent(self, paths: list[str]) -> None:
-        """Put files at the front of the recent list (at most 10) and refresh the gallery."""
+        """Put files at the front of the recent list (at most RECENT_MAX) and refresh the gallery."""
         new = [str(p) for p in paths]
         if not new:
             return
         recent = [p for p in (self.w.settings.value("recentFiles", []) or []) if p not in new]
-        self.w.settings.setValue("recentFiles", (new + recent)[:10])
+        self.w.settings.setValue("recentFiles", (new + recent)[:RECENT_MAX])
         self._fill_gallery()
 
     def set_image(self, loaded: LoadedImage | Any, path: str | None) -> None:

@@ -420,6 +420,43 @@ def test_drop_an_image_file_and_a_model_directory(qtbot, make_window, settle, tm
     assert win.tieCombo.currentData() == f"path:{model.resolve()}"
 
 
+def test_several_photos_a_folder_and_a_pair_file_dropped_at_once(qtbot, make_window, settle, studio_assets,
+                                                                    tmp_path):
+    """A drop used to open its first file only (the rest were dropped silently), and a pair file
+    was read as a photo. Now every file counts (``open_paths``, also the command line's and the
+    Open dialog's): the pair file opens the nearest-neighbour baseline, the first photo is shown,
+    the other photos and a folder's photos wait in the gallery, up to RECENT_MAX of them."""
+    from cdvae_studio.state import RECENT_MAX
+
+    win = make_window("resaturation")
+    settle(win)
+    folder = tmp_path / "holiday"
+    folder.mkdir()
+    inside = [write_png(folder / f"p{i:02d}.png", k=i + 2) for i in range(RECENT_MAX + 2)]
+    (folder / "notes.txt").write_text("not a photo")
+    first, second = write_png(tmp_path / "first.png"), write_png(tmp_path / "second.jpg", k=3)
+    pair_file = studio_assets / "pairs" / "synthetic.npz"
+    urls = [QUrl.fromLocalFile(str(p)) for p in (first, pair_file, second, folder)]
+    assert drop_urls(win, urls) == (True, True)
+    settle(win)
+    assert win.state.ctx.doc.name == "first.png"
+    assert win.state.ctx.entry.kind == "nearest"
+    recent = [win.imagePanel.gallery.item(i).data(Qt.ItemDataRole.UserRole)
+              for i in range(win.imagePanel.gallery.count())][-RECENT_MAX:]
+    assert recent == [first, second, *inside[:RECENT_MAX - 2]]
+    assert f"{RECENT_MAX + 4} photos given: the gallery keeps the first {RECENT_MAX}" in win.statusBar().currentMessage()
+    assert not win.banner.isVisible()
+    # a folder with no photos in it, given before anything has loaded: said, and still said once
+    # the start-up photo has landed (landing takes a photo's message down)
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    fresh = make_window("resaturation")
+    fresh.state.open_paths([str(empty)])
+    settle(fresh)
+    assert fresh.state.image is not None
+    assert fresh.banner.isVisible() and fresh.banner.text().startswith("empty holds no photos")
+
+
 # 7. keyboard shortcuts --------------------------------------------------------------------------
 def test_keyboard_shortcuts(qtbot, make_window, settle):
     from PySide6.QtGui import QKeySequence
@@ -494,11 +531,11 @@ def test_settings_restore_model_per_task_recent_files_geometry(qtbot, make_windo
     win.tieCombo.setCurrentIndex(keys.index(mine_key))
     settle(win)
     assert win.state.ctx.entry.key == mine_key
-    # open an image through File > Open (the file dialog answers)
+    # open two images through File > Open (the file dialog answers): the first is shown
     folder = tmp_path / "photos"
     folder.mkdir()
-    photo = write_png(folder / "kept.png")
-    monkeypatch.setattr(QFileDialog, "getOpenFileName", staticmethod(lambda *a, **k: (photo, "")))
+    photo, also = write_png(folder / "kept.png"), write_png(folder / "also.png", k=5)
+    monkeypatch.setattr(QFileDialog, "getOpenFileNames", staticmethod(lambda *a, **k: ([photo, also], "")))
     win.openAction.trigger()
     settle(win)
     assert win.state.ctx.doc.name == "kept.png"
@@ -517,7 +554,7 @@ def test_settings_restore_model_per_task_recent_files_geometry(qtbot, make_windo
     assert not again.lowerCheck.isChecked() and not again.state.lower and not again.state.grid.lower
     assert again.size() == size
     gallery = again.imagePanel.gallery
-    assert photo in [gallery.item(i).data(Qt.ItemDataRole.UserRole) for i in range(gallery.count())]
+    assert [photo, also] == [gallery.item(i).data(Qt.ItemDataRole.UserRole) for i in range(gallery.count())][-2:]
     assert again._last_dir() == str(folder)
     again.taskCombo.setCurrentText("resaturation")
     settle(again)
