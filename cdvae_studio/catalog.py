@@ -10,12 +10,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
+from cdvae_core.assets import assets_dir
 from cdvae_core.config import ModelConfig
 
 import os
 
-# CDVAE_STUDIO_ASSETS points the Studio at another assets folder (tests, site installs)
-ASSETS = Path(os.environ.get("CDVAE_STUDIO_ASSETS") or Path(__file__).resolve().parent.parent / "assets")
+# CDVAE_STUDIO_ASSETS points the Studio at another assets folder (tests, site installs); else the
+# checkout's assets/, or the copy a regular install made (cdvae_core.assets)
+ASSETS = Path(os.environ.get("CDVAE_STUDIO_ASSETS") or assets_dir() or Path(__file__).resolve().parent.parent / "assets")
 TASKS = ("relighting", "resaturation", "motion")
 # the tie the paper shows for each task's qualitative results (supplementary 9.4)
 PREFERRED = {"relighting": "MDN K=4", "resaturation": "MDN K=12", "motion": "Gauss"}
