@@ -10,14 +10,13 @@ closes the generator between steps: the trainer keeps the last epoch's checkpoin
 from __future__ import annotations
 
 import re
-import tempfile
 import time
 from pathlib import Path
 from typing import Any, Generator
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import QStandardPaths, Qt, Signal
 from PySide6.QtGui import QColor, QIcon, QPixmap
 from PySide6.QtWidgets import (QCheckBox, QComboBox, QFormLayout, QGraphicsView, QHBoxLayout, QLabel, QListWidget,
                                QListWidgetItem, QSpinBox, QWidget)
@@ -59,9 +58,18 @@ def shown_by_default(term: str) -> bool:
     return re.fullmatch(r"kl_[a-z]+_\d+", term) is None
 
 
+def models_root() -> Path:
+    """Where the form proposes to keep trained models: "models" in the app's data folder
+    (``~/.local/share/CDVAE/CDVAE Studio`` on Linux, Application Support on macOS, AppData on
+    Windows). It was the temp dir, which a reboot empties: the model went, and the Studio
+    forgot it without a word."""
+    data = QStandardPaths.writableLocation(QStandardPaths.StandardLocation.AppLocalDataLocation)
+    return (Path(data) if data else Path.home() / ".cdvae-studio") / "models"
+
+
 def default_out_dir(task: str) -> str:
-    """A new folder under the temp dir for a run of ``task`` (never one that already exists)."""
-    root = Path(tempfile.gettempdir()) / "cdvae-models"
+    """A new folder under models_root() for a run of ``task`` (never one that already exists)."""
+    root = models_root()
     stamp = int(time.time())
     out, n = root / f"{task}-{stamp}", 1
     while out.exists():

@@ -249,6 +249,26 @@ def test_star_tray_numbers_samples_as_the_interpolation_dialog_does(qtbot, make_
     assert win.state.interpolation_partner() == 5 and win.tray.item(1).text().endswith("#6")
 
 
+def test_train_form_proposes_a_folder_that_outlives_a_reboot(qtbot, tmp_path, monkeypatch):
+    """The proposed output folder was in the temp dir, which a reboot empties: the model went
+    and the Studio forgot it. It is under the app's data folder now (QStandardPaths), a new
+    folder every time."""
+    from PySide6.QtCore import QStandardPaths
+
+    import cdvae_studio.train_dialog as td
+
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))  # Qt reads it on Linux
+    data = QStandardPaths.writableLocation(QStandardPaths.StandardLocation.AppLocalDataLocation)
+    assert data and td.models_root() == Path(data) / "models"
+    dlg = td.TrainDialog(None, task="motion")
+    qtbot.addWidget(dlg)
+    proposed = Path(dlg.out.text())
+    assert proposed.parent == td.models_root() and proposed.name.startswith("motion-") and not proposed.exists()
+    assert proposed.is_relative_to(tmp_path / "data")  # the data folder, not gettempdir()/cdvae-models
+    (td.models_root() / proposed.name).mkdir(parents=True)  # taken: the next proposal is another folder
+    assert td.default_out_dir("motion") != str(proposed)
+
+
 def test_train_form_proposes_each_tasks_item_count_and_keeps_the_users(qtbot, tmp_path, monkeypatch):
     """The item limit was 2,000 for every task: too few for motion's models to follow the frame
     (docs/results.md, "Motion"). The form proposes the command line's built-in count for its
@@ -256,7 +276,7 @@ def test_train_form_proposes_each_tasks_item_count_and_keeps_the_users(qtbot, tm
     import cdvae_studio.train_dialog as td
     from cdvae_core.data.folders import BUILTIN_DEFAULT_MOTION_PAIRS, BUILTIN_DEFAULT_PAIRS
 
-    monkeypatch.setattr(td.tempfile, "gettempdir", lambda: str(tmp_path))
+    monkeypatch.setattr(td, "models_root", lambda: tmp_path)
     dlg = td.TrainDialog(None, task="resaturation")
     qtbot.addWidget(dlg)
     assert dlg.limit.value() == BUILTIN_DEFAULT_PAIRS == 6000

@@ -123,7 +123,7 @@ def test_training_again_gets_a_new_folder_and_clear_messages(qtbot, train_on_pai
     import cdvae_studio.train_dialog as td
 
     win, dlg = train_on_pairs
-    monkeypatch.setattr(td.tempfile, "gettempdir", lambda: str(tmp_path))
+    monkeypatch.setattr(td, "models_root", lambda: tmp_path)
     dlg.set_task("relighting")  # the main window's task changed: so does the suggestion
     assert "/relighting-" in dlg.out.text()
     dlg.set_task("resaturation")
