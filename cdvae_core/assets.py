@@ -40,10 +40,11 @@ def installed_assets() -> Path | None:
     return None
 
 
-def assets_dir() -> Path | None:
-    """The shipped assets: the checkout's when there is one, else the installed copy; None if
-    neither exists (the Studio then offers no built-in models, the photos come from packages)."""
+def assets_dir() -> Path:
+    """The shipped assets: the checkout's when there is one, else the installed copy. With
+    neither, the checkout's path all the same: nothing is found there (the Studio then offers no
+    built-in models, and the photos come from scikit-image's and scikit-learn's data)."""
     checkout = checkout_assets()
     if checkout.is_dir():
         return checkout
-    return installed_assets()
+    return installed_assets() or checkout

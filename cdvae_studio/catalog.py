@@ -17,7 +17,7 @@ import os
 
 # CDVAE_STUDIO_ASSETS points the Studio at another assets folder (tests, site installs); else the
 # checkout's assets/, or the copy a regular install made (cdvae_core.assets)
-ASSETS = Path(os.environ.get("CDVAE_STUDIO_ASSETS") or assets_dir() or Path(__file__).resolve().parent.parent / "assets")
+ASSETS = Path(os.environ.get("CDVAE_STUDIO_ASSETS") or assets_dir())
 TASKS = ("relighting", "resaturation", "motion")
 # the tie the paper shows for each task's qualitative results (supplementary 9.4)
 PREFERRED = {"relighting": "MDN K=4", "resaturation": "MDN K=12", "motion": "Gauss"}

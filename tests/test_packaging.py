@@ -86,5 +86,13 @@ def test_an_installed_copy_of_the_assets_is_found_from_the_distributions_record(
     try:
         assert assets.installed_assets() == (tmp_path / SHARED).resolve()
         assert assets.assets_dir() == (tmp_path / SHARED).resolve()
+
+        def not_installed(name):
+            raise metadata.PackageNotFoundError(name)
+
+        monkeypatch.setattr(assets.metadata, "distribution", not_installed)
+        assets.installed_assets.cache_clear()
+        assert assets.installed_assets() is None
+        assert assets.assets_dir() == tmp_path / "no checkout"  # neither: a path where nothing is found
     finally:
         assets.installed_assets.cache_clear()

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..assets import assets_dir, checkout_assets
+from ..assets import assets_dir
 from .errors import SkipItem
 from .images import read_image
 
@@ -28,7 +28,7 @@ BUILTIN_PHOTOS = (
     ("flower", "sklearn", "datasets/images/flower.jpg", "CC BY 2.0 (vultilion, Flickr)"),
 )
 
-ASSETS_DIR = (assets_dir() or checkout_assets()) / "images"
+ASSETS_DIR = assets_dir() / "images"
 
 
 def _package_dir(package: str) -> Path | None:
