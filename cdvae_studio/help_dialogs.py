@@ -30,6 +30,7 @@ from PySide6.QtWidgets import (
 GESTURES: tuple[tuple[str, str], ...] = (
     ("Make a sample the current one (its code to the sliders, its result to the preview)", "Click it in the grid"),
     ("Star or unstar a sample (Export writes the starred ones)", "Right-click it in the grid"),
+    ("Move to the next sample", "Arrow keys in the grid (Home, End: the first, the last)"),
     ("Remove the selected stars", "Delete or Backspace in the starred list"),
     ("Open a training example's x_c as the input", "Click its point in the LPP scatter"),
     ("Open images, folders of images, a model folder or a pair file", "Drop them on the window"),

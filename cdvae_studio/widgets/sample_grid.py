@@ -1,7 +1,9 @@
 """``sampleGrid``: conditional samples as full results, all cells from ONE atlas image.
 
 Left click makes a sample current, right click (or the S key in the window) stars it for
-export; hovering reports the cell so the scatter plot can light up that sample's point.
+export; hovering reports the cell so the scatter plot can light up that sample's point. With
+the grid focused (a click gives it focus), the arrow keys move the current sample through the
+layout and Home / End go to the first / last (``step``): they report as a click would.
 
 The worker composes the n cells as one tall (n h, w, 3) uint8 array (``render.compose_cells``
 is vectorised over the batch, so the stack of cells is already an atlas). The grid converts it
@@ -67,6 +69,25 @@ def grid_layout(count: int, width: float, height: float, aspect: float) -> tuple
 
     *_, columns, cell = max(rank(c) for c in range(1, max(count, 1) + 1))
     return -columns, max(1, cell)
+
+
+# key -> how it moves the current cell (``step``)
+STEP_KEYS = {Qt.Key.Key_Left: "left", Qt.Key.Key_Right: "right", Qt.Key.Key_Up: "up", Qt.Key.Key_Down: "down",
+             Qt.Key.Key_Home: "first", Qt.Key.Key_End: "last"}
+
+
+def step(index: int, move: str, columns: int, count: int) -> int:
+    """The cell the keyboard moves to from ``index`` in a grid of ``count`` cells in ``columns``
+    columns (row by row): left / right through the reading order (across row ends), up / down
+    a row (staying put at the edge, or where the ragged last row has no cell below), first, last.
+    From no current cell (-1), every move goes to the first."""
+    if count <= 0:
+        return -1
+    if not 0 <= index < count:
+        return 0
+    target = {"left": index - 1, "right": index + 1, "up": index - columns, "down": index + columns,
+              "first": 0, "last": count - 1}[move]
+    return target if 0 <= target < count else index
 
 
 class _AtlasItem(QGraphicsItem):
@@ -172,6 +193,7 @@ class SampleGrid(pg.GraphicsView):
         self._badge_alerts: list[bool] = [False] * count
         self.scene().sigMouseClicked.connect(self._clicked)
         self.scene().sigMouseMoved.connect(self._moved)
+        self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)  # a click, or Tab, lets the arrow keys in
         self._arrange()
 
     @property
@@ -291,6 +313,16 @@ class SampleGrid(pg.GraphicsView):
             self.starToggled.emit(index)
         elif event.button() == Qt.MouseButton.LeftButton:
             self.sampleClicked.emit(index)
+
+    def keyPressEvent(self, event) -> None:  # noqa: N802 - Qt override
+        move = STEP_KEYS.get(Qt.Key(event.key()))
+        if move is None or event.modifiers() & ~Qt.KeyboardModifier.KeypadModifier:
+            super().keyPressEvent(event)
+            return
+        target = step(self.current, move, self.columns, self._n)
+        if target >= 0 and target != self.current:
+            self.sampleClicked.emit(target)
+        event.accept()
 
     def _moved(self, scene_pos) -> None:
         index = self.cell_at(scene_pos)

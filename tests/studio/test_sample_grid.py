@@ -64,3 +64,39 @@ def test_grid_layout_avoids_a_nearly_empty_last_row_when_cells_are_only_slightly
                            (height - 2 * MARGIN - (rows - 1) * SPACING) / rows / aspect))
             score[c] = size * (1 - RAGGED_ROW_COST * (rows * c - 16) / c)
         assert score[columns] == max(score.values())
+
+
+def test_keyboard_steps_move_through_the_layout_and_stop_at_its_edges():
+    """3 columns of 16 cells: rows 0-2, 3-5, ..., 15 alone on the last row."""
+    from cdvae_studio.widgets.sample_grid import step
+
+    assert [step(4, m, 3, 16) for m in ("left", "right", "up", "down")] == [3, 5, 1, 7]
+    assert step(3, "left", 3, 16) == 2 and step(2, "right", 3, 16) == 3  # across row ends, in reading order
+    assert step(1, "up", 3, 16) == 1 and step(0, "left", 3, 16) == 0  # the top and the start: stay
+    assert step(13, "down", 3, 16) == 13 and step(12, "down", 3, 16) == 15  # no cell below 13; 15 below 12
+    assert step(15, "right", 3, 16) == 15
+    assert step(7, "first", 3, 16) == 0 and step(7, "last", 3, 16) == 15
+    assert step(-1, "down", 3, 16) == 0  # no current sample yet: the first
+    assert step(-1, "down", 3, 0) == -1  # an empty grid: none
+
+
+def test_arrow_keys_in_the_focused_grid_make_that_sample_current(qtbot, make_window, settle):
+    from PySide6.QtCore import Qt
+
+    win = make_window("resaturation")
+    settle(win)
+    grid, state = win.sampleGrid, win.state
+    state.select_sample(0)
+    columns = grid.columns
+    assert grid.focusPolicy() == Qt.FocusPolicy.StrongFocus
+    qtbot.keyClick(grid, Qt.Key.Key_Right)
+    assert state.current == grid.current == 1
+    qtbot.keyClick(grid, Qt.Key.Key_Down)
+    assert state.current == 1 + columns
+    np.testing.assert_allclose(win.codeSliders.code(), state.codes[1 + columns], atol=0.006)  # the sliders follow
+    qtbot.keyClick(grid, Qt.Key.Key_End)
+    assert state.current == len(state.codes) - 1
+    qtbot.keyClick(grid, Qt.Key.Key_Home)
+    assert state.current == 0
+    qtbot.keyClick(grid, Qt.Key.Key_Right, Qt.KeyboardModifier.ControlModifier)  # not ours: unchanged
+    assert state.current == 0
