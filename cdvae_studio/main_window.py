@@ -86,6 +86,13 @@ class MainWindow(QMainWindow):
         bar.setMovable(False)
         self.addToolBar(bar)
         self.toolbar = bar
+        # Open, Train and Export in a toolbar of their own, which moves to a second row when the
+        # window is too narrow for both (_fit_toolbars): in one toolbar they were the first to go
+        # into its overflow menu (at 1,280 px wide, the toolbar needs 1,331)
+        self.actionsBar = QToolBar("Actions")
+        self.actionsBar.setObjectName("actionsToolbar")
+        self.actionsBar.setMovable(False)
+        self.addToolBar(self.actionsBar)
         self.taskCombo = QComboBox()
         self.taskCombo.setObjectName("taskCombo")
         self.taskCombo.addItems(list(TASKS))
@@ -127,7 +134,6 @@ class MainWindow(QMainWindow):
         bar.addWidget(QLabel(" Temperature "))  # not "Spread": that tab is the per-pixel spread map
         bar.addWidget(self.temperatureSpin)
         bar.addWidget(self.lowerCheck)
-        bar.addSeparator()
 
         self.imagePanel = ImagePanel()
         self.tray = StarTray()
@@ -212,7 +218,7 @@ class MainWindow(QMainWindow):
             a.triggered.connect(slot)
             self.addAction(a)
             if toolbar:
-                self.toolbar.addAction(a)
+                self.actionsBar.addAction(a)
             return a
 
         self.openAction = act("Open image…", QKeySequence.StandardKey.Open, self.open_image_dialog, True)
@@ -274,6 +280,20 @@ class MainWindow(QMainWindow):
         model = None if ctx is None else (ctx.entry.label, str(ctx.entry.path))
         self.about_box = about_box(self, model, self.settings.fileName())
         self.about_box.open()
+
+    def _fit_toolbars(self) -> None:
+        """Both toolbars on one row while the window is wide enough for them, else the actions'
+        on a second row: every control stays visible at any width."""
+        need = self.toolbar.sizeHint().width() + self.actionsBar.sizeHint().width()
+        wrapped = self.toolBarBreak(self.actionsBar)
+        if self.width() < need and not wrapped:
+            self.insertToolBarBreak(self.actionsBar)
+        elif self.width() >= need and wrapped:
+            self.removeToolBarBreak(self.actionsBar)
+
+    def resizeEvent(self, event) -> None:  # noqa: N802 - Qt override
+        super().resizeEvent(event)
+        self._fit_toolbars()
 
     # messages --------------------------------------------------------------------------------
     def show_error(self, text: str, about: str = "") -> None:

@@ -184,3 +184,27 @@ def test_the_main_windows_model_combo_is_the_long_name_combo(qtbot, make_window,
     settle(win)
     assert isinstance(win.tieCombo, ModelCombo) and win.tieCombo.objectName() == "tieCombo"
     assert tooltip(win.tieCombo) == win.tieCombo.currentText() != ""
+
+
+def test_open_train_and_export_stay_visible_in_a_narrow_window(qtbot, make_window, settle):
+    """At 1,280 px the one toolbar pushed Open image, Open model, Train and Export into its
+    overflow menu. They have a toolbar of their own now, on a second row when the window is too
+    narrow for both, and back on one row when it is wide again."""
+    from PySide6.QtWidgets import QApplication
+
+    win = make_window("resaturation")
+    settle(win)
+    actions = (win.openAction, win.openModelAction, win.trainAction, win.exportAction)
+    need = win.toolbar.sizeHint().width() + win.actionsBar.sizeHint().width()
+    assert 1280 < need < 1560  # the widths this test is about
+    for width, rows in ((1560, 1), (1280, 2), (1560, 1)):
+        win.resize(width, 900)
+        QApplication.processEvents()
+        assert win.width() == width
+        assert win.toolBarBreak(win.actionsBar) == (rows == 2)
+        same_row = win.actionsBar.geometry().top() == win.toolbar.geometry().top()
+        assert same_row == (rows == 1)
+        for action in actions:  # each a visible button of the bar, none in the overflow menu
+            button = win.actionsBar.widgetForAction(action)
+            assert button is not None and button.isVisible(), (width, action.text())
+            assert win.actionsBar.rect().contains(button.geometry()), (width, action.text())
