@@ -71,9 +71,10 @@ def grid_layout(count: int, width: float, height: float, aspect: float) -> tuple
     return -columns, max(1, cell)
 
 
-# key -> how it moves the current cell (``step``)
-STEP_KEYS = {Qt.Key.Key_Left: "left", Qt.Key.Key_Right: "right", Qt.Key.Key_Up: "up", Qt.Key.Key_Down: "down",
-             Qt.Key.Key_Home: "first", Qt.Key.Key_End: "last"}
+# key code (QKeyEvent.key(), an int) -> how it moves the current cell (``step``)
+STEP_KEYS = {key.value: move for key, move in (
+    (Qt.Key.Key_Left, "left"), (Qt.Key.Key_Right, "right"), (Qt.Key.Key_Up, "up"), (Qt.Key.Key_Down, "down"),
+    (Qt.Key.Key_Home, "first"), (Qt.Key.Key_End, "last"))}
 
 
 def step(index: int, move: str, columns: int, count: int) -> int:
@@ -315,7 +316,7 @@ class SampleGrid(pg.GraphicsView):
             self.sampleClicked.emit(index)
 
     def keyPressEvent(self, event) -> None:  # noqa: N802 - Qt override
-        move = STEP_KEYS.get(Qt.Key(event.key()))
+        move = STEP_KEYS.get(int(event.key()))  # not Qt.Key(...): it raises on codes outside the enum
         if move is None or event.modifiers() & ~Qt.KeyboardModifier.KeypadModifier:
             super().keyPressEvent(event)
             return
