@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import threading
 from dataclasses import dataclass
+from typing import Any
 
 import cv2
 import numpy as np
@@ -72,6 +73,7 @@ class Renderer:
             guide = cv2.resize(self.image, self._solve_shape[::-1], interpolation=cv2.INTER_LINEAR)
         self.upsampler = get_upsampler(guide, (MODEL_SIZE, MODEL_SIZE), settings)
         self._own: tuple[str, np.ndarray] | None = None  # (digest of xg_own, its upsampled detail map)
+        self._prepared: tuple[Any] | None = None  # (task.prepare_compose(image),) once computed
         self._lock = threading.Lock()
 
     @property
@@ -119,8 +121,13 @@ class Renderer:
         return self.task.clip_g(up)
 
     def compose(self, layer: np.ndarray) -> np.ndarray:
-        """One full-resolution layer (Cg, H, W) -> uint8 (H, W, 3) through the task's way back."""
-        return self.task.compose(self.xc_full, layer, image=self.image)
+        """One full-resolution layer (Cg, H, W) -> uint8 (H, W, 3) through the task's way back;
+        what the task derives from the photo alone (``prepare_compose``) is computed once."""
+        with self._lock:
+            if self._prepared is None:
+                self._prepared = (self.task.prepare_compose(self.image),)
+            prepared = self._prepared[0]
+        return self.task.compose(self.xc_full, layer, image=self.image, prepared=prepared)
 
     def render(self, xg_samples: np.ndarray, xg_own: np.ndarray | None = None) -> list[np.ndarray]:
         """uint8 (H, W, 3) per sample: relit / resaturated photo, or (motion) arrows over the frame."""

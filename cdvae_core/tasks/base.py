@@ -7,6 +7,8 @@ uint8 ``(H, W, 3)`` RGB.
 
 from __future__ import annotations
 
+from typing import Any
+
 import cv2
 import numpy as np
 
@@ -113,8 +115,15 @@ class Task:
             raise TaskError(f"a layer must have shape (C, H, W), got {tuple(layer.shape)}")
         return resize_layer(layer, MODEL_SIZE, MODEL_SIZE)
 
-    def compose(self, xc_full: np.ndarray, xg_full: np.ndarray, image: np.ndarray | None = None) -> np.ndarray:
-        """Full-resolution layers back to a uint8 (H, W, 3) photo; ``xg_full`` may be resized first."""
+    def prepare_compose(self, image: np.ndarray) -> Any:
+        """What ``compose`` derives from the photo alone, for a caller that composes one photo many
+        times (``postprocess.Renderer``) to pass back as ``prepared=``; None: nothing worth keeping."""
+        return None
+
+    def compose(self, xc_full: np.ndarray, xg_full: np.ndarray, image: np.ndarray | None = None,
+                prepared: Any = None) -> np.ndarray:
+        """Full-resolution layers back to a uint8 (H, W, 3) photo; ``xg_full`` may be resized first.
+        ``prepared``: ``prepare_compose(image)`` of this same ``image``, or None."""
         raise NotImplementedError
 
     def clip_g(self, xg: np.ndarray) -> np.ndarray:

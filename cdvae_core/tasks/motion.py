@@ -49,7 +49,8 @@ class MotionTask(Task):
         flow = self.clip_g(resize_layer(flow, h, w))
         return np.ascontiguousarray(to_float_rgb(f0).transpose(2, 0, 1)), flow
 
-    def compose(self, xc_full: np.ndarray, xg_full: np.ndarray, image: np.ndarray | None = None) -> np.ndarray:
+    def compose(self, xc_full: np.ndarray, xg_full: np.ndarray, image: np.ndarray | None = None,
+                prepared: None = None) -> np.ndarray:
         """Frame (3, H, W) moved along the flow for one second -> uint8 (H, W, 3).
 
         Backward warp: out(p) = frame(p - flow(p)), exact for smooth flow, a good preview otherwise.

@@ -25,7 +25,8 @@ class RelightingTask(Task):
         """uint8 (H, W, 3) -> albedo (3, H, W), shading (1, H, W), float32 in [0, 1]."""
         return decompose_intrinsic(to_float_rgb(check_image(image)), self.settings)
 
-    def compose(self, xc_full: np.ndarray, xg_full: np.ndarray, image: np.ndarray | None = None) -> np.ndarray:
+    def compose(self, xc_full: np.ndarray, xg_full: np.ndarray, image: np.ndarray | None = None,
+                prepared: None = None) -> np.ndarray:
         """albedo (3, H, W) x shading (1, h, w) resized to (H, W) -> uint8 (H, W, 3)."""
         albedo = check_layer(xc_full, 3, "xc_full")
         h, w = albedo.shape[1:]
