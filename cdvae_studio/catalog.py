@@ -46,6 +46,11 @@ class ModelEntry:
         return f"{self.name} ({where}{extra})"
 
 
+def is_pair_file(path: str | Path) -> bool:
+    """Whether ``path`` names a pair file (the nearest-neighbour baseline) rather than a model folder."""
+    return str(path).endswith(".npz")
+
+
 def read_model_header(path: str | Path) -> tuple[str, str]:
     """(task, display name) of a saved model dir from its config.json, without loading weights."""
     path = Path(path)

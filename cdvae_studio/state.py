@@ -19,7 +19,7 @@ from superqt.utils import qdebounced, qthrottled
 
 from cdvae_core.predictor import DRIFT_LIMIT
 
-from .catalog import CatalogError, ModelEntry
+from .catalog import CatalogError, ModelEntry, is_pair_file
 from .images import IMAGE_SUFFIXES, ImageLoadError, LoadedImage, load_image
 from .jobs import GRID, ContextResult, DocCache, Draw, GridResult, apply_pins, load_context, own_sample, render_grid
 from .jobs import render_preview
@@ -185,7 +185,7 @@ class StudioState(ActionsMixin, QObject):
 
     def open_model(self, path: str, kind: str = "opened") -> None:
         try:
-            entry = (self.catalog.add_pair_file(path) if str(path).endswith(".npz")
+            entry = (self.catalog.add_pair_file(path) if is_pair_file(path)
                      else self.catalog.add_model_dir(path, kind=kind))
         except (CatalogError, ValueError) as exc:
             self.w.show_error(str(exc), about="model")
@@ -226,7 +226,7 @@ class StudioState(ActionsMixin, QObject):
         models: list[str] = []
         photos: list[str] = []
         for path in map(Path, paths):
-            if (path.is_dir() and (path / "config.json").is_file()) or path.suffix.lower() == ".npz":
+            if (path.is_dir() and (path / "config.json").is_file()) or is_pair_file(path):
                 models.append(str(path))
             elif path.is_dir():
                 found = sorted(str(f) for f in path.iterdir() if f.is_file() and f.suffix.lower() in IMAGE_SUFFIXES

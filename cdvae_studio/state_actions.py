@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from .catalog import CatalogError, ModelEntry
+from .catalog import CatalogError, ModelEntry, is_pair_file
 from .jobs import Draw
 from .session import Session, SessionError, load_session, save_session
 
@@ -321,7 +321,7 @@ class ActionsMixin:
             return entry
         from pathlib import Path
 
-        if model.endswith(".npz"):
+        if is_pair_file(model):
             return self.catalog.find(f"nearest:{Path(model).resolve()}") or self.catalog.add_pair_file(model)
         # a directory already offered keeps its loaded model: add_model_dir drops it (a model retrained
         # into its folder must be read again), and until the session's context loaded it again the
