@@ -10,7 +10,11 @@ which depends on the photo alone. Two changes, each measured against its baselin
   the composed results in grey levels;
 - a Renderer prepares the photo once (``prepare_compose``) and every result reuses it (baseline:
   the task's compose recomputing it for every result): the per-result time of upsampling,
-  detail map and compose, no file writing.
+  detail map and compose, no file writing;
+- pixelwise steps (resaturation's decompose, prepare and compose; relighting's compose and its
+  albedo division) run on strips of rows of about 1 MP (baseline: the whole photo at once, as
+  before): the peak of numpy's memory (tracemalloc) and the time of building a Renderer and
+  rendering one result, for both tasks, and whether the results are the same bytes.
 
     python benchmarks/bench_export.py [--sides 2000,4000] [--results 3]
 """
@@ -19,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import time
+import tracemalloc
 from unittest import mock
 
 import cv2
@@ -34,6 +39,31 @@ def seconds(fn, *args):
     started = time.perf_counter()
     out = fn(*args)
     return time.perf_counter() - started, out
+
+
+def one_result_peak(task, photo: np.ndarray, xg: np.ndarray, own: np.ndarray) -> tuple[float, float, np.ndarray]:
+    """(peak numpy MB, seconds, result) of a fresh Renderer rendering one result of ``photo``."""
+    tracemalloc.start()
+    started = time.perf_counter()
+    result = Renderer(task, photo).render(xg[:1], own)[0]
+    elapsed = time.perf_counter() - started
+    peak = tracemalloc.get_traced_memory()[1] / 2 ** 20
+    tracemalloc.stop()
+    return peak, elapsed, result
+
+
+def strips_against_whole(photo: np.ndarray, rng: np.random.Generator) -> None:
+    for name in ("resaturation", "relighting"):
+        task = get_task(name)
+        own = task.to_model(task.decompose(cv2.resize(photo, (256, 192), interpolation=cv2.INTER_AREA))[1])
+        xg = np.clip(own[None] + np.float32(rng.normal(0, 0.1)), 0, 1)
+        strip_mb, strip_s, strip_result = one_result_peak(task, photo, xg, own)
+        with mock.patch("cdvae_core.tasks.base.STRIP_PIXELS", 10 ** 12):
+            whole_mb, whole_s, whole_result = one_result_peak(task, photo, xg, own)
+        same = "the same bytes" if np.array_equal(strip_result, whole_result) else "DIFFERENT bytes"
+        print(f"  {name}, one result from a fresh Renderer: peak numpy memory {strip_mb:.0f} MB in strips, "
+              f"{whole_mb:.0f} MB whole (baseline), {strip_mb / whole_mb:.2f}x; time {strip_s:.2f} s vs "
+              f"{whole_s:.2f} s, {strip_s / whole_s:.2f}x; {same}")
 
 
 def main() -> None:
@@ -72,6 +102,7 @@ def main() -> None:
               f"{reduced_s / full_s:.2f}x, results within {levels} grey level(s); "
               f"per result: prepared once {per_result:.2f} s, recomputed {baseline:.2f} s (baseline), "
               f"{per_result / baseline:.2f}x")
+        strips_against_whole(photo, rng)
 
 
 if __name__ == "__main__":

@@ -145,8 +145,8 @@ def test_a_renderer_prepares_the_photo_once_and_composes_the_same_bytes(name, mo
     image = _photo(seed=3)
     renderer = Renderer(task, image)
     calls = []
-    real = resaturation.hue_borrowing
-    monkeypatch.setattr(resaturation, "hue_borrowing", lambda *a: calls.append(1) or real(*a))
+    real = resaturation.borrowing_of
+    monkeypatch.setattr(resaturation, "borrowing_of", lambda *a: calls.append(1) or real(*a))
     rng = np.random.default_rng(0)
     samples = (renderer.xg_model[None] + rng.normal(0, 0.2, (4, task.channels_g, 32, 32))).astype(np.float32)
     layers = renderer.layers(samples, renderer.xg_model)
@@ -157,3 +157,41 @@ def test_a_renderer_prepares_the_photo_once_and_composes_the_same_bytes(name, mo
     if name != "motion":  # motion's render draws arrows instead
         for result, rendered in zip(composed, renderer.render(samples, renderer.xg_model)):
             np.testing.assert_array_equal(result, rendered)
+
+
+@pytest.mark.parametrize("name", ["resaturation", "relighting", "motion"])
+def test_large_photos_go_through_pixelwise_steps_in_strips_with_the_same_bytes(name, monkeypatch):
+    """Above STRIP_PIXELS a Renderer decomposes, prepares and composes pixelwise tasks strip by
+    strip (a 48-megapixel compose held ~2.4 GB of float temporaries): every layer and result is the
+    same as from the whole photo. Motion's warp reads other rows, so it is never cut."""
+    import cdvae_core.tasks.base as base
+    from cdvae_core.postprocess.render import Renderer
+
+    task = get_task(name)
+    image = _photo(seed=5, size=(97, 64))  # 97 rows: strips of unequal height
+    image[10:40, 5:30] = 128  # a grey patch, so resaturation borrows hue there
+    rng = np.random.default_rng(1)
+    samples = None
+    renderers = {}
+    for strip_pixels in (10 ** 9, 640, 64):  # one strip, 10 strips, 48 (2 rows each, the least)
+        monkeypatch.setattr(base, "STRIP_PIXELS", strip_pixels)
+        renderer = Renderer(task, image)
+        if samples is None:
+            samples = (renderer.xg_model[None] + rng.normal(0, 0.3, (2, task.channels_g, 32, 32))).astype(np.float32)
+        layers = renderer.layers(samples, None if name == "motion" else renderer.xg_model)
+        renderers[strip_pixels] = (renderer, [renderer.compose(layer) for layer in layers])
+    assert len(base.row_strips(97, 64)) == 48
+    calls = []
+    real = task.compose
+    monkeypatch.setattr(task, "compose", lambda *a, **k: calls.append(a[0].shape) or real(*a, **k))
+    renderers[64][0].compose(layers[0])
+    assert len(calls) == (48 if task.pixelwise_compose else 1)  # the strips were taken
+    whole, whole_results = renderers[10 ** 9]
+    for strip_pixels in (640, 64):
+        renderer, results = renderers[strip_pixels]
+        np.testing.assert_array_equal(renderer.xc_full, whole.xc_full)
+        np.testing.assert_array_equal(renderer.xg_full, whole.xg_full)
+        for result, expected in zip(results, whole_results):
+            np.testing.assert_array_equal(result, expected)
+    if name == "resaturation":  # the samples raise the grey patch's saturation: the borrowed hue shows
+        assert not np.array_equal(whole_results[0][10:40, 5:30], image[10:40, 5:30])

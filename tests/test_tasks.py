@@ -94,6 +94,9 @@ def test_relighting_reconstructs_and_beats_luminance_baseline():
         # albedo x shading reproduces the image: stated error <= 1% mean, on these scenes.
         rebuilt = (a * s).transpose(1, 2, 0)
         assert np.abs(rebuilt - image / 255.0).mean() < 0.01
+        # the albedo is the photo over the (clipped) shading, clipped to [0, 1], channel for channel
+        photo = image.astype(np.float32) * np.float32(1.0 / 255.0)  # as tasks read photos
+        np.testing.assert_array_equal(a, np.clip(photo / s[0][:, :, None], 0, 1).transpose(2, 0, 1))
         ours.append(intrinsic_scores(image, albedo, shading, a.transpose(1, 2, 0), s[0])["mean"])
         base.append(intrinsic_scores(image, albedo, shading, *luminance_baseline(image))["mean"])
     assert np.mean(ours) < np.mean(base) / 3
@@ -313,3 +316,19 @@ def test_to_uint8_rgb_rounds_and_clips_as_the_plain_formula():
         out = to_uint8_rgb(image)
         assert out.dtype == np.uint8 and out.shape == image.shape
         np.testing.assert_array_equal(out, expected)
+
+
+@pytest.mark.parametrize("height,width,pixels", [(97, 64, 640), (6000, 8000, 1 << 20), (3, 10 ** 7, 100),
+                                                 (2, 2, 1), (31, 31, 10 ** 6), (5, 4, 4)])
+def test_row_strips_cover_every_row_once_with_at_least_two_rows(height, width, pixels):
+    from cdvae_core.tasks.base import row_strips
+
+    strips = row_strips(height, width, pixels)
+    assert strips[0].start == 0 and strips[-1].stop == height
+    assert all(a.stop == b.start for a, b in zip(strips[:-1], strips[1:]))
+    assert all(s.stop - s.start >= 2 for s in strips)
+    if height * width <= pixels:
+        assert len(strips) == 1
+    else:  # about ``pixels`` each, unless rows run out
+        assert len(strips) == min(-(-height * width // pixels), height // 2)
+        assert max(s.stop - s.start for s in strips) - min(s.stop - s.start for s in strips) <= 1

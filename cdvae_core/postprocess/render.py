@@ -16,6 +16,7 @@ from typing import Any
 import cv2
 import numpy as np
 
+from ..tasks.base import row_strips
 from .errors import PostprocessError
 from .flowviz import draw_arrows, flow_arrows, flow_color, flow_to_pixels
 from .lru import LRUCache
@@ -50,6 +51,16 @@ def _check_image(image: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(image)
 
 
+def _rows_of(prepared: Any, rows: slice) -> Any:
+    """A pixelwise task's ``prepare_compose`` result (None, an array with rows first or a tuple of
+    them) cut to ``rows``."""
+    if prepared is None:
+        return None
+    if isinstance(prepared, tuple):
+        return tuple(_rows_of(part, rows) for part in prepared)
+    return prepared[rows]
+
+
 def _digest(array: np.ndarray) -> str:
     return hashlib.blake2b(np.ascontiguousarray(array).tobytes(), digest_size=16).hexdigest()
 
@@ -60,7 +71,7 @@ class Renderer:
     def __init__(self, task, image: np.ndarray, settings: UpsampleSettings | None = None):
         self.task = task
         self.image = _check_image(image)
-        self.xc_full, self.xg_full = task.decompose(self.image)  # (Cc, H, W), (Cg, H, W)
+        self.xc_full, self.xg_full = self._decompose()  # (Cc, H, W), (Cg, H, W)
         self.xc_model = task.to_model(self.xc_full)  # (Cc, 32, 32)
         self.xg_model = task.to_model(self.xg_full)  # (Cg, 32, 32)
         # The upsampler needs at least one pixel per sample. A photo with a side under 32 (a
@@ -75,6 +86,17 @@ class Renderer:
         self._own: tuple[str, np.ndarray] | None = None  # (digest of xg_own, its upsampled detail map)
         self._prepared: tuple[Any] | None = None  # (task.prepare_compose(image),) once computed
         self._lock = threading.Lock()
+
+    def _decompose(self) -> tuple[np.ndarray, np.ndarray]:
+        strips = row_strips(*self.image.shape[:2])
+        if not self.task.pixelwise_decompose or len(strips) == 1:
+            return self.task.decompose(self.image)
+        H, W = self.image.shape[:2]
+        xc = np.empty((self.task.channels_c, H, W), np.float32)
+        xg = np.empty((self.task.channels_g, H, W), np.float32)
+        for rows in strips:
+            xc[:, rows], xg[:, rows] = self.task.decompose(self.image[rows])
+        return xc, xg
 
     @property
     def uses_detail(self) -> bool:
@@ -127,7 +149,18 @@ class Renderer:
             if self._prepared is None:
                 self._prepared = (self.task.prepare_compose(self.image),)
             prepared = self._prepared[0]
-        return self.task.compose(self.xc_full, layer, image=self.image, prepared=prepared)
+        strips = row_strips(*self.image.shape[:2])
+        if not self.task.pixelwise_compose or len(strips) == 1:
+            return self.task.compose(self.xc_full, layer, image=self.image, prepared=prepared)
+        layer = np.asarray(layer, np.float32)
+        if layer.shape[1:] != self.image.shape[:2]:
+            raise PostprocessError(f"a layer of {layer.shape[2]}x{layer.shape[1]} for a photo of "
+                                   f"{self.image.shape[1]}x{self.image.shape[0]}: compose takes full-resolution layers")
+        out = np.empty(self.image.shape, np.uint8)
+        for rows in strips:
+            out[rows] = self.task.compose(self.xc_full[:, rows], layer[:, rows], image=self.image[rows],
+                                          prepared=_rows_of(prepared, rows))
+        return out
 
     def render(self, xg_samples: np.ndarray, xg_own: np.ndarray | None = None) -> list[np.ndarray]:
         """uint8 (H, W, 3) per sample: relit / resaturated photo, or (motion) arrows over the frame."""

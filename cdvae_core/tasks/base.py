@@ -13,6 +13,10 @@ import cv2
 import numpy as np
 
 MODEL_SIZE = 32  # the models work on 32x32 layers (paper section 6.1)
+# Pixelwise steps on large photos run on strips of rows of about this many pixels: a 48-megapixel
+# compose otherwise holds ~2.4 GB of float temporaries at once (3 channels x 4 bytes x several
+# steps); strips of 1 MP hold ~50 MB and give the same bytes (Task.pixelwise_compose).
+STRIP_PIXELS = 1 << 20
 
 
 class TaskError(ValueError):
@@ -53,6 +57,17 @@ def to_uint8_rgb(image: np.ndarray) -> np.ndarray:
     np.rint(scaled, out=scaled)
     np.clip(scaled, 0, 255, out=scaled)
     return scaled.astype(np.uint8)
+
+
+def row_strips(height: int, width: int, pixels: int | None = None) -> list[slice]:
+    """Row ranges that cut a (height, width) image into strips of about ``pixels`` pixels
+    (STRIP_PIXELS), each at least 2 rows (the tasks' smallest image); one strip when it is small."""
+    pixels = STRIP_PIXELS if pixels is None else pixels
+    count = min(-(-height * width // pixels), height // 2)
+    if count <= 1:
+        return [slice(0, height)]
+    bounds = np.linspace(0, height, count + 1).round().astype(int)
+    return [slice(int(a), int(b)) for a, b in zip(bounds[:-1], bounds[1:])]
 
 
 def resize_layer(layer: np.ndarray, height: int, width: int) -> np.ndarray:
@@ -100,6 +115,12 @@ class Task:
     # the embedding-guidance weight held throughout training instead of decaying (tasks.train_defaults);
     # None: TrainConfig's decaying schedule
     held_guidance: float | None = None
+    # decompose / compose (given prepare_compose's result) act on each pixel alone, so a caller may
+    # run them on strips of rows with the same bytes (postprocess.Renderer does on large photos,
+    # to bound their float temporaries). A pixelwise compose's prepare_compose returns None, an
+    # array with rows first or a tuple of them, so that it can be cut into the same strips.
+    pixelwise_decompose: bool = False
+    pixelwise_compose: bool = False
 
     def decompose(self, image: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """uint8 (H, W, 3) -> (xc_full float32 (Cc, H, W), xg_full float32 (Cg, H, W))."""

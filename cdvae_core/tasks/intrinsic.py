@@ -104,7 +104,7 @@ def decompose_intrinsic(rgb: np.ndarray, settings: RetinexSettings = RetinexSett
     small = fit_within(rgb, settings.work_size)
     log_s = log_shading(small, settings)
     shading = resize_layer(np.exp(log_s)[None], h, w)[0]  # smooth field: bilinear upsampling is fine
-    img = rgb.astype(np.float32)
+    img = np.asarray(rgb, np.float32)  # read only: no copy of a float32 photo
     log_sh = np.log(np.maximum(shading, 1e-6))
     q = settings.scale_quantile
     c_hi = -float(np.quantile(log_sh, q))  # shading <= 1 on a share q of pixels
@@ -112,5 +112,10 @@ def decompose_intrinsic(rgb: np.ndarray, settings: RetinexSettings = RetinexSett
     # Both fit: shading reaches 1 where the light is brightest. Otherwise split the clipping.
     c = c_hi if c_lo <= c_hi else 0.5 * (c_lo + c_hi)
     shading = np.clip(shading * np.float32(np.exp(c)), EPS, 1.0)
-    albedo = np.clip(img / shading[:, :, None], 0.0, 1.0)
-    return np.ascontiguousarray(albedo.transpose(2, 0, 1)), shading[None].astype(np.float32)
+    # channel by channel into the (3, H, W) result: the (H, W, 3) quotient, its clip and its
+    # transposed copy were three photo-sized float temporaries (1.6 GB at 48 megapixels)
+    albedo = np.empty((3, h, w), np.float32)
+    for channel in range(3):
+        np.divide(img[:, :, channel], shading, out=albedo[channel])
+        np.clip(albedo[channel], 0.0, 1.0, out=albedo[channel])
+    return albedo, shading[None].astype(np.float32)

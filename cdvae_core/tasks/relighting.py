@@ -17,6 +17,7 @@ class RelightingTask(Task):
     channels_g = 1
     g_range = (0.0, 1.0)
     c_range = (0.0, 1.0)
+    pixelwise_compose = True  # the decomposition is not: Retinex integrates over the whole photo
 
     def __init__(self, settings: RetinexSettings = RetinexSettings()) -> None:
         self.settings = settings

@@ -17,7 +17,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from .base import Task, TaskError, check_image, check_layer, to_float_rgb, to_uint8_rgb
+from .base import Task, TaskError, check_image, check_layer, row_strips, to_float_rgb, to_uint8_rgb
 
 
 class ResaturationTask(Task):
@@ -26,6 +26,8 @@ class ResaturationTask(Task):
     channels_g = 1
     g_range = (0.0, 1.0)
     c_range = (0.0, 1.0)
+    pixelwise_decompose = True
+    pixelwise_compose = True  # the hue window is in prepare_compose
 
     def decompose(self, image: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """uint8 (H, W, 3) -> value (1, H, W), saturation (1, H, W), float32 in [0, 1]."""
@@ -37,9 +39,16 @@ class ResaturationTask(Task):
 
     def prepare_compose(self, image: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """The photo's ``hue_borrowing`` (borrowed hue, confidence), each float32 (H, W): a third of
-        a 12-megapixel compose (0.55 s per result, profiled), the same for every sample."""
-        hsv = cv2.cvtColor(to_float_rgb(check_image(image)), cv2.COLOR_RGB2HSV)
-        return hue_borrowing(hsv[:, :, 0], hsv[:, :, 1])
+        a 12-megapixel compose (0.55 s per result, profiled), the same for every sample. Computed
+        on strips of rows where the steps are pixelwise (the same bytes, a fraction of the memory)."""
+        image = check_image(image)
+        h, w = image.shape[:2]
+        strips = row_strips(h, w)
+        vx, vy = np.empty((h, w), np.float32), np.empty((h, w), np.float32)
+        for rows in strips:
+            hsv = cv2.cvtColor(to_float_rgb(image[rows]), cv2.COLOR_RGB2HSV)
+            vx[rows], vy[rows] = hue_vectors(hsv[:, :, 0], hsv[:, :, 1])
+        return borrowing_of(vx, vy, strips)
 
     def compose(self, xc_full: np.ndarray, xg_full: np.ndarray, image: np.ndarray | None = None,
                 prepared: tuple[np.ndarray, np.ndarray] | None = None) -> np.ndarray:
@@ -95,10 +104,24 @@ def hue_borrowing(hue: np.ndarray, s_old: np.ndarray) -> tuple[np.ndarray, np.nd
 
     Depends on the photo only, so viewers compute it once per photo.
     """
+    return borrowing_of(*hue_vectors(hue, s_old))
+
+
+def hue_vectors(hue: np.ndarray, saturation: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The saturation-weighted hue vector (x, y), each (H, W), of hue in degrees."""
     rad = np.deg2rad(hue)
-    vx, vy = _window_mean(s_old * np.cos(rad)), _window_mean(s_old * np.sin(rad))
-    confidence = np.clip(np.hypot(vx, vy) / RELIABLE_SATURATION, 0.0, 1.0).astype(np.float32)
-    return (np.rad2deg(np.arctan2(vy, vx)) % 360.0).astype(np.float32), confidence
+    return saturation * np.cos(rad), saturation * np.sin(rad)
+
+
+def borrowing_of(vx: np.ndarray, vy: np.ndarray, strips: list[slice] | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """``hue_borrowing`` from the photo's hue vectors (H, W): their window means' angle (degrees)
+    and length / RELIABLE_SATURATION clipped to [0, 1]; the pixelwise part row strip by strip."""
+    mx, my = _window_mean(vx), _window_mean(vy)
+    borrowed, confidence = np.empty(mx.shape, np.float32), np.empty(mx.shape, np.float32)
+    for rows in strips or [slice(None)]:
+        confidence[rows] = np.clip(np.hypot(mx[rows], my[rows]) / RELIABLE_SATURATION, 0.0, 1.0)
+        borrowed[rows] = np.rad2deg(np.arctan2(my[rows], mx[rows])) % 360.0
+    return borrowed, confidence
 
 
 def _window_mean(field: np.ndarray) -> np.ndarray:
