@@ -43,6 +43,12 @@ from .widgets.lpp_scatter import LppScatter
 from .widgets.panels import ImagePane, ImagePanel, MessageBanner, ModelCombo, StarTray, TruthView
 from .widgets.sample_grid import SampleGrid
 
+# The model combo's text field in characters: at its widest (the toolbar never moves as models
+# change), and the least it narrows to in a window too narrow for the main toolbar (at 1,000 px
+# "Full samples" went into the overflow menu); its label is elided in the middle either way.
+MODEL_CHARS = (30, 12)
+TOOLBAR_SLACK = 12  # pixels kept free, so that rounding never tips the last widget into the overflow
+
 
 def configure_torch() -> None:
     """Small-batch decoding gains nothing from many threads and, on a loaded 2-core machine,
@@ -96,7 +102,7 @@ class MainWindow(QMainWindow):
         self.taskCombo = QComboBox()
         self.taskCombo.setObjectName("taskCombo")
         self.taskCombo.addItems(list(TASKS))
-        self.tieCombo = ModelCombo()
+        self.tieCombo = ModelCombo(MODEL_CHARS[0])
         self.tieCombo.setObjectName("tieCombo")
         self.resampleButton = QPushButton("Resample")
         self.resampleButton.setObjectName("resampleButton")
@@ -283,8 +289,17 @@ class MainWindow(QMainWindow):
 
     def _fit_toolbars(self) -> None:
         """Both toolbars on one row while the window is wide enough for them, else the actions'
-        on a second row: every control stays visible at any width."""
-        need = self.toolbar.sizeHint().width() + self.actionsBar.sizeHint().width()
+        on a second row; below the main toolbar's own width the model combo narrows (its label
+        elided, down to MODEL_CHARS[1] characters) before anything goes into the overflow menu."""
+        combo = self.tieCombo
+        per_char = combo.fontMetrics().horizontalAdvance("x")  # QComboBox's unit for its contents length
+        chars = combo.minimumContentsLength()
+        others = self.toolbar.sizeHint().width() - chars * per_char  # the toolbar but the combo's text field
+        wide, least = MODEL_CHARS
+        fit = max(least, min(wide, (self.width() - others - TOOLBAR_SLACK) // per_char))
+        if fit != chars:
+            combo.setMinimumContentsLength(fit)
+        need = others + fit * per_char + self.actionsBar.sizeHint().width()
         wrapped = self.toolBarBreak(self.actionsBar)
         if self.width() < need and not wrapped:
             self.insertToolBarBreak(self.actionsBar)

@@ -84,6 +84,11 @@ class ModelCombo(QComboBox):
         self.setMinimumContentsLength(chars)
         self.view().setTextElideMode(Qt.TextElideMode.ElideMiddle)  # only if the screen is narrower
 
+    def minimumSizeHint(self) -> QSize:  # noqa: N802 - Qt override
+        # for this size policy Qt computes both hints from the contents length, but it keeps the
+        # minimum cached from the first length: setMinimumContentsLength could not narrow the combo
+        return self.sizeHint()
+
     def event(self, event: QEvent) -> bool:  # noqa: D102 - Qt override
         # the tooltip is the current label, read when it is asked for: the window changes the
         # items and the current index with signals blocked, so a tooltip kept in step would lag

@@ -208,3 +208,31 @@ def test_open_train_and_export_stay_visible_in_a_narrow_window(qtbot, make_windo
             button = win.actionsBar.widgetForAction(action)
             assert button is not None and button.isVisible(), (width, action.text())
             assert win.actionsBar.rect().contains(button.geometry()), (width, action.text())
+
+
+def test_the_model_combo_narrows_before_toolbar_controls_overflow(qtbot, make_window, settle):
+    """At 1,000 px "Full samples" went into the main toolbar's overflow menu: the model combo kept
+    its 30 characters (Qt also caches a combo's minimum size from its first contents length).
+    Now it narrows, its label elided, to 12 characters at least, and widens again."""
+    from PySide6.QtWidgets import QApplication
+
+    from cdvae_studio.main_window import MODEL_CHARS
+
+    win = make_window("resaturation")
+    settle(win)
+    controls = (win.taskCombo, win.tieCombo, win.resampleButton, win.seedSpin, win.seedLock,
+                win.temperatureSpin, win.lowerCheck)
+    widths = {}
+    for width in (1560, 1000, 900, 1560):
+        win.resize(width, 800)
+        QApplication.processEvents()
+        widths.setdefault(width, []).append(win.tieCombo.width())
+        for control in controls:  # in the toolbar's row, none in its overflow menu
+            assert control.isVisible(), (width, control.objectName())
+            assert win.toolbar.rect().contains(control.geometry()), (width, control.objectName())
+    assert widths[1560][0] == widths[1560][1] == win.tieCombo.sizeHint().width()
+    assert widths[1560][0] > widths[1000][0] > widths[900][0]
+    assert win.tieCombo.minimumContentsLength() == MODEL_CHARS[0]
+    win.resize(600, 800)  # narrower than any combo can help: the least width, the rest overflows
+    QApplication.processEvents()
+    assert win.tieCombo.minimumContentsLength() == MODEL_CHARS[1]
