@@ -150,12 +150,10 @@ class Renderer:
                 self._prepared = (self.task.prepare_compose(self.image),)
             prepared = self._prepared[0]
         strips = row_strips(*self.image.shape[:2])
-        if not self.task.pixelwise_compose or len(strips) == 1:
-            return self.task.compose(self.xc_full, layer, image=self.image, prepared=prepared)
         layer = np.asarray(layer, np.float32)
-        if layer.shape[1:] != self.image.shape[:2]:
-            raise PostprocessError(f"a layer of {layer.shape[2]}x{layer.shape[1]} for a photo of "
-                                   f"{self.image.shape[1]}x{self.image.shape[0]}: compose takes full-resolution layers")
+        if not self.task.pixelwise_compose or len(strips) == 1 or layer.shape[1:] != self.image.shape[:2]:
+            # (a layer of another size goes whole: the task resizes it to the photo first)
+            return self.task.compose(self.xc_full, layer, image=self.image, prepared=prepared)
         out = np.empty(self.image.shape, np.uint8)
         for rows in strips:
             out[rows] = self.task.compose(self.xc_full[:, rows], layer[:, rows], image=self.image[rows],
