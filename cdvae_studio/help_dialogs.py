@@ -33,7 +33,7 @@ GESTURES: tuple[tuple[str, str], ...] = (
     ("Move to the next sample", "Arrow keys in the grid (Home, End: the first, the last)"),
     ("Remove the selected stars", "Delete or Backspace in the starred list"),
     ("Open a training example's x_c as the input", "Click its point in the LPP scatter"),
-    ("Open images, folders of images, a model folder or a pair file", "Drop them on the window"),
+    ("Open images or videos (motion: the first frame, with its truth), folders of them, a model folder or a pair file", "Drop them on the window"),
     ("Dismiss the red message line", "Click it"),
 )
 

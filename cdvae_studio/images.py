@@ -16,11 +16,13 @@ import cv2
 import numpy as np
 
 from cdvae_core.data.images import read_header
+from cdvae_core.data.video import VIDEO_EXTENSIONS
 
 MIN_SIDE = 16  # below this the 32x32 model layer would be mostly interpolation
 MAX_SIDE = 2048  # larger photos are area-downscaled: the model sees 32x32 anyway
 MAX_PIXELS = 100_000_000  # refused above this: decoding would take seconds and gigabytes
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp", ".ppm", ".pgm")
+VIDEO_SUFFIXES = VIDEO_EXTENSIONS  # a video opens as its first frame (motion: with its truth)
 
 
 class ImageLoadError(ValueError):
@@ -29,11 +31,15 @@ class ImageLoadError(ValueError):
 
 @dataclass
 class LoadedImage:
-    """A photo ready for the Studio: ``rgb`` uint8 (H, W, 3) plus what was done to it."""
+    """A photo ready for the Studio: ``rgb`` uint8 (H, W, 3) plus what was done to it. From a video,
+    ``rgb`` is its first frame and ``later`` the frame ``gap`` seconds on (same size; None for a
+    photo or a video shorter than a second): the motion task's ground truth."""
 
     rgb: np.ndarray
     name: str
     notes: list[str] = field(default_factory=list)
+    later: np.ndarray | None = None
+    gap: float | None = None
 
 
 def _to_uint8(img: np.ndarray) -> tuple[np.ndarray, str | None]:
@@ -103,6 +109,11 @@ def decode_image(data: bytes, name: str = "image") -> LoadedImage:
         img = cv2.cvtColor(img[:, :, 0], cv2.COLOR_GRAY2RGB)
     else:
         raise ImageLoadError(f"{name} has {img.shape[2]} channels; expected 1, 3 or 4")
+    return LoadedImage(_fit(img, name, notes), name, notes)
+
+
+def _fit(img: np.ndarray, name: str, notes: list[str]) -> np.ndarray:
+    """Check the size of RGB uint8 (H, W, 3) and area-downscale it to MAX_SIDE, noting that."""
     h, w = img.shape[:2]
     if min(h, w) < MIN_SIDE:
         raise ImageLoadError(f"{name} is too small ({w}x{h}); the Studio needs at least {MIN_SIDE}x{MIN_SIDE} pixels")
@@ -111,16 +122,38 @@ def decode_image(data: bytes, name: str = "image") -> LoadedImage:
         size = (max(MIN_SIDE, round(w * scale)), max(MIN_SIDE, round(h * scale)))
         img = cv2.resize(img, size, interpolation=cv2.INTER_AREA)
         notes.append(f"downscaled from {w}x{h} to {size[0]}x{size[1]}")
-    return LoadedImage(np.ascontiguousarray(img), name, notes)
+    return np.ascontiguousarray(img)
+
+
+def load_video(path: Path) -> LoadedImage:
+    """A video's first frame as the photo, and the frame a second later as motion's ground truth
+    (cdvae_core.data.video.first_frames: the still that cdvae-sample and export read too)."""
+    from cdvae_core.data.errors import SkipItem
+    from cdvae_core.data.video import first_frames
+
+    try:
+        frame, later, gap = first_frames(path)
+    except SkipItem as exc:
+        raise ImageLoadError(f"cannot open {path.name}: {exc.reason}") from exc
+    notes = ["first frame of a video" + (f"; the frame {gap:.2f} s later is the motion truth" if later is not None
+                                         else ", shorter than a second: no motion truth")]
+    rgb = _fit(frame, path.name, notes)
+    if later is not None:
+        later = np.ascontiguousarray(cv2.resize(later, (rgb.shape[1], rgb.shape[0]), interpolation=cv2.INTER_AREA)
+                                     if later.shape != rgb.shape else later)
+    return LoadedImage(rgb, path.name, notes, later, gap)
 
 
 def load_image(path: str | Path) -> LoadedImage:
-    """Read an image file into RGB uint8 (H, W, 3); ImageLoadError with a one-line reason."""
+    """Read an image file (a video: its first frame, ``load_video``) into RGB uint8 (H, W, 3);
+    ImageLoadError with a one-line reason."""
     path = Path(path)
     if not path.exists():
         raise ImageLoadError(f"no such file: {path}")
     if path.is_dir():
         raise ImageLoadError(f"{path} is a folder, not an image")
+    if path.suffix.lower() in VIDEO_SUFFIXES:
+        return load_video(path)
     try:
         data = path.read_bytes()
     except OSError as exc:

@@ -94,18 +94,20 @@ class ContextResult:
 
 
 class DocCache:
-    """Decomposed images by (image key, task): switching tie or coming back to a task is free."""
+    """Decomposed images by (image key, task, file): switching tie or coming back to a task is
+    free. The file is part of the key: a copy of a photo under another name is shown, starred and
+    exported under its own name (a video's frame and its PNG also differ: ``loaded_key``)."""
 
     def __init__(self, capacity: int = 16) -> None:
         self.capacity = capacity
-        self._docs: dict[tuple[str, str], ImageDoc] = {}
+        self._docs: dict[tuple[str, str, str], ImageDoc] = {}
 
     def get(self, task: Any, loaded: LoadedImage | ImageDoc, source: Any) -> ImageDoc:
         if isinstance(loaded, ImageDoc):
             return loaded
-        from .render import image_key
+        from .render import loaded_key
 
-        key = (image_key(loaded.rgb), task.name)
+        key = (loaded_key(loaded), task.name, str(source))
         doc = self._docs.get(key)
         if doc is None:
             doc = build_doc(task, loaded, source)
@@ -257,13 +259,18 @@ class TruthResult:
 
 def render_truth(task: Any, predictor: Any, cond: Any, doc: ImageDoc, grid_xg: np.ndarray,
                  detail: np.ndarray | None = None, flow_scale: float | None = None) -> TruthResult:
-    """Decode the posterior code of the true x_g and score the grid: best-of-K per-pixel MSE."""
+    """Decode the posterior code of the true x_g and score the grid: best-of-K per-pixel MSE.
+    Motion (a video's first frame): the truth is the frame a second on, and the encoded flow is
+    shown as the preview shows samples, the frame moved along it."""
     if doc.xg is None:
         raise ValueError("this image has no ground truth for the task")
     code = np.asarray(predictor.encode_target(cond, doc.xg), np.float32)
     xg = np.asarray(predictor.decode(cond, code[None]), np.float32)  # (1, Cg, 32, 32)
-    cell = compose_cells(task, doc, xg, flow_scale, detail)[0]
-    truth_cell = compose_cells(task, doc, doc.xg[None], flow_scale)[0]
+    if doc.later is not None:
+        cell, truth_cell = render_preview(task, doc, xg[0]), doc.later
+    else:
+        cell = compose_cells(task, doc, xg, flow_scale, detail)[0]
+        truth_cell = compose_cells(task, doc, doc.xg[None], flow_scale)[0]
     errors = ((grid_xg - doc.xg[None]) ** 2).reshape(len(grid_xg), -1).mean(1)
     best = int(np.argmin(errors))
     return TruthResult(code, xg[0], cell, truth_cell, float(errors[best]), best)

@@ -35,7 +35,7 @@ from PySide6.QtWidgets import (
 from cdvae_core.predictor import MAX_TEMPERATURE
 
 from .catalog import TASKS, ModelCatalog
-from .images import IMAGE_SUFFIXES
+from .images import IMAGE_SUFFIXES, VIDEO_SUFFIXES
 from .state import StudioState
 from .widgets.code_sliders import CodeSliders
 from .widgets.flow_view import FlowView
@@ -338,8 +338,10 @@ class MainWindow(QMainWindow):
 
     def open_image_dialog(self) -> None:
         """One photo or several (the first is shown, the rest wait in the gallery)."""
-        pattern = "Images (" + " ".join(f"*{s}" for s in IMAGE_SUFFIXES) + ");;All files (*)"
-        paths, _ = QFileDialog.getOpenFileNames(self, "Open images", self._last_dir(), pattern)
+        pattern = ("Images and videos (" + " ".join(f"*{s}" for s in IMAGE_SUFFIXES + VIDEO_SUFFIXES) + ");;Images ("
+                   + " ".join(f"*{s}" for s in IMAGE_SUFFIXES) + ");;Videos: the first frame, for motion with its truth ("
+                   + " ".join(f"*{s}" for s in VIDEO_SUFFIXES) + ");;All files (*)")
+        paths, _ = QFileDialog.getOpenFileNames(self, "Open images or videos", self._last_dir(), pattern)
         if paths:
             self._remember_dir(paths[0])
             self.state.open_paths(paths)

@@ -31,7 +31,8 @@ class ImageDoc:
 
     rgb (H, W, 3) uint8 at work size; small (h, w, 3) at cell size;
     xc_work (Cc, H, W), xc_small (Cc, h, w), xc (Cc, 32, 32) float32;
-    xg_work / xg ((Cg, H, W), (Cg, 32, 32)) the image's own x_g when it has one (ground truth).
+    xg_work / xg ((Cg, H, W), (Cg, 32, 32)) the image's own x_g when it has one (ground truth);
+    later (H, W, 3) uint8: motion from a video, the frame that x_g's flow leads to (else None).
     """
 
     key: str
@@ -46,6 +47,7 @@ class ImageDoc:
     xg: np.ndarray | None
     source: Any = None  # a path, or None for an example opened from the scatter plot
     notes: list[str] = field(default_factory=list)
+    later: np.ndarray | None = None
 
 
 DRAG_FACTOR = 3  # while a slider is held, cells compose at a third of their side (a ninth of the pixels)
@@ -88,17 +90,29 @@ def image_key(rgb: np.ndarray) -> str:
     return hashlib.blake2b(np.ascontiguousarray(rgb).data, digest_size=12).hexdigest()
 
 
+def loaded_key(loaded: LoadedImage) -> str:
+    """Content hash of a loaded photo and, from a video, of its later frame (the same frame from a
+    PNG has no motion truth, so it is another document)."""
+    later = getattr(loaded, "later", None)
+    return image_key(loaded.rgb) + ("" if later is None else "+" + image_key(later))
+
+
 def build_doc(task: Any, loaded: LoadedImage, source: Any = None) -> ImageDoc:
     """Decompose a photo into the task's layers at work and cell sizes (runs in the worker)."""
     work = resize_rgb(loaded.rgb, WORK_SIDE)
-    xc_work, xg_work = task.decompose(work)  # (Cc, H, W), (Cg, H, W)
+    later = getattr(loaded, "later", None) if task.name == "motion" else None
+    if later is not None:  # a video's first frame: its flow to the frame a second on is the truth
+        later = resize_rgb(later, WORK_SIDE)
+        xc_work, xg_work = task.decompose_pair(work, later, seconds=loaded.gap)  # (3, H, W), (2, H, W)
+    else:
+        xc_work, xg_work = task.decompose(work)  # (Cc, H, W), (Cg, H, W)
     xc_work = np.asarray(xc_work, np.float32)
     small = resize_rgb(work, CELL_SIDE)
     size = (small.shape[1], small.shape[0])
-    has_truth = task.name != "motion"  # a still photo has no flow: motion truth needs two frames
+    has_truth = task.name != "motion" or later is not None  # a still photo has no flow
     xg_work = np.asarray(xg_work, np.float32) if has_truth else None
     return ImageDoc(
-        key=image_key(loaded.rgb) + f":{task.name}",
+        key=loaded_key(loaded) + f":{task.name}",
         name=loaded.name,
         task=task.name,
         rgb=work,
@@ -110,6 +124,7 @@ def build_doc(task: Any, loaded: LoadedImage, source: Any = None) -> ImageDoc:
         xg=None if xg_work is None else np.asarray(task.to_model(xg_work), np.float32),
         source=source,
         notes=list(loaded.notes),
+        later=later,
     )
 
 

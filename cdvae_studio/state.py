@@ -20,7 +20,7 @@ from superqt.utils import qdebounced, qthrottled
 from cdvae_core.predictor import DRIFT_LIMIT
 
 from .catalog import CatalogError, ModelEntry, is_pair_file
-from .images import IMAGE_SUFFIXES, ImageLoadError, LoadedImage, load_image
+from .images import IMAGE_SUFFIXES, VIDEO_SUFFIXES, ImageLoadError, LoadedImage, load_image
 from .jobs import GRID, ContextResult, DocCache, Draw, GridResult, apply_pins, load_context, own_sample, render_grid
 from .jobs import render_preview
 from .jobs import render_sweeps, render_truth
@@ -229,10 +229,11 @@ class StudioState(ActionsMixin, QObject):
             if (path.is_dir() and (path / "config.json").is_file()) or is_pair_file(path):
                 models.append(str(path))
             elif path.is_dir():
-                found = sorted(str(f) for f in path.iterdir() if f.is_file() and f.suffix.lower() in IMAGE_SUFFIXES
-                               and not f.name.startswith("."))
+                found = sorted(str(f) for f in path.iterdir() if f.is_file() and not f.name.startswith(".")
+                               and f.suffix.lower() in IMAGE_SUFFIXES + VIDEO_SUFFIXES)
                 if not found:
-                    self._photo_error(f"{path.name} holds no photos ({' '.join(IMAGE_SUFFIXES)}) and is no saved model")
+                    self._photo_error(f"{path.name} holds no photos or videos ({' '.join(IMAGE_SUFFIXES)}, "
+                                      f"{' '.join(VIDEO_SUFFIXES)}) and is no saved model")
                 photos += found
             else:
                 photos.append(str(path))
@@ -677,13 +678,17 @@ class StudioState(ActionsMixin, QObject):
             self.w.flowView.set_flow(layer)
 
     def _apply_truth(self, res: Any) -> None:
-        full_truth = self.ctx.doc.rgb if self.ctx else res.truth_image
+        # the photo is the truth of its own relighting / resaturation; motion's is the video's later frame
+        later = self.ctx.doc.later if self.ctx else None
+        full_truth = later if later is not None else self.ctx.doc.rgb if self.ctx else res.truth_image
         from .images import resize_rgb
 
         encoded = resize_rgb(res.image, max(full_truth.shape[:2]))
+        what = "" if later is None else ("; truth: the video's frame a second later; samples and the encoded "
+                                         "truth: the first frame moved along their flow")
         self.w.truthView.set_truth(full_truth, encoded,
                                    f"best-of-{len(self.codes)} error (per-pixel MSE of x_g): {res.best_error:.4f} "
-                                   f"(sample #{res.best_index + 1})")  # from 1, as the tray and dialogs
+                                   f"(sample #{res.best_index + 1}){what}")  # from 1, as the tray and dialogs
 
     def _apply_drift(self, drift: np.ndarray) -> None:
         shown = np.round(drift, 1)  # flag what the badge reads: 2.04 reads "2.0σ", not past 2
@@ -712,7 +717,7 @@ def _no_truth_reason(doc: Any, task: str) -> str:
     if doc.key.startswith("example:"):
         return "No ground truth for a training example: the model keeps only its x_c thumbnail."
     if task == "motion":
-        return "No ground truth for this image (motion needs two frames)."
+        return "No ground truth for this image (motion needs two frames: open a video for its first frame and truth)."
     return "No ground truth for this image."
 
 

@@ -12,7 +12,7 @@ from cdvae_core.cli.prepare import main as prepare_main
 from cdvae_core.data import DataError, prepare_pairs, run
 from cdvae_core.data.builtin import builtin_images
 from cdvae_core.data.errors import SkipItem
-from cdvae_core.data.video import plan_indices, video_frame_pairs
+from cdvae_core.data.video import first_frames, plan_indices, video_frame_pairs
 from cdvae_core.pairs import load_pairs
 
 W, H, FPS = 160, 120, 25
@@ -140,3 +140,37 @@ def test_split_files_with_a_byte_order_mark(ucf, tmp_path):
     plain = run(prepare_pairs(("ucf101", ucf["videos"], ucf["splits"]), "motion"))
     np.testing.assert_array_equal(with_bom.xg, plain.xg)
     assert with_bom.meta["skipped"] == plain.meta["skipped"] and with_bom.meta["labels"] == plain.meta["labels"]
+
+
+def test_a_videos_first_frame_and_the_frame_a_second_on(ucf):
+    """The still the Studio and export read from a video, with what really came next (motion's
+    truth): frame 0 and frame round(fps) at full size; a clip shorter than a second gives its
+    first frame alone; an undecodable one is a SkipItem (export: one ExportError line)."""
+    from cdvae_core.postprocess.errors import ExportError
+    from cdvae_core.postprocess.imagefiles import read_image
+
+    def decoded(path):
+        cap, frames = cv2.VideoCapture(str(path)), []
+        ok, bgr = cap.read()
+        while ok:
+            frames.append(cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB))
+            ok, bgr = cap.read()
+        cap.release()
+        return frames
+
+    clip = ucf["videos"] / "Archery" / "v_Archery_g01_c01.avi"
+    frame, later, gap = first_frames(clip)
+    frames = decoded(clip)
+    np.testing.assert_array_equal(frame, frames[0])
+    np.testing.assert_array_equal(later, frames[FPS])
+    assert gap == pytest.approx(1.0)
+    np.testing.assert_array_equal(read_image(clip), frame)  # what export and cdvae-sample --image read
+    short = ucf["videos"] / "Archery" / "v_Archery_g02_c01.avi"  # 12 frames at 25 fps
+    frame, later, gap = first_frames(short)
+    np.testing.assert_array_equal(frame, decoded(short)[0])
+    assert later is None and gap is None
+    bad = ucf["videos"] / "Archery" / "v_Archery_g03_c01.avi"
+    with pytest.raises(SkipItem, match="video will not"):
+        first_frames(bad)
+    with pytest.raises(ExportError, match="v_Archery_g03_c01.avi: video will not"):
+        read_image(bad)

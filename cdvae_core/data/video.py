@@ -18,6 +18,7 @@ from .errors import SkipItem
 VIDEO_EXTENSIONS = (".avi", ".mp4", ".mov", ".mkv", ".mpg", ".mpeg", ".webm", ".m4v", ".wmv", ".flv")
 DEFAULT_FPS = 25.0  # used when a container does not say (UCF101 is 25 fps)
 FRAMES_PER_VIDEO = 8  # the paper's eight evenly sampled frames
+FULL_SIZE = 1 << 30  # a max_side that keeps frames at their own size
 
 
 def plan_indices(n_frames: int, step: int, count: int) -> list[int]:
@@ -93,6 +94,25 @@ def video_frame_pairs(path: str | Path, count: int = FRAMES_PER_VIDEO, seconds: 
     if n_frames == 0:
         raise SkipItem("video will not decode", path.name)
     raise SkipItem("video shorter than one second", f"{path.name}: {n_frames} frames at {fps:g} fps")
+
+
+def first_frames(path: str | Path, seconds: float = 1.0) -> tuple[np.ndarray, np.ndarray | None, float | None]:
+    """A video's first frame uint8 (H, W, 3) RGB at full size, the frame ``seconds`` later (None
+    when the video is shorter) and the true gap between them in seconds (None likewise): the still
+    that a motion model predicts from, and what really happened next.
+
+    SkipItem when the video does not open or decodes no frame.
+    """
+    try:
+        frame, later, gap = video_frame_pairs(path, count=1, seconds=seconds, max_side=FULL_SIZE)[0]
+        return frame, later, gap
+    except SkipItem as exc:
+        if exc.reason != "video shorter than one second":
+            raise
+    frames, _ = _decode(Path(path), {0}, FULL_SIZE)
+    if 0 not in frames:
+        raise SkipItem("video will not decode", Path(path).name)
+    return frames[0], None, None
 
 
 def list_videos(folder: str | Path) -> list[Path]:

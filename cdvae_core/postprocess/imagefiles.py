@@ -16,10 +16,15 @@ FORMATS = {"png": ".png", "jpg": ".jpg", "png16": ".png"}
 
 
 def read_image(path: str | os.PathLike) -> np.ndarray:
-    """A photo file -> uint8 (H, W, 3) RGB (EXIF orientation applied, alpha dropped, grey expanded)."""
+    """A photo file -> uint8 (H, W, 3) RGB (EXIF orientation applied, alpha dropped, grey expanded);
+    a video file (motion's still, as the Studio opens it) -> its first frame."""
     path = Path(path)
     if not path.is_file():
         raise ExportError(f"{path}: no such image file")
+    from ..data.video import VIDEO_EXTENSIONS
+
+    if path.suffix.lower() in VIDEO_EXTENSIONS:
+        return _first_frame(path)
     raw = path.read_bytes()  # bytes + imdecode copes with any path encoding (cv2.imread does not)
     data = np.frombuffer(raw, dtype=np.uint8)
     from ..data.images import is_truncated_jpeg, to_rgb8  # the same checks cdvae-prepare makes
@@ -42,6 +47,19 @@ def read_image(path: str | os.PathLike) -> np.ndarray:
     if min(image.shape[:2]) < 2:
         raise ExportError(f"{path}: image of {image.shape[1]}x{image.shape[0]} pixels is too small")
     return np.ascontiguousarray(image)
+
+
+def _first_frame(path: Path) -> np.ndarray:
+    from ..data.errors import SkipItem
+    from ..data.video import first_frames
+
+    try:
+        frame = first_frames(path)[0]
+    except SkipItem as exc:
+        raise ExportError(f"{path}: {exc}") from exc
+    if min(frame.shape[:2]) < 2:
+        raise ExportError(f"{path}: a video frame of {frame.shape[1]}x{frame.shape[0]} pixels is too small")
+    return np.ascontiguousarray(frame)
 
 
 def list_images(folder: str | os.PathLike) -> list[Path]:

@@ -159,3 +159,73 @@ def test_decompression_bomb_is_refused_before_decoding(monkeypatch):
     with pytest.raises(ImageLoadError, match=r"huge.png is too large to open \(Image size \(195000000 pixels\)"):
         decode_image(huge.getvalue(), "huge.png")
     assert Image.MAX_IMAGE_PIXELS is not None  # Pillow's limit is left as it was for everyone else
+
+
+def _pan_video(path, frames: int, fps: int = 10, step=(1.0, -0.5)) -> tuple[float, float]:
+    """An MJPG AVI whose content moves ``step`` px per frame (right, up) over a built-in photo;
+    returns that motion in model pixels per second (32 across the frame's width and height)."""
+    from cdvae_core.data.builtin import builtin_images
+
+    photo = np.asarray(builtin_images()[0][1])[:, :, ::-1]
+    w, h = 160, 120
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), fps, (w, h))
+    for t in range(frames):
+        m = np.float32([[1, 0, 100 - step[0] * t], [0, 1, 150 - step[1] * t]])
+        writer.write(np.ascontiguousarray(cv2.warpAffine(photo, m, (w, h), flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP)))
+    writer.release()
+    return step[0] * fps * 32 / w, step[1] * fps * 32 / h
+
+
+def test_a_video_opens_as_its_first_frame_with_motions_truth(qtbot, make_window, settle, tmp_path):
+    """"motion needs two frames": a video gives them. Its first frame is the photo; for motion the
+    frame a second on makes the truth (the flow between them, and that frame in the Truth tab);
+    for the photo tasks it is a photo like any other. A clip shorter than a second, or a PNG of
+    the same frame, has no motion truth; an undecodable video is one line."""
+    flow = _pan_video(tmp_path / "pan.avi", 20)
+    win = make_window("motion")
+    settle(win)
+    win.state.open_paths([str(tmp_path / "pan.avi")])
+    qtbot.waitUntil(lambda: win.state.ctx.doc.name == "pan.avi", timeout=30_000)
+    settle(win)
+    doc = win.state.ctx.doc
+    assert doc.later is not None and doc.later.shape == doc.rgb.shape and doc.xg is not None
+    measured = doc.xg[:, 8:24, 8:24].mean(axis=(1, 2))  # the middle: borders move less under the warp
+    np.testing.assert_allclose(measured, flow, atol=0.3)  # the pan (2, -1.3) model px/s, as DIS measures it
+    assert "the frame 1.00 s later is the motion truth" in win.imagePanel.caption.text()
+    qtbot.waitUntil(lambda: win.truthView._truth is not None, timeout=30_000)
+    np.testing.assert_array_equal(win.truthView._truth, doc.later)
+    assert "a second later" in win.truthView.info.text()
+
+    _pan_video(tmp_path / "short.avi", 6)  # 0.6 s
+    cv2.imwrite(str(tmp_path / "still.png"), cv2.cvtColor(doc.rgb, cv2.COLOR_RGB2BGR))
+    for name in ("short.avi", "still.png"):
+        win.state.open_paths([str(tmp_path / name)])
+        qtbot.waitUntil(lambda: win.state.ctx.doc.name == name, timeout=30_000)
+        settle(win)
+        assert win.state.ctx.doc.xg is None and win.state.ctx.doc.later is None
+        assert "open a video" in win.truthView.info.text()
+    (tmp_path / "broken.mp4").write_bytes(b"not a video")
+    win.state.open_paths([str(tmp_path / "broken.mp4")])
+    qtbot.waitUntil(lambda: "broken.mp4" in win.banner.text(), timeout=30_000)
+    assert "video will not open" in win.banner.text() and "\n" not in win.banner.text()
+
+    photo_task = make_window("resaturation")
+    settle(photo_task)
+    photo_task.state.open_paths([str(tmp_path / "pan.avi")])
+    qtbot.waitUntil(lambda: photo_task.state.ctx.doc.name == "pan.avi", timeout=30_000)
+    settle(photo_task)
+    assert photo_task.state.ctx.doc.later is None and photo_task.state.ctx.doc.xg is not None  # its own saturation
+
+
+def test_a_copy_of_a_photo_opens_under_its_own_name(qtbot, make_window, settle, tmp_path):
+    """Decomposed photos were cached by their pixels alone: a copy under another name came back
+    as the first file (its name in the caption, its stem on exported results)."""
+    win = make_window("resaturation")
+    settle(win)
+    photo = (np.indices((48, 64, 3)).sum(0) * 7 % 256).astype(np.uint8)
+    for name in ("first.png", "copy.png"):
+        cv2.imwrite(str(tmp_path / name), photo)
+        win.state.open_paths([str(tmp_path / name)])
+        qtbot.waitUntil(lambda: win.state.ctx.doc.name == name, timeout=30_000)
+        settle(win)
+        assert str(win.state.ctx.doc.source).endswith(name) and win.imagePanel.caption.text().startswith(name)
