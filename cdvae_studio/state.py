@@ -613,6 +613,7 @@ class StudioState(ActionsMixin, QObject):
                 self.noise[self.current] = np.asarray(restore.noise, np.float32)
         w.imagePanel.layer.set_image(_layer_rgb(ctx.doc.xc_work))
         w.flowView.set_frame(ctx.doc.rgb if ctx.task.name == "motion" else None)
+        w.flowView.set_truth(ctx.doc.xg if ctx.task.name == "motion" else None)  # a video's frame has one
         emb = getattr(p, "embedding", None)
         w.lppScatter.set_embedding(emb, "This model was saved without a training embedding.", ctx.components,
                                    label_names=ctx.label_names)

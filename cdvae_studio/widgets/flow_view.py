@@ -63,7 +63,10 @@ class FlowView(QWidget):
         self.plot.setMenuEnabled(False)
         self.image_item = pg.ImageItem(axisOrder="row-major")
         self.arrows = pg.PlotDataItem(pen=pg.mkPen((255, 235, 60), width=1.5), connect="pairs")
+        # the true flow (a video's first frame to the frame a second on), in another colour
+        self.truth_arrows = pg.PlotDataItem(pen=pg.mkPen((60, 220, 255), width=1.5), connect="pairs")
         self.plot.addItem(self.image_item)
+        self.plot.addItem(self.truth_arrows)
         self.plot.addItem(self.arrows)
 
         self.density = QSpinBox()
@@ -80,6 +83,11 @@ class FlowView(QWidget):
                               "pile up whatever the flow's size (the status line gives true speeds)")
         self.wheel = QCheckBox("Colour wheel")
         self.wheel.setToolTip("Show the flow as colour (hue: direction, saturation: speed)")
+        self.truth = QCheckBox("Truth")
+        self.truth.setObjectName("flowTruthCheck")
+        self.truth.setToolTip("Also draw the true flow (blue arrows), from the video's first frame to the frame a "
+                              "second later, on the same scale as the sample's (yellow)")
+        self.truth.setVisible(False)  # only a video's first frame has one
         self.info = QLabel("")
         controls = QHBoxLayout()
         controls.addWidget(QLabel("Density"))
@@ -87,6 +95,7 @@ class FlowView(QWidget):
         controls.addWidget(QLabel("Scale"))
         controls.addWidget(self.scale)
         controls.addWidget(self.wheel)
+        controls.addWidget(self.truth)
         controls.addStretch(1)
         controls.addWidget(self.info)
         layout = QVBoxLayout(self)
@@ -96,8 +105,10 @@ class FlowView(QWidget):
         for w in (self.density, self.scale):
             w.valueChanged.connect(self._redraw)
         self.wheel.toggled.connect(self._redraw)
+        self.truth.toggled.connect(self._redraw)
         self._frame: np.ndarray | None = None
         self._flow: np.ndarray | None = None
+        self._true_flow: np.ndarray | None = None
         self._shape: tuple[int, int] = (0, 0)
 
     def set_frame(self, frame: np.ndarray | None) -> None:
@@ -111,6 +122,18 @@ class FlowView(QWidget):
         self._flow = None if flow32 is None else np.asarray(flow32, np.float32)
         self._redraw()
 
+    def set_truth(self, flow32: np.ndarray | None) -> None:
+        """The frame's true flow (2, 32, 32) in model pixels (a video's), or None: the Truth box
+        shows only while there is one."""
+        self._true_flow = None if flow32 is None else np.asarray(flow32, np.float32)
+        self.truth.setVisible(self._true_flow is not None)
+        self._redraw()
+
+    def truth_points(self) -> np.ndarray:
+        """The true flow's arrow segments currently drawn, (M, 2)."""
+        x, y = self.truth_arrows.getData()
+        return np.zeros((0, 2), np.float32) if x is None else np.stack([x, y], 1)
+
     def segment_points(self) -> np.ndarray:
         """The arrow segments currently drawn, (M, 2) (for tests and exports)."""
         x, y = self.arrows.getData()
@@ -119,6 +142,7 @@ class FlowView(QWidget):
         return np.stack([x, y], 1)
 
     def _redraw(self) -> None:
+        self.truth_arrows.setData([], [])
         if self._frame is None:
             self.image_item.clear()
             self.arrows.setData([], [])
@@ -129,20 +153,35 @@ class FlowView(QWidget):
             self.image_item.setImage(self._frame, autoLevels=False, levels=(0, 255))
             self.arrows.setData([], [])
         else:
-            # flow is in 32x32 model pixels: scale to frame pixels before drawing
-            up = resize_layer(self._flow, (w, h)) * np.array([w / 32.0, h / 32.0], np.float32)[:, None, None]
+            up = self._frame_pixels(self._flow, w, h)
+            true = self._frame_pixels(self._true_flow, w, h) if self.truth.isChecked() and self._true_flow is not None else None
             if self.wheel.isChecked():
                 self.image_item.setImage(flow_to_rgb(up), autoLevels=False, levels=(0, 255))
                 self.arrows.setData([], [])
             else:
                 self.image_item.setImage(self._frame, autoLevels=False, levels=(0, 255))
                 step = self.density.value()
-                peak = float(np.hypot(up[0], up[1]).max())
-                fit = 0.9 * step / peak if peak > 1e-6 else 1.0  # longest arrow = 0.9 spacing at 1x
-                pts = arrow_segments(up, step, fit * self.scale.value())
-                self.arrows.setData(pts[:, 0], pts[:, 1]) if len(pts) else self.arrows.setData([], [])
+                # longest arrow = 0.9 spacing at 1x; with the truth shown, of both, so lengths compare
+                peak = max(float(np.hypot(f[0], f[1]).max()) for f in (up, true) if f is not None)
+                fit = (0.9 * step / peak if peak > 1e-6 else 1.0) * self.scale.value()
+                self._draw(self.arrows, arrow_segments(up, step, fit))
+                if true is not None:
+                    self._draw(self.truth_arrows, arrow_segments(true, step, fit))
             mag = np.hypot(up[0], up[1])
-            self.info.setText(f"max {mag.max():.1f} px/s, mean {mag.mean():.1f} px/s")
+            text = f"max {mag.max():.1f} px/s, mean {mag.mean():.1f} px/s"
+            if true is not None:  # short: the row is about 560 px wide beside the controls
+                true_mag = np.hypot(true[0], true[1])
+                text = f"max {mag.max():.1f}, mean {mag.mean():.1f} px/s · truth {true_mag.max():.1f}, {true_mag.mean():.1f}"
+            self.info.setText(text)
         if (h, w) != self._shape:
             self._shape = (h, w)
             self.plot.setRange(QRectF(0, 0, w, h), padding=0.02)
+
+    @staticmethod
+    def _frame_pixels(flow32: np.ndarray, w: int, h: int) -> np.ndarray:
+        """Flow (2, 32, 32) in model pixels -> (2, h, w) in frame pixels."""
+        return resize_layer(flow32, (w, h)) * np.array([w / 32.0, h / 32.0], np.float32)[:, None, None]
+
+    @staticmethod
+    def _draw(item: pg.PlotDataItem, pts: np.ndarray) -> None:
+        item.setData(pts[:, 0], pts[:, 1]) if len(pts) else item.setData([], [])

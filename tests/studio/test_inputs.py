@@ -195,6 +195,13 @@ def test_a_video_opens_as_its_first_frame_with_motions_truth(qtbot, make_window,
     qtbot.waitUntil(lambda: win.truthView._truth is not None, timeout=30_000)
     np.testing.assert_array_equal(win.truthView._truth, doc.later)
     assert "a second later" in win.truthView.info.text()
+    flow_view = win.flowView  # the Flow tab draws the true flow beside the sample's on demand
+    assert flow_view.truth.isVisibleTo(win) and len(flow_view.truth_points()) == 0
+    flow_view.truth.setChecked(True)
+    shafts = flow_view.truth_points().reshape(-1, 6, 2)[:, :2]  # each arrow: shaft, then two head strokes
+    direction = (shafts[:, 1] - shafts[:, 0]).mean(axis=0)
+    assert len(shafts) > 10 and direction[0] > 0 > direction[1]  # right and up, as the video pans
+    assert "· truth" in flow_view.info.text()
 
     _pan_video(tmp_path / "short.avi", 6)  # 0.6 s
     cv2.imwrite(str(tmp_path / "still.png"), cv2.cvtColor(doc.rgb, cv2.COLOR_RGB2BGR))
@@ -204,6 +211,7 @@ def test_a_video_opens_as_its_first_frame_with_motions_truth(qtbot, make_window,
         settle(win)
         assert win.state.ctx.doc.xg is None and win.state.ctx.doc.later is None
         assert "open a video" in win.truthView.info.text()
+        assert not win.flowView.truth.isVisibleTo(win) and len(win.flowView.truth_points()) == 0
     (tmp_path / "broken.mp4").write_bytes(b"not a video")
     win.state.open_paths([str(tmp_path / "broken.mp4")])
     qtbot.waitUntil(lambda: "broken.mp4" in win.banner.text(), timeout=30_000)
