@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import warnings
+
 import cv2
 import numpy as np
 import pytest
@@ -64,6 +66,53 @@ def test_workers_give_the_same_pairs(task):
     np.testing.assert_array_equal(one.xc, two.xc)
     np.testing.assert_array_equal(one.xg, two.xg)
     np.testing.assert_array_equal(one.split, two.split)
+
+
+def test_a_broken_worker_pool_finishes_in_process_and_says_so(monkeypatch):
+    """Workers that die (a crashed decoder, an OOM kill, a worker that cannot import the library)
+    break the pool: the items left are made in this process, the same pairs, with a warning that
+    says why the run slowed down (it was silent)."""
+    import cdvae_core.data.prepare as prepare_module
+    from concurrent.futures.process import BrokenProcessPool
+
+    class DyingPool:  # hands back 5 results, then its workers are gone
+        def __init__(self, *args, **kwargs):
+            pass
+
+        def map(self, fn, jobs, chunksize=1):
+            for k, job in enumerate(jobs):
+                if k == 5:
+                    raise BrokenProcessPool("a process in the process pool was terminated abruptly")
+                yield fn(job)
+
+        def shutdown(self, wait=True, cancel_futures=False):
+            pass
+
+    one = run(prepare_pairs("builtin", "resaturation", limit=24, seed=5, workers=1))
+    monkeypatch.setattr(prepare_module, "ProcessPoolExecutor", DyingPool)
+    with pytest.warns(RuntimeWarning, match=r"worker processes stopped \(BrokenProcessPool.*remaining 19 of 24 items"):
+        broken = run(prepare_pairs("builtin", "resaturation", limit=24, seed=5, workers=2))
+    np.testing.assert_array_equal(one.xc, broken.xc)
+    np.testing.assert_array_equal(one.xg, broken.xg)
+
+
+
+def test_cdvae_prepare_says_in_one_line_that_its_workers_stopped(monkeypatch, tmp_path, capsys):
+    import cdvae_core.data.prepare as prepare_module
+    from concurrent.futures.process import BrokenProcessPool
+
+    class NoPool:
+        def __init__(self, *args, **kwargs):
+            raise BrokenProcessPool("a child process terminated abruptly")
+
+    monkeypatch.setattr(prepare_module, "ProcessPoolExecutor", NoPool)
+    with warnings.catch_warnings():
+        warnings.simplefilter("default")  # as outside the tests (pyproject makes library warnings errors)
+        assert prepare_main(["--task", "resaturation", "--builtin", "--limit", "8", "--workers", "2", "--quiet",
+                             "--out", str(tmp_path / "p.npz")]) == 0
+    lines = [line for line in capsys.readouterr().err.splitlines() if "warning" in line]
+    assert lines == ["cdvae-prepare: warning: the worker processes stopped (BrokenProcessPool: a child process "
+                     "terminated abruptly); the remaining 8 of 8 items are processed in this process, one at a time"]
 
 
 def test_closing_the_generator_cancels():

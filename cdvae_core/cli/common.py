@@ -9,10 +9,12 @@ its traceback.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import sys
+import warnings
 from pathlib import Path
-from typing import Callable, Sequence
+from typing import Callable, Iterator, Sequence
 
 from ..atomic import unwritable_reason
 
@@ -43,10 +45,28 @@ def one_line(exc: BaseException) -> str:
     return text or type(exc).__name__
 
 
+@contextlib.contextmanager
+def library_warnings(prog: str) -> Iterator[None]:
+    """The library's own warnings (a broken worker pool, ...) as one line each, "PROG: warning: ...";
+    other packages' warnings keep Python's format, with their source line."""
+    default = warnings.showwarning
+
+    def show(message, category, filename, lineno, file=None, line=None):
+        if f"{os.sep}cdvae_core{os.sep}" in str(filename):
+            print(f"{prog}: warning: {one_line(message)}", file=sys.stderr)
+        else:
+            default(message, category, filename, lineno, file, line)
+
+    with warnings.catch_warnings():
+        warnings.showwarning = show
+        yield
+
+
 def run_main(prog: str, body: Callable[[], int]) -> int:
     """Run a command body; expected errors become one line on stderr and exit code 2."""
     try:
-        return body()
+        with library_warnings(prog):
+            return body()
     except SystemExit as exc:  # argparse's --help (0) and usage errors (2)
         return exc.code if isinstance(exc.code, int) else EXIT_BAD_INPUT
     except KeyboardInterrupt:

@@ -23,7 +23,7 @@ from tqdm import tqdm
 
 from ..pairs import save_pairs
 from ..tasks import TASK_NAMES
-from .common import CliError, check_output_file
+from .common import CliError, check_output_file, library_warnings
 from ..data.errors import DataError
 from ..data.features import FeatureSettings
 from ..data.prepare import prepare_pairs
@@ -79,7 +79,8 @@ def main(argv: list[str] | None = None) -> int:
     if threading.current_thread() is threading.main_thread():
         previous = signal.signal(signal.SIGTERM, _on_sigterm)
     try:
-        return _main(argv)
+        with library_warnings("cdvae-prepare"):
+            return _main(argv)
     finally:
         if previous is not None:
             signal.signal(signal.SIGTERM, previous)

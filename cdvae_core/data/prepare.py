@@ -20,6 +20,7 @@ from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 import os
 import time
+import warnings
 from collections.abc import Generator, Iterator
 from typing import Any
 
@@ -94,15 +95,20 @@ def _results(items: list[Item], task: str, workers: int) -> Iterator[ItemResult]
         # spawn, not fork: the caller may be a GUI with threads, where fork can deadlock.
         ctx = multiprocessing.get_context("spawn")
         chunk = max(1, min(32, len(items) // (workers * 8)))
-        executor = ProcessPoolExecutor(workers, mp_context=ctx, initializer=init_worker)
+        executor = None
         try:
+            executor = ProcessPoolExecutor(workers, mp_context=ctx, initializer=init_worker)
             for result in executor.map(process, jobs, chunksize=chunk):
                 done += 1
                 yield result
-        except (BrokenProcessPool, OSError):
-            pass  # fall through to in-process work for what is left
+        except (BrokenProcessPool, OSError) as exc:
+            # fall through to in-process work for what is left, saying why it is slower now
+            warnings.warn(f"the worker processes stopped ({type(exc).__name__}: {exc}); the remaining "
+                          f"{len(jobs) - done} of {len(jobs)} items are processed in this process, one at a time",
+                          RuntimeWarning, stacklevel=2)
         finally:
-            executor.shutdown(wait=False, cancel_futures=True)
+            if executor is not None:
+                executor.shutdown(wait=False, cancel_futures=True)
     for job in jobs[done:]:
         yield process(job)
 
