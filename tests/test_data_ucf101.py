@@ -172,5 +172,5 @@ def test_a_videos_first_frame_and_the_frame_a_second_on(ucf):
     bad = ucf["videos"] / "Archery" / "v_Archery_g03_c01.avi"
     with pytest.raises(SkipItem, match="video will not"):
         first_frames(bad)
-    with pytest.raises(ExportError, match="v_Archery_g03_c01.avi: video will not"):
-        read_image(bad)
+    with pytest.raises(ExportError, match=r"v_Archery_g03_c01.avi: video will not (open|decode)$"):
+        read_image(bad)  # one mention of the file, not two

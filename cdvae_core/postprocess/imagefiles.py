@@ -56,7 +56,7 @@ def _first_frame(path: Path) -> np.ndarray:
     try:
         frame = first_frames(path)[0]
     except SkipItem as exc:
-        raise ExportError(f"{path}: {exc}") from exc
+        raise ExportError(f"{path}: {exc.reason}") from exc
     if min(frame.shape[:2]) < 2:
         raise ExportError(f"{path}: a video frame of {frame.shape[1]}x{frame.shape[0]} pixels is too small")
     return np.ascontiguousarray(frame)
