@@ -134,7 +134,7 @@ def load_video(path: Path) -> LoadedImage:
     try:
         frame, later, gap = first_frames(path)
     except SkipItem as exc:
-        raise ImageLoadError(f"cannot open {path.name}: {exc.reason}") from exc
+        raise ImageLoadError(f"the {exc.reason}") from exc  # the window says "Cannot open NAME: ..."
     notes = ["first frame of a video" + (f"; the frame {gap:.2f} s later is the motion truth" if later is not None
                                          else ", shorter than a second: no motion truth")]
     rgb = _fit(frame, path.name, notes)

@@ -215,7 +215,7 @@ def test_a_video_opens_as_its_first_frame_with_motions_truth(qtbot, make_window,
     (tmp_path / "broken.mp4").write_bytes(b"not a video")
     win.state.open_paths([str(tmp_path / "broken.mp4")])
     qtbot.waitUntil(lambda: "broken.mp4" in win.banner.text(), timeout=30_000)
-    assert "video will not open" in win.banner.text() and "\n" not in win.banner.text()
+    assert "Cannot open broken.mp4: the video will not open" in win.banner.text() and "\n" not in win.banner.text()
 
     photo_task = make_window("resaturation")
     settle(photo_task)
