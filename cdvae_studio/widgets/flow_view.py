@@ -131,15 +131,16 @@ class FlowView(QWidget):
 
     def truth_points(self) -> np.ndarray:
         """The true flow's arrow segments currently drawn, (M, 2)."""
-        x, y = self.truth_arrows.getData()
-        return np.zeros((0, 2), np.float32) if x is None else np.stack([x, y], 1)
+        return self._points(self.truth_arrows)
 
     def segment_points(self) -> np.ndarray:
         """The arrow segments currently drawn, (M, 2) (for tests and exports)."""
-        x, y = self.arrows.getData()
-        if x is None:
-            return np.zeros((0, 2), np.float32)
-        return np.stack([x, y], 1)
+        return self._points(self.arrows)
+
+    @staticmethod
+    def _points(item: pg.PlotDataItem) -> np.ndarray:
+        x, y = item.getData()
+        return np.zeros((0, 2), np.float32) if x is None else np.stack([x, y], 1)
 
     def _redraw(self) -> None:
         self.truth_arrows.setData([], [])
