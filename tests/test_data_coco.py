@@ -297,3 +297,26 @@ def test_bad_ids_are_a_clear_error(coco, tmp_path, capsys, change, message):
     rc = prepare_main(["--task", "resaturation", "--coco", str(coco["images"]), str(bad), "--out", str(tmp_path / "o.npz")])
     err = capsys.readouterr().err.strip().splitlines()
     assert rc == 2 and len(err) == 1 and "not a COCO annotation file" in err[0]
+
+
+def test_without_pycocotools_only_coco_needs_it(coco):
+    """pycocotools is imported when a COCO file is read, not with the data package: the other
+    sources work where it cannot be imported (the GPU machines' image lacks it), and COCO says
+    what is missing in one line."""
+    import subprocess
+    import sys
+
+    script = f"""
+import sys
+sys.modules["pycocotools"] = None  # "import pycocotools" now raises ImportError
+from cdvae_core.data import DataError, prepare_pairs, run
+pairs = run(prepare_pairs("builtin", "resaturation", limit=8, workers=1))
+assert len(pairs) == 8
+try:
+    run(prepare_pairs(("coco", {str(coco["images"])!r}, {str(coco["ann"])!r}), "relighting"))
+except DataError as exc:
+    print(exc)
+"""
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "reading MS-COCO needs pycocotools" in done.stdout and "pip install pycocotools" in done.stdout

@@ -16,14 +16,28 @@ import json
 import math
 from collections import Counter
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
-from pycocotools import mask as mask_utils
-from pycocotools.coco import COCO
 
 from .errors import DataError
 from .items import ImageItem
 from .source import Source
+
+if TYPE_CHECKING:
+    from pycocotools.coco import COCO
+
+
+def _pycocotools():
+    """pycocotools' COCO class and mask module, imported when a COCO file is read: the other
+    sources (folders, UCF101, built-in photos) work where it is not installed."""
+    try:
+        from pycocotools import mask as mask_utils
+        from pycocotools.coco import COCO
+    except ImportError as exc:
+        raise DataError(f"reading MS-COCO needs pycocotools, which cannot be imported here ({exc}); "
+                        "pip install pycocotools") from None
+    return COCO, mask_utils
 
 
 def load_coco(annotations: str | Path) -> COCO:
@@ -49,7 +63,8 @@ def load_coco(annotations: str | Path) -> COCO:
     data.setdefault("annotations", [])
     data.setdefault("categories", [])
     _check_ids(path, data)
-    coco = COCO()
+    coco_class, _ = _pycocotools()
+    coco = coco_class()
     coco.dataset = data
     with contextlib.redirect_stdout(io.StringIO()):  # pycocotools prints progress lines
         coco.createIndex()
@@ -99,6 +114,7 @@ def _annotation_rows(coco: COCO, image: dict, cat_index: dict[int, int]) -> tupl
             bbox = None
         if (bbox is None or area is None) and "segmentation" in ann:
             try:  # crowd RLE or polygons: measure them
+                mask_utils = _pycocotools()[1]
                 rle = coco.annToRLE(ann)
                 bbox = bbox if bbox is not None else mask_utils.toBbox(rle).tolist()
                 area = area if area is not None else float(mask_utils.area(rle))
