@@ -338,9 +338,11 @@ class MainWindow(QMainWindow):
 
     def open_image_dialog(self) -> None:
         """One photo or several (the first is shown, the rest wait in the gallery)."""
-        pattern = ("Images and videos (" + " ".join(f"*{s}" for s in IMAGE_SUFFIXES + VIDEO_SUFFIXES) + ");;Images ("
-                   + " ".join(f"*{s}" for s in IMAGE_SUFFIXES) + ");;Videos: the first frame, for motion with its truth ("
-                   + " ".join(f"*{s}" for s in VIDEO_SUFFIXES) + ");;All files (*)")
+        def globs(suffixes: tuple[str, ...]) -> str:
+            return " ".join(f"*{s}" for s in suffixes)
+
+        pattern = (f"Images and videos ({globs(IMAGE_SUFFIXES + VIDEO_SUFFIXES)});;Images ({globs(IMAGE_SUFFIXES)});;"
+                   f"Videos: the first frame, for motion with its truth ({globs(VIDEO_SUFFIXES)});;All files (*)")
         paths, _ = QFileDialog.getOpenFileNames(self, "Open images or videos", self._last_dir(), pattern)
         if paths:
             self._remember_dir(paths[0])

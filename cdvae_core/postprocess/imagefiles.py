@@ -23,8 +23,13 @@ def read_image(path: str | os.PathLike) -> np.ndarray:
         raise ExportError(f"{path}: no such image file")
     from ..data.video import VIDEO_EXTENSIONS
 
-    if path.suffix.lower() in VIDEO_EXTENSIONS:
-        return _first_frame(path)
+    image = _first_frame(path) if path.suffix.lower() in VIDEO_EXTENSIONS else _decode_photo(path)
+    if min(image.shape[:2]) < 2:
+        raise ExportError(f"{path}: image of {image.shape[1]}x{image.shape[0]} pixels is too small")
+    return np.ascontiguousarray(image)
+
+
+def _decode_photo(path: Path) -> np.ndarray:
     raw = path.read_bytes()  # bytes + imdecode copes with any path encoding (cv2.imread does not)
     data = np.frombuffer(raw, dtype=np.uint8)
     from ..data.images import is_truncated_jpeg, to_rgb8  # the same checks cdvae-prepare makes
@@ -44,9 +49,7 @@ def read_image(path: str | os.PathLike) -> np.ndarray:
             image = to_rgb8(deep)
     if image is None:
         raise ExportError(f"{path}: not a readable image")
-    if min(image.shape[:2]) < 2:
-        raise ExportError(f"{path}: image of {image.shape[1]}x{image.shape[0]} pixels is too small")
-    return np.ascontiguousarray(image)
+    return image
 
 
 def _first_frame(path: Path) -> np.ndarray:
@@ -54,12 +57,9 @@ def _first_frame(path: Path) -> np.ndarray:
     from ..data.video import first_frames
 
     try:
-        frame = first_frames(path)[0]
+        return first_frames(path)[0]
     except SkipItem as exc:
         raise ExportError(f"{path}: {exc.reason}") from exc
-    if min(frame.shape[:2]) < 2:
-        raise ExportError(f"{path}: a video frame of {frame.shape[1]}x{frame.shape[0]} pixels is too small")
-    return np.ascontiguousarray(frame)
 
 
 def list_images(folder: str | os.PathLike) -> list[Path]:
