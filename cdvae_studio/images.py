@@ -16,30 +16,49 @@ import cv2
 import numpy as np
 
 from cdvae_core.data.images import read_header
-from cdvae_core.data.video import VIDEO_EXTENSIONS
+from cdvae_core.data.video import VIDEO_EXTENSIONS, split_time, time_text
 
 MIN_SIDE = 16  # below this the 32x32 model layer would be mostly interpolation
 MAX_SIDE = 2048  # larger photos are area-downscaled: the model sees 32x32 anyway
 MAX_PIXELS = 100_000_000  # refused above this: decoding would take seconds and gigabytes
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp", ".ppm", ".pgm")
-VIDEO_SUFFIXES = VIDEO_EXTENSIONS  # a video opens as its first frame (motion: with its truth)
+VIDEO_SUFFIXES = VIDEO_EXTENSIONS  # a video opens as a frame (motion: with its truth), the first unless timed
 
 
 class ImageLoadError(ValueError):
     """An image the Studio cannot use, with a one-line reason."""
 
 
+@dataclass(frozen=True)
+class Clip:
+    """Where a video's still lies in it: frame ``index`` of ``frames`` at ``fps`` frames per second."""
+
+    frames: int
+    fps: float
+    index: int
+
+    def time(self, index: int | None = None) -> float:
+        """Seconds from the start to frame ``index`` (default: the still's)."""
+        return (self.index if index is None else index) / self.fps
+
+    @property
+    def duration(self) -> float:
+        return self.frames / self.fps
+
+
 @dataclass
 class LoadedImage:
     """A photo ready for the Studio: ``rgb`` uint8 (H, W, 3) plus what was done to it. From a video,
-    ``rgb`` is its first frame and ``later`` the frame ``gap`` seconds on (same size; None for a
-    photo or a video shorter than a second): the motion task's ground truth."""
+    ``rgb`` is its frame at ``clip.time()`` (the first unless the path gave a time, ``clip.mp4#t=2.5``)
+    and ``later`` the frame ``gap`` seconds on (same size; None for a photo or when the video ends
+    first): the motion task's ground truth."""
 
     rgb: np.ndarray
     name: str
     notes: list[str] = field(default_factory=list)
     later: np.ndarray | None = None
     gap: float | None = None
+    clip: Clip | None = None
 
 
 def _to_uint8(img: np.ndarray) -> tuple[np.ndarray, str | None]:
@@ -125,35 +144,41 @@ def _fit(img: np.ndarray, name: str, notes: list[str]) -> np.ndarray:
     return np.ascontiguousarray(img)
 
 
-def load_video(path: Path) -> LoadedImage:
-    """A video's first frame as the photo, and the frame a second later as motion's ground truth
-    (cdvae_core.data.video.first_frames: the still that cdvae-sample and export read too)."""
+def load_video(path: Path, seconds: float = 0.0) -> LoadedImage:
+    """A video's frame at ``seconds`` as the photo, and the frame a second later as motion's ground
+    truth (cdvae_core.data.video.frames_at: the still that cdvae-sample and export read too)."""
     from cdvae_core.data.errors import SkipItem
-    from cdvae_core.data.video import first_frames
+    from cdvae_core.data.video import frames_at, video_info
 
     try:
-        frame, later, gap = first_frames(path)
+        frame, later, gap = frames_at(path, seconds)
+        frames, fps = video_info(path)
     except SkipItem as exc:
         raise ImageLoadError(f"the {exc.reason}") from exc  # the window says "Cannot open NAME: ..."
-    notes = ["first frame of a video" + (f"; the frame {gap:.2f} s later is the motion truth" if later is not None
-                                         else ", shorter than a second: no motion truth")]
+    clip = Clip(frames, fps, int(round(seconds * fps)))
+    where = "first frame" if clip.index == 0 else f"frame at {time_text(clip.time())} s"
+    truth = f"the frame {gap:.2f} s later is the motion truth" if later is not None else "no frame a second later: no motion truth"
+    notes = [f"{where} of a {time_text(clip.duration)} s video; {truth}"]
     rgb = _fit(frame, path.name, notes)
     if later is not None:
         later = np.ascontiguousarray(cv2.resize(later, (rgb.shape[1], rgb.shape[0]), interpolation=cv2.INTER_AREA)
                                      if later.shape != rgb.shape else later)
-    return LoadedImage(rgb, path.name, notes, later, gap)
+    return LoadedImage(rgb, path.name, notes, later, gap, clip)
 
 
 def load_image(path: str | Path) -> LoadedImage:
-    """Read an image file (a video: its first frame, ``load_video``) into RGB uint8 (H, W, 3);
-    ImageLoadError with a one-line reason."""
-    path = Path(path)
+    """Read an image file (a video: its first frame, or ``clip.mp4#t=2.5`` its frame at 2.5 s,
+    ``load_video``) into RGB uint8 (H, W, 3); ImageLoadError with a one-line reason."""
+    try:
+        path, seconds = split_time(path)
+    except ValueError as exc:
+        raise ImageLoadError(str(exc)) from exc
     if not path.exists():
         raise ImageLoadError(f"no such file: {path}")
     if path.is_dir():
         raise ImageLoadError(f"{path} is a folder, not an image")
     if path.suffix.lower() in VIDEO_SUFFIXES:
-        return load_video(path)
+        return load_video(path, seconds or 0.0)
     try:
         data = path.read_bytes()
     except OSError as exc:

@@ -17,6 +17,7 @@ import numpy as np
 from PySide6.QtCore import QObject, Signal, Slot
 from superqt.utils import qdebounced, qthrottled
 
+from cdvae_core.data.video import at_time
 from cdvae_core.predictor import DRIFT_LIMIT
 
 from .catalog import CatalogError, ModelEntry, is_pair_file
@@ -119,6 +120,7 @@ class StudioState(ActionsMixin, QObject):
         w.lppScatter.exampleClicked.connect(self.open_example)
         w.lppScatter.samplesSelected.connect(lambda rows: w.sampleGrid.set_lassoed(set(np.asarray(rows).tolist())))
         w.imagePanel.openRequested.connect(self.open_image)
+        w.imagePanel.timeBar.frameChosen.connect(self.choose_frame)
 
     # task, model, image ----------------------------------------------------------------------
     def set_task(self, name: str) -> None:
@@ -278,6 +280,7 @@ class StudioState(ActionsMixin, QObject):
         if isinstance(loaded, str):
             self._held_error = ""  # older news than this
             self.w.show_error(loaded, about="image")
+            self.w.imagePanel.timeBar.set_clip(getattr(self.image, "clip", None))  # back to the frame shown
             if self._restore is not None and self._restore_for[1] == path:
                 self._restore_for = (self._restore_for[0], None)  # the session's image is gone: any will do
             if self.image is None and path not in self._builtin_paths:
@@ -317,11 +320,21 @@ class StudioState(ActionsMixin, QObject):
         self.image, self.image_path = loaded, path
         rgb = loaded.rgb
         self.w.imagePanel.photo.set_image(rgb)
+        self.w.imagePanel.timeBar.set_clip(getattr(loaded, "clip", None))
         notes = "; ".join(getattr(loaded, "notes", []) or [])
         self.w.imagePanel.caption.setText(f"{loaded.name} · {rgb.shape[1]}x{rgb.shape[0]}" + (f" · {notes}" if notes else ""))
         # the pins stay with the grid shown until the new context lands and clears them (cleared
         # here, a session saved or a resample asked meanwhile lost them from the grid still shown)
         self.request_context()
+
+    def choose_frame(self, index: int) -> None:
+        """Open frame ``index`` of the video on screen (its time bar). Its path carries the time
+        (``clip.mp4#t=2.5``), so exports, sessions and the document cache all name that frame;
+        the recent list keeps the video itself."""
+        clip = getattr(self.image, "clip", None)
+        if clip is None or self.image_path is None or (index == clip.index and not self._image_pending):
+            return
+        self.open_image(at_time(self.image_path, clip.time(index)), remember=False)
 
     def open_example(self, row: int) -> None:
         """Open a training example from the scatter plot (its 32x32 x_c layer)."""

@@ -19,10 +19,11 @@ W, H, FPS = 160, 120, 25
 PAN = (0.4, -0.2)  # pixels per frame: 10 px/s right, 5 px/s up
 
 
-def write_pan_video(path: Path, photo: np.ndarray, frames: int, pan=PAN) -> None:
-    """An MJPG AVI of a camera window sliding over ``photo`` so content moves by ``pan`` px/frame."""
+def write_pan_video(path: Path, photo: np.ndarray, frames: int, pan=PAN, fourcc: str = "MJPG") -> None:
+    """A video (MJPG AVI by default) of a camera window sliding over ``photo`` so content moves by
+    ``pan`` px/frame."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), FPS, (W, H))
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*fourcc), FPS, (W, H))
     assert writer.isOpened()
     big = cv2.resize(photo, (2 * W, 2 * H), interpolation=cv2.INTER_AREA)[:, :, ::-1]
     for t in range(frames):
@@ -149,28 +150,99 @@ def test_a_videos_first_frame_and_the_frame_a_second_on(ucf):
     from cdvae_core.postprocess.errors import ExportError
     from cdvae_core.postprocess.imagefiles import read_image
 
-    def decoded(path):
-        cap, frames = cv2.VideoCapture(str(path)), []
-        ok, bgr = cap.read()
-        while ok:
-            frames.append(cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB))
-            ok, bgr = cap.read()
-        cap.release()
-        return frames
-
     clip = ucf["videos"] / "Archery" / "v_Archery_g01_c01.avi"
     frame, later, gap = first_frames(clip)
-    frames = decoded(clip)
+    frames = _decoded_in_order(clip)
     np.testing.assert_array_equal(frame, frames[0])
     np.testing.assert_array_equal(later, frames[FPS])
     assert gap == pytest.approx(1.0)
     np.testing.assert_array_equal(read_image(clip), frame)  # what export and cdvae-sample --image read
     short = ucf["videos"] / "Archery" / "v_Archery_g02_c01.avi"  # 12 frames at 25 fps
     frame, later, gap = first_frames(short)
-    np.testing.assert_array_equal(frame, decoded(short)[0])
+    np.testing.assert_array_equal(frame, _decoded_in_order(short)[0])
     assert later is None and gap is None
     bad = ucf["videos"] / "Archery" / "v_Archery_g03_c01.avi"
     with pytest.raises(SkipItem, match="video will not"):
         first_frames(bad)
     with pytest.raises(ExportError, match=r"v_Archery_g03_c01.avi: video will not (open|decode)$"):
         read_image(bad)  # one mention of the file, not two
+
+
+def test_a_frame_at_a_time_is_named_by_a_media_fragment(ucf, tmp_path):
+    """``clip.avi#t=0.4`` is the frame at 0.4 s (frame 10 at 25 fps) and its truth frame 25 on;
+    the first frame is the plain path; a file whose own name holds "#t=" is that file; a bad time
+    or a time past the end is one clear line."""
+    from cdvae_core.data.video import at_time, frames_at, split_time, video_info
+    from cdvae_core.postprocess.errors import ExportError
+    from cdvae_core.postprocess.imagefiles import read_image
+
+    clip = ucf["videos"] / "Archery" / "v_Archery_g01_c01.avi"  # 40 frames at 25 fps
+    assert video_info(clip) == (40, pytest.approx(25.0))
+    frames = _decoded_in_order(clip)
+    named = at_time(clip, 0.4)
+    assert named == f"{clip}#t=0.4" and split_time(named) == (clip, pytest.approx(0.4))
+    assert at_time(named, 0.0) == str(clip) and at_time(clip, 1 / 3) == f"{clip}#t=0.333"
+    assert split_time(f"{clip}#t=npt:1.5")[1] == pytest.approx(1.5)
+    frame, later, gap = frames_at(clip, 0.4)
+    np.testing.assert_array_equal(frame, frames[10])
+    np.testing.assert_array_equal(later, frames[35])
+    assert gap == pytest.approx(1.0)
+    np.testing.assert_array_equal(read_image(named), frames[10])
+    np.testing.assert_array_equal(read_image(at_time(clip, 10 / 25 + 0.0004)), frames[10])  # the nearest frame
+    frame, later, gap = frames_at(clip, 1.2)  # frame 30: the clip ends before a second on
+    np.testing.assert_array_equal(frame, frames[30])
+    assert later is None and gap is None
+    with pytest.raises(SkipItem, match=r"video ends at 1\.6 s, before 2 s"):
+        frames_at(clip, 2.0)
+    with pytest.raises(ExportError, match=r"v_Archery_g01_c01.avi#t=2: video ends at 1\.6 s, before 2 s$"):
+        read_image(at_time(clip, 2.0))
+    for bad in ("soon", "-1", "nan"):
+        with pytest.raises(ValueError, match=rf"^#t={bad} is not a time in seconds"):
+            split_time(f"{clip}#t={bad}")
+        with pytest.raises(ExportError, match=rf"v_Archery_g01_c01.avi#t={bad}: #t={bad} is not a time in seconds"):
+            read_image(f"{clip}#t={bad}")
+    odd = tmp_path / "take#t=2.avi"  # a real file whose name looks like a fragment
+    odd.write_bytes(clip.read_bytes())
+    assert split_time(odd) == (odd, None)
+    photo = tmp_path / "shot#t=2.png"  # not a video: no time to split off
+    assert split_time(photo) == (photo, None)
+
+
+def _decoded_in_order(path) -> list[np.ndarray]:
+    cap, frames = cv2.VideoCapture(str(path)), []
+    ok, bgr = cap.read()
+    while ok:
+        frames.append(cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB))
+        ok, bgr = cap.read()
+    cap.release()
+    return frames
+
+
+def test_a_frame_deep_in_a_video_is_found_by_seeking_and_is_the_frame_decoding_in_order_gives(tmp_path, monkeypatch):
+    """frames_at seeks (a long video decoded from its start took seconds); in an inter-frame codec
+    (MPEG-4 part 2, keyframes every few frames) the frame it lands on is the one an in-order
+    decode gives. Where the seek brings nothing it decodes in order, with the same result."""
+    from cdvae_core.data import video
+    from cdvae_core.data.video import frames_at
+
+    clip = tmp_path / "pan.mp4"
+    write_pan_video(clip, builtin_images()[1][1], 60, fourcc="mp4v")
+    frames = _decoded_in_order(clip)
+    assert len(frames) == 60
+    for seconds in (0.0, 0.44, 1.0, 1.36):
+        frame, later, _ = frames_at(clip, seconds)
+        index = round(seconds * FPS)
+        np.testing.assert_array_equal(frame, frames[index])
+        np.testing.assert_array_equal(later, frames[index + FPS])
+    seeks = []
+    real = video._decode
+
+    def no_seek(path, wanted, max_side, seek=False):
+        seeks.append(seek)
+        return ({}, 0) if seek else real(path, wanted, max_side)
+
+    monkeypatch.setattr(video, "_decode", no_seek)
+    frame, later, _ = frames_at(clip, 1.36)
+    np.testing.assert_array_equal(frame, frames[34])
+    np.testing.assert_array_equal(later, frames[59])
+    assert seeks == [True, False]

@@ -111,6 +111,33 @@ def test_motion_export_writes_flow_pictures(tmp_path):
     np.testing.assert_array_equal(reproduce(tmp_path / "out" / "frame_000.json"), read_image(result))
 
 
+def test_a_videos_frame_at_a_time_exports_under_its_time_and_reproduces(tmp_path, capsys):
+    """``cdvae-sample --image clip.avi#t=0.4``: results named clip_t0.4s, the sidecar's source path
+    keeps the time (made absolute), and --reproduce reads that same frame back."""
+    from cdvae_core.cli.sample import main as sample_main
+
+    model_dir = _model_dir(tmp_path, "motion", 3, 2)
+    rng = np.random.default_rng(5)
+    writer = cv2.VideoWriter(str(tmp_path / "clip.avi"), cv2.VideoWriter_fourcc(*"MJPG"), 25, (64, 48))
+    for _ in range(30):  # every frame different, so a wrong frame cannot pass
+        writer.write(cv2.GaussianBlur((rng.random((48, 64, 3)) * 255).astype(np.uint8), (0, 0), 2))
+    writer.release()
+    source = f"{tmp_path / 'clip.avi'}#t=0.4"
+    assert sample_main(["--model", str(model_dir), "--image", source, "--n", "1", "--export",
+                        str(tmp_path / "out")]) == 0
+    side = json.loads((tmp_path / "out" / "clip_t0.4s_000.json").read_text())
+    assert side["source"]["path"] == f"{(tmp_path / 'clip.avi').resolve()}#t=0.4"
+    frame = read_image(source)
+    assert not np.array_equal(frame, read_image(tmp_path / "clip.avi"))
+    assert (side["source"]["width"], side["source"]["height"]) == (64, 48)
+    capsys.readouterr()
+    assert sample_main(["--reproduce", str(tmp_path / "out" / "clip_t0.4s_000.json")]) == 0
+    assert "identical to clip_t0.4s_000.png" in capsys.readouterr().err
+    assert sample_main(["--model", str(model_dir), "--image", f"{tmp_path / 'clip.avi'}#t=9", "--n", "1",
+                        "--export", str(tmp_path / "late")]) == 2
+    assert capsys.readouterr().err.strip() == f"cdvae-sample: error: {tmp_path / 'clip.avi'}#t=9: video ends at 1.2 s, before 9 s"
+
+
 def test_temperature_draws_narrower_codes_and_is_kept_in_the_sidecar(tmp_path):
     from cdvae_core.postprocess.export import ExportSettings
 

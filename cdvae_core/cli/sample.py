@@ -36,7 +36,8 @@ def build_parser() -> Parser:
                                    "e.g. after moving it; it must hold the same weights)")
     src = p.add_mutually_exclusive_group(required=True)
     src.add_argument("--pairs", help="pair file: sample every test pair (split == 1)")
-    src.add_argument("--image", help="one photo (or frame, for motion; a video gives its first frame), or a folder of photos: full-resolution results")
+    src.add_argument("--image", help="one photo (or frame, for motion; a video gives its first frame, \"clip.mp4#t=2.5\" its frame at 2.5 s), "
+                          "or a folder of photos: full-resolution results")
     src.add_argument("--reproduce", metavar="SIDECAR.json",
                      help="re-render the exported result a sidecar describes, from the model and photo it records")
     p.add_argument("--n", type=int, help="samples per conditioning image (--pairs, --image)")

@@ -30,6 +30,7 @@ import numpy as np
 
 from .. import __version__
 from ..atomic import write_text_atomic
+from ..data.video import at_time, split_time, time_text
 from ..progress import Progress
 from .errors import ExportError, PostprocessError
 from .imagefiles import IMAGE_SUFFIXES, check_format, list_images, read_image, write_image
@@ -72,18 +73,27 @@ class ExportSettings:
 
 def result_stem(item: str | os.PathLike | np.ndarray, index: int) -> str:
     """The stem ``iter_export`` names the results of photo ``index`` of a call by: the file's stem,
-    or ``image{index:03d}`` for an in-memory photo (a stem already used in the call gets a "_")."""
-    return f"image{index:03d}" if isinstance(item, np.ndarray) else Path(item).stem
+    ``clip_t2.5s`` for a video's frame at a time (``clip.mp4#t=2.5``), or ``image{index:03d}`` for
+    an in-memory photo (a stem already used in the call gets a "_")."""
+    if isinstance(item, np.ndarray):
+        return f"image{index:03d}"
+    try:
+        path, seconds = split_time(item)
+    except ValueError:  # named as given; reading it says what is wrong with the time
+        return Path(item).stem
+    return path.stem if seconds is None else f"{path.stem}_t{time_text(seconds)}s"
 
 
 def _source(item: str | os.PathLike | np.ndarray, index: int) -> tuple[str, str | None, np.ndarray]:
-    """(stem, path or None, uint8 (H, W, 3)) for a path or an in-memory photo."""
+    """(stem, path or None, uint8 (H, W, 3)) for a path or an in-memory photo; the path is made
+    absolute (a video's time kept) so that a sidecar finds its photo from anywhere."""
     if isinstance(item, np.ndarray):
         if item.dtype != np.uint8 or item.ndim != 3 or item.shape[2] != 3:
             raise ExportError(f"image must be uint8 (H, W, 3) RGB, got {item.dtype} {item.shape}")
         return result_stem(item, index), None, np.ascontiguousarray(item)
-    path = Path(item)
-    return result_stem(path, index), str(path.resolve()), read_image(path)
+    image = read_image(item)  # first: it says what is wrong with a bad time
+    path, seconds = split_time(item)
+    return result_stem(item, index), at_time(path.resolve(), seconds or 0.0), image
 
 
 def _own_sample(predictor, renderer: Renderer, cond) -> np.ndarray | None:

@@ -17,15 +17,23 @@ FORMATS = {"png": ".png", "jpg": ".jpg", "png16": ".png"}
 
 def read_image(path: str | os.PathLike) -> np.ndarray:
     """A photo file -> uint8 (H, W, 3) RGB (EXIF orientation applied, alpha dropped, grey expanded);
-    a video file (motion's still, as the Studio opens it) -> its first frame."""
-    path = Path(path)
+    a video file (motion's still, as the Studio opens it) -> its first frame, or with a time,
+    ``clip.mp4#t=2.5``, its frame at that time (cdvae_core.data.video.split_time)."""
+    from ..data.video import VIDEO_EXTENSIONS, split_time
+
+    source = os.fspath(path)  # errors name it as given: a video's frame with its time
+    try:
+        path, seconds = split_time(source)
+    except ValueError as exc:
+        raise ExportError(f"{source}: {exc}") from exc
     if not path.is_file():
         raise ExportError(f"{path}: no such image file")
-    from ..data.video import VIDEO_EXTENSIONS
-
-    image = _first_frame(path) if path.suffix.lower() in VIDEO_EXTENSIONS else _decode_photo(path)
+    if path.suffix.lower() in VIDEO_EXTENSIONS:
+        image = _video_frame(path, seconds or 0.0, source)
+    else:
+        image = _decode_photo(path)
     if min(image.shape[:2]) < 2:
-        raise ExportError(f"{path}: image of {image.shape[1]}x{image.shape[0]} pixels is too small")
+        raise ExportError(f"{source}: image of {image.shape[1]}x{image.shape[0]} pixels is too small")
     return np.ascontiguousarray(image)
 
 
@@ -52,14 +60,14 @@ def _decode_photo(path: Path) -> np.ndarray:
     return image
 
 
-def _first_frame(path: Path) -> np.ndarray:
+def _video_frame(path: Path, seconds: float, source: str) -> np.ndarray:
     from ..data.errors import SkipItem
-    from ..data.video import first_frames
+    from ..data.video import frames_at
 
     try:
-        return first_frames(path)[0]
+        return frames_at(path, seconds)[0]
     except SkipItem as exc:
-        raise ExportError(f"{path}: {exc.reason}") from exc
+        raise ExportError(f"{source}: {exc.reason}") from exc
 
 
 def list_images(folder: str | os.PathLike) -> list[Path]:

@@ -1,5 +1,5 @@
 """Small display panels: the message banner, an image pane, the image panel (photo, x_c layer,
-gallery, recent), the starred tray, and the ground-truth view (split or flicker against the truth)."""
+a video's time bar, gallery, recent), the starred tray, and the ground-truth view (split or flicker against the truth)."""
 
 from __future__ import annotations
 
@@ -155,6 +155,58 @@ class ImagePane(pg.GraphicsLayoutWidget):
         return self.item.image
 
 
+class VideoTimeBar(QWidget):
+    """Which frame of a video the document is: a slider over its frames and the time it stands
+    for. Hidden for photos.
+
+    Signals: frameChosen(int index) when a frame is chosen: on release of a drag (each frame
+    is decoded from the start of the video, too slow to follow the drag), or at once from the
+    keys (arrows: one frame, Page Up/Down: one second) and clicks on the track.
+    """
+
+    frameChosen = Signal(int)
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.slider = QSlider(Qt.Orientation.Horizontal)
+        self.slider.setObjectName("videoTimeSlider")
+        self.slider.setToolTip("The video's frame the model starts from; for motion, the frame a second "
+                               "later is its truth. Drag and let go, or use the arrow and Page keys")
+        self.label = QLabel()
+        self.label.setObjectName("videoTimeLabel")
+        self._fps = 1.0
+        self._duration = 0.0
+        layout = QHBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(QLabel("Time"))
+        layout.addWidget(self.slider, 1)
+        layout.addWidget(self.label)
+        self.slider.valueChanged.connect(self._moved)
+        self.slider.sliderReleased.connect(lambda: self.frameChosen.emit(self.slider.value()))
+        self.hide()
+
+    def set_clip(self, clip) -> None:
+        """Show the frames of ``clip`` (images.Clip) at its still, or hide for None (a photo)."""
+        self.setVisible(clip is not None)
+        if clip is None:
+            return
+        self._fps, self._duration = clip.fps, clip.duration
+        self.slider.blockSignals(True)
+        self.slider.setRange(0, max(0, clip.frames - 1))
+        self.slider.setPageStep(max(1, round(clip.fps)))
+        self.slider.setValue(clip.index)
+        self.slider.blockSignals(False)
+        self._show_time(clip.index)
+
+    def _show_time(self, index: int) -> None:
+        self.label.setText(f"{index / self._fps:.2f} s of {self._duration:.2f} s")
+
+    def _moved(self, index: int) -> None:
+        self._show_time(index)
+        if not self.slider.isSliderDown():
+            self.frameChosen.emit(index)
+
+
 class ImagePanel(QWidget):
     """The current photo and its x_c layer, plus a gallery of built-in photos and recent files.
 
@@ -172,6 +224,7 @@ class ImagePanel(QWidget):
         self.tabs.addTab(self.layer, "Layer xc")
         self.caption = QLabel("No image")
         self.caption.setWordWrap(True)
+        self.timeBar = VideoTimeBar()
         self.gallery = QListWidget()
         self.gallery.setObjectName("gallery")
         self.gallery.setViewMode(QListWidget.ViewMode.IconMode)
@@ -188,6 +241,7 @@ class ImagePanel(QWidget):
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self.tabs, 3)
+        layout.addWidget(self.timeBar)
         layout.addWidget(self.caption)
         layout.addWidget(QLabel("Gallery (built-in and recent)"))
         layout.addWidget(self.gallery, 1)

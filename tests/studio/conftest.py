@@ -32,6 +32,28 @@ def _collect_garbage_in_gui_thread(qapp):
     gc.enable()
 
 
+def _write_pan_video(path, frames: int, fps: int = 10, step=(1.0, -0.5)) -> tuple[float, float]:
+    """An MJPG AVI whose content moves ``step`` px per frame (right, up) over a built-in photo;
+    returns that motion in model pixels per second (32 across the frame's width and height)."""
+    from cdvae_core.data.builtin import builtin_images
+
+    photo = np.asarray(builtin_images()[0][1])[:, :, ::-1]
+    w, h = 160, 120
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), fps, (w, h))
+    for t in range(frames):
+        m = np.float32([[1, 0, 100 - step[0] * t], [0, 1, 150 - step[1] * t]])
+        writer.write(np.ascontiguousarray(cv2.warpAffine(photo, m, (w, h), flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP)))
+    writer.release()
+    return step[0] * fps * 32 / w, step[1] * fps * 32 / h
+
+
+@pytest.fixture()
+def pan_video():
+    """``pan_video(path, frames, fps=10, step=(1.0, -0.5))``: write an MJPG AVI panning over a
+    built-in photo; returns its motion in model pixels per second."""
+    return _write_pan_video
+
+
 def smooth_images(rng: np.random.Generator, n: int, channels: int) -> np.ndarray:
     """Random smooth [0, 1] images (n, C, 32, 32): blurred noise, like photo layers at 32x32."""
     noise = rng.random((n * channels, 8, 8)).astype(np.float32)

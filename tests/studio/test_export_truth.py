@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import cv2
 import numpy as np
 import pytest
 from PySide6.QtCore import Qt
@@ -515,3 +516,74 @@ def test_animation_export_writes_the_frames_the_status_promises(qtbot, make_wind
         else:
             stored = len(iio.imread(tmp_path / name, index=None))
             assert stored == FRAMES or f"the GIF holds {stored}:" in message
+
+
+def test_a_videos_time_bar_picks_the_frame_that_exports_and_sessions_keep(qtbot, make_window, settle, tmp_path,
+                                                                           pan_video):
+    """A video opened at its first frame shows a time bar over its frames; choosing frame 10 (1 s
+    at 10 fps) makes that frame the document, with the frame a second on as motion's truth. A drag
+    loads only on release. The export names the frame (pan_t1s_000, source path#t=1) and
+    reproduces; a saved session reopens at that frame; a frame that cannot be read leaves the one
+    shown, and its place on the bar; a photo hides the bar."""
+    from cdvae_core.data.video import frames_at
+
+    video = tmp_path / "pan.avi"
+    pan_video(video, 30)  # 3 s at 10 fps
+    win = make_window("motion")
+    settle(win)
+    bar = win.imagePanel.timeBar
+    assert not bar.isVisibleTo(win)
+    win.state.open_paths([str(video)])
+    qtbot.waitUntil(lambda: win.state.ctx.doc.name == "pan.avi", timeout=30_000)
+    settle(win)
+    assert bar.isVisibleTo(win) and (bar.slider.minimum(), bar.slider.maximum(), bar.slider.value()) == (0, 29, 0)
+    assert bar.label.text() == "0.00 s of 3.00 s"
+    bar.slider.setValue(10)  # as the arrow keys and clicks on the track do: loads at once
+    qtbot.waitUntil(lambda: win.state.image_path == f"{video}#t=1", timeout=30_000)
+    settle(win)
+    frame, later, _ = frames_at(video, 1.0)
+    doc = win.state.ctx.doc
+    np.testing.assert_array_equal(doc.rgb, frame)
+    np.testing.assert_array_equal(doc.later, later)
+    assert doc.source == f"{video}#t=1" and "frame at 1 s of a 3 s video" in win.imagePanel.caption.text()
+    recent = win.settings.value("recentFiles") or []
+    assert str(video) in recent and f"{video}#t=1" not in recent  # the recent list keeps the video itself
+
+    bar.slider.setSliderDown(True)  # a drag: the label follows, nothing loads until release
+    bar.slider.setValue(25)
+    assert bar.label.text() == "2.50 s of 3.00 s" and win.state.image_path == f"{video}#t=1"
+    bar.slider.setSliderDown(False)
+    qtbot.waitUntil(lambda: win.state.image_path == f"{video}#t=2.5", timeout=30_000)
+    settle(win)
+    assert win.state.ctx.doc.later is None and "no motion truth" in win.imagePanel.caption.text()
+    bar.slider.setValue(10)
+    qtbot.waitUntil(lambda: win.state.image_path == f"{video}#t=1", timeout=30_000)
+    settle(win)
+
+    win.open_export_dialog()
+    (side,) = _export(qtbot, win.export_dialog, 1, tmp_path / "out")
+    assert Path(side["_path"]).name == "pan_t1s_000.json" and side["source"]["path"] == f"{video.resolve()}#t=1"
+    np.testing.assert_array_equal(reproduce(side["_path"]), read_image(Path(side["_path"]).with_suffix(".png")))
+    win.export_dialog.close()
+
+    win.state.save_session(str(tmp_path / "s.json"))
+    assert json.loads((tmp_path / "s.json").read_text())["image"] == f"{video}#t=1"
+    other = make_window("motion")
+    settle(other)
+    other.state.open_session(str(tmp_path / "s.json"))
+    qtbot.waitUntil(lambda: other.state.ctx is not None and other.state.ctx.doc.source == f"{video}#t=1",
+                    timeout=30_000)
+    settle(other)
+    assert other.imagePanel.timeBar.slider.value() == 10
+    np.testing.assert_array_equal(other.state.ctx.doc.rgb, frame)
+
+    video.rename(tmp_path / "moved.avi")  # a frame that cannot be read: said, and the bar goes back
+    bar.slider.setValue(20)
+    qtbot.waitUntil(lambda: "Cannot open pan.avi#t=2" in win.banner.text(), timeout=30_000)
+    assert bar.slider.value() == 10 and win.state.image_path == f"{video}#t=1"
+
+    still = tmp_path / "still.png"  # a photo hides the bar again
+    cv2.imwrite(str(still), cv2.cvtColor(frame, cv2.COLOR_RGB2BGR))
+    win.state.open_paths([str(still)])
+    qtbot.waitUntil(lambda: win.state.ctx.doc.name == "still.png", timeout=30_000)
+    assert not bar.isVisibleTo(win)

@@ -161,27 +161,12 @@ def test_decompression_bomb_is_refused_before_decoding(monkeypatch):
     assert Image.MAX_IMAGE_PIXELS is not None  # Pillow's limit is left as it was for everyone else
 
 
-def _pan_video(path, frames: int, fps: int = 10, step=(1.0, -0.5)) -> tuple[float, float]:
-    """An MJPG AVI whose content moves ``step`` px per frame (right, up) over a built-in photo;
-    returns that motion in model pixels per second (32 across the frame's width and height)."""
-    from cdvae_core.data.builtin import builtin_images
-
-    photo = np.asarray(builtin_images()[0][1])[:, :, ::-1]
-    w, h = 160, 120
-    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), fps, (w, h))
-    for t in range(frames):
-        m = np.float32([[1, 0, 100 - step[0] * t], [0, 1, 150 - step[1] * t]])
-        writer.write(np.ascontiguousarray(cv2.warpAffine(photo, m, (w, h), flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP)))
-    writer.release()
-    return step[0] * fps * 32 / w, step[1] * fps * 32 / h
-
-
-def test_a_video_opens_as_its_first_frame_with_motions_truth(qtbot, make_window, settle, tmp_path):
+def test_a_video_opens_as_its_first_frame_with_motions_truth(qtbot, make_window, settle, tmp_path, pan_video):
     """"motion needs two frames": a video gives them. Its first frame is the photo; for motion the
     frame a second on makes the truth (the flow between them, and that frame in the Truth tab);
     for the photo tasks it is a photo like any other. A clip shorter than a second, or a PNG of
     the same frame, has no motion truth; an undecodable video is one line."""
-    flow = _pan_video(tmp_path / "pan.avi", 20)
+    flow = pan_video(tmp_path / "pan.avi", 20)
     win = make_window("motion")
     settle(win)
     win.state.open_paths([str(tmp_path / "pan.avi")])
@@ -203,7 +188,7 @@ def test_a_video_opens_as_its_first_frame_with_motions_truth(qtbot, make_window,
     assert len(shafts) > 10 and direction[0] > 0 > direction[1]  # right and up, as the video pans
     assert "· truth" in flow_view.info.text()
 
-    _pan_video(tmp_path / "short.avi", 6)  # 0.6 s
+    pan_video(tmp_path / "short.avi", 6)  # 0.6 s
     cv2.imwrite(str(tmp_path / "still.png"), cv2.cvtColor(doc.rgb, cv2.COLOR_RGB2BGR))
     for name in ("short.avi", "still.png"):
         win.state.open_paths([str(tmp_path / name)])
