@@ -179,7 +179,7 @@ class ExportDialog(JobDialog):
         self.folder = PathField(True, "Export folder")
         self.folder.edit.setObjectName("exportFolder")
         self.folder.edit.setText(default_export_folder(settings))
-        self.batch_folder = PathField(True, "Folder of images to export")
+        self.batch_folder = PathField(True, "Folder of images (and videos: their first frame) to export")
         self.batch_folder.edit.setObjectName("exportBatchFolder")
         self.batch_n = QSpinBox()
         self.batch_n.setRange(1, 1000)
@@ -220,7 +220,7 @@ class ExportDialog(JobDialog):
         grid = self.items.get("grid")
         counts = {0: f"{stars} starred sample(s)", 1: "the current sample",
                   2: f"{0 if grid is None else len(grid.codes)} samples of the grid",
-                  3: f"{self.batch_n.value()} result(s) for every image of a folder, with the current model"
+                  3: f"{self.batch_n.value()} result(s) for every image or video of a folder, with the current model"
                      + ("" if self.items.get("component") is None
                         else f", MDN component {self.items['component']}")}
         self.summary.setText(counts[index])

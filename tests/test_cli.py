@@ -505,7 +505,7 @@ def test_sample_image_folder_exports_every_photo_and_names_the_unreadable(traine
     empty = tmp_path / "empty"
     empty.mkdir()
     one_line_error(capsys, sample.main(["--model", str(trained / "model"), "--image", str(empty), "--n", "1",
-                                        "--export", str(tmp_path / "r4")]), "no image files")
+                                        "--export", str(tmp_path / "r4")]), "no image or video files")
 
 def test_motion_pairs_train_in_model_units_with_orientation_unless_the_config_says_otherwise(tmp_path):
     from cdvae_core.cli.train import build_parser, settings

@@ -84,9 +84,15 @@ def test_folder_batch_skips_bad_photos_and_generator_cancels(tmp_path):
     _photo_file(folder / "two.png", 2)
     (folder / "broken.png").write_bytes(b"not an image")
     (folder / "notes.txt").write_text("ignored")
+    writer = cv2.VideoWriter(str(folder / "clip.avi"), cv2.VideoWriter_fourcc(*"MJPG"), 25, (64, 48))
+    writer.write(np.full((48, 64, 3), 90, np.uint8))  # a video is its first frame, as the Studio opens it
+    writer.release()
+    (folder / "broken.mp4").write_bytes(b"not a video")
     report = export_folder(predictor, folder, 2, tmp_path / "out")
-    assert sorted(p.name for p in report.results) == ["one_000.png", "one_001.png", "two_000.png", "two_001.png"]
-    assert len(report.failed) == 1 and "broken.png" in report.failed[0][0] and "not a readable image" in report.failed[0][1]
+    assert sorted(p.name for p in report.results) == ["clip_000.png", "clip_001.png", "one_000.png", "one_001.png",
+                                                       "two_000.png", "two_001.png"]
+    assert sorted((Path(name).name, why) for name, why in report.failed) == [
+        ("broken.mp4", "video will not open"), ("broken.png", "not a readable image")]
     # The Studio's dialog: progress records, and closing the generator stops between results.
     gen = iter_export(predictor, [folder / "one.jpg", folder / "two.png"], 3, tmp_path / "cancel")
     records = []

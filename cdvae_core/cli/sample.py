@@ -165,7 +165,7 @@ def _export_folder(predictor, args, settings) -> int:
 
     count = len(list_images(args.image))
     if not count:
-        raise CliError(f"--image {args.image}: no image files in that folder")
+        raise CliError(f"--image {args.image}: no image or video files in that folder")
     with progress_bar(count * args.n, "export", "result") as bar:
         report = export_folder(predictor, args.image, args.n, args.export, args.seed, args.format or "png",
                                settings=settings, on_progress=lambda record: bar.update(record.done - bar.n))

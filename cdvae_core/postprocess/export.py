@@ -319,7 +319,8 @@ def export_results(predictor, image: str | os.PathLike | np.ndarray, n: int, out
 def export_folder(predictor, folder: str | os.PathLike, n: int, outdir: str | os.PathLike, seed: int = 0,
                   fmt: str = "png", *, settings: ExportSettings | None = None,
                   on_progress: Callable[[Progress], None] | None = None) -> ExportReport:
-    """Export every photo directly in ``folder``; unreadable ones are listed in ``report.failed``.
+    """Export every photo (and video: its first frame) directly in ``folder``; unreadable ones are
+    listed in ``report.failed``.
     ``on_progress`` receives each Progress record (a command's progress bar)."""
     report = ExportReport()
     for record in iter_export(predictor, list_images(folder), n, outdir, seed, fmt, settings=settings, report=report):

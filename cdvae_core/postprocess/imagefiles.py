@@ -71,11 +71,15 @@ def _video_frame(path: Path, seconds: float, source: str) -> np.ndarray:
 
 
 def list_images(folder: str | os.PathLike) -> list[Path]:
-    """Image files directly inside ``folder``, sorted by name."""
+    """Image and video files directly inside ``folder`` (a video stands for its first frame, as
+    ``read_image`` reads it and the Studio opens it), sorted by name."""
+    from ..data.video import VIDEO_EXTENSIONS
+
     folder = Path(folder)
     if not folder.is_dir():
         raise ExportError(f"{folder}: not a folder")
-    return sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
+    return sorted(p for p in folder.iterdir()
+                  if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES + VIDEO_EXTENSIONS)
 
 
 def check_format(fmt: str) -> str:
