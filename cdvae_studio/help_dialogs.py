@@ -25,8 +25,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-# what the mouse and keys do outside the actions (sample_grid, panels.StarTray, lpp_scatter,
-# MainWindow.dropEvent)
+# what the mouse and keys do outside the actions (sample_grid, panels.StarTray, panels.VideoTimeBar,
+# lpp_scatter, MainWindow.dropEvent)
 GESTURES: tuple[tuple[str, str], ...] = (
     ("Make a sample the current one (its code to the sliders, its result to the preview)", "Click it in the grid"),
     ("Star or unstar a sample (Export writes the starred ones)", "Right-click it in the grid"),
@@ -34,6 +34,8 @@ GESTURES: tuple[tuple[str, str], ...] = (
     ("Remove the selected stars", "Delete or Backspace in the starred list"),
     ("Open a training example's x_c as the input", "Click its point in the LPP scatter"),
     ("Open images or videos (motion: the first frame, with its truth), folders of them, a model folder or a pair file", "Drop them on the window"),
+    ("Choose another frame of a video", "Drag the Time bar under the photo and let go; "
+                                        "on the bar, arrow keys: one frame, Page Up/Down: one second"),
     ("Dismiss the red message line", "Click it"),
 )
 
