@@ -49,6 +49,18 @@ class ImageDoc:
     notes: list[str] = field(default_factory=list)
     later: np.ndarray | None = None
 
+    @property
+    def title(self) -> str:
+        """The name, and for a video's frame past the first its time: "clip.mp4 @ 1.6 s" (stars
+        from two frames of one video would otherwise read alike)."""
+        from cdvae_core.data.video import split_time, time_text
+
+        try:
+            seconds = split_time(self.source)[1] if isinstance(self.source, str) else None
+        except ValueError:
+            seconds = None
+        return self.name if seconds is None else f"{self.name} @ {time_text(seconds)} s"
+
 
 DRAG_FACTOR = 3  # while a slider is held, cells compose at a third of their side (a ninth of the pixels)
 

@@ -179,7 +179,7 @@ class ActionsMixin:
         self.stars[star.key] = star
         # numbered from 1, as the interpolation dialog asks for samples (it read "#1" for the
         # grid's second cell, which that dialog calls sample 2)
-        self.w.tray.add(star.key, f"{self.ctx.doc.name} #{index + 1}", star.thumb)
+        self.w.tray.add(star.key, f"{self.ctx.doc.title} #{index + 1}", star.thumb)
         self._mark_stars()
         self.starsChanged.emit()
 

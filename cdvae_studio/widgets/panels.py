@@ -296,6 +296,7 @@ class StarTray(QListWidget):
     def add(self, key: int, label: str, thumb: np.ndarray) -> None:
         item = QListWidgetItem(label)
         item.setData(Qt.ItemDataRole.UserRole, key)
+        item.setToolTip(label)  # the cell elides it: "pan.avi @ 1.6 s #3" shows as "pan…#3"
         item.setIcon(QIcon(rgb_pixmap(thumb, 64)))
         self.addItem(item)
 
