@@ -159,9 +159,10 @@ class VideoTimeBar(QWidget):
     """Which frame of a video the document is: a slider over its frames and the time it stands
     for. Hidden for photos.
 
-    Signals: frameChosen(int index) when a frame is chosen: on release of a drag (each frame
-    is decoded from the start of the video, too slow to follow the drag), or at once from the
-    keys (arrows: one frame, Page Up/Down: one second) and clicks on the track.
+    Signals: frameChosen(int index) when a frame is chosen: on release of a drag (each frame is
+    read at full size and made a new document, a tenth of a second and more at 1080p: too slow to
+    follow the drag), or at once from the keys (arrows: one frame, Page Up/Down: one second) and
+    clicks on the track.
     """
 
     frameChosen = Signal(int)
