@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import QRectF
+from PySide6.QtCore import QRectF, Qt
 from PySide6.QtWidgets import QCheckBox, QHBoxLayout, QLabel, QSpinBox, QDoubleSpinBox, QVBoxLayout, QWidget
 
 from ..images import resize_layer
@@ -89,6 +89,11 @@ class FlowView(QWidget):
                               "second later, on the same scale as the sample's (yellow)")
         self.truth.setVisible(False)  # only a video's first frame has one
         self.info = QLabel("")
+        self.info.setObjectName("flowInfo")
+        # wraps rather than widens: the truth's figures made the row wider than the right pane,
+        # and the splitter took the width from the grid (a column of samples went to a new row)
+        self.info.setWordWrap(True)
+        self.info.setAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
         controls = QHBoxLayout()
         controls.addWidget(QLabel("Density"))
         controls.addWidget(self.density)
@@ -96,8 +101,7 @@ class FlowView(QWidget):
         controls.addWidget(self.scale)
         controls.addWidget(self.wheel)
         controls.addWidget(self.truth)
-        controls.addStretch(1)
-        controls.addWidget(self.info)
+        controls.addWidget(self.info, 1)  # all the rest of the row: it wraps only when that is too short
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self.plot, 1)
@@ -169,10 +173,11 @@ class FlowView(QWidget):
                 if true is not None:
                     self._draw(self.truth_arrows, arrow_segments(true, step, fit))
             mag = np.hypot(up[0], up[1])
-            text = f"max {mag.max():.1f} px/s, mean {mag.mean():.1f} px/s"
-            if true is not None:  # short: the row is about 560 px wide beside the controls
+            # short: beside the controls the row leaves about 200 px at the default pane width
+            text = f"max {mag.max():.1f}, mean {mag.mean():.1f} px/s"
+            if true is not None:
                 true_mag = np.hypot(true[0], true[1])
-                text = f"max {mag.max():.1f}, mean {mag.mean():.1f} px/s · truth {true_mag.max():.1f}, {true_mag.mean():.1f}"
+                text += f" · truth {true_mag.max():.1f}, {true_mag.mean():.1f}"
             self.info.setText(text)
         if (h, w) != self._shape:
             self._shape = (h, w)

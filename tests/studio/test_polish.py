@@ -236,3 +236,24 @@ def test_the_model_combo_narrows_before_toolbar_controls_overflow(qtbot, make_wi
     win.resize(600, 800)  # narrower than any combo can help: the least width, the rest overflows
     QApplication.processEvents()
     assert win.tieCombo.minimumContentsLength() == MODEL_CHARS[1]
+
+
+def test_the_flow_views_truth_figures_never_take_width_from_the_grid(qtbot, make_window, settle, tmp_path, pan_video):
+    """Ticking the Flow tab's Truth box lengthened its figures line ("... · truth 12.7, 11.1")
+    past the right pane's width, and the splitter took the width from the grid, whose last
+    column of samples went to a new row. The line wraps instead."""
+    pan_video(tmp_path / "pan.avi", 20)
+    win = make_window("motion")
+    win.resize(1560, 960)
+    win.show()
+    settle(win)
+    win.state.open_paths([str(tmp_path / "pan.avi")])
+    qtbot.waitUntil(lambda: win.state.ctx.doc.name == "pan.avi", timeout=30_000)
+    settle(win)
+    win.views.setCurrentWidget(win.flowView)
+    qtbot.wait(100)  # the layout settles through posted events
+    before = win.splitter.sizes()
+    win.flowView.truth.setChecked(True)
+    qtbot.wait(100)
+    assert "truth" in win.flowView.info.text()
+    assert win.splitter.sizes() == before

@@ -256,7 +256,7 @@ def test_flow_view_density_scale_wheel_and_sample(qtbot, make_window, settle):
     atk = check_arrows(view, flows[k], hw, 8, 2.0)
     assert atk.shape != at8x2.shape or not np.allclose(atk, at8x2)
     mag = np.hypot(upk[0], upk[1])
-    assert view.info.text() == f"max {mag.max():.1f} px/s, mean {mag.mean():.1f} px/s"
+    assert view.info.text() == f"max {mag.max():.1f}, mean {mag.mean():.1f} px/s"
 
 
 # 5. LPP scatter ---------------------------------------------------------------------------------
