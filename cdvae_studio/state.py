@@ -17,7 +17,7 @@ import numpy as np
 from PySide6.QtCore import QObject, Signal, Slot
 from superqt.utils import qdebounced, qthrottled
 
-from cdvae_core.data.video import at_time
+from cdvae_core.data.video import at_time, split_time
 from cdvae_core.predictor import DRIFT_LIMIT
 
 from .catalog import CatalogError, ModelEntry, is_pair_file
@@ -321,6 +321,7 @@ class StudioState(ActionsMixin, QObject):
         rgb = loaded.rgb
         self.w.imagePanel.photo.set_image(rgb)
         self.w.imagePanel.timeBar.set_clip(getattr(loaded, "clip", None))
+        self.w.imagePanel.mark_current(None if path is None else str(split_time(path)[0]))
         notes = "; ".join(getattr(loaded, "notes", []) or [])
         self.w.imagePanel.caption.setText(f"{loaded.name} · {rgb.shape[1]}x{rgb.shape[0]}" + (f" · {notes}" if notes else ""))
         # the pins stay with the grid shown until the new context lands and clears them (cleared

@@ -226,6 +226,7 @@ class ImagePanel(QWidget):
         self.caption = QLabel("No image")
         self.caption.setWordWrap(True)
         self.timeBar = VideoTimeBar()
+        self._current: str | None = None  # the gallery entry of the file shown
         self.gallery = QListWidget()
         self.gallery.setObjectName("gallery")
         self.gallery.setViewMode(QListWidget.ViewMode.IconMode)
@@ -247,6 +248,16 @@ class ImagePanel(QWidget):
         layout.addWidget(QLabel("Gallery (built-in and recent)"))
         layout.addWidget(self.gallery, 1)
 
+    def mark_current(self, path: str | None) -> None:
+        """Select the gallery entry of the file shown (a video's frame: the video's), or none: arrow
+        keys in the gallery, or another way in (a drop, the scatter plot), left another entry lit."""
+        self._current = path
+        self.gallery.clearSelection()
+        for row in range(self.gallery.count()):
+            if path is not None and self.gallery.item(row).data(Qt.ItemDataRole.UserRole) == path:
+                self.gallery.setCurrentRow(row)  # no itemClicked / itemActivated: nothing reopens
+                return
+
     def set_gallery(self, entries: list[tuple[str, str, np.ndarray | None]]) -> None:
         """entries: (label, path, thumbnail RGB uint8 or None)."""
         self.gallery.clear()
@@ -259,6 +270,7 @@ class ImagePanel(QWidget):
             else:  # a recent file: a generic icon (reading the file for a thumbnail would block)
                 item.setIcon(self.style().standardIcon(QStyle.StandardPixmap.SP_FileIcon))
             self.gallery.addItem(item)
+        self.mark_current(self._current)
 
     def _activated(self, item: QListWidgetItem) -> None:
         path = item.data(Qt.ItemDataRole.UserRole)

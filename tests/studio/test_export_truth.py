@@ -548,6 +548,8 @@ def test_a_videos_time_bar_picks_the_frame_that_exports_and_sessions_keep(qtbot,
     assert doc.source == f"{video}#t=1" and "frame at 1 s of a 3 s video" in win.imagePanel.caption.text()
     recent = win.settings.value("recentFiles") or []
     assert str(video) in recent and f"{video}#t=1" not in recent  # the recent list keeps the video itself
+    lit = win.imagePanel.gallery.selectedItems()  # and the gallery lights the video's entry
+    assert [item.data(Qt.ItemDataRole.UserRole) for item in lit] == [str(video)]
 
     bar.slider.setSliderDown(True)  # a drag: the label follows, nothing loads until release
     bar.slider.setValue(25)
@@ -589,3 +591,5 @@ def test_a_videos_time_bar_picks_the_frame_that_exports_and_sessions_keep(qtbot,
     win.state.open_paths([str(still)])
     qtbot.waitUntil(lambda: win.state.ctx.doc.name == "still.png", timeout=30_000)
     assert not bar.isVisibleTo(win)
+    lit = win.imagePanel.gallery.selectedItems()
+    assert [item.data(Qt.ItemDataRole.UserRole) for item in lit] == [str(still)]

@@ -222,3 +222,25 @@ def test_a_copy_of_a_photo_opens_under_its_own_name(qtbot, make_window, settle, 
         qtbot.waitUntil(lambda: win.state.ctx.doc.name == name, timeout=30_000)
         settle(win)
         assert str(win.state.ctx.doc.source).endswith(name) and win.imagePanel.caption.text().startswith(name)
+
+
+def test_the_gallery_lights_the_photo_shown_and_nothing_for_an_example(qtbot, make_window, settle):
+    """The gallery's lit entry was whatever was clicked or reached with the arrow keys, also
+    after another photo or a scatter-plot example had replaced it."""
+    from PySide6.QtCore import Qt
+
+    win = make_window("resaturation")
+    settle(win)
+    gallery = win.imagePanel.gallery
+
+    def lit() -> list[str]:
+        return [item.data(Qt.ItemDataRole.UserRole) for item in gallery.selectedItems()]
+
+    first, second = (gallery.item(row).data(Qt.ItemDataRole.UserRole) for row in (0, 1))
+    assert lit() == [first] and win.state.image_path == first
+    gallery.setCurrentRow(3)  # the arrow keys move the selection without opening anything
+    win.state.open_image(second, remember=False)
+    qtbot.waitUntil(lambda: win.state.image_path == second, timeout=30_000)
+    assert lit() == [second]
+    win.state.open_example(2)
+    assert lit() == []
