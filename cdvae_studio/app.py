@@ -23,9 +23,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         prog="cdvae-studio",
         description="Explore ambiguous predictions (relighting, resaturation, motion) of CDVAE models.",
     )
-    parser.add_argument("images", nargs="*", help="image(s) or folders of images to open; the first is shown, the "
-                        "rest wait in the gallery (default: a built-in photo); a saved model folder or a pair "
-                        "file opens as a model")
+    parser.add_argument("images", nargs="*", help="image(s), videos or folders of them to open; the first is shown, "
+                        "the rest wait in the gallery (default: a built-in photo); a video opens at its first frame, "
+                        "\"clip.mp4#t=2.5\" at 2.5 s; a saved model folder or a pair file opens as a model")
     parser.add_argument("--model", help="a saved model directory (or a pair file for the nearest-neighbour baseline)")
     parser.add_argument("--task", choices=("relighting", "resaturation", "motion"), help="task to start on")
     parser.add_argument("--screenshot", metavar="PNG", help="render the window once everything has loaded, "
