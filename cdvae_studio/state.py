@@ -38,6 +38,15 @@ FRAME_MS = 16  # slider renders are rate-limited to a 60 Hz display
 RECENT_MAX = 10  # photos the gallery keeps besides the built-in ones
 
 
+def listed_path(path: str) -> str:
+    """How the gallery and the recent list name a file: a video's frame at a time
+    (``clip.mp4#t=2.5``, from its Time bar or the command line) as the video itself."""
+    try:
+        return str(split_time(path)[0])
+    except ValueError:  # a malformed time: the file as named (opening it says what is wrong)
+        return path
+
+
 class StudioState(ActionsMixin, QObject):
     """Signals: gridApplied() after the grid's images have been replaced."""
 
@@ -243,7 +252,7 @@ class StudioState(ActionsMixin, QObject):
             self.open_model(model)
         if not photos:
             return
-        self.add_recent(photos[1:RECENT_MAX])  # the first lands in front of them once it opens
+        self.add_recent([listed_path(p) for p in photos[1:RECENT_MAX]])  # the first lands in front once it opens
         self.open_image(photos[0])
         if len(photos) > RECENT_MAX:
             self.w.statusBar().showMessage(f"{len(photos)} photos given: the gallery keeps the first {RECENT_MAX}",
@@ -302,8 +311,8 @@ class StudioState(ActionsMixin, QObject):
         # a built-in photo (a gallery click) is not a recent file, and its folder (inside the
         # installed packages) is no place to start the next Open dialog
         if remember and path not in self._builtin_paths:
-            self.add_recent([path])
-            self.w._remember_dir(path)
+            self.add_recent([listed_path(path)])
+            self.w._remember_dir(listed_path(path))
 
     def add_recent(self, paths: list[str]) -> None:
         """Put files at the front of the recent list (at most RECENT_MAX) and refresh the gallery."""
@@ -321,7 +330,7 @@ class StudioState(ActionsMixin, QObject):
         rgb = loaded.rgb
         self.w.imagePanel.photo.set_image(rgb)
         self.w.imagePanel.timeBar.set_clip(getattr(loaded, "clip", None))
-        self.w.imagePanel.mark_current(None if path is None else str(split_time(path)[0]))
+        self.w.imagePanel.mark_current(None if path is None else listed_path(path))
         notes = "; ".join(getattr(loaded, "notes", []) or [])
         self.w.imagePanel.caption.setText(f"{loaded.name} · {rgb.shape[1]}x{rgb.shape[0]}" + (f" · {notes}" if notes else ""))
         # the pins stay with the grid shown until the new context lands and clears them (cleared

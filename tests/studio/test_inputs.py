@@ -244,3 +244,26 @@ def test_the_gallery_lights_the_photo_shown_and_nothing_for_an_example(qtbot, ma
     assert lit() == [second]
     win.state.open_example(2)
     assert lit() == []
+
+
+def test_a_video_named_at_a_time_opens_that_frame_and_lists_the_video(qtbot, make_window, settle, tmp_path,
+                                                                       pan_video):
+    """``cdvae-studio clip.avi#t=1`` opens the frame at 1 s; the gallery and the recent list name
+    the video itself, as they do for frames chosen on the Time bar."""
+    from PySide6.QtCore import Qt
+
+    video = tmp_path / "pan.avi"
+    pan_video(video, 30)
+    win = make_window("motion")
+    settle(win)
+    win.state.open_paths([f"{video}#t=1"])
+    qtbot.waitUntil(lambda: win.state.image_path == f"{video}#t=1", timeout=30_000)
+    settle(win)
+    assert win.imagePanel.timeBar.slider.value() == 10
+    recent = win.settings.value("recentFiles") or []
+    assert str(video) in recent and f"{video}#t=1" not in recent
+    assert [item.data(Qt.ItemDataRole.UserRole) for item in win.imagePanel.gallery.selectedItems()] == [str(video)]
+    win.state.open_paths([f"{video}#t=soon"])
+    qtbot.waitUntil(lambda: "pan.avi#t=soon" in win.banner.text(), timeout=30_000)
+    assert "Cannot open pan.avi#t=soon: #t=soon is not a time in seconds" in win.banner.text()
+    assert win.state.image_path == f"{video}#t=1"
