@@ -9,6 +9,7 @@ a decompression bomb (a small file of a vast image) is refused before OpenCV all
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -144,15 +145,25 @@ def _fit(img: np.ndarray, name: str, notes: list[str]) -> np.ndarray:
     return np.ascontiguousarray(img)
 
 
+@functools.lru_cache(maxsize=64)
+def _clip_info(path: str, mtime_ns: int, size: int) -> tuple[int, float]:
+    """video_info, once per version of a file: a container that does not say its length is
+    counted by decoding it whole, which every frame chosen on the Time bar would repeat."""
+    from cdvae_core.data.video import video_info
+
+    return video_info(path)
+
+
 def load_video(path: Path, seconds: float = 0.0) -> LoadedImage:
     """A video's frame at ``seconds`` as the photo, and the frame a second later as motion's ground
     truth (cdvae_core.data.video.frames_at: the still that cdvae-sample and export read too)."""
     from cdvae_core.data.errors import SkipItem
-    from cdvae_core.data.video import frames_at, video_info
+    from cdvae_core.data.video import frames_at
 
     try:
         frame, later, gap = frames_at(path, seconds)
-        frames, fps = video_info(path)
+        stat = path.stat()
+        frames, fps = _clip_info(str(path), stat.st_mtime_ns, stat.st_size)
     except SkipItem as exc:
         raise ImageLoadError(f"the {exc.reason}") from exc  # the window says "Cannot open NAME: ..."
     clip = Clip(frames, fps, int(round(seconds * fps)))

@@ -267,3 +267,26 @@ def test_a_video_named_at_a_time_opens_that_frame_and_lists_the_video(qtbot, mak
     qtbot.waitUntil(lambda: "pan.avi#t=soon" in win.banner.text(), timeout=30_000)
     assert "Cannot open pan.avi#t=soon: #t=soon is not a time in seconds" in win.banner.text()
     assert win.state.image_path == f"{video}#t=1"
+
+
+def test_a_videos_length_is_read_once_per_version_of_the_file(tmp_path, monkeypatch, pan_video):
+    """Each frame chosen on the Time bar loads the video again; its length (counted by decoding
+    the whole video where the container does not say) is read once, and again when the file
+    changes."""
+    import os
+
+    from cdvae_core.data import video as video_module
+    from cdvae_studio import images
+
+    clip = tmp_path / "pan.avi"
+    pan_video(clip, 30)
+    calls = []
+    real = video_module.video_info
+    monkeypatch.setattr(video_module, "video_info", lambda path: calls.append(path) or real(path))
+    images._clip_info.cache_clear()
+    for seconds in (0.0, 1.0, 2.0):
+        assert images.load_video(clip, seconds).clip.index == round(seconds * 10)
+    assert len(calls) == 1
+    pan_video(clip, 40)  # another version of the file: longer
+    os.utime(clip, ns=(clip.stat().st_atime_ns, clip.stat().st_mtime_ns + 10**9))
+    assert images.load_video(clip, 3.5).clip.frames == 40 and len(calls) == 2
