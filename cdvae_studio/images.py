@@ -158,7 +158,7 @@ def load_video(path: Path, seconds: float = 0.0) -> LoadedImage:
     """A video's frame at ``seconds`` as the photo, and the frame a second later as motion's ground
     truth (cdvae_core.data.video.frames_at: the still that cdvae-sample and export read too)."""
     from cdvae_core.data.errors import SkipItem
-    from cdvae_core.data.video import frames_at
+    from cdvae_core.data.video import frame_index, frames_at
 
     try:
         frame, later, gap = frames_at(path, seconds)
@@ -166,7 +166,7 @@ def load_video(path: Path, seconds: float = 0.0) -> LoadedImage:
         frames, fps = _clip_info(str(path), stat.st_mtime_ns, stat.st_size)
     except SkipItem as exc:
         raise ImageLoadError(f"the {exc.reason}") from exc  # the window says "Cannot open NAME: ..."
-    clip = Clip(frames, fps, int(round(seconds * fps)))
+    clip = Clip(frames, fps, frame_index(seconds, fps))
     where = "first frame" if clip.index == 0 else f"frame at {time_text(clip.time())} s"
     truth = f"the frame {gap:.2f} s later is the motion truth" if later is not None else "no frame a second later: no motion truth"
     notes = [f"{where} of a {time_text(clip.duration)} s video; {truth}"]

@@ -55,10 +55,7 @@ class ImageDoc:
         from two frames of one video would otherwise read alike)."""
         from cdvae_core.data.video import split_time, time_text
 
-        try:
-            seconds = split_time(self.source)[1] if isinstance(self.source, str) else None
-        except ValueError:
-            seconds = None
+        seconds = split_time(self.source, strict=False)[1] if isinstance(self.source, str) else None
         return self.name if seconds is None else f"{self.name} @ {time_text(seconds)} s"
 
 

@@ -41,10 +41,7 @@ RECENT_MAX = 10  # photos the gallery keeps besides the built-in ones
 def listed_path(path: str) -> str:
     """How the gallery and the recent list name a file: a video's frame at a time
     (``clip.mp4#t=2.5``, from its Time bar or the command line) as the video itself."""
-    try:
-        return str(split_time(path)[0])
-    except ValueError:  # a malformed time: the file as named (opening it says what is wrong)
-        return path
+    return str(split_time(path, strict=False)[0])
 
 
 class StudioState(ActionsMixin, QObject):

@@ -201,6 +201,7 @@ def test_a_frame_at_a_time_is_named_by_a_media_fragment(ucf, tmp_path):
             split_time(f"{clip}#t={bad}")
         with pytest.raises(ExportError, match=rf"v_Archery_g01_c01.avi#t={bad}: #t={bad} is not a time in seconds"):
             read_image(f"{clip}#t={bad}")
+        assert split_time(f"{clip}#t={bad}", strict=False) == (Path(f"{clip}#t={bad}"), None)  # for naming
     odd = tmp_path / "take#t=2.avi"  # a real file whose name looks like a fragment
     odd.write_bytes(clip.read_bytes())
     assert split_time(odd) == (odd, None)

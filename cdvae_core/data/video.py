@@ -27,11 +27,12 @@ FULL_SIZE = 1 << 30  # a max_side that keeps frames at their own size
 TIME_FRAGMENT = "#t="  # Media Fragments' temporal dimension, in seconds (npt)
 
 
-def split_time(path: str | os.PathLike) -> tuple[Path, float | None]:
+def split_time(path: str | os.PathLike, strict: bool = True) -> tuple[Path, float | None]:
     """A source path -> (file, seconds into it or None). ``clip.mp4#t=2.5`` names a video's frame
     at 2.5 s; a file that exists under the whole name, "#" and all, is just that file.
 
-    ValueError with a one-line reason when the time is not a number of seconds >= 0.
+    A time that is not a number of seconds >= 0: ValueError with a one-line reason, or with
+    ``strict=False`` the path as given and None (for naming things; reading it raises).
     """
     text = os.fspath(path)
     head, sep, tail = text.rpartition(TIME_FRAGMENT)
@@ -42,8 +43,15 @@ def split_time(path: str | os.PathLike) -> tuple[Path, float | None]:
     except ValueError:
         seconds = float("nan")
     if not (np.isfinite(seconds) and seconds >= 0):
+        if not strict:
+            return Path(text), None
         raise ValueError(f"{TIME_FRAGMENT}{tail} is not a time in seconds (like #t=2.5)")
     return Path(head), seconds
+
+
+def frame_index(seconds: float, fps: float) -> int:
+    """The frame shown at ``seconds``: the nearest one."""
+    return int(round(seconds * fps))
 
 
 def time_text(seconds: float) -> str:
@@ -165,7 +173,7 @@ def frames_at(path: str | os.PathLike, time: float = 0.0, seconds: float = 1.0
     """
     path = Path(path)
     reported, fps = _container(path)
-    index = int(round(time * fps))
+    index = frame_index(time, fps)
     step = max(1, int(round(fps * seconds)))
     if reported and index >= reported:
         raise SkipItem(f"video ends at {time_text(reported / fps)} s, before {time_text(time)} s", path.name)

@@ -77,10 +77,7 @@ def result_stem(item: str | os.PathLike | np.ndarray, index: int) -> str:
     an in-memory photo (a stem already used in the call gets a "_")."""
     if isinstance(item, np.ndarray):
         return f"image{index:03d}"
-    try:
-        path, seconds = split_time(item)
-    except ValueError:  # named as given; reading it says what is wrong with the time
-        return Path(item).stem
+    path, seconds = split_time(item, strict=False)  # a malformed time: named as given; reading it says why
     return path.stem if seconds is None else f"{path.stem}_t{time_text(seconds)}s"
 
 

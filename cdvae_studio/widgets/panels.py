@@ -175,8 +175,7 @@ class VideoTimeBar(QWidget):
                                "later is its truth. Drag and let go, or use the arrow and Page keys")
         self.label = QLabel()
         self.label.setObjectName("videoTimeLabel")
-        self._fps = 1.0
-        self._duration = 0.0
+        self._clip = None  # images.Clip of the video shown
         layout = QHBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(QLabel("Time"))
@@ -191,7 +190,7 @@ class VideoTimeBar(QWidget):
         self.setVisible(clip is not None)
         if clip is None:
             return
-        self._fps, self._duration = clip.fps, clip.duration
+        self._clip = clip
         self.slider.blockSignals(True)
         self.slider.setRange(0, max(0, clip.frames - 1))
         self.slider.setPageStep(max(1, round(clip.fps)))
@@ -200,7 +199,7 @@ class VideoTimeBar(QWidget):
         self._show_time(clip.index)
 
     def _show_time(self, index: int) -> None:
-        self.label.setText(f"{index / self._fps:.2f} s of {self._duration:.2f} s")
+        self.label.setText(f"{self._clip.time(index):.2f} s of {self._clip.duration:.2f} s")
 
     def _moved(self, index: int) -> None:
         self._show_time(index)
