@@ -25,6 +25,7 @@ import numpy as np
 import pytest
 from PySide6.QtWidgets import QSlider
 
+from cdvae_core.data.video import at_time
 from cdvae_studio.jobs import GRID, own_sample, render_preview, render_sweeps
 from cdvae_studio.render import DecodeCache, compose_cells
 from cdvae_studio.widgets.code_sliders import to_ticks
@@ -81,7 +82,8 @@ _ASSETS: dict[str, Path] = {}
 @pytest.fixture()
 def sequence_assets(tmp_path_factory, untrained_model) -> Path:
     """Models of every kind the catalog shows (MDN K=4 and K=12, Gauss, CVAE, Shallow, the
-    nearest-neighbour baseline), an opened model and pair file outside them, and odd images."""
+    nearest-neighbour baseline), an opened model and pair file outside them, odd images and a
+    video."""
     if "root" in _ASSETS:
         return _ASSETS["root"]
     root = tmp_path_factory.mktemp("sequence_assets")
@@ -106,6 +108,10 @@ def sequence_assets(tmp_path_factory, untrained_model) -> Path:
     cv2.imwrite(str(images / "photo.png"), photo)
     cv2.imwrite(str(images / "grey.png"), ((xx * 3 + yy) % 256).astype(np.uint8)[:40, :50])
     cv2.imwrite(str(images / "tiny.png"), photo[:16, :16])  # the smallest image the Studio opens
+    writer = cv2.VideoWriter(str(images / "clip.avi"), cv2.VideoWriter_fourcc(*"MJPG"), 10, (90, 60))
+    for t in range(30):  # 3 s: its frames open from the Time bar, those past 2 s without a truth
+        writer.write(np.ascontiguousarray(np.roll(photo, 2 * t, axis=1)))
+    writer.release()
     cv2.imwrite(str(images / "bad_tiny.png"), photo[:8, :8])  # refused: a one-line banner
     (images / "bad_text.png").write_text("not an image")
     _ASSETS["root"] = root
@@ -173,7 +179,7 @@ class Harness:
             (2, self.change_seed), (2, self.change_temperature), (2, self.toggle_lower), (1, self.toggle_lock),
             (8, self.move_slider), (3, self.press_slider), (3, self.release_slider), (4, self.undo),
             (2, self.reset), (3, self.randomise), (4, self.select), (4, self.star), (1, self.unstar_from_tray),
-            (3, self.open_image), (1, self.open_example), (2, self.session_roundtrip), (2, self.toggle_sweeps),
+            (3, self.open_image), (3, self.choose_frame), (1, self.open_example), (2, self.session_roundtrip), (2, self.toggle_sweeps),
             (1, self.open_model),
         ]
 
@@ -335,7 +341,7 @@ class Harness:
         images = self.assets / "images"
         gallery = self.win.imagePanel.gallery
         choices = [("file", str(images / n)) for n in ("photo.png", "grey.png", "tiny.png", "bad_tiny.png",
-                                                         "bad_text.png")]
+                                                         "bad_text.png", "clip.avi", "clip.avi#t=1.5")]
         choices += [("gallery", str(gallery.item(k).data(0x0100))) for k in range(min(gallery.count(), 3))]
         kind, path = choices[int(self.rng.integers(len(choices)))]
         if Path(path).name.startswith("bad_") and self.state._image_pending:
@@ -348,6 +354,19 @@ class Harness:
         if not self.bad_pending:
             self.expected_image = ("path", path)
         return f"open {kind} {Path(path).name}"
+
+    def choose_frame(self) -> str:
+        """Move the Time bar of the video shown (as the arrow keys do: it loads at once)."""
+        clip = getattr(self.state.image, "clip", None)
+        if clip is None:
+            return "time bar: no video shown"
+        slider = self.win.imagePanel.timeBar.slider
+        index, before = int(self.rng.integers(clip.frames)), slider.value()
+        slider.setValue(index)
+        if index != before and (index != clip.index or self.state._image_pending):
+            self.expected_image = ("path", at_time(self.state.image_path, clip.time(index)))
+            self.bad_pending = False  # the newest request wins: a refused file on its way is dropped
+        return f"time bar frame {index} (from {before}, shown {clip.index})"
 
     def open_example(self) -> str:
         row = int(self.rng.integers(0, 120))
