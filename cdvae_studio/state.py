@@ -308,8 +308,9 @@ class StudioState(ActionsMixin, QObject):
         # a built-in photo (a gallery click) is not a recent file, and its folder (inside the
         # installed packages) is no place to start the next Open dialog
         if remember and path not in self._builtin_paths:
-            self.add_recent([listed_path(path)])
-            self.w._remember_dir(listed_path(path))
+            listed = listed_path(path)
+            self.add_recent([listed])
+            self.w._remember_dir(listed)
 
     def add_recent(self, paths: list[str]) -> None:
         """Put files at the front of the recent list (at most RECENT_MAX) and refresh the gallery."""
