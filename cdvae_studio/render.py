@@ -17,6 +17,7 @@ from typing import Any
 import cv2
 import numpy as np
 
+from cdvae_core.data.video import split_time, time_text
 from cdvae_core.tasks.resaturation import BORROW_TOLERANCE, RELIABLE_SATURATION, hue_borrowing
 
 from .images import LoadedImage, resize_layer, resize_rgb
@@ -53,8 +54,6 @@ class ImageDoc:
     def title(self) -> str:
         """The name, and for a video's frame past the first its time: "clip.mp4 @ 1.6 s" (stars
         from two frames of one video would otherwise read alike)."""
-        from cdvae_core.data.video import split_time, time_text
-
         seconds = split_time(self.source, strict=False)[1] if isinstance(self.source, str) else None
         return self.name if seconds is None else f"{self.name} @ {time_text(seconds)} s"
 
