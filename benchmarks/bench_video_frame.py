@@ -1,10 +1,12 @@
 """Reading a video's frame at a time (the Studio's Time bar, ``clip.mp4#t=...`` in exports).
 
-``data.video.frames_at`` seeks to the frame (OpenCV seeks to the keyframe before it and decodes
-on); the baseline decodes every frame in order from the start, which is what it did before and
-what it falls back to where a seek brings no frame. Both read the frame and the frame a second
-on at full size. Per codec and depth: seconds of each, their ratio, and whether both give the
-same pixels (a seek that landed on another frame would show here).
+``data.video.frames_at`` seeks near the frame (OpenCV seeks to the keyframe before it and
+decodes on) and finds it by timestamps; the baseline scans the timestamps of every frame from the
+start, which is what it falls back to where no seek works. Both read the frame and the frame a
+second on at full size. Per codec and depth: seconds of each, their ratio, and whether both give
+the same pixels (a seek that landed on another frame would show here). MJPG and MPEG-4 part 2
+clips are written with OpenCV; H.264 (libx264's defaults: B-frames, a keyframe every 250 frames)
+with PyAV where it is installed (``pip install -e ".[test]"``).
 
     python benchmarks/bench_video_frame.py [--size 1920x1080] [--seconds 20] [--fps 30]
 """
@@ -23,22 +25,40 @@ from cdvae_core.data import video
 from cdvae_core.data.builtin import builtin_images
 
 
-def write_clip(path: Path, fourcc: str, size: tuple[int, int], frames: int, fps: float) -> None:
-    """A pan over a built-in photo, every frame different."""
+def pan(size: tuple[int, int], frames: int):
+    """BGR uint8 (h, w, 3) frames of a pan over a built-in photo, every frame different."""
     w, h = size
     photo = cv2.resize(np.asarray(builtin_images()[2][1])[:, :, ::-1], (2 * w, 2 * h), interpolation=cv2.INTER_CUBIC)
-    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*fourcc), fps, (w, h))
     for t in range(frames):
         x, y = int(t * w / frames), int(t * h / (2 * frames))
-        writer.write(np.ascontiguousarray(photo[y:y + h, x:x + w]))
-    writer.release()
+        yield np.ascontiguousarray(photo[y:y + h, x:x + w])
+
+
+def write_clip(path: Path, fourcc: str, size: tuple[int, int], frames: int, fps: float) -> bool:
+    """The pan as a video: OpenCV for its codecs, PyAV for "h264"; False where neither can."""
+    if fourcc != "h264":
+        writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*fourcc), fps, size)
+        for bgr in pan(size, frames):
+            writer.write(bgr)
+        writer.release()
+        return True
+    try:
+        import av
+    except ImportError:
+        return False
+    with av.open(str(path), "w") as container:
+        stream = container.add_stream("libx264", rate=round(fps))
+        stream.width, stream.height, stream.pix_fmt = *size, "yuv420p"
+        for bgr in pan(size, frames):
+            container.mux(stream.encode(av.VideoFrame.from_ndarray(bgr, format="bgr24")))
+        container.mux(stream.encode(None))
+    return True
 
 
 def in_order(path: Path, seconds: float, fps: float) -> np.ndarray:
-    """The baseline: frames decoded from the start up to the wanted one and a second on."""
-    index = int(round(seconds * fps))
-    frames, _ = video._decode(path, {index, index + int(round(fps))}, video.FULL_SIZE)
-    return frames[index]
+    """The baseline: the same scan by timestamps, from the first frame instead of a seek."""
+    still, _later = video._scan(path, seconds, 1.0, fps, start=0)
+    return still.image
 
 
 def timed(fn, *args):
@@ -56,9 +76,11 @@ def main() -> None:
     size = tuple(int(v) for v in args.size.split("x"))
     frames = int(args.seconds * args.fps)
     with tempfile.TemporaryDirectory() as tmp:
-        for fourcc, suffix in (("MJPG", ".avi"), ("mp4v", ".mp4")):
-            path = Path(tmp) / f"clip{suffix}"
-            write_clip(path, fourcc, size, frames, args.fps)
+        for fourcc, suffix in (("MJPG", ".avi"), ("mp4v", ".mp4"), ("h264", ".mp4")):
+            path = Path(tmp) / f"clip_{fourcc}{suffix}"
+            if not write_clip(path, fourcc, size, frames, args.fps):
+                print(f"{fourcc}: skipped (PyAV is not installed)")
+                continue
             print(f"{fourcc} {size[0]}x{size[1]}, {args.seconds:g} s at {args.fps:g} fps")
             for depth in (0.25, 0.5, 0.9):
                 at = round(depth * (args.seconds - 1.0), 2)

@@ -12,7 +12,9 @@ sidecars and ``cdvae-sample --image`` all carry that one string, so a result nam
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable, Iterator
 
 import cv2
 import numpy as np
@@ -50,8 +52,9 @@ def split_time(path: str | os.PathLike, strict: bool = True) -> tuple[Path, floa
 
 
 def frame_index(seconds: float, fps: float) -> int:
-    """The frame shown at ``seconds``: the nearest one."""
-    return int(round(seconds * fps))
+    """The frame shown at ``seconds`` at a steady rate: the nearest one, the later of two at
+    half-way (as ``_shown_at`` finds it by timestamps)."""
+    return int(np.floor(seconds * fps + 0.5))
 
 
 def time_text(seconds: float) -> str:
@@ -75,32 +78,45 @@ def plan_indices(n_frames: int, step: int, count: int) -> list[int]:
     return sorted(set(np.linspace(0, last, count).round().astype(int).tolist()))
 
 
-def _decode(path: Path, wanted: set[int], max_side: int, seek: bool = False) -> tuple[dict[int, np.ndarray], int]:
-    """Decode in order, keeping the frames in ``wanted``; -> (frames, index of the frame after
-    the last one read: the frame count when the video ended). ``seek``: start at the first wanted
-    frame (OpenCV seeks to the keyframe before it and decodes on) instead of at frame 0."""
+def _decode(path: Path, wanted: set[int], max_side: int) -> tuple[dict[int, tuple[np.ndarray, float]], int]:
+    """Decode in order from the start, keeping the frames in ``wanted``; -> ({index: (frame, its
+    timestamp in s)}, index of the frame after the last one read: the frame count when the video
+    ended)."""
     cap = cv2.VideoCapture(str(path))
-    frames: dict[int, np.ndarray] = {}
+    frames: dict[int, tuple[np.ndarray, float]] = {}
     index = 0
     try:
         if not cap.isOpened():
             raise SkipItem("video will not open", path.name)
         last = max(wanted) if wanted else -1
-        if seek and wanted and min(wanted) > 0 and cap.set(cv2.CAP_PROP_POS_FRAMES, min(wanted)):
-            index = min(wanted)
         while True:
             if not cap.grab():
                 break
             if index in wanted:
                 ok, bgr = cap.retrieve()
                 if ok and bgr is not None and bgr.ndim == 3:
-                    frames[index] = fit_within(cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB), max_side)
+                    frames[index] = (fit_within(cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB), max_side), _stamp(cap))
             index += 1
             if wanted and index > last:
                 break
     finally:
         cap.release()
     return frames, index
+
+
+_TICK = 1e-6  # the resolution of timestamps, in s (_stamp)
+
+
+def _stamp(cap: cv2.VideoCapture) -> float:
+    """The presentation time of the frame just grabbed, in seconds from the stream's start, to the
+    microsecond (OpenCV's milliseconds carry float noise: 2800.0000000000005)."""
+    return round(cap.get(cv2.CAP_PROP_POS_MSEC) * 1000.0) / 1e6
+
+
+def _gap(earlier: float, later: float, frames: int, fps: float) -> float:
+    """Seconds between two frames ``frames`` apart: their timestamps' difference (true in a
+    variable-frame-rate video too), or frames / fps where the container gives no usable times."""
+    return round(later - earlier, 6) if later > earlier else frames / fps
 
 
 def video_frame_pairs(path: str | Path, count: int = FRAMES_PER_VIDEO, seconds: float = 1.0,
@@ -112,7 +128,6 @@ def video_frame_pairs(path: str | Path, count: int = FRAMES_PER_VIDEO, seconds: 
     path = Path(path)
     n_frames, fps = video_info(path)
     step = max(1, int(round(fps * seconds)))
-    gap = step / fps
     best: list[tuple[np.ndarray, np.ndarray, float]] = []
     for _attempt in range(2):
         starts = plan_indices(n_frames, step, count)
@@ -120,7 +135,8 @@ def video_frame_pairs(path: str | Path, count: int = FRAMES_PER_VIDEO, seconds: 
             break
         wanted = set(starts) | {t + step for t in starts}
         frames, decoded = _decode(path, wanted, max_side)
-        pairs = [(frames[t], frames[t + step], gap) for t in starts if t in frames and t + step in frames]
+        pairs = [(frames[t][0], frames[t + step][0], _gap(frames[t][1], frames[t + step][1], step, fps))
+                 for t in starts if t in frames and t + step in frames]
         if len(pairs) > len(best):
             best = pairs
         if len(pairs) == len(starts) or decoded >= n_frames:
@@ -160,33 +176,149 @@ def video_info(path: str | os.PathLike) -> tuple[int, float]:
     return n_frames, fps
 
 
+class _Overshot(Exception):
+    """A seek that landed past the time asked for, or brought no frame: scan from earlier."""
+
+
+class _NoSeek(Exception):
+    """OpenCV cannot seek in this video: scan from the start."""
+
+
+class _NoClock(Exception):
+    """The stream's timestamps do not increase (some containers give none): count frames."""
+
+
+@dataclass
+class _Shown:
+    """A frame met in a scan: its presentation time in s and, where it was kept, its pixels."""
+
+    seconds: float
+    image: np.ndarray | None
+
+
+def _timed_frames(cap: cv2.VideoCapture, start: int, fps: float, counted: bool
+                  ) -> Iterator[tuple[float, Callable[[], np.ndarray | None]]]:
+    """(time in s, a call that returns the frame's pixels, ``_rgb``) for each frame from frame
+    ``start`` on (seeking there where > 0). The time is the frame's timestamp, or with ``counted``
+    (a scan from the start) its index / fps. _NoClock where timestamps do not increase."""
+    if start and not cap.set(cv2.CAP_PROP_POS_FRAMES, start):
+        raise _NoSeek
+    index, last = start, -np.inf
+    while cap.grab():
+        stamp = index / fps if counted else _stamp(cap)
+        if stamp <= last:
+            raise _NoClock
+        last = stamp
+        yield stamp, lambda: _rgb(cap)
+        index += 1
+
+
+def _rgb(cap: cv2.VideoCapture) -> np.ndarray | None:
+    """The frame just grabbed as RGB uint8 (H, W, 3), None where it will not decode."""
+    ok, bgr = cap.retrieve()
+    return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB) if ok and bgr is not None and bgr.ndim == 3 else None
+
+
+def _shown_at(frames: Iterator[tuple[float, Callable[[], np.ndarray | None]]], time: float, seconds: float, fps: float,
+              seeking: bool, keep: float) -> tuple[_Shown, _Shown | None]:
+    """The frame shown at ``time`` and the one shown ``seconds`` after it, from a scan's frames.
+
+    The frame shown at t is the last one whose time is at most t + half a frame (so at a steady
+    rate it is the nearest frame, ``frame_index(t, fps)``); the first frame also covers any time before it,
+    the last one a frame's length (1 / fps) after it. In a variable-frame-rate video (phones, screen
+    recordings) this is what a player shows, and the gap between the two is their true distance.
+    Frames within ``keep`` s before the time sought are decoded to pixels, since which one is shown
+    is known only when the next arrives: the answer's image is None where it fell further back.
+    _Overshot where a seek's first frame is already past the time; SkipItem where the video ends
+    before ``time``. The second frame is None where the video ends first or nothing new is shown.
+    """
+    half = 0.5 / fps + _TICK  # a frame exactly half-way is shown, as frame_index has it
+    target = time + half
+    still: _Shown | None = None  # the frame shown at ``time``, once known
+    shown: _Shown | None = None  # the last frame met
+    for stamp, pixels in frames:
+        if shown is None and seeking and stamp > target:
+            raise _Overshot
+        while shown is not None and stamp > target:  # ``shown`` is the frame shown at the target
+            if still is not None:
+                return still, (shown if shown.seconds > still.seconds else None)
+            still, target = shown, shown.seconds + seconds + half
+        shown = _Shown(stamp, pixels() if stamp >= target - keep else None)
+    if shown is None:
+        if seeking:
+            raise _Overshot
+        raise SkipItem("video will not decode")
+    end = shown.seconds + 1.0 / fps + _TICK
+    if still is None:
+        if target >= end:
+            raise SkipItem(f"video ends at {time_text(end)} s, before {time_text(time)} s")
+        return shown, None
+    return still, (shown if target < end and shown.seconds > still.seconds else None)
+
+
+def _scan(path: Path, time: float, seconds: float, fps: float, start: int, counted: bool = False,
+          keep: float | None = None) -> tuple[_Shown, _Shown | None]:
+    """``_shown_at`` over the frames of ``path`` from frame ``start``, keeping the pixels of frames
+    from ``keep`` s (two frames where None) before each time sought."""
+    cap = cv2.VideoCapture(str(path))
+    try:
+        if not cap.isOpened():
+            raise SkipItem("video will not open", path.name)
+        return _shown_at(_timed_frames(cap, start, fps, counted), time, seconds, fps, seeking=start > 0,
+                         keep=2.0 / fps if keep is None else keep)
+    finally:
+        cap.release()
+
+
+def _seek_and_scan(path: Path, time: float, seconds: float, fps: float, index: int
+                   ) -> tuple[int, tuple[_Shown, _Shown | None]]:
+    """_scan from frame ``index`` (where the frame at ``time`` is at a steady rate), then from a
+    second, 2, 4, ... before it while the seek lands past the time, and last from the start;
+    -> (the frame the scan that answered started from, its answer)."""
+    back = 0
+    while index - back > 0:
+        try:
+            return index - back, _scan(path, time, seconds, fps, index - back)
+        except _Overshot:
+            back = max(1, round(fps)) if back == 0 else 2 * back
+        except _NoSeek:
+            break
+    return 0, _scan(path, time, seconds, fps, 0)
+
+
 def frames_at(path: str | os.PathLike, time: float = 0.0, seconds: float = 1.0
               ) -> tuple[np.ndarray, np.ndarray | None, float | None]:
     """A video's frame at ``time`` seconds, uint8 (H, W, 3) RGB at full size, the frame ``seconds``
     later (None when the video ends first) and the true gap between them in seconds (None
     likewise): the still that a motion model predicts from, and what really happened next.
 
-    OpenCV seeks to the frame (a frame deep in a long video would take seconds to reach by
-    decoding from the start: 1.2 s at 9 s into a 1080p MJPG); where the seek brings no frame (a
-    container that over-reports its length) the frames are decoded in order from the start.
-    SkipItem when the video does not open, decodes no frame, or ends before ``time``.
+    Frames are found by their timestamps (``_shown_at``: at a steady frame rate the frame at t is
+    frame ``frame_index(t, fps)``, as decoding in order counts them). OpenCV seeks near the frame (a frame
+    deep in a long video would take seconds to reach by decoding from the start: 1.2 s at 9 s into
+    a 1080p MJPG); where the seek lands past it (variable frame rates) the scan starts a second,
+    then 2, 4, ... earlier, and where no seek works, at the start. A stream without usable
+    timestamps is read in order, counting frames. SkipItem when the video does not open, decodes
+    no frame, or ends before ``time``.
     """
     path = Path(path)
     reported, fps = _container(path)
     index = frame_index(time, fps)
-    step = max(1, int(round(fps * seconds)))
     if reported and index >= reported:
         raise SkipItem(f"video ends at {time_text(reported / fps)} s, before {time_text(time)} s", path.name)
-    wanted = {index, index + step}
-    frames, _ = _decode(path, wanted, FULL_SIZE, seek=True)
-    if index not in frames:
-        frames, decoded = _decode(path, wanted, FULL_SIZE)
-        if 0 < decoded <= index:
-            raise SkipItem(f"video ends at {time_text(decoded / fps)} s, before {time_text(time)} s", path.name)
-        if index not in frames:
-            raise SkipItem("video will not decode", path.name)
-    later = frames.get(index + step)
-    return frames[index], later, (None if later is None else step / fps)
+    try:
+        start, (still, later) = _seek_and_scan(path, time, seconds, fps, index)
+        if still.image is None or (later is not None and later.image is None):
+            # shown through a long gap in a variable-rate video (or a frame that will not decode)
+            still, later = _scan(path, time, seconds, fps, start, keep=np.inf)
+    except _NoClock:
+        still, later = _scan(path, time, seconds, fps, 0, counted=True)
+    except SkipItem as exc:
+        raise SkipItem(exc.reason, path.name) from None
+    if still.image is None or (later is not None and later.image is None):
+        raise SkipItem("video will not decode", path.name)
+    if later is None:
+        return still.image, None, None
+    return still.image, later.image, round(later.seconds - still.seconds, 6)
 
 
 def first_frames(path: str | os.PathLike, seconds: float = 1.0) -> tuple[np.ndarray, np.ndarray | None, float | None]:
