@@ -81,7 +81,7 @@ def _to_uint8(img: np.ndarray) -> tuple[np.ndarray, str | None]:
     return np.clip(scaled + 0.5, 0, 255).astype(np.uint8), f"{img.dtype} image rescaled to 8 bits"
 
 
-def _apply_orientation(img: np.ndarray, orientation: int) -> np.ndarray:
+def apply_orientation(img: np.ndarray, orientation: int) -> np.ndarray:
     """Turn a decoded image upright by its EXIF orientation (2-8; 1 is upright)."""
     if orientation in (2, 4, 5, 7):
         img = cv2.flip(img, 1 if orientation in (2, 7) else 0)  # mirror first, then rotate
@@ -112,7 +112,7 @@ def decode_image(data: bytes, name: str = "image") -> LoadedImage:
         notes.append(note)
     orientation = header[2] if header is not None else 1
     if orientation != 1:  # IMREAD_UNCHANGED (kept for alpha and 16-bit) ignores EXIF orientation
-        img = _apply_orientation(img, orientation)
+        img = apply_orientation(img, orientation)
         notes.append(f"turned upright (EXIF orientation {orientation})")
     if img.ndim == 2:
         img = cv2.cvtColor(img, cv2.COLOR_GRAY2RGB)

@@ -28,8 +28,9 @@ from .jobs import render_sweeps, render_truth
 from .render import DecodeCache, doc_from_layer, drag_doc, heat_rgb, shrink_detail
 from .scrub import ScrubCache, render_scrub_chunk, scrub_signature
 from .session import Session
+from .thumbnails import ThumbnailCache
 from .state_actions import ActionsMixin, Star  # noqa: F401 - Star is part of this module's API
-from .worker import LatestWorker
+from .worker import LatestWorker, report_error
 
 if TYPE_CHECKING:
     from .main_window import MainWindow
@@ -60,6 +61,7 @@ class StudioState(ActionsMixin, QObject):
         self.scrub = ScrubCache()  # drag renders of the held slider's axis, prefetched (scrub.py)
         self.scrub_enabled = True
         self.docs = DocCache()
+        self.thumbnails = ThumbnailCache()  # of the gallery's recent files, read in the worker
         self.task_name = "resaturation"
         self.task: Any = None
         self.entry: ModelEntry | None = None
@@ -223,7 +225,24 @@ class StudioState(ActionsMixin, QObject):
             pass
         recent = [str(p) for p in (self.w.settings.value("recentFiles", []) or [])
                   if str(p) not in self._builtin_paths]  # listed once, as the built-in photo
-        self.w.imagePanel.set_gallery(entries + recent_entries(recent))
+        self.w.imagePanel.set_gallery(entries + recent_entries(recent, self.thumbnails))
+        self._read_next_thumbnail()
+
+    def _read_next_thumbnail(self) -> None:
+        """Read the first gallery entry still without a thumbnail, in the worker; each result asks
+        for the next (one file per job, so that no slider waits behind the lot)."""
+        wanting = self.w.imagePanel.wanting_thumbnails()
+        if not wanting:
+            return
+        path, thumbnails = wanting[0], self.thumbnails
+
+        def read() -> tuple[str, np.ndarray | None, str]:
+            try:
+                return path, thumbnails.read(path), ""
+            except Exception as exc:  # noqa: BLE001 - said in the entry's tooltip: no one asked to open it
+                return path, None, f"cannot read it: {report_error(exc)}"
+
+        self.worker.submit("thumbs", read)
 
     def open_paths(self, paths: Sequence[str]) -> None:
         """Open what the command line, the Open dialog or a drop hands over: saved model folders
@@ -571,6 +590,9 @@ class StudioState(ActionsMixin, QObject):
             self._apply_sweeps(np.asarray(result))
         elif channel == "misc":
             self.w.statusBar().showMessage(str(result), 8000)
+        elif channel == "thumbs":
+            self.w.imagePanel.set_thumbnail(*result)  # type: ignore[misc]
+            self._read_next_thumbnail()
         if channel == "misc":
             self._export_done()  # also after a failed export
         self._announce_if_settled()

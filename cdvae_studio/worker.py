@@ -32,9 +32,10 @@ from typing import Any, Callable, Generator
 
 from PySide6.QtCore import QObject, QThread, Signal, Slot
 
-# channels in the order a free worker serves them: image file, context, grid, then extras, and
-# last the held slider's prefetch (scrub.py), which runs only when nothing else waits
-CHANNELS = ("image", "context", "grid", "preview", "truth", "drift", "sweep", "misc", "scrub")
+# channels in the order a free worker serves them: image file, context, grid, then extras, the
+# held slider's prefetch (scrub.py), which runs only when nothing else waits, and last the
+# gallery's thumbnails (thumbnails.py), one file per job
+CHANNELS = ("image", "context", "grid", "preview", "truth", "drift", "sweep", "misc", "scrub", "thumbs")
 
 
 _OUR_PACKAGES = ("cdvae_core", "cdvae_studio")
@@ -54,7 +55,7 @@ def expected_error(exc: BaseException) -> bool:
     return tb is not None and str(tb.tb_frame.f_globals.get("__name__", "")).split(".")[0] in _OUR_PACKAGES
 
 
-def _report(exc: BaseException) -> str:
+def report_error(exc: BaseException) -> str:
     """The one-line error for the GUI; the traceback goes to stderr only when unexpected."""
     if not expected_error(exc):
         traceback.print_exception(exc)
@@ -148,7 +149,7 @@ class LatestWorker(QObject):
             try:
                 result, error = job(), ""
             except Exception as exc:  # noqa: BLE001 - a failing job must reach the status bar, not kill the thread
-                result, error = None, _report(exc)
+                result, error = None, report_error(exc)
             self.done.emit(channel, rid, result, time.perf_counter() - t0, error)
 
     def stop(self) -> None:
@@ -185,7 +186,7 @@ class _GenLoop(QObject):
                     return
                 self.progress.emit(record)
         except Exception as exc:  # noqa: BLE001 - reported to the dialog as one line
-            error = _report(exc)
+            error = report_error(exc)
             if gen is not None:
                 gen.close()
             self.finished.emit("failed", error)
@@ -275,7 +276,7 @@ def _child_main(func: Callable[..., Generator[Any, None, Any]], args: tuple, que
             except Exception:  # noqa: BLE001 - already failing; keep the first error
                 pass
         # the child's stderr is the app's: a bug's traceback shows there, as for a JobRunner
-        queue.put(("failed", _report(exc) if isinstance(exc, Exception) else _one_line(exc)))
+        queue.put(("failed", report_error(exc) if isinstance(exc, Exception) else _one_line(exc)))
 
 
 class _QueueReader(QThread):

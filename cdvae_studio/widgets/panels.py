@@ -27,6 +27,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from ..thumbnails import ThumbnailCache
 from .lpp_scatter import rgb_pixmap
 
 GALLERY_CELL = (64, 78)  # px: a 56 px thumbnail and one line of its name
@@ -226,6 +227,7 @@ class ImagePanel(QWidget):
         self.caption.setWordWrap(True)
         self.timeBar = VideoTimeBar()
         self._current: str | None = None  # the gallery entry of the file shown
+        self._thumbless: list[str] = []  # entries showing the generic icon until set_thumbnail
         self.gallery = QListWidget()
         self.gallery.setObjectName("gallery")
         self.gallery.setViewMode(QListWidget.ViewMode.IconMode)
@@ -258,18 +260,39 @@ class ImagePanel(QWidget):
                 return
 
     def set_gallery(self, entries: list[tuple[str, str, np.ndarray | None]]) -> None:
-        """entries: (label, path, thumbnail RGB uint8 or None)."""
+        """entries: (label, path, thumbnail RGB uint8 or None: a generic icon until
+        ``set_thumbnail``, as reading the file here would block)."""
         self.gallery.clear()
+        self._thumbless = []
         for label, path, thumb in entries:
             item = QListWidgetItem(label)
             item.setData(Qt.ItemDataRole.UserRole, path)
             item.setToolTip(path)
             if thumb is not None:
                 item.setIcon(QIcon(rgb_pixmap(thumb, 56)))
-            else:  # a recent file: a generic icon (reading the file for a thumbnail would block)
+            else:
                 item.setIcon(self.style().standardIcon(QStyle.StandardPixmap.SP_FileIcon))
+                self._thumbless.append(path)
             self.gallery.addItem(item)
         self.mark_current(self._current)
+
+    def wanting_thumbnails(self) -> list[str]:
+        """Paths of the entries still showing the generic icon, in gallery order."""
+        return list(self._thumbless)
+
+    def set_thumbnail(self, path: str, thumb: np.ndarray | None, problem: str = "") -> None:
+        """Give ``path``'s entry its thumbnail (RGB uint8), or keep the generic icon and say in its
+        tooltip why the file cannot be read."""
+        if path not in self._thumbless:
+            return  # the gallery was refilled meanwhile without it
+        self._thumbless.remove(path)
+        for row in range(self.gallery.count()):
+            item = self.gallery.item(row)
+            if item.data(Qt.ItemDataRole.UserRole) == path:
+                if thumb is not None:
+                    item.setIcon(QIcon(rgb_pixmap(thumb, 56)))
+                else:
+                    item.setToolTip(f"{path}\n{problem}")
 
     def _activated(self, item: QListWidgetItem) -> None:
         path = item.data(Qt.ItemDataRole.UserRole)
@@ -419,5 +442,6 @@ class TruthView(QWidget):
         self.split_pane.set_image(out)
 
 
-def recent_entries(paths: list[str]) -> list[tuple[str, str, None]]:
-    return [(Path(p).name, p, None) for p in paths if Path(p).is_file()]
+def recent_entries(paths: list[str], thumbnails: ThumbnailCache) -> list[tuple[str, str, np.ndarray | None]]:
+    """Gallery entries of the recent files that still exist, with the thumbnails read so far."""
+    return [(Path(p).name, p, thumbnails.peek(p)) for p in paths if Path(p).is_file()]
