@@ -3,7 +3,6 @@ reduced scale, kept per version of a file; an unreadable file keeps the generic 
 
 from __future__ import annotations
 
-import io
 import os
 import threading
 
