@@ -168,7 +168,12 @@ def load_video(path: Path, seconds: float = 0.0) -> LoadedImage:
         raise ImageLoadError(f"the {exc.reason}") from exc  # the window says "Cannot open NAME: ..."
     clip = Clip(frames, fps, frame_index(seconds, fps))
     where = "first frame" if clip.index == 0 else f"frame at {time_text(clip.time())} s"
-    truth = f"the frame {gap:.2f} s later is the motion truth" if later is not None else "no frame a second later: no motion truth"
+    if later is not None:
+        truth = f"the frame {gap:.2f} s later is the motion truth"
+    elif clip.time() + 1.0 + 0.5 / fps < clip.duration:  # a screen recorder writes no frames while nothing changes
+        truth = "the video shows no new frame within a second (it pauses): no motion truth"
+    else:
+        truth = "no frame a second later: no motion truth"
     notes = [f"{where} of a {time_text(clip.duration)} s video; {truth}"]
     rgb = _fit(frame, path.name, notes)
     if later is not None:

@@ -178,6 +178,11 @@ def test_a_pause_in_a_screen_recording_shows_the_frame_before_it(tmp_path):
     assert [i for _, i in found] == [12, 24, 24, 24, 30, 48]
     frame, later, gap = frames_at(clip, 0.48)  # a second on, the last frame before the pause shows
     assert gap == pytest.approx(0.48)
+    from cdvae_studio.images import load_image  # the Studio's caption says why there is no truth
+
+    assert "no new frame within a second (it pauses): no motion truth" in load_image(f"{clip}#t=2").notes[0]
+    assert "the frame 1.00 s later is the motion truth" in load_image(f"{clip}#t=3.2").notes[0]
+    assert "no frame a second later: no motion truth" in load_image(f"{clip}#t=4.5").notes[0]
 
 
 def test_a_stream_without_usable_timestamps_is_read_by_counting_frames(tmp_path, monkeypatch):
