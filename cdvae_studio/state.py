@@ -61,7 +61,11 @@ class StudioState(ActionsMixin, QObject):
         self.scrub = ScrubCache()  # drag renders of the held slider's axis, prefetched (scrub.py)
         self.scrub_enabled = True
         self.docs = DocCache()
-        self.thumbnails = ThumbnailCache()  # of the gallery's recent files, read in the worker
+        # the gallery's thumbnails of recent files, read on a thread of their own: a large PNG takes
+        # most of a second, which the render worker's sliders would wait behind
+        self.thumbnails = ThumbnailCache()
+        self.thumbnail_worker = LatestWorker(channels=("thumbs",), name="cdvae-thumbnails")
+        self.thumbnail_worker.done.connect(self._on_thumbnail)
         self.task_name = "resaturation"
         self.task: Any = None
         self.entry: ModelEntry | None = None
@@ -229,8 +233,8 @@ class StudioState(ActionsMixin, QObject):
         self._read_next_thumbnail()
 
     def _read_next_thumbnail(self) -> None:
-        """Read the first gallery entry still without a thumbnail, in the worker; each result asks
-        for the next (one file per job, so that no slider waits behind the lot)."""
+        """Read the first gallery entry still without a thumbnail, in the thumbnail worker; each
+        result asks for the next, so a refilled gallery takes over the queue."""
         wanting = self.w.imagePanel.wanting_thumbnails()
         if not wanting:
             return
@@ -242,7 +246,15 @@ class StudioState(ActionsMixin, QObject):
             except Exception as exc:  # noqa: BLE001 - said in the entry's tooltip: no one asked to open it
                 return path, None, f"cannot read it: {report_error(exc)}"
 
-        self.worker.submit("thumbs", read)
+        self.thumbnail_worker.submit("thumbs", read)
+
+    @Slot(str, int, object, float, str)
+    def _on_thumbnail(self, channel: str, rid: int, result: object, seconds: float, error: str) -> None:
+        self.thumbnail_worker.delivered()
+        if self.thumbnail_worker.is_current(channel, rid) and not error:  # read() reports its own errors
+            self.w.imagePanel.set_thumbnail(*result)  # type: ignore[misc]
+            self._read_next_thumbnail()
+        self._announce_if_settled()
 
     def open_paths(self, paths: Sequence[str]) -> None:
         """Open what the command line, the Open dialog or a drop hands over: saved model folders
@@ -590,9 +602,6 @@ class StudioState(ActionsMixin, QObject):
             self._apply_sweeps(np.asarray(result))
         elif channel == "misc":
             self.w.statusBar().showMessage(str(result), 8000)
-        elif channel == "thumbs":
-            self.w.imagePanel.set_thumbnail(*result)  # type: ignore[misc]
-            self._read_next_thumbnail()
         if channel == "misc":
             self._export_done()  # also after a failed export
         self._announce_if_settled()
@@ -606,7 +615,8 @@ class StudioState(ActionsMixin, QObject):
         """No job waiting or running and no throttled or debounced follow-up due (a slider's
         second move within a frame waits in the throttle: while a slider is held no extras are
         due meanwhile, and the window counted itself settled showing the move before)."""
-        return self.worker.idle() and not self._extras_due and not self._grid_due
+        return (self.worker.idle() and self.thumbnail_worker.idle() and not self._extras_due
+                and not self._grid_due)
 
     def _enable_model_controls(self, on: bool) -> None:
         w = self.w
@@ -749,6 +759,7 @@ class StudioState(ActionsMixin, QObject):
 
     def shutdown(self) -> None:
         self.worker.stop()
+        self.thumbnail_worker.stop()
 
 
 def _drawn(grid: GridResult) -> np.ndarray:

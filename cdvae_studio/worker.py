@@ -32,10 +32,9 @@ from typing import Any, Callable, Generator
 
 from PySide6.QtCore import QObject, QThread, Signal, Slot
 
-# channels in the order a free worker serves them: image file, context, grid, then extras, the
-# held slider's prefetch (scrub.py), which runs only when nothing else waits, and last the
-# gallery's thumbnails (thumbnails.py), one file per job
-CHANNELS = ("image", "context", "grid", "preview", "truth", "drift", "sweep", "misc", "scrub", "thumbs")
+# the render worker's channels in the order it serves them: image file, context, grid, then
+# extras, and last the held slider's prefetch (scrub.py), which runs only when nothing else waits
+CHANNELS = ("image", "context", "grid", "preview", "truth", "drift", "sweep", "misc", "scrub")
 
 
 _OUR_PACKAGES = ("cdvae_core", "cdvae_studio")
@@ -77,8 +76,9 @@ class LatestWorker(QObject):
     done = Signal(str, int, object, float, str)
     _wake = Signal()
 
-    def __init__(self) -> None:
+    def __init__(self, channels: tuple[str, ...] = CHANNELS, name: str = "cdvae-render") -> None:
         super().__init__()
+        self.channels = channels  # in the order a free worker serves them
         self._lock = threading.Lock()
         self._pending: dict[str, tuple[int, Callable[[], Any]]] = {}
         self._latest: dict[str, int] = {}
@@ -86,14 +86,14 @@ class LatestWorker(QObject):
         self._busy = False
         self._inflight = 0  # submitted jobs whose result the GUI has not yet received
         self._thread = QThread()
-        self._thread.setObjectName("cdvae-render")
+        self._thread.setObjectName(name)
         self.moveToThread(self._thread)
         self._wake.connect(self._drain)
         self._thread.start()
 
     def submit(self, channel: str, job: Callable[[], Any]) -> int:
         """Queue ``job`` on ``channel``, replacing a job still waiting there; returns its id."""
-        if channel not in CHANNELS:
+        if channel not in self.channels:
             raise ValueError(f"unknown worker channel {channel!r}")
         with self._lock:
             self._next_id += 1
@@ -130,7 +130,7 @@ class LatestWorker(QObject):
 
     def _take(self) -> tuple[str, int, Callable[[], Any]] | None:
         with self._lock:
-            for channel in CHANNELS:
+            for channel in self.channels:
                 if channel in self._pending:
                     rid, job = self._pending.pop(channel)
                     self._busy = True

@@ -4,12 +4,10 @@ reduced scale, kept per version of a file; an unreadable file keeps the generic 
 from __future__ import annotations
 
 import os
-import threading
-
 import cv2
 import numpy as np
 import pytest
-from PySide6.QtCore import Qt
+from PySide6.QtCore import QThread, Qt
 
 from cdvae_core.data.builtin import builtin_images
 from cdvae_studio import thumbnails
@@ -88,11 +86,12 @@ def _centre_colour(item) -> tuple[int, int, int]:
     return colour.red(), colour.green(), colour.blue()
 
 
-def test_recent_files_get_their_thumbnails_off_the_gui_thread(qtbot, make_window, settle, tmp_path, pan_video,
-                                                                monkeypatch):
-    """Listed at once with a generic icon, each recent file's thumbnail arrives from the worker; a
-    file that cannot be read keeps the icon and says why in its tooltip; a refilled gallery (after
-    every open) shows the thumbnails read before without waiting."""
+def test_recent_files_get_their_thumbnails_from_a_thread_of_their_own(qtbot, make_window, settle, tmp_path,
+                                                                      pan_video, monkeypatch):
+    """Listed at once with a generic icon, each recent file's thumbnail arrives from the thumbnail
+    worker (not the GUI thread, and not the render worker, where sliders would wait behind a large
+    PNG); a file that cannot be read keeps the icon and says why in its tooltip; a refilled gallery
+    (after every open) shows the thumbnails read before without waiting."""
     win = make_window("resaturation")
     settle(win)
     red, blue = str(tmp_path / "red.png"), str(tmp_path / "blue.jpg")
@@ -104,13 +103,14 @@ def test_recent_files_get_their_thumbnails_off_the_gui_thread(qtbot, make_window
         f.write(b"\x89PNG\r\n\x1a\n" + bytes(64))
     threads = []
     real = ThumbnailCache.read
-    monkeypatch.setattr(ThumbnailCache, "read", lambda self, p: threads.append(threading.current_thread()) or real(self, p))
+    monkeypatch.setattr(ThumbnailCache, "read", lambda self, p: threads.append(QThread.currentThread().objectName())
+                        or real(self, p))
     win.state.add_recent([red, blue, clip, broken])
     panel = win.imagePanel
     assert set(panel.wanting_thumbnails()) == {red, blue, clip, broken}  # listed before any is read
     settle(win)
     assert panel.wanting_thumbnails() == []
-    assert threads and threading.main_thread() not in threads
+    assert threads and set(threads) == {"cdvae-thumbnails"}
     items = {panel.gallery.item(row).data(Qt.ItemDataRole.UserRole): panel.gallery.item(row)
              for row in range(panel.gallery.count())}
     r, g, b = _centre_colour(items[red])
@@ -123,3 +123,28 @@ def test_recent_files_get_their_thumbnails_off_the_gui_thread(qtbot, make_window
     assert set(panel.wanting_thumbnails()) <= {broken}
     settle(win)
     assert len(threads) <= 1
+
+
+def test_a_slow_thumbnail_holds_up_no_render(qtbot, make_window, settle, tmp_path, monkeypatch):
+    """While a thumbnail is being read (here: held until released), a new grid still renders."""
+    import threading
+
+    win = make_window("resaturation")
+    settle(win)
+    photo = str(tmp_path / "slow.png")
+    cv2.imwrite(photo, np.full((48, 64, 3), 90, np.uint8))
+    reading, gate = threading.Event(), threading.Event()
+    real = thumbnails.read_thumbnail
+    monkeypatch.setattr(thumbnails, "read_thumbnail", lambda p, side: (reading.set(), gate.wait(30), real(p, side))[2])
+    before = win.state.codes.copy()
+    win.state.add_recent([photo])
+    qtbot.waitUntil(reading.is_set, timeout=10000)
+    win.resampleButton.click()
+    try:
+        qtbot.waitUntil(lambda: win.state.codes.shape == before.shape and not np.array_equal(win.state.codes, before),
+                        timeout=15000)
+        assert win.imagePanel.wanting_thumbnails() == [photo] and not win.state.is_settled()
+    finally:
+        gate.set()
+    settle(win)
+    assert win.imagePanel.wanting_thumbnails() == []
