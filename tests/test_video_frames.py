@@ -1,6 +1,7 @@
 """Which frame of a video is shown at a time (``data.video.frames_at``: the Studio's Time bar,
 ``clip.mp4#t=...`` in exports), found by timestamps: H.264 and HEVC with B-frames, variable frame
-rates (phone videos, screen recordings that pause), and streams without usable timestamps.
+rates (phone videos, screen recordings that pause), and streams without usable timestamps; and
+a phone's portrait video, stored sideways with a rotation to display it by, comes out upright.
 
 Clips are written with PyAV (FFmpeg's libx264 and libx265: OpenCV's wheel has no H.264 encoder)
 and the times of their frames are read back with PyAV, independently of the OpenCV under test.
@@ -34,13 +35,16 @@ def pan_frames(count: int) -> list[np.ndarray]:
 
 
 def write_clip(path: Path, frames: list[np.ndarray], codec: str = "libx264", fps: int = 25,
-               stamps_ms: list[int] | None = None, options: dict | None = None) -> None:
+               stamps_ms: list[int] | None = None, options: dict | None = None, rotation: int = 0) -> None:
     """Encode ``frames`` with PyAV: at a steady ``fps``, or where ``stamps_ms`` is given each frame
-    at its own time in milliseconds (a variable frame rate)."""
+    at its own time in milliseconds (a variable frame rate); ``rotation``: the degrees
+    (counter-clockwise) a player turns the frames by to show them, as phones record portrait."""
     with av.open(str(path), "w") as container:
         stream = container.add_stream(codec, rate=None if stamps_ms else fps)
         stream.width, stream.height, stream.pix_fmt = W, H, "yuv420p"
         stream.options = options or {}
+        if rotation:
+            stream.set_display_rotation(rotation)
         if stamps_ms:
             stream.time_base = stream.codec_context.time_base = fractions.Fraction(1, 1000)
         for i, rgb in enumerate(frames):
@@ -228,3 +232,22 @@ def test_the_scan_agrees_with_the_reference_on_random_frame_times():
             assert later.seconds == times[j] and later.image in (j, None), (trial, t)
     with pytest.raises(video._Overshot):  # a seek that lands past the time asked for
         video._shown_at(iter([(1.0, lambda: 0)]), 0.5, 1.0, 25.0, seeking=True, keep=0.1)
+
+
+@pytest.mark.parametrize("rotation", [90, 180, 270])
+def test_a_portrait_phone_video_opens_upright(tmp_path, rotation):
+    """Phones store a portrait video's frames sideways with a display rotation: the still and its
+    truth come out turned as a player shows them (OpenCV applies the rotation), as do the pairs
+    cdvae-prepare makes."""
+    frames = pan_frames(30)
+    clip = tmp_path / "portrait.mp4"
+    write_clip(clip, frames, rotation=rotation, options={"g": "10"})
+    with av.open(str(clip)) as container:
+        assert next(container.decode(video=0)).rotation % 360 == rotation  # the fixture is what phones write
+    frame, later, _ = frames_at(clip, 0.0, seconds=0.4)
+    for got, source in ((frame, frames[0]), (later, frames[10])):
+        upright = np.rot90(source, k=rotation // 90)  # counter-clockwise, as players turn it
+        assert got.shape == upright.shape
+        assert np.abs(got.astype(int) - upright).mean() < 6
+    (first, _, _), *_ = video_frame_pairs(clip, seconds=0.4, max_side=W)
+    assert first.shape == frame.shape
