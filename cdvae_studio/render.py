@@ -33,7 +33,8 @@ class ImageDoc:
     rgb (H, W, 3) uint8 at work size; small (h, w, 3) at cell size;
     xc_work (Cc, H, W), xc_small (Cc, h, w), xc (Cc, 32, 32) float32;
     xg_work / xg ((Cg, H, W), (Cg, 32, 32)) the image's own x_g when it has one (ground truth);
-    later (H, W, 3) uint8: motion from a video, the frame that x_g's flow leads to (else None).
+    later (H, W, 3) uint8: motion from a video, the frame that x_g's flow leads to (else None),
+    ``gap`` seconds after rgb (1 s at a steady frame rate; less where a variable-rate video pauses).
     """
 
     key: str
@@ -49,6 +50,7 @@ class ImageDoc:
     source: Any = None  # a path, or None for an example opened from the scatter plot
     notes: list[str] = field(default_factory=list)
     later: np.ndarray | None = None
+    gap: float | None = None
 
     @property
     def title(self) -> str:
@@ -133,6 +135,7 @@ def build_doc(task: Any, loaded: LoadedImage, source: Any = None) -> ImageDoc:
         source=source,
         notes=list(loaded.notes),
         later=later,
+        gap=loaded.gap if later is not None else None,
     )
 
 

@@ -738,8 +738,8 @@ class StudioState(ActionsMixin, QObject):
         from .images import resize_rgb
 
         encoded = resize_rgb(res.image, max(full_truth.shape[:2]))
-        what = "" if later is None else ("; truth: the video's frame a second later; samples and the encoded "
-                                         "truth: the first frame moved along their flow")
+        what = "" if later is None else (f"; truth: the video's frame {self.ctx.doc.gap:.2f} s later; samples and "
+                                         "the encoded truth: the first frame moved along their flow for 1 s")
         self.w.truthView.set_truth(full_truth, encoded,
                                    f"best-of-{len(self.codes)} error (per-pixel MSE of x_g): {res.best_error:.4f} "
                                    f"(sample #{res.best_index + 1}){what}")  # from 1, as the tray and dialogs

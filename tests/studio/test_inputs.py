@@ -179,7 +179,7 @@ def test_a_video_opens_as_its_first_frame_with_motions_truth(qtbot, make_window,
     assert "the frame 1.00 s later is the motion truth" in win.imagePanel.caption.text()
     qtbot.waitUntil(lambda: win.truthView._truth is not None, timeout=30_000)
     np.testing.assert_array_equal(win.truthView._truth, doc.later)
-    assert "a second later" in win.truthView.info.text()
+    assert "the video's frame 1.00 s later" in win.truthView.info.text() and doc.gap == pytest.approx(1.0)
     flow_view = win.flowView  # the Flow tab draws the true flow beside the sample's on demand
     assert flow_view.truth.isVisibleTo(win) and len(flow_view.truth_points()) == 0
     flow_view.truth.setChecked(True)
