@@ -1,8 +1,8 @@
 """Gallery thumbnails of the user's own files (recent photos and videos), read off the GUI thread.
 
-The gallery lists them at once with a generic icon and the worker's lowest-priority channel
-("thumbs") reads one file at a time, so a slider never waits behind more than one read. A JPEG
-is decoded at 1/2 to 1/8 scale by libjpeg itself (20 ms for 24 megapixels instead of 0.3 s);
+The gallery lists them at once with a generic icon, and a worker thread of their own
+(``StudioState.thumbnail_worker``) reads one file per job, so no render waits behind a slow file
+and a refilled gallery takes over the queue. A JPEG is decoded at 1/2 to 1/8 scale by libjpeg itself (20 ms for 24 megapixels instead of 0.3 s);
 other files go through the Studio's own loader (``images.load_image``: alpha over white, 16-bit,
 EXIF, a video's first frame). Thumbnails are kept per version of a file (path, modification
 time, size), so the gallery, refilled after every open, shows them without reading again.
@@ -73,7 +73,8 @@ class ThumbnailCache:
     def read(self, path: str) -> np.ndarray:
         """The thumbnail, read from the file unless it is kept already; errors as read_thumbnail."""
         key = self._key(path)
-        kept = self.peek(path)
+        with self._lock:
+            kept = self._table.get(key) if key is not None else None
         if kept is not None:
             return kept
         thumb = read_thumbnail(path, self.side)
