@@ -69,12 +69,13 @@ class _LegendSample(pg.ItemSample):
 
 
 def rgb_pixmap(rgb: np.ndarray, side: int | None = 72) -> QPixmap:
-    """RGB uint8 (h, w, 3) as a QPixmap, scaled to side x side unless side is None (copies the data)."""
+    """RGB uint8 (h, w, 3) as a QPixmap, scaled to fit side x side with its aspect ratio kept (a
+    16:9 video frame was squeezed square in the gallery), unless side is None (copies the data)."""
     rgb = np.ascontiguousarray(rgb)
     h, w = rgb.shape[:2]
     image = QImage(rgb.data, w, h, 3 * w, QImage.Format.Format_RGB888).copy()
     pixmap = QPixmap.fromImage(image)
-    return pixmap if side is None else pixmap.scaled(side, side)
+    return pixmap if side is None else pixmap.scaled(side, side, Qt.AspectRatioMode.KeepAspectRatio)
 
 
 class LppScatter(QWidget):

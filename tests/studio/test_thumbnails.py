@@ -117,6 +117,12 @@ def test_recent_files_get_their_thumbnails_from_a_thread_of_their_own(qtbot, mak
     assert r > 200 and g < 50 and b < 50
     r, g, b = _centre_colour(items[blue])
     assert b > 200 and r < 50 and g < 50
+    # icons keep the picture's shape (a 16:9 frame was squeezed square): 900x600 and 64x48 files,
+    # a 160x120 video, and the built-in cat photo, 451x300
+    shapes = {path: items[path].icon().pixmap(56, 56).size().toTuple() for path in (blue, red, clip)}
+    assert shapes == {blue: (56, 37), red: (56, 42), clip: (56, 42)}
+    cat = next(item for item in items.values() if item.text() == "chelsea")
+    assert cat.icon().pixmap(56, 56).size().toTuple() == (56, 37)
     assert "cannot read it" in items[broken].toolTip() and "broken.png" in items[broken].toolTip()
     threads.clear()
     win.state.add_recent([str(tmp_path / "clip.avi")])  # any refill: the thumbnails are there at once
