@@ -79,8 +79,8 @@ def expected_truth(times: np.ndarray, i: int, fps: float, seconds: float = 1.0) 
 
 
 def check_against_reference(clip: Path, times: np.ndarray, moments) -> list[tuple[float, int]]:
-    """frames_at at each moment gives the reference's frame, truth and gap; -> (moment, frame
-    index) for each."""
+    """frames_at at each moment gives the reference's frame, truth and gap, and asked for the
+    still alone the same frame; -> (moment, frame index) for each."""
     pixels = _decoded_in_order(clip)
     assert len(pixels) == len(times)
     _, fps = video_info(clip)
@@ -89,6 +89,9 @@ def check_against_reference(clip: Path, times: np.ndarray, moments) -> list[tupl
         frame, later, gap = frames_at(clip, t)
         i, j = shown(times, t, fps), None
         np.testing.assert_array_equal(frame, pixels[i], err_msg=f"at {t} s")
+        alone = frames_at(clip, t, seconds=None)  # the still alone (the Time bar's hover preview)
+        np.testing.assert_array_equal(alone[0], frame)
+        assert alone[1:] == (None, None)
         j = expected_truth(times, i, fps)
         if j is None:
             assert later is None and gap is None, f"at {t} s"

@@ -219,9 +219,10 @@ def _rgb(cap: cv2.VideoCapture) -> np.ndarray | None:
     return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB) if ok and bgr is not None and bgr.ndim == 3 else None
 
 
-def _shown_at(frames: Iterator[tuple[float, Callable[[], np.ndarray | None]]], time: float, seconds: float, fps: float,
-              seeking: bool, keep: float) -> tuple[_Shown, _Shown | None]:
-    """The frame shown at ``time`` and the one shown ``seconds`` after it, from a scan's frames.
+def _shown_at(frames: Iterator[tuple[float, Callable[[], np.ndarray | None]]], time: float, seconds: float | None,
+              fps: float, seeking: bool, keep: float) -> tuple[_Shown, _Shown | None]:
+    """The frame shown at ``time`` and the one shown ``seconds`` after it (None: only the first),
+    from a scan's frames.
 
     The frame shown at t is the last one whose time is at most t + half a frame (so at a steady
     rate it is the nearest frame, ``frame_index(t, fps)``); the first frame also covers any time before it,
@@ -242,6 +243,8 @@ def _shown_at(frames: Iterator[tuple[float, Callable[[], np.ndarray | None]]], t
         while shown is not None and stamp > target:  # ``shown`` is the frame shown at the target
             if still is not None:
                 return still, (shown if shown.seconds > still.seconds else None)
+            if seconds is None:
+                return shown, None
             still, target = shown, shown.seconds + seconds + half
         shown = _Shown(stamp, pixels() if stamp >= target - keep else None)
     if shown is None:
@@ -256,7 +259,7 @@ def _shown_at(frames: Iterator[tuple[float, Callable[[], np.ndarray | None]]], t
     return still, (shown if target < end and shown.seconds > still.seconds else None)
 
 
-def _scan(path: Path, time: float, seconds: float, fps: float, start: int, counted: bool = False,
+def _scan(path: Path, time: float, seconds: float | None, fps: float, start: int, counted: bool = False,
           keep: float | None = None) -> tuple[_Shown, _Shown | None]:
     """``_shown_at`` over the frames of ``path`` from frame ``start``, keeping the pixels of frames
     from ``keep`` s (two frames where None) before each time sought."""
@@ -270,7 +273,7 @@ def _scan(path: Path, time: float, seconds: float, fps: float, start: int, count
         cap.release()
 
 
-def _seek_and_scan(path: Path, time: float, seconds: float, fps: float, index: int
+def _seek_and_scan(path: Path, time: float, seconds: float | None, fps: float, index: int
                    ) -> tuple[int, tuple[_Shown, _Shown | None]]:
     """_scan from frame ``index`` (where the frame at ``time`` is at a steady rate), then from a
     second, 2, 4, ... before it while the seek lands past the time, and last from the start;
@@ -286,11 +289,12 @@ def _seek_and_scan(path: Path, time: float, seconds: float, fps: float, index: i
     return 0, _scan(path, time, seconds, fps, 0)
 
 
-def frames_at(path: str | os.PathLike, time: float = 0.0, seconds: float = 1.0
+def frames_at(path: str | os.PathLike, time: float = 0.0, seconds: float | None = 1.0
               ) -> tuple[np.ndarray, np.ndarray | None, float | None]:
     """A video's frame at ``time`` seconds, uint8 (H, W, 3) RGB at full size, the frame ``seconds``
-    later (None when the video ends first) and the true gap between them in seconds (None
-    likewise): the still that a motion model predicts from, and what really happened next.
+    later (None when the video ends first, or where ``seconds`` is None: the still alone, read
+    sooner) and the true gap between them in seconds (None likewise): the still that a motion
+    model predicts from, and what really happened next.
 
     Frames are found by their timestamps (``_shown_at``: at a steady frame rate the frame at t is
     frame ``frame_index(t, fps)``, as decoding in order counts them). OpenCV seeks near the frame (a frame
