@@ -36,6 +36,7 @@ GESTURES: tuple[tuple[str, str], ...] = (
     ("Open images or videos (motion: the first frame, with its truth), folders of them, a model folder or a pair file", "Drop them on the window"),
     ("Choose another frame of a video", "Drag the Time bar under the photo and let go; "
                                         "on the bar, arrow keys: one frame, Page Up/Down: one second"),
+    ("Preview a frame of a video without opening it", "Point at the Time bar's track (or drag its handle)"),
     ("Dismiss the red message line", "Click it"),
 )
 

@@ -29,6 +29,7 @@ from .render import DecodeCache, doc_from_layer, drag_doc, heat_rgb, shrink_deta
 from .scrub import ScrubCache, render_scrub_chunk, scrub_signature
 from .session import Session
 from .thumbnails import ThumbnailCache
+from .widgets.video_time import PREVIEW_SIDE
 from .state_actions import ActionsMixin, Star  # noqa: F401 - Star is part of this module's API
 from .worker import LatestWorker, report_error
 
@@ -64,7 +65,8 @@ class StudioState(ActionsMixin, QObject):
         # the gallery's thumbnails of recent files, read on a thread of their own: a large PNG takes
         # most of a second, which the render worker's sliders would wait behind
         self.thumbnails = ThumbnailCache()
-        self.thumbnail_worker = LatestWorker(channels=("thumbs",), name="cdvae-thumbnails")
+        self.frame_previews = ThumbnailCache(side=PREVIEW_SIDE, capacity=128)  # the Time bar's hover previews
+        self.thumbnail_worker = LatestWorker(channels=("frame", "thumbs"), name="cdvae-thumbnails")
         self.thumbnail_worker.done.connect(self._on_thumbnail)
         self.task_name = "resaturation"
         self.task: Any = None
@@ -133,6 +135,7 @@ class StudioState(ActionsMixin, QObject):
         w.lppScatter.samplesSelected.connect(lambda rows: w.sampleGrid.set_lassoed(set(np.asarray(rows).tolist())))
         w.imagePanel.openRequested.connect(self.open_image)
         w.imagePanel.timeBar.frameChosen.connect(self.choose_frame)
+        w.imagePanel.timeBar.previewWanted.connect(self.request_frame_preview)
 
     # task, model, image ----------------------------------------------------------------------
     def set_task(self, name: str) -> None:
@@ -248,12 +251,34 @@ class StudioState(ActionsMixin, QObject):
 
         self.thumbnail_worker.submit("thumbs", read)
 
+    def request_frame_preview(self, index: int) -> None:
+        """Read the Time bar's preview of frame ``index`` of the video shown (kept ones at once)."""
+        clip = getattr(self.image, "clip", None)
+        if clip is None or self.image_path is None:
+            return
+        path, seconds, previews = str(split_time(self.image_path)[0]), clip.time(index), self.frame_previews
+        kept = previews.peek(path, seconds)
+        if kept is not None:
+            self.w.imagePanel.timeBar.show_frame(index, kept)
+            return
+
+        def read() -> tuple[int, np.ndarray | None, str]:
+            try:
+                return index, previews.read(path, seconds), ""
+            except Exception as exc:  # noqa: BLE001 - said in the preview: only a glance was asked for
+                return index, None, f"cannot read this frame: {report_error(exc)}"
+
+        self.thumbnail_worker.submit("frame", read)
+
     @Slot(str, int, object, float, str)
     def _on_thumbnail(self, channel: str, rid: int, result: object, seconds: float, error: str) -> None:
         self.thumbnail_worker.delivered()
-        if self.thumbnail_worker.is_current(channel, rid) and not error:  # read() reports its own errors
-            self.w.imagePanel.set_thumbnail(*result)  # type: ignore[misc]
-            self._read_next_thumbnail()
+        if self.thumbnail_worker.is_current(channel, rid) and not error:  # the jobs report their own errors
+            if channel == "frame":
+                self.w.imagePanel.timeBar.show_frame(*result)  # type: ignore[misc]
+            else:
+                self.w.imagePanel.set_thumbnail(*result)  # type: ignore[misc]
+                self._read_next_thumbnail()
         self._announce_if_settled()
 
     def open_paths(self, paths: Sequence[str]) -> None:

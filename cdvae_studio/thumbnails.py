@@ -1,11 +1,13 @@
-"""Gallery thumbnails of the user's own files (recent photos and videos), read off the GUI thread.
+"""Gallery thumbnails of the user's own files (recent photos and videos), and the Time bar's
+preview of a video's frame under the pointer, read off the GUI thread.
 
 The gallery lists them at once with a generic icon, and a worker thread of their own
 (``StudioState.thumbnail_worker``) reads one file per job, so no render waits behind a slow file
 and a refilled gallery takes over the queue. A JPEG is decoded at 1/2 to 1/8 scale by libjpeg itself (20 ms for 24 megapixels instead of 0.3 s);
 other files go through the Studio's own loader (``images.load_image``: alpha over white, 16-bit,
 EXIF, a video's first frame). Thumbnails are kept per version of a file (path, modification
-time, size), so the gallery, refilled after every open, shows them without reading again.
+time, size; a frame also by its time), so the gallery, refilled after every open, shows them
+without reading again, and hovering back over a frame shows it at once.
 """
 
 from __future__ import annotations
@@ -18,7 +20,9 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from cdvae_core.data.errors import SkipItem
 from cdvae_core.data.images import read_header
+from cdvae_core.data.video import frames_at
 
 from .images import ImageLoadError, apply_orientation, load_image, resize_rgb
 
@@ -27,10 +31,16 @@ _JPEG = (".jpg", ".jpeg")
 _REDUCED = {2: cv2.IMREAD_REDUCED_COLOR_2, 4: cv2.IMREAD_REDUCED_COLOR_4, 8: cv2.IMREAD_REDUCED_COLOR_8}
 
 
-def read_thumbnail(path: str | os.PathLike, side: int = THUMB_SIDE) -> np.ndarray:
+def read_thumbnail(path: str | os.PathLike, side: int = THUMB_SIDE, seconds: float | None = None) -> np.ndarray:
     """RGB uint8 (h, w, 3) with its longer side at most ``side``: the file's picture (a video's
-    first frame) as the Studio shows it. ImageLoadError (or OSError) where it cannot be read."""
+    first frame, or with ``seconds`` its frame then) as the Studio shows it. ImageLoadError (or
+    OSError) where it cannot be read."""
     path = Path(path)
+    if seconds is not None:
+        try:
+            return resize_rgb(frames_at(path, seconds, seconds=None)[0], side)
+        except SkipItem as exc:
+            raise ImageLoadError(f"{path.name}: the {exc.reason}") from exc
     if path.suffix.lower() in _JPEG:
         data = path.read_bytes()
         header = read_header(data, path.name, ImageLoadError)
@@ -47,37 +57,38 @@ def read_thumbnail(path: str | os.PathLike, side: int = THUMB_SIDE) -> np.ndarra
 
 
 class ThumbnailCache:
-    """Thumbnails by file version, the newest ``capacity`` of them (9 KB each at 56 px). ``peek`` in
-    the GUI thread, ``read`` in the worker: a lock guards the table."""
+    """Thumbnails by file version (and for a video's frame, its time), the newest ``capacity`` of
+    them (9 KB each at 56 px). ``peek`` in the GUI thread, ``read`` in the worker: a lock guards
+    the table."""
 
     def __init__(self, side: int = THUMB_SIDE, capacity: int = 256) -> None:
         self.side = side
         self.capacity = capacity
-        self._table: OrderedDict[tuple[str, int, int], np.ndarray] = OrderedDict()
+        self._table: OrderedDict[tuple, np.ndarray] = OrderedDict()
         self._lock = threading.Lock()
 
     @staticmethod
-    def _key(path: str) -> tuple[str, int, int] | None:
+    def _key(path: str, seconds: float | None) -> tuple | None:
         try:
             stat = os.stat(path)
         except OSError:
             return None
-        return path, stat.st_mtime_ns, stat.st_size
+        return path, stat.st_mtime_ns, stat.st_size, seconds
 
-    def peek(self, path: str) -> np.ndarray | None:
+    def peek(self, path: str, seconds: float | None = None) -> np.ndarray | None:
         """The thumbnail of the file as it is now, where one was read; None otherwise (no reading)."""
-        key = self._key(path)
+        key = self._key(path, seconds)
         with self._lock:
             return self._table.get(key) if key is not None else None
 
-    def read(self, path: str) -> np.ndarray:
+    def read(self, path: str, seconds: float | None = None) -> np.ndarray:
         """The thumbnail, read from the file unless it is kept already; errors as read_thumbnail."""
-        key = self._key(path)
+        key = self._key(path, seconds)
         with self._lock:
             kept = self._table.get(key) if key is not None else None
         if kept is not None:
             return kept
-        thumb = read_thumbnail(path, self.side)
+        thumb = read_thumbnail(path, self.side, seconds)
         if key is not None:
             with self._lock:
                 self._table[key] = thumb

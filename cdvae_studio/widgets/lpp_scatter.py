@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QSize, Qt, Signal
-from PySide6.QtGui import QIcon, QImage, QPixmap
+from PySide6.QtGui import QIcon, QImage, QPainter, QPixmap
 from PySide6.QtWidgets import (QCheckBox, QComboBox, QHBoxLayout, QLabel, QListWidget, QListWidgetItem, QSizePolicy,
                                QVBoxLayout, QWidget)
 
@@ -76,6 +76,18 @@ def rgb_pixmap(rgb: np.ndarray, side: int | None = 72) -> QPixmap:
     image = QImage(rgb.data, w, h, 3 * w, QImage.Format.Format_RGB888).copy()
     pixmap = QPixmap.fromImage(image)
     return pixmap if side is None else pixmap.scaled(side, side, Qt.AspectRatioMode.KeepAspectRatio)
+
+
+def icon_pixmap(rgb: np.ndarray, side: int) -> QPixmap:
+    """RGB uint8 (h, w, 3) fitted into a transparent side x side square, centred, its aspect ratio
+    kept: icons of every shape line up, their labels at one height."""
+    picture = rgb_pixmap(rgb, side)
+    square = QPixmap(side, side)
+    square.fill(Qt.GlobalColor.transparent)
+    painter = QPainter(square)
+    painter.drawPixmap((side - picture.width()) // 2, (side - picture.height()) // 2, picture)
+    painter.end()
+    return square
 
 
 class LppScatter(QWidget):

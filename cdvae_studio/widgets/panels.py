@@ -28,7 +28,8 @@ from PySide6.QtWidgets import (
 )
 
 from ..thumbnails import ThumbnailCache
-from .lpp_scatter import rgb_pixmap
+from .lpp_scatter import icon_pixmap
+from .video_time import VideoTimeBar
 
 GALLERY_CELL = (64, 78)  # px: a 56 px thumbnail and one line of its name
 
@@ -156,58 +157,6 @@ class ImagePane(pg.GraphicsLayoutWidget):
         return self.item.image
 
 
-class VideoTimeBar(QWidget):
-    """Which frame of a video the document is: a slider over its frames and the time it stands
-    for. Hidden for photos.
-
-    Signals: frameChosen(int index) when a frame is chosen: on release of a drag (each frame is
-    read at full size and made a new document, a tenth of a second and more at 1080p: too slow to
-    follow the drag), or at once from the keys (arrows: one frame, Page Up/Down: one second) and
-    clicks on the track.
-    """
-
-    frameChosen = Signal(int)
-
-    def __init__(self, parent: QWidget | None = None) -> None:
-        super().__init__(parent)
-        self.slider = QSlider(Qt.Orientation.Horizontal)
-        self.slider.setObjectName("videoTimeSlider")
-        self.slider.setToolTip("The video's frame the model starts from; for motion, the frame a second "
-                               "later is its truth. Drag and let go, or use the arrow and Page keys")
-        self.label = QLabel()
-        self.label.setObjectName("videoTimeLabel")
-        self._clip = None  # images.Clip of the video shown
-        layout = QHBoxLayout(self)
-        layout.setContentsMargins(0, 0, 0, 0)
-        layout.addWidget(QLabel("Time"))
-        layout.addWidget(self.slider, 1)
-        layout.addWidget(self.label)
-        self.slider.valueChanged.connect(self._moved)
-        self.slider.sliderReleased.connect(lambda: self.frameChosen.emit(self.slider.value()))
-        self.hide()
-
-    def set_clip(self, clip) -> None:
-        """Show the frames of ``clip`` (images.Clip) at its still, or hide for None (a photo)."""
-        self.setVisible(clip is not None)
-        if clip is None:
-            return
-        self._clip = clip
-        self.slider.blockSignals(True)
-        self.slider.setRange(0, max(0, clip.frames - 1))
-        self.slider.setPageStep(max(1, round(clip.fps)))
-        self.slider.setValue(clip.index)
-        self.slider.blockSignals(False)
-        self._show_time(clip.index)
-
-    def _show_time(self, index: int) -> None:
-        self.label.setText(f"{self._clip.time(index):.2f} s of {self._clip.duration:.2f} s")
-
-    def _moved(self, index: int) -> None:
-        self._show_time(index)
-        if not self.slider.isSliderDown():
-            self.frameChosen.emit(index)
-
-
 class ImagePanel(QWidget):
     """The current photo and its x_c layer, plus a gallery of built-in photos and recent files.
 
@@ -269,7 +218,7 @@ class ImagePanel(QWidget):
             item.setData(Qt.ItemDataRole.UserRole, path)
             item.setToolTip(path)
             if thumb is not None:
-                item.setIcon(QIcon(rgb_pixmap(thumb, 56)))
+                item.setIcon(QIcon(icon_pixmap(thumb, 56)))
             else:
                 item.setIcon(self.style().standardIcon(QStyle.StandardPixmap.SP_FileIcon))
                 self._thumbless.append(path)
@@ -290,7 +239,7 @@ class ImagePanel(QWidget):
             item = self.gallery.item(row)
             if item.data(Qt.ItemDataRole.UserRole) == path:
                 if thumb is not None:
-                    item.setIcon(QIcon(rgb_pixmap(thumb, 56)))
+                    item.setIcon(QIcon(icon_pixmap(thumb, 56)))
                 else:
                     item.setToolTip(f"{path}\n{problem}")
 
@@ -332,7 +281,7 @@ class StarTray(QListWidget):
         item = QListWidgetItem(label)
         item.setData(Qt.ItemDataRole.UserRole, key)
         item.setToolTip(label)  # the cell elides it: "pan.avi @ 1.6 s #3" shows as "pan…#3"
-        item.setIcon(QIcon(rgb_pixmap(thumb, 64)))
+        item.setIcon(QIcon(icon_pixmap(thumb, 64)))
         self.addItem(item)
 
     def remove(self, key: int) -> None:

@@ -67,7 +67,7 @@ def test_the_cache_keeps_one_thumbnail_per_version_of_a_file(tmp_path, monkeypat
     assert first[0, 0, 0] == 0
     reads = []
     real = thumbnails.read_thumbnail
-    monkeypatch.setattr(thumbnails, "read_thumbnail", lambda p, side: reads.append(p) or real(p, side))
+    monkeypatch.setattr(thumbnails, "read_thumbnail", lambda p, side, at: reads.append(p) or real(p, side, at))
     np.testing.assert_array_equal(cache.read(paths[0]), first)
     np.testing.assert_array_equal(cache.peek(paths[0]), first)
     assert reads == []
@@ -79,6 +79,14 @@ def test_the_cache_keeps_one_thumbnail_per_version_of_a_file(tmp_path, monkeypat
     cache.read(paths[2])  # the third version pushes out the oldest
     assert cache.peek(paths[0]) is None and cache.peek(paths[2]) is not None
     assert cache.peek(str(tmp_path / "gone.png")) is None
+
+
+def _opaque_size(item) -> tuple[int, int]:
+    """(width, height) of the opaque part of a gallery item's icon."""
+    image = item.icon().pixmap(56, 56).toImage()
+    alpha = np.array([[image.pixelColor(x, y).alpha() for x in range(image.width())] for y in range(image.height())])
+    rows, cols = np.nonzero(alpha)
+    return int(cols.max() - cols.min() + 1), int(rows.max() - rows.min() + 1)
 
 
 def _centre_colour(item) -> tuple[int, int, int]:
@@ -117,12 +125,12 @@ def test_recent_files_get_their_thumbnails_from_a_thread_of_their_own(qtbot, mak
     assert r > 200 and g < 50 and b < 50
     r, g, b = _centre_colour(items[blue])
     assert b > 200 and r < 50 and g < 50
-    # icons keep the picture's shape (a 16:9 frame was squeezed square): 900x600 and 64x48 files,
-    # a 160x120 video, and the built-in cat photo, 451x300
-    shapes = {path: items[path].icon().pixmap(56, 56).size().toTuple() for path in (blue, red, clip)}
-    assert shapes == {blue: (56, 37), red: (56, 42), clip: (56, 42)}
+    # icons keep the picture's shape (a 16:9 frame was squeezed square), centred in a transparent
+    # square so that every label lines up: 900x600 and 64x48 files, a 160x120 video, and the
+    # built-in cat photo, 451x300
     cat = next(item for item in items.values() if item.text() == "chelsea")
-    assert cat.icon().pixmap(56, 56).size().toTuple() == (56, 37)
+    for item, height in ((items[blue], 37), (items[red], 42), (items[clip], 42), (cat, 37)):
+        assert _opaque_size(item) == (56, height)
     assert "cannot read it" in items[broken].toolTip() and "broken.png" in items[broken].toolTip()
     threads.clear()
     win.state.add_recent([str(tmp_path / "clip.avi")])  # any refill: the thumbnails are there at once
@@ -141,7 +149,8 @@ def test_a_slow_thumbnail_holds_up_no_render(qtbot, make_window, settle, tmp_pat
     cv2.imwrite(photo, np.full((48, 64, 3), 90, np.uint8))
     reading, gate = threading.Event(), threading.Event()
     real = thumbnails.read_thumbnail
-    monkeypatch.setattr(thumbnails, "read_thumbnail", lambda p, side: (reading.set(), gate.wait(30), real(p, side))[2])
+    monkeypatch.setattr(thumbnails, "read_thumbnail",
+                        lambda p, side, at: (reading.set(), gate.wait(30), real(p, side, at))[2])
     before = win.state.codes.copy()
     win.state.add_recent([photo])
     qtbot.waitUntil(reading.is_set, timeout=10000)

@@ -1,0 +1,76 @@
+"""The Time bar's preview: the frame under the pointer (or under the dragged handle) shows over
+the track without opening it; a frame seen before shows at once; leaving the track hides it."""
+
+from __future__ import annotations
+
+import numpy as np
+from PySide6.QtCore import QEvent, QPoint, Qt
+from PySide6.QtTest import QTest
+from PySide6.QtWidgets import QApplication
+
+from cdvae_core.data.video import frames_at
+from cdvae_studio.images import resize_rgb
+from cdvae_studio.widgets.video_time import PREVIEW_SIDE
+
+
+def _open_video(qtbot, make_window, settle, tmp_path, pan_video, frames: int = 40):
+    video = tmp_path / "pan.avi"
+    pan_video(video, frames)  # 10 fps
+    win = make_window("motion")
+    settle(win)
+    win.state.open_paths([str(video)])
+    qtbot.waitUntil(lambda: win.state.ctx is not None and win.state.ctx.doc.name == "pan.avi", timeout=30_000)
+    settle(win)
+    return win, win.imagePanel.timeBar, video
+
+
+def _hover(bar, index: int) -> None:
+    QTest.mouseMove(bar.slider, QPoint(bar.x_of(index), bar.slider.height() // 2))
+
+
+def test_pointing_at_the_track_previews_that_frame_without_opening_it(qtbot, make_window, settle, tmp_path,
+                                                                       pan_video):
+    win, bar, video = _open_video(qtbot, make_window, settle, tmp_path, pan_video)
+    doc_key = win.state.ctx.doc.key
+    for index in (25, 7):
+        assert bar.index_at(bar.x_of(index)) == index  # the place drawn for a frame points back at it
+        _hover(bar, index)
+        assert bar.previewed() == index and bar.preview.caption.text() == f"{index / 10:.2f} s"
+        qtbot.waitUntil(lambda: bar.preview.shown is not None, timeout=10_000)
+        expected = resize_rgb(frames_at(video, index / 10, seconds=None)[0], PREVIEW_SIDE)
+        np.testing.assert_array_equal(bar.preview.shown, expected)
+    settle(win)
+    assert win.state.ctx.doc.key == doc_key and bar.slider.value() == 0  # nothing was opened
+    _hover(bar, 25)  # seen before: shown at once, without a read
+    assert bar.preview.shown is not None and bar.previewed() == 25
+    QApplication.sendEvent(bar.slider, QEvent(QEvent.Type.Leave))
+    assert bar.previewed() is None and not bar.preview.isVisible()
+
+
+def test_the_dragged_handle_previews_its_frame_and_the_release_opens_it(qtbot, make_window, settle, tmp_path,
+                                                                         pan_video):
+    win, bar, video = _open_video(qtbot, make_window, settle, tmp_path, pan_video)
+    slider = bar.slider
+    middle = slider.height() // 2
+    QTest.mousePress(slider, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier, QPoint(bar.x_of(0), middle))
+    assert slider.isSliderDown()
+    QTest.mouseMove(slider, QPoint(bar.x_of(30), middle))
+    qtbot.waitUntil(lambda: slider.value() == 30, timeout=5_000)
+    assert bar.previewed() == 30
+    qtbot.waitUntil(lambda: bar.preview.shown is not None, timeout=10_000)
+    np.testing.assert_array_equal(bar.preview.shown, resize_rgb(frames_at(video, 3.0, seconds=None)[0], PREVIEW_SIDE))
+    assert win.state.ctx.doc.name == "pan.avi" and "#t=" not in str(win.state.image_path)  # not opened yet
+    QTest.mouseRelease(slider, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier, QPoint(bar.x_of(30), middle))
+    assert bar.previewed() is None
+    qtbot.waitUntil(lambda: str(win.state.image_path).endswith("#t=3"), timeout=30_000)
+    settle(win)
+
+
+def test_a_frame_that_cannot_be_read_says_so_in_the_preview(qtbot, make_window, settle, tmp_path, pan_video):
+    win, bar, video = _open_video(qtbot, make_window, settle, tmp_path, pan_video)
+    video.write_bytes(b"RIFF" + bytes(64))  # the file went bad after it was opened
+    _hover(bar, 12)
+    qtbot.waitUntil(lambda: "cannot read this frame" in bar.preview.picture.text(), timeout=10_000)
+    assert bar.preview.shown is None and bar.preview.caption.text() == "1.20 s"
+    settle(win)
+    assert win.state.ctx.doc.name == "pan.avi"  # the document shown stays
