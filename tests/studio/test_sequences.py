@@ -23,11 +23,15 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
+from PySide6.QtCore import QPoint
+from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QSlider
 
-from cdvae_core.data.video import at_time
+from cdvae_core.data.video import at_time, frames_at, split_time
+from cdvae_studio.images import resize_rgb
 from cdvae_studio.jobs import GRID, own_sample, render_preview, render_sweeps
 from cdvae_studio.render import DecodeCache, compose_cells
+from cdvae_studio.widgets.video_time import PREVIEW_SIDE
 from cdvae_studio.widgets.code_sliders import to_ticks
 
 
@@ -179,7 +183,7 @@ class Harness:
             (2, self.change_seed), (2, self.change_temperature), (2, self.toggle_lower), (1, self.toggle_lock),
             (8, self.move_slider), (3, self.press_slider), (3, self.release_slider), (4, self.undo),
             (2, self.reset), (3, self.randomise), (4, self.select), (4, self.star), (1, self.unstar_from_tray),
-            (3, self.open_image), (3, self.choose_frame), (1, self.open_example), (2, self.session_roundtrip), (2, self.toggle_sweeps),
+            (3, self.open_image), (3, self.choose_frame), (2, self.preview_frame), (1, self.open_example), (2, self.session_roundtrip), (2, self.toggle_sweeps),
             (1, self.open_model),
         ]
 
@@ -368,6 +372,16 @@ class Harness:
             self.bad_pending = False  # the newest request wins: a refused file on its way is dropped
         return f"time bar frame {index} (from {before}, shown {clip.index})"
 
+    def preview_frame(self) -> str:
+        """Point at the Time bar's track: the frame there is previewed, nothing is opened."""
+        clip = getattr(self.state.image, "clip", None)
+        bar = self.win.imagePanel.timeBar
+        if clip is None or not bar.isVisible():
+            return "time bar preview: no video shown"
+        index = int(self.rng.integers(clip.frames))
+        QTest.mouseMove(bar.slider, QPoint(bar.x_of(index), bar.slider.height() // 2))
+        return f"time bar preview of frame {index} (previewing {bar.previewed()})"
+
     def open_example(self) -> str:
         row = int(self.rng.integers(0, 120))
         ctx = self.state.ctx
@@ -462,7 +476,14 @@ class Harness:
                 assert state.image_path == what and ctx.doc.source == what, (state.image_path, what)
             else:
                 assert ctx.doc.key.startswith("example:") and ctx.doc.name == f"training example #{what}"
-        # 4. the grid shows the library's decode of the state's codes and noise
+        # 4. a Time bar preview shows a frame of the video shown, once read
+        bar = win.imagePanel.timeBar
+        if bar.previewed() is not None:
+            clip = getattr(state.image, "clip", None)
+            assert clip is not None and bar.isVisible()
+            frame = frames_at(split_time(state.image_path)[0], clip.time(bar.previewed()), seconds=None)[0]
+            np.testing.assert_array_equal(bar.preview.shown, resize_rgb(frame, PREVIEW_SIDE))
+        # 5. the grid shows the library's decode of the state's codes and noise
         p = ctx.predictor
         has_codes = getattr(p, "has_codes", True)
         n = len(state.codes)
@@ -482,7 +503,7 @@ class Harness:
             cells = compose_cells(state.task, ctx.doc, state.grid.xg, ctx.flow_scale, ctx.detail)
             np.testing.assert_array_equal(win.sampleGrid.cell_images(), cells)
             assert win.sampleGrid.current == state.current
-            # 5. the sliders show the current sample's code
+            # 6. the sliders show the current sample's code
             if has_codes:
                 assert [s.value() for s in self.sliders()] == [to_ticks(v) for v in state.codes[state.current]]
             # the preview is the current sample at full resolution (its layer from the grid, as the
@@ -503,7 +524,7 @@ class Harness:
                 assert off.mean() < 1e-3, f"stale sweep strips ({off.mean():.2%} of the pixels)"
         else:
             self._check_held()
-        # 6. codes_draw redraws the unedited samples (pinned columns are constant, randomised rows
+        # 7. codes_draw redraws the unedited samples (pinned columns are constant, randomised rows
         # exempt), and drawn_draw the codes and noise "Reset" goes back to, all of them
         if has_codes:
             d = state.drawn_draw
@@ -519,7 +540,7 @@ class Harness:
                 rows_off = [i for i in range(n) if keep[i] and not np.array_equal(codes[i], redraw[i])]
                 assert np.all(same | pinned_like), \
                     f"codes are not {draw}'s: columns {np.flatnonzero(~(same | pinned_like))}, rows {rows_off}"
-        # 7. stars: what their sidecars record
+        # 8. stars: what their sidecars record
         assert sorted(state.stars) == sorted(win.tray.item(r).data(0x0100) for r in range(win.tray.count()))
         if self.held is None:  # a drag render updates the cells only, marks follow the release
             marked = {i for i, code in enumerate(state.grid.codes) for s in state.stars.values()
