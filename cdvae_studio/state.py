@@ -11,7 +11,7 @@ from __future__ import annotations
 import time
 from dataclasses import replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Sequence
 
 import numpy as np
 from PySide6.QtCore import QObject, Signal, Slot
@@ -62,8 +62,9 @@ class StudioState(ActionsMixin, QObject):
         self.scrub = ScrubCache()  # drag renders of the held slider's axis, prefetched (scrub.py)
         self.scrub_enabled = True
         self.docs = DocCache()
-        # the gallery's thumbnails of recent files, read on a thread of their own: a large PNG takes
-        # most of a second, which the render worker's sliders would wait behind
+        # the gallery's thumbnails of recent files and the Time bar's previews, read on a thread of
+        # their own: a large PNG takes most of a second, which the render worker's sliders would
+        # wait behind
         self.thumbnails = ThumbnailCache()
         self.frame_previews = ThumbnailCache(side=PREVIEW_SIDE, capacity=128)  # the Time bar's hover previews
         self.thumbnail_worker = LatestWorker(channels=("frame", "thumbs"), name="cdvae-thumbnails")
@@ -241,15 +242,8 @@ class StudioState(ActionsMixin, QObject):
         wanting = self.w.imagePanel.wanting_thumbnails()
         if not wanting:
             return
-        path, thumbnails = wanting[0], self.thumbnails
-
-        def read() -> tuple[str, np.ndarray | None, str]:
-            try:
-                return path, thumbnails.read(path), ""
-            except Exception as exc:  # noqa: BLE001 - said in the entry's tooltip: no one asked to open it
-                return path, None, f"cannot read it: {report_error(exc)}"
-
-        self.thumbnail_worker.submit("thumbs", read)
+        path = wanting[0]
+        self.thumbnail_worker.submit("thumbs", _reading(self.thumbnails, path, None, path, "cannot read it"))
 
     def request_frame_preview(self, index: int) -> None:
         """Read the Time bar's preview of frame ``index`` of the video shown (kept ones at once)."""
@@ -261,14 +255,7 @@ class StudioState(ActionsMixin, QObject):
         if kept is not None:
             self.w.imagePanel.timeBar.show_frame(index, kept)
             return
-
-        def read() -> tuple[int, np.ndarray | None, str]:
-            try:
-                return index, previews.read(path, seconds), ""
-            except Exception as exc:  # noqa: BLE001 - said in the preview: only a glance was asked for
-                return index, None, f"cannot read this frame: {report_error(exc)}"
-
-        self.thumbnail_worker.submit("frame", read)
+        self.thumbnail_worker.submit("frame", _reading(previews, path, seconds, index, "cannot read this frame"))
 
     @Slot(str, int, object, float, str)
     def _on_thumbnail(self, channel: str, rid: int, result: object, seconds: float, error: str) -> None:
@@ -785,6 +772,21 @@ class StudioState(ActionsMixin, QObject):
     def shutdown(self) -> None:
         self.worker.stop()
         self.thumbnail_worker.stop()
+
+
+def _reading(cache: ThumbnailCache, path: str, seconds: float | None, tag: Any, failure: str
+             ) -> Callable[[], tuple[Any, np.ndarray | None, str]]:
+    """A thumbnail worker job: (tag, the picture ``cache.read`` gives, "") or, where it cannot be
+    read, (tag, None, "<failure>: <reason>"): said where the picture would be, not as an error,
+    since only a glance was asked for."""
+
+    def read() -> tuple[Any, np.ndarray | None, str]:
+        try:
+            return tag, cache.read(path, seconds), ""
+        except Exception as exc:  # noqa: BLE001 - any failure: the reason goes in the picture's place
+            return tag, None, f"{failure}: {report_error(exc)}"
+
+    return read
 
 
 def _drawn(grid: GridResult) -> np.ndarray:

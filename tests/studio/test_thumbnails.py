@@ -111,8 +111,8 @@ def test_recent_files_get_their_thumbnails_from_a_thread_of_their_own(qtbot, mak
         f.write(b"\x89PNG\r\n\x1a\n" + bytes(64))
     threads = []
     real = ThumbnailCache.read
-    monkeypatch.setattr(ThumbnailCache, "read", lambda self, p: threads.append(QThread.currentThread().objectName())
-                        or real(self, p))
+    monkeypatch.setattr(ThumbnailCache, "read", lambda self, p, at=None: threads.append(QThread.currentThread().objectName())
+                        or real(self, p, at))
     win.state.add_recent([red, blue, clip, broken])
     panel = win.imagePanel
     assert set(panel.wanting_thumbnails()) == {red, blue, clip, broken}  # listed before any is read
