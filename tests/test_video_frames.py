@@ -63,16 +63,28 @@ def presentation_times(path: Path) -> np.ndarray:
 
 
 def shown(times: np.ndarray, t: float, fps: float) -> int:
-    """Reference: the frame a player shows at t is the last one whose time is at most t + half a
-    frame (the nearest one at a steady rate); the first frame covers anything earlier."""
-    return max(0, int(np.searchsorted(times, t + 0.5 / fps, side="right")) - 1)
+    """Reference: the frame at t is the nearest one (the later of two at half-way), a frame after t
+    only within half an average frame of it (during a pause the frame on screen is the one before);
+    the first frame covers anything earlier."""
+    k = int(np.searchsorted(times, t, side="right")) - 1  # the last frame at or before t
+    if k < 0:
+        return 0
+    if k + 1 < len(times) and times[k + 1] - t <= min(t - times[k], 0.5 / fps) + 1e-6:  # microsecond times
+        return k + 1
+    return k
+
+
+def ended(times: np.ndarray, t: float, fps: float) -> bool:
+    """Reference: t lies nearer the end of the video (a frame's length after its last frame) than
+    the last frame, as if the end were one more frame."""
+    return t >= times[-1] and times[-1] + 1.0 / fps - t <= min(t - times[-1], 0.5 / fps) + 1e-6
 
 
 def expected_truth(times: np.ndarray, i: int, fps: float, seconds: float = 1.0) -> int | None:
     """Reference: the frame shown ``seconds`` after frame i; None where the video ends first or
     frame i is still the one shown then."""
     target = times[i] + seconds
-    if target + 0.5 / fps >= times[-1] + 1.0 / fps:
+    if ended(times, target, fps):
         return None
     j = shown(times, target, fps)
     return j if j > i else None
@@ -221,7 +233,7 @@ def test_the_scan_agrees_with_the_reference_on_random_frame_times():
         t = float(rng.uniform(0, times[-1] + 0.2))
         frames = ((s, lambda i=i: i) for i, s in enumerate(times))
         i = shown(times, t, fps)
-        if t + 0.5 / fps >= times[-1] + 1.0 / fps:
+        if ended(times, t, fps):
             with pytest.raises(SkipItem, match="video ends at"):
                 video._shown_at(frames, t, 1.0, fps, seeking=False, keep=keep)
             continue

@@ -104,7 +104,7 @@ def _decode(path: Path, wanted: set[int], max_side: int) -> tuple[dict[int, tupl
     return frames, index
 
 
-_TICK = 1e-6  # the resolution of timestamps, in s (_stamp)
+_TICK = 1e-6  # the resolution of timestamps, in s (_stamp): nearer by less is a tie
 
 
 def _stamp(cap: cv2.VideoCapture) -> float:
@@ -224,39 +224,44 @@ def _shown_at(frames: Iterator[tuple[float, Callable[[], np.ndarray | None]]], t
     """The frame shown at ``time`` and the one shown ``seconds`` after it (None: only the first),
     from a scan's frames.
 
-    The frame shown at t is the last one whose time is at most t + half a frame (so at a steady
-    rate it is the nearest frame, ``frame_index(t, fps)``); the first frame also covers any time before it,
-    the last one a frame's length (1 / fps) after it. In a variable-frame-rate video (phones, screen
-    recordings) this is what a player shows, and the gap between the two is their true distance.
-    Frames within ``keep`` s before the time sought are decoded to pixels, since which one is shown
-    is known only when the next arrives: the answer's image is None where it fell further back.
-    _Overshot where a seek's first frame is already past the time; SkipItem where the video ends
-    before ``time``. The second frame is None where the video ends first or nothing new is shown.
+    The frame at t is the nearest one, the later of two at half-way: at a steady rate frame
+    ``frame_index(t, fps)``. In a variable-frame-rate video (phones, screen recordings) a frame
+    after t counts only within half an average frame (0.5 / fps) of it, so during a pause, while a
+    screen recorder writes no frames, the frame on screen is the one before. The first frame also
+    covers any time before it, and the video ends a frame's length after its last. The gap between
+    the two frames is their true distance. Frames from ``keep`` s before the time sought on are
+    decoded to pixels, since which frame is nearest is known only when the next one arrives: the
+    answer's image is None where it lies further back. _Overshot where a seek's first frame is
+    already past the time; SkipItem where the video ends before ``time``. The second frame is None
+    where the video ends first or nothing new is shown.
     """
-    half = 0.5 / fps + _TICK  # a frame exactly half-way is shown, as frame_index has it
-    target = time + half
-    still: _Shown | None = None  # the frame shown at ``time``, once known
-    shown: _Shown | None = None  # the last frame met
+    half = 0.5 / fps
+    target = time
+    still: _Shown | None = None  # the frame at ``time``, once known
+    before: _Shown | None = None  # the last frame met at or before the target
     for stamp, pixels in frames:
-        if shown is None and seeking and stamp > target:
+        if before is None and seeking and stamp > target:
             raise _Overshot
-        while shown is not None and stamp > target:  # ``shown`` is the frame shown at the target
+        while stamp > target:  # the frame at the target is ``before`` or this one, the nearer
+            nearer = before is None or stamp - target <= min(target - before.seconds, half) + _TICK
+            pick = _Shown(stamp, pixels()) if nearer else before
             if still is not None:
-                return still, (shown if shown.seconds > still.seconds else None)
+                return still, (pick if pick.seconds > still.seconds else None)
             if seconds is None:
-                return shown, None
-            still, target = shown, shown.seconds + seconds + half
-        shown = _Shown(stamp, pixels() if stamp >= target - keep else None)
-    if shown is None:
+                return pick, None
+            still, target = pick, pick.seconds + seconds
+        before = _Shown(stamp, pixels() if stamp >= target - keep else None)
+    if before is None:
         if seeking:
             raise _Overshot
         raise SkipItem("video will not decode")
-    end = shown.seconds + 1.0 / fps + _TICK
+    end = before.seconds + 1.0 / fps  # where the last frame leaves the screen
+    ended = end - target <= min(target - before.seconds, half) + _TICK  # the target is nearer the end
     if still is None:
-        if target >= end:
+        if ended:
             raise SkipItem(f"video ends at {time_text(end)} s, before {time_text(time)} s")
-        return shown, None
-    return still, (shown if target < end and shown.seconds > still.seconds else None)
+        return before, None
+    return still, (before if not ended and before.seconds > still.seconds else None)
 
 
 def _scan(path: Path, time: float, seconds: float | None, fps: float, start: int, counted: bool = False,
@@ -275,15 +280,16 @@ def _scan(path: Path, time: float, seconds: float | None, fps: float, start: int
 
 def _seek_and_scan(path: Path, time: float, seconds: float | None, fps: float, index: int
                    ) -> tuple[int, tuple[_Shown, _Shown | None]]:
-    """_scan from frame ``index`` (where the frame at ``time`` is at a steady rate), then from a
-    second, 2, 4, ... before it while the seek lands past the time, and last from the start;
-    -> (the frame the scan that answered started from, its answer)."""
-    back = 0
+    """_scan from the frame before frame ``index`` (where the frame at ``time`` is at a steady
+    rate: the scan must meet a frame at or before the time), then from a second, 2, 4, ... before
+    it while the seek lands past the time, and last from the start; -> (the frame the scan that
+    answered started from, its answer)."""
+    back = 1
     while index - back > 0:
         try:
             return index - back, _scan(path, time, seconds, fps, index - back)
         except _Overshot:
-            back = max(1, round(fps)) if back == 0 else 2 * back
+            back = max(2, round(fps)) if back == 1 else 2 * back
         except _NoSeek:
             break
     return 0, _scan(path, time, seconds, fps, 0)
