@@ -302,11 +302,11 @@ def frames_at(path: str | os.PathLike, time: float = 0.0, seconds: float | None 
     sooner) and the true gap between them in seconds (None likewise): the still that a motion
     model predicts from, and what really happened next.
 
-    Frames are found by their timestamps (``_shown_at``: at a steady frame rate the frame at t is
-    frame ``frame_index(t, fps)``, as decoding in order counts them). OpenCV seeks near the frame (a frame
-    deep in a long video would take seconds to reach by decoding from the start: 1.2 s at 9 s into
-    a 1080p MJPG); where the seek lands past it (variable frame rates) the scan starts a second,
-    then 2, 4, ... earlier, and where no seek works, at the start. A stream without usable
+    Frames are found by their timestamps (``_shown_at``: the nearest frame; at a steady frame rate
+    frame ``frame_index(t, fps)``, as decoding in order counts them). OpenCV seeks to the frame
+    before it (a frame deep in a long video would take seconds to reach by decoding from the start:
+    1.2 s at 9 s into a 1080p MJPG); where the seek lands past the time (variable frame rates) the
+    scan starts a second, then 2, 4, ... earlier, and where no seek works, at the start. A stream without usable
     timestamps is read in order, counting frames. SkipItem when the video does not open, decodes
     no frame, or ends before ``time``.
     """
