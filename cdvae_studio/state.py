@@ -63,8 +63,8 @@ class StudioState(ActionsMixin, QObject):
         self.scrub_enabled = True
         self.docs = DocCache()
         # the gallery's thumbnails of recent files and the Time bar's previews, read on a thread of
-        # their own: a large PNG takes most of a second, which the render worker's sliders would
-        # wait behind
+        # their own: a 24-megapixel PNG takes a third of a second, which the render worker's
+        # sliders would wait behind
         self.thumbnails = ThumbnailCache()
         self.frame_previews = ThumbnailCache(side=PREVIEW_SIDE, capacity=128)  # the Time bar's hover previews
         self.thumbnail_worker = LatestWorker(channels=("frame", "thumbs"), name="cdvae-thumbnails")

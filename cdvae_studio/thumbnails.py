@@ -3,11 +3,13 @@ preview of a video's frame under the pointer, read off the GUI thread.
 
 The gallery lists them at once with a generic icon, and a worker thread of their own
 (``StudioState.thumbnail_worker``) reads one file per job, so no render waits behind a slow file
-and a refilled gallery takes over the queue. A JPEG is decoded at 1/2 to 1/8 scale by libjpeg
-itself (20 ms for 24 megapixels instead of 0.3 s); other files go through the Studio's own
-loader (``images.load_image``: alpha over white, 16-bit, EXIF, a video's first frame). Thumbnails are kept per version of a file (path, modification
-time, size; a frame also by its time), so the gallery, refilled after every open, shows them
-without reading again, and hovering back over a frame shows it at once.
+(a 24-megapixel PNG takes a third of a second) and a refilled gallery takes over the queue. A
+JPEG is decoded at 1/2 to 1/8 scale by libjpeg itself (19 ms for 24 megapixels against 121 ms,
+benchmarks/bench_thumbnails.py); other files go through the Studio's own loader
+(``images.load_image``: alpha over white, 16-bit, EXIF, a video's first frame). Thumbnails are
+kept per version of a file (path, modification time, size; a frame also by its time), so the
+gallery, refilled after every open, shows them without reading again, and pointing back at a
+frame shows it at once.
 """
 
 from __future__ import annotations
