@@ -260,14 +260,15 @@ class TruthResult:
 def render_truth(task: Any, predictor: Any, cond: Any, doc: ImageDoc, grid_xg: np.ndarray,
                  detail: np.ndarray | None = None, flow_scale: float | None = None) -> TruthResult:
     """Decode the posterior code of the true x_g and score the grid: best-of-K per-pixel MSE.
-    Motion (a video's first frame): the truth is the frame a second on, and the encoded flow is
-    shown as the preview shows samples, the frame moved along it."""
+    Motion (a video's frame): the truth is the frame a second on, and the encoded flow is shown as
+    the preview shows samples, the frame moved along it (for ``doc.truth_span`` seconds where the
+    later frame lies another time on)."""
     if doc.xg is None:
         raise ValueError("this image has no ground truth for the task")
     code = np.asarray(predictor.encode_target(cond, doc.xg), np.float32)
     xg = np.asarray(predictor.decode(cond, code[None]), np.float32)  # (1, Cg, 32, 32)
     if doc.later is not None:
-        cell, truth_cell = render_preview(task, doc, xg[0]), doc.later
+        cell, truth_cell = render_preview(task, doc, xg[0] * (doc.truth_span or 1.0)), doc.later
     else:
         cell = compose_cells(task, doc, xg, flow_scale, detail)[0]
         truth_cell = compose_cells(task, doc, doc.xg[None], flow_scale)[0]

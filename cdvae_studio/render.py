@@ -53,6 +53,13 @@ class ImageDoc:
     gap: float | None = None
 
     @property
+    def truth_span(self) -> float | None:
+        """Seconds the Truth tab moves the frame along a flow so that it compares with ``later``:
+        the gap, where it differs from the model's second by more than 1% (a variable-rate video's
+        pause, a clip of 7.5 fps); None where the second a flow stands for will do."""
+        return self.gap if self.later is not None and self.gap and abs(self.gap - 1.0) > 0.01 else None
+
+    @property
     def title(self) -> str:
         """The name, and for a video's frame past the first its time: "clip.mp4 @ 1.6 s" (stars
         from two frames of one video would otherwise read alike)."""

@@ -17,7 +17,7 @@ import numpy as np
 from PySide6.QtCore import QObject, Signal, Slot
 from superqt.utils import qdebounced, qthrottled
 
-from cdvae_core.data.video import at_time, split_time
+from cdvae_core.data.video import at_time, split_time, time_text
 from cdvae_core.predictor import DRIFT_LIMIT
 
 from .catalog import CatalogError, ModelEntry, is_pair_file
@@ -563,11 +563,13 @@ class StudioState(ActionsMixin, QObject):
         doc_is_photo = ctx.doc.source is not None or not ctx.doc.key.startswith("example:")
         has_codes = getattr(ctx.predictor, "has_codes", True)
 
-        def preview() -> tuple[np.ndarray, np.ndarray]:
+        def preview() -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
             layer = xg if xg is not None else \
                 self.cache.decode(ctx.predictor, ctx.cond, ctx.entry.key, ctx.doc.key, code[None], rows)[0]
             own = own_sample(ctx.predictor, ctx.cond, ctx.entry.key, ctx.doc) if doc_is_photo and has_codes else None
-            return layer, render_preview(task, ctx.doc, layer, own)
+            span = ctx.doc.truth_span  # the Truth tab's later frame lies another time on: move the frame as far
+            against_truth = None if span is None else render_preview(task, ctx.doc, layer * span, own)
+            return layer, render_preview(task, ctx.doc, layer, own), against_truth
 
         self.worker.submit("preview", preview)
         if ctx.doc.xg is not None and has_codes:
@@ -737,9 +739,12 @@ class StudioState(ActionsMixin, QObject):
             self._debounced_extras()
         self.gridApplied.emit()
 
-    def _apply_preview(self, layer: np.ndarray, image: np.ndarray) -> None:
+    def _apply_preview(self, layer: np.ndarray, image: np.ndarray, against_truth: np.ndarray | None = None) -> None:
+        """``against_truth``: the sample as the Truth tab compares it (motion: moved as far as the
+        later frame lies on, where that is not the preview's second)."""
         self.w.preview.set_image(image)
-        self.w.truthView.set_current(image if self.ctx and self.ctx.doc.xg is not None else None)
+        shown = image if against_truth is None else against_truth
+        self.w.truthView.set_current(shown if self.ctx and self.ctx.doc.xg is not None else None)
         if self.ctx is not None and self.ctx.task.name == "motion":
             self.w.flowView.set_flow(layer)
 
@@ -750,8 +755,10 @@ class StudioState(ActionsMixin, QObject):
         from .images import resize_rgb
 
         encoded = resize_rgb(res.image, max(full_truth.shape[:2]))
-        what = "" if later is None else (f"; truth: the video's frame {self.ctx.doc.gap:.2f} s later; samples and "
-                                         "the encoded truth: the first frame moved along their flow for 1 s")
+        doc = self.ctx.doc if self.ctx else None
+        span = 1.0 if doc is None or doc.truth_span is None else doc.truth_span
+        what = "" if later is None else (f"; truth: the video's frame {doc.gap:.2f} s later; samples and the encoded "
+                                         f"truth: the first frame moved along their flow for {time_text(span)} s")
         self.w.truthView.set_truth(full_truth, encoded,
                                    f"best-of-{len(self.codes)} error (per-pixel MSE of x_g): {res.best_error:.4f} "
                                    f"(sample #{res.best_index + 1}){what}")  # from 1, as the tray and dialogs

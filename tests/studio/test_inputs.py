@@ -161,6 +161,37 @@ def test_decompression_bomb_is_refused_before_decoding(monkeypatch):
     assert Image.MAX_IMAGE_PIXELS is not None  # Pillow's limit is left as it was for everyone else
 
 
+def test_the_truth_tab_moves_the_frame_as_far_as_its_later_frame_lies(qtbot, make_window, settle, tmp_path,
+                                                                       pan_video):
+    """A model's flow is per second, but at 7.5 fps the frame a second on is 8 frames, 1.067 s,
+    away (in a variable-rate video's pause it may be far less): the Truth tab moves the current
+    sample and the encoded truth that far, so that they compare with the later frame; the Preview
+    keeps the model's second."""
+    from cdvae_studio.images import resize_rgb
+    from cdvae_studio.jobs import own_sample, render_preview, render_truth
+
+    pan_video(tmp_path / "slow.avi", 20, fps=7.5)
+    win = make_window("motion")
+    settle(win)
+    win.state.open_paths([str(tmp_path / "slow.avi")])
+    qtbot.waitUntil(lambda: win.state.ctx.doc.name == "slow.avi", timeout=30_000)
+    settle(win)
+    state, ctx = win.state, win.state.ctx
+    assert ctx.doc.gap == pytest.approx(8 / 7.5, abs=1e-3) and ctx.doc.truth_span == ctx.doc.gap
+    layer = state.grid.xg[state.current]
+    own = own_sample(ctx.predictor, ctx.cond, ctx.entry.key, ctx.doc)
+    qtbot.waitUntil(lambda: win.truthView._current is not None, timeout=30_000)
+    np.testing.assert_array_equal(win.truthView._current, render_preview(state.task, ctx.doc, layer * ctx.doc.gap, own))
+    np.testing.assert_array_equal(win.preview.image(), render_preview(state.task, ctx.doc, layer, own))
+    assert not np.array_equal(win.truthView._current, win.preview.image())
+    assert "frame 1.07 s later" in win.truthView.info.text() and "along their flow for 1.067 s" in win.truthView.info.text()
+    truth = render_truth(state.task, ctx.predictor, ctx.cond, ctx.doc, state.grid.xg)  # the encoded truth too
+    assert truth.image.shape == ctx.doc.rgb.shape
+    encoded = render_preview(state.task, ctx.doc, truth.xg * ctx.doc.gap)
+    np.testing.assert_array_equal(truth.image, encoded)
+    np.testing.assert_array_equal(win.truthView.encoded_pane.image(), resize_rgb(encoded, max(ctx.doc.later.shape[:2])))
+
+
 def test_a_video_opens_as_its_first_frame_with_motions_truth(qtbot, make_window, settle, tmp_path, pan_video):
     """"motion needs two frames": a video gives them. Its first frame is the photo; for motion the
     frame a second on makes the truth (the flow between them, and that frame in the Truth tab);
