@@ -17,7 +17,7 @@ import numpy as np
 from PySide6.QtCore import QObject, Signal, Slot
 from superqt.utils import qdebounced, qthrottled
 
-from cdvae_core.data.video import at_time, split_time, time_text
+from cdvae_core.data.video import at_time, split_time
 from cdvae_core.predictor import DRIFT_LIMIT
 
 from .catalog import CatalogError, ModelEntry, is_pair_file
@@ -758,7 +758,7 @@ class StudioState(ActionsMixin, QObject):
         doc = self.ctx.doc if self.ctx else None
         span = 1.0 if doc is None or doc.truth_span is None else doc.truth_span
         what = "" if later is None else (f"; truth: the video's frame {doc.gap:.2f} s later; samples and the encoded "
-                                         f"truth: the first frame moved along their flow for {time_text(span)} s")
+                                         f"truth: the first frame moved along their flow for {span:.2f} s")
         self.w.truthView.set_truth(full_truth, encoded,
                                    f"best-of-{len(self.codes)} error (per-pixel MSE of x_g): {res.best_error:.4f} "
                                    f"(sample #{res.best_index + 1}){what}")  # from 1, as the tray and dialogs

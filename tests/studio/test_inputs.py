@@ -184,7 +184,7 @@ def test_the_truth_tab_moves_the_frame_as_far_as_its_later_frame_lies(qtbot, mak
     np.testing.assert_array_equal(win.truthView._current, render_preview(state.task, ctx.doc, layer * ctx.doc.gap, own))
     np.testing.assert_array_equal(win.preview.image(), render_preview(state.task, ctx.doc, layer, own))
     assert not np.array_equal(win.truthView._current, win.preview.image())
-    assert "frame 1.07 s later" in win.truthView.info.text() and "along their flow for 1.067 s" in win.truthView.info.text()
+    assert "frame 1.07 s later" in win.truthView.info.text() and "along their flow for 1.07 s" in win.truthView.info.text()
     truth = render_truth(state.task, ctx.predictor, ctx.cond, ctx.doc, state.grid.xg)  # the encoded truth too
     assert truth.image.shape == ctx.doc.rgb.shape
     encoded = render_preview(state.task, ctx.doc, truth.xg * ctx.doc.gap)
