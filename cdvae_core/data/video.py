@@ -92,10 +92,8 @@ def _decode(path: Path, wanted: set[int], max_side: int) -> tuple[dict[int, tupl
         while True:
             if not cap.grab():
                 break
-            if index in wanted:
-                ok, bgr = cap.retrieve()
-                if ok and bgr is not None and bgr.ndim == 3:
-                    frames[index] = (fit_within(cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB), max_side), _stamp(cap))
+            if index in wanted and (rgb := _rgb(cap)) is not None:
+                frames[index] = (fit_within(rgb, max_side), _stamp(cap))
             index += 1
             if wanted and index > last:
                 break
@@ -306,9 +304,9 @@ def frames_at(path: str | os.PathLike, time: float = 0.0, seconds: float | None 
     frame ``frame_index(t, fps)``, as decoding in order counts them). OpenCV seeks to the frame
     before it (a frame deep in a long video would take seconds to reach by decoding from the start:
     1.2 s at 9 s into a 1080p MJPG); where the seek lands past the time (variable frame rates) the
-    scan starts a second, then 2, 4, ... earlier, and where no seek works, at the start. A stream without usable
-    timestamps is read in order, counting frames. SkipItem when the video does not open, decodes
-    no frame, or ends before ``time``.
+    scan starts a second, then 2, 4, ... earlier, and where no seek works, at the start. A stream
+    without usable timestamps is read in order, counting frames. SkipItem when the video does not
+    open, decodes no frame, or ends before ``time``.
     """
     path = Path(path)
     reported, fps = _container(path)

@@ -118,19 +118,19 @@ class VideoTimeBar(QWidget):
                 self.hide_preview()
         return False
 
-    def _handle_length(self) -> int:
-        return self.slider.style().pixelMetric(QStyle.PixelMetric.PM_SliderLength, None, self.slider)
+    def _track(self) -> tuple[int, int]:
+        """(the handle's length, the span its left edge travels), in slider pixels."""
+        handle = self.slider.style().pixelMetric(QStyle.PixelMetric.PM_SliderLength, None, self.slider)
+        return handle, max(1, self.slider.width() - handle)
 
     def index_at(self, x: int) -> int:
         """The frame whose place on the track is at ``x`` (slider coordinates)."""
-        handle = self._handle_length()
-        span = max(1, self.slider.width() - handle)
+        handle, span = self._track()
         return QStyle.sliderValueFromPosition(self.slider.minimum(), self.slider.maximum(), x - handle // 2, span)
 
     def x_of(self, index: int) -> int:
         """The centre of frame ``index``'s place on the track (slider coordinates)."""
-        handle = self._handle_length()
-        span = max(1, self.slider.width() - handle)
+        handle, span = self._track()
         return QStyle.sliderPositionFromValue(self.slider.minimum(), self.slider.maximum(), index, span) + handle // 2
 
     def _preview(self, index: int) -> None:
