@@ -195,6 +195,14 @@ class Predictor:
             out = self.model.decode_g(z, noise=None if eps is None or self.noise_dim == 0 else torch.from_numpy(eps.copy()))
         return out.numpy().copy()
 
+    def draw_distinct(self, cond: Condition, n: int, seed: int | None = None, component: int | None = None,
+                      temperature: float = 1.0, pool: int = 256) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The n most distinct of ``pool`` full samples (``distinct.draw_distinct``): codes (n', D),
+        noise (n', noise_dim) and each one's share (n',) of the pool, largest first."""
+        from .distinct import draw_distinct
+
+        return draw_distinct(self, cond, n, seed, component, temperature, pool)
+
     @torch.inference_mode()
     def sample(self, cond: Condition, n: int, seed: int | None = None) -> np.ndarray:
         """n full conditional samples (every latent layer drawn): (n, Cg, 32, 32)."""

@@ -31,12 +31,15 @@ class Draw:
     seed: int = 0  # the seed the codes and noise were drawn from
     temperature: float = 1.0  # the spread they were drawn at
     component: int | None = None  # the MDN mixture component they came from; None: the whole mixture
+    # > 0: the grid's samples are the most distinct of this many draws (cdvae_core.distinct); 0: the first draws
+    pool: int = 0
 
     def export_settings(self, **kwargs: Any) -> Any:
         """``ExportSettings`` recording this draw (codes are given: nothing is redrawn from it)."""
         from cdvae_core.postprocess.export import ExportSettings
 
-        return ExportSettings(temperature=self.temperature, component=self.component, **kwargs)
+        return ExportSettings(temperature=self.temperature, component=self.component, distinct_pool=self.pool,
+                              **kwargs)
 
 
 @dataclass
@@ -56,6 +59,47 @@ class GridResult:
     # a fresh draw's codes before pins were applied (None: ``codes``, or not a draw): what "Reset"
     # goes back to, so that un-pinning frees a component a pin held through a resample
     drawn: np.ndarray | None = None
+    # a fresh distinct draw (draw.pool > 0): each row's share (n,) of the pool, largest first
+    shares: np.ndarray | None = None
+
+
+@dataclass
+class GridDraw:
+    """A new grid's randomness (``draw_grid``): drawn (n, D) codes as drawn, codes (n, D) with the
+    pins applied, noise (n, E), and for a distinct draw each row's share (n,) of the pool."""
+
+    drawn: np.ndarray
+    codes: np.ndarray
+    noise: np.ndarray
+    shares: np.ndarray | None = None
+
+
+def distinct_pool(predictor: Any, pool: int) -> int:
+    """The pool a draw of distinct results uses on this predictor: none for the nearest-neighbour
+    baseline, whose "samples" are its 64 nearest training pairs in rank order, not draws with a
+    probability to share out."""
+    return int(pool) if getattr(predictor, "has_codes", True) else 0
+
+
+def draw_grid(predictor: Any, cond: Any, draw: Draw, pinned: np.ndarray | None = None,
+              pin_values: np.ndarray | None = None) -> GridDraw:
+    """GRID samples drawn as ``draw`` says, then the pinned components (D,) bool set to pin_values (D,).
+    A distinct draw (``draw.pool``) is the library's ``draw_distinct`` of the unpinned full samples,
+    so the draw alone says which they are (as a plain draw's seed does); where fewer than GRID of
+    the pool differ (temperature 0: all alike) it is the plain draw."""
+    shares = None
+    if draw.pool > GRID:
+        from cdvae_core.distinct import draw_distinct
+
+        drawn, noise, shares = draw_distinct(predictor, cond, GRID, draw.seed, draw.component, draw.temperature,
+                                             draw.pool)
+    if shares is None or len(shares) < GRID:
+        drawn, noise = predictor.draw(cond, GRID, draw.seed, draw.component, temperature=draw.temperature)
+        shares = None
+    pins = pinned is not None and pin_values is not None and pinned.shape == (drawn.shape[1],) and pinned.any()
+    codes = apply_pins(drawn, pinned, pin_values) if pins else drawn
+    return GridDraw(np.asarray(drawn, np.float32), np.asarray(codes, np.float32), np.asarray(noise, np.float32),
+                    None if shares is None else np.asarray(shares, np.float32))
 
 
 def cell_detail(task: Any, predictor: Any, cond: Any, model_key: str, doc: ImageDoc) -> np.ndarray | None:
@@ -141,9 +185,10 @@ def render_grid(task: Any, predictor: Any, cond: Any, model_key: str, doc: Image
 def load_context(catalog: ModelCatalog, entry: ModelEntry, task: Any, image: LoadedImage | ImageDoc,
                  source: Any, docs: DocCache, cache: DecodeCache, seed: int, component: int | None,
                  pinned: np.ndarray | None, pin_values: np.ndarray | None, temperature: float = 1.0,
-                 lower: bool = True) -> ContextResult:
+                 lower: bool = True, pool: int = 0) -> ContextResult:
     """Load (cached) model, decompose the image (cached), encode it, draw and render the grid
-    (``lower``: decode with the drawn lower-layer noise, else at the lower layers' means)."""
+    (``lower``: decode with the drawn lower-layer noise, else at the lower layers' means; ``pool``:
+    the grid is the most distinct of that many draws, ``draw_grid``)."""
     predictor = catalog.load(entry)
     if predictor.task != task.name:
         raise ValueError(f"{entry.name} was trained for {predictor.task}, not {task.name}")
@@ -155,20 +200,19 @@ def load_context(catalog: ModelCatalog, entry: ModelEntry, task: Any, image: Loa
     image_code = code_fn(cond) if code_fn is not None else None
     if component is not None and (mixture is None or not 0 <= component < len(mixture)):
         component = None  # the picker's component belonged to a model of more components (or none)
-    drawn, noise = predictor.draw(cond, GRID, seed, component, temperature=temperature)
-    codes = drawn
-    if pinned is not None and pin_values is not None and pinned.shape == (codes.shape[1],):
-        codes = apply_pins(codes, pinned, pin_values)
+    draw = Draw(int(seed), float(temperature), None if component is None else int(component),
+                distinct_pool(predictor, pool))
+    new = draw_grid(predictor, cond, draw, pinned, pin_values)
+    codes, noise = new.codes, new.noise
     detail = cell_detail(task, predictor, cond, entry.key, doc)
     t0 = time.perf_counter()
     # the motion colour scale needs the layers first
     xg = cache.decode(predictor, cond, entry.key, doc.key, codes, noise if lower else None)
     decode_s = time.perf_counter() - t0
     flow_scale = grid_flow_scale(task, xg)
-    grid = render_grid(task, predictor, cond, entry.key, doc, codes, cache, flow_scale, detail, noise, lower,
-                       Draw(int(seed), float(temperature), None if component is None else int(component)))
+    grid = render_grid(task, predictor, cond, entry.key, doc, codes, cache, flow_scale, detail, noise, lower, draw)
     grid.decode_s = decode_s  # render_grid found the rows cached
-    grid.drawn = np.asarray(drawn, np.float32)
+    grid.drawn, grid.shares = new.drawn, new.shares
     return ContextResult(entry, predictor, doc, cond, np.asarray(mean, np.float32), np.asarray(std, np.float32),
                          image_code, mixture, grid, detail, flow_scale, scatter_components(predictor),
                          model_label_names(predictor), task)

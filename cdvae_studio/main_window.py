@@ -32,10 +32,12 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from cdvae_core.distinct import DISTINCT_POOL
 from cdvae_core.predictor import MAX_TEMPERATURE
 
 from .catalog import TASKS, ModelCatalog
 from .images import IMAGE_SUFFIXES, VIDEO_SUFFIXES
+from .jobs import GRID
 from .state import StudioState
 from .widgets.code_sliders import CodeSliders
 from .widgets.flow_view import FlowView
@@ -221,7 +223,8 @@ class MainWindow(QMainWindow):
             a = QAction(text, self)
             if shortcut:
                 a.setShortcut(QKeySequence(shortcut))
-            a.triggered.connect(slot)
+            if slot is not None:
+                a.triggered.connect(slot)
             self.addAction(a)
             if toolbar:
                 self.actionsBar.addAction(a)
@@ -232,6 +235,15 @@ class MainWindow(QMainWindow):
         self.trainAction = act("Train…", "Ctrl+T", self.open_train_dialog, True)
         self.exportAction = act("Export…", "Ctrl+E", self.open_export_dialog, True)
         self.resampleAction = act("Resample", "R", lambda: self.state.resample())
+        # checkable; the state follows its toggled signal
+        self.distinctAction = act("Distinct results", "D", None)
+        self.distinctAction.setObjectName("distinctAction")
+        self.distinctAction.setCheckable(True)
+        self.distinctAction.setChecked(self.settings.value("distinctResults", False, type=bool))
+        # rich text, so that Qt wraps it (a plain tooltip was one 1,170 px line)
+        self.distinctAction.setToolTip(f"<p>Show the {GRID} most distinct of {DISTINCT_POOL} samples: k-means groups "
+                                       "the samples, each cell is its group's most central sample, and its badge "
+                                       "says what share of the samples the group holds (largest first).</p>")
         self.undoAction = act("Undo slider move", QKeySequence.StandardKey.Undo, lambda: self.state.undo())
         self.starAction = act("Star current sample", "S", lambda: self.state.toggle_star(self.state.current))
         self.saveSessionAction = act("Save session…", QKeySequence.StandardKey.Save, self.save_session_dialog)
@@ -257,7 +269,8 @@ class MainWindow(QMainWindow):
         file_menu.addSeparator()
         file_menu.addAction(self.quitAction)
         samples = bar.addMenu("&Samples")
-        for a in (self.resampleAction, self.starAction, self.undoAction):
+        samples.setToolTipsVisible(True)  # Distinct results says what its badges mean
+        for a in (self.resampleAction, self.distinctAction, self.starAction, self.undoAction):
             samples.addAction(a)
         bar.addMenu("&Model").addAction(self.trainAction)
         help_menu = bar.addMenu("&Help")
@@ -452,6 +465,7 @@ class MainWindow(QMainWindow):
         self.settings.setValue("rightSplitter", self.right_splitter.saveState())
         self.settings.setValue("task", self.state.task_name)
         self.settings.setValue("fullSamples", self.lowerCheck.isChecked())
+        self.settings.setValue("distinctResults", self.distinctAction.isChecked())
         self.settings.sync()
 
     def training_running(self) -> bool:

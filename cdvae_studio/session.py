@@ -11,6 +11,7 @@ from cdvae_core.atomic import write_text_atomic
 
 FORMAT = "cdvae-studio-session"
 VERSION = 1
+MAX_POOL = 4096  # the largest distinct_pool a session may ask to draw
 
 
 class SessionError(ValueError):
@@ -34,6 +35,7 @@ class Session:
     # read as 1
     temperature: float = 1.0
     noise: list[float] | None = None  # the current sample's lower-layer draws (older sessions: redrawn)
+    distinct_pool: int = 0  # > 0: the grid was the most distinct of this many draws (older sessions: 0)
 
     def to_json(self) -> str:
         return json.dumps({"format": FORMAT, "version": VERSION, **asdict(self)}, indent=2)
@@ -56,7 +58,7 @@ def load_session(path: str | Path) -> Session:
     if data.get("version") != VERSION:
         raise SessionError(f"{path.name} has session version {data.get('version')!r}; this Studio reads {VERSION}")
     try:
-        return Session(
+        session = Session(
             task=str(data["task"]), model=str(data["model"]),
             image=None if data.get("image") is None else str(data["image"]),
             seed=int(data["seed"]), code=[float(v) for v in data["code"]],
@@ -64,6 +66,10 @@ def load_session(path: str | Path) -> Session:
             pinned=[int(v) for v in data.get("pinned", [])],
             temperature=float(data.get("temperature", 1.0)),
             noise=None if data.get("noise") is None else [float(v) for v in data["noise"]],
+            distinct_pool=int(data.get("distinct_pool", 0)),
         )
     except (KeyError, TypeError, ValueError) as exc:
         raise SessionError(f"{path.name}: missing or bad field ({exc})") from exc
+    if not 0 <= session.distinct_pool <= MAX_POOL:
+        raise SessionError(f"{path.name}: distinct_pool must lie in [0, {MAX_POOL}], got {session.distinct_pool}")
+    return session

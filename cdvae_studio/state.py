@@ -18,11 +18,13 @@ from PySide6.QtCore import QObject, Signal, Slot
 from superqt.utils import qdebounced, qthrottled
 
 from cdvae_core.data.video import at_time, split_time
+from cdvae_core.distinct import DISTINCT_POOL
 from cdvae_core.predictor import DRIFT_LIMIT
 
 from .catalog import CatalogError, ModelEntry, is_pair_file
 from .images import IMAGE_SUFFIXES, VIDEO_SUFFIXES, ImageLoadError, LoadedImage, load_image
-from .jobs import GRID, ContextResult, DocCache, Draw, GridResult, apply_pins, load_context, own_sample, render_grid
+from .jobs import ContextResult, DocCache, Draw, GridResult, distinct_pool, draw_grid, load_context, own_sample
+from .jobs import render_grid
 from .jobs import render_preview
 from .jobs import render_sweeps, render_truth
 from .render import DecodeCache, doc_from_layer, drag_doc, heat_rgb, shrink_detail
@@ -90,6 +92,10 @@ class StudioState(ActionsMixin, QObject):
         self.component = -1
         self.seed = int(window.seedSpin.value())
         self.temperature = float(window.temperatureSpin.value())
+        self.pool = DISTINCT_POOL if window.distinctAction.isChecked() else 0  # Draw.pool of new draws
+        # a distinct draw's shares (n,) of its pool, one per row of ``drawn``: a cell's share is
+        # shown while it still holds that drawn sample
+        self.shares: np.ndarray | None = None
         self.stars: dict[int, Star] = {}
         self._star_ids = 0
         self.undo_stack: list[tuple[np.ndarray, np.ndarray, np.ndarray, int, Draw]] = []
@@ -120,6 +126,7 @@ class StudioState(ActionsMixin, QObject):
         w.resampleButton.clicked.connect(self.resample)
         w.seedSpin.valueChanged.connect(self._seed_edited)
         w.temperatureSpin.valueChanged.connect(self._temperature_edited)
+        w.distinctAction.toggled.connect(self._distinct_toggled)
         w.lowerCheck.toggled.connect(self._lower_toggled)
         w.sampleGrid.sampleClicked.connect(self.select_sample)
         w.sampleGrid.starToggled.connect(self.toggle_star)
@@ -415,7 +422,7 @@ class StudioState(ActionsMixin, QObject):
         seed = self._next_seed(keep=True)
         component = self.component if self.component >= 0 else None
         restore = self._restore if self._restore_applies(entry.key, path) else None
-        temperature = self.temperature
+        temperature, pool = self.temperature, self.pool
         pinned = np.array([i in restore.pinned for i in range(len(restore.code))], bool) if restore else None
         values = np.asarray(restore.code, np.float32) if restore else None
         catalog, docs, cache = self.catalog, self.docs, self.cache
@@ -426,7 +433,7 @@ class StudioState(ActionsMixin, QObject):
             # a session's grid is its own draw, as saved; a new seed, temperature or component asked
             # since the session was opened is drawn after it is restored, on top of it (drawn with
             # the toolbar's new seed instead, the session's current code sat among another draw's)
-            seed, temperature = restore.seed, restore.temperature
+            seed, temperature, pool = restore.seed, restore.temperature, restore.distinct_pool
             component = restore.component if restore.component >= 0 else None
             self._context_draws = self._restore_draws
         self.w.show_empty(None)
@@ -434,7 +441,7 @@ class StudioState(ActionsMixin, QObject):
 
         def job() -> ContextResult:
             ctx = load_context(catalog, entry, task, image, path, docs, cache, seed, component, pinned, values,
-                               temperature, lower)
+                               temperature, lower, pool)
             ctx.restore = restore
             return ctx
 
@@ -531,17 +538,16 @@ class StudioState(ActionsMixin, QObject):
         """Draw a new set of codes (resample, MDN component) keeping pinned components."""
         if self.ctx is None:
             return
-        ctx, task, seed, temperature = self.ctx, self.ctx.task, self.seed, self.temperature
+        ctx, task = self.ctx, self.ctx.task
         component = self.component if self.component >= 0 and ctx.mixture is not None else None
         pinned, values, lower = self.pinned.copy(), self.current_code().copy(), self.lower
-        draw = Draw(int(seed), float(temperature), component)
+        draw = Draw(int(self.seed), float(self.temperature), component, distinct_pool(ctx.predictor, self.pool))
 
         def job() -> GridResult:
-            drawn, noise = ctx.predictor.draw(ctx.cond, GRID, seed, component, temperature=temperature)
-            codes = apply_pins(drawn, pinned, values) if pinned.any() else drawn
-            grid = render_grid(task, ctx.predictor, ctx.cond, ctx.entry.key, ctx.doc, codes, self.cache,
-                               ctx.flow_scale, ctx.detail, noise, lower, draw)
-            grid.drawn = np.asarray(drawn, np.float32)
+            new = draw_grid(ctx.predictor, ctx.cond, draw, pinned, values)
+            grid = render_grid(task, ctx.predictor, ctx.cond, ctx.entry.key, ctx.doc, new.codes, self.cache,
+                               ctx.flow_scale, ctx.detail, new.noise, lower, draw)
+            grid.drawn, grid.shares = new.drawn, new.shares
             return grid
 
         self._draw_pending = True
@@ -702,6 +708,7 @@ class StudioState(ActionsMixin, QObject):
         self.codes_draw = self.drawn_draw = grid.draw
         self.noise = np.zeros((n, 0), np.float32) if grid.noise is None else grid.noise.copy()
         self.drawn_noise = self.noise.copy()
+        self.shares = None if grid.shares is None else grid.shares.copy()
 
     def _apply_grid(self, grid: GridResult, seconds: float, job: str = "render") -> None:
         w = self.w
@@ -721,8 +728,10 @@ class StudioState(ActionsMixin, QObject):
         w.sampleGrid.set_images(grid.cells, full)
         # the drift badges describe the codes before this grid; the drift job of a full render
         # recomputes them (during a drag, painting 16 stale ones cost 0.4 of each 1.3 ms repaint)
-        w.sampleGrid.set_badges([], [])
-        if not drag:
+        if drag:
+            w.sampleGrid.set_badges([], [])
+        else:
+            self._show_badges()
             w.sampleGrid.set_current(self.current)
             self._mark_stars()
             w.codeSliders.set_code(self.codes[self.current])
@@ -730,7 +739,9 @@ class StudioState(ActionsMixin, QObject):
         self.last_grid_s = seconds + (time.perf_counter() - t0)
         colour = "" if self.ctx is None or self.ctx.flow_scale is None else \
             f" · flow colour full at {self.ctx.flow_scale:.1f} model px/s"
-        w.timingLabel.setText(f"{len(grid.codes)} samples: decode {grid.decode_s * 1e3:.0f} ms, "
+        what = f"the {len(grid.codes)} most distinct of {grid.draw.pool}" if self.shares is not None else \
+            f"{len(grid.codes)}"
+        w.timingLabel.setText(f"{what} samples: decode {grid.decode_s * 1e3:.0f} ms, "
                               f"{job} {seconds * 1e3:.0f} ms · spread max {float(grid.spread.max()):.3f}{colour}")
         if not drag:
             self._extras_due = True
@@ -763,11 +774,30 @@ class StudioState(ActionsMixin, QObject):
                                    f"best-of-{len(self.codes)} error (per-pixel MSE of x_g): {res.best_error:.4f} "
                                    f"(sample #{res.best_index + 1}){what}")  # from 1, as the tray and dialogs
 
+    def _show_badges(self, drift: np.ndarray | None = None) -> None:
+        """Each cell's badge: its share of a distinct draw's pool while the cell still shows that
+        sample, then the tie drift (n,) once measured, red past the model's limit."""
+        texts = self._share_texts()
+        alerts = [False] * len(texts)
+        if drift is not None:
+            shown = np.round(drift, 1)  # flag what the badge reads: 2.04 reads "2.0σ", not past 2
+            # the nearest-neighbour baseline has no drift of its own: the library's default limit
+            limit = round(getattr(self.ctx.predictor, "drift_limit", DRIFT_LIMIT), 1) if self.ctx is not None \
+                else DRIFT_LIMIT
+            for i, d in enumerate(shown[: len(texts)]):
+                texts[i] = " · ".join(t for t in (texts[i], f"drift {d:.1f}σ") if t)
+                alerts[i] = bool(d > limit)
+        self.w.sampleGrid.set_badges(texts, alerts)
+
+    def _share_texts(self) -> list[str]:
+        n = len(self.codes)
+        if self.shares is None or self.drawn.shape != self.codes.shape or self.drawn_noise.shape != self.noise.shape:
+            return [""] * n
+        same = (self.codes == self.drawn).all(1) & (self.noise == self.drawn_noise).all(1)  # (n,) unedited
+        return [share_text(s) if kept else "" for s, kept in zip(self.shares, same)]
+
     def _apply_drift(self, drift: np.ndarray) -> None:
-        shown = np.round(drift, 1)  # flag what the badge reads: 2.04 reads "2.0σ", not past 2
-        # the nearest-neighbour baseline has no drift of its own: the library's default limit
-        limit = round(getattr(self.ctx.predictor, "drift_limit", DRIFT_LIMIT), 1) if self.ctx is not None else DRIFT_LIMIT
-        self.w.sampleGrid.set_badges([f"drift {d:.1f}σ" for d in shown], [bool(d > limit) for d in shown])
+        self._show_badges(drift)
 
     def _apply_sweeps(self, strips: np.ndarray) -> None:
         from .widgets.lpp_scatter import rgb_pixmap
@@ -794,6 +824,11 @@ def _reading(cache: ThumbnailCache, path: str, seconds: float | None, tag: Any, 
             return tag, None, f"{failure}: {report_error(exc)}"
 
     return read
+
+
+def share_text(share: float) -> str:
+    """A distinct sample's share of its pool as its badge reads it: "31%", "<1%"."""
+    return "<1%" if share < 0.005 else f"{share:.0%}"
 
 
 def _drawn(grid: GridResult) -> np.ndarray:

@@ -13,6 +13,8 @@ from typing import Any
 
 import numpy as np
 
+from cdvae_core.distinct import DISTINCT_POOL
+
 from .catalog import CatalogError, ModelEntry, is_pair_file
 from .jobs import Draw
 from .session import Session, SessionError, load_session, save_session
@@ -157,6 +159,11 @@ class ActionsMixin:
         self.temperature = float(value)
         self.request_draw()
 
+    def _distinct_toggled(self, on: bool) -> None:
+        """Distinct results on: the same seed's pool, its most distinct samples; off: its first draws."""
+        self.pool = DISTINCT_POOL if on else 0
+        self.request_draw()
+
     def resample(self) -> None:
         self._next_seed()
         self.request_draw()
@@ -241,7 +248,7 @@ class ActionsMixin:
                        code=[float(v) for v in self.current_code()], current=self.current,
                        component=-1 if draw.component is None else draw.component,
                        pinned=[int(i) for i in np.flatnonzero(self.pinned)],
-                       temperature=draw.temperature, noise=self._session_noise())
+                       temperature=draw.temperature, noise=self._session_noise(), distinct_pool=draw.pool)
 
     def _session_noise(self) -> list[float] | None:
         rows = self.noise
@@ -280,6 +287,10 @@ class ActionsMixin:
         self.w.temperatureSpin.setValue(s.temperature)
         self.w.temperatureSpin.blockSignals(False)
         self.component = s.component
+        self.pool = s.distinct_pool
+        self.w.distinctAction.blockSignals(True)
+        self.w.distinctAction.setChecked(s.distinct_pool > 0)
+        self.w.distinctAction.blockSignals(False)
         if s.task != self.task_name:
             self.set_task(s.task)
         if s.image:

@@ -1,5 +1,21 @@
-"""Constants shared by the core test modules (fixtures live in conftest.py)."""
+"""Constants and small builders shared by the core test modules (fixtures live in conftest.py)."""
 
 # The smallest model sizes that still exercise every layer: ModelConfig keyword arguments, also
 # written as the "model" part of a --config JSON file.
 TINY = dict(latent_sizes=(8, 4), hidden_sizes=(32, 16), conv_channels=(4, 8, 8), mdn_hidden=16, cvae_latent=4)
+
+
+def motion_predictor(**kw):
+    """(config, Predictor, Condition): an untrained motion-shaped model (3 x_c channels, 2 x_g)
+    built from ModelConfig keyword arguments, seeded, and one random x_c prepared for it."""
+    import numpy as np
+    import torch
+
+    from cdvae_core.config import ModelConfig
+    from cdvae_core.model import build_model
+    from cdvae_core.predictor import Predictor
+
+    torch.manual_seed(0)
+    cfg = ModelConfig(channels_c=3, channels_g=2, **kw)
+    pred = Predictor(build_model(cfg), task="motion")
+    return cfg, pred, pred.prepare(np.random.rand(3, 32, 32).astype(np.float32))

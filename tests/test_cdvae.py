@@ -10,6 +10,7 @@ from cdvae_core.config import ConfigError, ModelConfig
 from cdvae_core.gaussian import kl_normal
 from cdvae_core.model import build_model
 from cdvae_core.predictor import Predictor
+from helpers import motion_predictor
 
 CONFIGS = [
     dict(tie="gauss"),
@@ -103,10 +104,7 @@ def test_gaussian_tie_conditions_on_the_image_code():
 
 @pytest.mark.parametrize("kw", [dict(tie="gauss"), dict(tie="mdn", mixtures=12), dict(arch="cvae")])
 def test_predictor_api(kw):
-    torch.manual_seed(0)
-    cfg = ModelConfig(channels_c=3, channels_g=2, **kw)
-    pred = Predictor(build_model(cfg), task="motion")
-    cond = pred.prepare(np.random.rand(3, 32, 32).astype(np.float32))
+    cfg, pred, cond = motion_predictor(**kw)
     codes = pred.draw_codes(cond, 16, seed=7)
     assert codes.shape == (16, cfg.code_dim)
     np.testing.assert_array_equal(codes, pred.draw_codes(cond, 16, seed=7))
@@ -147,10 +145,7 @@ def test_predictor_api(kw):
 def test_draw_and_decode_with_lower_noise_is_the_full_sample(kw):
     """A sample is its code plus one standard-normal draw per lower latent unit: decoding both
     gives Predictor.sample's picture for the same seed, bit for bit; zero noise is the means decode."""
-    torch.manual_seed(0)
-    cfg = ModelConfig(channels_c=3, channels_g=2, **kw)
-    pred = Predictor(build_model(cfg), task="motion")
-    cond = pred.prepare(np.random.rand(3, 32, 32).astype(np.float32))
+    cfg, pred, cond = motion_predictor(**kw)
     codes, noise = pred.draw(cond, 8, seed=3)
     want_dim = 0 if kw.get("arch") == "cvae" else sum(cfg.latent_sizes[:-1])
     assert pred.noise_dim == want_dim and noise.shape == (8, want_dim) and noise.dtype == np.float32

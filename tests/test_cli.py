@@ -435,6 +435,19 @@ def test_known_modes_are_found_through_the_commands(tmp_path, request, tie, fami
                      "components independently of x_c (docs/model.md, 'What the Gaussian tie cannot express')")
     assert own_share >= 0.6, own_share
     assert report["precision"] >= 0.5, report  # and rarely elsewhere
+    if tie == "mdn":
+        # distinct results: 4 of 128 draws per pair (--distinct) hit more of its modes than 4 plain
+        # draws (one run: coverage 0.80 against 0.46), each mode about a quarter of the draws
+        few = {}
+        for name, extra in (("plain", []), ("distinct", ["--distinct", "128"])):
+            assert sample.main(["--model", str(model), "--pairs", str(pairs_file), "--n", "4", *extra, "--out",
+                                str(tmp_path / f"{name}.npz")]) == 0
+            with np.load(tmp_path / f"{name}.npz") as data:
+                few[name] = mode_report(test.xc, data["samples"], modes=4, classes=2, family=family)
+                shares = data["shares"] if name == "distinct" else None
+        assert few["distinct"]["coverage"] >= 0.7 and few["distinct"]["coverage"] > few["plain"]["coverage"] + 0.15, few
+        assert shares.shape == (len(test.xc), 4) and np.allclose(shares.sum(1), 1.0, atol=1e-6)
+        assert np.all(np.diff(shares, axis=1) <= 0)  # largest cluster first
 
 
 def test_sample_image_exports_full_resolution_results(trained, tmp_path, capsys):
@@ -480,6 +493,43 @@ def test_sample_image_exports_full_resolution_results(trained, tmp_path, capsys)
                    "--lower-means goes with --image")
     assert not (tmp_path / "s.npz").exists()
 
+
+def test_sample_distinct_exports_the_most_distinct_of_a_pool_with_their_shares(trained, tmp_path, capsys):
+    import cv2
+
+    from cdvae_core.postprocess.export import reproduce
+    from cdvae_core.postprocess.imagefiles import read_image
+    from cdvae_core.postprocess.render import get_renderer
+
+    photo = (np.random.default_rng(2).random((40, 56, 3)) * 255).astype(np.uint8)
+    cv2.imwrite(str(tmp_path / "photo.png"), photo)
+    model = trained / "model"
+    assert sample.main(["--model", str(model), "--image", str(tmp_path / "photo.png"), "--n", "3", "--distinct", "24",
+                        "--export", str(tmp_path / "out")]) == 0
+    err = capsys.readouterr().err
+    sides = [json.loads((tmp_path / "out" / f"photo_{i:03d}.json").read_text()) for i in range(3)]
+    shares = [side["share"] for side in sides]
+    assert sides[0]["distinct_pool"] == 24 and shares == sorted(shares, reverse=True)
+    assert all(f"photo_{i:03d}.png: {share:.0%} of 24 samples" in err for i, share in enumerate(shares))
+    # each is one of the pool's own draws, and reproduces exactly like any result
+    predictor = load_model(model)
+    xc = get_renderer(predictor.task, read_image(tmp_path / "photo.png")).xc_model  # as the export computes it
+    pool, _ = predictor.draw(predictor.prepare(xc), 24, 0)
+    for side in sides:
+        assert any(np.array_equal(np.float32(side["code"]), row) for row in pool)
+    again = reproduce(tmp_path / "out" / "photo_001.json")
+    np.testing.assert_array_equal(again, cv2.imread(str(tmp_path / "out" / "photo_001.png"))[..., ::-1])
+    # --pairs: the samples and their shares per test pair
+    assert sample.main(["--model", str(model), "--pairs", str(trained / "pairs.npz"), "--n", "2", "--distinct", "8",
+                        "--out", str(tmp_path / "d.npz")]) == 0
+    with np.load(tmp_path / "d.npz") as data:
+        assert data["samples"].shape[:2] == data["shares"].shape and data["shares"].shape[1] == 2
+        np.testing.assert_allclose(data["shares"].sum(1), 1.0, atol=1e-6)
+    assert "the largest cluster holds" in capsys.readouterr().err
+    one_line_error(capsys, sample.main(["--model", str(model), "--image", str(tmp_path / "photo.png"), "--n", "8",
+                                        "--distinct", "4", "--export", str(tmp_path / "few")]),
+                   "the pool must hold at least the --n 8 results")
+    assert not (tmp_path / "few").exists()
 
 
 def test_sample_image_folder_exports_every_photo_and_names_the_unreadable(trained, tmp_path, capsys):

@@ -2,19 +2,23 @@
 
     cdvae-sample --model runs/mdn4 --pairs pairs.npz --n 30 --out samples.npz
     cdvae-sample --model runs/mdn4 --image photo.jpg --n 8 --export results/
+    cdvae-sample --model runs/mdn4 --image photo.jpg --n 4 --distinct --export results/
     cdvae-sample --reproduce results/photo_003.json [--out again.png] [--overwrite]
 
 With ``--pairs`` it writes ``samples`` float32 (N_test, N, Cg, 32, 32) for the test split (and
 ``index``, the test rows of the pair file); with ``--image`` it writes N full-resolution
 results and their JSON sidecars through cdvae_core.postprocess.export: each the model's full
 sample (code and lower latent layers drawn), or with ``--lower-means`` its lower layers at their
-conditional means. With ``--reproduce`` it re-renders one exported result from its sidecar (the
+conditional means. ``--distinct [POOL]`` makes the N samples (results) the N most distinct of POOL draws
+(cdvae_core.distinct), largest cluster first, and reports each one's share of the draws.
+With ``--reproduce`` it re-renders one exported result from its sidecar (the
 model and photo recorded there, both checked to be unchanged) into ``--out``, by default
 ``<stem>_reproduced.<ext>`` next to the sidecar.
 """
 
 from __future__ import annotations
 
+import json
 import sys
 from pathlib import Path
 from typing import Sequence
@@ -22,6 +26,7 @@ from typing import Sequence
 import numpy as np
 
 from ..atomic import unwritable_reason, write_with
+from ..distinct import DISTINCT_POOL
 from ..pairs import TEST, load_pairs
 from .common import CliError, Parser, check_channels, check_output_file, parse, progress_bar, run_main
 
@@ -51,6 +56,11 @@ def build_parser() -> Parser:
     p.add_argument("--temperature", type=float, default=None,
                    help="with --image: spread of the drawn codes and lower-layer noise, 0-2 (default 1, the model's conditional; "
                         "lower pulls the same samples toward its means)")
+    p.add_argument("--distinct", type=int, nargs="?", const=DISTINCT_POOL, default=None, metavar="POOL",
+                   help=f"the N results are the N most distinct of POOL samples (default {DISTINCT_POOL}): k-means "
+                        "clusters of the samples, each given by its most central sample, largest cluster first; "
+                        "prints each one's share of the POOL (--image: also in its sidecar; --pairs: the array "
+                        "\"shares\")")
     p.add_argument("--lower-means", action="store_true",
                    help="with --image: decode the lower latent layers at their conditional means instead of "
                         "drawing them: smoother results that show less of the model's spread (default: draw them, "
@@ -107,6 +117,8 @@ def _body(argv: Sequence[str] | None) -> int:
     args.seed = 0 if args.seed is None else args.seed
     if args.n < 1:
         raise CliError("--n must be at least 1")
+    if args.distinct is not None and args.distinct < args.n:
+        raise CliError(f"--distinct {args.distinct}: the pool must hold at least the --n {args.n} results")
     from ..checkpoint import load_model
 
     if args.pairs is not None:
@@ -126,8 +138,16 @@ def _body(argv: Sequence[str] | None) -> int:
         predictor = load_model(args.model)
         check_channels(pairs, predictor.config)
         index = np.flatnonzero(pairs.split == TEST)
-        samples = predictor.sample_batch(pairs.xc[index], args.n, args.seed)  # (N_test, N, Cg, 32, 32)
-        _write_npz(out, {"samples": samples, "index": index.astype(np.int64)})
+        arrays = {"index": index.astype(np.int64)}
+        if args.distinct is None:
+            arrays["samples"] = predictor.sample_batch(pairs.xc[index], args.n, args.seed)  # (N_test, N, Cg, 32, 32)
+        else:
+            arrays["samples"], arrays["shares"] = _distinct_samples(predictor, pairs.xc[index], args)
+            shares = arrays["shares"]
+            print(f"distinct samples: the largest cluster holds {shares[:, 0].mean():.0%} of {args.distinct} draws "
+                  f"on average, the smallest {shares[:, -1].mean():.0%}", file=sys.stderr)
+        _write_npz(out, arrays)
+        samples = arrays["samples"]
         print(f"wrote {samples.shape[0]} x {args.n} samples to {out}", file=sys.stderr)
         return 0
 
@@ -148,13 +168,35 @@ def _body(argv: Sequence[str] | None) -> int:
     if not 0.0 <= temperature <= MAX_TEMPERATURE:
         raise CliError(f"--temperature must lie in [0, {MAX_TEMPERATURE}], got {temperature}")
     predictor = load_model(args.model)
-    settings = ExportSettings(temperature=temperature, lower_layers=not args.lower_means)
+    settings = ExportSettings(temperature=temperature, lower_layers=not args.lower_means,
+                              distinct_pool=args.distinct or 0)
     if Path(args.image).is_dir():
         return _export_folder(predictor, args, settings)
     written = export_results(predictor, args.image, args.n, args.export, seed=args.seed, fmt=args.format or "png",
                              settings=settings)
     print(f"wrote {len(written)} result(s) to {args.export}", file=sys.stderr)
+    if args.distinct:
+        for picture in written:
+            share = json.loads(picture.with_suffix(".json").read_text())["share"]
+            print(f"{picture.name}: {share:.0%} of {args.distinct} samples", file=sys.stderr)
     return 0
+
+
+def _distinct_samples(predictor, xc: np.ndarray, args) -> tuple[np.ndarray, np.ndarray]:
+    """--pairs --distinct: samples (B, n, Cg, 32, 32) and shares (B, n) for xc (B, Cc, 32, 32);
+    pair i is drawn with seed + i (a pool per image, so its samples are the image's own draws)."""
+    samples = np.empty((len(xc), args.n, predictor.config.channels_g, 32, 32), np.float32)
+    shares = np.empty((len(xc), args.n), np.float32)
+    with progress_bar(len(xc), "distinct", "pair") as bar:
+        for i, x in enumerate(xc):
+            cond = predictor.prepare(x)
+            codes, noise, share = predictor.draw_distinct(cond, args.n, args.seed + i, pool=args.distinct)
+            if len(codes) < args.n:
+                raise CliError(f"test pair {i}: only {len(codes)} of its {args.distinct} draws differ, "
+                               f"fewer than --n {args.n}")
+            samples[i], shares[i] = predictor.decode(cond, codes, noise), share
+            bar.update(1)
+    return samples, shares
 
 
 def _export_folder(predictor, args, settings) -> int:

@@ -12,6 +12,9 @@ with ``predictor.draw(cond, n, seed)`` and each result is decoded on its own fro
 (``predictor.decode(cond, code, noise)``, no randomness left), so the code and ``lower_noise``
 in the sidecar give back the very same result. ``ExportSettings(lower_layers=False)`` decodes the
 lower layers at their conditional means instead (smoother, less varied; ``lower_noise`` null).
+``ExportSettings(distinct_pool=P)`` exports the n most distinct of P draws instead of the first
+n (``Predictor.draw_distinct``), largest share first, each sidecar's ``share`` saying how many of
+the P draws its result stands for.
 """
 
 from __future__ import annotations
@@ -31,6 +34,7 @@ import numpy as np
 from .. import __version__
 from ..atomic import write_text_atomic
 from ..data.video import at_time, split_time, time_text
+from ..distinct import draw_distinct
 from ..progress import Progress
 from .errors import ExportError, PostprocessError
 from .imagefiles import IMAGE_SUFFIXES, check_format, list_images, read_image, write_image
@@ -54,7 +58,8 @@ class ExportReport:
 
 @dataclass(frozen=True)
 class ExportSettings:
-    """How results are rendered and written (saved in every sidecar)."""
+    """How results are rendered and written (saved in every sidecar's "settings", but for
+    ``distinct_pool``, which is a key of its own)."""
 
     fmt: str = "png"  # "png", "jpg" or "png16"
     jpeg_quality: int = 95  # JPEG only
@@ -65,6 +70,10 @@ class ExportSettings:
     # True: each result is the model's full sample, its lower latent layers drawn from fixed noise;
     # False: lower layers at their conditional means (smoother, shows less of the model's spread)
     lower_layers: bool = True
+    # > 0: the n results are the n most distinct of this many draws (cdvae_core.distinct: k-means
+    # clusters of the samples, each shown by its most central one, largest share first); 0: the
+    # first n draws
+    distinct_pool: int = 0
     upsample: UpsampleSettings = field(default_factory=UpsampleSettings)
 
     def to_dict(self) -> dict[str, Any]:
@@ -123,14 +132,22 @@ def _given(predictor, codes: np.ndarray | None, noise: np.ndarray | None
 
 
 def _codes(predictor, cond, n: int, seed: int, codes: np.ndarray | None, noise: np.ndarray | None,
-           settings: ExportSettings) -> tuple[np.ndarray, np.ndarray | None]:
-    """(codes (n, D), lower-layer noise (n, noise_dim) or None for the conditional means)."""
+           settings: ExportSettings) -> tuple[np.ndarray, np.ndarray | None, np.ndarray | None]:
+    """(codes (n, D), lower-layer noise (n, noise_dim) or None for the conditional means, and for
+    distinct results each one's share (n,) of the pool, else None)."""
     if codes is None:
         if n < 1:
             raise ExportError(f"number of results must be at least 1, got {n}")
+        if settings.distinct_pool:
+            if settings.distinct_pool < n:
+                raise ExportError(f"distinct results: the pool of draws ({settings.distinct_pool}) must hold "
+                                  f"at least the {n} results")
+            drawn, eps, shares = draw_distinct(predictor, cond, n, seed, settings.component, settings.temperature,
+                                               settings.distinct_pool)
+            return drawn, (eps if settings.lower_layers else None), shares
         drawn, eps = predictor.draw(cond, n, seed, settings.component, temperature=settings.temperature)
-        return drawn, (eps if settings.lower_layers else None)
-    return codes, noise
+        return drawn, (eps if settings.lower_layers else None), None
+    return codes, noise, None
 
 
 def weights_sha256(predictor) -> str | None:
@@ -165,7 +182,7 @@ def _sample_indices(sample_indices: Sequence[int] | None, codes: np.ndarray | No
 
 def _sidecar(predictor, settings: ExportSettings, path: str | None, image: np.ndarray, seed: int, index: int,
              code: np.ndarray, noise: np.ndarray | None, files: dict[str, str], *, file_number: int,
-             sample_index: int | None, weights: str | None) -> dict[str, Any]:
+             sample_index: int | None, weights: str | None, share: float | None) -> dict[str, Any]:
     return {
         "format": SIDECAR_FORMAT,
         "format_version": SIDECAR_VERSION,
@@ -185,15 +202,19 @@ def _sidecar(predictor, settings: ExportSettings, path: str | None, image: np.nd
             "weights_sha256": weights,  # reproduce refuses a model whose weights changed since
         },
         "seed": int(seed),
-        # the row of this export call's codes (drawn: row of predictor.draw(cond, n, seed));
-        # not the file number, which differs when first_index > 0
+        # the row of this export call's codes (drawn: row of predictor.draw(cond, n, seed); distinct
+        # results: the rank of its share); not the file number, which differs when first_index > 0
         "index": int(index),
         "file_number": int(file_number),  # the number in the file names, stem_{file_number:03d}
         "sample_index": sample_index,  # where the caller took the code from (sample_indices=), or null
+        # distinct results: how many draws they were chosen from (0: none), and the share of them this
+        # result stands for; top-level keys, which older readers ignore (unknown "settings" keys they refuse)
+        "distinct_pool": settings.distinct_pool,
+        "share": share,
         "code": [float(v) for v in code],  # float32 values, exact as JSON doubles
         # the lower layers' standard-normal noise (noise_dim,) as float32 values; null: at their means
         "lower_noise": None if noise is None else [float(v) for v in noise],
-        "settings": settings.to_dict(),
+        "settings": {key: value for key, value in settings.to_dict().items() if key != "distinct_pool"},
         "files": files,
     }
 
@@ -251,7 +272,7 @@ def iter_export(predictor, images: Sequence[str | os.PathLike | np.ndarray], n: 
             stem, path, image = _source(item, index)
             renderer = get_renderer(task, image, settings.upsample)
             cond = predictor.prepare(renderer.xc_model)
-            drawn, drawn_noise = _codes(predictor, cond, n, seed, codes, noise, settings)
+            drawn, drawn_noise, shares = _codes(predictor, cond, n, seed, codes, noise, settings)
             own = _own_sample(predictor, renderer, cond) if settings.detail else None
         except (PostprocessError, ValueError) as exc:  # tasks and predictor raise ValueError kinds
             # image-file errors already start with the path: "a.txt: a.txt: not a readable image"
@@ -282,7 +303,8 @@ def iter_export(predictor, images: Sequence[str | os.PathLike | np.ndarray], n: 
             write_image(out / files["result"], result, fmt, settings.jpeg_quality)
             sidecar = out / f"{name}.json"
             record = _sidecar(predictor, settings, path, image, seed, i, code, eps, files, file_number=first_index + i,
-                              sample_index=None if origins is None else origins[i], weights=weights)
+                              sample_index=None if origins is None else origins[i], weights=weights,
+                              share=None if shares is None else float(shares[i]))
             write_text_atomic(sidecar, json.dumps(record, indent=2))
             report.results.append(out / files["result"])
             report.sidecars.append(sidecar)
@@ -290,6 +312,7 @@ def iter_export(predictor, images: Sequence[str | os.PathLike | np.ndarray], n: 
             elapsed = time.perf_counter() - start
             yield Progress("export", done, total, f"wrote {files['result']}",
                            {"seconds": elapsed, "eta_s": elapsed / done * (total - done)})
+        done += per_image - len(drawn)  # distinct results: fewer where fewer draws differ (temperature 0)
 
 
 def _drain(gen: Iterator[Progress]) -> None:

@@ -28,9 +28,11 @@ from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QSlider
 
 from cdvae_core.data.video import at_time, frames_at, split_time
+from cdvae_core.distinct import draw_distinct
 from cdvae_studio.images import resize_rgb
 from cdvae_studio.jobs import GRID, own_sample, render_preview, render_sweeps
 from cdvae_studio.render import DecodeCache, compose_cells
+from cdvae_studio.state import share_text
 from cdvae_studio.widgets.video_time import PREVIEW_SIDE
 from cdvae_studio.widgets.code_sliders import to_ticks
 
@@ -181,6 +183,7 @@ class Harness:
         return [
             (3, self.switch_task), (6, self.switch_tie), (4, self.pick_component), (4, self.resample),
             (2, self.change_seed), (2, self.change_temperature), (2, self.toggle_lower), (1, self.toggle_lock),
+            (2, self.toggle_distinct),
             (8, self.move_slider), (3, self.press_slider), (3, self.release_slider), (4, self.undo),
             (2, self.reset), (3, self.randomise), (4, self.select), (4, self.star), (1, self.unstar_from_tray),
             (3, self.open_image), (3, self.choose_frame), (2, self.preview_frame), (1, self.open_example), (2, self.session_roundtrip), (2, self.toggle_sweeps),
@@ -262,6 +265,10 @@ class Harness:
     def toggle_lower(self) -> str:
         self.win.lowerCheck.toggle()
         return f"full samples {self.win.lowerCheck.isChecked()}"
+
+    def toggle_distinct(self) -> str:
+        self.win.distinctAction.trigger()
+        return f"distinct results {self.win.distinctAction.isChecked()}"
 
     def toggle_lock(self) -> str:
         self.win.seedLock.toggle()
@@ -461,6 +468,7 @@ class Harness:
             (win.tieCombo.currentData(), ctx.entry.key, state.entry.key)
         assert win.seedSpin.value() == state.seed
         assert win.temperatureSpin.value() == pytest.approx(state.temperature)
+        assert win.distinctAction.isChecked() == (state.pool > 0)
         mixture = ctx.mixture
         combo = win.codeSliders.component_combo
         if mixture is not None and len(mixture) > 1:
@@ -528,11 +536,18 @@ class Harness:
         # exempt), and drawn_draw the codes and noise "Reset" goes back to, all of them
         if has_codes:
             d = state.drawn_draw
-            redraw, renoise = p.draw(ctx.cond, n, d.seed, d.component, temperature=d.temperature)
+            redraw, renoise, shares = _redraw(p, ctx.cond, d)
             np.testing.assert_array_equal(state.drawn, redraw, err_msg=f"drawn is not {d}'s")
             np.testing.assert_array_equal(state.drawn_noise, renoise, err_msg=f"drawn noise is not {d}'s")
+            # 7b. a distinct draw's shares are its own, and a cell shows its share while unedited
+            np.testing.assert_array_equal(state.shares, shares)
+            if self.held is None and shares is not None:
+                unedited = [np.array_equal(state.codes[i], redraw[i]) and np.array_equal(state.noise[i], renoise[i])
+                            for i in range(n)]
+                assert [b.split(" · ")[0] if "%" in b else "" for b in win.sampleGrid.badge_texts()] == \
+                    [share_text(s) if kept else "" for s, kept in zip(shares, unedited)]
             for codes, noise, draw in ((state.codes, state.noise, state.codes_draw),):
-                redraw, renoise = p.draw(ctx.cond, n, draw.seed, draw.component, temperature=draw.temperature)
+                redraw, renoise, _ = _redraw(p, ctx.cond, draw)
                 keep = np.array([i not in self.randomised for i in range(n)])
                 assert np.array_equal(noise[keep], renoise[keep]), f"noise is not {draw}'s"
                 same = np.all(codes[keep] == redraw[keep], axis=0)
@@ -558,11 +573,21 @@ class Harness:
             exempt, constant = self.star_rows.get(key, (True, None))
             if getattr(sp, "has_codes", True) and not exempt:
                 d = star.draw
-                redraw, renoise = sp.draw(cond, GRID, d.seed, d.component, temperature=d.temperature)
+                redraw, renoise, _ = _redraw(sp, cond, d)
                 differ = star.code != redraw[star.index]
                 assert not (differ & ~constant).any(), f"star {key}'s code is not from {d}"
                 if star.noise is not None:
                     assert np.array_equal(star.noise, renoise[star.index]), f"star {key}'s noise is not from {d}"
+
+
+def _redraw(predictor, cond, draw) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+    """The GRID codes, noise and (distinct draws) shares a Draw stands for, from the library alone."""
+    if draw.pool:
+        codes, noise, shares = draw_distinct(predictor, cond, GRID, draw.seed, draw.component, draw.temperature,
+                                             draw.pool)
+        if len(codes) == GRID:
+            return codes, noise, shares.astype(np.float32)
+    return (*predictor.draw(cond, GRID, draw.seed, draw.component, temperature=draw.temperature), None)
 
 
 def _run(seed, make_window, settle, qtbot, assets, tmp_path, steps) -> Harness:
