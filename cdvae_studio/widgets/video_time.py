@@ -138,8 +138,12 @@ class VideoTimeBar(QWidget):
         if index != self._previewed:
             self._previewed = index
             self.preview.set_frame(f"{self._clip.time(index):.2f} s", None)
+            # shown before asking: a kept frame comes back within the emit, and show_frame drops
+            # pictures for a hidden preview (one left there said "reading..." for good)
+            self._place_preview(index)
             self.previewWanted.emit(index)
-        self._place_preview(index)
+        else:
+            self._place_preview(index)
 
     def _place_preview(self, index: int) -> None:
         size = self.preview.sizeHint()

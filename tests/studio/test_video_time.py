@@ -45,6 +45,11 @@ def test_pointing_at_the_track_previews_that_frame_without_opening_it(qtbot, mak
     assert bar.preview.shown is not None and bar.previewed() == 25
     QApplication.sendEvent(bar.slider, QEvent(QEvent.Type.Leave))
     assert bar.previewed() is None and not bar.preview.isVisible()
+    # back on the track at a frame seen before: shown at once too (the kept frame used to arrive
+    # before the hidden preview was shown again, was dropped, and "reading..." stayed for good)
+    _hover(bar, 7)
+    assert bar.previewed() == 7
+    np.testing.assert_array_equal(bar.preview.shown, resize_rgb(frames_at(video, 0.7, seconds=None)[0], PREVIEW_SIDE))
 
 
 def test_the_dragged_handle_previews_its_frame_and_the_release_opens_it(qtbot, make_window, settle, tmp_path,
