@@ -73,11 +73,19 @@ def draw_distinct(predictor: Any, cond: Any, n: int, seed: int | None = None, co
     """
     if pool < n:
         raise ValueError(f"the pool of draws ({pool}) must hold at least the {n} results")
-    codes, noise = predictor.draw(cond, pool, seed, component, temperature=temperature)
-    xg = np.concatenate([predictor.decode(cond, codes[i : i + DECODE_BATCH], noise[i : i + DECODE_BATCH])
-                         for i in range(0, pool, DECODE_BATCH)])  # (pool, Cg, 32, 32)
+    codes, noise, xg = pool_samples(predictor, cond, pool, seed, component, temperature)
     rows, shares = distinct_indices(xg, n, 0 if seed is None else int(seed))
     return codes[rows], noise[rows], shares
+
+
+def pool_samples(predictor: Any, cond: Any, pool: int, seed: int | None = None, component: int | None = None,
+                 temperature: float = 1.0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``pool`` full samples of one condition: codes (P, D), noise (P, E) and x_g (P, Cg, 32, 32),
+    the codes and noise of ``predictor.draw(cond, pool, seed, component, temperature=temperature)``."""
+    codes, noise = predictor.draw(cond, pool, seed, component, temperature=temperature)
+    xg = np.concatenate([predictor.decode(cond, codes[i : i + DECODE_BATCH], noise[i : i + DECODE_BATCH])
+                         for i in range(0, len(codes), DECODE_BATCH)])
+    return codes, noise, xg
 
 
 def _ordered(indices: np.ndarray, shares: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

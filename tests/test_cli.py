@@ -333,6 +333,32 @@ def test_eval_json_and_samples_follow_the_contract(trained, tmp_path):
     assert nn["seed"] is None  # was 0, although the baseline uses no seed
 
 
+def test_eval_distinct_scores_the_most_distinct_of_a_pool_in_a_row_of_its_own(trained, tmp_path, capsys):
+    from cdvae_core.distinct import distinct_indices
+
+    model, pairs_path = trained / "model", trained / "pairs.npz"
+    js = tmp_path / "e.json"
+    assert evaluate.main(["--model", str(model), "--pairs", str(pairs_path), "--samples", "3,5", "--json", str(js),
+                          "--nll-k", "0", "--distinct", "12", "--seed", "4"]) == 0
+    table = capsys.readouterr().out
+    result = json.loads(js.read_text())
+    assert result["distinct_pool"] == 12 and set(result["best_error_distinct"]) == {"3", "5"}
+    assert "Gauss distinct/12" in table.splitlines()[-1]
+    # by hand: pair i's 12 full samples (seed 4 + i), their 3 most distinct, the closest to the truth
+    predictor, test = load_model(model), load_pairs(pairs_path).test()
+    errors = []
+    for i, (xc, xg) in enumerate(zip(test.xc, test.xg)):
+        cond = predictor.prepare(xc)
+        samples = predictor.decode(cond, *predictor.draw(cond, 12, 4 + i)).astype(np.float64)
+        rows, _ = distinct_indices(samples, 3, 4 + i)
+        errors.append(min(((samples[r] - xg) ** 2).mean() for r in rows))
+    assert result["best_error_distinct"]["3"] == pytest.approx(np.mean(errors), rel=1e-6)
+    one_line_error(capsys, evaluate.main(["--model", str(model), "--pairs", str(pairs_path), "--samples", "3,30",
+                                          "--distinct", "16"]), "the pool must hold at least the largest N (30)")
+    one_line_error(capsys, evaluate.main(["--nearest-neighbour", "--pairs", str(pairs_path), "--distinct"]),
+                   "--distinct goes with --model")
+
+
 def test_eval_json_creates_missing_folders_and_says_so(tmp_path, capsys):
     """cdvae-eval --json made missing parent folders without its --help or docs saying so."""
     assert "missing parent folders are created" in " ".join(evaluate.build_parser().format_help().split())

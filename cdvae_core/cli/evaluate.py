@@ -5,7 +5,9 @@
 
 The JSON holds ``best_error`` ({"3": value, ...}), ``variance`` (16 grid points, 100 samples or
 the largest N when that is more), ``nll`` (importance-weighted -log p(x_c, x_g) in nats per pair;
-null for the CVAE and the nearest neighbour) and what was evaluated.
+null for the CVAE and the nearest neighbour) and what was evaluated. ``--distinct [POOL]`` adds
+``best_error_distinct`` ({"3": value, ...}: the best error among the N most distinct of POOL
+samples, cdvae_core.distinct) and ``distinct_pool``, and a table row of its own.
 
 While it scores, a tqdm bar per stage (sampling, NLL) counts test pairs on stderr when stderr is
 a terminal; ``--quiet``, pipes and log files get none. stdout (the table) and the JSON are the same.
@@ -20,6 +22,7 @@ from typing import Sequence
 import numpy as np
 
 from ..atomic import write_text_atomic
+from ..distinct import DISTINCT_POOL
 from ..pairs import load_pairs
 from .common import (PAPER_SAMPLES, CliError, Parser, check_channels, check_output_file, method_name,
                      model_samples, parse, parse_samples, progress_bar, run_main)
@@ -44,6 +47,10 @@ def build_parser() -> Parser:
     p.add_argument("--sigma", type=float, help=f"with --nearest-neighbour: Gaussian smoothing in pixels (default {NN_SIGMA:g})")
     p.add_argument("--name", help="row name in the table (default: Gauss, MDN4, CVAE, NN, ...)")
     p.add_argument("--seed", type=int, help="with --model: seed of the samples (default 0)")
+    p.add_argument("--distinct", type=int, nargs="?", const=DISTINCT_POOL, default=None, metavar="POOL",
+                   help=f"with --model: also the best error among the N most distinct of POOL samples (default "
+                        f"{DISTINCT_POOL}) for each N, as cdvae-sample --distinct chooses them (pair i: seed + i); "
+                        "a row of its own, not the paper's metric, which draws N samples")
     p.add_argument("--quiet", action="store_true", help="no progress bar (none is shown when stderr is not a terminal)")
     return p
 
@@ -89,6 +96,26 @@ def evaluate_nll(model, xc: np.ndarray, xg: np.ndarray, k: int, seed: int, on_pa
     return total / len(xc)
 
 
+def distinct_best_errors(predictor, xc: np.ndarray, xg: np.ndarray, ns: list[int], pool: int, seed: int,
+                         on_pair=None) -> dict[int, float]:
+    """Mean over the pairs xc (B, Cc, 32, 32), xg (B, Cg, 32, 32) of the best error among the N
+    most distinct of ``pool`` samples, for each N in ``ns`` (pair i drawn with seed + i, as
+    ``cdvae-sample --pairs --distinct`` draws it); ``on_pair()`` after each pair."""
+    from ..distinct import distinct_indices, pool_samples
+    from ..metrics import best_error
+
+    total = {n: 0.0 for n in ns}
+    for i, (x, truth) in enumerate(zip(xc, xg)):
+        cond = predictor.prepare(x)
+        _, _, samples = pool_samples(predictor, cond, pool, seed + i)  # (pool, Cg, 32, 32)
+        for n in ns:
+            rows, _ = distinct_indices(samples, n, seed + i)
+            total[n] += best_error(samples[rows][None], truth[None], [len(rows)])[len(rows)]
+        if on_pair is not None:
+            on_pair(1)
+    return {n: value / len(xc) for n, value in total.items()}
+
+
 def _body(argv: Sequence[str] | None) -> int:
     args = parse(build_parser(), argv)
     ns = parse_samples(args.samples)
@@ -104,6 +131,11 @@ def _body(argv: Sequence[str] | None) -> int:
         raise CliError("--nll-k must be 0 or more")
     if args.model is not None and args.sigma is not None:
         raise CliError("--sigma goes with --nearest-neighbour; a --model is evaluated as trained")
+    if args.distinct is not None:
+        if args.nearest_neighbour:
+            raise CliError("--distinct goes with --model; the nearest neighbour's samples are its ranked neighbours")
+        if args.distinct < max(ns):
+            raise CliError(f"--distinct {args.distinct}: the pool must hold at least the largest N ({max(ns)})")
     pairs = load_pairs(args.pairs, require_test=True)
     test = pairs.test()
     if args.max_pairs is not None:
@@ -135,18 +167,28 @@ def _body(argv: Sequence[str] | None) -> int:
             for start, samples in model_samples(model, test.xc, n_draw, args.seed):
                 acc.add(samples, test.xg[start : start + len(samples)])
                 bar.update(len(samples))
+        if args.distinct is not None:
+            with progress_bar(len(test), "distinct", "pair", args.quiet) as bar:
+                distinct = distinct_best_errors(predictor, test.xc, test.xg, ns, args.distinct, args.seed,
+                                                on_pair=bar.update)
         if predictor.supports_nll and args.nll_k > 0:
             with progress_bar(len(test), "NLL", "pair", args.quiet) as bar:
                 nll = evaluate_nll(model, test.xc, test.xg, args.nll_k, args.seed, on_pairs=bar.update)
         name = args.name or method_name(predictor.config)
+    distinct_row = {}
+    if args.distinct is not None:
+        distinct_row = {"distinct_pool": args.distinct, "best_error_distinct": {str(n): v for n, v in distinct.items()}}
     result = {"method": name, "model": args.model, "pairs": str(args.pairs), "test_pairs": len(test),
               # the baseline draws nothing (deterministic): no seed was used, so none is claimed
               "samples": ns, "samples_drawn": n_draw, "seed": None if args.nearest_neighbour else args.seed,
               **acc.result(), "nll": nll,
-              "nll_k": args.nll_k if nll is not None else None}
+              "nll_k": args.nll_k if nll is not None else None, **distinct_row}
     from ..metrics import paper_table
 
-    print(paper_table({name: result}, ns))
+    rows = {name: result}
+    if distinct_row:  # best errors only: variance and NLL describe the model's own N draws
+        rows[f"{name} distinct/{args.distinct}"] = {"best_error": distinct_row["best_error_distinct"]}
+    print(paper_table(rows, ns))
     if out_json is not None:
         write_text_atomic(out_json, json.dumps(result, indent=2) + "\n")
         print(f"wrote {out_json}", file=sys.stderr)
