@@ -145,9 +145,10 @@ def export_job(groups: list[Group], outdir: str,
 
 def batch_job(predictor: Any, folder: str, n: int, seed: int, outdir: str, fmt: str,
               temperature: float = 1.0, lower: bool = True, first_index: int = 0,
-              component: int | None = None) -> Generator[Any, None, tuple[int, list[tuple[str, str]]]]:
-    """n results per image of ``folder``, drawn from MDN ``component`` (None: the whole mixture);
-    returns (files written, [(image, why it was skipped)])."""
+              component: int | None = None, pool: int = 0) -> Generator[Any, None, tuple[int, list[tuple[str, str]]]]:
+    """n results per image of ``folder``, drawn from MDN ``component`` (None: the whole mixture),
+    the n most distinct of ``pool`` draws where it is above n; returns (files written, [(image,
+    why it was skipped)])."""
     from cdvae_core.postprocess.export import ExportReport, ExportSettings, iter_export
     from cdvae_core.postprocess.imagefiles import list_images
 
@@ -157,7 +158,7 @@ def batch_job(predictor: Any, folder: str, n: int, seed: int, outdir: str, fmt: 
     report = ExportReport()
     yield from iter_export(predictor, images, n, outdir, seed=seed, fmt=fmt, report=report, first_index=first_index,
                            settings=ExportSettings(temperature=temperature, lower_layers=lower,
-                                                   component=component))
+                                                   component=component, distinct_pool=pool if pool > n else 0))
     return len(report.results), list(report.failed)
 
 
@@ -222,7 +223,9 @@ class ExportDialog(JobDialog):
                   2: f"{0 if grid is None else len(grid.codes)} samples of the grid",
                   3: f"{self.batch_n.value()} result(s) for every image or video of a folder, with the current model"
                      + ("" if self.items.get("component") is None
-                        else f", MDN component {self.items['component']}")}
+                        else f", MDN component {self.items['component']}")
+                     + (f", the most distinct of {self.items['pool']} draws"
+                        if self.items.get("pool", 0) > self.batch_n.value() else "")}
         self.summary.setText(counts[index])
 
     def start(self) -> None:
@@ -261,9 +264,9 @@ class ExportDialog(JobDialog):
                 return
             n, seed, predictor = self.batch_n.value(), int(self.items.get("seed", 0)), ctx.predictor
             temperature, lower = float(self.items.get("temperature", 1.0)), bool(self.items.get("lower", True))
-            component = self.items.get("component")
+            component, pool = self.items.get("component"), int(self.items.get("pool", 0))
             factory = lambda: batch_job(predictor, folder, n, seed, outdir, fmt, temperature, lower,  # noqa: E731
-                                        first, component)
+                                        first, component, pool)
         else:
             groups = export_groups(self.items, what)
             if any(not getattr(g.predictor, "has_codes", True) for g in groups):

@@ -16,7 +16,7 @@ import numpy as np
 from cdvae_core.distinct import DISTINCT_POOL
 
 from .catalog import CatalogError, ModelEntry, is_pair_file
-from .jobs import Draw
+from .jobs import Draw, distinct_pool
 from .session import Session, SessionError, load_session, save_session
 
 UNDO_GAP_S = 0.6  # slider moves closer together than this are one undo step
@@ -219,11 +219,12 @@ class ActionsMixin:
         predictors = {s.model.key: self.catalog.cached(s.model.key) for s in self.stars.values()}
         return {"predictors": {k: v for k, v in predictors.items() if v is not None}, "stars": list(self.stars.values()), "ctx": self.ctx, "grid": self.grid,
                 "task": self.ctx.task if self.ctx is not None else self.task,
-                # the toolbar's seed and temperature and the picker's MDN component draw a batch
-                # export; the grid and the stars carry their own draw's (GridResult.draw,
-                # Star.draw), which their sidecars record
+                # the toolbar's seed and temperature, the picker's MDN component and Distinct results
+                # draw a batch export; the grid and the stars carry their own draw's
+                # (GridResult.draw, Star.draw), which their sidecars record
                 "current": self.current, "image_path": self.image_path, "seed": self.seed,
                 "temperature": self.temperature, "lower": self.lower, "component": self._picked_component(),
+                "pool": 0 if self.ctx is None else distinct_pool(self.ctx.predictor, self.pool),
                 "noise": None if self.grid is None else [self._grid_noise(i) for i in range(len(self.grid.codes))]}
 
     def _picked_component(self) -> int | None:

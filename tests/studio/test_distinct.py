@@ -131,3 +131,36 @@ def test_the_nearest_neighbour_baseline_keeps_its_ranked_neighbours(qtbot, make_
     win.resampleButton.click()
     settle(win)
     np.testing.assert_array_equal(win.state.grid.codes[:, 0], np.arange(GRID))
+
+
+def test_a_batch_export_draws_each_photos_distinct_results(qtbot, make_window, settle, tmp_path):
+    import cv2
+
+    from cdvae_core.postprocess.imagefiles import read_image
+    from cdvae_core.postprocess.render import get_renderer
+
+    win = make_window("resaturation")
+    settle(win)
+    win.distinctAction.trigger()
+    settle(win)
+    folder = tmp_path / "batch"
+    folder.mkdir()
+    cv2.imwrite(str(folder / "ramp.png"), np.tile(np.linspace(0, 255, 72, dtype=np.uint8), (48, 1)))
+    win.open_export_dialog()
+    dlg = win.export_dialog
+    dlg.what.setCurrentIndex(3)
+    dlg.batch_folder.edit.setText(str(folder))
+    dlg.batch_n.setValue(3)
+    assert dlg.summary.text().endswith(f"the most distinct of {DISTINCT_POOL} draws")
+    dlg.folder.edit.setText(str(tmp_path / "out"))
+    qtbot.mouseClick(dlg.start_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: dlg.runner is not None and not dlg.running() and dlg.start_button.isEnabled(),
+                    timeout=120_000)
+    sides = [json.loads((tmp_path / "out" / f"ramp_{i:03d}.json").read_text()) for i in range(3)]
+    assert [s["distinct_pool"] for s in sides] == [DISTINCT_POOL] * 3
+    # the library's distinct draw of the photo with the toolbar's seed, in share order
+    predictor = win.state.ctx.predictor
+    cond = predictor.prepare(get_renderer(predictor.task, read_image(folder / "ramp.png")).xc_model)
+    codes, _, shares = predictor.draw_distinct(cond, 3, win.state.seed, pool=DISTINCT_POOL)
+    np.testing.assert_array_equal(np.float32([s["code"] for s in sides]), codes)
+    np.testing.assert_allclose([s["share"] for s in sides], shares)
