@@ -66,6 +66,7 @@ def test_reproduce_refuses_what_changed_or_went_missing_in_one_line(exported, ca
     for flags, needle in ((["--n", "3"], "--n does not go with --reproduce"),
                           (["--seed", "1"], "--seed does not go with --reproduce"),
                           (["--lower-means"], "--lower-means does not go with --reproduce"),
+                          (["--distinct"], "--distinct does not go with --reproduce"),
                           (["--out", str(exported / "r.gif")], "name a .png or .jpg file"),
                           (["--out", str(exported)], "name a .png or .jpg file")):
         one_line_error(capsys, sample.main(["--reproduce", str(side), *flags]), needle)

@@ -75,7 +75,8 @@ def _write_npz(path, arrays: dict[str, np.ndarray]) -> None:
 def _reproduce(args) -> int:
     given = [flag for flag, value in (("--n", args.n), ("--seed", args.seed), ("--export", args.export),
                                       ("--format", args.format), ("--temperature", args.temperature),
-                                      ("--lower-means", args.lower_means or None)) if value is not None]
+                                      ("--lower-means", args.lower_means or None), ("--distinct", args.distinct))
+             if value is not None]
     if given:
         raise CliError(f"{given[0]} does not go with --reproduce: the sidecar records how the result was made")
     if args.out is not None and not args.out.strip():
