@@ -31,6 +31,7 @@ import torch  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 N, POOL, REFERENCE = 16, 256, 1024
+REPS = 5  # timings per path and photo
 
 
 def _nearest_mse(reference: np.ndarray, shown: np.ndarray) -> float:
@@ -54,13 +55,23 @@ def bench(task: str, tie: str, photos: list[tuple[str, np.ndarray]]) -> dict[str
     for seed, (_, photo) in enumerate(photos):
         cond = predictor.prepare(get_renderer(task, photo).xc_model)
         predictor.decode(cond, *predictor.draw(cond, N, seed))  # warm-up
-        t = time.perf_counter()
-        plain = predictor.decode(cond, *predictor.draw(cond, N, seed)).reshape(N, -1)
-        plain_s = time.perf_counter() - t
-        t = time.perf_counter()
-        codes, noise, _ = predictor.draw_distinct(cond, N, seed, pool=POOL)
-        distinct = predictor.decode(cond, codes, noise).reshape(N, -1)
-        distinct_s = time.perf_counter() - t
+
+        def plain_draw() -> np.ndarray:
+            return predictor.decode(cond, *predictor.draw(cond, N, seed)).reshape(N, -1)
+
+        def distinct_draw() -> np.ndarray:
+            codes, noise, _ = predictor.draw_distinct(cond, N, seed, pool=POOL)
+            return predictor.decode(cond, codes, noise).reshape(N, -1)
+
+        # interleaved, the median of REPS each
+        times: dict[str, list[float]] = {"plain": [], "distinct": []}
+        for _ in range(REPS):
+            for name, fn in (("plain", plain_draw), ("distinct", distinct_draw)):
+                t = time.perf_counter()
+                fn()
+                times[name].append(time.perf_counter() - t)
+        plain_s, distinct_s = statistics.median(times["plain"]), statistics.median(times["distinct"])
+        plain, distinct = plain_draw(), distinct_draw()
         reference = predictor.decode(cond, *predictor.draw(cond, REFERENCE, 10_000 + seed)).reshape(REFERENCE, -1)
         rows["time"].append(distinct_s / plain_s)
         rows["plain_ms"].append(plain_s * 1e3)

@@ -21,7 +21,7 @@ from sklearn.cluster import KMeans
 from .lpp import distinct_rows
 
 DECODE_BATCH = 512  # pool samples decoded at once (a 4,096 pool in one batch held ~1 GB of activations)
-DISTINCT_POOL = 256  # samples drawn to find the distinct ones (16 of 256: 30-50 ms on 2 cores, bench_distinct)
+DISTINCT_POOL = 256  # samples drawn to find the distinct ones (16 of 256: 40-50 ms on 2 cores, bench_distinct)
 KMEANS_RESTARTS = 1  # k-means++ starts; 4 took twice as long for the same nearest-of-16 error (bench_distinct)
 
 
