@@ -22,6 +22,9 @@ from .lpp import distinct_rows
 
 DECODE_BATCH = 512  # pool samples decoded at once (a 4,096 pool in one batch held ~1 GB of activations)
 DISTINCT_POOL = 256  # samples drawn to find the distinct ones (16 of 256: 40-50 ms on 2 cores, bench_distinct)
+# the largest pool the commands and sessions accept: 4,096 motion samples hold 64 MB as float64 for
+# k-means (and 4,096 x 100 clusters take seconds per image); more is almost surely a typo
+MAX_POOL = 4096
 KMEANS_RESTARTS = 1  # k-means++ starts; 4 took twice as long for the same nearest-of-16 error (bench_distinct)
 
 

@@ -8,10 +8,10 @@ from pathlib import Path
 from typing import Any
 
 from cdvae_core.atomic import write_text_atomic
+from cdvae_core.distinct import MAX_POOL
 
 FORMAT = "cdvae-studio-session"
 VERSION = 1
-MAX_POOL = 4096  # the largest distinct_pool a session may ask to draw
 
 
 class SessionError(ValueError):

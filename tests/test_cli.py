@@ -357,6 +357,8 @@ def test_eval_distinct_scores_the_most_distinct_of_a_pool_in_a_row_of_its_own(tr
                                           "--distinct", "16"]), "the pool must hold at least the largest N (30)")
     one_line_error(capsys, evaluate.main(["--nearest-neighbour", "--pairs", str(pairs_path), "--distinct"]),
                    "--distinct goes with --model")
+    one_line_error(capsys, evaluate.main(["--model", str(model), "--pairs", str(pairs_path), "--samples", "3",
+                                          "--distinct", "5000"]), "at most 4096 draws are clustered")
 
 
 def test_eval_json_creates_missing_folders_and_says_so(tmp_path, capsys):
@@ -556,6 +558,9 @@ def test_sample_distinct_exports_the_most_distinct_of_a_pool_with_their_shares(t
                                         "--distinct", "4", "--export", str(tmp_path / "few")]),
                    "the pool must hold at least the --n 8 results")
     assert not (tmp_path / "few").exists()
+    one_line_error(capsys, sample.main(["--model", str(model), "--image", str(tmp_path / "photo.png"), "--n", "8",
+                                        "--distinct", "100000", "--export", str(tmp_path / "many")]),
+                   "at most 4096 draws are clustered")
 
 
 def test_sample_image_folder_exports_every_photo_and_names_the_unreadable(trained, tmp_path, capsys):

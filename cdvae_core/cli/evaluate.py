@@ -22,7 +22,7 @@ from typing import Sequence
 import numpy as np
 
 from ..atomic import write_text_atomic
-from ..distinct import DISTINCT_POOL
+from ..distinct import DISTINCT_POOL, MAX_POOL
 from ..pairs import load_pairs
 from .common import (PAPER_SAMPLES, CliError, Parser, check_channels, check_output_file, method_name,
                      model_samples, parse, parse_samples, progress_bar, run_main)
@@ -136,6 +136,8 @@ def _body(argv: Sequence[str] | None) -> int:
             raise CliError("--distinct goes with --model; the nearest neighbour's samples are its ranked neighbours")
         if args.distinct < max(ns):
             raise CliError(f"--distinct {args.distinct}: the pool must hold at least the largest N ({max(ns)})")
+        if args.distinct > MAX_POOL:
+            raise CliError(f"--distinct {args.distinct}: at most {MAX_POOL} draws are clustered")
     pairs = load_pairs(args.pairs, require_test=True)
     test = pairs.test()
     if args.max_pairs is not None:

@@ -26,7 +26,7 @@ from typing import Sequence
 import numpy as np
 
 from ..atomic import unwritable_reason, write_with
-from ..distinct import DISTINCT_POOL
+from ..distinct import DISTINCT_POOL, MAX_POOL
 from ..pairs import TEST, load_pairs
 from .common import CliError, Parser, check_channels, check_output_file, parse, progress_bar, run_main
 
@@ -120,6 +120,8 @@ def _body(argv: Sequence[str] | None) -> int:
         raise CliError("--n must be at least 1")
     if args.distinct is not None and args.distinct < args.n:
         raise CliError(f"--distinct {args.distinct}: the pool must hold at least the --n {args.n} results")
+    if args.distinct is not None and args.distinct > MAX_POOL:
+        raise CliError(f"--distinct {args.distinct}: at most {MAX_POOL} draws are clustered")
     from ..checkpoint import load_model
 
     if args.pairs is not None:
