@@ -164,3 +164,16 @@ def test_a_batch_export_draws_each_photos_distinct_results(qtbot, make_window, s
     codes, _, shares = predictor.draw_distinct(cond, 3, win.state.seed, pool=DISTINCT_POOL)
     np.testing.assert_array_equal(np.float32([s["code"] for s in sides]), codes)
     np.testing.assert_allclose([s["share"] for s in sides], shares)
+
+
+def test_at_temperature_zero_every_draw_is_alike_and_the_grid_is_the_plain_draw(qtbot, make_window, settle):
+    win = make_window("resaturation")
+    settle(win)
+    win.distinctAction.trigger()
+    win.temperatureSpin.setValue(0.0)
+    settle(win)
+    state = win.state
+    assert state.shares is None and not any("%" in b for b in win.sampleGrid.badge_texts())
+    plain, _ = state.ctx.predictor.draw(state.ctx.cond, GRID, state.seed, temperature=0.0)
+    np.testing.assert_array_equal(state.grid.codes, plain)
+    assert win.timingLabel.text().startswith(f"{GRID} samples")
