@@ -19,3 +19,22 @@ def motion_predictor(**kw):
     cfg = ModelConfig(channels_c=3, channels_g=2, **kw)
     pred = Predictor(build_model(cfg), task="motion")
     return cfg, pred, pred.prepare(np.random.rand(3, 32, 32).astype(np.float32))
+
+
+class Terminal:
+    """A stand-in for an interactive stderr (monkeypatch ``sys.stderr``): text collected in
+    ``buffer``, isatty() True, so the commands draw their progress bars."""
+
+    def __init__(self) -> None:
+        import io
+
+        self.buffer = io.StringIO()
+
+    def write(self, text: str) -> int:
+        return self.buffer.write(text)
+
+    def flush(self) -> None:
+        pass
+
+    def isatty(self) -> bool:
+        return True

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 import warnings
 
 import cv2
@@ -16,6 +17,7 @@ from cdvae_core.orientation import WIDTH as ORIENTATION_WIDTH
 from cdvae_core.pairs import TEST, TRAIN, load_pairs
 from cdvae_core.progress import Progress
 from cdvae_core.tasks import TASK_NAMES, get_task
+from helpers import Terminal
 
 
 def test_builtin_images_are_colour_photos():
@@ -365,7 +367,14 @@ def test_cli_progress_rate_counts_from_the_start_of_the_work(tmp_path, capsys, m
             yield progress
 
     monkeypatch.setattr(cli, "prepare_pairs", slow)
+    terminal = Terminal()  # the bar is drawn on a terminal only
+    monkeypatch.setattr(sys, "stderr", terminal)
     assert prepare_main(["--task", "resaturation", "--builtin", "--limit", "4", "--workers", "1",
                          "--out", str(tmp_path / "p.npz")]) == 0
-    rates = [float(r) for r in re.findall(r"([\d.]+)item/s", capsys.readouterr().err)]
+    rates = [float(r) for r in re.findall(r"([\d.]+)item/s", terminal.buffer.getvalue())]
     assert rates and max(rates) < 4 / 0.5 * 1.5, rates
+    monkeypatch.undo()
+    capsys.readouterr()
+    assert prepare_main(["--task", "resaturation", "--builtin", "--limit", "4", "--workers", "1",
+                         "--out", str(tmp_path / "q.npz")]) == 0
+    assert "item/s" not in capsys.readouterr().err  # a log: no bar

@@ -143,11 +143,17 @@ def model_samples(model, xc, n: int, seed: int, device=None):
     return batched_samples(model, xc, n, seed, device)
 
 
+def interactive() -> bool:
+    """Whether stderr is a terminal: the commands draw progress bars there only (a pipe or log
+    file would collect every redraw as one ever-growing line: 81 KB per cdvae-train epoch of
+    24,000 pairs)."""
+    return bool(getattr(sys.stderr, "isatty", lambda: False)())
+
+
 def progress_bar(total: int, desc: str, unit: str, quiet: bool = False):
     """A tqdm bar on stderr for a command's long stage; disabled with --quiet or when stderr is
-    not a terminal (a log file would collect every redraw as one ever-growing line)."""
+    not a terminal."""
     from tqdm import tqdm
 
-    interactive = getattr(sys.stderr, "isatty", lambda: False)()
     return tqdm(total=total, desc=desc, unit=unit, file=sys.stderr, dynamic_ncols=True,
-                disable=quiet or not interactive, leave=False)
+                disable=quiet or not interactive(), leave=False)

@@ -23,7 +23,7 @@ from tqdm import tqdm
 
 from ..pairs import save_pairs
 from ..tasks import TASK_NAMES
-from .common import CliError, check_output_file, library_warnings
+from .common import CliError, check_output_file, interactive, library_warnings
 from ..data.errors import DataError
 from ..data.features import FeatureSettings
 from ..data.prepare import prepare_pairs
@@ -87,7 +87,8 @@ def main(argv: list[str] | None = None) -> int:
 
 
 class PrepareBar:
-    """A tqdm bar over a prepare generator's items (cdvae-prepare, and cdvae-train --builtin / --folder)."""
+    """A tqdm bar over a prepare generator's items (cdvae-prepare, and cdvae-train --builtin / --folder);
+    none when stderr is not a terminal (the summary line the commands print still says what was made)."""
 
     def __init__(self, desc: str) -> None:
         self.desc = desc
@@ -97,7 +98,8 @@ class PrepareBar:
         if self.bar is None and progress.stage == "scan" and "items" in progress.values:
             # open the bar when the work starts: opened at the first "prepare" record (sent after
             # 0.2 s or at the end), it timed only the last moment and showed e.g. 83886080 item/s
-            self.bar = tqdm(total=int(progress.values["items"]), unit="item", desc=self.desc, file=sys.stderr)
+            self.bar = tqdm(total=int(progress.values["items"]), unit="item", desc=self.desc, file=sys.stderr,
+                            disable=not interactive())
         if progress.stage != "prepare" or self.bar is None:
             return
         self.bar.n = progress.done

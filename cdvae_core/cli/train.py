@@ -18,7 +18,7 @@ from typing import Any, Sequence
 from ..config import ARCHS, MOTION_HELD_GUIDANCE, TIES, ConfigError, ModelConfig, TrainConfig
 from ..pairs import PairSet, load_pairs
 from ..progress import Progress
-from .common import EXIT_FAILED, EXIT_INTERRUPTED, CliError, Parser, parse, rank, run_main
+from .common import EXIT_FAILED, EXIT_INTERRUPTED, CliError, Parser, interactive, parse, rank, run_main
 
 PROG = "cdvae-train"
 
@@ -199,7 +199,9 @@ class Display:
 
         if pr.stage == "train":
             if self.bar is None:
-                self.bar = tqdm(total=pr.total, initial=pr.done - 1, unit="step", dynamic_ncols=True, file=sys.stderr)
+                # drawn on a terminal only; a log gets the epoch lines below
+                self.bar = tqdm(total=pr.total, initial=pr.done - 1, unit="step", dynamic_ncols=True, file=sys.stderr,
+                                disable=not interactive())
             v = pr.values
             shown = {k: f"{v[k]:.4g}" for k in ("loss", "rec_c", "rec_g", "kl_c", "kl_g", "tie", "guidance") if k in v}
             shown["img/s"] = f"{v.get('images_per_s', 0):.0f}"
