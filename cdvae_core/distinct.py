@@ -16,11 +16,10 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-from sklearn.cluster import KMeans
 
-from .lpp import distinct_rows
-
-DECODE_BATCH = 512  # pool samples decoded at once (a 4,096 pool in one batch held ~1 GB of activations)
+# pool samples decoded at once: 512 raised the peak memory by 36 MB, a whole 4,096 pool by 270 MB
+# (built-in motion MDN4)
+DECODE_BATCH = 512
 DISTINCT_POOL = 256  # samples drawn to find the distinct ones (16 of 256: 40-50 ms on 2 cores, bench_distinct)
 # the largest pool the commands and sessions accept: 4,096 motion samples hold 64 MB as float64 for
 # k-means (and 4,096 x 100 clusters take seconds per image); more is almost surely a typo
@@ -36,6 +35,10 @@ def distinct_indices(samples: np.ndarray, k: int, seed: int = 0) -> tuple[np.nda
     index first). k' = min(k, number of different samples): identical samples (temperature 0)
     form one cluster. Deterministic for a seed.
     """
+    from sklearn.cluster import KMeans  # here: the Predictor imports this module's constants
+
+    from .lpp import distinct_rows
+
     arr = np.asarray(samples)
     if k < 1:
         raise ValueError(f"k must be at least 1, got {k}")

@@ -20,6 +20,7 @@ import torch
 from torch import nn
 
 from .config import ModelConfig
+from .distinct import DISTINCT_POOL
 
 MAX_TEMPERATURE = 2.0  # sampling temperature beyond which draws leave what the model was trained on
 SAMPLE_BUDGET = 2048  # samples decoded per batch by batched_samples (about 16 MB of 1-channel layers)
@@ -196,7 +197,7 @@ class Predictor:
         return out.numpy().copy()
 
     def draw_distinct(self, cond: Condition, n: int, seed: int | None = None, component: int | None = None,
-                      temperature: float = 1.0, pool: int = 256) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+                      temperature: float = 1.0, pool: int = DISTINCT_POOL) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """The n most distinct of ``pool`` full samples (``distinct.draw_distinct``): codes (n', D),
         noise (n', noise_dim) and each one's share (n',) of the pool, largest first."""
         from .distinct import draw_distinct

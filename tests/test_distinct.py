@@ -84,3 +84,19 @@ def test_draw_distinct_returns_the_pools_distinct_samples(kw):
     np.testing.assert_array_equal(pred.draw_distinct(cond, 8, seed=5, pool=64)[0], codes)
     with pytest.raises(ValueError, match="pool"):
         pred.draw_distinct(cond, 8, seed=5, pool=4)
+
+
+def test_an_export_of_distinct_results_records_their_shares_and_refuses_a_small_pool(tmp_path):
+    import json
+
+    from cdvae_core.postprocess.export import ExportError, ExportSettings, export_results
+
+    _, pred, _ = motion_predictor(tie="gauss")
+    photo = (np.random.default_rng(0).random((40, 56, 3)) * 255).astype(np.uint8)
+    export_results(pred, photo, 3, tmp_path / "out", seed=2, settings=ExportSettings(distinct_pool=20, extras=False))
+    sides = [json.loads((tmp_path / "out" / f"image000_{i:03d}.json").read_text()) for i in range(3)]
+    assert [s["distinct_pool"] for s in sides] == [20] * 3 and "distinct_pool" not in sides[0]["settings"]
+    shares = [s["share"] for s in sides]
+    assert shares == sorted(shares, reverse=True) and 0 < sum(shares) <= 1
+    with pytest.raises(ExportError, match=r"the pool of draws \(2\) must hold at least the 3 results"):
+        export_results(pred, photo, 3, tmp_path / "small", settings=ExportSettings(distinct_pool=2))

@@ -138,10 +138,7 @@ def _codes(predictor, cond, n: int, seed: int, codes: np.ndarray | None, noise: 
     if codes is None:
         if n < 1:
             raise ExportError(f"number of results must be at least 1, got {n}")
-        if settings.distinct_pool:
-            if settings.distinct_pool < n:
-                raise ExportError(f"distinct results: the pool of draws ({settings.distinct_pool}) must hold "
-                                  f"at least the {n} results")
+        if settings.distinct_pool:  # a pool smaller than n: draw_distinct's ValueError
             drawn, eps, shares = draw_distinct(predictor, cond, n, seed, settings.component, settings.temperature,
                                                settings.distinct_pool)
             return drawn, (eps if settings.lower_layers else None), shares
