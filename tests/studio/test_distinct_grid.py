@@ -29,7 +29,7 @@ def test_distinct_grid_is_the_pools_most_distinct_samples_with_their_shares(qtbo
     settle(win)
     assert state.codes_draw.pool == DISTINCT_POOL and state.codes_draw.seed == seed
     rows = _pool_rows(state)
-    # the same choice as the library's, made on the pool's samples as the grid decodes them
+    # the same choice as the library's, made on the pool's full samples
     pool_codes, pool_noise = state.ctx.predictor.draw(state.ctx.cond, DISTINCT_POOL, seed)
     want, shares = distinct_indices(state.ctx.predictor.decode(state.ctx.cond, pool_codes, pool_noise), GRID, seed)
     assert rows == list(want)
