@@ -31,7 +31,9 @@ STEPS = 400  # slider resolution: RANGE / STEPS = 0.01 per step
 
 
 def to_ticks(value: float) -> int:
-    return int(round(np.clip(value, -RANGE, RANGE) / RANGE * STEPS))
+    """The slider position of a code value. In float64 whatever the value's type: a float32 code
+    and its float64 copy landed a tick apart at half-ticks (np.float32(-1.245): -124 and -125)."""
+    return int(round(min(max(float(value), -RANGE), RANGE) / RANGE * STEPS))
 
 
 def from_ticks(ticks: int) -> float:
