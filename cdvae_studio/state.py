@@ -746,7 +746,7 @@ class StudioState(ActionsMixin, QObject):
         if not drag:
             self._extras_due = True
             code = self.ctx.image_code if self.ctx is not None else None
-            w.lppScatter.set_overlay(self.codes[self.current], self.codes, code)
+            w.lppScatter.set_overlay(self.codes[self.current], self.codes, code, self.shown_shares())
             self._debounced_extras()
         self.gridApplied.emit()
 
@@ -789,12 +789,19 @@ class StudioState(ActionsMixin, QObject):
                 alerts[i] = bool(d > limit)
         self.w.sampleGrid.set_badges(texts, alerts)
 
-    def _share_texts(self) -> list[str]:
-        n = len(self.codes)
+    def shown_shares(self) -> np.ndarray | None:
+        """Each cell's share (n,) of a distinct draw's pool, NaN where the cell no longer holds its
+        drawn sample; None when the grid is no distinct draw."""
         if self.shares is None or self.drawn.shape != self.codes.shape or self.drawn_noise.shape != self.noise.shape:
-            return [""] * n
+            return None
         same = (self.codes == self.drawn).all(1) & (self.noise == self.drawn_noise).all(1)  # (n,) unedited
-        return [share_text(s) if kept else "" for s, kept in zip(self.shares, same)]
+        return np.where(same, self.shares, np.nan)
+
+    def _share_texts(self) -> list[str]:
+        shares = self.shown_shares()
+        if shares is None:
+            return [""] * len(self.codes)
+        return ["" if np.isnan(s) else share_text(s) for s in shares]
 
     def _apply_drift(self, drift: np.ndarray) -> None:
         self._show_badges(drift)

@@ -92,7 +92,7 @@ class ActionsMixin:
         self.w.sampleGrid.set_current(index)
         self.w.codeSliders.set_code(self.codes[index])
         code = self.ctx.image_code if self.ctx is not None else None
-        self.w.lppScatter.set_overlay(self.codes[index], self.codes, code)
+        self.w.lppScatter.set_overlay(self.codes[index], self.codes, code, self.shown_shares())
         self.request_extras()
 
     def _drop_draw(self) -> None:

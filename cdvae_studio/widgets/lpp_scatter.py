@@ -27,6 +27,7 @@ PALETTE = [(86, 180, 233), (230, 159, 0), (0, 158, 115), (213, 94, 0), (204, 121
 OTHER = (120, 120, 120)
 TRAIL = 24  # current-code positions kept for the cursor's trail
 THUMB_SIDE = 72  # px, the hovered example's thumbnail over the plot
+SAMPLE_SIZE = 9  # px, a grid sample's mark (and a distinct result holding 1/n of its pool)
 
 
 def colour_groups(keys: np.ndarray, names: dict[int, str] | None = None, by_count: bool = True,
@@ -58,6 +59,18 @@ def colour_groups(keys: np.ndarray, names: dict[int, str] | None = None, by_coun
         rest[order] = False
         entries.append((f"other: {int(rest.sum())} more ({int(counts[rest].sum())})", OTHER))
     return entry[inverse.reshape(-1)], entries
+
+
+
+
+def share_sizes(shares: np.ndarray | None) -> np.ndarray | float:
+    """Mark sizes (n,) for distinct results' shares (n,): area in proportion to the share, the
+    plain size at a share of 1/n, 5-24 px; NaN (no share shown) and None: the plain size."""
+    if shares is None:
+        return SAMPLE_SIZE
+    s = np.asarray(shares, np.float64)
+    sizes = SAMPLE_SIZE * np.sqrt(np.nan_to_num(s, nan=1.0 / len(s)) * len(s))
+    return np.clip(sizes, 5, 24)
 
 
 class _LegendSample(pg.ItemSample):
@@ -106,7 +119,7 @@ class LppScatter(QWidget):
         self.plot.showGrid(x=True, y=True, alpha=0.15)
         self.points = pg.ScatterPlotItem(size=5, pen=None, hoverable=True, hoverSize=9, tip=None)
         self.distortion = pg.PlotDataItem(pen=pg.mkPen((160, 160, 160, 90)), connect="pairs")
-        self.samples = pg.ScatterPlotItem(size=9, pen=pg.mkPen((255, 255, 255), width=1.5), brush=None, symbol="o")
+        self.samples = pg.ScatterPlotItem(size=SAMPLE_SIZE, pen=pg.mkPen((255, 255, 255), width=1.5), brush=None, symbol="o")
         self.hovered = pg.ScatterPlotItem(size=16, pen=pg.mkPen((255, 196, 0), width=2.5), brush=None)
         self.trail = pg.PlotDataItem(pen=pg.mkPen((0, 200, 255, 160), width=1.5))
         self.cursor = pg.ScatterPlotItem(size=18, symbol="+", pen=pg.mkPen((0, 200, 255), width=3), brush=None)
@@ -185,6 +198,7 @@ class LppScatter(QWidget):
         self._overlay_code: np.ndarray | None = None
         self._image_code: np.ndarray | None = None
         self._overlay_samples: np.ndarray | None = None
+        self._overlay_sizes: np.ndarray | float = SAMPLE_SIZE  # (n,) with distinct results' shares
         self._trail: list[np.ndarray] = []
         self.selected = np.zeros(0, np.int64)
         self.components: np.ndarray | None = None
@@ -223,14 +237,16 @@ class LppScatter(QWidget):
         self._redraw()
 
     def set_overlay(self, code: np.ndarray | None, samples: np.ndarray | None,
-                    image_code: np.ndarray | None = None) -> None:
-        """The current code (D,) (cursor, with trail), the grid's codes (n, D) and the image's z_c (D,)."""
+                    image_code: np.ndarray | None = None, shares: np.ndarray | None = None) -> None:
+        """The current code (D,) (cursor, with trail), the grid's codes (n, D) and the image's z_c (D,);
+        ``shares`` (n,): distinct results' shares of their pool (NaN: none), which size their marks."""
         self._image_code = None if image_code is None else np.asarray(image_code, np.float32)
         # copies: the state edits its codes in place, and a view would drag the whole trail along
         if code is not None and (self._overlay_code is None or not np.array_equal(code, self._overlay_code)):
             self._trail = (self._trail + [np.array(code, np.float32)])[-TRAIL:]
         self._overlay_code = None if code is None else np.array(code, np.float32)
         self._overlay_samples = None if samples is None else np.asarray(samples, np.float32)
+        self._overlay_sizes = share_sizes(shares)
         self._draw_overlay()
         if self.lasso.isVisible():
             self.samplesSelected.emit(self.samples_in_selection())
@@ -328,7 +344,10 @@ class LppScatter(QWidget):
             return
         a, b = self._axes()
         s = self._overlay_samples
-        self.samples.setData([] if s is None else s[:, a], [] if s is None else s[:, b])
+        if s is None:
+            self.samples.setData([], [])
+        else:
+            self.samples.setData(s[:, a], s[:, b], size=self._overlay_sizes)
         m = self._image_code
         self.image_mark.setData([] if m is None else [m[a]], [] if m is None else [m[b]])
         c = self._overlay_code

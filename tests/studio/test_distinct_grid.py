@@ -7,11 +7,13 @@ from __future__ import annotations
 import json
 
 import numpy as np
+import pytest
 from PySide6.QtCore import Qt
 
 from cdvae_core.distinct import DISTINCT_POOL, distinct_indices
 from cdvae_studio.jobs import GRID
 from cdvae_studio.state import share_text
+from cdvae_studio.widgets.lpp_scatter import SAMPLE_SIZE, share_sizes
 
 
 def _pool_rows(state) -> list[int]:
@@ -41,11 +43,16 @@ def test_distinct_grid_is_the_pools_most_distinct_samples_with_their_shares(qtbo
     badges = win.sampleGrid.badge_texts()
     assert [b.split(" · ")[0] for b in badges] == [share_text(s) for s in shares]
     assert f"the {GRID} most distinct of {DISTINCT_POOL} samples" in win.timingLabel.text()
+    # the LPP scatter's marks of the grid samples: area in proportion to the share
+    sizes = win.lppScatter.samples.data["size"]
+    np.testing.assert_allclose(sizes, np.clip(SAMPLE_SIZE * np.sqrt(np.asarray(shares) * GRID), 5, 24))
+    assert sizes[0] > sizes[-1] and share_sizes(np.full(GRID, 1 / GRID)) == pytest.approx(SAMPLE_SIZE)
 
     # a slider moves every sample's code: no cell is its drawn sample any more, so no share shows
     state.edit_code(0, 0.4)
     settle(win)
     assert not any("%" in b for b in win.sampleGrid.badge_texts())
+    assert set(win.lppScatter.samples.data["size"]) == {SAMPLE_SIZE}
     state.reset_code()
     settle(win)
     assert win.sampleGrid.badge_texts()[0].startswith(share_text(shares[0]))
