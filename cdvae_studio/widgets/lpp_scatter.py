@@ -61,8 +61,6 @@ def colour_groups(keys: np.ndarray, names: dict[int, str] | None = None, by_coun
     return entry[inverse.reshape(-1)], entries
 
 
-
-
 def share_sizes(shares: np.ndarray | None) -> np.ndarray | float:
     """Mark sizes (n,) for distinct results' shares (n,): area in proportion to the share, the
     plain size at a share of 1/n, 5-24 px; NaN (no share shown) and None: the plain size."""

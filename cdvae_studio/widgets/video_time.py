@@ -135,15 +135,15 @@ class VideoTimeBar(QWidget):
 
     def _preview(self, index: int) -> None:
         """Show the preview over frame ``index``'s place and ask for its picture if it is new."""
-        if index != self._previewed:
+        new = index != self._previewed
+        if new:
             self._previewed = index
             self.preview.set_frame(f"{self._clip.time(index):.2f} s", None)
-            # shown before asking: a kept frame comes back within the emit, and show_frame drops
+        self._place_preview(index)
+        if new:
+            # asked after showing: a kept frame comes back within the emit, and show_frame drops
             # pictures for a hidden preview (one left there said "reading..." for good)
-            self._place_preview(index)
             self.previewWanted.emit(index)
-        else:
-            self._place_preview(index)
 
     def _place_preview(self, index: int) -> None:
         size = self.preview.sizeHint()
