@@ -25,7 +25,8 @@ class SweepExportError(ValueError):
     """A sweep that cannot be written, with a one-line reason."""
 
 
-FRAMES = 24  # frames of an animation (2 s at 12 fps)
+FRAMES = 24  # frames of an animation (2 s at FPS)
+FPS = 12.0  # frames per second of an animation, written or played (the Flow tab's Play)
 
 
 def loop_positions(frames: int = FRAMES) -> np.ndarray:
@@ -58,7 +59,7 @@ def interpolation_codes(a: np.ndarray, b: np.ndarray, frames: int = FRAMES) -> n
     return (1 - t)[:, None] * np.asarray(a, np.float32)[None] + t[:, None] * np.asarray(b, np.float32)[None]
 
 
-def write_animation(path: str | Path, frames: np.ndarray, fps: float = 12.0) -> int:
+def write_animation(path: str | Path, frames: np.ndarray, fps: float = FPS) -> int:
     """frames (T, H, W, 3) uint8 -> GIF (imageio) or MP4 (OpenCV), written atomically; returns
     the frames the file holds (a GIF: T less the identical neighbours Pillow merged)."""
     path = Path(path)

@@ -142,6 +142,23 @@ def test_motion_compose_moves_content(photo):
     np.testing.assert_array_equal(moved[:, 20:100], frame[:, 12:92])
 
 
+def test_move_frame_moves_by_fractions_of_the_flow(photo):
+    from cdvae_core.tasks.motion import move_frame
+
+    frame = cv2.resize(photo, (96, 64), interpolation=cv2.INTER_AREA)
+    shift = np.zeros((2, 64, 96), np.float32)
+    shift[0], shift[1] = 6.0, -4.0  # 6 px right, 4 px up
+    moved = move_frame(frame, shift)  # uint8 in, uint8 out, as the Studio's Play shows it
+    assert moved.dtype == np.uint8 and moved.shape == frame.shape
+    np.testing.assert_array_equal(moved[:60, 6:], frame[4:, :90])
+    np.testing.assert_array_equal(moved[:, :6], np.repeat(moved[:, 6:7], 6, axis=1))  # the edge column repeated
+    np.testing.assert_array_equal(move_frame(frame, shift * 0), frame)
+    half = move_frame(frame, shift * 0.5)
+    np.testing.assert_array_equal(half[:62, 3:], frame[2:, :93])
+    with pytest.raises(TaskError, match="shift must have shape"):
+        move_frame(frame, shift[:, :32])
+
+
 def test_dis_beats_farneback_on_synthetic_clips():
     photos = builtin_images()
     errors = {"dis": [], "farneback": []}

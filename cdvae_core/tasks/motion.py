@@ -16,6 +16,22 @@ from .flow import flow_model_units
 FLOW_LIMIT = 8.0  # |flow| clip in model px per second: a quarter of the frame per second
 
 
+def move_frame(frame: np.ndarray, shift: np.ndarray) -> np.ndarray:
+    """Frame (H, W, C) (uint8 or float32) moved along ``shift`` (2, H, W), (dx, dy) in frame
+    pixels -> the same dtype and shape.
+
+    Backward warp: out(p) = frame(p - shift(p)), exact for smooth motion, a good preview otherwise;
+    beyond the border the edge pixels repeat. ``compose`` moves a frame by one second of flow, the
+    Studio's Flow tab by fractions of it (its Play box).
+    """
+    h, w = frame.shape[:2]
+    if shift.shape != (2, h, w):
+        raise TaskError(f"shift must have shape (2, {h}, {w}), got {tuple(shift.shape)}")
+    ys, xs = np.mgrid[0:h, 0:w].astype(np.float32)
+    map_x, map_y = xs - shift[0].astype(np.float32), ys - shift[1].astype(np.float32)
+    return cv2.remap(np.ascontiguousarray(frame), map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+
+
 class MotionTask(Task):
     name = "motion"
     channels_c = 3
@@ -58,9 +74,5 @@ class MotionTask(Task):
         frame = check_layer(xc_full, 3, "xc_full")
         h, w = frame.shape[1:]
         flow = self._match(xg_full, h, w)  # (2, H, W) model px per second
-        ys, xs = np.mgrid[0:h, 0:w].astype(np.float32)
-        map_x = xs - flow[0] * np.float32(w / MODEL_SIZE)
-        map_y = ys - flow[1] * np.float32(h / MODEL_SIZE)
-        src = np.ascontiguousarray(frame.transpose(1, 2, 0))
-        warped = cv2.remap(src, map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
-        return to_uint8_rgb(warped)
+        shift = flow * np.array([w / MODEL_SIZE, h / MODEL_SIZE], np.float32)[:, None, None]
+        return to_uint8_rgb(move_frame(frame.transpose(1, 2, 0), shift))

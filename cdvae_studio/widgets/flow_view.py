@@ -3,15 +3,21 @@
 Flow arrives as the model's (2, 32, 32) field in model pixels (see docs/architecture.md); the
 view upsamples it to the frame, samples one arrow every ``density`` frame pixels and draws all
 shafts and heads as a single line item (pyqtgraph ``connect="pairs"``), reused between updates.
+Its Play box (``flowPlayCheck``) shows the motion itself instead: the frame moved along the
+flow, out to one second and back, over and over (a seamless loop of ``gif.FRAMES`` at
+``gif.FPS``), while the tab is on screen.
 """
 
 from __future__ import annotations
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import QRectF, Qt
+from PySide6.QtCore import QRectF, Qt, QTimer
 from PySide6.QtWidgets import QCheckBox, QHBoxLayout, QLabel, QSpinBox, QDoubleSpinBox, QVBoxLayout, QWidget
 
+from cdvae_core.tasks.motion import move_frame
+
+from ..gif import FPS, FRAMES, loop_positions
 from ..images import resize_layer
 from ..render import flow_to_rgb
 
@@ -88,6 +94,16 @@ class FlowView(QWidget):
         self.truth.setToolTip("Also draw the true flow (blue arrows), from the video's first frame to the frame a "
                               "second later, on the same scale as the sample's (yellow)")
         self.truth.setVisible(False)  # only a video's first frame has one
+        self.play = QCheckBox("Play")
+        self.play.setObjectName("flowPlayCheck")
+        self.play.setToolTip("Play the motion: the frame moved along the sample's flow, out to one second and back, "
+                             "over and over (arrows hidden meanwhile)")
+        # the frame moved by t seconds of flow, t stepping out and back through one loop
+        self._positions = loop_positions(FRAMES)
+        self._tick = 0
+        self._timer = QTimer(self)
+        self._timer.setInterval(round(1000 / FPS))
+        self._timer.timeout.connect(self._advance)
         self.info = QLabel("")
         self.info.setObjectName("flowInfo")
         # wraps rather than widens: the truth's figures made the row wider than the right pane,
@@ -101,6 +117,7 @@ class FlowView(QWidget):
         controls.addWidget(self.scale)
         controls.addWidget(self.wheel)
         controls.addWidget(self.truth)
+        controls.addWidget(self.play)
         controls.addWidget(self.info, 1)  # all the rest of the row: it wraps only when that is too short
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
@@ -110,10 +127,12 @@ class FlowView(QWidget):
             w.valueChanged.connect(self._redraw)
         self.wheel.toggled.connect(self._redraw)
         self.truth.toggled.connect(self._redraw)
+        self.play.toggled.connect(self._play_toggled)
         self._frame: np.ndarray | None = None
         self._flow: np.ndarray | None = None
         self._true_flow: np.ndarray | None = None
         self._shape: tuple[int, int] = (0, 0)
+        self._shift: np.ndarray | None = None  # (2, H, W) the shown flow in frame pixels, while it plays
 
     def set_frame(self, frame: np.ndarray | None) -> None:
         """The conditioning frame, RGB uint8 (H, W, 3), or None to clear."""
@@ -146,12 +165,51 @@ class FlowView(QWidget):
         x, y = item.getData()
         return np.zeros((0, 2), np.float32) if x is None else np.stack([x, y], 1)
 
+    def playing(self) -> bool:
+        """Whether the view shows the motion playing: Play ticked, a frame and its flow, no colour wheel."""
+        return self.play.isChecked() and not self.wheel.isChecked() and self._frame is not None \
+            and self._flow is not None
+
+    def _play_toggled(self) -> None:
+        self._tick = 0  # each play starts from the still frame
+        self._redraw()
+
+    def _advance(self) -> None:
+        self._tick = (self._tick + 1) % len(self._positions)
+        self._show_moved()
+
+    def _show_moved(self) -> None:
+        """The frame moved by the loop's current fraction of a second of the shown flow."""
+        if self._frame is None or self._shift is None:
+            return
+        t = float(self._positions[self._tick])
+        self.image_item.setImage(move_frame(self._frame, self._shift * t), autoLevels=False, levels=(0, 255))
+
+    def _sync_timer(self) -> None:
+        """The loop runs only while it plays on screen (a hidden tab costs nothing)."""
+        if self.playing() and self.isVisible():
+            if not self._timer.isActive():
+                self._timer.start()
+        else:
+            self._timer.stop()
+
+    def showEvent(self, event) -> None:  # noqa: N802 - Qt override
+        super().showEvent(event)
+        self._sync_timer()
+
+    def hideEvent(self, event) -> None:  # noqa: N802 - Qt override
+        super().hideEvent(event)
+        self._sync_timer()
+
     def _redraw(self) -> None:
+        self._shift = None
+        self.play.setEnabled(not self.wheel.isChecked())  # the wheel shows the flow, not the frame
         self.truth_arrows.setData([], [])
         if self._frame is None:
             self.image_item.clear()
             self.arrows.setData([], [])
             self.info.setText("")
+            self._sync_timer()
             return
         h, w = self._frame.shape[:2]
         if self._flow is None:
@@ -162,6 +220,10 @@ class FlowView(QWidget):
             true = self._frame_pixels(self._true_flow, w, h) if self.truth.isChecked() and self._true_flow is not None else None
             if self.wheel.isChecked():
                 self.image_item.setImage(flow_to_rgb(up), autoLevels=False, levels=(0, 255))
+                self.arrows.setData([], [])
+            elif self.play.isChecked():
+                self._shift = up
+                self._show_moved()
                 self.arrows.setData([], [])
             else:
                 self.image_item.setImage(self._frame, autoLevels=False, levels=(0, 255))
@@ -182,6 +244,7 @@ class FlowView(QWidget):
         if (h, w) != self._shape:
             self._shape = (h, w)
             self.plot.setRange(QRectF(0, 0, w, h), padding=0.02)
+        self._sync_timer()
 
     @staticmethod
     def _frame_pixels(flow32: np.ndarray, w: int, h: int) -> np.ndarray:

@@ -29,6 +29,7 @@ from PySide6.QtWidgets import QSlider
 
 from cdvae_core.data.video import at_time, frames_at, split_time
 from cdvae_core.distinct import draw_distinct
+from cdvae_core.tasks.motion import move_frame
 from cdvae_studio.images import resize_rgb
 from cdvae_studio.jobs import GRID, own_sample, render_preview, render_sweeps
 from cdvae_studio.render import DecodeCache, compose_cells
@@ -183,7 +184,7 @@ class Harness:
         return [
             (3, self.switch_task), (6, self.switch_tie), (4, self.pick_component), (4, self.resample),
             (2, self.change_seed), (2, self.change_temperature), (2, self.toggle_lower), (1, self.toggle_lock),
-            (2, self.toggle_distinct),
+            (2, self.toggle_distinct), (1, self.toggle_play),
             (8, self.move_slider), (3, self.press_slider), (3, self.release_slider), (4, self.undo),
             (2, self.reset), (3, self.randomise), (4, self.select), (4, self.star), (1, self.unstar_from_tray),
             (3, self.open_image), (3, self.choose_frame), (2, self.preview_frame), (1, self.open_example), (2, self.session_roundtrip), (2, self.toggle_sweeps),
@@ -269,6 +270,10 @@ class Harness:
     def toggle_distinct(self) -> str:
         self.win.distinctAction.trigger()
         return f"distinct results {self.win.distinctAction.isChecked()}"
+
+    def toggle_play(self) -> str:
+        self.win.flowView.play.toggle()
+        return f"play {self.win.flowView.play.isChecked()}"
 
     def toggle_lock(self) -> str:
         self.win.seedLock.toggle()
@@ -523,6 +528,15 @@ class Harness:
             shown = win.preview.image()
             assert shown is not None and shown.shape == preview.shape
             assert np.abs(shown.astype(int) - preview.astype(int)).max() <= 1, "stale preview"
+            # the Flow tab: the current sample's flow, as arrows or (Play) moving the frame on screen
+            view = win.flowView
+            if state.task.name == "motion":
+                np.testing.assert_allclose(view._flow, layer, atol=1e-5)
+            assert view._timer.isActive() == (view.playing() and view.isVisible())
+            if view.playing():
+                h, w = ctx.doc.rgb.shape[:2]
+                up = view._frame_pixels(view._flow, w, h) * view._positions[view._tick]
+                np.testing.assert_array_equal(view.image_item.image, move_frame(ctx.doc.rgb, up))
             if win.codeSliders.show_sweeps.isChecked() and has_codes:
                 strips = render_sweeps(state.task, p, ctx.cond, ctx.entry.key, ctx.doc, state.codes[state.current],
                                        ctx.mean, ctx.std, DecodeCache(), detail=ctx.detail,

@@ -259,6 +259,60 @@ def test_flow_view_density_scale_wheel_and_sample(qtbot, make_window, settle):
     assert view.info.text() == f"max {mag.max():.1f}, mean {mag.mean():.1f} px/s"
 
 
+def moved_by_hand(frame: np.ndarray, up: np.ndarray, t: float) -> np.ndarray:
+    """The frame (H, W, 3) uint8 moved along t seconds of the flow up (2, H, W) in frame pixels:
+    out(x, y) = frame((x, y) - t up(x, y)), bilinear, edge pixels repeated (OpenCV's remap)."""
+    ys, xs = np.indices(frame.shape[:2], dtype=np.float32)
+    return cv2.remap(frame, xs - np.float32(t) * up[0], ys - np.float32(t) * up[1], cv2.INTER_LINEAR,
+                     borderMode=cv2.BORDER_REPLICATE)
+
+
+def test_flow_view_plays_the_motion_while_on_screen(qtbot, make_window, settle):
+    from cdvae_studio.gif import FRAMES, loop_positions
+
+    win = make_window("motion")
+    settle(win)
+    view, state = win.flowView, win.state
+    assert win.views.currentWidget() is view and win.findChild(object, "flowPlayCheck") is view.play
+    frame, hw = state.ctx.doc.rgb, state.ctx.doc.rgb.shape[:2]
+    flows = decoded_grid(win)
+    _, _, up0 = expected_arrows(flows[0], hw, 16, 1.0)
+    assert not view.playing() and not view._timer.isActive() and len(view.segment_points())
+    qtbot.mouseClick(view.play, Qt.MouseButton.LeftButton, pos=QPoint(8, view.play.height() // 2))
+    assert view.playing() and view._timer.isActive()
+    # the loop starts from the still frame, without arrows, and steps out to one second and back
+    assert len(view.segment_points()) == 0
+    np.testing.assert_array_equal(view.image_item.image, frame)
+    positions = loop_positions(FRAMES)
+    for tick in range(1, FRAMES + 1):
+        view._advance()
+        t = float(positions[tick % FRAMES])
+        np.testing.assert_array_equal(view.image_item.image, moved_by_hand(frame, up0, t))
+    assert positions.max() == 1.0 and not np.array_equal(moved_by_hand(frame, up0, 1.0), frame)
+    # and the timer itself moves it
+    qtbot.waitUntil(lambda: not np.array_equal(view.image_item.image, frame), timeout=3000)
+    # off screen it stops; back on screen it goes on
+    win.views.setCurrentWidget(win.preview)
+    assert not view._timer.isActive()
+    win.views.setCurrentWidget(view)
+    assert view._timer.isActive()
+    # another sample plays its own flow from where the loop is
+    click_cell(qtbot, win.sampleGrid, 5)
+    settle(win)
+    _, _, up5 = expected_arrows(flows[5], hw, 16, 1.0)
+    np.testing.assert_array_equal(view.image_item.image, moved_by_hand(frame, up5, float(positions[view._tick])))
+    # the colour wheel shows the flow, not the frame: Play waits, greyed out
+    view.wheel.setChecked(True)
+    assert not view.play.isEnabled() and not view.playing() and not view._timer.isActive()
+    view.wheel.setChecked(False)
+    assert view.play.isEnabled() and view._timer.isActive()
+    # unticked: the still frame and its arrows again
+    view.play.setChecked(False)
+    assert not view._timer.isActive()
+    np.testing.assert_array_equal(view.image_item.image, frame)
+    check_arrows(view, flows[5], hw, 16, 1.0)
+
+
 # 5. LPP scatter ---------------------------------------------------------------------------------
 def scatter_viewport_positions(scatter, xy: np.ndarray) -> np.ndarray:
     vb = scatter.plot.getPlotItem().getViewBox()
