@@ -1,11 +1,13 @@
-"""Export a slider sweep (or an interpolation between two codes) as an animated GIF or MP4.
+"""Export a slider sweep (or an interpolation between two codes, or a motion) as an animated GIF or MP4.
 
 An animation is a seamless there-and-back loop of exactly ``frames`` frames (``loop_positions``;
 the two ends appear once each, never twice in a row, and the frame after the last is the
-first). Frames are grid cells (``compose_cells``, 160 px on the longer side), not the
+first). A sweep's frames are grid cells (``compose_cells``, 160 px on the longer side), not the
 full-resolution preview (24 edge-aware full-size renders and a much larger file; the current
-sample's full-resolution result is its export, docs/studio.md). A GIF may store fewer frames than rendered: Pillow merges identical neighbouring frames
-into one longer frame (same timing), and ``export_sweep`` reports both counts.
+sample's full-resolution result is its export, docs/studio.md). A motion's are the preview's
+frame (at most 512 px) moved along one flow: one upsampling, then a warp per frame. A GIF may
+store fewer frames than rendered: Pillow merges identical neighbouring frames into one longer
+frame (same timing), and ``export_sweep`` and ``export_motion`` report both counts.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ import cv2
 import numpy as np
 
 from cdvae_core.atomic import write_with
+from cdvae_core.tasks.motion import move_frame
 
 from .render import DecodeCache, compose_cells
 
@@ -94,6 +97,13 @@ def write_animation(path: str | Path, frames: np.ndarray, fps: float = FPS) -> i
         raise SweepExportError(f"unknown animation format {suffix!r}; use .gif or .mp4")
 
 
+def motion_loop(frame: np.ndarray, flow_px: np.ndarray, frames: int = FRAMES) -> np.ndarray:
+    """The frame uint8 (H, W, 3) moved along t seconds of ``flow_px`` (2, H, W) (frame pixels per
+    second), t out to one second and back (``loop_positions``): (frames, H, W, 3) uint8, frame k
+    what the Flow tab's Play shows at its step k."""
+    return np.stack([move_frame(frame, flow_px * t) for t in loop_positions(frames)])
+
+
 def export_sweep(path: str | Path, task: Any, ctx: Any, cache: DecodeCache, code: np.ndarray, index: int,
                  other: np.ndarray | None = None, frames: int = FRAMES, noise: np.ndarray | None = None,
                  other_noise: np.ndarray | None = None) -> tuple[int, int]:
@@ -110,3 +120,10 @@ def export_sweep(path: str | Path, task: Any, ctx: Any, cache: DecodeCache, code
     xg = cache.decode(ctx.predictor, ctx.cond, ctx.entry.key, ctx.doc.key, codes, rows)
     cells = compose_cells(task, ctx.doc, xg, ctx.flow_scale, ctx.detail)  # (T, h, w, 3)
     return len(cells), write_animation(path, cells)
+
+
+def export_motion(path: str | Path, frame: np.ndarray, flow_px: np.ndarray, frames: int = FRAMES) -> tuple[int, int]:
+    """Write ``motion_loop`` (the frame (H, W, 3) moved along flow_px (2, H, W) and back) as an
+    animation: (frames rendered, frames the file holds)."""
+    loop = motion_loop(frame, flow_px, frames)
+    return len(loop), write_animation(path, loop)

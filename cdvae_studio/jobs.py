@@ -282,11 +282,19 @@ def render_preview(task: Any, doc: ImageDoc, xg: np.ndarray, own: np.ndarray | N
     given; its operator is cached per photo, so scrubbing pays only the solve). Motion: the
     frame warped along the flow, one second later (arrows are drawn by flowView).
     """
+    return preview_and_layer(task, doc, xg, own)[1]
+
+
+def preview_and_layer(task: Any, doc: ImageDoc, xg: np.ndarray,
+                      own: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """``render_preview`` with the work-resolution layer it composed: (layer (Cg, H, W) float32,
+    result (H, W, 3) uint8). Motion's layer is the edge-aware flow that the Flow tab's Play and
+    a motion animation move the frame along."""
     from cdvae_core.postprocess.render import get_renderer
 
     renderer = get_renderer(task, doc.rgb)
     layer = renderer.layers(np.asarray(xg, np.float32)[None], own)[0]  # (Cg, H, W)
-    return renderer.compose(layer)
+    return layer, renderer.compose(layer)
 
 
 @dataclass

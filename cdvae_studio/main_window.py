@@ -250,6 +250,9 @@ class MainWindow(QMainWindow):
         self.openSessionAction = act("Open session…", "Ctrl+Shift+O", self.open_session_dialog)
         self.gifAction = act("Export sweep as GIF or MP4…", "Ctrl+G", self.export_gif_dialog)
         self.interpolationGifAction = act("Export interpolation as GIF or MP4…", "Ctrl+Shift+G", self.export_interpolation_dialog)
+        self.motionGifAction = act("Export motion as GIF or MP4…", None, self.export_motion_dialog)
+        self.motionGifAction.setObjectName("motionGifAction")
+        self.motionGifAction.setEnabled(False)  # a motion grid enables it
         self.shortcutsAction = act("Keyboard shortcuts…", QKeySequence.StandardKey.HelpContents, self.open_shortcuts_dialog)
         self.aboutAction = act("About CDVAE Studio", None, self.open_about_box)
         # StandardKey.Quit is empty on some platforms (offscreen, some X11 desktops): spelled out
@@ -264,7 +267,7 @@ class MainWindow(QMainWindow):
         for a in (self.openAction, self.openModelAction, self.openSessionAction, self.saveSessionAction):
             file_menu.addAction(a)
         file_menu.addSeparator()
-        for a in (self.exportAction, self.gifAction, self.interpolationGifAction):
+        for a in (self.exportAction, self.gifAction, self.interpolationGifAction, self.motionGifAction):
             file_menu.addAction(a)
         file_menu.addSeparator()
         file_menu.addAction(self.quitAction)
@@ -414,6 +417,12 @@ class MainWindow(QMainWindow):
         path = self._animation_path("Export sweep as GIF or MP4")
         if path:
             self.state.export_sweep_gif(path)
+
+    def export_motion_dialog(self) -> None:
+        """The current motion sample's frame moved along its flow and back, as the Flow tab plays it."""
+        path = self._animation_path("Export motion as GIF or MP4")
+        if path:
+            self.state.export_motion_gif(path)
 
     def export_interpolation_dialog(self) -> None:
         """Interpolate from the current sample to another grid sample (default: a starred one)."""

@@ -25,7 +25,7 @@ from .catalog import CatalogError, ModelEntry, is_pair_file
 from .images import IMAGE_SUFFIXES, VIDEO_SUFFIXES, ImageLoadError, LoadedImage, load_image
 from .jobs import ContextResult, DocCache, Draw, GridResult, distinct_pool, draw_grid, load_context, own_sample
 from .jobs import render_grid
-from .jobs import render_preview
+from .jobs import preview_and_layer, render_preview
 from .jobs import render_sweeps, render_truth
 from .render import DecodeCache, doc_from_layer, drag_doc, heat_rgb, shrink_detail
 from .scrub import ScrubCache, render_scrub_chunk, scrub_signature
@@ -569,13 +569,14 @@ class StudioState(ActionsMixin, QObject):
         doc_is_photo = ctx.doc.source is not None or not ctx.doc.key.startswith("example:")
         has_codes = getattr(ctx.predictor, "has_codes", True)
 
-        def preview() -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+        def preview() -> tuple[np.ndarray, np.ndarray, np.ndarray | None, np.ndarray | None]:
             layer = xg if xg is not None else \
                 self.cache.decode(ctx.predictor, ctx.cond, ctx.entry.key, ctx.doc.key, code[None], rows)[0]
             own = own_sample(ctx.predictor, ctx.cond, ctx.entry.key, ctx.doc) if doc_is_photo and has_codes else None
             span = ctx.doc.truth_span  # the Truth tab's later frame lies another time on: move the frame as far
             against_truth = None if span is None else render_preview(task, ctx.doc, layer * span, own)
-            return layer, render_preview(task, ctx.doc, layer, own), against_truth
+            full, image = preview_and_layer(task, ctx.doc, layer, own)
+            return layer, image, against_truth, full if task.name == "motion" else None
 
         self.worker.submit("preview", preview)
         if ctx.doc.xg is not None and has_codes:
@@ -643,6 +644,7 @@ class StudioState(ActionsMixin, QObject):
         for widget in (w.resampleButton, w.codeSliders.reset_button, w.codeSliders.random_all_button,
                        w.codeSliders.random_untied_button, w.exportAction):
             widget.setEnabled(on)
+        w.motionGifAction.setEnabled(on and self.ctx is not None and self.ctx.task.name == "motion")
 
     def _apply_context(self, ctx: ContextResult, seconds: float = 0.0) -> None:
         w = self.w
@@ -750,14 +752,16 @@ class StudioState(ActionsMixin, QObject):
             self._debounced_extras()
         self.gridApplied.emit()
 
-    def _apply_preview(self, layer: np.ndarray, image: np.ndarray, against_truth: np.ndarray | None = None) -> None:
+    def _apply_preview(self, layer: np.ndarray, image: np.ndarray, against_truth: np.ndarray | None = None,
+                       full: np.ndarray | None = None) -> None:
         """``against_truth``: the sample as the Truth tab compares it (motion: moved as far as the
-        later frame lies on, where that is not the preview's second)."""
+        later frame lies on, where that is not the preview's second); ``full``: motion's flow at
+        the preview's size (2, H, W), which the Flow tab plays."""
         self.w.preview.set_image(image)
         shown = image if against_truth is None else against_truth
         self.w.truthView.set_current(shown if self.ctx and self.ctx.doc.xg is not None else None)
         if self.ctx is not None and self.ctx.task.name == "motion":
-            self.w.flowView.set_flow(layer)
+            self.w.flowView.set_flow(layer, full)
 
     def _apply_truth(self, res: Any) -> None:
         # the photo is the truth of its own relighting / resaturation; motion's is the video's later frame

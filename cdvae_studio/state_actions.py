@@ -349,20 +349,33 @@ class ActionsMixin:
         others = sorted(i for i in self.w.sampleGrid.starred if i != self.current and i < n)
         return others[0] if others else (self.current + 1) % n
 
-    def export_sweep_gif(self, path: str, other: int | None = None) -> None:
-        """Write a sweep of the last-moved component (or the interpolation to grid sample ``other``)."""
-        from .gif import export_sweep
-
+    def _animation_refused(self, path: str, what: str) -> bool:
+        """Say why an animation cannot be exported to ``path`` now (no model and image, or a
+        folder that cannot be written), before anything is rendered: True when refused."""
         if self.ctx is None:
-            self.w.show_error("load a model and an image before exporting a sweep")
-            return
+            self.w.show_error(f"load a model and an image before exporting {what}")
+            return True
         from pathlib import Path
 
         from cdvae_core.atomic import unwritable_reason
 
-        why = unwritable_reason(Path(path).absolute().parent)  # say so now, not after the render
+        why = unwritable_reason(Path(path).absolute().parent)
         if why is not None:
             self.w.show_error(f"cannot write {path}: {Path(path).absolute().parent} {why}")
+        return why is not None
+
+    def _queue_export(self, job) -> None:
+        # one at a time, in order: the worker's channels keep only the newest waiting job, and a
+        # second export asked for while the first runs must not replace it
+        self._exports.append(job)
+        if len(self._exports) == 1:
+            self.worker.submit("misc", job)
+
+    def export_sweep_gif(self, path: str, other: int | None = None) -> None:
+        """Write a sweep of the last-moved component (or the interpolation to grid sample ``other``)."""
+        from .gif import export_sweep
+
+        if self._animation_refused(path, "a sweep"):
             return
         ctx, task, code, noise = self.ctx, self.ctx.task, self.current_code().copy(), self.current_noise()
         index = self.w.codeSliders.focus_index()
@@ -378,11 +391,33 @@ class ActionsMixin:
             merged = "" if stored == n else f" (the GIF holds {stored}: identical neighbouring frames merged, same timing)"
             return f"{n}-frame {what} ({size} px, grid-cell size) written to {path}{merged}"
 
-        # one at a time, in order: the worker's channels keep only the newest waiting job, and a
-        # second export asked for while the first runs must not replace it
-        self._exports.append(job)
-        if len(self._exports) == 1:
-            self.worker.submit("misc", job)
+        self._queue_export(job)
+
+    def export_motion_gif(self, path: str) -> None:
+        """Write the current motion sample as an animation: its frame moved along its flow, out to
+        one second and back (what the Flow tab's Play shows), at the preview's size."""
+        from cdvae_core.postprocess.flowviz import flow_to_pixels
+
+        from .gif import export_motion
+        from .jobs import preview_and_layer
+
+        if self._animation_refused(path, "a motion"):
+            return
+        ctx, code, rows, number = self.ctx, self.current_code().copy(), self.current_noise(), self.current + 1
+        if ctx.task.name != "motion":
+            self.w.show_error(f"a motion animation needs the motion task; this grid is {ctx.task.name}")
+            return
+        rows = None if rows is None else rows[None]
+
+        def job() -> str:
+            layer = self.cache.decode(ctx.predictor, ctx.cond, ctx.entry.key, ctx.doc.key, code[None], rows)[0]
+            flow = flow_to_pixels(preview_and_layer(ctx.task, ctx.doc, layer)[0])  # (2, H, W) px per second
+            n, stored = export_motion(path, ctx.doc.rgb, flow)
+            merged = "" if stored == n else f" (the GIF holds {stored}: identical neighbouring frames merged, same timing)"
+            size = "x".join(map(str, ctx.doc.rgb.shape[1::-1]))
+            return f"{n}-frame motion of sample #{number} ({size} px, the preview's size) written to {path}{merged}"
+
+        self._queue_export(job)
 
     def _export_done(self) -> None:
         """A queued animation export finished: start the next one."""

@@ -4,8 +4,9 @@ Flow arrives as the model's (2, 32, 32) field in model pixels (see docs/architec
 view upsamples it to the frame, samples one arrow every ``density`` frame pixels and draws all
 shafts and heads as a single line item (pyqtgraph ``connect="pairs"``), reused between updates.
 Its Play box (``flowPlayCheck``) shows the motion itself instead: the frame moved along the
-flow, out to one second and back, over and over (a seamless loop of ``gif.FRAMES`` at
-``gif.FPS``), while the tab is on screen.
+flow, out to one second and back, over and over (``gif.motion_loop``, a seamless loop of
+``gif.FRAMES`` at ``gif.FPS``), while the tab is on screen. It plays the edge-aware flow the
+Preview composes (so its far end is the Preview's picture) once the preview has landed.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import pyqtgraph as pg
 from PySide6.QtCore import QRectF, Qt, QTimer
 from PySide6.QtWidgets import QCheckBox, QHBoxLayout, QLabel, QSpinBox, QDoubleSpinBox, QVBoxLayout, QWidget
 
+from cdvae_core.postprocess.flowviz import flow_to_pixels
 from cdvae_core.tasks.motion import move_frame
 
 from ..gif import FPS, FRAMES, loop_positions
@@ -132,17 +134,21 @@ class FlowView(QWidget):
         self._flow: np.ndarray | None = None
         self._true_flow: np.ndarray | None = None
         self._shape: tuple[int, int] = (0, 0)
-        self._shift: np.ndarray | None = None  # (2, H, W) the shown flow in frame pixels, while it plays
+        self._full: np.ndarray | None = None  # (2, H, W) the edge-aware flow in frame pixels per second
+        self._shift: np.ndarray | None = None  # (2, H, W) the flow played, in frame pixels per second
 
     def set_frame(self, frame: np.ndarray | None) -> None:
         """The conditioning frame, RGB uint8 (H, W, 3), or None to clear."""
         self._frame = frame
-        self._flow = None
+        self._flow = self._full = None
         self._redraw()
 
-    def set_flow(self, flow32: np.ndarray | None) -> None:
-        """The current sample's flow (2, 32, 32) in model pixels, or None."""
+    def set_flow(self, flow32: np.ndarray | None, full: np.ndarray | None = None) -> None:
+        """The current sample's flow (2, 32, 32) in model pixels, or None; ``full``: the same flow
+        upsampled edge-aware to the frame's size (2, H, W), as the Preview composes it, which
+        Play moves the frame along (without it, the arrows' bilinear flow)."""
         self._flow = None if flow32 is None else np.asarray(flow32, np.float32)
+        self._full = None if full is None or self._flow is None else flow_to_pixels(np.asarray(full, np.float32))
         self._redraw()
 
     def set_truth(self, flow32: np.ndarray | None) -> None:
@@ -222,7 +228,7 @@ class FlowView(QWidget):
                 self.image_item.setImage(flow_to_rgb(up), autoLevels=False, levels=(0, 255))
                 self.arrows.setData([], [])
             elif self.play.isChecked():
-                self._shift = up
+                self._shift = self._full if self._full is not None and self._full.shape[1:] == (h, w) else up
                 self._show_moved()
                 self.arrows.setData([], [])
             else:

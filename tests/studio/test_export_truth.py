@@ -593,3 +593,61 @@ def test_a_videos_time_bar_picks_the_frame_that_exports_and_sessions_keep(qtbot,
     assert not bar.isVisibleTo(win)
     lit = win.imagePanel.gallery.selectedItems()
     assert [item.data(Qt.ItemDataRole.UserRole) for item in lit] == [str(still)]
+
+
+def test_a_motion_animation_is_the_loop_the_flow_tab_plays(qtbot, make_window, settle, tmp_path, monkeypatch):
+    import imageio.v3 as iio
+    from PySide6.QtWidgets import QFileDialog
+
+    from cdvae_core.postprocess.flowviz import flow_to_pixels
+    from cdvae_core.postprocess.render import get_renderer
+    from cdvae_studio.gif import FRAMES, loop_positions, motion_loop
+
+    win = make_window("relighting")
+    settle(win)
+    assert not win.motionGifAction.isEnabled()  # a relighting grid has no motion
+    win.taskCombo.setCurrentText("motion")
+    settle(win)
+    assert win.motionGifAction.isEnabled()
+    state, view = win.state, win.flowView
+    state.select_sample(3)
+    settle(win)
+    ctx = state.ctx
+    frame = ctx.doc.rgb
+    # the flow played is the Preview's: the current sample upsampled edge-aware, in frame pixels
+    layer = state.grid.xg[3]  # the library's decode of the sample (test_views checks the grid is)
+    renderer = get_renderer("motion", frame)
+    flow = flow_to_pixels(renderer.layers(layer[None])[0])
+    loop = motion_loop(frame, flow)
+    assert loop.shape == (FRAMES,) + frame.shape
+    view.play.setChecked(True)
+    view._timer.stop()  # stepped by hand below
+    for tick in range(FRAMES):
+        view._tick = tick
+        view._show_moved()
+        np.testing.assert_array_equal(view.image_item.image, loop[tick])
+    # out at one second it is the Preview's picture (which moves the frame in float: 1 level apart)
+    far = int(np.argmax(loop_positions(FRAMES)))
+    assert np.abs(loop[far].astype(int) - win.preview.image().astype(int)).max() <= 1
+    assert np.abs(loop[far].astype(int) - frame.astype(int)).mean() > 1  # and it did move
+    # File > Export motion writes that loop at the preview's size
+    out = tmp_path / "motion.gif"
+    monkeypatch.setattr(QFileDialog, "getSaveFileName", staticmethod(lambda *a, **k: (str(tmp_path / "motion"), "GIF (*.gif)")))
+    win.motionGifAction.trigger()
+    qtbot.waitUntil(lambda: out.exists() and state.is_settled(), timeout=60_000)
+    message = win.statusBar().currentMessage()
+    h, w = frame.shape[:2]
+    assert message.startswith(f"{FRAMES}-frame motion of sample #4 ({w}x{h} px, the preview's size) written to {out}")
+    stored = iio.imread(out, index=None)
+    assert stored.shape[1:3] == (h, w) and (len(stored) == FRAMES or f"the GIF holds {len(stored)}:" in message)
+    # GIF's 256-colour palette: near the loop's frames, not equal
+    assert np.abs(stored[0][..., :3].astype(int) - loop[0].astype(int)).mean() < 8
+
+
+def test_a_motion_animation_asked_of_another_task_is_refused(qtbot, make_window, settle, tmp_path, submissions):
+    win = make_window("resaturation")
+    settle(win)
+    seen = submissions(win)
+    win.state.export_motion_gif(str(tmp_path / "m.gif"))
+    assert seen == [] and not (tmp_path / "m.gif").exists()
+    assert "needs the motion task" in win.banner.text()

@@ -29,9 +29,10 @@ from PySide6.QtWidgets import QSlider
 
 from cdvae_core.data.video import at_time, frames_at, split_time
 from cdvae_core.distinct import draw_distinct
+from cdvae_core.postprocess.flowviz import flow_to_pixels
 from cdvae_core.tasks.motion import move_frame
 from cdvae_studio.images import resize_rgb
-from cdvae_studio.jobs import GRID, own_sample, render_preview, render_sweeps
+from cdvae_studio.jobs import GRID, own_sample, preview_and_layer, render_preview, render_sweeps
 from cdvae_studio.render import DecodeCache, compose_cells
 from cdvae_studio.state import share_text
 from cdvae_studio.widgets.video_time import PREVIEW_SIDE
@@ -533,10 +534,11 @@ class Harness:
             if state.task.name == "motion":
                 np.testing.assert_allclose(view._flow, layer, atol=1e-5)
             assert view._timer.isActive() == (view.playing() and view.isVisible())
-            if view.playing():
-                h, w = ctx.doc.rgb.shape[:2]
-                up = view._frame_pixels(view._flow, w, h) * view._positions[view._tick]
-                np.testing.assert_array_equal(view.image_item.image, move_frame(ctx.doc.rgb, up))
+            if view.playing():  # along the Preview's edge-aware flow, in frame pixels
+                flow = flow_to_pixels(preview_and_layer(state.task, ctx.doc, layer)[0])
+                np.testing.assert_allclose(view._full, flow, atol=1e-3)
+                moved = move_frame(ctx.doc.rgb, view._full * view._positions[view._tick])
+                np.testing.assert_array_equal(view.image_item.image, moved)
             if win.codeSliders.show_sweeps.isChecked() and has_codes:
                 strips = render_sweeps(state.task, p, ctx.cond, ctx.entry.key, ctx.doc, state.codes[state.current],
                                        ctx.mean, ctx.std, DecodeCache(), detail=ctx.detail,
