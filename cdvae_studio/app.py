@@ -84,15 +84,27 @@ def freeze_when_settled(window: Any) -> None:
     into Python's permanent generation (``gc.freeze``). A full collection by the timer above
     scanned them all and froze the window for 70-110 ms about every 100 s of use; after the
     freeze it scans only what came later (benchmarks/bench_studio.py measures both). The one
-    collection here costs about 100 ms, once, as the first grid appears."""
-    def freeze() -> None:
-        if not window.state.settled_once:  # settled without a model (none for the task, or failed)
-            return
-        window.settled.disconnect(freeze)
-        gc.collect()
-        gc.freeze()
+    collection here costs about 100 ms, once, as the first grid appears.
 
-    window.settled.connect(freeze)
+    Later, each time the window settles on a context it had not settled on (another model or
+    image), one collection runs then, without a freeze. Another model leaves tens of thousands of
+    new long-lived objects, and the timer's next full collection scanned them wherever it came:
+    38-44 ms in the first seconds after switching to the built-in motion model, in the middle of
+    whatever the user did next (bench_studio). Just after a load, whose grid took most of a second,
+    nobody is dragging. Nothing more is frozen: a frozen object that later became cyclic garbage
+    (an old image's context) would never be collected."""
+    last: list[int | None] = [None]  # id() of the context the last collection followed
+
+    def collect() -> None:
+        ctx = window.state.ctx
+        if ctx is None or not window.state.settled_once or id(ctx) == last[0]:
+            return  # settled without a model (none for the task, or failed), or on the same context
+        gc.collect()
+        if last[0] is None:
+            gc.freeze()
+        last[0] = id(ctx)
+
+    window.settled.connect(collect)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -221,8 +221,9 @@ def test_the_render_worker_reuses_its_cell_composers(qtbot):
 
 def test_startup_objects_are_frozen_once_after_the_first_grid(qtbot, make_window, settle, monkeypatch, tmp_path):
     """app.freeze_when_settled: one collection and one gc.freeze when the first grid has landed,
-    none on later settles, none while no model has loaded (gc.freeze itself is replaced here so
-    the test process keeps collecting normally)."""
+    none while no model has loaded, none on later settles of the same context, and one collection
+    (no freeze) when another model or image has landed (gc.freeze itself is replaced here so the
+    test process keeps collecting normally)."""
     import gc
 
     from cdvae_studio.app import freeze_when_settled
@@ -243,9 +244,17 @@ def test_startup_objects_are_frozen_once_after_the_first_grid(qtbot, make_window
     assert calls == ["collect", "freeze"]
     win.state.resample()
     settle(win)
+    win.codeSliders.slider(0).setValue(200)
+    settle(win)
     bare.state.set_task("relighting")
     qtbot.waitUntil(lambda: "relighting" in bare.emptyLabel.text() and bare.state.is_settled(), timeout=10_000)
     assert calls == ["collect", "freeze"]
+    win.state.set_task("motion")  # another model (and its image): one collection once it has landed
+    settle(win)
+    assert win.state.ctx.task.name == "motion" and calls == ["collect", "freeze", "collect"]
+    win.state.resample()
+    settle(win)
+    assert calls == ["collect", "freeze", "collect"]
 
 
 def _report_niceness(_unused: int):
