@@ -143,6 +143,12 @@ def export_job(groups: list[Group], outdir: str,
     return len(report.results), []
 
 
+def batch_pool(pool: int, n: int) -> int:
+    """The pool a batch export of n results per image draws from: ``pool`` (the grid's Distinct
+    results) when it holds more than n draws, else 0, plain draws (n of n would all be kept)."""
+    return pool if pool > n else 0
+
+
 def batch_job(predictor: Any, folder: str, n: int, seed: int, outdir: str, fmt: str,
               temperature: float = 1.0, lower: bool = True, first_index: int = 0,
               component: int | None = None, pool: int = 0) -> Generator[Any, None, tuple[int, list[tuple[str, str]]]]:
@@ -158,7 +164,7 @@ def batch_job(predictor: Any, folder: str, n: int, seed: int, outdir: str, fmt: 
     report = ExportReport()
     yield from iter_export(predictor, images, n, outdir, seed=seed, fmt=fmt, report=report, first_index=first_index,
                            settings=ExportSettings(temperature=temperature, lower_layers=lower,
-                                                   component=component, distinct_pool=pool if pool > n else 0))
+                                                   component=component, distinct_pool=batch_pool(pool, n)))
     return len(report.results), list(report.failed)
 
 
@@ -225,7 +231,7 @@ class ExportDialog(JobDialog):
                      + ("" if self.items.get("component") is None
                         else f", MDN component {self.items['component']}")
                      + (f", the most distinct of {self.items['pool']} draws"
-                        if self.items.get("pool", 0) > self.batch_n.value() else "")}
+                        if batch_pool(self.items.get("pool", 0), self.batch_n.value()) else "")}
         self.summary.setText(counts[index])
 
     def start(self) -> None:
