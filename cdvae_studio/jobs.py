@@ -19,6 +19,7 @@ from .images import LoadedImage, resize_layer
 from .render import DecodeCache, ImageDoc, build_doc, compose_cells, grid_flow_scale, spread_map
 
 GRID = 16  # samples in the grid (the issue asks for at least 16)
+MAX_SEED = 2**31 - 1  # the largest seed the toolbar can show and sessions hold (a Qt spin box holds an int32)
 
 
 @dataclass(frozen=True)

@@ -37,7 +37,7 @@ from cdvae_core.predictor import MAX_TEMPERATURE
 
 from .catalog import TASKS, ModelCatalog
 from .images import IMAGE_SUFFIXES, VIDEO_SUFFIXES
-from .jobs import GRID
+from .jobs import GRID, MAX_SEED
 from .state import StudioState
 from .widgets.code_sliders import CodeSliders
 from .widgets.flow_view import FlowView
@@ -111,7 +111,7 @@ class MainWindow(QMainWindow):
         self.resampleButton.setToolTip("Draw a new grid of samples (R)")
         self.seedSpin = QSpinBox()
         self.seedSpin.setObjectName("seedSpin")
-        self.seedSpin.setRange(0, 2**31 - 1)
+        self.seedSpin.setRange(0, MAX_SEED)
         self.temperatureSpin = QDoubleSpinBox()
         self.temperatureSpin.setObjectName("temperatureSpin")
         self.temperatureSpin.setRange(0.0, MAX_TEMPERATURE)

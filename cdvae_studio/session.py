@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 from cdvae_core.atomic import write_text_atomic
 from cdvae_core.distinct import MAX_POOL
+from cdvae_core.predictor import MAX_TEMPERATURE
+from cdvae_core.tasks import TASK_NAMES
+
+from .jobs import GRID, MAX_SEED
 
 FORMAT = "cdvae-studio-session"
 VERSION = 1
@@ -68,8 +73,31 @@ def load_session(path: str | Path) -> Session:
             noise=None if data.get("noise") is None else [float(v) for v in data["noise"]],
             distinct_pool=int(data.get("distinct_pool", 0)),
         )
-    except (KeyError, TypeError, ValueError) as exc:
+    except (KeyError, TypeError, ValueError, OverflowError) as exc:
         raise SessionError(f"{path.name}: missing or bad field ({exc})") from exc
-    if not 0 <= session.distinct_pool <= MAX_POOL:
-        raise SessionError(f"{path.name}: distinct_pool must lie in [0, {MAX_POOL}], got {session.distinct_pool}")
+    problem = _out_of_range(session)
+    if problem:
+        raise SessionError(f"{path.name}: {problem}")
     return session
+
+
+def _out_of_range(s: Session) -> str:
+    """Why a parsed session cannot be reopened as it says, or "": checked before anything
+    changes, since each of these used to be half-applied (an unknown task raised in the window,
+    a seed past the spin box overflowed it, a temperature out of range failed the model's load
+    after the toolbar had taken it, a NaN code broke the sliders, pin -1 pinned the last component)."""
+    if s.task not in TASK_NAMES:
+        return f"unknown task {s.task!r}; choose one of {', '.join(TASK_NAMES)}"
+    if not 0 <= s.seed <= MAX_SEED:
+        return f"seed must lie in [0, {MAX_SEED}], got {s.seed}"
+    if not 0.0 <= s.temperature <= MAX_TEMPERATURE:  # NaN fails too
+        return f"temperature must lie in [0, {MAX_TEMPERATURE}], got {s.temperature}"
+    for name, values in (("code", s.code), ("noise", s.noise or [])):
+        if not all(math.isfinite(v) for v in values):
+            return f"{name} holds NaN or infinite values"
+    if any(i < 0 for i in s.pinned):
+        return f"pinned components are numbered from 0, got {min(s.pinned)}"
+    if s.distinct_pool != 0 and not GRID < s.distinct_pool <= MAX_POOL:
+        return (f"distinct_pool must be 0 (plain draws) or lie in ({GRID}, {MAX_POOL}] (more draws than the grid's "
+                f"{GRID} samples), got {s.distinct_pool}")
+    return ""

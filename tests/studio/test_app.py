@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -123,6 +124,52 @@ def test_session_round_trip(tmp_path):
     (tmp_path / "bad.json").write_text('{"format": "other"}')
     with pytest.raises(SessionError, match="not a CDVAE Studio session"):
         load_session(tmp_path / "bad.json")
+
+
+@pytest.mark.parametrize("key,value,message", [
+    ("task", "foo", "unknown task 'foo'; choose one of relighting, resaturation, motion"),
+    ("seed", -5, "seed must lie in [0, 2147483647], got -5"),
+    ("seed", 2**70, f"seed must lie in [0, 2147483647], got {2**70}"),
+    ("temperature", float("nan"), "temperature must lie in [0, 2.0], got nan"),
+    ("temperature", 50.0, "temperature must lie in [0, 2.0], got 50.0"),
+    ("code", [0.5, float("inf")], "code holds NaN or infinite values"),
+    ("noise", [float("nan")], "noise holds NaN or infinite values"),
+    ("pinned", [1, -1], "pinned components are numbered from 0, got -1"),
+    ("distinct_pool", 16, "distinct_pool must be 0 (plain draws) or lie in (16, 4096]"),
+    ("seed", "x", "missing or bad field"),
+])
+def test_a_session_out_of_range_is_refused_before_anything_changes(tmp_path, key, value, message):
+    """Found by mutating saved sessions (session 18): each of these was taken in part, then
+    failed in the window (an unknown task and a seed past the spin box raised in the GUI thread,
+    a temperature out of range failed the model's load after the toolbar had taken it, a NaN code
+    broke the sliders, pin -1 pinned the last component, a pool of 16 showed "Distinct results"
+    ticked over plain draws)."""
+    good = Session(task="motion", model="/m", image="/a.png", seed=7, code=[0.5, -1.0], current=3, pinned=[1],
+                   noise=[0.1], distinct_pool=256)
+    save_session(tmp_path / "s.json", good)
+    assert load_session(tmp_path / "s.json") == good
+    data = json.loads((tmp_path / "s.json").read_text())
+    (tmp_path / "bad.json").write_text(json.dumps({**data, key: value}))
+    with pytest.raises(SessionError) as caught:
+        load_session(tmp_path / "bad.json")
+    assert str(caught.value).startswith("bad.json: ") and message in str(caught.value), caught.value
+    assert "\n" not in str(caught.value)
+
+
+def test_a_refused_session_leaves_the_window_as_it_was(qtbot, make_window, settle, tmp_path):
+    win = make_window("resaturation")
+    settle(win)
+    state = win.state
+    state.save_session(str(tmp_path / "s.json"))
+    data = json.loads((tmp_path / "s.json").read_text())
+    (tmp_path / "bad.json").write_text(json.dumps({**data, "seed": 5, "temperature": 7.0, "task": "motion"}))
+    codes, entry = state.codes.copy(), state.entry.key
+    state.open_session(str(tmp_path / "bad.json"))
+    settle(win)
+    assert "temperature must lie in [0, 2.0], got 7.0" in win.banner.text()
+    assert (state.task_name, state.entry.key, state.seed, state.temperature) == ("resaturation", entry, 0, 1.0)
+    assert (win.seedSpin.value(), win.temperatureSpin.value()) == (0, 1.0)
+    np.testing.assert_array_equal(state.codes, codes)
 
 
 @pytest.mark.parametrize("photo", [None, "bad.jpg"])
