@@ -62,7 +62,7 @@ def _checked(hint: Any, value: Any) -> tuple[bool, Any]:
     return True, value
 
 
-def _from_dict(cls: type[T], data: dict[str, Any]) -> T:
+def typed_from_dict(cls: type[T], data: dict[str, Any]) -> T:
     """Build ``cls`` from JSON-like settings: unknown keys and values of the wrong type are ConfigErrors."""
     if not isinstance(data, dict):
         raise ConfigError(f"{cls.__name__} settings must be a JSON object, got {type(data).__name__}")
@@ -182,7 +182,7 @@ class ModelConfig:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> "ModelConfig":
-        return _from_dict(cls, data)
+        return typed_from_dict(cls, data)
 
 
 # motion's guidance weight, held throughout training instead of decaying (tasks.train_defaults): z_c
@@ -267,7 +267,7 @@ class TrainConfig:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> "TrainConfig":
-        return _from_dict(cls, data)
+        return typed_from_dict(cls, data)
 
 
 def dumps(obj: Any) -> str:

@@ -109,3 +109,50 @@ def test_reproduce_reads_a_sidecar_written_before_the_new_keys(tmp_path, capsys)
     assert sample.main(["--reproduce", str(path), "--out", str(tmp_path / "r.png")]) == 0
     assert "not beside the sidecar to compare" in capsys.readouterr().err
     assert read_image(tmp_path / "r.png").shape == (40, 48, 3)
+
+
+NAN = float("nan")
+
+
+@pytest.mark.parametrize("where,value,needle", [
+    (("source",), None, '"source" must be an object, got null'),
+    (("source", "path"), 5, '"source.path" must be a string or null, got 5'),
+    (("source", "sha256"), "<del>", '"source.sha256" must be a string, got null'),
+    (("model",), [], '"model" must be an object, got []'),
+    (("model", "dir"), True, '"model.dir" must be a string or null, got true'),
+    (("model", "dir"), "<del>", "no model directory recorded"),
+    (("settings",), "x", '"settings" must be an object, got "x"'),
+    (("files",), 5, '"files" must be an object, got 5'),
+    (("settings", "upsample"), [], '"settings": upsample and upsample.segments must be objects'),
+    (("settings", "upsample", "reg"), -1, "UpsampleSettings setting reg must be a positive number, got -1"),
+    (("settings", "upsample", "cross"), 1e308, "UpsampleSettings setting cross must be a number in (0, 1]"),
+    (("settings", "upsample", "max_side"), "x", "UpsampleSettings setting max_side must be an int, got 'x'"),
+    (("settings", "upsample", "segments", "sigma"), 1e308, "SegmentSettings setting sigma must be a number in [0, 100]"),
+    (("settings", "upsample", "segments", "scale"), None, "SegmentSettings setting scale must be a number, got None"),
+    (("settings", "upsample", "segments", "spin"), 1, "unknown SegmentSettings setting(s): spin"),
+    (("settings", "temperature"), NAN, "ExportSettings setting temperature must be a number in [0, 2.0], got nan"),
+    (("settings", "jpeg_quality"), 0, "ExportSettings setting jpeg_quality must be an int in [1, 100], got 0"),
+    (("settings", "extras"), 1, "ExportSettings setting extras must be true or false, got 1"),
+    (("settings", "fmt"), "gif", "unknown export format 'gif'"),
+])
+def test_reproduce_names_the_bad_part_of_an_edited_sidecar(exported, capsys, where, value, needle):
+    """Found by mutating a sidecar's every key (deleted, or set to null, a string, -1, 1e308, [],
+    {}, true or NaN; 594 sidecars): 98 of them failed with a KeyError, TypeError,
+    AttributeError, OverflowError, LinAlgError or numpy's UFuncTypeError from deep inside, instead
+    of one line naming the key."""
+    import json
+
+    side = exported / "out" / "photo_000.json"
+    data = json.loads(side.read_text())
+    node = data
+    for key in where[:-1]:
+        node = node[key]
+    if value == "<del>":
+        del node[where[-1]]
+    else:
+        node[where[-1]] = value
+    (exported / "edited.json").write_text(json.dumps(data))
+    capsys.readouterr()
+    one_line_error(capsys, sample.main(["--reproduce", str(exported / "edited.json"), "--out", str(exported / "r.png")]),
+                   needle)
+    assert not (exported / "r.png").exists()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import cv2
 import numpy as np
 import pytest
@@ -132,3 +134,23 @@ def test_cell_modes_match_a_per_cell_count():
     expected = [np.bincount(labels[i * 8:(i + 1) * 8, j * 12:(j + 1) * 12].ravel(), minlength=5).argmax()
                 for i in range(8) for j in range(8)]
     np.testing.assert_array_equal(cell_modes(labels, (8, 8)), expected)
+
+
+def test_settings_are_checked_when_made():
+    """Each setting is checked when the settings are made (a sidecar's are read into them), with
+    its name: a negative regulariser used to surface as a LinAlgError from the solve."""
+    from cdvae_core.postprocess import PostprocessError
+    from cdvae_core.postprocess.export import ExportSettings
+    from cdvae_core.postprocess.segments import SegmentSettings
+
+    for make, needle in ((lambda: UpsampleSettings(reg=0.0), "UpsampleSettings setting reg must be a positive number"),
+                         (lambda: UpsampleSettings(clip=1), "UpsampleSettings setting clip must be true or false"),
+                         (lambda: UpsampleSettings(max_side=16), "max_side must be an int of at least 32"),
+                         (lambda: SegmentSettings(min_cell_fraction=1.5), "min_cell_fraction must be a number in [0, 1]"),
+                         (lambda: SegmentSettings(sigma=float("nan")), "sigma must be a number in [0, 100]"),
+                         (lambda: ExportSettings(component=-1), "component must be null or an int >= 0"),
+                         (lambda: ExportSettings(distinct_pool=5000), "distinct_pool must be an int in [0, 4096]"),
+                         (lambda: ExportSettings(temperature=2.5), "temperature must be a number in [0, 2.0]")):
+        with pytest.raises(PostprocessError, match=re.escape(needle)):
+            make()
+    assert ExportSettings(temperature=0, component=3).temperature == 0  # an int is a number

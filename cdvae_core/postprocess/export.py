@@ -36,7 +36,7 @@ from ..atomic import write_text_atomic
 from ..data.video import at_time, split_time, time_text
 from ..distinct import draw_distinct
 from ..progress import Progress
-from .errors import ExportError, PostprocessError
+from .errors import ExportError, PostprocessError, check_setting, is_int, is_number
 from .imagefiles import IMAGE_SUFFIXES, check_format, list_images, read_image, write_image
 from .render import Renderer, get_renderer
 from .upsample import UpsampleSettings
@@ -75,6 +75,24 @@ class ExportSettings:
     # first n draws
     distinct_pool: int = 0
     upsample: UpsampleSettings = field(default_factory=UpsampleSettings)
+
+    def __post_init__(self) -> None:
+        from ..distinct import MAX_POOL
+        from ..predictor import MAX_TEMPERATURE
+
+        n = "ExportSettings"
+        check_format(self.fmt)
+        check_setting(is_int(self.jpeg_quality) and 1 <= self.jpeg_quality <= 100, n, "jpeg_quality",
+                      self.jpeg_quality, "an int in [1, 100]")
+        for name in ("detail", "extras", "lower_layers"):
+            check_setting(isinstance(getattr(self, name), bool), n, name, getattr(self, name), "true or false")
+        check_setting(self.component is None or (is_int(self.component) and self.component >= 0), n, "component",
+                      self.component, "null or an int >= 0")
+        check_setting(is_number(self.temperature) and 0 <= self.temperature <= MAX_TEMPERATURE, n, "temperature",
+                      self.temperature, f"a number in [0, {MAX_TEMPERATURE}]")
+        check_setting(is_int(self.distinct_pool) and 0 <= self.distinct_pool <= MAX_POOL, n, "distinct_pool",
+                      self.distinct_pool, f"an int in [0, {MAX_POOL}]")
+        check_setting(isinstance(self.upsample, UpsampleSettings), n, "upsample", self.upsample, "an UpsampleSettings")
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -245,8 +263,8 @@ def iter_export(predictor, images: Sequence[str | os.PathLike | np.ndarray], n: 
     ``sample_index`` (``index`` is the row within this call, ``file_number`` the file's number).
     Close the generator to cancel.
     """
-    settings = dataclasses.replace(settings or ExportSettings(), fmt=fmt)
     suffix = check_format(fmt)
+    settings = dataclasses.replace(settings or ExportSettings(), fmt=fmt)
     codes, noise = _given(predictor, codes, noise)
     origins = _sample_indices(sample_indices, codes)
     weights = weights_sha256(predictor)
@@ -366,6 +384,20 @@ def read_sidecar(path: str | os.PathLike) -> dict[str, Any]:
         raise ExportError(f"{path}: sidecar version {version!r}, this library reads versions {readable}")
     if version >= 2 and "lower_noise" not in data:
         raise ExportError(f"{path}: a version {version} sidecar needs \"lower_noise\" (a list, or null)")
+    # the parts reproducing reads, as they must be (a sidecar edited by hand used to fail with a
+    # KeyError, a TypeError or an AttributeError from deep inside)
+    for section, fields in (("source", {"path": False, "sha256": True}), ("model", {"dir": False}),
+                            ("settings", {}), ("files", None)):
+        part = data.get(section)
+        if fields is None and part is None:  # "files" only finds the exported original
+            continue
+        if not isinstance(part, dict):
+            raise ExportError(f"{path}: \"{section}\" must be an object, got {json.dumps(part)}")
+        for key, required in (fields or {}).items():
+            value = part.get(key)
+            if not isinstance(value, str) and (required or value is not None):
+                rule = "a string" if required else "a string or null"
+                raise ExportError(f"{path}: \"{section}.{key}\" must be {rule}, got {json.dumps(value)}")
     return data
 
 
@@ -402,11 +434,24 @@ def _check_model(sidecar, data: dict[str, Any], predictor) -> None:
                               f"({key} was {value!r}, is {now[key]!r})")
 
 
-def _settings_of(data: dict[str, Any]) -> ExportSettings:
+def _settings_of(sidecar, data: dict[str, Any]) -> ExportSettings:
+    """The sidecar's ExportSettings; ExportError naming the setting that is unknown, of the wrong
+    type or out of range."""
+    from ..config import typed_from_dict
+    from .segments import SegmentSettings
+
     raw = dict(data["settings"])
     raw.setdefault("lower_layers", data["format_version"] >= 2)  # version 1 decoded at the means
-    raw["upsample"] = UpsampleSettings(**{**raw["upsample"], "segments": _segments(raw["upsample"]["segments"])})
-    return ExportSettings(**raw)
+    try:
+        upsample = dict(raw.get("upsample", {})) if isinstance(raw.get("upsample", {}), dict) else None
+        segments = upsample.get("segments", {}) if upsample is not None else None
+        if upsample is None or not isinstance(segments, dict):
+            raise ExportError("upsample and upsample.segments must be objects")
+        upsample["segments"] = typed_from_dict(SegmentSettings, segments)
+        raw["upsample"] = typed_from_dict(UpsampleSettings, upsample)
+        return typed_from_dict(ExportSettings, raw)
+    except ValueError as exc:  # ConfigError, PostprocessError
+        raise ExportError(f"{sidecar}: \"settings\": {exc}") from None
 
 
 def reproduce(sidecar: str | os.PathLike, predictor=None, image: np.ndarray | None = None) -> np.ndarray:
@@ -423,7 +468,7 @@ def reproduce(sidecar: str | os.PathLike, predictor=None, image: np.ndarray | No
     if predictor is None:
         from ..checkpoint import load_model
 
-        if not data["model"]["dir"]:
+        if not data["model"].get("dir"):
             raise ExportError(f"{sidecar}: no model directory recorded; pass the predictor")
         try:
             predictor = load_model(data["model"]["dir"])
@@ -431,7 +476,7 @@ def reproduce(sidecar: str | os.PathLike, predictor=None, image: np.ndarray | No
             raise ExportError(f"{sidecar}: the recorded model cannot be loaded: {exc}") from exc
     _check_model(sidecar, data, predictor)
     if image is None:
-        if not data["source"]["path"]:
+        if not data["source"].get("path"):
             raise ExportError(f"{sidecar}: the source was an in-memory image; pass it as image=")
         try:
             image = read_image(data["source"]["path"])
@@ -443,7 +488,7 @@ def reproduce(sidecar: str | os.PathLike, predictor=None, image: np.ndarray | No
     noise = None  # version 1 sidecars predate lower_noise: decoded at the means
     if data["format_version"] >= 2 and data["lower_noise"] is not None:
         noise = _sidecar_vector(sidecar, data, "lower_noise", predictor.noise_dim, "lower-layer noise")
-    settings = _settings_of(data)
+    settings = _settings_of(sidecar, data)
     from ..tasks import get_task
 
     renderer = get_renderer(get_task(predictor.task), image, settings.upsample)
@@ -470,7 +515,7 @@ def reproduce_file(sidecar: str | os.PathLike, out: str | os.PathLike | None = N
     """
     sidecar = Path(sidecar)
     data = read_sidecar(sidecar)
-    settings = _settings_of(data)
+    settings = _settings_of(sidecar, data)
     if out is None:
         target = sidecar.with_name(f"{sidecar.stem}_reproduced{check_format(settings.fmt)}")
     else:
@@ -489,8 +534,3 @@ def reproduce_file(sidecar: str | os.PathLike, out: str | os.PathLike | None = N
     original = sidecar.parent / str((data.get("files") or {}).get("result", ""))
     return target, (original if original.is_file() else None)
 
-
-def _segments(raw: dict[str, Any]):
-    from .segments import SegmentSettings
-
-    return SegmentSettings(**raw)

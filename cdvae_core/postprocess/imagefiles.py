@@ -83,7 +83,7 @@ def list_images(folder: str | os.PathLike) -> list[Path]:
 
 
 def check_format(fmt: str) -> str:
-    if fmt not in FORMATS:
+    if not isinstance(fmt, str) or fmt not in FORMATS:
         raise ExportError(f"unknown export format {fmt!r}; choose one of {', '.join(FORMATS)}")
     return FORMATS[fmt]
 

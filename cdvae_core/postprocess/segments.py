@@ -14,6 +14,8 @@ import cv2
 import numpy as np
 from skimage.segmentation import felzenszwalb
 
+from .errors import check_setting, is_int, is_number
+
 
 @dataclass(frozen=True)
 class SegmentSettings:
@@ -23,6 +25,15 @@ class SegmentSettings:
     scale: float = 300.0  # Felzenszwalb scale: larger gives larger segments
     sigma: float = 0.6  # Gaussian pre-smoothing (pixels of the reduced image) against noise
     min_cell_fraction: float = 0.15  # smallest segment, as a share of one low-resolution cell
+
+    def __post_init__(self) -> None:
+        n = "SegmentSettings"
+        check_setting(is_int(self.max_side) and self.max_side >= 16, n, "max_side", self.max_side, "an int of at least 16")
+        check_setting(is_number(self.scale) and self.scale > 0, n, "scale", self.scale, "a positive number")
+        check_setting(is_number(self.sigma) and 0 <= self.sigma <= 100, n, "sigma", self.sigma,
+                      "a number in [0, 100] (pixels)")
+        check_setting(is_number(self.min_cell_fraction) and 0 <= self.min_cell_fraction <= 1, n, "min_cell_fraction",
+                      self.min_cell_fraction, "a number in [0, 1]")
 
 
 def grey_of(guide: np.ndarray) -> np.ndarray:

@@ -32,7 +32,7 @@ from scipy.sparse.linalg import splu
 from threadpoolctl import ThreadpoolController
 
 from .basis import area_matrix, build_basis
-from .errors import UpsampleError
+from .errors import UpsampleError, check_setting, is_int, is_number
 from .lru import LRUCache
 from .segments import SegmentSettings, grey_of, segment_guide
 
@@ -59,6 +59,14 @@ class UpsampleSettings:
     cross: float = 1e-3  # basis weight across segments (fallback for pixels with no own sample)
     clip: bool = True  # clip each channel to the input field's range (no overshoot at edges)
     max_side: int = 1024  # larger guides are solved at this size, then resized (memory, time)
+
+    def __post_init__(self) -> None:
+        n = "UpsampleSettings"
+        check_setting(isinstance(self.segments, SegmentSettings), n, "segments", self.segments, "a SegmentSettings")
+        check_setting(is_number(self.reg) and self.reg > 0, n, "reg", self.reg, "a positive number")
+        check_setting(is_number(self.cross) and 0 < self.cross <= 1, n, "cross", self.cross, "a number in (0, 1]")
+        check_setting(isinstance(self.clip, bool), n, "clip", self.clip, "true or false")
+        check_setting(is_int(self.max_side) and self.max_side >= 32, n, "max_side", self.max_side, "an int of at least 32")
 
 
 def check_guide(guide: np.ndarray) -> np.ndarray:
