@@ -122,8 +122,10 @@ class ModelConfig:
             raise ConfigError(f"tie must be one of {TIES}, got {self.tie!r}")
         if len(self.latent_sizes) < 1 or len(self.latent_sizes) != len(self.hidden_sizes):
             raise ConfigError("latent_sizes and hidden_sizes need one entry per latent layer")
-        if min(self.latent_sizes + self.hidden_sizes + self.conv_channels + (self.cvae_latent, self.mdn_hidden)) < 1:
-            raise ConfigError("latent_sizes, hidden_sizes, conv_channels, cvae_latent and mdn_hidden must be positive")
+        if min(self.latent_sizes + self.hidden_sizes + self.conv_channels
+               + (self.cvae_latent, self.mdn_hidden, self.channels_c, self.channels_g)) < 1:
+            raise ConfigError("latent_sizes, hidden_sizes, conv_channels, cvae_latent, mdn_hidden, channels_c and "
+                              "channels_g must be positive")
         if not 1 <= len(self.conv_channels) <= 5:  # each stride-2 layer halves 32: 5 reach 1x1, 0 build no tower
             raise ConfigError(f"conv_channels needs 1 to 5 entries (32x32 halved per layer), got {len(self.conv_channels)}")
         if not 0.0 <= self.tied_fraction <= 1.0:

@@ -126,6 +126,7 @@ def _edit_config(out, **changes):
         ("scalar_embedding", "'labels' has 0 rows"),
         ("no_conv_tower", "conv_channels needs 1 to 5 entries"),
         ("nan_weights", "holds NaN or infinite values"),
+        ("negative_channels", "channels_c and channels_g must be positive"),
     ],
 )
 def test_every_broken_directory_is_a_one_line_model_load_error(tmp_path, damage, message):
@@ -175,6 +176,10 @@ def test_every_broken_directory_is_a_one_line_model_load_error(tmp_path, damage,
     elif damage == "no_conv_tower":  # no convolutions: building the decoder was an IndexError traceback
         config = json.loads((out / ckpt.CONFIG_FILE).read_text())
         config["model"]["conv_channels"] = []
+        (out / ckpt.CONFIG_FILE).write_text(json.dumps(config))
+    elif damage == "negative_channels":  # was torch's RuntimeError "negative dimension" (found by editing every key)
+        config = json.loads((out / ckpt.CONFIG_FILE).read_text())
+        config["model"]["channels_g"] = -1
         (out / ckpt.CONFIG_FILE).write_text(json.dumps(config))
     elif damage == "nan_weights":  # loaded silently before, and every sample came out NaN
         state = load_file(str(weights))
