@@ -116,6 +116,11 @@ class ModelConfig:
     cvae_sigma: float = 0.1  # CVAE baseline: pixel sigma turning its L2 loss into a likelihood
 
     def __post_init__(self) -> None:
+        from .tasks import TASK_NAMES  # here: the tasks import this module
+
+        if self.task not in TASK_NAMES + ("synthetic",):
+            raise ConfigError(f"task must be one of {', '.join(TASK_NAMES)} or synthetic (a known-mode set), "
+                              f"got {self.task!r}")
         if self.arch not in ARCHS:
             raise ConfigError(f"arch must be one of {ARCHS}, got {self.arch!r}")
         if self.tie not in TIES:

@@ -56,6 +56,10 @@ class PairSet:
         return int(self.xc.shape[1]), int(self.xg.shape[1])
 
     def subset(self, index: np.ndarray) -> "PairSet":
+        labels = self.meta.get("labels")
+        meta = self.meta
+        if isinstance(labels, list) and len(labels) == len(self):  # one per pair: they follow the pairs
+            meta = {**meta, "labels": [labels[i] for i in np.asarray(index).reshape(-1).tolist()]}
         return replace(
             self,
             xc=self.xc[index],
@@ -63,6 +67,7 @@ class PairSet:
             split=self.split[index],
             fc=None if self.fc is None else self.fc[index],
             fg=None if self.fg is None else self.fg[index],
+            meta=meta,
         )
 
     def train(self) -> "PairSet":
@@ -102,6 +107,25 @@ def validate(xc, xg, split, fc=None, fg=None) -> None:
             raise PairFileError(f"'{name}' has NaN or infinite values")
 
 
+def _meta_problem(meta: dict[str, Any], n: int) -> str:
+    """What is wrong with the meta keys the library reads, or "": "task" a string (or null) and
+    "labels" one whole number >= -1 per pair (-1: unknown). Found by editing them: a list as the
+    task was a TypeError, and labels that were not whole numbers a ValueError after the whole
+    training run, when its embedding was written."""
+    task = meta.get("task")
+    if task is not None and not isinstance(task, str):
+        return f"\"task\" must be a string, got {json.dumps(task)}"
+    labels = meta.get("labels")
+    if labels is None:
+        return ""
+    if not isinstance(labels, list) or len(labels) != n:
+        size = f"a list of {len(labels)}" if isinstance(labels, list) else json.dumps(labels)[:40]
+        return f"\"labels\" must be a list of one label per pair ({n}), got {size}"
+    if not all(isinstance(v, int) and not isinstance(v, bool) and -1 <= v < 2**31 for v in labels):
+        return "\"labels\" must hold whole numbers from -1 (unknown) up"
+    return ""
+
+
 def load_pairs(path: str | Path, require_test: bool = False) -> PairSet:
     """Read and check a pair file; every problem is a PairFileError with a one-line reason."""
     path = Path(path)
@@ -130,6 +154,9 @@ def load_pairs(path: str | Path, require_test: bool = False) -> PairSet:
             raise PairFileError(f"{path}: 'meta' is not valid JSON ({exc})") from exc
         if not isinstance(meta, dict):
             raise PairFileError(f"{path}: 'meta' must be a JSON object")
+        problem = _meta_problem(meta, n)
+        if problem:
+            raise PairFileError(f"{path}: 'meta' {problem}")
     try:
         pairs = PairSet(
             xc=arrays["xc"],

@@ -93,6 +93,18 @@ def test_bad_pair_files_are_one_line_errors(tmp_path, capsys):
         "count": (dict(split=np.zeros(5, np.int8)), "'split' must have shape (48,)"),
         # text features: np.isfinite raised a TypeError traceback
         "text_fc": (dict(fc=np.array([["a", "b"]] * 48)), "'fc' must hold real numbers"),
+        # meta keys the library reads, edited: text labels were a ValueError after the whole run
+        # (when the embedding was written), a list as the task a TypeError, an unknown task a model
+        # that no command could use
+        "labels": (dict(meta=np.array(json.dumps({"task": "resaturation", "labels": ["cat"] * 48}))),
+                   "'meta' \"labels\" must hold whole numbers from -1 (unknown) up"),
+        "labels_count": (dict(meta=np.array(json.dumps({"labels": [0] * 5}))),
+                         "\"labels\" must be a list of one label per pair (48), got a list of 5"),
+        "task_list": (dict(meta=np.array(json.dumps({"task": ["resaturation"]}))),
+                      "'meta' \"task\" must be a string, got [\"resaturation\"]"),
+        "task_unknown": (dict(meta=np.array(json.dumps({"task": "deblurring"}))),
+                         "task must be one of relighting, resaturation, motion or synthetic (a known-mode set), "
+                         "got 'deblurring'"),
     }
     for name, (overrides, needle) in cases.items():
         pairs = write_pairs(tmp_path / f"{name}.npz", **overrides)

@@ -168,3 +168,14 @@ def test_shared_family_same_directions_class_sets_the_brightness() -> None:
     assert conditional_mean_error(test) == pytest.approx(np.mean((test.xg - predicted) ** 2), rel=1e-5)  # family from meta
     with pytest.raises(SyntheticError, match="family"):
         make_mode_pairs(10, family="spiral")
+
+
+def test_a_subset_keeps_the_labels_of_its_own_pairs(pairs) -> None:
+    """Per-pair labels in meta follow the pairs into a subset (the test split's were the whole
+    file's, one per pair of the file)."""
+    from dataclasses import replace
+
+    labelled = replace(pairs, meta={**pairs.meta, "labels": list(range(len(pairs)))})
+    test = labelled.test()
+    assert test.meta["labels"] == np.flatnonzero(labelled.split == 1).tolist()
+    assert labelled.meta["labels"] == list(range(len(pairs)))  # the original is left alone
