@@ -38,6 +38,7 @@ from cdvae_core.predictor import MAX_TEMPERATURE
 from .catalog import TASKS, ModelCatalog
 from .images import IMAGE_SUFFIXES, VIDEO_SUFFIXES
 from .jobs import GRID, MAX_SEED
+from .prefs import string_list
 from .state import StudioState
 from .widgets.code_sliders import CodeSliders
 from .widgets.flow_view import FlowView
@@ -462,7 +463,7 @@ class MainWindow(QMainWindow):
             sizes = self.settings.value(key)
             if isinstance(sizes, QByteArray) and not sizes.isEmpty():
                 splitter.restoreState(sizes)
-        for path in self.settings.value("trainedModels", []) or []:
+        for path in string_list(self.settings, "trainedModels"):
             try:
                 self.catalog.add_model_dir(path, kind="trained")
             except ValueError:

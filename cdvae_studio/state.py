@@ -27,6 +27,7 @@ from .jobs import ContextResult, DocCache, Draw, GridResult, distinct_pool, draw
 from .jobs import render_grid
 from .jobs import preview_and_layer, render_preview
 from .jobs import render_sweeps, render_truth
+from .prefs import string_list
 from .render import DecodeCache, doc_from_layer, drag_doc, heat_rgb, shrink_detail
 from .scrub import ScrubCache, render_scrub_chunk, scrub_signature
 from .session import Session
@@ -216,7 +217,7 @@ class StudioState(ActionsMixin, QObject):
             self.w.show_error(str(exc), about="model")
             return
         if kind == "trained":
-            saved = [str(p) for p in (self.w.settings.value("trainedModels", []) or [])]
+            saved = string_list(self.w.settings, "trainedModels")
             if str(entry.path) not in saved:
                 self.w.settings.setValue("trainedModels", saved + [str(entry.path)])
         if entry.task != self.task_name:
@@ -238,8 +239,8 @@ class StudioState(ActionsMixin, QObject):
                        if name in paths]
         except ImportError:
             pass
-        recent = [str(p) for p in (self.w.settings.value("recentFiles", []) or [])
-                  if str(p) not in self._builtin_paths]  # listed once, as the built-in photo
+        recent = [p for p in string_list(self.w.settings, "recentFiles")
+                  if p not in self._builtin_paths]  # listed once, as the built-in photo
         self.w.imagePanel.set_gallery(entries + recent_entries(recent, self.thumbnails))
         self._read_next_thumbnail()
 
@@ -367,7 +368,7 @@ class StudioState(ActionsMixin, QObject):
         new = [str(p) for p in paths]
         if not new:
             return
-        recent = [p for p in (self.w.settings.value("recentFiles", []) or []) if p not in new]
+        recent = [p for p in string_list(self.w.settings, "recentFiles") if p not in new]
         self.w.settings.setValue("recentFiles", (new + recent)[:RECENT_MAX])
         self._fill_gallery()
 

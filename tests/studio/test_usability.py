@@ -160,3 +160,26 @@ def test_train_status_names_the_stage_once(qtbot):
     assert dlg.describe(Progress("epoch", 46, 300, "epoch 46 saved", {})) == "epoch 46 saved"
     assert dlg.describe(Progress("train", 3, 9, "epoch 1/3", {"images_per_s": 900.0})) == \
         "train: epoch 1/3 · 900 pairs/s"
+
+
+def test_one_recent_photo_and_one_trained_model_come_back_after_a_restart(qtbot, make_window, settle, tmp_path,
+                                                                        untrained_model):
+    """Qt's INI format writes a one-item list as a plain string, which a new process reads back as
+    that string: iterated, the gallery showed one entry per character of the photo's path, and the
+    one model trained in the app was lost. The settings file is written here as that process
+    would find it (QSettings in this process would hand back its own cached list)."""
+    import cv2
+    from PySide6.QtCore import QSettings
+
+    photo = tmp_path / "only.png"
+    cv2.imwrite(str(photo), np.full((40, 48, 3), 90, np.uint8))
+    untrained_model(tmp_path / "trained", "resaturation", "gauss")
+    ini = tmp_path / "restart.ini"
+    ini.write_text(f"[General]\nrecentFiles={photo}\ntrainedModels={tmp_path / 'trained'}\n")
+    win = make_window("resaturation", settings=QSettings(str(ini), QSettings.Format.IniFormat))
+    settle(win)
+    gallery = win.imagePanel.gallery
+    paths = [str(gallery.item(i).data(0x0100)) for i in range(gallery.count())]
+    assert str(photo) in paths and all(len(p) > 1 for p in paths), paths
+    keys = [win.tieCombo.itemData(i) for i in range(win.tieCombo.count())]
+    assert f"path:{(tmp_path / 'trained').resolve()}" in keys, keys
