@@ -137,8 +137,15 @@ class ModelConfig:
             raise ConfigError("tied_fraction must lie in [0, 1]")
         if self.tie_conditional not in ("exact", "paper"):
             raise ConfigError("tie_conditional must be 'exact' or 'paper'")
-        if self.sigma_t <= 0 or self.mdn_sigma <= 0 or self.cvae_sigma <= 0 or self.g_scale <= 0:
-            raise ConfigError("sigma_t, mdn_sigma, cvae_sigma and g_scale must be positive")
+        # written "not ... <= x <= ..." so that NaN fails too; the upper bounds are far beyond any
+        # sensible value but short of overflow (sigma_t 1e308 squared was an OverflowError, free_bits
+        # 1e308 a RuntimeError, NaN sigma_t trained without complaint)
+        if not all(0 < v <= 1e6 for v in (self.sigma_t, self.mdn_sigma, self.cvae_sigma, self.g_scale)):
+            raise ConfigError("sigma_t, mdn_sigma, cvae_sigma and g_scale must be positive (at most 1e6)")
+        if not 0 <= self.free_bits <= 1e3:
+            raise ConfigError(f"free_bits must lie in [0, 1000] nats, got {self.free_bits}")
+        if not (-50 <= self.min_logvar <= 10 and -50 <= self.decoder_min_logvar <= 10):
+            raise ConfigError("min_logvar and decoder_min_logvar must lie in [-50, 10]")
         if self.mixtures < 1:
             raise ConfigError("mixtures must be at least 1")
         if self.image_size != 32:
@@ -244,10 +251,14 @@ class TrainConfig:
             raise ConfigError("grad_clip and skip_threshold must be positive")
         if not 0.0 <= self.ema < 1.0:
             raise ConfigError(f"ema must lie in [0, 1), got {self.ema}")
-        if self.num_threads < 0:
-            raise ConfigError("num_threads must be 0 (torch's default) or more")
-        if self.seed < 0:  # numpy's SeedSequence takes none: was a traceback when the first epoch began
-            raise ConfigError(f"seed must be 0 or more, got {self.seed}")
+        if not 0 <= self.num_threads <= 4096:  # 2^70 overflowed torch.set_num_threads
+            raise ConfigError("num_threads must be 0 (torch's default) or more, at most 4096")
+        # numpy's SeedSequence takes no negative seed (was a traceback when the first epoch began),
+        # torch's generator none past 2^64 - 1 (epoch seeds add to it)
+        if not 0 <= self.seed < 2**63:
+            raise ConfigError(f"seed must lie in [0, 2^63), got {self.seed}")
+        if not self.weight_decay <= 1:  # 1e308 overflowed Adam's float
+            raise ConfigError(f"weight_decay must lie in [0, 1], got {self.weight_decay}")
         if self.device not in ("auto", "cpu", "cuda"):
             raise ConfigError("device must be auto, cpu or cuda")
 

@@ -229,6 +229,14 @@ def test_config_rejects_unknown_and_bad_settings():
         ModelConfig(tie="flow")
     with pytest.raises(ConfigError):
         ModelConfig(latent_sizes=(8, 4), hidden_sizes=(16,))
+    # found by editing every setting of a --config file (session 18): NaN trained without a word,
+    # the huge ones overflowed (OverflowError, RuntimeError), an unknown task made a model no command could use
+    for bad, message in ((dict(sigma_t=float("nan")), "sigma_t, mdn_sigma, cvae_sigma and g_scale must be positive"),
+                         (dict(sigma_t=1e308), "at most 1e6"), (dict(free_bits=1e308), "free_bits must lie in"),
+                         (dict(min_logvar=-1e308), "min_logvar and decoder_min_logvar must lie in"),
+                         (dict(task="deblurring"), "task must be one of relighting, resaturation, motion or synthetic")):
+        with pytest.raises(ConfigError, match=message):
+            ModelConfig(**bad)
     cfg = ModelConfig(tie="mdn", mixtures=12)
     assert ModelConfig.from_dict(cfg.to_dict()) == cfg
     assert cfg.display_name == "MDN K=12" and cfg.tied_dims == cfg.code_dim

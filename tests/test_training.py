@@ -6,6 +6,7 @@ import hashlib
 import json
 import math
 import os
+import re
 import subprocess
 import sys
 import weakref
@@ -356,7 +357,11 @@ def test_schedules_from_first_principles():
     (dict(lpp_neighbours=0), "lpp_neighbours and max_skips"),
     (dict(spike_patience=-1), "spike_patience must be 0"),
     (dict(num_threads=-1), "num_threads"),
-    (dict(seed=-1), "seed must be 0 or more"),  # was a numpy traceback when the first epoch began
+    (dict(seed=-1), re.escape("seed must lie in [0, 2^63), got -1")),  # was a numpy traceback when the first epoch began
+    # found by editing every setting of a --config file (session 18): each was a traceback
+    (dict(seed=2**70), re.escape("seed must lie in [0, 2^63)")),
+    (dict(num_threads=2**70), "num_threads must be 0 .* at most 4096"),
+    (dict(weight_decay=1e308), re.escape("weight_decay must lie in [0, 1]")),
 ])
 def test_train_config_refuses_values_the_schedules_cannot_use(bad, message):
     with pytest.raises(ConfigError, match=message):
