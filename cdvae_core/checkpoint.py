@@ -374,4 +374,10 @@ def load_state(out_dir: str | os.PathLike) -> TrainState | None:
         raise StateLoadError(f"{path} is incomplete or damaged (missing or malformed {exc})") from exc
     if not isinstance(state.meta, dict):
         raise StateLoadError(f"{path} is incomplete or damaged (its 'meta' is not an object)")
+    # counters as whole numbers in range (an edited -1 epoch failed in range(), a 2^70 step overflowed)
+    for name, value in (("epoch", header["epoch"]), ("step", header["step"]),
+                        ("meta.spike_run", state.meta.get("spike_run", 0))):
+        if type(value) is not int or not 0 <= value < 2**53:
+            raise StateLoadError(f"{path} is incomplete or damaged ({name} must be a whole number >= 0, "
+                                 f"got {json.dumps(value)})")
     return state

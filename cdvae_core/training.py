@@ -203,6 +203,14 @@ def train(
         error = None  # no cycle through this frame's traceback
 
 
+def _hyperparameters(optimizer: torch.optim.Optimizer, like: list[dict[str, Any]] | None = None) -> list[dict[str, Any]]:
+    """Each parameter group's settings but its parameters, as JSON has them (betas a list); with
+    ``like``, only the keys that ``like``'s groups have (another torch may add its own)."""
+    groups = [{k: v for k, v in g.items() if k != "params" and (like is None or k in like[min(i, len(like) - 1)])}
+              for i, g in enumerate(optimizer.param_groups)]
+    return json.loads(json.dumps(groups, default=str))
+
+
 def _run(pairs, model_cfg, train_cfg, out: Path, resume: bool, env: D.Dist, controls: Controls) -> Iterator[Progress]:
     fingerprint = data_fingerprint(pairs)
     state = None
@@ -228,11 +236,17 @@ def _run(pairs, model_cfg, train_cfg, out: Path, resume: bool, env: D.Dist, cont
         data_meta = state.meta.get("data", {})
         ckpt.check_state_dict(model, state.model, out / ckpt.STATE_FILE)
         model.load_state_dict(state.model)
+        fresh = _hyperparameters(optimizer)
         try:
             optimizer.load_state_dict(state.optimizer)
         except (KeyError, TypeError, ValueError, RuntimeError) as exc:
             raise ckpt.StateLoadError(f"{out / ckpt.STATE_FILE}: the optimizer state does not fit the model "
                                       f"({' '.join(str(exc).split())})") from exc
+        # the settings were checked equal to the run's, so the saved optimizer's must be the ones they
+        # make: an edited lr, betas or eps was a TypeError or KeyError in the first step, NaN trained on
+        if _hyperparameters(optimizer, fresh) != fresh:
+            raise ckpt.StateLoadError(f"{out / ckpt.STATE_FILE} is damaged: its optimizer settings "
+                                      f"{_hyperparameters(optimizer, fresh)} are not the run's {fresh}")
     else:
         yield Progress("lpp", 0, 1, "fitting LPP guidance targets on the training split")
         targets, lpp_meta = compute_targets(pairs, model_cfg, train_cfg)

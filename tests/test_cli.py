@@ -258,6 +258,27 @@ def test_resume_from_a_damaged_checkpoint_is_a_one_line_error_and_changes_nothin
         before = digest(run)
         one_line_error(capsys, train_cli.main(base + ["--out", str(run)]), needle)
         assert digest(run) == before
+    # an edited header (session 18 edited its every key: 650 checkpoints): an optimizer setting
+    # that was a TypeError or KeyError in the first step, or NaN that trained on; counters that
+    # failed in range() or overflowed
+    for name, edit, needle in (
+            ("lr", lambda h: h["optimizer"]["param_groups"][0].update(lr="x"), "its optimizer settings"),
+            ("eps_nan", lambda h: h["optimizer"]["param_groups"][0].update(eps=float("nan")), "its optimizer settings"),
+            ("betas", lambda h: h["optimizer"]["param_groups"][0].pop("betas"), "its optimizer settings"),
+            ("epoch", lambda h: h.update(epoch=-1), "epoch must be a whole number >= 0, got -1"),
+            ("step", lambda h: h.update(step=2**70), "step must be a whole number >= 0"),
+            ("spike_run", lambda h: h["meta"].update(spike_run="x"), 'meta.spike_run must be a whole number >= 0, got "x"')):
+        run = tmp_path / name
+        shutil.copytree(trained / "model", run)
+        state = run / "checkpoint" / "state.safetensors"
+        with safe_open(str(state), framework="pt") as handle:
+            header = json.loads(handle.metadata()["state"])
+        header["epoch"] = 0  # mid-run: the resume has an epoch to train
+        edit(header)
+        save_file(load_file(str(state)), str(state), metadata={"state": json.dumps(header)})
+        before = digest(run)
+        one_line_error(capsys, train_cli.main(base + ["--out", str(run)]), needle)
+        assert digest(run) == before
 
 
 def test_split_values_are_checked_before_the_int8_cast(tmp_path):
