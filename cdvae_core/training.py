@@ -132,7 +132,7 @@ def _metrics_rows(out: Path, upto_epoch: int) -> list[str]:
     if not path.exists():
         return []
     keep = []
-    for line in path.read_text("utf-8").splitlines():
+    for line in path.read_text("utf-8", errors="replace").splitlines():  # a damaged line is dropped below
         try:
             row = json.loads(line)
         except json.JSONDecodeError:

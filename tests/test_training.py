@@ -302,7 +302,8 @@ def test_resume_keeps_metric_rows_and_drops_stray_lines(tmp_path):
     model_cfg, train_cfg = tiny_cfgs(epochs=1)
     run_all(training.train(pairs, model_cfg, train_cfg, tmp_path / "run"))
     path = tmp_path / "run" / ckpt.METRICS_FILE
-    path.write_text(path.read_text() + "[1]\n" + '{"epoch": "x"}\n' + "7\n")
+    # and bytes that are not UTF-8 (a damaged sector): a UnicodeDecodeError traceback before
+    path.write_bytes(path.read_bytes() + b"[1]\n" + b'{"epoch": "x"}\n' + b"7\n" + b"\xff\xfe\x00 garbage\n")
     run_all(training.train(pairs, model_cfg, replace(train_cfg, epochs=2), tmp_path / "run", resume=True))
     assert [r["epoch"] for r in metrics_rows(tmp_path / "run")] == [1, 2]
 
