@@ -265,18 +265,25 @@ def test_malformed_annotation_values_are_dropped_not_fatal(coco, tmp_path, capsy
         dict(good, id=4, image_id=3, bbox=[float("nan"), 0, 10, 10]),
         dict(good, id=5, image_id=3, area=float("nan")),
         dict(good, id=6, image_id=4, bbox="0 0 10 10"),
+        # finite but far too large (session 18): an infinite guidance feature failed the run at its end
+        dict(good, id=7, image_id=1, area=1e308),
+        dict(good, id=8, image_id=1, bbox=[-100, 20, 1e308, 1e308]),
+        dict(good, id=9, image_id=4, bbox=[2 * W, 0, 10, 10]),  # wholly outside the photo
     ]
     ann = _with_annotations(coco, tmp_path, anns)
     src = coco_source(coco["images"], ann)
     rows = {item.name: item.boxes for item in src.items}
-    assert src.description["annotations_dropped"] == 3
+    assert src.description["annotations_dropped"] == 4
     assert np.isfinite(np.concatenate([r for r in rows.values() if len(r)])).all()
     np.testing.assert_allclose(rows["COCO_train2014_000000000002.jpg"][:, 5], [0.5])  # area from the box
+    # cut to the photo: the whole photo's area at most, the box within [0, 1]
+    np.testing.assert_allclose(rows["COCO_train2014_000000000001.jpg"][:, 1:], [[0, 0, 0.5, 1, 0.5], [0, 0, 0.5, 1, 1.0],
+                                                                              [0, 20 / H, 1, 1, 0.5]], atol=1e-6)
     pairs = run(prepare_pairs(("coco", coco["images"], ann), "resaturation"))
-    assert np.isfinite(pairs.fc).all() and pairs.meta["source"]["annotations_dropped"] == 3
+    assert np.isfinite(pairs.fc).all() and pairs.meta["source"]["annotations_dropped"] == 4
     rc = prepare_main(["--task", "resaturation", "--coco", str(coco["images"]), str(ann), "--out", str(tmp_path / "o.npz"),
                        "--workers", "1", "--quiet"])
-    assert rc == 0 and "dropped 3 unusable annotation(s)" in capsys.readouterr().out
+    assert rc == 0 and "dropped 4 unusable annotation(s)" in capsys.readouterr().out
 
 
 @pytest.mark.parametrize("change, message", [
@@ -284,6 +291,11 @@ def test_malformed_annotation_values_are_dropped_not_fatal(coco, tmp_path, capsy
     (lambda d: d["images"][1].update(id=d["images"][0]["id"]), "images id 1 is listed more than once"),
     (lambda d: d["categories"][0].update(id="1"), "'categories' ids mix numbers and strings"),
     (lambda d: d["annotations"][0].update(category_id=None), "annotations category_id None"),
+    # annotation ids key pycocotools' index too: missing was a KeyError, a list a TypeError, and a
+    # repeated one silently showed one annotation twice in place of the other
+    (lambda d: d["annotations"][0].pop("id"), "1 'annotations' entries lack id/image_id/category_id"),
+    (lambda d: d["annotations"][0].update(id=[1, 2]), "annotations id \\[1, 2\\] is not a whole number"),
+    (lambda d: d["annotations"][1].update(id=d["annotations"][0]["id"]), "annotations id 1 is listed more than once"),
 ])
 def test_bad_ids_are_a_clear_error(coco, tmp_path, capsys, change, message):
     """Ids pycocotools cannot index or sort used to end in a TypeError traceback (exit 1); two

@@ -56,7 +56,8 @@ def load_coco(annotations: str | Path) -> COCO:
         raise DataError(f"{path} is not a COCO annotation file: no 'images' list")
     if not isinstance(data.get("categories", []), list) or not isinstance(data.get("annotations", []), list):
         raise DataError(f"{path} is not a COCO annotation file: 'categories' and 'annotations' must be lists")
-    for key, required in (("images", ("id", "file_name")), ("categories", ("id",)), ("annotations", ("image_id", "category_id"))):
+    for key, required in (("images", ("id", "file_name")), ("categories", ("id",)),
+                          ("annotations", ("id", "image_id", "category_id"))):
         bad = [entry for entry in data.get(key, []) if not isinstance(entry, dict) or any(k not in entry for k in required)]
         if bad:
             raise DataError(f"{path} is not a COCO annotation file: {len(bad)} '{key}' entries lack {'/'.join(required)}")
@@ -76,15 +77,17 @@ def _check_ids(path: Path, data: dict) -> None:
     string, one kind per list, and image and category ids unique. Otherwise createIndex raised
     a TypeError (a list id), the category sort crashed (mixed kinds), or pycocotools silently
     kept only the last of two entries sharing an id."""
-    for key, fields in (("images", ("id",)), ("categories", ("id",)), ("annotations", ("image_id", "category_id"))):
+    for key, fields in (("images", ("id",)), ("categories", ("id",)), ("annotations", ("id", "image_id", "category_id"))):
         for name in fields:
             values = [entry[name] for entry in data[key]]
             bad = [v for v in values if isinstance(v, bool) or not isinstance(v, (int, str))]
             if bad:
                 raise DataError(f"{path} is not a COCO annotation file: {key} {name} {bad[0]!r} is not a whole number or string")
-            if key != "annotations" and len({type(v) for v in values}) > 1:
+            if name != "id":  # references: checked against the lists they point into, not for kind or repeats
+                continue
+            if len({type(v) for v in values}) > 1:
                 raise DataError(f"{path} is not a COCO annotation file: '{key}' ids mix numbers and strings")
-            if key != "annotations" and len(set(values)) != len(values):
+            if len(set(values)) != len(values):
                 twice = next(v for v, k in Counter(values).items() if k > 1)
                 raise DataError(f"{path} is not a COCO annotation file: {key} id {twice!r} is listed more than once")
 
@@ -124,11 +127,14 @@ def _annotation_rows(coco: COCO, image: dict, cat_index: dict[int, int]) -> tupl
             dropped += 1
             continue
         x, y, w, h = (float(v) for v in bbox)
-        if w <= 0 or h <= 0:
+        # the box cut to the image and the area to its size, so that no value, however large,
+        # gives an infinite guidance feature (an area of 1e308 failed the whole run at its end)
+        x0, y0, x1, y1 = max(x, 0.0), max(y, 0.0), min(x + w, width), min(y + h, height)
+        if w <= 0 or h <= 0 or x1 <= x0 or y1 <= y0:
             dropped += 1
             continue
-        area = area if area is not None else w * h
-        rows.append([cat, x / width, y / height, (x + w) / width, (y + h) / height, area / (width * height)])
+        area = area if area is not None and area > 0 else w * h
+        rows.append([cat, x0 / width, y0 / height, x1 / width, y1 / height, min(area / (width * height), 1.0)])
     return np.asarray(rows, np.float32).reshape(-1, 6), dropped
 
 
