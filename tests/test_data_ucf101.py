@@ -112,6 +112,18 @@ def test_ucf101_other_split_and_errors(ucf, tmp_path):
         run(prepare_pairs(("ucf101", empty, ucf["splits"]), "motion"))
 
 
+@pytest.mark.parametrize("line", ["99999999999 Archery", "0 Archery", "\u00b2 Archery", "1"])
+def test_a_class_index_out_of_range_is_a_clear_error(ucf, tmp_path, line):
+    """An index of 99999999999 built a names list that long (a MemoryError), "²" passed
+    isdigit() and failed int() (a ValueError traceback), 0 named label -1, which means unknown."""
+    from cdvae_core.data.ucf101 import read_class_index
+
+    path = tmp_path / "classInd.txt"
+    path.write_text(f"1 ApplyEyeMakeup\n{line}\n", encoding="utf-8")
+    with pytest.raises(DataError, match="line 2 is not 'INDEX Class' with INDEX from 1 to 10000"):
+        read_class_index(path)
+
+
 def test_video_folder_with_seeded_split(ucf):
     pairs = run(prepare_pairs(("folder", ucf["videos"]), "motion", seed=3))
     assert len(pairs) == 24 and set(np.unique(pairs.split)) == {0, 1}

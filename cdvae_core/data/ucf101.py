@@ -16,6 +16,7 @@ from .items import VideoItem
 from .source import Source
 
 SPLITS = (1, 2, 3)
+MAX_CLASSES = 10_000  # UCF101 has 101; a larger index is a typo
 
 
 def read_class_index(path: Path) -> dict[str, int]:
@@ -29,8 +30,11 @@ def read_class_index(path: Path) -> dict[str, int]:
         parts = line.split()
         if not parts:
             continue
-        if len(parts) != 2 or not parts[0].isdigit():
-            raise DataError(f"{path} line {number} is not 'INDEX Class': {line.strip()[:60]!r}")
+        # ASCII digits only ("²".isdigit() is true and int() refuses it), and an index a class
+        # list can have: the names list is as long as the largest (99999999999 was a MemoryError)
+        if len(parts) != 2 or not (parts[0].isascii() and parts[0].isdigit()) or not 1 <= int(parts[0]) <= MAX_CLASSES:
+            raise DataError(f"{path} line {number} is not 'INDEX Class' with INDEX from 1 to {MAX_CLASSES}: "
+                            f"{line.strip()[:60]!r}")
         classes[parts[1]] = int(parts[0]) - 1
     if not classes:
         raise DataError(f"{path} lists no classes")
