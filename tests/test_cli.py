@@ -190,6 +190,29 @@ def test_bad_schedule_values_are_refused_before_anything_is_written(trained, tmp
         assert not (tmp_path / "run").exists()  # so the corrected command can use the same --out
 
 
+def test_counts_past_any_sensible_run_are_refused_at_once(trained, tmp_path, capsys):
+    """Found by giving every numeric flag 0, -1, NaN, inf, 1e308, 2^70 and text (session 18):
+    --nll-k 2^70 ran for ever, and 2^70 seeds, threads or workers were tracebacks."""
+    model, pairs = str(trained / "model"), str(trained / "pairs.npz")
+    huge = str(2**70)
+    for main, argv, needle in (
+            (evaluate.main, ["--model", model, "--pairs", pairs, "--nll-k", huge], "--nll-k must lie in [0, 10000]"),
+            (evaluate.main, ["--model", model, "--pairs", pairs, "--samples", f"3,{huge}"], "--samples must lie in [1, 10000]"),
+            (sample.main, ["--model", model, "--pairs", pairs, "--n", huge, "--out", str(tmp_path / "s.npz")],
+             "--n must lie in [1, 10000]"),
+            (sample.main, ["--model", model, "--pairs", pairs, "--n", "0", "--out", str(tmp_path / "s.npz")],
+             "--n must lie in [1, 10000], got 0"),
+            (sample.main, ["--model", model, "--pairs", pairs, "--n", "2", "--seed", huge, "--out", str(tmp_path / "s.npz")],
+             "--seed must lie in [0, 2^62)"),
+            (evaluate.main, ["--model", model, "--pairs", pairs, "--seed", "-1"], "--seed must lie in [0, 2^62), got -1"),
+            (train_cli.main, ["--pairs", pairs, "--config", str(trained / "cfg.json"), "--seed", huge, "--out",
+                              str(tmp_path / "run")], "seed must lie in [0, 2^63)"),
+            (train_cli.main, ["--pairs", pairs, "--config", str(trained / "cfg.json"), "--threads", huge, "--out",
+                              str(tmp_path / "run")], "at most 4096")):
+        one_line_error(capsys, main(argv), needle)
+    assert not any(tmp_path.iterdir())
+
+
 def test_help_states_the_dataclass_defaults():
     helps = {a.dest: a.help for a in train_cli.build_parser()._actions}
     for dest, value in (("guidance_end", TrainConfig.guidance_end), ("guidance_start", TrainConfig.guidance_start),

@@ -256,7 +256,20 @@ def test_cli_refuses_an_unusable_out_before_any_work(tmp_path, capsys, monkeypat
         err = capsys.readouterr().err.strip().splitlines()
         assert err == [f"cdvae-prepare: error: {flag} must be a finite number >= 0, got {float(value)}"]
         assert not out.exists()
+    # found by giving every flag odd values (session 18): 2^70 workers were an OverflowError, a
+    # built-in run of 2^70 crops ran for ever, and argparse's own errors came with its usage block
+    huge = str(2**70)
+    for flags, message in ((["--workers", huge], f"--workers must be at most 256, got {huge}"),
+                           (["--split", "4"], "argument --split: invalid choice: 4 (choose from 1, 2, 3) (see --help)"),
+                           (["--workers", "x"], "argument --workers: invalid int value: 'x' (see --help)")):
+        assert prepare_main(["--task", "motion", "--builtin", "--limit", "4", *flags, "--out", str(tmp_path / "w.npz"),
+                             "--quiet"]) == 2
+        err = capsys.readouterr().err.strip().splitlines()
+        assert err == [f"cdvae-prepare: error: {message}"]
     assert not started
+    assert prepare_main(["--task", "motion", "--builtin", "--limit", huge, "--out", str(tmp_path / "w.npz"), "--quiet"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "the built-in source makes at most 1,000,000 crops or clips" in err[0]
 
 
 def test_cli_write_failure_is_one_line_and_leaves_nothing(tmp_path, capsys, monkeypatch):

@@ -79,14 +79,36 @@ def run_main(prog: str, body: Callable[[], int]) -> int:
         raise
 
 
+# the most samples per image (or importance samples per pair) a command draws: far beyond the
+# paper's 100, and short of a count that would run for days or fill the memory (a mistyped
+# --nll-k 1180591620717411303424 ran for ever)
+MAX_DRAWS = 10_000
+
+
+def check_draws(flag: str, value: int, least: int = 1) -> None:
+    """CliError unless ``least`` <= value <= MAX_DRAWS."""
+    if not least <= value <= MAX_DRAWS:
+        raise CliError(f"{flag} must lie in [{least}, {MAX_DRAWS}], got {value}")
+
+
+MAX_SEED = 2**62  # seeds of the commands that draw; pair i draws with seed + i, within torch's 64 bits
+
+
+def check_seed(value: int) -> None:
+    """CliError unless 0 <= value < MAX_SEED (2^70 was an OverflowError inside torch)."""
+    if not 0 <= value < MAX_SEED:
+        raise CliError(f"--seed must lie in [0, 2^62), got {value}")
+
+
 def parse_samples(text: str) -> list[int]:
-    """"3,10,30" -> [3, 10, 30] (positive, sorted, unique)."""
+    """"3,10,30" -> [3, 10, 30] (positive, at most MAX_DRAWS, sorted, unique)."""
     try:
         values = sorted({int(part) for part in text.split(",") if part.strip()})
     except ValueError as exc:
         raise CliError(f"--samples must be comma-separated whole numbers, got {text!r}") from exc
     if not values or values[0] < 1:
         raise CliError(f"--samples needs positive sample counts, got {text!r}")
+    check_draws("--samples", values[-1])
     return values
 
 

@@ -24,8 +24,8 @@ import numpy as np
 from ..atomic import write_text_atomic
 from ..distinct import DISTINCT_POOL, MAX_POOL
 from ..pairs import load_pairs
-from .common import (PAPER_SAMPLES, CliError, Parser, check_channels, check_output_file, method_name,
-                     model_samples, parse, parse_samples, progress_bar, run_main)
+from .common import (PAPER_SAMPLES, CliError, Parser, check_channels, check_draws, check_output_file, check_seed,
+                     method_name, model_samples, parse, parse_samples, progress_bar, run_main)
 
 PROG = "cdvae-eval"
 VARIANCE_SAMPLES = 100  # DESIGN: variance at 16 grid points over 100 samples
@@ -126,9 +126,9 @@ def _body(argv: Sequence[str] | None) -> int:
             if value is not None:
                 raise CliError(f"{flag} goes with --model; the nearest neighbour is deterministic and has no likelihood")
     args.seed = 0 if args.seed is None else args.seed
+    check_seed(args.seed)
     args.nll_k = NLL_K if args.nll_k is None else args.nll_k
-    if args.nll_k < 0:
-        raise CliError("--nll-k must be 0 or more")
+    check_draws("--nll-k", args.nll_k, least=0)
     if args.model is not None and args.sigma is not None:
         raise CliError("--sigma goes with --nearest-neighbour; a --model is evaluated as trained")
     if args.distinct is not None:

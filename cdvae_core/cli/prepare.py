@@ -23,15 +23,19 @@ from tqdm import tqdm
 
 from ..pairs import save_pairs
 from ..tasks import TASK_NAMES
-from .common import CliError, check_output_file, interactive, library_warnings
+from .common import CliError, Parser, check_output_file, interactive, library_warnings
 from ..data.errors import DataError
 from ..data.features import FeatureSettings
 from ..data.prepare import prepare_pairs
 from ..data.ucf101 import SPLITS
 
 
+MAX_WORKERS = 256  # worker processes; each holds a copy of the decoders
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="cdvae-prepare", description="Make a CDVAE pair file (.npz) from photos or videos.")
+    # one-line errors like the other commands (argparse's own printed its usage block first)
+    parser = Parser(prog="cdvae-prepare", description="Make a CDVAE pair file (.npz) from photos or videos.")
     parser.add_argument("--task", required=True, choices=TASK_NAMES, help="which (x_c, x_g) pairs to make")
     source = parser.add_mutually_exclusive_group(required=True)
     source.add_argument("--coco", nargs=2, metavar=("IMAGES_DIR", "ANNOTATIONS"), help="MS-COCO image folder and instances JSON")
@@ -112,7 +116,10 @@ class PrepareBar:
 
 
 def _main(argv: list[str] | None) -> int:
-    args = build_parser().parse_args(argv)
+    try:
+        args = build_parser().parse_args(argv)
+    except SystemExit as exc:  # --help (0) and usage errors (2, said in one line), as run_main returns them
+        return exc.code if isinstance(exc.code, int) else 2
     features = FeatureSettings(label_weight=args.label_weight, layout_weight=args.layout_weight,
                                orientation_weight=args.orientation_weight)
     start = time.monotonic()
@@ -125,6 +132,8 @@ def _main(argv: list[str] | None) -> int:
                             ("--orientation-weight", args.orientation_weight)):
             if not math.isfinite(value) or value < 0:
                 raise CliError(f"{flag} must be a finite number >= 0, got {value}")
+        if args.workers > MAX_WORKERS:  # 2^70 was an OverflowError from the process pool
+            raise CliError(f"--workers must be at most {MAX_WORKERS}, got {args.workers}")
         gen = prepare_pairs(_source(args), args.task, limit=args.limit, seed=args.seed,
                             test_fraction=args.test_fraction, workers=max(1, args.workers), features=features)
         while True:

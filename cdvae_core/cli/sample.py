@@ -28,7 +28,8 @@ import numpy as np
 from ..atomic import unwritable_reason, write_with
 from ..distinct import DISTINCT_POOL, MAX_POOL
 from ..pairs import TEST, load_pairs
-from .common import CliError, Parser, check_channels, check_output_file, parse, progress_bar, run_main
+from .common import (CliError, Parser, check_channels, check_draws, check_output_file, check_seed, parse, progress_bar,
+                     run_main)
 
 PROG = "cdvae-sample"
 
@@ -116,8 +117,8 @@ def _body(argv: Sequence[str] | None) -> int:
     if missing:  # argparse's wording, now that --reproduce makes them optional
         raise CliError(f"the following arguments are required: {', '.join(missing)}")
     args.seed = 0 if args.seed is None else args.seed
-    if args.n < 1:
-        raise CliError("--n must be at least 1")
+    check_seed(args.seed)
+    check_draws("--n", args.n)
     if args.distinct is not None and args.distinct < args.n:
         raise CliError(f"--distinct {args.distinct}: the pool must hold at least the --n {args.n} results")
     if args.distinct is not None and args.distinct > MAX_POOL:

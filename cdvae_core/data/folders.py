@@ -59,6 +59,9 @@ def folder_source(folder: str | Path, motion: bool) -> Source:
     return Source("folder", items, {"folder": str(root), "images": len(images), "videos": len(videos)})
 
 
+MAX_BUILTIN_ITEMS = 1_000_000  # 20 GB of motion pairs at 32x32: more is a typo, not a data set
+
+
 def builtin_source(motion: bool, count: int | None = None, seed: int = 0, test_fraction: float = 0.1) -> Source:
     """``count`` random crops (photo tasks) or synthetic clips (motion) of the shipped photos;
     for motion, PROCEDURAL_SHARE of the training clips come from procedural scenes instead."""
@@ -67,6 +70,9 @@ def builtin_source(motion: bool, count: int | None = None, seed: int = 0, test_f
         raise DataError("no built-in photos found (scikit-image / scikit-learn data and assets/images are missing)")
     if count is None:
         count = default_item_count(motion)
+    if count > MAX_BUILTIN_ITEMS:  # each is made here, one by one: 2^70 of them ran for ever
+        raise DataError(f"the built-in source makes at most {MAX_BUILTIN_ITEMS:,} crops or clips, asked for {count:,} "
+                        "(their pairs alone would take tens of gigabytes)")
     rng = np.random.default_rng(seed)
     items = []
     n_test = max(1, int(round(test_fraction * count))) if count > 1 else 0
