@@ -59,7 +59,7 @@ class PairSet:
         labels = self.meta.get("labels")
         meta = self.meta
         if isinstance(labels, list) and len(labels) == len(self):  # one per pair: they follow the pairs
-            meta = {**meta, "labels": [labels[i] for i in np.asarray(index).reshape(-1).tolist()]}
+            meta = {**meta, "labels": [labels[i] for i in np.arange(len(self))[index].tolist()]}  # any index numpy takes
         return replace(
             self,
             xc=self.xc[index],
