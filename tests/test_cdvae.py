@@ -234,7 +234,8 @@ def test_config_rejects_unknown_and_bad_settings():
     for bad, message in ((dict(sigma_t=float("nan")), "sigma_t, mdn_sigma, cvae_sigma and g_scale must be positive"),
                          (dict(sigma_t=1e308), "at most 1e6"), (dict(free_bits=1e308), "free_bits must lie in"),
                          (dict(min_logvar=-1e308), "min_logvar and decoder_min_logvar must lie in"),
-                         (dict(task="deblurring"), "task must be one of relighting, resaturation, motion or synthetic")):
+                         (dict(task="deblurring"), "task must be one of relighting, resaturation, motion or synthetic"),
+                         (dict(channels_g=2**70), "channels_c and channels_g at most 64")):
         with pytest.raises(ConfigError, match=message):
             ModelConfig(**bad)
     cfg = ModelConfig(tie="mdn", mixtures=12)
