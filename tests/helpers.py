@@ -38,3 +38,22 @@ class Terminal:
 
     def isatty(self) -> bool:
         return True
+
+
+DELETE = "<delete>"  # edited_json's value that removes the key
+
+
+def edited_json(doc: dict, path: tuple, value) -> dict:
+    """A deep copy of JSON object ``doc`` with the key at ``path`` (keys into nested objects) set
+    to ``value``, or removed for DELETE: a file edited by hand, for bad-input tests."""
+    import copy
+
+    edited = copy.deepcopy(doc)
+    node = edited
+    for key in path[:-1]:
+        node = node[key]
+    if value == DELETE:
+        del node[path[-1]]
+    else:
+        node[path[-1]] = value
+    return edited

@@ -15,7 +15,7 @@ from cdvae_core.config import ModelConfig, TrainConfig
 from cdvae_core.model import build_model
 from cdvae_core.postprocess import read_image
 
-from helpers import TINY
+from helpers import DELETE, TINY, edited_json
 from test_cli import one_line_error
 from test_postprocess_export import old_sidecar
 
@@ -117,10 +117,10 @@ NAN = float("nan")
 @pytest.mark.parametrize("where,value,needle", [
     (("source",), None, '"source" must be an object, got null'),
     (("source", "path"), 5, '"source.path" must be a string or null, got 5'),
-    (("source", "sha256"), "<del>", '"source.sha256" must be a string, got null'),
+    (("source", "sha256"), DELETE, '"source.sha256" must be a string, got null'),
     (("model",), [], '"model" must be an object, got []'),
     (("model", "dir"), True, '"model.dir" must be a string or null, got true'),
-    (("model", "dir"), "<del>", "no model directory recorded"),
+    (("model", "dir"), DELETE, "no model directory recorded"),
     (("settings",), "x", '"settings" must be an object, got "x"'),
     (("files",), 5, '"files" must be an object, got 5'),
     (("settings", "upsample"), [], '"settings": upsample and upsample.segments must be objects'),
@@ -143,15 +143,7 @@ def test_reproduce_names_the_bad_part_of_an_edited_sidecar(exported, capsys, whe
     import json
 
     side = exported / "out" / "photo_000.json"
-    data = json.loads(side.read_text())
-    node = data
-    for key in where[:-1]:
-        node = node[key]
-    if value == "<del>":
-        del node[where[-1]]
-    else:
-        node[where[-1]] = value
-    (exported / "edited.json").write_text(json.dumps(data))
+    (exported / "edited.json").write_text(json.dumps(edited_json(json.loads(side.read_text()), where, value)))
     capsys.readouterr()
     one_line_error(capsys, sample.main(["--reproduce", str(exported / "edited.json"), "--out", str(exported / "r.png")]),
                    needle)

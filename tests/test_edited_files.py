@@ -6,7 +6,6 @@ ended in a traceback from deep inside). CI runs every SPREAD-th edit; CDVAE_EDIT
 
 from __future__ import annotations
 
-import copy
 import json
 import os
 import shutil
@@ -23,9 +22,9 @@ from cdvae_core.cli import sample
 from cdvae_core.config import ModelConfig, TrainConfig
 from cdvae_core.model import build_model
 
-from helpers import TINY
+from helpers import DELETE, TINY, edited_json
 
-VALUES = ["<delete>", None, "x", -1, 0, 1e308, [], {}, True, float("nan"), 2**70]
+VALUES = [DELETE, None, "x", -1, 0, 1e308, [], {}, True, float("nan"), 2**70]
 SPREAD = 1 if os.environ.get("CDVAE_EDITS") == "all" else 9  # every SPREAD-th edit in a default run
 
 
@@ -39,19 +38,7 @@ def key_paths(doc: dict[str, Any], prefix: tuple = ()) -> Iterator[tuple]:
 
 def edits(doc: dict[str, Any]) -> list[tuple[tuple, Any, dict[str, Any]]]:
     """(path, value, edited copy) for every key and value, every SPREAD-th of them."""
-    out = []
-    for path in key_paths(doc):
-        for value in VALUES:
-            edited = copy.deepcopy(doc)
-            node = edited
-            for key in path[:-1]:
-                node = node[key]
-            if value == "<delete>":
-                del node[path[-1]]
-            else:
-                node[path[-1]] = value
-            out.append((path, value, edited))
-    return out[::SPREAD]
+    return [(path, value, edited_json(doc, path, value)) for path in key_paths(doc) for value in VALUES][::SPREAD]
 
 
 @pytest.fixture(scope="module")
