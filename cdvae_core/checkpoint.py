@@ -194,7 +194,42 @@ def load_embedding_arrays(path: str | os.PathLike) -> dict[str, np.ndarray] | No
             continue
         if value.dim() == 0 or value.shape[0] != n:  # a 0-d tensor has no rows (shape[0] would raise)
             raise ModelLoadError(f"{emb_path}: {key!r} has {value.shape[0] if value.dim() else 0} rows, 'split' has {n}")
-    return {k: v.numpy() for k, v in tensors.items()}
+    arrays = {k: v.numpy() for k, v in tensors.items()}
+    problem = _embedding_problem(arrays)
+    if problem:
+        raise ModelLoadError(f"{emb_path}: {problem}")
+    return arrays
+
+
+# the arrays of embedding.safetensors with their dimensions and kinds of number: "f" any real
+# number, finite; "i" whole numbers (any integer or bool dtype) from the given lowest value up
+_EMBEDDING_ARRAYS: dict[str, tuple[int, str, int | None]] = {
+    "lpp_c": (2, "f", None), "codes_c": (2, "f", None), "xc_thumbs": (4, "f", None), "tie_drift": (1, "f", None),
+    "split": (1, "i", 0), "labels": (1, "i", -1), "index": (1, "i", 0),
+}
+
+
+def _embedding_problem(arrays: dict[str, np.ndarray]) -> str:
+    """What is wrong with an embedding's arrays, or "". Found by editing them one by one (session
+    19): a flattened lpp_c or codes_c, or one of no columns, was an IndexError in the Studio's
+    scatter plot, NaN thumbnails a RuntimeWarning, fractional or negative indices and labels were
+    cast without a word, and a split of 5 showed a point as neither train nor test."""
+    for key, (ndim, kind, lowest) in _EMBEDDING_ARRAYS.items():
+        value = arrays.get(key)
+        if value is None:
+            continue
+        if value.ndim != ndim or (ndim > 1 and 0 in value.shape[1:]):
+            return f"{key!r} must have {ndim} non-empty dimension(s), got shape {value.shape}"
+        if kind == "f":
+            if value.dtype.kind not in "iuf" or not np.isfinite(value).all():
+                return f"{key!r} must hold finite numbers"
+        elif value.dtype.kind not in "biu" or (value.size and value.min() < lowest):
+            return f"{key!r} must hold whole numbers from {lowest} up"
+    if arrays["split"].size and arrays["split"].max() > 1:
+        return "'split' may hold only 0 (train) and 1 (test)"
+    if "tie_drift" in arrays and arrays["tie_drift"].size and arrays["tie_drift"].min() < 0:
+        return "'tie_drift' must hold distances >= 0"
+    return ""
 
 
 def load_torch_model(path: str | os.PathLike) -> tuple[torch.nn.Module, dict[str, Any]]:
@@ -250,7 +285,7 @@ class TrainEmbedding:
             try:
                 lpp = LPP.from_arrays(arrays, prefix="lpp.")
             except LPPError as exc:
-                raise ModelLoadError(f"{EMBEDDING_FILE}: bad LPP arrays ({exc})") from exc
+                raise ModelLoadError(f"bad LPP arrays ({exc})") from exc
         return cls(
             lpp_c=arrays["lpp_c"].astype(np.float32),
             codes_c=arrays["codes_c"].astype(np.float32) if "codes_c" in arrays else None,
@@ -274,8 +309,31 @@ def load_model(path: str | os.PathLike):
 
     model, _ = load_torch_model(path)
     arrays = load_embedding_arrays(path)
-    embedding = None if arrays is None else TrainEmbedding.from_arrays(arrays)
-    return Predictor(model, task=model.cfg.task, embedding=embedding, path=str(path))
+    try:
+        embedding = None if arrays is None else TrainEmbedding.from_arrays(arrays)
+    except ModelLoadError as exc:
+        raise ModelLoadError(f"{Path(path) / EMBEDDING_FILE}: {exc}") from exc
+    predictor = Predictor(model, task=model.cfg.task, embedding=embedding, path=str(path))
+    if embedding is not None:
+        problem = _embedding_mismatch(embedding, predictor)
+        if problem:
+            raise ModelLoadError(f"{Path(path) / EMBEDDING_FILE}: {problem}")
+    return predictor
+
+
+def _embedding_mismatch(embedding: "TrainEmbedding", predictor) -> str:
+    """Where an embedding's arrays disagree with its model (the Studio places the scatter plot's
+    samples by their codes and opens the thumbnails as the model's x_c), or ""."""
+    cfg = predictor.config
+    if embedding.codes_c is not None and embedding.codes_c.shape[1] != predictor.code_dim:
+        return f"'codes_c' has {embedding.codes_c.shape[1]} columns, the model's code {predictor.code_dim}"
+    thumbs = embedding.xc_thumbs
+    if thumbs is not None and thumbs.shape[1:] != (cfg.channels_c, cfg.image_size, cfg.image_size):
+        return (f"'xc_thumbs' must have shape (N, {cfg.channels_c}, {cfg.image_size}, {cfg.image_size}) "
+                f"as the model's x_c, got {thumbs.shape}")
+    if embedding.lpp is not None and embedding.lpp.dim != embedding.lpp_c.shape[1]:
+        return f"the LPP projection gives {embedding.lpp.dim} coordinates, 'lpp_c' has {embedding.lpp_c.shape[1]}"
+    return ""
 
 
 # ----------------------------------------------------------------------------- training state

@@ -34,7 +34,8 @@ def _type_name(hint: Any) -> str:
 
 
 def _checked(hint: Any, value: Any) -> tuple[bool, Any]:
-    """(value fits the annotation, value as stored): a JSON list becomes a tuple, an int a float."""
+    """(value fits the annotation, value as stored): a JSON list becomes a tuple (a list for
+    ``list[X]``), an int a float."""
     origin, args = get_origin(hint), get_args(hint)
     if origin in (Union, types.UnionType):
         for arg in args:
@@ -45,11 +46,12 @@ def _checked(hint: Any, value: Any) -> tuple[bool, Any]:
     if origin in (tuple, list):
         if not isinstance(value, (list, tuple)):
             return False, value
-        item_hints = [args[0]] * len(value) if len(args) == 2 and args[1] is Ellipsis else list(args)
+        repeated = origin is list or (len(args) == 2 and args[1] is Ellipsis)  # list[X], tuple[X, ...]
+        item_hints = [args[0]] * len(value) if repeated else list(args)
         if len(item_hints) != len(value):
             return False, value
         items = [_checked(h, v) for h, v in zip(item_hints, value)]
-        return all(ok for ok, _ in items), tuple(v for _, v in items)
+        return all(ok for ok, _ in items), (list if origin is list else tuple)(v for _, v in items)
     if hint is bool:
         return isinstance(value, bool), value
     if hint is int:

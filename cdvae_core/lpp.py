@@ -75,7 +75,8 @@ class LPP:
                 f"inconsistent LPP arrays: mean {self.mean.shape}, projection {self.projection.shape}, "
                 f"scale {self.scale.shape}, eigenvalues {self.eigenvalues.shape}"
             )
-        if not (np.isfinite(self.projection).all() and np.isfinite(self.mean).all()):
+        if not (np.isfinite(self.projection).all() and np.isfinite(self.mean).all()
+                and np.isfinite(self.eigenvalues).all()):
             raise LPPError("LPP arrays hold NaN or infinite values")
         if not (np.isfinite(self.scale).all() and (self.scale > 0).all()):
             raise LPPError("LPP scale must be finite and positive")

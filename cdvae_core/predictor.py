@@ -131,11 +131,21 @@ class Predictor:
         arr = np.asarray(xc, dtype=np.float32)
         if arr.shape != (cfg.channels_c, 32, 32):
             raise ValueError(f"x_c must have shape ({cfg.channels_c}, 32, 32), got {arr.shape}")
+        if not np.isfinite(arr).all():
+            raise ValueError("x_c holds NaN or infinite values")
         x = torch.from_numpy(arr.copy())[None]
         if self.is_cvae:
-            return Condition(x, None, None, self.model.image_features(x))
-        mu, lv = self.model.encode_c(x)
-        return Condition(x, mu, lv, None)
+            cond = Condition(x, None, None, self.model.image_features(x))
+            encoded = [cond.features]
+        else:
+            cond = Condition(x, *self.model.encode_c(x), None)
+            encoded = [cond.mu_c, cond.lv_c]
+        # x_c far outside the values the model was trained on (a thumbnail of 6e4) overflows the
+        # encoder; drawing from it was torch's "probability tensor contains inf or nan"
+        if not all(torch.isfinite(t).all() for t in encoded):
+            raise ValueError(f"the model cannot encode this x_c (values from {arr.min():.3g} to {arr.max():.3g}): "
+                             f"its code is not finite")
+        return cond
 
     @torch.inference_mode()
     def draw_codes(self, cond: Condition, n: int, seed: int | None = None, component: int | None = None,
@@ -194,6 +204,9 @@ class Predictor:
             out = self.model.decode_with(cond.features.expand(z.shape[0], -1), z)
         else:
             out = self.model.decode_g(z, noise=None if eps is None or self.noise_dim == 0 else torch.from_numpy(eps.copy()))
+        if not torch.isfinite(out).all():  # codes far from any the model saw; every later step would fail on them
+            raise ValueError("the model's samples are not finite here (an x_c or code far outside those it was "
+                             "trained on)")
         return out.numpy().copy()
 
     def draw_distinct(self, cond: Condition, n: int, seed: int | None = None, component: int | None = None,

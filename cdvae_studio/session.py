@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import json
 import math
-from dataclasses import asdict, dataclass, field
+from dataclasses import MISSING, asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
 from cdvae_core.atomic import write_text_atomic
+from cdvae_core.config import ConfigError, typed_from_dict
 from cdvae_core.distinct import MAX_POOL
 from cdvae_core.predictor import MAX_TEMPERATURE
 from cdvae_core.tasks import TASK_NAMES
@@ -62,19 +63,15 @@ def load_session(path: str | Path) -> Session:
         raise SessionError(f"{path.name} is not a CDVAE Studio session")
     if data.get("version") != VERSION:
         raise SessionError(f"{path.name} has session version {data.get('version')!r}; this Studio reads {VERSION}")
-    try:
-        session = Session(
-            task=str(data["task"]), model=str(data["model"]),
-            image=None if data.get("image") is None else str(data["image"]),
-            seed=int(data["seed"]), code=[float(v) for v in data["code"]],
-            current=int(data.get("current", 0)), component=int(data.get("component", -1)),
-            pinned=[int(v) for v in data.get("pinned", [])],
-            temperature=float(data.get("temperature", 1.0)),
-            noise=None if data.get("noise") is None else [float(v) for v in data["noise"]],
-            distinct_pool=int(data.get("distinct_pool", 0)),
-        )
-    except (KeyError, TypeError, ValueError, OverflowError) as exc:
-        raise SessionError(f"{path.name}: missing or bad field ({exc})") from exc
+    values = {k: v for k, v in data.items() if k not in ("format", "version")}
+    missing = [f.name for f in fields(Session) if f.default is MISSING and f.default_factory is MISSING
+               and f.name not in values]
+    if missing:
+        raise SessionError(f"{path.name}: missing field(s) {', '.join(missing)}")
+    try:  # each field of its own JSON type: a seed of 1.5 or true, or a code of strings, is refused
+        session = typed_from_dict(Session, values)
+    except ConfigError as exc:
+        raise SessionError(f"{path.name}: {exc}") from exc
     problem = _out_of_range(session)
     if problem:
         raise SessionError(f"{path.name}: {problem}")
@@ -85,7 +82,8 @@ def _out_of_range(s: Session) -> str:
     """Why a parsed session cannot be reopened as it says, or "": checked before anything
     changes, since each of these used to be half-applied (an unknown task raised in the window,
     a seed past the spin box overflowed it, a temperature out of range failed the model's load
-    after the toolbar had taken it, a NaN code broke the sliders, pin -1 pinned the last component)."""
+    after the toolbar had taken it, a NaN code broke the sliders, pin -1 pinned the last component, and
+    a current sample of 1e308 restored the session's code onto one sample and its noise onto another)."""
     if s.task not in TASK_NAMES:
         return f"unknown task {s.task!r}; choose one of {', '.join(TASK_NAMES)}"
     if not 0 <= s.seed <= MAX_SEED:
@@ -95,6 +93,10 @@ def _out_of_range(s: Session) -> str:
     for name, values in (("code", s.code), ("noise", s.noise or [])):
         if not all(math.isfinite(v) for v in values):
             return f"{name} holds NaN or infinite values"
+    if not 0 <= s.current < GRID:
+        return f"current must lie in [0, {GRID - 1}] (one of the grid's {GRID} samples), got {s.current}"
+    if s.component < -1:
+        return f"component must be -1 (the whole mixture) or a component's number from 0, got {s.component}"
     if any(i < 0 for i in s.pinned):
         return f"pinned components are numbered from 0, got {min(s.pinned)}"
     if s.distinct_pool != 0 and not GRID < s.distinct_pool <= MAX_POOL:

@@ -603,9 +603,13 @@ class StudioState(ActionsMixin, QObject):
         if not self.worker.is_current(channel, rid):
             return  # a newer request of this channel is on its way: drop the stale result
         if error:
-            self.w.show_error(f"{channel}: {error}", about="model" if channel == "context" else "")
-            if channel == "context":
+            if channel == "context":  # a model the catalog listed but could not load (its embedding, say)
+                loading = error.startswith("ModelLoadError: ")
+                self.w.show_error(f"Cannot load the model: {error.removeprefix('ModelLoadError: ')}" if loading
+                                  else f"Cannot show this model on this image: {error}", about="model")
                 self.w.modelLabel.setText("model failed to load")
+            else:
+                self.w.show_error(f"{channel}: {error}")
             if channel == "image":  # an unexpected failure: still release the contexts waiting for it
                 self._apply_image("", False, f"Cannot open the image: {error}")
         elif channel == "image":

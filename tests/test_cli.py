@@ -174,6 +174,28 @@ def test_wrong_value_types_in_a_config_file_are_one_line_errors(trained, tmp_pat
     assert isinstance(train_cfg.lr, float) and train_cfg.kl_warmup_epochs == 2.0
 
 
+def test_typed_settings_read_lists_of_any_length_as_their_annotation_says():
+    """list[X] took a list of exactly one item (it was read as tuple[X]), so a settings class with
+    a list field, such as the Studio's sessions, refused every code longer than one number."""
+    from dataclasses import dataclass
+
+    from cdvae_core.config import ConfigError, typed_from_dict
+
+    @dataclass
+    class Holder:
+        values: list[float]
+        sizes: tuple[int, ...] = ()
+        pair: tuple[int, str] = (0, "")
+
+    assert typed_from_dict(Holder, {"values": [1, 0.5, 2], "sizes": [3, 4]}) == Holder([1.0, 0.5, 2.0], (3, 4))
+    assert typed_from_dict(Holder, {"values": []}).values == []
+    assert typed_from_dict(Holder, {"values": [1], "pair": [2, "b"]}).pair == (2, "b")
+    for bad in ({"values": [1, "x"]}, {"values": 1.0}, {"values": [True]}, {"values": [], "pair": [1]},
+                {"values": [], "sizes": [1.5]}):
+        with pytest.raises(ConfigError, match="Holder setting"):
+            typed_from_dict(Holder, bad)
+
+
 def test_bad_schedule_values_are_refused_before_anything_is_written(trained, tmp_path, capsys):
     base = ["--pairs", str(trained / "pairs.npz"), "--config", str(trained / "cfg.json"), "--quiet"]
     cases = [(["--guidance-end", "-1"], "guidance_end must be positive"),

@@ -124,6 +124,11 @@ def test_session_round_trip(tmp_path):
     (tmp_path / "bad.json").write_text('{"format": "other"}')
     with pytest.raises(SessionError, match="not a CDVAE Studio session"):
         load_session(tmp_path / "bad.json")
+    data = json.loads(s.to_json())
+    del data["model"], data["seed"]
+    (tmp_path / "bad.json").write_text(json.dumps(data))
+    with pytest.raises(SessionError, match=r"^bad.json: missing field\(s\) model, seed$"):
+        load_session(tmp_path / "bad.json")
 
 
 @pytest.mark.parametrize("key,value,message", [
@@ -136,14 +141,22 @@ def test_session_round_trip(tmp_path):
     ("noise", [float("nan")], "noise holds NaN or infinite values"),
     ("pinned", [1, -1], "pinned components are numbered from 0, got -1"),
     ("distinct_pool", 16, "distinct_pool must be 0 (plain draws) or lie in (16, 4096]"),
-    ("seed", "x", "missing or bad field"),
+    ("seed", "x", "Session setting seed must be an int, got 'x'"),
+    ("seed", True, "Session setting seed must be an int, got True"),
+    ("current", 2.0, "Session setting current must be an int, got 2.0"),
+    ("current", 16, "current must lie in [0, 15] (one of the grid's 16 samples), got 16"),
+    ("component", -2, "component must be -1 (the whole mixture) or a component's number from 0, got -2"),
+    ("code", [0.5, "x"], "Session setting code must be a list of numbers, got [0.5, 'x']"),
+    ("model", None, "Session setting model must be a string, got None"),
 ])
 def test_a_session_out_of_range_is_refused_before_anything_changes(tmp_path, key, value, message):
     """Found by mutating saved sessions (session 18): each of these was taken in part, then
     failed in the window (an unknown task and a seed past the spin box raised in the GUI thread,
     a temperature out of range failed the model's load after the toolbar had taken it, a NaN code
     broke the sliders, pin -1 pinned the last component, a pool of 16 showed "Distinct results"
-    ticked over plain draws)."""
+    ticked over plain draws). Session 19's edits of every key found more: a current sample of
+    1e308 or true put the session's code on one sample and its noise on another, and fields of
+    the wrong JSON type were cast (a seed of 1.5 read as 1)."""
     good = Session(task="motion", model="/m", image="/a.png", seed=7, code=[0.5, -1.0], current=3, pinned=[1],
                    noise=[0.1], distinct_pool=256)
     save_session(tmp_path / "s.json", good)

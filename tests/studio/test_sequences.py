@@ -1141,3 +1141,57 @@ def test_randomise_keeps_the_components_pinned_in_every_sample(qtbot, make_windo
     settle(win)
     np.testing.assert_array_equal(state.codes, codes)  # all 16 samples come back
     np.testing.assert_array_equal(state.noise, noise)
+
+
+def test_every_edited_session_reopens_or_says_why_in_one_line(qtbot, make_window, settle, sequence_assets,
+                                                              tmp_path):
+    """Every key of a saved session deleted or set to null, a string, -1, 0, 1e308, [], {}, true,
+    NaN or 2^70 (as tests/test_edited_files.py edits the commands' files; every SPREAD-th edit,
+    all with CDVAE_EDITS=all): opening it restores a window whose invariants hold, or refuses it
+    in a one-line banner and changes nothing."""
+    import json
+
+    from helpers import SPREAD, edits
+
+    win = make_window("resaturation", assets=sequence_assets)
+    settle(win)
+    state = win.state
+    h = Harness(win, qtbot, settle, 0, sequence_assets, tmp_path)
+    win.tieCombo.setCurrentIndex(_tie_index(win, "MDN K=4"))
+    state.open_image(str(sequence_assets / "images" / "photo.png"))
+    settle(win)
+    win.codeSliders.component_combo.setCurrentIndex(2)
+    win.temperatureSpin.setValue(0.5)
+    win.distinctAction.trigger()
+    settle(win)
+    h.sliders()[1].setValue(150)  # an edited code, its component pinned
+    settle(win)
+    state.save_session(str(tmp_path / "base.json"))
+    base = json.loads((tmp_path / "base.json").read_text())
+    assert base["pinned"] == [1] and base["component"] == 1 and base["distinct_pool"] > 0 and base["noise"]
+    cases = edits(base)
+    assert len(cases) >= 143 // SPREAD
+    for n, (path, value, edited) in enumerate(cases):
+        (tmp_path / f"edited_{n}.json").write_text(json.dumps(edited))
+        shown = (state.task_name, state.entry.key, state.seed, state.temperature, state.codes.copy())
+        state.open_session(str(tmp_path / f"edited_{n}.json"))
+        settle(win)
+        case = (path, value, n)
+        text = win.banner.text() if win.banner.isVisible() else ""
+        assert "\n" not in text, (case, text)
+        if text.startswith("Cannot open "):  # the session's image is gone: restored onto the one shown
+            h.randomised.add(state.current)
+            win.clear_error("image")
+        elif text:  # refused: nothing changed
+            assert text.startswith(f"edited_{n}.json") or "session" in text, (case, text)
+            assert shown[:4] == (state.task_name, state.entry.key, state.seed, state.temperature), case
+            np.testing.assert_array_equal(state.codes, shown[4], err_msg=str(case))
+            win.clear_error("session")
+        elif edited.get("image") is not None:
+            h.expected_image = ("path", edited["image"])
+        else:  # a scatter example's session: its current code restored among the image shown's draw
+            h.randomised.add(state.current)
+        try:
+            h.check()
+        except AssertionError as exc:
+            raise AssertionError(f"after {case}: {exc}") from exc
