@@ -607,7 +607,7 @@ class StudioState(ActionsMixin, QObject):
                 loading = error.startswith("ModelLoadError: ")
                 self.w.show_error(f"Cannot load the model: {error.removeprefix('ModelLoadError: ')}" if loading
                                   else f"Cannot show this model on this image: {error}", about="model")
-                self.w.modelLabel.setText("model failed to load")
+                self.w.modelLabel.setText("model failed to load" if loading else "model failed on this image")
             else:
                 self.w.show_error(f"{channel}: {error}")
             if channel == "image":  # an unexpected failure: still release the contexts waiting for it
