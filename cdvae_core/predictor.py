@@ -204,10 +204,11 @@ class Predictor:
             out = self.model.decode_with(cond.features.expand(z.shape[0], -1), z)
         else:
             out = self.model.decode_g(z, noise=None if eps is None or self.noise_dim == 0 else torch.from_numpy(eps.copy()))
-        if not torch.isfinite(out).all():  # codes far from any the model saw; every later step would fail on them
+        xg = out.numpy().copy()
+        if not np.isfinite(xg).all():  # codes far from any the model saw; every later step would fail on them (4 us)
             raise ValueError("the model's samples are not finite here (an x_c or code far outside those it was "
                              "trained on)")
-        return out.numpy().copy()
+        return xg
 
     def draw_distinct(self, cond: Condition, n: int, seed: int | None = None, component: int | None = None,
                       temperature: float = 1.0, pool: int = DISTINCT_POOL) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
