@@ -326,13 +326,15 @@ def _embedding_mismatch(embedding: "TrainEmbedding", predictor) -> str:
     samples by their codes and opens the thumbnails as the model's x_c), or ""."""
     cfg = predictor.config
     if embedding.codes_c is not None and embedding.codes_c.shape[1] != predictor.code_dim:
-        return f"'codes_c' has {embedding.codes_c.shape[1]} columns, the model's code {predictor.code_dim}"
+        return (f"'codes_c' has {embedding.codes_c.shape[1]} column(s) but the model's code has "
+                f"{predictor.code_dim} components")
     thumbs = embedding.xc_thumbs
     if thumbs is not None and thumbs.shape[1:] != (cfg.channels_c, cfg.image_size, cfg.image_size):
         return (f"'xc_thumbs' must have shape (N, {cfg.channels_c}, {cfg.image_size}, {cfg.image_size}) "
                 f"as the model's x_c, got {thumbs.shape}")
     if embedding.lpp is not None and embedding.lpp.dim != embedding.lpp_c.shape[1]:
-        return f"the LPP projection gives {embedding.lpp.dim} coordinates, 'lpp_c' has {embedding.lpp_c.shape[1]}"
+        return (f"the LPP projection gives {embedding.lpp.dim} coordinates but 'lpp_c' has "
+                f"{embedding.lpp_c.shape[1]} column(s)")
     return ""
 
 

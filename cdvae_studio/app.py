@@ -150,8 +150,11 @@ def main(argv: list[str] | None = None) -> int:
 
         def check() -> None:
             nonlocal code
-            state = window.state  # settled: drawn, or nothing left to draw (no model, or no photo opened)
-            done = state.is_settled() and (state.settled_once or state.entry is None or state.image is None)
+            # settled: drawn, or nothing left to draw (no model, no photo opened, or the model failed:
+            # a model whose embedding was damaged used to keep the screenshot waiting 120 s, then exit 1)
+            state = window.state
+            done = state.is_settled() and (state.settled_once or state.entry is None or state.image is None
+                                           or state.context_failed)
             waited = time.monotonic() - started
             if (done and waited > 1.0) or waited > SCREENSHOT_TIMEOUT_S:
                 timer.stop()

@@ -109,6 +109,7 @@ class StudioState(ActionsMixin, QObject):
         self._extras_due = False
         self._grid_due = False  # a slider move waits in the throttle (request_grid has not run for it)
         self.settled_once = False
+        self.context_failed = False  # the newest context request failed (its error is on the banner)
         self._restore: Session | None = None  # a session to restore onto its model's and image's context
         self._restore_for: tuple[str | None, str | None] = (None, None)  # (model key, image path); None: any
         self._image_pending = False  # an image file is being read in the worker
@@ -604,6 +605,7 @@ class StudioState(ActionsMixin, QObject):
             return  # a newer request of this channel is on its way: drop the stale result
         if error:
             if channel == "context":  # a model the catalog listed but could not load (its embedding, say)
+                self.context_failed = True
                 loading = error.startswith("ModelLoadError: ")
                 self.w.show_error(f"Cannot load the model: {error.removeprefix('ModelLoadError: ')}" if loading
                                   else f"Cannot show this model on this image: {error}", about="model")
@@ -653,6 +655,7 @@ class StudioState(ActionsMixin, QObject):
 
     def _apply_context(self, ctx: ContextResult, seconds: float = 0.0) -> None:
         w = self.w
+        self.context_failed = False
         self.ctx = ctx
         # every grid job still on its way was asked of the previous context (its model, image and
         # codes): shown after this one, the window held this model's codes under the old one's cells

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 import threading
@@ -185,17 +186,27 @@ def test_a_refused_session_leaves_the_window_as_it_was(qtbot, make_window, settl
     np.testing.assert_array_equal(state.codes, codes)
 
 
-@pytest.mark.parametrize("photo", [None, "bad.jpg"])
-def test_screenshot_command_exits_cleanly(studio_assets, tmp_path, photo):
+@pytest.mark.parametrize("photo,model", [(None, None), ("bad.jpg", None), (None, "damaged")])
+def test_screenshot_command_exits_cleanly(studio_assets, tmp_path, photo, model):
     """Also with a photo that cannot be opened: the window used to wait for it for 120 s and
-    exit 1, unsettled; a built-in photo stands in now."""
+    exit 1, unsettled; a built-in photo stands in now. And with a model that fails to load in the
+    worker (its embedding's codes one column wide): the screenshot waited 120 s for a grid that
+    would never come, then exited 1; it shows the banner now."""
     shot = tmp_path / "shot.png"
     env = dict(os.environ, QT_QPA_PLATFORM="offscreen", CDVAE_STUDIO_ASSETS=str(studio_assets))
-    photos = []
+    args = []
     if photo:
         (tmp_path / photo).write_bytes(b"\xff\xd8\xff\xe0 not a JPEG")
-        photos = [str(tmp_path / photo)]
-    proc = subprocess.run([sys.executable, "-m", "cdvae_studio.app", *photos, "--screenshot", str(shot),
+        args = [str(tmp_path / photo)]
+    if model:
+        from safetensors.numpy import load_file, save_file
+
+        shutil.copytree(studio_assets / "models" / "resaturation" / "mdn4", tmp_path / model)
+        embedding = tmp_path / model / "embedding.safetensors"
+        arrays = load_file(str(embedding))
+        save_file({**arrays, "codes_c": np.ascontiguousarray(arrays["codes_c"][:, :1])}, str(embedding))
+        args = ["--model", str(tmp_path / model), "--task", "resaturation"]
+    proc = subprocess.run([sys.executable, "-m", "cdvae_studio.app", *args, "--screenshot", str(shot),
                            "--settings", str(tmp_path / "s.ini"), "--size", "1200x800"],
                           env=env, capture_output=True, text=True, timeout=180)
     assert proc.returncode == 0, proc.stderr
