@@ -63,7 +63,10 @@ def load_session(path: str | Path) -> Session:
         raise SessionError(f"{path.name} is not a CDVAE Studio session")
     if data.get("version") != VERSION:
         raise SessionError(f"{path.name} has session version {data.get('version')!r}; this Studio reads {VERSION}")
-    values = {k: v for k, v in data.items() if k not in ("format", "version")}
+    # keys of a later Studio's optional fields are left out, as before: sessions gained "noise" and
+    # "distinct_pool" without a new version
+    known = {f.name for f in fields(Session)}
+    values = {k: v for k, v in data.items() if k in known}
     missing = [f.name for f in fields(Session) if f.default is MISSING and f.default_factory is MISSING
                and f.name not in values]
     if missing:
