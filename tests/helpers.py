@@ -62,7 +62,8 @@ def edited_json(doc: dict, path: tuple, value) -> dict:
     return edited
 
 
-# Edits key by key (tests/test_edited_files.py, and the Studio's sessions in test_sequences.py)
+# Files edited key by key or array by array, for the bad-input tests (tests/test_edited_files.py and
+# the Studio's sessions and embeddings in tests/studio)
 EDIT_VALUES = [DELETE, None, "x", -1, 0, 1e308, [], {}, True, float("nan"), 2**70]
 SPREAD = 1 if os.environ.get("CDVAE_EDITS") == "all" else 9  # every SPREAD-th edit by default
 
@@ -89,8 +90,6 @@ def edits(doc: dict[str, Any], paths: list[tuple] | None = None) -> list[tuple[t
     SPREAD-th of them."""
     paths = list(key_paths(doc)) if paths is None else paths
     return [(path, value, edited_json(doc, path, value)) for path in paths for value in EDIT_VALUES][::SPREAD]
-
-
 
 
 def array_edits(arrays: dict) -> list[tuple[str, dict]]:
