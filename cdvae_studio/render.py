@@ -358,13 +358,13 @@ def grid_flow_scale(task: Any, xg: np.ndarray) -> float | None:
 
 
 def spread_map(xg: np.ndarray) -> np.ndarray:
-    """Per-pixel spread across samples (n, Cg, 32, 32) -> (32, 32): std over samples, RMS over channels."""
+    """Per-pixel spread across samples (n, Cg, 32, 32) -> (32, 32): std over samples, RMS over channels.
+    The variance in float64: finite but huge samples (a runaway model's) overflowed float32 to inf."""
     return np.sqrt(np.mean(np.var(xg, axis=0, dtype=np.float64), axis=0)).astype(np.float32)
 
 
 def heat_rgb(values: np.ndarray, size_wh: tuple[int, int], vmax: float | None = None) -> np.ndarray:
     """A (h, w) float map as an RGB uint8 heat map resized to size_wh (W, H)."""
-    values = np.nan_to_num(values, nan=0.0, posinf=np.finfo(np.float32).max)  # a runaway model's samples
     vmax = float(values.max()) if vmax is None else vmax
     norm = np.clip(values / max(vmax, 1e-8), 0.0, 1.0)
     u8 = cv2.resize((norm * 255.0).astype(np.uint8), size_wh, interpolation=cv2.INTER_CUBIC)
