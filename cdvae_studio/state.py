@@ -17,6 +17,7 @@ import numpy as np
 from PySide6.QtCore import QObject, Signal, Slot
 from superqt.utils import qdebounced, qthrottled
 
+from cdvae_core.checkpoint import ModelLoadError
 from cdvae_core.data.video import at_time, split_time
 from cdvae_core.distinct import DISTINCT_POOL
 from cdvae_core.predictor import DRIFT_LIMIT
@@ -606,8 +607,8 @@ class StudioState(ActionsMixin, QObject):
         if error:
             if channel == "context":  # a model the catalog listed but could not load (its embedding, say)
                 self.context_failed = True
-                loading = error.startswith("ModelLoadError: ")
-                self.w.show_error(f"Cannot load the model: {error.removeprefix('ModelLoadError: ')}" if loading
+                loading = isinstance(result, type) and issubclass(result, ModelLoadError)
+                self.w.show_error(f"Cannot load the model: {error}" if loading
                                   else f"Cannot show this model on this image: {error}", about="model")
                 self.w.modelLabel.setText("model failed to load" if loading else "model failed on this image")
             else:

@@ -10,9 +10,10 @@ they never touch widgets. Errors come back as one-line strings, never as excepti
 QThread, forwarding each record as a signal; ``cancel`` closes the generator between steps so
 its ``finally`` blocks (checkpoint saving) run in the worker thread.
 
-Errors and tracebacks. Every failure reaches the GUI as one line (``_one_line``). A traceback is
-printed to stderr as well only for an *unexpected* exception, a bug worth a report
-(``expected_error`` draws the line):
+Errors and tracebacks. Every failure reaches the GUI as one line (``_one_line``). An *expected*
+error is shown as its message alone, which is written for the user; an *unexpected* one, a bug
+worth a report, keeps its class name ("KeyError: 'x'") and prints its traceback to stderr as
+well (``expected_error`` draws the line):
 
 - expected: a ``ValueError`` whose class comes from ``cdvae_core`` or ``cdvae_studio`` (every
   error kind of theirs, ``ExportError``, ``DataError``, ``PairFileError``, ``CatalogError`` ...,
@@ -62,15 +63,21 @@ def report_error(exc: BaseException) -> str:
 
 
 def _one_line(exc: BaseException) -> str:
-    text = str(exc).strip().splitlines()
-    return f"{type(exc).__name__}: {text[0] if text else ''}".rstrip(": ")
+    """The first line of the message; the class name goes first only for an unexpected error
+    (or a message-less one), where it is the most telling part."""
+    lines = str(exc).strip().splitlines()
+    first = lines[0] if lines else ""
+    if first and expected_error(exc):
+        return first
+    return f"{type(exc).__name__}: {first}".rstrip(": ")
 
 
 class LatestWorker(QObject):
     """Newest-request-wins job runner on a private QThread.
 
     ``done(channel, request_id, result, seconds, error)`` is emitted in the worker thread and
-    delivered queued to GUI-thread slots; ``error`` is "" on success.
+    delivered queued to GUI-thread slots; ``error`` is "" on success. On failure ``result`` is
+    the exception's class, so that a slot can tell error kinds apart without parsing the text.
     """
 
     done = Signal(str, int, object, float, str)
@@ -149,7 +156,7 @@ class LatestWorker(QObject):
             try:
                 result, error = job(), ""
             except Exception as exc:  # noqa: BLE001 - a failing job must reach the status bar, not kill the thread
-                result, error = None, report_error(exc)
+                result, error = type(exc), report_error(exc)
             self.done.emit(channel, rid, result, time.perf_counter() - t0, error)
 
     def stop(self) -> None:

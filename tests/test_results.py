@@ -238,6 +238,13 @@ def test_a_killed_model_resumes_from_its_last_epoch(tmp_path):
     assert not any("epoch 1/2" in pr.message for pr in again)  # epoch 1 was not trained again
     a, b = (load_file(str(tmp_path / d / "weights.safetensors")) for d in ("whole", "killed"))
     assert all(np.allclose(a[k], b[k], atol=1e-6) for k in a)
+    # a finished run whose metrics.jsonl was edited is still reused (was a JSONDecodeError)
+    metrics = tmp_path / "whole" / "metrics.jsonl"
+    rows = metrics.read_text().splitlines()
+    metrics.write_text("\n".join([rows[0], '7', '{"epoch": 2, "seconds": "x"}', rows[1], '{"epoch": 3, "sec']) + "\n")
+    reused = list(runner.train_row(pairs, "Shallow", "synthetic", train_cfg, tmp_path / "whole"))
+    assert "reusing the finished run" in reused[0].message
+    assert runner._loop_seconds(tmp_path / "whole") == sum(json.loads(r)["seconds"] for r in rows)
     # a checkpoint of other settings is not resumed: that model starts again
     other = dataclasses.replace(TINY, epochs=3).train_config()
     assert not runner.resumable_run(tmp_path / "killed", runner.model_config("Shallow", "synthetic", pairs.channels), other)

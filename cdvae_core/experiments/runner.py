@@ -11,6 +11,7 @@ Results (also written as docs/results.json):
 from __future__ import annotations
 
 import json
+import math
 import os
 import platform
 import shutil
@@ -48,7 +49,7 @@ def finished_run(out: Path, model_cfg: ModelConfig, train_cfg: TrainConfig) -> b
     """True when ``out`` already holds this exact model trained for every epoch (reused, not retrained)."""
     try:
         config = json.loads((out / CONFIG_FILE).read_text("utf-8"))
-        rows = (out / METRICS_FILE).read_text("utf-8").splitlines()
+        rows = _metric_rows(out)
     except (OSError, ValueError):
         return False
     try:  # through the config class: a setting added since that run counts at its default
@@ -71,10 +72,25 @@ def resumable_run(out: Path, model_cfg: ModelConfig, train_cfg: TrainConfig) -> 
             and _json_equal(_learning(config.get("training")), _learning(train_cfg.to_dict())))
 
 
+def _metric_rows(out: Path) -> list[dict]:
+    """The epoch rows of ``out``'s metrics.jsonl; a line that is not a JSON object (cut, edited)
+    is left out, so the run counts as finished only if every epoch's row is readable."""
+    rows = []
+    for line in (out / METRICS_FILE).read_text("utf-8", errors="replace").splitlines():
+        try:
+            row = json.loads(line)
+        except ValueError:
+            continue
+        if isinstance(row, dict):
+            rows.append(row)
+    return rows
+
+
 def _loop_seconds(out: Path) -> float:
-    """The training loop time of every epoch in ``out``'s metrics (a resumed run's earlier epochs too)."""
-    rows = [json.loads(line) for line in (out / METRICS_FILE).read_text("utf-8").splitlines() if line.strip()]
-    return float(sum(r.get("seconds", 0.0) for r in rows))
+    """The training loop time of every epoch in ``out``'s metrics (a resumed run's earlier epochs
+    too); a row without a finite number of seconds adds nothing."""
+    seconds = [row.get("seconds") for row in _metric_rows(out)]
+    return float(sum(s for s in seconds if isinstance(s, (int, float)) and not isinstance(s, bool) and math.isfinite(s)))
 
 
 def _rows_progress(gen: Iterator[Progress], task: str, row: str) -> Iterator[Progress]:
