@@ -112,8 +112,11 @@ def unwritable_reason(folder: str | os.PathLike) -> str | None:
     directory" or "is not writable (Permission denied)".
     """
     base = Path(folder).absolute()
-    while not base.exists():
-        base = base.parent
+    try:
+        while not base.exists():
+            base = base.parent
+    except OSError as exc:  # a name longer than the file system allows: was a traceback
+        return f"cannot be created ({exc.strerror or exc})"
     if not base.is_dir():
         return f"cannot be created: {base} is not a directory"
     try:

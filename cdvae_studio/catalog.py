@@ -55,7 +55,11 @@ def read_model_header(path: str | Path) -> tuple[str, str]:
     """(task, display name) of a saved model dir from its config.json, without loading weights."""
     path = Path(path)
     cfg_file = path / "config.json"
-    if not cfg_file.is_file():
+    try:
+        found = cfg_file.is_file()
+    except OSError as exc:  # a name too long for the file system: was a traceback in the GUI thread
+        raise CatalogError(f"{path} cannot be opened ({exc.strerror or exc})") from None
+    if not found:
         raise CatalogError(f"{path} is not a saved model (no config.json)")
     try:
         data = json.loads(cfg_file.read_text(encoding="utf-8"))

@@ -189,9 +189,13 @@ def load_image(path: str | Path) -> LoadedImage:
         path, seconds = split_time(path)
     except ValueError as exc:
         raise ImageLoadError(str(exc)) from exc
-    if not path.exists():
+    try:
+        exists, folder = path.exists(), path.is_dir()
+    except OSError as exc:  # a name too long for the file system: was the worker's "[Errno 36] ..."
+        raise ImageLoadError(f"cannot read {path.name}: {exc.strerror or exc}") from exc
+    if not exists:
         raise ImageLoadError(f"no such file: {path}")
-    if path.is_dir():
+    if folder:
         raise ImageLoadError(f"{path} is a folder, not an image")
     if path.suffix.lower() in VIDEO_SUFFIXES:
         return load_video(path, seconds or 0.0)

@@ -57,7 +57,9 @@ def load_session(path: str | Path) -> Session:
         data: Any = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise SessionError(f"no session file at {path}") from None
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+    except OSError as exc:  # the file system refused it (a folder, no permission, a name too long)
+        raise SessionError(f"cannot read {path.name} ({exc.strerror or exc})") from exc
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise SessionError(f"{path.name} is not a session file ({exc})") from exc
     if not isinstance(data, dict) or data.get("format") != FORMAT:
         raise SessionError(f"{path.name} is not a CDVAE Studio session")

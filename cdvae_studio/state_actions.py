@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -260,8 +261,8 @@ class ActionsMixin:
     def save_session(self, path: str) -> None:
         try:
             save_session(path, self.session())
-        except OSError as exc:
-            self.w.show_error(f"cannot save the session: {exc}")
+        except OSError as exc:  # the reason, not the temporary file's name the write failed on
+            self.w.show_error(f"cannot save the session to {Path(path).name}: {exc.strerror or exc}")
             return
         self.w.statusBar().showMessage(f"session saved to {path}", 5000)
 
@@ -331,8 +332,6 @@ class ActionsMixin:
         entry = self.catalog.find(model) if model.startswith(("builtin:", "path:", "nearest:")) else None
         if entry is not None or not model:
             return entry
-        from pathlib import Path
-
         if is_pair_file(model):
             return self.catalog.find(f"nearest:{Path(model).resolve()}") or self.catalog.add_pair_file(model)
         # a directory already offered keeps its loaded model: add_model_dir drops it (a model retrained
@@ -355,8 +354,6 @@ class ActionsMixin:
         if self.ctx is None:
             self.w.show_error(f"load a model and an image before exporting {what}")
             return True
-        from pathlib import Path
-
         from cdvae_core.atomic import unwritable_reason
 
         why = unwritable_reason(Path(path).absolute().parent)

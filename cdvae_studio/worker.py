@@ -13,7 +13,8 @@ its ``finally`` blocks (checkpoint saving) run in the worker thread.
 Errors and tracebacks. Every failure reaches the GUI as one line (``_one_line``). An *expected*
 error is shown as its message alone, which is written for the user; an *unexpected* one, a bug
 worth a report, keeps its class name ("KeyError: 'x'") and prints its traceback to stderr as
-well (``expected_error`` draws the line):
+well (``expected_error`` draws the line). An OSError naming its path reads "PATH: reason", as
+in the commands:
 
 - expected: a ``ValueError`` whose class comes from ``cdvae_core`` or ``cdvae_studio`` (every
   error kind of theirs, ``ExportError``, ``DataError``, ``PairFileError``, ``CatalogError`` ...,
@@ -32,6 +33,8 @@ import traceback
 from typing import Any, Callable, Generator
 
 from PySide6.QtCore import QObject, QThread, Signal, Slot
+
+from cdvae_core.cli.common import os_error_line
 
 # the render worker's channels in the order it serves them: image file, context, grid, then
 # extras, and last the held slider's prefetch (scrub.py), which runs only when nothing else waits
@@ -65,6 +68,8 @@ def report_error(exc: BaseException) -> str:
 def _one_line(exc: BaseException) -> str:
     """The first line of the message; the class name goes first only for an unexpected error
     (or a message-less one), where it is the most telling part."""
+    if isinstance(exc, OSError) and exc.filename is not None and exc.strerror:
+        return os_error_line(exc)  # "PATH: reason", as the commands say it, not "[Errno 36] ..."
     lines = str(exc).strip().splitlines()
     first = lines[0] if lines else ""
     if first and expected_error(exc):

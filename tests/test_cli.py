@@ -133,6 +133,31 @@ def test_bad_output_directories_are_one_line_errors_and_nothing_is_overwritten(t
     assert digest(model) == before
 
 
+def test_paths_the_file_system_refuses_are_one_line_errors(trained, tmp_path, capsys):
+    """A name longer than the file system allows was an OSError traceback from cdvae-train,
+    cdvae-eval and cdvae-results (and cdvae-prepare blamed its --out for it)."""
+    from cdvae_core.cli import prepare, results
+
+    long = tmp_path / ("y" * 300)
+    pairs, model, image = trained / "pairs.npz", trained / "model", ROOT / "assets" / "images" / "astronaut.jpg"
+    runs = [
+        (train_cli.main, ["--pairs", str(long / "p.npz"), "--out", str(tmp_path / "o")], f"{long}/p.npz: File name too long"),
+        (train_cli.main, ["--pairs", str(pairs), "--out", str(long)], "File name too long"),
+        (evaluate.main, ["--model", str(long), "--pairs", str(pairs)], f"{long}: File name too long"),
+        (evaluate.main, ["--model", str(model), "--pairs", str(pairs), "--json", str(long)],
+         f"--json {long} cannot be used (File name too long)"),
+        (sample.main, ["--model", str(model), "--image", f"{long}.png", "--n", "2", "--export", str(tmp_path / "e")],
+         "File name too long"),
+        (sample.main, ["--model", str(model), "--image", str(image), "--n", "2", "--export", str(long)], "File name too long"),
+        (prepare.main, ["--task", "relighting", "--builtin", "--out", str(long)],
+         f"--out {long} cannot be used (File name too long)"),
+        (results.main, ["--quick", "--work", str(long), "--out", str(tmp_path / "r")], "File name too long"),
+    ]
+    for main, argv, needle in runs:
+        one_line_error(capsys, main(argv), needle)
+    assert sorted(p.name for p in tmp_path.iterdir()) == []
+
+
 def test_resume_with_nothing_to_resume_is_a_one_line_error_and_changes_nothing(trained, tmp_path, capsys):
     pairs, cfg = trained / "pairs.npz", trained / "cfg.json"
     base = ["--pairs", str(pairs), "--config", str(cfg), "--epochs", "1", "--batch-size", "12", "--quiet", "--resume"]

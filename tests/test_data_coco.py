@@ -107,6 +107,19 @@ def test_coco_source_rows_and_crowd(coco):
     np.testing.assert_allclose(crowd, [0, 0, 0.5, 0.5, 1.0, 4800 / (W * H)], atol=1e-6)
 
 
+def test_a_file_name_the_file_system_refuses_is_an_unreadable_image(coco, tmp_path):
+    """A file_name longer than the file system allows stopped cdvae-prepare with "cannot write
+    pairs.npz (File name too long)"; now that image is skipped and counted like any unreadable one."""
+    data = json.loads(coco["ann"].read_text())
+    data["images"][0]["file_name"] = "x" * 5000 + ".jpg"
+    ann = tmp_path / "long.json"
+    ann.write_text(json.dumps(data))
+    pairs = run(prepare_pairs(("coco", coco["images"], ann), "resaturation"))
+    skipped = pairs.meta["skipped"]
+    assert len(pairs) == 7 and skipped["reasons"]["unreadable file"] == 1
+    assert skipped["examples"]["unreadable file"][0].endswith(".jpg: File name too long)")
+
+
 def test_layout_coverage_of_half_box():
     boxes = np.array([[1, 0.0, 0.0, 0.5, 1.0, 0.5], [1, 0.0, 0.0, 0.2, 0.2, 0.04]], np.float32)
     cov = layout_coverage(boxes, 2, 5).reshape(2, 5, 5)

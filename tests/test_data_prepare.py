@@ -290,6 +290,17 @@ def test_cli_write_failure_is_one_line_and_leaves_nothing(tmp_path, capsys, monk
     assert list(tmp_path.iterdir()) == []
 
 
+def test_cli_read_failure_names_the_source_not_the_output(tmp_path, capsys):
+    """A source path the file system refuses (a name longer than it allows) stopped the run as
+    "cannot write pairs.npz (File name too long)": the output was blamed for the input."""
+    folder = tmp_path / ("x" * 300)
+    out = tmp_path / "pairs.npz"
+    assert prepare_main(["--task", "resaturation", "--folder", str(folder), "--quiet", "--out", str(out)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == [f"cdvae-prepare: error: cannot read {folder} (File name too long); nothing written"]
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_cli_sigterm_is_handled_like_ctrl_c(tmp_path, capsys, monkeypatch):
     """Python's default SIGTERM killed cdvae-prepare on the spot: no worker shutdown, and a pair
     file being written left its temporary file. Now: exit 143, one line, nothing left."""

@@ -124,6 +124,26 @@ def test_a_class_index_out_of_range_is_a_clear_error(ucf, tmp_path, line):
         read_class_index(path)
 
 
+def test_a_listed_name_the_file_system_refuses_is_skipped_with_its_reason(ucf, tmp_path, capsys):
+    """A split file listing a name longer than the file system allows stopped the run with
+    "cannot write motion.npz (File name too long)"; now that video is skipped and counted, and
+    the summary line shows its name cut short."""
+    import shutil
+
+    splits = tmp_path / "splits"
+    shutil.copytree(ucf["splits"], splits)
+    long_name = "Archery/" + "v" * 5000 + ".avi"
+    with open(splits / "trainlist01.txt", "a", encoding="utf-8") as handle:
+        handle.write(f"{long_name} 2\n")
+    out = tmp_path / "motion.npz"
+    assert prepare_main(["--task", "motion", "--ucf101", str(ucf["videos"]), str(splits), "--out", str(out),
+                         "--workers", "1", "--quiet"]) == 0
+    reasons = load_pairs(out).meta["skipped"]["reasons"]
+    assert reasons["listed video cannot be looked up (File name too long)"] == 1
+    line = next(line for line in capsys.readouterr().out.splitlines() if "cannot be looked up" in line)
+    assert line.endswith(f"{long_name[:97]}...")
+
+
 def test_video_folder_with_seeded_split(ucf):
     pairs = run(prepare_pairs(("folder", ucf["videos"]), "motion", seed=3))
     assert len(pairs) == 24 and set(np.unique(pairs.split)) == {0, 1}

@@ -1,9 +1,10 @@
 """What the commands share: one-line errors with exit code 2, argument helpers, output checks.
 
 Every expected problem in cdvae_core raises a ValueError subclass defined in the library
-(PairFileError, ModelLoadError, ConfigError, OutputDirError, ...). ``run_main`` turns exactly
-those into ``prog: error: reason`` on stderr and exit code 2; anything else is a bug and keeps
-its traceback.
+(PairFileError, ModelLoadError, ConfigError, OutputDirError, ...). ``run_main`` turns those, and
+an OSError (the file system refusing a path: too long a name, no permission), into
+``prog: error: reason`` on stderr and exit code 2; anything else is a bug and keeps its
+traceback.
 """
 
 from __future__ import annotations
@@ -72,11 +73,21 @@ def run_main(prog: str, body: Callable[[], int]) -> int:
     except KeyboardInterrupt:
         print(f"{prog}: interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
+    except OSError as exc:  # a path the system refuses: was a traceback ("File name too long")
+        print(f"{prog}: error: {os_error_line(exc)}", file=sys.stderr)
+        return EXIT_BAD_INPUT
     except Exception as exc:  # noqa: BLE001 - only library ValueErrors are turned into one line
         if is_expected_error(exc):
             print(f"{prog}: error: {one_line(exc)}", file=sys.stderr)
             return EXIT_BAD_INPUT
         raise
+
+
+def os_error_line(exc: OSError) -> str:
+    """"PATH: reason" for an OSError that names its path, else its message on one line."""
+    if exc.filename is not None and exc.strerror:
+        return f"{exc.filename}: {exc.strerror}"
+    return one_line(exc)
 
 
 # the most samples per image (or importance samples per pair) a command draws: far beyond the
@@ -117,8 +128,11 @@ def check_output_file(path: str | None, flag: str) -> Path:
     if path is None or not str(path).strip():
         raise CliError(f"{flag} is empty: name an output file")
     target = Path(path)
-    if target.is_dir():
-        raise CliError(f"{flag} {target} is a directory, not a file")
+    try:
+        if target.is_dir():
+            raise CliError(f"{flag} {target} is a directory, not a file")
+    except OSError as exc:  # a name too long for the file system: was a traceback or blamed on the input
+        raise CliError(f"{flag} {target} cannot be used ({exc.strerror or exc})") from None
     why = unwritable_reason(target.absolute().parent)
     if why is not None:
         raise CliError(f"{flag} {target} {why}")

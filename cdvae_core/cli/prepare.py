@@ -124,6 +124,7 @@ def _main(argv: list[str] | None) -> int:
                                orientation_weight=args.orientation_weight)
     start = time.monotonic()
     bar = PrepareBar(args.task)
+    writing = False
     try:
         # Check the output before any work: an unwritable --out used to surface as a traceback
         # only after the whole (possibly hours-long) run.
@@ -145,14 +146,19 @@ def _main(argv: list[str] | None) -> int:
             if not args.quiet:
                 bar(progress)
         bar.close()
+        writing = True
         save_pairs(args.out, pairs)
     except (DataError, CliError) as exc:
         bar.close()
         print(f"cdvae-prepare: error: {exc}", file=sys.stderr)
         return 2
-    except OSError as exc:  # the write itself failed (disk full, folder removed meanwhile)
+    except OSError as exc:
         bar.close()
-        print(f"cdvae-prepare: error: cannot write {args.out} ({exc.strerror or exc}); nothing written", file=sys.stderr)
+        if writing:  # the write itself failed (disk full, folder removed meanwhile)
+            print(f"cdvae-prepare: error: cannot write {args.out} ({exc.strerror or exc}); nothing written", file=sys.stderr)
+        else:  # the source: a file the system would not read (it was reported as --out failing)
+            print(f"cdvae-prepare: error: cannot read {exc.filename or 'the source'} ({exc.strerror or exc}); nothing written",
+                  file=sys.stderr)
         return 2
     except KeyboardInterrupt as exc:
         bar.close()

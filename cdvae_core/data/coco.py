@@ -22,7 +22,7 @@ import numpy as np
 
 from .errors import DataError
 from .items import ImageItem
-from .source import Source
+from .source import Source, find_listed
 
 if TYPE_CHECKING:
     from pycocotools.coco import COCO
@@ -149,9 +149,8 @@ def coco_source(images_dir: str | Path, annotations: str | Path) -> Source:
     items, dropped = [], 0
     for image in coco.loadImgs(sorted(coco.getImgIds())):
         name = str(image["file_name"])
-        path = images_dir / name
-        if not path.exists() and (images_dir / Path(name).name).exists():
-            path = images_dir / Path(name).name
+        path, _ = find_listed(images_dir, name)  # a file not found is kept: its reading says why it is skipped
+        path = path or images_dir / name
         rows, bad = _annotation_rows(coco, image, cat_index)
         dropped += bad
         items.append(ImageItem(str(path), name, -1, rows))

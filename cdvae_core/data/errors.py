@@ -47,6 +47,11 @@ class SkipLog:
     def summary_lines(self) -> list[str]:
         lines = []
         for reason, count in self.counts.most_common():
-            shown = ", ".join(self.examples.get(reason, [])[:3])
+            shown = ", ".join(_short(name) for name in self.examples.get(reason, [])[:3])
             lines.append(f"  skipped {count} x {reason}: {shown}{' ...' if count > 3 else ''}")
         return lines
+
+
+def _short(name: str, most: int = 100) -> str:
+    """A name cut to ``most`` characters for a summary line (a listed name can be thousands)."""
+    return name if len(name) <= most else name[:most - 3] + "..."

@@ -13,7 +13,7 @@ from pathlib import Path
 from ..pairs import TEST, TRAIN
 from .errors import DataError
 from .items import VideoItem
-from .source import Source
+from .source import Source, find_listed
 
 SPLITS = (1, 2, 3)
 MAX_CLASSES = 10_000  # UCF101 has 101; a larger index is a typo
@@ -69,11 +69,9 @@ def ucf101_source(videos_dir: str | Path, splits_dir: str | Path, split: int = 1
                     has_split=True)
     for list_name, split_value in ((f"trainlist0{split}.txt", TRAIN), (f"testlist0{split}.txt", TEST)):
         for rel in read_list(files[list_name]):
-            path = videos_dir / rel
-            if not path.is_file():
-                path = videos_dir / Path(rel).name
-            if not path.is_file():
-                source.skipped.add(rel, "listed video missing")
+            path, problem = find_listed(videos_dir, rel)
+            if path is None:
+                source.skipped.add(rel, problem.replace("listed file", "listed video"))
                 continue
             source.items.append(VideoItem(str(path), rel, split_value, classes.get(rel.split("/")[0], -1)))
     if not source.items:

@@ -29,6 +29,14 @@ FULL_SIZE = 1 << 30  # a max_side that keeps frames at their own size
 TIME_FRAGMENT = "#t="  # Media Fragments' temporal dimension, in seconds (npt)
 
 
+def _exists(text: str) -> bool:
+    """Path(text).exists(), False where the system refuses the name (too long): reading it says why."""
+    try:
+        return Path(text).exists()
+    except OSError:
+        return False
+
+
 def split_time(path: str | os.PathLike, strict: bool = True) -> tuple[Path, float | None]:
     """A source path -> (file, seconds into it or None). ``clip.mp4#t=2.5`` names a video's frame
     at 2.5 s; a file that exists under the whole name, "#" and all, is just that file.
@@ -38,7 +46,7 @@ def split_time(path: str | os.PathLike, strict: bool = True) -> tuple[Path, floa
     """
     text = os.fspath(path)
     head, sep, tail = text.rpartition(TIME_FRAGMENT)
-    if not sep or Path(head).suffix.lower() not in VIDEO_EXTENSIONS or Path(text).exists():
+    if not sep or Path(head).suffix.lower() not in VIDEO_EXTENSIONS or _exists(text):
         return Path(text), None
     try:
         seconds = float(tail.removeprefix("npt:"))

@@ -427,6 +427,8 @@ def test_job_runner_prints_tracebacks_only_for_unexpected_errors(qtbot, capfd, t
 
     expected = [ExportError("out: cannot be created: a_file is not a directory"), DataError("bad data"),
                 PairFileError("bad pairs"), NotADirectoryError(20, "Not a directory")]
+    status, payload = _run_job(qtbot, _failing(FileNotFoundError(2, "No such file or directory", "in/a.png")))
+    assert (status, payload) == ("failed", "in/a.png: No such file or directory")  # not "[Errno 2] ..."
     for exc in expected:
         status, payload = _run_job(qtbot, _failing(exc))
         assert (status, payload) == ("failed", str(exc))  # the message alone: it is written for the user

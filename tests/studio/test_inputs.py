@@ -119,6 +119,33 @@ def test_bad_files_named_at_start_up_leave_a_working_window_and_every_message(qt
     assert not win.banner.isVisible()
 
 
+def test_paths_the_file_system_refuses_say_so_in_one_line(qtbot, make_window, settle, tmp_path, capfd):
+    """A name longer than the file system allows: opening it as a model was an OSError traceback in
+    the GUI thread, as an image "image: [Errno 36] ...", as a session "is not a session file", and
+    saving a session there named the temporary file the write had failed on."""
+    long = tmp_path / ("y" * 300)
+    win = make_window("relighting")
+    settle(win)
+    state = win.state
+    shown = state.ctx.doc.key
+    actions = [
+        (lambda: state.open_image(f"{long}.png"), "Cannot open "),
+        (lambda: state.open_image(f"{long}.avi#t=1"), "Cannot open "),
+        (lambda: state.open_model(str(long)), f"{long} cannot be opened"),
+        (lambda: state.open_session(f"{long}.json"), "cannot read "),
+        (lambda: state.save_session(f"{long}.json"), "cannot save the session to "),
+    ]
+    for act, start in actions:
+        act()
+        settle(win)
+        text = win.banner.text()
+        assert text.startswith(start) and "File name too long" in text and "\n" not in text, text
+        for about in ("image", "model", "session", ""):
+            win.banner.clear(about)
+    assert state.ctx.doc.key == shown  # the photo and model shown stay
+    assert "Traceback" not in capfd.readouterr().err
+
+
 @pytest.mark.parametrize("orientation", range(1, 9))
 def test_exif_orientation_matches_pillow(orientation):
     """Phone photos store pixels sideways with an EXIF tag: they open upright, as Pillow turns them."""
