@@ -28,7 +28,7 @@ from safetensors.torch import load_file, save_file
 
 from . import __version__
 from .atomic import write_text_atomic, write_with
-from .config import ConfigError, ModelConfig, TrainConfig, dumps
+from .config import ConfigError, ModelConfig, TrainConfig, dumps, read_small_text
 
 FORMAT = "cdvae-model"
 FORMAT_VERSION = 1
@@ -115,8 +115,10 @@ def read_config(path: str | os.PathLike) -> dict[str, Any]:
     if not cfg_path.is_file():
         raise ModelLoadError(f"{root} has no {CONFIG_FILE}")
     try:
-        config = json.loads(cfg_path.read_text("utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        config = json.loads(read_small_text(cfg_path))
+    except OSError as exc:
+        raise ModelLoadError(f"cannot read {cfg_path} ({exc.strerror or exc})") from exc
+    except ValueError as exc:  # not JSON text, or a file too large to be a config
         raise ModelLoadError(f"{cfg_path} is not valid JSON ({exc})") from exc
     if not isinstance(config, dict) or config.get("format") != FORMAT:
         raise ModelLoadError(f"{cfg_path} is not a {FORMAT} config (format {config.get('format') if isinstance(config, dict) else None!r})")

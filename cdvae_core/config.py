@@ -9,6 +9,8 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
+import os
+import stat
 import types
 from dataclasses import dataclass, fields
 from typing import Any, TypeVar, Union, get_args, get_origin, get_type_hints
@@ -21,6 +23,30 @@ TIES = ("none", "gauss", "mdn")
 
 class ConfigError(ValueError):
     """A setting that is unknown or out of range."""
+
+
+MAX_JSON_BYTES = 16 * 2**20  # settings, sessions and sidecars are kilobytes; a 4 GB video is a slip
+
+
+def read_small_text(path: str | os.PathLike, most: int = MAX_JSON_BYTES) -> str:
+    """The UTF-8 text of a small regular file: a settings file, a session, a sidecar.
+
+    ValueError (its message is the reason) for something that is not a regular file, whose read
+    would never end (/dev/zero) or would block (a FIFO), and for a file over ``most`` bytes, read
+    whole before the JSON parser could refuse it; OSError and UnicodeDecodeError as reading
+    raises them.
+    """
+    # non-blocking: opening a FIFO to read waits for a writer; a regular file reads as ever
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+    mode = os.fstat(fd).st_mode
+    if not stat.S_ISREG(mode):
+        os.close(fd)
+        raise ValueError("a folder, not a file" if stat.S_ISDIR(mode) else "not a regular file")
+    with open(fd, "rb") as handle:
+        data = handle.read(most + 1)
+    if len(data) > most:
+        raise ValueError(f"larger than {most // 2**20} MiB")
+    return data.decode("utf-8")
 
 
 def _type_name(hint: Any) -> str:

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from cdvae_core.assets import assets_dir
-from cdvae_core.config import ModelConfig
+from cdvae_core.config import ModelConfig, read_small_text
 
 import os
 
@@ -62,7 +62,7 @@ def read_model_header(path: str | Path) -> tuple[str, str]:
     if not found:
         raise CatalogError(f"{path} is not a saved model (no config.json)")
     try:
-        data = json.loads(cfg_file.read_text(encoding="utf-8"))
+        data = json.loads(read_small_text(cfg_file))
         cfg = ModelConfig.from_dict(data["model"])
     except (OSError, json.JSONDecodeError, KeyError, TypeError, ValueError) as exc:
         raise CatalogError(f"{path.name}: unreadable model config ({exc})") from exc
@@ -74,6 +74,8 @@ def read_pairs_task(path: str | Path) -> str:
     import numpy as np
 
     try:
+        if Path(path).exists() and not Path(path).is_file():  # a FIFO named .npz blocked the window in np.load
+            raise ValueError("not a regular file")
         with np.load(path, allow_pickle=False) as data:
             meta = json.loads(str(data["meta"])) if "meta" in data.files else {}
     except Exception as exc:  # noqa: BLE001 - any unreadable file is the same user-facing problem

@@ -190,13 +190,15 @@ def load_image(path: str | Path) -> LoadedImage:
     except ValueError as exc:
         raise ImageLoadError(str(exc)) from exc
     try:
-        exists, folder = path.exists(), path.is_dir()
+        exists, folder, regular = path.exists(), path.is_dir(), path.is_file()
     except OSError as exc:  # a name too long for the file system: was the worker's "[Errno 36] ..."
         raise ImageLoadError(f"cannot read {path.name}: {exc.strerror or exc}") from exc
     if not exists:
         raise ImageLoadError(f"no such file: {path}")
     if folder:
         raise ImageLoadError(f"{path} is a folder, not an image")
+    if not regular:  # a FIFO's read blocked the render worker, and every render after it, for ever
+        raise ImageLoadError(f"{path} is not a regular file")
     if path.suffix.lower() in VIDEO_SUFFIXES:
         return load_video(path, seconds or 0.0)
     try:

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from cdvae_core.atomic import write_text_atomic
-from cdvae_core.config import ConfigError, typed_from_dict
+from cdvae_core.config import ConfigError, read_small_text, typed_from_dict
 from cdvae_core.distinct import MAX_POOL
 from cdvae_core.predictor import MAX_TEMPERATURE
 from cdvae_core.tasks import TASK_NAMES
@@ -54,12 +54,18 @@ def save_session(path: str | Path, session: Session) -> None:
 def load_session(path: str | Path) -> Session:
     path = Path(path)
     try:
-        data: Any = json.loads(path.read_text(encoding="utf-8"))
+        text = read_small_text(path)
     except FileNotFoundError:
         raise SessionError(f"no session file at {path}") from None
-    except OSError as exc:  # the file system refused it (a folder, no permission, a name too long)
+    except OSError as exc:  # the file system refused it (no permission, a name too long)
         raise SessionError(f"cannot read {path.name} ({exc.strerror or exc})") from exc
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+    except UnicodeDecodeError as exc:
+        raise SessionError(f"{path.name} is not a session file ({exc})") from exc
+    except ValueError as exc:  # a folder, a device or FIFO (never ending, blocking), too large
+        raise SessionError(f"cannot read {path.name} ({exc})") from exc
+    try:
+        data: Any = json.loads(text)
+    except json.JSONDecodeError as exc:
         raise SessionError(f"{path.name} is not a session file ({exc})") from exc
     if not isinstance(data, dict) or data.get("format") != FORMAT:
         raise SessionError(f"{path.name} is not a CDVAE Studio session")

@@ -158,6 +158,34 @@ def test_paths_the_file_system_refuses_are_one_line_errors(trained, tmp_path, ca
     assert sorted(p.name for p in tmp_path.iterdir()) == []
 
 
+@pytest.fixture
+def odd_files(tmp_path):
+    """A FIFO with no writer, a folder, a device that never ends and a file too large to be JSON settings."""
+    fifo = tmp_path / "fifo.json"
+    os.mkfifo(fifo)
+    big = tmp_path / "big.json"
+    with open(big, "wb") as handle:
+        handle.truncate(17 * 2**20)  # sparse: no 17 MiB written
+    return {"fifo": (fifo, "not a regular file"), "folder": (tmp_path, "a folder, not a file"),
+            "zero": (Path("/dev/zero"), "not a regular file"), "big": (big, "larger than 16 MiB")}
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo") or not Path("/dev/zero").exists(), reason="POSIX files")
+def test_files_that_are_not_small_text_are_refused_at_once(trained, odd_files, tmp_path, capsys):
+    """Reading /dev/zero as --config or --reproduce never ended (a MemoryError), a FIFO blocked for
+    ever, and a folder said "[Errno 21] ..."; each now a one-line reason."""
+    from cdvae_core.config import read_small_text
+
+    assert read_small_text(trained / "cfg.json") == (trained / "cfg.json").read_text()
+    base = ["--pairs", str(trained / "pairs.npz"), "--epochs", "1", "--out", str(tmp_path / "run")]
+    for path, why in odd_files.values():
+        with pytest.raises(ValueError, match=why):
+            read_small_text(path)
+        one_line_error(capsys, train_cli.main(base + ["--config", str(path)]), f"cannot read --config {path} ({why})")
+        one_line_error(capsys, sample.main(["--reproduce", str(path)]), f"{path}: not a readable sidecar ({why})")
+    assert not (tmp_path / "run").exists()
+
+
 def test_resume_with_nothing_to_resume_is_a_one_line_error_and_changes_nothing(trained, tmp_path, capsys):
     pairs, cfg = trained / "pairs.npz", trained / "cfg.json"
     base = ["--pairs", str(pairs), "--config", str(cfg), "--epochs", "1", "--batch-size", "12", "--quiet", "--resume"]

@@ -12,10 +12,9 @@ from __future__ import annotations
 
 import json
 import sys
-from pathlib import Path
 from typing import Any, Sequence
 
-from ..config import ARCHS, MOTION_HELD_GUIDANCE, TIES, ConfigError, ModelConfig, TrainConfig
+from ..config import ARCHS, MOTION_HELD_GUIDANCE, TIES, ConfigError, ModelConfig, TrainConfig, read_small_text
 from ..pairs import PairSet, load_pairs
 from ..progress import Progress
 from .common import EXIT_FAILED, EXIT_INTERRUPTED, CliError, Parser, interactive, parse, rank, run_main
@@ -67,8 +66,10 @@ def build_parser() -> Parser:
 def read_config_file(path: str) -> tuple[dict[str, Any], dict[str, Any]]:
     """(model settings, training settings) from a JSON file; unknown keys are a ConfigError."""
     try:
-        data = json.loads(Path(path).read_text("utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        data = json.loads(read_small_text(path))
+    except OSError as exc:
+        raise ConfigError(f"cannot read --config {path} ({exc.strerror or exc})") from exc
+    except ValueError as exc:  # not JSON text, not a regular file (/dev/zero never ends), too large
         raise ConfigError(f"cannot read --config {path} ({exc})") from exc
     if not isinstance(data, dict):
         raise ConfigError(f"--config {path} must hold a JSON object")

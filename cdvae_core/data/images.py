@@ -118,6 +118,8 @@ def read_image(path: str | Path) -> np.ndarray:
     """Read a photo file as uint8 (H, W, 3) RGB; SkipItem with a reason when it is unusable."""
     path = Path(path)
     try:
+        if path.exists() and not path.is_file():  # a folder, or a FIFO whose read would block the worker
+            raise SkipItem("unreadable file", f"{path}: not a regular file")
         data = path.read_bytes()
     except FileNotFoundError:
         raise SkipItem("missing file", str(path)) from None

@@ -33,6 +33,7 @@ import numpy as np
 
 from .. import __version__
 from ..atomic import write_text_atomic
+from ..config import read_small_text
 from ..data.video import at_time, split_time, time_text
 from ..distinct import draw_distinct
 from ..progress import Progress
@@ -371,10 +372,12 @@ def read_sidecar(path: str | os.PathLike) -> dict[str, Any]:
         raise ExportError(f"{path}: an image, not a sidecar; pass the .json written beside it "
                           f"({path.with_suffix('.json').name})")
     try:
-        data = json.loads(path.read_text("utf-8"))
+        data = json.loads(read_small_text(path))
     except UnicodeDecodeError:  # a ValueError, but not a JSONDecodeError
         raise ExportError(f"{path}: not a readable sidecar (binary data, not JSON text)") from None
-    except (OSError, json.JSONDecodeError) as exc:
+    except OSError as exc:
+        raise ExportError(f"{path}: not a readable sidecar ({exc.strerror or exc})") from exc
+    except ValueError as exc:  # not JSON, not a regular file (a FIFO would block), too large
         raise ExportError(f"{path}: not a readable sidecar ({exc})") from exc
     if not isinstance(data, dict) or data.get("format") != SIDECAR_FORMAT:
         raise ExportError(f"{path}: not a {SIDECAR_FORMAT} sidecar")

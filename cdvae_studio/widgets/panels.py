@@ -3,6 +3,7 @@ a video's time bar, gallery, recent), the starred tray, and the ground-truth vie
 
 from __future__ import annotations
 
+import unicodedata
 from pathlib import Path
 
 import numpy as np
@@ -34,6 +35,12 @@ from .video_time import VideoTimeBar
 GALLERY_CELL = (64, 78)  # px: a 56 px thumbnail and one line of its name
 
 
+def one_line(text: str) -> str:
+    """``text`` with its control characters escaped ("\\n"): a newline in a file name split a
+    message over two of the banner's lines, which are one per subject."""
+    return "".join(repr(ch)[1:-1] if unicodedata.category(ch) == "Cc" else ch for ch in text)
+
+
 class MessageBanner(QLabel):
     """The red lines above the grid that say what went wrong: one message per subject ("image",
     "model", "session"; "" for anything else), so that a bad model named on the command line
@@ -43,6 +50,7 @@ class MessageBanner(QLabel):
     def __init__(self) -> None:
         super().__init__("")
         self.setObjectName("messageBanner")
+        self.setTextFormat(Qt.TextFormat.PlainText)  # a file named "<b>x</b>.png" is not markup
         self.setWordWrap(True)
         self.setStyleSheet("QLabel { background: #5a1d1d; color: #ffd7d7; padding: 4px; }")
         self.setToolTip("Click to dismiss")
@@ -51,7 +59,7 @@ class MessageBanner(QLabel):
 
     def show_message(self, text: str, about: str = "") -> None:
         self.messages.pop(about, None)  # the newest message last
-        self.messages[about] = text
+        self.messages[about] = one_line(text)
         self._show()
 
     def clear(self, about: str | None = None) -> None:

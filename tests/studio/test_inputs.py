@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import cv2
 import numpy as np
 import pytest
@@ -50,6 +52,42 @@ def test_missing_file(tmp_path):
         load_image(tmp_path / "nope.png")
     with pytest.raises(ImageLoadError, match="folder"):
         load_image(tmp_path)
+
+
+def test_a_message_naming_a_file_with_a_newline_stays_one_line(qtbot, make_window, settle, tmp_path):
+    """The banner keeps one line per subject; a file named "bad<newline>name.png" split its
+    message over two, and a name with markup in it was drawn as markup."""
+    from PySide6.QtCore import Qt
+
+    bad = tmp_path / "<b>bad\nname<br>.png"
+    bad.write_bytes(b"\x89PNG junk")
+    win = make_window("relighting")
+    settle(win)
+    win.state.open_image(str(bad))
+    settle(win)
+    win.state.open_model(str(tmp_path / "gone\nmodel"))
+    lines = win.banner.text().split("\n")
+    assert len(lines) == 2 and lines[0].startswith("Cannot open <b>bad\\nname<br>.png: "), lines
+    assert lines[1].endswith("gone\\nmodel is not a saved model (no config.json)"), lines
+    assert win.banner.textFormat() == Qt.TextFormat.PlainText
+    assert "\n" not in win.statusBar().currentMessage()
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="POSIX FIFOs")
+def test_a_fifo_is_refused_not_read(tmp_path):
+    """Reading a FIFO named like a photo blocked the render worker, and every render after it."""
+    from cdvae_core.data.errors import SkipItem
+    from cdvae_core.data.images import read_image
+    from cdvae_studio.catalog import CatalogError, read_pairs_task
+
+    os.mkfifo(tmp_path / "pipe.png")
+    with pytest.raises(ImageLoadError, match="pipe.png is not a regular file"):
+        load_image(tmp_path / "pipe.png")
+    with pytest.raises(SkipItem, match="not a regular file"):  # cdvae-prepare's reader (a COCO file_name)
+        read_image(tmp_path / "pipe.png")
+    os.mkfifo(tmp_path / "pipe.npz")  # opened as the nearest-neighbour baseline: np.load blocked the window
+    with pytest.raises(CatalogError, match=r"pipe.npz is not a readable pair file \(not a regular file\)"):
+        read_pairs_task(tmp_path / "pipe.npz")
 
 
 def test_window_survives_every_bad_image(qtbot, make_window, settle, tmp_path):
@@ -135,11 +173,15 @@ def test_paths_the_file_system_refuses_say_so_in_one_line(qtbot, make_window, se
         (lambda: state.open_session(f"{long}.json"), "cannot read "),
         (lambda: state.save_session(f"{long}.json"), "cannot save the session to "),
     ]
+    if hasattr(os, "mkfifo"):  # a session read from a FIFO blocked the window for ever
+        os.mkfifo(tmp_path / "fifo.json")
+        actions.append((lambda: state.open_session(str(tmp_path / "fifo.json")), "cannot read fifo.json"))
     for act, start in actions:
         act()
         settle(win)
         text = win.banner.text()
-        assert text.startswith(start) and "File name too long" in text and "\n" not in text, text
+        assert text.startswith(start) and ("File name too long" in text or "(not a regular file)" in text), text
+        assert "\n" not in text, text
         for about in ("image", "model", "session", ""):
             win.banner.clear(about)
     assert state.ctx.doc.key == shown  # the photo and model shown stay
@@ -331,8 +373,6 @@ def test_a_videos_length_is_read_once_per_version_of_the_file(tmp_path, monkeypa
     """Each frame chosen on the Time bar loads the video again; its length (counted by decoding
     the whole video where the container does not say) is read once, and again when the file
     changes."""
-    import os
-
     from cdvae_core.data import video as video_module
     from cdvae_studio import images
 
