@@ -32,6 +32,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from cdvae_core.cli.common import one_line_text
 from cdvae_core.distinct import DISTINCT_POOL
 from cdvae_core.predictor import MAX_TEMPERATURE
 
@@ -43,7 +44,7 @@ from .state import StudioState
 from .widgets.code_sliders import CodeSliders
 from .widgets.flow_view import FlowView
 from .widgets.lpp_scatter import LppScatter
-from .widgets.panels import ImagePane, ImagePanel, MessageBanner, ModelCombo, StarTray, TruthView, one_line
+from .widgets.panels import ImagePane, ImagePanel, MessageBanner, ModelCombo, StarTray, TruthView
 from .widgets.sample_grid import SampleGrid
 
 # The model combo's text field in characters: at its widest (the toolbar never moves as models
@@ -332,7 +333,7 @@ class MainWindow(QMainWindow):
         """A problem the user should see (bad image, failed load): banner and status bar.
         ``about`` ("image", "model", "session"; "" for anything else) says which success clears it."""
         self.banner.show_message(text, about)
-        self.statusBar().showMessage(one_line(text), 15000)
+        self.statusBar().showMessage(one_line_text(text), 15000)
 
     def clear_error(self, about: str) -> None:
         """Something about ``about`` went right: the banner goes unless it says what went wrong with

@@ -34,7 +34,7 @@ from typing import Any, Callable, Generator
 
 from PySide6.QtCore import QObject, QThread, Signal, Slot
 
-from cdvae_core.cli.common import os_error_line
+from cdvae_core.cli.common import one_line_text, os_error_line
 
 # the render worker's channels in the order it serves them: image file, context, grid, then
 # extras, and last the held slider's prefetch (scrub.py), which runs only when nothing else waits
@@ -66,15 +66,15 @@ def report_error(exc: BaseException) -> str:
 
 
 def _one_line(exc: BaseException) -> str:
-    """The first line of the message; the class name goes first only for an unexpected error
-    (or a message-less one), where it is the most telling part."""
+    """An expected error's whole message, its control characters escaped; an unexpected (or a
+    message-less) one's class name, its most telling part, and its message's first line."""
     if isinstance(exc, OSError) and exc.filename is not None and exc.strerror:
         return os_error_line(exc)  # "PATH: reason", as the commands say it, not "[Errno 36] ..."
-    lines = str(exc).strip().splitlines()
-    first = lines[0] if lines else ""
-    if first and expected_error(exc):
-        return first
-    return f"{type(exc).__name__}: {first}".rstrip(": ")
+    text = str(exc).strip()
+    if text and expected_error(exc):
+        return one_line_text(text)  # whole: a newline there is one in a file name
+    lines = text.splitlines()
+    return f"{type(exc).__name__}: {lines[0] if lines else ''}".rstrip(": ")
 
 
 class LatestWorker(QObject):

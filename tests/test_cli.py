@@ -156,6 +156,10 @@ def test_paths_the_file_system_refuses_are_one_line_errors(trained, tmp_path, ca
     for main, argv, needle in runs:
         one_line_error(capsys, main(argv), needle)
     assert sorted(p.name for p in tmp_path.iterdir()) == []
+    # a name with a newline and two spaces is said as it is, escaped (was "a b c.png": no such name)
+    odd = tmp_path / "a  b\nc.png"
+    one_line_error(capsys, sample.main(["--model", str(model), "--image", str(odd), "--n", "2", "--export",
+                                        str(tmp_path / "e")]), "a  b\\nc.png: no such image file")
 
 
 @pytest.fixture
@@ -703,6 +707,7 @@ def test_sample_image_folder_exports_every_photo_and_names_the_unreadable(traine
     rng = np.random.default_rng(2)
     for name in ("a.png", "b.jpg"):
         cv2.imwrite(str(folder / name), (rng.random((40, 56, 3)) * 255).astype(np.uint8))
+    (folder / "._a.png").write_bytes(b"\x00\x05\x16\x07 macOS resource fork")  # hidden: skipped, as prepare does
     out = tmp_path / "results"
     capsys.readouterr()
     assert sample.main(["--model", str(trained / "model"), "--image", str(folder), "--n", "2", "--export", str(out)]) == 0

@@ -72,14 +72,16 @@ def _video_frame(path: Path, seconds: float, source: str) -> np.ndarray:
 
 def list_images(folder: str | os.PathLike) -> list[Path]:
     """Image and video files directly inside ``folder`` (a video stands for its first frame, as
-    ``read_image`` reads it and the Studio opens it), sorted by name."""
+    ``read_image`` reads it and the Studio opens it), sorted by name. Hidden names are left out,
+    as cdvae-prepare and the Studio leave them out: macOS writes a "._photo.jpg" beside each photo
+    on a shared drive, which is no image, and a batch export failed on every one of them."""
     from ..data.video import VIDEO_EXTENSIONS
 
     folder = Path(folder)
     if not folder.is_dir():
         raise ExportError(f"{folder}: not a folder")
     return sorted(p for p in folder.iterdir()
-                  if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES + VIDEO_EXTENSIONS)
+                  if not p.name.startswith(".") and p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES + VIDEO_EXTENSIONS)
 
 
 def check_format(fmt: str) -> str:

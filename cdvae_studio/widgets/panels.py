@@ -3,7 +3,6 @@ a video's time bar, gallery, recent), the starred tray, and the ground-truth vie
 
 from __future__ import annotations
 
-import unicodedata
 from pathlib import Path
 
 import numpy as np
@@ -28,17 +27,13 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from cdvae_core.cli.common import one_line_text
+
 from ..thumbnails import ThumbnailCache
 from .lpp_scatter import icon_pixmap
 from .video_time import VideoTimeBar
 
 GALLERY_CELL = (64, 78)  # px: a 56 px thumbnail and one line of its name
-
-
-def one_line(text: str) -> str:
-    """``text`` with its control characters escaped ("\\n"): a newline in a file name split a
-    message over two of the banner's lines, which are one per subject."""
-    return "".join(repr(ch)[1:-1] if unicodedata.category(ch) == "Cc" else ch for ch in text)
 
 
 class MessageBanner(QLabel):
@@ -59,7 +54,7 @@ class MessageBanner(QLabel):
 
     def show_message(self, text: str, about: str = "") -> None:
         self.messages.pop(about, None)  # the newest message last
-        self.messages[about] = one_line(text)
+        self.messages[about] = one_line_text(text)  # a newline in a file name split its subject's line
         self._show()
 
     def clear(self, about: str | None = None) -> None:
