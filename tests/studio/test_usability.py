@@ -146,7 +146,8 @@ def test_training_again_gets_a_new_folder_and_clear_messages(qtbot, train_on_pai
     dlg.path_a.edit.setText(str(tmp_path / "missing.npz"))  # fails inside the run, before any record
     dlg.start()
     qtbot.waitUntil(lambda: not dlg.running(), timeout=120_000)
-    assert dlg.status.text().startswith("Training failed")
+    # the library's message as it is, no class name ("Training failed: PairFileError: ...")
+    assert dlg.status.text() == f"Training failed: no pair file at {tmp_path / 'missing.npz'}"
     assert dlg.progress.value() == 0  # not the finished run's full bar
 
 
