@@ -28,7 +28,7 @@ from safetensors.torch import load_file, save_file
 
 from . import __version__
 from .atomic import write_text_atomic, write_with
-from .config import ConfigError, ModelConfig, TrainConfig, dumps, read_small_text
+from .config import ConfigError, ModelConfig, TrainConfig, dumps, is_int, read_small_text
 
 FORMAT = "cdvae-model"
 FORMAT_VERSION = 1
@@ -51,7 +51,7 @@ class StateLoadError(ValueError):
 
 def _is_version(value: Any, expected: int) -> bool:
     """``value`` is the integer ``expected``: JSON ``true`` (== 1 in Python) and ``1.0`` are not."""
-    return type(value) is int and value == expected
+    return is_int(value) and value == expected
 
 
 # ----------------------------------------------------------------------------- writing

@@ -25,6 +25,17 @@ class ConfigError(ValueError):
     """A setting that is unknown or out of range."""
 
 
+def is_int(value: object) -> bool:
+    """An int, not a bool (JSON's true is a Python int): the check every reader of settings,
+    pair meta and checkpoints makes."""
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def is_number(value: object) -> bool:
+    """A finite int or float, not a bool."""
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
 MAX_JSON_BYTES = 16 * 2**20  # settings, sessions and sidecars are kilobytes; a 4 GB video is a slip
 
 
@@ -81,8 +92,8 @@ def _checked(hint: Any, value: Any) -> tuple[bool, Any]:
     if hint is bool:
         return isinstance(value, bool), value
     if hint is int:
-        return isinstance(value, int) and not isinstance(value, bool), value
-    if hint is float:
+        return is_int(value), value
+    if hint is float:  # NaN and inf pass here: each setting's range check says what it allows
         ok = isinstance(value, (int, float)) and not isinstance(value, bool)
         return ok, float(value) if ok else value
     if hint is str:

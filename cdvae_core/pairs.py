@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 
 from .atomic import write_with
+from .config import is_int
 
 TRAIN, TEST = 0, 1
 REQUIRED_KEYS = ("xc", "xg")
@@ -121,7 +122,7 @@ def _meta_problem(meta: dict[str, Any], n: int) -> str:
     if not isinstance(labels, list) or len(labels) != n:
         size = f"a list of {len(labels)}" if isinstance(labels, list) else json.dumps(labels)[:40]
         return f"\"labels\" must be a list of one label per pair ({n}), got {size}"
-    if not all(isinstance(v, int) and not isinstance(v, bool) and -1 <= v < 2**31 for v in labels):
+    if not all(is_int(v) and -1 <= v < 2**31 for v in labels):
         return "\"labels\" must hold whole numbers from -1 (unknown) up"
     return ""
 

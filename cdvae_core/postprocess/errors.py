@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import math
-
 
 class PostprocessError(ValueError):
     """Bad input to post-processing (a field, a guide, a sample batch), with a one-line reason."""
@@ -15,16 +13,6 @@ class UpsampleError(PostprocessError):
 
 class ExportError(PostprocessError):
     """An image that cannot be read, a bad format name, or an output folder that cannot be written."""
-
-
-def is_number(value: object) -> bool:
-    """A finite int or float (not a bool)."""
-    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
-
-
-def is_int(value: object) -> bool:
-    """An int (not a bool)."""
-    return isinstance(value, int) and not isinstance(value, bool)
 
 
 def check_setting(ok: bool, owner: str, name: str, value: object, rule: str) -> None:

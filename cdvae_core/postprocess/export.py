@@ -33,11 +33,11 @@ import numpy as np
 
 from .. import __version__
 from ..atomic import write_text_atomic
-from ..config import read_small_text
+from ..config import is_int, is_number, read_small_text
 from ..data.video import at_time, split_time, time_text
 from ..distinct import draw_distinct
 from ..progress import Progress
-from .errors import ExportError, PostprocessError, check_setting, is_int, is_number
+from .errors import ExportError, PostprocessError, check_setting
 from .imagefiles import IMAGE_SUFFIXES, check_format, list_images, read_image, write_image
 from .render import Renderer, get_renderer
 from .upsample import UpsampleSettings

@@ -14,7 +14,8 @@ import cv2
 import numpy as np
 from skimage.segmentation import felzenszwalb
 
-from .errors import check_setting, is_int, is_number
+from ..config import is_int, is_number
+from .errors import check_setting
 
 
 @dataclass(frozen=True)

@@ -31,8 +31,9 @@ from scipy.linalg import cho_factor, lapack
 from scipy.sparse.linalg import splu
 from threadpoolctl import ThreadpoolController
 
+from ..config import is_int, is_number
 from .basis import area_matrix, build_basis
-from .errors import UpsampleError, check_setting, is_int, is_number
+from .errors import UpsampleError, check_setting
 from .lru import LRUCache
 from .segments import SegmentSettings, grey_of, segment_guide
 
