@@ -23,7 +23,7 @@ from tqdm import tqdm
 
 from ..pairs import save_pairs
 from ..tasks import TASK_NAMES
-from .common import CliError, Parser, check_output_file, interactive, library_warnings
+from .common import CliError, Parser, check_output_file, interactive, library_warnings, one_line, one_line_text
 from ..data.errors import DataError
 from ..data.features import FeatureSettings
 from ..data.prepare import prepare_pairs
@@ -150,15 +150,15 @@ def _main(argv: list[str] | None) -> int:
         save_pairs(args.out, pairs)
     except (DataError, CliError) as exc:
         bar.close()
-        print(f"cdvae-prepare: error: {exc}", file=sys.stderr)
+        print(f"cdvae-prepare: error: {one_line(exc)}", file=sys.stderr)
         return 2
     except OSError as exc:
         bar.close()
         if writing:  # the write itself failed (disk full, folder removed meanwhile)
-            print(f"cdvae-prepare: error: cannot write {args.out} ({exc.strerror or exc}); nothing written", file=sys.stderr)
+            what = f"cannot write {args.out} ({exc.strerror or exc}); nothing written"
         else:  # the source: a file the system would not read (it was reported as --out failing)
-            print(f"cdvae-prepare: error: cannot read {exc.filename or 'the source'} ({exc.strerror or exc}); nothing written",
-                  file=sys.stderr)
+            what = f"cannot read {exc.filename or 'the source'} ({exc.strerror or exc}); nothing written"
+        print(f"cdvae-prepare: error: {one_line_text(what)}", file=sys.stderr)
         return 2
     except KeyboardInterrupt as exc:
         bar.close()

@@ -11,7 +11,6 @@ Results (also written as docs/results.json):
 from __future__ import annotations
 
 import json
-import math
 import os
 import platform
 import shutil
@@ -23,7 +22,7 @@ from typing import Iterator, Mapping
 import torch
 
 from ..checkpoint import CONFIG_FILE, EMBEDDING_FILE, METRICS_FILE, STATE_FILE, WEIGHTS_FILE, StateLoadError
-from ..config import ModelConfig, TrainConfig
+from ..config import ModelConfig, TrainConfig, is_number
 from ..data.prepare import SourceSpec
 from ..pairs import PairSet
 from ..progress import Progress
@@ -90,7 +89,7 @@ def _loop_seconds(out: Path) -> float:
     """The training loop time of every epoch in ``out``'s metrics (a resumed run's earlier epochs
     too); a row without a finite number of seconds adds nothing."""
     seconds = [row.get("seconds") for row in _metric_rows(out)]
-    return float(sum(s for s in seconds if isinstance(s, (int, float)) and not isinstance(s, bool) and math.isfinite(s)))
+    return float(sum(s for s in seconds if is_number(s)))
 
 
 def _rows_progress(gen: Iterator[Progress], task: str, row: str) -> Iterator[Progress]:
