@@ -144,6 +144,27 @@ def test_bad_command_lines_are_one_line_errors(capsys):
         suite.model_overrides("NN")
 
 
+def test_a_cached_pair_file_of_another_task_is_made_again(tmp_path):
+    """A pair file copied over the cache's name of another task was trained and scored as that task."""
+    from cdvae_core.experiments.data import task_pairs
+    from cdvae_core.pairs import save_pairs
+    from cdvae_core.synthetic import make_mode_pairs
+
+    path = cache_path(tmp_path, "resaturation", "builtin", TINY)
+    path.parent.mkdir(parents=True)
+    save_pairs(path, make_mode_pairs(40, seed=0))  # meta task "synthetic", one grey channel each
+    gen = task_pairs(tmp_path, "resaturation", "builtin", TINY)
+    records = []
+    while True:
+        try:
+            records.append(next(gen).message)
+        except StopIteration as stop:
+            pairs = stop.value
+            break
+    assert "was made for 'synthetic'; making it again" in records[0]
+    assert pairs.meta["task"] == "resaturation" and load_pairs(path).meta["task"] == "resaturation"
+
+
 def test_motion_prepares_its_own_pair_count():
     assert suite.FULL.pairs_for("motion") == 24000 and suite.FULL.pairs_for("relighting") == 6000
     assert TINY.pairs_for("motion") == TINY.pairs == 160  # 0: the same as every task

@@ -33,14 +33,19 @@ def task_pairs(work: Path, task: str, spec: SourceSpec, settings: SuiteSettings)
     """Yield Progress while building (or reading back) the task's pair file; returns the PairSet.
 
     The file is cached under ``work/pairs`` keyed by task, source, size and seed; a cached file
-    that cannot be read is rebuilt.
+    that cannot be read, or whose meta names another task, is rebuilt.
     """
     path = cache_path(work, task, spec, settings)
     if path.exists():
         try:
             pairs = load_pairs(path, require_test=True)
-            yield Progress("data", 1, 1, f"{task}: {len(pairs)} cached pairs from {path}")
-            return pairs
+            made_for = pairs.meta.get("task")
+            if made_for == task:
+                yield Progress("data", 1, 1, f"{task}: {len(pairs)} cached pairs from {path}")
+                return pairs
+            # another task's file under this name (copied over, renamed): its models would be
+            # trained and scored as this task's
+            yield Progress("data", 0, 1, f"{task}: the cached {path.name} was made for {made_for!r}; making it again")
         except PairFileError:
             pass  # a broken cache file: make it again
     gen = prepare_pairs(spec, task, limit=settings.pairs_for(task), seed=settings.seed, workers=settings.workers)
