@@ -44,6 +44,33 @@ def _settings(path: str | None):
     return QSettings("CDVAE", "Studio")
 
 
+def check_paths(args: argparse.Namespace) -> str:
+    """Why ``--settings`` or ``--screenshot`` cannot be used, before any window ("" if they can):
+    a FIFO as the settings file hung the start, a folder was silently ignored, and a screenshot
+    into a folder failed only after everything had loaded, naming its temporary file."""
+    from cdvae_core.atomic import unwritable_reason
+    from cdvae_core.cli.common import CliError, check_output_file
+
+    if args.settings:
+        target = Path(args.settings)
+        try:
+            odd = target.exists() and not target.is_file()
+        except OSError as exc:  # a name too long for the file system
+            return f"--settings {target} cannot be used ({exc.strerror or exc})"
+        if odd:
+            return f"--settings {target} is not a regular file"
+        why = unwritable_reason(target.absolute().parent)
+        if why is not None:  # read as far as it can be, but nothing would be kept: say so, not fail
+            print(f"cdvae-studio: warning: --settings {target}: {target.absolute().parent} {why}; "
+                  "changes will not be saved", file=sys.stderr)
+    if args.screenshot:
+        try:
+            check_output_file(args.screenshot, "--screenshot")
+        except CliError as exc:
+            return str(exc)
+    return ""
+
+
 def _write_screenshot(window, path: str) -> None:
     from cdvae_core.atomic import write_with
 
@@ -109,6 +136,11 @@ def freeze_when_settled(window: Any) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    problem = check_paths(args)
+    if problem:
+        from cdvae_core.cli.common import one_line_text
+        print(f"cdvae-studio: error: {one_line_text(problem)}", file=sys.stderr)
+        return 2
     from PySide6.QtCore import QTimer
     from PySide6.QtWidgets import QApplication
 
@@ -160,8 +192,9 @@ def main(argv: list[str] | None = None) -> int:
                 timer.stop()
                 try:
                     _write_screenshot(window, args.screenshot)
-                except (OSError, ValueError) as exc:
-                    print(f"cdvae-studio: cannot write the screenshot: {exc}", file=sys.stderr)
+                except (OSError, ValueError) as exc:  # checked at the start: the disk filled meanwhile, say
+                    reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else exc
+                    print(f"cdvae-studio: cannot write the screenshot {args.screenshot} ({reason})", file=sys.stderr)
                     code = 1
                 if not done:  # written for inspection, but a half-loaded window is a failure
                     print(f"cdvae-studio: the window had not settled after {SCREENSHOT_TIMEOUT_S:.0f} s; "

@@ -370,3 +370,25 @@ def test_a_job_runner_has_joined_its_thread_when_it_reports_the_end(qtbot):
     with qtbot.waitSignal(runner.finished, timeout=10_000):
         runner.start()
     assert ended_when_reported == [True]
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="POSIX FIFOs")
+def test_unusable_settings_and_screenshot_paths_are_refused_before_any_window(tmp_path, capsys):
+    """A FIFO as --settings hung the start; a folder was silently ignored (nothing saved); a
+    --screenshot into a folder failed only after everything had loaded, naming its temporary file."""
+    from cdvae_studio.app import main
+
+    fifo = tmp_path / "fifo.ini"
+    os.mkfifo(fifo)
+    cases = [(["--settings", str(fifo)], f"--settings {fifo} is not a regular file"),
+             (["--settings", str(tmp_path)], f"--settings {tmp_path} is not a regular file"),
+             (["--settings", str(tmp_path / "s.ini"), "--screenshot", str(tmp_path)],
+              f"--screenshot {tmp_path} is a directory, not a file")]
+    for argv, message in cases:
+        assert main(argv) == 2
+        assert capsys.readouterr().err == f"cdvae-studio: error: {message}\n"
+    (tmp_path / "file").write_text("x")  # settings under a file: read as far as they can be, kept nowhere
+    from cdvae_studio.app import check_paths, parse_args
+
+    assert check_paths(parse_args(["--settings", str(tmp_path / "file" / "s.ini")])) == ""
+    assert "changes will not be saved" in capsys.readouterr().err
