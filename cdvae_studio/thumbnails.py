@@ -43,7 +43,7 @@ def read_thumbnail(path: str | os.PathLike, side: int = THUMB_SIDE, seconds: flo
             return resize_rgb(frames_at(path, seconds, seconds=None)[0], side)
         except SkipItem as exc:
             raise ImageLoadError(f"{path.name}: the {exc.reason}") from exc
-    if path.suffix.lower() in _JPEG:
+    if path.suffix.lower() in _JPEG and path.is_file():  # else load_image says why (a FIFO's read would block)
         data = path.read_bytes()
         header = read_header(data, path.name, ImageLoadError)
         if header is not None:

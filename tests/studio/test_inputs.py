@@ -80,9 +80,14 @@ def test_a_fifo_is_refused_not_read(tmp_path):
     from cdvae_core.data.images import read_image
     from cdvae_studio.catalog import CatalogError, read_pairs_task
 
+    from cdvae_studio.thumbnails import read_thumbnail
+
     os.mkfifo(tmp_path / "pipe.png")
     with pytest.raises(ImageLoadError, match="pipe.png is not a regular file"):
         load_image(tmp_path / "pipe.png")
+    os.mkfifo(tmp_path / "pipe.jpg")  # the gallery's JPEG thumbnail read its bytes first
+    with pytest.raises(ImageLoadError, match="pipe.jpg is not a regular file"):
+        read_thumbnail(tmp_path / "pipe.jpg")
     with pytest.raises(SkipItem, match="not a regular file"):  # cdvae-prepare's reader (a COCO file_name)
         read_image(tmp_path / "pipe.png")
     os.mkfifo(tmp_path / "pipe.npz")  # opened as the nearest-neighbour baseline: np.load blocked the window
