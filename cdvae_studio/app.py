@@ -138,7 +138,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     problem = check_paths(args)
     if problem:
-        from cdvae_core.cli.common import one_line_text
+        from cdvae_core.messages import one_line_text
         print(f"cdvae-studio: error: {one_line_text(problem)}", file=sys.stderr)
         return 2
     from PySide6.QtCore import QTimer

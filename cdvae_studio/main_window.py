@@ -32,7 +32,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from cdvae_core.cli.common import one_line_text
+from cdvae_core.messages import one_line_text
 from cdvae_core.distinct import DISTINCT_POOL
 from cdvae_core.predictor import MAX_TEMPERATURE
 

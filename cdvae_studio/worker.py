@@ -34,7 +34,7 @@ from typing import Any, Callable, Generator
 
 from PySide6.QtCore import QObject, QThread, Signal, Slot
 
-from cdvae_core.cli.common import one_line_text, os_error_line
+from cdvae_core.messages import one_line_text, os_error_line
 
 # the render worker's channels in the order it serves them: image file, context, grid, then
 # extras, and last the held slider's prefetch (scrub.py), which runs only when nothing else waits

@@ -3,8 +3,8 @@
 Every expected problem in cdvae_core raises a ValueError subclass defined in the library
 (PairFileError, ModelLoadError, ConfigError, OutputDirError, ...). ``run_main`` turns those, and
 an OSError (the file system refusing a path: too long a name, no permission), into
-``prog: error: reason`` on stderr and exit code 2 (one line: ``one_line_text`` escapes control
-characters, which the Studio's messages share); anything else is a bug and keeps its traceback.
+``prog: error: reason`` on stderr and exit code 2 (one line: ``messages.one_line_text`` escapes
+control characters, as the Studio's messages do); anything else is a bug and keeps its traceback.
 """
 
 from __future__ import annotations
@@ -13,12 +13,12 @@ import argparse
 import contextlib
 import os
 import sys
-import unicodedata
 import warnings
 from pathlib import Path
 from typing import Callable, Iterator, Sequence
 
 from ..atomic import unwritable_reason
+from ..messages import one_line, os_error_line
 
 EXIT_BAD_INPUT = 2
 EXIT_FAILED = 1
@@ -40,16 +40,6 @@ class Parser(argparse.ArgumentParser):
 def is_expected_error(exc: BaseException) -> bool:
     """A ValueError raised on purpose by the library (its class lives in cdvae_core)."""
     return isinstance(exc, ValueError) and type(exc).__module__.startswith("cdvae_core")
-
-
-def one_line_text(text: str) -> str:
-    """``text`` on one line, its control characters escaped ("\\n"): a file name may hold a newline
-    (collapsing whitespace instead wrote "a  b.jpg" as "a b.jpg", a name that does not exist)."""
-    return "".join(repr(ch)[1:-1] if unicodedata.category(ch) == "Cc" else ch for ch in text)
-
-
-def one_line(exc: BaseException) -> str:
-    return one_line_text(str(exc).strip()) or type(exc).__name__
 
 
 @contextlib.contextmanager
@@ -87,13 +77,6 @@ def run_main(prog: str, body: Callable[[], int]) -> int:
             print(f"{prog}: error: {one_line(exc)}", file=sys.stderr)
             return EXIT_BAD_INPUT
         raise
-
-
-def os_error_line(exc: OSError) -> str:
-    """"PATH: reason" for an OSError that names its path, else its message on one line."""
-    if exc.filename is not None and exc.strerror:
-        return one_line_text(f"{exc.filename}: {exc.strerror}")
-    return one_line(exc)
 
 
 # the most samples per image (or importance samples per pair) a command draws: far beyond the

@@ -23,7 +23,8 @@ from tqdm import tqdm
 
 from ..pairs import save_pairs
 from ..tasks import TASK_NAMES
-from .common import CliError, Parser, check_output_file, interactive, library_warnings, one_line, one_line_text
+from ..messages import one_line, one_line_text
+from .common import CliError, Parser, check_output_file, interactive, library_warnings
 from ..data.errors import DataError
 from ..data.features import FeatureSettings
 from ..data.prepare import prepare_pairs

@@ -27,7 +27,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from cdvae_core.cli.common import one_line_text
+from cdvae_core.messages import one_line_text
 
 from ..thumbnails import ThumbnailCache
 from .lpp_scatter import icon_pixmap
