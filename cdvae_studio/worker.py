@@ -68,7 +68,7 @@ def report_error(exc: BaseException) -> str:
 def _one_line(exc: BaseException) -> str:
     """An expected error's whole message, its control characters escaped; an unexpected (or a
     message-less) one's class name, its most telling part, and its message's first line."""
-    if isinstance(exc, OSError) and exc.filename is not None and exc.strerror:
+    if isinstance(exc, OSError):
         return os_error_line(exc)  # "PATH: reason", as the commands say it, not "[Errno 36] ..."
     text = str(exc).strip()
     if text and expected_error(exc):
