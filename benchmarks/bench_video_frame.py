@@ -8,6 +8,10 @@ the same pixels (a seek that landed on another frame would show here). MJPG and 
 clips are written with OpenCV; H.264 (libx264's defaults: B-frames, a keyframe every 250 frames)
 with PyAV where it is installed (``pip install -e ".[test]"``).
 
+Then a video's length where the container does not say it (a live-muxed H.264 MKV, as a
+recording stopped before its muxer closed leaves one): ``data.video.video_info`` counts the
+stream's packets against the baseline of decoding every frame, and both counts must agree.
+
     python benchmarks/bench_video_frame.py [--size 1920x1080] [--seconds 20] [--fps 30]
 """
 
@@ -46,7 +50,8 @@ def write_clip(path: Path, fourcc: str, size: tuple[int, int], frames: int, fps:
         import av
     except ImportError:
         return False
-    with av.open(str(path), "w") as container:
+    live = {"live": "1"} if path.suffix == ".mkv" else {}  # Matroska with no duration or index
+    with av.open(str(path), "w", options=live) as container:
         stream = container.add_stream("libx264", rate=round(fps))
         stream.width, stream.height, stream.pix_fmt = *size, "yuv420p"
         for bgr in pan(size, frames):
@@ -89,6 +94,14 @@ def main() -> None:
                 same = "same pixels" if np.array_equal(frame, reference) else "DIFFERENT pixels"
                 print(f"  at {at:6.2f} s: seek {seek_s:6.3f} s, in order {order_s:6.3f} s, "
                       f"ratio {seek_s / order_s:5.2f}x, {same}")
+        live = Path(tmp) / "live.mkv"
+        if write_clip(live, "h264", size, frames, args.fps):
+            assert video._container(live)[0] == 0, "the live MKV should not say its length"
+            packets_s, (counted, _) = timed(video.video_info, live)
+            decode_s, (_, decoded) = timed(video._decode, live, set(), video.FULL_SIZE)
+            agree = "same count" if counted == decoded else f"DIFFERENT counts ({decoded} decoded)"
+            print(f"length of a live-muxed H.264 MKV, {frames} frames: packets {packets_s:6.3f} s, "
+                  f"decoding {decode_s:6.3f} s, ratio {packets_s / decode_s:7.4f}x, {agree}")
 
 
 if __name__ == "__main__":

@@ -148,7 +148,8 @@ def _fit(img: np.ndarray, name: str, notes: list[str]) -> np.ndarray:
 @functools.lru_cache(maxsize=64)
 def _clip_info(path: str, mtime_ns: int, size: int) -> tuple[int, float]:
     """video_info, once per version of a file: a container that does not say its length is
-    counted by decoding it whole, which every frame chosen on the Time bar would repeat."""
+    counted by reading all its packets (a long video's file read whole), which every frame chosen
+    on the Time bar would repeat."""
     from cdvae_core.data.video import video_info
 
     return video_info(path)

@@ -221,6 +221,54 @@ def test_a_stream_without_usable_timestamps_is_read_by_counting_frames(tmp_path,
         frames_at(clip, 2.2)
 
 
+def write_live(path: Path, codec: str, fmt: str, frames: list[np.ndarray], options: dict | None = None) -> None:
+    """Encode ``frames`` at 25 fps into a container that does not record its length: Matroska
+    and WebM muxed live (no duration, no index), or a raw stream (``fmt`` "h264")."""
+    with av.open(str(path), "w", format=fmt, options={} if fmt == "h264" else {"live": "1"}) as container:
+        stream = container.add_stream(codec, rate=25)
+        stream.width, stream.height, stream.pix_fmt = W, H, "yuv420p"
+        stream.options = options or {}
+        for rgb in frames:
+            container.mux(stream.encode(av.VideoFrame.from_ndarray(rgb, format="rgb24")))
+        container.mux(stream.encode(None))
+
+
+@pytest.mark.parametrize("codec,fmt,suffix,options", [
+    ("libvpx", "webm", ".webm", {}),  # a browser's MediaRecorder writes WebM without a duration
+    ("libx264", "matroska", ".mkv", {"bf": "3", "g": "12"}),
+    ("libx265", "matroska", ".mkv", {"x265-params": "bframes=3:keyint=12:log-level=none"}),
+    ("libx264", "h264", ".h264", {"bf": "3", "g": "12"}),  # a raw stream: no container at all
+])
+def test_a_video_whose_container_does_not_say_its_length_is_counted_without_decoding(
+        tmp_path, monkeypatch, codec, fmt, suffix, options):
+    """Live-muxed (no duration, as a recording stopped before its muxer closed leaves it) and cut
+    short, mid-packet: video_info counts what an in-order decode gives, by reading packets
+    alone; the frames decode as before. Decoding the whole video to count it was 1.5 ms a
+    frame at 720p, minutes of held renders for an hour of video in the Studio."""
+    clip = tmp_path / f"live{suffix}"
+    write_live(clip, codec, fmt, pan_frames(60), options)
+    cut = tmp_path / f"cut{suffix}"
+    cut.write_bytes(clip.read_bytes()[:-1500])
+    for path in (clip, cut):
+        assert video._container(path)[0] == 0, "the container should not say its length"
+        decoded = len(_decoded_in_order(path))
+        with monkeypatch.context() as patched:
+            patched.setattr(video, "_decode", lambda *args: pytest.fail("counted by decoding"))
+            assert video_info(path) == (decoded, 25.0)
+        assert (decoded == 60) == (path is clip)
+    frame, later, gap = frames_at(cut, 0.4)
+    np.testing.assert_array_equal(frame, _decoded_in_order(cut)[10])
+    assert gap == pytest.approx(1.0)
+
+
+def test_where_packets_cannot_be_read_the_frames_are_decoded_to_count_them(tmp_path, monkeypatch):
+    """An OpenCV without raw stream mode (another backend) counts by decoding, as before."""
+    clip = tmp_path / "live.webm"
+    write_live(clip, "libvpx", "webm", pan_frames(30))
+    monkeypatch.setattr(video, "_count_packets", lambda path: None)
+    assert video_info(clip) == (30, 25.0)
+
+
 def test_the_scan_agrees_with_the_reference_on_random_frame_times():
     """``_shown_at`` on made-up frame times (steady stretches, jitter, pauses of up to 2 s): the
     frame at a time, its truth and the end of the video as the reference says, for any amount of

@@ -375,9 +375,9 @@ def test_a_video_named_at_a_time_opens_that_frame_and_lists_the_video(qtbot, mak
 
 
 def test_a_videos_length_is_read_once_per_version_of_the_file(tmp_path, monkeypatch, pan_video):
-    """Each frame chosen on the Time bar loads the video again; its length (counted by decoding
-    the whole video where the container does not say) is read once, and again when the file
-    changes."""
+    """Each frame chosen on the Time bar loads the video again; its length (counted by reading
+    the whole file's packets where the container does not say) is read once, and again when the
+    file changes."""
     from cdvae_core.data import video as video_module
     from cdvae_studio import images
 
