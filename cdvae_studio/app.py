@@ -71,6 +71,27 @@ def check_paths(args: argparse.Namespace) -> str:
     return ""
 
 
+def display_choice(args: argparse.Namespace, environ: dict[str, str] | os._Environ,
+                   system: str = sys.platform) -> tuple[str | None, str]:
+    """(the Qt platform to start on where the user set none and the default has nothing to show
+    on: "offscreen" for a ``--screenshot``, which needs no display; why the window cannot be
+    shown, "" where it can).
+
+    On Linux and the BSDs Qt shows windows on X11 or Wayland. Without DISPLAY or WAYLAND_DISPLAY
+    (an ssh session, a server, a container) Qt's start aborted the process (exit 134, a core
+    dump) after a paragraph about platform plugins, also for a screenshot, which never needed one.
+    A QT_QPA_PLATFORM the user set (offscreen, eglfs, vnc, ...) is theirs and is left alone.
+    """
+    if system in ("darwin", "win32", "cygwin") or environ.get("QT_QPA_PLATFORM"):
+        return None, ""
+    if environ.get("DISPLAY") or environ.get("WAYLAND_DISPLAY"):
+        return None, ""
+    if args.screenshot:
+        return "offscreen", ""
+    return None, ("no display to show the window on (neither DISPLAY nor WAYLAND_DISPLAY is set): start it "
+                  "in a desktop session or over ssh -X, or write the window to a picture with --screenshot PNG")
+
+
 def _write_screenshot(window, path: str) -> None:
     from cdvae_core.atomic import write_with
 
@@ -136,11 +157,14 @@ def freeze_when_settled(window: Any) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    problem = check_paths(args)
+    platform, problem = display_choice(args, os.environ)
+    problem = problem or check_paths(args)
     if problem:
         from cdvae_core.messages import one_line_text
         print(f"cdvae-studio: error: {one_line_text(problem)}", file=sys.stderr)
         return 2
+    if platform:
+        os.environ["QT_QPA_PLATFORM"] = platform  # read when the QApplication starts
     from PySide6.QtCore import QTimer
     from PySide6.QtWidgets import QApplication
 

@@ -194,6 +194,9 @@ def test_screenshot_command_exits_cleanly(studio_assets, tmp_path, photo, model)
     would never come, then exited 1; it shows the banner now."""
     shot = tmp_path / "shot.png"
     env = dict(os.environ, QT_QPA_PLATFORM="offscreen", CDVAE_STUDIO_ASSETS=str(studio_assets))
+    if not (photo or model) and sys.platform.startswith("linux"):
+        for name in ("QT_QPA_PLATFORM", "DISPLAY", "WAYLAND_DISPLAY"):  # a server: no display and no
+            env.pop(name, None)  # platform set; the screenshot starts offscreen by itself (Qt aborted)
     args = []
     if photo:
         (tmp_path / photo).write_bytes(b"\xff\xd8\xff\xe0 not a JPEG")
@@ -392,3 +395,25 @@ def test_unusable_settings_and_screenshot_paths_are_refused_before_any_window(tm
 
     assert check_paths(parse_args(["--settings", str(tmp_path / "file" / "s.ini")])) == ""
     assert "changes will not be saved" in capsys.readouterr().err
+
+
+def test_without_a_display_the_window_is_refused_in_one_line_and_a_screenshot_needs_none(monkeypatch, capsys):
+    """Qt aborted the process (exit 134, a core dump) after a paragraph about platform plugins
+    where Linux had no display, also for --screenshot; a platform the user set stays theirs."""
+    from cdvae_studio.app import display_choice, main, parse_args
+
+    window, shot = parse_args([]), parse_args(["--screenshot", "out.png"])
+    for system in ("linux", "freebsd14"):
+        assert display_choice(window, {}, system)[0] is None
+        assert display_choice(window, {}, system)[1].startswith("no display to show the window on")
+        assert display_choice(shot, {}, system) == ("offscreen", "")
+        for env in ({"DISPLAY": ":0"}, {"WAYLAND_DISPLAY": "wayland-0"}, {"QT_QPA_PLATFORM": "vnc"}):
+            assert display_choice(window, env, system) == (None, "")
+            assert display_choice(shot, env, system) == (None, "")
+    for system in ("darwin", "win32"):
+        assert display_choice(window, {}, system) == (None, "")
+    for name in ("QT_QPA_PLATFORM", "DISPLAY", "WAYLAND_DISPLAY"):
+        monkeypatch.delenv(name, raising=False)
+    if sys.platform.startswith("linux"):
+        assert main([]) == 2  # before any QApplication: this process keeps pytest-qt's
+        assert capsys.readouterr().err.startswith("cdvae-studio: error: no display to show the window on (")
