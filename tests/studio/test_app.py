@@ -399,21 +399,54 @@ def test_unusable_settings_and_screenshot_paths_are_refused_before_any_window(tm
 
 def test_without_a_display_the_window_is_refused_in_one_line_and_a_screenshot_needs_none(monkeypatch, capsys):
     """Qt aborted the process (exit 134, a core dump) after a paragraph about platform plugins
-    where Linux had no display, also for --screenshot; a platform the user set stays theirs."""
-    from cdvae_studio.app import display_choice, main, parse_args
+    where Linux had no display, or X11 lacked libraries the plugin needs (it named only
+    libxcb-cursor0 where libxcb-icccm4 and libxcb-keysyms1 were missing too), also for
+    --screenshot; a platform the user set stays theirs."""
+    from cdvae_studio.app import debian_package, display_choice, main, parse_args
 
     window, shot = parse_args([]), parse_args(["--screenshot", "out.png"])
+    complete, lacking = (lambda: []), (lambda: ["libxcb-icccm.so.4", "libxcb-keysyms.so.1"])
     for system in ("linux", "freebsd14"):
-        assert display_choice(window, {}, system)[0] is None
-        assert display_choice(window, {}, system)[1].startswith("no display to show the window on")
-        assert display_choice(shot, {}, system) == ("offscreen", "")
+        assert display_choice(window, {}, system, complete)[0] is None
+        assert display_choice(window, {}, system, complete)[1].startswith("no display to show the window on")
+        assert display_choice(shot, {}, system, complete) == ("offscreen", "")
         for env in ({"DISPLAY": ":0"}, {"WAYLAND_DISPLAY": "wayland-0"}, {"QT_QPA_PLATFORM": "vnc"}):
-            assert display_choice(window, env, system) == (None, "")
-            assert display_choice(shot, env, system) == (None, "")
+            assert display_choice(window, env, system, complete) == (None, "")
+            assert display_choice(shot, env, system, complete) == (None, "")
+        assert display_choice(window, {"DISPLAY": ":0"}, system, lacking) == (
+            None, "Qt cannot open a window on X11: its xcb platform plugin needs libxcb-icccm.so.4, "
+                  "libxcb-keysyms.so.1, which this system lacks (Debian and Ubuntu: sudo apt install "
+                  "libxcb-icccm4 libxcb-keysyms1)")
+        assert display_choice(shot, {"DISPLAY": ":0"}, system, lacking) == ("offscreen", "")
+        for env in ({"DISPLAY": ":0", "WAYLAND_DISPLAY": "wayland-0"}, {"DISPLAY": ":0", "QT_QPA_PLATFORM": "xcb"}):
+            assert display_choice(window, env, system, lacking) == (None, "")  # Wayland, or the user's choice
     for system in ("darwin", "win32"):
-        assert display_choice(window, {}, system) == (None, "")
+        assert display_choice(window, {}, system, lacking) == (None, "")
+    assert [debian_package(name) for name in ("libxkbcommon-x11.so.0", "libxcb-cursor.so.0", "libfoo.so")] == [
+        "libxkbcommon-x11-0", "libxcb-cursor0", "libfoo"]
     for name in ("QT_QPA_PLATFORM", "DISPLAY", "WAYLAND_DISPLAY"):
         monkeypatch.delenv(name, raising=False)
     if sys.platform.startswith("linux"):
         assert main([]) == 2  # before any QApplication: this process keeps pytest-qt's
         assert capsys.readouterr().err.startswith("cdvae-studio: error: no display to show the window on (")
+
+
+def test_the_x11_plugins_missing_libraries_are_listed_by_ldd(monkeypatch):
+    """missing_xcb_libraries reads ldd's "not found" lines; without ldd (or the plugin) it lists
+    nothing, and Qt speaks for itself."""
+    import subprocess as real_subprocess
+
+    from cdvae_studio import app
+
+    listing = ("\tlibxcb.so.1 => /lib/x86_64-linux-gnu/libxcb.so.1 (0x00007f)\n"
+               "\tlibxcb-icccm.so.4 => not found\n\tlibxcb-keysyms.so.1 => not found\n"
+               "\tlibxcb-icccm.so.4 => not found\n")
+    monkeypatch.setattr(app.Path, "is_file", lambda self: True)
+    monkeypatch.setattr(app.subprocess, "run", lambda *a, **k: real_subprocess.CompletedProcess(a, 0, listing, ""))
+    assert app.missing_xcb_libraries() == ["libxcb-icccm.so.4", "libxcb-keysyms.so.1"]
+
+    def no_ldd(*args, **kwargs):
+        raise FileNotFoundError("ldd")
+
+    monkeypatch.setattr(app.subprocess, "run", no_ldd)
+    assert app.missing_xcb_libraries() == []
