@@ -12,6 +12,7 @@ from __future__ import annotations
 import functools
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Callable
 
 import cv2
 import numpy as np
@@ -155,14 +156,15 @@ def _clip_info(path: str, mtime_ns: int, size: int) -> tuple[int, float]:
     return video_info(path)
 
 
-def load_video(path: Path, seconds: float = 0.0) -> LoadedImage:
+def load_video(path: Path, seconds: float = 0.0, stop: Callable[[], bool] | None = None) -> LoadedImage:
     """A video's frame at ``seconds`` as the photo, and the frame a second later as motion's ground
-    truth (cdvae_core.data.video.frames_at: the still that cdvae-sample and export read too)."""
+    truth (cdvae_core.data.video.frames_at: the still that cdvae-sample and export read too).
+    Stopped (cdvae_core.data.errors) once ``stop()`` is true while frames are decoded."""
     from cdvae_core.data.errors import SkipItem
     from cdvae_core.data.video import frame_index, frames_at
 
     try:
-        frame, later, gap = frames_at(path, seconds)
+        frame, later, gap = frames_at(path, seconds, stop=stop)
         stat = path.stat()
         frames, fps = _clip_info(str(path), stat.st_mtime_ns, stat.st_size)
     except SkipItem as exc:
@@ -183,9 +185,10 @@ def load_video(path: Path, seconds: float = 0.0) -> LoadedImage:
     return LoadedImage(rgb, path.name, notes, later, gap, clip)
 
 
-def load_image(path: str | Path) -> LoadedImage:
+def load_image(path: str | Path, stop: Callable[[], bool] | None = None) -> LoadedImage:
     """Read an image file (a video: its first frame, or ``clip.mp4#t=2.5`` its frame at 2.5 s,
-    ``load_video``) into RGB uint8 (H, W, 3); ImageLoadError with a one-line reason."""
+    ``load_video``, which ``stop`` may stop) into RGB uint8 (H, W, 3); ImageLoadError with a
+    one-line reason."""
     try:
         path, seconds = split_time(path)
     except ValueError as exc:
@@ -201,7 +204,7 @@ def load_image(path: str | Path) -> LoadedImage:
     if not regular:  # a FIFO's read blocked the render worker, and every render after it, for ever
         raise ImageLoadError(f"{path} is not a regular file")
     if path.suffix.lower() in VIDEO_SUFFIXES:
-        return load_video(path, seconds or 0.0)
+        return load_video(path, seconds or 0.0, stop)
     try:
         data = path.read_bytes()
     except OSError as exc:

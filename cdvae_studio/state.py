@@ -18,6 +18,7 @@ from PySide6.QtCore import QObject, Signal, Slot
 from superqt.utils import qdebounced, qthrottled
 
 from cdvae_core.checkpoint import ModelLoadError
+from cdvae_core.data.errors import Stopped
 from cdvae_core.data.video import at_time, split_time
 from cdvae_core.distinct import DISTINCT_POOL
 from cdvae_core.predictor import DRIFT_LIMIT
@@ -265,7 +266,8 @@ class StudioState(ActionsMixin, QObject):
         if kept is not None:
             self.w.imagePanel.timeBar.show_frame(index, kept)
             return
-        self.thumbnail_worker.submit("frame", _reading(previews, path, seconds, index, "cannot read this frame"))
+        self.thumbnail_worker.submit("frame", _reading(previews, path, seconds, index, "cannot read this frame",
+                                                       stop=self.thumbnail_worker.superseded))
 
     @Slot(str, int, object, float, str)
     def _on_thumbnail(self, channel: str, rid: int, result: object, seconds: float, error: str) -> None:
@@ -326,7 +328,7 @@ class StudioState(ActionsMixin, QObject):
 
         def job() -> tuple[str, bool, LoadedImage | str]:
             try:
-                return path, remember, load_image(path)
+                return path, remember, load_image(path, stop=self.worker.superseded)
             except ImageLoadError as exc:
                 return path, remember, f"Cannot open {Path(path).name}: {exc}"
 
@@ -831,15 +833,17 @@ class StudioState(ActionsMixin, QObject):
         self.thumbnail_worker.stop()
 
 
-def _reading(cache: ThumbnailCache, path: str, seconds: float | None, tag: Any, failure: str
-             ) -> Callable[[], tuple[Any, np.ndarray | None, str]]:
+def _reading(cache: ThumbnailCache, path: str, seconds: float | None, tag: Any, failure: str,
+             stop: Callable[[], bool] | None = None) -> Callable[[], tuple[Any, np.ndarray | None, str]]:
     """A thumbnail worker job: (tag, the picture ``cache.read`` gives, "") or, where it cannot be
     read, (tag, None, "<failure>: <reason>"): said where the picture would be, not as an error,
-    since only a glance was asked for."""
+    since only a glance was asked for. A read that ``stop`` stops raises Stopped to the worker."""
 
     def read() -> tuple[Any, np.ndarray | None, str]:
         try:
-            return tag, cache.read(path, seconds), ""
+            return tag, cache.read(path, seconds, stop), ""
+        except Stopped:
+            raise
         except Exception as exc:  # noqa: BLE001 - any failure: the reason goes in the picture's place
             return tag, None, f"{failure}: {report_error(exc)}"
 

@@ -18,6 +18,7 @@ import os
 import threading
 from collections import OrderedDict
 from pathlib import Path
+from typing import Callable
 
 import cv2
 import numpy as np
@@ -33,14 +34,16 @@ _JPEG = (".jpg", ".jpeg")
 _REDUCED = {2: cv2.IMREAD_REDUCED_COLOR_2, 4: cv2.IMREAD_REDUCED_COLOR_4, 8: cv2.IMREAD_REDUCED_COLOR_8}
 
 
-def read_thumbnail(path: str | os.PathLike, side: int = THUMB_SIDE, seconds: float | None = None) -> np.ndarray:
+def read_thumbnail(path: str | os.PathLike, side: int = THUMB_SIDE, seconds: float | None = None,
+                   stop: Callable[[], bool] | None = None) -> np.ndarray:
     """RGB uint8 (h, w, 3) with its longer side at most ``side``: the file's picture (a video's
     first frame, or with ``seconds`` its frame then) as the Studio shows it. ImageLoadError (or
-    OSError) where it cannot be read."""
+    OSError) where it cannot be read; Stopped once ``stop()`` is true while a video's frames are
+    decoded."""
     path = Path(path)
     if seconds is not None:
         try:
-            return resize_rgb(frames_at(path, seconds, seconds=None)[0], side)
+            return resize_rgb(frames_at(path, seconds, seconds=None, stop=stop)[0], side)
         except SkipItem as exc:
             raise ImageLoadError(f"{path.name}: the {exc.reason}") from exc
     if path.suffix.lower() in _JPEG and path.is_file():  # else load_image says why (a FIFO's read would block)
@@ -55,7 +58,7 @@ def read_thumbnail(path: str | os.PathLike, side: int = THUMB_SIDE, seconds: flo
                 if bgr is not None and bgr.ndim == 3:
                     rgb = apply_orientation(cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB), orientation)
                     return resize_rgb(np.ascontiguousarray(rgb), side)
-    return resize_rgb(load_image(path).rgb, side)
+    return resize_rgb(load_image(path, stop).rgb, side)
 
 
 class ThumbnailCache:
@@ -83,14 +86,14 @@ class ThumbnailCache:
         with self._lock:
             return self._table.get(key) if key is not None else None
 
-    def read(self, path: str, seconds: float | None = None) -> np.ndarray:
+    def read(self, path: str, seconds: float | None = None, stop: Callable[[], bool] | None = None) -> np.ndarray:
         """The thumbnail, read from the file unless it is kept already; errors as read_thumbnail."""
         key = self._key(path, seconds)
         with self._lock:
             kept = self._table.get(key) if key is not None else None
         if kept is not None:
             return kept
-        thumb = read_thumbnail(path, self.side, seconds)
+        thumb = read_thumbnail(path, self.side, seconds, stop)
         if key is not None:
             with self._lock:
                 self._table[key] = thumb

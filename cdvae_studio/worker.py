@@ -3,8 +3,9 @@
 ``LatestWorker``: one QThread that runs short jobs (load, prepare, decode, render) with the
 newest request winning per channel, the way StyleGAN3's AsyncRenderer does it: submitting to a
 channel replaces any job still waiting there, every job carries a request id, and the GUI drops
-a result whose id is no longer the channel's newest. Jobs are plain functions on numpy data;
-they never touch widgets. Errors come back as one-line strings, never as exceptions in the GUI.
+a result whose id is no longer the channel's newest. A long job may ask ``superseded()`` as it
+goes and give up by raising ``Stopped`` once a newer request has replaced it (a video frame
+decoded from the start). Jobs are plain functions on numpy data; they never touch widgets. Errors come back as one-line strings, never as exceptions in the GUI.
 
 ``JobRunner``: drives a long generator of ``Progress`` records (training, exporting) in its own
 QThread, forwarding each record as a signal; ``cancel`` closes the generator between steps so
@@ -34,6 +35,7 @@ from typing import Any, Callable, Generator
 
 from PySide6.QtCore import QObject, QThread, Signal, Slot
 
+from cdvae_core.data.errors import Stopped
 from cdvae_core.messages import one_line_text, os_error_line
 
 # the render worker's channels in the order it serves them: image file, context, grid, then
@@ -95,7 +97,7 @@ class LatestWorker(QObject):
         self._pending: dict[str, tuple[int, Callable[[], Any]]] = {}
         self._latest: dict[str, int] = {}
         self._next_id = 0
-        self._busy = False
+        self._running: tuple[str, int] | None = None  # (channel, request id) of the job running
         self._inflight = 0  # submitted jobs whose result the GUI has not yet received
         self._thread = QThread()
         self._thread.setObjectName(name)
@@ -122,6 +124,13 @@ class LatestWorker(QObject):
         with self._lock:
             return self._latest.get(channel) == request_id
 
+    def superseded(self) -> bool:
+        """True, asked from a running job, once a newer request (or ``cancel``) has made its
+        result stale: the job may stop early by raising ``Stopped`` (reported as an error the GUI
+        drops with the stale result). Called in the worker thread; a lock-guarded look-up."""
+        with self._lock:
+            return self._running is not None and self._latest.get(self._running[0]) != self._running[1]
+
     def cancel(self, channel: str) -> None:
         """Forget a waiting job and make any result in flight stale."""
         with self._lock:
@@ -145,9 +154,9 @@ class LatestWorker(QObject):
             for channel in self.channels:
                 if channel in self._pending:
                     rid, job = self._pending.pop(channel)
-                    self._busy = True
+                    self._running = channel, rid
                     return channel, rid, job
-            self._busy = False
+            self._running = None
             return None
 
     @Slot()
@@ -160,6 +169,8 @@ class LatestWorker(QObject):
             t0 = time.perf_counter()
             try:
                 result, error = job(), ""
+            except Stopped:  # stale: nobody waits for it (no traceback, nothing shown)
+                result, error = Stopped, "stopped: a newer request replaced it"
             except Exception as exc:  # noqa: BLE001 - a failing job must reach the status bar, not kill the thread
                 result, error = type(exc), report_error(exc)
             self.done.emit(channel, rid, result, time.perf_counter() - t0, error)

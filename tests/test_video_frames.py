@@ -269,6 +269,31 @@ def test_where_packets_cannot_be_read_the_frames_are_decoded_to_count_them(tmp_p
     assert video_info(clip) == (30, 25.0)
 
 
+def test_a_read_stops_before_the_next_frame_once_its_caller_says_so(tmp_path):
+    """frames_at asks ``stop`` before each frame it decodes: in a live WebM OpenCV cannot seek
+    in, the frame at 1 s is decoded from the start, and a stop that comes true after 5 asks ends
+    the read there with Stopped; a stop that never does changes nothing."""
+    from cdvae_core.data.errors import Stopped
+
+    clip = tmp_path / "live.webm"
+    frames = pan_frames(60)
+    write_live(clip, "libvpx", "webm", frames)
+    asked = []
+
+    def stop_after_five() -> bool:
+        asked.append(1)
+        return len(asked) > 5
+
+    with pytest.raises(Stopped):
+        frames_at(clip, 1.0, stop=stop_after_five)
+    assert len(asked) == 6  # the sixth ask stopped it, before a sixth frame was decoded
+    still, later, gap = frames_at(clip, 1.0, stop=lambda: False)
+    reference = _decoded_in_order(clip)
+    np.testing.assert_array_equal(still, reference[25])
+    np.testing.assert_array_equal(later, reference[50])
+    assert gap == pytest.approx(1.0)
+
+
 def test_the_scan_agrees_with_the_reference_on_random_frame_times():
     """``_shown_at`` on made-up frame times (steady stretches, jitter, pauses of up to 2 s): the
     frame at a time, its truth and the end of the video as the reference says, for any amount of

@@ -23,6 +23,11 @@ class SkipItem(Exception):
         self.detail = detail
 
 
+class Stopped(Exception):
+    """A read given up part-way because its caller no longer wants the answer (its ``stop()``
+    came true): the Studio's worker stops decoding a frame once a newer request replaces it."""
+
+
 @dataclass
 class SkipLog:
     """Counts skipped items by reason and keeps the first few names of each for the summary."""

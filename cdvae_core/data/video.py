@@ -20,7 +20,7 @@ import cv2
 import numpy as np
 
 from ..tasks.base import fit_within
-from .errors import SkipItem
+from .errors import SkipItem, Stopped
 
 VIDEO_EXTENSIONS = (".avi", ".mp4", ".mov", ".mkv", ".mpg", ".mpeg", ".webm", ".m4v", ".wmv", ".flv")
 DEFAULT_FPS = 25.0  # used when a container does not say (UCF101 is 25 fps)
@@ -225,15 +225,20 @@ class _Shown:
     image: np.ndarray | None
 
 
-def _timed_frames(cap: cv2.VideoCapture, start: int, fps: float, counted: bool
+def _timed_frames(cap: cv2.VideoCapture, start: int, fps: float, counted: bool, stop: Callable[[], bool] | None
                   ) -> Iterator[tuple[float, Callable[[], np.ndarray | None]]]:
     """(time in s, a call that returns the frame's pixels, ``_rgb``) for each frame from frame
     ``start`` on (seeking there where > 0). The time is the frame's timestamp, or with ``counted``
-    (a scan from the start) its index / fps. _NoClock where timestamps do not increase."""
+    (a scan from the start) its index / fps. _NoClock where timestamps do not increase; Stopped
+    once ``stop()`` is true, asked before each frame."""
     if start and not cap.set(cv2.CAP_PROP_POS_FRAMES, start):
         raise _NoSeek
     index, last = start, -np.inf
-    while cap.grab():
+    while True:
+        if stop is not None and stop():
+            raise Stopped
+        if not cap.grab():
+            return
         stamp = index / fps if counted else _stamp(cap)
         if stamp <= last:
             raise _NoClock
@@ -294,21 +299,21 @@ def _shown_at(frames: Iterator[tuple[float, Callable[[], np.ndarray | None]]], t
 
 
 def _scan(path: Path, time: float, seconds: float | None, fps: float, start: int, counted: bool = False,
-          keep: float | None = None) -> tuple[_Shown, _Shown | None]:
+          keep: float | None = None, stop: Callable[[], bool] | None = None) -> tuple[_Shown, _Shown | None]:
     """``_shown_at`` over the frames of ``path`` from frame ``start``, keeping the pixels of frames
-    from ``keep`` s (two frames where None) before each time sought."""
+    from ``keep`` s (two frames where None) before each time sought; Stopped once ``stop()``."""
     cap = cv2.VideoCapture(str(path))
     try:
         if not cap.isOpened():
             raise SkipItem("video will not open", path.name)
-        return _shown_at(_timed_frames(cap, start, fps, counted), time, seconds, fps, seeking=start > 0,
+        return _shown_at(_timed_frames(cap, start, fps, counted, stop), time, seconds, fps, seeking=start > 0,
                          keep=2.0 / fps if keep is None else keep)
     finally:
         cap.release()
 
 
-def _seek_and_scan(path: Path, time: float, seconds: float | None, fps: float, index: int
-                   ) -> tuple[int, tuple[_Shown, _Shown | None]]:
+def _seek_and_scan(path: Path, time: float, seconds: float | None, fps: float, index: int,
+                   stop: Callable[[], bool] | None) -> tuple[int, tuple[_Shown, _Shown | None]]:
     """_scan from the frame before frame ``index`` (where the frame at ``time`` is at a steady
     rate: the scan must meet a frame at or before the time), then from a second, 2, 4, ... before
     it while the seek lands past the time, and last from the start; -> (the frame the scan that
@@ -316,16 +321,16 @@ def _seek_and_scan(path: Path, time: float, seconds: float | None, fps: float, i
     back = 1
     while index - back > 0:
         try:
-            return index - back, _scan(path, time, seconds, fps, index - back)
+            return index - back, _scan(path, time, seconds, fps, index - back, stop=stop)
         except _Overshot:
             back = max(2, round(fps)) if back == 1 else 2 * back
         except _NoSeek:
             break
-    return 0, _scan(path, time, seconds, fps, 0)
+    return 0, _scan(path, time, seconds, fps, 0, stop=stop)
 
 
-def frames_at(path: str | os.PathLike, time: float = 0.0, seconds: float | None = 1.0
-              ) -> tuple[np.ndarray, np.ndarray | None, float | None]:
+def frames_at(path: str | os.PathLike, time: float = 0.0, seconds: float | None = 1.0,
+              stop: Callable[[], bool] | None = None) -> tuple[np.ndarray, np.ndarray | None, float | None]:
     """A video's frame at ``time`` seconds, uint8 (H, W, 3) RGB at full size, the frame ``seconds``
     later (None when the video ends first, or where ``seconds`` is None: the still alone, read
     sooner) and the true gap between them in seconds (None likewise): the still that a motion
@@ -337,7 +342,9 @@ def frames_at(path: str | os.PathLike, time: float = 0.0, seconds: float | None 
     1.2 s at 9 s into a 1080p MJPG); where the seek lands past the time (variable frame rates) the
     scan starts a second, then 2, 4, ... earlier, and where no seek works, at the start. A stream
     without usable timestamps is read in order, counting frames. SkipItem when the video does not
-    open, decodes no frame, or ends before ``time``.
+    open, decodes no frame, or ends before ``time``; Stopped once ``stop()`` is true, asked before
+    each frame is decoded (a frame deep in a video that cannot seek is decoded from the start:
+    seconds per minute of 720p, which a caller that has moved on need not wait for).
     """
     path = Path(path)
     reported, fps = _container(path)
@@ -345,12 +352,12 @@ def frames_at(path: str | os.PathLike, time: float = 0.0, seconds: float | None 
     if reported and index >= reported:
         raise SkipItem(f"video ends at {time_text(reported / fps)} s, before {time_text(time)} s", path.name)
     try:
-        start, (still, later) = _seek_and_scan(path, time, seconds, fps, index)
+        start, (still, later) = _seek_and_scan(path, time, seconds, fps, index, stop)
         if still.image is None or (later is not None and later.image is None):
             # shown through a long gap in a variable-rate video (or a frame that will not decode)
-            still, later = _scan(path, time, seconds, fps, start, keep=np.inf)
+            still, later = _scan(path, time, seconds, fps, start, keep=np.inf, stop=stop)
     except _NoClock:
-        still, later = _scan(path, time, seconds, fps, 0, counted=True)
+        still, later = _scan(path, time, seconds, fps, 0, counted=True, stop=stop)
     except SkipItem as exc:
         raise SkipItem(exc.reason, path.name) from None
     if still.image is None or (later is not None and later.image is None):

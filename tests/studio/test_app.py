@@ -53,6 +53,52 @@ def test_newest_request_wins_and_stale_results_are_dropped(qtbot):
     assert applied == [4]  # job 1 finished but was stale by then
 
 
+def test_a_running_job_learns_it_was_superseded_and_may_stop(qtbot, capfd):
+    """``superseded()`` is false while the running job is its channel's newest and true once a
+    newer request (or ``cancel``) replaces it, whatever other channels do; a job that then raises
+    Stopped reports no traceback and its stale result is dropped; the newer job runs next."""
+    from cdvae_core.data.errors import Stopped
+
+    worker = LatestWorker()
+    seen: list[tuple] = []
+    applied: list = []
+    started = threading.Event()
+
+    def waits_to_be_replaced():
+        started.set()
+        before = worker.superseded()
+        deadline = time.monotonic() + 5.0
+        while not worker.superseded() and time.monotonic() < deadline:
+            time.sleep(0.005)
+        seen.append((before, worker.superseded()))
+        raise Stopped
+
+    def on_done(channel, rid, result, seconds, error):
+        worker.delivered()
+        if worker.is_current(channel, rid):
+            applied.append((channel, result, error))
+
+    worker.done.connect(on_done)
+    capfd.readouterr()
+    try:
+        worker.submit("image", waits_to_be_replaced)
+        assert started.wait(5)
+        worker.submit("grid", lambda: "grid")  # another channel: not a replacement
+        time.sleep(0.05)
+        worker.submit("image", lambda: "newer")
+        qtbot.waitUntil(worker.idle, timeout=5000)
+        started.clear()
+        worker.submit("image", waits_to_be_replaced)
+        assert started.wait(5)
+        worker.cancel("image")
+        qtbot.waitUntil(worker.idle, timeout=5000)
+    finally:
+        worker.stop()
+    assert seen == [(False, True), (False, True)]
+    assert applied == [("image", "newer", ""), ("grid", "grid", "")]  # the image channel is served first
+    assert "Traceback" not in capfd.readouterr().err
+
+
 def test_worker_reports_errors_as_one_line(qtbot):
     worker = LatestWorker()
     got = []

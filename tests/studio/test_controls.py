@@ -213,7 +213,7 @@ def test_an_unexpected_image_failure_releases_the_waiting_context(qtbot, make_wi
     win = make_window("resaturation")
     settle(win)
 
-    def broken(path):
+    def broken(path, stop=None):
         raise MemoryError("out of memory while decoding")
 
     monkeypatch.setattr(state_mod, "load_image", broken)  # not an ImageLoadError: the worker's error path

@@ -32,7 +32,7 @@ def test_a_jpeg_is_read_at_a_reduced_scale_upright_and_like_the_photo(tmp_path, 
     path = tmp_path / "phone.jpg"
     _jpeg_with_orientation(path, photo, orientation)
     expected = resize_rgb(load_image(path).rgb, 56)
-    monkeypatch.setattr(thumbnails, "load_image", lambda p: pytest.fail("the full loader ran for a large JPEG"))
+    monkeypatch.setattr(thumbnails, "load_image", lambda p, stop=None: pytest.fail("the full loader ran for a large JPEG"))
     thumb = read_thumbnail(path)
     assert thumb.shape == expected.shape == ((37, 56, 3) if orientation in (1, 3) else (56, 37, 3))
     assert np.abs(thumb.astype(int) - expected).mean() < 4
@@ -67,7 +67,8 @@ def test_the_cache_keeps_one_thumbnail_per_version_of_a_file(tmp_path, monkeypat
     assert first[0, 0, 0] == 0
     reads = []
     real = thumbnails.read_thumbnail
-    monkeypatch.setattr(thumbnails, "read_thumbnail", lambda p, side, at: reads.append(p) or real(p, side, at))
+    monkeypatch.setattr(thumbnails, "read_thumbnail",
+                        lambda p, side, at, stop=None: reads.append(p) or real(p, side, at, stop))
     np.testing.assert_array_equal(cache.read(paths[0]), first)
     np.testing.assert_array_equal(cache.peek(paths[0]), first)
     assert reads == []
@@ -111,8 +112,8 @@ def test_recent_files_get_their_thumbnails_from_a_thread_of_their_own(qtbot, mak
         f.write(b"\x89PNG\r\n\x1a\n" + bytes(64))
     threads = []
     real = ThumbnailCache.read
-    monkeypatch.setattr(ThumbnailCache, "read", lambda self, p, at=None: threads.append(QThread.currentThread().objectName())
-                        or real(self, p, at))
+    monkeypatch.setattr(ThumbnailCache, "read", lambda self, p, at=None, stop=None:
+                        threads.append(QThread.currentThread().objectName()) or real(self, p, at, stop))
     win.state.add_recent([red, blue, clip, broken])
     panel = win.imagePanel
     assert set(panel.wanting_thumbnails()) == {red, blue, clip, broken}  # listed before any is read
@@ -150,7 +151,7 @@ def test_a_slow_thumbnail_holds_up_no_render(qtbot, make_window, settle, tmp_pat
     reading, gate = threading.Event(), threading.Event()
     real = thumbnails.read_thumbnail
     monkeypatch.setattr(thumbnails, "read_thumbnail",
-                        lambda p, side, at: (reading.set(), gate.wait(30), real(p, side, at))[2])
+                        lambda p, side, at, stop=None: (reading.set(), gate.wait(30), real(p, side, at, stop))[2])
     before = win.state.codes.copy()
     win.state.add_recent([photo])
     qtbot.waitUntil(reading.is_set, timeout=10000)

@@ -3,6 +3,8 @@ the track without opening it; a frame seen before shows at once; leaving the tra
 
 from __future__ import annotations
 
+import time as clock
+
 import numpy as np
 from PySide6.QtCore import QEvent, QPoint, Qt
 from PySide6.QtTest import QTest
@@ -79,3 +81,65 @@ def test_a_frame_that_cannot_be_read_says_so_in_the_preview(qtbot, make_window, 
     assert bar.preview.shown is None and bar.preview.caption.text() == "1.20 s"
     settle(win)
     assert win.state.ctx.doc.name == "pan.avi"  # the document shown stays
+
+
+def _waiting_reads(worker, real):
+    """A stand-in for frames_at that records each read's time and how it ended, and whose first
+    read decodes nothing until its ``stop`` comes true (10 s at most): a frame deep in a video
+    OpenCV cannot seek in, decoded from the start. -> (the stand-in, the records [time, outcome])."""
+    reads: list[list] = []
+
+    def frames_at(path, time, seconds=1.0, stop=None):
+        first = not reads
+        reads.append([time, "running"])
+
+        def waiting_stop() -> bool:
+            deadline = clock.monotonic() + 10.0
+            while first and not stop() and clock.monotonic() < deadline:
+                clock.sleep(0.01)
+            return stop()
+
+        try:
+            answer = real(path, time, seconds, stop=waiting_stop)
+        except Exception as exc:
+            reads[-1][1] = type(exc).__name__
+            raise
+        reads[-1][1] = "read"
+        return answer
+
+    return frames_at, reads
+
+
+def test_a_frames_read_stops_once_a_newer_one_replaces_it(qtbot, make_window, settle, tmp_path, pan_video,
+                                                           monkeypatch, capfd):
+    """A frame deep in a video OpenCV cannot seek in (a browser recorder's WebM) is decoded from
+    the start: 15-20 s for one at 117 s of 720p. The preview the pointer has moved on from, and
+    the frame opened before another was chosen, used to decode to the end while the newer request
+    waited behind it; each now stops at the next frame (``LatestWorker.superseded``), silently."""
+    from cdvae_core.data import video as video_module
+    from cdvae_studio import thumbnails
+
+    win, bar, video = _open_video(qtbot, make_window, settle, tmp_path, pan_video)
+    capfd.readouterr()
+    stand_in, reads = _waiting_reads(win.state.thumbnail_worker, thumbnails.frames_at)
+    monkeypatch.setattr(thumbnails, "frames_at", stand_in)
+    _hover(bar, 30)
+    qtbot.waitUntil(lambda: len(reads) == 1, timeout=10_000)
+    _hover(bar, 10)
+    qtbot.waitUntil(lambda: bar.preview.shown is not None, timeout=10_000)
+    assert reads == [[3.0, "Stopped"], [1.0, "read"]]
+    np.testing.assert_array_equal(bar.preview.shown, resize_rgb(frames_at(video, 1.0, seconds=None)[0], PREVIEW_SIDE))
+    assert "cannot read" not in bar.preview.picture.text()
+    QApplication.sendEvent(bar.slider, QEvent(QEvent.Type.Leave))
+
+    stand_in, reads = _waiting_reads(win.state.worker, video_module.frames_at)
+    monkeypatch.setattr(video_module, "frames_at", stand_in)  # the Studio's images module imports it per call
+    win.state.choose_frame(30)
+    qtbot.waitUntil(lambda: len(reads) == 1, timeout=10_000)
+    win.state.choose_frame(12)
+    qtbot.waitUntil(lambda: str(win.state.image_path).endswith("#t=1.2"), timeout=30_000)
+    settle(win)
+    assert reads == [[3.0, "Stopped"], [1.2, "read"]]
+    assert win.state.image.clip.index == 12 and bar.slider.value() == 12
+    assert "Cannot open" not in win.banner.text() and "stopped" not in win.statusBar().currentMessage()
+    assert "Traceback" not in capfd.readouterr().err
