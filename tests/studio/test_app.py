@@ -477,9 +477,11 @@ def test_without_a_display_the_window_is_refused_in_one_line_and_a_screenshot_ne
         assert capsys.readouterr().err.startswith("cdvae-studio: error: no display to show the window on (")
 
 
-def test_the_x11_plugins_missing_libraries_are_listed_by_ldd(monkeypatch):
-    """missing_xcb_libraries reads ldd's "not found" lines; without ldd (or the plugin) it lists
-    nothing, and Qt speaks for itself."""
+def test_the_x11_plugins_missing_libraries_are_found_by_loading_it_then_listed_by_ldd(monkeypatch):
+    """missing_xcb_libraries loads the plugin as Qt would; where that works ldd is not run (it
+    costs 100 ms of every start); where it fails, ldd's "not found" lines list every missing
+    library, and without ldd the loader's first one is named."""
+    import ctypes
     import subprocess as real_subprocess
 
     from cdvae_studio import app
@@ -487,12 +489,23 @@ def test_the_x11_plugins_missing_libraries_are_listed_by_ldd(monkeypatch):
     listing = ("\tlibxcb.so.1 => /lib/x86_64-linux-gnu/libxcb.so.1 (0x00007f)\n"
                "\tlibxcb-icccm.so.4 => not found\n\tlibxcb-keysyms.so.1 => not found\n"
                "\tlibxcb-icccm.so.4 => not found\n")
-    monkeypatch.setattr(app.Path, "is_file", lambda self: True)
-    monkeypatch.setattr(app.subprocess, "run", lambda *a, **k: real_subprocess.CompletedProcess(a, 0, listing, ""))
-    assert app.missing_xcb_libraries() == ["libxcb-icccm.so.4", "libxcb-keysyms.so.1"]
+    ldd_runs = []
+
+    def ldd(*args, **kwargs):
+        ldd_runs.append(args)
+        return real_subprocess.CompletedProcess(args, 0, listing, "")
 
     def no_ldd(*args, **kwargs):
         raise FileNotFoundError("ldd")
 
+    def unloadable(name):
+        raise OSError("libxcb-icccm.so.4: cannot open shared object file: No such file or directory")
+
+    monkeypatch.setattr(app.Path, "is_file", lambda self: True)
+    monkeypatch.setattr(app.subprocess, "run", ldd)
+    monkeypatch.setattr(ctypes, "CDLL", lambda name: object())
+    assert app.missing_xcb_libraries() == [] and ldd_runs == []
+    monkeypatch.setattr(ctypes, "CDLL", unloadable)
+    assert app.missing_xcb_libraries() == ["libxcb-icccm.so.4", "libxcb-keysyms.so.1"] and len(ldd_runs) == 1
     monkeypatch.setattr(app.subprocess, "run", no_ldd)
-    assert app.missing_xcb_libraries() == []
+    assert app.missing_xcb_libraries() == ["libxcb-icccm.so.4"]
