@@ -10,11 +10,10 @@ from __future__ import annotations
 import argparse
 import gc
 import os
-import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import Any, Callable, Mapping
+from typing import Any
 
 SCREENSHOT_TIMEOUT_S = 120.0  # give up waiting for renders and write what is on screen
 
@@ -70,70 +69,6 @@ def check_paths(args: argparse.Namespace) -> str:
         except CliError as exc:
             return str(exc)
     return ""
-
-
-def missing_xcb_libraries() -> list[str]:
-    """The system libraries (sonames) that Qt's X11 platform plugin needs and this system lacks;
-    [] where it loads, or where the plugin is not where PySide6 keeps it (Qt then speaks for
-    itself). The plugin is loaded as Qt would load it (8 ms; it stays loaded for Qt); only where
-    that fails does ``ldd`` list every missing library (100 ms), else the loader's first one."""
-    import ctypes
-
-    from PySide6.QtCore import QLibraryInfo
-
-    plugin = Path(QLibraryInfo.path(QLibraryInfo.LibraryPath.PluginsPath)) / "platforms" / "libqxcb.so"
-    if not plugin.is_file():
-        return []
-    try:
-        ctypes.CDLL(str(plugin))
-        return []
-    except OSError as exc:
-        first = str(exc).split(":")[0].strip()  # "libxcb-icccm.so.4: cannot open shared object file: ..."
-    try:
-        listing = subprocess.run(["ldd", str(plugin)], capture_output=True, text=True, timeout=30).stdout
-    except (OSError, subprocess.SubprocessError):
-        listing = ""
-    missing = sorted({line.split("=>")[0].strip() for line in listing.splitlines() if "=> not found" in line})
-    return missing or [first]
-
-
-def debian_package(soname: str) -> str:
-    """The Debian and Ubuntu package that ships a shared library, by their naming policy:
-    libxcb-icccm.so.4 -> libxcb-icccm4, libxkbcommon-x11.so.0 -> libxkbcommon-x11-0."""
-    stem, _, version = soname.partition(".so")
-    version = version.lstrip(".").split(".")[0]
-    return f"{stem}{'-' if stem[-1:].isdigit() else ''}{version}" if version else stem
-
-
-def display_choice(args: argparse.Namespace, environ: Mapping[str, str], system: str = sys.platform,
-                   missing: Callable[[], list[str]] = missing_xcb_libraries) -> tuple[str | None, str]:
-    """(the Qt platform to start on where the user set none and the default cannot show anything:
-    "offscreen" for a ``--screenshot``, which needs no display; why the window cannot be shown,
-    "" where it can).
-
-    On Linux and the BSDs Qt shows windows on X11 or Wayland. Without DISPLAY or WAYLAND_DISPLAY
-    (an ssh session, a server, a container), or on X11 without the system libraries its plugin
-    needs (``missing``), Qt aborted the process (exit 134, a core dump) after a paragraph about
-    platform plugins that named only libxcb-cursor0, also for a screenshot. A QT_QPA_PLATFORM the
-    user set (xcb, offscreen, eglfs, vnc, ...) is theirs and is left alone.
-    """
-    if system in ("darwin", "win32", "cygwin") or environ.get("QT_QPA_PLATFORM"):
-        return None, ""
-    if environ.get("WAYLAND_DISPLAY"):
-        return None, ""  # Qt picks Wayland or X11 (XWayland) and falls back between them
-    if environ.get("DISPLAY"):
-        lacking = missing()
-        if not lacking:
-            return None, ""
-        if args.screenshot:
-            return "offscreen", ""
-        return None, (f"Qt cannot open a window on X11: its xcb platform plugin needs {', '.join(lacking)}, "
-                      "which this system lacks (Debian and Ubuntu: sudo apt install "
-                      f"{' '.join(debian_package(name) for name in lacking)})")
-    if args.screenshot:
-        return "offscreen", ""
-    return None, ("no display to show the window on (neither DISPLAY nor WAYLAND_DISPLAY is set): start it "
-                  "in a desktop session or over ssh -X, or write the window to a picture with --screenshot PNG")
 
 
 def _write_screenshot(window, path: str) -> None:
@@ -201,7 +136,9 @@ def freeze_when_settled(window: Any) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    platform, problem = display_choice(args, os.environ)
+    from .qt_start import start_problem
+
+    platform, problem = start_problem(bool(args.screenshot), os.environ)
     problem = problem or check_paths(args)
     if problem:
         from cdvae_core.messages import one_line_text
