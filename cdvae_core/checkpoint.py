@@ -63,6 +63,7 @@ def tensors_for_save(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
 
 
 def write_config(out_dir: Path, model_cfg: ModelConfig, train_cfg: TrainConfig, data: dict[str, Any]) -> None:
+    """config.json: the settings ("model", "training") and the run's record (RUN_RECORD_KEYS)."""
     config = {
         "format": FORMAT,
         "format_version": FORMAT_VERSION,

@@ -19,6 +19,8 @@ T = TypeVar("T")
 
 ARCHS = ("cdvae", "cvae")
 TIES = ("none", "gauss", "mdn")
+# what a saved model's config.json holds beside its settings ("model", "training"): the record of its run
+RUN_RECORD_KEYS = ("format", "format_version", "library_version", "data")
 
 
 class ConfigError(ValueError):

@@ -231,6 +231,28 @@ def test_wrong_value_types_in_a_config_file_are_one_line_errors(trained, tmp_pat
     assert isinstance(train_cfg.lr, float) and train_cfg.kl_warmup_epochs == 2.0
 
 
+def test_a_misspelt_section_or_a_setting_beside_the_sections_is_refused(trained, tmp_path, capsys):
+    """{"model": ..., "train": ...} trained on the default training settings without a word, and so
+    did a flat setting beside the sections; a saved config.json, with the record of its run beside
+    its settings, is still a --config."""
+    from cdvae_core.config import RUN_RECORD_KEYS
+
+    pairs = trained / "pairs.npz"
+    saved = json.loads((trained / "model" / "config.json").read_text())
+    assert set(saved) == {"model", "training", *RUN_RECORD_KEYS}
+    cases = [({"model": {}, "train": {"epochs": 1}}, "unknown section(s) train; a file with sections holds"),
+             ({"training": {"epochs": 1}, "epochs": 1}, "unknown section(s) epochs; a file with sections holds"),
+             ({**saved, "notes": "mine", "modle": {}}, "unknown section(s) modle, notes;")]
+    for i, (content, needle) in enumerate(cases):
+        (tmp_path / f"{i}.json").write_text(json.dumps(content))
+        code = train_cli.main(["--pairs", str(pairs), "--config", str(tmp_path / f"{i}.json"), "--out",
+                               str(tmp_path / f"run{i}"), "--quiet"])
+        one_line_error(capsys, code, needle)
+        assert not (tmp_path / f"run{i}").exists()
+    model_cfg, train_cfg = train_cli.read_config_file(str(trained / "model" / "config.json"))
+    assert model_cfg == saved["model"] and train_cfg == saved["training"]
+
+
 def test_typed_settings_read_lists_of_any_length_as_their_annotation_says():
     """list[X] took a list of exactly one item (it was read as tuple[X]), so a settings class with
     a list field, such as the Studio's sessions, refused every code longer than one number."""

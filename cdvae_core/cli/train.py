@@ -14,7 +14,8 @@ import json
 import sys
 from typing import Any, Sequence
 
-from ..config import ARCHS, MOTION_HELD_GUIDANCE, TIES, ConfigError, ModelConfig, TrainConfig, read_small_text
+from ..config import (ARCHS, MOTION_HELD_GUIDANCE, RUN_RECORD_KEYS, TIES, ConfigError, ModelConfig, TrainConfig,
+                      read_small_text)
 from ..pairs import PairSet, load_pairs
 from ..progress import Progress
 from .common import EXIT_FAILED, EXIT_INTERRUPTED, CliError, Parser, interactive, parse, rank, run_main
@@ -74,6 +75,12 @@ def read_config_file(path: str) -> tuple[dict[str, Any], dict[str, Any]]:
     if not isinstance(data, dict):
         raise ConfigError(f"--config {path} must hold a JSON object")
     if "model" in data or "training" in data:
+        # a misspelt section ("train") or a flat setting beside the sections was ignored: the run
+        # trained on defaults without a word
+        stray = sorted(set(data) - {"model", "training", *RUN_RECORD_KEYS})
+        if stray:
+            raise ConfigError(f"--config {path}: unknown section(s) {', '.join(stray)}; a file with sections holds "
+                              "'model' and 'training' (and, a saved config.json, the record of its run)")
         parts = data.get("model", {}), data.get("training", {})
         if not all(isinstance(part, dict) for part in parts):
             raise ConfigError(f"--config {path}: 'model' and 'training' must be JSON objects")
