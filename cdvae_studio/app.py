@@ -16,6 +16,19 @@ from pathlib import Path
 from typing import Any
 
 SCREENSHOT_TIMEOUT_S = 120.0  # give up waiting for renders and write what is on screen
+MAX_WINDOW_SIDE = 8192  # px: an 8K screen; a grab of 100000x100000 ran out of time and memory
+
+
+def window_size(text: str) -> tuple[int, int]:
+    """--size "WxH" -> (W, H), each side 1..MAX_WINDOW_SIDE px (Qt keeps the window at least as
+    large as its layout needs); argparse says why otherwise."""
+    try:
+        width, height = (int(side) for side in text.lower().split("x"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must look like 1560x960, got {text!r}") from None
+    if not (0 < width <= MAX_WINDOW_SIDE and 0 < height <= MAX_WINDOW_SIDE):
+        raise argparse.ArgumentTypeError(f"each side must lie in 1..{MAX_WINDOW_SIDE} px, got {text!r}")
+    return width, height
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -31,7 +44,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--screenshot", metavar="PNG", help="render the window once everything has loaded, "
                         "write it to PNG and exit")
     parser.add_argument("--session", help="reopen a saved session JSON")
-    parser.add_argument("--size", default="1560x960", help="window size WxH (default 1560x960)")
+    parser.add_argument("--size", default=(1560, 960), type=window_size, metavar="WxH",
+                        help=f"window size WxH, each side up to {MAX_WINDOW_SIDE} px (default 1560x960)")
     parser.add_argument("--settings", help="settings file (INI); default: the user's Qt settings")
     return parser.parse_args(argv)
 
@@ -166,12 +180,7 @@ def main(argv: list[str] | None = None) -> int:
         settings = QSettings(os.path.join(tempfile.mkdtemp(prefix="cdvae-shot-"), "s.ini"), QSettings.Format.IniFormat)
     window = MainWindow(settings=settings, task=args.task)
     freeze_when_settled(window)
-    try:
-        w, h = (int(v) for v in args.size.lower().split("x"))
-        window.resize(w, h)
-    except ValueError:
-        print(f"cdvae-studio: --size must look like 1560x960, got {args.size!r}", file=sys.stderr)
-        return 2
+    window.resize(*args.size)
     if args.model:
         window.state.open_model(args.model)
     if args.images:

@@ -441,3 +441,20 @@ def test_unusable_settings_and_screenshot_paths_are_refused_before_any_window(tm
 
     assert check_paths(parse_args(["--settings", str(tmp_path / "file" / "s.ini")])) == ""
     assert "changes will not be saved" in capsys.readouterr().err
+
+
+def test_a_window_size_is_checked_before_anything_starts(capsys):
+    """--size abc was read after the window existed: its message, then Qt aborted the process
+    ("QThread: Destroyed while thread 'cdvae-render' is still running", exit 134); 0x0 gave a
+    screenshot of whatever size Qt chose, and 100000x100000 ran past two minutes and was killed."""
+    from cdvae_studio.app import MAX_WINDOW_SIDE, main, parse_args
+
+    assert parse_args([]).size == (1560, 960) and parse_args(["--size", "1200X800"]).size == (1200, 800)
+    assert parse_args(["--size", f"1x{MAX_WINDOW_SIDE}"]).size == (1, MAX_WINDOW_SIDE)
+    for text, why in (("abc", "must look like 1560x960, got 'abc'"), ("1200x", "must look like 1560x960"),
+                      ("0x0", f"each side must lie in 1..{MAX_WINDOW_SIDE} px, got '0x0'"),
+                      ("100000x100000", "each side must lie in"), ("-5x400", "each side must lie in")):
+        with pytest.raises(SystemExit) as stop:
+            main([f"--size={text}", "--screenshot", "out.png"])  # "=": argparse reads "-5x400" as an option
+        assert stop.value.code == 2
+        assert f"cdvae-studio: error: argument --size: {why}" in capsys.readouterr().err
