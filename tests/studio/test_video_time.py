@@ -83,7 +83,7 @@ def test_a_frame_that_cannot_be_read_says_so_in_the_preview(qtbot, make_window, 
     assert win.state.ctx.doc.name == "pan.avi"  # the document shown stays
 
 
-def _waiting_reads(worker, real):
+def _waiting_reads(real):
     """A stand-in for frames_at that records each read's time and how it ended, and whose first
     read decodes nothing until its ``stop`` comes true (10 s at most): a frame deep in a video
     OpenCV cannot seek in, decoded from the start. -> (the stand-in, the records [time, outcome])."""
@@ -121,7 +121,7 @@ def test_a_frames_read_stops_once_a_newer_one_replaces_it(qtbot, make_window, se
 
     win, bar, video = _open_video(qtbot, make_window, settle, tmp_path, pan_video)
     capfd.readouterr()
-    stand_in, reads = _waiting_reads(win.state.thumbnail_worker, thumbnails.frames_at)
+    stand_in, reads = _waiting_reads(thumbnails.frames_at)
     monkeypatch.setattr(thumbnails, "frames_at", stand_in)
     _hover(bar, 30)
     qtbot.waitUntil(lambda: len(reads) == 1, timeout=10_000)
@@ -132,7 +132,7 @@ def test_a_frames_read_stops_once_a_newer_one_replaces_it(qtbot, make_window, se
     assert "cannot read" not in bar.preview.picture.text()
     QApplication.sendEvent(bar.slider, QEvent(QEvent.Type.Leave))
 
-    stand_in, reads = _waiting_reads(win.state.worker, video_module.frames_at)
+    stand_in, reads = _waiting_reads(video_module.frames_at)
     monkeypatch.setattr(video_module, "frames_at", stand_in)  # the Studio's images module imports it per call
     win.state.choose_frame(30)
     qtbot.waitUntil(lambda: len(reads) == 1, timeout=10_000)
