@@ -239,6 +239,13 @@ def test_a_frame_at_a_time_is_named_by_a_media_fragment(ucf, tmp_path):
     assert split_time(odd) == (odd, None)
     photo = tmp_path / "shot#t=2.png"  # not a video: no time to split off
     assert split_time(photo) == (photo, None)
+    still = tmp_path / "still.png"  # a time after a photo that is there: said so, not "no such file"
+    cv2.imwrite(str(still), frames[0])
+    with pytest.raises(ValueError, match=r"^#t=2 picks a video's frame, and still.png is not a video$"):
+        split_time(f"{still}#t=2")
+    with pytest.raises(ExportError, match=r"still.png#t=2: #t=2 picks a video's frame, and still.png is not a video$"):
+        read_image(f"{still}#t=2")
+    assert split_time(f"{still}#t=2", strict=False) == (Path(f"{still}#t=2"), None)
 
 
 def _decoded_in_order(path) -> list[np.ndarray]:

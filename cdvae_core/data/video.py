@@ -41,12 +41,18 @@ def split_time(path: str | os.PathLike, strict: bool = True) -> tuple[Path, floa
     """A source path -> (file, seconds into it or None). ``clip.mp4#t=2.5`` names a video's frame
     at 2.5 s; a file that exists under the whole name, "#" and all, is just that file.
 
-    A time that is not a number of seconds >= 0: ValueError with a one-line reason, or with
+    A time that is not a number of seconds >= 0, or a time after a photo that exists: ValueError
+    with a one-line reason, or with
     ``strict=False`` the path as given and None (for naming things; reading it raises).
     """
     text = os.fspath(path)
     head, sep, tail = text.rpartition(TIME_FRAGMENT)
-    if not sep or Path(head).suffix.lower() not in VIDEO_EXTENSIONS or _exists(text):
+    if not sep or _exists(text):
+        return Path(text), None
+    if Path(head).suffix.lower() not in VIDEO_EXTENSIONS:
+        # "photo.jpg#t=2" was "no such image file" about a photo that is there
+        if strict and _exists(head):
+            raise ValueError(f"{TIME_FRAGMENT}{tail} picks a video's frame, and {Path(head).name} is not a video")
         return Path(text), None
     try:
         seconds = float(tail.removeprefix("npt:"))
