@@ -9,6 +9,7 @@ more than ``MAX_PIXELS`` (a small file of a vast image would cost gigabytes per 
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Callable
 
@@ -50,7 +51,7 @@ def read_header(data: bytes, name: str = "image",
     pixels; None when Pillow does not know the format or the header is broken (OpenCV decides).
 
     Past twice Pillow's own pixel limit Pillow refuses even the header: that raises
-    ``error("<name> is too large to open (Image size (N pixels) exceeds limit of M pixels)")``.
+    ``error("<name> is too large to open (N megapixels; up to 100 are opened)")``.
     Pillow's global limit is left as it is. Used by the data pipeline and the Studio.
     """
     import io
@@ -72,7 +73,10 @@ def read_header(data: bytes, name: str = "image",
                 else:
                     orientation = int(im.getexif().get(0x0112, 1) or 1)  # 0x0112: Orientation
     except Image.DecompressionBombError as exc:
-        raise error(f"{name} is too large to open ({exc}".split(", could be")[0] + ")") from exc
+        # Pillow's text names its own limit (179 megapixels), not the one that refuses smaller images
+        found = re.search(r"\((\d+) pixels\)", str(exc))
+        size = f"{int(found[1]) / 1e6:.0f} megapixels" if found else str(exc).split(", could be")[0]
+        raise error(f"{name} is too large to open ({size}; up to {MAX_PIXELS / 1e6:.0f} are opened)") from exc
     except Exception:  # noqa: BLE001 - unknown or broken header: OpenCV decides and explains
         return None
     return width, height, orientation if 1 <= orientation <= 8 else 1
