@@ -116,6 +116,10 @@ class StudioState(ActionsMixin, QObject):
         self._restore_for: tuple[str | None, str | None] = (None, None)  # (model key, image path); None: any
         self._image_pending = False  # an image file is being read in the worker
         self._held_error = ""  # a photo's error to show again once the photo on its way has landed
+        # the other photos open_paths was given, in order: at start-up, where nothing is on screen
+        # yet, a first one that cannot be opened gives way to the next (it gave way to a built-in)
+        self._next_given: list[str] = []
+        self._start_failures: list[str] = []  # messages of the given photos that could not be opened
         self._builtin_paths: set[str] = set()  # the gallery's built-in photos
         self._exports: list[Any] = []  # animation export jobs, run one after another
         self._context_deferred = False  # a context was asked for meanwhile
@@ -305,6 +309,7 @@ class StudioState(ActionsMixin, QObject):
         if not photos:
             return
         self.add_recent([listed_path(p) for p in photos[1:RECENT_MAX]])  # the first lands in front once it opens
+        self._next_given = photos[1:RECENT_MAX]
         self.open_image(photos[0])
         if len(photos) > RECENT_MAX:
             self.w.statusBar().showMessage(f"{len(photos)} photos given: the gallery keeps the first {RECENT_MAX}",
@@ -346,9 +351,19 @@ class StudioState(ActionsMixin, QObject):
                 self._restore_for = (self._restore_for[0], None)  # the session's image is gone: any will do
             if self.image is None and path not in self._builtin_paths:
                 # nothing on screen yet (a bad file named on the command line replaced the start-up
-                # photo's job): show the first built-in photo rather than an empty window
-                self._open_default_image()
-                self._photo_error(f"{loaded.rstrip('.')}. Showing a built-in photo instead.")
+                # photo's job): show the next photo given, else the first built-in photo, rather
+                # than an empty window
+                self._start_failures.append(loaded.rstrip("."))
+                if self._next_given:
+                    following = self._next_given.pop(0)
+                    self.open_image(following)
+                    instead = Path(following).name
+                else:
+                    self._open_default_image()
+                    instead = "a built-in photo"
+                more = len(self._start_failures) - 1  # one line: the first reason, a count of the rest
+                also = f" (and {more} more of the photos given)" if more else ""
+                self._photo_error(f"{self._start_failures[0]}{also}. Showing {instead} instead.")
                 return
             if self.image is not None and not isinstance(self.image, LoadedImage) \
                     and getattr(self.image, "task", self.task_name) != self.task_name:
@@ -377,6 +392,7 @@ class StudioState(ActionsMixin, QObject):
         self._fill_gallery()
 
     def set_image(self, loaded: LoadedImage | Any, path: str | None) -> None:
+        self._next_given, self._start_failures = [], []
         self._forget_restore(image_path=path if path is not None else getattr(loaded, "key", ""))
         self.w.clear_error("image")
         self.image, self.image_path = loaded, path

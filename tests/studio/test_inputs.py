@@ -52,6 +52,9 @@ def test_missing_file(tmp_path):
         load_image(tmp_path / "nope.png")
     with pytest.raises(ImageLoadError, match="folder"):
         load_image(tmp_path)
+    (tmp_path / "still.png").write_bytes(_png(np.zeros((8, 8, 3), np.uint8)))  # there, but not a video
+    with pytest.raises(ImageLoadError, match=r"^#t=2 picks a video's frame, and still.png is not a video$"):
+        load_image(f"{tmp_path / 'still.png'}#t=2")
 
 
 def test_a_message_naming_a_file_with_a_newline_stays_one_line(qtbot, make_window, settle, tmp_path):
@@ -162,6 +165,32 @@ def test_bad_files_named_at_start_up_leave_a_working_window_and_every_message(qt
     assert not win.banner.isVisible()
 
 
+@pytest.mark.parametrize("given,shown,message", [
+    (["bad.jpg", "good.png", "other.png"], "good.png", ". Showing good.png instead."),
+    (["bad.jpg", "empty.png", "good.png"], "good.png", " (and 1 more of the photos given). Showing good.png instead."),
+    (["bad.jpg", "empty.png"], None, " (and 1 more of the photos given). Showing a built-in photo instead."),
+])
+def test_a_photo_named_at_start_up_that_cannot_be_opened_gives_way_to_the_next_one_named(
+        make_window, settle, tmp_path, given, shown, message):
+    """``cdvae-studio bad.jpg good.png``: a built-in photo stood in for bad.jpg although the user
+    had named good.png; the next photo named is shown, and a built-in one only when none opens.
+    The banner keeps one line: the first reason and how many more failed."""
+    (tmp_path / "bad.jpg").write_bytes(b"\xff\xd8\xff\xe0 not a JPEG")
+    (tmp_path / "empty.png").write_bytes(b"")
+    for name in ("good.png", "other.png"):
+        cv2.imwrite(str(tmp_path / name), (np.indices((48, 64)).sum(0) % 256).astype(np.uint8))
+    win = make_window("resaturation")
+    win.state.open_paths([str(tmp_path / name) for name in given])  # as app.main does, before anything has loaded
+    settle(win)
+    if shown is None:
+        assert str(win.state.image_path) in win.state._builtin_paths
+    else:
+        assert win.state.image_path == str(tmp_path / shown) and win.state.ctx.doc.name == shown
+    text = win.banner.text()
+    assert win.banner.isVisible() and "\n" not in text
+    assert text.startswith("Cannot open bad.jpg:") and text.endswith(message), text
+
+
 def test_paths_the_file_system_refuses_say_so_in_one_line(qtbot, make_window, settle, tmp_path, capfd):
     """A name longer than the file system allows: opening it as a model was an OSError traceback in
     the GUI thread, as an image "image: [Errno 36] ...", as a session "is not a session file", and
@@ -230,7 +259,7 @@ def test_decompression_bomb_is_refused_before_decoding(monkeypatch):
         decode_image(buf.getvalue(), "bomb.png")
     huge = io.BytesIO()
     Image.new("1", (15_000, 13_000)).save(huge, "PNG")  # 195 megapixels: past Pillow's own header limit
-    with pytest.raises(ImageLoadError, match=r"huge.png is too large to open \(Image size \(195000000 pixels\)"):
+    with pytest.raises(ImageLoadError, match=r"huge.png is too large to open \(195 megapixels; up to 100 are opened\)$"):
         decode_image(huge.getvalue(), "huge.png")
     assert Image.MAX_IMAGE_PIXELS is not None  # Pillow's limit is left as it was for everyone else
 
