@@ -122,6 +122,10 @@ def typed_from_dict(cls: type[T], data: dict[str, Any]) -> T:
     return cls(**values)
 
 
+MAX_WIDTH = 65536  # any layer's size: a config is built before its weights are checked against it
+MAX_DEFAULT_LAYERS = 13  # sizes_for_layers' deepest ladder whose z_1 (16 * 2^(L-1)) stays within MAX_WIDTH
+
+
 @dataclass(frozen=True)
 class ModelConfig:
     """Everything needed to rebuild a model's modules. Sizes run bottom (z_1) to top (z_L)."""
@@ -174,7 +178,7 @@ class ModelConfig:
                               "channels_g must be positive")
         # a config is built before its weights are checked against it: 2^70 channels overflowed
         # torch, and far smaller sizes would take all the memory first
-        if max(self.latent_sizes + self.hidden_sizes + self.conv_channels + (self.cvae_latent, self.mdn_hidden)) > 65536 \
+        if max(self.latent_sizes + self.hidden_sizes + self.conv_channels + (self.cvae_latent, self.mdn_hidden)) > MAX_WIDTH \
                 or max(self.channels_c, self.channels_g) > 64 or self.mixtures > 1024:
             raise ConfigError("layer sizes must be at most 65536, channels_c and channels_g at most 64, and mixtures "
                               "at most 1024")
@@ -232,8 +236,9 @@ class ModelConfig:
         """Default (latent_sizes, hidden_sizes) for L layers: latents double downwards from a
         16-dimensional code z_L (L = 3 gives LVAE's 64/32/16); widths halve upwards from 256 next
         to the image, so the Shallow model (L = 1) keeps the deep model's bottom width."""
-        if layers < 1:
-            raise ConfigError("layers must be at least 1")
+        if not 1 <= layers <= MAX_DEFAULT_LAYERS:  # --layers 20 was "layer sizes must be at most 65536, ..."
+            raise ConfigError(f"layers must lie in [1, {MAX_DEFAULT_LAYERS}] (z_1 doubles per layer below the "
+                              f"16-dimensional code: {MAX_DEFAULT_LAYERS} layers make it {MAX_WIDTH} wide), got {layers}")
         latents = tuple(16 * 2 ** (layers - 1 - i) for i in range(layers))
         hidden = tuple(max(32, 256 // 2**i) for i in range(layers))
         return latents, hidden

@@ -128,7 +128,9 @@ def test_bad_output_directories_are_one_line_errors_and_nothing_is_overwritten(t
     one_line_error(capsys, train_cli.main(base + ["--out", str(model), "--resume", "--tie", "mdn"]),
                    "trained with other settings (tie 'gauss' != 'mdn')")
     one_line_error(capsys, train_cli.main(base + ["--out", str(model), "--resume", "--lr", "0.5"]), "lr 0.001 != 0.5")
-    one_line_error(capsys, train_cli.main(base + ["--out", str(tmp_path / "x"), "--layers", "0"]), "layers must be at least 1")
+    one_line_error(capsys, train_cli.main(base + ["--out", str(tmp_path / "x"), "--layers", "0"]), "layers must lie in [1, 13]")
+    one_line_error(capsys, train_cli.main(base + ["--out", str(tmp_path / "x"), "--layers", "20"]),
+                   "13 layers make it 65536 wide), got 20")
     one_line_error(capsys, train_cli.main(base + ["--out", str(tmp_path / "x"), "--arch", "gan"]), "invalid choice")
     assert digest(model) == before
 

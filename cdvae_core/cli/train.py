@@ -14,8 +14,8 @@ import json
 import sys
 from typing import Any, Sequence
 
-from ..config import (ARCHS, MOTION_HELD_GUIDANCE, RUN_RECORD_KEYS, TIES, ConfigError, ModelConfig, TrainConfig,
-                      read_small_text)
+from ..config import (ARCHS, MAX_DEFAULT_LAYERS, MOTION_HELD_GUIDANCE, RUN_RECORD_KEYS, TIES, ConfigError,
+                      ModelConfig, TrainConfig, read_small_text)
 from ..pairs import PairSet, load_pairs
 from ..progress import Progress
 from .common import EXIT_FAILED, EXIT_INTERRUPTED, CliError, Parser, interactive, parse, rank, run_main
@@ -37,7 +37,8 @@ def build_parser() -> Parser:
     m.add_argument("--arch", choices=ARCHS, help=f"cdvae or the cvae baseline (default {M.arch})")
     m.add_argument("--tie", choices=TIES, help=f"cdvae: tie of the top codes, gauss, mdn or none (default {M.tie})")
     m.add_argument("--mixtures", type=int, help=f"with --tie mdn: mixture components K (paper: 4, 12; default {M.mixtures})")
-    m.add_argument("--layers", type=int, help=f"cdvae: latent layers L (1 = Shallow CDVAE; default {len(M.latent_sizes)})")
+    m.add_argument("--layers", type=int, help=f"cdvae: latent layers L, 1-{MAX_DEFAULT_LAYERS} (1 = Shallow CDVAE; "
+                                                f"default {len(M.latent_sizes)})")
     m.add_argument("--top-skip", action="store_true", default=None,
                    help="cdvae, 3+ layers: every lower layer's prior also sees the code z_L (docs/model.md)")
     t = p.add_argument_group("training")
