@@ -105,6 +105,16 @@ def test_bad_pair_files_are_one_line_errors(tmp_path, capsys):
         "task_unknown": (dict(meta=np.array(json.dumps({"task": "deblurring"}))),
                          "task must be one of relighting, resaturation, motion or synthetic (a known-mode set), "
                          "got 'deblurring'"),
+        # layers that are not the task's trained without a sign, and the model failed on every photo
+        "channels": (dict(meta=np.array(json.dumps({"task": "relighting"}))),
+                     "these pairs do not fit relighting: relighting layers have 3+1 channels (x_c+x_g), these have 1+1"),
+        "scale": (dict(xg=np.full((48, 1, 32, 32), 200.0, np.float32)),
+                  "these pairs do not fit resaturation: 'xg' values lie in [200, 200], but resaturation's x_g lies "
+                  "in [0, 1] (photo values of 0-255 need dividing by 255)"),
+        "no_task": (dict(meta=None, xc=np.full((48, 1, 32, 32), -0.5, np.float32)),
+                    "the pair file names no task (its meta \"task\"), and its layers do not fit resaturation, the "
+                    "default: 'xc' values lie in [-0.5, -0.5], but resaturation's x_c lies in [0, 1]; give --task "
+                    "(synthetic for layers of no photo task)"),
     }
     for name, (overrides, needle) in cases.items():
         pairs = write_pairs(tmp_path / f"{name}.npz", **overrides)
@@ -771,7 +781,7 @@ def test_motion_pairs_train_in_model_units_with_orientation_unless_the_config_sa
     from cdvae_core.cli.train import build_parser, settings
 
     pairs = load_pairs(write_pairs(tmp_path / "m.npz", xc=np.random.default_rng(0).random((48, 3, 32, 32), np.float32),
-                                   xg=np.random.default_rng(1).normal(0, 2, (48, 2, 32, 32)).astype(np.float32),
+                                   xg=np.clip(np.random.default_rng(1).normal(0, 2, (48, 2, 32, 32)), -8, 8).astype(np.float32),
                                    meta=np.array(json.dumps({"task": "motion"}))))
     model, _ = settings(build_parser().parse_args(["--pairs", "m.npz", "--out", "o"]), pairs)
     assert model.task == "motion" and model.g_scale == 8.0 and model.channels_g == 2 and model.xc_orientation
@@ -791,7 +801,7 @@ def test_motion_holds_its_guidance_unless_the_flags_or_config_say_otherwise(tmp_
 
     rng = np.random.default_rng(0)
     motion = load_pairs(write_pairs(tmp_path / "m.npz", xc=rng.random((48, 3, 32, 32), np.float32),
-                                    xg=rng.normal(0, 2, (48, 2, 32, 32)).astype(np.float32),
+                                    xg=np.clip(rng.normal(0, 2, (48, 2, 32, 32)), -8, 8).astype(np.float32),
                                     meta=np.array(json.dumps({"task": "motion"}))))
     photo = load_pairs(write_pairs(tmp_path / "r.npz", xc=rng.random((48, 1, 32, 32), np.float32),
                                    xg=rng.random((48, 1, 32, 32), np.float32),
@@ -817,7 +827,7 @@ def test_a_motion_run_from_before_the_held_guidance_resumes_with_its_own_config(
     nothing; with the run's own config.json it continues (docs/training.md)."""
     rng = np.random.default_rng(0)
     pairs = write_pairs(tmp_path / "m.npz", xc=rng.random((48, 3, 32, 32), np.float32),
-                        xg=rng.normal(0, 2, (48, 2, 32, 32)).astype(np.float32),
+                        xg=np.clip(rng.normal(0, 2, (48, 2, 32, 32)), -8, 8).astype(np.float32),
                         meta=np.array(json.dumps({"task": "motion"})))
     base = ["--pairs", str(pairs), "--config", str(write_config(tmp_path / "cfg.json")), "--batch-size", "12",
             "--out", str(tmp_path / "run"), "--quiet"]

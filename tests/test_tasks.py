@@ -49,6 +49,32 @@ def test_decompose_shapes_and_to_model(name, photo):
     np.testing.assert_allclose(task.to_model(layer), expected, atol=1e-5)
 
 
+@pytest.mark.parametrize("name", TASK_NAMES)
+def test_a_tasks_own_layers_fit_it_and_other_shapes_or_scales_do_not(name, photo):
+    """layers_problem: a photo's layers fit their task (within 1% of each range's span); another
+    task's channels, or values past the range (0-255 photo values), are named; a name that is no
+    photo task (the synthetic sets) takes any layers."""
+    from cdvae_core.tasks import RANGE_SLACK, layers_problem
+
+    task = get_task(name)
+    xc, xg = (task.to_model(layer)[None] for layer in task.decompose(photo))
+    assert layers_problem(name, xc, xg) == ""
+    other = next(t for t in TASK_NAMES if (get_task(t).channels_c, get_task(t).channels_g) != xc.shape[1:2] + xg.shape[1:2])
+    assert layers_problem(other, xc, xg).startswith(f"{other} layers have ")
+    low, high = task.g_range
+    span = high - low
+    edge = xg.copy()
+    edge.flat[0] = high + 0.5 * RANGE_SLACK * span  # rounding past the edge is let through
+    assert layers_problem(name, xc, edge) == ""
+    edge.flat[0] = low - 2 * RANGE_SLACK * span
+    assert layers_problem(name, xc, edge) == (f"'xg' values lie in [{edge.min():.4g}, {edge.max():.4g}], but "
+                                              f"{name}'s x_g lies in [{low:g}, {high:g}]")
+    message = layers_problem(name, xc * 255, xg)
+    assert message == (f"'xc' values lie in [{xc.min() * 255:.4g}, {xc.max() * 255:.4g}], but {name}'s x_c lies in "
+                       f"[0, 1] (photo values of 0-255 need dividing by 255)")
+    assert layers_problem("synthetic", xc * 255, np.zeros((1, 7, 32, 32), np.float32)) == ""
+
+
 def test_task_rejects_bad_input():
     task = get_task("resaturation")
     with pytest.raises(TaskError):

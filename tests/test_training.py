@@ -36,7 +36,7 @@ pytestmark = pytest.mark.usefixtures("one_thread")
 def tiny_pairs(n: int = 64, seed: int = 0) -> PairSet:
     rng = np.random.default_rng(seed)
     xc = rng.random((n, 1, 32, 32), dtype=np.float32)
-    xg = (0.5 * xc + 0.05 * rng.standard_normal((n, 1, 32, 32))).astype(np.float32)
+    xg = np.clip(0.5 * xc + 0.05 * rng.standard_normal((n, 1, 32, 32)), 0, 1).astype(np.float32)  # resaturation's range
     split = np.zeros(n, np.int8)
     split[-n // 4 :] = 1
     return PairSet(xc, xg, split, meta={"task": "resaturation"})
@@ -269,6 +269,20 @@ def test_out_dir_and_resume_checks(tmp_path):
     (tmp_path / "file").write_text("x")
     with pytest.raises(OutputDirError, match="not a directory"):
         run_all(training.train(pairs, model_cfg, train_cfg, tmp_path / "file" / "run"))
+
+
+def test_pairs_that_are_not_the_models_tasks_are_refused_before_anything_is_written(tmp_path):
+    """The Train dialog's task comes from its own list: a pair file made for another task, or of
+    layers outside the task's ranges, trained a model that could not sample any photo."""
+    pairs = tiny_pairs()
+    model_cfg, train_cfg = tiny_cfgs(epochs=1)
+    other_task = PairSet(pairs.xc, pairs.xg, pairs.split, meta={"task": "synthetic"})
+    with pytest.raises(training.TrainInputError, match="^the pair file was made for synthetic, not resaturation$"):
+        run_all(training.train(other_task, model_cfg, train_cfg, tmp_path / "a"))
+    scaled = PairSet(pairs.xc * 255, pairs.xg, pairs.split, meta=pairs.meta)
+    with pytest.raises(training.TrainInputError, match=r"^these pairs do not fit resaturation: 'xc' values lie in "):
+        run_all(training.train(scaled, model_cfg, train_cfg, tmp_path / "b"))
+    assert not (tmp_path / "a").exists() and not (tmp_path / "b").exists()
 
 
 def test_resume_of_a_run_stopped_in_its_first_epoch_starts_over(tmp_path):

@@ -33,7 +33,8 @@ def build_parser() -> Parser:
     src.add_argument("--folder", help="make pairs from a folder of images (or videos for --task motion)")
     src.add_argument("--limit", type=int, help="with --builtin/--folder: use at most this many items")
     m = p.add_argument_group("model")
-    m.add_argument("--task", help="relighting, resaturation or motion (default: the pair file's)")
+    m.add_argument("--task", help="relighting, resaturation or motion (default: the pair file's; synthetic: "
+                                  "layers of no photo task)")
     m.add_argument("--arch", choices=ARCHS, help=f"cdvae or the cvae baseline (default {M.arch})")
     m.add_argument("--tie", choices=TIES, help=f"cdvae: tie of the top codes, gauss, mdn or none (default {M.tie})")
     m.add_argument("--mixtures", type=int, help=f"with --tie mdn: mixture components K (paper: 4, 12; default {M.mixtures})")
@@ -141,8 +142,15 @@ def settings(args, pairs: PairSet) -> tuple[ModelConfig, TrainConfig]:
     if not args.task and config_task and file_task and config_task != file_task:
         raise CliError(f"--config {args.config} sets task {config_task} but the pair file was made for {file_task}")
     task = args.task or config_task or file_task or ModelConfig.task
+    from ..tasks import layers_problem, model_defaults
+
+    problem = layers_problem(task, pairs.xc, pairs.xg)  # said before anything is written or computed
+    if problem and task == (args.task or config_task or file_task):
+        raise CliError(f"these pairs do not fit {task}: {problem}")
+    if problem:
+        raise CliError(f"the pair file names no task (its meta \"task\"), and its layers do not fit "
+                       f"{task}, the default: {problem}; give --task (synthetic for layers of no photo task)")
     model.update(task=task, channels_c=pairs.channels[0], channels_g=pairs.channels[1])
-    from ..tasks import model_defaults
 
     for key, value in model_defaults(task).items():
         model.setdefault(key, value)

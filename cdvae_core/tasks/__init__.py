@@ -7,6 +7,8 @@ from __future__ import annotations
 
 from typing import Any, Mapping
 
+import numpy as np
+
 from .base import MODEL_SIZE, Task, TaskError
 from .motion import MotionTask
 from .relighting import RelightingTask
@@ -50,5 +52,31 @@ def train_defaults(name: str, given: Mapping[str, Any], layers: int) -> dict:
     return {"guidance_start": start, "guidance_end": given.get("guidance_end", start)}
 
 
-__all__ = ["MODEL_SIZE", "TASK_NAMES", "Task", "TaskError", "g_scale_of", "get_task", "model_defaults",
-           "MotionTask", "RelightingTask", "ResaturationTask", "train_defaults"]
+# how far past a task's value range a pair file's layer may reach: prepared files are clipped to
+# it, hand-made ones may round; a layer of 0-255 photo values (or of another task) lies far beyond
+RANGE_SLACK = 0.01  # of the range's span
+
+
+def layers_problem(name: str, xc: np.ndarray, xg: np.ndarray) -> str:
+    """Why layers xc (N, Cc, 32, 32) and xg (N, Cg, 32, 32) cannot be task ``name``'s, or "": the
+    task's channels and value ranges (``Task.c_range``, ``g_range``). A model trained on layers of
+    another shape or scale cannot turn a photo into its layers and back, and the training run that
+    made it gave no sign. Names that are no task (the synthetic sets) fit any layers."""
+    if name not in _TASKS:
+        return ""
+    task = _TASKS[name]
+    if (xc.shape[1], xg.shape[1]) != (task.channels_c, task.channels_g):
+        return (f"{name} layers have {task.channels_c}+{task.channels_g} channels (x_c+x_g), these have "
+                f"{xc.shape[1]}+{xg.shape[1]}")
+    for key, layer, (low, high) in (("xc", xc, task.c_range), ("xg", xg, task.g_range)):
+        slack = RANGE_SLACK * (high - low)
+        found_low, found_high = float(layer.min()), float(layer.max())
+        if found_low < low - slack or found_high > high + slack:
+            return (f"'{key}' values lie in [{found_low:.4g}, {found_high:.4g}], but {name}'s x_{key[1]} lies in "
+                    f"[{low:g}, {high:g}]" + (" (photo values of 0-255 need dividing by 255)"
+                                               if high == 1 and found_high > 2 else ""))
+    return ""
+
+
+__all__ = ["MODEL_SIZE", "RANGE_SLACK", "TASK_NAMES", "Task", "TaskError", "g_scale_of", "get_task", "layers_problem",
+           "model_defaults", "MotionTask", "RelightingTask", "ResaturationTask", "train_defaults"]
