@@ -455,6 +455,11 @@ def test_eval_and_sample_refuse_bad_input(trained, tmp_path, capsys):
     for command, out in ((evaluate, []), (sample, ["--n", "2", "--out", str(tmp_path / "s.npz")])):
         one_line_error(capsys, command.main(["--model", str(model), "--pairs", str(relighting), *out]),
                        "the pair file was made for relighting but the model was trained for resaturation")
+    scaled = write_pairs(tmp_path / "scaled.npz", xg=np.full((48, 1, 32, 32), 128.0, np.float32))
+    for command, out in ((evaluate, []), (sample, ["--n", "2", "--out", str(tmp_path / "s.npz")])):
+        # 0-255 layers: best errors of 1e39, and samples of them without a word
+        one_line_error(capsys, command.main(["--model", str(model), "--pairs", str(scaled), *out]),
+                       "these pairs do not fit resaturation, the model's task: 'xg' values lie in [128, 128]")
     assert not (tmp_path / "s.npz").exists()
 
 

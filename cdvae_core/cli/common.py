@@ -128,9 +128,10 @@ def check_output_file(path: str | None, flag: str) -> Path:
     return target
 
 
-def check_channels(pairs, config) -> None:
-    """Raise CliError unless the pairs are of the model's task (where the file names one) and
-    have the model config's (x_c, x_g) channels."""
+def check_pairs_fit(pairs, config) -> None:
+    """Raise CliError unless the pairs are of the model's task (where the file names one), have
+    the model config's (x_c, x_g) channels and lie in the task's value ranges (0-255 layers gave
+    best errors of 1e39)."""
     file_task = pairs.meta.get("task")
     if file_task and file_task != config.task:
         # said first: channel counts mean little to a user, and two tasks could share them
@@ -138,6 +139,11 @@ def check_channels(pairs, config) -> None:
     if pairs.channels != (config.channels_c, config.channels_g):
         raise CliError(f"the pairs have {pairs.channels} channels (x_c, x_g) but the model expects "
                        f"({config.channels_c}, {config.channels_g})")
+    from ..tasks import layers_problem
+
+    problem = layers_problem(config.task, pairs.xc, pairs.xg)
+    if problem:
+        raise CliError(f"these pairs do not fit {config.task}, the model's task: {problem}")
 
 
 def rank() -> int:

@@ -24,7 +24,7 @@ import numpy as np
 from ..atomic import write_text_atomic
 from ..distinct import DISTINCT_POOL, MAX_POOL
 from ..pairs import load_pairs
-from .common import (PAPER_SAMPLES, CliError, Parser, check_channels, check_draws, check_output_file, check_seed,
+from .common import (PAPER_SAMPLES, CliError, Parser, check_draws, check_output_file, check_pairs_fit, check_seed,
                      method_name, model_samples, parse, parse_samples, progress_bar, run_main)
 
 PROG = "cdvae-eval"
@@ -163,7 +163,7 @@ def _body(argv: Sequence[str] | None) -> int:
         from ..checkpoint import load_model
 
         predictor = load_model(args.model)
-        check_channels(pairs, predictor.config)
+        check_pairs_fit(pairs, predictor.config)
         model = predictor.model
         with progress_bar(len(test), "scoring", "pair", args.quiet) as bar:
             for start, samples in model_samples(model, test.xc, n_draw, args.seed):

@@ -28,7 +28,7 @@ import numpy as np
 from ..atomic import unwritable_reason, write_with
 from ..distinct import DISTINCT_POOL, MAX_POOL
 from ..pairs import TEST, load_pairs
-from .common import (CliError, Parser, check_channels, check_draws, check_output_file, check_seed, parse, progress_bar,
+from .common import (CliError, Parser, check_draws, check_output_file, check_pairs_fit, check_seed, parse, progress_bar,
                      run_main)
 
 PROG = "cdvae-sample"
@@ -140,7 +140,7 @@ def _body(argv: Sequence[str] | None) -> int:
         out = check_output_file(args.out, "--out")
         pairs = load_pairs(args.pairs, require_test=True)
         predictor = load_model(args.model)
-        check_channels(pairs, predictor.config)
+        check_pairs_fit(pairs, predictor.config)
         index = np.flatnonzero(pairs.split == TEST)
         arrays = {"index": index.astype(np.int64)}
         if args.distinct is None:

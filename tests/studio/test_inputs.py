@@ -98,6 +98,21 @@ def test_a_fifo_is_refused_not_read(tmp_path):
         read_pairs_task(tmp_path / "pipe.npz")
 
 
+def test_a_pair_file_of_photo_values_is_no_nearest_neighbour_baseline(tmp_path):
+    """A hand-made pair file of 0-255 layers was offered as the baseline, whose results are its
+    layers: pictures of values 255 times too large."""
+    from cdvae_core.pairs import PairSet, save_pairs
+    from cdvae_studio.nearest_adapter import load_nearest
+
+    xc = np.random.default_rng(0).random((24, 1, 32, 32), dtype=np.float32)
+    save_pairs(tmp_path / "p.npz", PairSet(xc, xc * 255, np.zeros(24, np.int8), meta={"task": "resaturation"}))
+    with pytest.raises(ValueError, match=r"^p.npz: these pairs do not fit resaturation: 'xg' values lie in \[.*"
+                                         r"\(photo values of 0-255 need dividing by 255\)$"):
+        load_nearest(tmp_path / "p.npz", "resaturation")
+    save_pairs(tmp_path / "q.npz", PairSet(xc, xc, np.zeros(24, np.int8), meta={"task": "resaturation"}))
+    assert load_nearest(tmp_path / "q.npz", "resaturation").task == "resaturation"
+
+
 def test_window_survives_every_bad_image(qtbot, make_window, settle, tmp_path):
     win = make_window("resaturation")
     settle(win)
