@@ -58,13 +58,19 @@ class PathField(QWidget):
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self.edit, 1)
         layout.addWidget(self.button)
-        self.button.clicked.connect(lambda: self._browse(folder, caption, pattern))
+        self.set_mode(folder, caption, pattern)
+        self.button.clicked.connect(self._browse)
 
-    def _browse(self, folder: bool, caption: str, pattern: str) -> None:
-        if folder:
-            path = QFileDialog.getExistingDirectory(self, caption, self.edit.text())
+    def set_mode(self, folder: bool, caption: str, pattern: str = "") -> None:
+        """What Browse asks for: a folder, or a file matching ``pattern`` (a field whose meaning
+        changes with another choice, as the Train dialog's source, changes it too)."""
+        self.folder, self.caption, self.pattern = folder, caption, pattern
+
+    def _browse(self) -> None:
+        if self.folder:
+            path = QFileDialog.getExistingDirectory(self, self.caption, self.edit.text())
         else:
-            path, _ = QFileDialog.getOpenFileName(self, caption, self.edit.text(), pattern)
+            path, _ = QFileDialog.getOpenFileName(self, self.caption, self.edit.text(), self.pattern)
         if path:
             self.edit.setText(path)
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 import time
 from pathlib import Path
-from typing import Any, Generator
+from typing import Any, Generator, NamedTuple
 
 import numpy as np
 import pyqtgraph as pg
@@ -27,6 +27,24 @@ from .worker import ProcessJobRunner
 
 SOURCES = ("Built-in photos", "Folder of images or videos", "COCO", "UCF101", "Pair file (.npz)")
 BUILTIN_MOTION_SOURCE = "Built-in clips (photos and procedural scenes)"  # SOURCES[0]'s name for motion
+
+
+class SourcePath(NamedTuple):
+    """One path a source needs: its label, and whether Browse asks for a folder or a file (pattern)."""
+
+    label: str
+    folder: bool
+    pattern: str = ""
+
+
+# index in SOURCES -> the paths it needs (first and second field; None: not shown)
+SOURCE_PATHS: dict[int, tuple[SourcePath | None, SourcePath | None]] = {
+    1: (SourcePath("Folder", True), None),
+    2: (SourcePath("Images folder", True), SourcePath("Annotations JSON", False, "COCO annotations (*.json)")),
+    3: (SourcePath("Videos folder", True), SourcePath("Splits folder", True)),
+    4: (SourcePath("Pair file", False, "Pair files (*.npz)"), None),
+}
+PAIR_SOURCE = 4  # SOURCES' "Pair file (.npz)"
 TERMS_SKIPPED = {"epoch", "images_per_s", "eta_s", "kl_weight", "guidance_weight", "lower_weight", "skipped",
                  "grad_norm"}
 # what each logged term is (the term list's tooltips)
@@ -263,6 +281,7 @@ class TrainDialog(JobDialog):
         self._lay_out(form, plots)
 
         self.source.currentIndexChanged.connect(self._source_changed)
+        self.path_a.edit.textChanged.connect(self._pair_file_named)
         self.task.currentTextChanged.connect(lambda _: self._suggest_for_task())
         self._suggest_for_task()  # the first task's folder, item count and built-in source name
         self.arch.currentTextChanged.connect(self._arch_changed)
@@ -289,21 +308,41 @@ class TrainDialog(JobDialog):
         self.source.setItemText(0, BUILTIN_MOTION_SOURCE if task == "motion" else SOURCES[0])
 
     def _source_changed(self, index: int) -> None:
-        labels = {1: ("Folder", None), 2: ("Images folder", "Annotations JSON"), 3: ("Videos folder", "Splits folder"),
-                  4: ("Pair file", None)}
-        a, b = labels.get(index, (None, None))
-        for widget, label, text in ((self.path_a, self.path_a_label, a), (self.path_b, self.path_b_label, b)):
-            widget.setVisible(text is not None)
-            label.setVisible(text is not None)
-            if text:
-                label.setText(text)
-        self.limit.setEnabled(index != 4)
+        a, b = SOURCE_PATHS.get(index, (None, None))
+        for widget, label, path in ((self.path_a, self.path_a_label, a), (self.path_b, self.path_b_label, b)):
+            widget.setVisible(path is not None)
+            label.setVisible(path is not None)
+            if path:
+                label.setText(path.label)
+                # Browse asks for what the label says: it offered a folder for the pair file (which
+                # could then not be chosen) and a file for UCF101's splits folder
+                widget.set_mode(path.folder, path.label, path.pattern)
+        self.limit.setEnabled(index != PAIR_SOURCE)
+        self._pair_file_named(self.path_a.text())
 
     def _arch_changed(self, arch: str) -> None:
         cdvae = arch == "cdvae"
         for w in (self.tie, self.layers):
             w.setEnabled(cdvae)
         self.mixtures.setEnabled(cdvae and self.tie.currentText() == "mdn")
+
+    def _pair_file_named(self, text: str) -> None:
+        """A pair file chosen for training sets the task it was made for, as cdvae-train takes it
+        from the file: the form kept its own, and the run failed on starting ("the pair file was
+        made for relighting, not resaturation"). Only the file's small meta array is read."""
+        from .catalog import CatalogError, read_pairs_task
+
+        path = Path(text.strip())
+        if self.source.currentIndex() != PAIR_SOURCE or self.running() or path.suffix.lower() != ".npz" \
+                or not path.is_file():
+            return
+        try:
+            task = read_pairs_task(path)
+        except CatalogError:  # unreadable, or no task named: starting says what is wrong
+            return
+        if task != self.task.currentText():
+            self.set_task(task)
+            self.status.setText(f"Task set to {task}, which {path.name} was made for.")
 
     def source_spec(self) -> tuple:
         """The prepare pipeline's source spec for the form (ValueError with a reason if incomplete)."""

@@ -329,3 +329,38 @@ def test_export_proposes_the_last_export_folder_and_a_pictures_folder_at_first(q
     settle(again)
     again.open_export_dialog()
     assert again.export_dialog.folder.text() == str(out)
+
+
+def test_train_forms_browse_asks_for_what_each_source_needs_and_a_pair_file_sets_its_task(
+        qtbot, tmp_path, monkeypatch):
+    """Browse beside "Pair file" opened a folder chooser (a .npz could not be chosen) and beside
+    UCF101's "Splits folder" a file chooser. And a pair file made for relighting, chosen while the
+    form said resaturation, failed on starting; the form now takes the file's task, as cdvae-train
+    does."""
+    from PySide6.QtWidgets import QFileDialog
+
+    import cdvae_studio.train_dialog as td
+
+    monkeypatch.setattr(td, "models_root", lambda: tmp_path)
+    asked: list[str] = []
+    monkeypatch.setattr(QFileDialog, "getExistingDirectory", lambda *a: asked.append("folder") or "")
+    monkeypatch.setattr(QFileDialog, "getOpenFileName", lambda *a: asked.append(f"file {a[3]}") or ("", ""))
+    dlg = td.TrainDialog(None, task="resaturation")
+    qtbot.addWidget(dlg)
+    expected = {1: ["folder"], 2: ["folder", "file COCO annotations (*.json)"], 3: ["folder", "folder"],
+                4: ["file Pair files (*.npz)"]}
+    for index, wanted in expected.items():
+        dlg.source.setCurrentIndex(index)
+        asked.clear()
+        for field in (dlg.path_a, dlg.path_b)[:len(wanted)]:
+            qtbot.mouseClick(field.button, Qt.MouseButton.LeftButton)
+        assert asked == wanted, (index, asked)
+    relighting = tmp_path / "relight.npz"
+    np.savez(relighting, xc=np.zeros((4, 3, 32, 32), np.float32), xg=np.zeros((4, 1, 32, 32), np.float32),
+             meta=np.array(json.dumps({"task": "relighting"})))
+    dlg.path_a.edit.setText(str(relighting))
+    assert dlg.task.currentText() == "relighting" and "/relighting-" in dlg.out.text()
+    assert dlg.status.text() == "Task set to relighting, which relight.npz was made for."
+    np.savez(tmp_path / "untold.npz", xc=np.zeros((4, 1, 32, 32), np.float32), xg=np.zeros((4, 1, 32, 32), np.float32))
+    dlg.path_a.edit.setText(str(tmp_path / "untold.npz"))  # names no task: the form's stays
+    assert dlg.task.currentText() == "relighting"
