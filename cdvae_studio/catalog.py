@@ -141,7 +141,9 @@ class ModelCatalog:
         path = Path(path).resolve()
         task, name = read_model_header(path)
         if task not in TASKS:
-            raise CatalogError(f"{path.name}: unknown task {task!r}")
+            from cdvae_core.tasks import NO_PHOTO_TASK, NO_PHOTO_TEXT
+
+            raise CatalogError(f"{path.name}: " + (NO_PHOTO_TEXT if task == NO_PHOTO_TASK else f"unknown task {task!r}"))
         entry = ModelEntry(f"path:{path}", task, name, kind, path)
         self._extra = [e for e in self._extra if e.key != entry.key] + [entry]
         with self._lock:

@@ -30,6 +30,9 @@ def test_registry_and_channels():
         assert task.g_range[0] < task.g_range[1]
     with pytest.raises(TaskError, match="unknown task"):
         get_task("colourise")
+    with pytest.raises(TaskError, match=r"^the model was trained on synthetic layers \(task 'synthetic'\), not a photo "
+                                        r"task's, so it samples pair files only \(cdvae-sample --pairs, cdvae-eval\)$"):
+        get_task("synthetic")  # was "unknown task 'synthetic'; choose one of ..." to a user who chose none
     assert issubclass(TaskError, ValueError)
 
 

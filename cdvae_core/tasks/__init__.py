@@ -16,6 +16,9 @@ from .resaturation import ResaturationTask
 
 TASK_NAMES = ("relighting", "resaturation", "motion")
 _TASKS = {"relighting": RelightingTask, "resaturation": ResaturationTask, "motion": MotionTask}
+NO_PHOTO_TASK = "synthetic"  # models of layers that are no photo's (the known-mode sets, --task synthetic)
+NO_PHOTO_TEXT = ("the model was trained on synthetic layers (task 'synthetic'), not a photo task's, so it samples "
+                 "pair files only (cdvae-sample --pairs, cdvae-eval)")
 
 
 def get_task(name: str) -> Task:
@@ -23,6 +26,8 @@ def get_task(name: str) -> Task:
     try:
         return _TASKS[name]()
     except KeyError:
+        if name == NO_PHOTO_TASK:  # was "unknown task 'synthetic'; choose one of ..." to a user who chose none
+            raise TaskError(NO_PHOTO_TEXT) from None
         raise TaskError(f"unknown task {name!r}; choose one of {', '.join(TASK_NAMES)}") from None
 
 
@@ -78,5 +83,5 @@ def layers_problem(name: str, xc: np.ndarray, xg: np.ndarray) -> str:
     return ""
 
 
-__all__ = ["MODEL_SIZE", "RANGE_SLACK", "TASK_NAMES", "Task", "TaskError", "g_scale_of", "get_task", "layers_problem",
+__all__ = ["MODEL_SIZE", "NO_PHOTO_TASK", "NO_PHOTO_TEXT", "RANGE_SLACK", "TASK_NAMES", "Task", "TaskError", "g_scale_of", "get_task", "layers_problem",
            "model_defaults", "MotionTask", "RelightingTask", "ResaturationTask", "train_defaults"]

@@ -113,6 +113,20 @@ def test_a_pair_file_of_photo_values_is_no_nearest_neighbour_baseline(tmp_path):
     assert load_nearest(tmp_path / "q.npz", "resaturation").task == "resaturation"
 
 
+def test_a_model_of_synthetic_layers_is_refused_saying_what_it_is(tmp_path):
+    """``cdvae-studio --model run`` of a ``--task synthetic`` run said "unknown task 'synthetic'"."""
+    import json
+
+    from cdvae_core.config import ModelConfig
+    from cdvae_studio.catalog import CatalogError, ModelCatalog
+
+    (tmp_path / "run").mkdir()
+    (tmp_path / "run" / "config.json").write_text(json.dumps({"model": ModelConfig(task="synthetic").to_dict()}))
+    with pytest.raises(CatalogError, match=r"^run: the model was trained on synthetic layers \(task 'synthetic'\), "
+                                           r"not a photo task's"):
+        ModelCatalog().add_model_dir(tmp_path / "run")
+
+
 def test_window_survives_every_bad_image(qtbot, make_window, settle, tmp_path):
     win = make_window("resaturation")
     settle(win)
