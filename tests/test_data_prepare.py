@@ -163,6 +163,10 @@ def test_one_image_folder_is_a_clear_error(tmp_path):
     cv2.imwrite(str(tmp_path / "only.png"), np.full((40, 40, 3), 120, np.uint8))
     with pytest.raises(DataError, match="at least two"):
         run(prepare_pairs(("folder", tmp_path), "resaturation"))
+    with pytest.raises(DataError, match=r"only.png is a file, not a folder \(--folder takes a folder of them\)$"):
+        run(prepare_pairs(("folder", tmp_path / "only.png"), "resaturation"))  # was "no folder at .../only.png"
+    with pytest.raises(DataError, match=r"^no folder at .*nope$"):
+        run(prepare_pairs(("folder", tmp_path / "nope"), "resaturation"))
     (tmp_path / "sub").mkdir()
     cv2.imwrite(str(tmp_path / "sub" / "x.png"), np.zeros((40, 40, 3), np.uint8))
     pairs = run(prepare_pairs(tmp_path, "resaturation"))  # recursive, and a bare path means a folder

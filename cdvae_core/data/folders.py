@@ -49,7 +49,9 @@ def folder_source(folder: str | Path, motion: bool) -> Source:
     """Images (photo tasks) or videos (motion) under ``folder``; photo tasks also take videos."""
     root = Path(folder)
     if not root.is_dir():
-        raise DataError(f"no folder at {root}")
+        # a photo given as the folder was "no folder at photo.jpg", about a file that is there
+        raise DataError(f"{root} is a file, not a folder (--folder takes a folder of them)" if root.exists()
+                        else f"no folder at {root}")
     videos = [VideoItem(str(p), str(p.relative_to(root))) for p in list_videos(root)]
     images = [] if motion else [ImageItem(str(p), str(p.relative_to(root))) for p in list_images(root)]
     items = videos + images if motion else images + videos
