@@ -201,6 +201,7 @@ class ExportDialog(JobDialog):
         form.addRow("Into folder", self.folder)
         # the finished export's folder in the system's file manager: where the user goes next
         self.open_folder_button = QPushButton("Open folder")
+        self.open_folder_button.setAutoDefault(False)
         self.open_folder_button.setObjectName("exportOpenFolder")
         self.open_folder_button.setEnabled(False)
         self.open_folder_button.clicked.connect(self.open_folder)

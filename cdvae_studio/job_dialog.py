@@ -54,6 +54,9 @@ class PathField(QWidget):
         super().__init__()
         self.edit = QLineEdit()
         self.button = QPushButton("Browse…")
+        # Enter in the field is not a click here: as a dialog's first button it was its default,
+        # so a path typed and confirmed with Enter opened a file chooser
+        self.button.setAutoDefault(False)
         layout = QHBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self.edit, 1)
@@ -110,6 +113,8 @@ class JobDialog(QDialog):
         self.cancel_button = QPushButton("Cancel")
         self.cancel_button.setObjectName(f"{name}Cancel")
         self.cancel_button.setEnabled(False)
+        self.start_button.setDefault(True)  # Enter in the form starts the job, as OK would
+        self.cancel_button.setAutoDefault(False)
         self.start_button.clicked.connect(self.start)
         self.cancel_button.clicked.connect(self.cancel)
 

@@ -364,3 +364,12 @@ def test_train_forms_browse_asks_for_what_each_source_needs_and_a_pair_file_sets
     np.savez(tmp_path / "untold.npz", xc=np.zeros((4, 1, 32, 32), np.float32), xg=np.zeros((4, 1, 32, 32), np.float32))
     dlg.path_a.edit.setText(str(tmp_path / "untold.npz"))  # names no task: the form's stays
     assert dlg.task.currentText() == "relighting"
+    # Enter after typing a path opened the file chooser (Browse was the dialog's default button)
+    dlg.show()
+    started: list[bool] = []
+    dlg.start_button.clicked.disconnect(dlg.start)  # no run: the click is what is checked
+    dlg.start_button.clicked.connect(lambda: started.append(True))
+    asked.clear()
+    dlg.path_a.edit.setFocus()
+    qtbot.keyClick(dlg.path_a.edit, Qt.Key.Key_Return)
+    assert asked == [] and started == [True]  # Enter is Train, the dialog's default, as OK would be
