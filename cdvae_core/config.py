@@ -178,10 +178,10 @@ class ModelConfig:
                               "channels_g must be positive")
         # a config is built before its weights are checked against it: 2^70 channels overflowed
         # torch, and far smaller sizes would take all the memory first
-        if max(self.latent_sizes + self.hidden_sizes + self.conv_channels + (self.cvae_latent, self.mdn_hidden)) > MAX_WIDTH \
-                or max(self.channels_c, self.channels_g) > 64 or self.mixtures > 1024:
-            raise ConfigError("layer sizes must be at most 65536, channels_c and channels_g at most 64, and mixtures "
-                              "at most 1024")
+        widest = max(self.latent_sizes + self.hidden_sizes + self.conv_channels + (self.cvae_latent, self.mdn_hidden))
+        if widest > MAX_WIDTH or max(self.channels_c, self.channels_g) > 64 or self.mixtures > 1024:
+            raise ConfigError(f"layer sizes must be at most {MAX_WIDTH}, channels_c and channels_g at most 64, and "
+                              "mixtures at most 1024")
         if not 1 <= len(self.conv_channels) <= 5:  # each stride-2 layer halves 32: 5 reach 1x1, 0 build no tower
             raise ConfigError(f"conv_channels needs 1 to 5 entries (32x32 halved per layer), got {len(self.conv_channels)}")
         if not 0.0 <= self.tied_fraction <= 1.0:

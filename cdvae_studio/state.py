@@ -309,7 +309,7 @@ class StudioState(ActionsMixin, QObject):
         if not photos:
             return
         self.add_recent([listed_path(p) for p in photos[1:RECENT_MAX]])  # the first lands in front once it opens
-        self._next_given = photos[1:RECENT_MAX]
+        self._next_given, self._start_failures = photos[1:RECENT_MAX], []
         self.open_image(photos[0])
         if len(photos) > RECENT_MAX:
             self.w.statusBar().showMessage(f"{len(photos)} photos given: the gallery keeps the first {RECENT_MAX}",

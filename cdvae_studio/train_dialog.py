@@ -333,8 +333,12 @@ class TrainDialog(JobDialog):
         from .catalog import CatalogError, read_pairs_task
 
         path = Path(text.strip())
-        if self.source.currentIndex() != PAIR_SOURCE or self.running() or path.suffix.lower() != ".npz" \
-                or not path.is_file():
+        if self.source.currentIndex() != PAIR_SOURCE or self.running() or path.suffix.lower() != ".npz":
+            return
+        try:
+            if not path.is_file():
+                return
+        except OSError:  # a name too long for the file system, typed or pasted: starting says so
             return
         try:
             task = read_pairs_task(path)

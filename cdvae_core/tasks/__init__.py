@@ -83,5 +83,6 @@ def layers_problem(name: str, xc: np.ndarray, xg: np.ndarray) -> str:
     return ""
 
 
-__all__ = ["MODEL_SIZE", "NO_PHOTO_TASK", "NO_PHOTO_TEXT", "RANGE_SLACK", "TASK_NAMES", "Task", "TaskError", "g_scale_of", "get_task", "layers_problem",
-           "model_defaults", "MotionTask", "RelightingTask", "ResaturationTask", "train_defaults"]
+__all__ = ["MODEL_SIZE", "NO_PHOTO_TASK", "NO_PHOTO_TEXT", "RANGE_SLACK", "TASK_NAMES", "Task", "TaskError",
+           "g_scale_of", "get_task", "layers_problem", "model_defaults", "MotionTask", "RelightingTask",
+           "ResaturationTask", "train_defaults"]

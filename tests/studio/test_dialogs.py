@@ -364,6 +364,8 @@ def test_train_forms_browse_asks_for_what_each_source_needs_and_a_pair_file_sets
     np.savez(tmp_path / "untold.npz", xc=np.zeros((4, 1, 32, 32), np.float32), xg=np.zeros((4, 1, 32, 32), np.float32))
     dlg.path_a.edit.setText(str(tmp_path / "untold.npz"))  # names no task: the form's stays
     assert dlg.task.currentText() == "relighting"
+    dlg.path_a.edit.setText("x" * 5000 + ".npz")  # too long a name for the file system: nothing to read yet
+    assert dlg.task.currentText() == "relighting"
     # Enter after typing a path opened the file chooser (Browse was the dialog's default button)
     dlg.show()
     started: list[bool] = []
