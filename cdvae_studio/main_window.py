@@ -234,6 +234,10 @@ class MainWindow(QMainWindow):
 
         self.openAction = act("Open image…", QKeySequence.StandardKey.Open, self.open_image_dialog, True)
         self.openModelAction = act("Open model…", "Ctrl+M", self.open_model_dialog, True)
+        # Open model asks for a folder, which a pair file is not: the baseline was reachable only by
+        # a drop, the command line or Open image's "All files"
+        self.openPairsAction = act("Open nearest-neighbour baseline (pair file)…", None, self.open_pairs_dialog)
+        self.openPairsAction.setObjectName("openPairsAction")
         self.trainAction = act("Train…", "Ctrl+T", self.open_train_dialog, True)
         self.exportAction = act("Export…", "Ctrl+E", self.open_export_dialog, True)
         self.resampleAction = act("Resample", "R", lambda: self.state.resample())
@@ -266,7 +270,8 @@ class MainWindow(QMainWindow):
         """Every action in a menu, so none is reachable by its shortcut alone."""
         bar = self.menuBar()
         file_menu = bar.addMenu("&File")
-        for a in (self.openAction, self.openModelAction, self.openSessionAction, self.saveSessionAction):
+        for a in (self.openAction, self.openModelAction, self.openPairsAction, self.openSessionAction,
+                  self.saveSessionAction):
             file_menu.addAction(a)
         file_menu.addSeparator()
         for a in (self.exportAction, self.gifAction, self.interpolationGifAction, self.motionGifAction):
@@ -368,6 +373,13 @@ class MainWindow(QMainWindow):
 
     def open_model_dialog(self) -> None:
         path = QFileDialog.getExistingDirectory(self, "Open saved model directory", self._last_dir())
+        if path:
+            self._remember_dir(path)
+            self.state.open_model(path)
+
+    def open_pairs_dialog(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(self, "Open pair file (nearest-neighbour baseline)", self._last_dir(),
+                                              "Pair files (*.npz)")
         if path:
             self._remember_dir(path)
             self.state.open_model(path)

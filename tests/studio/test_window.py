@@ -165,9 +165,17 @@ def test_nearest_neighbour_from_a_pair_file(qtbot, make_window, settle, studio_a
     from cdvae_core.nearest import NearestNeighbour
     from cdvae_core.pairs import load_pairs
 
+    from PySide6.QtWidgets import QFileDialog
+
     win = make_window("resaturation")
     settle(win)
-    win.state.open_model(str(studio_assets / "pairs" / "synthetic.npz"))
+    # File > Open nearest-neighbour baseline: Open model asks for a folder, which a pair file is not
+    asked: list[str] = []
+    pair_file = str(studio_assets / "pairs" / "synthetic.npz")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(QFileDialog, "getOpenFileName", lambda *a: asked.append(a[3]) or (pair_file, a[3]))
+        win.openPairsAction.trigger()
+    assert asked == ["Pair files (*.npz)"] and win.openPairsAction in win.menu_actions()
     settle(win)
     assert win.tieCombo.currentText().startswith("Nearest neighbour")
     assert win.codeSliders.code_dim == 0  # no code to explore
