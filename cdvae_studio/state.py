@@ -116,10 +116,12 @@ class StudioState(ActionsMixin, QObject):
         self._restore_for: tuple[str | None, str | None] = (None, None)  # (model key, image path); None: any
         self._image_pending = False  # an image file is being read in the worker
         self._held_error = ""  # a photo's error to show again once the photo on its way has landed
-        # the other photos open_paths was given, in order: at start-up, where nothing is on screen
-        # yet, a first one that cannot be opened gives way to the next (it gave way to a built-in)
+        # the photos open_paths was given (a command line, a drop, Open image) that wait, in order: one
+        # that cannot be opened gives way to the next (at start-up it gave way to a built-in photo,
+        # later the photo on screen stayed, although the user had named others)
         self._next_given: list[str] = []
-        self._start_failures: list[str] = []  # messages of the given photos that could not be opened
+        self._given_on_its_way: str | None = None  # the given photo being read, whose failure moves on
+        self._given_failures: list[str] = []  # messages of the given photos that could not be opened
         self._builtin_paths: set[str] = set()  # the gallery's built-in photos
         self._exports: list[Any] = []  # animation export jobs, run one after another
         self._context_deferred = False  # a context was asked for meanwhile
@@ -309,8 +311,9 @@ class StudioState(ActionsMixin, QObject):
         if not photos:
             return
         self.add_recent([listed_path(p) for p in photos[1:RECENT_MAX]])  # the first lands in front once it opens
-        self._next_given, self._start_failures = photos[1:RECENT_MAX], []
+        self._next_given, self._given_failures = photos[1:RECENT_MAX], []
         self.open_image(photos[0])
+        self._given_on_its_way = photos[0]
         if len(photos) > RECENT_MAX:
             self.w.statusBar().showMessage(f"{len(photos)} photos given: the gallery keeps the first {RECENT_MAX}",
                                            15000)
@@ -338,6 +341,7 @@ class StudioState(ActionsMixin, QObject):
                 return path, remember, f"Cannot open {Path(path).name}: {exc}"
 
         self._image_pending = True  # contexts wait for it: a model switch meanwhile would render the old image
+        self._given_on_its_way = None  # this replaces a given photo on its way: the user chose another
         self.worker.submit("image", job)
 
     def _apply_image(self, path: str, remember: bool, loaded: LoadedImage | str) -> None:
@@ -349,22 +353,27 @@ class StudioState(ActionsMixin, QObject):
             self.w.imagePanel.timeBar.set_clip(getattr(self.image, "clip", None))  # back to the frame shown
             if self._restore is not None and self._restore_for[1] == path:
                 self._restore_for = (self._restore_for[0], None)  # the session's image is gone: any will do
-            if self.image is None and path not in self._builtin_paths:
-                # nothing on screen yet (a bad file named on the command line replaced the start-up
-                # photo's job): show the next photo given, else the first built-in photo, rather
-                # than an empty window
-                self._start_failures.append(loaded.rstrip("."))
-                if self._next_given:
+            given = path == self._given_on_its_way
+            if given or (self.image is None and path not in self._builtin_paths):
+                # the next photo given stands in; where none is left and nothing is on screen yet (a
+                # bad file named on the command line replaced the start-up photo's job), the first
+                # built-in photo, rather than an empty window
+                self._given_failures = (self._given_failures if given else []) + [loaded.rstrip(".")]
+                instead = ""
+                if given and self._next_given:
                     following = self._next_given.pop(0)
                     self.open_image(following)
-                    instead = Path(following).name
-                else:
+                    self._given_on_its_way, instead = following, Path(following).name
+                elif self.image is None:
                     self._open_default_image()
                     instead = "a built-in photo"
-                more = len(self._start_failures) - 1  # one line: the first reason, a count of the rest
+                more = len(self._given_failures) - 1  # one line: the first reason, a count of the rest
                 also = f" (and {more} more of the photos given)" if more else ""
-                self._photo_error(f"{self._start_failures[0]}{also}. Showing {instead} instead.")
-                return
+                showing = f" Showing {instead} instead." if instead else ""
+                self._photo_error(f"{self._given_failures[0]}{also}.{showing}")
+                if instead:
+                    return
+            # the photo on screen stays
             if self.image is not None and not isinstance(self.image, LoadedImage) \
                     and getattr(self.image, "task", self.task_name) != self.task_name:
                 self._open_default_image()  # the task changed while the bad file was read: see set_task

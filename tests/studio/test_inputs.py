@@ -194,24 +194,32 @@ def test_bad_files_named_at_start_up_leave_a_working_window_and_every_message(qt
     assert not win.banner.isVisible()
 
 
+@pytest.mark.parametrize("on_screen", [False, True], ids=["at_start_up", "later"])
 @pytest.mark.parametrize("given,shown,message", [
     (["bad.jpg", "good.png", "other.png"], "good.png", ". Showing good.png instead."),
     (["bad.jpg", "empty.png", "good.png"], "good.png", " (and 1 more of the photos given). Showing good.png instead."),
     (["bad.jpg", "empty.png"], None, " (and 1 more of the photos given). Showing a built-in photo instead."),
 ])
-def test_a_photo_named_at_start_up_that_cannot_be_opened_gives_way_to_the_next_one_named(
-        make_window, settle, tmp_path, given, shown, message):
-    """``cdvae-studio bad.jpg good.png``: a built-in photo stood in for bad.jpg although the user
-    had named good.png; the next photo named is shown, and a built-in one only when none opens.
+def test_a_photo_given_that_cannot_be_opened_gives_way_to_the_next_one_given(
+        make_window, settle, tmp_path, given, shown, message, on_screen):
+    """``cdvae-studio bad.jpg good.png``, or the two dropped on the window: a built-in photo (or
+    the photo on screen) stood in for bad.jpg although the user had named good.png; the next photo
+    given is shown, and where none opens, a built-in one at start-up, else the photo on screen.
     The banner keeps one line: the first reason and how many more failed."""
     (tmp_path / "bad.jpg").write_bytes(b"\xff\xd8\xff\xe0 not a JPEG")
     (tmp_path / "empty.png").write_bytes(b"")
-    for name in ("good.png", "other.png"):
+    for name in ("good.png", "other.png", "before.png"):
         cv2.imwrite(str(tmp_path / name), (np.indices((48, 64)).sum(0) % 256).astype(np.uint8))
     win = make_window("resaturation")
-    win.state.open_paths([str(tmp_path / name) for name in given])  # as app.main does, before anything has loaded
+    if on_screen:
+        win.state.open_image(str(tmp_path / "before.png"))
+        settle(win)
+    win.state.open_paths([str(tmp_path / name) for name in given])  # at start-up as app.main does it
     settle(win)
-    if shown is None:
+    if shown is None and on_screen:
+        assert win.state.image_path == str(tmp_path / "before.png")
+        message = message.replace(" Showing a built-in photo instead.", "")
+    elif shown is None:
         assert str(win.state.image_path) in win.state._builtin_paths
     else:
         assert win.state.image_path == str(tmp_path / shown) and win.state.ctx.doc.name == shown

@@ -360,6 +360,12 @@ class Harness:
         choices = [("file", str(images / n)) for n in ("photo.png", "grey.png", "tiny.png", "bad_tiny.png",
                                                          "bad_text.png", "clip.avi", "clip.avi#t=1.5")]
         choices += [("gallery", str(gallery.item(k).data(0x0100))) for k in range(min(gallery.count(), 3))]
+        if self.rng.random() < 0.15:  # a drop (or Open image) of a refused file and then a good one
+            bad, good = (str(images / n) for n in (("bad_tiny.png", "bad_text.png")[int(self.rng.integers(2))],
+                                                    ("photo.png", "grey.png")[int(self.rng.integers(2))]))
+            self.state.open_paths([bad, good])  # the good one stands in for the refused one
+            self.expected_image, self.bad_pending = ("path", good), False
+            return f"drop {Path(bad).name} then {Path(good).name}"
         kind, path = choices[int(self.rng.integers(len(choices)))]
         if Path(path).name.startswith("bad_") and self.state._image_pending:
             self.expected_image = None  # the newest file wins: the photo being read is dropped, and this one refused
