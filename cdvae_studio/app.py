@@ -32,6 +32,8 @@ def window_size(text: str) -> tuple[int, int]:
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    from cdvae_core.cli.common import VersionAction
+
     parser = argparse.ArgumentParser(
         prog="cdvae-studio",
         description="Explore ambiguous predictions (relighting, resaturation, motion) of CDVAE models.",
@@ -47,7 +49,25 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--size", default=(1560, 960), type=window_size, metavar="WxH",
                         help=f"window size WxH, each side up to {MAX_WINDOW_SIDE} px (default 1560x960)")
     parser.add_argument("--settings", help="settings file (INI); default: the user's Qt settings")
+    parser.add_argument("--version", action=VersionAction, describe=_versions,
+                        help="print the version (and Python's, torch's, Qt's and pyqtgraph's) and exit")
     return parser.parse_args(argv)
+
+
+def _versions() -> str:
+    """What a bug report needs: ours, Python's, torch's, Qt's (the PySide6 wheel) and pyqtgraph's,
+    read from the packages' records, without starting Qt."""
+    from importlib import metadata
+
+    from cdvae_core.cli.common import version_text
+
+    found: dict[str, str] = {}
+    for label, dist in (("PySide6", "PySide6-Essentials"), ("pyqtgraph", "pyqtgraph")):
+        try:
+            found[label] = metadata.version(dist)
+        except metadata.PackageNotFoundError:  # the full PySide6 wheel instead of the Essentials one
+            found[label] = metadata.version("PySide6") if label == "PySide6" else "not installed"
+    return version_text(**found)
 
 
 def _settings(path: str | None):

@@ -929,3 +929,20 @@ def test_eval_shows_progress_on_a_terminal_only_and_changes_no_output(trained, t
     big = write_pairs(tmp_path / "big.npz", n=120)
     assert evaluate.main(["--nearest-neighbour", "--pairs", str(big), "--samples", "3"]) == 0
     assert "scoring" in quiet.buffer.getvalue()
+
+
+@pytest.mark.parametrize("module", ["train", "evaluate", "sample", "prepare", "results"])
+def test_every_command_says_its_version_on_one_line(module, capsys, monkeypatch):
+    """--version, for bug reports: ours, Python's and torch's (read from its package record, so
+    torch is not imported for it), one line at any terminal width (argparse's own action wrapped it)."""
+    import importlib
+    from importlib import metadata
+
+    import cdvae_core
+
+    monkeypatch.setenv("COLUMNS", "30")
+    command = importlib.import_module(f"cdvae_core.cli.{module}")
+    assert command.main(["--version"]) == 0
+    out = capsys.readouterr().out
+    prog = "cdvae-eval" if module == "evaluate" else f"cdvae-{module}"
+    assert out == f"{prog} {cdvae_core.__version__} (Python {sys.version.split()[0]}, torch {metadata.version('torch')})\n"

@@ -30,8 +30,43 @@ class CliError(ValueError):
     """A bad command line (wrong combination of flags, unusable output path)."""
 
 
+def version_text(**others: str) -> str:
+    """The library's version and what it runs on, for --version (and bug reports): "0.1.0 (Python
+    3.11.7, torch 2.13.0+cpu)", ``others`` added as "name version". torch's version is read from
+    its package record, so --version does not import it (a second or two)."""
+    from importlib import metadata
+
+    from .. import __version__
+
+    try:
+        torch_version = metadata.version("torch")
+    except metadata.PackageNotFoundError:
+        torch_version = "not installed"
+    parts = [f"Python {sys.version.split()[0]}", f"torch {torch_version}"] + [f"{k} {v}" for k, v in others.items()]
+    return f"{__version__} ({', '.join(parts)})"
+
+
+class VersionAction(argparse.Action):
+    """``--version``: "PROG VERSION" on one line, ``describe()`` asked only then (argparse's own
+    action wraps the text at the terminal's width)."""
+
+    def __init__(self, option_strings, describe: Callable[[], str] = version_text, dest=argparse.SUPPRESS,
+                 default=argparse.SUPPRESS, help=None) -> None:  # noqa: A002 - argparse's keyword
+        super().__init__(option_strings, dest=dest, default=default, nargs=0, help=help)
+        self.describe = describe
+
+    def __call__(self, parser, namespace, values, option_string=None) -> None:
+        print(f"{parser.prog} {self.describe()}")
+        parser.exit()
+
+
 class Parser(argparse.ArgumentParser):
-    """argparse with one-line errors: ``prog: error: message (see --help)``, exit code 2."""
+    """argparse with one-line errors: ``prog: error: message (see --help)``, exit code 2, and
+    ``--version``."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.add_argument("--version", action=VersionAction, help="print the version (and Python's and torch's) and exit")
 
     def error(self, message: str):  # type: ignore[override]
         self.exit(EXIT_BAD_INPUT, f"{self.prog}: error: {message} (see --help)\n")

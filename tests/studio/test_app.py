@@ -443,6 +443,22 @@ def test_unusable_settings_and_screenshot_paths_are_refused_before_any_window(tm
     assert "changes will not be saved" in capsys.readouterr().err
 
 
+def test_the_studio_says_its_version_and_qts_without_starting_qt(capsys, monkeypatch):
+    from importlib import metadata
+
+    import cdvae_core
+    from cdvae_studio.app import main
+
+    monkeypatch.setenv("COLUMNS", "30")  # one line still
+    with pytest.raises(SystemExit) as stop:
+        main(["--version"])
+    out = capsys.readouterr().out
+    assert stop.value.code == 0 and out.count("\n") == 1
+    assert out.startswith(f"cdvae-studio {cdvae_core.__version__} (Python ")
+    assert f"torch {metadata.version('torch')}" in out and f"pyqtgraph {metadata.version('pyqtgraph')}" in out
+    assert "PySide6 6." in out
+
+
 def test_a_window_size_is_checked_before_anything_starts(capsys):
     """--size abc was read after the window existed: its message, then Qt aborted the process
     ("QThread: Destroyed while thread 'cdvae-render' is still running", exit 134); 0x0 gave a
