@@ -66,7 +66,8 @@ class Parser(argparse.ArgumentParser):
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
-        self.add_argument("--version", action=VersionAction, help="print the version (and Python's and torch's) and exit")
+        self.add_argument("--version", action=VersionAction,
+                          help="print the version (and Python's and torch's) and exit")
 
     def error(self, message: str):  # type: ignore[override]
         self.exit(EXIT_BAD_INPUT, f"{self.prog}: error: {message} (see --help)\n")
