@@ -213,10 +213,12 @@ def load_image(path: str | Path, stop: Callable[[], bool] | None = None) -> Load
 
 
 def fit_size(shape: tuple[int, int], max_side: int) -> tuple[int, int]:
-    """(width, height) that fits ``shape`` = (H, W) inside max_side, keeping the aspect ratio."""
+    """(width, height) that fits ``shape`` = (H, W) inside max_side, keeping the aspect ratio, and
+    each side at least 2 pixels (what composing needs; as tasks.base.fit_within): a 20000x16
+    panorama's grid cells were 160x1, and the model "failed on this image"."""
     h, w = shape
     scale = min(1.0, max_side / max(h, w))
-    return max(1, round(w * scale)), max(1, round(h * scale))
+    return max(min(2, w), round(w * scale)), max(min(2, h), round(h * scale))
 
 
 def resize_rgb(rgb: np.ndarray, max_side: int) -> np.ndarray:

@@ -127,6 +127,24 @@ def test_a_model_of_synthetic_layers_is_refused_saying_what_it_is(tmp_path):
         ModelCatalog().add_model_dir(tmp_path / "run")
 
 
+def test_a_panorama_of_extreme_aspect_is_shown_like_any_photo(make_window, settle, tmp_path):
+    """20000x16: downscaled for work to 2048x16, its grid cells were 160x1 pixels, which no task
+    composes ("Cannot show this model on this image: image of 160x1 pixels is too small")."""
+    from cdvae_studio.images import fit_size
+
+    assert fit_size((16, 20000), 160) == (160, 2) and fit_size((20000, 16), 160) == (2, 160)
+    assert fit_size((3, 5), 160) == (5, 3) and fit_size((1, 1), 160) == (1, 1)  # never larger than it was
+    assert fit_size((300, 400), 160) == (160, 120)
+    strip = (np.indices((16, 20000)).sum(0) % 256).astype(np.uint8)
+    cv2.imwrite(str(tmp_path / "strip.png"), np.dstack([strip, strip[:, ::-1], strip]))
+    win = make_window("resaturation")
+    settle(win)
+    win.state.open_image(str(tmp_path / "strip.png"))
+    settle(win)
+    assert win.state.ctx.doc.name == "strip.png" and win.state.grid is not None
+    assert not win.banner.isVisible(), win.banner.text()
+
+
 def test_window_survives_every_bad_image(qtbot, make_window, settle, tmp_path):
     win = make_window("resaturation")
     settle(win)
