@@ -412,19 +412,33 @@ class MainWindow(QMainWindow):
 
     def save_session_dialog(self) -> None:
         path, _ = QFileDialog.getSaveFileName(self, "Save session", self._last_dir(), "Session (*.json)")
+        if path and Path(path).suffix.lower() != ".json":  # "mine" was saved as such, and Open session's
+            path = self._suffixed(path, ".json")  # filter (*.json) then hid it
         if path:
+            self._remember_dir(path)
             self.state.save_session(path)
+
+    def _suffixed(self, path: str, suffix: str) -> str:
+        """``path`` + ``suffix`` for a name the user gave without it, "" where that file exists and
+        the user keeps it: the file dialog asked about the name typed, not this one."""
+        path += suffix
+        if Path(path).exists():
+            answer = QMessageBox.question(self, "Replace file?", f"{Path(path).name} already exists. Replace it?")
+            if answer != QMessageBox.StandardButton.Yes:
+                return ""
+        return path
 
     def open_session_dialog(self) -> None:
         path, _ = QFileDialog.getOpenFileName(self, "Open session", self._last_dir(), "Session (*.json)")
         if path:
+            self._remember_dir(path)
             self.state.open_session(path)
 
     def _animation_path(self, title: str) -> str:
         """Ask where to write an animation; a name without .gif / .mp4 takes the chosen filter's."""
         path, chosen = QFileDialog.getSaveFileName(self, title, self._last_dir(), "GIF (*.gif);;MP4 (*.mp4)")
         if path and Path(path).suffix.lower() not in (".gif", ".mp4"):
-            path += ".mp4" if "mp4" in (chosen or "").lower() else ".gif"
+            path = self._suffixed(path, ".mp4" if "mp4" in (chosen or "").lower() else ".gif")
         return path
 
     def export_gif_dialog(self) -> None:

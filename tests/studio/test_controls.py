@@ -179,6 +179,32 @@ def test_two_animation_exports_both_land_and_the_filter_picks_mp4(qtbot, make_wi
     assert not (tmp_path / "sweep").exists() and not win.state._exports
 
 
+def test_a_session_saved_without_json_gets_it_and_replaces_a_file_only_when_asked(make_window, settle, tmp_path,
+                                                                                   monkeypatch):
+    """A session saved as "mine" was written as such, and Open session's filter (*.json) hid it.
+    The dialog asked about the name typed, so the .json file it becomes is asked about here."""
+    from PySide6.QtWidgets import QFileDialog, QMessageBox
+
+    win = make_window("resaturation")
+    settle(win)
+    monkeypatch.setattr(QFileDialog, "getSaveFileName", staticmethod(lambda *a, **k: (str(tmp_path / "mine"), "")))
+    asked: list[str] = []
+    answer = [QMessageBox.StandardButton.No]
+    monkeypatch.setattr(QMessageBox, "question", staticmethod(lambda parent, title, text, *a: asked.append(text)
+                                                              or answer[0]))
+    win.save_session_dialog()
+    assert (tmp_path / "mine.json").is_file() and not (tmp_path / "mine").exists() and asked == []
+    before = (tmp_path / "mine.json").read_bytes()
+    win.state.resample()
+    settle(win)
+    win.save_session_dialog()  # mine.json is there: kept unless the user says to replace it
+    assert asked == ["mine.json already exists. Replace it?"] and (tmp_path / "mine.json").read_bytes() == before
+    answer[0] = QMessageBox.StandardButton.Yes
+    win.save_session_dialog()
+    assert len(asked) == 2 and (tmp_path / "mine.json").read_bytes() != before
+    assert win.settings.value("lastFolder") == str(tmp_path)  # the next file dialog starts there
+
+
 def test_recent_images_reach_the_gallery_and_layout_is_kept(qtbot, make_window, settle, tmp_path):
     import cv2
 
