@@ -439,6 +439,8 @@ class MainWindow(QMainWindow):
         path, chosen = QFileDialog.getSaveFileName(self, title, self._last_dir(), "GIF (*.gif);;MP4 (*.mp4)")
         if path and Path(path).suffix.lower() not in (".gif", ".mp4"):
             path = self._suffixed(path, ".mp4" if "mp4" in (chosen or "").lower() else ".gif")
+        if path:
+            self._remember_dir(path)
         return path
 
     def export_gif_dialog(self) -> None:
