@@ -187,6 +187,8 @@ class JobDialog(QDialog):
     def _on_finished(self, status: str, payload: object) -> None:
         self._throttled_refresh.cancel()
         self._refresh()
+        if status == "done":  # a batch whose last photo was skipped left the bar at 90% of a finished job
+            self.progress.setValue(self.progress.maximum())
         self.start_button.setEnabled(True)
         self.cancel_button.setEnabled(False)
         self._show_result(status, payload)

@@ -214,7 +214,7 @@ def test_batch_export_names_the_images_it_skipped(qtbot, make_window, settle, tm
     settle(win)
     folder = tmp_path / "batch"
     folder.mkdir()
-    (folder / "broken.jpg").write_bytes(b"\xff\xd8\xff\xe0 not a jpeg" * 20)
+    (folder / "z_broken.jpg").write_bytes(b"\xff\xd8\xff\xe0 not a jpeg" * 20)  # last: the bar stopped short
     grey = np.tile(np.linspace(0, 255, 72, dtype=np.uint8), (48, 1))
     cv2.imwrite(str(folder / "grey.png"), grey)  # one channel: opens (as RGB) and exports
     win.open_export_dialog()
@@ -226,9 +226,10 @@ def test_batch_export_names_the_images_it_skipped(qtbot, make_window, settle, tm
     out = tmp_path / "out"
     dlg.folder.edit.setText(str(out))
     assert _run_export(qtbot, dlg) == []
-    assert dlg.written == 3 and [Path(name).name for name, _ in dlg.failed] == ["broken.jpg"]
+    assert dlg.written == 3 and [Path(name).name for name, _ in dlg.failed] == ["z_broken.jpg"]
+    assert dlg.progress.value() == dlg.progress.maximum()  # a finished job, whatever it skipped
     text = dlg.status.text()
-    assert "Wrote 3 result(s)" in text and "Skipped 1 image(s)" in text and "broken.jpg (" in text
+    assert "Wrote 3 result(s)" in text and "Skipped 1 image(s)" in text and "z_broken.jpg (" in text
     assert str(folder) not in text.split("Skipped", 1)[1]  # the reason without the path again
     assert sorted(p.name for p in out.iterdir()) == [f"grey_{i:03d}.{e}" for i in range(3) for e in ("json", "png")]
     assert read_image(out / "grey_000.png").shape == (48, 72, 3)
