@@ -37,7 +37,8 @@ from . import distributed as D
 from .config import ModelConfig, TrainConfig
 from .model import build_model
 from .atomic import write_text_atomic
-from .train_dir import CLI_CONTROLS, Controls, OutputDirError, check_compatible, check_out_dir, check_resumable
+from .train_dir import (CLI_CONTROLS, Controls, OutputDirError, ResumeMismatchError, check_compatible, check_out_dir,
+                        check_resumable)
 from .pairs import TEST, TRAIN, PairSet
 from .progress import Progress
 from .train_targets import compute_targets, embedding_arrays
@@ -232,6 +233,10 @@ def _run(pairs, model_cfg, train_cfg, out: Path, resume: bool, env: D.Dist, cont
             state = ckpt.load_state(out) if has_state else None
             if state is not None and state.meta.get("data_sha1") != fingerprint:
                 raise ckpt.StateLoadError(f"{out} was trained on another pair file; {controls.resume} needs the same pairs")
+            if state is not None and state.epoch > train_cfg.epochs:
+                # it rewrote config.json with the fewer epochs, kept weights of more, and said "model saved"
+                raise ResumeMismatchError(f"{out} has trained {state.epoch} epochs already, more than the "
+                                          f"{train_cfg.epochs} asked for: ask for {state.epoch} or more to resume it")
 
     torch.manual_seed(train_cfg.seed)
     model = build_model(model_cfg).to(env.device)

@@ -265,6 +265,13 @@ def test_out_dir_and_resume_checks(tmp_path):
         run_all(training.train(pairs, other_model, train_cfg, tmp_path / "run", resume=True))
     with pytest.raises(ckpt.StateLoadError, match="another pair file"):
         run_all(training.train(tiny_pairs(seed=1), model_cfg, train_cfg, tmp_path / "run", resume=True))
+    _, two = tiny_cfgs(epochs=2)
+    run_all(training.train(pairs, model_cfg, two, tmp_path / "run", resume=True))  # one more epoch
+    before = {p.name: sha(p) for p in (tmp_path / "run").iterdir() if p.is_file()}
+    # fewer epochs than trained: it rewrote config.json with them over weights of more, "model saved"
+    with pytest.raises(ResumeMismatchError, match=r"has trained 2 epochs already, more than the 1 asked for: "
+                                                   r"ask for 2 or more to resume it$"):
+        run_all(training.train(pairs, model_cfg, train_cfg, tmp_path / "run", resume=True))
     assert before == {p.name: sha(p) for p in (tmp_path / "run").iterdir() if p.is_file()}
     (tmp_path / "file").write_text("x")
     with pytest.raises(OutputDirError, match="not a directory"):
