@@ -246,6 +246,11 @@ def load_torch_model(path: str | os.PathLike) -> tuple[torch.nn.Module, dict[str
         model = build_model(model_cfg)
     except (ConfigError, ValueError) as exc:
         raise ModelLoadError(f"{root / CONFIG_FILE}: cannot build the model ({exc})") from exc
+    if not (root / WEIGHTS_FILE).is_file() and (root / STATE_FILE).is_file():
+        # a run stopped before its first save, or still training: "weights.safetensors is missing"
+        # said nothing of the checkpoint that can finish it
+        raise ModelLoadError(f"{root} is a training run that has not finished (no {WEIGHTS_FILE} yet, only its "
+                             f"checkpoint): finish it with cdvae-train --resume, or the Train dialog's Resume")
     load_weights_into(model, root / WEIGHTS_FILE)
     model.eval()
     return model, config

@@ -119,6 +119,9 @@ def _edit_config(out, **changes):
         ("unknown_setting", "bad model settings"),
         ("wrong_type", "latent_sizes must be a list of ints, got \\['a', 'b'\\]"),
         ("no_weights", "weights.safetensors is missing"),
+        # a run stopped in its first epoch (or still in it): its checkpoint can finish it
+        ("unfinished_run", "is a training run that has not finished \\(no weights.safetensors yet, only its "
+                           "checkpoint\\): finish it with cdvae-train --resume"),
         ("truncated", "truncated or not a safetensors file"),
         ("other_shapes", "has shape"),
         ("missing_tensor", "lacks 1 tensor"),
@@ -154,6 +157,10 @@ def test_every_broken_directory_is_a_one_line_model_load_error(tmp_path, damage,
         (out / ckpt.CONFIG_FILE).write_text(json.dumps(config))
     elif damage == "no_weights":
         weights.unlink()
+    elif damage == "unfinished_run":
+        weights.unlink()
+        (out / ckpt.STATE_FILE).parent.mkdir(exist_ok=True)
+        (out / ckpt.STATE_FILE).write_bytes(b"")  # only its being there counts
     elif damage == "truncated":
         data = weights.read_bytes()
         weights.write_bytes(data[: len(data) // 2])
