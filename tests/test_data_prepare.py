@@ -167,6 +167,9 @@ def test_one_image_folder_is_a_clear_error(tmp_path):
         run(prepare_pairs(("folder", tmp_path / "only.png"), "resaturation"))  # was "no folder at .../only.png"
     with pytest.raises(DataError, match=r"^no folder at .*nope$"):
         run(prepare_pairs(("folder", tmp_path / "nope"), "resaturation"))
+    with pytest.raises(DataError, match=r"holds no videos \(searched recursively\); motion pairs are two frames of a "
+                                        r"video, and its 1 photo\(s\) have one$"):
+        run(prepare_pairs(("folder", tmp_path), "motion"))  # was "holds no videos" beside a photo
     (tmp_path / "sub").mkdir()
     cv2.imwrite(str(tmp_path / "sub" / "x.png"), np.zeros((40, 40, 3), np.uint8))
     pairs = run(prepare_pairs(tmp_path, "resaturation"))  # recursive, and a bare path means a folder

@@ -57,7 +57,9 @@ def folder_source(folder: str | Path, motion: bool) -> Source:
     items = videos + images if motion else images + videos
     if not items:
         wanted = "videos" if motion else "images or videos"
-        raise DataError(f"{root} holds no {wanted} (searched recursively)")
+        photos = len(list_images(root)) if motion else 0  # a folder of photos for motion: say why they do not count
+        why = f"; motion pairs are two frames of a video, and its {photos} photo(s) have one" if photos else ""
+        raise DataError(f"{root} holds no {wanted} (searched recursively){why}")
     return Source("folder", items, {"folder": str(root), "images": len(images), "videos": len(videos)})
 
 
