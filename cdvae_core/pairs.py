@@ -71,6 +71,23 @@ class PairSet:
             meta=meta,
         )
 
+    def fit_problem(self, task: str, channels: tuple[int, int] | None = None) -> str:
+        """Why these pairs cannot train or be sampled by a model of ``task`` with ``channels``
+        (x_c, x_g; None: any the task takes), or "": a file made for another task (said first:
+        channel counts mean little to a user, and two tasks could share them), other channels,
+        or layers that are not the task's (``tasks.layers_problem``: a file of 0-255 values
+        trained a model that failed on every photo, and gave best errors of 1e39)."""
+        from .tasks import layers_problem  # here: the tasks pull in OpenCV, which reading a pair file does not need
+
+        file_task = self.meta.get("task")
+        if file_task and file_task != task:
+            return f"the pair file was made for {file_task}, not {task}"
+        if channels is not None and self.channels != tuple(channels):
+            return (f"the pairs have {self.channels[0]}+{self.channels[1]} channels (x_c+x_g) but the model "
+                    f"expects {channels[0]}+{channels[1]}")
+        problem = layers_problem(task, self.xc, self.xg)
+        return f"these pairs do not fit {task}: {problem}" if problem else ""
+
     def train(self) -> "PairSet":
         return self.subset(np.flatnonzero(self.split == TRAIN))
 

@@ -42,7 +42,6 @@ from .train_dir import (CLI_CONTROLS, Controls, OutputDirError, ResumeMismatchEr
 from .pairs import TEST, TRAIN, PairSet
 from .progress import Progress
 from .train_targets import compute_targets, embedding_arrays
-from .tasks import layers_problem
 
 
 class TrainingError(RuntimeError):
@@ -83,19 +82,11 @@ class EMA:
 
 
 def _check_pairs(pairs: PairSet, model_cfg: ModelConfig) -> None:
-    file_task = pairs.meta.get("task")
-    if file_task and file_task != model_cfg.task:  # the dialog's task and a pair file made for another
-        raise TrainInputError(f"the pair file was made for {file_task}, not {model_cfg.task}")
-    if pairs.channels != (model_cfg.channels_c, model_cfg.channels_g):
-        raise TrainInputError(
-            f"the pairs have {pairs.channels[0]}+{pairs.channels[1]} channels (x_c+x_g) but the model "
-            f"expects {model_cfg.channels_c}+{model_cfg.channels_g}"
-        )
+    problem = pairs.fit_problem(model_cfg.task, (model_cfg.channels_c, model_cfg.channels_g))
+    if problem:  # the dialog's task and a pair file made for another, or layers of another scale
+        raise TrainInputError(problem)
     if not (pairs.split == TRAIN).any():
         raise TrainInputError("the pair file has no training pairs (split == 0)")
-    problem = layers_problem(model_cfg.task, pairs.xc, pairs.xg)
-    if problem:
-        raise TrainInputError(f"these pairs do not fit {model_cfg.task}: {problem}")
 
 
 def _check_targets(targets: dict[str, torch.Tensor], pairs: PairSet, model_cfg: ModelConfig, train_cfg: TrainConfig,

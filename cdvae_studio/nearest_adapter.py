@@ -67,10 +67,8 @@ def load_nearest(path: str | Path, task: str) -> NearestPredictor:
     from cdvae_core.nearest import NearestNeighbour
     from cdvae_core.pairs import load_pairs
 
-    from cdvae_core.tasks import layers_problem
-
     pairs = load_pairs(path).train()
-    problem = layers_problem(task, pairs.xc, pairs.xg)  # a hand-made file's 0-255 layers showed as results
+    problem = pairs.fit_problem(task)  # a hand-made file's 0-255 layers showed as results
     if problem:
-        raise ValueError(f"{Path(path).name}: these pairs do not fit {task}: {problem}")
+        raise ValueError(f"{Path(path).name}: {problem}")
     return NearestPredictor(NearestNeighbour.fit(pairs.xc, pairs.xg), task, Path(path))

@@ -165,21 +165,11 @@ def check_output_file(path: str | None, flag: str) -> Path:
 
 
 def check_pairs_fit(pairs, config) -> None:
-    """Raise CliError unless the pairs are of the model's task (where the file names one), have
-    the model config's (x_c, x_g) channels and lie in the task's value ranges (0-255 layers gave
-    best errors of 1e39)."""
-    file_task = pairs.meta.get("task")
-    if file_task and file_task != config.task:
-        # said first: channel counts mean little to a user, and two tasks could share them
-        raise CliError(f"the pair file was made for {file_task} but the model was trained for {config.task}")
-    if pairs.channels != (config.channels_c, config.channels_g):
-        raise CliError(f"the pairs have {pairs.channels} channels (x_c, x_g) but the model expects "
-                       f"({config.channels_c}, {config.channels_g})")
-    from ..tasks import layers_problem
-
-    problem = layers_problem(config.task, pairs.xc, pairs.xg)
+    """Raise CliError unless the pairs fit the model (``PairSet.fit_problem``: its task, its
+    channels, the task's value ranges)."""
+    problem = pairs.fit_problem(config.task, (config.channels_c, config.channels_g))
     if problem:
-        raise CliError(f"these pairs do not fit {config.task}, the model's task: {problem}")
+        raise CliError(problem)
 
 
 def rank() -> int:
