@@ -401,7 +401,7 @@ class StudioState(ActionsMixin, QObject):
         self._fill_gallery()
 
     def set_image(self, loaded: LoadedImage | Any, path: str | None) -> None:
-        self._next_given, self._start_failures = [], []
+        self._next_given = []  # a photo landed: the others given wait in the gallery
         self._forget_restore(image_path=path if path is not None else getattr(loaded, "key", ""))
         self.w.clear_error("image")
         self.image, self.image_path = loaded, path
