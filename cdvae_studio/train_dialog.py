@@ -37,14 +37,14 @@ class SourcePath(NamedTuple):
     pattern: str = ""
 
 
+PAIR_SOURCE = SOURCES.index("Pair file (.npz)")
 # index in SOURCES -> the paths it needs (first and second field; None: not shown)
 SOURCE_PATHS: dict[int, tuple[SourcePath | None, SourcePath | None]] = {
     1: (SourcePath("Folder", True), None),
     2: (SourcePath("Images folder", True), SourcePath("Annotations JSON", False, "COCO annotations (*.json)")),
     3: (SourcePath("Videos folder", True), SourcePath("Splits folder", True)),
-    4: (SourcePath("Pair file", False, "Pair files (*.npz)"), None),
+    PAIR_SOURCE: (SourcePath("Pair file", False, "Pair files (*.npz)"), None),
 }
-PAIR_SOURCE = 4  # SOURCES' "Pair file (.npz)"
 TERMS_SKIPPED = {"epoch", "images_per_s", "eta_s", "kl_weight", "guidance_weight", "lower_weight", "skipped",
                  "grad_norm"}
 # what each logged term is (the term list's tooltips)
