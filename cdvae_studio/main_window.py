@@ -461,12 +461,16 @@ class MainWindow(QMainWindow):
         if state.ctx is None or partner < 0:
             self.show_error("load a model and an image before exporting an interpolation")
             return
-        n = len(state.codes)
-        number, ok = QInputDialog.getInt(self, "Export interpolation",
-                                         f"Interpolate from the current sample #{state.current + 1} to sample:",
-                                         partner + 1, 1, n)
-        if not ok or number - 1 == state.current:
-            return
+        n, current = len(state.codes), state.current + 1
+        label = f"Interpolate from the current sample #{current} to sample:"
+        while True:
+            number, ok = QInputDialog.getInt(self, "Export interpolation", label, partner + 1, 1, n)
+            if not ok:
+                return
+            if number != current:
+                break
+            # picking the current sample used to end the dialog without a word
+            label = f"#{current} is the current sample itself. Interpolate from #{current} to another sample:"
         path = self._animation_path("Export interpolation as GIF or MP4")
         if path:
             state.export_sweep_gif(path, number - 1)

@@ -243,6 +243,19 @@ def test_interpolation_and_sweep_gifs_from_the_menus(qtbot, make_window, settle,
     assert len(frames) >= 10 and np.abs(first - far_end).mean() > 0  # it goes somewhere and back
     assert "interpolation" in win.statusBar().currentMessage()
 
+    # the current sample itself asks again, saying why, rather than ending without a word
+    labels, answers = [], iter([3, 7])
+
+    def pick_current_first(parent, title, label, value, lo, hi):
+        labels.append(label)
+        return next(answers), True
+
+    monkeypatch.setattr(QInputDialog, "getInt", staticmethod(pick_current_first))
+    monkeypatch.setattr(QFileDialog, "getSaveFileName", staticmethod(lambda *a, **k: (str(tmp_path / "j.gif"), "")))
+    win.interpolationGifAction.trigger()
+    assert len(labels) == 2 and "#3 is the current sample itself" in labels[1]
+    qtbot.waitUntil(lambda: (tmp_path / "j.gif").exists() and state.is_settled(), timeout=60_000)
+
 
 def test_spread_control_redraws_the_same_samples_pulled_in_and_is_saved(qtbot, make_window, settle, tmp_path):
     win = make_window("resaturation")
