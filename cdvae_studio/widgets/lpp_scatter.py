@@ -198,6 +198,7 @@ class LppScatter(QWidget):
         self._overlay_samples: np.ndarray | None = None
         self._overlay_sizes: np.ndarray | float = SAMPLE_SIZE  # (n,) with distinct results' shares
         self._trail: list[np.ndarray] = []
+        self._hover_row: int | None = None  # the example whose thumbnail the hover shows
         self.selected = np.zeros(0, np.int64)
         self.components: np.ndarray | None = None
         self.label_names: list[str] = []
@@ -303,6 +304,7 @@ class LppScatter(QWidget):
                            offset=(-4, -plot_item.getAxis("bottom").height() - 2))
 
     def _redraw(self) -> None:
+        self._hover_row = None  # the points move (or change): the next hover names one again
         if self.emb is None or self.x_axis.count() == 0:
             self._show_legend(None, [])
             self.points.setData([], [])
@@ -365,9 +367,11 @@ class LppScatter(QWidget):
 
     def _hovered(self, item, points, ev) -> None:
         if len(points) == 0:
+            self._hover_row = None
             self.thumb.setVisible(False)  # off the points: the overlay must not hide the plot
             return
         row = int(points[0].data())
+        self._hover_row = row
         thumb = self.thumbnail(row)
         split = "test" if int(np.asarray(self.emb.split)[row]) == 1 else "train"
         self.thumb_text.setText(f"#{row} ({split})")
@@ -378,8 +382,12 @@ class LppScatter(QWidget):
             self.thumb.raise_()
 
     def _clicked(self, item, points, ev=None) -> None:
-        if len(points):
-            self.exampleClicked.emit(int(points[0].data()))
+        rows = [int(p.data()) for p in points]
+        if rows:
+            # in a dense cluster several points lie under the cursor, and the click's hit test
+            # (hovered points are drawn larger) could pick another than the hover named: a click
+            # opened #416 under a thumbnail of #181. Open the one the thumbnail shows.
+            self.exampleClicked.emit(self._hover_row if self._hover_row in rows else rows[0])
 
     def _toggle_lasso(self, on: bool) -> None:
         if on and len(self._xy):

@@ -257,3 +257,27 @@ def test_the_flow_views_truth_figures_never_take_width_from_the_grid(qtbot, make
     qtbot.wait(100)
     assert "truth" in win.flowView.info.text()
     assert win.splitter.sizes() == before
+
+
+def test_a_click_opens_the_example_the_hover_thumbnail_shows(scatter, qtbot):
+    """In a dense cluster several points lie under the cursor; pyqtgraph's click and hover hit
+    tests need not name the same one first (hovered points are drawn larger), and a click under
+    the thumbnail of #181 opened #416. The click opens the example whose thumbnail is shown."""
+    scatter.set_embedding(embedding(600, 3))
+    spots = scatter.points.points()
+    under_cursor = [spots[416], spots[181]]  # the click's hit test names #416 first
+    scatter._hovered(None, [spots[181], spots[416]], None)
+    assert scatter.thumb_text.text() == "#181 (train)"
+    with qtbot.waitSignal(scatter.exampleClicked, timeout=1000) as clicked:
+        scatter._clicked(None, under_cursor)
+    assert clicked.args == [181]
+    # off the points, or after the points moved (other axes), the click's own first point counts
+    scatter._hovered(None, [], None)
+    with qtbot.waitSignal(scatter.exampleClicked, timeout=1000) as clicked:
+        scatter._clicked(None, under_cursor)
+    assert clicked.args == [416]
+    scatter._hovered(None, [spots[181]], None)
+    scatter.y_axis.setCurrentIndex(2)
+    with qtbot.waitSignal(scatter.exampleClicked, timeout=1000) as clicked:
+        scatter._clicked(None, under_cursor)
+    assert clicked.args == [416]
