@@ -38,6 +38,8 @@ class SourcePath(NamedTuple):
 
 
 PAIR_SOURCE = SOURCES.index("Pair file (.npz)")
+COCO_SOURCE = SOURCES.index("COCO")  # photos only: no motion pairs (two frames of a video) in it
+PHOTO_TASK = "resaturation"  # the task the form switches to where motion cannot be trained
 # index in SOURCES -> the paths it needs (first and second field; None: not shown)
 SOURCE_PATHS: dict[int, tuple[SourcePath | None, SourcePath | None]] = {
     1: (SourcePath("Folder", True), None),
@@ -291,6 +293,9 @@ class TrainDialog(JobDialog):
 
     # form ----------------------------------------------------------------------------------------
     def set_task(self, task: str) -> None:
+        # the window's switch to motion leaves a COCO form on its photo task (motion is greyed out)
+        if task == "motion" and self.source.currentIndex() == COCO_SOURCE:
+            return
         if not self.running():
             self.task.setCurrentText(task)
             self._suggest_for_task()
@@ -318,7 +323,20 @@ class TrainDialog(JobDialog):
                 # could then not be chosen) and a file for UCF101's splits folder
                 widget.set_mode(path.folder, path.label, path.pattern)
         self.limit.setEnabled(index != PAIR_SOURCE)
+        self._motion_fits_source(index)
         self._pair_file_named(self.path_a.text())
+
+    def _motion_fits_source(self, index: int) -> None:
+        """Grey out motion for COCO: the run read every photo, only to skip each ("nothing usable
+        in the coco source"), 80,000 of them on the real set."""
+        motion = self.task.model().item(self.task.findText("motion"))
+        photos_only = index == COCO_SOURCE
+        motion.setEnabled(not photos_only)
+        motion.setToolTip("COCO holds photos, and a motion pair is two frames of a video" if photos_only else "")
+        if photos_only and self.task.currentText() == "motion" and not self.running():
+            self.set_task(PHOTO_TASK)
+            self.status.setText(f"Task set to {PHOTO_TASK}: COCO holds photos, and a motion pair is two frames "
+                                "of a video (UCF101, a folder of videos or the built-in clips).")
 
     def _arch_changed(self, arch: str) -> None:
         cdvae = arch == "cdvae"

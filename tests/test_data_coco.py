@@ -180,8 +180,25 @@ def test_not_coco_is_a_clear_error(coco, tmp_path, capsys, content):
 
 def test_nothing_usable_is_an_error(tmp_path):
     (tmp_path / "a.jpg").write_bytes(b"not an image")
-    with pytest.raises(DataError, match="nothing usable"):
+    (tmp_path / "b.jpg").write_bytes(b"nor this")
+    # each reason with its count: "(2 corrupt image)", and "(60 a photo has no motion)" before
+    with pytest.raises(DataError, match=r"nothing usable in the folder source \(2 skipped: corrupt image\)$"):
         run(prepare_pairs(("folder", tmp_path), "resaturation"))
+
+
+def test_coco_for_motion_is_refused_before_a_photo_is_read(coco, tmp_path, capsys, monkeypatch):
+    """COCO holds photos: every one was read and skipped ("a photo has no motion") before the run
+    failed, 80,000 reads on the real set. It is refused at once, saying where motion comes from."""
+    import cdvae_core.data.items as items
+
+    monkeypatch.setattr(items, "read_image", lambda *a: pytest.fail("a photo was read"))
+    with pytest.raises(DataError, match="MS-COCO holds photos, and a motion pair is two frames of a video"):
+        run(prepare_pairs(("coco", coco["images"], coco["ann"]), "motion"))
+    rc = prepare_main(["--task", "motion", "--coco", str(coco["images"]), str(coco["ann"]), "--out",
+                       str(tmp_path / "m.npz"), "--workers", "1"])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert rc == 2 and len(err) == 1 and "UCF101, a folder of videos or the built-in clips" in err[0]
+    assert not (tmp_path / "m.npz").exists()
 
 
 def test_jpeg_with_appended_data_is_not_truncated():

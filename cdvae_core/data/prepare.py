@@ -56,6 +56,9 @@ def open_source(spec: SourceSpec, motion: bool, limit: int | None = None, seed: 
         if kind == "builtin" and not args:
             return builtin_source(motion, count=limit, seed=seed, test_fraction=test_fraction)
         if kind == "coco" and len(args) == 2:
+            if motion:  # each of its photos would be read, only to be skipped: 80,000 of them
+                raise DataError("MS-COCO holds photos, and a motion pair is two frames of a video: "
+                                "train motion on UCF101, a folder of videos or the built-in clips")
             return coco_source(*args)
         if kind == "ucf101" and len(args) in (2, 3):
             return ucf101_source(*args)
@@ -188,7 +191,8 @@ def prepare_pairs(source: SourceSpec, task: str, limit: int | None = None, seed:
     finally:
         results.close()  # on cancel: stop the worker pool now, not at garbage collection
     if not xcs:
-        reasons = ", ".join(f"{n} {r}" for r, n in skipped.counts.most_common(3)) or "no items"
+        # "60 skipped: a photo has no motion", not "60 a photo has no motion"
+        reasons = "; ".join(f"{n} skipped: {r}" for r, n in skipped.counts.most_common(3)) or "no items"
         raise DataError(f"nothing usable in the {src.kind} source ({reasons})")
     owner = np.asarray(owners, np.int64)
     if len(owner) < 2:

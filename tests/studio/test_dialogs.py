@@ -376,3 +376,29 @@ def test_train_forms_browse_asks_for_what_each_source_needs_and_a_pair_file_sets
     dlg.path_a.edit.setFocus()
     qtbot.keyClick(dlg.path_a.edit, Qt.Key.Key_Return)
     assert asked == [] and started == [True]  # Enter is Train, the dialog's default, as OK would be
+
+
+def test_train_form_greys_out_motion_for_coco(qtbot, tmp_path, monkeypatch):
+    """COCO with motion read every photo only to skip each ("nothing usable in the coco source
+    (60 a photo has no motion)"), which on the real set is 80,000 photos read for nothing. Choosing
+    COCO moves a motion form to a photo task and greys motion out until another source is chosen."""
+    import cdvae_studio.train_dialog as td
+
+    monkeypatch.setattr(td, "models_root", lambda: tmp_path)
+    dlg = td.TrainDialog(None, task="motion")
+    qtbot.addWidget(dlg)
+    motion = dlg.task.model().item(dlg.task.findText("motion"))
+    dlg.source.setCurrentIndex(td.SOURCES.index("UCF101"))
+    assert dlg.task.currentText() == "motion" and motion.isEnabled()
+    dlg.source.setCurrentIndex(td.COCO_SOURCE)
+    assert dlg.task.currentText() == "resaturation" and not motion.isEnabled()
+    assert dlg.status.text().startswith("Task set to resaturation: COCO holds photos")
+    assert dlg.limit.value() == 6000 and "/resaturation-" in dlg.out.text()  # the photo task's proposals
+    dlg.set_task("motion")  # the window switched to motion: the COCO form keeps its photo task
+    assert dlg.task.currentText() == "resaturation"
+    dlg.set_task("relighting")
+    assert dlg.task.currentText() == "relighting"
+    dlg.source.setCurrentIndex(td.SOURCES.index("Folder of images or videos"))
+    assert motion.isEnabled() and dlg.task.currentText() == "relighting"
+    dlg.task.setCurrentText("motion")
+    assert dlg.task.currentText() == "motion"
