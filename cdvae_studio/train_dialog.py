@@ -113,21 +113,43 @@ def dialog_controls():
     return Controls(out_hint="", resume="Resume", resume_on="tick Resume", resume_off="untick Resume")
 
 
+class Trained(NamedTuple):
+    """What a finished training job hands back: its model folder, and what preparing its source
+    skipped (a pair file's ``meta["skipped"]``; None for a pair file, which was prepared before)."""
+
+    out_dir: str
+    skipped: dict | None
+
+
 def training_job(source: tuple, task: str, model_cfg: Any, train_cfg: Any, out_dir: str, resume: bool,
-                 limit: int | None) -> Generator[Any, None, str]:
-    """Pairs (prepared or read) then training, as one generator of Progress; returns out_dir."""
+                 limit: int | None) -> Generator[Any, None, Trained]:
+    """Pairs (prepared or read) then training, as one generator of Progress."""
     from cdvae_core.pairs import load_pairs
     from cdvae_core.training import train
 
     if source[0] == "pairs":
-        pairs = load_pairs(source[1], require_test=False)
+        pairs, skipped = load_pairs(source[1], require_test=False), None
     else:
         from cdvae_core.data.prepare import prepare_pairs
 
         spec = "builtin" if source[0] == "builtin" else source
         pairs = yield from prepare_pairs(spec, task, limit=limit, seed=train_cfg.seed, workers=1)
+        skipped = pairs.meta.get("skipped")
     yield from train(pairs, model_cfg, train_cfg, out_dir, resume=resume, controls=dialog_controls())
-    return out_dir
+    return Trained(out_dir, skipped)
+
+
+def skipped_note(skipped: dict | None) -> tuple[str, str]:
+    """(a sentence for the dialog's status, the names for its tooltip) of what preparing skipped;
+    ("", "") when nothing was. The prepared pairs' skip summary, which cdvae-prepare prints, was
+    lost: a folder of which a third would not open trained on the rest without a word."""
+    from cdvae_core.data.errors import SkipLog
+
+    log = SkipLog.from_meta(skipped or {})
+    if not log.total:
+        return "", ""
+    return (f" Skipped {log.total} item(s) of the source: {log.counts_text()}.",
+            "\n".join(line.strip() for line in log.summary_lines()))
 
 
 # each 100 ms refresh updates (or creates) this many curves, taking turns: with 15 terms each curve
@@ -403,6 +425,7 @@ class TrainDialog(JobDialog):
     def start(self) -> None:
         if self.running():
             return
+        self.status.setToolTip("")  # the last run's skipped names
         try:
             source = self.source_spec()
             model_cfg, train_cfg = self.configs()
@@ -581,9 +604,12 @@ class TrainDialog(JobDialog):
     def _show_result(self, status: str, payload: object) -> None:
         took = format_eta(time.monotonic() - getattr(self, "_t0", time.monotonic()))
         if status == "done":
-            self.status.setText(f"Done in {took}: model saved in {self._out_dir}; it is now in the Model list.")
+            trained = payload if isinstance(payload, Trained) else Trained(str(payload or self._out_dir), None)
+            note, names = skipped_note(trained.skipped)
+            self.status.setText(f"Done in {took}: model saved in {self._out_dir}; it is now in the Model list.{note}")
+            self.status.setToolTip(names)
             self.progress.setValue(self.progress.maximum())
-            self.modelTrained.emit(str(payload or self._out_dir))
+            self.modelTrained.emit(trained.out_dir)
             # the next run gets a folder of its own: the default one now holds this model, and
             # training again into it failed ("already holds files") after making the pairs
             self.resume.setChecked(False)

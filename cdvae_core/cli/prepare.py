@@ -176,11 +176,7 @@ def _main(argv: list[str] | None) -> int:
     print(f"  skipped {skipped['count']} item(s)")
     from ..data.errors import SkipLog  # summary lines from the meta counts
 
-    log = SkipLog()
-    for reason, count in skipped["reasons"].items():
-        log.counts[reason] = count
-    log.examples = skipped["examples"]
-    for line in log.summary_lines():
+    for line in SkipLog.from_meta(skipped).summary_lines():
         print(line)
     dropped = meta["source"].get("annotations_dropped", 0)
     if dropped:  # COCO: the images stay, these boxes do not count in f_c

@@ -49,6 +49,15 @@ class SkipLog:
     def to_meta(self) -> dict:
         return {"count": self.total, "reasons": dict(self.counts), "examples": self.examples}
 
+    @classmethod
+    def from_meta(cls, meta: dict) -> "SkipLog":
+        """The log a pair file's ``meta["skipped"]`` (``to_meta``) was written from."""
+        return cls(counts=Counter(meta.get("reasons", {})), examples=dict(meta.get("examples", {})))
+
+    def counts_text(self) -> str:
+        """'5 x corrupt image, 1 x missing file': the reasons, most frequent first."""
+        return ", ".join(f"{count} x {reason}" for reason, count in self.counts.most_common())
+
     def summary_lines(self) -> list[str]:
         lines = []
         for reason, count in self.counts.most_common():

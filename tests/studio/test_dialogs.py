@@ -402,3 +402,38 @@ def test_train_form_greys_out_motion_for_coco(qtbot, tmp_path, monkeypatch):
     assert motion.isEnabled() and dlg.task.currentText() == "relighting"
     dlg.task.setCurrentText("motion")
     assert dlg.task.currentText() == "motion"
+
+
+def test_train_from_a_folder_says_what_preparing_it_skipped(qtbot, tmp_path, monkeypatch):
+    """cdvae-prepare prints what it skipped; the Train dialog, which prepares its source itself,
+    said only "Done": a folder of which a third would not open trained on the rest without a
+    word. The skipped items are counted in the final status and named in its tooltip."""
+    import cv2
+
+    import cdvae_studio.train_dialog as td
+
+    monkeypatch.setattr(td, "models_root", lambda: tmp_path)
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    rng = np.random.default_rng(0)
+    for k in range(24):
+        cv2.imwrite(str(photos / f"p{k:02d}.png"), (rng.random((40, 48, 3)) * 255).astype(np.uint8))
+    (photos / "broken.jpg").write_bytes(b"\xff\xd8 not a JPEG at all")
+    (photos / "empty.png").write_bytes(b"")
+    dlg = td.TrainDialog(None, task="resaturation")
+    qtbot.addWidget(dlg)
+    dlg.source.setCurrentIndex(td.SOURCES.index("Folder of images or videos"))
+    dlg.path_a.edit.setText(str(photos))
+    dlg.layers.setValue(1)
+    dlg.epochs.setValue(1)
+    out = tmp_path / "run"
+    dlg.out.edit.setText(str(out))
+    with qtbot.waitSignal(dlg.modelTrained, timeout=120_000) as blocker:
+        dlg.start()
+    assert blocker.args == [str(out)]
+    text, names = dlg.status.text(), dlg.status.toolTip()
+    assert text.startswith("Done in ") and text.endswith(
+        "it is now in the Model list. Skipped 2 item(s) of the source: 1 x corrupt image, 1 x empty file."), text
+    assert names.splitlines() == ["skipped 1 x corrupt image: broken.jpg", "skipped 1 x empty file: empty.png"]
+    dlg.start()  # another try clears the last run's names (here it cannot start: the folder holds that model)
+    assert dlg.status.text().startswith("Cannot start") and dlg.status.toolTip() == ""
