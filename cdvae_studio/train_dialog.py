@@ -304,6 +304,8 @@ class TrainDialog(JobDialog):
         row.addWidget(self.terms)
         self._lay_out(form, plots)
 
+        self._typed: dict[int, tuple[str, str]] = {}  # source index -> its two path fields' texts
+        self._source_index: int | None = None
         self.source.currentIndexChanged.connect(self._source_changed)
         self.path_a.edit.textChanged.connect(self._pair_file_named)
         self.task.currentTextChanged.connect(lambda _: self._suggest_for_task())
@@ -335,6 +337,14 @@ class TrainDialog(JobDialog):
         self.source.setItemText(0, BUILTIN_MOTION_SOURCE if task == "motion" else SOURCES[0])
 
     def _source_changed(self, index: int) -> None:
+        # each source keeps the paths typed for it: COCO's images folder and annotation file
+        # stayed in the fields as UCF101's videos and splits folders
+        if self._source_index is not None and self._source_index != index:
+            self._typed[self._source_index] = (self.path_a.text(), self.path_b.text())
+        self._source_index = index
+        typed = self._typed.get(index, ("", ""))
+        for widget, text in zip((self.path_a, self.path_b), typed):
+            widget.edit.setText(text)
         a, b = SOURCE_PATHS.get(index, (None, None))
         for widget, label, path in ((self.path_a, self.path_a_label, a), (self.path_b, self.path_b_label, b)):
             widget.setVisible(path is not None)

@@ -437,3 +437,28 @@ def test_train_from_a_folder_says_what_preparing_it_skipped(qtbot, tmp_path, mon
     assert names.splitlines() == ["skipped 1 x corrupt image: broken.jpg", "skipped 1 x empty file: empty.png"]
     dlg.start()  # another try clears the last run's names (here it cannot start: the folder holds that model)
     assert dlg.status.text().startswith("Cannot start") and dlg.status.toolTip() == ""
+
+
+def test_train_form_keeps_each_sources_paths(qtbot, tmp_path, monkeypatch):
+    """The path fields are shared by the sources: COCO's images folder and annotation file stayed
+    in them as UCF101's videos and splits folders. Each source now keeps what was typed for it."""
+    import cdvae_studio.train_dialog as td
+
+    monkeypatch.setattr(td, "models_root", lambda: tmp_path)
+    dlg = td.TrainDialog(None, task="relighting")
+    qtbot.addWidget(dlg)
+    coco, ucf = td.COCO_SOURCE, td.SOURCES.index("UCF101")
+    dlg.source.setCurrentIndex(coco)
+    dlg.path_a.edit.setText("/data/coco/train2014")
+    dlg.path_b.edit.setText("/data/coco/instances.json")
+    dlg.source.setCurrentIndex(ucf)
+    assert (dlg.path_a.text(), dlg.path_b.text()) == ("", "")
+    dlg.path_a.edit.setText("/data/UCF-101")
+    dlg.path_b.edit.setText("/data/ucfTrainTestlist")
+    assert dlg.source_spec() == ("ucf101", "/data/UCF-101", "/data/ucfTrainTestlist")
+    dlg.source.setCurrentIndex(0)
+    assert dlg.source_spec() == ("builtin",)
+    dlg.source.setCurrentIndex(coco)
+    assert dlg.source_spec() == ("coco", "/data/coco/train2014", "/data/coco/instances.json")
+    dlg.source.setCurrentIndex(ucf)
+    assert (dlg.path_a.text(), dlg.path_b.text()) == ("/data/UCF-101", "/data/ucfTrainTestlist")
