@@ -39,6 +39,7 @@ class SourcePath(NamedTuple):
 
 PAIR_SOURCE = SOURCES.index("Pair file (.npz)")
 COCO_SOURCE = SOURCES.index("COCO")  # photos only: no motion pairs (two frames of a video) in it
+UCF101_SOURCE = SOURCES.index("UCF101")
 PHOTO_TASK = "resaturation"  # the task the form switches to where motion cannot be trained
 # index in SOURCES -> the paths it needs (first and second field; None: not shown)
 SOURCE_PATHS: dict[int, tuple[SourcePath | None, SourcePath | None]] = {
@@ -225,6 +226,13 @@ class TrainDialog(JobDialog):
         self.path_a = PathField(True, "Folder")
         self.path_b = PathField(False, "Annotations / splits")
         self.path_a_label, self.path_b_label = QLabel("Folder"), QLabel("Annotations")
+        from cdvae_core.data.ucf101 import SPLITS
+
+        self.split = QComboBox()  # UCF101's official split (its three train/test lists)
+        self.split.setObjectName("trainSplit")
+        self.split.addItems([str(n) for n in SPLITS])
+        self.split.setToolTip("Which of UCF101's three official train/test splits (trainlist0N.txt, testlist0N.txt)")
+        self.split_label = QLabel("Split")
         self.limit = QSpinBox()
         self.limit.setRange(10, 1_000_000)
         self.limit.setSingleStep(1000)
@@ -266,6 +274,7 @@ class TrainDialog(JobDialog):
         form.addRow("Source", self.source)
         form.addRow(self.path_a_label, self.path_a)
         form.addRow(self.path_b_label, self.path_b)
+        form.addRow(self.split_label, self.split)
         form.addRow("Item limit", self.limit)
         form.addRow("Task", self.task)
         form.addRow("Architecture", self.arch)
@@ -355,6 +364,8 @@ class TrainDialog(JobDialog):
                 # could then not be chosen) and a file for UCF101's splits folder
                 widget.set_mode(path.folder, path.label, path.pattern)
         self.limit.setEnabled(index != PAIR_SOURCE)
+        for widget in (self.split, self.split_label):
+            widget.setVisible(index == UCF101_SOURCE)
         self._motion_fits_source(index)
         self._pair_file_named(self.path_a.text())
 
@@ -404,10 +415,11 @@ class TrainDialog(JobDialog):
         a, b = self.path_a.text(), self.path_b.text()
         if i == 0:
             return ("builtin",)
-        if not a or (i in (2, 3) and not b):
+        two = i in (COCO_SOURCE, UCF101_SOURCE)
+        if not a or (two and not b):
             raise ValueError(f"choose the {self.path_a_label.text().lower()}"
-                             + (f" and the {self.path_b_label.text().lower()}" if i in (2, 3) else ""))
-        return (("folder", a), ("coco", a, b), ("ucf101", a, b), ("pairs", a))[i - 1]
+                             + (f" and the {self.path_b_label.text().lower()}" if two else ""))
+        return (("folder", a), ("coco", a, b), ("ucf101", a, b, int(self.split.currentText())), ("pairs", a))[i - 1]
 
     def configs(self) -> tuple[Any, Any]:
         from cdvae_core.config import ModelConfig, TrainConfig

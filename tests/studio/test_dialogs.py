@@ -439,7 +439,7 @@ def test_train_from_a_folder_says_what_preparing_it_skipped(qtbot, tmp_path, mon
     assert dlg.status.text().startswith("Cannot start") and dlg.status.toolTip() == ""
 
 
-def test_train_form_keeps_each_sources_paths(qtbot, tmp_path, monkeypatch):
+def test_train_form_keeps_each_sources_paths_and_picks_ucf101s_split(qtbot, tmp_path, monkeypatch):
     """The path fields are shared by the sources: COCO's images folder and annotation file stayed
     in them as UCF101's videos and splits folders. Each source now keeps what was typed for it."""
     import cdvae_studio.train_dialog as td
@@ -455,9 +455,13 @@ def test_train_form_keeps_each_sources_paths(qtbot, tmp_path, monkeypatch):
     assert (dlg.path_a.text(), dlg.path_b.text()) == ("", "")
     dlg.path_a.edit.setText("/data/UCF-101")
     dlg.path_b.edit.setText("/data/ucfTrainTestlist")
-    assert dlg.source_spec() == ("ucf101", "/data/UCF-101", "/data/ucfTrainTestlist")
+    assert dlg.source_spec() == ("ucf101", "/data/UCF-101", "/data/ucfTrainTestlist", 1)
+    # and UCF101's split, which cdvae-prepare's --split chose and the form could not
+    assert not dlg.split.isHidden() and [dlg.split.itemText(i) for i in range(dlg.split.count())] == ["1", "2", "3"]
+    dlg.split.setCurrentText("2")
+    assert dlg.source_spec() == ("ucf101", "/data/UCF-101", "/data/ucfTrainTestlist", 2)
     dlg.source.setCurrentIndex(0)
-    assert dlg.source_spec() == ("builtin",)
+    assert dlg.source_spec() == ("builtin",) and dlg.split.isHidden()
     dlg.source.setCurrentIndex(coco)
     assert dlg.source_spec() == ("coco", "/data/coco/train2014", "/data/coco/instances.json")
     dlg.source.setCurrentIndex(ucf)
