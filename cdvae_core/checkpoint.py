@@ -29,12 +29,12 @@ from safetensors.torch import load_file, save_file
 from . import __version__
 from .atomic import write_text_atomic, write_with
 from .config import ConfigError, ModelConfig, TrainConfig, dumps, is_int, read_small_text
+from .model_dirs import CONFIG_FILE, models_inside_text
 
 FORMAT = "cdvae-model"
 FORMAT_VERSION = 1
 STATE_FORMAT = "cdvae-train-state"
 STATE_VERSION = 1
-CONFIG_FILE = "config.json"
 WEIGHTS_FILE = "weights.safetensors"
 EMBEDDING_FILE = "embedding.safetensors"
 METRICS_FILE = "metrics.jsonl"
@@ -114,7 +114,7 @@ def read_config(path: str | os.PathLike) -> dict[str, Any]:
         raise ModelLoadError(f"{root} is not a model directory")
     cfg_path = root / CONFIG_FILE
     if not cfg_path.is_file():
-        raise ModelLoadError(f"{root} has no {CONFIG_FILE}")
+        raise ModelLoadError(f"{root} has no {CONFIG_FILE}{models_inside_text(root)}")
     try:
         config = json.loads(read_small_text(cfg_path))
     except OSError as exc:

@@ -12,6 +12,7 @@ from typing import Any, Callable
 
 from cdvae_core.assets import assets_dir
 from cdvae_core.config import ModelConfig, read_small_text
+from cdvae_core.model_dirs import models_inside_text
 
 import os
 
@@ -60,7 +61,7 @@ def read_model_header(path: str | Path) -> tuple[str, str]:
     except OSError as exc:  # a name too long for the file system: was a traceback in the GUI thread
         raise CatalogError(f"{path} cannot be opened ({exc.strerror or exc})") from None
     if not found:
-        raise CatalogError(f"{path} is not a saved model (no config.json)")
+        raise CatalogError(f"{path} is not a saved model (no config.json){models_inside_text(path, 'open')}")
     try:
         data = json.loads(read_small_text(cfg_file))
         cfg = ModelConfig.from_dict(data["model"])

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import pickle
+import re
+import shutil
 
 import numpy as np
 import pytest
@@ -269,3 +271,20 @@ def test_a_damaged_training_state_is_a_state_load_error(tmp_path, damage):
     with pytest.raises(ckpt.StateLoadError, match="incomplete or damaged") as info:
         ckpt.load_state(tmp_path)
     assert "\n" not in str(info.value)
+
+
+def test_a_folder_of_saved_models_names_them(tmp_path):
+    """The models folder given instead of one of its models said only "has no config.json"; it
+    names the saved models inside (not the other folders) and one path to give."""
+    saved(tmp_path)  # tmp_path/model
+    (tmp_path / "photos").mkdir()  # not a model: not named
+    with pytest.raises(ckpt.ModelLoadError, match=r"has no config.json; it holds one saved model \(model\): give "
+                                                  f"that, {re.escape(str(tmp_path / 'model'))}$"):
+        ckpt.load_model(tmp_path)
+    for name in ("m2", "m3", "m4"):
+        shutil.copytree(tmp_path / "model", tmp_path / name)
+    with pytest.raises(ckpt.ModelLoadError, match=r"it holds 4 saved models \(m2, m3, m4 and 1 more\): give one of "
+                                                  f"them, such as {re.escape(str(tmp_path / 'm2'))}$"):
+        ckpt.load_model(tmp_path)
+    with pytest.raises(ckpt.ModelLoadError, match=r"has no config.json$"):  # nothing inside: as before
+        ckpt.load_model(tmp_path / "photos")

@@ -529,3 +529,16 @@ def test_a_model_with_any_edited_embedding_array_opens_or_says_why_in_one_line(q
         state.open_image(photo)  # the next edit on the same photo (an example of this one may not encode)
         settle(win)
     assert refused >= 1  # some edits are refused when the model loads
+
+
+def test_opening_the_models_folder_names_the_models_inside(make_window, settle, tmp_path, untrained_model):
+    """File > Open model on the folder that holds the trained models (the Train form's models
+    folder, say) said only "is not a saved model (no config.json)". It names them and one to open."""
+    untrained_model(tmp_path / "models" / "relighting-1", "relighting", "gauss")
+    win = make_window("resaturation")
+    settle(win)
+    win.state.open_model(str(tmp_path / "models"))
+    settle(win)
+    assert win.banner.isVisible()
+    assert win.banner.text() == (f"{tmp_path / 'models'} is not a saved model (no config.json); it holds one saved "
+                                 f"model (relighting-1): open that, {tmp_path / 'models' / 'relighting-1'}")
