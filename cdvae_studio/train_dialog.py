@@ -626,7 +626,7 @@ class TrainDialog(JobDialog):
     def _show_result(self, status: str, payload: object) -> None:
         took = format_eta(time.monotonic() - getattr(self, "_t0", time.monotonic()))
         if status == "done":
-            trained = payload if isinstance(payload, Trained) else Trained(str(payload or self._out_dir), None)
+            trained: Trained = payload  # type: ignore[assignment]  # what training_job returns
             note, names = skipped_note(trained.skipped)
             self.status.setText(f"Done in {took}: model saved in {self._out_dir}; it is now in the Model list.{note}")
             self.status.setToolTip(names)
