@@ -208,6 +208,13 @@ def main(argv: list[str] | None = None) -> int:
     if args.session:
         window.state.open_session(args.session)
     window.show()
+    from .stop_signals import SignalStop
+
+    def stop(signum: int) -> None:
+        window.close_on_signal()
+        app.quit()  # every event loop, a modal file dialog's too
+
+    stopper = SignalStop(stop)
 
     code = 0
     if args.screenshot:
@@ -243,8 +250,9 @@ def main(argv: list[str] | None = None) -> int:
     else:
         app.exec()
     gc_guard.timer.stop()
+    stopper.restore()
     _teardown(app, window)
-    return code
+    return 128 + stopper.received if stopper.received else code  # 130 after Ctrl+C, 143 after SIGTERM
 
 
 def _teardown(app, window) -> None:

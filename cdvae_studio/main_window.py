@@ -79,6 +79,7 @@ class MainWindow(QMainWindow):
         self.catalog = catalog if catalog is not None else ModelCatalog()
         configure_torch()
         self.train_dialog = None
+        self._closing_on_signal = False  # close_on_signal: close without the training question
         self.export_dialog = None
         self.shortcuts_dialog = None
         self.about_box = None
@@ -515,7 +516,7 @@ class MainWindow(QMainWindow):
         return self.train_dialog is not None and self.train_dialog.running()
 
     def closeEvent(self, event) -> None:  # noqa: N802 - Qt override
-        if self.training_running():
+        if self.training_running() and not self._closing_on_signal:
             answer = QMessageBox.question(
                 self, "Training in progress",
                 "A model is still training. Stop it now? The last saved epoch is kept and can be resumed.",
@@ -525,6 +526,12 @@ class MainWindow(QMainWindow):
                 return
         self.shutdown()
         event.accept()
+
+    def close_on_signal(self) -> None:
+        """Ctrl+C or SIGTERM (stop_signals): close as Quit does, without asking about a training run
+        (nobody may be at the window to answer; its last finished epoch is kept either way)."""
+        self._closing_on_signal = True
+        self.close()
 
     def shutdown(self) -> None:
         """Stop training and exports (keeping their checkpoints), then the render worker. Idempotent."""

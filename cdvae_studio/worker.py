@@ -276,12 +276,23 @@ def lower_priority(increment: int = CHILD_NICENESS) -> None:
 
 
 def _child_main(func: Callable[..., Generator[Any, None, Any]], args: tuple, queue: Any, cancel: Any) -> None:
-    """Body of a ProcessJobRunner's process: drive the generator, report through the queue."""
+    """Body of a ProcessJobRunner's process: drive the generator, report through the queue.
+
+    It stops, as on a cancel, once the Studio's process has gone: a daemon child is ended only by
+    a parent that exits normally, and after a crash or a kill -9 of the Studio the training went
+    on unseen to its last epoch, taking the cores."""
+    import multiprocessing
+
+    parent = multiprocessing.parent_process()  # None when run in-process (tests)
     gen = None
     lower_priority()
     try:
         gen = func(*args)
         while True:
+            if parent is not None and not parent.is_alive():
+                gen.close()  # the last finished epoch's checkpoint is kept: --resume continues it
+                queue.cancel_join_thread()  # nobody reads the queue now: do not wait to flush it at exit
+                return
             if cancel.is_set():
                 gen.close()  # the job's finally blocks (checkpoints) run before we report
                 queue.put(("cancelled", None))

@@ -123,3 +123,18 @@ def array_edits(arrays: dict) -> list[tuple[str, dict]]:
                 edited[key] = np.ascontiguousarray(value)
             cases.append((f"{key}:{name}", edited))
     return cases[::SPREAD]
+
+
+def endless_job(marker: str):
+    """A background job that never ends by itself (worker tests): it writes ``marker`` + ".started"
+    once running, and closing it writes ``marker``, as a training run's finally keeps its checkpoint."""
+    import time
+    from pathlib import Path
+
+    Path(marker + ".started").write_text("running")
+    try:
+        while True:
+            time.sleep(0.05)
+            yield None
+    finally:
+        Path(marker).write_text("closed")

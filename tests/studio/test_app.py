@@ -474,3 +474,121 @@ def test_a_window_size_is_checked_before_anything_starts(capsys):
             main([f"--size={text}", "--screenshot", "out.png"])  # "=": argparse reads "-5x400" as an option
         assert stop.value.code == 2
         assert f"cdvae-studio: error: argument --size: {why}" in capsys.readouterr().err
+
+
+STUDIO_STAND_IN = """
+import multiprocessing as mp, sys, time
+from cdvae_studio.worker import _child_main
+from helpers import endless_job
+if __name__ == "__main__":
+    ctx = mp.get_context("spawn")
+    queue, cancel = ctx.Queue(), ctx.Event()  # kept, as ProcessJobRunner keeps them (start() drops args)
+    job = ctx.Process(target=_child_main, args=(endless_job, (sys.argv[1],), queue, cancel), daemon=True)
+    job.start()
+    print(job.pid, flush=True)
+    time.sleep(300)
+"""
+
+
+@pytest.mark.skipif(not hasattr(os, "kill") or sys.platform == "win32", reason="POSIX signals")
+def test_a_background_job_stops_when_the_studio_is_killed(tmp_path):
+    """A daemon child is ended only by a parent that exits normally: after a kill -9 (or a crash) of
+    the Studio its training ran on unseen to the last epoch. The child now closes its job (whose
+    finally keeps the checkpoint) once its parent has gone. A stand-in for the Studio starts the
+    job as ProcessJobRunner does and is killed."""
+    import signal
+
+    marker = tmp_path / "closed"
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(p for p in sys.path if p))
+    studio = subprocess.Popen([sys.executable, "-c", STUDIO_STAND_IN, str(marker)], stdout=subprocess.PIPE, env=env,
+                              text=True)
+    job_pid = 0
+    try:
+        job_pid = int(studio.stdout.readline())
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and not (tmp_path / "closed.started").exists():
+            time.sleep(0.1)  # the spawned process imports the worker (Qt) before the job runs
+        time.sleep(0.5)
+        assert (tmp_path / "closed.started").exists() and not marker.exists()  # it runs while its parent lives
+        os.kill(studio.pid, signal.SIGKILL)
+        studio.wait(10)
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and not marker.exists():
+            time.sleep(0.1)
+        assert marker.read_text() == "closed"
+        while time.monotonic() < deadline:
+            try:
+                os.kill(job_pid, 0)
+            except ProcessLookupError:
+                break
+            time.sleep(0.1)
+        else:
+            pytest.fail("the orphaned job process is still running")
+    finally:
+        if studio.poll() is None:
+            studio.kill()
+        if job_pid:  # a job left running by a failure here must not outlive the test
+            try:
+                os.kill(job_pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+
+
+def _catches(pid: int, signum: int) -> bool:
+    """Whether process ``pid`` has a handler installed for ``signum`` (Linux: /proc's SigCgt mask)."""
+    for line in open(f"/proc/{pid}/status"):
+        if line.startswith("SigCgt:"):
+            return bool(int(line.split()[1], 16) >> (signum - 1) & 1)
+    return False
+
+
+@pytest.mark.skipif(not os.path.exists("/proc/self/status"), reason="reads a process's signal handlers from /proc")
+def test_ctrl_c_in_the_terminal_closes_the_studio_as_quit_does(studio_assets, tmp_path):
+    """Ctrl+C in the terminal that started cdvae-studio printed a KeyboardInterrupt traceback (from
+    a timer's Python callback) and left the window open; SIGTERM ended it without saving its
+    settings. Both now close it as Quit does: settings saved, exit status 128 + the signal."""
+    import signal
+
+    env = dict(os.environ, QT_QPA_PLATFORM="offscreen", CDVAE_STUDIO_ASSETS=str(studio_assets))
+    settings = tmp_path / "s.ini"
+    studio = subprocess.Popen([sys.executable, "-m", "cdvae_studio.app", "--settings", str(settings), "--size", "900x600"],
+                              env=env, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 120
+        # its SIGTERM handler is installed once the window is up (Python's own SIGINT one is there from the start)
+        while time.monotonic() < deadline and studio.poll() is None and not _catches(studio.pid, signal.SIGTERM):
+            time.sleep(0.1)
+        assert studio.poll() is None and _catches(studio.pid, signal.SIGTERM)
+        studio.send_signal(signal.SIGINT)
+        _, stderr = studio.communicate(timeout=60)
+    finally:
+        if studio.poll() is None:
+            studio.kill()
+    assert studio.returncode == 128 + signal.SIGINT, stderr
+    assert "Traceback" not in stderr and "KeyboardInterrupt" not in stderr, stderr
+    assert "geometry=" in settings.read_text()  # saved on the way out, as on Quit
+
+
+def test_a_stop_signal_closes_the_window_without_the_training_question(qtbot, make_window, settle, monkeypatch):
+    """SIGTERM (a logout, a kill) while a model trains: nobody may be there to answer "Stop it
+    now?", so the window closes without asking; the training keeps its last finished epoch."""
+    import signal
+
+    from PySide6.QtWidgets import QMessageBox
+
+    from cdvae_studio.stop_signals import SignalStop
+
+    win = make_window("resaturation")
+    settle(win)
+    monkeypatch.setattr(win, "training_running", lambda: True)
+    asked: list[str] = []
+    monkeypatch.setattr(QMessageBox, "question", staticmethod(lambda *a, **k: asked.append(a[1])))
+    before = signal.getsignal(signal.SIGTERM)
+    stopper = SignalStop(lambda signum: win.close_on_signal())
+    try:
+        os.kill(os.getpid(), signal.SIGTERM)
+        qtbot.waitUntil(lambda: stopper.received == signal.SIGTERM, timeout=10_000)
+    finally:
+        stopper.restore()
+    assert signal.getsignal(signal.SIGTERM) is before  # put back
+    assert asked == [] and not win.isVisible() and getattr(win, "_shut", False)
