@@ -560,6 +560,33 @@ def test_resume_after_sigkill_matches_an_unbroken_run(tmp_path):
     assert max(float((a[k] - b[k]).abs().max()) for k in a if a[k].is_floating_point()) <= 1e-6
 
 
+def test_sigterm_stops_training_as_ctrl_c_does_and_the_run_resumes(tmp_path, capsys, monkeypatch):
+    """SIGTERM (kill, a job scheduler's time limit) ended cdvae-train on the spot, without the
+    Ctrl-C message that its last finished epoch is kept. Now: the generator is closed, one line
+    says so, exit 143; the SIGTERM handler is put back; --resume finishes the run."""
+    before = signal.getsignal(signal.SIGTERM)
+    pairs = write_pairs(tmp_path / "pairs.npz")
+    cfg = write_config(tmp_path / "cfg.json")
+    args = ["--pairs", str(pairs), "--config", str(cfg), "--epochs", "3", "--batch-size", "12", "--quiet",
+            "--out", str(tmp_path / "run")]
+    shown = train_cli.Display.__call__
+
+    def terminated_after_the_first_epoch(self, record):
+        shown(self, record)
+        if record.stage == "epoch" and record.done == 1:
+            os.kill(os.getpid(), signal.SIGTERM)
+
+    monkeypatch.setattr(train_cli.Display, "__call__", terminated_after_the_first_epoch)
+    assert train_cli.main(args) == 143
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == [f"cdvae-train: terminated; the last finished epoch is kept in {tmp_path / 'run'} "
+                   "(continue with --resume)"], err
+    assert signal.getsignal(signal.SIGTERM) is before
+    assert load_state(tmp_path / "run").epoch == 1
+    monkeypatch.undo()
+    assert train_cli.main(args + ["--resume"]) == 0 and load_state(tmp_path / "run").epoch == 3
+
+
 QUALITY = {"latent_sizes": [32, 16], "hidden_sizes": [64, 32], "conv_channels": [8, 16, 16], "mdn_hidden": 64}
 
 

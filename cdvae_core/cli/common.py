@@ -12,7 +12,9 @@ from __future__ import annotations
 import argparse
 import contextlib
 import os
+import signal
 import sys
+import threading
 import warnings
 from pathlib import Path
 from typing import Callable, Iterator, Sequence
@@ -22,12 +24,42 @@ from ..messages import one_line, os_error_line
 
 EXIT_BAD_INPUT = 2
 EXIT_FAILED = 1
-EXIT_INTERRUPTED = 130
+EXIT_INTERRUPTED = 130  # 128 + SIGINT
+EXIT_TERMINATED = 143  # 128 + SIGTERM
 PAPER_SAMPLES = (3, 10, 30, 60, 100)
 
 
 class CliError(ValueError):
     """A bad command line (wrong combination of flags, unusable output path)."""
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM (``kill PID``, a job scheduler's time limit, torchrun stopping its workers), raised
+    where it arrives so that the cleanup of Ctrl-C runs."""
+
+
+def _raise_terminated(signum, frame) -> None:
+    raise Terminated()
+
+
+@contextlib.contextmanager
+def sigterm_as_interrupt() -> Iterator[None]:
+    """SIGTERM raises Terminated inside the block. Python's default ends the process on the spot:
+    cdvae-prepare's workers were left running and its pair file's temporary behind, and
+    cdvae-train stopped without saying that its last finished epoch is kept."""
+    previous = None
+    if threading.current_thread() is threading.main_thread():  # signal handlers live there only
+        previous = signal.signal(signal.SIGTERM, _raise_terminated)
+    try:
+        yield
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
+
+
+def interrupted_exit(exc: KeyboardInterrupt) -> tuple[str, int]:
+    """('terminated', 143) for SIGTERM, ('interrupted', 130) for Ctrl-C."""
+    return ("terminated", EXIT_TERMINATED) if isinstance(exc, Terminated) else ("interrupted", EXIT_INTERRUPTED)
 
 
 def version_text(**others: str) -> str:
@@ -98,13 +130,14 @@ def library_warnings(prog: str) -> Iterator[None]:
 def run_main(prog: str, body: Callable[[], int]) -> int:
     """Run a command body; expected errors become one line on stderr and exit code 2."""
     try:
-        with library_warnings(prog):
+        with library_warnings(prog), sigterm_as_interrupt():
             return body()
     except SystemExit as exc:  # argparse's --help (0) and usage errors (2)
         return exc.code if isinstance(exc.code, int) else EXIT_BAD_INPUT
-    except KeyboardInterrupt:
-        print(f"{prog}: interrupted", file=sys.stderr)
-        return EXIT_INTERRUPTED
+    except KeyboardInterrupt as exc:
+        what, code = interrupted_exit(exc)
+        print(f"{prog}: {what}", file=sys.stderr)
+        return code
     except OSError as exc:  # a path the system refuses: was a traceback ("File name too long")
         print(f"{prog}: error: {os_error_line(exc)}", file=sys.stderr)
         return EXIT_BAD_INPUT

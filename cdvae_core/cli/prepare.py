@@ -14,9 +14,7 @@ from __future__ import annotations
 import argparse
 import math
 import os
-import signal
 import sys
-import threading
 import time
 
 from tqdm import tqdm
@@ -24,7 +22,8 @@ from tqdm import tqdm
 from ..pairs import save_pairs
 from ..tasks import TASK_NAMES
 from ..messages import one_line, one_line_text
-from .common import CliError, Parser, check_output_file, interactive, library_warnings
+from .common import (CliError, Parser, check_output_file, interactive, interrupted_exit, library_warnings,
+                     sigterm_as_interrupt)
 from ..data.errors import DataError
 from ..data.features import FeatureSettings
 from ..data.prepare import prepare_pairs
@@ -69,26 +68,9 @@ def _source(args: argparse.Namespace):
     return "builtin"
 
 
-class Terminated(KeyboardInterrupt):
-    """SIGTERM (``kill PID``, a job scheduler's time limit), handled like Ctrl-C."""
-
-
-def _on_sigterm(signum, frame) -> None:
-    raise Terminated()
-
-
 def main(argv: list[str] | None = None) -> int:
-    # Python's default SIGTERM ends the process on the spot: no worker shutdown, and a pair file
-    # being written left its temporary file behind. Raise instead, so the cleanup of Ctrl-C runs.
-    previous = None
-    if threading.current_thread() is threading.main_thread():
-        previous = signal.signal(signal.SIGTERM, _on_sigterm)
-    try:
-        with library_warnings("cdvae-prepare"):
-            return _main(argv)
-    finally:
-        if previous is not None:
-            signal.signal(signal.SIGTERM, previous)
+    with library_warnings("cdvae-prepare"), sigterm_as_interrupt():
+        return _main(argv)
 
 
 class PrepareBar:
@@ -163,9 +145,9 @@ def _main(argv: list[str] | None) -> int:
         return 2
     except KeyboardInterrupt as exc:
         bar.close()
-        terminated = isinstance(exc, Terminated)
-        print(f"cdvae-prepare: {'terminated' if terminated else 'interrupted'}, nothing written", file=sys.stderr)
-        return 143 if terminated else 130
+        what, code = interrupted_exit(exc)
+        print(f"cdvae-prepare: {what}, nothing written", file=sys.stderr)
+        return code
     meta = pairs.meta
     counts = meta["counts"]
     print(f"wrote {args.out}: {counts['pairs']} {args.task} pairs ({counts['train']} train, {counts['test']} test) "

@@ -18,7 +18,7 @@ from ..config import (ARCHS, MAX_DEFAULT_LAYERS, MOTION_HELD_GUIDANCE, RUN_RECOR
                       ModelConfig, TrainConfig, read_small_text)
 from ..pairs import PairSet, load_pairs
 from ..progress import Progress
-from .common import EXIT_FAILED, EXIT_INTERRUPTED, CliError, Parser, interactive, parse, rank, run_main
+from .common import EXIT_FAILED, CliError, Parser, interactive, interrupted_exit, parse, rank, run_main
 
 PROG = "cdvae-train"
 
@@ -256,11 +256,12 @@ def _body(argv: Sequence[str] | None) -> int:
         display.close()
         print(f"{PROG}: error: {exc}", file=sys.stderr)
         return EXIT_FAILED
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as exc:  # Ctrl-C, or SIGTERM (run_main's sigterm_as_interrupt)
         gen.close()
         display.close()
-        print(f"{PROG}: stopped; the last finished epoch is kept in {args.out} (continue with --resume)", file=sys.stderr)
-        return EXIT_INTERRUPTED
+        what, code = interrupted_exit(exc)
+        print(f"{PROG}: {what}; the last finished epoch is kept in {args.out} (continue with --resume)", file=sys.stderr)
+        return code
     display.close()
     return 0
 
