@@ -28,6 +28,7 @@ from .worker import JobRunner
 WHAT = ("Starred samples", "Current sample", "Whole grid", "Batch: a folder of images")
 FORMATS = ("png", "jpg", "png16")
 FOLDER_KEY = "exportFolder"  # QSettings: the folder the last export went into
+FORMAT_KEY = "exportFormat"  # QSettings: the format the last export was written in
 
 
 def default_export_folder(settings: QSettings | None) -> str:
@@ -183,6 +184,10 @@ class ExportDialog(JobDialog):
         self.fmt = QComboBox()
         self.fmt.setObjectName("exportFormat")
         self.fmt.addItems(list(FORMATS))
+        # the last export's format, as its folder: a user exporting jpg picked it again every session
+        last_format = str(settings.value(FORMAT_KEY, "")) if settings is not None else ""
+        if last_format in FORMATS:
+            self.fmt.setCurrentText(last_format)
         self.folder = PathField(True, "Export folder")
         self.folder.edit.setObjectName("exportFolder")
         self.folder.edit.setText(default_export_folder(settings))
@@ -289,6 +294,7 @@ class ExportDialog(JobDialog):
         self._written_to = outdir
         if self.settings is not None:
             self.settings.setValue(FOLDER_KEY, outdir)  # proposed again next time, in this session or the next
+            self.settings.setValue(FORMAT_KEY, fmt)
         self.open_folder_button.setEnabled(False)
         self._launch(JobRunner(factory, name="cdvae-export"), "Exporting…")
 

@@ -301,7 +301,8 @@ def test_train_form_proposes_each_tasks_item_count_and_keeps_the_users(qtbot, tm
     assert dlg.limit.value() == 500 and dlg.out.text() == str(tmp_path / "mine")
 
 
-def test_export_proposes_the_last_export_folder_and_a_pictures_folder_at_first(qtbot, make_window, settle, tmp_path):
+def test_export_proposes_the_last_export_folder_and_format_and_a_pictures_folder_at_first(
+        qtbot, make_window, settle, tmp_path):
     """The folder field used to start empty, so every first export stopped at "Choose a folder".
     It proposes "CDVAE Studio" in Pictures (or home) and then the folder the last export went
     into, kept in the settings for the next session."""
@@ -321,6 +322,8 @@ def test_export_proposes_the_last_export_folder_and_a_pictures_folder_at_first(q
     out = tmp_path / "mine"
     dlg.what.setCurrentIndex(1)
     dlg.folder.edit.setText(str(out))
+    assert dlg.fmt.currentText() == "png"  # at first
+    dlg.fmt.setCurrentText("jpg")
     qtbot.mouseClick(dlg.start_button, Qt.MouseButton.LeftButton)
     qtbot.waitUntil(lambda: dlg.runner is not None and not dlg.running() and dlg.start_button.isEnabled(),
                     timeout=120_000)
@@ -329,7 +332,8 @@ def test_export_proposes_the_last_export_folder_and_a_pictures_folder_at_first(q
     again = make_window("resaturation", settings=win.settings)  # the next session, same settings file
     settle(again)
     again.open_export_dialog()
-    assert again.export_dialog.folder.text() == str(out)
+    # the folder and the format of the last export (a jpg user picked jpg again every session)
+    assert again.export_dialog.folder.text() == str(out) and again.export_dialog.fmt.currentText() == "jpg"
 
 
 def test_train_forms_browse_asks_for_what_each_source_needs_and_a_pair_file_sets_its_task(
