@@ -389,7 +389,7 @@ class MainWindow(QMainWindow):
         from .train_dialog import TrainDialog
 
         if self.train_dialog is None:
-            self.train_dialog = TrainDialog(self, task=self.state.task_name)
+            self.train_dialog = TrainDialog(self, task=self.state.task_name, settings=self.settings)
             self.train_dialog.modelTrained.connect(lambda p: self.state.open_model(p, kind="trained"))
         self.train_dialog.show()
         self.train_dialog.raise_()

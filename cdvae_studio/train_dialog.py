@@ -208,8 +208,9 @@ class TrainDialog(JobDialog):
     STOP_WAIT_MS = 120_000
     CANCEL_MESSAGE = "Stopping after the current step…"
 
-    def __init__(self, parent: QWidget | None = None, task: str = "resaturation") -> None:
+    def __init__(self, parent: QWidget | None = None, task: str = "resaturation", settings: Any = None) -> None:
         super().__init__(parent, "train", "Train a model", "Train")
+        self.settings = settings  # QSettings: the last run's form is proposed again (None: not kept)
         self.resize(760, 640)
         self._curves: dict[str, pg.PlotCurveItem] = {}
         self._history: dict[str, LossSeries] = {}
@@ -323,6 +324,53 @@ class TrainDialog(JobDialog):
         self.tie.currentTextChanged.connect(lambda t: self.mixtures.setEnabled(t == "mdn"))
         self._source_changed(0)
         self.mixtures.setEnabled(False)
+        self._restore_form()
+
+    # the last run's form ------------------------------------------------------------------------
+    # kept in the settings when a run starts: a user training on their COCO folder typed both paths
+    # again in every session. The item limit and output folder are proposed for the task each time.
+    FORM_COMBOS = ("arch", "tie")
+    FORM_SPINS = ("mixtures", "layers", "epochs", "batch")
+
+    def _remember_form(self) -> None:
+        if self.settings is None:
+            return
+        typed = {**self._typed, self.source.currentIndex(): (self.path_a.text(), self.path_b.text())}
+        self.settings.setValue("train/source", self.source.currentIndex())
+        for index in SOURCE_PATHS:
+            self.settings.setValue(f"train/paths{index}", list(typed.get(index, ("", ""))))
+        self.settings.setValue("train/split", self.split.currentText())
+        for name in self.FORM_COMBOS:
+            self.settings.setValue(f"train/{name}", getattr(self, name).currentText())
+        for name in self.FORM_SPINS:
+            self.settings.setValue(f"train/{name}", getattr(self, name).value())
+
+    def _restore_form(self) -> None:
+        from .prefs import string_list
+
+        s = self.settings
+        if s is None or s.value("train/source") is None:
+            return
+        for index in SOURCE_PATHS:
+            paths = string_list(s, f"train/paths{index}")
+            if len(paths) == 2:
+                self._typed[index] = (paths[0], paths[1])
+        for name in ("split", *self.FORM_COMBOS):
+            combo, text = getattr(self, name), str(s.value(f"train/{name}", ""))
+            if combo.findText(text) >= 0:
+                combo.setCurrentText(text)
+        for name in self.FORM_SPINS:
+            try:
+                getattr(self, name).setValue(int(s.value(f"train/{name}")))  # the spin box clamps it
+            except (TypeError, ValueError):  # absent, or not a number (a hand-edited file)
+                pass
+        try:
+            index = int(s.value("train/source"))
+        except (TypeError, ValueError):
+            index = 0
+        if 0 <= index < self.source.count():
+            self.source.setCurrentIndex(index)
+            self._source_changed(index)  # the fields of the chosen source (also when it is the first)
 
     # form ----------------------------------------------------------------------------------------
     def set_task(self, task: str) -> None:
@@ -478,6 +526,7 @@ class TrainDialog(JobDialog):
         self._x_total, self._y_view, self._next_curve = 0, None, 0
         self.progress.setValue(0)
         self._t0 = time.monotonic()
+        self._remember_form()
         task, resume, limit = model_cfg.task, self.resume.isChecked(), self.limit.value()
         # a separate process: the trainer's Python work never competes with the GUI for the GIL
         self._launch(ProcessJobRunner(training_job, (source, task, model_cfg, train_cfg, out, resume, limit),

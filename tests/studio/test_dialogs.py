@@ -470,3 +470,49 @@ def test_train_form_keeps_each_sources_paths_and_picks_ucf101s_split(qtbot, tmp_
     assert dlg.source_spec() == ("coco", "/data/coco/train2014", "/data/coco/instances.json")
     dlg.source.setCurrentIndex(ucf)
     assert (dlg.path_a.text(), dlg.path_b.text()) == ("/data/UCF-101", "/data/ucfTrainTestlist")
+
+
+def test_train_form_proposes_the_last_runs_source_paths_and_model(qtbot, tmp_path, monkeypatch):
+    """A user training on their COCO folder typed both paths (and picked the tie, epochs...) again
+    in every session. The form of the last run started is kept in the settings and proposed again;
+    the item limit and output folder are still proposed for the task."""
+    from PySide6.QtCore import QSettings
+
+    import cdvae_studio.train_dialog as td
+
+    monkeypatch.setattr(td, "models_root", lambda: tmp_path)
+    settings = QSettings(str(tmp_path / "s.ini"), QSettings.Format.IniFormat)
+    launched: list[tuple] = []
+    monkeypatch.setattr(td.TrainDialog, "_launch", lambda self, runner, message: launched.append(message))
+    first = td.TrainDialog(None, task="relighting", settings=settings)
+    qtbot.addWidget(first)
+    assert first.source.currentIndex() == 0 and first.tie.currentText() == "gauss"  # nothing kept yet
+    first.source.setCurrentIndex(td.UCF101_SOURCE)
+    first.path_a.edit.setText("/data/UCF-101")
+    first.path_b.edit.setText("/data/ucfTrainTestlist")
+    first.source.setCurrentIndex(td.COCO_SOURCE)
+    first.path_a.edit.setText("/data/coco/train2014")
+    first.path_b.edit.setText("/data/coco/instances.json")
+    first.tie.setCurrentText("mdn")
+    first.mixtures.setValue(12)
+    first.epochs.setValue(7)
+    first.batch.setValue(32)
+    first.start()
+    assert launched == ["Starting…"]
+    settings.sync()
+
+    again = td.TrainDialog(None, task="relighting", settings=QSettings(str(tmp_path / "s.ini"), QSettings.Format.IniFormat))
+    qtbot.addWidget(again)
+    assert again.source_spec() == ("coco", "/data/coco/train2014", "/data/coco/instances.json")
+    assert (again.tie.currentText(), again.mixtures.value(), again.mixtures.isEnabled()) == ("mdn", 12, True)
+    assert (again.epochs.value(), again.batch.value(), again.layers.value()) == (7, 32, 3)
+    assert again.limit.value() == 6000 and "/relighting-" in again.out.text()  # proposed for the task
+    again.source.setCurrentIndex(td.UCF101_SOURCE)  # the other source's paths are kept too
+    assert again.source_spec() == ("ucf101", "/data/UCF-101", "/data/ucfTrainTestlist", 1)
+
+    bad = QSettings(str(tmp_path / "bad.ini"), QSettings.Format.IniFormat)  # a hand-edited file
+    for key, value in {"train/source": "x", "train/epochs": "many", "train/tie": "magic", "train/paths2": "one"}.items():
+        bad.setValue(key, value)
+    odd = td.TrainDialog(None, task="relighting", settings=bad)
+    qtbot.addWidget(odd)
+    assert (odd.source.currentIndex(), odd.epochs.value(), odd.tie.currentText()) == (0, 40, "gauss")
