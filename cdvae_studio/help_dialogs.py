@@ -64,21 +64,40 @@ class ShortcutsDialog(QDialog):
         self.table.setHorizontalHeaderLabels(["Action", "Keys or mouse"])
         self.table.verticalHeader().setVisible(False)
         self.table.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
-        self.table.setWordWrap(False)  # one line a row: the dialog is sized for the longest
+        # long texts wrap in their cell: one line a row, with the first column as wide as its
+        # longest text, cut the second column's gestures to "Arrow keys in the grid (Ho…"
+        self.table.setWordWrap(True)
+        self.table.setTextElideMode(Qt.TextElideMode.ElideNone)
         for r, (what, keys) in enumerate(rows):
             self.table.setItem(r, 0, QTableWidgetItem(what))
             self.table.setItem(r, 1, QTableWidgetItem(keys))
         header = self.table.horizontalHeader()
-        header.setSectionResizeMode(0, QHeaderView.ResizeMode.ResizeToContents)
+        header.setSectionResizeMode(0, QHeaderView.ResizeMode.Interactive)
+        header.resizeSection(0, self.FIRST_COLUMN)
         header.setSectionResizeMode(1, QHeaderView.ResizeMode.Stretch)
+        header.sectionResized.connect(lambda *_: self._fit_rows())
+        self.table.verticalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Fixed)
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
         buttons.rejected.connect(self.reject)
         layout = QVBoxLayout(self)
         layout.addWidget(self.table)
         layout.addWidget(buttons)
-        row = self.table.fontMetrics().height() + 6
-        self.table.verticalHeader().setDefaultSectionSize(row)
-        self.resize(860, row * (len(rows) + 1) + 80)  # every row in view, no scrolling
+        self.resize(self.WIDTH, 200)
+
+    WIDTH, FIRST_COLUMN = 860, 470
+
+    def _fit_rows(self) -> None:
+        """Each row as tall as its wrapped text (for the columns' widths now)."""
+        self.table.resizeRowsToContents()
+
+    def showEvent(self, event) -> None:  # noqa: N802 - Qt override
+        super().showEvent(event)
+        self._fit_rows()
+        # every row in view, no scrolling, where the screen has the room
+        rows = sum(self.table.rowHeight(r) for r in range(self.table.rowCount()))
+        wanted = rows + self.table.horizontalHeader().height() + 2 * self.table.frameWidth() + 70
+        screen = self.screen().availableGeometry().height() if self.screen() is not None else wanted
+        self.resize(self.width(), min(wanted, screen - 40))
 
 
 def about_text(model: tuple[str, str] | None, settings_file: str) -> str:

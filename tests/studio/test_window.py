@@ -304,6 +304,17 @@ def test_help_menu_lists_every_shortcut_and_says_what_is_loaded(qtbot, make_wind
     for what, does in GESTURES:
         assert rows[what] == does
     assert table.rowCount() == len(with_keys) + len(GESTURES)
+    # every text whole, wrapped in its cell: the gestures were cut to "Arrow keys in the grid (Ho…"
+    from PySide6.QtCore import QRect
+
+    qtbot.waitExposed(win.shortcuts_dialog)
+    metrics = table.fontMetrics()
+    for r in range(table.rowCount()):
+        for c in (0, 1):
+            room = QRect(0, 0, table.columnWidth(c) - 10, 10_000)  # less the cell's padding
+            needed = metrics.boundingRect(room, int(Qt.TextFlag.TextWordWrap), table.item(r, c).text()).height()
+            assert needed <= table.rowHeight(r), (table.item(r, c).text(), needed, table.rowHeight(r))
+    assert max(table.rowHeight(r) for r in range(table.rowCount())) > min(table.rowHeight(r) for r in range(table.rowCount()))
     win.shortcutsAction.trigger()
     assert win.shortcuts_dialog.table is table  # shown again, not built again
 
