@@ -374,8 +374,12 @@ class TrainDialog(JobDialog):
 
     # form ----------------------------------------------------------------------------------------
     def set_task(self, task: str) -> None:
-        # the window's switch to motion leaves a COCO form on its photo task (motion is greyed out)
+        # a form whose source decides its task keeps it when the window switches task: COCO has
+        # no motion (greyed out), and a pair file was made for one task (the run failed on starting)
         if task == "motion" and self.source.currentIndex() == COCO_SOURCE:
+            return
+        file_task = self._pair_file_task()
+        if file_task is not None and file_task != task:
             return
         if not self.running():
             self.task.setCurrentText(task)
@@ -435,27 +439,32 @@ class TrainDialog(JobDialog):
             w.setEnabled(cdvae)
         self.mixtures.setEnabled(cdvae and self.tie.currentText() == "mdn")
 
+    def _pair_file_task(self) -> str | None:
+        """The task the chosen pair file was made for; None without a pair source or a readable
+        file that names one. Only the file's small meta array is read."""
+        from .catalog import CatalogError, read_pairs_task
+
+        path = Path(self.path_a.text())
+        if self.source.currentIndex() != PAIR_SOURCE or path.suffix.lower() != ".npz":
+            return None
+        try:
+            if not path.is_file():
+                return None
+        except OSError:  # a name too long for the file system, typed or pasted: starting says so
+            return None
+        try:
+            return read_pairs_task(path)
+        except CatalogError:  # unreadable, or no task named: starting says what is wrong
+            return None
+
     def _pair_file_named(self, text: str) -> None:
         """A pair file chosen for training sets the task it was made for, as cdvae-train takes it
         from the file: the form kept its own, and the run failed on starting ("the pair file was
-        made for relighting, not resaturation"). Only the file's small meta array is read."""
-        from .catalog import CatalogError, read_pairs_task
-
-        path = Path(text.strip())
-        if self.source.currentIndex() != PAIR_SOURCE or self.running() or path.suffix.lower() != ".npz":
-            return
-        try:
-            if not path.is_file():
-                return
-        except OSError:  # a name too long for the file system, typed or pasted: starting says so
-            return
-        try:
-            task = read_pairs_task(path)
-        except CatalogError:  # unreadable, or no task named: starting says what is wrong
-            return
-        if task != self.task.currentText():
+        made for relighting, not resaturation")."""
+        task = None if self.running() else self._pair_file_task()
+        if task is not None and task != self.task.currentText():
             self.set_task(task)
-            self.status.setText(f"Task set to {task}, which {path.name} was made for.")
+            self.status.setText(f"Task set to {task}, which {Path(self.path_a.text()).name} was made for.")
 
     def source_spec(self) -> tuple:
         """The prepare pipeline's source spec for the form (ValueError with a reason if incomplete)."""

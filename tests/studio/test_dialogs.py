@@ -366,6 +366,8 @@ def test_train_forms_browse_asks_for_what_each_source_needs_and_a_pair_file_sets
     dlg.path_a.edit.setText(str(relighting))
     assert dlg.task.currentText() == "relighting" and "/relighting-" in dlg.out.text()
     assert dlg.status.text() == "Task set to relighting, which relight.npz was made for."
+    dlg.set_task("motion")  # the window switched task: the pair file still decides the form's
+    assert dlg.task.currentText() == "relighting"
     np.savez(tmp_path / "untold.npz", xc=np.zeros((4, 1, 32, 32), np.float32), xg=np.zeros((4, 1, 32, 32), np.float32))
     dlg.path_a.edit.setText(str(tmp_path / "untold.npz"))  # names no task: the form's stays
     assert dlg.task.currentText() == "relighting"
