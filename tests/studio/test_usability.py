@@ -124,9 +124,12 @@ def test_training_again_gets_a_new_folder_and_clear_messages(qtbot, train_on_pai
 
     win, dlg = train_on_pairs
     monkeypatch.setattr(td, "models_root", lambda: tmp_path)
+    dlg.source.setCurrentIndex(0)  # a pair file keeps its own task; the built-in photos follow the window's
     dlg.set_task("relighting")  # the main window's task changed: so does the suggestion
     assert "/relighting-" in dlg.out.text()
     dlg.set_task("resaturation")
+    dlg.source.setCurrentIndex(td.PAIR_SOURCE)  # its file (resaturation) again
+    assert dlg.task.currentText() == "resaturation"
     first = dlg.out.text()
     assert first.startswith(str(tmp_path)) and "/resaturation-" in first
     dlg.tie.setCurrentText("gauss")
