@@ -12,6 +12,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
+from PySide6.QtCore import Signal
 from PySide6.QtWidgets import (
     QDialog,
     QFileDialog,
@@ -90,6 +91,9 @@ class JobDialog(QDialog):
 
     STOP_WAIT_MS = 60_000  # how long stop_and_wait joins the job at exit
     CANCEL_MESSAGE = ""  # status line shown when Cancel is pressed ("" keeps the current one)
+    # (status line, still running): each refresh while a job runs, and its last line when it ended;
+    # the window shows it while the dialog is closed (a run went on unseen behind a closed dialog)
+    runStatus = Signal(str, bool)
 
     def __init__(self, parent: QWidget | None, name: str, title: str, start_text: str) -> None:
         super().__init__(parent)
@@ -184,6 +188,9 @@ class JobDialog(QDialog):
         self.progress.setMaximum(max(p.total, 1))
         self.progress.setValue(min(p.done, max(p.total, 1)))
         self.status.setText(self.describe(p))
+        if self.running():
+            self.runStatus.emit(f"{self.progress.value() * 100 // max(self.progress.maximum(), 1)}% · "
+                                f"{self.status.text()}", True)
 
     def _on_finished(self, status: str, payload: object) -> None:
         self._throttled_refresh.cancel()
@@ -193,6 +200,7 @@ class JobDialog(QDialog):
         self.start_button.setEnabled(True)
         self.cancel_button.setEnabled(False)
         self._show_result(status, payload)
+        self.runStatus.emit(self.status.text(), False)
 
     def _show_result(self, status: str, payload: object) -> None:
         """What the dialog shows once the job ended: status "done", "cancelled" or "failed"."""

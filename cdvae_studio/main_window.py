@@ -7,6 +7,7 @@ and applies the worker's results. It never calls the model itself.
 
 from __future__ import annotations
 
+import html
 from pathlib import Path
 
 from PySide6.QtCore import QByteArray, QSettings, Qt, Signal
@@ -211,6 +212,12 @@ class MainWindow(QMainWindow):
         self.splitter.setSizes([250, 800, 510])
         self.setCentralWidget(self.splitter)
 
+        # a training run or export whose dialog is closed: its progress, a link that shows the dialog
+        self.jobLabel = QLabel("")
+        self.jobLabel.setObjectName("jobStatusLabel")
+        self.jobLabel.setVisible(False)
+        self.jobLabel.linkActivated.connect(self._show_job_dialog)
+        self.statusBar().addPermanentWidget(self.jobLabel)
         self.modelLabel = QLabel("no model")
         self.timingLabel = QLabel("")
         self.statusBar().addPermanentWidget(self.modelLabel)
@@ -390,9 +397,9 @@ class MainWindow(QMainWindow):
 
         if self.train_dialog is None:
             self.train_dialog = TrainDialog(self, task=self.state.task_name, settings=self.settings)
+            self.train_dialog.runStatus.connect(lambda text, running: self._job_status("train", text, running))
             self.train_dialog.modelTrained.connect(lambda p: self.state.open_model(p, kind="trained"))
-        self.train_dialog.show()
-        self.train_dialog.raise_()
+        self._show_job_dialog("train")
 
     def _refresh_export(self) -> None:
         if self.export_dialog is not None and self.export_dialog.isVisible() and not self.export_dialog.running():
@@ -403,13 +410,40 @@ class MainWindow(QMainWindow):
 
         if self.export_dialog is None:
             self.export_dialog = ExportDialog(self, self.settings)
+            self.export_dialog.runStatus.connect(lambda text, running: self._job_status("export", text, running))
             self.export_dialog.provider = self.state.export_items
             # the dialog is modeless: stars and grids that change while it is open must reach it
             self.state.starsChanged.connect(self._refresh_export)
             self.state.gridApplied.connect(self._refresh_export)
         self.export_dialog.refresh(self.state.export_items())
-        self.export_dialog.show()
-        self.export_dialog.raise_()
+        self._show_job_dialog("export")
+
+    JOB_NAMES = {"train": "Training", "export": "Export"}
+
+    def _job_status(self, which: str, text: str, running: bool) -> None:
+        """A job's status line (JobDialog.runStatus) in the status bar while its dialog is closed:
+        closed during a run, the dialog left no sign of it until the trained model took over the
+        window. Its end is a message there; showing the dialog again takes the label away."""
+        dialog = self.train_dialog if which == "train" else self.export_dialog
+        what = self.JOB_NAMES[which]
+        hidden = dialog is not None and not dialog.isVisible()
+        if running and hidden:
+            self.jobLabel.setText(f'<a href="{which}">{html.escape(what)}: {html.escape(one_line_text(text))}</a>')
+            self.jobLabel.setToolTip(f"{what} runs in the background: click to show its dialog")
+            self.jobLabel.setVisible(True)
+            return
+        if self.jobLabel.isVisible() and (not running or not hidden) and f'href="{which}"' in self.jobLabel.text():
+            self.jobLabel.setVisible(False)
+        if not running and hidden:
+            self.statusBar().showMessage(f"{what}: {one_line_text(text)}", 15000)
+
+    def _show_job_dialog(self, which: str) -> None:
+        dialog = self.train_dialog if which == "train" else self.export_dialog
+        if dialog is not None:
+            if f'href="{which}"' in self.jobLabel.text():
+                self.jobLabel.setVisible(False)
+            dialog.show()
+            dialog.raise_()
 
     def save_session_dialog(self) -> None:
         path, _ = QFileDialog.getSaveFileName(self, "Save session", self._last_dir(), "Session (*.json)")

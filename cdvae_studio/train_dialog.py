@@ -686,7 +686,8 @@ class TrainDialog(JobDialog):
         if status == "done":
             trained: Trained = payload  # type: ignore[assignment]  # what training_job returns
             note, names = skipped_note(trained.skipped)
-            self.status.setText(f"Done in {took}: model saved in {self._out_dir}; it is now in the Model list.{note}")
+            # what matters first: the status bar shows this line cut at its width while the dialog is closed
+            self.status.setText(f"Done in {took}: the model is now in the Model list, saved in {self._out_dir}.{note}")
             self.status.setToolTip(names)
             self.progress.setValue(self.progress.maximum())
             self.modelTrained.emit(trained.out_dir)

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QLabel
 
 from cdvae_core.postprocess.imagefiles import read_image
 
@@ -439,7 +440,8 @@ def test_train_from_a_folder_says_what_preparing_it_skipped(qtbot, tmp_path, mon
     assert blocker.args == [str(out)]
     text, names = dlg.status.text(), dlg.status.toolTip()
     assert text.startswith("Done in ") and text.endswith(
-        "it is now in the Model list. Skipped 2 item(s) of the source: 1 x corrupt image, 1 x empty file."), text
+        f"the model is now in the Model list, saved in {out}. Skipped 2 item(s) of the source: 1 x corrupt image, "
+        "1 x empty file."), text
     assert names.splitlines() == ["skipped 1 x corrupt image: broken.jpg", "skipped 1 x empty file: empty.png"]
     dlg.start()  # another try clears the last run's names (here it cannot start: the folder holds that model)
     assert dlg.status.text().startswith("Cannot start") and dlg.status.toolTip() == ""
@@ -518,3 +520,26 @@ def test_train_form_proposes_the_last_runs_source_paths_and_model(qtbot, tmp_pat
     odd = td.TrainDialog(None, task="relighting", settings=bad)
     qtbot.addWidget(odd)
     assert (odd.source.currentIndex(), odd.epochs.value(), odd.tie.currentText()) == (0, 40, "gauss")
+
+
+def test_a_run_behind_a_closed_dialog_shows_in_the_status_bar(qtbot, train_on_pairs, tmp_path):
+    """Closed during a run, the Train dialog left no sign of it until the trained model took over
+    the window. The status bar shows the run's progress as a link that shows the dialog again,
+    and its end as a message."""
+    win, dlg = train_on_pairs
+    label = win.findChild(QLabel, "jobStatusLabel")
+    dlg.layers.setValue(1)
+    dlg.epochs.setValue(8)
+    dlg.batch.setValue(8)
+    dlg.out.edit.setText(str(tmp_path / "behind"))
+    dlg.start()
+    assert not label.isVisible()  # the dialog is open: nothing in the status bar
+    dlg.hide()
+    qtbot.waitUntil(lambda: label.isVisible() and "Training: " in label.text() and "%" in label.text(), timeout=60_000)
+    label.linkActivated.emit("train")  # a click on the link
+    assert dlg.isVisible() and not label.isVisible()
+    dlg.hide()
+    qtbot.waitUntil(lambda: not dlg.running(), timeout=180_000)
+    assert (tmp_path / "behind" / "weights.safetensors").is_file()
+    qtbot.waitUntil(lambda: not label.isVisible(), timeout=5000)
+    assert win.statusBar().currentMessage().startswith("Training: Done in "), win.statusBar().currentMessage()
