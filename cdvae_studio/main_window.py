@@ -70,6 +70,7 @@ class MainWindow(QMainWindow):
     """CDVAE Studio. ``settled`` is emitted whenever every requested render has been applied."""
 
     settled = Signal()
+    JOB_NAMES = {"train": "Training", "export": "Export"}  # the dialogs whose runs the status bar shows
 
     def __init__(self, catalog: ModelCatalog | None = None, settings: QSettings | None = None,
                  task: str | None = None) -> None:
@@ -213,11 +214,13 @@ class MainWindow(QMainWindow):
         self.setCentralWidget(self.splitter)
 
         # a training run or export whose dialog is closed: its progress, a link that shows the dialog
-        self.jobLabel = QLabel("")
-        self.jobLabel.setObjectName("jobStatusLabel")
-        self.jobLabel.setVisible(False)
-        self.jobLabel.linkActivated.connect(self._show_job_dialog)
-        self.statusBar().addPermanentWidget(self.jobLabel)
+        self.jobLabels: dict[str, QLabel] = {}
+        for which in self.JOB_NAMES:
+            label = self.jobLabels[which] = QLabel("")
+            label.setObjectName(f"{which}JobLabel")
+            label.setVisible(False)
+            label.linkActivated.connect(self._show_job_dialog)
+            self.statusBar().addPermanentWidget(label)
         self.modelLabel = QLabel("no model")
         self.timingLabel = QLabel("")
         self.statusBar().addPermanentWidget(self.modelLabel)
@@ -418,30 +421,24 @@ class MainWindow(QMainWindow):
         self.export_dialog.refresh(self.state.export_items())
         self._show_job_dialog("export")
 
-    JOB_NAMES = {"train": "Training", "export": "Export"}
-
     def _job_status(self, which: str, text: str, running: bool) -> None:
         """A job's status line (JobDialog.runStatus) in the status bar while its dialog is closed:
         closed during a run, the dialog left no sign of it until the trained model took over the
         window. Its end is a message there; showing the dialog again takes the label away."""
         dialog = self.train_dialog if which == "train" else self.export_dialog
-        what = self.JOB_NAMES[which]
+        label, what = self.jobLabels[which], self.JOB_NAMES[which]
         hidden = dialog is not None and not dialog.isVisible()
+        label.setVisible(running and hidden)
         if running and hidden:
-            self.jobLabel.setText(f'<a href="{which}">{html.escape(what)}: {html.escape(one_line_text(text))}</a>')
-            self.jobLabel.setToolTip(f"{what} runs in the background: click to show its dialog")
-            self.jobLabel.setVisible(True)
-            return
-        if self.jobLabel.isVisible() and (not running or not hidden) and f'href="{which}"' in self.jobLabel.text():
-            self.jobLabel.setVisible(False)
-        if not running and hidden:
+            label.setText(f'<a href="{which}">{html.escape(what)}: {html.escape(one_line_text(text))}</a>')
+            label.setToolTip(f"{what} runs in the background: click to show its dialog")
+        elif not running and hidden:
             self.statusBar().showMessage(f"{what}: {one_line_text(text)}", 15000)
 
     def _show_job_dialog(self, which: str) -> None:
         dialog = self.train_dialog if which == "train" else self.export_dialog
         if dialog is not None:
-            if f'href="{which}"' in self.jobLabel.text():
-                self.jobLabel.setVisible(False)
+            self.jobLabels[which].setVisible(False)
             dialog.show()
             dialog.raise_()
 

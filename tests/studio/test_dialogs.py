@@ -527,7 +527,7 @@ def test_a_run_behind_a_closed_dialog_shows_in_the_status_bar(qtbot, train_on_pa
     the window. The status bar shows the run's progress as a link that shows the dialog again,
     and its end as a message."""
     win, dlg = train_on_pairs
-    label = win.findChild(QLabel, "jobStatusLabel")
+    label = win.findChild(QLabel, "trainJobLabel")
     dlg.layers.setValue(1)
     dlg.epochs.setValue(8)
     dlg.batch.setValue(8)
