@@ -54,6 +54,8 @@ def shortcut_rows(actions: list[QAction]) -> list[tuple[str, str]]:
 class ShortcutsDialog(QDialog):
     """A two-column table: what, and the keys or gesture that does it."""
 
+    WIDTH, FIRST_COLUMN = 860, 470  # px: the dialog, and the "Action" column (the other takes the rest)
+
     def __init__(self, parent: QWidget | None, actions: list[QAction]) -> None:
         super().__init__(parent)
         self.setObjectName("shortcutsDialog")
@@ -83,8 +85,6 @@ class ShortcutsDialog(QDialog):
         layout.addWidget(self.table)
         layout.addWidget(buttons)
         self.resize(self.WIDTH, 200)
-
-    WIDTH, FIRST_COLUMN = 860, 470
 
     def _fit_rows(self) -> None:
         """Each row as tall as its wrapped text (for the columns' widths now)."""
