@@ -157,7 +157,6 @@ class JobDialog(QDialog):
         self.start_button.setEnabled(False)
         self.cancel_button.setEnabled(True)
         self.status.setText(message)
-        self.status.setToolTip("")  # the last run's details
         runner.start()
 
     def cancel(self) -> None:

@@ -369,8 +369,7 @@ class TrainDialog(JobDialog):
         except (TypeError, ValueError):
             index = 0
         if 0 <= index < self.source.count():
-            self.source.setCurrentIndex(index)
-            self._source_changed(index)  # the fields of the chosen source (also when it is the first)
+            self.source.setCurrentIndex(index)  # _source_changed fills its fields (the first has none)
 
     # form ----------------------------------------------------------------------------------------
     def set_task(self, task: str) -> None:
