@@ -12,7 +12,7 @@ from typing import Any, Callable
 
 from cdvae_core.assets import assets_dir
 from cdvae_core.config import ModelConfig, read_small_text
-from cdvae_core.model_dirs import models_inside_text
+from cdvae_core.model_dirs import CONFIG_FILE, models_inside_text
 
 import os
 
@@ -55,13 +55,13 @@ def is_pair_file(path: str | Path) -> bool:
 def read_model_header(path: str | Path) -> tuple[str, str]:
     """(task, display name) of a saved model dir from its config.json, without loading weights."""
     path = Path(path)
-    cfg_file = path / "config.json"
+    cfg_file = path / CONFIG_FILE
     try:
         found = cfg_file.is_file()
     except OSError as exc:  # a name too long for the file system: was a traceback in the GUI thread
         raise CatalogError(f"{path} cannot be opened ({exc.strerror or exc})") from None
     if not found:
-        raise CatalogError(f"{path} is not a saved model (no config.json){models_inside_text(path, 'open')}")
+        raise CatalogError(f"{path} is not a saved model (no {CONFIG_FILE}){models_inside_text(path, 'open')}")
     try:
         data = json.loads(read_small_text(cfg_file))
         cfg = ModelConfig.from_dict(data["model"])
