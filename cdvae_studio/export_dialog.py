@@ -197,6 +197,8 @@ class ExportDialog(JobDialog):
         self.batch_n.setRange(1, 1000)
         self.batch_n.setValue(8)
         self.summary = QLabel("")
+        # wrapped: the batch choice's long line widened the dialog under the pointer, moving Export
+        self.summary.setWordWrap(True)
         form = QFormLayout()
         form.addRow("Export", self.what)
         form.addRow("", self.summary)

@@ -543,3 +543,20 @@ def test_a_run_behind_a_closed_dialog_shows_in_the_status_bar(qtbot, train_on_pa
     assert (tmp_path / "behind" / "weights.safetensors").is_file()
     qtbot.waitUntil(lambda: not label.isVisible(), timeout=5000)
     assert win.statusBar().currentMessage().startswith("Training: Done in "), win.statusBar().currentMessage()
+
+
+def test_the_export_dialog_keeps_its_width_whatever_is_chosen(qtbot, make_window, settle):
+    """Choosing "Batch: a folder of images" widened the dialog by 200 px (its one-line summary),
+    moving the Export button away from under the pointer."""
+    win = make_window("resaturation")
+    settle(win)
+    win.open_export_dialog()
+    dlg = win.export_dialog
+    qtbot.waitExposed(dlg)
+    widths = set()
+    for index in range(dlg.what.count()):
+        dlg.what.setCurrentIndex(index)
+        qtbot.wait(50)  # the layout settles
+        widths.add(dlg.width())
+    assert len(widths) == 1, widths
+    assert dlg.summary.text().startswith("8 result(s) for every image or video of a folder")  # the last, batch
