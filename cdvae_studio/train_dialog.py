@@ -688,7 +688,6 @@ class TrainDialog(JobDialog):
             # what matters first: the status bar shows this line cut at its width while the dialog is closed
             self.status.setText(f"Done in {took}: the model is now in the Model list, saved in {self._out_dir}.{note}")
             self.status.setToolTip(names)
-            self.progress.setValue(self.progress.maximum())
             self.modelTrained.emit(trained.out_dir)
             # the next run gets a folder of its own: the default one now holds this model, and
             # training again into it failed ("already holds files") after making the pairs
