@@ -29,6 +29,8 @@ WHAT = ("Starred samples", "Current sample", "Whole grid", "Batch: a folder of i
 FORMATS = ("png", "jpg", "png16")
 FOLDER_KEY = "exportFolder"  # QSettings: the folder the last export went into
 FORMAT_KEY = "exportFormat"  # QSettings: the format the last export was written in
+NO_BASELINE_EXPORT = ("The nearest-neighbour baseline cannot be exported with sidecars; pick a model "
+                      "(Ctrl+C copies the current result).")
 
 
 def default_export_folder(settings: QSettings | None) -> str:
@@ -70,7 +72,7 @@ def export_groups(items: dict[str, Any], what: int) -> list[Group]:
         for stars in draws.values():
             first = stars[0]
             noise = None if first.noise is None else np.stack([s.noise for s in stars])
-            groups.append(Group(predictors[first.model.key], _photo(first.doc), np.stack([s.code for s in stars]),
+            groups.append(Group(predictors[first.model.key], first.doc.photo, np.stack([s.code for s in stars]),
                                 noise, first.draw, [s.index for s in stars]))
         return groups
     grid = items.get("grid")
@@ -80,12 +82,7 @@ def export_groups(items: dict[str, Any], what: int) -> list[Group]:
     rows = items.get("noise") or [None] * len(codes)
     chosen = [items["current"]] if what == 1 else list(range(len(codes)))
     noise = None if any(rows[i] is None for i in chosen) else np.stack([rows[i] for i in chosen])
-    return [Group(ctx.predictor, _photo(ctx.doc), codes[chosen], noise, grid.draw, chosen)]
-
-
-def _photo(doc: Any) -> Any:
-    """What iter_export reads a document's photo from: its file, else its pixels."""
-    return doc.source if doc.source else doc.rgb
+    return [Group(ctx.predictor, ctx.doc.photo, codes[chosen], noise, grid.draw, chosen)]
 
 
 def source_stems(sources: list[Any], dedupe: bool = False) -> list[str]:
@@ -266,6 +263,9 @@ class ExportDialog(JobDialog):
             if ctx is None or not folder:
                 self.status.setText("Batch export needs a loaded model and a folder of images.")
                 return
+            if not getattr(ctx.predictor, "has_codes", True):  # it failed on the photo's own code (no encoder)
+                self.status.setText(NO_BASELINE_EXPORT)
+                return
             from cdvae_core.postprocess.imagefiles import list_images
 
             try:
@@ -284,7 +284,7 @@ class ExportDialog(JobDialog):
         else:
             groups = export_groups(self.items, what)
             if any(not getattr(g.predictor, "has_codes", True) for g in groups):
-                self.status.setText("The nearest-neighbour baseline cannot be exported with sidecars; pick a model.")
+                self.status.setText(NO_BASELINE_EXPORT)
                 return
             if not groups:
                 self.status.setText("Nothing to export: star samples (right-click in the grid) or pick another option.")

@@ -34,6 +34,7 @@ GESTURES: tuple[tuple[str, str], ...] = (
     ("Remove the selected stars", "Delete or Backspace in the starred list"),
     ("Open a training example's x_c as the input", "Click its point in the LPP scatter"),
     ("Open images or videos (motion: the first frame, with its truth), folders of them, a model folder or a pair file", "Drop them on the window"),
+    ("Open an image from a web page", "Drag it onto the window (or copy it, then Ctrl+V)"),
     ("Choose another frame of a video", "Drag the Time bar under the photo and let go; "
                                         "on the bar, arrow keys: one frame, Page Up/Down: one second"),
     ("Preview a frame of a video without opening it", "Point at the Time bar's track (or drag its handle)"),

@@ -11,7 +11,7 @@ import html
 from pathlib import Path
 
 from PySide6.QtCore import QByteArray, QSettings, Qt, Signal
-from PySide6.QtGui import QAction, QKeySequence
+from PySide6.QtGui import QAction, QGuiApplication, QKeySequence
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
@@ -38,6 +38,7 @@ from cdvae_core.distinct import DISTINCT_POOL
 from cdvae_core.predictor import MAX_TEMPERATURE
 
 from .catalog import TASKS, ModelCatalog
+from .clipboard import local_paths, qimage_pixels
 from .images import IMAGE_SUFFIXES, VIDEO_SUFFIXES
 from .jobs import GRID, MAX_SEED
 from .prefs import string_list
@@ -244,6 +245,8 @@ class MainWindow(QMainWindow):
             return a
 
         self.openAction = act("Open image…", QKeySequence.StandardKey.Open, self.open_image_dialog, True)
+        self.pasteAction = act("Paste image or files", QKeySequence.StandardKey.Paste, self.paste)
+        self.pasteAction.setObjectName("pasteAction")
         self.openModelAction = act("Open model…", "Ctrl+M", self.open_model_dialog, True)
         # Open model asks for a folder, which a pair file is not: the baseline was reachable only by
         # a drop, the command line or Open image's "All files"
@@ -263,6 +266,8 @@ class MainWindow(QMainWindow):
                                        "says what share of the samples the group holds (largest first).</p>")
         self.undoAction = act("Undo slider move", QKeySequence.StandardKey.Undo, lambda: self.state.undo())
         self.starAction = act("Star current sample", "S", lambda: self.state.toggle_star(self.state.current))
+        self.copyAction = act("Copy result (full resolution)", QKeySequence.StandardKey.Copy, lambda: self.state.copy_result())
+        self.copyAction.setObjectName("copyAction")
         self.saveSessionAction = act("Save session…", QKeySequence.StandardKey.Save, self.save_session_dialog)
         self.openSessionAction = act("Open session…", "Ctrl+Shift+O", self.open_session_dialog)
         self.gifAction = act("Export sweep as GIF or MP4…", "Ctrl+G", self.export_gif_dialog)
@@ -281,7 +286,7 @@ class MainWindow(QMainWindow):
         """Every action in a menu, so none is reachable by its shortcut alone."""
         bar = self.menuBar()
         file_menu = bar.addMenu("&File")
-        for a in (self.openAction, self.openModelAction, self.openPairsAction, self.openSessionAction,
+        for a in (self.openAction, self.pasteAction, self.openModelAction, self.openPairsAction, self.openSessionAction,
                   self.saveSessionAction):
             file_menu.addAction(a)
         file_menu.addSeparator()
@@ -291,7 +296,7 @@ class MainWindow(QMainWindow):
         file_menu.addAction(self.quitAction)
         samples = bar.addMenu("&Samples")
         samples.setToolTipsVisible(True)  # Distinct results says what its badges mean
-        for a in (self.resampleAction, self.distinctAction, self.starAction, self.undoAction):
+        for a in (self.resampleAction, self.distinctAction, self.starAction, self.copyAction, self.undoAction):
             samples.addAction(a)
         bar.addMenu("&Model").addAction(self.trainAction)
         help_menu = bar.addMenu("&Help")
@@ -507,17 +512,36 @@ class MainWindow(QMainWindow):
         if path:
             state.export_sweep_gif(path, number - 1)
 
-    # drag and drop ---------------------------------------------------------------------------
+    # drag and drop, paste ---------------------------------------------------------------------
     def dragEnterEvent(self, event) -> None:  # noqa: N802 - Qt override
-        if event.mimeData().hasUrls():
+        if event.mimeData().hasUrls() or event.mimeData().hasImage():
             event.acceptProposedAction()
 
     def dropEvent(self, event) -> None:  # noqa: N802 - Qt override
-        """Every dropped file: photos, folders of photos, model folders, pair files (open_paths)."""
-        paths = [url.toLocalFile() for url in event.mimeData().urls() if url.isLocalFile()]
+        """Every dropped file (photos, folders of photos, model folders, pair files: open_paths),
+        or an image dragged from a browser."""
+        if self.open_mime(event.mimeData()):
+            event.acceptProposedAction()
+
+    def paste(self) -> None:
+        """Open what the clipboard holds: copied files, an image, or text naming files."""
+        mime = QGuiApplication.clipboard().mimeData()
+        if mime is None or not self.open_mime(mime):
+            self.show_error("The clipboard holds no image and names no file to open. Copy a picture, "
+                            "or files in a file manager, then paste.")
+
+    def open_mime(self, mime) -> bool:
+        """Open the files a clipboard's or a drop's data names, else its image (kept as a file,
+        clipboard.py); False when it has neither."""
+        paths = local_paths(mime)
         if paths:
             self.state.open_paths(paths)
-            event.acceptProposedAction()
+            return True
+        image = mime.imageData() if mime.hasImage() else None
+        if image is None or image.isNull():
+            return False
+        self.state.open_pasted(qimage_pixels(image))
+        return True
 
     # settings and exit -----------------------------------------------------------------------
     def _restore_settings(self) -> None:

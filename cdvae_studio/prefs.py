@@ -1,8 +1,19 @@
-"""Reading the Studio's QSettings values whose type the INI format does not keep."""
+"""Where the Studio keeps what it saves: its data folder, and QSettings values whose type the
+INI format does not keep."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
+
+from PySide6.QtCore import QStandardPaths
+
+
+def data_folder() -> Path:
+    """The app's data folder (``~/.local/share/CDVAE/CDVAE Studio`` on Linux, Application Support
+    on macOS, AppData on Windows): trained models and pasted images live under it."""
+    data = QStandardPaths.writableLocation(QStandardPaths.StandardLocation.AppLocalDataLocation)
+    return Path(data) if data else Path.home() / ".cdvae-studio"
 
 
 def string_list(settings: Any, key: str) -> list[str]:

@@ -60,6 +60,12 @@ class ImageDoc:
         return self.gap if self.later is not None and self.gap and abs(self.gap - 1.0) > 0.01 else None
 
     @property
+    def photo(self) -> Any:
+        """What exports read the full-resolution photo from: its file (a video's frame at a time
+        too), else its pixels (a training example)."""
+        return self.source if self.source else self.rgb
+
+    @property
     def title(self) -> str:
         """The name, and for a video's frame past the first its time: "clip.mp4 @ 1.6 s" (stars
         from two frames of one video would otherwise read alike)."""

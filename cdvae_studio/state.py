@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any, Callable, Sequence
 
 import numpy as np
 from PySide6.QtCore import QObject, Signal, Slot
+from PySide6.QtGui import QGuiApplication
 from superqt.utils import qdebounced, qthrottled
 
 from cdvae_core.checkpoint import ModelLoadError
@@ -24,6 +25,7 @@ from cdvae_core.distinct import DISTINCT_POOL
 from cdvae_core.predictor import DRIFT_LIMIT
 
 from .catalog import CatalogError, ModelEntry, is_pair_file
+from .clipboard import is_pasted, pasted_folder, pasted_path, rgb_to_qimage, save_png
 from .images import IMAGE_SUFFIXES, VIDEO_SUFFIXES, ImageLoadError, LoadedImage, load_image
 from .jobs import ContextResult, DocCache, Draw, GridResult, distinct_pool, draw_grid, load_context, own_sample
 from .jobs import render_grid
@@ -35,7 +37,7 @@ from .scrub import ScrubCache, render_scrub_chunk, scrub_signature
 from .session import Session
 from .thumbnails import ThumbnailCache
 from .widgets.video_time import PREVIEW_SIDE
-from .state_actions import ActionsMixin, Star  # noqa: F401 - Star is part of this module's API
+from .state_actions import ActionsMixin, ClipboardPicture, Star  # noqa: F401 - Star is part of this module's API
 from .worker import LatestWorker, report_error
 
 if TYPE_CHECKING:
@@ -124,6 +126,7 @@ class StudioState(ActionsMixin, QObject):
         self._given_failures: list[str] = []  # messages of the given photos that could not be opened
         self._builtin_paths: set[str] = set()  # the gallery's built-in photos
         self._exports: list[Any] = []  # animation export jobs, run one after another
+        self._pasted: set[Path] = set()  # pasted images named this session (their files may still be on their way)
         self._context_deferred = False  # a context was asked for meanwhile
         self._throttled_grid = qthrottled(self.request_grid, timeout=FRAME_MS, leading=True, parent=self)
         self._debounced_extras = qdebounced(self.request_extras, timeout=120, parent=self)
@@ -318,6 +321,13 @@ class StudioState(ActionsMixin, QObject):
             self.w.statusBar().showMessage(f"{len(photos)} photos given: the gallery keeps the first {RECENT_MAX}",
                                            15000)
 
+    def open_pasted(self, pixels: np.ndarray) -> None:
+        """Open a pasted or dropped image, uint8 (H, W, 3) RGB or (H, W, 4) RGBA: first kept as a
+        PNG in the pasted folder (clipboard.py), written in the worker."""
+        path = pasted_path(pasted_folder(), taken=self._pasted)
+        self._pasted.add(path)
+        self.open_image(str(path), write=lambda: save_png(path, pixels))
+
     def _photo_error(self, text: str) -> None:
         """Say what went wrong with a photo, now and, when a photo is on its way (the start-up
         one), again once it has landed, since landing takes the photo's message down."""
@@ -330,11 +340,17 @@ class StudioState(ActionsMixin, QObject):
         if w.count():
             self.open_image(str(w.item(0).data(0x0100)), remember=False)
 
-    def open_image(self, path: str, remember: bool = True) -> None:
+    def open_image(self, path: str, remember: bool = True, write: Callable[[], None] | None = None) -> None:
         """Load a photo (any format OpenCV reads) in the worker (a 24-megapixel JPEG takes most of a
-        second to decode); a bad file leaves the current one in place."""
+        second to decode); a bad file leaves the current one in place. ``write``, if given, first
+        writes the file in the worker (a pasted image)."""
 
         def job() -> tuple[str, bool, LoadedImage | str]:
+            if write is not None:
+                try:
+                    write()
+                except (OSError, ValueError) as exc:
+                    return path, remember, f"Cannot keep the pasted image: {report_error(exc)}"
             try:
                 return path, remember, load_image(path, stop=self.worker.superseded)
             except ImageLoadError as exc:
@@ -389,7 +405,8 @@ class StudioState(ActionsMixin, QObject):
         if remember and path not in self._builtin_paths:
             listed = listed_path(path)
             self.add_recent([listed])
-            self.w._remember_dir(listed)
+            if not is_pasted(path):  # the pasted images' folder is no place to start the Open dialog either
+                self.w._remember_dir(listed)
 
     def add_recent(self, paths: list[str]) -> None:
         """Put files at the front of the recent list (at most RECENT_MAX) and refresh the gallery."""
@@ -656,6 +673,9 @@ class StudioState(ActionsMixin, QObject):
             self._apply_drift(np.asarray(result))
         elif channel == "sweep":
             self._apply_sweeps(np.asarray(result))
+        elif channel == "misc" and isinstance(result, ClipboardPicture):
+            QGuiApplication.clipboard().setImage(rgb_to_qimage(result.rgb))  # the GUI thread owns the clipboard
+            self.w.statusBar().showMessage(result.message, 8000)
         elif channel == "misc":
             self.w.statusBar().showMessage(str(result), 8000)
         if channel == "misc":
@@ -677,7 +697,7 @@ class StudioState(ActionsMixin, QObject):
     def _enable_model_controls(self, on: bool) -> None:
         w = self.w
         for widget in (w.resampleButton, w.codeSliders.reset_button, w.codeSliders.random_all_button,
-                       w.codeSliders.random_untied_button, w.exportAction):
+                       w.codeSliders.random_untied_button, w.exportAction, w.copyAction):
             widget.setEnabled(on)
         w.motionGifAction.setEnabled(on and self.ctx is not None and self.ctx.task.name == "motion")
 
@@ -690,6 +710,7 @@ class StudioState(ActionsMixin, QObject):
         self.worker.cancel("grid")
         redraw = self._draws != self._context_draws  # a seed, temperature or component asked since
         self._enable_model_controls(True)
+        w.setWindowTitle(f"{ctx.doc.title} — CDVAE Studio")  # the taskbar and window switcher name the photo
         # the session this context was asked for (request_context), unless a newer one replaced it;
         # it used to be whichever session waited when any context landed: one for the old image
         # (or the old model) used it up, and one whose image failed left it to a later, unrelated one

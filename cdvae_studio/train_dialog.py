@@ -16,13 +16,14 @@ from typing import Any, Generator, NamedTuple
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import QStandardPaths, Qt, Signal
+from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QColor, QIcon, QPixmap
 from PySide6.QtWidgets import (QCheckBox, QComboBox, QFormLayout, QGraphicsView, QHBoxLayout, QLabel, QListWidget,
                                QListWidgetItem, QSpinBox, QWidget)
 
 from .catalog import TASKS
 from .job_dialog import JobDialog, PathField, eta_suffix, format_eta
+from .prefs import data_folder
 from .worker import ProcessJobRunner
 
 SOURCES = ("Built-in photos", "Folder of images or videos", "COCO", "UCF101", "Pair file (.npz)")
@@ -84,8 +85,7 @@ def models_root() -> Path:
     (``~/.local/share/CDVAE/CDVAE Studio`` on Linux, Application Support on macOS, AppData on
     Windows). It was the temp dir, which a reboot empties: the model went, and the Studio
     forgot it without a word."""
-    data = QStandardPaths.writableLocation(QStandardPaths.StandardLocation.AppLocalDataLocation)
-    return (Path(data) if data else Path.home() / ".cdvae-studio") / "models"
+    return data_folder() / "models"
 
 
 def default_out_dir(task: str) -> str:

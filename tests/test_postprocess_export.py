@@ -117,6 +117,37 @@ def test_motion_export_writes_flow_pictures(tmp_path):
     np.testing.assert_array_equal(reproduce(tmp_path / "out" / "frame_000.json"), read_image(result))
 
 
+@pytest.mark.parametrize("task, cc, cg", [("resaturation", 1, 1), ("motion", 3, 2)])
+def test_exported_picture_is_what_an_export_writes_in_memory(tmp_path, task, cc, cg):
+    """What the Studio copies to the clipboard: the file an export writes for the same code and
+    noise (motion: the arrows over the frame, with or without the extras written); the lower
+    layers at their means where noise is None or lower_layers is off. Bad codes or noise: ExportError."""
+    from cdvae_core.postprocess.export import ExportSettings, exported_picture
+
+    predictor = load_model(_model_dir(tmp_path, task, cc, cg))
+    photo = _photo_file(tmp_path / "p.png", 4)
+    (path,) = export_results(predictor, tmp_path / "p.png", 1, tmp_path / "out", seed=3)
+    side = json.loads((tmp_path / "out" / "p_000.json").read_text())
+    code, noise = np.float32(side["code"]), np.float32(side["lower_noise"])
+    exported = read_image(path)
+    np.testing.assert_array_equal(exported_picture(predictor, tmp_path / "p.png", code, noise), exported)
+    np.testing.assert_array_equal(exported_picture(predictor, photo, code, noise,
+                                                ExportSettings(extras=False)), exported)
+    (means,) = export_results(predictor, photo, 1, tmp_path / "means", codes=code[None],
+                              settings=ExportSettings(lower_layers=False))
+    np.testing.assert_array_equal(exported_picture(predictor, photo, code), read_image(means))
+    np.testing.assert_array_equal(exported_picture(predictor, photo, code, noise, ExportSettings(lower_layers=False)),
+                                  read_image(means))
+    if task != "motion":  # an untrained model's flows are too short for arrows either way
+        assert not np.array_equal(read_image(means), exported)
+    with pytest.raises(ExportError, match="codes must have shape"):
+        exported_picture(predictor, photo, code[:-1])
+    with pytest.raises(ExportError, match="noise"):
+        exported_picture(predictor, photo, code, noise[:-1])
+    with pytest.raises(ExportError, match="not a readable image|missing|No such|does not exist"):
+        exported_picture(predictor, tmp_path / "missing.png", code)
+
+
 def test_a_videos_frame_at_a_time_exports_under_its_time_and_reproduces(tmp_path, capsys):
     """``cdvae-sample --image clip.avi#t=0.4``: results named clip_t0.4s, the sidecar's source path
     keeps the time (made absolute), and --reproduce reads that same frame back."""

@@ -5,7 +5,16 @@ imports the tasks when it runs.
 """
 
 from .errors import ExportError, PostprocessError, UpsampleError
-from .export import ExportReport, ExportSettings, export_folder, export_results, iter_export, reproduce, reproduce_file
+from .export import (
+    ExportReport,
+    ExportSettings,
+    export_folder,
+    export_results,
+    exported_picture,
+    iter_export,
+    reproduce,
+    reproduce_file,
+)
 from .flowviz import draw_arrows, flow_arrows, flow_color, flow_to_pixels
 from .imagefiles import read_image, write_image
 from .render import MotionView, Renderer, get_renderer, render_results
@@ -27,6 +36,7 @@ __all__ = [
     "edge_aware_upsample",
     "export_folder",
     "export_results",
+    "exported_picture",
     "flow_arrows",
     "flow_color",
     "flow_to_pixels",

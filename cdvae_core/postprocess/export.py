@@ -143,8 +143,8 @@ def _given(predictor, codes: np.ndarray | None, noise: np.ndarray | None
     arr = arr.reshape(-1, d)
     if not np.all(np.isfinite(arr)):
         raise ExportError("codes contain NaN or infinite values")
-    try:
-        eps = predictor.check_noise(noise, len(arr))
+    try:  # none given: nothing to check (the nearest-neighbour baseline has no noise, nor check_noise)
+        eps = None if noise is None else predictor.check_noise(noise, len(arr))
     except ValueError as exc:
         raise ExportError(f"noise for the {len(arr)} given code(s): {exc}") from exc
     return arr, eps
@@ -244,6 +244,29 @@ def render_code(predictor, renderer: Renderer, cond, code: np.ndarray, own: np.n
     return renderer.layers(xg, own)[0]
 
 
+def exported_picture(predictor, image: str | os.PathLike | np.ndarray, code: np.ndarray,
+                     noise: np.ndarray | None = None, settings: ExportSettings | None = None) -> np.ndarray:
+    """The result ``iter_export`` writes for one code (D,) and its lower-layer noise (noise_dim,)
+    (None: lower layers at their means), in memory: uint8 (H, W, 3) at the photo's full
+    resolution (a path, a video's frame at a time too, or uint8 (H, W, 3)). The Studio copies
+    it to the clipboard. Raises ExportError (one line) for a bad photo, code or noise."""
+    from ..tasks import get_task
+
+    settings = settings or ExportSettings()
+    codes, eps = _given(predictor, np.asarray(code, np.float32)[None], None if noise is None else
+                        np.asarray(noise, np.float32)[None])
+    task = get_task(predictor.task)
+    try:
+        _, _, photo = _source(image, 0)
+        renderer = get_renderer(task, photo, settings.upsample)
+        cond = predictor.prepare(renderer.xc_model)
+        own = _own_sample(predictor, renderer, cond) if settings.detail else None
+    except (PostprocessError, ValueError) as exc:
+        raise ExportError(str(exc)) from exc
+    eps_row = None if eps is None or not settings.lower_layers else eps[0]
+    return renderer.picture(render_code(predictor, renderer, cond, codes[0], own, eps_row))
+
+
 def iter_export(predictor, images: Sequence[str | os.PathLike | np.ndarray], n: int, outdir: str | os.PathLike,
                 seed: int = 0, fmt: str = "png", *, codes: np.ndarray | None = None,
                 noise: np.ndarray | None = None, settings: ExportSettings | None = None,
@@ -306,16 +329,15 @@ def iter_export(predictor, images: Sequence[str | os.PathLike | np.ndarray], n: 
             eps = None if drawn_noise is None else drawn_noise[i]
             layer = render_code(predictor, renderer, cond, code, own, eps)
             files = {"result": name + suffix}
-            if task.name == "motion":
+            if task.name == "motion" and settings.extras:
                 view = renderer.motion_view(layer)
                 result = view.overlay
-                if settings.extras:
-                    for key, picture in (("flowcolor", view.color), ("warped", view.warped)):
-                        files[key] = f"{name}_{key}{suffix}"
-                        write_image(out / files[key], picture, fmt, settings.jpeg_quality)
-                        report.extras.append(out / files[key])
+                for key, picture in (("flowcolor", view.color), ("warped", view.warped)):
+                    files[key] = f"{name}_{key}{suffix}"
+                    write_image(out / files[key], picture, fmt, settings.jpeg_quality)
+                    report.extras.append(out / files[key])
             else:
-                result = renderer.compose(layer)
+                result = renderer.picture(layer)
             write_image(out / files["result"], result, fmt, settings.jpeg_quality)
             sidecar = out / f"{name}.json"
             record = _sidecar(predictor, settings, path, image, seed, i, code, eps, files, file_number=first_index + i,

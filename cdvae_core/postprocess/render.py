@@ -162,10 +162,12 @@ class Renderer:
 
     def render(self, xg_samples: np.ndarray, xg_own: np.ndarray | None = None) -> list[np.ndarray]:
         """uint8 (H, W, 3) per sample: relit / resaturated photo, or (motion) arrows over the frame."""
-        layers = self.layers(xg_samples, xg_own)
-        if self.task.name == "motion":
-            return [self.arrows_over_frame(layer) for layer in layers]
-        return [self.compose(layer) for layer in layers]
+        return [self.picture(layer) for layer in self.layers(xg_samples, xg_own)]
+
+    def picture(self, layer: np.ndarray) -> np.ndarray:
+        """The result one full-resolution layer (Cg, H, W) is, uint8 (H, W, 3): the composed
+        photo, or (motion) the frame with the flow's arrows over it."""
+        return self.arrows_over_frame(layer) if self.task.name == "motion" else self.compose(layer)
 
     def arrows_over_frame(self, flow_full: np.ndarray, step: int | None = None, min_length: float = 1.0) -> np.ndarray:
         """The frame uint8 (H, W, 3) with the arrows of one flow (2, H, W) in model pixels per second."""

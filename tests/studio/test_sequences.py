@@ -24,6 +24,7 @@ import cv2
 import numpy as np
 import pytest
 from PySide6.QtCore import QPoint
+from PySide6.QtGui import QGuiApplication
 from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QSlider
 
@@ -31,6 +32,8 @@ from cdvae_core.data.video import at_time, frames_at, split_time
 from cdvae_core.distinct import draw_distinct
 from cdvae_core.postprocess.flowviz import flow_to_pixels
 from cdvae_core.tasks.motion import move_frame
+from cdvae_core.postprocess.imagefiles import read_image
+from cdvae_studio.clipboard import qimage_pixels
 from cdvae_studio.images import resize_rgb
 from cdvae_studio.jobs import GRID, own_sample, preview_and_layer, render_preview, render_sweeps
 from cdvae_studio.render import DecodeCache, compose_cells
@@ -141,6 +144,7 @@ class Harness:
         self.expected_image: tuple[str, object] | None = None
         self.bad_pending = False  # the last image opened is a refused one
         self.sessions = 0
+        self.copied: tuple[int, ...] | None = None  # the shape the last copy asked for puts on the clipboard
         self.strips: np.ndarray | None = None
         apply_sweeps = self.state._apply_sweeps
 
@@ -189,7 +193,7 @@ class Harness:
             (8, self.move_slider), (3, self.press_slider), (3, self.release_slider), (4, self.undo),
             (2, self.reset), (3, self.randomise), (4, self.select), (4, self.star), (1, self.unstar_from_tray),
             (3, self.open_image), (3, self.choose_frame), (2, self.preview_frame), (1, self.open_example), (2, self.session_roundtrip), (2, self.toggle_sweeps),
-            (1, self.open_model),
+            (1, self.open_model), (1, self.copy_result),
         ]
 
     def _sync_held(self) -> None:
@@ -345,6 +349,17 @@ class Harness:
             constant = np.all(codes == codes[:1], axis=0)  # pinned, over the rows randomise left alone
             self.star_rows[key] = (i in self.randomised, constant)
         return f"star {i} -> {sorted(state.stars)}"
+
+    def copy_result(self) -> str:
+        """Ctrl+C: the clipboard gets the current sample of the grid shown, at its photo's full size."""
+        state = self.state
+        if state.ctx is None or state.grid is None:
+            return "copy: nothing shown yet"
+        photo = state.ctx.doc.photo
+        self.copied = (read_image(photo) if isinstance(photo, str) else photo).shape
+        QGuiApplication.clipboard().clear()
+        self.win.copyAction.trigger()
+        return f"copy #{state.current + 1} ({self.copied[1]}x{self.copied[0]})"
 
     def unstar_from_tray(self) -> str:
         keys = sorted(self.state.stars)
@@ -577,7 +592,12 @@ class Harness:
                 rows_off = [i for i in range(n) if keep[i] and not np.array_equal(codes[i], redraw[i])]
                 assert np.all(same | pinned_like), \
                     f"codes are not {draw}'s: columns {np.flatnonzero(~(same | pinned_like))}, rows {rows_off}"
-        # 8. stars: what their sidecars record
+        # 8. a copy asked for has put the result on the clipboard, at the photo's full size
+        if self.copied is not None:
+            copied = qimage_pixels(QGuiApplication.clipboard().image())
+            assert copied.shape == self.copied, (copied.shape, self.copied)
+            self.copied = None
+        # 9. stars: what their sidecars record
         assert sorted(state.stars) == sorted(win.tray.item(r).data(0x0100) for r in range(win.tray.count()))
         if self.held is None:  # a drag render updates the cells only, marks follow the release
             marked = {i for i, code in enumerate(state.grid.codes) for s in state.stars.values()

@@ -295,12 +295,14 @@ def test_help_menu_lists_every_shortcut_and_says_what_is_loaded(qtbot, make_wind
     rows = {table.item(r, 0).text(): table.item(r, 1).text() for r in range(table.rowCount())}
     native = QKeySequence.SequenceFormat.NativeText
     with_keys = [a for a in win.menu_actions() if not a.shortcut().isEmpty()]
-    # open, model, session x2, export x3, quit, resample, distinct, star, undo, train, help
-    assert len(with_keys) == 14
+    # open, paste, model, session x2, export x3, quit, resample, distinct, star, copy, undo, train, help
+    assert len(with_keys) == 16
     for action in with_keys:
         assert rows[action.text().rstrip("…")] == action.shortcut().toString(native)
     assert rows["Resample"] == "R" and rows["Distinct results"] == "D" and rows["Export"] == QKeySequence("Ctrl+E").toString(native)
     assert rows["Quit"] == QKeySequence("Ctrl+Q").toString(native)  # StandardKey.Quit is empty offscreen
+    assert rows["Copy result (full resolution)"] == QKeySequence("Ctrl+C").toString(native)
+    assert rows["Paste image or files"] == QKeySequence("Ctrl+V").toString(native)
     for what, does in GESTURES:
         assert rows[what] == does
     assert table.rowCount() == len(with_keys) + len(GESTURES)

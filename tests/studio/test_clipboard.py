@@ -1,0 +1,258 @@
+"""Copy and paste: Ctrl+C puts the current result on the clipboard as Export writes it; Ctrl+V
+(and a drop) opens copied files, an image, or text naming files."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+from PySide6.QtCore import QMimeData, QUrl
+from PySide6.QtGui import QGuiApplication, QImage
+
+from cdvae_core.postprocess.export import export_results
+from cdvae_core.postprocess.imagefiles import read_image
+
+from cdvae_studio.clipboard import local_paths, pasted_folder, pasted_path, qimage_pixels, rgb_to_qimage
+
+
+@pytest.fixture()
+def data_home(tmp_path, monkeypatch) -> Path:
+    """The app's data folder in tmp_path (Qt reads XDG_DATA_HOME on Linux)."""
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
+    return tmp_path / "data"
+
+
+def _clipboard_rgb() -> np.ndarray:
+    image = QGuiApplication.clipboard().image()
+    assert not image.isNull()
+    return qimage_pixels(image)
+
+
+def _wait_copied(qtbot, win) -> str:
+    QGuiApplication.clipboard().clear()
+    win.copyAction.trigger()
+    qtbot.waitUntil(lambda: win.statusBar().currentMessage().startswith("Copied"), timeout=60_000)
+    return win.statusBar().currentMessage()
+
+
+def _exported(tmp_path: Path, ctx, code, noise, settings, name: str) -> np.ndarray:
+    files = export_results(ctx.predictor, ctx.doc.photo, 1, tmp_path / name, codes=code[None],
+                           noise=None if noise is None else noise[None], settings=settings)
+    return read_image(files[0])
+
+
+def test_copy_puts_the_current_result_on_the_clipboard_as_export_writes_it(qtbot, make_window, settle, tmp_path):
+    """The copied picture is the photo's full resolution (1200 px wide, not the 512 px of the
+    preview) and equal, pixel for pixel, to the exported result of the same sample: full
+    sample, then decoded at the means (Full samples off)."""
+    rng = np.random.default_rng(0)
+    photo = cv2.resize((rng.random((30, 45, 3)) * 255).astype(np.uint8), (1200, 800), interpolation=cv2.INTER_CUBIC)
+    cv2.imwrite(str(tmp_path / "wide.png"), photo)
+    win = make_window("relighting")
+    settle(win)
+    win.state.open_paths([str(tmp_path / "wide.png")])
+    qtbot.waitUntil(lambda: win.state.ctx is not None and win.state.ctx.doc.name == "wide.png", timeout=60_000)
+    settle(win)
+    state = win.state
+    assert state.ctx.doc.rgb.shape[1] == 512  # the work size: the copy must not be that
+    state.select_sample(5)
+    settle(win)
+    message = _wait_copied(qtbot, win)
+    assert message == "Copied sample #6 of wide.png (1200x800, full resolution) to the clipboard"
+    grid, ctx = state.grid, state.ctx
+    noise = grid.noise[5]
+    assert grid.lower and noise is not None and noise.size
+    expected = _exported(tmp_path, ctx, grid.codes[5], noise, grid.draw.export_settings(), "full")
+    np.testing.assert_array_equal(_clipboard_rgb(), expected)
+
+    win.lowerCheck.setChecked(False)  # Full samples off: the lower layers at their means
+    settle(win)
+    _wait_copied(qtbot, win)
+    at_means = _exported(tmp_path, ctx, state.grid.codes[5], None, state.grid.draw.export_settings(lower_layers=False),
+                         "means")
+    copied = _clipboard_rgb()
+    np.testing.assert_array_equal(copied, at_means)
+    assert not np.array_equal(copied, expected)
+
+
+def test_copy_of_a_motion_sample_is_its_arrows_over_the_frame(qtbot, make_window, settle, tmp_path):
+    win = make_window("motion")
+    settle(win)
+    state = win.state
+    _wait_copied(qtbot, win)
+    ctx, grid = state.ctx, state.grid
+    expected = _exported(tmp_path, ctx, grid.codes[0], state._grid_noise(0), grid.draw.export_settings(
+        lower_layers=state._grid_noise(0) is not None), "motion")
+    copied = _clipboard_rgb()
+    np.testing.assert_array_equal(copied, expected)
+    assert copied.shape == read_image(ctx.doc.source).shape and not np.array_equal(copied, read_image(ctx.doc.source))
+
+
+def test_copy_without_a_model_says_so(qtbot, make_window, tmp_path):
+    empty = tmp_path / "assets"
+    (empty / "models").mkdir(parents=True)
+    win = make_window("resaturation", assets=empty)
+    qtbot.waitUntil(lambda: win.centerStack.currentIndex() == 1 and win.state.is_settled(), timeout=10_000)
+    assert not win.copyAction.isEnabled() and not win.exportAction.isEnabled()
+    win.state.copy_result()  # as a shortcut racing the context would
+    assert win.banner.text() == "load a model and an image before copying a result"
+
+
+def test_a_pasted_image_opens_as_a_file_kept_in_the_data_folder(qtbot, make_window, settle, data_home):
+    """An image on the clipboard (a screenshot) is kept as a PNG in the data folder's "pasted"
+    folder, opens like any photo (caption, recent list, a session's or an export's source), and
+    a second paste in the same second gets a name of its own."""
+    win = make_window("resaturation")
+    settle(win)
+    rng = np.random.default_rng(1)
+    first = (rng.random((90, 120, 3)) * 255).astype(np.uint8)
+    QGuiApplication.clipboard().setImage(rgb_to_qimage(first))
+    win.pasteAction.trigger()
+    qtbot.waitUntil(lambda: win.state.ctx.doc.name.startswith("pasted-"), timeout=30_000)
+    settle(win)
+    path = Path(win.state.image_path)
+    assert path.parent == pasted_folder() and path.suffix == ".png" and path.is_relative_to(data_home)
+    np.testing.assert_array_equal(read_image(path), first)
+    np.testing.assert_array_equal(win.state.ctx.doc.rgb, first)
+    assert win.imagePanel.caption.text() == f"{path.name} · 120x90"  # opaque: no "alpha composited" note
+    assert win.windowTitle() == f"{path.name} — CDVAE Studio"
+    assert win.settings.value("recentFiles")[0] == str(path)
+    assert not str(win.settings.value("lastFolder", "")).endswith("pasted")  # Open starts elsewhere
+
+    second = 255 - first
+    QGuiApplication.clipboard().setImage(rgb_to_qimage(second))
+    win.pasteAction.trigger()
+    qtbot.waitUntil(lambda: win.state.image_path != str(path), timeout=30_000)
+    settle(win)
+    np.testing.assert_array_equal(win.state.ctx.doc.rgb, second)
+    np.testing.assert_array_equal(read_image(path), first)  # the first file is still the first image
+    assert len(list(path.parent.glob("pasted-*.png"))) == 2
+
+
+def test_a_pasted_image_with_transparency_opens_as_a_transparent_file_does(qtbot, make_window, settle, data_home,
+                                                                             tmp_path):
+    win = make_window("resaturation")
+    settle(win)
+    rgba = np.zeros((64, 80, 4), np.uint8)
+    rgba[..., 0], rgba[..., 3] = 200, 255
+    rgba[:32, :, 3] = 0  # the top half transparent
+    image = QImage(rgba.data, 80, 64, 320, QImage.Format.Format_RGBA8888).copy()
+    QGuiApplication.clipboard().setImage(image)
+    win.pasteAction.trigger()
+    qtbot.waitUntil(lambda: win.state.ctx.doc.name.startswith("pasted-"), timeout=30_000)
+    settle(win)
+    assert "alpha channel composited over white" in win.imagePanel.caption.text()
+    rgb = win.state.ctx.doc.rgb
+    assert (rgb[:32] == 255).all() and (rgb[32:] == (200, 0, 0)).all()
+
+
+def test_paste_opens_files_copied_or_named_and_says_when_there_is_nothing(qtbot, make_window, settle, tmp_path):
+    """Files copied in a file manager (URLs) and text naming files open as a drop does; other text
+    gets a message and changes nothing."""
+    photos = []
+    for i, name in enumerate(("a b.png", "c.png")):
+        cv2.imwrite(str(tmp_path / name), np.full((40, 50, 3), 60 * (i + 1), np.uint8))
+        photos.append(tmp_path / name)
+    win = make_window("resaturation")
+    settle(win)
+    clipboard = QGuiApplication.clipboard()
+
+    mime = QMimeData()
+    mime.setUrls([QUrl.fromLocalFile(str(p)) for p in photos])
+    clipboard.setMimeData(mime)
+    win.pasteAction.trigger()
+    qtbot.waitUntil(lambda: win.state.image_path == str(photos[0]), timeout=30_000)
+    settle(win)
+    assert str(photos[1]) in win.settings.value("recentFiles")
+
+    clipboard.setText(f"  {photos[1]}\n")  # a path copied from a terminal
+    win.pasteAction.trigger()
+    qtbot.waitUntil(lambda: win.state.image_path == str(photos[1]), timeout=30_000)
+    settle(win)
+
+    clipboard.setText("a sentence, not a file")
+    win.pasteAction.trigger()
+    assert win.banner.text().startswith("The clipboard holds no image and names no file to open")
+    assert win.state.image_path == str(photos[1])
+
+
+def test_clipboard_text_names_files_only_when_every_line_does(tmp_path):
+    (tmp_path / "x.png").write_bytes(b"")
+    mime = QMimeData()
+    for text, expected in (
+        (f"{tmp_path / 'x.png'}", [str(tmp_path / "x.png")]),
+        (f"{QUrl.fromLocalFile(str(tmp_path / 'x.png')).toString()}\r\n{tmp_path}", [str(tmp_path / "x.png"), str(tmp_path)]),
+        (f"{tmp_path / 'x.png'}\n{tmp_path / 'missing.png'}", []),  # one line is no file: it is text
+        ("", []),
+    ):
+        mime.setText(text)
+        assert local_paths(mime) == expected, text
+
+
+def test_pasted_names_skip_existing_and_taken_ones(tmp_path, monkeypatch):
+    """Two pastes in one second: the second's name is not the first's, whether the first's file is
+    written yet (it exists) or still on its way (taken)."""
+    import time
+
+    monkeypatch.setattr(time, "strftime", lambda fmt: "pasted-20261128-031502")
+    first = pasted_path(tmp_path)
+    assert first == tmp_path / "pasted-20261128-031502.png"
+    first.write_bytes(b"x")
+    second = pasted_path(tmp_path)
+    assert second.name == "pasted-20261128-031502-2.png"
+    assert pasted_path(tmp_path, taken={second}).name == "pasted-20261128-031502-3.png"
+
+
+def test_an_image_dropped_from_a_browser_opens(qtbot, make_window, settle, data_home):
+    """A browser's drag carries the picture (and a web URL, which is no local file)."""
+    win = make_window("resaturation")
+    settle(win)
+    picture = np.zeros((60, 60, 3), np.uint8)
+    picture[:, 30:] = (0, 90, 250)
+    mime = QMimeData()
+    mime.setImageData(rgb_to_qimage(picture))
+    mime.setUrls([QUrl("https://example.org/picture.png")])
+    assert win.open_mime(mime)
+    qtbot.waitUntil(lambda: win.state.ctx.doc.name.startswith("pasted-"), timeout=30_000)
+    settle(win)
+    np.testing.assert_array_equal(win.state.ctx.doc.rgb, picture)
+    assert not win.open_mime(QMimeData())  # nothing to open: the drop is refused
+
+
+def test_the_nearest_neighbour_baseline_copies_its_result_but_exports_none(qtbot, make_window, settle, studio_assets,
+                                                                          tmp_path):
+    """The baseline's sample is its ranked neighbour's x_g on the photo: Copy gives it at full
+    resolution (no detail map: it has no encoder, as its preview). Export refuses it for every
+    choice, the batch included (which failed with an AttributeError on the photo's own code)."""
+    from cdvae_core.postprocess.render import get_renderer
+    from cdvae_studio.export_dialog import NO_BASELINE_EXPORT
+
+    win = make_window("resaturation")
+    settle(win)
+    win.state.open_model(str(studio_assets / "pairs" / "synthetic.npz"))
+    settle(win)
+    state = win.state
+    assert win.tieCombo.currentText().startswith("Nearest neighbour")
+    state.select_sample(2)
+    settle(win)
+    _wait_copied(qtbot, win)
+    ctx = state.ctx
+    photo = read_image(ctx.doc.source)
+    neighbour = ctx.cond.samples[2]  # rank 2: the third nearest training pair's x_g
+    expected = get_renderer(ctx.task, photo).render(neighbour[None])[0]
+    np.testing.assert_array_equal(_clipboard_rgb(), expected)
+
+    (tmp_path / "photos").mkdir()
+    cv2.imwrite(str(tmp_path / "photos" / "p.png"), np.full((40, 40, 3), 90, np.uint8))
+    win.open_export_dialog()
+    dlg = win.export_dialog
+    dlg.folder.edit.setText(str(tmp_path / "out"))
+    dlg.batch_folder.edit.setText(str(tmp_path / "photos"))
+    for what in (1, 2, 3):  # current, grid, batch
+        dlg.what.setCurrentIndex(what)
+        dlg.status.setText("")
+        dlg.start()
+        assert dlg.status.text() == NO_BASELINE_EXPORT and dlg.runner is None, what
+    assert not (tmp_path / "out").exists()
