@@ -46,8 +46,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--screenshot", metavar="PNG", help="render the window once everything has loaded, "
                         "write it to PNG and exit")
     parser.add_argument("--session", help="reopen a saved session JSON")
-    parser.add_argument("--size", default=(1560, 960), type=window_size, metavar="WxH",
-                        help=f"window size WxH, each side up to {MAX_WINDOW_SIDE} px (default 1560x960)")
+    parser.add_argument("--size", type=window_size, metavar="WxH",
+                        help=f"window size WxH, each side up to {MAX_WINDOW_SIDE} px (default: the size the window "
+                             "had when it was last closed; at first 1560x960, or less where the screen is smaller; "
+                             "a screenshot's 1560x960)")
     parser.add_argument("--settings", help="settings file (INI); default: the user's Qt settings")
     parser.add_argument("--version", action=VersionAction, describe=_versions,
                         help="print the version (and Python's, torch's, Qt's and pyqtgraph's) and exit")
@@ -200,7 +202,10 @@ def main(argv: list[str] | None = None) -> int:
         settings = QSettings(os.path.join(tempfile.mkdtemp(prefix="cdvae-shot-"), "s.ini"), QSettings.Format.IniFormat)
     window = MainWindow(settings=settings, task=args.task)
     freeze_when_settled(window)
-    window.resize(*args.size)
+    if args.size:
+        window.resize(*args.size)
+    elif not args.screenshot:  # a screenshot keeps the default size on every machine
+        window.fit_first_size()  # the size it was closed at came back with its settings; at first, fit the screen
     if args.model:
         window.state.open_model(args.model)
     if args.images:

@@ -72,6 +72,7 @@ class MainWindow(QMainWindow):
 
     settled = Signal()
     JOB_NAMES = {"train": "Training", "export": "Export"}  # the dialogs whose runs the status bar shows
+    DEFAULT_SIZE = (1560, 960)  # px: the first start's size where the screen has room (fit_first_size), and screenshots'
 
     def __init__(self, catalog: ModelCatalog | None = None, settings: QSettings | None = None,
                  task: str | None = None) -> None:
@@ -230,7 +231,7 @@ class MainWindow(QMainWindow):
         rule.setFrameShadow(QFrame.Shadow.Sunken)
         self.statusBar().addPermanentWidget(rule)
         self.statusBar().addPermanentWidget(self.timingLabel)
-        self.resize(1560, 960)
+        self.resize(*self.DEFAULT_SIZE)
 
     def _build_actions(self) -> None:
         def act(text: str, shortcut, slot, toolbar: bool = False) -> QAction:
@@ -546,8 +547,8 @@ class MainWindow(QMainWindow):
     # settings and exit -----------------------------------------------------------------------
     def _restore_settings(self) -> None:
         geometry = self.settings.value("geometry")
-        if isinstance(geometry, QByteArray) and not geometry.isEmpty():
-            self.restoreGeometry(geometry)
+        self.geometry_restored = isinstance(geometry, QByteArray) and not geometry.isEmpty() \
+            and self.restoreGeometry(geometry)
         for key, splitter in (("splitter", self.splitter), ("rightSplitter", self.right_splitter)):
             sizes = self.settings.value(key)
             if isinstance(sizes, QByteArray) and not sizes.isEmpty():
@@ -557,6 +558,20 @@ class MainWindow(QMainWindow):
                 self.catalog.add_model_dir(path, kind="trained")
             except ValueError:
                 continue  # a model dir deleted since: forget it silently
+
+    def fit_first_size(self) -> None:
+        """With no size saved (a first start): DEFAULT_SIZE, shrunk to 95% of the screen's free
+        area where that is smaller (a 1280x800 laptop at 2x scaling showed the window's right
+        and bottom off the screen), and centred there. The app used to resize every start to
+        1560x960, over the size the window was closed at."""
+        if self.geometry_restored:
+            return
+        screen = self.screen().availableGeometry()
+        width = min(self.DEFAULT_SIZE[0], int(screen.width() * 0.95))
+        height = min(self.DEFAULT_SIZE[1], int(screen.height() * 0.95))
+        self.resize(width, height)  # no smaller than the layout needs (about 900x600)
+        self.move(screen.x() + max(0, (screen.width() - self.width()) // 2),
+                  screen.y() + max(0, (screen.height() - self.height()) // 2))
 
     def save_settings(self) -> None:
         self.settings.setValue("geometry", self.saveGeometry())

@@ -465,7 +465,7 @@ def test_a_window_size_is_checked_before_anything_starts(capsys):
     screenshot of whatever size Qt chose, and 100000x100000 ran past two minutes and was killed."""
     from cdvae_studio.app import MAX_WINDOW_SIDE, main, parse_args
 
-    assert parse_args([]).size == (1560, 960) and parse_args(["--size", "1200X800"]).size == (1200, 800)
+    assert parse_args([]).size is None and parse_args(["--size", "1200X800"]).size == (1200, 800)
     assert parse_args(["--size", f"1x{MAX_WINDOW_SIDE}"]).size == (1, MAX_WINDOW_SIDE)
     for text, why in (("abc", "must look like 1560x960, got 'abc'"), ("1200x", "must look like 1560x960"),
                       ("0x0", f"each side must lie in 1..{MAX_WINDOW_SIDE} px, got '0x0'"),
@@ -549,9 +549,26 @@ def test_ctrl_c_in_the_terminal_closes_the_studio_as_quit_does(studio_assets, tm
     settings. Both now close it as Quit does: settings saved, exit status 128 + the signal."""
     import signal
 
-    env = dict(os.environ, QT_QPA_PLATFORM="offscreen", CDVAE_STUDIO_ASSETS=str(studio_assets))
     settings = tmp_path / "s.ini"
-    studio = subprocess.Popen([sys.executable, "-m", "cdvae_studio.app", "--settings", str(settings), "--size", "900x600"],
+    studio, stderr = _run_studio_until_interrupted(studio_assets, settings, "--size", "760x560")  # fits offscreen
+    assert studio.returncode == 128 + signal.SIGINT, stderr
+    assert "Traceback" not in stderr and "KeyboardInterrupt" not in stderr, stderr
+    assert "geometry=" in settings.read_text()  # saved on the way out, as on Quit
+    closed_at = _saved_size(settings)
+    assert closed_at[1] == 560  # (the width is at least the layout's, about 800 px)
+    # started again without --size: the size it was closed at (every start resized it to 1560x960)
+    studio, stderr = _run_studio_until_interrupted(studio_assets, settings)
+    assert studio.returncode == 128 + signal.SIGINT, stderr
+    assert _saved_size(settings) == closed_at
+
+
+def _run_studio_until_interrupted(assets, settings, *args: str) -> tuple[subprocess.Popen, str]:
+    """Start cdvae-studio offscreen on ``assets`` and ``settings``, send Ctrl+C once its window is up;
+    (the ended process, its stderr)."""
+    import signal
+
+    env = dict(os.environ, QT_QPA_PLATFORM="offscreen", CDVAE_STUDIO_ASSETS=str(assets))
+    studio = subprocess.Popen([sys.executable, "-m", "cdvae_studio.app", "--settings", str(settings), *args],
                               env=env, stderr=subprocess.PIPE, text=True)
     try:
         deadline = time.monotonic() + 120
@@ -564,9 +581,39 @@ def test_ctrl_c_in_the_terminal_closes_the_studio_as_quit_does(studio_assets, tm
     finally:
         if studio.poll() is None:
             studio.kill()
-    assert studio.returncode == 128 + signal.SIGINT, stderr
-    assert "Traceback" not in stderr and "KeyboardInterrupt" not in stderr, stderr
-    assert "geometry=" in settings.read_text()  # saved on the way out, as on Quit
+    return studio, stderr
+
+
+def _saved_size(settings) -> tuple[int, int]:
+    """The window size a settings file's geometry restores."""
+    from PySide6.QtCore import QSettings
+    from PySide6.QtWidgets import QWidget
+
+    widget = QWidget()
+    assert widget.restoreGeometry(QSettings(str(settings), QSettings.Format.IniFormat).value("geometry"))
+    return widget.width(), widget.height()
+
+
+def test_a_first_start_fits_the_window_to_a_smaller_screen(make_window, tmp_path):
+    """No size saved: 1560x960, or 95% of the screen's free area where that is less (a 1280x800
+    laptop at 2x scaling showed the window's right and bottom off the screen), centred; a
+    size saved is kept."""
+    from PySide6.QtCore import QSettings
+
+    win = make_window("resaturation")
+    screen = win.screen().availableGeometry()  # offscreen: 800x800
+    assert screen.width() < 1560 and win.size().toTuple() == (1560, 960)
+    win.fit_first_size()
+    least = win.minimumSizeHint()  # what the layout needs: Qt keeps the window at least that
+    assert win.size().toTuple() == (max(least.width(), min(1560, int(screen.width() * 0.95))),
+                                    max(least.height(), min(960, int(screen.height() * 0.95))))
+    assert win.height() < 960 and win.x() >= screen.x() and win.y() >= screen.y()
+    win.resize(least.width(), 500)
+    win.save_settings()
+    again = make_window("resaturation", settings=QSettings(win.settings.fileName(), QSettings.Format.IniFormat))
+    assert again.geometry_restored
+    again.fit_first_size()
+    assert again.size().toTuple() == (least.width(), 500)
 
 
 def test_a_stop_signal_closes_the_window_without_the_training_question(qtbot, make_window, settle, monkeypatch):
