@@ -46,7 +46,7 @@ from .state import StudioState
 from .widgets.code_sliders import CodeSliders
 from .widgets.flow_view import FlowView
 from .widgets.lpp_scatter import LppScatter
-from .widgets.panels import ImagePane, ImagePanel, MessageBanner, ModelCombo, StarTray, TruthView
+from .widgets.panels import ComparePane, ImagePane, ImagePanel, MessageBanner, ModelCombo, StarTray, TruthView
 from .widgets.sample_grid import SampleGrid
 
 # The model combo's text field in characters: at its widest (the toolbar never moves as models
@@ -187,7 +187,7 @@ class MainWindow(QMainWindow):
 
         self.views = QTabWidget()
         self.views.setObjectName("viewTabs")
-        self.preview = ImagePane()
+        self.preview = ComparePane()
         self.preview.setObjectName("previewPane")
         self.spread = ImagePane()
         self.spread.setObjectName("spreadPane")

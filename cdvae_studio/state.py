@@ -711,6 +711,7 @@ class StudioState(ActionsMixin, QObject):
         redraw = self._draws != self._context_draws  # a seed, temperature or component asked since
         self._enable_model_controls(True)
         w.setWindowTitle(f"{ctx.doc.title} — CDVAE Studio")  # the taskbar and window switcher name the photo
+        w.preview.set_photo(ctx.doc.rgb)  # held down, the Preview shows it in place of the result
         # the session this context was asked for (request_context), unless a newer one replaced it;
         # it used to be whichever session waited when any context landed: one for the old image
         # (or the old model) used it up, and one whose image failed left it to a later, unrelated one

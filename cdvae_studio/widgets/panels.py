@@ -160,6 +160,56 @@ class ImagePane(pg.GraphicsLayoutWidget):
         return self.item.image
 
 
+class ComparePane(ImagePane):
+    """The Preview: the current result; held down with the left button, the photo it was made
+    from, in its place (before / after without moving the eyes to the Photo pane, which is
+    smaller and far away). ``image()`` is always the result."""
+
+    HINT = "Press and hold to see the photo itself in place of the result"
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self._result: np.ndarray | None = None
+        self._photo: np.ndarray | None = None
+        self.comparing = False  # the photo is shown while the button is down
+        self.setToolTip(self.HINT)
+        self.label = pg.TextItem("photo", color="w", fill=pg.mkBrush(0, 0, 0, 160), anchor=(0, 0))
+        self.label.setZValue(10)
+        self.label.hide()
+        self.view.addItem(self.label, ignoreBounds=True)
+
+    def set_image(self, rgb: np.ndarray | None) -> None:
+        self._result = rgb
+        if not self.comparing:
+            super().set_image(rgb)
+
+    def set_photo(self, rgb: np.ndarray | None) -> None:
+        """The photo the results are made from (H, W, 3) uint8, at the preview's size."""
+        self._photo = rgb
+        if self.comparing:
+            self._show(True)
+
+    def image(self) -> np.ndarray | None:
+        return self._result
+
+    def _show(self, photo: bool) -> None:
+        shown = self._photo if photo and self._photo is not None else self._result
+        super().set_image(shown)
+        self.label.setVisible(photo and self._photo is not None)
+
+    def mousePressEvent(self, event) -> None:  # noqa: N802 - Qt override
+        if event.button() == Qt.MouseButton.LeftButton and self._photo is not None and self._result is not None:
+            self.comparing = True
+            self._show(True)
+        event.accept()
+
+    def mouseReleaseEvent(self, event) -> None:  # noqa: N802 - Qt override
+        if event.button() == Qt.MouseButton.LeftButton and self.comparing:
+            self.comparing = False
+            self._show(False)
+        event.accept()
+
+
 class ImagePanel(QWidget):
     """The current photo and its x_c layer, plus a gallery of built-in photos and recent files.
 

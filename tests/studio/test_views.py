@@ -112,6 +112,34 @@ def test_truth_view_encoded_sample_best_error_and_split_flicker(qtbot, make_wind
     np.testing.assert_array_equal(truth.split_pane.image(), shown)
 
 
+@pytest.mark.parametrize("task", ["relighting", "motion"])
+def test_preview_held_down_shows_the_photo_in_place_of_the_result(qtbot, make_window, settle, task):
+    """Before / after in place: the left button held on the Preview shows the photo the result is
+    made of, with a "photo" label; let go, the result again, and the newest one where a render
+    landed meanwhile. The pane's image() is the result throughout."""
+    win = make_window(task)
+    settle(win)
+    pane, doc = win.preview, win.state.ctx.doc
+    result = pane.image().copy()
+    assert not np.array_equal(result, doc.rgb) and pane.toolTip() == pane.HINT
+    qtbot.mousePress(pane.viewport(), Qt.MouseButton.LeftButton)
+    assert pane.comparing and pane.label.isVisible()
+    np.testing.assert_array_equal(pane.item.image, doc.rgb)
+    np.testing.assert_array_equal(pane.image(), result)
+    win.state.select_sample(5)  # a new result lands while the button is down: shown once released
+    settle(win)
+    np.testing.assert_array_equal(pane.item.image, doc.rgb)
+    newer = pane.image().copy()
+    assert not np.array_equal(newer, result)
+    qtbot.mouseRelease(pane.viewport(), Qt.MouseButton.LeftButton)
+    assert not pane.comparing and not pane.label.isVisible()
+    np.testing.assert_array_equal(pane.item.image, newer)
+    qtbot.mousePress(pane.viewport(), Qt.MouseButton.RightButton)  # only the left button compares
+    assert not pane.comparing
+    np.testing.assert_array_equal(pane.item.image, newer)
+
+
+
 # 2. drift badges --------------------------------------------------------------------------------
 @pytest.mark.parametrize("task", ["resaturation", "relighting"])
 def test_drift_badges_are_the_library_tie_drift(qtbot, make_window, settle, monkeypatch, task):
