@@ -266,6 +266,8 @@ class MainWindow(QMainWindow):
                                        "the samples, each cell is its group's most central sample, and its badge "
                                        "says what share of the samples the group holds (largest first).</p>")
         self.undoAction = act("Undo slider move", QKeySequence.StandardKey.Undo, lambda: self.state.undo())
+        self.redoAction = act("Redo slider move", QKeySequence.StandardKey.Redo, lambda: self.state.redo())
+        self.redoAction.setShortcuts(QKeySequence.StandardKey.Redo)  # Ctrl+Shift+Z and, where usual, Ctrl+Y
         self.starAction = act("Star current sample", "S", lambda: self.state.toggle_star(self.state.current))
         self.copyAction = act("Copy result (full resolution)", QKeySequence.StandardKey.Copy, lambda: self.state.copy_result())
         self.copyAction.setObjectName("copyAction")
@@ -297,7 +299,8 @@ class MainWindow(QMainWindow):
         file_menu.addAction(self.quitAction)
         samples = bar.addMenu("&Samples")
         samples.setToolTipsVisible(True)  # Distinct results says what its badges mean
-        for a in (self.resampleAction, self.distinctAction, self.starAction, self.copyAction, self.undoAction):
+        for a in (self.resampleAction, self.distinctAction, self.starAction, self.copyAction, self.undoAction,
+                  self.redoAction):
             samples.addAction(a)
         bar.addMenu("&Model").addAction(self.trainAction)
         help_menu = bar.addMenu("&Help")

@@ -104,6 +104,7 @@ class StudioState(ActionsMixin, QObject):
         self.stars: dict[int, Star] = {}
         self._star_ids = 0
         self.undo_stack: list[tuple[np.ndarray, np.ndarray, np.ndarray, int, Draw]] = []
+        self.redo_stack: list[tuple[np.ndarray, np.ndarray, np.ndarray, int, Draw]] = []  # what undo undid
         self._last_edit = 0.0
         self.last_grid_s = 0.0
         self._draw_pending = False
@@ -737,6 +738,7 @@ class StudioState(ActionsMixin, QObject):
         self.pinned = np.zeros(p.code_dim, bool)
         self.current = 0
         self.undo_stack.clear()
+        self.redo_stack.clear()
         if restore is not None:
             self.pinned[[i for i in restore.pinned if i < p.code_dim]] = True
             self.current = min(max(restore.current, 0), len(self.codes) - 1)
@@ -776,6 +778,7 @@ class StudioState(ActionsMixin, QObject):
         if self._draw_pending or grid.codes.shape != self.codes.shape:
             # codes drawn in the worker (resample, seed, MDN component): the grid's codes become ours
             self._draw_pending = False
+            self.redo_stack.clear()  # a new draw, as an edit, ends what redo could go back to
             self.codes = grid.codes.copy()
             self.drawn = _drawn(grid)
             self._take_noise(grid)

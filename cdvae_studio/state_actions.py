@@ -75,12 +75,19 @@ class ActionsMixin:
         self.lower = bool(on)
         self.request_grid()
 
+    def _snapshot(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, int, Draw]:
+        """An undo or redo step: the codes, noise, pins and current sample, and how the codes were
+        drawn (seed, temperature, component: a step may predate a redraw)."""
+        return self.codes.copy(), self.noise.copy(), self.pinned.copy(), self.current, self.codes_draw
+
     def _push_undo(self) -> None:
+        """An edit starts (slider, reset, randomise): a new undo step unless the last edit was
+        within UNDO_GAP_S; what was undone can no longer be redone."""
         now = time.perf_counter()
         if now - self._last_edit > UNDO_GAP_S:
-            self.undo_stack.append((self.codes.copy(), self.noise.copy(), self.pinned.copy(), self.current,
-                                    self.codes_draw))
+            self.undo_stack.append(self._snapshot())
             del self.undo_stack[:-100]
+        self.redo_stack.clear()
         self._last_edit = now
 
     def edit_code(self, index: int, value: float) -> None:
@@ -142,11 +149,21 @@ class ActionsMixin:
         self.request_grid()
 
     def undo(self) -> None:
-        if not self.undo_stack:
+        self._step(self.undo_stack, self.redo_stack)
+
+    def redo(self) -> None:
+        """Back to the state the last undo left (until the next edit or draw)."""
+        self._step(self.redo_stack, self.undo_stack)
+
+    def _step(self, source: list, target: list) -> None:
+        """Undo (source: the undo steps) or redo: the shown state goes onto ``target``, and the
+        newest step of ``source`` is shown."""
+        if not source:
             return
         self._drop_draw()
+        target.append(self._snapshot())
         # how the codes were drawn too (seed, temperature, component): the step may predate a redraw
-        self.codes, self.noise, self.pinned, self.current, self.codes_draw = self.undo_stack.pop()
+        self.codes, self.noise, self.pinned, self.current, self.codes_draw = source.pop()
         self._last_edit = 0.0
         self.request_grid()
 

@@ -87,6 +87,65 @@ def test_reset_and_randomise_buttons(qtbot, make_window, settle):
     np.testing.assert_array_equal(state.noise, state.drawn_noise)
 
 
+def test_redo_goes_back_to_what_undo_undid_until_the_next_edit_or_draw(qtbot, make_window, settle):
+    """Undo steps back through slider moves, reset and randomise; redo walks forward again, each
+    step as it was (codes, noise, pins, current sample, draw); a new edit or a new draw ends the
+    way forward, as in any editor."""
+    win = make_window("relighting")
+    settle(win)
+    state, sliders = win.state, win.codeSliders
+
+    def shown():
+        return state.codes.copy(), state.noise.copy(), state.pinned.copy(), state.current, state.codes_draw
+
+    def same(a, b) -> bool:
+        return all(np.array_equal(x, y) if isinstance(x, np.ndarray) else x == y for x, y in zip(a, b))
+
+    steps = [shown()]
+    sliders.findChild(QSlider, "codeSlider1").setValue(250)
+    state.select_sample(4)  # not an edit: the step the next edit starts from holds it
+    settle(win)
+    steps.append(shown())
+    state._last_edit = 0.0  # the next edit is a step of its own (as after UNDO_GAP_S)
+    sliders.random_all_button.click()
+    settle(win)
+    steps.append(shown())
+    assert not same(steps[1], steps[2]) and not same(steps[0], steps[1])
+    win.undoAction.trigger()
+    win.undoAction.trigger()
+    settle(win)
+    assert same(shown(), steps[0])
+    win.redoAction.trigger()
+    settle(win)
+    assert same(shown(), steps[1])
+    win.redoAction.trigger()
+    settle(win)
+    assert same(shown(), steps[2])
+    win.redoAction.trigger()  # nothing left to redo
+    settle(win)
+    assert same(shown(), steps[2])
+    np.testing.assert_allclose(state.grid.xg, state.ctx.predictor.decode(state.ctx.cond, state.codes, state.noise),
+                               atol=1e-5)
+
+    win.undoAction.trigger()
+    settle(win)
+    sliders.findChild(QSlider, "codeSlider3").setValue(-120)  # a new edit: no way forward
+    settle(win)
+    after_edit = shown()
+    win.redoAction.trigger()
+    settle(win)
+    assert same(shown(), after_edit)
+    win.undoAction.trigger()
+    settle(win)
+    assert same(shown(), steps[1])
+    win.resampleAction.trigger()  # a new draw ends it too
+    settle(win)
+    drawn = shown()
+    win.redoAction.trigger()
+    settle(win)
+    assert same(shown(), drawn) and not state.redo_stack
+
+
 def ctx_noise_dim(state) -> int:
     return state.ctx.predictor.noise_dim
 

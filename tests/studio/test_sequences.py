@@ -191,7 +191,7 @@ class Harness:
             (2, self.change_seed), (2, self.change_temperature), (2, self.toggle_lower), (1, self.toggle_lock),
             (2, self.toggle_distinct), (1, self.toggle_play),
             (8, self.move_slider), (3, self.press_slider), (3, self.release_slider), (4, self.undo),
-            (2, self.reset), (3, self.randomise), (4, self.select), (4, self.star), (1, self.unstar_from_tray),
+            (2, self.redo), (2, self.reset), (3, self.randomise), (4, self.select), (4, self.star), (1, self.unstar_from_tray),
             (3, self.open_image), (3, self.choose_frame), (2, self.preview_frame), (1, self.open_example), (2, self.session_roundtrip), (2, self.toggle_sweeps),
             (1, self.open_model), (1, self.copy_result),
         ]
@@ -321,6 +321,10 @@ class Harness:
     def undo(self) -> str:
         self.win.undoAction.trigger()
         return "undo"
+
+    def redo(self) -> str:
+        self.win.redoAction.trigger()
+        return "redo"
 
     def reset(self) -> str:
         self.win.codeSliders.reset_button.click()

@@ -594,6 +594,18 @@ def test_keyboard_shortcuts(qtbot, make_window, settle):
     np.testing.assert_array_equal(state.codes, before)
     np.testing.assert_array_equal(win.sampleGrid.cell_images(), cells)
 
+    # Ctrl+Shift+Z (and Ctrl+Y where that is the platform's): redo it, once
+    assert QKeySequence("Ctrl+Shift+Z") in win.redoAction.shortcuts()
+    moved = before.copy()
+    moved[:, 2] = 3.33
+    qtbot.keyClick(win, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.ShiftModifier)
+    settle(win)
+    np.testing.assert_array_equal(state.codes, moved)
+    assert state.pinned[2]
+    qtbot.keyClick(win, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.ShiftModifier)
+    settle(win)
+    np.testing.assert_array_equal(state.codes, moved)  # nothing more to redo
+
     # Ctrl+E: the export dialog
     assert win.export_dialog is None
     qtbot.keyClick(win, Qt.Key.Key_E, Qt.KeyboardModifier.ControlModifier)

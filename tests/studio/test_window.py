@@ -295,8 +295,8 @@ def test_help_menu_lists_every_shortcut_and_says_what_is_loaded(qtbot, make_wind
     rows = {table.item(r, 0).text(): table.item(r, 1).text() for r in range(table.rowCount())}
     native = QKeySequence.SequenceFormat.NativeText
     with_keys = [a for a in win.menu_actions() if not a.shortcut().isEmpty()]
-    # open, paste, model, session x2, export x3, quit, resample, distinct, star, copy, undo, train, help
-    assert len(with_keys) == 16
+    # open, paste, model, session x2, export x3, quit, resample, distinct, star, copy, undo, redo, train, help
+    assert len(with_keys) == 17
     for action in with_keys:
         assert rows[action.text().rstrip("…")] == action.shortcut().toString(native)
     assert rows["Resample"] == "R" and rows["Distinct results"] == "D" and rows["Export"] == QKeySequence("Ctrl+E").toString(native)
