@@ -111,6 +111,8 @@ class MainWindow(QMainWindow):
         self.taskCombo = QComboBox()
         self.taskCombo.setObjectName("taskCombo")
         self.taskCombo.addItems(list(TASKS))
+        self.taskCombo.setToolTip("What the model predicts from the photo: relighting (its light), resaturation "
+                                  "(its colours) or motion (how the frame moves over the next second)")
         self.tieCombo = ModelCombo(MODEL_CHARS[0])
         self.tieCombo.setObjectName("tieCombo")
         self.resampleButton = QPushButton("Resample")
@@ -119,6 +121,7 @@ class MainWindow(QMainWindow):
         self.seedSpin = QSpinBox()
         self.seedSpin.setObjectName("seedSpin")
         self.seedSpin.setRange(0, MAX_SEED)
+        self.seedSpin.setToolTip("The seed the grid is drawn from: the same seed, model and photo give the same samples")
         self.temperatureSpin = QDoubleSpinBox()
         self.temperatureSpin.setObjectName("temperatureSpin")
         self.temperatureSpin.setRange(0.0, MAX_TEMPERATURE)

@@ -62,9 +62,13 @@ class CodeSliders(QWidget):
 
         buttons = QHBoxLayout()
         self.reset_button = QPushButton("Reset")
-        self.reset_button.setToolTip("Back to the code of the current sample")
+        # it said "back to the code of the current sample": Reset is the grid as drawn, every pin freed
+        self.reset_button.setToolTip("Back to the grid as the model drew it: every pinned component free again "
+                                     "(Ctrl+Z undoes it)")
         self.random_untied_button = QPushButton("Randomise untied")
         self.random_all_button = QPushButton("Randomise all")
+        self.random_all_button.setToolTip("New values for all of the current sample's components, and a new draw "
+                                          "of its lower layers (pinned components keep theirs)")
         for b in (self.reset_button, self.random_untied_button, self.random_all_button):
             buttons.addWidget(b)
         self.reset_button.clicked.connect(self.resetRequested)
@@ -147,7 +151,7 @@ class CodeSliders(QWidget):
         self._rows_layout.addStretch(1)
         self.random_untied_button.setEnabled(code_dim > tied_dims)
         self.random_untied_button.setToolTip(
-            "New values for the current sample's untied components" if code_dim > tied_dims else
+            "New values for the current sample's untied components (pinned ones keep theirs)" if code_dim > tied_dims else
             "Nothing to randomise: every component of this model's code follows the image (an MDN tie "
             "conditions all of z_g)")
 
