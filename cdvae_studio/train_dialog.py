@@ -89,9 +89,11 @@ def models_root() -> Path:
 
 
 def default_out_dir(task: str) -> str:
-    """A new folder under models_root() for a run of ``task`` (never one that already exists)."""
+    """A new folder under models_root() for a run of ``task`` (never one that already exists),
+    named by the local date and time: "resaturation-2026-11-28-0419", as the Model list shows it
+    ("Gauss (trained here · resaturation-2026-11-28-0419)"; it was the Unix time, 1795839679)."""
     root = models_root()
-    stamp = int(time.time())
+    stamp = time.strftime("%Y-%m-%d-%H%M")
     out, n = root / f"{task}-{stamp}", 1
     while out.exists():
         n += 1

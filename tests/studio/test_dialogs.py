@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import numpy as np
@@ -269,6 +270,7 @@ def test_train_form_proposes_a_folder_that_outlives_a_reboot(qtbot, tmp_path, mo
     assert proposed.is_relative_to(tmp_path / "data")  # the data folder, not gettempdir()/cdvae-models
     (td.models_root() / proposed.name).mkdir(parents=True)  # taken: the next proposal is another folder
     assert td.default_out_dir("motion") != str(proposed)
+    assert re.fullmatch(r"motion-\d{4}-\d\d-\d\d-\d{4}", proposed.name)  # a date a person reads, not Unix time
 
 
 def test_train_form_proposes_each_tasks_item_count_and_keeps_the_users(qtbot, tmp_path, monkeypatch):
