@@ -230,8 +230,11 @@ class ExportDialog(JobDialog):
         self.batch_n.setEnabled(batch)
         stars = len(self.items.get("stars", []))
         grid = self.items.get("grid")
-        counts = {0: f"{stars} starred sample(s)", 1: "the current sample",
-                  2: f"{0 if grid is None else len(grid.codes)} samples of the grid",
+        ctx = self.items.get("ctx")
+        photo = "" if ctx is None else f" of {ctx.doc.title}"  # which sample of what: it read "the current sample"
+        counts = {0: f"{stars} starred sample(s)",
+                  1: "the current sample" if grid is None else f"sample #{self.items.get('current', 0) + 1}{photo}",
+                  2: f"{0 if grid is None else len(grid.codes)} samples of the grid{photo}",
                   3: f"{self.batch_n.value()} result(s) for every image or video of a folder, with the current model"
                      + ("" if self.items.get("component") is None
                         else f", MDN component {self.items['component']}")

@@ -430,6 +430,7 @@ class MainWindow(QMainWindow):
             # the dialog is modeless: stars and grids that change while it is open must reach it
             self.state.starsChanged.connect(self._refresh_export)
             self.state.gridApplied.connect(self._refresh_export)
+            self.state.currentChanged.connect(self._refresh_export)  # "sample #7 of cat.jpg"
         self.export_dialog.refresh(self.state.export_items())
         self._show_job_dialog("export")
 

@@ -58,6 +58,7 @@ class StudioState(ActionsMixin, QObject):
 
     gridApplied = Signal()
     starsChanged = Signal()  # a sample was starred or unstarred
+    currentChanged = Signal()  # another sample of the grid was made the current one
 
     def __init__(self, window: "MainWindow") -> None:
         super().__init__(window)

@@ -109,6 +109,7 @@ class ActionsMixin:
         code = self.ctx.image_code if self.ctx is not None else None
         self.w.lppScatter.set_overlay(self.codes[index], self.codes, code, self.shown_shares())
         self.request_extras()
+        self.currentChanged.emit()
 
     def _drop_draw(self) -> None:
         """Undo, reset and randomise act on the codes shown: a draw still on its way (a new seed,

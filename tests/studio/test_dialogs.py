@@ -61,6 +61,13 @@ def test_export_two_starred_samples(qtbot, make_window, settle, tmp_path, monkey
     settle(win)
     win.state.toggle_star(5)
     assert win.tray.count() == 3 and dlg.summary.text() == "3 starred sample(s)"
+    dlg.what.setCurrentIndex(1)  # which sample of which photo (it read "the current sample"), following a click
+    assert dlg.summary.text() == f"sample #1 of {win.state.ctx.doc.title}"
+    win.state.select_sample(6)
+    assert dlg.summary.text() == f"sample #7 of {win.state.ctx.doc.title}"
+    dlg.what.setCurrentIndex(2)
+    assert dlg.summary.text() == f"16 samples of the grid of {win.state.ctx.doc.title}"
+    dlg.what.setCurrentIndex(0)
     stars = list(win.state.stars.values())
     assert stars[2].noise is None
     out = tmp_path / "export"
