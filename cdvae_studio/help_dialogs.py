@@ -25,14 +25,16 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-# what the mouse and keys do outside the actions (sample_grid, panels.ComparePane, panels.StarTray, panels.VideoTimeBar,
-# lpp_scatter, MainWindow.dropEvent)
+# what the mouse and keys do outside the actions (sample_grid, panels.ComparePane, panels.ImagePanel's gallery,
+# panels.StarTray, panels.VideoTimeBar, lpp_scatter, MainWindow.dropEvent)
 GESTURES: tuple[tuple[str, str], ...] = (
     ("Make a sample the current one (its code to the sliders, its result to the preview)", "Click it in the grid"),
     ("Star or unstar a sample (Export writes the starred ones)", "Right-click it in the grid"),
     ("Compare the result with the photo (before / after)", "Press and hold on the Preview"),
     ("Move to the next sample", "Arrow keys in the grid (Home, End: the first, the last)"),
     ("Remove the selected stars", "Delete or Backspace in the starred list"),
+    ("Remove a recent photo from the gallery (the file stays), or show its folder",
+     "Right-click it in the gallery (Delete removes the selected one)"),
     ("Open a training example's x_c as the input", "Click its point in the LPP scatter"),
     ("Open images or videos (motion: the first frame, with its truth), folders of them, a model folder or a pair file", "Drop them on the window"),
     ("Open an image from a web page", "Drag it onto the window (or copy it, then Ctrl+V)"),

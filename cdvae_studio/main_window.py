@@ -10,8 +10,8 @@ from __future__ import annotations
 import html
 from pathlib import Path
 
-from PySide6.QtCore import QByteArray, QSettings, Qt, Signal
-from PySide6.QtGui import QAction, QGuiApplication, QKeySequence
+from PySide6.QtCore import QByteArray, QSettings, Qt, QUrl, Signal
+from PySide6.QtGui import QAction, QDesktopServices, QGuiApplication, QKeySequence
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
@@ -519,6 +519,16 @@ class MainWindow(QMainWindow):
         path = self._animation_path("Export interpolation as GIF or MP4")
         if path:
             state.export_sweep_gif(path, number - 1)
+
+    def show_in_folder(self, path: str) -> None:
+        """Open the folder holding ``path`` (a video's frame: the video) in the system's file manager."""
+        from cdvae_core.data.video import split_time
+
+        folder = split_time(path, strict=False)[0].absolute().parent
+        if not folder.is_dir():
+            self.show_error(f"{folder} is not there any more", about="image")
+        elif not QDesktopServices.openUrl(QUrl.fromLocalFile(str(folder))):
+            self.show_error(f"Could not open a file manager; the file is in {folder}")
 
     # drag and drop, paste ---------------------------------------------------------------------
     def dragEnterEvent(self, event) -> None:  # noqa: N802 - Qt override

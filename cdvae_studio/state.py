@@ -157,6 +157,8 @@ class StudioState(ActionsMixin, QObject):
         w.lppScatter.exampleClicked.connect(self.open_example)
         w.lppScatter.samplesSelected.connect(lambda rows: w.sampleGrid.set_lassoed(set(np.asarray(rows).tolist())))
         w.imagePanel.openRequested.connect(self.open_image)
+        w.imagePanel.forgetRequested.connect(self.forget_recent)
+        w.imagePanel.showRequested.connect(w.show_in_folder)
         w.imagePanel.timeBar.frameChosen.connect(self.choose_frame)
         w.imagePanel.timeBar.previewWanted.connect(self.request_frame_preview)
 
@@ -238,7 +240,7 @@ class StudioState(ActionsMixin, QObject):
             self.set_task(entry.task)
         self.populate_ties(prefer=entry.key)
 
-    def _fill_gallery(self) -> None:
+    def _fill_gallery(self, keep_scroll: bool = False) -> None:
         from .widgets.panels import recent_entries
 
         entries: list[tuple[str, str, Any]] = []
@@ -255,7 +257,8 @@ class StudioState(ActionsMixin, QObject):
             pass
         recent = [p for p in string_list(self.w.settings, "recentFiles")
                   if p not in self._builtin_paths]  # listed once, as the built-in photo
-        self.w.imagePanel.set_gallery(entries + recent_entries(recent, self.thumbnails))
+        self.w.imagePanel.builtin = set(self._builtin_paths)
+        self.w.imagePanel.set_gallery(entries + recent_entries(recent, self.thumbnails), keep_scroll)
         self._read_next_thumbnail()
 
     def _read_next_thumbnail(self) -> None:
@@ -409,6 +412,15 @@ class StudioState(ActionsMixin, QObject):
             self.add_recent([listed])
             if not is_pasted(path):  # the pasted images' folder is no place to start the Open dialog either
                 self.w._remember_dir(listed)
+
+    def forget_recent(self, paths: list[str]) -> None:
+        """Take files off the recent list and the gallery (the files themselves stay); the photo
+        shown stays on screen."""
+        recent = [p for p in string_list(self.w.settings, "recentFiles") if p not in set(paths)]
+        self.w.settings.setValue("recentFiles", recent)
+        self._fill_gallery(keep_scroll=True)
+        names = ", ".join(Path(p).name for p in paths)
+        self.w.statusBar().showMessage(f"{names}: removed from the gallery (file kept)", 8000)
 
     def add_recent(self, paths: list[str]) -> None:
         """Put files at the front of the recent list (at most RECENT_MAX) and refresh the gallery."""

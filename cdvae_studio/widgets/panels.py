@@ -213,10 +213,14 @@ class ComparePane(ImagePane):
 class ImagePanel(QWidget):
     """The current photo and its x_c layer, plus a gallery of built-in photos and recent files.
 
-    Signals: openRequested(str path) when a gallery or recent entry is activated.
+    Signals: openRequested(str path) when a gallery or recent entry is activated;
+    forgetRequested(list of paths) when recent entries are to leave the gallery (its context
+    menu, Delete); showRequested(str path) for "Show in folder".
     """
 
     openRequested = Signal(str)
+    forgetRequested = Signal(list)
+    showRequested = Signal(str)
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -243,6 +247,10 @@ class ImagePanel(QWidget):
         self.gallery.setMaximumHeight(170)
         self.gallery.itemActivated.connect(self._activated)
         self.gallery.itemClicked.connect(self._activated)
+        self.gallery.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
+        self.gallery.customContextMenuRequested.connect(self._gallery_menu)
+        self.gallery.installEventFilter(self)  # Delete / Backspace forgets the selected recent file
+        self.builtin: set[str] = set()  # paths of the built-in photos: they stay in the gallery
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self.tabs, 3)
@@ -261,9 +269,11 @@ class ImagePanel(QWidget):
                 self.gallery.setCurrentRow(row)  # no itemClicked / itemActivated: nothing reopens
                 return
 
-    def set_gallery(self, entries: list[tuple[str, str, np.ndarray | None]]) -> None:
+    def set_gallery(self, entries: list[tuple[str, str, np.ndarray | None]], keep_scroll: bool = False) -> None:
         """entries: (label, path, thumbnail RGB uint8 or None: a generic icon until
-        ``set_thumbnail``, as reading the file here would block)."""
+        ``set_thumbnail``, as reading the file here would block). The entry of the file shown is
+        lit and scrolled to, unless ``keep_scroll`` (an entry removed: its neighbours stay in view)."""
+        scrolled = self.gallery.verticalScrollBar().value()
         self.gallery.clear()
         self._thumbless = []
         for label, path, thumb in entries:
@@ -277,6 +287,8 @@ class ImagePanel(QWidget):
                 self._thumbless.append(path)
             self.gallery.addItem(item)
         self.mark_current(self._current)
+        if keep_scroll:
+            self.gallery.verticalScrollBar().setValue(scrolled)
 
     def wanting_thumbnails(self) -> list[str]:
         """Paths of the entries still showing the generic icon, in gallery order."""
@@ -295,6 +307,32 @@ class ImagePanel(QWidget):
                     item.setIcon(QIcon(icon_pixmap(thumb, 56)))
                 else:
                     item.setToolTip(f"{path}\n{problem}")
+
+    def _recent_selected(self) -> list[str]:
+        """The selected entries that are recent files (the built-in photos cannot be forgotten)."""
+        paths = [item.data(Qt.ItemDataRole.UserRole) for item in self.gallery.selectedItems()]
+        return [p for p in paths if p not in self.builtin]
+
+    def _gallery_menu(self, pos) -> None:
+        item = self.gallery.itemAt(pos)
+        if item is None:
+            return
+        self.gallery.setCurrentItem(item)  # without itemClicked: the menu opens nothing
+        path = item.data(Qt.ItemDataRole.UserRole)
+        menu = QMenu(self)
+        menu.addAction("Show in folder", lambda: self.showRequested.emit(path))
+        forget = menu.addAction("Remove from the gallery", lambda: self.forgetRequested.emit([path]))
+        forget.setEnabled(path not in self.builtin)
+        if path in self.builtin:
+            forget.setToolTip("A built-in photo stays in the gallery")
+        menu.popup(self.gallery.viewport().mapToGlobal(pos))
+
+    def eventFilter(self, watched, event) -> bool:  # noqa: N802 - Qt override
+        if watched is self.gallery and event.type() == QEvent.Type.KeyPress \
+                and event.key() in (Qt.Key.Key_Delete, Qt.Key.Key_Backspace) and self._recent_selected():
+            self.forgetRequested.emit(self._recent_selected())
+            return True
+        return super().eventFilter(watched, event)
 
     def _activated(self, item: QListWidgetItem) -> None:
         path = item.data(Qt.ItemDataRole.UserRole)

@@ -69,6 +69,58 @@ def test_builtin_photos_are_not_recent_files_and_recent_entries_line_up(qtbot, m
     assert all(not gallery.item(i).icon().isNull() for i in range(gallery.count()))
 
 
+def test_a_recent_file_can_leave_the_gallery_and_any_entry_shows_its_folder(qtbot, make_window, settle, tmp_path,
+                                                                             monkeypatch):
+    """There was no way to take a photo off the recent list (a pasted screenshot, someone's
+    picture): the gallery's context menu removes it (Delete too), keeping the file and the photo
+    on screen; built-in photos stay. "Show in folder" opens the file's folder."""
+    import cv2
+    from PySide6.QtCore import Qt
+    from PySide6.QtGui import QDesktopServices
+    from PySide6.QtWidgets import QMenu
+
+    win = make_window("resaturation")
+    settle(win)
+    gallery, panel = win.imagePanel.gallery, win.imagePanel
+    builtins = gallery.count()
+    names = []
+    for name in ("a.png", "b.png"):
+        cv2.imwrite(str(tmp_path / name), np.full((40, 40, 3), 90, np.uint8))
+        names.append(str(tmp_path / name))
+    win.state.open_paths(names)
+    qtbot.waitUntil(lambda: win.state.image_path == names[0], timeout=30_000)
+    settle(win)
+    assert gallery.count() == builtins + 2
+
+    menus: list[QMenu] = []
+    monkeypatch.setattr(QMenu, "popup", lambda self, *a: menus.append(self))
+    opened: list[str] = []
+    monkeypatch.setattr(QDesktopServices, "openUrl", staticmethod(lambda url: opened.append(url.toLocalFile()) or True))
+
+    def menu_for(path: str) -> dict:
+        row = next(r for r in range(gallery.count()) if gallery.item(r).data(0x0100) == path)
+        panel._gallery_menu(gallery.visualItemRect(gallery.item(row)).center())
+        return {a.text(): a for a in menus[-1].actions()}
+
+    actions = menu_for(names[0])
+    actions["Show in folder"].trigger()
+    assert opened == [str(tmp_path)]
+    actions["Remove from the gallery"].trigger()
+    assert gallery.count() == builtins + 1 and names[0] not in win.settings.value("recentFiles")
+    assert (tmp_path / "a.png").exists() and win.state.image_path == names[0]  # file and photo on screen kept
+    assert win.statusBar().currentMessage() == "a.png: removed from the gallery (file kept)"
+
+    builtin = str(gallery.item(0).data(0x0100))
+    assert not menu_for(builtin)["Remove from the gallery"].isEnabled()
+    gallery.setCurrentRow(0)
+    qtbot.keyClick(gallery, Qt.Key.Key_Delete)  # a built-in photo stays
+    assert gallery.count() == builtins + 1
+    row = next(r for r in range(gallery.count()) if gallery.item(r).data(0x0100) == names[1])
+    gallery.setCurrentRow(row)
+    qtbot.keyClick(gallery, Qt.Key.Key_Delete)
+    assert gallery.count() == builtins and not win.settings.value("recentFiles", [])
+
+
 def test_a_star_whose_sample_left_the_grid_can_be_removed_from_the_tray(qtbot, make_window, settle):
     """Stars could only be toggled on the grid: after a resample (or another image or model) a
     starred sample could not be unstarred, so it stayed in every "starred" export. The tray was
