@@ -670,7 +670,9 @@ class StudioState(ActionsMixin, QObject):
                                   else f"Cannot show this model on this image: {error}", about="model")
                 self.w.modelLabel.setText("model failed to load" if loading else "model failed on this image")
             else:
-                self.w.show_error(f"{channel}: {error}")
+                # a queued export's or copy's job names itself ("Copy of sample #3"); it read "misc: ..."
+                what = getattr(self._exports[0], "what", "Export") if channel == "misc" and self._exports else channel
+                self.w.show_error(f"{what} failed: {error}" if channel == "misc" else f"{channel}: {error}")
             if channel == "image":  # an unexpected failure: still release the contexts waiting for it
                 self._apply_image("", False, f"Cannot open the image: {error}")
         elif channel == "image":

@@ -461,6 +461,7 @@ class ActionsMixin:
             return ClipboardPicture(rgb, f"Copied sample #{number} of {ctx.doc.title} ({rgb.shape[1]}x{rgb.shape[0]}, "
                                          "full resolution) to the clipboard")
 
+        job.what = f"Copy of sample #{number}"  # type: ignore[attr-defined]  # its error's subject
         self.w.statusBar().showMessage(f"Copying sample #{number} at full resolution…")
         self._queue_export(job)
 

@@ -90,6 +90,24 @@ def test_copy_of_a_motion_sample_is_its_arrows_over_the_frame(qtbot, make_window
     assert copied.shape == read_image(ctx.doc.source).shape and not np.array_equal(copied, read_image(ctx.doc.source))
 
 
+def test_a_copy_that_fails_says_what_failed(qtbot, make_window, settle, tmp_path):
+    """The photo's file went after it was opened: the copy says so, naming itself (it read
+    "misc: ..."), and the clipboard is left as it was."""
+    cv2.imwrite(str(tmp_path / "gone.png"), np.full((50, 60, 3), 120, np.uint8))
+    win = make_window("resaturation")
+    settle(win)
+    win.state.open_paths([str(tmp_path / "gone.png")])
+    qtbot.waitUntil(lambda: win.state.ctx is not None and win.state.ctx.doc.name == "gone.png", timeout=30_000)
+    settle(win)
+    (tmp_path / "gone.png").unlink()
+    QGuiApplication.clipboard().setText("kept")
+    win.state.select_sample(2)
+    win.copyAction.trigger()
+    settle(win)
+    assert win.banner.text().startswith("Copy of sample #3 failed: ") and "gone.png" in win.banner.text()
+    assert QGuiApplication.clipboard().text() == "kept"
+
+
 def test_copy_without_a_model_says_so(qtbot, make_window, tmp_path):
     empty = tmp_path / "assets"
     (empty / "models").mkdir(parents=True)
