@@ -570,11 +570,17 @@ class MainWindow(QMainWindow):
             sizes = self.settings.value(key)
             if isinstance(sizes, QByteArray) and not sizes.isEmpty():
                 splitter.restoreState(sizes)
-        for path in string_list(self.settings, "trainedModels"):
+        trained, gone = string_list(self.settings, "trainedModels"), []
+        for path in trained:
             try:
                 self.catalog.add_model_dir(path, kind="trained")
             except ValueError:
-                continue  # a model dir deleted since: forget it silently
+                gone.append(path)  # deleted or moved since
+        if gone:  # they used to be skipped without a word, at every start
+            self.settings.setValue("trainedModels", [p for p in trained if p not in gone])
+            self.statusBar().showMessage(
+                f"{len(gone)} model(s) trained here are no longer where they were and left the Model list: "
+                f"{', '.join(gone)} (Open model opens one that moved)", 30000)
 
     def fit_first_size(self) -> None:
         """With no size saved (a first start): DEFAULT_SIZE, shrunk to 95% of the screen's free

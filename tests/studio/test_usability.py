@@ -239,3 +239,22 @@ def test_one_recent_photo_and_one_trained_model_come_back_after_a_restart(qtbot,
     assert str(photo) in paths and all(len(p) > 1 for p in paths), paths
     keys = [win.tieCombo.itemData(i) for i in range(win.tieCombo.count())]
     assert f"path:{(tmp_path / 'trained').resolve()}" in keys, keys
+
+
+def test_a_trained_model_deleted_since_leaves_the_list_saying_so(qtbot, make_window, settle, tmp_path,
+                                                                untrained_model):
+    """It was skipped without a word at every start, and kept in the settings."""
+    from PySide6.QtCore import QSettings
+
+    untrained_model(tmp_path / "kept", "resaturation", "gauss")
+    gone = tmp_path / "deleted"
+    ini = tmp_path / "restart.ini"
+    ini.write_text(f"[General]\ntrainedModels={tmp_path / 'kept'}, {gone}\n")
+    win = make_window("resaturation", settings=QSettings(str(ini), QSettings.Format.IniFormat))
+    assert win.statusBar().currentMessage() == (
+        f"1 model(s) trained here are no longer where they were and left the Model list: {gone} "
+        "(Open model opens one that moved)")
+    assert win.settings.value("trainedModels", type=list) == [str(tmp_path / "kept")]
+    settle(win)
+    keys = [win.tieCombo.itemData(i) for i in range(win.tieCombo.count())]
+    assert f"path:{(tmp_path / 'kept').resolve()}" in keys and f"path:{gone.resolve()}" not in keys
