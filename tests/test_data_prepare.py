@@ -157,6 +157,12 @@ def test_cli_builtin_and_atomic_write(tmp_path, capsys):
     err = capsys.readouterr().err.strip().splitlines()
     assert err[-1].startswith("cdvae-prepare: error:")
     assert [p.name for p in tmp_path.iterdir()] == ["pairs.npz"]  # no temporary left behind
+    # a name without .npz gets it, as numpy.savez gives it (a file "bare" was written: the Studio
+    # read it as a photo, not as the nearest-neighbour baseline's pair file)
+    assert prepare_main(["--task", "resaturation", "--builtin", "--limit", "8", "--workers", "1", "--quiet",
+                         "--out", str(tmp_path / "bare")]) == 0
+    assert not (tmp_path / "bare").exists() and len(load_pairs(tmp_path / "bare.npz")) == 8
+    assert f"wrote {tmp_path / 'bare.npz'}:" in capsys.readouterr().out
 
 
 def test_one_image_folder_is_a_clear_error(tmp_path):

@@ -103,6 +103,10 @@ def _main(argv: list[str] | None) -> int:
         args = build_parser().parse_args(argv)
     except SystemExit as exc:  # --help (0) and usage errors (2, said in one line), as run_main returns them
         return exc.code if isinstance(exc.code, int) else 2
+    if not args.out.endswith(".npz") and not os.path.isdir(args.out):  # a folder: check_output_file says so
+        # as numpy.savez names it: "--out pairs" wrote a file "pairs", which the Studio (it opens
+        # a .npz as the nearest-neighbour baseline) read as a photo that is not one
+        args.out += ".npz"
     features = FeatureSettings(label_weight=args.label_weight, layout_weight=args.layout_weight,
                                orientation_weight=args.orientation_weight)
     start = time.monotonic()
