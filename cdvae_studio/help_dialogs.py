@@ -32,6 +32,7 @@ GESTURES: tuple[tuple[str, str], ...] = (
     ("Star or unstar a sample (Export writes the starred ones)", "Right-click it in the grid"),
     ("Compare the result with the photo (before / after)", "Press and hold on the Preview"),
     ("Move to the next sample", "Arrow keys in the grid (Home, End: the first, the last)"),
+    ("Show a starred sample again (its photo, model and draw)", "Double-click it in the starred list"),
     ("Remove the selected stars", "Delete or Backspace in the starred list"),
     ("Remove a recent photo from the gallery (the file stays), or show its folder",
      "Right-click it in the gallery (Delete removes the selected one)"),

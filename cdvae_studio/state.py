@@ -146,6 +146,7 @@ class StudioState(ActionsMixin, QObject):
         w.sampleGrid.sampleClicked.connect(self.select_sample)
         w.sampleGrid.starToggled.connect(self.toggle_star)
         w.tray.removeRequested.connect(self.remove_star)
+        w.tray.showRequested.connect(self.show_star)
         w.sampleGrid.sampleHovered.connect(w.lppScatter.highlight_sample)
         w.codeSliders.codeEdited.connect(self.edit_code)
         w.codeSliders.dragStarted.connect(self.start_scrub)

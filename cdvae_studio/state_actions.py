@@ -297,6 +297,35 @@ class ActionsMixin:
         except SessionError as exc:
             self.w.show_error(str(exc), about="session")
             return
+        self.restore_session(s)
+
+    def show_star(self, key: int) -> None:
+        """Show a starred sample again (a double-click in the tray): its photo, model and draw,
+        with its code and lower-layer noise as the current sample in its own grid cell, as a
+        session saved when it was starred would reopen it (pins are not kept with a star)."""
+        star = self.stars.get(key)
+        if star is None:
+            return
+        doc = star.doc
+        if doc.source is None and (self.ctx is None or self.ctx.doc is not doc):
+            self.w.show_error(f"{doc.title} was opened from the LPP scatter plot: click its point there, "
+                              "then double-click the star again")
+            return
+        entry = star.model
+        predictor = self.catalog.cached(entry.key)
+        if predictor is not None and getattr(predictor, "noise_dim", 0):
+            self.w.lowerCheck.setChecked(star.noise is not None)  # as it was decoded: full sample or at the means
+        d = star.draw
+        self.restore_session(Session(
+            task=entry.task, model=entry.key, image=doc.source, seed=d.seed,
+            code=[float(v) for v in star.code], current=star.index,
+            component=-1 if d.component is None else d.component, temperature=d.temperature,
+            noise=None if star.noise is None else [float(v) for v in star.noise], distinct_pool=d.pool))
+        self.w.statusBar().showMessage(f"Showing the starred sample {doc.title} #{star.index + 1} again", 8000)
+
+    def restore_session(self, s: Session) -> None:
+        """Show what a session holds: its task, photo and model, the grid of its draw, its code and
+        noise as the current sample, and its pins; nothing changes when its model is unavailable."""
         try:
             entry = self._session_model(s.model)
         except (CatalogError, ValueError) as exc:

@@ -345,9 +345,11 @@ class StarTray(QListWidget):
 
     Signals: removeRequested(int key): unstar (Delete, or right-click > Remove star). A star
     whose sample has left the grid (resampled, another image or model) can only go from here.
+    showRequested(int key): show it again (double-click, Enter, or right-click > Show it again).
     """
 
     removeRequested = Signal(int)
+    showRequested = Signal(int)
     CELL = QSize(76, 86)  # a 64 px thumbnail and its label
 
     def __init__(self, parent: QWidget | None = None) -> None:
@@ -365,8 +367,9 @@ class StarTray(QListWidget):
         self.setMaximumHeight(2 * self.CELL.height())
         self.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
         self.customContextMenuRequested.connect(self._menu)
+        self.itemActivated.connect(lambda item: self.showRequested.emit(int(item.data(Qt.ItemDataRole.UserRole))))
         self.setToolTip("Starred samples (right-click a grid cell or press S); exported by Ctrl+E. "
-                        "Delete or right-click here removes a star")
+                        "Double-click (or Enter) shows one again; Delete or right-click here removes a star")
 
     def add(self, key: int, label: str, thumb: np.ndarray) -> None:
         item = QListWidgetItem(label)
@@ -392,6 +395,8 @@ class StarTray(QListWidget):
         if not item.isSelected():
             self.setCurrentItem(item)
         menu = QMenu(self)
+        key = int(item.data(Qt.ItemDataRole.UserRole))
+        menu.addAction("Show it again", lambda: self.showRequested.emit(key))
         menu.addAction("Remove star", self._remove_selected)
         menu.popup(self.viewport().mapToGlobal(pos))
 

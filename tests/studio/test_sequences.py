@@ -193,7 +193,7 @@ class Harness:
             (8, self.move_slider), (3, self.press_slider), (3, self.release_slider), (4, self.undo),
             (2, self.redo), (2, self.reset), (3, self.randomise), (4, self.select), (4, self.star), (1, self.unstar_from_tray),
             (3, self.open_image), (3, self.choose_frame), (2, self.preview_frame), (1, self.open_example), (2, self.session_roundtrip), (2, self.toggle_sweeps),
-            (1, self.open_model), (1, self.copy_result),
+            (1, self.open_model), (1, self.copy_result), (1, self.show_star),
         ]
 
     def _sync_held(self) -> None:
@@ -364,6 +364,22 @@ class Harness:
         QGuiApplication.clipboard().clear()
         self.win.copyAction.trigger()
         return f"copy #{state.current + 1} ({self.copied[1]}x{self.copied[0]})"
+
+    def show_star(self) -> str:
+        """Double-click a star in the tray: its photo, model and draw, its code in its own cell."""
+        state = self.state
+        keys = sorted(state.stars)
+        if not keys:
+            return "show star: no stars"
+        star = state.stars[keys[int(self.rng.integers(len(keys)))]]
+        if star.doc.source is None and (state.ctx is None or state.ctx.doc is not star.doc):
+            return "show star: an example's, not shown"  # refused, with a banner line (tested on its own)
+        row = next(r for r in range(self.win.tray.count()) if self.win.tray.item(r).data(0x0100) == star.key)
+        self.win.tray.itemActivated.emit(self.win.tray.item(row))
+        if star.doc.source is not None:
+            self.expected_image = ("path", star.doc.source)
+        self.randomised.add(star.index)  # its code may hold slider edits, whose pins a star does not keep
+        return f"show star {star.key} ({star.doc.title} #{star.index + 1}, {star.model.key})"
 
     def unstar_from_tray(self) -> str:
         keys = sorted(self.state.stars)

@@ -121,6 +121,56 @@ def test_a_recent_file_can_leave_the_gallery_and_any_entry_shows_its_folder(qtbo
     assert gallery.count() == builtins and not win.settings.value("recentFiles", [])
 
 
+def test_a_starred_sample_is_shown_again_from_the_tray(qtbot, make_window, settle, tmp_path, studio_assets):
+    """A star could only be exported or removed: once the grid moved on (a resample, another photo,
+    model or Full samples setting) its sample could not be seen again. A double-click in the tray
+    brings back its photo, model and draw, with its code and noise as the current sample in its
+    own cell, decoded as it was (full sample or at the means)."""
+    import cv2
+
+    win = make_window("resaturation")
+    settle(win)
+    state, tray = win.state, win.tray
+    photo, model = state.ctx.doc.source, state.ctx.entry.key
+    win.codeSliders.slider(4).setValue(170)  # an edited sample
+    settle(win)
+    state.select_sample(5)
+    settle(win)
+    state.toggle_star(5)
+    star = next(iter(state.stars.values()))
+    assert star.noise is not None and star.code[4] == np.float32(1.7)
+    win.lowerCheck.setChecked(False)  # then the grid moves on: means, a resample, another photo and model
+    state.resample()
+    cv2.imwrite(str(tmp_path / "other.png"), np.full((50, 50, 3), 70, np.uint8))
+    state.open_paths([str(tmp_path / "other.png")])
+    settle(win)
+    state.open_model(str(studio_assets / "pairs" / "synthetic.npz"))  # the nearest-neighbour baseline
+    settle(win)
+    assert state.ctx.doc.name == "other.png" and state.ctx.entry.key != model
+
+    tray.itemActivated.emit(tray.item(0))  # a double-click, or Enter
+    settle(win)
+    ctx = state.ctx
+    assert ctx.doc.source == photo and ctx.entry.key == model and state.current == 5
+    assert win.lowerCheck.isChecked() and state.codes_draw == star.draw and win.seedSpin.value() == star.draw.seed
+    np.testing.assert_array_equal(state.codes[5], star.code)
+    np.testing.assert_array_equal(state.noise[5], star.noise)
+    np.testing.assert_allclose(state.grid.xg[5], star.xg, atol=1e-5)  # the sample as it was starred
+    assert win.sampleGrid.starred == {5} and win.sampleGrid.current == 5
+    assert "Showing the starred sample" in win.statusBar().currentMessage()
+
+    state.open_example(3)  # a training example's star: shown again only while that example is
+    settle(win)
+    state.toggle_star(2)
+    example_key = max(state.stars)
+    state.open_paths([str(tmp_path / "other.png")])
+    settle(win)
+    state.show_star(example_key)
+    assert "opened from the LPP scatter plot" in win.banner.text()
+    assert state.ctx.doc.name == "other.png"
+    assert "Double-click (or Enter) shows one again" in tray.toolTip()  # the tray says how
+
+
 def test_a_star_whose_sample_left_the_grid_can_be_removed_from_the_tray(qtbot, make_window, settle):
     """Stars could only be toggled on the grid: after a resample (or another image or model) a
     starred sample could not be unstarred, so it stayed in every "starred" export. The tray was
