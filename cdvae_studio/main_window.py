@@ -578,9 +578,9 @@ class MainWindow(QMainWindow):
                 gone.append(path)  # deleted or moved since
         if gone:  # they used to be skipped without a word, at every start
             self.settings.setValue("trainedModels", [p for p in trained if p not in gone])
-            self.statusBar().showMessage(
-                f"{len(gone)} model(s) trained here are no longer where they were and left the Model list: "
-                f"{', '.join(gone)} (Open model opens one that moved)", 30000)
+            # the point first: the status line is cut where the window is narrow
+            self.statusBar().showMessage(f"{len(gone)} trained model(s) left the Model list, their folder gone: "
+                                         f"{', '.join(Path(p).name for p in gone)}", 30000)
 
     def fit_first_size(self) -> None:
         """With no size saved (a first start): DEFAULT_SIZE, shrunk to 95% of the screen's free

@@ -301,9 +301,7 @@ def test_a_trained_model_deleted_since_leaves_the_list_saying_so(qtbot, make_win
     ini = tmp_path / "restart.ini"
     ini.write_text(f"[General]\ntrainedModels={tmp_path / 'kept'}, {gone}\n")
     win = make_window("resaturation", settings=QSettings(str(ini), QSettings.Format.IniFormat))
-    assert win.statusBar().currentMessage() == (
-        f"1 model(s) trained here are no longer where they were and left the Model list: {gone} "
-        "(Open model opens one that moved)")
+    assert win.statusBar().currentMessage() == "1 trained model(s) left the Model list, their folder gone: deleted"
     assert win.settings.value("trainedModels", type=list) == [str(tmp_path / "kept")]
     settle(win)
     keys = [win.tieCombo.itemData(i) for i in range(win.tieCombo.count())]
