@@ -175,6 +175,7 @@ class ExportDialog(JobDialog):
         self.provider: Callable[[], dict[str, Any]] | None = None  # the window's current items, read at start
         self.written = 0
         self.failed: list[tuple[str, str]] = []  # (image, reason) a batch skipped
+        self._baseline_skipped = 0  # stars of the nearest-neighbour baseline a starred export left out
         self.what = QComboBox()
         self.what.setObjectName("exportWhat")
         self.what.addItems(list(WHAT))
@@ -245,6 +246,7 @@ class ExportDialog(JobDialog):
     def start(self) -> None:
         if self.running():
             return
+        self._baseline_skipped = 0
         if self.provider is not None:
             self.refresh(self.provider(), keep_choice=True)  # what is starred now, not when the dialog opened
         outdir, fmt, what = self.folder.text(), self.fmt.currentText(), self.what.currentIndex()
@@ -286,9 +288,13 @@ class ExportDialog(JobDialog):
                                         first, component, pool)
         else:
             groups = export_groups(self.items, what)
-            if any(not getattr(g.predictor, "has_codes", True) for g in groups):
+            exportable = [g for g in groups if getattr(g.predictor, "has_codes", True)]
+            if groups and not exportable:
                 self.status.setText(NO_BASELINE_EXPORT)
                 return
+            # stars of the baseline among others: the others are written (all of them were refused)
+            self._baseline_skipped = sum(len(g.codes) for g in groups) - sum(len(g.codes) for g in exportable)
+            groups = exportable
             if not groups:
                 self.status.setText("Nothing to export: star samples (right-click in the grid) or pick another option.")
                 return
@@ -339,6 +345,9 @@ class ExportDialog(JobDialog):
             self.written, self.failed = int(written or 0), list(failed)
             # the export's own folder: the field may have been edited while it ran
             text = f"Wrote {self.written} result(s) with sidecars to {Path(self._written_to)}."
+            if self._baseline_skipped:
+                text += (f" Left out {self._baseline_skipped} star(s) of the nearest-neighbour baseline, which has no "
+                         "code for a sidecar (Ctrl+C copies its result).")
             if self.failed:  # a batch skips unreadable images: say which, not just a smaller count
                 text += (f" Skipped {len(self.failed)} image(s) that could not be read: "
                          + "; ".join(f"{Path(name).name} ({why})" for name, why in self.failed))

@@ -219,6 +219,39 @@ def load_context(catalog: ModelCatalog, entry: ModelEntry, task: Any, image: Loa
                          model_label_names(predictor), task)
 
 
+@dataclass
+class RestoredStar:
+    """A session's starred sample made ready in the worker: its document (from the DocCache, so it
+    is the very document of a grid of the same photo), decoded layer (Cg, 32, 32) and a cell-size
+    thumbnail (h, w, 3) uint8."""
+
+    saved: Any  # the session.SessionStar
+    entry: ModelEntry
+    doc: ImageDoc
+    xg: np.ndarray
+    thumb: np.ndarray
+
+
+def restore_star(catalog: ModelCatalog, entry: ModelEntry, saved: Any, docs: DocCache) -> RestoredStar:
+    """Load a session star's model (cached) and photo, and decode its code and noise; ValueError
+    (a one-line reason) when its photo cannot be read or its code does not fit the model."""
+    from cdvae_core.tasks import get_task
+
+    from .images import load_image  # its ImageLoadError is a ValueError
+
+    task = get_task(entry.task)
+    predictor = catalog.load(entry)
+    doc = docs.get(task, load_image(saved.image), saved.image)
+    code = np.asarray(saved.code, np.float32)
+    if code.shape != (predictor.code_dim,):
+        raise ValueError(f"its code has {code.size} values; {entry.name} takes {predictor.code_dim}")
+    noise = None if saved.noise is None else predictor.check_noise(np.asarray(saved.noise, np.float32)[None], 1)
+    cond = predictor.prepare(doc.xc)
+    xg = np.asarray(predictor.decode(cond, code[None], noise), np.float32)
+    thumb = compose_cells(task, doc, xg, grid_flow_scale(task, xg), cell_detail(task, predictor, cond, entry.key, doc))
+    return RestoredStar(saved, entry, doc, xg[0], thumb[0])
+
+
 _COMPONENTS: "weakref.WeakKeyDictionary[Any, np.ndarray]" = weakref.WeakKeyDictionary()
 
 

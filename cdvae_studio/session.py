@@ -25,6 +25,22 @@ class SessionError(ValueError):
 
 
 @dataclass
+class SessionStar:
+    """A starred sample as a session keeps it: enough to show it again and to export it as it was
+    (its model, photo, draw, grid cell, code and lower-layer noise)."""
+
+    model: str  # as Session.model
+    image: str  # the photo's path (a video's frame: ``clip.mp4#t=1.6``)
+    code: list[float]
+    index: int  # its grid cell, from 0
+    seed: int = 0
+    temperature: float = 1.0
+    component: int = -1
+    distinct_pool: int = 0
+    noise: list[float] | None = None  # None: decoded with the lower layers at their means
+
+
+@dataclass
 class Session:
     task: str
     model: str  # a model directory, a pair file (nearest neighbour) or a built-in entry key
@@ -42,6 +58,9 @@ class Session:
     temperature: float = 1.0
     noise: list[float] | None = None  # the current sample's lower-layer draws (older sessions: redrawn)
     distinct_pool: int = 0  # > 0: the grid was the most distinct of this many draws (older sessions: 0)
+    # the starred list, which reopening replaces the window's with; None: a session saved before
+    # sessions kept stars, which leaves the window's
+    stars: list[SessionStar] | None = None
 
     def to_json(self) -> str:
         return json.dumps({"format": FORMAT, "version": VERSION, **asdict(self)}, indent=2)
@@ -75,18 +94,32 @@ def load_session(path: str | Path) -> Session:
     # "distinct_pool" without a new version
     known = {f.name for f in fields(Session)}
     values = {k: v for k, v in data.items() if k in known}
+    stars = values.pop("stars", None)
     missing = [f.name for f in fields(Session) if f.default is MISSING and f.default_factory is MISSING
                and f.name not in values]
     if missing:
         raise SessionError(f"{path.name}: missing field(s) {', '.join(missing)}")
     try:  # each field of its own JSON type: a seed of 1.5 or true, or a code of strings, is refused
         session = typed_from_dict(Session, values)
+        if stars is not None and not isinstance(stars, list):
+            raise ConfigError(f"stars must be a list, got {stars!r}")
+        session.stars = None if stars is None else [typed_from_dict(SessionStar, star) for star in stars]
     except ConfigError as exc:
         raise SessionError(f"{path.name}: {exc}") from exc
-    problem = _out_of_range(session)
+    problem = _out_of_range(session) or next(filter(None, (_star_out_of_range(k, star)
+                                                           for k, star in enumerate(session.stars or []))), "")
     if problem:
         raise SessionError(f"{path.name}: {problem}")
     return session
+
+
+def _star_out_of_range(k: int, star: SessionStar) -> str:
+    """Why starred sample ``k`` of a session cannot be shown as it says, or ""."""
+    problem = _out_of_range(Session(task=TASK_NAMES[0], model=star.model, image=star.image, seed=star.seed,
+                                    code=star.code, current=star.index, component=star.component,
+                                    temperature=star.temperature, noise=star.noise,
+                                    distinct_pool=star.distinct_pool))
+    return f"star {k + 1}: {problem.replace('current must', 'index must')}" if problem else ""
 
 
 def _out_of_range(s: Session) -> str:

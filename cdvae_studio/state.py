@@ -37,7 +37,7 @@ from .scrub import ScrubCache, render_scrub_chunk, scrub_signature
 from .session import Session
 from .thumbnails import ThumbnailCache
 from .widgets.video_time import PREVIEW_SIDE
-from .state_actions import ActionsMixin, ClipboardPicture, Star  # noqa: F401 - Star is part of this module's API
+from .state_actions import ActionsMixin, ClipboardPicture, RestoredStars, Star  # noqa: F401 - Star is part of this module's API
 from .worker import LatestWorker, report_error
 
 if TYPE_CHECKING:
@@ -690,6 +690,8 @@ class StudioState(ActionsMixin, QObject):
             self._apply_drift(np.asarray(result))
         elif channel == "sweep":
             self._apply_sweeps(np.asarray(result))
+        elif channel == "misc" and isinstance(result, RestoredStars):
+            self._apply_restored_stars(result)
         elif channel == "misc" and isinstance(result, ClipboardPicture):
             QGuiApplication.clipboard().setImage(rgb_to_qimage(result.rgb))  # the GUI thread owns the clipboard
             self.w.statusBar().showMessage(result.message, 8000)

@@ -17,10 +17,28 @@ import numpy as np
 from cdvae_core.distinct import DISTINCT_POOL
 
 from .catalog import CatalogError, ModelEntry, is_pair_file
-from .jobs import Draw, distinct_pool
-from .session import Session, SessionError, load_session, save_session
+from .jobs import Draw, distinct_pool, restore_star
+from .session import Session, SessionError, SessionStar, load_session, save_session
+from .worker import report_error
 
 UNDO_GAP_S = 0.6  # slider moves closer together than this are one undo step
+
+
+class RestoredStars(NamedTuple):
+    """A worker's result: a session's stars ready to list (jobs.RestoredStar), and one line for
+    each that could not be."""
+
+    stars: list[Any]
+    failed: list[str]
+
+
+def _saved_star(star: "Star") -> SessionStar:
+    """A star as a session keeps it (a star of a scatter-plot example has no photo to keep)."""
+    d = star.draw
+    return SessionStar(model=star.model.key, image=str(star.doc.source), code=[float(v) for v in star.code],
+                       index=star.index, seed=d.seed, temperature=d.temperature,
+                       component=-1 if d.component is None else d.component, distinct_pool=d.pool,
+                       noise=None if star.noise is None else [float(v) for v in star.noise])
 
 
 class ClipboardPicture(NamedTuple):
@@ -275,7 +293,57 @@ class ActionsMixin:
                        code=[float(v) for v in self.current_code()], current=self.current,
                        component=-1 if draw.component is None else draw.component,
                        pinned=[int(i) for i in np.flatnonzero(self.pinned)],
-                       temperature=draw.temperature, noise=self._session_noise(), distinct_pool=draw.pool)
+                       temperature=draw.temperature, noise=self._session_noise(), distinct_pool=draw.pool,
+                       stars=[_saved_star(star) for star in self.stars.values() if star.doc.source])
+
+    def _replace_stars(self, saved: list[SessionStar]) -> None:
+        """A session's starred list in place of the window's: each star's model and photo are
+        loaded and its sample decoded in the worker (``jobs.restore_star``), then listed."""
+        for key in list(self.stars):
+            self.remove_star(key)
+        if not saved:
+            return
+        resolved, failed = [], []
+        for star in saved:
+            try:  # the catalog is the GUI thread's: entries are resolved here, loaded in the worker
+                entry = self._session_model(star.model)
+            except (CatalogError, ValueError) as exc:
+                failed.append(f"{Path(star.image).name} #{star.index + 1}: {exc}")
+                continue
+            if entry is None:
+                failed.append(f"{Path(star.image).name} #{star.index + 1}: no model {star.model!r}")
+            else:
+                resolved.append((entry, star))
+        catalog, docs = self.catalog, self.docs
+
+        def job() -> RestoredStars:
+            done = RestoredStars([], failed)
+            for entry, star in resolved:
+                try:
+                    done.stars.append(restore_star(catalog, entry, star, docs))
+                except (OSError, ValueError) as exc:
+                    done.failed.append(f"{Path(star.image).name} #{star.index + 1}: {report_error(exc)}")
+            return done
+
+        job.what = "Restoring the session's stars"  # type: ignore[attr-defined]
+        self._queue_export(job)
+
+    def _apply_restored_stars(self, restored: "RestoredStars") -> None:
+        for r in restored.stars:
+            s = r.saved
+            self._star_ids += 1
+            draw = Draw(s.seed, s.temperature, None if s.component < 0 else s.component, s.distinct_pool)
+            noise = None if s.noise is None else np.asarray(s.noise, np.float32)
+            star = Star(self._star_ids, r.entry, r.doc, np.asarray(s.code, np.float32), r.xg, r.thumb, noise, draw,
+                        s.index)
+            self.stars[star.key] = star
+            self.w.tray.add(star.key, f"{r.doc.title} #{s.index + 1}", star.thumb)
+        self._mark_stars()
+        self.starsChanged.emit()
+        if restored.failed:
+            more = f" (and {len(restored.failed) - 1} more)" if len(restored.failed) > 1 else ""
+            self.w.show_error(f"{len(restored.failed)} starred sample(s) of the session could not be listed again: "
+                              f"{restored.failed[0]}{more}", about="session")
 
     def _session_noise(self) -> list[float] | None:
         rows = self.noise
@@ -284,12 +352,17 @@ class ActionsMixin:
         return [float(v) for v in rows[self.current]]
 
     def save_session(self, path: str) -> None:
+        session = self.session()
         try:
-            save_session(path, self.session())
+            save_session(path, session)
         except OSError as exc:  # the reason, not the temporary file's name the write failed on
             self.w.show_error(f"cannot save the session to {Path(path).name}: {exc.strerror or exc}")
             return
-        self.w.statusBar().showMessage(f"session saved to {path}", 5000)
+        kept = len(session.stars or [])
+        left = len(self.stars) - kept  # stars of scatter-plot examples: no photo to keep
+        stars = (f" with {kept} starred sample(s)" if kept else "") + \
+            (f" ({left} star(s) of scatter-plot examples not kept)" if left else "")
+        self.w.statusBar().showMessage(f"session saved to {path}{stars}", 5000)
 
     def open_session(self, path: str) -> None:
         try:
@@ -297,7 +370,8 @@ class ActionsMixin:
         except SessionError as exc:
             self.w.show_error(str(exc), about="session")
             return
-        self.restore_session(s)
+        if self.restore_session(s) and s.stars is not None:
+            self._replace_stars(s.stars)
 
     def show_star(self, key: int) -> None:
         """Show a starred sample again (a double-click in the tray): its photo, model and draw,
@@ -323,16 +397,17 @@ class ActionsMixin:
             noise=None if star.noise is None else [float(v) for v in star.noise], distinct_pool=d.pool))
         self.w.statusBar().showMessage(f"Showing the starred sample {doc.title} #{star.index + 1} again", 8000)
 
-    def restore_session(self, s: Session) -> None:
+    def restore_session(self, s: Session) -> bool:
         """Show what a session holds: its task, photo and model, the grid of its draw, its code and
-        noise as the current sample, and its pins; nothing changes when its model is unavailable."""
+        noise as the current sample, and its pins; nothing changes when its model is unavailable
+        (False)."""
         try:
             entry = self._session_model(s.model)
         except (CatalogError, ValueError) as exc:
             # nothing changes: the session's code means nothing on another model (it used to be
             # restored onto the current one, and the image the session then opened hid this error)
             self.w.show_error(f"session model unavailable: {exc}", about="session")
-            return
+            return False
         self.w.clear_error("session")
         self.seed = s.seed
         self.w.seedSpin.blockSignals(True)
@@ -360,6 +435,7 @@ class ActionsMixin:
         self._restore_draws = self._draws
         if entry is not None:
             self.populate_ties(prefer=entry.key)
+        return True
 
     def _restore_applies(self, model_key: str, image_path: str | None) -> bool:
         """Whether a context of this model and image is the one the session waiting to be

@@ -34,6 +34,80 @@ def test_session_reopened_on_the_same_task_keeps_its_sample(qtbot, make_window, 
     np.testing.assert_array_equal(state.grid.xg[5], win.state.grid.xg[5])
 
 
+def test_a_session_keeps_its_starred_samples(qtbot, make_window, settle, tmp_path, studio_assets):
+    """Save session kept the current sample only: the starred list, the user's picks, was lost.
+    It is kept now (photo, model, draw, cell, code and noise of each), and reopening lists the
+    same stars, marked on the grid where shown and exported to the same files; a star whose photo
+    is gone is named and the others are listed; an older session leaves the list as it is."""
+    import json
+
+    import cv2
+
+    cv2.imwrite(str(tmp_path / "p.png"), cv2.GaussianBlur(
+        (np.random.default_rng(2).random((60, 80, 3)) * 255).astype(np.uint8), (0, 0), 3))
+    win = make_window("resaturation")
+    settle(win)
+    state = win.state
+    state.toggle_star(2)
+    win.lowerCheck.setChecked(False)
+    settle(win)
+    state.toggle_star(7)  # decoded at the means
+    state.open_paths([str(tmp_path / "p.png")])
+    settle(win)
+    state.open_model(str(studio_assets / "pairs" / "synthetic.npz"))  # a star of the nearest-neighbour baseline
+    settle(win)
+    state.toggle_star(4)
+    state.open_paths([state._builtin_paths and sorted(state._builtin_paths)[0]])
+    settle(win)
+    state.save_session(str(tmp_path / "s.json"))
+    assert win.statusBar().currentMessage() == f"session saved to {tmp_path / 's.json'} with 3 starred sample(s)"
+    saved = json.loads((tmp_path / "s.json").read_text())["stars"]
+    assert [s["index"] for s in saved] == [2, 7, 4] and saved[1]["noise"] is None and saved[0]["noise"]
+
+    def exported(window, name):  # the starred export, as the dialog writes it (the baseline's star left out)
+        window.open_export_dialog()
+        dlg = window.export_dialog
+        dlg.what.setCurrentIndex(0)
+        dlg.folder.edit.setText(str(tmp_path / name))
+        dlg.start()
+        qtbot.waitUntil(lambda: not dlg.running() and "Wrote" in dlg.status.text(), timeout=60_000)
+        assert "Wrote 2 result(s)" in dlg.status.text() and "Left out 1 star(s) of the nearest-neighbour" in \
+            dlg.status.text()
+        return {f.name: cv2.imread(str(f)) for f in sorted((tmp_path / name).glob("*.png"))}
+
+    before = exported(win, "before")
+    other = make_window("relighting")
+    settle(other)
+    other.state.open_session(str(tmp_path / "s.json"))
+    settle(other)
+    again = other.state.stars
+    assert [other.tray.item(r).text() for r in range(other.tray.count())] == \
+        [win.tray.item(r).text() for r in range(win.tray.count())]
+    for old, new in zip(win.state.stars.values(), again.values()):
+        assert (new.model.key, new.doc.source, new.index, new.draw) == (old.model.key, old.doc.source, old.index, old.draw)
+        np.testing.assert_array_equal(new.code, old.code)
+        assert (new.noise is None) == (old.noise is None)
+        np.testing.assert_allclose(new.xg, old.xg, atol=1e-5)
+    after = exported(other, "after")
+    assert after.keys() == before.keys() and all(np.array_equal(after[k], before[k]) for k in before)
+
+    (tmp_path / "p.png").unlink()  # a photo gone: the others are listed, and it is named
+    third = make_window("resaturation")
+    settle(third)
+    third.state.toggle_star(1)
+    third.state.open_session(str(tmp_path / "s.json"))
+    settle(third)
+    assert third.tray.count() == 2
+    assert third.banner.text().startswith("1 starred sample(s) of the session could not be listed again: p.png #5")
+    data = json.loads((tmp_path / "s.json").read_text())
+    del data["stars"]
+    (tmp_path / "old.json").write_text(json.dumps(data))
+    third.state.toggle_star(9)
+    third.state.open_session(str(tmp_path / "old.json"))  # an older session: the list stays
+    settle(third)
+    assert third.tray.count() == 3
+
+
 def test_builtin_photos_are_not_recent_files_and_recent_entries_line_up(qtbot, make_window, settle, tmp_path):
     """Clicking a built-in gallery photo added it again as a recent file (an icon-less duplicate)
     and moved the Open dialog's folder into the installed packages; recent files had no icon and
