@@ -30,7 +30,7 @@ class SessionStar:
     (its model, photo, draw, grid cell, code and lower-layer noise)."""
 
     model: str  # as Session.model
-    image: str  # the photo's path (a video's frame: ``clip.mp4#t=1.6``)
+    image: str  # the photo's path (a video's frame: ``clip.mp4#t=1.6``); sessions keep no star without one
     code: list[float]
     index: int  # its grid cell, from 0
     seed: int = 0
@@ -38,6 +38,13 @@ class SessionStar:
     component: int = -1
     distinct_pool: int = 0
     noise: list[float] | None = None  # None: decoded with the lower layers at their means
+
+    def as_session(self, task: str) -> "Session":
+        """The session that shows this star again: its photo (none: "", a scatter-plot example's),
+        model and draw, with its code and noise as the current sample in its own cell."""
+        return Session(task=task, model=self.model, image=self.image or None, seed=self.seed, code=self.code,
+                       current=self.index, component=self.component, temperature=self.temperature,
+                       noise=self.noise, distinct_pool=self.distinct_pool)
 
 
 @dataclass
@@ -115,10 +122,7 @@ def load_session(path: str | Path) -> Session:
 
 def _star_out_of_range(k: int, star: SessionStar) -> str:
     """Why starred sample ``k`` of a session cannot be shown as it says, or ""."""
-    problem = _out_of_range(Session(task=TASK_NAMES[0], model=star.model, image=star.image, seed=star.seed,
-                                    code=star.code, current=star.index, component=star.component,
-                                    temperature=star.temperature, noise=star.noise,
-                                    distinct_pool=star.distinct_pool))
+    problem = _out_of_range(star.as_session(TASK_NAMES[0]))
     return f"star {k + 1}: {problem.replace('current must', 'index must')}" if problem else ""
 
 

@@ -33,9 +33,9 @@ class RestoredStars(NamedTuple):
 
 
 def _saved_star(star: "Star") -> SessionStar:
-    """A star as a session keeps it (a star of a scatter-plot example has no photo to keep)."""
+    """A star as a session keeps it (a star of a scatter-plot example has no photo: image "")."""
     d = star.draw
-    return SessionStar(model=star.model.key, image=str(star.doc.source), code=[float(v) for v in star.code],
+    return SessionStar(model=star.model.key, image=star.doc.source or "", code=[float(v) for v in star.code],
                        index=star.index, seed=d.seed, temperature=d.temperature,
                        component=-1 if d.component is None else d.component, distinct_pool=d.pool,
                        noise=None if star.noise is None else [float(v) for v in star.noise])
@@ -389,12 +389,7 @@ class ActionsMixin:
         predictor = self.catalog.cached(entry.key)
         if predictor is not None and getattr(predictor, "noise_dim", 0):
             self.w.lowerCheck.setChecked(star.noise is not None)  # as it was decoded: full sample or at the means
-        d = star.draw
-        self.restore_session(Session(
-            task=entry.task, model=entry.key, image=doc.source, seed=d.seed,
-            code=[float(v) for v in star.code], current=star.index,
-            component=-1 if d.component is None else d.component, temperature=d.temperature,
-            noise=None if star.noise is None else [float(v) for v in star.noise], distinct_pool=d.pool))
+        self.restore_session(_saved_star(star).as_session(entry.task))
         self.w.statusBar().showMessage(f"Showing the starred sample {doc.title} #{star.index + 1} again", 8000)
 
     def restore_session(self, s: Session) -> bool:
