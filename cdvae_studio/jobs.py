@@ -245,7 +245,11 @@ def restore_star(catalog: ModelCatalog, entry: ModelEntry, saved: Any, docs: Doc
     code = np.asarray(saved.code, np.float32)
     if code.shape != (predictor.code_dim,):
         raise ValueError(f"its code has {code.size} values; {entry.name} takes {predictor.code_dim}")
-    noise = None if saved.noise is None else predictor.check_noise(np.asarray(saved.noise, np.float32)[None], 1)
+    noise = None
+    if saved.noise is not None:  # an edited session may give the nearest-neighbour baseline noise it cannot check
+        if not hasattr(predictor, "check_noise"):
+            raise ValueError(f"it holds lower-layer noise, which {entry.name} has none of")
+        noise = predictor.check_noise(np.asarray(saved.noise, np.float32)[None], 1)
     cond = predictor.prepare(doc.xc)
     xg = np.asarray(predictor.decode(cond, code[None], noise), np.float32)
     thumb = compose_cells(task, doc, xg, grid_flow_scale(task, xg), cell_detail(task, predictor, cond, entry.key, doc))

@@ -108,6 +108,28 @@ def test_a_session_keeps_its_starred_samples(qtbot, make_window, settle, tmp_pat
     assert third.tray.count() == 3
 
 
+
+def test_a_session_star_that_does_not_fit_its_model_says_why(make_window, settle, studio_assets):
+    """Hand-edited sessions: a code of the wrong length, or lower-layer noise for the nearest-
+    neighbour baseline (which has no lower layers, nor a check for them), are one-line reasons."""
+    import pytest
+
+    from cdvae_studio.jobs import restore_star
+    from cdvae_studio.session import SessionStar
+
+    win = make_window("resaturation")
+    settle(win)
+    state = win.state
+    photo = state.ctx.doc.source
+    nearest = state.catalog.add_pair_file(studio_assets / "pairs" / "synthetic.npz")
+    with pytest.raises(ValueError, match="lower-layer noise, which Nearest neighbour has none of"):
+        restore_star(state.catalog, nearest, SessionStar(nearest.key, photo, [0.0], 0, noise=[0.5]), state.docs)
+    with pytest.raises(ValueError, match="its code has 3 values; .* takes 16"):
+        restore_star(state.catalog, state.ctx.entry, SessionStar(state.ctx.entry.key, photo, [0.0] * 3, 0), state.docs)
+    restored = restore_star(state.catalog, nearest, SessionStar(nearest.key, photo, [2.0], 2), state.docs)
+    assert restored.doc is state.ctx.doc  # the grid's own document: the star is marked on it
+
+
 def test_builtin_photos_are_not_recent_files_and_recent_entries_line_up(qtbot, make_window, settle, tmp_path):
     """Clicking a built-in gallery photo added it again as a recent file (an icon-less duplicate)
     and moved the Open dialog's folder into the installed packages; recent files had no icon and
