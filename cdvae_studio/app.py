@@ -212,6 +212,8 @@ def main(argv: list[str] | None = None) -> int:
         window.state.open_paths(args.images)  # the first photo shown, the rest in the gallery
     if args.session:
         window.state.open_session(args.session)
+    elif not (args.images or args.model or args.screenshot):
+        window.state.reopen_last_session()  # where the last run left off (a screenshot is a first start's)
     window.show()
     from .stop_signals import SignalStop
 

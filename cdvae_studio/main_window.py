@@ -43,6 +43,7 @@ from .images import IMAGE_SUFFIXES, VIDEO_SUFFIXES
 from .jobs import GRID, MAX_SEED
 from .prefs import string_list
 from .state import StudioState
+from .state_actions import LAST_SESSION_KEY
 from .widgets.code_sliders import CodeSliders
 from .widgets.flow_view import FlowView
 from .widgets.lpp_scatter import LppScatter
@@ -603,6 +604,10 @@ class MainWindow(QMainWindow):
         self.settings.setValue("task", self.state.task_name)
         self.settings.setValue("fullSamples", self.lowerCheck.isChecked())
         self.settings.setValue("distinctResults", self.distinctAction.isChecked())
+        if self.state.ctx is not None:  # where this run leaves off, stars included: the next start reopens it
+            self.settings.setValue(LAST_SESSION_KEY, self.state.session().to_json())
+        else:  # nothing shown (no model for the task): the next start is a first start's, not an older run's
+            self.settings.remove(LAST_SESSION_KEY)
         self.settings.sync()
 
     def training_running(self) -> bool:

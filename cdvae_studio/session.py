@@ -89,14 +89,19 @@ def load_session(path: str | Path) -> Session:
         raise SessionError(f"{path.name} is not a session file ({exc})") from exc
     except ValueError as exc:  # a folder, a device or FIFO (never ending, blocking), too large
         raise SessionError(f"cannot read {path.name} ({exc})") from exc
+    return session_from_json(text, path.name)
+
+
+def session_from_json(text: str, name: str = "the session") -> Session:
+    """A session from its JSON text, checked whole (SessionError naming ``name`` otherwise)."""
     try:
         data: Any = json.loads(text)
     except json.JSONDecodeError as exc:
-        raise SessionError(f"{path.name} is not a session file ({exc})") from exc
+        raise SessionError(f"{name} is not a session file ({exc})") from exc
     if not isinstance(data, dict) or data.get("format") != FORMAT:
-        raise SessionError(f"{path.name} is not a CDVAE Studio session")
+        raise SessionError(f"{name} is not a CDVAE Studio session")
     if data.get("version") != VERSION:
-        raise SessionError(f"{path.name} has session version {data.get('version')!r}; this Studio reads {VERSION}")
+        raise SessionError(f"{name} has session version {data.get('version')!r}; this Studio reads {VERSION}")
     # keys of a later Studio's optional fields are left out, as before: sessions gained "noise" and
     # "distinct_pool" without a new version
     known = {f.name for f in fields(Session)}
@@ -105,18 +110,18 @@ def load_session(path: str | Path) -> Session:
     missing = [f.name for f in fields(Session) if f.default is MISSING and f.default_factory is MISSING
                and f.name not in values]
     if missing:
-        raise SessionError(f"{path.name}: missing field(s) {', '.join(missing)}")
+        raise SessionError(f"{name}: missing field(s) {', '.join(missing)}")
     try:  # each field of its own JSON type: a seed of 1.5 or true, or a code of strings, is refused
         session = typed_from_dict(Session, values)
         if stars is not None and not isinstance(stars, list):
             raise ConfigError(f"stars must be a list, got {stars!r}")
         session.stars = None if stars is None else [typed_from_dict(SessionStar, star) for star in stars]
     except ConfigError as exc:
-        raise SessionError(f"{path.name}: {exc}") from exc
+        raise SessionError(f"{name}: {exc}") from exc
     problem = _out_of_range(session) or next(filter(None, (_star_out_of_range(k, star)
                                                            for k, star in enumerate(session.stars or []))), "")
     if problem:
-        raise SessionError(f"{path.name}: {problem}")
+        raise SessionError(f"{name}: {problem}")
     return session
 
 

@@ -18,10 +18,11 @@ from cdvae_core.distinct import DISTINCT_POOL
 
 from .catalog import CatalogError, ModelEntry, is_pair_file
 from .jobs import Draw, distinct_pool, restore_star
-from .session import Session, SessionError, SessionStar, load_session, save_session
+from .session import Session, SessionError, SessionStar, load_session, save_session, session_from_json
 from .worker import report_error
 
 UNDO_GAP_S = 0.6  # slider moves closer together than this are one undo step
+LAST_SESSION_KEY = "lastSession"  # QSettings: the session kept at quit, reopened at the next start
 
 
 class RestoredStars(NamedTuple):
@@ -370,6 +371,22 @@ class ActionsMixin:
         except SessionError as exc:
             self.w.show_error(str(exc), about="session")
             return
+        self._open_loaded_session(s)
+
+    def reopen_last_session(self) -> None:
+        """Where the last run left off (the session kept at quit, ``LAST_SESSION_KEY``): its photo,
+        model, grid, current sample and stars. Nothing when there is none or it does not read (an
+        edited settings file): the start is then a first start's."""
+        text = self.w.settings.value(LAST_SESSION_KEY, "")
+        if not isinstance(text, str) or not text:
+            return
+        try:
+            s = session_from_json(text, "the last session")
+        except SessionError:
+            return
+        self._open_loaded_session(s)
+
+    def _open_loaded_session(self, s: Session) -> None:
         if self.restore_session(s) and s.stars is not None:
             self._replace_stars(s.stars)
 

@@ -109,6 +109,48 @@ def test_a_session_keeps_its_starred_samples(qtbot, make_window, settle, tmp_pat
 
 
 
+def test_the_next_start_reopens_where_the_last_run_left_off(qtbot, make_window, settle, tmp_path):
+    """Quitting lost the starred samples, and every start showed the first built-in photo again:
+    the session at quit is kept in the settings and the next start (without photos, a model or
+    a session on its command line) reopens it, stars included. A setting that does not read is
+    a first start."""
+    import cv2
+    from PySide6.QtCore import QSettings
+
+    from cdvae_studio.state_actions import LAST_SESSION_KEY
+
+    cv2.imwrite(str(tmp_path / "mine.png"), np.full((60, 90, 3), (40, 120, 200), np.uint8))
+    settings = QSettings(str(tmp_path / "kept.ini"), QSettings.Format.IniFormat)
+    win = make_window("resaturation", settings=settings)
+    settle(win)
+    win.state.open_paths([str(tmp_path / "mine.png")])
+    settle(win)
+    win.state.toggle_star(3)
+    win.state.toggle_star(8)
+    win.state.select_sample(6)
+    settle(win)
+    code = win.state.current_code().copy()
+    win.close()
+    win.shutdown()  # Quit: the settings are saved
+
+    again = make_window("relighting", settings=QSettings(str(tmp_path / "kept.ini"), QSettings.Format.IniFormat))
+    again.state.reopen_last_session()
+    qtbot.waitUntil(lambda: again.tray.count() == 2 and again.state.ctx is not None
+                    and again.state.ctx.doc.name == "mine.png", timeout=60_000)
+    settle(again)
+    state = again.state
+    assert state.task_name == "resaturation" and state.current == 6
+    np.testing.assert_array_equal(state.current_code(), code)
+    assert again.sampleGrid.starred == {3, 8}
+
+    ini = tmp_path / "garbage.ini"
+    ini.write_text(f"[General]\n{LAST_SESSION_KEY}=not a session\n")
+    third = make_window("resaturation", settings=QSettings(str(ini), QSettings.Format.IniFormat))
+    third.state.reopen_last_session()
+    settle(third)
+    assert not third.banner.isVisible() and third.state.ctx.doc.name == "astronaut.png"
+
+
 def test_a_session_star_that_does_not_fit_its_model_says_why(make_window, settle, studio_assets):
     """Hand-edited sessions: a code of the wrong length, or lower-layer noise for the nearest-
     neighbour baseline (which has no lower layers, nor a check for them), are one-line reasons."""
