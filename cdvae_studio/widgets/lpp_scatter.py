@@ -14,10 +14,11 @@ from typing import Any
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QSize, Qt, Signal
-from PySide6.QtGui import QIcon, QImage, QPainter, QPixmap
+from PySide6.QtGui import QIcon, QPainter, QPixmap
 from PySide6.QtWidgets import (QCheckBox, QComboBox, QHBoxLayout, QLabel, QListWidget, QListWidgetItem, QSizePolicy,
                                QVBoxLayout, QWidget)
 
+from ..clipboard import rgb_to_qimage
 from ..render import layer_to_rgb
 
 # categorical colours that stay apart on the plot's black background (Okabe-Ito's, which are
@@ -82,10 +83,7 @@ class _LegendSample(pg.ItemSample):
 def rgb_pixmap(rgb: np.ndarray, side: int | None = 72) -> QPixmap:
     """RGB uint8 (h, w, 3) as a QPixmap, scaled to fit side x side with its aspect ratio kept (a
     16:9 video frame was squeezed square in the gallery), unless side is None (copies the data)."""
-    rgb = np.ascontiguousarray(rgb)
-    h, w = rgb.shape[:2]
-    image = QImage(rgb.data, w, h, 3 * w, QImage.Format.Format_RGB888).copy()
-    pixmap = QPixmap.fromImage(image)
+    pixmap = QPixmap.fromImage(rgb_to_qimage(rgb))
     return pixmap if side is None else pixmap.scaled(side, side, Qt.AspectRatioMode.KeepAspectRatio)
 
 
