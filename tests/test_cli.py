@@ -161,8 +161,8 @@ def test_paths_the_file_system_refuses_are_one_line_errors(trained, tmp_path, ca
         (sample.main, ["--model", str(model), "--image", f"{long}.png", "--n", "2", "--export", str(tmp_path / "e")],
          "File name too long"),
         (sample.main, ["--model", str(model), "--image", str(image), "--n", "2", "--export", str(long)], "File name too long"),
-        (prepare.main, ["--task", "relighting", "--builtin", "--out", str(long)],
-         f"--out {long} cannot be used (File name too long)"),
+        (prepare.main, ["--task", "relighting", "--builtin", "--out", str(long)],  # named as it would be written
+         f"--out {long}.npz cannot be used (File name too long)"),
         (results.main, ["--quick", "--work", str(long), "--out", str(tmp_path / "r")], "File name too long"),
     ]
     for main, argv, needle in runs:
