@@ -127,7 +127,7 @@ class StudioState(ActionsMixin, QObject):
         self._given_on_its_way: str | None = None  # the given photo being read, whose failure moves on
         self._given_failures: list[str] = []  # messages of the given photos that could not be opened
         self._builtin_paths: set[str] = set()  # the gallery's built-in photos
-        self._exports: list[Any] = []  # animation export jobs, run one after another
+        self._exports: list[tuple[str, Any]] = []  # (what, job): exports and copies, run one after another
         self._pasted: set[Path] = set()  # pasted images named this session (their files may still be on their way)
         self._context_deferred = False  # a context was asked for meanwhile
         self._throttled_grid = qthrottled(self.request_grid, timeout=FRAME_MS, leading=True, parent=self)
@@ -671,8 +671,8 @@ class StudioState(ActionsMixin, QObject):
                                   else f"Cannot show this model on this image: {error}", about="model")
                 self.w.modelLabel.setText("model failed to load" if loading else "model failed on this image")
             else:
-                # a queued export's or copy's job names itself ("Copy of sample #3"); it read "misc: ..."
-                what = getattr(self._exports[0], "what", "Export") if channel == "misc" and self._exports else channel
+                # a queued export or copy is named as it was queued ("Copy of sample #3"); it read "misc: ..."
+                what = self._exports[0][0] if channel == "misc" and self._exports else channel
                 self.w.show_error(f"{what} failed: {error}" if channel == "misc" else f"{channel}: {error}")
             if channel == "image":  # an unexpected failure: still release the contexts waiting for it
                 self._apply_image("", False, f"Cannot open the image: {error}")

@@ -326,8 +326,7 @@ class ActionsMixin:
                     done.failed.append(f"{Path(star.image).name} #{star.index + 1}: {report_error(exc)}")
             return done
 
-        job.what = "Restoring the session's stars"  # type: ignore[attr-defined]
-        self._queue_export(job)
+        self._queue_export(job, "Restoring the session's stars")
 
     def _apply_restored_stars(self, restored: "RestoredStars") -> None:
         for r in restored.stars:
@@ -503,10 +502,12 @@ class ActionsMixin:
             self.w.show_error(f"cannot write {path}: {Path(path).absolute().parent} {why}")
         return why is not None
 
-    def _queue_export(self, job) -> None:
+    def _queue_export(self, job, what: str = "Export") -> None:
+        """Run ``job`` on the export channel after the ones queued before it; ``what`` names it
+        in its failure's message ("Copy of sample #3 failed: ...")."""
         # one at a time, in order: the worker's channels keep only the newest waiting job, and a
         # second export asked for while the first runs must not replace it
-        self._exports.append(job)
+        self._exports.append((what, job))
         if len(self._exports) == 1:
             self.worker.submit("misc", job)
 
@@ -578,13 +579,12 @@ class ActionsMixin:
             return ClipboardPicture(rgb, f"Copied sample #{number} of {ctx.doc.title} ({rgb.shape[1]}x{rgb.shape[0]}, "
                                          "full resolution) to the clipboard")
 
-        job.what = f"Copy of sample #{number}"  # type: ignore[attr-defined]  # its error's subject
         self.w.statusBar().showMessage(f"Copying sample #{number} at full resolution…")
-        self._queue_export(job)
+        self._queue_export(job, f"Copy of sample #{number}")
 
     def _export_done(self) -> None:
         """A queued animation export finished: start the next one."""
         if self._exports:
             self._exports.pop(0)
         if self._exports:
-            self.worker.submit("misc", self._exports[0])
+            self.worker.submit("misc", self._exports[0][1])
