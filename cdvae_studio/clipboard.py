@@ -84,6 +84,6 @@ def save_png(path: Path, pixels: np.ndarray) -> None:
     code = cv2.COLOR_RGBA2BGRA if pixels.shape[2] == 4 else cv2.COLOR_RGB2BGR
     ok, encoded = cv2.imencode(".png", cv2.cvtColor(pixels, code))
     if not ok:
-        raise ValueError(f"the pasted image ({pixels.shape[1]}x{pixels.shape[0]}) could not be encoded as PNG")
+        raise ValueError(f"the image ({pixels.shape[1]}x{pixels.shape[0]}) could not be encoded as PNG")
     path.parent.mkdir(parents=True, exist_ok=True)
     write_bytes_atomic(path, encoded.tobytes())

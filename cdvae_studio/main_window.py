@@ -18,6 +18,7 @@ from PySide6.QtWidgets import (
     QDoubleSpinBox,
     QFileDialog,
     QFrame,
+    QGraphicsView,
     QHBoxLayout,
     QInputDialog,
     QLabel,
@@ -235,6 +236,12 @@ class MainWindow(QMainWindow):
         rule.setFrameShadow(QFrame.Shadow.Sunken)
         self.statusBar().addPermanentWidget(rule)
         self.statusBar().addPermanentWidget(self.timingLabel)
+        self._timing_rule = rule
+        self.statusBar().messageChanged.connect(self._make_room_for_message)
+        # drops go to the window, which opens dropped files; a graphics view's own drop handling
+        # warned "drag leave received before drag enter" as a drag crossed it without stopping
+        for view in self.findChildren(QGraphicsView):
+            view.setAcceptDrops(False)
         self.resize(*self.DEFAULT_SIZE)
 
     def _build_actions(self) -> None:
@@ -363,6 +370,13 @@ class MainWindow(QMainWindow):
         ``about`` ("image", "model", "session"; "" for anything else) says which success clears it."""
         self.banner.show_message(text, about)
         self.statusBar().showMessage(one_line_text(text), 15000)
+
+    def _make_room_for_message(self, text: str) -> None:
+        """The timing line steps aside while the status bar shows a message: the message has the
+        room left of the permanent labels, and in a 1200-px window the timing line left it 130 px
+        ("Sample #6 of astronau")."""
+        for widget in (self.timingLabel, self._timing_rule):
+            widget.setVisible(not text)
 
     def clear_error(self, about: str) -> None:
         """Something about ``about`` went right: the banner goes unless it says what went wrong with
@@ -533,6 +547,8 @@ class MainWindow(QMainWindow):
 
     # drag and drop, paste ---------------------------------------------------------------------
     def dragEnterEvent(self, event) -> None:  # noqa: N802 - Qt override
+        if event.source() is not None:
+            return  # a result dragged from the grid (drag_out): for other apps, not a photo to open here
         if event.mimeData().hasUrls() or event.mimeData().hasImage():
             event.acceptProposedAction()
 

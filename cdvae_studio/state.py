@@ -145,6 +145,8 @@ class StudioState(ActionsMixin, QObject):
         w.lowerCheck.toggled.connect(self._lower_toggled)
         w.sampleGrid.sampleClicked.connect(self.select_sample)
         w.sampleGrid.starToggled.connect(self.toggle_star)
+        w.sampleGrid.dragStarted.connect(lambda i: self.drag_sample(i, w.sampleGrid, w.sampleGrid.cell_image(i)))
+        w.preview.dragStarted.connect(lambda: self.drag_sample(self.current, w.preview, w.preview.image()))
         w.tray.removeRequested.connect(self.remove_star)
         w.tray.showRequested.connect(self.show_star)
         w.sampleGrid.sampleHovered.connect(w.lppScatter.highlight_sample)

@@ -559,28 +559,85 @@ class ActionsMixin:
 
         self._queue_export(job)
 
-    def copy_result(self) -> None:
-        """Put the current sample's result on the clipboard as Export writes it: at the photo's
-        full resolution, rendered in the worker (a 24-megapixel photo takes a second or so)."""
+    def _picture_job(self, index: int, doing: str):
+        """Grid sample ``index``'s result as Export writes it, to render on the worker -> (render,
+        doc, number): ``render()`` returns it as uint8 (H, W, 3) at the photo's full resolution (a
+        24-megapixel photo takes a second or so), ``doc`` is its photo's document and ``number``
+        the sample's number (index + 1). None, after saying why, when there is no such sample;
+        ``doing`` ("copying") names the refused action."""
         grid = self.grid
-        if self.ctx is None or grid is None or not 0 <= self.current < len(grid.codes):
-            self.w.show_error("load a model and an image before copying a result")
-            return
-        ctx, number = self.ctx, self.current + 1
-        code, noise = grid.codes[self.current].copy(), self._grid_noise(self.current)
+        if self.ctx is None or grid is None or not 0 <= index < len(grid.codes):
+            self.w.show_error(f"load a model and an image before {doing} a result")
+            return None
+        ctx = self.ctx
+        code, noise = grid.codes[index].copy(), self._grid_noise(index)
         # the nearest-neighbour baseline has no encoder for the photo's own code: no detail map, as its preview
         settings = grid.draw.export_settings(lower_layers=noise is not None,
                                              detail=getattr(ctx.predictor, "has_codes", True))
 
-        def job() -> ClipboardPicture:
+        def render() -> np.ndarray:
             from cdvae_core.postprocess.export import exported_picture
 
-            rgb = exported_picture(ctx.predictor, ctx.doc.photo, code, noise, settings)
-            return ClipboardPicture(rgb, f"Copied sample #{number} of {ctx.doc.title} ({rgb.shape[1]}x{rgb.shape[0]}, "
+            return exported_picture(ctx.predictor, ctx.doc.photo, code, noise, settings)
+
+        return render, ctx.doc, index + 1
+
+    def copy_result(self) -> None:
+        """Put the current sample's result on the clipboard as Export writes it, rendered in the worker."""
+        made = self._picture_job(self.current, "copying")
+        if made is None:
+            return
+        render, doc, number = made
+
+        def job() -> ClipboardPicture:
+            rgb = render()
+            return ClipboardPicture(rgb, f"Copied sample #{number} of {doc.title} ({rgb.shape[1]}x{rgb.shape[0]}, "
                                          "full resolution) to the clipboard")
 
         self.w.statusBar().showMessage(f"Copying sample #{number} at full resolution…")
         self._queue_export(job, f"Copy of sample #{number}")
+
+    def drag_result(self, index: int):
+        """The data of grid sample ``index`` dragged out of the window (cdvae_studio.drag_out): its
+        result at full resolution, as Copy renders it, written to a PNG by the worker, which
+        starts now; None, after saying why, when there is no grid."""
+        from cdvae_core.postprocess.export import result_stem
+
+        from .clipboard import save_png
+        from .drag_out import DraggedPicture, PictureDragData, drag_path
+
+        made = self._picture_job(index, "dragging")
+        if made is None:
+            return None
+        render, doc, number = made
+        stem = result_stem(doc.photo, 0) if isinstance(doc.photo, str) else Path(doc.name).stem
+        picture = DraggedPicture(drag_path(f"{stem}_sample{number}.png"))
+
+        def job() -> str:
+            try:
+                rgb = render()
+                save_png(picture.path, rgb)
+            except BaseException:
+                picture.fail()  # a drop waiting for it gets nothing; the worker says why
+                raise
+            picture.finish(rgb)
+            return f"Sample #{number} of {doc.title} is ready to drop ({rgb.shape[1]}x{rgb.shape[0]}, full resolution)"
+
+        self._queue_export(job, f"Dragging sample #{number}")
+        return PictureDragData(picture)
+
+    def drag_sample(self, index: int, source, shown: np.ndarray | None) -> None:
+        """Drag grid sample ``index``'s result (``drag_result``) out of widget ``source`` (the grid
+        or the Preview) until the drop, ``shown`` (uint8 (h, w, 3)) under the pointer."""
+        from .drag_out import WAIT_SECONDS, run_drag
+
+        data = self.drag_result(index)
+        if data is None:
+            return
+        run_drag(source, data, None if shown is None else shown.copy())
+        if data.picture.timed_out:
+            self.w.show_error(f"sample #{index + 1} was still rendering {WAIT_SECONDS:.0f} s after the drop, "
+                              "which got nothing: drag it again once the status bar says it is ready")
 
     def _export_done(self) -> None:
         """A queued animation export finished: start the next one."""

@@ -7,9 +7,10 @@ from pathlib import Path
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import QEvent, QRectF, QSize, Qt, QTimer, Signal
+from PySide6.QtCore import QEvent, QPointF, QRectF, QSize, Qt, QTimer, Signal
 from PySide6.QtGui import QIcon
 from PySide6.QtWidgets import (
+    QApplication,
     QCheckBox,
     QComboBox,
     QHBoxLayout,
@@ -163,15 +164,19 @@ class ImagePane(pg.GraphicsLayoutWidget):
 class ComparePane(ImagePane):
     """The Preview: the current result; held down with the left button, the photo it was made
     from, in its place (before / after without moving the eyes to the Photo pane, which is
-    smaller and far away). ``image()`` is always the result."""
+    smaller and far away). ``image()`` is always the result. Pressed and moved the platform's
+    drag distance, it emits ``dragStarted`` (the window drags the result out, drag_out.py) and
+    shows the result again."""
 
-    HINT = "Press and hold to see the photo itself in place of the result"
+    HINT = "Press and hold to see the photo itself in place of the result; drag the result out into another app"
+    dragStarted = Signal()
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self._result: np.ndarray | None = None
         self._photo: np.ndarray | None = None
         self.comparing = False  # the photo is shown while the button is down
+        self._press: QPointF | None = None  # where the left button went down on a result
         self.setToolTip(self.HINT)
         self.label = pg.TextItem("photo", color="w", fill=pg.mkBrush(0, 0, 0, 160), anchor=(0, 0))
         self.label.setZValue(10)
@@ -197,16 +202,35 @@ class ComparePane(ImagePane):
         super().set_image(shown)
         self.label.setVisible(photo and self._photo is not None)
 
-    def mousePressEvent(self, event) -> None:  # noqa: N802 - Qt override
-        if event.button() == Qt.MouseButton.LeftButton and self._photo is not None and self._result is not None:
-            self.comparing = True
-            self._show(True)
-        event.accept()
-
-    def mouseReleaseEvent(self, event) -> None:  # noqa: N802 - Qt override
-        if event.button() == Qt.MouseButton.LeftButton and self.comparing:
+    def _stop_comparing(self) -> None:
+        if self.comparing:
             self.comparing = False
             self._show(False)
+
+    def mousePressEvent(self, event) -> None:  # noqa: N802 - Qt override
+        self._press = None
+        if event.button() == Qt.MouseButton.LeftButton and self._result is not None:
+            self._press = event.position()
+            if self._photo is not None:
+                self.comparing = True
+                self._show(True)
+        event.accept()
+
+    def mouseMoveEvent(self, event) -> None:  # noqa: N802 - Qt override
+        press = self._press
+        if (press is not None and event.buttons() & Qt.MouseButton.LeftButton
+                and (event.position() - press).manhattanLength() >= QApplication.startDragDistance()):
+            self._press = None
+            self._stop_comparing()  # the drag carries the result, and shows it under the pointer
+            self.dragStarted.emit()
+            event.accept()
+            return
+        super().mouseMoveEvent(event)
+
+    def mouseReleaseEvent(self, event) -> None:  # noqa: N802 - Qt override
+        if event.button() == Qt.MouseButton.LeftButton:
+            self._press = None
+            self._stop_comparing()
         event.accept()
 
 

@@ -1,9 +1,10 @@
 """``sampleGrid``: conditional samples as full results, all cells from ONE atlas image.
 
 Left click makes a sample current, right click (or the S key in the window) stars it for
-export; hovering reports the cell so the scatter plot can light up that sample's point. With
-the grid focused (a click gives it focus), the arrow keys move the current sample through the
-layout and Home / End go to the first / last (``step``): they report as a click would.
+export, and a left-button drag takes its result out of the window (``dragStarted``); hovering
+reports the cell so the scatter plot can light up that sample's point. With the grid focused
+(a click gives it focus), the arrow keys move the current sample through the layout and Home /
+End go to the first / last (``step``): they report as a click would.
 
 The worker composes the n cells as one tall (n h, w, 3) uint8 array (``render.compose_cells``
 is vectorised over the batch, so the stack of cells is already an atlas). The grid converts it
@@ -29,7 +30,7 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QPointF, QRectF, Qt, Signal
 from PySide6.QtGui import QColor, QFontMetricsF, QImage, QPainter, QPen
-from PySide6.QtWidgets import QGraphicsItem, QGraphicsWidget
+from PySide6.QtWidgets import QApplication, QGraphicsItem, QGraphicsWidget
 
 CURRENT = QColor(0, 200, 255)
 STARRED = QColor(255, 196, 0)
@@ -165,11 +166,14 @@ class _AtlasItem(QGraphicsItem):
 
 
 class SampleGrid(pg.GraphicsView):
-    """Signals: sampleClicked(int), starToggled(int), sampleHovered(int) (-1 when leaving)."""
+    """Signals: sampleClicked(int), starToggled(int), sampleHovered(int) (-1 when leaving),
+    dragStarted(int) (the left button pressed on a cell and moved the platform's drag distance:
+    the window drags that sample's result out, cdvae_studio.drag_out)."""
 
     sampleClicked = Signal(int)
     starToggled = Signal(int)
     sampleHovered = Signal(int)
+    dragStarted = Signal(int)
 
     def __init__(self, count: int = 16, parent=None) -> None:
         super().__init__(parent=parent)
@@ -192,6 +196,7 @@ class SampleGrid(pg.GraphicsView):
         self._hover = -1
         self._badge_texts: list[str] = [""] * count
         self._badge_alerts: list[bool] = [False] * count
+        self._press: tuple[QPointF, int] | None = None  # where the left button went down, and on which cell
         self.scene().sigMouseClicked.connect(self._clicked)
         self.scene().sigMouseMoved.connect(self._moved)
         self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)  # a click, or Tab, lets the arrow keys in
@@ -314,6 +319,30 @@ class SampleGrid(pg.GraphicsView):
             self.starToggled.emit(index)
         elif event.button() == Qt.MouseButton.LeftButton:
             self.sampleClicked.emit(index)
+
+    def mousePressEvent(self, event) -> None:  # noqa: N802 - Qt override
+        self._press = None
+        if event.button() == Qt.MouseButton.LeftButton:
+            self._press = (event.position(), self.cell_at(self.mapToScene(event.position().toPoint())))
+        super().mousePressEvent(event)
+
+    def mouseMoveEvent(self, event) -> None:  # noqa: N802 - Qt override
+        press = self._press
+        if (press is not None and event.buttons() & Qt.MouseButton.LeftButton and 0 <= press[1] < self._n
+                and (event.position() - press[0]).manhattanLength() >= QApplication.startDragDistance()):
+            self._press = None
+            # pyqtgraph's scene keeps the press to turn its release into a click (or a drag of its
+            # own); the drag's event loop eats the release, and the next click's release would
+            # then report this press's cell, or nothing
+            self.scene().clickEvents.clear()
+            self.scene().dragButtons.clear()
+            self.dragStarted.emit(press[1])
+            return
+        super().mouseMoveEvent(event)
+
+    def mouseReleaseEvent(self, event) -> None:  # noqa: N802 - Qt override
+        self._press = None
+        super().mouseReleaseEvent(event)
 
     def keyPressEvent(self, event) -> None:  # noqa: N802 - Qt override
         move = STEP_KEYS.get(int(event.key()))  # not Qt.Key(...): it raises on codes outside the enum

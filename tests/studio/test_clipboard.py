@@ -1,5 +1,6 @@
-"""Copy and paste: Ctrl+C puts the current result on the clipboard as Export writes it; Ctrl+V
-(and a drop) opens copied files, an image, or text naming files."""
+"""Copy, paste and drag: Ctrl+C puts the current result on the clipboard as Export writes it, and
+a sample dragged out of the grid carries the same picture as a file; Ctrl+V (and a drop) opens
+copied files, an image, or text naming files."""
 
 from __future__ import annotations
 
@@ -8,12 +9,14 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
-from PySide6.QtCore import QMimeData, QUrl
-from PySide6.QtGui import QGuiApplication, QImage
+from PySide6.QtCore import QEvent, QMimeData, QPointF, Qt, QUrl
+from PySide6.QtGui import QGuiApplication, QImage, QMouseEvent
+from PySide6.QtWidgets import QApplication
 
 from cdvae_core.postprocess.export import export_results
 from cdvae_core.postprocess.imagefiles import read_image
 
+from cdvae_studio import drag_out
 from cdvae_studio.clipboard import local_paths, pasted_folder, pasted_path, qimage_pixels, rgb_to_qimage
 
 
@@ -274,3 +277,156 @@ def test_the_nearest_neighbour_baseline_copies_its_result_but_exports_none(qtbot
         dlg.start()
         assert dlg.status.text() == NO_BASELINE_EXPORT and dlg.runner is None, what
     assert not (tmp_path / "out").exists()
+
+
+def test_a_dragged_sample_is_a_png_of_its_full_resolution_result(qtbot, make_window, settle, tmp_path):
+    """The drag's data names a PNG file (text/uri-list) holding what Export writes for that grid
+    sample, not the current one, and offers the same pixels as an image; the file is named after
+    the photo and the sample."""
+    rng = np.random.default_rng(1)
+    photo = cv2.resize((rng.random((20, 30, 3)) * 255).astype(np.uint8), (900, 600), interpolation=cv2.INTER_CUBIC)
+    cv2.imwrite(str(tmp_path / "wide.png"), photo)
+    win = make_window("relighting")
+    settle(win)
+    win.state.open_paths([str(tmp_path / "wide.png")])
+    qtbot.waitUntil(lambda: win.state.ctx is not None and win.state.ctx.doc.name == "wide.png", timeout=60_000)
+    settle(win)
+    state = win.state
+    assert state.current != 7
+    data = state.drag_result(7)
+    assert data.formats() == [drag_out.URI_LIST, drag_out.QT_IMAGE]
+    urls = data.urls()  # waits for the worker's render, as a drop target's request does
+    assert len(urls) == 1 and urls[0].isLocalFile()
+    path = Path(urls[0].toLocalFile())
+    assert path.name == "wide_sample8.png" and path.parent.parent == drag_out.drag_folder()
+    grid, ctx = state.grid, state.ctx
+    expected = _exported(tmp_path, ctx, grid.codes[7], grid.noise[7], grid.draw.export_settings(), "eighth")
+    assert expected.shape == (600, 900, 3)
+    np.testing.assert_array_equal(read_image(path), expected)
+    np.testing.assert_array_equal(qimage_pixels(data.imageData()), expected)
+    settle(win)
+    assert win.statusBar().currentMessage() == "Sample #8 of wide.png is ready to drop (900x600, full resolution)"
+    assert bytes(data.data(drag_out.URI_LIST)) == urls[0].toEncoded().data() + b"\r\n"  # as a drop reads it
+
+
+def test_a_drop_waits_for_the_render_and_gets_nothing_from_a_failed_one(qapp, tmp_path, monkeypatch):
+    """A target asking before the worker has finished waits for it; a failed render, or one not
+    done within WAIT_SECONDS, gives the target nothing (and the latter is marked timed out)."""
+    import threading
+
+    rgb = np.arange(2 * 3 * 3, dtype=np.uint8).reshape(2, 3, 3)
+    slow = drag_out.DraggedPicture(tmp_path / "slow.png")
+    timer = threading.Timer(0.3, slow.finish, args=(rgb,))
+    timer.start()
+    np.testing.assert_array_equal(qimage_pixels(drag_out.PictureDragData(slow).imageData()), rgb)
+    assert not slow.timed_out
+
+    failed = drag_out.DraggedPicture(tmp_path / "failed.png")
+    failed.fail()
+    data = drag_out.PictureDragData(failed)
+    assert data.urls() == [] and data.imageData() is None and not failed.timed_out
+
+    monkeypatch.setattr(drag_out, "WAIT_SECONDS", 0.05)
+    late = drag_out.DraggedPicture(tmp_path / "late.png")
+    assert drag_out.PictureDragData(late).urls() == [] and late.timed_out
+
+
+def _mouse(view, kind: QEvent.Type, pos: QPointF, button: Qt.MouseButton, held: Qt.MouseButton) -> None:
+    QApplication.sendEvent(view.viewport(), QMouseEvent(kind, pos, view.viewport().mapToGlobal(pos), button, held,
+                                                        Qt.KeyboardModifier.NoModifier))
+
+
+def test_dragging_a_cell_drags_its_sample_and_the_next_click_still_selects(qtbot, make_window, settle, monkeypatch):
+    """Pressing on a cell and moving the drag distance starts the drag of that cell's sample (the
+    drag's own event loop eats the release); a click after it selects the cell clicked. pyqtgraph's
+    scene kept the drag's press, and the next release reported the dragged cell."""
+    dragged = []
+    monkeypatch.setattr(drag_out, "run_drag", lambda source, data, shown: dragged.append((source, data, shown)) or True)
+    win = make_window("resaturation")
+    settle(win)
+    grid = win.sampleGrid
+    start = QPointF(grid.mapFromScene(grid.cell_rect(4).center()))
+    left, none = Qt.MouseButton.LeftButton, Qt.MouseButton.NoButton
+    _mouse(grid, QEvent.Type.MouseButtonPress, start, left, left)
+    _mouse(grid, QEvent.Type.MouseMove, start + QPointF(1, 1), none, left)  # under the drag distance
+    assert dragged == []
+    _mouse(grid, QEvent.Type.MouseMove, start + QPointF(QApplication.startDragDistance() + 2, 0), none, left)
+    assert len(dragged) == 1
+    source, data, shown = dragged[0]
+    assert source is grid and data.picture.path.name.endswith("_sample5.png")
+    np.testing.assert_array_equal(shown, grid.cell_image(4))
+    assert data.picture.wait()
+    settle(win)
+    assert win.state.current == 0  # a drag does not select
+    click_at = QPointF(grid.mapFromScene(grid.cell_rect(9).center()))
+    _mouse(grid, QEvent.Type.MouseButtonPress, click_at, left, left)
+    _mouse(grid, QEvent.Type.MouseButtonRelease, click_at, left, none)
+    settle(win)
+    assert win.state.current == 9
+
+
+def test_dragging_the_preview_drags_the_current_result(qtbot, make_window, settle, monkeypatch):
+    """The Preview is where a user reaches for the result: pressed there, it shows the photo
+    (before / after); moved the drag distance, it shows the result again and drags the current
+    sample's result out, the preview's picture under the pointer."""
+    dragged = []
+    monkeypatch.setattr(drag_out, "run_drag", lambda source, data, shown: dragged.append((source, data, shown)) or True)
+    win = make_window("resaturation")
+    settle(win)
+    win.state.select_sample(3)
+    settle(win)
+    pane = win.preview
+    result = pane.image().copy()
+    start = QPointF(pane.width() / 2, pane.height() / 2)
+    left, none = Qt.MouseButton.LeftButton, Qt.MouseButton.NoButton
+    _mouse(pane, QEvent.Type.MouseButtonPress, start, left, left)
+    assert pane.comparing  # press and hold: the photo
+    _mouse(pane, QEvent.Type.MouseMove, start + QPointF(0, QApplication.startDragDistance() + 2), none, left)
+    assert not pane.comparing and not pane.label.isVisible()
+    np.testing.assert_array_equal(pane.item.image, result)
+    assert len(dragged) == 1
+    source, data, shown = dragged[0]
+    assert source is pane and data.picture.path.name.endswith("_sample4.png")
+    np.testing.assert_array_equal(shown, result)
+    assert data.picture.wait()
+    _mouse(pane, QEvent.Type.MouseMove, start + QPointF(0, 40), none, left)  # one drag per press
+    assert len(dragged) == 1
+    settle(win)
+
+
+def test_the_window_does_not_open_its_own_dragged_result(qtbot, make_window, settle):
+    """A sample dragged from the grid over the window is for other apps: the window refuses it
+    (it would open the result as a photo), while a file dragged in from outside is accepted."""
+
+    class Enter:
+        def __init__(self, source):
+            self._source, self.accepted = source, False
+            self._mime = QMimeData()
+            self._mime.setUrls([QUrl.fromLocalFile("/tmp/x.png")])
+
+        def source(self):
+            return self._source
+
+        def mimeData(self):  # noqa: N802 - Qt's name
+            return self._mime
+
+        def acceptProposedAction(self):  # noqa: N802 - Qt's name
+            self.accepted = True
+
+    win = make_window("resaturation")
+    settle(win)
+    ours, theirs = Enter(win.sampleGrid), Enter(None)
+    win.dragEnterEvent(ours)
+    win.dragEnterEvent(theirs)
+    assert not ours.accepted and theirs.accepted
+
+
+def test_a_status_message_has_the_room_of_the_timing_line(qtbot, make_window, settle):
+    """In a narrow window the timing line left a message 130 px: it steps aside while one shows."""
+    win = make_window("resaturation")
+    settle(win)
+    assert win.timingLabel.text() and not win.timingLabel.isHidden()
+    win.statusBar().showMessage("Sample #6 of astronaut.jpg is ready to drop (512x512, full resolution)")
+    assert win.timingLabel.isHidden()
+    win.statusBar().clearMessage()
+    assert not win.timingLabel.isHidden()

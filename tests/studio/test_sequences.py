@@ -33,6 +33,7 @@ from cdvae_core.distinct import draw_distinct
 from cdvae_core.postprocess.flowviz import flow_to_pixels
 from cdvae_core.tasks.motion import move_frame
 from cdvae_core.postprocess.imagefiles import read_image
+from cdvae_studio import drag_out
 from cdvae_studio.clipboard import qimage_pixels
 from cdvae_studio.images import resize_rgb
 from cdvae_studio.jobs import GRID, own_sample, preview_and_layer, render_preview, render_sweeps
@@ -133,8 +134,10 @@ def sequence_assets(tmp_path_factory, untrained_model) -> Path:
 class Harness:
     """Drives one window with seeded random actions; ``check`` asserts the invariants."""
 
-    def __init__(self, win, qtbot, settle, seed: int, assets: Path, tmp: Path) -> None:
+    def __init__(self, win, qtbot, settle, seed: int, assets: Path, tmp: Path, dragged: list | None = None) -> None:
         self.win, self.state, self.qtbot, self._settle = win, win.state, qtbot, settle
+        self.dragged = dragged  # the drags' data, appended by a stand-in for drag_out.run_drag (None: no drags)
+        self.drag_shape: tuple[int, ...] | None = None  # the shape the last drag's file must have
         self.rng = np.random.default_rng(seed)
         self.assets, self.tmp = assets, tmp
         self.log: list[str] = []
@@ -194,7 +197,7 @@ class Harness:
             (2, self.redo), (2, self.reset), (3, self.randomise), (4, self.select), (4, self.star), (1, self.unstar_from_tray),
             (3, self.open_image), (3, self.choose_frame), (2, self.preview_frame), (1, self.open_example), (2, self.session_roundtrip), (2, self.toggle_sweeps),
             (1, self.open_model), (1, self.copy_result), (1, self.show_star),
-        ]
+        ] + ([(1, self.drag_cell)] if self.dragged is not None else [])
 
     def _sync_held(self) -> None:
         """A context landing rebuilds the sliders: one held then is gone (and no longer held)."""
@@ -364,6 +367,18 @@ class Harness:
         QGuiApplication.clipboard().clear()
         self.win.copyAction.trigger()
         return f"copy #{state.current + 1} ({self.copied[1]}x{self.copied[0]})"
+
+    def drag_cell(self) -> str:
+        """Drag a grid cell out of the window: a PNG of its result at the photo's full size."""
+        state, grid = self.state, self.win.sampleGrid
+        n = len(grid.cell_images())
+        if state.ctx is None or not n:
+            return "drag: nothing shown yet"
+        i = int(self.rng.integers(n))
+        photo = state.ctx.doc.photo
+        self.drag_shape = (read_image(photo) if isinstance(photo, str) else photo).shape
+        grid.dragStarted.emit(i)
+        return f"drag #{i + 1} ({self.drag_shape[1]}x{self.drag_shape[0]})"
 
     def show_star(self) -> str:
         """Double-click a star in the tray: its photo, model and draw, its code in its own cell."""
@@ -617,6 +632,11 @@ class Harness:
             copied = qimage_pixels(QGuiApplication.clipboard().image())
             assert copied.shape == self.copied, (copied.shape, self.copied)
             self.copied = None
+        # 8b. a drag's file is the result at the photo's full size
+        if self.drag_shape is not None:
+            assert self.dragged[-1].picture.wait(), "the dragged result was not rendered"
+            assert read_image(self.dragged[-1].picture.path).shape == self.drag_shape
+            self.drag_shape = None
         # 9. stars: what their sidecars record
         assert sorted(state.stars) == sorted(win.tray.item(r).data(0x0100) for r in range(win.tray.count()))
         if self.held is None:  # a drag render updates the cells only, marks follow the release
@@ -652,11 +672,11 @@ def _redraw(predictor, cond, draw) -> tuple[np.ndarray, np.ndarray, np.ndarray |
     return (*predictor.draw(cond, GRID, draw.seed, draw.component, temperature=draw.temperature), None)
 
 
-def _run(seed, make_window, settle, qtbot, assets, tmp_path, steps) -> Harness:
+def _run(seed, make_window, settle, qtbot, assets, tmp_path, steps, dragged: list | None = None) -> Harness:
     task = TASKS[seed % len(TASKS)]
     win = make_window(task, assets=assets)
     settle(win)
-    h = Harness(win, qtbot, settle, seed, assets, tmp_path)
+    h = Harness(win, qtbot, settle, seed, assets, tmp_path, dragged)
     h.check()
     try:
         for _ in range(steps):
@@ -678,8 +698,10 @@ def _run(seed, make_window, settle, qtbot, assets, tmp_path, steps) -> Harness:
 
 @pytest.mark.parametrize("seed", SEEDS)
 def test_random_action_sequences_keep_the_window_consistent(seed, qtbot, make_window, settle, sequence_assets,
-                                                            tmp_path):
-    _run(seed, make_window, settle, qtbot, sequence_assets, tmp_path, STEPS)
+                                                            tmp_path, monkeypatch):
+    dragged = []  # the data of each drag out of the grid (Qt's drag loop itself needs a pointer)
+    monkeypatch.setattr(drag_out, "run_drag", lambda source, data, shown: dragged.append(data) or True)
+    _run(seed, make_window, settle, qtbot, sequence_assets, tmp_path, STEPS, dragged)
 
 
 # defects the sequences found, one test each -----------------------------------------------------
