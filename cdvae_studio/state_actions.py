@@ -502,12 +502,13 @@ class ActionsMixin:
             self.w.show_error(f"cannot write {path}: {Path(path).absolute().parent} {why}")
         return why is not None
 
-    def _queue_export(self, job, what: str = "Export") -> None:
-        """Run ``job`` on the export channel after the ones queued before it; ``what`` names it
-        in its failure's message ("Copy of sample #3 failed: ...")."""
+    def _queue_export(self, job, what: str = "Export", first: bool = False) -> None:
+        """Run ``job`` on the export channel after the ones queued before it (``first``: after the
+        one running, ahead of those waiting); ``what`` names it in its failure's message ("Copy of
+        sample #3 failed: ...")."""
         # one at a time, in order: the worker's channels keep only the newest waiting job, and a
         # second export asked for while the first runs must not replace it
-        self._exports.append((what, job))
+        self._exports.insert(1 if first and self._exports else len(self._exports), (what, job))
         if len(self._exports) == 1:
             self.worker.submit("misc", job)
 
@@ -623,7 +624,7 @@ class ActionsMixin:
             picture.finish(rgb)
             return f"Sample #{number} of {doc.title} is ready to drop ({rgb.shape[1]}x{rgb.shape[0]}, full resolution)"
 
-        self._queue_export(job, f"Dragging sample #{number}")
+        self._queue_export(job, f"Dragging sample #{number}", first=True)  # a drop may be waiting on it
         return PictureDragData(picture)
 
     def drag_sample(self, index: int, source, shown: np.ndarray | None) -> None:

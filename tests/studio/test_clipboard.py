@@ -394,6 +394,29 @@ def test_dragging_the_preview_drags_the_current_result(qtbot, make_window, settl
     settle(win)
 
 
+def test_a_drag_render_goes_ahead_of_the_exports_waiting(qtbot, make_window, settle, monkeypatch):
+    """A drop may be waiting on the drag's render: it runs after the export running now, before
+    those queued behind it, which then follow in their order."""
+    win = make_window("resaturation")
+    settle(win)
+    state, submitted = win.state, []
+    monkeypatch.setattr(state.worker, "submit", lambda channel, job: submitted.append((channel, job)))
+    running, waiting, drag = (lambda: "running"), (lambda: "waiting"), (lambda: "drag")
+    state._queue_export(running, "GIF")
+    state._queue_export(waiting, "Copy of sample #2")
+    state._queue_export(drag, "Dragging sample #5", first=True)
+    assert [what for what, _ in state._exports] == ["GIF", "Dragging sample #5", "Copy of sample #2"]
+    assert submitted == [("misc", running)]
+    state._export_done()
+    state._export_done()
+    assert submitted == [("misc", running), ("misc", drag), ("misc", waiting)]
+    state._export_done()
+    assert state._exports == []
+    state._queue_export(drag, "Dragging sample #5", first=True)  # none running: at once
+    assert submitted[-1] == ("misc", drag)
+    state._export_done()
+
+
 def test_the_window_does_not_open_its_own_dragged_result(qtbot, make_window, settle):
     """A sample dragged from the grid over the window is for other apps: the window refuses it
     (it would open the result as a photo), while a file dragged in from outside is accepted."""
