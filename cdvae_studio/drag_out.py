@@ -1,13 +1,14 @@
-"""Dragging a result out of the window: a grid sample dropped on a file manager, an editor or a
-chat becomes a PNG at the photo's full resolution, the very pixels Copy puts on the clipboard.
+"""Dragging results out of the window: a grid sample (or the Preview's, or starred samples from
+the starred list) dropped on a file manager, an editor or a chat becomes a PNG at the photo's
+full resolution, the very pixels Copy puts on the clipboard.
 
 The render starts on the worker when the drag does, and a drop target asks for the data only at
-the drop: ``PictureDragData`` advertises a file (``text/uri-list``) and an image
-(``application/x-qt-image``, which the platform offers as PNG and the other image types), and
-``retrieveData`` waits there for the render. By then it has nearly always finished: 25 ms for a
-512-pixel photo, half a second for 12 megapixels, against the second or so a drag takes. Only a
-drop made while the worker still renders, or runs an animation export queued before, waits; a
-render that has not finished within ``WAIT_SECONDS`` gives the target nothing, and says so.
+the drop: ``PictureDragData`` advertises the files (``text/uri-list``) and, for one picture, an
+image (``application/x-qt-image``, which the platform offers as PNG and the other image types),
+and ``retrieveData`` waits there for the render. By then it has nearly always finished: 25 ms for
+a 512-pixel photo, half a second for 12 megapixels, against the second or so a drag takes. Only
+a drop made while the worker still renders, or runs an animation export started before, waits;
+a render that has not finished within ``WAIT_SECONDS`` gives the target nothing, and says so.
 
 The files live in a temporary folder of this process (``drag_folder``), one sub-folder per drag
 so that a file keeps its plain name, ``astronaut_sample7.png``; the folder goes at exit: a drop
@@ -21,6 +22,7 @@ import itertools
 import shutil
 import tempfile
 import threading
+import time
 from pathlib import Path
 
 import numpy as np
@@ -44,9 +46,17 @@ def drag_folder() -> Path:
     return _folder
 
 
-def drag_path(name: str) -> Path:
-    """A new sub-folder of ``drag_folder`` and ``name`` in it (the sub-folder is not made yet)."""
-    return drag_folder() / str(next(_drags)) / name
+def drag_paths(names: list[str]) -> list[Path]:
+    """The files of one drag: ``names`` in a new sub-folder of ``drag_folder`` (made by the first
+    file written), a repeated name numbered ("cat_sample3-2.png": two stars of one cell)."""
+    folder, paths = drag_folder() / str(next(_drags)), []
+    for name in names:
+        path, n = folder / name, 1
+        while path in paths:
+            n += 1
+            path = folder / f"{Path(name).stem}-{n}{Path(name).suffix}"
+        paths.append(path)
+    return paths
 
 
 class DraggedPicture:
@@ -69,6 +79,9 @@ class DraggedPicture:
         """The render failed (the worker reports why): a drop gets nothing."""
         self._done.set()
 
+    def done(self) -> bool:
+        return self._done.is_set()
+
     def wait(self, seconds: float = WAIT_SECONDS) -> bool:
         """Wait up to ``seconds`` for the render -> whether there is a picture to give."""
         if not self._done.wait(seconds):
@@ -78,29 +91,42 @@ class DraggedPicture:
 
 
 class PictureDragData(QMimeData):
-    """The data of one dragged result: the PNG file and the pixels of ``picture``, which a drop
-    target's request waits for (``WAIT_SECONDS`` at most)."""
+    """The data of one drag: the PNG files of ``pictures`` and, for one picture, its pixels; a
+    drop target's request waits for their renders (``WAIT_SECONDS`` at most, for all of them)."""
 
-    def __init__(self, picture: DraggedPicture) -> None:
+    def __init__(self, pictures: list[DraggedPicture]) -> None:
         super().__init__()
-        self.picture = picture
+        self.pictures = list(pictures)
+        self._formats = [URI_LIST, QT_IMAGE] if len(self.pictures) == 1 else [URI_LIST]
+
+    def timed_out(self) -> bool:
+        """Whether a drop gave up waiting for one of the renders."""
+        return any(p.timed_out for p in self.pictures)
+
+    def _rendered(self) -> list[DraggedPicture]:
+        # a drop asks for several formats: once one request has given up, the next do not wait again
+        deadline = time.monotonic() + (0.0 if self.timed_out() else WAIT_SECONDS)
+        return [p for p in self.pictures if p.wait(max(deadline - time.monotonic(), 0.0))]
 
     def formats(self) -> list[str]:  # noqa: D102 - Qt override
-        return [URI_LIST, QT_IMAGE]
+        return list(self._formats)
 
     def hasFormat(self, mimetype: str) -> bool:  # noqa: N802 - Qt override
-        return mimetype in (URI_LIST, QT_IMAGE)
+        return mimetype in self._formats
 
     def retrieveData(self, mimetype: str, preferred_type):  # noqa: N802 - Qt override
-        if mimetype not in (URI_LIST, QT_IMAGE) or not self.picture.wait():
+        if mimetype not in self._formats:
+            return None
+        rendered = self._rendered()
+        if not rendered:
             return None
         if mimetype == QT_IMAGE:
             from .clipboard import rgb_to_qimage
 
-            return rgb_to_qimage(self.picture.rgb)
+            return rgb_to_qimage(rendered[0].rgb)
         # a list of URLs, which Qt encodes for a caller asking for bytes (the platform's drop); bytes
         # returned from Python never became URLs for a caller asking for them (QMimeData.urls)
-        return [QUrl.fromLocalFile(str(self.picture.path))]
+        return [QUrl.fromLocalFile(str(p.path)) for p in rendered]
 
 
 DRAG_IMAGE_PX = 160  # the longer side of the picture under the cursor while dragging

@@ -30,7 +30,8 @@ from PySide6.QtWidgets import (
 GESTURES: tuple[tuple[str, str], ...] = (
     ("Make a sample the current one (its code to the sliders, its result to the preview)", "Click it in the grid"),
     ("Star or unstar a sample (Export writes the starred ones)", "Right-click it in the grid"),
-    ("Put a sample's result into another app or a folder, as a full-resolution PNG", "Drag it out of the grid"),
+    ("Put a sample's result into another app or a folder, as a full-resolution PNG",
+     "Drag it out of the grid or the Preview (starred samples: out of the starred list)"),
     ("Compare the result with the photo (before / after)", "Press and hold on the Preview"),
     ("Move to the next sample", "Arrow keys in the grid (Home, End: the first, the last)"),
     ("Show a starred sample again (its photo, model and draw)", "Double-click it in the starred list"),

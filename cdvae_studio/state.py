@@ -37,7 +37,7 @@ from .scrub import ScrubCache, render_scrub_chunk, scrub_signature
 from .session import Session
 from .thumbnails import ThumbnailCache
 from .widgets.video_time import PREVIEW_SIDE
-from .state_actions import ActionsMixin, ClipboardPicture, RestoredStars, Star  # noqa: F401 - Star is part of this module's API
+from .state_actions import ActionsMixin, ClipboardPicture, LeftOut, RestoredStars, Star  # noqa: F401 - Star is part of this module's API
 from .worker import LatestWorker, report_error
 
 if TYPE_CHECKING:
@@ -147,6 +147,7 @@ class StudioState(ActionsMixin, QObject):
         w.sampleGrid.starToggled.connect(self.toggle_star)
         w.sampleGrid.dragStarted.connect(lambda i: self.drag_sample(i, w.sampleGrid, w.sampleGrid.cell_image(i)))
         w.preview.dragStarted.connect(lambda: self.drag_sample(self.current, w.preview, w.preview.image()))
+        w.tray.dragRequested.connect(self.drag_starred)
         w.tray.removeRequested.connect(self.remove_star)
         w.tray.showRequested.connect(self.show_star)
         w.sampleGrid.sampleHovered.connect(w.lppScatter.highlight_sample)
@@ -697,6 +698,8 @@ class StudioState(ActionsMixin, QObject):
         elif channel == "misc" and isinstance(result, ClipboardPicture):
             QGuiApplication.clipboard().setImage(rgb_to_qimage(result.rgb))  # the GUI thread owns the clipboard
             self.w.statusBar().showMessage(result.message, 8000)
+        elif channel == "misc" and isinstance(result, LeftOut):
+            self.w.show_error(result)
         elif channel == "misc":
             self.w.statusBar().showMessage(str(result), 8000)
         if channel == "misc":

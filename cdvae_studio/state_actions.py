@@ -10,7 +10,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any, Callable, NamedTuple
 
 import numpy as np
 
@@ -47,6 +47,11 @@ class ClipboardPicture(NamedTuple):
 
     rgb: np.ndarray
     message: str
+
+
+class LeftOut(str):
+    """A worker's message that some of what was asked was left out (a dragged star whose photo
+    has gone): shown on the banner, not only the status line."""
 
 
 @dataclass
@@ -598,47 +603,106 @@ class ActionsMixin:
         self.w.statusBar().showMessage(f"Copying sample #{number} at full resolution…")
         self._queue_export(job, f"Copy of sample #{number}")
 
-    def drag_result(self, index: int):
-        """The data of grid sample ``index`` dragged out of the window (cdvae_studio.drag_out): its
-        result at full resolution, as Copy renders it, written to a PNG by the worker, which
-        starts now; None, after saying why, when there is no grid."""
+    def _queue_drag(self, renders: list[tuple[Callable[[], np.ndarray], Any, int, str]]):
+        """Start rendering a drag's pictures on the worker, ahead of the exports waiting (a drop may
+        be waiting on them) -> their PictureDragData (cdvae_studio.drag_out). ``renders``: per
+        picture (render, doc, number, label): ``render()`` returns uint8 (H, W, 3), written to
+        "<photo>_sample<number>.png"; ``label`` ("Sample #3 of cat.jpg") names it in messages."""
         from cdvae_core.postprocess.export import result_stem
 
         from .clipboard import save_png
-        from .drag_out import DraggedPicture, PictureDragData, drag_path
+        from .drag_out import DraggedPicture, PictureDragData, drag_paths
 
+        stems = [result_stem(doc.photo, 0) if isinstance(doc.photo, str) else Path(doc.name).stem
+                 for _, doc, _, _ in renders]
+        names = [f"{stem}_sample{number}.png" for stem, (_, _, number, _) in zip(stems, renders)]
+        pictures = [DraggedPicture(path) for path in drag_paths(names)]
+
+        def job() -> str:
+            left_out = []
+            try:
+                for picture, (render, _, _, label) in zip(pictures, renders):
+                    try:
+                        rgb = render()
+                        save_png(picture.path, rgb)
+                    except Exception as exc:
+                        if len(renders) == 1:
+                            raise  # the worker says why, naming the drag
+                        left_out.append(f"{label}: {report_error(exc)}")
+                        continue
+                    picture.finish(rgb)
+            finally:
+                for picture in pictures:
+                    if not picture.done():
+                        picture.fail()  # a drop waiting for it gets nothing
+            if len(renders) == 1:
+                rgb = pictures[0].rgb
+                return f"{renders[0][3]} is ready to drop ({rgb.shape[1]}x{rgb.shape[0]}, full resolution)"
+            if len(left_out) == len(renders):
+                raise ValueError(f"none of the {len(renders)} samples could be rendered ({left_out[0]})")
+            ready = len(renders) - len(left_out)
+            if left_out:
+                return LeftOut(f"{ready} of {len(renders)} samples are ready to drop (full resolution); "
+                               f"left out {'; '.join(left_out)}")
+            return f"{ready} samples are ready to drop (full resolution)"
+
+        what = renders[0][3] if len(renders) == 1 else f"{len(renders)} starred samples"
+        self._queue_export(job, f"Dragging {what[0].lower()}{what[1:]}", first=True)
+        return PictureDragData(pictures)
+
+    def drag_result(self, index: int):
+        """The data of grid sample ``index`` dragged out of the window: its result at full
+        resolution, as Copy renders it, written to a PNG by the worker, which starts now
+        (``_queue_drag``); None, after saying why, when there is no grid."""
         made = self._picture_job(index, "dragging")
         if made is None:
             return None
         render, doc, number = made
-        stem = result_stem(doc.photo, 0) if isinstance(doc.photo, str) else Path(doc.name).stem
-        picture = DraggedPicture(drag_path(f"{stem}_sample{number}.png"))
+        return self._queue_drag([(render, doc, number, f"Sample #{number} of {doc.title}")])
 
-        def job() -> str:
-            try:
-                rgb = render()
-                save_png(picture.path, rgb)
-            except BaseException:
-                picture.fail()  # a drop waiting for it gets nothing; the worker says why
-                raise
-            picture.finish(rgb)
-            return f"Sample #{number} of {doc.title} is ready to drop ({rgb.shape[1]}x{rgb.shape[0]}, full resolution)"
+    def drag_stars(self, keys: list[int]):
+        """The data of starred samples ``keys`` (the starred list's selection) dragged out of the
+        window, each rendered as its export renders it, from its own photo, model and draw; None
+        when none of them is starred."""
+        stars = [self.stars[key] for key in keys if key in self.stars]
+        if not stars:
+            return None
+        catalog = self.catalog
 
-        self._queue_export(job, f"Dragging sample #{number}", first=True)  # a drop may be waiting on it
-        return PictureDragData(picture)
+        def star_render(star: "Star") -> Callable[[], np.ndarray]:
+            def render() -> np.ndarray:
+                from cdvae_core.postprocess.export import exported_picture
+
+                predictor = catalog.load(star.model)  # loaded when it was starred: cached
+                settings = star.draw.export_settings(lower_layers=star.noise is not None,
+                                                     detail=getattr(predictor, "has_codes", True))
+                return exported_picture(predictor, star.doc.photo, star.code, star.noise, settings)
+
+            return render
+
+        return self._queue_drag([(star_render(s), s.doc, s.index + 1, f"{s.doc.title} #{s.index + 1}") for s in stars])
 
     def drag_sample(self, index: int, source, shown: np.ndarray | None) -> None:
         """Drag grid sample ``index``'s result (``drag_result``) out of widget ``source`` (the grid
         or the Preview) until the drop, ``shown`` (uint8 (h, w, 3)) under the pointer."""
+        self._run_drag(self.drag_result(index), source, shown)
+
+    def drag_starred(self, keys: list[int]) -> None:
+        """Drag the starred samples ``keys`` out of the starred list until the drop, the first
+        one's thumbnail under the pointer."""
+        data = self.drag_stars(keys)
+        first = next((self.stars[key] for key in keys if key in self.stars), None)
+        self._run_drag(data, self.w.tray, None if first is None else first.thumb)
+
+    def _run_drag(self, data, source, shown: np.ndarray | None) -> None:
         from .drag_out import WAIT_SECONDS, run_drag
 
-        data = self.drag_result(index)
         if data is None:
             return
         run_drag(source, data, None if shown is None else shown.copy())
-        if data.picture.timed_out:
-            self.w.show_error(f"sample #{index + 1} was still rendering {WAIT_SECONDS:.0f} s after the drop, "
-                              "which got nothing: drag it again once the status bar says it is ready")
+        if data.timed_out():
+            self.w.show_error(f"the drop got nothing: the result was still rendering {WAIT_SECONDS:.0f} s after it. "
+                              "Drag it again once the status bar says it is ready")
 
     def _export_done(self) -> None:
         """A queued animation export finished: start the next one."""

@@ -370,10 +370,13 @@ class StarTray(QListWidget):
     Signals: removeRequested(int key): unstar (Delete, or right-click > Remove star). A star
     whose sample has left the grid (resampled, another image or model) can only go from here.
     showRequested(int key): show it again (double-click, Enter, or right-click > Show it again).
+    dragRequested(list of keys): the selected stars dragged out of the list (the window drags
+    their results out as files, drag_out.py).
     """
 
     removeRequested = Signal(int)
     showRequested = Signal(int)
+    dragRequested = Signal(list)
     CELL = QSize(76, 86)  # a 64 px thumbnail and its label
 
     def __init__(self, parent: QWidget | None = None) -> None:
@@ -392,8 +395,11 @@ class StarTray(QListWidget):
         self.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
         self.customContextMenuRequested.connect(self._menu)
         self.itemActivated.connect(lambda item: self.showRequested.emit(int(item.data(Qt.ItemDataRole.UserRole))))
-        self.setToolTip("Starred samples (right-click a grid cell or press S); exported by Ctrl+E. "
-                        "Double-click (or Enter) shows one again; Delete or right-click here removes a star")
+        self.setDragEnabled(True)
+        self.setDragDropMode(QListWidget.DragDropMode.DragOnly)
+        self.setToolTip("Starred samples (right-click a grid cell or press S); exported by Ctrl+E, or dragged out "
+                        "into a folder or another app. Double-click (or Enter) shows one again; Delete or "
+                        "right-click here removes a star")
 
     def add(self, key: int, label: str, thumb: np.ndarray) -> None:
         item = QListWidgetItem(label)
@@ -407,6 +413,12 @@ class StarTray(QListWidget):
             if self.item(row).data(Qt.ItemDataRole.UserRole) == key:
                 self.takeItem(row)
                 return
+
+    def startDrag(self, supported_actions) -> None:  # noqa: N802 - Qt override
+        """The window renders the stars and runs the drag (not the list's own item data)."""
+        keys = [int(item.data(Qt.ItemDataRole.UserRole)) for item in self.selectedItems()]
+        if keys:
+            self.dragRequested.emit(keys)
 
     def _remove_selected(self) -> None:
         for key in [int(item.data(Qt.ItemDataRole.UserRole)) for item in self.selectedItems()]:

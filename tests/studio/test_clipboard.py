@@ -318,17 +318,38 @@ def test_a_drop_waits_for_the_render_and_gets_nothing_from_a_failed_one(qapp, tm
     slow = drag_out.DraggedPicture(tmp_path / "slow.png")
     timer = threading.Timer(0.3, slow.finish, args=(rgb,))
     timer.start()
-    np.testing.assert_array_equal(qimage_pixels(drag_out.PictureDragData(slow).imageData()), rgb)
+    np.testing.assert_array_equal(qimage_pixels(drag_out.PictureDragData([slow]).imageData()), rgb)
     assert not slow.timed_out
 
     failed = drag_out.DraggedPicture(tmp_path / "failed.png")
     failed.fail()
-    data = drag_out.PictureDragData(failed)
+    data = drag_out.PictureDragData([failed])
     assert data.urls() == [] and data.imageData() is None and not failed.timed_out
 
     monkeypatch.setattr(drag_out, "WAIT_SECONDS", 0.05)
     late = drag_out.DraggedPicture(tmp_path / "late.png")
-    assert drag_out.PictureDragData(late).urls() == [] and late.timed_out
+    data = drag_out.PictureDragData([late])
+    assert data.urls() == [] and late.timed_out and data.timed_out()
+    asked = []
+    monkeypatch.setattr(late, "wait", lambda seconds: asked.append(seconds) or False)
+    assert data.imageData() is None and asked == [0.0]  # the drop's next request does not wait again
+
+    # several pictures (starred samples): their files, those rendered; no image
+    pictures = [drag_out.DraggedPicture(tmp_path / f"{i}.png") for i in range(3)]
+    pictures[0].finish(rgb)
+    pictures[1].fail()
+    pictures[2].finish(rgb)
+    data = drag_out.PictureDragData(pictures)
+    assert data.formats() == [drag_out.URI_LIST] and not data.hasImage()
+    assert [url.toLocalFile() for url in data.urls()] == [str(tmp_path / "0.png"), str(tmp_path / "2.png")]
+
+
+def test_a_drags_files_keep_their_names_in_a_folder_of_their_own(qapp):
+    first = drag_out.drag_paths(["cat_sample3.png", "cat_sample3.png", "dog_sample1.png", "cat_sample3.png"])
+    assert [p.name for p in first] == ["cat_sample3.png", "cat_sample3-2.png", "dog_sample1.png", "cat_sample3-3.png"]
+    assert len({p.parent for p in first}) == 1 and first[0].parent.parent == drag_out.drag_folder()
+    second = drag_out.drag_paths(["cat_sample3.png"])
+    assert second[0].name == "cat_sample3.png" and second[0].parent != first[0].parent
 
 
 def _mouse(view, kind: QEvent.Type, pos: QPointF, button: Qt.MouseButton, held: Qt.MouseButton) -> None:
@@ -353,9 +374,9 @@ def test_dragging_a_cell_drags_its_sample_and_the_next_click_still_selects(qtbot
     _mouse(grid, QEvent.Type.MouseMove, start + QPointF(QApplication.startDragDistance() + 2, 0), none, left)
     assert len(dragged) == 1
     source, data, shown = dragged[0]
-    assert source is grid and data.picture.path.name.endswith("_sample5.png")
+    assert source is grid and data.pictures[0].path.name.endswith("_sample5.png")
     np.testing.assert_array_equal(shown, grid.cell_image(4))
-    assert data.picture.wait()
+    assert data.pictures[0].wait()
     settle(win)
     assert win.state.current == 0  # a drag does not select
     click_at = QPointF(grid.mapFromScene(grid.cell_rect(9).center()))
@@ -386,12 +407,79 @@ def test_dragging_the_preview_drags_the_current_result(qtbot, make_window, settl
     np.testing.assert_array_equal(pane.item.image, result)
     assert len(dragged) == 1
     source, data, shown = dragged[0]
-    assert source is pane and data.picture.path.name.endswith("_sample4.png")
+    assert source is pane and data.pictures[0].path.name.endswith("_sample4.png")
     np.testing.assert_array_equal(shown, result)
-    assert data.picture.wait()
+    assert data.pictures[0].wait()
     _mouse(pane, QEvent.Type.MouseMove, start + QPointF(0, 40), none, left)  # one drag per press
     assert len(dragged) == 1
     settle(win)
+
+
+def test_starred_samples_dragged_from_the_list_are_their_exports(qtbot, make_window, settle, tmp_path, monkeypatch):
+    """The starred list's selection dragged out: a PNG per star, each what its export writes
+    (its own photo, model and draw, also after the grid has moved on), in one drag."""
+    dragged = []
+    monkeypatch.setattr(drag_out, "run_drag", lambda source, data, shown: dragged.append((source, data, shown)) or True)
+    win = make_window("resaturation")
+    settle(win)
+    state = win.state
+    state.toggle_star(2)
+    state.toggle_star(6)
+    settle(win)
+    stars = sorted(state.stars.values(), key=lambda s: s.index)
+    photo_stem = Path(state.ctx.doc.name).stem
+    state.resample()  # the grid moves on; the stars stay what they were
+    settle(win)
+    tray = win.tray
+    tray.selectAll()
+    tray.startDrag(Qt.DropAction.CopyAction)
+    assert len(dragged) == 1
+    source, data, shown = dragged[0]
+    assert source is tray and data.formats() == [drag_out.URI_LIST]
+    np.testing.assert_array_equal(shown, stars[0].thumb)
+    paths = [Path(url.toLocalFile()) for url in data.urls()]
+    assert [p.name for p in paths] == [f"{photo_stem}_sample3.png", f"{photo_stem}_sample7.png"]
+    for star, path in zip(stars, paths):
+        expected = _exported(tmp_path, state.ctx, star.code, star.noise, star.draw.export_settings(
+            lower_layers=star.noise is not None), f"star{star.index}")
+        np.testing.assert_array_equal(read_image(path), expected)
+    settle(win)
+    assert win.statusBar().currentMessage() == "2 samples are ready to drop (full resolution)"
+
+
+def test_a_dragged_star_whose_photo_has_gone_is_left_out_and_named(qtbot, make_window, settle, tmp_path, monkeypatch):
+    """Two stars of two photos, one photo deleted since: the drop gets the other's file, and the
+    status line names the one left out and why; with the only star's photo gone, the drag's
+    failure is named as the drag."""
+    dragged = []
+    monkeypatch.setattr(drag_out, "run_drag", lambda source, data, shown: dragged.append(data) or True)
+    cv2.imwrite(str(tmp_path / "gone.png"), np.full((50, 60, 3), 120, np.uint8))
+    win = make_window("resaturation")
+    settle(win)
+    state = win.state
+    state.toggle_star(1)  # on the built-in photo
+    kept_title = state.ctx.doc.title
+    state.open_paths([str(tmp_path / "gone.png")])
+    qtbot.waitUntil(lambda: state.ctx is not None and state.ctx.doc.name == "gone.png", timeout=30_000)
+    settle(win)
+    state.toggle_star(4)
+    settle(win)
+    (tmp_path / "gone.png").unlink()
+    win.tray.selectAll()
+    win.tray.startDrag(Qt.DropAction.CopyAction)
+    urls = dragged[-1].urls()
+    assert [Path(u.toLocalFile()).name for u in urls] == [f"{Path(kept_title).stem}_sample2.png"]
+    settle(win)
+    message = win.banner.text()  # not only the status line: something was left out
+    assert message.startswith("1 of 2 samples are ready to drop (full resolution); left out gone.png #5: ")
+    assert "gone.png" in message.split("left out gone.png #5: ")[1]
+
+    gone_key = next(key for key, star in state.stars.items() if star.doc.name == "gone.png")
+    win.tray.clearSelection()
+    state.drag_starred([gone_key])
+    assert dragged[-1].urls() == []
+    settle(win)
+    assert win.banner.text().startswith("Dragging gone.png #5 failed: ")
 
 
 def test_a_drag_render_goes_ahead_of_the_exports_waiting(qtbot, make_window, settle, monkeypatch):

@@ -137,7 +137,7 @@ class Harness:
     def __init__(self, win, qtbot, settle, seed: int, assets: Path, tmp: Path, dragged: list | None = None) -> None:
         self.win, self.state, self.qtbot, self._settle = win, win.state, qtbot, settle
         self.dragged = dragged  # the drags' data, appended by a stand-in for drag_out.run_drag (None: no drags)
-        self.drag_shape: tuple[int, ...] | None = None  # the shape the last drag's file must have
+        self.drag_shapes: list[tuple[int, ...]] = []  # the shapes the last drag's files must have
         self.rng = np.random.default_rng(seed)
         self.assets, self.tmp = assets, tmp
         self.log: list[str] = []
@@ -369,16 +369,26 @@ class Harness:
         return f"copy #{state.current + 1} ({self.copied[1]}x{self.copied[0]})"
 
     def drag_cell(self) -> str:
-        """Drag a grid cell out of the window: a PNG of its result at the photo's full size."""
+        """Drag a grid cell, or (half the time, where there are stars) some of the starred list,
+        out of the window: a PNG of each result at its photo's full size."""
         state, grid = self.state, self.win.sampleGrid
+
+        def shape(doc) -> tuple[int, ...]:
+            return (read_image(doc.photo) if isinstance(doc.photo, str) else doc.photo).shape
+
+        if state.stars and self.rng.random() < 0.5:
+            keys = sorted(state.stars)
+            keys = [k for k in keys if self.rng.random() < 0.6] or keys[:1]
+            self.drag_shapes = [shape(state.stars[k].doc) for k in keys]
+            state.drag_starred(keys)
+            return f"drag stars {keys}"
         n = len(grid.cell_images())
         if state.ctx is None or not n:
             return "drag: nothing shown yet"
         i = int(self.rng.integers(n))
-        photo = state.ctx.doc.photo
-        self.drag_shape = (read_image(photo) if isinstance(photo, str) else photo).shape
+        self.drag_shapes = [shape(state.ctx.doc)]
         grid.dragStarted.emit(i)
-        return f"drag #{i + 1} ({self.drag_shape[1]}x{self.drag_shape[0]})"
+        return f"drag #{i + 1} ({self.drag_shapes[0][1]}x{self.drag_shapes[0][0]})"
 
     def show_star(self) -> str:
         """Double-click a star in the tray: its photo, model and draw, its code in its own cell."""
@@ -632,11 +642,14 @@ class Harness:
             copied = qimage_pixels(QGuiApplication.clipboard().image())
             assert copied.shape == self.copied, (copied.shape, self.copied)
             self.copied = None
-        # 8b. a drag's file is the result at the photo's full size
-        if self.drag_shape is not None:
-            assert self.dragged[-1].picture.wait(), "the dragged result was not rendered"
-            assert read_image(self.dragged[-1].picture.path).shape == self.drag_shape
-            self.drag_shape = None
+        # 8b. a drag's files are the results at their photos' full size
+        if self.drag_shapes:
+            pictures = self.dragged[-1].pictures
+            assert len(pictures) == len(self.drag_shapes)
+            for picture, expected in zip(pictures, self.drag_shapes):
+                assert picture.wait(), "a dragged result was not rendered"
+                assert read_image(picture.path).shape == expected
+            self.drag_shapes = []
         # 9. stars: what their sidecars record
         assert sorted(state.stars) == sorted(win.tray.item(r).data(0x0100) for r in range(win.tray.count()))
         if self.held is None:  # a drag render updates the cells only, marks follow the release
