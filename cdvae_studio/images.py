@@ -33,11 +33,14 @@ class ImageLoadError(ValueError):
 
 @dataclass(frozen=True)
 class Clip:
-    """Where a video's still lies in it: frame ``index`` of ``frames`` at ``fps`` frames per second."""
+    """Where a video's still lies in it: frame ``index`` of ``frames`` at ``fps`` frames per second;
+    ``seekable`` False where OpenCV cannot seek in it (cdvae_core.data.video.can_seek): the Time
+    bar previews it from a storyboard (thumbnails.Storyboard)."""
 
     frames: int
     fps: float
     index: int
+    seekable: bool = True
 
     def time(self, index: int | None = None) -> float:
         """Seconds from the start to frame ``index`` (default: the still's)."""
@@ -147,13 +150,13 @@ def _fit(img: np.ndarray, name: str, notes: list[str]) -> np.ndarray:
 
 
 @functools.lru_cache(maxsize=64)
-def _clip_info(path: str, mtime_ns: int, size: int) -> tuple[int, float]:
-    """video_info, once per version of a file: a container that does not say its length is
-    counted by reading all its packets (a long video's file read whole), which every frame chosen
-    on the Time bar would repeat."""
-    from cdvae_core.data.video import video_info
+def _clip_info(path: str, mtime_ns: int, size: int) -> tuple[int, float, bool]:
+    """video_info and can_seek, once per version of a file: a container that does not say its
+    length is counted by reading all its packets (a long video's file read whole), which every
+    frame chosen on the Time bar would repeat."""
+    from cdvae_core.data.video import can_seek, video_info
 
-    return video_info(path)
+    return (*video_info(path), can_seek(path))
 
 
 def load_video(path: Path, seconds: float = 0.0, stop: Callable[[], bool] | None = None) -> LoadedImage:
@@ -166,10 +169,10 @@ def load_video(path: Path, seconds: float = 0.0, stop: Callable[[], bool] | None
     try:
         frame, later, gap = frames_at(path, seconds, stop=stop)
         stat = path.stat()
-        frames, fps = _clip_info(str(path), stat.st_mtime_ns, stat.st_size)
+        frames, fps, seekable = _clip_info(str(path), stat.st_mtime_ns, stat.st_size)
     except SkipItem as exc:
         raise ImageLoadError(f"the {exc.reason}") from exc  # the window says "Cannot open NAME: ..."
-    clip = Clip(frames, fps, frame_index(seconds, fps))
+    clip = Clip(frames, fps, frame_index(seconds, fps), seekable)
     where = "first frame" if clip.index == 0 else f"frame at {time_text(clip.time())} s"
     if later is not None:
         truth = f"the frame {gap:.2f} s later is the motion truth"

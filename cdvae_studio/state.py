@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Sequence
 
 import numpy as np
-from PySide6.QtCore import QObject, Signal, Slot
+from PySide6.QtCore import QObject, QTimer, Signal, Slot
 from PySide6.QtGui import QGuiApplication
 from superqt.utils import qdebounced, qthrottled
 
@@ -35,7 +35,7 @@ from .prefs import string_list
 from .render import DecodeCache, doc_from_layer, drag_doc, heat_rgb, shrink_detail
 from .scrub import ScrubCache, render_scrub_chunk, scrub_signature
 from .session import Session
-from .thumbnails import ThumbnailCache
+from .thumbnails import Storyboard, ThumbnailCache
 from .widgets.video_time import PREVIEW_SIDE
 from .state_actions import ActionsMixin, ClipboardPicture, LeftOut, RestoredStars, Star  # noqa: F401 - Star is part of this module's API
 from .worker import LatestWorker, report_error
@@ -77,6 +77,14 @@ class StudioState(ActionsMixin, QObject):
         self.frame_previews = ThumbnailCache(side=PREVIEW_SIDE, capacity=128)  # the Time bar's hover previews
         self.thumbnail_worker = LatestWorker(channels=("frame", "thumbs"), name="cdvae-thumbnails")
         self.thumbnail_worker.done.connect(self._on_thumbnail)
+        # a video that cannot seek is previewed from one pass from its start (thumbnails.Storyboard),
+        # on a thread of its own: the pass takes as long as the video's decode
+        self.storyboard: Storyboard | None = None
+        self.storyboard_worker = LatestWorker(channels=("storyboard",), name="cdvae-storyboard")
+        self.storyboard_worker.done.connect(self._on_storyboard)
+        self._storyboard_wait = QTimer(self)  # a preview waiting for the pass to get there
+        self._storyboard_wait.setInterval(100)
+        self._storyboard_wait.timeout.connect(self._storyboard_preview)
         self.task_name = "resaturation"
         self.task: Any = None
         self.entry: ModelEntry | None = None
@@ -274,12 +282,49 @@ class StudioState(ActionsMixin, QObject):
         path = wanting[0]
         self.thumbnail_worker.submit("thumbs", _reading(self.thumbnails, path, None, path, "cannot read it"))
 
+    def _start_storyboard(self, path: str | None, clip: Any) -> None:
+        """A video that cannot seek gets its storyboard, filled on its worker; another document
+        stops a pass still running (the same video's next frame keeps it)."""
+        video = None if path is None or clip is None or clip.seekable else str(split_time(path)[0])
+        board = self.storyboard
+        if board is not None and board.path == video:
+            return
+        self.storyboard_worker.cancel("storyboard")  # a pass running stops at its next frame
+        self.storyboard = None if video is None else Storyboard(video, PREVIEW_SIDE)
+        if self.storyboard is not None:
+            fill, stop = self.storyboard.fill, self.storyboard_worker.superseded
+            self.storyboard_worker.submit("storyboard", lambda: fill(stop))
+
+    @Slot(str, int, object, float, str)
+    def _on_storyboard(self, channel: str, rid: int, result: object, seconds: float, error: str) -> None:
+        self.storyboard_worker.delivered()
+        if error and self.storyboard_worker.is_current(channel, rid):
+            # the pass failed (the video would not open, or broke off): frames are read one by one again
+            self.storyboard = None
+
+    def _storyboard_preview(self) -> None:
+        """The preview waiting for the storyboard's pass: shown once the pass has got there."""
+        bar, board, clip = self.w.imagePanel.timeBar, self.storyboard, getattr(self.image, "clip", None)
+        index = bar.previewed()
+        if index is None or board is None or clip is None:
+            self._storyboard_wait.stop()
+            return
+        picture = board.near(clip.time(index))
+        if picture is not None:
+            self._storyboard_wait.stop()
+            bar.show_frame(index, picture)
+
     def request_frame_preview(self, index: int) -> None:
-        """Read the Time bar's preview of frame ``index`` of the video shown (kept ones at once)."""
+        """Read the Time bar's preview of frame ``index`` of the video shown (kept ones at once; a
+        video that cannot seek: its storyboard's nearest picture, once the pass has got there)."""
         clip = getattr(self.image, "clip", None)
         if clip is None or self.image_path is None:
             return
         path, seconds, previews = str(split_time(self.image_path)[0]), clip.time(index), self.frame_previews
+        if self.storyboard is not None and self.storyboard.path == path:
+            self._storyboard_wait.start()  # "reading..." until the pass gets there
+            self._storyboard_preview()
+            return
         kept = previews.peek(path, seconds)
         if kept is not None:
             self.w.imagePanel.timeBar.show_frame(index, kept)
@@ -443,6 +488,7 @@ class StudioState(ActionsMixin, QObject):
         rgb = loaded.rgb
         self.w.imagePanel.photo.set_image(rgb)
         self.w.imagePanel.timeBar.set_clip(getattr(loaded, "clip", None))
+        self._start_storyboard(path, getattr(loaded, "clip", None))
         self.w.imagePanel.mark_current(None if path is None else listed_path(path))
         notes = "; ".join(getattr(loaded, "notes", []) or [])
         self.w.imagePanel.caption.setText(f"{loaded.name} · {rgb.shape[1]}x{rgb.shape[0]}" + (f" · {notes}" if notes else ""))
@@ -904,6 +950,8 @@ class StudioState(ActionsMixin, QObject):
     def shutdown(self) -> None:
         self.worker.stop()
         self.thumbnail_worker.stop()
+        self.storyboard_worker.cancel("storyboard")  # a pass running stops at its next frame
+        self.storyboard_worker.stop()
 
 
 def _reading(cache: ThumbnailCache, path: str, seconds: float | None, tag: Any, failure: str,

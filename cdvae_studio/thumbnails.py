@@ -10,10 +10,17 @@ benchmarks/bench_thumbnails.py); other files go through the Studio's own loader
 kept per version of a file (path, modification time, size; a frame also by its time), so the
 gallery, refilled after every open, shows them without reading again, and pointing back at a
 frame shows it at once.
+
+A video OpenCV cannot seek in (a browser recorder's WebM) gets a ``Storyboard`` instead: its
+frame under the pointer would be decoded from the start, 15-20 s deep in two minutes of 720p,
+so one pass from the start on a worker of its own (``StudioState.storyboard_worker``) keeps a
+picture every 1/STORYBOARD_COUNT of its length, and the preview shows the nearest of them as
+soon as the pass has gone past the time pointed at.
 """
 
 from __future__ import annotations
 
+import bisect
 import os
 import threading
 from collections import OrderedDict
@@ -25,12 +32,13 @@ import numpy as np
 
 from cdvae_core.data.errors import SkipItem
 from cdvae_core.data.images import read_header
-from cdvae_core.data.video import frames_at
+from cdvae_core.data.video import frames_at, storyboard
 
 from .images import ImageLoadError, apply_orientation, load_image, resize_rgb
 
 THUMB_SIDE = 56  # px, the gallery's icon size
 _JPEG = (".jpg", ".jpeg")
+STORYBOARD_COUNT = 300  # pictures in a storyboard: one per 0.4 s of two minutes; 160 px, 23 MB at most
 _REDUCED = {2: cv2.IMREAD_REDUCED_COLOR_2, 4: cv2.IMREAD_REDUCED_COLOR_4, 8: cv2.IMREAD_REDUCED_COLOR_8}
 
 
@@ -100,3 +108,37 @@ class ThumbnailCache:
                 while len(self._table) > self.capacity:
                     self._table.popitem(last=False)
         return thumb
+
+
+class Storyboard:
+    """The Time bar's previews of one video that cannot seek, filled in time order by ``fill``
+    in a worker thread and read by ``near`` in the GUI thread (a lock guards the lists)."""
+
+    def __init__(self, path: str, side: int, count: int = STORYBOARD_COUNT) -> None:
+        self.path, self.side, self.count = path, side, count
+        self._times: list[float] = []
+        self._pictures: list[np.ndarray] = []
+        self.complete = False  # the pass reached the end of the video
+        self._lock = threading.Lock()
+
+    def fill(self, stop: Callable[[], bool] | None = None) -> int:
+        """Decode the video once from the start, keeping its pictures (``storyboard``) -> how many.
+        Stopped once ``stop()`` is true; SkipItem where the video will not open."""
+        for seconds, picture in storyboard(self.path, self.count, self.side, stop):
+            with self._lock:
+                self._times.append(seconds)
+                self._pictures.append(picture)
+        with self._lock:
+            self.complete = True
+            return len(self._times)
+
+    def near(self, seconds: float) -> np.ndarray | None:
+        """The picture nearest ``seconds`` once the pass has gone past it (or ended); None before."""
+        with self._lock:
+            times, n = self._times, len(self._times)
+            if not n or (not self.complete and times[-1] < seconds):
+                return None
+            i = bisect.bisect_left(times, seconds)
+            if i == n or (i > 0 and seconds - times[i - 1] <= times[i] - seconds):
+                i -= 1
+            return self._pictures[i]

@@ -341,3 +341,30 @@ def test_a_portrait_phone_video_opens_upright(tmp_path, rotation):
         assert np.abs(got.astype(int) - upright).mean() < 6
     (first, _, _), *_ = video_frame_pairs(clip, seconds=0.4, max_side=W)
     assert first.shape == frame.shape
+
+
+def test_a_storyboard_is_one_pass_of_the_frames_at_even_times(tmp_path):
+    """``storyboard``: for each of ``count`` even times over the video, the first frame at or after
+    it, area-shrunk to ``side``, the frames an in-order decode gives; every frame where there are
+    no more than ``count``. ``can_seek`` tells the live WebM (no length) from a seekable file."""
+    from cdvae_core.data.errors import Stopped
+    from cdvae_core.tasks.base import fit_within
+
+    clip = tmp_path / "live.webm"
+    write_live(clip, "libvpx", "webm", pan_frames(60))
+    reference = _decoded_in_order(clip)
+    assert not video.can_seek(clip)
+    board = list(video.storyboard(clip, 8, 64))  # 60 frames at 25 fps: marks every 0.3 s
+    marks = np.arange(8) * 0.3
+    assert [round(t, 6) for t, _ in board] == [np.ceil(round(m * 25, 6)) / 25 for m in marks]
+    for t, picture in board:
+        assert max(picture.shape[:2]) == 64
+        np.testing.assert_array_equal(picture, fit_within(reference[round(t * 25)], 64))
+    assert [t for t, _ in video.storyboard(clip, 100, 64)] == pytest.approx(np.arange(60) / 25)
+    asked = []
+    with pytest.raises(Stopped):
+        list(video.storyboard(clip, 8, 64, stop=lambda: asked.append(1) or len(asked) > 3))
+    seekable = tmp_path / "steady.mp4"
+    write_clip(seekable, pan_frames(30))
+    assert video.can_seek(seekable)
+    assert len(list(video.storyboard(seekable, 10, 32))) == 10

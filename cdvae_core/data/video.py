@@ -373,6 +373,50 @@ def frames_at(path: str | os.PathLike, time: float = 0.0, seconds: float | None 
     return still.image, later.image, round(later.seconds - still.seconds, 6)
 
 
+def can_seek(path: str | os.PathLike) -> bool:
+    """Whether OpenCV can seek in the video: its seek is bounded by the length the container
+    reports, and a container that reports none (a WebM a browser's recorder was stopped in, a
+    live-muxed MKV, a raw stream) cannot be sought in at all. SkipItem as ``frames_at``."""
+    return _container(Path(path))[0] > 0
+
+
+def storyboard(path: str | os.PathLike, count: int, side: int,
+               stop: Callable[[], bool] | None = None) -> Iterator[tuple[float, np.ndarray]]:
+    """Small pictures of a video from one pass from its start: for each of ``count`` times evenly
+    spaced over its length, the first frame shown at or after it (every frame where the video has
+    no more than ``count``) -> (the frame's time in s, uint8 (h, w, 3) RGB with its longer side at
+    most ``side``), in time order. In a video OpenCV cannot seek in (``can_seek``) each frame deep
+    in it is decoded from the start: a storyboard costs one such read and then answers for every
+    time. Times are the frames' timestamps, or their index / fps where the stream's do not
+    increase. Stopped once ``stop()`` is true, asked before each frame; SkipItem where the video
+    will not open."""
+    path = Path(path)
+    n_frames, fps = video_info(path)
+    marks = np.arange(count) * (n_frames / fps / count) if n_frames > count else np.arange(n_frames) / fps
+    last = -np.inf  # the time of the last frame given: a restart (counted) gives none twice
+    for counted in (False, True):
+        cap = cv2.VideoCapture(str(path))
+        try:
+            if not cap.isOpened():
+                raise SkipItem("video will not open", path.name)
+            wanted = int(np.searchsorted(marks, last + _TICK, side="right"))  # the next mark to fill
+            for stamp, pixels in _timed_frames(cap, 0, fps, counted, stop):
+                if wanted >= len(marks):
+                    return
+                if stamp <= last or stamp + _TICK < marks[wanted]:
+                    continue
+                rgb = pixels()
+                if rgb is not None:
+                    last = stamp
+                    yield stamp, fit_within(rgb, side)
+                wanted = int(np.searchsorted(marks, stamp + _TICK, side="right"))
+            return
+        except _NoClock:
+            continue
+        finally:
+            cap.release()
+
+
 def first_frames(path: str | os.PathLike, seconds: float = 1.0) -> tuple[np.ndarray, np.ndarray | None, float | None]:
     """``frames_at`` the start of the video."""
     return frames_at(path, 0.0, seconds)

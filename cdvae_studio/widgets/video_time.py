@@ -72,11 +72,17 @@ class VideoTimeBar(QWidget):
         self.preview = FramePreview(self)
         self._clip = None  # images.Clip of the video shown
         self._previewed: int | None = None  # the frame the preview is for, while it shows
-        layout = QHBoxLayout(self)
+        # the track has the panel's whole width, the time under it: beside "Time" and "0.00 s of
+        # 30.00 s" in the photo panel of a 1200-px window it was 35 px, a pixel per second of video
+        layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
-        layout.addWidget(QLabel("Time"))
-        layout.addWidget(self.slider, 1)
-        layout.addWidget(self.label)
+        layout.setSpacing(0)
+        layout.addWidget(self.slider)
+        row = QHBoxLayout()
+        row.addWidget(QLabel("Time"))
+        row.addStretch(1)
+        row.addWidget(self.label)
+        layout.addLayout(row)
         self.slider.valueChanged.connect(self._moved)
         self.slider.sliderReleased.connect(self._released)
         self.hide()
@@ -146,9 +152,15 @@ class VideoTimeBar(QWidget):
             self.previewWanted.emit(index)
 
     def _place_preview(self, index: int) -> None:
+        """Over frame ``index``'s place on the track, kept on the screen (the track starts at the
+        window's left edge: a window there cut the early frames' previews in half)."""
         size = self.preview.sizeHint()
         centre = self.slider.mapToGlobal(QPoint(self.x_of(index), 0))
-        self.preview.move(centre.x() - size.width() // 2, centre.y() - size.height() - 4)
+        x, y = centre.x() - size.width() // 2, centre.y() - size.height() - 4
+        screen = self.screen().availableGeometry() if self.screen() is not None else None
+        if screen is not None:
+            x = max(screen.left(), min(x, screen.right() + 1 - size.width()))
+        self.preview.move(x, y)
         self.preview.show()
 
     def show_frame(self, index: int, rgb: np.ndarray | None, problem: str = "") -> None:

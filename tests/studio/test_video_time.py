@@ -6,6 +6,7 @@ from __future__ import annotations
 import time as clock
 
 import numpy as np
+import pytest
 from PySide6.QtCore import QEvent, QPoint, Qt
 from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QApplication
@@ -143,3 +144,120 @@ def test_a_frames_read_stops_once_a_newer_one_replaces_it(qtbot, make_window, se
     assert win.state.image.clip.index == 12 and bar.slider.value() == 12
     assert "Cannot open" not in win.banner.text() and "stopped" not in win.statusBar().currentMessage()
     assert "Traceback" not in capfd.readouterr().err
+
+
+def _live_webm(path, count: int = 50):
+    """A WebM muxed live, as a browser's recorder leaves it: no length, so OpenCV cannot seek in
+    it. 25 fps; frame i shows a bar at x = 3 i over grey, so every frame differs."""
+    import av
+
+    with av.open(str(path), "w", format="webm", options={"live": "1"}) as container:
+        stream = container.add_stream("libvpx", rate=25)
+        stream.width, stream.height, stream.pix_fmt = 160, 96, "yuv420p"
+        for i in range(count):
+            rgb = np.full((96, 160, 3), 90, np.uint8)
+            rgb[:, 3 * i:3 * i + 6] = (250, 200, 40)
+            container.mux(stream.encode(av.VideoFrame.from_ndarray(rgb, format="rgb24")))
+        container.mux(stream.encode(None))
+
+
+def _open_live(qtbot, make_window, settle, tmp_path):
+    video = tmp_path / "live.webm"
+    _live_webm(video)
+    win = make_window("motion")
+    settle(win)
+    win.state.open_paths([str(video)])
+    qtbot.waitUntil(lambda: win.state.ctx is not None and win.state.ctx.doc.name == "live.webm", timeout=30_000)
+    settle(win)
+    return win, win.imagePanel.timeBar, video
+
+
+def test_a_video_that_cannot_seek_is_previewed_from_its_storyboard(qtbot, make_window, settle, tmp_path, monkeypatch):
+    """A recorder's WebM: each preview deep in it was decoded from the start (15-20 s at 117 s of
+    720p). One pass keeps a picture per 1/STORYBOARD_COUNT of it, and a preview shows the nearest
+    one without reading the file again; the next frame chosen keeps the storyboard, a photo drops it."""
+    from cdvae_core.data.video import can_seek, storyboard
+    from cdvae_studio import thumbnails
+
+    win, bar, video = _open_live(qtbot, make_window, settle, tmp_path)
+    state = win.state
+    assert not can_seek(video) and not state.image.clip.seekable
+    board = state.storyboard
+    assert board is not None and board.path == str(video)
+    qtbot.waitUntil(lambda: board.complete, timeout=30_000)
+    monkeypatch.setattr(thumbnails, "frames_at", lambda *a, **k: pytest.fail("a preview read the video"))
+    reference = dict(storyboard(video, thumbnails.STORYBOARD_COUNT, PREVIEW_SIDE))
+    assert len(reference) == 50  # fewer frames than pictures: every frame
+    for index in (37, 4):
+        _hover(bar, index)
+        assert bar.previewed() == index  # at once: the pass has been there
+        np.testing.assert_array_equal(bar.preview.shown, reference[min(reference, key=lambda t: abs(t - index / 25))])
+    QApplication.sendEvent(bar.slider, QEvent(QEvent.Type.Leave))
+    state.choose_frame(20)
+    qtbot.waitUntil(lambda: str(state.image_path).endswith("#t=0.8"), timeout=30_000)
+    settle(win)
+    assert state.storyboard is board  # the same video: no second pass
+    import cv2
+
+    cv2.imwrite(str(tmp_path / "photo.png"), np.full((60, 80, 3), 140, np.uint8))
+    state.open_paths([str(tmp_path / "photo.png")])
+    qtbot.waitUntil(lambda: state.ctx.doc.name == "photo.png", timeout=30_000)
+    settle(win)
+    assert state.storyboard is None
+
+
+def test_a_preview_ahead_of_the_pass_waits_for_it(qtbot, make_window, settle, tmp_path, monkeypatch):
+    """Pointed at a time the pass has not reached, the preview says "reading..." and shows the
+    picture once the pass gets there; a pass that fails leaves the previews to frame reads."""
+    import threading
+
+    from cdvae_core.data import video as video_module
+    from cdvae_core.data.errors import SkipItem
+    from cdvae_studio import thumbnails
+
+    gate = threading.Event()
+    real = video_module.storyboard
+
+    def gated(path, count, side, stop=None):
+        for seconds, picture in real(path, count, side, stop):
+            if seconds > 0.5:
+                while not gate.is_set():  # the pass is slow past 0.5 s (stopped when told)
+                    if stop is not None and stop():
+                        raise video_module.Stopped
+                    clock.sleep(0.01)
+            yield seconds, picture
+
+    monkeypatch.setattr(thumbnails, "storyboard", gated)
+    win, bar, video = _open_live(qtbot, make_window, settle, tmp_path)
+    board = win.state.storyboard
+    qtbot.waitUntil(lambda: board.near(0.4) is not None, timeout=30_000)
+    _hover(bar, 40)  # 1.6 s: not reached
+    assert bar.previewed() == 40 and bar.preview.shown is None and bar.preview.picture.text() == "reading..."
+    gate.set()
+    qtbot.waitUntil(lambda: bar.preview.shown is not None, timeout=30_000)
+    np.testing.assert_array_equal(bar.preview.shown, board.near(1.6))
+    QApplication.sendEvent(bar.slider, QEvent(QEvent.Type.Leave))
+
+    def broken(path, count, side, stop=None):
+        raise SkipItem("video will not open", "live.webm")
+        yield  # a generator, as the real one
+
+    monkeypatch.setattr(thumbnails, "storyboard", broken)
+    win.state.storyboard = None
+    win.state._start_storyboard(str(video), win.state.image.clip)
+    qtbot.waitUntil(lambda: win.state.storyboard is None, timeout=10_000)
+    _hover(bar, 10)  # read as any video's frame is
+    qtbot.waitUntil(lambda: bar.preview.shown is not None, timeout=30_000)
+    np.testing.assert_array_equal(bar.preview.shown, resize_rgb(frames_at(video, 0.4, seconds=None)[0], PREVIEW_SIDE))
+
+
+def test_the_track_has_the_panels_width_and_its_preview_stays_on_the_screen(qtbot, make_window, settle, tmp_path,
+                                                                            pan_video):
+    """Beside "Time" and "0.00 s of 30.00 s" the track of a 1200-px window's photo panel was 35 px;
+    and the first frames' previews, centred on the pointer, hung off the screen's left edge."""
+    win, bar, video = _open_video(qtbot, make_window, settle, tmp_path, pan_video)
+    assert bar.slider.width() == bar.width()
+    win.move(bar.screen().availableGeometry().topLeft())
+    _hover(bar, 0)
+    qtbot.waitUntil(lambda: bar.preview.shown is not None, timeout=10_000)
+    assert bar.preview.x() >= bar.screen().availableGeometry().left()
