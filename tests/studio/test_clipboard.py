@@ -46,18 +46,25 @@ def _exported(tmp_path: Path, ctx, code, noise, settings, name: str) -> np.ndarr
     return read_image(files[0])
 
 
-def test_copy_puts_the_current_result_on_the_clipboard_as_export_writes_it(qtbot, make_window, settle, tmp_path):
-    """The copied picture is the photo's full resolution (1200 px wide, not the 512 px of the
-    preview) and equal, pixel for pixel, to the exported result of the same sample: full
-    sample, then decoded at the means (Full samples off)."""
-    rng = np.random.default_rng(0)
-    photo = cv2.resize((rng.random((30, 45, 3)) * 255).astype(np.uint8), (1200, 800), interpolation=cv2.INTER_CUBIC)
+def _on_wide_photo(qtbot, make_window, settle, tmp_path, size: tuple[int, int], seed: int):
+    """A relighting window showing "wide.png", a smooth random photo of ``size`` (W, H) larger
+    than the 512-px work size."""
+    rng = np.random.default_rng(seed)
+    photo = cv2.resize((rng.random((20, 30, 3)) * 255).astype(np.uint8), size, interpolation=cv2.INTER_CUBIC)
     cv2.imwrite(str(tmp_path / "wide.png"), photo)
     win = make_window("relighting")
     settle(win)
     win.state.open_paths([str(tmp_path / "wide.png")])
     qtbot.waitUntil(lambda: win.state.ctx is not None and win.state.ctx.doc.name == "wide.png", timeout=60_000)
     settle(win)
+    return win
+
+
+def test_copy_puts_the_current_result_on_the_clipboard_as_export_writes_it(qtbot, make_window, settle, tmp_path):
+    """The copied picture is the photo's full resolution (1200 px wide, not the 512 px of the
+    preview) and equal, pixel for pixel, to the exported result of the same sample: full
+    sample, then decoded at the means (Full samples off)."""
+    win = _on_wide_photo(qtbot, make_window, settle, tmp_path, (1200, 800), seed=0)
     state = win.state
     assert state.ctx.doc.rgb.shape[1] == 512  # the work size: the copy must not be that
     state.select_sample(5)
@@ -283,14 +290,7 @@ def test_a_dragged_sample_is_a_png_of_its_full_resolution_result(qtbot, make_win
     """The drag's data names a PNG file (text/uri-list) holding what Export writes for that grid
     sample, not the current one, and offers the same pixels as an image; the file is named after
     the photo and the sample."""
-    rng = np.random.default_rng(1)
-    photo = cv2.resize((rng.random((20, 30, 3)) * 255).astype(np.uint8), (900, 600), interpolation=cv2.INTER_CUBIC)
-    cv2.imwrite(str(tmp_path / "wide.png"), photo)
-    win = make_window("relighting")
-    settle(win)
-    win.state.open_paths([str(tmp_path / "wide.png")])
-    qtbot.waitUntil(lambda: win.state.ctx is not None and win.state.ctx.doc.name == "wide.png", timeout=60_000)
-    settle(win)
+    win = _on_wide_photo(qtbot, make_window, settle, tmp_path, (900, 600), seed=1)
     state = win.state
     assert state.current != 7
     data = state.drag_result(7)

@@ -16,15 +16,20 @@ from cdvae_studio.images import resize_rgb
 from cdvae_studio.widgets.video_time import PREVIEW_SIDE
 
 
-def _open_video(qtbot, make_window, settle, tmp_path, pan_video, frames: int = 40):
-    video = tmp_path / "pan.avi"
-    pan_video(video, frames)  # 10 fps
+def _open_in_motion(qtbot, make_window, settle, video):
+    """A motion window showing ``video``'s first frame -> (window, its Time bar, video)."""
     win = make_window("motion")
     settle(win)
     win.state.open_paths([str(video)])
-    qtbot.waitUntil(lambda: win.state.ctx is not None and win.state.ctx.doc.name == "pan.avi", timeout=30_000)
+    qtbot.waitUntil(lambda: win.state.ctx is not None and win.state.ctx.doc.name == video.name, timeout=30_000)
     settle(win)
     return win, win.imagePanel.timeBar, video
+
+
+def _open_video(qtbot, make_window, settle, tmp_path, pan_video, frames: int = 40):
+    video = tmp_path / "pan.avi"
+    pan_video(video, frames)  # 10 fps
+    return _open_in_motion(qtbot, make_window, settle, video)
 
 
 def _hover(bar, index: int) -> None:
@@ -162,14 +167,8 @@ def _live_webm(path, count: int = 50):
 
 
 def _open_live(qtbot, make_window, settle, tmp_path):
-    video = tmp_path / "live.webm"
-    _live_webm(video)
-    win = make_window("motion")
-    settle(win)
-    win.state.open_paths([str(video)])
-    qtbot.waitUntil(lambda: win.state.ctx is not None and win.state.ctx.doc.name == "live.webm", timeout=30_000)
-    settle(win)
-    return win, win.imagePanel.timeBar, video
+    _live_webm(tmp_path / "live.webm")
+    return _open_in_motion(qtbot, make_window, settle, tmp_path / "live.webm")
 
 
 def test_a_video_that_cannot_seek_is_previewed_from_its_storyboard(qtbot, make_window, settle, tmp_path, monkeypatch):
