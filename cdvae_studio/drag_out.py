@@ -26,7 +26,7 @@ import time
 from pathlib import Path
 
 import numpy as np
-from PySide6.QtCore import QMimeData, QUrl
+from PySide6.QtCore import QMimeData, QPointF, Qt, QUrl
 
 # how long a drop waits for a render still running before it gives up (the GUI is held meanwhile)
 WAIT_SECONDS = 10.0
@@ -132,10 +132,19 @@ class PictureDragData(QMimeData):
 DRAG_IMAGE_PX = 160  # the longer side of the picture under the cursor while dragging
 
 
+def left_drag_moved(press: QPointF | None, event) -> bool:
+    """Whether mouse move ``event``, the left button held, has gone the platform's drag distance
+    from ``press`` (where the button went down on something to drag; None: on nothing)."""
+    from PySide6.QtWidgets import QApplication
+
+    return (press is not None and bool(event.buttons() & Qt.MouseButton.LeftButton)
+            and (event.position() - press).manhattanLength() >= QApplication.startDragDistance())
+
+
 def run_drag(source, data: PictureDragData, shown: np.ndarray | None) -> bool:
     """Drag ``data`` from widget ``source`` until the drop (Qt's nested event loop), showing
     ``shown`` (the cell's uint8 (h, w, 3) image) under the cursor -> whether a target took it."""
-    from PySide6.QtCore import QPoint, Qt
+    from PySide6.QtCore import QPoint
     from PySide6.QtGui import QDrag, QPixmap
 
     from .clipboard import rgb_to_qimage

@@ -10,7 +10,6 @@ import pyqtgraph as pg
 from PySide6.QtCore import QEvent, QPointF, QRectF, QSize, Qt, QTimer, Signal
 from PySide6.QtGui import QIcon
 from PySide6.QtWidgets import (
-    QApplication,
     QCheckBox,
     QComboBox,
     QHBoxLayout,
@@ -30,6 +29,7 @@ from PySide6.QtWidgets import (
 
 from cdvae_core.messages import one_line_text
 
+from ..drag_out import left_drag_moved
 from ..thumbnails import ThumbnailCache
 from .lpp_scatter import icon_pixmap
 from .video_time import VideoTimeBar
@@ -217,9 +217,7 @@ class ComparePane(ImagePane):
         event.accept()
 
     def mouseMoveEvent(self, event) -> None:  # noqa: N802 - Qt override
-        press = self._press
-        if (press is not None and event.buttons() & Qt.MouseButton.LeftButton
-                and (event.position() - press).manhattanLength() >= QApplication.startDragDistance()):
+        if left_drag_moved(self._press, event):
             self._press = None
             self._stop_comparing()  # the drag carries the result, and shows it under the pointer
             self.dragStarted.emit()

@@ -30,7 +30,9 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QPointF, QRectF, Qt, Signal
 from PySide6.QtGui import QColor, QFontMetricsF, QImage, QPainter, QPen
-from PySide6.QtWidgets import QApplication, QGraphicsItem, QGraphicsWidget
+from PySide6.QtWidgets import QGraphicsItem, QGraphicsWidget
+
+from ..drag_out import left_drag_moved
 
 CURRENT = QColor(0, 200, 255)
 STARRED = QColor(255, 196, 0)
@@ -328,8 +330,7 @@ class SampleGrid(pg.GraphicsView):
 
     def mouseMoveEvent(self, event) -> None:  # noqa: N802 - Qt override
         press = self._press
-        if (press is not None and event.buttons() & Qt.MouseButton.LeftButton and 0 <= press[1] < self._n
-                and (event.position() - press[0]).manhattanLength() >= QApplication.startDragDistance()):
+        if press is not None and 0 <= press[1] < self._n and left_drag_moved(press[0], event):
             self._press = None
             # pyqtgraph's scene keeps the press to turn its release into a click (or a drag of its
             # own); the drag's event loop eats the release, and the next click's release would
