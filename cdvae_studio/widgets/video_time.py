@@ -157,9 +157,10 @@ class VideoTimeBar(QWidget):
         size = self.preview.sizeHint()
         centre = self.slider.mapToGlobal(QPoint(self.x_of(index), 0))
         x, y = centre.x() - size.width() // 2, centre.y() - size.height() - 4
-        screen = self.screen().availableGeometry() if self.screen() is not None else None
+        screen = self.screen()
         if screen is not None:
-            x = max(screen.left(), min(x, screen.right() + 1 - size.width()))
+            area = screen.availableGeometry()
+            x = max(area.left(), min(x, area.right() + 1 - size.width()))
         self.preview.move(x, y)
         self.preview.show()
 
