@@ -637,14 +637,14 @@ class ActionsMixin:
                         picture.fail()  # a drop waiting for it gets nothing
             if len(renders) == 1:
                 rgb = pictures[0].rgb
-                return f"{renders[0][3]} is ready to drop ({rgb.shape[1]}x{rgb.shape[0]}, full resolution)"
+                return f"{renders[0][3]} rendered for the drop ({rgb.shape[1]}x{rgb.shape[0]}, full resolution)"
             if len(left_out) == len(renders):
                 raise ValueError(f"none of the {len(renders)} samples could be rendered ({left_out[0]})")
             ready = len(renders) - len(left_out)
             if left_out:
-                return LeftOut(f"{ready} of {len(renders)} samples are ready to drop (full resolution); "
+                return LeftOut(f"{ready} of {len(renders)} samples rendered for the drop (full resolution); "
                                f"left out {'; '.join(left_out)}")
-            return f"{ready} samples are ready to drop (full resolution)"
+            return f"{ready} samples rendered for the drop (full resolution)"
 
         what = renders[0][3] if len(renders) == 1 else f"{len(renders)} starred samples"
         self._queue_export(job, f"Dragging {what[0].lower()}{what[1:]}", first=True)
@@ -702,7 +702,7 @@ class ActionsMixin:
         run_drag(source, data, None if shown is None else shown.copy())
         if data.timed_out():
             self.w.show_error(f"the drop got nothing: the result was still rendering {WAIT_SECONDS:.0f} s after it. "
-                              "Drag it again once the status bar says it is ready")
+                              "Drag it again once the status bar says it is rendered")
 
     def _export_done(self) -> None:
         """A queued animation export finished: start the next one."""

@@ -305,7 +305,7 @@ def test_a_dragged_sample_is_a_png_of_its_full_resolution_result(qtbot, make_win
     np.testing.assert_array_equal(read_image(path), expected)
     np.testing.assert_array_equal(qimage_pixels(data.imageData()), expected)
     settle(win)
-    assert win.statusBar().currentMessage() == "Sample #8 of wide.png is ready to drop (900x600, full resolution)"
+    assert win.statusBar().currentMessage() == "Sample #8 of wide.png rendered for the drop (900x600, full resolution)"
     assert bytes(data.data(drag_out.URI_LIST)) == urls[0].toEncoded().data() + b"\r\n"  # as a drop reads it
 
 
@@ -444,7 +444,7 @@ def test_starred_samples_dragged_from_the_list_are_their_exports(qtbot, make_win
             lower_layers=star.noise is not None), f"star{star.index}")
         np.testing.assert_array_equal(read_image(path), expected)
     settle(win)
-    assert win.statusBar().currentMessage() == "2 samples are ready to drop (full resolution)"
+    assert win.statusBar().currentMessage() == "2 samples rendered for the drop (full resolution)"
 
 
 def test_a_dragged_star_whose_photo_has_gone_is_left_out_and_named(qtbot, make_window, settle, tmp_path, monkeypatch):
@@ -471,7 +471,7 @@ def test_a_dragged_star_whose_photo_has_gone_is_left_out_and_named(qtbot, make_w
     assert [Path(u.toLocalFile()).name for u in urls] == [f"{Path(kept_title).stem}_sample2.png"]
     settle(win)
     message = win.banner.text()  # not only the status line: something was left out
-    assert message.startswith("1 of 2 samples are ready to drop (full resolution); left out gone.png #5: ")
+    assert message.startswith("1 of 2 samples rendered for the drop (full resolution); left out gone.png #5: ")
     assert "gone.png" in message.split("left out gone.png #5: ")[1]
 
     gone_key = next(key for key, star in state.stars.items() if star.doc.name == "gone.png")
@@ -537,7 +537,7 @@ def test_a_status_message_has_the_room_of_the_timing_line(qtbot, make_window, se
     win = make_window("resaturation")
     settle(win)
     assert win.timingLabel.text() and not win.timingLabel.isHidden()
-    win.statusBar().showMessage("Sample #6 of astronaut.jpg is ready to drop (512x512, full resolution)")
+    win.statusBar().showMessage("Sample #6 of astronaut.jpg rendered for the drop (512x512, full resolution)")
     assert win.timingLabel.isHidden()
     win.statusBar().clearMessage()
     assert not win.timingLabel.isHidden()
