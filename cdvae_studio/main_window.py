@@ -69,6 +69,10 @@ def configure_torch() -> None:
     torch.set_num_threads(1 if cores <= 4 else min(8, cores - 2))
 
 
+RECENT_SESSIONS_KEY = "recentSessions"  # QSettings: File > Open recent session, newest first
+RECENT_SESSIONS_MAX = 10
+
+
 class MainWindow(QMainWindow):
     """CDVAE Studio. ``settled`` is emitted whenever every requested render has been applied."""
 
@@ -300,9 +304,13 @@ class MainWindow(QMainWindow):
         """Every action in a menu, so none is reachable by its shortcut alone."""
         bar = self.menuBar()
         file_menu = bar.addMenu("&File")
-        for a in (self.openAction, self.pasteAction, self.openModelAction, self.openPairsAction, self.openSessionAction,
-                  self.saveSessionAction):
+        for a in (self.openAction, self.pasteAction, self.openModelAction, self.openPairsAction, self.openSessionAction):
             file_menu.addAction(a)
+        self.recentSessionsMenu = file_menu.addMenu("Open recent session")
+        self.recentSessionsMenu.setObjectName("recentSessionsMenu")
+        self.recentSessionsMenu.setToolTipsVisible(True)  # an entry's tooltip is its whole path
+        self.recentSessionsMenu.aboutToShow.connect(self.fill_recent_sessions)
+        file_menu.addAction(self.saveSessionAction)
         file_menu.addSeparator()
         for a in (self.exportAction, self.gifAction, self.interpolationGifAction, self.motionGifAction):
             file_menu.addAction(a)
@@ -493,6 +501,44 @@ class MainWindow(QMainWindow):
         if path:
             self._remember_dir(path)
             self.state.open_session(path)
+
+    def recent_sessions(self) -> list[str]:
+        """The sessions saved or opened last, newest first (File > Open recent session)."""
+        return string_list(self.settings, RECENT_SESSIONS_KEY)
+
+    def remember_session(self, path: str) -> None:
+        """Put the session file ``path`` first in File > Open recent session."""
+        path = str(Path(path).absolute())
+        kept = [p for p in self.recent_sessions() if p != path]
+        self.settings.setValue(RECENT_SESSIONS_KEY, [path, *kept][:RECENT_SESSIONS_MAX])
+
+    def fill_recent_sessions(self) -> None:
+        """The submenu as the list is now: each file's name and folder (its tooltip: the whole path)."""
+        menu, paths = self.recentSessionsMenu, self.recent_sessions()
+        menu.clear()
+        home = str(Path.home())
+        for path in paths:
+            folder = str(Path(path).parent)
+            folder = "~" + folder[len(home):] if folder == home or folder.startswith(home + "/") else folder
+            # "&" marks a menu's shortcut letter: a name holding one is spelt "&&"
+            action = menu.addAction(f"{Path(path).name}   ({folder})".replace("&", "&&"))
+            action.setToolTip(path)
+            action.triggered.connect(lambda _=False, p=path: self.open_recent_session(p))
+        if not paths:
+            menu.addAction("No sessions saved or opened yet").setEnabled(False)
+            return
+        menu.addSeparator()
+        menu.addAction("Clear the list", lambda: self.settings.setValue(RECENT_SESSIONS_KEY, []))
+
+    def open_recent_session(self, path: str) -> None:
+        """Open a listed session; one whose file has gone leaves the list, saying so."""
+        if not Path(path).is_file():
+            self.settings.setValue(RECENT_SESSIONS_KEY, [p for p in self.recent_sessions() if p != path])
+            self.show_error(f"the session {Path(path).name} is no longer in {Path(path).parent}: "
+                            "it has left the recent list", about="session")
+            return
+        self._remember_dir(path)
+        self.state.open_session(path)
 
     def _animation_path(self, title: str) -> str:
         """Ask where to write an animation; a name without .gif / .mp4 takes the chosen filter's."""

@@ -368,6 +368,7 @@ class ActionsMixin:
         stars = (f" with {kept} starred sample(s)" if kept else "") + \
             (f" ({left} star(s) of scatter-plot examples not kept)" if left else "")
         self.w.statusBar().showMessage(f"session saved to {path}{stars}", 5000)
+        self.w.remember_session(path)
 
     def open_session(self, path: str) -> None:
         try:
@@ -375,6 +376,7 @@ class ActionsMixin:
         except SessionError as exc:
             self.w.show_error(str(exc), about="session")
             return
+        self.w.remember_session(path)
         self._open_loaded_session(s)
 
     def reopen_last_session(self) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from cdvae_studio.main_window import RECENT_SESSIONS_MAX
 from cdvae_studio.widgets.code_sliders import to_ticks
 
 
@@ -444,3 +445,43 @@ def test_a_trained_model_deleted_since_leaves_the_list_saying_so(qtbot, make_win
     settle(win)
     keys = [win.tieCombo.itemData(i) for i in range(win.tieCombo.count())]
     assert f"path:{(tmp_path / 'kept').resolve()}" in keys and f"path:{gone.resolve()}" not in keys
+
+
+def test_file_menu_reopens_the_sessions_saved_or_opened_last(qtbot, make_window, settle, tmp_path):
+    """File > Open recent session: saved and opened sessions, newest first, each once, named with
+    its folder; choosing one reopens it; one whose file has gone leaves the list, saying so."""
+    win = make_window("resaturation")
+    menu = win.recentSessionsMenu
+    win.fill_recent_sessions()
+    assert [a.text() for a in menu.actions()] == ["No sessions saved or opened yet"]
+    assert not menu.actions()[0].isEnabled()
+    settle(win)
+    win.state.select_sample(5)
+    settle(win)
+    first, second = tmp_path / "a&b.json", tmp_path / "second.json"
+    win.state.save_session(str(first))
+    win.state.select_sample(2)
+    settle(win)
+    win.state.save_session(str(second))
+    win.state.open_session(str(first))  # opened: first again
+    settle(win)
+    assert win.recent_sessions() == [str(first), str(second)]
+    win.fill_recent_sessions()
+    entries = [a for a in menu.actions() if not a.isSeparator()]
+    assert [a.text() for a in entries] == [f"a&&b.json   ({tmp_path})", f"second.json   ({tmp_path})", "Clear the list"]
+    assert entries[0].toolTip() == str(first)
+
+    entries[1].trigger()
+    settle(win)
+    assert win.state.current == 2 and win.recent_sessions() == [str(second), str(first)]
+    first.unlink()
+    win.fill_recent_sessions()
+    next(a for a in menu.actions() if a.toolTip() == str(first)).trigger()
+    assert win.banner.text() == f"the session a&b.json is no longer in {tmp_path}: it has left the recent list"
+    assert win.recent_sessions() == [str(second)] and win.state.current == 2
+    win.fill_recent_sessions()
+    next(a for a in menu.actions() if a.text() == "Clear the list").trigger()
+    assert win.recent_sessions() == []
+    for i in range(RECENT_SESSIONS_MAX + 2):
+        win.remember_session(str(tmp_path / f"{i}.json"))
+    assert win.recent_sessions() == [str(tmp_path / f"{i}.json") for i in range(RECENT_SESSIONS_MAX + 1, 1, -1)]
