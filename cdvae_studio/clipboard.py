@@ -27,9 +27,15 @@ def pasted_folder() -> Path:
     return data_folder() / "pasted"
 
 
+def results_folder() -> Path:
+    """Where results opened as the photo (Samples > Use result as photo) are kept: "results" in
+    the app's data folder."""
+    return data_folder() / "results"
+
+
 def is_pasted(path: str) -> bool:
-    """Whether ``path`` is a pasted image the Studio keeps (``pasted_folder``)."""
-    return Path(path).parent == pasted_folder()
+    """Whether ``path`` is an image the Studio keeps itself (``pasted_folder``, ``results_folder``)."""
+    return Path(path).parent in (pasted_folder(), results_folder())
 
 
 def rgb_to_qimage(rgb: np.ndarray) -> QImage:
@@ -67,16 +73,21 @@ def local_paths(mime: QMimeData) -> list[str]:
     return paths if all(p and Path(p).exists() for p in paths) else []
 
 
+def free_path(folder: Path, name: str, taken: Collection[Path] = ()) -> Path:
+    """``folder / name``, or with ``-2``, ``-3``... before its suffix where that file exists or is
+    ``taken`` (given to a file still being written)."""
+    path, n = folder / name, 1
+    while path.exists() or path in taken:
+        n += 1
+        path = folder / f"{Path(name).stem}-{n}{Path(name).suffix}"
+    return path
+
+
 def pasted_path(folder: Path, taken: Collection[Path] = ()) -> Path:
     """A new file name in ``folder`` for an image pasted now: ``pasted-20261128-031502.png``
     (``-2``, ``-3``... when that second's name exists or is ``taken``: given to a paste whose
     file is still being written)."""
-    stem = time.strftime("pasted-%Y%m%d-%H%M%S")
-    path, n = folder / f"{stem}.png", 1
-    while path.exists() or path in taken:
-        n += 1
-        path = folder / f"{stem}-{n}.png"
-    return path
+    return free_path(folder, time.strftime("pasted-%Y%m%d-%H%M%S") + ".png", taken)
 
 
 def save_png(path: Path, pixels: np.ndarray) -> None:

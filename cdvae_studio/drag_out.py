@@ -49,13 +49,11 @@ def drag_folder() -> Path:
 def drag_paths(names: list[str]) -> list[Path]:
     """The files of one drag: ``names`` in a new sub-folder of ``drag_folder`` (made by the first
     file written), a repeated name numbered ("cat_sample3-2.png": two stars of one cell)."""
+    from .clipboard import free_path
+
     folder, paths = drag_folder() / str(next(_drags)), []
     for name in names:
-        path, n = folder / name, 1
-        while path in paths:
-            n += 1
-            path = folder / f"{Path(name).stem}-{n}{Path(name).suffix}"
-        paths.append(path)
+        paths.append(free_path(folder, name, taken=paths))
     return paths
 
 

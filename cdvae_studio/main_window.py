@@ -286,6 +286,11 @@ class MainWindow(QMainWindow):
         self.starAction = act("Star current sample", "S", lambda: self.state.toggle_star(self.state.current))
         self.copyAction = act("Copy result (full resolution)", QKeySequence.StandardKey.Copy, lambda: self.state.copy_result())
         self.copyAction.setObjectName("copyAction")
+        self.useResultAction = act("Use result as photo", None, lambda: self.state.use_result_as_photo())
+        self.useResultAction.setObjectName("useResultAction")
+        self.useResultAction.setToolTip("<p>Open the current result, at full resolution, as the photo, to go on from it "
+                                        "in this task or another (relight a resaturated photo). It is kept in the "
+                                        "app's data folder, as a pasted image is.</p>")
         self.saveSessionAction = act("Save session…", QKeySequence.StandardKey.Save, self.save_session_dialog)
         self.openSessionAction = act("Open session…", "Ctrl+Shift+O", self.open_session_dialog)
         self.gifAction = act("Export sweep as GIF or MP4…", "Ctrl+G", self.export_gif_dialog)
@@ -318,8 +323,8 @@ class MainWindow(QMainWindow):
         file_menu.addAction(self.quitAction)
         samples = bar.addMenu("&Samples")
         samples.setToolTipsVisible(True)  # Distinct results says what its badges mean
-        for a in (self.resampleAction, self.distinctAction, self.starAction, self.copyAction, self.undoAction,
-                  self.redoAction):
+        for a in (self.resampleAction, self.distinctAction, self.starAction, self.copyAction, self.useResultAction,
+                  self.undoAction, self.redoAction):
             samples.addAction(a)
         bar.addMenu("&Model").addAction(self.trainAction)
         help_menu = bar.addMenu("&Help")

@@ -11,7 +11,8 @@ from PySide6.QtCore import QStandardPaths
 
 def data_folder() -> Path:
     """The app's data folder (``~/.local/share/CDVAE/CDVAE Studio`` on Linux, Application Support
-    on macOS, AppData on Windows): trained models and pasted images live under it."""
+    on macOS, AppData on Windows): trained models, pasted images and results used as the photo
+    live under it."""
     data = QStandardPaths.writableLocation(QStandardPaths.StandardLocation.AppLocalDataLocation)
     return Path(data) if data else Path.home() / ".cdvae-studio"
 

@@ -394,17 +394,19 @@ class StudioState(ActionsMixin, QObject):
         if w.count():
             self.open_image(str(w.item(0).data(0x0100)), remember=False)
 
-    def open_image(self, path: str, remember: bool = True, write: Callable[[], None] | None = None) -> None:
+    def open_image(self, path: str, remember: bool = True, write: Callable[[], None] | None = None,
+                   keeping: str = "the pasted image") -> None:
         """Load a photo (any format OpenCV reads) in the worker (a 24-megapixel JPEG takes most of a
         second to decode); a bad file leaves the current one in place. ``write``, if given, first
-        writes the file in the worker (a pasted image)."""
+        writes the file in the worker (a pasted image, a result used as the photo: ``keeping``
+        names it in the message of a write that fails)."""
 
         def job() -> tuple[str, bool, LoadedImage | str]:
             if write is not None:
                 try:
                     write()
                 except (OSError, ValueError) as exc:
-                    return path, remember, f"Cannot keep the pasted image: {report_error(exc)}"
+                    return path, remember, f"Cannot keep {keeping}: {report_error(exc)}"
             try:
                 return path, remember, load_image(path, stop=self.worker.superseded)
             except ImageLoadError as exc:
@@ -767,7 +769,7 @@ class StudioState(ActionsMixin, QObject):
     def _enable_model_controls(self, on: bool) -> None:
         w = self.w
         for widget in (w.resampleButton, w.codeSliders.reset_button, w.codeSliders.random_all_button,
-                       w.codeSliders.random_untied_button, w.exportAction, w.copyAction):
+                       w.codeSliders.random_untied_button, w.exportAction, w.copyAction, w.useResultAction):
             widget.setEnabled(on)
         w.motionGifAction.setEnabled(on and self.ctx is not None and self.ctx.task.name == "motion")
 

@@ -49,6 +49,14 @@ class ClipboardPicture(NamedTuple):
     message: str
 
 
+def _photo_stem(doc: Any) -> str:
+    """The name a result of ``doc`` is filed under: its photo's stem as exports name it
+    (``clip_t2.5s`` for a video's frame), or a scatter-plot example's name."""
+    from cdvae_core.postprocess.export import result_stem
+
+    return result_stem(doc.photo, 0) if isinstance(doc.photo, str) else Path(doc.name).stem
+
+
 class LeftOut(str):
     """A worker's message that some of what was asked was left out (a dragged star whose photo
     has gone): shown on the banner, not only the status line."""
@@ -610,14 +618,10 @@ class ActionsMixin:
         be waiting on them) -> their PictureDragData (cdvae_studio.drag_out). ``renders``: per
         picture (render, doc, number, label): ``render()`` returns uint8 (H, W, 3), written to
         "<photo>_sample<number>.png"; ``label`` ("Sample #3 of cat.jpg") names it in messages."""
-        from cdvae_core.postprocess.export import result_stem
-
         from .clipboard import save_png
         from .drag_out import DraggedPicture, PictureDragData, drag_paths
 
-        stems = [result_stem(doc.photo, 0) if isinstance(doc.photo, str) else Path(doc.name).stem
-                 for _, doc, _, _ in renders]
-        names = [f"{stem}_sample{number}.png" for stem, (_, _, number, _) in zip(stems, renders)]
+        names = [f"{_photo_stem(doc)}_sample{number}.png" for _, doc, number, _ in renders]
         pictures = [DraggedPicture(path) for path in drag_paths(names)]
 
         def job() -> str:
@@ -651,6 +655,23 @@ class ActionsMixin:
         what = renders[0][3] if len(renders) == 1 else f"{len(renders)} starred samples"
         self._queue_export(job, f"Dragging {what[0].lower()}{what[1:]}", first=True)
         return PictureDragData(pictures)
+
+    def use_result_as_photo(self) -> None:
+        """Open the current sample's result, at full resolution, as the photo, to go on from it (a
+        resaturated photo relit, a relit one's motion): kept as a PNG in the data folder's
+        "results" (``<photo>_<task>_sample<number>.png``), written on the worker as a pasted image
+        is, so that it is a photo like any other (recent list, sessions, export sidecars)."""
+        from .clipboard import free_path, results_folder, save_png
+
+        made = self._picture_job(self.current, "using")
+        if made is None:
+            return
+        render, doc, number = made
+        path = free_path(results_folder(), f"{_photo_stem(doc)}_{self.ctx.task.name}_sample{number}.png",
+                         taken=self._pasted)
+        self._pasted.add(path)
+        self.open_image(str(path), write=lambda: save_png(path, render()),
+                        keeping=f"sample #{number} of {doc.title} as the photo")
 
     def drag_result(self, index: int):
         """The data of grid sample ``index`` dragged out of the window: its result at full

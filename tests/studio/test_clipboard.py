@@ -17,6 +17,7 @@ from cdvae_core.postprocess.export import export_results
 from cdvae_core.postprocess.imagefiles import read_image
 
 from cdvae_studio import drag_out
+from cdvae_studio.clipboard import free_path as clipboard_free_path
 from cdvae_studio.clipboard import local_paths, pasted_folder, pasted_path, qimage_pixels, rgb_to_qimage
 
 
@@ -541,3 +542,40 @@ def test_a_status_message_has_the_room_of_the_timing_line(qtbot, make_window, se
     assert win.timingLabel.isHidden()
     win.statusBar().clearMessage()
     assert not win.timingLabel.isHidden()
+
+
+def test_a_result_used_as_the_photo_opens_at_full_resolution_and_is_kept(qtbot, make_window, settle, tmp_path,
+                                                                          data_home, monkeypatch):
+    """Samples > Use result as photo: the current sample's result, as Export writes it, is kept as
+    a PNG in the data folder's "results" and opens as the photo (in the gallery's recent files);
+    a result that cannot be kept says so and leaves the photo as it was."""
+    from cdvae_studio import clipboard
+
+    win = _on_wide_photo(qtbot, make_window, settle, tmp_path, (700, 500), seed=2)
+    state = win.state
+    state.select_sample(3)
+    settle(win)
+    grid, ctx = state.grid, state.ctx
+    expected = _exported(tmp_path, ctx, grid.codes[3], grid.noise[3], grid.draw.export_settings(), "fourth")
+    assert win.useResultAction.isEnabled()
+    win.useResultAction.trigger()
+    qtbot.waitUntil(lambda: state.ctx.doc.name == "wide_relighting_sample4.png", timeout=60_000)
+    settle(win)
+    kept = clipboard.results_folder() / "wide_relighting_sample4.png"
+    assert kept.parent.name == "results" and kept.is_relative_to(data_home)
+    np.testing.assert_array_equal(read_image(kept), expected)
+    assert state.image_path == str(kept) and str(kept) in state.w.settings.value("recentFiles", [], type=list)
+
+    monkeypatch.setattr(clipboard, "results_folder", lambda: kept / "not a folder")  # under a file: no folder there
+    win.useResultAction.trigger()
+    settle(win)
+    assert win.banner.text().startswith("Cannot keep sample #1 of wide_relighting_sample4.png as the photo: ")
+    assert state.ctx.doc.name == "wide_relighting_sample4.png"
+
+
+def test_free_names_number_the_taken_ones(tmp_path):
+    (tmp_path / "cat_sample3.png").write_bytes(b"x")
+    assert clipboard_free_path(tmp_path, "cat_sample3.png").name == "cat_sample3-2.png"
+    assert clipboard_free_path(tmp_path, "cat_sample3.png", taken=[tmp_path / "cat_sample3-2.png"]).name == \
+        "cat_sample3-3.png"
+    assert clipboard_free_path(tmp_path, "dog.png") == tmp_path / "dog.png"
