@@ -33,7 +33,7 @@ def results_folder() -> Path:
     return data_folder() / "results"
 
 
-def is_pasted(path: str) -> bool:
+def kept_by_studio(path: str) -> bool:
     """Whether ``path`` is an image the Studio keeps itself (``pasted_folder``, ``results_folder``)."""
     return Path(path).parent in (pasted_folder(), results_folder())
 

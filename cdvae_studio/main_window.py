@@ -521,10 +521,10 @@ class MainWindow(QMainWindow):
         """The submenu as the list is now: each file's name and folder (its tooltip: the whole path)."""
         menu, paths = self.recentSessionsMenu, self.recent_sessions()
         menu.clear()
-        home = str(Path.home())
         for path in paths:
-            folder = str(Path(path).parent)
-            folder = "~" + folder[len(home):] if folder == home or folder.startswith(home + "/") else folder
+            parent = Path(path).parent
+            home = parent.is_relative_to(Path.home())
+            folder = str(Path("~") / parent.relative_to(Path.home())) if home else str(parent)
             # "&" marks a menu's shortcut letter: a name holding one is spelt "&&"
             action = menu.addAction(f"{Path(path).name}   ({folder})".replace("&", "&&"))
             action.setToolTip(path)

@@ -25,7 +25,7 @@ from cdvae_core.distinct import DISTINCT_POOL
 from cdvae_core.predictor import DRIFT_LIMIT
 
 from .catalog import CatalogError, ModelEntry, is_pair_file
-from .clipboard import is_pasted, pasted_folder, pasted_path, rgb_to_qimage, save_png
+from .clipboard import kept_by_studio, pasted_folder, pasted_path, rgb_to_qimage, save_png
 from .images import IMAGE_SUFFIXES, VIDEO_SUFFIXES, ImageLoadError, LoadedImage, load_image
 from .jobs import ContextResult, DocCache, Draw, GridResult, distinct_pool, draw_grid, load_context, own_sample
 from .jobs import render_grid
@@ -461,7 +461,8 @@ class StudioState(ActionsMixin, QObject):
         if remember and path not in self._builtin_paths:
             listed = listed_path(path)
             self.add_recent([listed])
-            if not is_pasted(path):  # the pasted images' folder is no place to start the Open dialog either
+            # the folders of pasted images and kept results are no place to start the Open dialog either
+            if not kept_by_studio(path):
                 self.w._remember_dir(listed)
 
     def forget_recent(self, paths: list[str]) -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 
 from cdvae_studio.main_window import RECENT_SESSIONS_MAX
@@ -485,3 +487,6 @@ def test_file_menu_reopens_the_sessions_saved_or_opened_last(qtbot, make_window,
     for i in range(RECENT_SESSIONS_MAX + 2):
         win.remember_session(str(tmp_path / f"{i}.json"))
     assert win.recent_sessions() == [str(tmp_path / f"{i}.json") for i in range(RECENT_SESSIONS_MAX + 1, 1, -1)]
+    win.remember_session(str(Path.home() / "sessions" / "x.json"))  # a folder in the home folder reads "~/..."
+    win.fill_recent_sessions()
+    assert menu.actions()[0].text() == f"x.json   ({Path('~') / 'sessions'})"
