@@ -266,7 +266,9 @@ class ImagePanel(QWidget):
         # their names, packed with no spacing, so names ran into each other and into the photos
         self.gallery.setGridSize(QSize(GALLERY_CELL[0], GALLERY_CELL[1]))
         self.gallery.setTextElideMode(Qt.TextElideMode.ElideMiddle)
-        self.gallery.setMaximumHeight(170)
+        # two whole rows at most: a taller list scrolled per pixel showed a sliver of the row
+        # above (names without their pictures) and could cut the name of the entry shown
+        self.gallery.setMaximumHeight(2 * GALLERY_CELL[1] + 2 * self.gallery.frameWidth())
         self.gallery.itemActivated.connect(self._activated)
         self.gallery.itemClicked.connect(self._activated)
         self.gallery.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
@@ -289,7 +291,21 @@ class ImagePanel(QWidget):
         for row in range(self.gallery.count()):
             if path is not None and self.gallery.item(row).data(Qt.ItemDataRole.UserRole) == path:
                 self.gallery.setCurrentRow(row)  # no itemClicked / itemActivated: nothing reopens
+                self._scroll_to_whole_row(self.gallery.item(row))
                 return
+
+    def _scroll_to_whole_row(self, item: QListWidgetItem) -> None:
+        """Scroll the gallery so that ``item``'s row shows whole and the view starts at a row's
+        top edge: Qt scrolls an icon view just far enough to show the item's own rectangle, which
+        is shorter than its grid cell, so the view stopped a few pixels into a row."""
+        bar = self.gallery.verticalScrollBar()
+        cell = GALLERY_CELL[1]
+        row_top = (self.gallery.visualItemRect(item).top() + bar.value()) // cell * cell
+        rows = max(1, self.gallery.viewport().height() // cell)
+        if row_top < bar.value():
+            bar.setValue(row_top)
+        elif row_top + cell > bar.value() + self.gallery.viewport().height():
+            bar.setValue(row_top - (rows - 1) * cell)
 
     def set_gallery(self, entries: list[tuple[str, str, np.ndarray | None]], keep_scroll: bool = False) -> None:
         """entries: (label, path, thumbnail RGB uint8 or None: a generic icon until

@@ -435,6 +435,31 @@ def test_the_gallery_lights_the_photo_shown_and_nothing_for_an_example(qtbot, ma
     assert lit() == []
 
 
+def test_the_gallery_scrolls_to_whole_rows_of_the_photo_shown(qtbot, make_window, settle, tmp_path):
+    """A photo opened below the gallery's fold was scrolled to just far enough for its own
+    rectangle: the view stopped 5 px into the row above (names without their pictures) and,
+    with the fonts of a real display, cut the lit entry's name."""
+    from cdvae_studio.widgets.panels import GALLERY_CELL
+
+    win = make_window("resaturation")
+    win.resize(1400, 900)
+    settle(win)
+    gallery = win.imagePanel.gallery
+    photo = (np.indices((40, 40, 3)).sum(0) * 5 % 256).astype(np.uint8)
+    for index in range(4):  # 6 built-in + 4: a third and a fourth row
+        cv2.imwrite(str(tmp_path / f"p{index}.png"), photo)
+    win.state.open_paths([str(tmp_path / f"p{index}.png") for index in range(4)])
+    settle(win)
+    bar, cell = gallery.verticalScrollBar(), GALLERY_CELL[1]
+    assert gallery.viewport().height() == 2 * cell  # two whole rows in this window
+    for row in (gallery.count() - 1, 0, 7):
+        win.state.open_image(gallery.item(row).data(Qt.ItemDataRole.UserRole), remember=False)
+        qtbot.waitUntil(lambda: gallery.currentRow() == row, timeout=30_000)
+        rect = gallery.visualItemRect(gallery.item(row))
+        assert bar.value() % cell == 0, (row, bar.value())
+        assert 0 <= rect.top() and rect.top() + cell <= gallery.viewport().height(), (row, rect)
+
+
 def test_a_video_named_at_a_time_opens_that_frame_and_lists_the_video(qtbot, make_window, settle, tmp_path,
                                                                        pan_video):
     """``cdvae-studio clip.avi#t=1`` opens the frame at 1 s; the gallery and the recent list name
