@@ -9,7 +9,7 @@ import pytest
 from cdvae_core.data.builtin import builtin_images
 from cdvae_core.data.synthetic_motion import MotionParams, dominant_gradient, random_motion, render_clip
 from cdvae_core.tasks import TASK_NAMES, TaskError, get_task
-from cdvae_core.tasks.flow import endpoint_error, flow_model_units
+from cdvae_core.tasks.flow import endpoint_error, flow_model_units, flow_pixels
 from cdvae_core.tasks.intrinsic import poisson_reintegrate
 from cdvae_core.tasks.intrinsic_eval import intrinsic_scores, luminance_baseline, lmse, synthetic_intrinsic
 
@@ -306,6 +306,27 @@ def test_still_tiny_or_thin_frames_have_no_flow(photo, shape):
     assert np.abs(flow_model_units(frame, frame)).max() < 1e-3
     _, flow = get_task("motion").decompose_pair(frame, frame.copy())
     assert np.abs(flow).max() < 1e-3
+
+
+def test_a_tiny_frame_leaves_every_later_flow_as_it_was(photo):
+    """DIS adapts its pyramid to a frame too small for its preset and kept that for the thread:
+    after one 8 x 8 still, every later flow came out of a finer pyramid (a different flow), so a
+    pair set prepared in one process differed from one prepared by worker processes."""
+    import threading
+
+    frame0 = np.ascontiguousarray(photo[:96, :128])
+    frame1 = np.ascontiguousarray(photo[3:99, 5:133])  # the view moved
+    before = flow_model_units(frame0, frame1)
+    tiny = np.ascontiguousarray(cv2.resize(photo, (8, 8), interpolation=cv2.INTER_AREA))
+    flow_model_units(tiny, tiny)
+    np.testing.assert_array_equal(flow_model_units(frame0, frame1), before)
+    fresh = []  # another thread has its own, fresh DIS instance
+    thread = threading.Thread(target=lambda: fresh.append(flow_model_units(frame0, frame1)))
+    thread.start()
+    thread.join()
+    np.testing.assert_array_equal(fresh[0], before)
+    with pytest.raises(TaskError, match="too small for DIS flow"):  # DIS itself crashed the process
+        flow_pixels(tiny, tiny)
 
 
 def _exact_borrowing(hue: np.ndarray, s_old: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -24,9 +24,22 @@ _LOCAL = threading.local()  # one DIS instance per thread: cheap reuse, no shari
 
 
 def _dis() -> cv2.DISOpticalFlow:
+    """This thread's DIS instance, set to its preset's pyramid and patches.
+
+    DIS's ``calc`` adapts them to a frame too small for the preset (longer side under about 45
+    px: the finest scale drops from 1 to 0; some OpenCV versions also pick the patch size and
+    stride) and keeps them: one tiny frame changed every later flow of the thread, so a prepared
+    pair set differed with the worker count and the Studio's motion truth with what was opened
+    before. They are set back before each use.
+    """
     dis = getattr(_LOCAL, "dis", None)
     if dis is None:
         dis = _LOCAL.dis = cv2.DISOpticalFlow_create(cv2.DISOPTICAL_FLOW_PRESET_MEDIUM)
+        _LOCAL.preset = dis.getFinestScale(), dis.getPatchSize(), dis.getPatchStride()
+    finest, patch, stride = _LOCAL.preset
+    dis.setFinestScale(finest)
+    dis.setPatchSize(patch)
+    dis.setPatchStride(stride)
     return dis
 
 
@@ -35,9 +48,14 @@ def _grey(frame: np.ndarray) -> np.ndarray:
 
 
 def flow_pixels(frame0: np.ndarray, frame1: np.ndarray, method: str = "dis") -> np.ndarray:
-    """uint8 (h, w, 3) frames of equal size -> flow float32 (h, w, 2) in pixels, (dx, dy)."""
+    """uint8 (h, w, 3) frames of equal size -> flow float32 (h, w, 2) in pixels, (dx, dy).
+    DIS needs both sides at least ``MIN_FLOW_SIDE`` (``flow_model_units`` enlarges smaller
+    frames): TaskError for a smaller frame, where OpenCV's DIS (5.0) crashes the process."""
     g0, g1 = _grey(frame0), _grey(frame1)
     if method == "dis":
+        if min(g0.shape[:2] + g1.shape[:2]) < MIN_FLOW_SIDE:
+            raise TaskError(f"frames of {g0.shape[1]}x{g0.shape[0]} px are too small for DIS flow "
+                            f"(at least {MIN_FLOW_SIDE} px a side)")
         return _dis().calc(g0, g1, None)
     if method == "farneback":
         return cv2.calcOpticalFlowFarneback(g0, g1, None, 0.5, 4, 15, 3, 5, 1.2, 0)
