@@ -321,6 +321,9 @@ class _QueueReader(QThread):
     def __init__(self, queue: Any, process: Any) -> None:
         super().__init__()
         self.queue, self.process = queue, process
+        # set before the last message is emitted: from then until the GUI thread takes it, the
+        # job is over but its outcome not yet told, and the runner must still count as running
+        self.final_sent = False
 
     def run(self) -> None:
         import queue as queue_mod
@@ -330,6 +333,7 @@ class _QueueReader(QThread):
                 kind, payload = self.queue.get(timeout=0.2)
             except queue_mod.Empty:
                 if not self.process.is_alive():
+                    self.final_sent = True
                     self.message.emit("failed", f"the worker process ended unexpectedly (exit code {self.process.exitcode})")
                     return
                 continue
@@ -337,6 +341,7 @@ class _QueueReader(QThread):
                 # reap the process here, off the GUI thread: a join in the GUI's slot froze the
                 # window for as long as the child took to exit (seconds after a cancel, sampled)
                 self.process.join(30)
+                self.final_sent = True
                 self.message.emit(kind, payload)
                 return
             self.message.emit(kind, payload)
@@ -364,6 +369,7 @@ class ProcessJobRunner(QObject):
         self._reader = _QueueReader(self._queue, self._process)
         self._reader.message.connect(self._on_message)
         self._status: str | None = None
+        self._joined = False
 
     def start(self) -> None:
         self._process.start()
@@ -373,7 +379,12 @@ class ProcessJobRunner(QObject):
         self._cancel.set()
 
     def running(self) -> bool:
-        return self._status is None and (self._process.is_alive() or self._reader.isRunning())
+        """True from start() until ``finished`` is emitted or wait() has joined the job. The reader
+        thread ends as soon as it has queued the last message, before the GUI thread delivers it:
+        a dialog asked then saw its run over with "Starting…" still shown (CI caught it)."""
+        if self._status is not None or self._joined:
+            return False
+        return self._process.is_alive() or self._reader.isRunning() or self._reader.final_sent
 
     def wait(self, ms: int = 60_000) -> bool:
         """Block until the process has stopped (used at exit, after cancel); kill it past ``ms``."""
@@ -382,6 +393,8 @@ class ProcessJobRunner(QObject):
             self._process.terminate()
             self._process.join(5)
         self._reader.wait(2000)
+        # joined here (at exit, the end may never be told): over, as a JobRunner after its wait
+        self._joined = not self._process.is_alive() and self._reader.isFinished()
         return not self._process.is_alive()
 
     @Slot(str, object)

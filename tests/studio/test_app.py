@@ -400,6 +400,28 @@ def test_background_job_process_runs_below_the_window(qtbot):
     assert seen == [min(19, os.nice(0) + CHILD_NICENESS)]
 
 
+def _fail_at_once(path: str):
+    """A background job (module level, for the spawned process) that fails before its first record."""
+    raise FileNotFoundError(f"no pair file at {path}")
+    yield  # a generator, as every job is
+
+
+def test_a_process_job_counts_as_running_until_its_end_is_told(qtbot):
+    """The reader thread ends once it has queued the job's last message, before the GUI thread
+    delivers it. running() said False in that gap, so a dialog (and CI's test of it) saw a failed
+    run over while its status still read "Starting…"."""
+    from cdvae_studio.worker import ProcessJobRunner
+
+    runner = ProcessJobRunner(_fail_at_once, ("missing.npz",), name="cdvae-test-gap")
+    finished: list[tuple[str, object]] = []
+    runner.finished.connect(lambda status, payload: finished.append((status, payload)))
+    runner.start()
+    assert runner._reader.wait(60_000)  # no events handled yet: the end is queued, not told
+    assert not finished and runner.running()
+    qtbot.waitUntil(lambda: bool(finished), timeout=10_000)
+    assert finished == [("failed", "no pair file at missing.npz")] and not runner.running()
+
+
 def _one_step():
     yield None
     return "ok"
