@@ -10,7 +10,9 @@ with PyAV where it is installed (``pip install -e ".[test]"``).
 
 Then a video's length where the container does not say it (a live-muxed H.264 MKV, as a
 recording stopped before its muxer closed leaves one): ``data.video.video_info`` counts the
-stream's packets against the baseline of decoding every frame, and both counts must agree.
+stream's packets against the baseline of decoding every frame, and both counts must agree. And
+stepping through that video a frame, then a second, at a time: reads that go on from the readers
+kept open (``data.kept_readers``) against reading each step from the start.
 
     python benchmarks/bench_video_frame.py [--size 1920x1080] [--seconds 20] [--fps 30]
 """
@@ -102,6 +104,27 @@ def main() -> None:
             agree = "same count" if counted == decoded else f"DIFFERENT counts ({decoded} decoded)"
             print(f"length of a live-muxed H.264 MKV, {frames} frames: packets {packets_s:6.3f} s, "
                   f"decoding {decode_s:6.3f} s, ratio {packets_s / decode_s:7.4f}x, {agree}")
+            stepping(live, args.seconds, args.fps)
+
+
+def stepping(path: Path, seconds: float, fps: float) -> None:
+    """Stepping through a video that cannot seek, as the Time bar's arrow keys and Page Down do:
+    the still and its truth a second later at each step, read on from the kept readers, against
+    the baseline of each read from the start (no reader kept)."""
+    start = round(0.7 * (seconds - 1.0), 2)
+    times = [start] + [start + k / fps for k in range(1, 6)] + [start + 5 / fps + 1.0]
+    video._KEPT.clear()
+    kept = [timed(video.frames_at, path, at) for at in times]  # one stepping session
+    fresh = []
+    for at in times:
+        video._KEPT.clear()
+        fresh.append(timed(video.frames_at, path, at))
+    video._KEPT.clear()
+    print(f"stepping in the live MKV from {start:g} s (5 frames on, then a second on):")
+    for at, (kept_s, a), (fresh_s, b) in zip(times, kept, fresh):
+        same = all(np.array_equal(x, y) for x, y in zip(a[:2], b[:2]))
+        print(f"  {at:6.2f} s: kept readers {kept_s:6.3f} s, from the start {fresh_s:6.3f} s, ratio "
+              f"{kept_s / fresh_s:5.2f}x, {'same pixels' if same else 'DIFFERENT pixels'}")
 
 
 if __name__ == "__main__":

@@ -21,6 +21,7 @@ import numpy as np
 
 from ..tasks.base import fit_within
 from .errors import SkipItem, Stopped
+from .kept_readers import KeptReaders, Reader, file_key
 
 VIDEO_EXTENSIONS = (".avi", ".mp4", ".mov", ".mkv", ".mpg", ".mpeg", ".webm", ".m4v", ".wmv", ".flv")
 DEFAULT_FPS = 25.0  # used when a container does not say (UCF101 is 25 fps)
@@ -318,6 +319,83 @@ def _scan(path: Path, time: float, seconds: float | None, fps: float, start: int
         cap.release()
 
 
+_KEPT = KeptReaders()  # readers of videos that cannot seek, kept between frames_at calls
+
+
+def _copy(image: np.ndarray | None) -> np.ndarray | None:
+    """A caller's own copy of a reader's pixels: what it paints on must not change a later read."""
+    return None if image is None else image.copy()
+
+
+def _reader_frames(reader: Reader, stop: Callable[[], bool] | None
+                   ) -> Iterator[tuple[float, Callable[[], np.ndarray | None]]]:
+    """``_timed_frames`` for a kept reader: the two frames it last met again (their pixels kept
+    where decoded, the last one's still to be had), then each next one, the reader following and
+    keeping the pixels a read decodes. _NoClock where timestamps do not increase."""
+    def last_pixels() -> np.ndarray | None:
+        if reader.image is None:
+            reader.image = _rgb(reader.cap)
+        return _copy(reader.image)
+
+    if reader.grabbed > 1:
+        yield reader.previous, lambda: _copy(reader.previous_image)
+    if reader.grabbed:
+        yield reader.stamp, last_pixels
+    while True:
+        if stop is not None and stop():
+            raise Stopped
+        if not reader.cap.grab():
+            reader.ended = True
+            return
+        stamp = _stamp(reader.cap)
+        if stamp <= reader.stamp:
+            raise _NoClock
+        reader.advance(stamp)
+        yield stamp, last_pixels
+
+
+def _kept_frame(path: Path, key: tuple[str, int, int], time: float, fps: float,
+                stop: Callable[[], bool] | None) -> _Shown:
+    """The frame shown at ``time`` in a video that cannot seek, read on from the kept reader
+    furthest along short of it, or from the start. The reader is kept again afterwards, also
+    when Stopped (it stopped between frames: the next read goes on from there)."""
+    # a reader whose earliest frame is a tick past the time has it as the frame shown (a tie, as
+    # ``_shown_at`` counts them)
+    reader = _KEPT.take(key, time + _TICK)
+    if reader is None:
+        reader = Reader(key, cv2.VideoCapture(str(path)))
+        if not reader.cap.isOpened():
+            reader.cap.release()
+            raise SkipItem("video will not open", path.name)
+    try:
+        # not as after a seek: a first frame past the time is the video's first, or within a tick
+        shown, _ = _shown_at(_reader_frames(reader, stop), time, None, fps, seeking=False, keep=2.0 / fps)
+    except Stopped:
+        _KEPT.give_back(reader)
+        raise
+    except BaseException:
+        reader.cap.release()
+        raise
+    _KEPT.give_back(reader)
+    return shown
+
+
+def _kept_scan(path: Path, time: float, seconds: float | None, fps: float,
+               stop: Callable[[], bool] | None) -> tuple[_Shown, _Shown | None]:
+    """``_scan`` from the start, for a video that cannot seek, through kept readers: the still and
+    its truth each from the reader nearest before it, so stepping on through the video costs a
+    frame or two instead of a decode from the start. The same frames as one scan (``_shown_at``)."""
+    key = file_key(path)
+    still = _kept_frame(path, key, time, fps, stop)
+    if seconds is None or still.image is None:
+        return still, None
+    try:
+        later = _kept_frame(path, key, still.seconds + seconds, fps, stop)
+    except SkipItem:  # the video ends before the truth's time
+        return still, None
+    return still, (later if later.seconds > still.seconds else None)
+
+
 def _seek_and_scan(path: Path, time: float, seconds: float | None, fps: float, index: int,
                    stop: Callable[[], bool] | None) -> tuple[int, tuple[_Shown, _Shown | None]]:
     """_scan from the frame before frame ``index`` (where the frame at ``time`` is at a steady
@@ -346,11 +424,14 @@ def frames_at(path: str | os.PathLike, time: float = 0.0, seconds: float | None 
     frame ``frame_index(t, fps)``, as decoding in order counts them). OpenCV seeks to the frame
     before it (a frame deep in a long video would take seconds to reach by decoding from the start:
     1.2 s at 9 s into a 1080p MJPG); where the seek lands past the time (variable frame rates) the
-    scan starts a second, then 2, 4, ... earlier, and where no seek works, at the start. A stream
-    without usable timestamps is read in order, counting frames. SkipItem when the video does not
-    open, decodes no frame, or ends before ``time``; Stopped once ``stop()`` is true, asked before
-    each frame is decoded (a frame deep in a video that cannot seek is decoded from the start:
-    seconds per minute of 720p, which a caller that has moved on need not wait for).
+    scan starts a second, then 2, 4, ... earlier, and where no seek works, at the start. In a
+    video that cannot seek at all (``can_seek``) a frame deep in it is decoded from the start,
+    seconds per minute of 720p; so the reads there go on from readers kept open where earlier
+    reads stopped (``_kept_scan``): the next frame, or the next second, costs a frame or a second
+    of decoding. A stream without usable timestamps is read in order, counting frames. SkipItem
+    when the video does not open, decodes no frame, or ends before ``time``; Stopped once
+    ``stop()`` is true, asked before each frame is decoded (a caller that has moved on need not
+    wait for a long read).
     """
     path = Path(path)
     reported, fps = _container(path)
@@ -358,7 +439,10 @@ def frames_at(path: str | os.PathLike, time: float = 0.0, seconds: float | None 
     if reported and index >= reported:
         raise SkipItem(f"video ends at {time_text(reported / fps)} s, before {time_text(time)} s", path.name)
     try:
-        start, (still, later) = _seek_and_scan(path, time, seconds, fps, index, stop)
+        if reported:
+            start, (still, later) = _seek_and_scan(path, time, seconds, fps, index, stop)
+        else:  # no seek: read on from where an earlier read stopped
+            start, (still, later) = 0, _kept_scan(path, time, seconds, fps, stop)
         if still.image is None or (later is not None and later.image is None):
             # shown through a long gap in a variable-rate video (or a frame that will not decode)
             still, later = _scan(path, time, seconds, fps, start, keep=np.inf, stop=stop)
