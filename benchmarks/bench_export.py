@@ -2,7 +2,7 @@
 
 A phone photo is 12 megapixels. Each exported result is the 32x32 sample upsampled to the photo
 (edge-aware), plus the detail map, composed through the task. Resaturation's compose takes
-near-grey pixels' hue from a Gaussian window of sigma 3% of the longer side (``hue_borrowing``),
+near-grey pixels' hue from a window of 3% of the longer side (``hue_borrowing``: a guided filter),
 which depends on the photo alone. Two changes, each measured against its baseline in the same run:
 
 - the window is blurred on a copy reduced to HUE_MAX_SIDE (baseline: at full resolution, which

@@ -206,13 +206,13 @@ class CellComposer:
         if task.name == "resaturation":
             rgb = doc.small.astype(np.float32) * np.float32(1 / 255)
             hsv = cv2.cvtColor(rgb, cv2.COLOR_RGB2HSV)
-            hue, s_old = hsv[:, :, 0], hsv[:, :, 1]
+            hue, s_old, photo_value = hsv[:, :, 0], hsv[:, :, 1], hsv[:, :, 2]
             v = np.clip(doc.xc_small[0], 0.0, 1.0)[:, :, None] * np.float32(255.0)  # (h, w, 1)
             self.a = np.tile(np.repeat(v, 3, axis=2), (n, 1, 1))  # (n h, w, 3)
             self.b = np.tile(v * _sector_weights(hue), (n, 1, 1))  # (n h, w, 3)
             # near-grey pixels gaining saturation take the surroundings' hue (resaturation.stable_hue):
             # s_eff = s_old + (s - s_old) c, so RGB = (A - B' s_old (1 - c)) - (B' c) s, B' from that hue
-            borrowed, conf = hue_borrowing(hue, s_old)
+            borrowed, conf = hue_borrowing(hue, s_old, photo_value)
             b_borrowed = v * _sector_weights(borrowed)
             self.a_borrow = np.tile(np.repeat(v, 3, axis=2) - b_borrowed * (s_old * (1.0 - conf))[:, :, None], (n, 1, 1))
             self.b_borrow = np.tile(b_borrowed * conf[:, :, None], (n, 1, 1))

@@ -262,27 +262,71 @@ def test_degenerate_images_stay_finite(name, shape, fill):
         assert not xg.any()  # a grey image has no saturation
 
 
-def test_resaturation_borrows_hue_for_near_grey_pixels():
-    """Raising the saturation of noisy near-grey pixels takes the surroundings' hue, not noise."""
+def _reference_borrowing(hue: np.ndarray, s_old: np.ndarray, value: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """hue_borrowing as its docstrings define it, at full resolution in float64: He, Sun and Tang's
+    guided filter written out with scipy's box means (mirrored edges, as OpenCV's)."""
+    from scipy.ndimage import uniform_filter
+
+    from cdvae_core.tasks.resaturation import HUE_EDGE_EPS, HUE_WINDOW, RELIABLE_SATURATION
+
+    size = 2 * max(1, round(HUE_WINDOW * max(hue.shape) * np.sqrt(3))) + 1
+    box = lambda x: uniform_filter(x, size, mode="reflect")  # noqa: E731
+    guide = value.astype(np.float64)
+    mean_i, var_i = box(guide), box(guide * guide) - box(guide) ** 2
+
+    def guided(p: np.ndarray) -> np.ndarray:
+        a = (box(guide * p) - mean_i * box(p)) / (var_i + HUE_EDGE_EPS)
+        b = box(p) - a * mean_i
+        return box(a) * guide + box(b)
+
+    rad = np.deg2rad(hue.astype(np.float64))
+    vx, vy = guided(s_old * np.cos(rad)), guided(s_old * np.sin(rad))
+    return np.rad2deg(np.arctan2(vy, vx)) % 360.0, np.clip(np.hypot(vx, vy) / RELIABLE_SATURATION, 0.0, 1.0)
+
+
+def _gaussian_borrowing(hue: np.ndarray, s_old: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The window the borrowing had before: a plain Gaussian of the same spread, blind to edges."""
+    from cdvae_core.tasks.resaturation import HUE_WINDOW, RELIABLE_SATURATION
+
+    rad, sigma = np.deg2rad(hue), HUE_WINDOW * max(hue.shape)
+    vx = cv2.GaussianBlur(s_old * np.cos(rad), (0, 0), sigma)
+    vy = cv2.GaussianBlur(s_old * np.sin(rad), (0, 0), sigma)
+    return np.rad2deg(np.arctan2(vy, vx)) % 360.0, np.clip(np.hypot(vx, vy) / RELIABLE_SATURATION, 0.0, 1.0)
+
+
+def test_resaturation_borrows_hue_along_a_surface_and_not_across_its_edge():
+    """Raising the saturation of noisy near-grey pixels takes the hue of their surroundings on the
+    same surface, not noise: a grey as bright as the red beside it turns reddish. Beyond a
+    brightness edge it takes nothing: a Gaussian window tinted a grey sky yellow-green for a tree's
+    width around the tree (the grey here beside dark green, as the test shows it would have)."""
     from cdvae_core.tasks import get_task
 
     rng = np.random.default_rng(0)
-    image = np.full((64, 64, 3), 128, np.uint8)
-    image[:, :24] = (200, 60, 60)  # a red region on the left
+    image = np.full((64, 96, 3), 200, np.uint8)
+    image[:, :24] = (200, 60, 60)  # red as bright (value 200) as the grey beside it: one surface
+    image[:, 72:] = (40, 110, 40)  # dark green: a brightness edge at column 72
     noisy = image.astype(np.int16)
-    noisy[:, 24:] += rng.integers(-3, 4, (64, 40, 3))  # grey with colour noise on the right
+    noisy[:, 24:72] += rng.integers(-3, 4, (64, 48, 3))  # grey with colour noise in between
     image = np.clip(noisy, 0, 255).astype(np.uint8)
     task = get_task("resaturation")
     xc, xg = task.decompose(image)
     # the photo's own saturation still recomposes the photo
     assert np.abs(task.compose(xc, xg, image=image).astype(int) - image).max() <= 1
-    raised = task.compose(xc, np.full_like(xg, 0.6), image=image)
-    near_red = raised[:, 24:27].astype(int)
+    raised = task.compose(xc, np.full_like(xg, 0.6), image=image).astype(int)
+    near_red = raised[:, 24:27]
     # next to the red region the grey turns reddish (hue near 0), not a random hue per pixel
     assert (near_red[:, :, 0] > near_red[:, :, 1] + 20).all()
-    # far from any colour there is nothing to borrow: the grey stays grey instead of noise colours
-    # (the photo's own noise spans up to 12 levels there; painting noise hues would give ~80)
-    assert np.ptp(raised[:, 56:].astype(int), axis=2).max() <= 20
+    # far from any colour there is nothing to borrow: the grey stays grey instead of taking noise
+    # colours (the photo's noise spans up to 6 levels there; painting noise hues would give ~80)
+    assert np.ptp(raised[:, 34:62], axis=2).max() <= 20
+    # beside the green, beyond the edge: a trace of the filter's own narrow fringe (one run: 8.9
+    # levels on average over 8 columns, 33 at most) where the Gaussian window painted it green
+    # (67.7 on average, 122 at the edge: fully saturated green)
+    hsv = cv2.cvtColor(image.astype(np.float32) / 255, cv2.COLOR_RGB2HSV)
+    gaussian = tuple(a.astype(np.float32) for a in _gaussian_borrowing(hsv[:, :, 0], hsv[:, :, 1]))
+    painted = task.compose(xc, np.full_like(xg, 0.6), image=image, prepared=gaussian).astype(int)
+    fringe, halo = np.ptp(raised[:, 64:72], axis=2), np.ptp(painted[:, 64:72], axis=2)
+    assert halo.mean() > 50 and fringe.mean() < halo.mean() / 4 and fringe.max() <= 40
 
 
 def test_resaturation_borrows_hue_only_beyond_the_tolerance():
@@ -329,20 +373,12 @@ def test_a_tiny_frame_leaves_every_later_flow_as_it_was(photo):
         flow_pixels(tiny, tiny)
 
 
-def _exact_borrowing(hue: np.ndarray, s_old: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """hue_borrowing as its docstring defines it, with the Gaussian window at full resolution."""
-    from cdvae_core.tasks.resaturation import HUE_WINDOW, RELIABLE_SATURATION
-
-    rad, sigma = np.deg2rad(hue), HUE_WINDOW * max(hue.shape)
-    vx = cv2.GaussianBlur(s_old * np.cos(rad), (0, 0), sigma)
-    vy = cv2.GaussianBlur(s_old * np.sin(rad), (0, 0), sigma)
-    return np.rad2deg(np.arctan2(vy, vx)) % 360.0, np.clip(np.hypot(vx, vy) / RELIABLE_SATURATION, 0.0, 1.0)
-
-
-def test_resaturation_borrowing_on_large_photos_matches_the_full_resolution_window(monkeypatch):
-    """Beyond HUE_MAX_SIDE the window is blurred on an area-reduced copy (12 s -> 0.5 s per result
-    on a 4000 px photo): the composed photo stays within 2 grey levels of the full-resolution
-    window's; up to HUE_MAX_SIDE the window is the exact one, so those exports keep their pixels."""
+def test_resaturation_borrowing_is_the_guided_filter_and_large_photos_stay_near_it(monkeypatch):
+    """Up to HUE_MAX_SIDE the borrowing is the guided filter written out in float64 with scipy
+    (``_reference_borrowing``). Beyond it the filter's coefficients come from an area-reduced copy
+    (12 s -> 0.5 s per result on a 4000 px photo when the window was a Gaussian): the borrowing
+    stays near the full-resolution filter's and the composed photo within a few grey levels of
+    the full-resolution compose's (one run: 5 at most, 0.003% of pixels more than 2)."""
     from cdvae_core.tasks.resaturation import HUE_MAX_SIDE, hue_borrowing
 
     task = get_task("resaturation")
@@ -350,15 +386,15 @@ def test_resaturation_borrowing_on_large_photos_matches_the_full_resolution_wind
     for side in (HUE_MAX_SIDE, 2000):
         image = cv2.resize(astronaut, (side, side * 3 // 4), interpolation=cv2.INTER_CUBIC)
         hsv = cv2.cvtColor(image.astype(np.float32) / 255, cv2.COLOR_RGB2HSV)
-        hue, confidence = hue_borrowing(hsv[:, :, 0], hsv[:, :, 1])
-        exact_hue, exact_confidence = _exact_borrowing(hsv[:, :, 0], hsv[:, :, 1])
+        hue, confidence = hue_borrowing(hsv[:, :, 0], hsv[:, :, 1], hsv[:, :, 2])
+        exact_hue, exact_confidence = _reference_borrowing(hsv[:, :, 0], hsv[:, :, 1], hsv[:, :, 2])
+        hue_error = np.abs((hue - exact_hue + 180) % 360 - 180)
         if side <= HUE_MAX_SIDE:
-            np.testing.assert_array_equal(confidence, exact_confidence.astype(np.float32))
-            np.testing.assert_array_equal(hue, exact_hue.astype(np.float32))
+            assert np.abs(confidence - exact_confidence).max() < 1e-5
+            assert hue_error[exact_confidence > 0.01].max() < 0.01  # degrees, where there is a hue
             continue
-        assert np.abs(confidence - exact_confidence).max() < 0.03
-        backed = exact_confidence > 0.2  # where the borrowed hue carries visible colour
-        assert np.abs((hue - exact_hue + 180) % 360 - 180)[backed].max() < 1.0
+        assert np.abs(confidence - exact_confidence).max() < 0.05
+        assert hue_error[exact_confidence > 0.2].max() < 5.0  # where it carries visible colour
         xc, xg = task.decompose(image)
         raised = np.clip(xg + 0.4, 0, 1)  # 40% of the pixels borrow
         fast = task.compose(xc, raised, image=image).astype(int)
@@ -366,7 +402,7 @@ def test_resaturation_borrowing_on_large_photos_matches_the_full_resolution_wind
             patch.setattr("cdvae_core.tasks.resaturation.HUE_MAX_SIDE", 10 ** 6)
             exact = task.compose(xc, raised, image=image).astype(int)
         difference = np.abs(fast - exact).max(axis=2)
-        assert difference.max() <= 2 and (difference > 0).mean() < 0.02
+        assert difference.max() <= 8 and (difference > 2).mean() < 1e-3 and (difference > 0).mean() < 0.08
 
 
 def test_to_uint8_rgb_rounds_and_clips_as_the_plain_formula():

@@ -7,7 +7,8 @@ takes the original photo as ``image``.
 Near-grey pixels have no trustworthy hue (JPEG noise picks it), so raising their saturation
 paints random colours. Where a sample raises the saturation of a pixel whose own saturation is
 below RELIABLE_SATURATION, ``compose`` takes the hue of the coloured surroundings instead
-(saturation-weighted average of the hue vector over a Gaussian window) and scales the increase
+(saturation-weighted average of the hue vector over a window that follows the photo's surfaces,
+``_window_mean``) and scales the increase
 by how much colour those surroundings have. A sample that keeps or lowers saturation, and the
 photo's own saturation, recompose exactly as before.
 """
@@ -44,11 +45,12 @@ class ResaturationTask(Task):
         image = check_image(image)
         h, w = image.shape[:2]
         strips = row_strips(h, w)
-        vx, vy = np.empty((h, w), np.float32), np.empty((h, w), np.float32)
+        vx, vy, value = (np.empty((h, w), np.float32) for _ in range(3))
         for rows in strips:
             hsv = cv2.cvtColor(to_float_rgb(image[rows]), cv2.COLOR_RGB2HSV)
             vx[rows], vy[rows] = hue_vectors(hsv[:, :, 0], hsv[:, :, 1])
-        return borrowing_of(vx, vy, strips)
+            value[rows] = hsv[:, :, 2]
+        return borrowing_of(vx, vy, value, strips)
 
     def compose(self, xc_full: np.ndarray, xg_full: np.ndarray, image: np.ndarray | None = None,
                 prepared: tuple[np.ndarray, np.ndarray] | None = None) -> np.ndarray:
@@ -63,7 +65,9 @@ class ResaturationTask(Task):
             raise TaskError(f"xc_full is {value.shape[2]}x{value.shape[1]} but the photo is {w}x{h}")
         saturation = self.clip_g(self._match(xg_full, h, w))
         hsv = cv2.cvtColor(rgb, cv2.COLOR_RGB2HSV)
-        hsv[:, :, 0], hsv[:, :, 1] = stable_hue(hsv[:, :, 0], hsv[:, :, 1], saturation[0], borrowing=prepared)
+        if prepared is None:
+            prepared = hue_borrowing(hsv[:, :, 0], hsv[:, :, 1], hsv[:, :, 2])
+        hsv[:, :, 0], hsv[:, :, 1] = stable_hue(hsv[:, :, 0], hsv[:, :, 1], saturation[0], prepared)
         hsv[:, :, 2] = np.clip(value[0], 0.0, 1.0)
         return to_uint8_rgb(cv2.cvtColor(hsv, cv2.COLOR_HSV2RGB))
 
@@ -74,7 +78,13 @@ RELIABLE_SATURATION = 0.1  # below this a pixel's own hue is mostly noise
 # switch a near-grey pixel to the borrowed hue (up to 14 grey levels off). 1e-4 of saturation
 # is 0.03 grey levels at most, so no visible rise is missed. The Studio's CellComposer uses it too.
 BORROW_TOLERANCE = 1e-4
-HUE_WINDOW = 0.03  # Gaussian sigma of the surrounding-hue window, as a share of the longer side
+HUE_WINDOW = 0.03  # the surrounding-hue window's spread (its sigma), as a share of the longer side
+# The window is a guided filter (He, Sun and Tang) with the photo's value as its guide, so colour
+# is borrowed along surfaces of one brightness and not across their edges: a Gaussian window tinted
+# a grey sky yellow-green for a tree's width around the tree, and a white cup the orange of its
+# table. This is its eps, in value^2: brightness steps above a few grey levels (value std 0.01)
+# bound the window; noise below that is averaged.
+HUE_EDGE_EPS = 1e-4
 # Beyond this side the window (sigma 31 px here, 120 px on a 12-megapixel photo) is blurred on an
 # area-reduced copy and resized back: the blur's cost grows with pixels x sigma (12 s per result
 # on a 4000 px photo, measured), and a field this smooth loses nothing visible (the reduction
@@ -84,27 +94,29 @@ HUE_MAX_SIDE = 1024
 
 
 def stable_hue(hue: np.ndarray, s_old: np.ndarray, s_new: np.ndarray,
-               borrowing: tuple[np.ndarray, np.ndarray] | None = None) -> tuple[np.ndarray, np.ndarray]:
+               borrowing: tuple[np.ndarray, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
     """Hue (degrees) and saturation to use when ``s_old`` (H, W) becomes ``s_new`` (H, W).
 
     Pixels that keep or lose saturation (or gain no more than BORROW_TOLERANCE, float rounding),
-    or whose own saturation is reliable, are unchanged; near-grey pixels gaining saturation borrow their surroundings' hue and gain in proportion to
-    how saturated those surroundings are (none at all in a wholly grey region). ``borrowing``:
-    ``hue_borrowing(hue, s_old)`` computed before, or None to compute it here.
+    or whose own saturation is reliable, are unchanged; near-grey pixels gaining saturation borrow
+    their surroundings' hue and gain in proportion to how saturated those surroundings are (none at
+    all in a wholly grey region). ``borrowing``: the photo's ``hue_borrowing``.
     """
-    borrowed, confidence = borrowing if borrowing is not None else hue_borrowing(hue, s_old)
+    borrowed, confidence = borrowing
     borrow = borrow_mask(s_old, s_new)
     out_hue = np.where(borrow, borrowed, hue).astype(np.float32)
     out_sat = np.where(borrow, s_old + (s_new - s_old) * confidence, s_new).astype(np.float32)
     return out_hue, out_sat
 
 
-def hue_borrowing(hue: np.ndarray, s_old: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """The surroundings' hue (degrees) and how much colour backs it, in [0, 1], per pixel (H, W).
+def hue_borrowing(hue: np.ndarray, s_old: np.ndarray, value: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The surroundings' hue (degrees) and how much colour backs it, in [0, 1], per pixel (H, W),
+    from the photo's hue, saturation and value (H, W): surroundings along the surface the pixel
+    lies on (``_window_mean``).
 
     Depends on the photo only, so viewers compute it once per photo.
     """
-    return borrowing_of(*hue_vectors(hue, s_old))
+    return borrowing_of(*hue_vectors(hue, s_old), value)
 
 
 def hue_vectors(hue: np.ndarray, saturation: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -113,10 +125,12 @@ def hue_vectors(hue: np.ndarray, saturation: np.ndarray) -> tuple[np.ndarray, np
     return saturation * np.cos(rad), saturation * np.sin(rad)
 
 
-def borrowing_of(vx: np.ndarray, vy: np.ndarray, strips: list[slice] | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """``hue_borrowing`` from the photo's hue vectors (H, W): their window means' angle (degrees)
-    and length / RELIABLE_SATURATION clipped to [0, 1]; the pixelwise part row strip by strip."""
-    mx, my = _window_mean(vx), _window_mean(vy)
+def borrowing_of(vx: np.ndarray, vy: np.ndarray, value: np.ndarray,
+                 strips: list[slice] | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """``hue_borrowing`` from the photo's hue vectors and value (H, W): the vectors' window means'
+    angle (degrees) and length / RELIABLE_SATURATION clipped to [0, 1]; the pixelwise part row
+    strip by strip."""
+    mx, my = _window_mean([vx, vy], value)
     borrowed, confidence = np.empty(mx.shape, np.float32), np.empty(mx.shape, np.float32)
     for rows in strips or [slice(None)]:
         confidence[rows] = np.clip(np.hypot(mx[rows], my[rows]) / RELIABLE_SATURATION, 0.0, 1.0)
@@ -124,18 +138,48 @@ def borrowing_of(vx: np.ndarray, vy: np.ndarray, strips: list[slice] | None = No
     return borrowed, confidence
 
 
-def _window_mean(field: np.ndarray) -> np.ndarray:
-    """``field`` (H, W) under the Gaussian window of HUE_WINDOW times its longer side; computed on
-    an area-reduced copy for fields larger than HUE_MAX_SIDE (float32 (H, W) either way)."""
-    h, w = field.shape
+def _box(x: np.ndarray, radius: int) -> np.ndarray:
+    """The mean over the (2 radius + 1)^2 box around each pixel, edges mirrored."""
+    return cv2.boxFilter(x, -1, (2 * radius + 1, 2 * radius + 1), borderType=cv2.BORDER_REFLECT)
+
+
+def _guided_coefficients(fields: list[np.ndarray], guide: np.ndarray, radius: int
+                         ) -> list[tuple[np.ndarray, np.ndarray]]:
+    """He, Sun and Tang's guided filter, up to its last step: for each field p (H, W), the box
+    means of the local linear model's a and b, so that the filtered field is a * guide + b.
+    Kept apart so a large photo's (a, b) can be computed on a reduced copy and enlarged (their
+    "fast guided filter"): the guide's own edges stay sharp at full size."""
+    mean_i = _box(guide, radius)
+    var_i = _box(guide * guide, radius) - mean_i * mean_i
+    out = []
+    for p in fields:
+        mean_p = _box(p, radius)
+        a = (_box(guide * p, radius) - mean_i * mean_p) / (var_i + np.float32(HUE_EDGE_EPS))
+        b = mean_p - a * mean_i
+        out.append((_box(a, radius), _box(b, radius)))
+    return out
+
+
+def _window_mean(fields: list[np.ndarray], value: np.ndarray) -> list[np.ndarray]:
+    """Each of ``fields`` (H, W) averaged over the window of HUE_WINDOW times the longer side
+    along the photo's ``value`` (H, W) as the guide of a guided filter (a box of a Gaussian's
+    spread: radius sigma sqrt 3). For photos larger than HUE_MAX_SIDE the filter's coefficients
+    come from area-reduced copies, enlarged bilinearly and applied to the full-size guide. float32
+    (H, W) each."""
+    h, w = value.shape
     side = max(h, w)
+    guide = np.ascontiguousarray(value, np.float32)  # an HSV image's channel is a strided view
+    fields = [np.ascontiguousarray(f, np.float32) for f in fields]
     if side <= HUE_MAX_SIDE:
-        return cv2.GaussianBlur(field, (0, 0), HUE_WINDOW * side)
+        radius = max(1, round(HUE_WINDOW * side * np.sqrt(3.0)))
+        return [a * guide + b for a, b in _guided_coefficients(fields, guide, radius)]
     scale = HUE_MAX_SIDE / side
     small_size = (max(1, round(w * scale)), max(1, round(h * scale)))  # cv2's (width, height)
-    small = cv2.resize(field, small_size, interpolation=cv2.INTER_AREA)
-    small = cv2.GaussianBlur(small, (0, 0), HUE_WINDOW * max(small.shape))
-    return cv2.resize(small, (w, h), interpolation=cv2.INTER_LINEAR)
+    shrink = lambda a: cv2.resize(a, small_size, interpolation=cv2.INTER_AREA)  # noqa: E731
+    enlarge = lambda a: cv2.resize(a, (w, h), interpolation=cv2.INTER_LINEAR)  # noqa: E731
+    radius = max(1, round(HUE_WINDOW * max(small_size) * np.sqrt(3.0)))
+    coefficients = _guided_coefficients([shrink(f) for f in fields], shrink(guide), radius)
+    return [enlarge(a) * guide + enlarge(b) for a, b in coefficients]
 
 
 def borrow_mask(s_old: np.ndarray, s_new: np.ndarray) -> np.ndarray:
