@@ -8,8 +8,8 @@ still give), and the next read at or after that frame takes it up from there.
 
 A few readers are kept (``MAX_KEPT``), the most recently used, so the still and its motion truth a
 second later each keep their own as the user steps on. Each holds the pixels of at most its last
-two frames (12 MB at 1080p). Each belongs to one file as it was (path,
-size, modification time): a file rewritten under the same name is read afresh.
+two frames (12 MB at 1080p) and belongs to one file as it was (path, size, modification time): a
+file rewritten under the same name is read afresh.
 """
 
 from __future__ import annotations

@@ -85,11 +85,10 @@ HUE_WINDOW = 0.03  # the surrounding-hue window's spread (its sigma), as a share
 # table. This is its eps, in value^2: brightness steps above a few grey levels (value std 0.01)
 # bound the window; noise below that is averaged.
 HUE_EDGE_EPS = 1e-4
-# Beyond this side the window (sigma 31 px here, 120 px on a 12-megapixel photo) is blurred on an
-# area-reduced copy and resized back: the blur's cost grows with pixels x sigma (12 s per result
-# on a 4000 px photo, measured), and a field this smooth loses nothing visible (the reduction
-# widens sigma by under 0.1%). Photos up to this side keep the exact blur, and their exports'
-# pixels. The same threshold as the upsampler's (UpsampleSettings.max_side).
+# Beyond this side the window's coefficients come from an area-reduced copy (the fast guided
+# filter): 0.39 s against 1.31 s at full resolution on a 12-megapixel photo, results within a few
+# grey levels (docs/data.md). Photos up to this side get the exact filter. The same threshold as
+# the upsampler's (UpsampleSettings.max_side).
 HUE_MAX_SIDE = 1024
 
 
@@ -138,6 +137,12 @@ def borrowing_of(vx: np.ndarray, vy: np.ndarray, value: np.ndarray,
     return borrowed, confidence
 
 
+def _window_radius(side: int) -> int:
+    """The guided filter's box radius for a photo whose longer side is ``side`` px: the spread of
+    a Gaussian of sigma HUE_WINDOW * side (a box of radius r has standard deviation r / sqrt 3)."""
+    return max(1, round(HUE_WINDOW * side * np.sqrt(3.0)))
+
+
 def _box(x: np.ndarray, radius: int) -> np.ndarray:
     """The mean over the (2 radius + 1)^2 box around each pixel, edges mirrored."""
     return cv2.boxFilter(x, -1, (2 * radius + 1, 2 * radius + 1), borderType=cv2.BORDER_REFLECT)
@@ -162,22 +167,20 @@ def _guided_coefficients(fields: list[np.ndarray], guide: np.ndarray, radius: in
 
 def _window_mean(fields: list[np.ndarray], value: np.ndarray) -> list[np.ndarray]:
     """Each of ``fields`` (H, W) averaged over the window of HUE_WINDOW times the longer side
-    along the photo's ``value`` (H, W) as the guide of a guided filter (a box of a Gaussian's
-    spread: radius sigma sqrt 3). For photos larger than HUE_MAX_SIDE the filter's coefficients
-    come from area-reduced copies, enlarged bilinearly and applied to the full-size guide. float32
-    (H, W) each."""
+    along the photo's ``value`` (H, W) as the guide of a guided filter (``_window_radius``). For
+    photos larger than HUE_MAX_SIDE the filter's coefficients come from area-reduced copies,
+    enlarged bilinearly and applied to the full-size guide. float32 (H, W) each."""
     h, w = value.shape
     side = max(h, w)
     guide = np.ascontiguousarray(value, np.float32)  # an HSV image's channel is a strided view
     fields = [np.ascontiguousarray(f, np.float32) for f in fields]
     if side <= HUE_MAX_SIDE:
-        radius = max(1, round(HUE_WINDOW * side * np.sqrt(3.0)))
-        return [a * guide + b for a, b in _guided_coefficients(fields, guide, radius)]
+        return [a * guide + b for a, b in _guided_coefficients(fields, guide, _window_radius(side))]
     scale = HUE_MAX_SIDE / side
     small_size = (max(1, round(w * scale)), max(1, round(h * scale)))  # cv2's (width, height)
     shrink = lambda a: cv2.resize(a, small_size, interpolation=cv2.INTER_AREA)  # noqa: E731
     enlarge = lambda a: cv2.resize(a, (w, h), interpolation=cv2.INTER_LINEAR)  # noqa: E731
-    radius = max(1, round(HUE_WINDOW * max(small_size) * np.sqrt(3.0)))
+    radius = _window_radius(max(small_size))
     coefficients = _guided_coefficients([shrink(f) for f in fields], shrink(guide), radius)
     return [enlarge(a) * guide + enlarge(b) for a, b in coefficients]
 
