@@ -181,8 +181,13 @@ def _window_mean(fields: list[np.ndarray], value: np.ndarray) -> list[np.ndarray
     shrink = lambda a: cv2.resize(a, small_size, interpolation=cv2.INTER_AREA)  # noqa: E731
     enlarge = lambda a: cv2.resize(a, (w, h), interpolation=cv2.INTER_LINEAR)  # noqa: E731
     radius = _window_radius(max(small_size))
-    coefficients = _guided_coefficients([shrink(f) for f in fields], shrink(guide), radius)
-    return [enlarge(a) * guide + enlarge(b) for a, b in coefficients]
+    out = []
+    for a, b in _guided_coefficients([shrink(f) for f in fields], shrink(guide), radius):
+        mean = enlarge(a)
+        mean *= guide  # in place: each full-size temporary is 48 MB at 12 MP
+        mean += enlarge(b)
+        out.append(mean)
+    return out
 
 
 def borrow_mask(s_old: np.ndarray, s_new: np.ndarray) -> np.ndarray:
