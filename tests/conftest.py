@@ -17,3 +17,13 @@ def one_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(before)
+
+
+@pytest.fixture(autouse=True)
+def no_kept_video_readers():
+    """Video readers kept between reads (``data.video._KEPT``) are module-wide: none outlives the
+    test that opened it (each holds its file open, past the test's tmp_path)."""
+    yield
+    from cdvae_core.data import video
+
+    video._KEPT.clear()

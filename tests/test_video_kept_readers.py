@@ -19,14 +19,6 @@ from test_data_ucf101 import _decoded_in_order
 from test_video_frames import ended, expected_truth, pan_frames, shown, write_live
 
 
-@pytest.fixture(autouse=True)
-def no_kept_readers():
-    """Each test starts and ends with no reader kept (they are module-wide)."""
-    video._KEPT.clear()
-    yield
-    video._KEPT.clear()
-
-
 @pytest.fixture
 def grabs(monkeypatch) -> list[int]:
     """Counts the frames OpenCV decodes (``grab``) in captures opened from now on."""
