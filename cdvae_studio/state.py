@@ -20,7 +20,7 @@ from superqt.utils import qdebounced, qthrottled
 
 from cdvae_core.checkpoint import ModelLoadError
 from cdvae_core.data.errors import Stopped
-from cdvae_core.data.video import at_time, split_time
+from cdvae_core.data.video import at_time, release_readers, split_time
 from cdvae_core.distinct import DISTINCT_POOL
 from cdvae_core.predictor import DRIFT_LIMIT
 
@@ -289,6 +289,8 @@ class StudioState(ActionsMixin, QObject):
         board = self.storyboard
         if board is not None and board.path == video:
             return
+        if board is not None:  # its readers, kept for stepping through it, hold a second of frames
+            release_readers(board.path)
         self.storyboard_worker.cancel("storyboard")  # a pass running stops at its next frame
         self.storyboard = None if video is None else Storyboard(video, PREVIEW_SIDE)
         if self.storyboard is not None:

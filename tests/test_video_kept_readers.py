@@ -40,18 +40,18 @@ def grabs(monkeypatch) -> list[int]:
     return counted
 
 
-def test_stepping_on_through_a_video_that_cannot_seek_decodes_only_the_step(tmp_path, grabs):
-    """A live WebM (no length: OpenCV cannot seek in it), 60 frames at 25 fps. The first read at
-    1 s decodes from the start, one reader going on from the still to its truth; the first step
-    decodes to the still from the start once more (that reader is past it) while the truth goes
-    on; from then on the still's reader and the truth's each decode their step alone. A step back
-    starts from the start again. Every answer is the frame an in-order decode gives, and its truth
-    a second later."""
+def _live_clip(tmp_path):
+    """A live WebM (no length: OpenCV cannot seek in it), 60 frames at 25 fps, and its frames as an
+    in-order decode gives them."""
     clip = tmp_path / "live.webm"
     write_live(clip, "libvpx", "webm", pan_frames(60))
-    reference = _decoded_in_order(clip)
     assert not video.can_seek(clip)
+    return clip, _decoded_in_order(clip)
 
+
+def _reads(clip, reference, grabs):
+    """read(t, still, later) -> the frames decoded to read the still at t and its truth a second
+    later, checking both against the frames ``still`` and ``later`` of the reference."""
     def read(t: float, still: int, later: int | None) -> int:
         before = len(grabs)
         frame, truth, gap = video.frames_at(clip, t)
@@ -63,29 +63,56 @@ def test_stepping_on_through_a_video_that_cannot_seek_decodes_only_the_step(tmp_
             assert gap == pytest.approx((later - still) / 25)
         return len(grabs) - before
 
+    return read
+
+
+def test_stepping_on_through_a_video_that_cannot_seek_decodes_only_the_step(tmp_path, grabs):
+    """The first read at 1 s decodes from the start, one reader going on from the still to its
+    truth and keeping the frames from the still on in its ring; from then on a step a frame on
+    takes the still from the ring and decodes the truth's one new frame, a step back within the
+    ring decodes nothing. Past the ring's reach a read starts again from a reader short of it, or
+    from the start. Every answer is the frame an in-order decode gives, and its truth a second
+    later."""
+    clip, reference = _live_clip(tmp_path)
+    read = _reads(clip, reference, grabs)
     # frames 0-26 (the frame after the still tells it is the nearest), then 27-51 for the truth
+    assert read(1.0, 25, 50) == 27 + 25
+    assert read(1.04, 26, 51) == 0 + 1  # one frame on: the still from the ring, one new frame
+    assert read(1.08, 27, 52) == 0 + 1
+    # a time a hair short of a frame's stamp (27.3 + 2 / 30 s met 27.366667 s) is that frame
+    assert read(1.12 - 3e-7, 28, 53) == 0 + 1
+    assert read(1.2, 30, 55) == 0 + 2  # two frames on
+    # the frame shown read again (an export of it), or a time nearer it than the next, or a step
+    # back within the ring's second and two frames: nothing to decode
+    assert read(1.2, 30, 55) == 0 and read(1.21, 30, 55) == 0 and read(1.16, 29, 54) == 0
+    video.frames_at(clip, 1.2)[0][:] = 0  # a caller paints on its frame: the kept pixels stay
+    assert read(1.2, 30, 55) == 0
+    # a second on: the still from the ring; the truth's time (3.2 s) is past the end (56-59, none)
+    assert read(2.2, 55, None) == 0 + 4
+    assert read(0.4, 10, 35) == 12 + 25  # back past every ring: from the start
+    assert len(video._KEPT) <= MAX_KEPT
+
+
+def test_without_room_for_a_ring_two_readers_step_on(tmp_path, grabs, monkeypatch):
+    """A reader whose ring would outgrow MAX_RING_BYTES (a second of 4K video) keeps none: the
+    first step decodes to the still from the start once more (the one reader is past it), and
+    from then on the still's reader and the truth's each decode only the step."""
+    from cdvae_core.data import kept_readers
+
+    monkeypatch.setattr(kept_readers, "MAX_RING_BYTES", 10 * 160 * 96 * 3)  # ten frames
+    clip, reference = _live_clip(tmp_path)
+    read = _reads(clip, reference, grabs)
     assert read(1.0, 25, 50) == 27 + 25
     assert read(1.04, 26, 51) == 28 + 1  # the still from the start again (frames 0-27)
     assert read(1.08, 27, 52) == 1 + 1  # one frame on: one frame more for each reader
-    # a time a hair short of a frame's stamp (27.3 + 2 / 30 s met 27.366667 s) takes it up too
-    assert read(1.12 - 3e-7, 28, 53) == 0 + 1  # the still reader stands on its frame already
-    assert read(1.2, 30, 55) == 3 + 2  # two frames on (the still reader stood a frame behind)
-    # the frame shown read again (an export of it), or a time nearer it than the next: each
-    # reader holds it as the one before its last, pixels and all
-    assert read(1.2, 30, 55) == 0 and read(1.21, 30, 55) == 0
-    video.frames_at(clip, 1.2)[0][:] = 0  # a caller paints on its frame: the kept pixels stay
-    assert read(1.2, 30, 55) == 0
-    # a second on: frames 32-51; the truth's time (3 s) is past the end (frames 57-59, then none)
-    assert read(2.0, 50, None) == 20 + 4
-    assert read(0.4, 10, 35) == 12 + 25  # back: no reader is short of it, so from the start
-    assert len(video._KEPT) <= MAX_KEPT
+    assert read(1.2, 30, 55) == 3 + 3
+    assert read(1.2, 30, 55) == 0  # each reader holds its frame as the one before its last
 
 
 def test_a_stopped_read_leaves_its_reader_where_it_stopped(tmp_path, grabs):
     """A read the caller stopped (the pointer moved on) keeps its progress: the next read deep in
     the video goes on from there instead of from the start."""
-    clip = tmp_path / "live.webm"
-    write_live(clip, "libvpx", "webm", pan_frames(60))
+    clip, _ = _live_clip(tmp_path)
     asked: list[int] = []
     with pytest.raises(Stopped):
         video.frames_at(clip, 2.0, seconds=None, stop=lambda: asked.append(1) or len(asked) > 30)
@@ -198,3 +225,29 @@ def test_the_pool_keeps_the_most_recently_used_readers_and_takes_the_furthest_sh
     assert released == ["a", "d"] and len(pool) == 2
     assert pool.take(("/v.webm", 11, 2), 9.0) is None  # the file changed: its old readers close
     assert sorted(released) == ["a", "b", "c", "d"] and len(pool) == 0
+
+
+def test_a_ring_holds_consecutive_frames_of_its_span_up_to_the_last():
+    """``Reader``'s ring: seeded with the last two frames met where both have pixels; trimmed to
+    the span, keeping one frame at or before its start; emptied by a frame without pixels (it
+    holds consecutive frames only); refused past MAX_RING_BYTES, for good."""
+    from cdvae_core.data import kept_readers
+
+    frame = np.zeros((2, 2, 3), np.uint8)
+    reader = Reader(("/v.webm", 1, 1), cap=None)
+    for stamp in (0.0, 0.1):
+        reader.advance(stamp)
+        reader.image = frame
+    assert reader.start_ring(0.25) and [t for t, _ in reader.ring] == [0.0, 0.1]
+    assert reader.ring_covers(0.05) and not reader.ring_covers(0.1) and not reader.ring_covers(-0.1)
+    for stamp in (0.2, 0.3, 0.4):
+        reader.advance(stamp)
+        reader.keep_in_ring(stamp, frame)
+    assert [t for t, _ in reader.ring] == [0.1, 0.2, 0.3, 0.4]  # 0.1 at or before 0.4 - 0.25
+    assert reader.ring_covers(0.1) and reader.ring_covers(0.1 - 1e-7, tie=1e-6)
+    reader.keep_in_ring(0.5, None)
+    assert not reader.ring and not reader.ring_covers(0.45)
+    big = np.zeros((kept_readers.MAX_RING_BYTES // 3 + 1,), np.uint8)
+    for stamp in (0.6, 0.7, 0.8):
+        reader.keep_in_ring(stamp, big)
+    assert reader.ring is None and reader.ring_refused and not reader.start_ring(1.0)

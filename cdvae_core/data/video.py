@@ -327,11 +327,12 @@ def _copy(image: np.ndarray | None) -> np.ndarray | None:
     return None if image is None else image.copy()
 
 
-def _reader_frames(reader: Reader, stop: Callable[[], bool] | None
+def _reader_frames(reader: Reader, stop: Callable[[], bool] | None, ring_from: float = np.inf
                    ) -> Iterator[tuple[float, Callable[[], np.ndarray | None]]]:
     """``_timed_frames`` for a kept reader: the two frames it last met again (their pixels kept
     where decoded, the last one's still to be had), then each next one, the reader following and
-    keeping the pixels a read decodes. _NoClock where timestamps do not increase."""
+    keeping the pixels a read decodes; frames from ``ring_from`` s on are decoded into its ring
+    too (``Reader.start_ring``). _NoClock where timestamps do not increase."""
     def last_pixels() -> np.ndarray | None:
         if reader.image is None:
             reader.image = _rgb(reader.cap)
@@ -351,14 +352,33 @@ def _reader_frames(reader: Reader, stop: Callable[[], bool] | None
         if stamp <= reader.stamp:
             raise _NoClock
         reader.advance(stamp)
+        if reader.ring is not None:
+            if stamp >= ring_from and reader.image is None:
+                reader.image = _rgb(reader.cap)
+            reader.keep_in_ring(stamp, reader.image if stamp >= ring_from else None)
         yield stamp, last_pixels
 
 
+def _ring_frame(key: tuple[str, int, int], time: float, fps: float) -> _Shown | None:
+    """The frame shown at ``time`` from a kept reader's ring of recent frames, decoding nothing;
+    None where no ring holds it."""
+    reader = _KEPT.take_covering(key, time, tie=_TICK)
+    if reader is None:
+        return None
+    try:
+        frames = ((stamp, lambda image=image: _copy(image)) for stamp, image in list(reader.ring))
+        shown, _ = _shown_at(frames, time, None, fps, seeking=False, keep=np.inf)
+    finally:
+        _KEPT.give_back(reader)
+    return shown
+
+
 def _kept_frame(path: Path, key: tuple[str, int, int], time: float, fps: float,
-                stop: Callable[[], bool] | None) -> _Shown:
+                stop: Callable[[], bool] | None, ring_span: float | None = None) -> _Shown:
     """The frame shown at ``time`` in a video that cannot seek, read on from the kept reader
     furthest along short of it, or from the start. The reader is kept again afterwards, also
-    when Stopped (it stopped between frames: the next read goes on from there)."""
+    when Stopped (it stopped between frames: the next read goes on from there). With
+    ``ring_span`` the reader keeps the frames of that many seconds before ``time`` on in its ring."""
     # a reader whose earliest frame is a tick past the time has it as the frame shown (a tie, as
     # ``_shown_at`` counts them)
     reader = _KEPT.take(key, time + _TICK)
@@ -367,9 +387,17 @@ def _kept_frame(path: Path, key: tuple[str, int, int], time: float, fps: float,
         if not reader.cap.isOpened():
             reader.cap.release()
             raise SkipItem("video will not open", path.name)
+    ring_from = np.inf
+    if ring_span is not None:
+        ring_from = time - ring_span
+        if reader.grabbed and reader.image is None and reader.stamp >= ring_from:
+            reader.image = _rgb(reader.cap)  # the last frame met, still to be had: the ring's first
+        if not reader.start_ring(ring_span):
+            ring_from = np.inf
     try:
         # not as after a seek: a first frame past the time is the video's first, or within a tick
-        shown, _ = _shown_at(_reader_frames(reader, stop), time, None, fps, seeking=False, keep=2.0 / fps)
+        shown, _ = _shown_at(_reader_frames(reader, stop, ring_from), time, None, fps, seeking=False,
+                             keep=2.0 / fps)
     except Stopped:
         _KEPT.give_back(reader)
         raise
@@ -380,17 +408,28 @@ def _kept_frame(path: Path, key: tuple[str, int, int], time: float, fps: float,
     return shown
 
 
+def release_readers(path: str | os.PathLike) -> None:
+    """Close the readers kept for the video at ``path``: a viewer that has moved on to another
+    document frees the memory (a reader's ring can hold a second of full-size frames)."""
+    _KEPT.clear(os.path.abspath(path))
+
+
 def _kept_scan(path: Path, time: float, seconds: float | None, fps: float,
                stop: Callable[[], bool] | None) -> tuple[_Shown, _Shown | None]:
     """``_scan`` from the start, for a video that cannot seek, through kept readers: the still and
-    its truth each from the reader nearest before it, so stepping on through the video costs a
-    frame or two instead of a decode from the start. The same frames as one scan (``_shown_at``)."""
+    its truth each from a ring of recent frames where one holds it, else from the reader nearest
+    before it; the truth's reader keeps the second before the truth in its ring (the next step's
+    still). So stepping on through the video costs a frame or two instead of a
+    decode from the start. The same frames as one scan (``_shown_at``)."""
     key = file_key(path)
-    still = _kept_frame(path, key, time, fps, stop)
+    still = _ring_frame(key, time, fps) or _kept_frame(path, key, time, fps, stop)
     if seconds is None or still.image is None:
         return still, None
+    target = still.seconds + seconds
     try:
-        later = _kept_frame(path, key, still.seconds + seconds, fps, stop)
+        # the ring reaches two frames before the still: a step back finds both frames there too
+        later = _ring_frame(key, target, fps) or _kept_frame(path, key, target, fps, stop,
+                                                             ring_span=seconds + 2.0 / fps)
     except SkipItem:  # the video ends before the truth's time
         return still, None
     return still, (later if later.seconds > still.seconds else None)

@@ -174,7 +174,8 @@ def _open_live(qtbot, make_window, settle, tmp_path):
 def test_a_video_that_cannot_seek_is_previewed_from_its_storyboard(qtbot, make_window, settle, tmp_path, monkeypatch):
     """A recorder's WebM: each preview deep in it was decoded from the start (15-20 s at 117 s of
     720p). One pass keeps a picture per 1/STORYBOARD_COUNT of it, and a preview shows the nearest
-    one without reading the file again; the next frame chosen keeps the storyboard, a photo drops it."""
+    one without reading the file again; the next frame chosen keeps the storyboard, a photo drops it
+    and the video's kept readers."""
     from cdvae_core.data.video import can_seek, storyboard
     from cdvae_studio import thumbnails
 
@@ -199,10 +200,15 @@ def test_a_video_that_cannot_seek_is_previewed_from_its_storyboard(qtbot, make_w
     import cv2
 
     cv2.imwrite(str(tmp_path / "photo.png"), np.full((60, 80, 3), 140, np.uint8))
+    from cdvae_core.data import video as video_module
+
+    assert any(r.key[0] == str(video.resolve()) for r in video_module._KEPT._readers)  # kept for stepping
     state.open_paths([str(tmp_path / "photo.png")])
     qtbot.waitUntil(lambda: state.ctx.doc.name == "photo.png", timeout=30_000)
     settle(win)
     assert state.storyboard is None
+    # and so does the video's kept readers: a reader's ring can hold a second of full-size frames
+    assert not any(r.key[0] == str(video.resolve()) for r in video_module._KEPT._readers)
 
 
 def test_a_preview_ahead_of_the_pass_waits_for_it(qtbot, make_window, settle, tmp_path, monkeypatch):
