@@ -71,7 +71,7 @@ class Reader:
         are known); False where this reader's ring was refused for its size."""
         if self.ring_refused:
             return False
-        if self.ring is None:  # seeded with the last frames met, where their pixels are known
+        if not self.ring:  # new or emptied: seeded with the last frames met, where their pixels are known
             self.ring = deque()
             if self.image is not None:
                 if self.previous_image is not None:
