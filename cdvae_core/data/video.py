@@ -327,6 +327,14 @@ def _copy(image: np.ndarray | None) -> np.ndarray | None:
     return None if image is None else image.copy()
 
 
+def _last_pixels(reader: Reader) -> np.ndarray | None:
+    """The pixels of the reader's last grabbed frame, decoded once and kept on the reader (the
+    reader's own array: hand out ``_copy``)."""
+    if reader.image is None:
+        reader.image = _rgb(reader.cap)
+    return reader.image
+
+
 def _reader_frames(reader: Reader, stop: Callable[[], bool] | None, ring_from: float = np.inf
                    ) -> Iterator[tuple[float, Callable[[], np.ndarray | None]]]:
     """``_timed_frames`` for a kept reader: the two frames it last met again (their pixels kept
@@ -334,9 +342,7 @@ def _reader_frames(reader: Reader, stop: Callable[[], bool] | None, ring_from: f
     keeping the pixels a read decodes; frames from ``ring_from`` s on are decoded into its ring
     too (``Reader.start_ring``). _NoClock where timestamps do not increase."""
     def last_pixels() -> np.ndarray | None:
-        if reader.image is None:
-            reader.image = _rgb(reader.cap)
-        return _copy(reader.image)
+        return _copy(_last_pixels(reader))
 
     if reader.grabbed > 1:
         yield reader.previous, lambda: _copy(reader.previous_image)
@@ -353,9 +359,7 @@ def _reader_frames(reader: Reader, stop: Callable[[], bool] | None, ring_from: f
             raise _NoClock
         reader.advance(stamp)
         if reader.ring is not None:
-            if stamp >= ring_from and reader.image is None:
-                reader.image = _rgb(reader.cap)
-            reader.keep_in_ring(stamp, reader.image if stamp >= ring_from else None)
+            reader.keep_in_ring(stamp, _last_pixels(reader) if stamp >= ring_from else None)
         yield stamp, last_pixels
 
 
@@ -390,8 +394,8 @@ def _kept_frame(path: Path, key: tuple[str, int, int], time: float, fps: float,
     ring_from = np.inf
     if ring_span is not None:
         ring_from = time - ring_span
-        if reader.grabbed and reader.image is None and reader.stamp >= ring_from:
-            reader.image = _rgb(reader.cap)  # the last frame met, still to be had: the ring's first
+        if reader.grabbed and reader.stamp >= ring_from:
+            _last_pixels(reader)  # the last frame met, still to be had: the ring's first
         if not reader.start_ring(ring_span):
             ring_from = np.inf
     try:
