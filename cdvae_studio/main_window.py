@@ -684,7 +684,7 @@ class MainWindow(QMainWindow):
         if self.training_running() and not self._closing_on_signal:
             answer = QMessageBox.question(
                 self, "Training in progress",
-                "A model is still training. Stop it now? The last saved epoch is kept and can be resumed.",
+                f"A model is still training. Stop it now? {self.train_dialog.kept_note(tick_resume=False)}",
             )
             if answer != QMessageBox.StandardButton.Yes:
                 event.ignore()

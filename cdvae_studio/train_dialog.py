@@ -142,6 +142,26 @@ def training_job(source: tuple, task: str, model_cfg: Any, train_cfg: Any, out_d
     return Trained(out_dir, skipped)
 
 
+def saved_progress(out_dir: str) -> tuple[int | None, bool]:
+    """What a stopped run left in ``out_dir``: the number of epochs its checkpoint holds (None:
+    no checkpoint yet), and whether Resume applies there (a checkpoint, or a run stopped before
+    its first epoch was saved: its config.json, so only a resumed run may start afresh there)."""
+    from cdvae_core.checkpoint import StateLoadError, read_state_header
+    from cdvae_core.train_dir import OutputDirError, check_resumable
+
+    try:
+        resumable = check_resumable(Path(out_dir))
+    except OutputDirError:
+        return None, False
+    if not resumable:
+        return None, True
+    try:
+        header = read_state_header(out_dir)
+    except StateLoadError:
+        return None, True  # Train names the damage when it is pressed
+    return (int(header["epoch"]) if header else None), True
+
+
 def skipped_note(skipped: dict | None) -> tuple[str, str]:
     """(a sentence for the dialog's status, the names for its tooltip) of what preparing skipped;
     ("", "") when nothing was. The prepared pairs' skip summary, which cdvae-prepare prints, was
@@ -219,6 +239,7 @@ class TrainDialog(JobDialog):
         self._next_curve = 0  # round-robin position in the sorted term names
         self._y_bounds: dict[str, tuple[float, float]] = {}  # each curve's drawn (min, max)
         self._x_total = 0  # steps the x axis spans
+        self._steps_total = 0  # the training stage's step count, as its progress last said
         self._y_view: tuple[float, float] | None = None
         self._shown: dict[str, bool] = {}  # terms the user ticked or unticked (kept across runs)
         self._out_dir = ""
@@ -533,7 +554,8 @@ class TrainDialog(JobDialog):
         self._curves.clear()
         self._history.clear()
         self._y_bounds.clear()
-        self._x_total, self._y_view, self._next_curve = 0, None, 0
+        self._x_total, self._steps_total, self._y_view, self._next_curve = 0, 0, None, 0
+        self.plot.getViewBox().enableAutoRange()  # no axes of the last run over an empty plot
         self.progress.setValue(0)
         self._t0 = time.monotonic()
         self._remember_form()
@@ -546,6 +568,7 @@ class TrainDialog(JobDialog):
         """Record every step (cheap); repaint the bar, text and curves at most every 100 ms, so a
         burst of queued steps never stalls the event loop."""
         if p.stage == "train":
+            self._steps_total = p.total  # the x axis's span: later stages count epochs or files
             for name, value in p.values.items():
                 if name in TERMS_SKIPPED or not np.isfinite(value):
                     continue
@@ -662,7 +685,7 @@ class TrainDialog(JobDialog):
         re-ticks an axis in Python on every range change; auto-range changed both on every
         refresh."""
         box = self.plot.getViewBox()
-        total = self._latest.total if self._latest is not None else 0
+        total = self._steps_total
         if total > 0 and total != self._x_total:
             self._x_total = total
             box.disableAutoRange()
@@ -674,6 +697,20 @@ class TrainDialog(JobDialog):
             self._y_view = (lo - 0.1 * span, hi + 0.1 * span)
             box.disableAutoRange()
             box.setYRange(*self._y_view, padding=0)
+
+    def kept_note(self, tick_resume: bool = True) -> str:
+        """What the last run's folder keeps, for the user; ticks Resume where it applies. A run
+        cancelled while its pairs or LPP targets were made has saved nothing, not even its folder."""
+        epochs, resumable = saved_progress(self._out_dir)
+        if tick_resume:
+            self.resume.setChecked(resumable)
+        if epochs:
+            return (f"Epoch {epochs} is kept in {self._out_dir}"
+                    + ("; Resume is ticked: press Train to continue." if tick_resume else " and can be resumed."))
+        if resumable:
+            return (f"No epoch had been saved yet in {self._out_dir}"
+                    + ("; Resume is ticked: press Train to start it again there." if tick_resume else "."))
+        return "Nothing had been saved yet" + ("; press Train to start again." if tick_resume else ".")
 
     def curve_names(self) -> list[str]:
         return sorted(self._curves)
@@ -698,8 +735,6 @@ class TrainDialog(JobDialog):
                 self._auto_out = default_out_dir(self.task.currentText())
                 self.out.edit.setText(self._auto_out)
         elif status == "cancelled":
-            self.status.setText(f"Cancelled after {took}. The last finished epoch is kept in {self._out_dir}; "
-                                "Resume is ticked: press Train to continue.")
-            self.resume.setChecked(True)
+            self.status.setText(f"Cancelled after {took}. {self.kept_note()}")
         else:
             self.status.setText(f"Training failed: {payload}")

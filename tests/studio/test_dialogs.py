@@ -27,6 +27,9 @@ def test_train_runs_and_new_model_appears_in_tie_combo(qtbot, train_on_pairs, se
     assert blocker.args == [str(out)]
     assert (out / "weights.safetensors").is_file() and (out / "metrics.jsonl").is_file()
     assert "loss" in dlg.curve_names() and "rec_g" in dlg.curve_names()
+    # the x axis spans the run's steps after it ends too (it took the last stage's count: 1 epoch)
+    steps, _ = dlg._curves["loss"].getData()
+    assert steps.max() > 1 and dlg.plot.getViewBox().viewRange()[0][1] >= steps.max()
     settle(win)
     labels = [win.tieCombo.itemText(i) for i in range(win.tieCombo.count())]
     assert any(label.startswith("Shallow (trained here") for label in labels)
@@ -46,6 +49,34 @@ def test_train_cancel_stops_cleanly(qtbot, train_on_pairs, tmp_path):
     assert blocker.args[0] == "cancelled"
     assert not dlg.running() and dlg.start_button.isEnabled()
     assert "Cancelled" in dlg.status.text() and dlg.resume.isChecked()
+    assert re.search(r"(Epoch \d+ is kept|No epoch had been saved yet) in ", dlg.status.text())
+
+
+def test_a_stopped_run_is_described_by_what_its_folder_keeps(qtbot, train_on_pairs, tmp_path):
+    """Cancel (or quit) promises a kept epoch, and ticks Resume, only where the folder holds one:
+    a run stopped while its pairs or LPP targets were made has not even made its folder."""
+    import torch
+
+    from cdvae_core.checkpoint import TrainState, save_state
+
+    win, dlg = train_on_pairs
+    dlg._out_dir = str(tmp_path / "never-made")
+    dlg.resume.setChecked(True)
+    assert dlg.kept_note() == "Nothing had been saved yet; press Train to start again."
+    assert not dlg.resume.isChecked()
+    started = tmp_path / "started"
+    started.mkdir()
+    (started / "config.json").write_text("{}")
+    dlg._out_dir = str(started)
+    assert dlg.kept_note().startswith(f"No epoch had been saved yet in {started}; Resume is ticked")
+    assert dlg.resume.isChecked()
+    save_state(started, TrainState(epoch=3, step=30, model={"w": torch.zeros(2)}, ema=None, targets={},
+                                   optimizer={"param_groups": [], "state": {}}, meta={}))
+    dlg.resume.setChecked(False)
+    assert dlg.kept_note(tick_resume=False) == f"Epoch 3 is kept in {started} and can be resumed."
+    assert not dlg.resume.isChecked()  # the quit question only describes
+    assert dlg.kept_note() == f"Epoch 3 is kept in {started}; Resume is ticked: press Train to continue."
+    assert dlg.resume.isChecked()
 
 
 def test_export_two_starred_samples(qtbot, make_window, settle, tmp_path, monkeypatch):
