@@ -267,6 +267,13 @@ def _run(pairs, model_cfg, train_cfg, out: Path, resume: bool, env: D.Dist, cont
             out.mkdir(parents=True, exist_ok=True)
             ckpt.write_config(out, model_cfg, train_cfg, data_meta)
             rows = _metrics_rows(out, start_epoch)
+            if state is not None:
+                # a kill between the checkpoint's rename and the files written after it left the
+                # weights and the metrics row of an epoch behind it (or none at all, when it was the
+                # last epoch, which then ended "model saved" with no weights): write them from it
+                ckpt.write_weights(out, ema.state if ema is not None else model.state_dict())
+                if "row" in state.meta:  # older checkpoints lack it: keep the log's own row
+                    rows = _metrics_rows(out, start_epoch - 1) + [json.dumps(state.meta["row"])]
             write_text_atomic(out / ckpt.METRICS_FILE, "".join(r + "\n" for r in rows))
 
     train_rows = np.flatnonzero(pairs.split == TRAIN)
@@ -396,7 +403,7 @@ def _run(pairs, model_cfg, train_cfg, out: Path, resume: bool, env: D.Dist, cont
                     ema=None if ema is None else ema.state, targets=targets,
                     meta={"data_sha1": fingerprint, "data": data_meta, "model": model_cfg.to_dict(),
                           "training": train_cfg.to_dict(), "world": env.world,
-                          "device": str(env.device), "spike_run": spike_run},
+                          "device": str(env.device), "spike_run": spike_run, "row": row},
                 ))
                 ckpt.write_weights(out, weights)
                 ckpt.write_config(out, model_cfg, train_cfg, data_meta)

@@ -99,6 +99,43 @@ def test_resume_after_stop_mid_epoch_gives_the_same_weights(tmp_path):
     assert torch.allclose(emb_a["codes_c"], emb_b["codes_c"], atol=1e-6)
 
 
+class _Killed(BaseException):
+    """A kill -9 between two of an epoch's writes (nothing after it runs)."""
+
+
+@pytest.mark.parametrize("killed_epoch", [2, 3])
+def test_resume_after_a_kill_inside_the_checkpoint_write_restores_that_epochs_files(tmp_path, monkeypatch,
+                                                                                    killed_epoch):
+    """The checkpoint is renamed into place before the weights, config and metrics row: a kill in
+    between lost the epoch's metrics row for good, and at the last epoch left the weights of the
+    one before (or none) under "model saved". Resuming writes them from the checkpoint."""
+    pairs = tiny_pairs()
+    model_cfg, train_cfg = tiny_cfgs("mdn", ema=0.9)  # 3 epochs
+    run_all(training.train(pairs, model_cfg, train_cfg, tmp_path / "a"))
+
+    real_write_weights = ckpt.write_weights
+
+    def killed_after_the_checkpoint(out, state_dict):
+        if ckpt.load_state(out).epoch == killed_epoch:
+            raise _Killed
+        real_write_weights(out, state_dict)
+
+    monkeypatch.setattr(ckpt, "write_weights", killed_after_the_checkpoint)
+    with pytest.raises(_Killed):
+        run_all(training.train(pairs, model_cfg, train_cfg, tmp_path / "b"))
+    monkeypatch.undo()
+    assert [r["epoch"] for r in metrics_rows(tmp_path / "b")] == list(range(1, killed_epoch))
+    run_all(training.train(pairs, model_cfg, train_cfg, tmp_path / "b", resume=True))
+
+    wa, wb = weights(tmp_path / "a"), weights(tmp_path / "b")
+    assert wa.keys() == wb.keys()
+    for key in wa:
+        assert torch.allclose(wa[key], wb[key], atol=1e-6, rtol=0), key
+    rows_a, rows_b = metrics_rows(tmp_path / "a"), metrics_rows(tmp_path / "b")
+    assert [r["epoch"] for r in rows_b] == [1, 2, 3]
+    assert [r["loss"] for r in rows_b] == pytest.approx([r["loss"] for r in rows_a], abs=1e-6)
+
+
 def test_metrics_rows_and_saved_model(tmp_path):
     pairs = tiny_pairs()
     model_cfg, train_cfg = tiny_cfgs(epochs=2)
