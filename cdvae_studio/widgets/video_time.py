@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import numpy as np
 from PySide6.QtCore import QEvent, QObject, QPoint, Qt, Signal
-from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QSlider, QStyle, QVBoxLayout, QWidget
+from PySide6.QtWidgets import (QFrame, QHBoxLayout, QLabel, QSlider, QStyle, QStyleOptionSlider, QVBoxLayout,
+                               QWidget)
 
 from .lpp_scatter import rgb_pixmap
 
@@ -51,7 +52,8 @@ class VideoTimeBar(QWidget):
     Signals: frameChosen(int index) when a frame is chosen: on release of a drag (each frame is
     read at full size and made a new document, a tenth of a second and more at 1080p: too slow to
     follow the drag), or at once from the keys (arrows: one frame, Page Up/Down: one second) and
-    clicks on the track. previewWanted(int index): the pointer is over that frame's place on the
+    a left click on the track, which opens the frame under the pointer (the one its preview
+    showed; QSlider's own click paged a second towards it). previewWanted(int index): the pointer is over that frame's place on the
     track, or the drag holds the handle there; answer with ``show_frame``.
     """
 
@@ -120,9 +122,22 @@ class VideoTimeBar(QWidget):
         if watched is self.slider and self._clip is not None:
             if event.type() == QEvent.Type.MouseMove and not self.slider.isSliderDown():
                 self._preview(self.index_at(int(event.position().x())))
+            elif (event.type() == QEvent.Type.MouseButtonPress and event.button() == Qt.MouseButton.LeftButton
+                  and not self._on_handle(event.position().toPoint())):
+                self.hide_preview()
+                self.slider.setValue(self.index_at(int(event.position().x())))  # opens it: not a drag
+                return True
             elif event.type() in (QEvent.Type.Leave, QEvent.Type.Hide):
                 self.hide_preview()
         return False
+
+    def _on_handle(self, point: QPoint) -> bool:
+        """Whether ``point`` (slider coordinates) is on the handle, where a press starts a drag."""
+        option = QStyleOptionSlider()
+        self.slider.initStyleOption(option)
+        handle = self.slider.style().subControlRect(QStyle.ComplexControl.CC_Slider, option,
+                                                    QStyle.SubControl.SC_SliderHandle, self.slider)
+        return handle.contains(point)
 
     def _track(self) -> tuple[int, int]:
         """(the handle's length, the span its left edge travels), in slider pixels."""

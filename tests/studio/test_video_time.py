@@ -80,6 +80,24 @@ def test_the_dragged_handle_previews_its_frame_and_the_release_opens_it(qtbot, m
     settle(win)
 
 
+def test_a_click_on_the_track_opens_the_frame_its_preview_showed(qtbot, make_window, settle, tmp_path, pan_video):
+    """QSlider's own click paged one second towards the pointer: a click where the preview said
+    1.96 s opened 1.00 s."""
+    win, bar, video = _open_video(qtbot, make_window, settle, tmp_path, pan_video)
+    slider = bar.slider
+    point = QPoint(bar.x_of(27), slider.height() // 2)
+    QTest.mouseMove(slider, point)
+    assert bar.previewed() == 27
+    QTest.mouseClick(slider, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier, point)
+    assert slider.value() == 27 and not slider.isSliderDown() and bar.previewed() is None
+    qtbot.waitUntil(lambda: str(win.state.image_path).endswith("#t=2.7"), timeout=30_000)
+    settle(win)
+    # a press on the handle still starts a drag, which opens nothing until it ends
+    QTest.mousePress(slider, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier, point)
+    assert slider.isSliderDown()
+    QTest.mouseRelease(slider, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier, point)
+
+
 def test_a_frame_that_cannot_be_read_says_so_in_the_preview(qtbot, make_window, settle, tmp_path, pan_video):
     win, bar, video = _open_video(qtbot, make_window, settle, tmp_path, pan_video)
     video.write_bytes(b"RIFF" + bytes(64))  # the file went bad after it was opened
