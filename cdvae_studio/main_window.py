@@ -222,6 +222,10 @@ class MainWindow(QMainWindow):
         self.splitter.addWidget(center)
         self.splitter.addWidget(right)
         self.splitter.setSizes([250, 800, 510])
+        # a narrower window takes its width from the grid and the views alike (the grid, which
+        # can shrink furthest, took it all: two columns of 70-px samples in a 1024-px window)
+        for pane, stretch in enumerate((1, 3, 2)):
+            self.splitter.setStretchFactor(pane, stretch)
         self.setCentralWidget(self.splitter)
 
         # a training run or export whose dialog is closed: its progress, a link that shows the dialog

@@ -14,7 +14,8 @@ from __future__ import annotations
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QRectF, Qt, QTimer
-from PySide6.QtWidgets import QCheckBox, QHBoxLayout, QLabel, QSpinBox, QDoubleSpinBox, QVBoxLayout, QWidget
+from PySide6.QtWidgets import (QCheckBox, QDoubleSpinBox, QHBoxLayout, QLabel, QSizePolicy, QSpinBox, QVBoxLayout,
+                               QWidget)
 
 from cdvae_core.postprocess.flowviz import flow_to_pixels
 from cdvae_core.tasks.motion import move_frame
@@ -108,9 +109,10 @@ class FlowView(QWidget):
         self._timer.timeout.connect(self._advance)
         self.info = QLabel("")
         self.info.setObjectName("flowInfo")
-        # wraps rather than widens: the truth's figures made the row wider than the right pane,
-        # and the splitter took the width from the grid (a column of samples went to a new row)
-        self.info.setWordWrap(True)
+        # a line of its own under the controls, which never widens the pane: beside them the truth's
+        # figures made the row wider than the right pane (the splitter took the width from the
+        # grid), and wrapped there they took three lines and lost their last letters at the edge
+        self.info.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         self.info.setAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
         controls = QHBoxLayout()
         controls.addWidget(QLabel("Density"))
@@ -120,11 +122,12 @@ class FlowView(QWidget):
         controls.addWidget(self.wheel)
         controls.addWidget(self.truth)
         controls.addWidget(self.play)
-        controls.addWidget(self.info, 1)  # all the rest of the row: it wraps only when that is too short
+        controls.addStretch(1)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self.plot, 1)
         layout.addLayout(controls)
+        layout.addWidget(self.info)
         for w in (self.density, self.scale):
             w.valueChanged.connect(self._redraw)
         self.wheel.toggled.connect(self._redraw)

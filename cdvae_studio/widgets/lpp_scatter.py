@@ -15,11 +15,12 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QSize, Qt, Signal
 from PySide6.QtGui import QIcon, QPainter, QPixmap
-from PySide6.QtWidgets import (QCheckBox, QComboBox, QHBoxLayout, QLabel, QListWidget, QListWidgetItem, QSizePolicy,
+from PySide6.QtWidgets import (QCheckBox, QHBoxLayout, QLabel, QListWidget, QListWidgetItem, QSizePolicy,
                                QVBoxLayout, QWidget)
 
 from ..clipboard import rgb_to_qimage
 from ..render import layer_to_rgb
+from .combos import ShrinkingComboBox
 
 # categorical colours that stay apart on the plot's black background (Okabe-Ito's, which are
 # colour-blind safe, without black, and two more); "other" / unlabelled points are grey
@@ -134,10 +135,10 @@ class LppScatter(QWidget):
         self.plot.addItem(self.lasso)
         self.lasso.sigRegionChangeFinished.connect(self._lasso_changed)
 
-        self.x_axis, self.y_axis = QComboBox(), QComboBox()
-        self.space = QComboBox()
+        self.x_axis, self.y_axis = ShrinkingComboBox(), ShrinkingComboBox()
+        self.space = ShrinkingComboBox()
         self.space.addItems(["learned codes", "LPP targets", "distortion"])
-        self.colour = QComboBox()
+        self.colour = ShrinkingComboBox()
         self.colour.addItems(["split", "category", "mixture component"])
         self.select = QCheckBox("Select")
         self.select.setToolTip("Show a rectangle: the points inside it are selected")

@@ -19,10 +19,7 @@ from PySide6.QtWidgets import (
     QMenu,
     QSlider,
     QStyle,
-    QStyleOptionComboBox,
-    QStylePainter,
     QTabWidget,
-    QToolTip,
     QVBoxLayout,
     QWidget,
 )
@@ -31,6 +28,7 @@ from cdvae_core.messages import one_line_text
 
 from ..drag_out import left_drag_moved
 from ..thumbnails import ThumbnailCache
+from .combos import ElidingComboBox
 from .lpp_scatter import icon_pixmap
 from .video_time import VideoTimeBar
 
@@ -76,11 +74,13 @@ class MessageBanner(QLabel):
         event.accept()
 
 
-class ModelCombo(QComboBox):
+class ModelCombo(ElidingComboBox):
     """A combo for long model labels ("Gauss (trained here · motion-1712345678)") in a toolbar:
     a fixed width (the toolbar never moves when the models change), the current label elided in
     the middle (the kind and the folder name both stay readable, where Qt cut the folder), the
     full label as the tooltip, and a popup as wide as its longest label."""
+
+    ELIDE = Qt.TextElideMode.ElideMiddle
 
     def __init__(self, chars: int = 30, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -95,14 +95,6 @@ class ModelCombo(QComboBox):
         # minimum cached from the first length: setMinimumContentsLength could not narrow the combo
         return self.sizeHint()
 
-    def event(self, event: QEvent) -> bool:  # noqa: D102 - Qt override
-        # the tooltip is the current label, read when it is asked for: the window changes the
-        # items and the current index with signals blocked, so a tooltip kept in step would lag
-        if event.type() == QEvent.Type.ToolTip and self.count():
-            QToolTip.showText(event.globalPos(), self.currentText(), self)
-            return True
-        return super().event(event)
-
     def popup_width(self) -> int:
         """The popup's width: the longest label, the frame and a scroll bar, within the screen."""
         metrics = self.view().fontMetrics()
@@ -116,23 +108,6 @@ class ModelCombo(QComboBox):
             self.setItemData(i, self.itemText(i), Qt.ItemDataRole.ToolTipRole)
         self.view().setMinimumWidth(self.popup_width())
         super().showPopup()
-
-    def shown_text(self, option: QStyleOptionComboBox | None = None) -> str:
-        """The current label as drawn: elided in the middle to the text field's width."""
-        if option is None:
-            option = QStyleOptionComboBox()
-            self.initStyleOption(option)
-        field = self.style().subControlRect(QStyle.ComplexControl.CC_ComboBox, option,
-                                            QStyle.SubControl.SC_ComboBoxEditField, self)
-        return self.fontMetrics().elidedText(self.currentText(), Qt.TextElideMode.ElideMiddle, field.width())
-
-    def paintEvent(self, event) -> None:  # noqa: N802 - Qt override
-        painter = QStylePainter(self)
-        option = QStyleOptionComboBox()
-        self.initStyleOption(option)
-        painter.drawComplexControl(QStyle.ComplexControl.CC_ComboBox, option)
-        option.currentText = self.shown_text(option)
-        painter.drawControl(QStyle.ControlElement.CE_ComboBoxLabel, option)
 
 
 class ImagePane(pg.GraphicsLayoutWidget):

@@ -153,9 +153,10 @@ class _AtlasItem(QGraphicsItem):
                     r = rects[i]
                     painter.drawText(QPointF(r.right() - TEXT_MARGIN - star_w, r.top() + TEXT_MARGIN + metrics.ascent()),
                                      "★")
-        for i, text in enumerate(g._badge_texts[: len(rects)]):
+        for i, full in enumerate(g._badge_texts[: len(rects)]):
+            r = rects[i]
+            text = fitting_badge(full, r.width(), metrics.horizontalAdvance)
             if text:
-                r = rects[i]
                 box = QRectF(r.left(), r.bottom() - line - 2 * TEXT_MARGIN,
                              metrics.horizontalAdvance(text) + 2 * TEXT_MARGIN, line + 2 * TEXT_MARGIN)
                 painter.save()
@@ -165,6 +166,19 @@ class _AtlasItem(QGraphicsItem):
                 painter.drawText(QPointF(box.left() + TEXT_MARGIN, box.top() + TEXT_MARGIN + metrics.ascent()), text)
                 painter.restore()
         painter.restore()
+
+
+def fitting_badge(text: str, room: float, width_of) -> str:
+    """The longest form of a badge that fits ``room`` px (``width_of(text)`` measures): whole, then
+    without the word "drift", then one of its " · " parts alone (the drift first: it can be an
+    alert); "" where none fits. Small cells cut the badge at their edge, and "drift 1.2σ" read
+    "drift 1", a number it is not."""
+    parts = text.split(" · ")
+    short = [part.replace("drift ", "") for part in parts]
+    for candidate in (text, " · ".join(short), *reversed(short)):
+        if candidate and width_of(candidate) + 2 * TEXT_MARGIN <= room:
+            return candidate
+    return ""
 
 
 class SampleGrid(pg.GraphicsView):

@@ -241,7 +241,8 @@ def test_the_model_combo_narrows_before_toolbar_controls_overflow(qtbot, make_wi
 def test_the_flow_views_truth_figures_never_take_width_from_the_grid(qtbot, make_window, settle, tmp_path, pan_video):
     """Ticking the Flow tab's Truth box lengthened its figures line ("... · truth 12.7, 11.1")
     past the right pane's width, and the splitter took the width from the grid, whose last
-    column of samples went to a new row. The line wraps instead."""
+    column of samples went to a new row. It wrapped, then (three lines, its last letters cut at
+    the edge); now it has a line of its own under the controls, whole and never wider than the pane."""
     pan_video(tmp_path / "pan.avi", 20)
     win = make_window("motion")
     win.resize(1560, 960)
@@ -257,6 +258,48 @@ def test_the_flow_views_truth_figures_never_take_width_from_the_grid(qtbot, make
     qtbot.wait(100)
     assert "truth" in win.flowView.info.text()
     assert win.splitter.sizes() == before
+    info = win.flowView.info
+    assert info.fontMetrics().horizontalAdvance(info.text()) <= info.contentsRect().width()  # one whole line
+
+
+def test_a_narrow_window_keeps_the_sample_grid_wide(qtbot, make_window, settle):
+    """At 1,024 px the grid got 260 px (two columns of 70-px samples) while the right pane kept
+    581: the LPP scatter's controls row set its minimum width, and the grid, which can shrink
+    furthest, took the whole loss. The scatter's combos elide where the row is short, and every
+    pane gives up width in proportion."""
+    from PySide6.QtWidgets import QApplication
+
+    win = make_window("resaturation")
+    settle(win)
+    assert win.splitter.widget(2).minimumSizeHint().width() <= 420
+    for width in (1024, 1560, 1024):
+        win.resize(width, 700)
+        QApplication.processEvents()
+        left, grid, right = win.splitter.sizes()
+        assert grid >= right and grid > 0.4 * width, (width, win.splitter.sizes())
+    scatter = win.lppScatter
+    win.views.setCurrentWidget(scatter)
+    QApplication.processEvents()
+    scatter.colour.setCurrentText("mixture component")
+    shown = scatter.colour.shown_text()
+    assert shown == "mixture component" or (shown.endswith("…") and shown[:-1] in "mixture component")
+
+
+def test_a_badge_too_wide_for_its_cell_drops_words_never_digits():
+    """Small cells cut "12% · drift 1.2σ" at their edge, and it read "12% · drift" or "drift 1",
+    numbers the sample does not have."""
+    from cdvae_studio.widgets.sample_grid import TEXT_MARGIN, fitting_badge
+
+    def width(text: str) -> float:
+        return 7.0 * len(text)
+
+    both = "12% · drift 1.2σ"
+    assert fitting_badge(both, width(both) + 2 * TEXT_MARGIN, width) == both
+    assert fitting_badge(both, width(both) - 1, width) == "12% · 1.2σ"
+    assert fitting_badge(both, width("12% · 1.2σ") - 1, width) == "1.2σ"  # the drift first: it can be red
+    assert fitting_badge(both, width("1.2σ") - 1, width) == ""
+    assert fitting_badge("drift 0.8σ", width("drift 0.8σ"), width) == "0.8σ"
+    assert fitting_badge("", 500, width) == ""
 
 
 def test_a_click_opens_the_example_the_hover_thumbnail_shows(scatter, qtbot):
