@@ -340,7 +340,17 @@ class ImagePanel(QWidget):
             forget.setToolTip("A built-in photo stays in the gallery")
         menu.popup(self.gallery.viewport().mapToGlobal(pos))
 
+    def _keep_current_in_view(self) -> None:
+        """After a resize: the entry shown in view again. The columns change with the width, so
+        its row moves, and a window made smaller left it scrolled out of the gallery."""
+        item = self.gallery.currentItem()
+        if item is not None and item.isSelected():
+            self.gallery.doItemsLayout()  # Qt lays the icons out again later: the rows as they will be
+            self._scroll_to_whole_row(item)
+
     def eventFilter(self, watched, event) -> bool:  # noqa: N802 - Qt override
+        if watched is self.gallery and event.type() == QEvent.Type.Resize:
+            QTimer.singleShot(0, self._keep_current_in_view)
         if watched is self.gallery and event.type() == QEvent.Type.KeyPress \
                 and event.key() in (Qt.Key.Key_Delete, Qt.Key.Key_Backspace) and self._recent_selected():
             self.forgetRequested.emit(self._recent_selected())

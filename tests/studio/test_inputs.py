@@ -458,6 +458,20 @@ def test_the_gallery_scrolls_to_whole_rows_of_the_photo_shown(qtbot, make_window
         rect = gallery.visualItemRect(gallery.item(row))
         assert bar.value() % cell == 0, (row, bar.value())
         assert 0 <= rect.top() and rect.top() + cell <= gallery.viewport().height(), (row, rect)
+    # a window made smaller has fewer columns: the lit entry's row moves, and it stays in view
+    # (at 1024 x 700 it was left scrolled out of the gallery)
+    last = gallery.count() - 1
+    win.state.open_image(gallery.item(last).data(Qt.ItemDataRole.UserRole), remember=False)
+    qtbot.waitUntil(lambda: gallery.currentRow() == last, timeout=30_000)
+    columns = gallery.viewport().width() // GALLERY_CELL[0]
+    win.resize(1024, 700)
+    qtbot.waitUntil(lambda: gallery.viewport().width() // GALLERY_CELL[0] < columns, timeout=5_000)
+
+    def lit_in_view() -> bool:
+        rect = gallery.visualItemRect(gallery.item(last))
+        return 0 <= rect.top() and rect.bottom() <= gallery.viewport().height()
+
+    qtbot.waitUntil(lit_in_view, timeout=5_000)
 
 
 def test_a_video_named_at_a_time_opens_that_frame_and_lists_the_video(qtbot, make_window, settle, tmp_path,
