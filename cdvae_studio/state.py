@@ -86,6 +86,7 @@ class StudioState(ActionsMixin, QObject):
         self._storyboard_wait.setInterval(100)
         self._storyboard_wait.timeout.connect(self._storyboard_preview)
         self.task_name = "resaturation"
+        self._hue_of: tuple[LoadedImage, bool] | None = None  # a photo and whether it has colour
         self.task: Any = None
         self.entry: ModelEntry | None = None
         self.ctx: ContextResult | None = None
@@ -182,6 +183,7 @@ class StudioState(ActionsMixin, QObject):
             return
         self.task_name = name
         self.task = get_task(name)
+        self._show_caption()  # the photo's notes for this task
         w = self.w
         if w.taskCombo.currentText() != name:
             w.taskCombo.blockSignals(True)
@@ -495,11 +497,32 @@ class StudioState(ActionsMixin, QObject):
         self.w.imagePanel.timeBar.set_clip(getattr(loaded, "clip", None))
         self._start_storyboard(path, getattr(loaded, "clip", None))
         self.w.imagePanel.mark_current(None if path is None else listed_path(path))
-        notes = "; ".join(getattr(loaded, "notes", []) or [])
-        self.w.imagePanel.caption.setText(f"{loaded.name} · {rgb.shape[1]}x{rgb.shape[0]}" + (f" · {notes}" if notes else ""))
+        self._show_caption()
         # the pins stay with the grid shown until the new context lands and clears them (cleared
         # here, a session saved or a resample asked meanwhile lost them from the grid still shown)
         self.request_context()
+
+    def _show_caption(self) -> None:
+        """The photo's name, size and notes under it, with what the task cannot do with it."""
+        loaded = self.image
+        if loaded is None:
+            return
+        notes = list(getattr(loaded, "notes", []) or [])
+        if self.task_name == "resaturation" and not self._has_hue(loaded):
+            # 16 identical grey results, and a spread map lit up: the saturation a sample adds
+            # has no hue to show in
+            notes.append("no colour to resaturate: every result stays grey")
+        rgb = loaded.rgb
+        self.w.imagePanel.caption.setText(f"{loaded.name} · {rgb.shape[1]}x{rgb.shape[0]}"
+                                          + (f" · {'; '.join(notes)}" if notes else ""))
+
+    def _has_hue(self, loaded: LoadedImage) -> bool:
+        """resaturation.has_hue of the photo, once per photo (a task switch asks again)."""
+        if self._hue_of is None or self._hue_of[0] is not loaded:
+            from cdvae_core.tasks.resaturation import has_hue
+
+            self._hue_of = (loaded, has_hue(loaded.rgb))
+        return self._hue_of[1]
 
     def choose_frame(self, index: int) -> None:
         """Open frame ``index`` of the video on screen (its time bar). Its path carries the time
@@ -786,6 +809,7 @@ class StudioState(ActionsMixin, QObject):
         redraw = self._draws != self._context_draws  # a seed, temperature or component asked since
         self._enable_model_controls(True)
         w.setWindowTitle(f"{ctx.doc.title} — CDVAE Studio")  # the taskbar and window switcher name the photo
+        self._show_caption()  # its notes for this task
         w.preview.set_photo(ctx.doc.rgb)  # held down, the Preview shows it in place of the result
         # the session this context was asked for (request_context), unless a newer one replaced it;
         # it used to be whichever session waited when any context landed: one for the old image

@@ -294,6 +294,22 @@ def _gaussian_borrowing(hue: np.ndarray, s_old: np.ndarray) -> tuple[np.ndarray,
     return np.rad2deg(np.arctan2(vy, vx)) % 360.0, np.clip(np.hypot(vx, vy) / RELIABLE_SATURATION, 0.0, 1.0)
 
 
+def test_a_grey_photo_has_no_hue_to_resaturate_and_a_small_coloured_patch_has(photo):
+    from cdvae_core.tasks.resaturation import has_hue
+
+    rng = np.random.default_rng(3)
+    grey = np.repeat((np.indices((300, 400)).sum(0) % 256).astype(np.uint8)[:, :, None], 3, axis=2)
+    assert not has_hue(grey)
+    ok, jpeg = cv2.imencode(".jpg", np.ascontiguousarray(grey[:, :, ::-1]), [cv2.IMWRITE_JPEG_QUALITY, 60])
+    noisy = cv2.imdecode(jpeg, cv2.IMREAD_COLOR)[:, :, ::-1]
+    noisy = np.clip(noisy.astype(np.int16) + rng.integers(-1, 2, noisy.shape), 0, 255).astype(np.uint8)
+    assert not has_hue(noisy)  # chroma noise of a grey JPEG is not colour
+    patched = grey.copy()
+    patched[100:112, 200:212] = (200, 40, 40)  # 0.12% of the photo, a red stamp: results differ there
+    assert has_hue(patched)
+    assert has_hue(photo)
+
+
 def test_resaturation_borrows_hue_along_a_surface_and_not_across_its_edge():
     """Raising the saturation of noisy near-grey pixels takes the hue of their surroundings on the
     same surface, not noise: a grey as bright as the red beside it turns reddish. Beyond a

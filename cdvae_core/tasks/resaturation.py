@@ -92,6 +92,23 @@ HUE_EDGE_EPS = 1e-4
 HUE_MAX_SIDE = 1024
 
 
+GREY_CHROMA = 8  # grey levels of chroma (max - min of R, G, B) a grey photo's pixels have at most
+GREY_SHARE = 1e-3  # a photo is grey when fewer of its pixels than this share have more
+
+
+def has_hue(rgb: np.ndarray) -> bool:
+    """Whether an RGB uint8 photo (H, W, 3) has colour for resaturation to work with: in a grey
+    one no pixel has a hue of its own or one to borrow, and every result stays grey whatever
+    saturation the model gives it. Chroma, not HSV saturation, which in the darkest pixels
+    makes a colour of one grey level's noise; measured on a copy of at most 256 px
+    (area-averaged, which also averages out a JPEG's chroma noise)."""
+    h, w = rgb.shape[:2]
+    scale = min(1.0, 256 / max(h, w))
+    small = cv2.resize(rgb, (max(1, round(w * scale)), max(1, round(h * scale))), interpolation=cv2.INTER_AREA)
+    chroma = small.max(axis=2).astype(np.int16) - small.min(axis=2)
+    return bool(np.mean(chroma > GREY_CHROMA) >= GREY_SHARE)
+
+
 def stable_hue(hue: np.ndarray, s_old: np.ndarray, s_new: np.ndarray,
                borrowing: tuple[np.ndarray, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
     """Hue (degrees) and saturation to use when ``s_old`` (H, W) becomes ``s_new`` (H, W).

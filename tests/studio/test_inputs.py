@@ -169,6 +169,12 @@ def test_window_survives_every_bad_image(qtbot, make_window, settle, tmp_path):
     assert not win.banner.isVisible()
     assert win.state.ctx.doc.name == "grey.png"
     assert "grey image" in win.imagePanel.caption.text()
+    # 16 identical grey results, unexplained: resaturation says it has no colour to work with
+    assert "no colour to resaturate" in win.imagePanel.caption.text()
+    win.taskCombo.setCurrentText("relighting")
+    settle(win)
+    assert win.state.ctx.doc.name == "grey.png" and "grey image" in win.imagePanel.caption.text()
+    assert "no colour" not in win.imagePanel.caption.text()
 
 
 def test_bad_files_named_at_start_up_leave_a_working_window_and_every_message(qtbot, make_window, settle,
