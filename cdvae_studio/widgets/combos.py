@@ -44,6 +44,8 @@ class ShrinkingComboBox(ElidingComboBox):
     sample grid (two columns of 70-px samples)."""
 
     def minimumSizeHint(self) -> QSize:  # noqa: N802 - Qt override
+        # three letters and the arrow ("lea…" still tells the choices apart), or the whole text
+        # where that is shorter (Qt's own minimum is a placeholder's width, 79 px for "15")
         hint = super().minimumSizeHint()
-        # three letters and the arrow: "lea…" still tells the choices apart
-        return QSize(min(hint.width(), self.fontMetrics().horizontalAdvance("MMM") + 28), hint.height())
+        least = min(hint.width(), self.sizeHint().width(), self.fontMetrics().horizontalAdvance("MMM") + 28)
+        return QSize(least, hint.height())

@@ -15,7 +15,7 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QSize, Qt, Signal
 from PySide6.QtGui import QIcon, QPainter, QPixmap
-from PySide6.QtWidgets import (QCheckBox, QHBoxLayout, QLabel, QListWidget, QListWidgetItem, QSizePolicy,
+from PySide6.QtWidgets import (QCheckBox, QComboBox, QHBoxLayout, QLabel, QListWidget, QListWidgetItem, QSizePolicy,
                                QVBoxLayout, QWidget)
 
 from ..clipboard import rgb_to_qimage
@@ -71,6 +71,10 @@ def share_sizes(shares: np.ndarray | None) -> np.ndarray | float:
     s = np.asarray(shares, np.float64)
     sizes = SAMPLE_SIZE * np.sqrt(np.nan_to_num(s, nan=1.0 / len(s)) * len(s))
     return np.clip(sizes, 5, 24)
+
+
+# the legend's names of the marks over the points, after the colours' entries
+MARK_LABELS = ("current code", "its last moves", "grid samples", "photo's z_c")
 
 
 class _LegendSample(pg.ItemSample):
@@ -136,6 +140,10 @@ class LppScatter(QWidget):
         self.lasso.sigRegionChangeFinished.connect(self._lasso_changed)
 
         self.x_axis, self.y_axis = ShrinkingComboBox(), ShrinkingComboBox()
+        for combo, which in ((self.x_axis, "horizontal"), (self.y_axis, "vertical")):
+            combo.setToolTip(f"The embedding's dimension on the {which} axis")
+            # as wide as "15" and its arrow; Qt's default measures a placeholder wider than that
+            combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToContents)
         self.space = ShrinkingComboBox()
         self.space.addItems(["learned codes", "LPP targets", "distortion"])
         self.colour = ShrinkingComboBox()
@@ -220,7 +228,7 @@ class LppScatter(QWidget):
         for combo, default in ((self.x_axis, 0), (self.y_axis, 1)):
             combo.blockSignals(True)
             combo.clear()
-            combo.addItems([f"axis {i}" for i in range(dims)])
+            combo.addItems([str(i) for i in range(dims)])  # after "x" and "y": "axis 0" took 35 px more each
             combo.setCurrentIndex(min(default, dims - 1))
             combo.blockSignals(False)
         labels = None if emb is None else getattr(emb, "labels", None)
@@ -294,6 +302,9 @@ class LppScatter(QWidget):
         self.legend.clear()
         for label, colour in entries:
             self.legend.addItem(_LegendSample(pg.ScatterPlotItem(size=8, pen=None, brush=pg.mkBrush(colour))), label)
+        if entries:  # and the marks drawn over the points, which nothing named
+            for item, label in self._marks():
+                self.legend.addItem(_LegendSample(item), label)
         self.legend.setVisible(bool(entries))
         plot_item = self.plot.getPlotItem()
         # column 3 of the PlotItem's grid is right of the view box and its right axis
@@ -301,6 +312,12 @@ class LppScatter(QWidget):
         # bottom-aligned with the view box, above the bottom axis
         self.legend.anchor(itemPos=(1, 1), parentPos=(1, 1),
                            offset=(-4, -plot_item.getAxis("bottom").height() - 2))
+
+    def _marks(self) -> list[tuple[pg.GraphicsObject, str]]:
+        """The overlay's marks as the legend names them: (an item drawn as its swatch, label)."""
+        items = (self.cursor, self.trail, pg.ScatterPlotItem(size=10, symbol="o", pen=self.samples.opts["pen"], brush=None),
+                 pg.ScatterPlotItem(size=10, symbol="d", pen=self.image_mark.opts["pen"], brush=None))
+        return list(zip(items, MARK_LABELS))
 
     def _redraw(self) -> None:
         self._hover_row = None  # the points move (or change): the next hover names one again
