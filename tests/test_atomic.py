@@ -65,3 +65,27 @@ def test_temporary_name_carries_host_and_pid(tmp_path):
 
 def test_cleanup_of_a_missing_folder_is_a_no_op(tmp_path):
     assert remove_stale_temporaries(tmp_path / "folder" / "x.bin") == []
+
+
+def test_written_files_get_the_usual_permissions_and_a_replaced_file_keeps_its_own(tmp_path):
+    """safetensors makes its file again, and the 0600 of mkstemp stayed on the weights of every
+    saved model: unreadable to other users of a shared drive."""
+    import stat
+
+    import torch
+    from safetensors.torch import save_file
+
+    from cdvae_core.atomic import write_with
+
+    umask = os.umask(0o022)
+    try:
+        weights = tmp_path / "weights.safetensors"
+        write_with(weights, lambda tmp: save_file({"w": torch.zeros(2)}, str(tmp)), suffix=".safetensors")
+        assert stat.S_IMODE(weights.stat().st_mode) == 0o644
+        write_bytes_atomic(tmp_path / "config.json", b"{}")
+        assert stat.S_IMODE((tmp_path / "config.json").stat().st_mode) == 0o644
+        weights.chmod(0o640)  # the user's own choice for this file
+        write_with(weights, lambda tmp: save_file({"w": torch.ones(2)}, str(tmp)), suffix=".safetensors")
+        assert stat.S_IMODE(weights.stat().st_mode) == 0o640
+    finally:
+        os.umask(umask)
