@@ -18,6 +18,9 @@ from scipy.ndimage import gaussian_filter
 from sklearn.neighbors import NearestNeighbors
 
 
+MAX_SIGMA = 32.0  # pixels: the 32 x 32 layers' side; wider smoothing only approaches their mean
+
+
 class NearestNeighbourError(ValueError):
     """Training or query layers the baseline cannot use, with a one-line reason."""
 
@@ -52,8 +55,9 @@ class NearestNeighbour:
         xg = _check_layers("train_xg", train_xg)
         if xc.shape[0] != xg.shape[0] or xc.shape[0] == 0 or xc.shape[2:] != xg.shape[2:]:
             raise NearestNeighbourError(f"train_xc {xc.shape} and train_xg {xg.shape} do not pair up")
-        if not (np.isfinite(sigma) and sigma >= 0):
-            raise NearestNeighbourError(f"sigma must be a finite number >= 0, got {sigma}")
+        # past the image's side the smoothing is the image's mean already; 1e6 ran for minutes, 1e308 overflowed
+        if not (np.isfinite(sigma) and 0 <= sigma <= MAX_SIGMA):
+            raise NearestNeighbourError(f"sigma must lie in [0, {MAX_SIGMA:g}] pixels, got {sigma:g}")
         smooth = gaussian_filter(xg, sigma=(0, 0, sigma, sigma)) if sigma > 0 else xg.copy()
         index = NearestNeighbors(algorithm="brute").fit(xc.reshape(xc.shape[0], -1))  # (N, Cc*H*W)
         return cls(index=index, xc_shape=tuple(xc.shape[1:]), smooth_xg=smooth, sigma=float(sigma))

@@ -13,7 +13,6 @@ starts (``unwritable_reason``).
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 from typing import Any, Callable, Generator, NamedTuple
 
@@ -97,23 +96,6 @@ def source_stems(sources: list[Any], dedupe: bool = False) -> list[str]:
             stem += "_"
         stems.append(stem)
     return stems
-
-
-def existing_results(outdir: str | Path, stems: list[str]) -> tuple[int, int]:
-    """(how many files in ``outdir`` are earlier results of these stems, their highest index):
-    ``<stem>_<i:03d>`` with its sidecar and motion extras, any export format; (0, -1) if none."""
-    folder = Path(outdir)
-    if not stems or not folder.is_dir():
-        return 0, -1
-    pattern = re.compile("^(?:" + "|".join(re.escape(s) for s in set(stems)) +
-                         r")_(\d{3,})(?:_flowcolor|_warped)?\.(?:png|jpg|json)$")
-    count, top = 0, -1
-    for entry in folder.iterdir():
-        m = pattern.match(entry.name)
-        if m:
-            count += 1
-            top = max(top, int(m.group(1)))
-    return count, top
 
 
 def export_job(groups: list[Group], outdir: str,
@@ -318,6 +300,8 @@ class ExportDialog(JobDialog):
         """The number the new files start from: 0, or past earlier results of the same photos in
         ``outdir`` (asked; every export of one photo starts at _000, so a second export into the
         same folder used to replace the first one's files without a word). None: cancelled."""
+        from cdvae_core.postprocess.export import existing_results
+
         count, top = existing_results(outdir, stems)
         if not count:
             return 0

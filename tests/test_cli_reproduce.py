@@ -77,9 +77,6 @@ def test_reproduce_refuses_what_changed_or_went_missing_in_one_line(exported, ca
     (exported / "binary.json").write_bytes(b"\xff\xd8\xff\xe0 not text")
     one_line_error(capsys, sample.main(["--reproduce", str(exported / "binary.json")]),
                    "not a readable sidecar (binary data, not JSON text)")
-    one_line_error(capsys, sample.main(["--model", str(exported / "model"), "--n", "2", "--overwrite", "--image",
-                                        str(exported / "photo.png"), "--export", str(exported / "x")]),
-                   "--overwrite goes with --reproduce")
     one_line_error(capsys, sample.main(["--image", str(exported / "photo.png"), "--export", str(exported / "x")]),
                    "the following arguments are required: --model, --n")
     # the photo: edited, then gone
@@ -148,3 +145,48 @@ def test_reproduce_names_the_bad_part_of_an_edited_sidecar(exported, capsys, whe
     one_line_error(capsys, sample.main(["--reproduce", str(exported / "edited.json"), "--out", str(exported / "r.png")]),
                    needle)
     assert not (exported / "r.png").exists()
+
+
+def test_a_second_export_into_a_folder_numbers_after_the_first_and_overwrite_replaces(exported, capsys):
+    """Every export of a photo numbered from 000: a second cdvae-sample --image into the same
+    folder replaced the first one's files without a word (and a --pairs --out file too), while
+    the error text said "--pairs and --image write new files"."""
+    model, photo, out = str(exported / "model"), str(exported / "photo.png"), exported / "out"
+    first = {p.name: p.read_bytes() for p in out.iterdir()}
+    assert sorted(first) == ["photo_000.json", "photo_000.png", "photo_001.json", "photo_001.png"]
+    capsys.readouterr()
+    assert sample.main(["--model", model, "--image", photo, "--n", "2", "--seed", "5", "--export", str(out)]) == 0
+    assert "already holds 4 file(s) of earlier results of photo: the new ones are numbered from 002" in \
+        capsys.readouterr().err
+    assert {p.name: p.read_bytes() for p in out.iterdir() if p.name in first} == first  # untouched
+    assert sorted(p.name for p in out.glob("*.png")) == [f"photo_{i:03d}.png" for i in range(4)]
+    assert sample.main(["--reproduce", str(out / "photo_003.json"), "--out", str(exported / "again.png")]) == 0
+    assert "identical to photo_003.png" in capsys.readouterr().err
+    # --overwrite: from 000 again, replacing them
+    assert sample.main(["--model", model, "--image", photo, "--n", "2", "--seed", "5", "--export", str(out),
+                        "--overwrite"]) == 0
+    assert "replacing 8 earlier result file(s) of photo" in capsys.readouterr().err
+    assert (out / "photo_000.png").read_bytes() != first["photo_000.png"]
+    assert (out / "photo_000.png").read_bytes() == (out / "photo_002.png").read_bytes()  # seed 5's first result
+    assert (out / "photo_001.png").read_bytes() == (out / "photo_003.png").read_bytes()
+    # a folder of photos: numbered after the highest earlier result of any of them
+    folder = exported / "photos"
+    folder.mkdir()
+    shutil.copy(photo, folder / "photo.png")
+    assert sample.main(["--model", model, "--image", str(folder), "--n", "1", "--export", str(out)]) == 0
+    assert (out / "photo_004.png").is_file() and "numbered from 004" in capsys.readouterr().err
+
+
+def test_a_samples_file_is_replaced_only_with_overwrite(exported, capsys):
+    from cdvae_core.pairs import save_pairs
+
+    from test_training import tiny_pairs
+
+    save_pairs(exported / "pairs.npz", tiny_pairs(n=16))
+    out = exported / "samples.npz"
+    out.write_bytes(b"an earlier samples file")
+    flags = ["--model", str(exported / "model"), "--pairs", str(exported / "pairs.npz"), "--n", "2", "--out", str(out)]
+    one_line_error(capsys, sample.main(flags), "samples.npz exists: pass --overwrite to replace it")
+    assert out.read_bytes() == b"an earlier samples file"
+    assert sample.main([*flags, "--overwrite"]) == 0
+    assert np.load(out)["samples"].shape == (4, 2, 1, 32, 32)

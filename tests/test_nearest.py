@@ -53,3 +53,32 @@ def test_bad_input() -> None:
         model.sample(test_xc[:, :1], 3)
     with pytest.raises(NearestNeighbourError, match="n must"):
         model.sample(test_xc, 41)
+    # smoothing wider than the layers only approaches their mean: 1e6 ran for minutes, 1e308 overflowed
+    for sigma in (-1.0, 32.5, 1e6, 1e308, float("nan")):
+        with pytest.raises(NearestNeighbourError, match=r"sigma must lie in \[0, 32\] pixels"):
+            NearestNeighbour.fit(train_xc, train_xg, sigma=sigma)
+
+
+def test_eval_of_a_small_pair_file_takes_the_variance_over_its_training_pairs(tmp_path, capsys) -> None:
+    """cdvae-eval --nearest-neighbour --samples 3 refused a 29-photo folder's pairs: it drew 100
+    samples for the variance, which needs 100 training pairs."""
+    import json
+
+    from cdvae_core.cli import evaluate
+    from cdvae_core.metrics import grid_variance
+    from cdvae_core.pairs import save_pairs
+
+    from test_training import tiny_pairs
+
+    pairs = tiny_pairs(n=32)  # 24 training pairs
+    save_pairs(tmp_path / "p.npz", pairs)
+    assert evaluate.main(["--nearest-neighbour", "--pairs", str(tmp_path / "p.npz"), "--samples", "3,10",
+                          "--json", str(tmp_path / "r.json"), "--quiet"]) == 0
+    assert "the variance is over 24 samples, one per training pair" in capsys.readouterr().err
+    result = json.loads((tmp_path / "r.json").read_text())
+    assert result["samples_drawn"] == 24
+    train, test = pairs.train(), pairs.test()
+    samples = NearestNeighbour.fit(train.xc, train.xg, sigma=1.0).sample(test.xc, 24)
+    assert result["variance"] == pytest.approx(grid_variance(samples), rel=1e-5)
+    assert evaluate.main(["--nearest-neighbour", "--pairs", str(tmp_path / "p.npz"), "--samples", "30"]) == 2
+    assert "needs 30 training pairs for 30 samples, the file has 24" in capsys.readouterr().err

@@ -151,9 +151,14 @@ def _body(argv: Sequence[str] | None) -> int:
         from ..nearest import NearestNeighbour
 
         train = pairs.train()
-        if len(train) < n_draw:
-            raise CliError(f"the nearest neighbour needs {n_draw} training pairs for {n_draw} samples, the file has {len(train)}")
+        if len(train) < max(ns):
+            raise CliError(f"the nearest neighbour needs {max(ns)} training pairs for {max(ns)} samples, the file has "
+                           f"{len(train)}")
         baseline = NearestNeighbour.fit(train.xc, train.xg, sigma=NN_SIGMA if args.sigma is None else args.sigma)
+        if len(train) < n_draw:  # its i-th sample is the i-th neighbour: as many as there are training pairs
+            n_draw = len(train)
+            print(f"cdvae-eval: note: the variance is over {n_draw} samples, one per training pair "
+                  f"({VARIANCE_SAMPLES} in the paper's table)", file=sys.stderr)
         with progress_bar(len(test), "scoring", "pair", args.quiet) as bar:
             for start in range(0, len(test), 64):
                 acc.add(baseline.sample(test.xc[start : start + 64], n_draw), test.xg[start : start + 64])

@@ -50,7 +50,9 @@ def build_parser() -> Parser:
     p.add_argument("--out", help="with --pairs: output .npz; with --reproduce: output .png or .jpg "
                                  "(default: <sidecar stem>_reproduced.<ext> next to the sidecar)")
     p.add_argument("--overwrite", action="store_true",
-                   help="with --reproduce: replace an existing output file (the exported original too)")
+                   help="with --reproduce: replace an existing output file (the exported original too); with "
+                        "--pairs: replace an existing --out file; with --image: number the results from 000 again, "
+                        "replacing earlier results of the same photos in --export (without it they are numbered after them)")
     p.add_argument("--export", help="with --image: output folder")
     p.add_argument("--format", help="with --image: png, jpg or png16 (default png)")
     p.add_argument("--seed", type=int, help="with --pairs, --image: seed of the samples (default 0)")
@@ -111,8 +113,6 @@ def _body(argv: Sequence[str] | None) -> int:
     args = parse(build_parser(), argv)
     if args.reproduce is not None:
         return _reproduce(args)
-    if args.overwrite:
-        raise CliError("--overwrite goes with --reproduce; --pairs and --image write new files")
     missing = [flag for flag, value in (("--model", args.model), ("--n", args.n)) if value is None]
     if missing:  # argparse's wording, now that --reproduce makes them optional
         raise CliError(f"the following arguments are required: {', '.join(missing)}")
@@ -138,6 +138,8 @@ def _body(argv: Sequence[str] | None) -> int:
         if args.out is None:  # used to say "--out is empty", as if an empty name had been given
             raise CliError("--pairs needs --out FILE.npz (the samples file to write)")
         out = check_output_file(args.out, "--out")
+        if out.exists() and not args.overwrite:  # it was replaced without a word
+            raise CliError(f"--out {out} exists: pass --overwrite to replace it, or name a new file")
         pairs = load_pairs(args.pairs, require_test=True)
         predictor = load_model(args.model)
         check_pairs_fit(pairs, predictor.config)
@@ -166,6 +168,7 @@ def _body(argv: Sequence[str] | None) -> int:
     if why is not None:
         raise CliError(f"--export {args.export} {why}")
     from ..postprocess import ExportSettings, export_results
+    from ..postprocess.export import result_stem
     from ..predictor import MAX_TEMPERATURE
 
     temperature = 1.0 if args.temperature is None else args.temperature
@@ -177,13 +180,31 @@ def _body(argv: Sequence[str] | None) -> int:
     if Path(args.image).is_dir():
         return _export_folder(predictor, args, settings)
     written = export_results(predictor, args.image, args.n, args.export, seed=args.seed, fmt=args.format or "png",
-                             settings=settings)
+                             settings=settings, first_index=_first_index(args, [result_stem(args.image, 0)]))
     print(f"wrote {len(written)} result(s) to {args.export}", file=sys.stderr)
     if args.distinct:
         for picture in written:
             share = json.loads(picture.with_suffix(".json").read_text())["share"]
             print(f"{picture.name}: {share:.0%} of {args.distinct} samples", file=sys.stderr)
     return 0
+
+
+def _first_index(args, stems: list[str]) -> int:
+    """The number --image's results start from: past earlier results of the same photos in the
+    --export folder (every export of a photo numbers from 000, and a second one replaced the
+    first one's files without a word), or 000 again with --overwrite, which replaces them."""
+    from ..postprocess.export import existing_results
+
+    count, top = existing_results(args.export, stems)
+    if not count:
+        return 0
+    names = ", ".join(sorted(set(stems))[:3]) + (" ..." if len(set(stems)) > 3 else "")
+    if args.overwrite:
+        print(f"--overwrite: replacing {count} earlier result file(s) of {names} in {args.export}", file=sys.stderr)
+        return 0
+    print(f"{args.export} already holds {count} file(s) of earlier results of {names}: the new ones are numbered "
+          f"from {top + 1:03d} (--overwrite replaces them instead)", file=sys.stderr)
+    return top + 1
 
 
 def _distinct_samples(predictor, xc: np.ndarray, args) -> tuple[np.ndarray, np.ndarray]:
@@ -207,14 +228,18 @@ def _export_folder(predictor, args, settings) -> int:
     """--image FOLDER: n results for every photo directly in it, with a progress bar; photos that
     cannot be read are listed and skipped (exit 1 when any was, so scripts notice)."""
     from ..postprocess import export_folder
+    from ..postprocess.export import result_stem
     from ..postprocess.imagefiles import list_images
 
-    count = len(list_images(args.image))
+    photos = list_images(args.image)
+    count = len(photos)
     if not count:
         raise CliError(f"--image {args.image}: no image or video files in that folder")
+    first = _first_index(args, [result_stem(photo, i) for i, photo in enumerate(photos)])
     with progress_bar(count * args.n, "export", "result") as bar:
         report = export_folder(predictor, args.image, args.n, args.export, args.seed, args.format or "png",
-                               settings=settings, on_progress=lambda record: bar.update(record.done - bar.n))
+                               settings=settings, on_progress=lambda record: bar.update(record.done - bar.n),
+                               first_index=first)
     print(f"wrote {len(report.results)} result(s) for {count - len(report.failed)} of {count} "
           f"image(s) to {args.export}", file=sys.stderr)
     for name, why in report.failed:

@@ -23,6 +23,7 @@ import dataclasses
 import hashlib
 import json
 import os
+import re
 import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -107,6 +108,25 @@ def result_stem(item: str | os.PathLike | np.ndarray, index: int) -> str:
         return f"image{index:03d}"
     path, seconds = split_time(item, strict=False)  # a malformed time: named as given; reading it says why
     return path.stem if seconds is None else f"{path.stem}_t{time_text(seconds)}s"
+
+
+def existing_results(outdir: str | os.PathLike, stems: Sequence[str]) -> tuple[int, int]:
+    """(how many files in ``outdir`` are earlier results of these stems, their highest index):
+    ``<stem>_<i:03d>`` with its sidecar and motion extras, any export format; (0, -1) if none.
+    Every export of a photo numbers from 000, so a second one into the same folder replaced the
+    first one's files: callers number after ``top`` or ask first."""
+    folder = Path(outdir)
+    if not stems or not folder.is_dir():
+        return 0, -1
+    pattern = re.compile("^(?:" + "|".join(re.escape(s) for s in set(stems)) +
+                         r")_(\d{3,})(?:_flowcolor|_warped)?\.(?:png|jpg|json)$")
+    count, top = 0, -1
+    for entry in folder.iterdir():
+        m = pattern.match(entry.name)
+        if m:
+            count += 1
+            top = max(top, int(m.group(1)))
+    return count, top
 
 
 def _source(item: str | os.PathLike | np.ndarray, index: int) -> tuple[str, str | None, np.ndarray]:
@@ -376,12 +396,14 @@ def export_results(predictor, image: str | os.PathLike | np.ndarray, n: int, out
 
 def export_folder(predictor, folder: str | os.PathLike, n: int, outdir: str | os.PathLike, seed: int = 0,
                   fmt: str = "png", *, settings: ExportSettings | None = None,
-                  on_progress: Callable[[Progress], None] | None = None) -> ExportReport:
+                  on_progress: Callable[[Progress], None] | None = None, first_index: int = 0) -> ExportReport:
     """Export every photo (and video: its first frame) directly in ``folder``; unreadable ones are
     listed in ``report.failed``.
-    ``on_progress`` receives each Progress record (a command's progress bar)."""
+    ``on_progress`` receives each Progress record (a command's progress bar); ``first_index`` as
+    for ``iter_export``."""
     report = ExportReport()
-    for record in iter_export(predictor, list_images(folder), n, outdir, seed, fmt, settings=settings, report=report):
+    for record in iter_export(predictor, list_images(folder), n, outdir, seed, fmt, settings=settings, report=report,
+                              first_index=first_index):
         if on_progress is not None:
             on_progress(record)
     return report
