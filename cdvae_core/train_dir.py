@@ -29,6 +29,8 @@ class Controls:
     resume: str = "--resume"  # the resume control's name
     resume_on: str = "pass --resume"  # "{resume_on} to continue that run"
     resume_off: str = "leave out --resume"  # "{resume_off} to start a run there"
+    # said after an embedding-guidance fit that failed (too few, or too alike, training pairs)
+    no_guidance: str = "more (and more varied) pairs help, or --guidance-start 0 trains without embedding guidance"
 
 
 CLI_CONTROLS = Controls()  # cdvae-train's flags (the default: its messages are tested)

@@ -252,7 +252,14 @@ def _run(pairs, model_cfg, train_cfg, out: Path, resume: bool, env: D.Dist, cont
                                       f"{_hyperparameters(optimizer, fresh)} are not the run's {fresh}")
     else:
         yield Progress("lpp", 0, 1, "fitting LPP guidance targets on the training split")
-        targets, lpp_meta = compute_targets(pairs, model_cfg, train_cfg)
+        try:
+            targets, lpp_meta = compute_targets(pairs, model_cfg, train_cfg)
+        except ValueError as exc:  # an LPPError: what to do about it, in the caller's words
+            from .lpp import LPPError  # scikit-learn loads with it: not at import
+
+            if not isinstance(exc, LPPError):
+                raise
+            raise LPPError(f"{exc}; {controls.no_guidance}") from exc
         data_meta = {**_small_meta(pairs.meta), **lpp_meta, "pairs": len(pairs),
                      "train_pairs": int((pairs.split == TRAIN).sum())}
         yield Progress("lpp", 1, 1, "LPP guidance targets ready")

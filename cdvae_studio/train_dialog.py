@@ -113,7 +113,8 @@ def dialog_controls():
     """The trainer's advice in the dialog's words ("tick Resume", not "pass --resume")."""
     from cdvae_core.train_dir import Controls
 
-    return Controls(out_hint="", resume="Resume", resume_on="tick Resume", resume_off="untick Resume")
+    return Controls(out_hint="", resume="Resume", resume_on="tick Resume", resume_off="untick Resume",
+                    no_guidance="more, and more varied, photos or clips help")
 
 
 class Trained(NamedTuple):

@@ -379,6 +379,15 @@ def test_a_small_training_split_still_gets_guidance_targets(tmp_path):
     # and how many it needs (a folder of a few photos gives a few pairs; the message only spoke LPP's terms)
     with pytest.raises(ValueError, match="it needs at least 6 training pairs$"):
         compute_targets(tiny_pairs(n=5), model_cfg, train_cfg)
+    # and training says what to do about it: a 29-photo folder with grey photos failed without a hint
+    from cdvae_core.train_dir import Controls
+
+    with pytest.raises(ValueError, match="6 training pairs; more .and more varied. pairs help, or --guidance-start 0 "
+                                         "trains without embedding guidance$"):
+        run_all(training.train(tiny_pairs(n=5), model_cfg, train_cfg, tmp_path / "few"))
+    with pytest.raises(ValueError, match="6 training pairs; add photos$"):
+        run_all(training.train(tiny_pairs(n=5), model_cfg, train_cfg, tmp_path / "few",
+                               controls=Controls(no_guidance="add photos")))
 
 
 def test_schedules_from_first_principles():
