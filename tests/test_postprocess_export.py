@@ -448,3 +448,22 @@ def test_a_sidecar_written_before_the_new_keys_still_reproduces(tmp_path):
     (now,) = export_results(predictor, rgb, 0, tmp_path / "now", codes=np.asarray([side["code"]], np.float32),
                             noise=np.asarray([side["lower_noise"]], np.float32))
     np.testing.assert_array_equal(reproduce(path), read_image(now))
+
+
+def test_a_folder_export_lists_every_photo_format_cdvae_prepare_reads(tmp_path):
+    """A folder export took .png/.jpg/.bmp/.tif/.webp only: .ppm, .pgm and .jp2 photos, which
+    cdvae-prepare and a single --image read, were left out without a word (6 files exported 2)."""
+    import cv2
+
+    from cdvae_core.data.images import IMAGE_EXTENSIONS
+    from cdvae_core.postprocess.imagefiles import list_images, read_image
+
+    rgb = (np.random.default_rng(0).random((40, 50, 3)) * 255).astype(np.uint8)
+    for ext in (".ppm", ".jp2", ".png"):
+        assert cv2.imwrite(str(tmp_path / f"a{ext}"), rgb)
+    assert cv2.imwrite(str(tmp_path / "b.pgm"), rgb[:, :, 0])
+    (tmp_path / "notes.txt").write_text("not a photo")
+    listed = list_images(tmp_path)
+    assert [p.name for p in listed] == ["a.jp2", "a.png", "a.ppm", "b.pgm"]
+    assert all(read_image(p).shape == (40, 50, 3) for p in listed)
+    assert {".ppm", ".pgm", ".jp2"} <= set(IMAGE_EXTENSIONS)

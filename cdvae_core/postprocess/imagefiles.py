@@ -9,9 +9,11 @@ import cv2
 import numpy as np
 
 from ..atomic import write_with
+from ..data.images import IMAGE_EXTENSIONS
 from .errors import ExportError
 
-IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp")
+# what cdvae-prepare reads: a folder export left out .ppm, .pgm and .jp2 photos without a word
+IMAGE_SUFFIXES = IMAGE_EXTENSIONS
 FORMATS = {"png": ".png", "jpg": ".jpg", "png16": ".png"}
 
 
