@@ -10,7 +10,7 @@ from __future__ import annotations
 import html
 from pathlib import Path
 
-from PySide6.QtCore import QByteArray, QSettings, Qt, QUrl, Signal
+from PySide6.QtCore import QByteArray, QRect, QSettings, Qt, QTimer, QUrl, Signal
 from PySide6.QtGui import QAction, QDesktopServices, QGuiApplication, QKeySequence
 from PySide6.QtWidgets import (
     QCheckBox,
@@ -71,6 +71,20 @@ def configure_torch() -> None:
 
 RECENT_SESSIONS_KEY = "recentSessions"  # QSettings: File > Open recent session, newest first
 RECENT_SESSIONS_MAX = 10
+
+
+def within_screen(frame: QRect, client: QRect, screen: QRect) -> QRect | None:
+    """The window's inside (``client``) moved and shrunk so that its ``frame`` (title bar and
+    borders around it) lies within ``screen``; None when it does already."""
+    if screen.contains(frame):
+        return None
+    left, top = client.left() - frame.left(), client.top() - frame.top()
+    extra_w, extra_h = frame.width() - client.width(), frame.height() - client.height()
+    width = min(client.width(), screen.width() - extra_w)
+    height = min(client.height(), screen.height() - extra_h)
+    x = min(max(frame.left(), screen.left()), screen.right() + 1 - (width + extra_w))
+    y = min(max(frame.top(), screen.top()), screen.bottom() + 1 - (height + extra_h))
+    return QRect(x + left, y + top, width, height)
 
 
 class MainWindow(QMainWindow):
@@ -667,6 +681,20 @@ class MainWindow(QMainWindow):
         self.resize(width, height)  # no smaller than the layout needs (about 900x600)
         self.move(screen.x() + max(0, (screen.width() - self.width()) // 2),
                   screen.y() + max(0, (screen.height() - self.height()) // 2))
+        self._fit_frame_pending = True  # the window manager's frame is known once shown
+
+    def showEvent(self, event) -> None:  # noqa: N802 - Qt override
+        super().showEvent(event)
+        if getattr(self, "_fit_frame_pending", False):
+            self._fit_frame_pending = False
+            QTimer.singleShot(0, self._fit_frame)
+
+    def _fit_frame(self) -> None:
+        """A first start's window with its title bar on the screen: the size fitted the window's
+        inside, and under a window manager the frame put the status bar below the screen's edge."""
+        client = within_screen(self.frameGeometry(), self.geometry(), self.screen().availableGeometry())
+        if client is not None:
+            self.setGeometry(client)
 
     def save_settings(self) -> None:
         self.settings.setValue("geometry", self.saveGeometry())

@@ -638,6 +638,25 @@ def test_a_first_start_fits_the_window_to_a_smaller_screen(make_window, tmp_path
     assert again.size().toTuple() == (least.width(), 500)
 
 
+def test_a_first_starts_window_keeps_its_title_bar_and_status_bar_on_the_screen():
+    """Under a window manager the frame (title bar, borders) came on top of the fitted size:
+    at 1600x1000 the window's frame began at y=65 and its status bar was cut at the bottom."""
+    from PySide6.QtCore import QRect
+
+    from cdvae_studio.main_window import within_screen
+
+    screen = QRect(0, 0, 1600, 1000)
+    # a 30-px title bar and 1-px borders around a 1520x950 inside placed at (43, 95)
+    client = QRect(43, 95, 1520, 950)
+    frame = QRect(42, 65, 1522, 981)
+    moved = within_screen(frame, client, screen)
+    assert moved == QRect(43, 49, 1520, 950)  # moved up just enough: the frame ends at the screen's bottom
+    # a frame taller than the screen: the inside shrinks by what is missing
+    tall = within_screen(QRect(0, 0, 1522, 1031), QRect(1, 30, 1520, 1000), screen)
+    assert tall == QRect(1, 30, 1520, 969)
+    assert within_screen(QRect(10, 10, 800, 600), QRect(11, 40, 798, 569), screen) is None
+
+
 def test_a_stop_signal_closes_the_window_without_the_training_question(qtbot, make_window, settle, monkeypatch):
     """SIGTERM (a logout, a kill) while a model trains: nobody may be there to answer "Stop it
     now?", so the window closes without asking; the training keeps its last finished epoch."""
