@@ -1,7 +1,12 @@
 """The CDVAE: two ladder DVAEs (x_c and x_g) trained jointly, their top codes tied (paper eq. 2).
 
 Loss per pair (nats): -log p(x_c | z_c) - log p(x_g | z_g) + KL_c + KL_g + E_q F_tie
-plus lambda ||mu - p||^2 embedding guidance on both top posterior means (eq. 9).
+plus lambda ||mu - p||^2 embedding guidance on both top posterior means (eq. 9). That is the
+negative ELBO under the unnormalised joint prior N(z_c) N(z_g) exp(-F_tie): it leaves out
+log C(z_c) = log int N(z_g; 0, I) exp(-F_tie) dz_g (< 0), so the logged ``neg_elbo`` is a looser
+upper bound (by E_q[-log C], 12-16 nats on the shipped photo models) on the NLL of the model that
+is sampled, p(z_c) times the tie's normalised conditional (``log_weights``, ``nll``); with
+``xc_orientation`` not even that (``forward``).
 Test-time generation needs only x_c: encode it, draw z_g from the tie's conditional, descend
 x_g's generative hierarchy and decode (eq. 5). No MCMC.
 """
@@ -57,6 +62,10 @@ class CDVAE(nn.Module):
         """xc (B, Cc, 32, 32), xg (B, Cg, 32, 32), targets (B, D) -> scalar loss terms (batch means).
 
         ``lower_weight`` is the ladder warm-up of ``LadderDVAE.infer`` (1 = the plain ladder VAE).
+        ``loss`` charges the top-layer KLs under free bits; ``neg_elbo`` has the true KLs, no
+        guidance and beta = 1, but not the tie prior's normaliser (module docstring), and with
+        ``xc_orientation`` its ``rec_c`` also scores o(x_c)'s channels, so it is not comparable
+        with ``nll`` there.
         """
         pc = self.dvae_c.infer(xc, lower_weight=lower_weight)
         pg = self.dvae_g.infer(self.g_scale.to_model(xg), lower_weight=lower_weight)

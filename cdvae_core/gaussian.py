@@ -1,7 +1,8 @@
 """Diagonal-Gaussian helpers: closed-form KL, log densities, the ladder's precision merge.
 
 Everything works in log-variance, which can take any real value, so a variance can never go
-negative; ``bounded_logvar`` adds a smooth floor that keeps KLs and likelihoods finite.
+negative; ``bounded_logvar`` adds a smooth floor and a hard ceiling that keep KLs and likelihoods
+finite.
 """
 
 from __future__ import annotations
@@ -12,11 +13,21 @@ import torch
 import torch.nn.functional as F
 
 LOG_2PI = math.log(2.0 * math.pi)
+# Largest log-variance bounded_logvar returns. exp(lv) overflows float32 above 88.7, and a KL
+# multiplies exp(lv_q) by exp(-lv_p) <= e^9 at the default floor; at 30 (a standard deviation of
+# 3e6, far beyond any use) every term stays finite. The shipped models' heads reach 11.6 at most
+# (their test pairs), so their outputs are bit-identical with and without the ceiling.
+LOGVAR_CEILING = 30.0
 
 
-def bounded_logvar(raw: torch.Tensor, floor: float) -> torch.Tensor:
-    """Map a raw network output to a log-variance >= ``floor`` (softplus keeps it smooth)."""
-    return floor + F.softplus(raw - floor)
+def bounded_logvar(raw: torch.Tensor, floor: float, ceiling: float = LOGVAR_CEILING) -> torch.Tensor:
+    """Map a raw network output to a log-variance in [``floor``, ``ceiling``].
+
+    The floor is smooth (softplus); the ceiling is a hard clamp, an exact identity below it (a
+    softplus ceiling would shift values by rounding), as latent-diffusion VAEs clamp theirs.
+    Above the ceiling the gradient is zero; a head gets there only by diverging.
+    """
+    return (floor + F.softplus(raw - floor)).clamp(max=ceiling)
 
 
 def kl_normal(mu_q: torch.Tensor, lv_q: torch.Tensor, mu_p: torch.Tensor, lv_p: torch.Tensor) -> torch.Tensor:

@@ -8,7 +8,8 @@ import torch
 from scipy import stats
 from scipy.special import logsumexp
 
-from cdvae_core.gaussian import kl_normal, kl_standard_normal, log_normal, precision_merge
+from cdvae_core.gaussian import (LOGVAR_CEILING, bounded_logvar, kl_normal, kl_standard_normal, log_normal,
+                                 precision_merge)
 from cdvae_core.ties import GaussianTie, MDNTie
 
 
@@ -44,6 +45,23 @@ def test_precision_merge_is_the_normalised_product():
         var = np.trapezoid((grid - mean) ** 2 * dens, grid)
         assert mu[i] == pytest.approx(mean, abs=1e-6)
         assert math.exp(lv[i]) == pytest.approx(var, rel=1e-5)
+
+
+def test_bounded_logvar_has_a_floor_and_a_ceiling_that_keep_float32_finite():
+    floor = -9.0
+    raw = torch.tensor([-1e4, -30.0, -9.0, 0.0, 11.6, 29.9, 30.5, 89.0, 1e4, 1e30], requires_grad=True)
+    lv = bounded_logvar(raw, floor)
+    assert lv.dtype == torch.float32 and (lv >= floor).all() and (lv <= LOGVAR_CEILING).all()
+    assert torch.isfinite(lv.exp()).all() and torch.isfinite(torch.exp(0.5 * lv)).all()
+    assert torch.isfinite(kl_standard_normal(torch.zeros_like(lv), lv)).all()
+    assert torch.isfinite(kl_normal(torch.zeros_like(lv), lv, torch.zeros_like(lv), torch.full_like(lv, floor))).all()
+    # below the ceiling exactly the smooth floor (bit for bit: the shipped models' outputs must not move)
+    smooth = floor + torch.nn.functional.softplus(raw - floor)
+    below = smooth < LOGVAR_CEILING
+    assert below.sum() == 6 and torch.equal(lv[below], smooth[below])
+    lv.sum().backward()
+    assert torch.equal(raw.grad[~below], torch.zeros(4))
+    assert torch.allclose(raw.grad[below], torch.sigmoid(raw - floor)[below].detach())
 
 
 def test_gaussian_tie_loss_is_the_expected_penalty():
@@ -104,6 +122,57 @@ def test_mdn_exact_conditional_is_prior_times_mixture():
     unnorm = raw_lp + stats.norm.logpdf(g)
     unnorm -= logsumexp(unnorm) + np.log(g[1] - g[0])
     np.testing.assert_allclose(exact_lp, unnorm, atol=1e-3)
+
+
+def test_mdn_exact_conditional_in_several_dimensions_matches_quadrature():
+    """D = 3: the exact conditional N(z; 0, I) sum_k pi_k N(z; mu_k, s^2 I), normalised, against a
+    3-D grid sum (exact to rounding for Gaussians this smooth). Each component's weight is
+    reweighted by N(mu_k; 0, (1 + s^2) I), a product over all three dimensions; the means differ
+    in every dimension so that reweighting by fewer dimensions, or not at all, is far off."""
+    s, D = 0.4, 3
+    tie = MDNTie(dim=D, mixtures=4, sigma=s, hidden=8)
+    means = np.array([[2.0, 0.0, 0.0], [0.0, 0.3, 0.5], [1.5, 1.5, -1.5], [-0.5, -1.0, 2.0]])
+    logits = np.array([0.3, -0.4, 0.2, 0.1])
+    with torch.no_grad():  # fixed mixture, whatever z_c is
+        tie.logits.weight.zero_()
+        tie.logits.bias.copy_(torch.tensor(logits))
+        tie.means.weight.zero_()
+        tie.means.bias.copy_(torch.tensor(means.ravel()))
+        cond = tie.conditional(torch.randn(1, D))
+    pi = np.exp(logits - logsumexp(logits))
+
+    h = 0.1
+    axis = np.arange(-6.0, 6.0 + h / 2, h)
+    grid = np.stack(np.meshgrid(axis, axis, axis, indexing="ij"), -1).reshape(-1, D)  # (G^3, 3)
+
+    def log_iso_normal(z, mu, var):  # log N(z; mu, var I) in D dimensions
+        return -0.5 * (D * np.log(2 * np.pi * var) + ((z - mu) ** 2).sum(-1) / var)
+
+    log_prior = log_iso_normal(grid, 0.0, 1.0)
+    log_parts = np.stack([np.log(pi[k]) + log_iso_normal(grid, means[k], s**2) + log_prior
+                          for k in range(4)])  # (K, G^3): unnormalised mass of each component on the grid
+    log_z = logsumexp(log_parts) + D * np.log(h)
+    weights = np.exp(logsumexp(log_parts, axis=1) + D * np.log(h) - log_z)
+    dens = np.exp(logsumexp(log_parts, axis=0) + D * np.log(h) - log_z)  # grid-cell probabilities
+    mean = dens @ grid
+    cov = (grid - mean).T @ ((grid - mean) * dens[:, None])
+
+    np.testing.assert_allclose(cond.log_weights[0].exp().numpy(), weights, atol=1e-5)
+    # raw pi (0.31, 0.15, 0.28, 0.25) become (0.24, 0.58, 0.07, 0.12); by dimension 0 alone (0.10, 0.28, 0.20, 0.42)
+    assert np.abs(weights - pi).max() > 0.4
+    got_mean, got_std = cond.moments()
+    np.testing.assert_allclose(got_mean[0].numpy(), mean, atol=1e-5)
+    np.testing.assert_allclose(got_std[0].numpy() ** 2, np.diag(cov), rtol=1e-4)
+    points = np.array([[0.0, 0.0, 0.0], [1.2, -0.3, 0.4], [0.5, 0.5, -0.5], [-0.2, -0.6, 1.3]])
+    log_prior_pts = stats.multivariate_normal.logpdf(points, np.zeros(D), np.eye(D))
+    expected = logsumexp([np.log(pi[k]) + stats.multivariate_normal.logpdf(points, means[k], s**2 * np.eye(D))
+                          for k in range(4)], axis=0) + log_prior_pts - log_z
+    got = cond.log_prob(torch.tensor(points, dtype=torch.float32))  # the one row's conditional at 4 points
+    np.testing.assert_allclose(got.detach().numpy(), expected, atol=1e-4)
+    # and the draws: a sampled mean and covariance within Monte Carlo error of the grid's
+    draws = cond.sample(200_000, torch.Generator().manual_seed(0))[0].double().numpy()
+    np.testing.assert_allclose(draws.mean(0), mean, atol=0.01)
+    np.testing.assert_allclose(np.cov(draws.T), cov, atol=0.01)
 
 
 def test_mdn_component_choice_draws_only_that_component():
