@@ -484,7 +484,8 @@ def test_eval_json_and_samples_follow_the_contract(trained, tmp_path):
 
     nn_json = tmp_path / "nn.json"
     assert evaluate.main(["--nearest-neighbour", "--pairs", str(pairs_path), "--samples", "3,10", "--json",
-                          str(nn_json)]) == 2  # 36 training pairs cannot give 100 samples for the variance
+                          str(nn_json)]) == 0  # 36 training pairs: the variance is over 36 samples
+    assert json.loads(nn_json.read_text())["samples_drawn"] == 36
     big = write_pairs(tmp_path / "big.npz", n=120)
     assert evaluate.main(["--nearest-neighbour", "--pairs", str(big), "--samples", "3,10", "--json", str(nn_json)]) == 0
     nn = json.loads(nn_json.read_text())
@@ -973,3 +974,25 @@ def test_every_command_says_its_version_on_one_line(module, capsys, monkeypatch)
     out = capsys.readouterr().out
     prog = "cdvae-eval" if module == "evaluate" else f"cdvae-{module}"
     assert out == f"{prog} {cdvae_core.__version__} (Python {sys.version.split()[0]}, torch {metadata.version('torch')})\n"
+
+
+def test_a_config_file_of_another_format_or_version_is_refused(trained, tmp_path, capsys):
+    """cdvae-eval and --resume refuse a config.json of another format_version; --config took one
+    and trained on whatever its keys meant here. A plain settings file, without those keys, and
+    this version's own config.json still work."""
+    pairs = trained / "pairs.npz"
+    saved = json.loads((trained / "model" / "config.json").read_text())
+    cases = [({**saved, "format_version": 2}, "has format_version 2; this library reads 1"),
+             ({**saved, "format_version": True}, "has format_version True; this library reads 1"),
+             ({k: v for k, v in saved.items() if k != "format_version"}, "has format_version None"),
+             ({**saved, "format": "cdvae-model-next"}, "is not a cdvae-model config (format 'cdvae-model-next')"),
+             ({"format_version": 1, "training": {"epochs": 1}}, "is not a cdvae-model config (format None)")]
+    for i, (content, needle) in enumerate(cases):
+        (tmp_path / f"{i}.json").write_text(json.dumps(content))
+        code = train_cli.main(["--pairs", str(pairs), "--config", str(tmp_path / f"{i}.json"), "--out",
+                               str(tmp_path / f"run{i}"), "--quiet"])
+        one_line_error(capsys, code, needle)
+        assert not (tmp_path / f"run{i}").exists()
+    assert train_cli.read_config_file(str(trained / "model" / "config.json")) == (saved["model"], saved["training"])
+    (tmp_path / "plain.json").write_text(json.dumps({"training": {"epochs": 1}}))
+    assert train_cli.read_config_file(str(tmp_path / "plain.json")) == ({}, {"epochs": 1})

@@ -191,7 +191,7 @@ def test_coco_for_motion_is_refused_before_a_photo_is_read(coco, tmp_path, capsy
     failed, 80,000 reads on the real set. It is refused at once, saying where motion comes from."""
     import cdvae_core.data.items as items
 
-    monkeypatch.setattr(items, "read_image", lambda *a: pytest.fail("a photo was read"))
+    monkeypatch.setattr(items, "read_file", lambda *a: pytest.fail("a photo was read"))  # where a worker reads one
     with pytest.raises(DataError, match="MS-COCO holds photos, and a motion pair is two frames of a video"):
         run(prepare_pairs(("coco", coco["images"], coco["ann"]), "motion"))
     rc = prepare_main(["--task", "motion", "--coco", str(coco["images"]), str(coco["ann"]), "--out",
@@ -364,3 +364,101 @@ except DataError as exc:
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr[-2000:]
     assert "reading MS-COCO needs pycocotools" in done.stdout and "pip install pycocotools" in done.stdout
+
+
+def test_a_segmentation_pycocotools_cannot_measure_counts_as_none(coco, tmp_path, capsys):
+    """A valid bbox, no area and a degenerate polygon ([[]], [[5, 5]]) ended cdvae-prepare with
+    pycocotools' bare "Exception: input type is not supported" traceback; now such a segmentation
+    counts as none: the area is the box's, and without a usable box the annotation is dropped."""
+    from cdvae_core.data.coco import _measurable
+
+    good = {"image_id": 1, "category_id": 17, "bbox": [0, 0, W / 2, H], "iscrowd": 0}
+    anns = [dict(good, id=1, segmentation=[[]]),
+            dict(good, id=2, segmentation=[[5, 5]]),
+            dict(good, id=3, image_id=2, segmentation=[[1, 2, 3, 4]]),  # two points: a TypeError inside
+            dict(good, id=4, image_id=2, segmentation=[[0, 0, 80, 0, 80, 60], []]),  # one real polygon, measured
+            dict(good, id=5, image_id=3, bbox=None, segmentation=[[5, 5]]),  # nothing to measure: dropped
+            dict(good, id=6, image_id=3, bbox=None, segmentation={"counts": [-5, 10], "size": [H, W]})]
+    ann = _with_annotations(coco, tmp_path, anns)
+    rows = {item.name: item.boxes for item in coco_source(coco["images"], ann).items}
+    np.testing.assert_allclose(rows["COCO_train2014_000000000001.jpg"][:, 5], [0.5, 0.5])  # the box's area
+    np.testing.assert_allclose(rows["COCO_train2014_000000000002.jpg"][:, 5], [0.5, 2400 / (W * H)], atol=1e-3)
+    assert len(rows["COCO_train2014_000000000003.jpg"]) == 0
+    rc = prepare_main(["--task", "resaturation", "--coco", str(coco["images"]), str(ann), "--out",
+                       str(tmp_path / "o.npz"), "--workers", "1", "--quiet"])
+    captured = capsys.readouterr()
+    assert rc == 0 and "Traceback" not in captured.err and "dropped 2 unusable annotation(s)" in captured.out
+    # vertices far outside the photo are not handed to pycocotools, which rasterises at 5x in
+    # 32-bit integers: a vertex of 1e9 crashed the process (a segmentation fault)
+    assert _measurable([[1e9, 0, 0, 1e9, 5, 5]], W, H) is None
+    assert _measurable([[0, 0, 10, 0, float("nan"), 5]], W, H) is None
+    assert _measurable([[0, 0, 10, 0, 10, 10]], W, H) == [[0.0, 0.0, 10.0, 0.0, 10.0, 10.0]]
+    assert _measurable({"counts": "PPYo1", "size": [H, W]}, W, H) == {"counts": "PPYo1", "size": [H, W]}
+    assert _measurable({"counts": [1, 2], "size": [H, True]}, W, H) is None
+
+
+def test_one_file_name_under_two_image_ids_is_skipped_as_a_duplicate(coco, tmp_path, capsys):
+    """Two image ids listing one file put the same photo in train and test; the second is now
+    skipped as a duplicate of the first, and the summary says so."""
+    data = json.loads(coco["ann"].read_text())
+    data["images"] += [dict(image, id=image["id"] + 100) for image in data["images"]]
+    ann = tmp_path / "twice.json"
+    ann.write_text(json.dumps(data))
+    pairs = run(prepare_pairs(("coco", coco["images"], ann), "resaturation", test_fraction=0.4))
+    skipped = pairs.meta["skipped"]
+    assert len(pairs) == 8 and skipped["reasons"]["duplicate"] == len(coco["names"])
+    first = skipped["examples"]["duplicate"][0]
+    assert first == "COCO_train2014_000000000001.jpg (image id 101: duplicate of image id 1)"
+    train = pairs.xc[pairs.split == 0].reshape(-1, 1024)
+    assert not any((train == x.reshape(1, -1)).all(axis=1).any() for x in pairs.xc[pairs.split == 1])
+    assert prepare_main(["--task", "resaturation", "--coco", str(coco["images"]), str(ann), "--out",
+                         str(tmp_path / "o.npz"), "--workers", "1", "--quiet"]) == 0
+    assert "duplicate of image id 1" in capsys.readouterr().out
+
+
+def _exif_jpeg(image: np.ndarray, orientation: int) -> bytes:
+    exif = Image.Exif()
+    exif[0x0112] = orientation
+    buf = io.BytesIO()
+    Image.fromarray(image).save(buf, "JPEG", quality=95, exif=exif.tobytes())
+    return buf.getvalue()
+
+
+@pytest.mark.parametrize("orientation", range(1, 9))
+def test_orient_rows_follows_the_decoder(orientation):
+    """Annotation rows turned by an EXIF orientation land where the decoder puts the pixels."""
+    from cdvae_core.data.features import orient_rows
+    from cdvae_core.data.images import decode_image
+
+    stored = np.zeros((40, 60, 3), np.uint8)
+    stored[5:15, 10:30] = 255  # x 10..30, y 5..15 of a 60 x 40 photo
+    decoded = decode_image(_exif_jpeg(stored, orientation))
+    h, w = decoded.shape[:2]
+    ys, xs = np.nonzero(decoded[:, :, 0] > 128)
+    found = [xs.min() / w, ys.min() / h, (xs.max() + 1) / w, (ys.max() + 1) / h]
+    rows = np.array([[0, 10 / 60, 5 / 40, 30 / 60, 15 / 40, 0.1]], np.float32)
+    np.testing.assert_allclose(orient_rows(rows, orientation)[0, 1:5], found, atol=1.5 / 40)
+
+
+def test_boxes_drawn_on_a_stored_photo_follow_its_exif_turn(tmp_path):
+    """A phone photo stored 96 x 64 with EXIF orientation 6 is decoded upright, 64 x 96. A COCO
+    file that declares the stored size drew its boxes on the stored pixels: its layout features
+    were in the stored frame, a quarter turn from x_c. Declaring the upright size means the boxes
+    were drawn upright (kept as they are); so does a turn that keeps the sides (nothing tells)."""
+    for k, (name, orientation) in enumerate((("stored.jpg", 6), ("upright.jpg", 6), ("half.jpg", 3))):
+        photo = cv2.resize(builtin_images()[k][1], (96, 64), interpolation=cv2.INTER_AREA)
+        (tmp_path / name).write_bytes(_exif_jpeg(photo, orientation))
+    images = [{"id": 1, "file_name": "stored.jpg", "width": 96, "height": 64},
+              {"id": 2, "file_name": "upright.jpg", "width": 64, "height": 96},
+              {"id": 3, "file_name": "half.jpg", "width": 96, "height": 64}]
+    left = {"category_id": 1, "bbox": [0, 0, 48, 64], "area": 48 * 64, "iscrowd": 0}  # the left half
+    top = {"category_id": 1, "bbox": [0, 0, 64, 48], "area": 48 * 64, "iscrowd": 0}  # the top half, upright
+    anns = [dict(left, id=1, image_id=1), dict(top, id=2, image_id=2), dict(left, id=3, image_id=3)]
+    ann = tmp_path / "instances.json"
+    ann.write_text(json.dumps({"images": images, "annotations": anns, "categories": [{"id": 1, "name": "thing"}]}))
+    pairs = run(prepare_pairs(("coco", tmp_path, ann), "resaturation", features=FeatureSettings(layout_weight=1.0)))
+    layout = pairs.fc[:, 1:26].reshape(3, 5, 5)
+    upper = np.tile([[1.0], [1.0], [0.5], [0.0], [0.0]], (1, 5))  # the top half of the 5x5 grid
+    np.testing.assert_allclose(layout[0], upper, atol=1e-6)  # turned with the pixels (was the left half)
+    np.testing.assert_allclose(layout[1], upper, atol=1e-6)  # drawn upright: as it is
+    np.testing.assert_allclose(layout[2], upper.T, atol=1e-6)  # a half turn: taken as drawn

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 import warnings
 
@@ -415,3 +416,74 @@ def test_cli_progress_rate_counts_from_the_start_of_the_work(tmp_path, capsys, m
     assert prepare_main(["--task", "resaturation", "--builtin", "--limit", "4", "--workers", "1",
                          "--out", str(tmp_path / "q.npz")]) == 0
     assert "item/s" not in capsys.readouterr().err  # a log: no bar
+
+
+def test_assign_split_draws_groups_and_keeps_a_source_without_groups_as_it_was():
+    owners = np.repeat(np.arange(12), 2)
+    plain, method = assign_split(owners, None, 0.25, np.random.default_rng(5))
+    assert method == "seeded fraction"
+    # every item its own group: the same draw, pair for pair
+    alone, method = assign_split(owners, None, 0.25, np.random.default_rng(5), groups=owners.copy())
+    assert method == "seeded fraction" and (alone == plain).all()
+    groups = owners // 3 * 3  # items 0-2, 3-5, 6-8, 9-11 belong together
+    for seed in range(6):
+        split, method = assign_split(owners, None, 0.25, np.random.default_rng(seed), groups=groups)
+        assert method == "seeded fraction of groups" and (split == TEST).sum() == 6
+        assert all(len(set(split[groups == g])) == 1 for g in np.unique(groups))
+    # the source's own split unusable: the method says why
+    own = np.zeros(len(owners), np.int8)
+    _, method = assign_split(owners, own, 0.25, np.random.default_rng(0), groups=groups,
+                             why="testlist01.txt lists no videos")
+    assert method == "seeded fraction of groups, as the source's split was unusable: testlist01.txt lists no videos"
+
+
+def test_byte_identical_photos_in_a_folder_are_skipped_keeping_the_first(tmp_path, capsys):
+    """Copies of photos (a phone sync, a download made twice) put the same pair in train and
+    test; each copy is now skipped as a duplicate of the first, found by a hash of the file's
+    bytes that the worker reads anyway."""
+    photos = [img for _, img in builtin_images()]
+    for k, photo in enumerate(photos):
+        data = cv2.imencode(".jpg", cv2.resize(photo, (64, 48))[:, :, ::-1])[1].tobytes()
+        (tmp_path / f"IMG_{k}.jpg").write_bytes(data)
+        (tmp_path / f"IMG_{k} copy.jpg").write_bytes(data)
+    results = [run(prepare_pairs(tmp_path, "resaturation", test_fraction=0.5, workers=w)) for w in (1, 2)]
+    for pairs in results:
+        assert len(pairs) == len(photos) and pairs.meta["skipped"]["reasons"] == {"duplicate": len(photos)}
+        train = pairs.xc[pairs.split == TRAIN].reshape(-1, 1024)
+        assert not any((train == x.reshape(1, -1)).all(axis=1).any() for x in pairs.xc[pairs.split == TEST])
+    np.testing.assert_array_equal(results[0].xc, results[1].xc)
+    assert results[0].meta["skipped"]["examples"]["duplicate"][0] == "IMG_0.jpg (duplicate of IMG_0 copy.jpg)"
+    assert prepare_main(["--folder", str(tmp_path), "--task", "resaturation", "--workers", "1", "--quiet",
+                         "--out", str(tmp_path / "p.npz")]) == 0
+    assert f"skipped {len(photos)} x duplicate: IMG_0.jpg (duplicate of IMG_0 copy.jpg)" in capsys.readouterr().out
+
+
+def test_decoder_messages_are_silenced_in_workers_too_unless_asked_for(tmp_path):
+    """OpenCV's and FFmpeg's own lines ("moov atom not found", "[ WARN:0@1.5] ... PNG input buffer
+    is incomplete") reached cdvae-prepare's stderr, from worker processes too, although the
+    summary reports each of those files. They come back with --verbose."""
+    import subprocess
+
+    photos = [img for _, img in builtin_images()]
+    for k, photo in enumerate(photos[:4]):
+        cv2.imwrite(str(tmp_path / f"p{k}.png"), cv2.resize(photo, (48, 40)))
+    png = cv2.imencode(".png", cv2.resize(photos[4], (48, 40)))[1].tobytes()
+    (tmp_path / "cut.png").write_bytes(png[: len(png) - 40])  # "PNG input buffer is incomplete"
+    (tmp_path / "nomoov.mp4").write_bytes(np.random.default_rng(0).bytes(5000))  # "moov atom not found"
+    chatter = ("moov atom", "WARN", "PNG input buffer")
+
+    def stderr(*flags: str) -> str:
+        env = {k: v for k, v in os.environ.items() if not k.startswith("OPENCV_")}
+        done = subprocess.run([sys.executable, "-c", "import sys; from cdvae_core.cli.prepare import main; "
+                               "sys.exit(main(sys.argv[1:]))", "--task", "resaturation", "--folder", str(tmp_path),
+                               "--out", str(tmp_path / "out.npz"), "--quiet", *flags],
+                              capture_output=True, text=True, timeout=300, env=env)
+        assert done.returncode == 0, done.stderr[-2000:]
+        assert "x corrupt image: cut.png" in done.stdout and "x video will not open: nomoov.mp4" in done.stdout
+        return done.stderr
+
+    for workers in ("1", "2"):
+        err = stderr("--workers", workers)
+        assert not any(word in err for word in chatter), err
+    loud = stderr("--workers", "2", "--verbose")
+    assert all(word in loud for word in chatter), loud

@@ -293,3 +293,101 @@ def test_a_frame_deep_in_a_video_is_found_by_seeking_and_is_the_frame_decoding_i
     np.testing.assert_array_equal(frame, frames[34])
     np.testing.assert_array_equal(later, frames[59])
     assert starts == [33, 0]  # the frame before the one at 1.36 s (so the scan meets one at or before it), then the start
+
+
+def _copy_splits(ucf, tmp_path) -> Path:
+    splits = tmp_path / "splits"
+    splits.mkdir()
+    for path in ucf["splits"].iterdir():
+        (splits / path.name).write_bytes(path.read_bytes())
+    return splits
+
+
+def test_a_video_in_both_lists_is_an_error_and_a_repeated_line_counts_once(ucf, tmp_path, capsys):
+    """A test video also listed for training went into both splits without a word (its pairs
+    were tested on after training on them), and a line listed twice gave its pairs twice."""
+    splits = _copy_splits(ucf, tmp_path)
+    with open(splits / "trainlist01.txt", "a") as handle:  # a repeat and a test video, twice over
+        handle.write("Archery/v_Archery_g01_c01.avi 2\nApplyEyeMakeup/v_ApplyEyeMakeup_g02_c01.avi 1\n"
+                     "ApplyEyeMakeup/v_ApplyEyeMakeup_g02_c01.avi 1\n")
+    out = tmp_path / "both.npz"
+    rc = prepare_main(["--task", "motion", "--ucf101", str(ucf["videos"]), str(splits), "--out", str(out),
+                       "--workers", "1", "--quiet"])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert rc == 2 and len(err) == 1 and not out.exists(), err
+    assert err[0].startswith("cdvae-prepare: error: 1 video(s) listed in both trainlist01.txt and testlist01.txt "
+                             "(the first: ApplyEyeMakeup/v_ApplyEyeMakeup_g02_c01.avi)"), err
+    # the repeat alone: its video's pairs once, as without it
+    lines = (splits / "trainlist01.txt").read_text().splitlines()
+    (splits / "trainlist01.txt").write_text("\n".join(lines[:-2]) + "\n")
+    pairs = run(prepare_pairs(("ucf101", ucf["videos"], splits), "motion"))
+    assert len(pairs) == 24 and pairs.meta["split_method"] == "source"
+
+
+@pytest.fixture(scope="module")
+def groups(tmp_path_factory) -> dict:
+    """UCF101 laid out with two clips in each of four groups (c01, c02: one actor and scene)."""
+    root = tmp_path_factory.mktemp("ucf_groups")
+    videos, splits = root / "UCF-101", root / "splits"
+    splits.mkdir()
+    photos = [img for _, img in builtin_images()]
+    names = []
+    for k, (cls, g) in enumerate([("Archery", 1), ("Archery", 2), ("Archery", 3), ("Bowling", 1)]):
+        for c in (1, 2):
+            name = f"{cls}/v_{cls}_g{g:02d}_c{c:02d}.avi"
+            write_pan_video(videos / name, photos[(2 * k + c) % len(photos)], 40, pan=(0.3 * c, 0.1 * k))
+            names.append(name)
+    (splits / "classInd.txt").write_text("1 Archery\n2 Bowling\n")
+    (splits / "trainlist01.txt").write_text("".join(f"{n} 1\n" for n in names))
+    (splits / "testlist01.txt").write_text("")
+    return {"videos": videos, "splits": splits, "names": names}
+
+
+def _groups_of(pairs, names) -> dict[str, set]:
+    """group name -> the splits its pairs went to (8 pairs per video, in list order)."""
+    found: dict[str, set] = {}
+    for k, name in enumerate(names):
+        found.setdefault(name.rsplit("_c", 1)[0], set()).update(pairs.split[8 * k : 8 * k + 8].tolist())
+    return found
+
+
+def test_a_fallback_split_keeps_each_group_on_one_side_and_the_summary_says_why(groups, tmp_path, capsys):
+    """With an empty test list the split fell back to a seeded share of *videos*, which put
+    g03_c01 and g03_c02 (same actor, same scene) on both sides, and only meta said it fell back."""
+    for seed in range(4):
+        pairs = run(prepare_pairs(("ucf101", groups["videos"], groups["splits"]), "motion", seed=seed,
+                                  test_fraction=0.5))
+        assert len(pairs) == 64 and set(np.unique(pairs.split)) == {0, 1}
+        assert all(len(sides) == 1 for sides in _groups_of(pairs, groups["names"]).values()), seed
+    assert pairs.meta["split_method"].startswith("seeded fraction of groups, as the source's split was unusable")
+    out = tmp_path / "p.npz"
+    assert prepare_main(["--task", "motion", "--ucf101", str(groups["videos"]), str(groups["splits"]),
+                         "--out", str(out), "--workers", "1", "--quiet"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[1] == ("  split fell back to a seeded fraction of groups, as the source's split was unusable: "
+                        "testlist01.txt lists no videos"), lines
+    assert load_pairs(out).meta["split_fallback"] == "testlist01.txt lists no videos"
+    # test videos listed but none found: said so
+    (tmp_path / "s").mkdir()
+    for name in ("classInd.txt", "trainlist01.txt"):
+        (tmp_path / "s" / name).write_bytes((groups["splits"] / name).read_bytes())
+    (tmp_path / "s" / "testlist01.txt").write_text("Bowling/v_Bowling_g09_c01.avi\nBowling/v_Bowling_g09_c02.avi\n")
+    pairs = run(prepare_pairs(("ucf101", groups["videos"], tmp_path / "s"), "motion"))
+    assert pairs.meta["split_fallback"] == "none of the 2 video(s) listed in testlist01.txt could be found (see skipped)"
+
+
+def test_a_folder_of_ucf101_videos_keeps_groups_and_skips_copies(groups, tmp_path):
+    """A folder of UCF101's videos draws its split by group too; a byte-identical copy of a video
+    is skipped as a duplicate of the first (it put the same clips on both sides)."""
+    import shutil
+
+    folder = tmp_path / "videos"
+    shutil.copytree(groups["videos"], folder)
+    shutil.copy(folder / groups["names"][0], folder / "copy of first.avi")
+    for seed in range(3):
+        pairs = run(prepare_pairs(("folder", folder), "motion", seed=seed, test_fraction=0.5))
+        assert len(pairs) == 64 and pairs.meta["split_method"] == "seeded fraction of groups"
+        assert all(len(sides) == 1 for sides in _groups_of(pairs, groups["names"]).values()), seed
+    skipped = pairs.meta["skipped"]
+    assert skipped["reasons"] == {"duplicate": 1}
+    assert skipped["examples"]["duplicate"] == [f"copy of first.avi (duplicate of {groups['names'][0]})"]

@@ -6,7 +6,8 @@
     cdvae-prepare --task motion --builtin --limit 3000 --out pairs.npz
 
 Bad items are skipped and summarised; a source with nothing usable exits with status 2 and a
-one-line error. The file is written atomically.
+one-line error. The file is written atomically. OpenCV's and FFmpeg's own messages about those
+items are silenced unless ``--verbose`` (or their own environment variables) ask for them.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from ..tasks import TASK_NAMES
 from ..messages import one_line, one_line_text
 from .common import (CliError, Parser, check_output_file, interactive, interrupted_exit, library_warnings,
                      sigterm_as_interrupt)
+from ..data.decoder_logs import quiet_decoders
 from ..data.errors import DataError
 from ..data.features import FeatureSettings
 from ..data.prepare import prepare_pairs
@@ -55,6 +57,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--orientation-weight", type=float, default=FeatureSettings.orientation_weight,
                         help="weight of f_c's orientation part (motion only)")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
+    parser.add_argument("--verbose", action="store_true",
+                        help="let OpenCV and FFmpeg print their own messages about the files they read")
     return parser
 
 
@@ -112,50 +116,56 @@ def _main(argv: list[str] | None) -> int:
     start = time.monotonic()
     bar = PrepareBar(args.task)
     writing = False
-    try:
-        # Check the output before any work: an unwritable --out used to surface as a traceback
-        # only after the whole (possibly hours-long) run.
-        check_output_file(args.out, "--out")
-        for flag, value in (("--label-weight", args.label_weight), ("--layout-weight", args.layout_weight),
-                            ("--orientation-weight", args.orientation_weight)):
-            if not math.isfinite(value) or value < 0:
-                raise CliError(f"{flag} must be a finite number >= 0, got {value}")
-        if args.workers > MAX_WORKERS:  # 2^70 was an OverflowError from the process pool
-            raise CliError(f"--workers must be at most {MAX_WORKERS}, got {args.workers}")
-        gen = prepare_pairs(_source(args), args.task, limit=args.limit, seed=args.seed,
-                            test_fraction=args.test_fraction, workers=max(1, args.workers), features=features)
-        while True:
-            try:
-                progress = next(gen)
-            except StopIteration as stop:
-                pairs = stop.value
-                break
-            if not args.quiet:
-                bar(progress)
-        bar.close()
-        writing = True
-        save_pairs(args.out, pairs)
-    except (DataError, CliError) as exc:
-        bar.close()
-        print(f"cdvae-prepare: error: {one_line(exc)}", file=sys.stderr)
-        return 2
-    except OSError as exc:
-        bar.close()
-        if writing:  # the write itself failed (disk full, folder removed meanwhile)
-            what = f"cannot write {args.out} ({exc.strerror or exc}); nothing written"
-        else:  # the source: a file the system would not read (it was reported as --out failing)
-            what = f"cannot read {exc.filename or 'the source'} ({exc.strerror or exc}); nothing written"
-        print(f"cdvae-prepare: error: {one_line_text(what)}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt as exc:
-        bar.close()
-        what, code = interrupted_exit(exc)
-        print(f"cdvae-prepare: {what}, nothing written", file=sys.stderr)
-        return code
+    # silenced before the first video opens: FFmpeg reads its log level once per process
+    with quiet_decoders(args.verbose):
+        try:
+            # Check the output before any work: an unwritable --out used to surface as a traceback
+            # only after the whole (possibly hours-long) run.
+            check_output_file(args.out, "--out")
+            for flag, value in (("--label-weight", args.label_weight), ("--layout-weight", args.layout_weight),
+                                ("--orientation-weight", args.orientation_weight)):
+                if not math.isfinite(value) or value < 0:
+                    raise CliError(f"{flag} must be a finite number >= 0, got {value}")
+            if args.workers > MAX_WORKERS:  # 2^70 was an OverflowError from the process pool
+                raise CliError(f"--workers must be at most {MAX_WORKERS}, got {args.workers}")
+            gen = prepare_pairs(_source(args), args.task, limit=args.limit, seed=args.seed,
+                                test_fraction=args.test_fraction, workers=max(1, args.workers), features=features)
+            while True:
+                try:
+                    progress = next(gen)
+                except StopIteration as stop:
+                    pairs = stop.value
+                    break
+                if not args.quiet:
+                    bar(progress)
+            bar.close()
+            writing = True
+            save_pairs(args.out, pairs)
+        except (DataError, CliError) as exc:
+            bar.close()
+            print(f"cdvae-prepare: error: {one_line(exc)}", file=sys.stderr)
+            return 2
+        except OSError as exc:
+            bar.close()
+            if writing:  # the write itself failed (disk full, folder removed meanwhile)
+                what = f"cannot write {args.out} ({exc.strerror or exc}); nothing written"
+            else:  # the source: a file the system would not read (it was reported as --out failing)
+                what = f"cannot read {exc.filename or 'the source'} ({exc.strerror or exc}); nothing written"
+            print(f"cdvae-prepare: error: {one_line_text(what)}", file=sys.stderr)
+            return 2
+        except KeyboardInterrupt as exc:
+            bar.close()
+            what, code = interrupted_exit(exc)
+            print(f"cdvae-prepare: {what}, nothing written", file=sys.stderr)
+            return code
     meta = pairs.meta
     counts = meta["counts"]
     print(f"wrote {args.out}: {counts['pairs']} {args.task} pairs ({counts['train']} train, {counts['test']} test) "
           f"from {counts['items']} {meta['source']['kind']} item(s) in {time.monotonic() - start:.1f} s")
+    if "split_fallback" in meta:  # the source's own split was unusable (split_method says how it was drawn)
+        print(f"  split fell back to a {meta['split_method']}")
+    elif meta["split_method"] not in ("source", "seeded fraction"):  # e.g. a folder of UCF101 videos
+        print(f"  split: {meta['split_method']}")
     print(f"  xc {tuple(pairs.xc.shape)} range {meta['xc_observed']}, xg {tuple(pairs.xg.shape)} range {meta['xg_observed']}, "
           f"fc {tuple(pairs.fc.shape)}, fg {tuple(pairs.fg.shape)}")
     skipped = meta["skipped"]

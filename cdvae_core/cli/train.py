@@ -15,7 +15,7 @@ import sys
 from typing import Any, Sequence
 
 from ..config import (ARCHS, MAX_DEFAULT_LAYERS, MOTION_HELD_GUIDANCE, RUN_RECORD_KEYS, TIES, ConfigError,
-                      ModelConfig, TrainConfig, read_small_text)
+                      ModelConfig, TrainConfig, is_int, read_small_text)
 from ..pairs import PairSet, load_pairs
 from ..progress import Progress
 from .common import EXIT_FAILED, CliError, Parser, interactive, interrupted_exit, parse, rank, run_main
@@ -76,6 +76,7 @@ def read_config_file(path: str) -> tuple[dict[str, Any], dict[str, Any]]:
         raise ConfigError(f"cannot read --config {path} ({exc})") from exc
     if not isinstance(data, dict):
         raise ConfigError(f"--config {path} must hold a JSON object")
+    check_config_format(path, data)
     if "model" in data or "training" in data:
         # a misspelt section ("train") or a flat setting beside the sections was ignored: the run
         # trained on defaults without a word
@@ -95,6 +96,21 @@ def read_config_file(path: str) -> tuple[dict[str, Any], dict[str, Any]]:
     return ({k: v for k, v in data.items() if k in model_keys}, {k: v for k, v in data.items() if k in train_keys})
 
 
+def check_config_format(path: str, data: dict[str, Any]) -> None:
+    """ConfigError for a file that declares a format or format_version this library does not read,
+    as cdvae-eval and --resume refuse it (a config.json of another version trained on whatever its
+    keys happened to mean here); a file of plain settings, without those keys, is not checked."""
+    from ..checkpoint import FORMAT, FORMAT_VERSION
+
+    if "format" not in data and "format_version" not in data:
+        return
+    if data.get("format") != FORMAT:
+        raise ConfigError(f"--config {path} is not a {FORMAT} config (format {data.get('format')!r})")
+    version = data.get("format_version")
+    if not (is_int(version) and version == FORMAT_VERSION):
+        raise ConfigError(f"--config {path} has format_version {version!r}; this library reads {FORMAT_VERSION}")
+
+
 def load_source(args) -> PairSet:
     chosen = [name for name, on in (("--pairs", args.pairs), ("--builtin", args.builtin), ("--folder", args.folder)) if on]
     if len(chosen) != 1:
@@ -105,6 +121,7 @@ def load_source(args) -> PairSet:
         return load_pairs(args.pairs)
     if not args.task:
         raise CliError(f"{chosen[0]} needs --task (relighting, resaturation or motion)")
+    from ..data.decoder_logs import quiet_decoders
     from ..data.prepare import prepare_pairs, run
     from .prepare import PrepareBar
 
@@ -121,7 +138,10 @@ def load_source(args) -> PairSet:
             print(f"prepare: {pr.message}", file=sys.stderr)
 
     try:
-        return run(prepare_pairs(source, args.task, limit=args.limit, seed=args.seed or 0), on_progress if show else None)
+        # the summary counts every skipped file; OPENCV_LOG_LEVEL etc. bring the decoders' lines back
+        with quiet_decoders():
+            return run(prepare_pairs(source, args.task, limit=args.limit, seed=args.seed or 0),
+                       on_progress if show else None)
     finally:
         bar.close()
 

@@ -4,8 +4,10 @@ Every image listed in the file becomes an item with its annotations as rows
 (category index, x0, y0, x1, y1, area) normalised by the image size (see ``features``).
 Categories are indexed in the order of their ids (80 for instances_train2014.json; any
 COCO-format file works). Crowd annotations (RLE) count like the others; a missing bbox or area
-is computed from the segmentation with pycocotools' mask utilities. Images without annotations
-stay, with empty labels. A file that is not COCO is a DataError with a one-line reason.
+is computed from the segmentation with pycocotools' mask utilities (a segmentation it cannot
+measure, such as a polygon of fewer than three points, counts as none). Images without annotations
+stay, with empty labels. An image id listing a file_name an earlier id listed is skipped as a
+duplicate. A file that is not COCO is a DataError with a one-line reason.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from .errors import DataError
+from .errors import DataError, SkipLog
 from .items import ImageItem
 from .source import Source, find_listed
 
@@ -99,6 +101,63 @@ def _number(value) -> float | None:
     return float(value)
 
 
+# pycocotools rasterises polygons at 5x in 32-bit integers: a vertex of 1e9 crashed the process
+# (a segmentation fault), so a polygon is measured only with its vertices near the image, and
+# only for an image of at most MAX_MEASURED_SIDE pixels a side
+MAX_MEASURED_SIDE = 100_000
+
+
+def _measurable(segmentation, width: float, height: float):
+    """The segmentation in a form pycocotools measures without failing, or None.
+
+    Polygons: lists of numbers; those of fewer than three points (``[[]]``, ``[[5, 5]]``) cover
+    nothing and are left out (pycocotools raised a bare "input type is not supported" for them);
+    one with a value that is not a finite number within an image size of the image makes the
+    whole segmentation unusable. RLE: a dict with ``size`` [h, w] and ``counts`` (a string, or
+    a list of whole numbers >= 0)."""
+    if max(width, height) > MAX_MEASURED_SIDE:
+        return None
+    if isinstance(segmentation, list):
+        polygons = []
+        for polygon in segmentation:
+            if not isinstance(polygon, list):
+                return None
+            if len(polygon) < 6:
+                continue
+            values = [_number(v) for v in polygon]
+            if any(v is None for v in values):
+                return None
+            xs, ys = values[0::2], values[1::2]
+            if min(xs) < -width or max(xs) > 2 * width or min(ys) < -height or max(ys) > 2 * height:
+                return None
+            polygons.append(values)
+        return polygons or None
+    if isinstance(segmentation, dict):
+        size, counts = segmentation.get("size"), segmentation.get("counts")
+        if not (isinstance(size, list) and len(size) == 2 and all(_whole(v, 1, 2**31 - 1) for v in size)):
+            return None
+        if isinstance(counts, str) or (isinstance(counts, list) and all(_whole(v, 0, 2**32 - 1) for v in counts)):
+            return {"size": size, "counts": counts}
+    return None
+
+
+def _whole(value, low: int, high: int) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and low <= value <= high
+
+
+def _measure(coco: COCO, ann: dict, width: float, height: float) -> tuple[list[float] | None, float | None]:
+    """(bbox [x, y, w, h], area) measured from the annotation's segmentation, or (None, None)."""
+    segmentation = _measurable(ann.get("segmentation"), width, height)
+    if segmentation is None:
+        return None, None
+    mask_utils = _pycocotools()[1]
+    try:
+        rle = coco.annToRLE({**ann, "segmentation": segmentation})
+        return mask_utils.toBbox(rle).tolist(), float(mask_utils.area(rle))
+    except Exception:  # noqa: BLE001 - pycocotools raises bare Exception for input it does not support
+        return None, None
+
+
 def _annotation_rows(coco: COCO, image: dict, cat_index: dict[int, int]) -> tuple[np.ndarray, int]:
     """Annotations of one image -> ((M, 6) float32 rows, number of unusable annotations dropped).
 
@@ -115,14 +174,10 @@ def _annotation_rows(coco: COCO, image: dict, cat_index: dict[int, int]) -> tupl
         bbox, area = ann.get("bbox"), _number(ann.get("area"))
         if not isinstance(bbox, (list, tuple)) or len(bbox) != 4 or any(_number(v) is None for v in bbox):
             bbox = None
-        if (bbox is None or area is None) and "segmentation" in ann:
-            try:  # crowd RLE or polygons: measure them
-                mask_utils = _pycocotools()[1]
-                rle = coco.annToRLE(ann)
-                bbox = bbox if bbox is not None else mask_utils.toBbox(rle).tolist()
-                area = area if area is not None else float(mask_utils.area(rle))
-            except (TypeError, ValueError, KeyError, IndexError):
-                pass
+        if (bbox is None or area is None) and "segmentation" in ann:  # crowd RLE or polygons: measure them
+            measured_bbox, measured_area = _measure(coco, ann, width, height)
+            bbox = bbox if bbox is not None else measured_bbox
+            area = area if area is not None else measured_area
         if bbox is None:
             dropped += 1
             continue
@@ -147,16 +202,23 @@ def coco_source(images_dir: str | Path, annotations: str | Path) -> Source:
     cats = sorted(coco.loadCats(coco.getCatIds()), key=lambda c: c["id"])
     cat_index = {c["id"]: i for i, c in enumerate(cats)}
     items, dropped = [], 0
+    skipped = SkipLog()
+    first_id: dict[str, object] = {}  # file_name -> the first image id that lists it
     for image in coco.loadImgs(sorted(coco.getImgIds())):
         name = str(image["file_name"])
+        if name in first_id:  # one photo under two ids would go to both sides of the split
+            skipped.add(name, "duplicate", f"image id {image['id']!r}: duplicate of image id {first_id[name]!r}")
+            continue
+        first_id[name] = image["id"]
         path, _ = find_listed(images_dir, name)  # a file not found is kept: its reading says why it is skipped
         path = path or images_dir / name
         rows, bad = _annotation_rows(coco, image, cat_index)
         dropped += bad
-        items.append(ImageItem(str(path), name, -1, rows))
+        size = _number(image.get("width")), _number(image.get("height"))
+        items.append(ImageItem(str(path), name, -1, rows, size if None not in size else None))
     if not items:
         raise DataError(f"{annotations} lists no images")
     names = [str(c.get("name", c["id"])) for c in cats]
     desc = {"images": str(images_dir), "annotations": str(annotations), "categories": len(cats),
             "annotations_dropped": dropped}
-    return Source("coco", items, desc, categories=names or None, label_names=names or None)
+    return Source("coco", items, desc, categories=names or None, label_names=names or None, skipped=skipped)

@@ -44,6 +44,28 @@ def label_distribution(boxes: np.ndarray, n_categories: int) -> np.ndarray:
     return dist / total if total > 0 else dist
 
 
+# EXIF orientation (1-8) -> how a point (x, y) of the stored photo, normalised to [0, 1], maps to
+# the displayed photo: (swap x and y, then mirror x, mirror y)
+_ORIENT = {1: (False, False, False), 2: (False, True, False), 3: (False, True, True), 4: (False, False, True),
+           5: (True, False, False), 6: (True, True, False), 7: (True, True, True), 8: (True, False, True)}
+
+
+def orient_rows(boxes: np.ndarray, orientation: int) -> np.ndarray:
+    """(M, 6) annotation rows in a photo's stored frame -> the same rows in the frame its EXIF
+    ``orientation`` displays (what the decoder returns); areas, as fractions, stay."""
+    swap, mirror_x, mirror_y = _ORIENT.get(int(orientation), _ORIENT[1])
+    out = boxes.copy()
+    x0, y0, x1, y1 = (boxes[:, k] for k in (1, 2, 3, 4))
+    if swap:
+        x0, y0, x1, y1 = y0, x0, y1, x1
+    if mirror_x:
+        x0, x1 = 1.0 - x1, 1.0 - x0
+    if mirror_y:
+        y0, y1 = 1.0 - y1, 1.0 - y0
+    out[:, 1], out[:, 2], out[:, 3], out[:, 4] = x0, y0, x1, y1
+    return out
+
+
 def layout_coverage(boxes: np.ndarray, n_categories: int, grid: int = 5) -> np.ndarray:
     """(M, 6) annotation rows -> (K * grid * grid,) share of each cell covered by each category's boxes.
 

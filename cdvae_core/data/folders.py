@@ -16,6 +16,8 @@ Motion's built-in training clips are half photo clips and half clips of procedur
 
 from __future__ import annotations
 
+import hashlib
+import stat
 from dataclasses import replace
 from pathlib import Path
 
@@ -23,12 +25,13 @@ import numpy as np
 
 from ..pairs import TEST, TRAIN
 from .builtin import builtin_images, builtin_source_paths
-from .errors import DataError
+from .errors import DataError, SkipLog
 from .images import list_images
 from .items import ClipItem, CropItem, ImageItem, VideoItem
 from .procedural import procedural_scene
 from .source import Source
 from .synthetic_motion import random_motion
+from .ucf101 import video_group
 from .video import list_videos
 
 BUILTIN_DEFAULT_PAIRS = 6000  # built-in pairs per photo task when no --limit is given
@@ -52,7 +55,15 @@ def folder_source(folder: str | Path, motion: bool) -> Source:
         # a photo given as the folder was "no folder at photo.jpg", about a file that is there
         raise DataError(f"{root} is a file, not a folder (--folder takes a folder of them)" if root.exists()
                         else f"no folder at {root}")
-    videos = [VideoItem(str(p), str(p.relative_to(root))) for p in list_videos(root)]
+    skipped = SkipLog()
+    videos = []
+    for path, first in same_content(list_videos(root)):
+        name = str(path.relative_to(root))
+        if first is not None:  # a copy would put the same clips on both sides of the split
+            skipped.add(name, "duplicate", f"duplicate of {first.relative_to(root)}")
+            continue
+        # a copy of UCF101 keeps its groups (class + gXX: one actor and scene) on one side
+        videos.append(VideoItem(str(path), name, group=video_group(path.name)))
     images = [] if motion else [ImageItem(str(p), str(p.relative_to(root))) for p in list_images(root)]
     items = videos + images if motion else images + videos
     if not items:
@@ -60,7 +71,48 @@ def folder_source(folder: str | Path, motion: bool) -> Source:
         photos = len(list_images(root)) if motion else 0  # a folder of photos for motion: say why they do not count
         why = f"; motion pairs are two frames of a video, and its {photos} photo(s) have one" if photos else ""
         raise DataError(f"{root} holds no {wanted} (searched recursively){why}")
-    return Source("folder", items, {"folder": str(root), "images": len(images), "videos": len(videos)})
+    return Source("folder", items, {"folder": str(root), "images": len(images), "videos": len(videos)},
+                  skipped=skipped)
+
+
+def same_content(paths: list[Path]) -> list[tuple[Path, Path | None]]:
+    """(path, the earlier path of the same bytes or None) for each path, in order.
+
+    Only files that share a size with another are read (whole, to hash them): videos of the same
+    size are rare unless they are copies, so a folder of distinct videos costs one stat each. A file
+    that cannot be read counts as distinct (its reading says why it is skipped)."""
+    sizes: dict[int, list[Path]] = {}
+    for path in paths:
+        try:
+            info = path.stat()
+        except OSError:
+            continue
+        if stat.S_ISREG(info.st_mode) and info.st_size:  # empty files are skipped as such, FIFOs never read
+            sizes.setdefault(info.st_size, []).append(path)
+    first: dict[Path, Path] = {}
+    for same_size in sizes.values():
+        seen: dict[str, Path] = {}
+        for path in same_size if len(same_size) > 1 else ():
+            digest = _file_digest(path)
+            if digest is None:
+                continue
+            if digest in seen:
+                first[path] = seen[digest]
+            else:
+                seen[digest] = path
+    return [(path, first.get(path)) for path in paths]
+
+
+def _file_digest(path: Path) -> str | None:
+    """SHA-1 of a file's bytes, read in 1 MB chunks; None when it cannot be read."""
+    digest = hashlib.sha1()
+    try:
+        with open(path, "rb") as handle:
+            for chunk in iter(lambda: handle.read(1 << 20), b""):
+                digest.update(chunk)
+    except OSError:
+        return None
+    return digest.hexdigest()
 
 
 MAX_BUILTIN_ITEMS = 1_000_000  # 20 GB of motion pairs at 32x32: more is a typo, not a data set

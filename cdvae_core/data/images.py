@@ -118,18 +118,22 @@ def decode_image(data: bytes, name: str = "image") -> np.ndarray:
     return to_rgb8(decoded)
 
 
-def read_image(path: str | Path) -> np.ndarray:
-    """Read a photo file as uint8 (H, W, 3) RGB; SkipItem with a reason when it is unusable."""
+def read_file(path: str | Path) -> bytes:
+    """A photo file's bytes; SkipItem when it is missing, unreadable or not a regular file."""
     path = Path(path)
     try:
         if path.exists() and not path.is_file():  # a folder, or a FIFO whose read would block the worker
             raise SkipItem("unreadable file", f"{path}: not a regular file")
-        data = path.read_bytes()
+        return path.read_bytes()
     except FileNotFoundError:
         raise SkipItem("missing file", str(path)) from None
     except OSError as exc:
         raise SkipItem("unreadable file", f"{path}: {exc.strerror}") from None
-    return decode_image(data, path.name)
+
+
+def read_image(path: str | Path) -> np.ndarray:
+    """Read a photo file as uint8 (H, W, 3) RGB; SkipItem with a reason when it is unusable."""
+    return decode_image(read_file(path), Path(path).name)
 
 
 def list_images(folder: str | Path) -> list[Path]:

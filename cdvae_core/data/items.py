@@ -3,15 +3,20 @@
 Items are small picklable records (a path, a crop box, clip parameters), so they travel cheaply
 to worker processes; the worker reads, decodes and decomposes, and returns arrays or the reason
 it skipped. ``split`` is 0/1 when the source fixes it, -1 when the pipeline assigns it later.
+A photo's result also carries a hash of its file's bytes (the pipeline skips later copies) and,
+when its EXIF orientation turned the photo from the frame its annotations were drawn in, the
+annotation rows turned with it.
 """
 
 from __future__ import annotations
 
+import hashlib
 import multiprocessing
 import multiprocessing.connection
 import os
 import threading
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import cv2
 import numpy as np
@@ -20,7 +25,8 @@ from ..tasks import get_task
 from ..tasks.base import Task, fit_within, resize_image
 from .builtin import builtin_images
 from .errors import SkipItem
-from .images import read_image
+from .features import orient_rows
+from .images import decode_image, read_file, read_header
 from .procedural import procedural_scene
 from .synthetic_motion import FRAME_SIZE, MotionParams, render_clip
 from .video import video_frame_pairs
@@ -36,6 +42,7 @@ class ImageItem:
     name: str
     split: int = -1
     boxes: np.ndarray = field(default_factory=lambda: NO_BOXES)  # (M, 6) rows, see features
+    size: tuple[float, float] | None = None  # (width, height) the annotation file declares (COCO)
 
 
 @dataclass(frozen=True)
@@ -44,6 +51,7 @@ class VideoItem:
     name: str
     split: int = -1
     label: int = -1  # UCF101 class index, -1 when unknown
+    group: str = ""  # UCF101's class + gXX (one actor and scene): a drawn split keeps it on one side
 
 
 @dataclass(frozen=True)
@@ -76,13 +84,25 @@ Item = ImageItem | VideoItem | CropItem | ClipItem
 
 @dataclass
 class ItemResult:
-    """xc (k, Cc, 32, 32), xg (k, Cg, 32, 32) float32 for k >= 1 pairs, or a skip reason."""
+    """xc (k, Cc, 32, 32), xg (k, Cg, 32, 32) float32 for k >= 1 pairs, or a skip reason; for a
+    photo, ``digest`` (SHA-1 of its file) and, when its EXIF orientation turned it out of its
+    annotations' frame, ``boxes``: its annotation rows in the frame of the pixels."""
 
     index: int
     xc: np.ndarray | None = None
     xg: np.ndarray | None = None
     skip: str = ""
     detail: str = ""
+    digest: str = ""
+    boxes: np.ndarray | None = None
+
+
+@dataclass
+class _Photo:
+    """What a photo item's worker learns besides its pairs."""
+
+    digest: str = ""
+    boxes: np.ndarray | None = None
 
 
 def _image_pair(task: Task, image: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -107,13 +127,48 @@ def _photo(index: int) -> np.ndarray:
     return photos[index][1]
 
 
+def upright_rows(item: ImageItem, data: bytes, width: int, height: int) -> np.ndarray | None:
+    """The item's annotation rows turned into the frame of its decoded pixels (``width`` x
+    ``height``), or None when they are in it already or nothing says otherwise.
+
+    The decoder applies the file's EXIF orientation; a COCO-format file may give its boxes in
+    the stored frame instead (tools that show photos as stored). Its declared size tells which
+    when the orientation swaps the sides: declared = stored size, and the decoded photo is the
+    stored one turned a quarter. A half turn or a mirror keeps the sides, and a square photo
+    too: nothing tells the frames apart, and the rows are taken as drawn on the upright photo.
+    """
+    if not len(item.boxes) or item.size is None:
+        return None
+    header = read_header(data, item.name)
+    if header is None or header[2] < 5:  # 5-8 swap the sides
+        return None
+    stored_w, stored_h, orientation = header
+    declared = (round(item.size[0]), round(item.size[1]))
+    if stored_w == stored_h or (width, height) != (stored_h, stored_w) or declared != (stored_w, stored_h):
+        return None
+    return orient_rows(item.boxes, orientation)
+
+
+def _photo_pairs(item: ImageItem, task: Task, facts: _Photo) -> tuple[np.ndarray, np.ndarray]:
+    if task.needs_video:
+        raise SkipItem("a photo has no motion", item.name)
+    data = read_file(item.path)
+    image = decode_image(data, Path(item.path).name)
+    facts.boxes = upright_rows(item, data, image.shape[1], image.shape[0])
+    # the bytes are read anyway: hashing them costs about 1% of a photo's work (docs/data.md)
+    facts.digest = hashlib.sha1(data).hexdigest()
+    return _image_pair(task, fit_within(image, PREPARE_SIZE))
+
+
 def make_pairs(item: Item, task: Task) -> tuple[np.ndarray, np.ndarray]:
     """One item -> xc (k, Cc, 32, 32), xg (k, Cg, 32, 32); SkipItem when it is unusable."""
+    return _make_pairs(item, task, _Photo())
+
+
+def _make_pairs(item: Item, task: Task, facts: _Photo) -> tuple[np.ndarray, np.ndarray]:
     pairs: list[tuple[np.ndarray, np.ndarray]] = []
     if isinstance(item, ImageItem):
-        if task.needs_video:
-            raise SkipItem("a photo has no motion", item.name)
-        pairs.append(_image_pair(task, fit_within(read_image(item.path), PREPARE_SIZE)))
+        pairs.append(_photo_pairs(item, task, facts))
     elif isinstance(item, VideoItem):
         frames = video_frame_pairs(item.path, max_side=PREPARE_SIZE)
         for frame0, frame1, seconds in frames:
@@ -171,14 +226,15 @@ def process(job: tuple[int, Item, str]) -> ItemResult:
     task = _WORKER_TASK.get(task_name)
     if task is None:
         task = _WORKER_TASK[task_name] = get_task(task_name)
+    facts = _Photo()
     try:
-        xc, xg = make_pairs(item, task)
+        xc, xg = _make_pairs(item, task, facts)
     except SkipItem as exc:
         return ItemResult(index, skip=exc.reason, detail=exc.detail)
     except (cv2.error, MemoryError, ValueError) as exc:  # a decoder choking on a hostile file
         return ItemResult(index, skip="failed to process", detail=f"{item.name}: {str(exc).strip()[:100]}")
-    return ItemResult(index, xc=xc, xg=xg)
+    return ItemResult(index, xc=xc, xg=xg, digest=facts.digest, boxes=facts.boxes)
 
 
 __all__ = ["ImageItem", "VideoItem", "CropItem", "ClipItem", "Item", "ItemResult", "make_pairs",
-           "process", "init_worker", "FRAME_SIZE", "PREPARE_SIZE", "CROP_SIZE"]
+           "process", "init_worker", "upright_rows", "FRAME_SIZE", "PREPARE_SIZE", "CROP_SIZE"]

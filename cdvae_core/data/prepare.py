@@ -126,24 +126,67 @@ def _item_label(item: Item) -> int:
     return -1
 
 
-def assign_split(owners: np.ndarray, own: np.ndarray | None, fraction: float, rng: np.random.Generator) -> tuple[np.ndarray, str]:
-    """Split per pair: the source's own when it has both parts, else a seeded share of items.
+def assign_split(owners: np.ndarray, own: np.ndarray | None, fraction: float, rng: np.random.Generator,
+                 groups: np.ndarray | None = None, why: str = "") -> tuple[np.ndarray, str]:
+    """Split per pair: the source's own when it has both parts, else a seeded share of items, or
+    of groups of items when ``groups`` says which items belong together (UCF101's class + gXX).
 
-    owners (N,) item index of each pair; own (N,) the source's split or None.
+    owners (N,) item index of each pair; own (N,) the source's split or None; groups (N,) a group
+    number per pair, the smallest item index of the group (an item of no group: its own index,
+    so that a source without groups draws exactly as before); ``why`` the source's split was
+    unusable, for the method's text.
     """
     if own is not None and (own == TRAIN).any() and (own == TEST).any():
         return own.astype(np.int8), "source"
-    unique = np.unique(owners)
     split = np.zeros(len(owners), np.int8)
+    units, kind = owners, ""
+    if groups is not None and len(np.unique(groups)) < len(np.unique(owners)):  # some group holds 2+ items
+        units, kind = groups, " of groups"
+        if len(np.unique(groups)) < 2:  # one group: its items are all there is to split
+            units, kind = owners, " of items (all in one group)"
+    unique = np.unique(units)
     if len(unique) >= 2:
         n_test = min(len(unique) - 1, max(1, int(round(fraction * len(unique)))))
-        test_items = rng.choice(unique, n_test, replace=False)
-        split[np.isin(owners, test_items)] = TEST
+        test_units = rng.choice(unique, n_test, replace=False)
+        split[np.isin(units, test_units)] = TEST
     else:  # one item with several pairs (a single video): split its pairs instead
         n_test = min(len(owners) - 1, max(1, int(round(fraction * len(owners)))))
         split[rng.choice(len(owners), n_test, replace=False)] = TEST
-    method = "seeded fraction" if own is None else "seeded fraction (the source's test part was unusable)"
+        kind = " of pairs (one item)" if own is not None else ""
+    method = f"seeded fraction{kind}"
+    if own is not None:
+        method += f", as the source's split was unusable: {why or 'a part of it was empty'}"
     return split, method
+
+
+def _groups(items: list[Item], owner: np.ndarray) -> np.ndarray | None:
+    """(N,) group number of each pair's item (the smallest item index in its group), or None when
+    no item names a group."""
+    first: dict[str, int] = {}
+    number = []
+    for i, item in enumerate(items):
+        key = getattr(item, "group", "")
+        number.append(first.setdefault(key, i) if key else i)
+    return np.asarray(number, np.int64)[owner] if first else None
+
+
+def _unusable_part(src: Source, items: list[Item], used: set[int], limit: int | None) -> str:
+    """Why the source's own split cannot be kept: which part has no usable item, and what became of it."""
+    noun = "video" if src.kind == "ucf101" else "item"
+    for side, label in ((TEST, "test"), (TRAIN, "train")):
+        if any(items[i].split == side for i in used):
+            continue
+        where, listed = (src.parts or {}).get(side, (f"the source's {label} part", None))
+        found = sum(item.split == side for item in src.items)
+        kept = sum(item.split == side for item in items)
+        if listed == 0 or (listed is None and found == 0):
+            return f"{where} lists no {noun}s"
+        if found == 0:
+            return f"none of the {listed} {noun}(s) listed in {where} could be found (see skipped)"
+        if kept == 0:
+            return f"--limit {limit} kept none of the {found} {noun}(s) of {where}"
+        return f"all {kept} {noun}(s) of {where} were skipped"
+    return ""
 
 
 def prepare_pairs(source: SourceSpec, task: str, limit: int | None = None, seed: int = 0,
@@ -171,13 +214,21 @@ def prepare_pairs(source: SourceSpec, task: str, limit: int | None = None, seed:
 
     skipped = SkipLog(counts=src.skipped.counts.copy(), examples=dict(src.skipped.examples))
     xcs, xgs, owners = [], [], []
+    first_of: dict[str, int] = {}  # a photo file's SHA-1 -> the first item with those bytes
+    turned: dict[int, np.ndarray] = {}  # item index -> annotation rows turned into its pixels' frame
     start = last = time.monotonic()
     results = _results(items, task, workers)
     try:
         for done, result in enumerate(results, 1):
+            first = first_of.setdefault(result.digest, result.index) if result.digest else result.index
             if result.skip:
                 skipped.add(items[result.index].name, result.skip, result.detail)
+            elif first != result.index:
+                # a copy of a photo already used: kept, it could land on the other side of the split
+                skipped.add(items[result.index].name, "duplicate", f"duplicate of {items[first].name}")
             else:
+                if result.boxes is not None:
+                    turned[result.index] = result.boxes
                 xcs.append(result.xc)
                 xgs.append(result.xg)
                 owners.extend([result.index] * len(result.xc))
@@ -202,16 +253,19 @@ def prepare_pairs(source: SourceSpec, task: str, limit: int | None = None, seed:
     xc = np.concatenate(xcs)  # (N, Cc, 32, 32)
     xg = np.concatenate(xgs)  # (N, Cg, 32, 32)
     own = np.asarray([items[i].split for i in owner], np.int8) if src.has_split else None
-    split, split_method = assign_split(owner, own, test_fraction, rng)
+    why = _unusable_part(src, items, set(owner.tolist()), limit) if own is not None else ""
+    split, split_method = assign_split(owner, own, test_fraction, rng, _groups(items, owner), why)
     annotated = src.categories is not None
     ann = None
     if annotated:
         k = len(src.categories)
-        per_item = {i: annotation_features([items[i].boxes], k, features)[0] for i in np.unique(owner)}
+        per_item = {i: annotation_features([turned.get(i, items[i].boxes)], k, features)[0] for i in np.unique(owner)}
         ann = np.stack([per_item[i] for i in owner])  # (N, K * 26)
     fc, fg = guidance_features(xc, xg, ann, features.orientation_weight if task_obj.xc_orientation else None)
     meta = _meta(task_obj, src, items, owner, xc, xg, split, split_method, skipped, features,
                  dict(limit=limit, seed=seed, test_fraction=test_fraction))
+    if own is not None and split_method != "source":
+        meta["split_fallback"] = why  # what the summary says; split_method says it too
     pairs = PairSet(xc=xc, xg=xg, split=split, fc=fc, fg=fg, meta=meta)
     yield Progress("features", 1, 1, "guidance features")
     yield Progress("done", total, total, f"{len(pairs)} pairs ({int((split == TEST).sum())} test), "

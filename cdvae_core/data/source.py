@@ -18,6 +18,9 @@ class Source:
     categories: list[str] | None = None  # category names when items carry boxes (COCO)
     label_names: list[str] | None = None  # names of the per-pair "labels" in meta (plotting)
     has_split: bool = False  # True when items carry their own 0/1 split
+    # with has_split: {0 train / 1 test: (the file that lists that part, entries it lists)}, to say
+    # why a part turned out unusable (UCF101's trainlist0k.txt / testlist0k.txt)
+    parts: dict[int, tuple[str, int]] | None = None
     skipped: SkipLog = field(default_factory=SkipLog)  # items refused while scanning
 
 

@@ -4,10 +4,16 @@ Split files (split k in 1..3): ``classInd.txt`` lines "INDEX Class", ``trainlist
 "Class/v_Class_gXX_cYY.avi LABEL", ``testlist0k.txt`` lines "Class/v_Class_gXX_cYY.avi". Videos
 are looked up as VIDEOS_DIR/Class/name and, for flat copies, VIDEOS_DIR/name. A listed video
 that is missing is skipped and counted. Labels (class index - 1) are kept for the meta.
+
+A line repeated in a list counts once; a video listed in both lists is a DataError (an honest
+split holds it on one side). Each video carries its group, class + gXX (``video_group``): the
+clips of one group show the same actor and scene, so a split drawn by the pipeline keeps a group
+on one side.
 """
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 from ..pairs import TEST, TRAIN
@@ -17,6 +23,15 @@ from .source import Source, find_listed
 
 SPLITS = (1, 2, 3)
 MAX_CLASSES = 10_000  # UCF101 has 101; a larger index is a typo
+# UCF101's file names: v_<Class>_g<group>_c<clip>; the clips of a group share actor and scene
+VIDEO_NAME = re.compile(r"v_(?P<cls>.+)_g(?P<group>\d+)_c\d+", re.IGNORECASE)
+
+
+def video_group(name: str) -> str:
+    """'ApplyEyeMakeup/v_ApplyEyeMakeup_g08_c01.avi' -> 'applyeyemakeup/g8' (class + group), or ""
+    for a name not in UCF101's pattern (a video of no known group)."""
+    found = VIDEO_NAME.fullmatch(Path(name.replace("\\", "/")).stem)
+    return f"{found['cls'].lower()}/g{int(found['group'])}" if found else ""
 
 
 def read_class_index(path: Path) -> dict[str, int]:
@@ -42,13 +57,14 @@ def read_class_index(path: Path) -> dict[str, int]:
 
 
 def read_list(path: Path) -> list[str]:
-    """A train/test list -> relative video paths (the optional label column is dropped)."""
-    names = []
+    """A train/test list -> relative video paths in list order, each once (the optional label
+    column is dropped; a repeated line gave the video's pairs twice)."""
+    names: dict[str, None] = {}
     for line in path.read_text(encoding="utf-8-sig", errors="replace").splitlines():
         parts = line.split()
         if parts:
-            names.append(parts[0].replace("\\", "/"))
-    return names
+            names.setdefault(parts[0].replace("\\", "/"), None)
+    return list(names)
 
 
 def ucf101_source(videos_dir: str | Path, splits_dir: str | Path, split: int = 1) -> Source:
@@ -65,15 +81,29 @@ def ucf101_source(videos_dir: str | Path, splits_dir: str | Path, split: int = 1
     if missing:
         raise DataError(f"{splits_dir} lacks {', '.join(missing)} (the UCF101 split files)")
     classes = read_class_index(files["classInd.txt"])
+    train_name, test_name = f"trainlist0{split}.txt", f"testlist0{split}.txt"
+    lists = {TRAIN: read_list(files[train_name]), TEST: read_list(files[test_name])}
     source = Source("ucf101", [], {"videos": str(videos_dir), "splits": str(splits_dir), "split": split},
-                    has_split=True)
-    for list_name, split_value in ((f"trainlist0{split}.txt", TRAIN), (f"testlist0{split}.txt", TEST)):
-        for rel in read_list(files[list_name]):
+                    has_split=True, parts={TRAIN: (train_name, len(lists[TRAIN])), TEST: (test_name, len(lists[TEST]))})
+    sides: dict[str, int] = {}  # a found video -> the side that lists it (a flat and a Class/ name may meet)
+    test_set = set(lists[TEST])
+    both = [rel for rel in lists[TRAIN] if rel in test_set]
+    for split_value, names in lists.items():
+        for rel in names:
             path, problem = find_listed(videos_dir, rel)
             if path is None:
                 source.skipped.add(rel, problem.replace("listed file", "listed video"))
                 continue
-            source.items.append(VideoItem(str(path), rel, split_value, classes.get(rel.split("/")[0], -1)))
+            if str(path) in sides:  # the same file under another name: once, and on one side only
+                if sides[str(path)] != split_value and rel not in both:
+                    both.append(rel)
+                continue
+            sides[str(path)] = split_value
+            source.items.append(VideoItem(str(path), rel, split_value, classes.get(rel.split("/")[0], -1),
+                                          video_group(rel)))
+    if both:  # it went into both splits: its test figures were measured on training data
+        raise DataError(f"{len(both)} video(s) listed in both {train_name} and {test_name} (the first: {both[0]}); "
+                        "a video belongs to one side of a split: remove it from one list")
     if not source.items:
         raise DataError(f"none of the videos listed in {splits_dir} exist under {videos_dir}")
     source.description["classes"] = len(classes)
