@@ -268,7 +268,7 @@ class TrainConfig:
     kl_warmup_epochs: float = 5.0  # KL weight ramps 0 -> 1 over these epochs (LVAE warm-up)
     lower_warmup_epochs: float = 5.0  # ladder warm-up: lower layers' evidence ramps 0 -> 1 (CDVAE lower_weight)
     guidance_start: float = 10.0  # lambda(0) of the embedding-guidance cost
-    guidance_end: float = 1.0  # lambda at guidance_epochs and after: near zero against ~10^3-nat reconstruction terms
+    guidance_end: float = 1.0  # lambda at guidance_epochs and after: pulls a code mean 2/3 of the way to its target (docs/model.md)
     guidance_epochs: float = 20.0  # epochs of the geometric decay from start to end
     lpp_neighbours: int = 10  # k of the kNN graph behind the LPP targets
     grad_clip: float = 200.0  # clip the gradient norm to this (vdvae); losses are nats per pair

@@ -144,7 +144,8 @@ def _metrics_rows(out: Path, upto_epoch: int) -> list[str]:
 
 @torch.no_grad()
 def _test_loss(model: torch.nn.Module, xc: torch.Tensor, xg: torch.Tensor, batch: int, env: D.Dist) -> float | None:
-    """Mean loss (kl weight 1, no guidance) over this rank's share of the test split, summed over ranks."""
+    """Mean loss (kl weight 1, no guidance) over this rank's share of the test split, summed over ranks.
+    It holds the free-bits charges, so it sits a few nats above neg_elbo (docs/model.md)."""
     rows = torch.arange(env.rank, len(xc), env.world)
     total = torch.zeros(2, dtype=torch.float64, device=env.device)
     model.eval()

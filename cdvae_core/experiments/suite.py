@@ -114,7 +114,8 @@ class SuiteSettings:
 
         e = self.epochs if epochs is None else epochs
         # guidance_end 1 rather than the default 1e-3: docs/training.md measured that the x_g top code
-        # collapses when guidance decays to 1e-3 on short runs; 1 is still small next to the ELBO.
+        # collapses when guidance decays to 1e-3 on short runs; at 1 it still pulls each code mean 2/3 of the
+        # way to its target against the KL's pull to 0 (docs/model.md, "Guidance kept on").
         return TrainConfig(epochs=e, batch_size=self.batch_size, seed=self.seed, kl_warmup_epochs=max(0.5, e / 4),
                            **{"guidance_start": 10.0, "guidance_end": 1.0, **train_defaults(task, {}, layers)},
                            guidance_epochs=max(0.5, e / 2), num_threads=self.threads)
