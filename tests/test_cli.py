@@ -580,7 +580,7 @@ def test_sigterm_stops_training_as_ctrl_c_does_and_the_run_resumes(tmp_path, cap
     monkeypatch.setattr(train_cli.Display, "__call__", terminated_after_the_first_epoch)
     assert train_cli.main(args) == 143
     err = capsys.readouterr().err.strip().splitlines()
-    assert err == [f"cdvae-train: terminated; the last finished epoch is kept in {tmp_path / 'run'} "
+    assert err == [f"cdvae-train: terminated; epoch 1 is kept in {tmp_path / 'run'} "
                    "(continue with --resume)"], err
     assert signal.getsignal(signal.SIGTERM) is before
     assert load_state(tmp_path / "run").epoch == 1
@@ -996,3 +996,43 @@ def test_a_config_file_of_another_format_or_version_is_refused(trained, tmp_path
     assert train_cli.read_config_file(str(trained / "model" / "config.json")) == (saved["model"], saved["training"])
     (tmp_path / "plain.json").write_text(json.dumps({"training": {"epochs": 1}}))
     assert train_cli.read_config_file(str(tmp_path / "plain.json")) == ({}, {"epochs": 1})
+
+
+def test_resume_takes_the_runs_own_settings_and_out_is_checked_before_the_source(tmp_path, capsys, monkeypatch):
+    """docs/training.md shows "cdvae-train --pairs P --out D --resume": it was refused as "trained
+    with other settings" unless every flag of the first run was given again. And --builtin or
+    --folder prepared their pairs (1.5 minutes) before saying that --out already held a run."""
+    pairs = write_pairs(tmp_path / "p.npz", n=48)
+    out = tmp_path / "run"
+    first = ["--pairs", str(pairs), "--tie", "mdn", "--mixtures", "2", "--layers", "1", "--lr", "0.0005",
+             "--batch-size", "16", "--epochs", "1", "--threads", "1", "--out", str(out), "--quiet"]
+    assert train_cli.main(first) == 0
+    assert train_cli.main(["--pairs", str(pairs), "--out", str(out), "--resume", "--epochs", "2", "--quiet"]) == 0
+    saved = json.loads((out / "config.json").read_text())
+    assert saved["model"]["tie"] == "mdn" and saved["training"]["lr"] == 0.0005 and saved["training"]["epochs"] == 2
+    assert load_state(out).epoch == 2
+    capsys.readouterr()
+    # a flag given still counts, and is still checked against the run
+    one_line_error(capsys, train_cli.main(["--pairs", str(pairs), "--out", str(out), "--resume", "--epochs", "3",
+                                           "--tie", "gauss", "--quiet"]), "it was trained with other settings (tie")
+
+    def no_source(args):
+        raise AssertionError("the source was read before --out was checked")
+
+    monkeypatch.setattr(train_cli, "load_source", no_source)
+    one_line_error(capsys, train_cli.main(["--builtin", "--task", "resaturation", "--out", str(out), "--quiet"]),
+                   "already holds files")
+    one_line_error(capsys, train_cli.main(["--builtin", "--task", "resaturation", "--out", str(tmp_path / "none"),
+                                           "--resume", "--quiet"]), "nothing to resume in")
+
+
+def test_an_interrupted_run_says_what_its_folder_keeps(tmp_path):
+    """Ctrl-C before the first epoch ended said "the last finished epoch is kept"."""
+    from cdvae_core.checkpoint import TrainState, save_state
+
+    assert train_cli._kept(tmp_path) == f"no epoch had been saved yet in {tmp_path} (--resume starts it over)"
+    import torch
+
+    save_state(tmp_path, TrainState(epoch=4, step=40, model={"w": torch.zeros(2)}, ema=None, targets={},
+                                    optimizer={"param_groups": [], "state": {}}, meta={}))
+    assert train_cli._kept(tmp_path) == f"epoch 4 is kept in {tmp_path} (continue with --resume)"
