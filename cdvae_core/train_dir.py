@@ -14,7 +14,8 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 
 from .atomic import unwritable_reason
-from .checkpoint import CONFIG_FILE, STATE_FILE, WEIGHTS_FILE, ModelLoadError, read_config
+from .checkpoint import (CONFIG_FILE, STATE_FILE, WEIGHTS_FILE, ModelLoadError, StateLoadError, read_config,
+                         read_state_header)
 from .config import ConfigError, ModelConfig, TrainConfig
 
 # Training settings that may change between a run and its resumption.
@@ -75,6 +76,16 @@ def check_resumable(out: Path, controls: Controls = CLI_CONTROLS) -> bool:
         raise OutputDirError(f"nothing to resume in {out}: it holds a saved model but no {STATE_FILE} (removed "
                              "after training?); train into a new directory")
     return False
+
+
+def saved_epochs(out: str | os.PathLike) -> int | None:
+    """The finished epochs a stopped run's checkpoint in ``out`` holds; None where there is none
+    (or it is damaged: resuming names the damage). What the CLI and the Studio tell the user."""
+    try:
+        header = read_state_header(out)
+    except StateLoadError:
+        return None
+    return None if header is None else int(header["epoch"])
 
 
 def _differences(a, b, skip: tuple[str, ...] = ()) -> list[str]:

@@ -147,20 +147,13 @@ def saved_progress(out_dir: str) -> tuple[int | None, bool]:
     """What a stopped run left in ``out_dir``: the number of epochs its checkpoint holds (None:
     no checkpoint yet), and whether Resume applies there (a checkpoint, or a run stopped before
     its first epoch was saved: its config.json, so only a resumed run may start afresh there)."""
-    from cdvae_core.checkpoint import StateLoadError, read_state_header
-    from cdvae_core.train_dir import OutputDirError, check_resumable
+    from cdvae_core.train_dir import OutputDirError, check_resumable, saved_epochs
 
     try:
         resumable = check_resumable(Path(out_dir))
     except OutputDirError:
         return None, False
-    if not resumable:
-        return None, True
-    try:
-        header = read_state_header(out_dir)
-    except StateLoadError:
-        return None, True  # Train names the damage when it is pressed
-    return (int(header["epoch"]) if header else None), True
+    return (saved_epochs(out_dir) if resumable else None), True
 
 
 def skipped_note(skipped: dict | None) -> tuple[str, str]:

@@ -300,14 +300,11 @@ def _body(argv: Sequence[str] | None) -> int:
 
 def _kept(out: Path) -> str:
     """What an interrupted run left in ``out``, for the user."""
-    from ..checkpoint import StateLoadError, read_state_header
+    from ..train_dir import saved_epochs
 
-    try:
-        header = read_state_header(out)
-    except StateLoadError:
-        header = None
-    if header is not None:
-        return f"epoch {header['epoch']} is kept in {out} (continue with --resume)"
+    epochs = saved_epochs(out)
+    if epochs is not None:
+        return f"epoch {epochs} is kept in {out} (continue with --resume)"
     return f"no epoch had been saved yet in {out} (--resume starts it over)"
 
 
