@@ -263,12 +263,14 @@ def test_cli_refuses_an_unusable_out_before_any_work(tmp_path, capsys, monkeypat
         err = capsys.readouterr().err.strip().splitlines()
         assert len(err) == 1 and err[0].startswith("cdvae-prepare: error: --out") and message in err[0]
     assert not started
-    for flag, value in (("--orientation-weight", "-1"), ("--label-weight", "nan")):
+    # 1e308 overflowed the float32 features to inf: a broken-pair-file traceback after all the work
+    for flag, value in (("--orientation-weight", "-1"), ("--label-weight", "nan"), ("--orientation-weight", "1e308"),
+                        ("--layout-weight", "inf")):
         out = tmp_path / "w.npz"
         assert prepare_main(["--task", "motion", "--builtin", "--limit", "4", flag, value, "--out", str(out),
                              "--quiet"]) == 2
         err = capsys.readouterr().err.strip().splitlines()
-        assert err == [f"cdvae-prepare: error: {flag} must be a finite number >= 0, got {float(value)}"]
+        assert err == [f"cdvae-prepare: error: {flag} must lie in [0, 1e+06], got {float(value)}"]
         assert not out.exists()
     # found by giving every flag odd values (session 18): 2^70 workers were an OverflowError, a
     # built-in run of 2^70 crops ran for ever, and argparse's own errors came with its usage block
@@ -487,3 +489,28 @@ def test_decoder_messages_are_silenced_in_workers_too_unless_asked_for(tmp_path)
         assert not any(word in err for word in chatter), err
     loud = stderr("--workers", "2", "--verbose")
     assert all(word in loud for word in chatter), loud
+
+
+def test_photos_in_formats_opencv_does_not_read_are_counted_not_passed_over(tmp_path):
+    """A folder's GIF, HEIC, AVIF and SVG files were ignored without a word: a folder of GIFs said it
+    held no images, and beside readable photos they were missing from the skipped counts."""
+    only = tmp_path / "gifs"
+    only.mkdir()
+    (only / "anim.gif").write_bytes(b"GIF89a" + bytes(32))
+    with pytest.raises(DataError, match=r"holds no images or videos \(searched recursively\); its 1 \.gif file\(s\) "
+                                        r"are in formats not read \(save them as PNG or JPEG\)$"):
+        run(prepare_pairs(("folder", only), "resaturation"))
+    with pytest.raises(DataError, match=r"holds no videos .*its 1 \.gif file\(s\) are in formats not read "
+                                        r"\(save them as MP4\)$"):
+        run(prepare_pairs(("folder", only), "motion"))
+    for k in range(3):
+        cv2.imwrite(str(only / f"p{k}.png"), np.full((40, 40, 3), 60 * k, np.uint8))
+    (only / "sub").mkdir()
+    (only / "sub" / "phone.HEIC").write_bytes(bytes(32))
+    (only / ".hidden.gif").write_bytes(bytes(32))  # hidden names stay out, as for readable photos
+    pairs = run(prepare_pairs(("folder", only), "resaturation"))
+    assert len(pairs) == 3
+    skipped = pairs.meta["skipped"]
+    assert skipped["reasons"] == {"format not read": 2}
+    assert skipped["examples"]["format not read"] == ["anim.gif (GIF: save it as PNG or JPEG)",
+                                                      "sub/phone.HEIC (HEIC: save it as PNG or JPEG)"]

@@ -13,7 +13,6 @@ items are silenced unless ``--verbose`` (or their own environment variables) ask
 from __future__ import annotations
 
 import argparse
-import math
 import os
 import sys
 import time
@@ -27,7 +26,7 @@ from .common import (CliError, Parser, check_output_file, interactive, interrupt
                      sigterm_as_interrupt)
 from ..data.decoder_logs import quiet_decoders
 from ..data.errors import DataError
-from ..data.features import FeatureSettings
+from ..data.features import MAX_FEATURE_WEIGHT, FeatureSettings
 from ..data.prepare import prepare_pairs
 from ..data.ucf101 import SPLITS
 
@@ -124,8 +123,9 @@ def _main(argv: list[str] | None) -> int:
             check_output_file(args.out, "--out")
             for flag, value in (("--label-weight", args.label_weight), ("--layout-weight", args.layout_weight),
                                 ("--orientation-weight", args.orientation_weight)):
-                if not math.isfinite(value) or value < 0:
-                    raise CliError(f"{flag} must be a finite number >= 0, got {value}")
+                # float32 features: 1e308 times them was inf, refused as a broken pair file after the work
+                if not 0 <= value <= MAX_FEATURE_WEIGHT:
+                    raise CliError(f"{flag} must lie in [0, {MAX_FEATURE_WEIGHT:g}], got {value}")
             if args.workers > MAX_WORKERS:  # 2^70 was an OverflowError from the process pool
                 raise CliError(f"--workers must be at most {MAX_WORKERS}, got {args.workers}")
             gen = prepare_pairs(_source(args), args.task, limit=args.limit, seed=args.seed,

@@ -24,6 +24,9 @@ from ..orientation import orientation_features
 RASTER = 10  # samples per grid cell side when measuring box coverage (1% resolution)
 
 
+MAX_FEATURE_WEIGHT = 1e6  # far beyond any useful weight, far short of float32's overflow (3.4e38)
+
+
 @dataclass(frozen=True)
 class FeatureSettings:
     label_weight: float = 16.0  # the label part has norm <= 1 against ~20-30 for the pixels
