@@ -26,7 +26,7 @@ import numpy as np
 from ..pairs import TEST, TRAIN
 from .builtin import builtin_images, builtin_source_paths
 from .errors import DataError, SkipLog
-from .images import list_images
+from .images import UNREAD_EXTENSIONS, list_images
 from .items import ClipItem, CropItem, ImageItem, VideoItem
 from .procedural import procedural_scene
 from .source import Source
@@ -66,10 +66,18 @@ def folder_source(folder: str | Path, motion: bool) -> Source:
         videos.append(VideoItem(str(path), name, group=video_group(path.name)))
     images = [] if motion else [ImageItem(str(p), str(p.relative_to(root))) for p in list_images(root)]
     items = videos + images if motion else images + videos
+    # for motion only an (animated) GIF could be a clip; photos in any format do not count there
+    unread = list_images(root, (".gif",) if motion else UNREAD_EXTENSIONS)
+    advice = "save it as MP4" if motion else "save it as PNG or JPEG"
+    for path in unread:  # they were passed over without a word, as if the folder had none
+        skipped.add(str(path.relative_to(root)), "format not read", f"{path.suffix.lower()[1:].upper()}: {advice}")
     if not items:
         wanted = "videos" if motion else "images or videos"
         photos = len(list_images(root)) if motion else 0  # a folder of photos for motion: say why they do not count
         why = f"; motion pairs are two frames of a video, and its {photos} photo(s) have one" if photos else ""
+        if unread:
+            kinds = ", ".join(sorted({p.suffix.lower() for p in unread}))
+            why += f"; its {len(unread)} {kinds} file(s) are in formats not read ({advice.replace('it', 'them')})"
         raise DataError(f"{root} holds no {wanted} (searched recursively){why}")
     return Source("folder", items, {"folder": str(root), "images": len(images), "videos": len(videos)},
                   skipped=skipped)

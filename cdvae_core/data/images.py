@@ -19,6 +19,8 @@ import numpy as np
 from .errors import SkipItem
 
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp", ".ppm", ".pgm", ".jp2")
+# photo formats OpenCV does not decode: a folder's are counted as skipped, not passed over unsaid
+UNREAD_EXTENSIONS = (".gif", ".heic", ".heif", ".avif", ".svg")
 MIN_SIDE = 8  # pixels; smaller images carry nothing a 32x32 model can use
 MAX_PIXELS = 100_000_000  # refuse decompression bombs
 
@@ -136,8 +138,8 @@ def read_image(path: str | Path) -> np.ndarray:
     return decode_image(read_file(path), Path(path).name)
 
 
-def list_images(folder: str | Path) -> list[Path]:
+def list_images(folder: str | Path, extensions: tuple[str, ...] = IMAGE_EXTENSIONS) -> list[Path]:
     """Image files under ``folder`` (recursive, hidden names skipped), sorted."""
     root = Path(folder)
-    return sorted(p for p in root.rglob("*") if p.suffix.lower() in IMAGE_EXTENSIONS
+    return sorted(p for p in root.rglob("*") if p.suffix.lower() in extensions
                   and p.is_file() and not any(part.startswith(".") for part in p.relative_to(root).parts))
