@@ -66,11 +66,16 @@ class ImageDoc:
         return self.source if self.source else self.rgb
 
     @property
+    def frame_time(self) -> str:
+        """For a video's frame past the first, its time ("1.6 s"); else ""."""
+        seconds = split_time(self.source, strict=False)[1] if isinstance(self.source, str) else None
+        return "" if seconds is None else f"{time_text(seconds)} s"
+
+    @property
     def title(self) -> str:
         """The name, and for a video's frame past the first its time: "clip.mp4 @ 1.6 s" (stars
         from two frames of one video would otherwise read alike)."""
-        seconds = split_time(self.source, strict=False)[1] if isinstance(self.source, str) else None
-        return self.name if seconds is None else f"{self.name} @ {time_text(seconds)} s"
+        return f"{self.name} @ {self.frame_time}" if self.frame_time else self.name
 
 
 DRAG_FACTOR = 3  # while a slider is held, cells compose at a third of their side (a ninth of the pixels)

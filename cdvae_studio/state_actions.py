@@ -244,7 +244,7 @@ class ActionsMixin:
         self.stars[star.key] = star
         # numbered from 1, as the interpolation dialog asks for samples (it read "#1" for the
         # grid's second cell, which that dialog calls sample 2)
-        self.w.tray.add(star.key, f"{self.ctx.doc.title} #{index + 1}", star.thumb)
+        self.w.tray.add(star.key, self.ctx.doc.name, index + 1, star.thumb, self.ctx.doc.frame_time)
         self._mark_stars()
         self.starsChanged.emit()
 
@@ -350,7 +350,7 @@ class ActionsMixin:
             star = Star(self._star_ids, r.entry, r.doc, np.asarray(s.code, np.float32), r.xg, r.thumb, noise, draw,
                         s.index)
             self.stars[star.key] = star
-            self.w.tray.add(star.key, f"{r.doc.title} #{s.index + 1}", star.thumb)
+            self.w.tray.add(star.key, r.doc.name, s.index + 1, star.thumb, r.doc.frame_time)
         self._mark_stars()
         self.starsChanged.emit()
         if restored.failed:

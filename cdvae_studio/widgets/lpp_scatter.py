@@ -9,7 +9,7 @@ The current image's code is drawn as a cursor with a trail, its samples as rings
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 import pyqtgraph as pg
@@ -92,10 +92,13 @@ def rgb_pixmap(rgb: np.ndarray, side: int | None = 72) -> QPixmap:
     return pixmap if side is None else pixmap.scaled(side, side, Qt.AspectRatioMode.KeepAspectRatio)
 
 
-def icon_pixmap(rgb: np.ndarray, side: int) -> QPixmap:
+def icon_pixmap(rgb: np.ndarray, side: int, decorate: Callable[[QPixmap], None] | None = None) -> QPixmap:
     """RGB uint8 (h, w, 3) fitted into a transparent side x side square, centred, its aspect ratio
-    kept: icons of every shape line up, their labels at one height."""
+    kept: icons of every shape line up, their labels at one height. ``decorate`` paints on the
+    fitted picture before it is placed (a badge stays on the picture, not the margin)."""
     picture = rgb_pixmap(rgb, side)
+    if decorate is not None:
+        decorate(picture)
     square = QPixmap(side, side)
     square.fill(Qt.GlobalColor.transparent)
     painter = QPainter(square)

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import QEvent, QPointF, QRectF, QSize, Qt, QTimer, Signal
-from PySide6.QtGui import QIcon
+from PySide6.QtCore import QEvent, QPoint, QPointF, QRectF, QSize, Qt, QTimer, Signal
+from PySide6.QtGui import QColor, QIcon, QPainter, QPixmap
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
@@ -363,6 +363,23 @@ class ImagePanel(QWidget):
             self.openRequested.emit(str(path))
 
 
+def time_badge(pixmap: QPixmap, text: str) -> None:
+    """Paint ``text`` on a dark rounded box in the pixmap's bottom-right corner."""
+    painter = QPainter(pixmap)
+    font = painter.font()
+    font.setPixelSize(10)
+    painter.setFont(font)
+    box = painter.fontMetrics().boundingRect(text).adjusted(-3, -1, 3, 1)
+    box.moveBottomRight(pixmap.rect().bottomRight() - QPoint(1, 1))
+    painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+    painter.setPen(Qt.PenStyle.NoPen)
+    painter.setBrush(QColor(0, 0, 0, 190))
+    painter.drawRoundedRect(box, 3, 3)
+    painter.setPen(QColor("white"))
+    painter.drawText(box, Qt.AlignmentFlag.AlignCenter, text)
+    painter.end()
+
+
 class StarTray(QListWidget):
     """Starred samples collected for export; each item keeps its tray key in UserRole.
 
@@ -400,11 +417,15 @@ class StarTray(QListWidget):
                         "into a folder or another app. Double-click (or Enter) shows one again; Delete or "
                         "right-click here removes a star")
 
-    def add(self, key: int, label: str, thumb: np.ndarray) -> None:
-        item = QListWidgetItem(label)
+    def add(self, key: int, name: str, number: int, thumb: np.ndarray, frame_time: str = "") -> None:
+        """A star "name #number" (the grid cell, from 1); a video frame's time ("1.6 s") is a badge
+        on its thumbnail, as video players show it: in the label, "pan.avi @ 1.6 s #3", the cell's
+        elision left "pan…#3" for the stars of every frame of the video. The tooltip has it all."""
+        item = QListWidgetItem(f"{name} #{number}")
         item.setData(Qt.ItemDataRole.UserRole, key)
-        item.setToolTip(label)  # the cell elides it: "pan.avi @ 1.6 s #3" shows as "pan…#3"
-        item.setIcon(QIcon(icon_pixmap(thumb, 64)))
+        item.setToolTip(f"{name} @ {frame_time} #{number}" if frame_time else f"{name} #{number}")
+        item.setIcon(QIcon(icon_pixmap(thumb, 64, (lambda picture: time_badge(picture, frame_time)) if frame_time
+                                       else None)))
         self.addItem(item)
 
     def remove(self, key: int) -> None:

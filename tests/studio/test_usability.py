@@ -490,3 +490,29 @@ def test_file_menu_reopens_the_sessions_saved_or_opened_last(qtbot, make_window,
     win.remember_session(str(Path.home() / "sessions" / "x.json"))  # a folder in the home folder reads "~/..."
     win.fill_recent_sessions()
     assert menu.actions()[0].text() == f"x.json   ({Path('~') / 'sessions'})"
+
+
+def test_a_video_frames_star_shows_its_time_on_its_thumbnail(qtbot):
+    """Stars of one video's frames all read "pan…#3": the cell's middle elision took the "@ 1.6 s"
+    of "pan.avi @ 1.6 s #3" that tells them apart. The time is a badge on the thumbnail now (as
+    video players show it), the label "pan.avi #3", the tooltip the whole of it."""
+    from PySide6.QtCore import QSize
+
+    from cdvae_studio.widgets.panels import StarTray
+
+    tray = StarTray()
+    qtbot.addWidget(tray)
+    thumb = np.full((8, 8, 3), 230, np.uint8)  # a light picture: the badge is dark
+    tray.add(1, "pan.avi", 3, thumb, "12.25 s")
+    tray.add(2, "a.png", 2, thumb)
+    video, photo = tray.item(0), tray.item(1)
+    assert (video.text(), video.toolTip()) == ("pan.avi #3", "pan.avi @ 12.25 s #3")
+    assert photo.text() == photo.toolTip() == "a.png #2"
+
+    def corner_and_top(item):
+        image = item.icon().pixmap(QSize(64, 64)).toImage()
+        return image.pixelColor(60, 60).value(), image.pixelColor(32, 4).value()
+
+    assert corner_and_top(photo) == (230, 230)
+    corner, top = corner_and_top(video)
+    assert corner < 100 and top == 230
