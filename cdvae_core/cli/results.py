@@ -23,7 +23,7 @@ from typing import Sequence
 from ..atomic import unwritable_reason, write_text_atomic
 from ..progress import Progress
 from ..tasks import TASK_NAMES
-from .common import CliError, Parser, add_seed, parse, run_main
+from .common import CliError, Parser, add_seed, check_draws, parse, run_main
 
 PROG = "cdvae-results"
 
@@ -40,6 +40,8 @@ def build_parser() -> Parser:
     p.add_argument("--ucf101", nargs=2, metavar=("VIDEOS", "SPLITS"), help="motion on UCF101 instead of synthetic clips")
     p.add_argument("--no-synthetic", action="store_true", help="skip the known-mode synthetic benchmark")
     p.add_argument("--threads", type=int, help="torch CPU threads for training (default: 1 quick, torch's default full)")
+    p.add_argument("--nll-k", type=int, help="importance samples per pair for the NLL column (default 100, quick 50; "
+                   "0 leaves it out; with the same --work the trained models are reused)")
     add_seed(p)
     return p
 
@@ -117,6 +119,10 @@ def _body(argv: Sequence[str] | None) -> int:
         if args.threads < 0:
             raise CliError("--threads must be 0 (torch's default) or more")
         settings = dataclasses.replace(settings, threads=args.threads)
+    if args.nll_k is not None:
+        # the k = 100 estimate sits 12-43 nats above k = 2,000 (docs/embedding_and_metrics.md)
+        check_draws("--nll-k", args.nll_k, least=0)
+        settings = dataclasses.replace(settings, nll_k=args.nll_k)
     sources = {}
     if args.coco:
         sources.update({t: ("coco", *args.coco) for t in ("relighting", "resaturation")})

@@ -87,9 +87,9 @@ def generated_section(results: Mapping, images: Mapping[str, str]) -> str:
            f"batch {s['batch_size']}, Adam lr {t['lr']}, KL warm-up {t['kl_warmup_epochs']:g} epochs, guidance "
            f"{t['guidance_start']:g} -> {t['guidance_end']:g} over {t['guidance_epochs']:g} epochs",
            f"- scored: the first {s['eval_pairs']} test pairs of each task; best error over N of "
-           f"{max(max(ns), 100)} samples (seed {s['seed']}); variance at 16 grid points over 100 samples; NLL "
-           f"(nats per pair, importance weighted, k = {s['nll_k']}) on the first {s['nll_pairs']} test pairs, "
-           "CDVAE rows only", ""]
+           f"{max(max(ns), 100)} samples (seed {s['seed']}); variance at 16 grid points over 100 samples; "
+           + (f"NLL (nats per pair, importance weighted, k = {s['nll_k']}) on the first {s['nll_pairs']} test pairs, "
+              "CDVAE rows only" if s["nll_k"] else "no NLL (--nll-k 0)"), ""]
     for task, res in results["tasks"].items():
         d = res["data"]
         out += [f"## {task}", "",
