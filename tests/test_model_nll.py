@@ -30,12 +30,29 @@ def _inner_log_integral(ladder, x, grid, log_dz):
     return torch.logsumexp(log_p + log_lik[None, :], dim=1).double().numpy() + log_dz
 
 
-@pytest.mark.parametrize("tie", ["gauss", "mdn"])
-def test_iw_nll_matches_quadrature(tie):
+def _quadrature_nll(model, xc, xg, grid, inner_log_integral) -> float:
+    """-log p(x_c, x_g) by a 2-D grid sum over the two top codes (1-D each): p(z_c) times the tie's
+    conditional p(z_g | z_c) times each ladder's integral over its lower layers (``inner_log_integral``)."""
+    log_dz = math.log(float(grid[1] - grid[0]))
+    inner_c = inner_log_integral(model.dvae_c, xc, grid, log_dz)
+    inner_g = inner_log_integral(model.dvae_g, xg, grid, log_dz)
+    with torch.no_grad():
+        cond = model.conditional(grid[:, None])  # p(z_g | z_c = grid)
+        log_tie = torch.stack([cond.log_prob(torch.full((len(grid), 1), float(v))) for v in grid], 1)  # (z_c, z_g)
+    log_prior_c = -0.5 * (grid.double().numpy() ** 2 + math.log(2 * math.pi))
+    return -logsumexp(log_prior_c[:, None] + log_tie.double().numpy() + inner_c[:, None] + inner_g[None, :]
+                      + 2 * log_dz)
+
+
+# each tie under both conditionals (the defaults: gauss exact, MDN paper)
+@pytest.mark.parametrize("tie, conditional", [("gauss", "exact"), ("gauss", "paper"), ("mdn", "paper"),
+                                              ("mdn", "exact")])
+def test_iw_nll_matches_quadrature(tie, conditional):
     torch.manual_seed(3)
     cfg = ModelConfig(
         channels_c=1, channels_g=1, latent_sizes=(1, 1), hidden_sizes=(8, 8), conv_channels=(4, 4, 4),
         tie=tie, tied_fraction=1.0, sigma_t=0.7, mixtures=3, mdn_sigma=0.6, mdn_hidden=8,
+        tie_conditional=conditional,
     )
     model = build_model(cfg).eval()
     with torch.no_grad():
@@ -44,16 +61,7 @@ def test_iw_nll_matches_quadrature(tie):
     xc = torch.rand(1, 1, 32, 32)
     xg = torch.rand(1, 1, 32, 32)
 
-    grid = torch.linspace(-7, 7, 701)
-    log_dz = math.log(float(grid[1] - grid[0]))
-    inner_c = _inner_log_integral(model.dvae_c, xc, grid, log_dz)
-    inner_g = _inner_log_integral(model.dvae_g, xg, grid, log_dz)
-    with torch.no_grad():
-        cond = model.conditional(grid[:, None])  # p(zg2 | zc2 = grid)
-        log_tie = torch.stack([cond.log_prob(torch.full((len(grid), 1), float(v))) for v in grid], 1)  # (zc2, zg2)
-    log_prior_c = -0.5 * (grid.double().numpy() ** 2 + math.log(2 * math.pi))
-    total = log_prior_c[:, None] + log_tie.double().numpy() + inner_c[:, None] + inner_g[None, :] + 2 * log_dz
-    exact_nll = -logsumexp(total)
+    exact_nll = _quadrature_nll(model, xc, xg, torch.linspace(-7, 7, 701), _inner_log_integral)
 
     gen = torch.Generator().manual_seed(0)
     estimate = model.nll(xc, xg, k=4000, generator=gen, chunk=500).item()
@@ -94,16 +102,7 @@ def test_iw_nll_of_three_layers_matches_quadrature(tie, top_skip):
             ladder.pixel_logvar.fill_(math.log(4.0) / PIXEL_LOGVAR_SCALE)
     xc, xg = torch.rand(1, 1, 32, 32), torch.rand(1, 1, 32, 32)
 
-    grid = torch.linspace(-7, 7, 241)
-    log_dz = math.log(float(grid[1] - grid[0]))
-    inner_c = _inner_log_integral_3(model.dvae_c, xc, grid, log_dz)
-    inner_g = _inner_log_integral_3(model.dvae_g, xg, grid, log_dz)
-    with torch.no_grad():
-        cond = model.conditional(grid[:, None])  # p(zg3 | zc3 = grid)
-        log_tie = torch.stack([cond.log_prob(torch.full((len(grid), 1), float(v))) for v in grid], 1)  # (zc3, zg3)
-    log_prior_c = -0.5 * (grid.double().numpy() ** 2 + math.log(2 * math.pi))
-    exact_nll = -logsumexp(log_prior_c[:, None] + log_tie.double().numpy() + inner_c[:, None] + inner_g[None, :]
-                           + 2 * log_dz)
+    exact_nll = _quadrature_nll(model, xc, xg, torch.linspace(-7, 7, 241), _inner_log_integral_3)
 
     estimate = model.nll(xc, xg, k=4000, generator=torch.Generator().manual_seed(0), chunk=500).item()
     assert estimate == pytest.approx(exact_nll, abs=0.15)
