@@ -19,6 +19,7 @@ T = TypeVar("T")
 
 ARCHS = ("cdvae", "cvae")
 TIES = ("none", "gauss", "mdn")
+CONDITIONALS = ("exact", "paper")  # tie_conditional once resolved
 # what a saved model's config.json holds beside its settings ("model", "training"): the record of its run
 RUN_RECORD_KEYS = ("format", "format_version", "library_version", "data")
 
@@ -122,6 +123,13 @@ def typed_from_dict(cls: type[T], data: dict[str, Any]) -> T:
     return cls(**values)
 
 
+def default_conditional(tie: str) -> str:
+    """The tie's default conditional: the raw MDN fits the posterior codes better than the MDN times
+    N(0, I), which counts the prior twice; for the Gaussian tie the exact conditional fits better
+    (docs/model.md, measured on every shipped model)."""
+    return "paper" if tie == "mdn" else "exact"
+
+
 MAX_WIDTH = 65536  # any layer's size: a config is built before its weights are checked against it
 MAX_DEFAULT_LAYERS = 13  # sizes_for_layers' deepest ladder whose z_1 (16 * 2^(L-1)) stays within MAX_WIDTH
 
@@ -142,7 +150,9 @@ class ModelConfig:
     conv_channels: tuple[int, ...] = (16, 32, 64)  # conv tower 32 -> 16 -> 8 -> 4
     tied_fraction: float = 0.8  # Gaussian tie: leading share of z_L tied (paper: 80%)
     sigma_t: float = 0.5  # Gaussian tie spread sigma_t
-    tie_conditional: str = "exact"  # "exact" conditional of the joint prior, or the "paper"'s N(z_c, s^2)
+    # sampling's p(z_g | z_c): "exact" conditional of the joint prior, or the "paper"'s N(z_c, s^2) and raw
+    # MDN; "auto" (the default) picks per tie what fits the codes better (docs/model.md): MDN paper, else exact
+    tie_conditional: str = "auto"
     mixtures: int = 4  # MDN tie: K components (paper: 4 and 12)
     mdn_sigma: float = 0.3  # MDN tie: fixed per-component standard deviation
     mdn_hidden: int = 256  # MDN tie: hidden width of the z_c -> mixture network
@@ -186,8 +196,10 @@ class ModelConfig:
             raise ConfigError(f"conv_channels needs 1 to 5 entries (32x32 halved per layer), got {len(self.conv_channels)}")
         if not 0.0 <= self.tied_fraction <= 1.0:
             raise ConfigError("tied_fraction must lie in [0, 1]")
-        if self.tie_conditional not in ("exact", "paper"):
-            raise ConfigError("tie_conditional must be 'exact' or 'paper'")
+        if self.tie_conditional not in CONDITIONALS + ("auto",):
+            raise ConfigError(f"tie_conditional must be 'exact', 'paper' or 'auto', got {self.tie_conditional!r}")
+        if self.tie_conditional == "auto":  # resolved here, so a saved config.json names the one it samples with
+            object.__setattr__(self, "tie_conditional", default_conditional(self.tie))
         # written "not ... <= x <= ..." so that NaN fails too; the upper bounds are far beyond any
         # sensible value but short of overflow (sigma_t 1e308 squared was an OverflowError, free_bits
         # 1e308 a RuntimeError, NaN sigma_t trained without complaint)

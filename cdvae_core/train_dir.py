@@ -10,7 +10,7 @@ flags by default, a dialog's checkbox when the Studio passes its own.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, fields, replace
 from pathlib import Path
 
 from .atomic import unwritable_reason
@@ -20,6 +20,7 @@ from .config import ConfigError, ModelConfig, TrainConfig
 
 # Training settings that may change between a run and its resumption.
 RESUMABLE_CHANGES = ("epochs", "device", "num_threads")
+SAMPLING_ONLY = ("tie_conditional",)  # model settings training never reads: a resumed run keeps its own
 
 
 @dataclass(frozen=True)
@@ -96,18 +97,22 @@ def _differences(a, b, skip: tuple[str, ...] = ()) -> list[str]:
     ]
 
 
-def check_compatible(out: Path, model_cfg: ModelConfig, train_cfg: TrainConfig) -> None:
-    """Raise ResumeMismatchError unless ``out/config.json`` was written for these settings."""
+def check_compatible(out: Path, model_cfg: ModelConfig, train_cfg: TrainConfig) -> ModelConfig:
+    """Raise ResumeMismatchError unless ``out/config.json`` was written for these settings; return
+    ``model_cfg`` with the run's own sampling conditional, which training never reads (a run saved
+    when the MDN default was "exact" resumes as it was, not refused as other settings)."""
     try:
         config = read_config(out)
         saved_model = ModelConfig.from_dict(config["model"])
         saved_train = TrainConfig.from_dict(config.get("training", {}))
     except (ModelLoadError, ConfigError, TypeError) as exc:
         raise ResumeMismatchError(f"cannot resume from {out}: its {CONFIG_FILE} is unusable ({exc})") from exc
-    diff = _differences(saved_model, model_cfg) + _differences(saved_train, train_cfg, RESUMABLE_CHANGES)
+    diff = (_differences(saved_model, model_cfg, SAMPLING_ONLY)
+            + _differences(saved_train, train_cfg, RESUMABLE_CHANGES))
     if diff:
         shown = "; ".join(diff[:3]) + ("; ..." if len(diff) > 3 else "")
         raise ResumeMismatchError(f"cannot resume {out}: it was trained with other settings ({shown})")
+    return replace(model_cfg, **{name: getattr(saved_model, name) for name in SAMPLING_ONLY})
 
 
 def is_empty_dir(path: str | os.PathLike) -> bool:

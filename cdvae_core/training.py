@@ -221,7 +221,7 @@ def _run(pairs, model_cfg, train_cfg, out: Path, resume: bool, env: D.Dist, cont
         if resume:
             has_state = check_resumable(out, controls)  # OutputDirError when there is nothing to resume
             if (out / ckpt.CONFIG_FILE).exists():
-                check_compatible(out, model_cfg, train_cfg)
+                model_cfg = check_compatible(out, model_cfg, train_cfg)
             state = ckpt.load_state(out) if has_state else None
             if state is not None and state.meta.get("data_sha1") != fingerprint:
                 raise ckpt.StateLoadError(f"{out} was trained on another pair file; {controls.resume} needs the same pairs")

@@ -61,6 +61,16 @@ def one_line_error(capsys, code: int, needle: str) -> None:
     assert len(err.splitlines()) == 1 and "error:" in err and needle in err, err
 
 
+def refused_configs(capsys, tmp_path: Path, pairs: Path, cases: list[tuple[object, str]]) -> None:
+    """Each (content of a --config file, words of its one-line error): refused, no run folder made."""
+    for i, (content, needle) in enumerate(cases):
+        (tmp_path / f"{i}.json").write_text(json.dumps(content))
+        code = train_cli.main(["--pairs", str(pairs), "--config", str(tmp_path / f"{i}.json"), "--out",
+                               str(tmp_path / f"run{i}"), "--quiet"])
+        one_line_error(capsys, code, needle)
+        assert not (tmp_path / f"run{i}").exists()
+
+
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory):
     """A tiny Gaussian-tie model trained for one epoch through cdvae-train."""
@@ -240,13 +250,9 @@ def test_wrong_value_types_and_stray_sections_in_a_config_file_are_one_line_erro
              ({"model": {"latent_sizes": [8, 4.5]}}, "latent_sizes must be a list of ints"),
              ({"training": {"lr": True}}, "lr must be a number"),
              ({"epochs": None}, "epochs must be an int, got None"),
-             ({"model": [1, 2]}, "'model' and 'training' must be JSON objects")]
-    for i, (content, needle) in enumerate(cases):
-        (tmp_path / f"{i}.json").write_text(json.dumps(content))
-        code = train_cli.main(["--pairs", str(pairs), "--config", str(tmp_path / f"{i}.json"), "--out",
-                               str(tmp_path / f"run{i}"), "--quiet"])
-        one_line_error(capsys, code, needle)
-        assert not (tmp_path / f"run{i}").exists()
+             ({"model": [1, 2]}, "'model' and 'training' must be JSON objects"),
+             ({"model": {"tie_conditional": "raw"}}, "tie_conditional must be 'exact', 'paper' or 'auto', got 'raw'")]
+    refused_configs(capsys, tmp_path, pairs, cases)
     # an int where a float is expected is fine and stored as a float
     (tmp_path / "ok.json").write_text(json.dumps({"training": {"lr": 1, "kl_warmup_epochs": 2}}))
     args = train_cli.build_parser().parse_args(["--pairs", str(pairs), "--config", str(tmp_path / "ok.json"), "--out", "o"])
@@ -987,12 +993,7 @@ def test_a_config_file_of_another_format_or_version_is_refused(trained, tmp_path
              ({k: v for k, v in saved.items() if k != "format_version"}, "has format_version None"),
              ({**saved, "format": "cdvae-model-next"}, "is not a cdvae-model config (format 'cdvae-model-next')"),
              ({"format_version": 1, "training": {"epochs": 1}}, "is not a cdvae-model config (format None)")]
-    for i, (content, needle) in enumerate(cases):
-        (tmp_path / f"{i}.json").write_text(json.dumps(content))
-        code = train_cli.main(["--pairs", str(pairs), "--config", str(tmp_path / f"{i}.json"), "--out",
-                               str(tmp_path / f"run{i}"), "--quiet"])
-        one_line_error(capsys, code, needle)
-        assert not (tmp_path / f"run{i}").exists()
+    refused_configs(capsys, tmp_path, pairs, cases)
     assert train_cli.read_config_file(str(trained / "model" / "config.json")) == (saved["model"], saved["training"])
     (tmp_path / "plain.json").write_text(json.dumps({"training": {"epochs": 1}}))
     assert train_cli.read_config_file(str(tmp_path / "plain.json")) == ({}, {"epochs": 1})
@@ -1007,6 +1008,7 @@ def test_resume_takes_the_runs_own_settings_and_out_is_checked_before_the_source
     first = ["--pairs", str(pairs), "--tie", "mdn", "--mixtures", "2", "--layers", "1", "--lr", "0.0005",
              "--batch-size", "16", "--epochs", "1", "--threads", "1", "--out", str(out), "--quiet"]
     assert train_cli.main(first) == 0
+    assert json.loads((out / "config.json").read_text())["model"]["tie_conditional"] == "paper"  # MDN's, by name
     assert train_cli.main(["--pairs", str(pairs), "--out", str(out), "--resume", "--epochs", "2", "--quiet"]) == 0
     saved = json.loads((out / "config.json").read_text())
     assert saved["model"]["tie"] == "mdn" and saved["training"]["lr"] == 0.0005 and saved["training"]["epochs"] == 2

@@ -110,7 +110,7 @@ def test_mdn_loss_matches_scipy_mixture():
 
 def test_mdn_exact_conditional_is_prior_times_mixture():
     torch.manual_seed(1)
-    tie = MDNTie(dim=1, mixtures=3, sigma=0.4, hidden=8)
+    tie = MDNTie(dim=1, mixtures=3, sigma=0.4, hidden=8, conditional="exact")
     z_c = torch.randn(1, 1)
     cond = tie.conditional(z_c)
     raw = tie.mixture(z_c)
@@ -130,7 +130,7 @@ def test_mdn_exact_conditional_in_several_dimensions_matches_quadrature():
     reweighted by N(mu_k; 0, (1 + s^2) I), a product over all three dimensions; the means differ
     in every dimension so that reweighting by fewer dimensions, or not at all, is far off."""
     s, D = 0.4, 3
-    tie = MDNTie(dim=D, mixtures=4, sigma=s, hidden=8)
+    tie = MDNTie(dim=D, mixtures=4, sigma=s, hidden=8, conditional="exact")
     means = np.array([[2.0, 0.0, 0.0], [0.0, 0.3, 0.5], [1.5, 1.5, -1.5], [-0.5, -1.0, 2.0]])
     logits = np.array([0.3, -0.4, 0.2, 0.1])
     with torch.no_grad():  # fixed mixture, whatever z_c is

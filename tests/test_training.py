@@ -293,7 +293,8 @@ def test_resume_forces_the_same_updates_as_an_unbroken_run(tmp_path):
 def test_out_dir_and_resume_checks(tmp_path):
     pairs = tiny_pairs()
     model_cfg, train_cfg = tiny_cfgs(epochs=1)
-    run_all(training.train(pairs, model_cfg, train_cfg, tmp_path / "run"))
+    # a run that samples with the other conditional (as one saved when the defaults differed)
+    run_all(training.train(pairs, replace(model_cfg, tie_conditional="paper"), train_cfg, tmp_path / "run"))
     before = {p.name: sha(p) for p in (tmp_path / "run").iterdir() if p.is_file()}
     with pytest.raises(OutputDirError, match="already holds files"):
         run_all(training.train(pairs, model_cfg, train_cfg, tmp_path / "run"))
@@ -303,7 +304,11 @@ def test_out_dir_and_resume_checks(tmp_path):
     with pytest.raises(ckpt.StateLoadError, match="another pair file"):
         run_all(training.train(tiny_pairs(seed=1), model_cfg, train_cfg, tmp_path / "run", resume=True))
     _, two = tiny_cfgs(epochs=2)
-    run_all(training.train(pairs, model_cfg, two, tmp_path / "run", resume=True))  # one more epoch
+    # one more epoch: the sampling conditional is no training setting, so it is not "other settings"
+    # (the Studio builds its config afresh) and the run keeps its own
+    assert model_cfg.tie_conditional == "exact"
+    run_all(training.train(pairs, model_cfg, two, tmp_path / "run", resume=True))
+    assert ckpt.read_config(tmp_path / "run")["model"]["tie_conditional"] == "paper"
     before = {p.name: sha(p) for p in (tmp_path / "run").iterdir() if p.is_file()}
     # fewer epochs than trained: it rewrote config.json with them over weights of more, "model saved"
     with pytest.raises(ResumeMismatchError, match=r"has trained 2 epochs already, more than the 1 asked for: "

@@ -22,11 +22,12 @@ from typing import Iterator, Mapping
 import torch
 
 from ..checkpoint import CONFIG_FILE, EMBEDDING_FILE, METRICS_FILE, STATE_FILE, WEIGHTS_FILE, StateLoadError
-from ..config import ModelConfig, TrainConfig, is_number
+from ..atomic import write_text_atomic
+from ..config import ModelConfig, TrainConfig, dumps, is_number
 from ..data.prepare import SourceSpec
 from ..pairs import PairSet
 from ..progress import Progress
-from ..train_dir import OutputDirError, ResumeMismatchError
+from ..train_dir import SAMPLING_ONLY, OutputDirError, ResumeMismatchError
 from ..training import TrainingError, train
 from . import evaluation as ev
 from .data import data_summary, synthetic_pairs, task_pairs
@@ -44,6 +45,20 @@ def _learning(training: dict | None) -> dict:
     return {k: v for k, v in (training or {}).items() if k not in RUNTIME_ONLY}
 
 
+def _trained(model: dict) -> dict:
+    """The model settings training reads (not the sampling conditional)."""
+    return {k: v for k, v in model.items() if k not in SAMPLING_ONLY}
+
+
+def _sample_as(out: Path, model_cfg: ModelConfig) -> None:
+    """Give a reused run the sampling settings asked for (its weights do not depend on them)."""
+    config = json.loads((out / CONFIG_FILE).read_text("utf-8"))
+    wanted = {name: getattr(model_cfg, name) for name in SAMPLING_ONLY}
+    if any(config["model"].get(name) != value for name, value in wanted.items()):
+        config["model"].update(wanted)
+        write_text_atomic(out / CONFIG_FILE, dumps(config) + "\n")
+
+
 def finished_run(out: Path, model_cfg: ModelConfig, train_cfg: TrainConfig) -> bool:
     """True when ``out`` already holds this exact model trained for every epoch (reused, not retrained)."""
     try:
@@ -52,10 +67,10 @@ def finished_run(out: Path, model_cfg: ModelConfig, train_cfg: TrainConfig) -> b
     except (OSError, ValueError):
         return False
     try:  # through the config class: a setting added since that run counts at its default
-        saved_model = ModelConfig.from_dict(config.get("model") or {}).to_dict()
+        saved_model = _trained(ModelConfig.from_dict(config.get("model") or {}).to_dict())
     except (ValueError, TypeError):
         return False
-    return (_json_equal(saved_model, model_cfg.to_dict()) and _json_equal(_learning(config.get("training")), _learning(train_cfg.to_dict()))
+    return (_json_equal(saved_model, _trained(model_cfg.to_dict())) and _json_equal(_learning(config.get("training")), _learning(train_cfg.to_dict()))
             and len(rows) >= train_cfg.epochs and (out / WEIGHTS_FILE).exists() and (out / EMBEDDING_FILE).exists())
 
 
@@ -64,10 +79,10 @@ def resumable_run(out: Path, model_cfg: ModelConfig, train_cfg: TrainConfig) -> 
     killed mid-way): training continues from its last finished epoch instead of starting again."""
     try:
         config = json.loads((out / CONFIG_FILE).read_text("utf-8"))
-        saved_model = ModelConfig.from_dict(config.get("model") or {}).to_dict()
+        saved_model = _trained(ModelConfig.from_dict(config.get("model") or {}).to_dict())
     except (OSError, ValueError, TypeError):
         return False
-    return ((out / STATE_FILE).is_file() and _json_equal(saved_model, model_cfg.to_dict())
+    return ((out / STATE_FILE).is_file() and _json_equal(saved_model, _trained(model_cfg.to_dict()))
             and _json_equal(_learning(config.get("training")), _learning(train_cfg.to_dict())))
 
 
@@ -104,11 +119,13 @@ def train_row(pairs: PairSet, row: str, task: str, train_cfg: TrainConfig, out: 
     model_cfg = model_config(row, task, pairs.channels)
     if finished_run(out, model_cfg, train_cfg):
         yield Progress("train", 1, 1, f"{task} {row}: reusing the finished run in {out}")
+        _sample_as(out, model_cfg)
         return _loop_seconds(out)  # the original run's training loop time
     if resumable_run(out, model_cfg, train_cfg):
         yield Progress("train", 0, 1, f"{task} {row}: resuming the interrupted run in {out}")
         try:
             yield from _rows_progress(train(pairs, model_cfg, train_cfg, out, resume=True), task, row)
+            _sample_as(out, model_cfg)  # training resumed with the run's own
             return _loop_seconds(out)  # every epoch's loop, as for a reused run
         except (StateLoadError, ResumeMismatchError, OutputDirError) as exc:  # raised before any training
             yield Progress("train", 0, 1, f"{task} {row}: cannot resume ({exc}); starting again")
