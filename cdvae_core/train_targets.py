@@ -113,6 +113,23 @@ def pair_drift(model: torch.nn.Module, codes_c: np.ndarray, xg: np.ndarray, devi
     return np.concatenate(parts) if parts else np.zeros(0, np.float32)
 
 
+def refresh_tie_drift(model_dir, pairs: PairSet) -> bool:
+    """Recompute ``embedding.safetensors``'s tie drift of a saved model under the conditional its
+    config.json names now (after ``tie_conditional`` was changed; the drift was measured under the
+    old one, and it sets the Studio's drift limit). ``pairs``: the file the model was trained on
+    (the embedding's ``index`` names its rows). False when the embedding records no drift."""
+    from .checkpoint import load_embedding_arrays, load_torch_model, write_embedding
+
+    arrays = load_embedding_arrays(model_dir)
+    if arrays is None or "tie_drift" not in arrays:
+        return False
+    model, _ = load_torch_model(model_dir)
+    rows = arrays["index"].astype(np.int64)
+    drift = pair_drift(model.eval(), arrays["codes_c"].astype(np.float32), pairs.xg[rows], torch.device("cpu"))
+    write_embedding(model_dir, {**arrays, "tie_drift": drift.astype(arrays["tie_drift"].dtype)})
+    return True
+
+
 def embedding_arrays(
     model: torch.nn.Module,
     pairs: PairSet,

@@ -320,6 +320,33 @@ def test_out_dir_and_resume_checks(tmp_path):
         run_all(training.train(pairs, model_cfg, train_cfg, tmp_path / "file" / "run"))
 
 
+def test_a_finished_run_is_reused_with_the_conditional_asked_for_and_its_drift_redrawn(tmp_path):
+    """The results command reuses a finished run that differs only in its sampling conditional
+    (training never reads it), gives its config.json the one asked for, and measures the training
+    pairs' tie drift (the Studio's drift limit) again under it."""
+    from cdvae_core.experiments.runner import _sample_as, finished_run
+    from cdvae_core.train_targets import pair_drift
+
+    pairs = tiny_pairs()
+    model_cfg, train_cfg = tiny_cfgs("mdn", epochs=1)
+    assert model_cfg.tie_conditional == "paper"
+    out = tmp_path / "run"
+    run_all(training.train(pairs, replace(model_cfg, tie_conditional="exact"), train_cfg, out))
+    before = ckpt.load_embedding_arrays(out)["tie_drift"]
+    assert finished_run(out, model_cfg, train_cfg)
+    assert not finished_run(out, replace(model_cfg, mixtures=3), train_cfg)
+    weights_before = sha(out / ckpt.WEIGHTS_FILE)
+    _sample_as(out, model_cfg, pairs)
+    config = ckpt.read_config(out)
+    assert ModelConfig.from_dict(config["model"]) == model_cfg and config["data"]["pairs"] == len(pairs)
+    model, _ = ckpt.load_torch_model(out)
+    assert model.tie.conditional_kind == "paper" and sha(out / ckpt.WEIGHTS_FILE) == weights_before
+    arrays = ckpt.load_embedding_arrays(out)
+    expected = pair_drift(model, arrays["codes_c"], pairs.xg[arrays["index"]], torch.device("cpu"))
+    np.testing.assert_allclose(arrays["tie_drift"], expected, rtol=1e-5)
+    assert not np.allclose(arrays["tie_drift"], before)
+
+
 def test_pairs_that_are_not_the_models_tasks_are_refused_before_anything_is_written(tmp_path):
     """The Train dialog's task comes from its own list: a pair file made for another task, or of
     layers outside the task's ranges, trained a model that could not sample any photo."""

@@ -28,6 +28,7 @@ from ..data.prepare import SourceSpec
 from ..pairs import PairSet
 from ..progress import Progress
 from ..train_dir import SAMPLING_ONLY, OutputDirError, ResumeMismatchError
+from ..train_targets import refresh_tie_drift
 from ..training import TrainingError, train
 from . import evaluation as ev
 from .data import data_summary, synthetic_pairs, task_pairs
@@ -50,13 +51,15 @@ def _trained(model: dict) -> dict:
     return {k: v for k, v in model.items() if k not in SAMPLING_ONLY}
 
 
-def _sample_as(out: Path, model_cfg: ModelConfig) -> None:
-    """Give a reused run the sampling settings asked for (its weights do not depend on them)."""
+def _sample_as(out: Path, model_cfg: ModelConfig, pairs: PairSet) -> None:
+    """Give a reused run the sampling settings asked for (its weights do not depend on them), and
+    its embedding the tie drift of its training pairs under them (the Studio's drift limit)."""
     config = json.loads((out / CONFIG_FILE).read_text("utf-8"))
     wanted = {name: getattr(model_cfg, name) for name in SAMPLING_ONLY}
     if any(config["model"].get(name) != value for name, value in wanted.items()):
         config["model"].update(wanted)
         write_text_atomic(out / CONFIG_FILE, dumps(config) + "\n")
+        refresh_tie_drift(out, pairs)
 
 
 def finished_run(out: Path, model_cfg: ModelConfig, train_cfg: TrainConfig) -> bool:
@@ -119,13 +122,13 @@ def train_row(pairs: PairSet, row: str, task: str, train_cfg: TrainConfig, out: 
     model_cfg = model_config(row, task, pairs.channels)
     if finished_run(out, model_cfg, train_cfg):
         yield Progress("train", 1, 1, f"{task} {row}: reusing the finished run in {out}")
-        _sample_as(out, model_cfg)
+        _sample_as(out, model_cfg, pairs)
         return _loop_seconds(out)  # the original run's training loop time
     if resumable_run(out, model_cfg, train_cfg):
         yield Progress("train", 0, 1, f"{task} {row}: resuming the interrupted run in {out}")
         try:
             yield from _rows_progress(train(pairs, model_cfg, train_cfg, out, resume=True), task, row)
-            _sample_as(out, model_cfg)  # training resumed with the run's own
+            _sample_as(out, model_cfg, pairs)  # training resumed with the run's own
             return _loop_seconds(out)  # every epoch's loop, as for a reused run
         except (StateLoadError, ResumeMismatchError, OutputDirError) as exc:  # raised before any training
             yield Progress("train", 0, 1, f"{task} {row}: cannot resume ({exc}); starting again")
