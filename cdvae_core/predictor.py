@@ -12,14 +12,14 @@ the lower layers at their conditional means (smoother still, but it hides part o
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Iterator
 
 import numpy as np
 import torch
 from torch import nn
 
-from .config import ModelConfig
+from .config import CONDITIONALS, ModelConfig
 from .distinct import DISTINCT_POOL
 
 MAX_TEMPERATURE = 2.0  # sampling temperature beyond which draws leave what the model was trained on
@@ -94,6 +94,18 @@ class Predictor:
         self.embedding = embedding
         self.name = name or self.config.display_name
         self.path = path
+
+    def use_conditional(self, kind: str) -> None:
+        """Sample (and score the NLL and drift) with ``kind`` ("exact" or "paper") instead of the
+        conditional the model's config names, as if its config.json said so (training never read
+        it). ValueError for a model without a tie."""
+        if self.is_cvae or self.config.tie == "none":
+            raise ValueError(f"{self.name} has no tie, so no conditional to choose")
+        if kind not in CONDITIONALS:
+            raise ValueError(f"the conditional must be one of {', '.join(CONDITIONALS)}, got {kind!r}")
+        self.config = replace(self.config, tie_conditional=kind)
+        self.model.cfg = self.config
+        self.model.tie.conditional_kind = kind
 
     # ----- what the model is ---------------------------------------------------------------
 

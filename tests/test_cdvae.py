@@ -335,6 +335,13 @@ def test_the_conditional_defaults_per_tie_and_is_named_in_the_config():
     assert ModelConfig.from_dict({"tie": "mdn"}).to_dict()["tie_conditional"] == "paper"
     with pytest.raises(ConfigError, match="tie_conditional must be 'exact', 'paper' or 'auto', got 'raw'"):
         ModelConfig(tie_conditional="raw")
+    # cdvae-eval --conditional: a loaded model switched as its config.json would switch it
+    mdn = Predictor(build_model(ModelConfig(tie="mdn", channels_c=3)))
+    mdn.use_conditional("exact")
+    assert mdn.model.tie.conditional_kind == mdn.config.tie_conditional == mdn.model.cfg.tie_conditional == "exact"
+    for cfg in (ModelConfig(arch="cvae", channels_c=3), ModelConfig(tie="none", channels_c=3)):
+        with pytest.raises(ValueError, match="has no tie, so no conditional to choose"):
+            Predictor(build_model(cfg)).use_conditional("paper")
 
 
 @pytest.mark.parametrize("kw", [dict(tie="gauss"), dict(tie="mdn", mixtures=4), dict(arch="cvae")])

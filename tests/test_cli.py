@@ -503,6 +503,36 @@ def test_eval_json_and_samples_follow_the_contract(trained, tmp_path):
     assert nn["seed"] is None  # was 0, although the baseline uses no seed
 
 
+def test_eval_conditional_scores_as_an_edited_config_would(trained, tmp_path, capsys):
+    """--conditional draws from the other p(z_g | z_c) without copying the model to edit its
+    config.json (docs/model.md compares the two); the JSON says which one drew the samples."""
+    model, pairs_path = trained / "model", trained / "pairs.npz"
+    edited = tmp_path / "paper"
+    shutil.copytree(model, edited)
+    config = json.loads((edited / "config.json").read_text())
+    assert config["model"]["tie_conditional"] == "exact"  # the Gaussian tie's default
+    config["model"]["tie_conditional"] = "paper"
+    (edited / "config.json").write_text(json.dumps(config))
+    results = {}
+    for name, argv in (("own", ["--model", str(model)]), ("flag", ["--model", str(model), "--conditional", "paper"]),
+                       ("edited", ["--model", str(edited)])):
+        js = tmp_path / f"{name}.json"
+        assert evaluate.main(argv + ["--pairs", str(pairs_path), "--samples", "3,10", "--nll-k", "4", "--quiet",
+                                     "--json", str(js)]) == 0
+        results[name] = json.loads(js.read_text())
+    flag, edited_run, own = results["flag"], results["edited"], results["own"]
+    assert (own["conditional"], flag["conditional"], edited_run["conditional"]) == ("exact", "paper", "paper")
+    assert flag["method"] == "Gauss paper" and edited_run["method"] == "Gauss"
+    for key in ("best_error", "variance", "nll"):
+        assert flag[key] == edited_run[key]
+    assert flag["best_error"] != own["best_error"] and flag["nll"] != own["nll"]
+    capsys.readouterr()
+    one_line_error(capsys, evaluate.main(["--nearest-neighbour", "--pairs", str(pairs_path), "--conditional", "exact"]),
+                   "--conditional goes with --model")
+    one_line_error(capsys, evaluate.main(["--model", str(model), "--pairs", str(pairs_path), "--conditional", "raw"]),
+                   "invalid choice")
+
+
 def test_eval_distinct_scores_the_most_distinct_of_a_pool_in_a_row_of_its_own(trained, tmp_path, capsys):
     from cdvae_core.distinct import distinct_indices
 

@@ -22,6 +22,7 @@ from typing import Sequence
 import numpy as np
 
 from ..atomic import write_text_atomic
+from ..config import CONDITIONALS
 from ..distinct import DISTINCT_POOL, MAX_POOL
 from ..pairs import load_pairs
 from .common import (PAPER_SAMPLES, CliError, Parser, check_draws, check_output_file, check_pairs_fit, check_seed,
@@ -51,6 +52,9 @@ def build_parser() -> Parser:
                    help=f"with --model: also the best error among the N most distinct of POOL samples (default "
                         f"{DISTINCT_POOL}) for each N, as cdvae-sample --distinct chooses them (pair i: seed + i); "
                         "a row of its own, not the paper's metric, which draws N samples")
+    p.add_argument("--conditional", choices=CONDITIONALS,
+                   help="with --model: draw the samples and score the NLL with this p(z_g | z_c) instead of the "
+                        "model's own (its config.json's tie_conditional): exact, or paper (N(z_c, s^2), raw MDN)")
     p.add_argument("--quiet", action="store_true", help="no progress bar (none is shown when stderr is not a terminal)")
     return p
 
@@ -122,7 +126,7 @@ def _body(argv: Sequence[str] | None) -> int:
     out_json = check_output_file(args.json, "--json") if args.json is not None else None
     if args.nearest_neighbour:
         # the baseline draws nothing and has no likelihood: a seed or NLL setting would be ignored
-        for flag, value in (("--seed", args.seed), ("--nll-k", args.nll_k)):
+        for flag, value in (("--seed", args.seed), ("--nll-k", args.nll_k), ("--conditional", args.conditional)):
             if value is not None:
                 raise CliError(f"{flag} goes with --model; the nearest neighbour is deterministic and has no likelihood")
     args.seed = 0 if args.seed is None else args.seed
@@ -147,6 +151,7 @@ def _body(argv: Sequence[str] | None) -> int:
     n_draw = max(max(ns), VARIANCE_SAMPLES)
     acc = Accumulator(ns)
     nll = None
+    conditional = None  # the p(z_g | z_c) the samples were drawn from (models with a tie)
     if args.nearest_neighbour:
         from ..nearest import NearestNeighbour
 
@@ -169,6 +174,11 @@ def _body(argv: Sequence[str] | None) -> int:
 
         predictor = load_model(args.model)
         check_pairs_fit(pairs, predictor.config)
+        if args.conditional is not None:
+            try:
+                predictor.use_conditional(args.conditional)
+            except ValueError as exc:
+                raise CliError(f"--conditional: {exc}") from None
         model = predictor.model
         with progress_bar(len(test), "scoring", "pair", args.quiet) as bar:
             for start, samples in model_samples(model, test.xc, n_draw, args.seed):
@@ -181,7 +191,9 @@ def _body(argv: Sequence[str] | None) -> int:
         if predictor.supports_nll and args.nll_k > 0:
             with progress_bar(len(test), "NLL", "pair", args.quiet) as bar:
                 nll = evaluate_nll(model, test.xc, test.xg, args.nll_k, args.seed, on_pairs=bar.update)
-        name = args.name or method_name(predictor.config)
+        name = args.name or method_name(predictor.config) + (f" {args.conditional}" if args.conditional else "")
+        if not (predictor.is_cvae or predictor.config.tie == "none"):
+            conditional = predictor.config.tie_conditional
     distinct_row = {}
     if args.distinct is not None:
         distinct_row = {"distinct_pool": args.distinct, "best_error_distinct": {str(n): v for n, v in distinct.items()}}
@@ -189,7 +201,7 @@ def _body(argv: Sequence[str] | None) -> int:
               # the baseline draws nothing (deterministic): no seed was used, so none is claimed
               "samples": ns, "samples_drawn": n_draw, "seed": None if args.nearest_neighbour else args.seed,
               **acc.result(), "nll": nll,
-              "nll_k": args.nll_k if nll is not None else None, **distinct_row}
+              "nll_k": args.nll_k if nll is not None else None, "conditional": conditional, **distinct_row}
     from ..metrics import paper_table
 
     rows = {name: result}
