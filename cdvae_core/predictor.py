@@ -99,7 +99,7 @@ class Predictor:
         """Sample (and score the NLL and drift) with ``kind`` ("exact" or "paper") instead of the
         conditional the model's config names, as if its config.json said so (training never read
         it). ValueError for a model without a tie."""
-        if self.is_cvae or self.config.tie == "none":
+        if not self.has_tie:
             raise ValueError(f"{self.name} has no tie, so no conditional to choose")
         if kind not in CONDITIONALS:
             raise ValueError(f"the conditional must be one of {', '.join(CONDITIONALS)}, got {kind!r}")
@@ -108,6 +108,11 @@ class Predictor:
         self.model.tie.conditional_kind = kind
 
     # ----- what the model is ---------------------------------------------------------------
+
+    @property
+    def has_tie(self) -> bool:
+        """A CDVAE with a Gaussian or MDN tie: it has a conditional p(z_g | z_c) to draw from."""
+        return not self.is_cvae and self.config.tie != "none"
 
     @property
     def is_cvae(self) -> bool:

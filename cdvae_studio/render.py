@@ -75,7 +75,8 @@ class ImageDoc:
     def title(self) -> str:
         """The name, and for a video's frame past the first its time: "clip.mp4 @ 1.6 s" (stars
         from two frames of one video would otherwise read alike)."""
-        return f"{self.name} @ {self.frame_time}" if self.frame_time else self.name
+        time = self.frame_time
+        return f"{self.name} @ {time}" if time else self.name
 
 
 DRAG_FACTOR = 3  # while a slider is held, cells compose at a third of their side (a ninth of the pixels)

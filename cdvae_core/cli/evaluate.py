@@ -192,7 +192,7 @@ def _body(argv: Sequence[str] | None) -> int:
             with progress_bar(len(test), "NLL", "pair", args.quiet) as bar:
                 nll = evaluate_nll(model, test.xc, test.xg, args.nll_k, args.seed, on_pairs=bar.update)
         name = args.name or method_name(predictor.config) + (f" {args.conditional}" if args.conditional else "")
-        if not (predictor.is_cvae or predictor.config.tie == "none"):
+        if predictor.has_tie:
             conditional = predictor.config.tie_conditional
     distinct_row = {}
     if args.distinct is not None:

@@ -26,7 +26,7 @@ import numpy as np
 from ..pairs import TEST, TRAIN
 from .builtin import builtin_images, builtin_source_paths
 from .errors import DataError, SkipLog
-from .images import UNREAD_EXTENSIONS, list_images
+from .images import IMAGE_EXTENSIONS, UNREAD_EXTENSIONS, list_images
 from .items import ClipItem, CropItem, ImageItem, VideoItem
 from .procedural import procedural_scene
 from .source import Source
@@ -64,20 +64,22 @@ def folder_source(folder: str | Path, motion: bool) -> Source:
             continue
         # a copy of UCF101 keeps its groups (class + gXX: one actor and scene) on one side
         videos.append(VideoItem(str(path), name, group=video_group(path.name)))
-    images = [] if motion else [ImageItem(str(p), str(p.relative_to(root))) for p in list_images(root)]
+    found = list_images(root, IMAGE_EXTENSIONS + UNREAD_EXTENSIONS)  # one walk of the folder
+    readable = [p for p in found if p.suffix.lower() in IMAGE_EXTENSIONS]
+    images = [] if motion else [ImageItem(str(p), str(p.relative_to(root))) for p in readable]
     items = videos + images if motion else images + videos
     # for motion only an (animated) GIF could be a clip; photos in any format do not count there
-    unread = list_images(root, (".gif",) if motion else UNREAD_EXTENSIONS)
-    advice = "save it as MP4" if motion else "save it as PNG or JPEG"
+    unread = [p for p in found if p.suffix.lower() in ((".gif",) if motion else UNREAD_EXTENSIONS)]
+    target = "MP4" if motion else "PNG or JPEG"
     for path in unread:  # they were passed over without a word, as if the folder had none
-        skipped.add(str(path.relative_to(root)), "format not read", f"{path.suffix.lower()[1:].upper()}: {advice}")
+        skipped.add(str(path.relative_to(root)), "format not read", f"{path.suffix.lower()[1:].upper()}: save it as {target}")
     if not items:
         wanted = "videos" if motion else "images or videos"
-        photos = len(list_images(root)) if motion else 0  # a folder of photos for motion: say why they do not count
+        photos = len(readable) if motion else 0  # a folder of photos for motion: say why they do not count
         why = f"; motion pairs are two frames of a video, and its {photos} photo(s) have one" if photos else ""
         if unread:
             kinds = ", ".join(sorted({p.suffix.lower() for p in unread}))
-            why += f"; its {len(unread)} {kinds} file(s) are in formats not read ({advice.replace('it', 'them')})"
+            why += f"; its {len(unread)} {kinds} file(s) are in formats not read (save them as {target})"
         raise DataError(f"{root} holds no {wanted} (searched recursively){why}")
     return Source("folder", items, {"folder": str(root), "images": len(images), "videos": len(videos)},
                   skipped=skipped)
