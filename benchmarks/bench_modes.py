@@ -2,7 +2,7 @@
 
     python benchmarks/bench_modes.py [--pairs 3000] [--epochs 25] [--threads 2] [--detail 0]
                                      [--family rotated|shared] [--only NAMES] [--seeds 0,1,2]
-                                     [--jobs N] [--device cpu|cuda]
+                                     [--jobs N] [--device cpu|cuda] [--conditionals exact,paper]
 
 Pair set: ``cdvae_core.synthetic.make_mode_pairs`` (2 classes of x_c, each with its own 4 ramp
 directions of x_g, or with ``--family shared`` the same 4 directions and a class brightness;
@@ -22,7 +22,8 @@ the CVAE baseline, all for the same epochs. For each, on the test split with 100
 ``--seeds`` trains every variant once per training seed (the pair set stays seed 0) and prints
 each run and, per variant, the median, lowest and highest figure over the seeds; ``--jobs N``
 trains N runs at once in separate processes (each with ``--threads`` threads), for machines with
-more cores; ``--device cuda`` trains on a GPU.
+more cores; ``--device cuda`` trains on a GPU. ``--conditionals exact,paper`` scores every tied
+model once per conditional p(z_g | z_c), from the same trained model (rows "name [exact]").
 """
 
 from __future__ import annotations
@@ -62,8 +63,10 @@ TRAINING = {name: {"guidance_start": 30.0, "guidance_end": 30.0} for name in VAR
 COLUMNS = ("coverage", "precision", "own class", "b30/cm", "best-of-100", "train s")
 
 
-def run_one(job: tuple) -> tuple[str, int, tuple | str]:
-    """Train and measure one (variant, seed) in this process -> (name, seed, figures or error)."""
+def run_one(job: tuple) -> tuple[str, int, list[tuple[str, tuple]] | str]:
+    """Train and measure one (variant, seed) in this process -> (name, seed, [(row, figures)] or
+    error): one row, or with ``--conditionals`` one per conditional of a tied model ("name [exact]"),
+    all from the same trained model (training never reads the conditional)."""
     name, seed, args, tmp = job
     torch.set_num_threads(args.threads)
     pairs = make_mode_pairs(args.pairs, modes=4, classes=2, test_fraction=0.1, seed=0, detail=args.detail,
@@ -84,11 +87,17 @@ def run_one(job: tuple) -> tuple[str, int, tuple | str]:
         return name, seed, str(exc)
     seconds = time.perf_counter() - t0
     predictor = load_model(out)
-    samples = np.stack([predictor.sample(predictor.prepare(x), 100, seed=i) for i, x in enumerate(test.xc)])
-    report = mode_report(test.xc, samples[:, :30], modes=4, classes=2, detail=args.detail, family=args.family)
-    errors = best_error(samples, test.xg, [30, 100])
-    return name, seed, (report["coverage"], report["precision"], report["own_class"],
-                        errors[30] / cm, errors[100], seconds)
+    kinds = args.conditionals.split(",") if args.conditionals and predictor.has_tie else [None]
+    rows = []
+    for kind in kinds:
+        if kind is not None:
+            predictor.use_conditional(kind)
+        samples = np.stack([predictor.sample(predictor.prepare(x), 100, seed=i) for i, x in enumerate(test.xc)])
+        report = mode_report(test.xc, samples[:, :30], modes=4, classes=2, detail=args.detail, family=args.family)
+        errors = best_error(samples, test.xg, [30, 100])
+        rows.append((name if kind is None else f"{name} [{kind}]", (report["coverage"], report["precision"],
+                     report["own_class"], errors[30] / cm, errors[100], seconds)))
+    return name, seed, rows
 
 
 def main() -> None:
@@ -103,6 +112,8 @@ def main() -> None:
     parser.add_argument("--seeds", default="0", help="comma-separated training seeds")
     parser.add_argument("--jobs", type=int, default=1, help="runs trained at once, each in its own process")
     parser.add_argument("--device", choices=("cpu", "cuda"), default="cpu")
+    parser.add_argument("--conditionals", default="", help="e.g. exact,paper: score each tied model with each of "
+                                                          "these p(z_g | z_c) (default: the model's own)")
     parser.add_argument("--lr", type=float, default=2e-3, help="the CDVAEs' learning rate (the test's)")
     parser.add_argument("--cvae-lr", type=float, default=None,
                         help="the CVAE's learning rate (default: --lr; before the trainer's spike_patience, "
@@ -118,20 +129,21 @@ def main() -> None:
           f"lr {args.lr:g} (CVAE {args.cvae_lr:g}), {args.threads} threads x {args.jobs} jobs on {args.device}, "
           f"seeds {seeds}; conditional-mean error {cm:.4f}",
           flush=True)
-    results: dict[str, dict[int, tuple]] = {n: {} for n in names}
+    results: dict[str, dict[int, tuple]] = {}
     with tempfile.TemporaryDirectory() as tmp, ProcessPoolExecutor(max(1, args.jobs)) as pool:
         jobs = [(name, seed, args, tmp) for name in names for seed in seeds]
         for name, seed, outcome in pool.map(run_one, jobs):  # printed as they finish, in order
             if isinstance(outcome, str):
                 print(f"{name}, seed {seed}: {outcome}", flush=True)
-            else:
-                results[name][seed] = outcome
-                print(f"{name}, seed {seed}: " + ", ".join(f"{c} {v:.5g}" for c, v in zip(COLUMNS, outcome)),
+                continue
+            for row, figures in outcome:
+                results.setdefault(row, {})[seed] = figures
+                print(f"{row}, seed {seed}: " + ", ".join(f"{c} {v:.5g}" for c, v in zip(COLUMNS, figures)),
                       flush=True)
     ref_name = "CVAE" if results.get("CVAE") else "CVAE (test size)"
     ref = statistics.median(r[4] for r in results[ref_name].values()) if results.get(ref_name) else None
     print(f"\nmedian [lowest, highest] over {len(seeds)} seed(s); b100/CVAE against {ref_name}'s median")
-    print(f"{'model':30s} {'coverage':>16s} {'precision':>16s} {'own class':>16s} {'b30/cm':>16s} "
+    print(f"{'model':40s} {'coverage':>16s} {'precision':>16s} {'own class':>16s} {'b30/cm':>16s} "
           f"{'b100/CVAE':>16s} {'train s':>7s}")
     for name, by_seed in results.items():
         if not by_seed:
@@ -143,7 +155,7 @@ def main() -> None:
             return f"{statistics.median(vals):.2f} [{min(vals):.2f}, {max(vals):.2f}]"
 
         vs = fmt(cols[4], ref) if ref else "n/a"
-        print(f"{name:30s} {fmt(cols[0]):>16s} {fmt(cols[1]):>16s} {fmt(cols[2]):>16s} {fmt(cols[3]):>16s} "
+        print(f"{name:40s} {fmt(cols[0]):>16s} {fmt(cols[1]):>16s} {fmt(cols[2]):>16s} {fmt(cols[3]):>16s} "
               f"{vs:>16s} {statistics.median(cols[5]):7.0f}")
 
 

@@ -234,6 +234,20 @@ class ModelConfig:
         return int(round(self.tied_fraction * self.code_dim))
 
     @property
+    def conditional_text(self) -> str:
+        """What the model draws the code z_g from, for a tooltip or a log line ("" without a tie)."""
+        if self.arch == "cvae" or self.tie == "none":
+            return ""
+        kind = self.tie_conditional
+        if self.tie == "mdn":
+            what = "the raw MDN p(z_g | z_c)" if kind == "paper" else "the MDN times N(0, I), normalised"
+        else:
+            what = ("N(z_c, sigma_t^2) on the tied components (the paper's)" if kind == "paper"
+                    else "the exact conditional of the joint prior")
+        default = " (the tie's default)" if kind == default_conditional(self.tie) else ""
+        return f"Codes are drawn from {what}: tie_conditional \"{kind}\" in config.json{default}"
+
+    @property
     def display_name(self) -> str:
         if self.arch == "cvae":
             return "CVAE"

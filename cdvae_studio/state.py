@@ -853,6 +853,7 @@ class StudioState(ActionsMixin, QObject):
         w.truthView.clear("…" if ctx.doc.xg is not None else _no_truth_reason(ctx.doc, ctx.task.name))
         w.modelLabel.setText(f"{ctx.entry.label} · D={p.code_dim}, tied {p.tied_dims}"
                              + (f", K={p.mixtures}" if getattr(p, "mixtures", 0) else ""))
+        w.modelLabel.setToolTip(p.config.conditional_text if getattr(p, "has_tie", False) else "")  # the NN has none
         self._apply_grid(ctx.grid, seconds, "model, image and grid")  # the whole job (models are cached)
         if redraw:
             self.request_draw()  # with the toolbar's and picker's values (and a session's pins), on this context

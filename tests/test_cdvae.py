@@ -335,6 +335,12 @@ def test_the_conditional_defaults_per_tie_and_is_named_in_the_config():
     assert ModelConfig.from_dict({"tie": "mdn"}).to_dict()["tie_conditional"] == "paper"
     with pytest.raises(ConfigError, match="tie_conditional must be 'exact', 'paper' or 'auto', got 'raw'"):
         ModelConfig(tie_conditional="raw")
+    # the Studio's model tooltip says which one draws the codes, and whether it is the tie's default
+    assert ModelConfig(tie="mdn").conditional_text == ('Codes are drawn from the raw MDN p(z_g | z_c): '
+                                                       'tie_conditional "paper" in config.json (the tie\'s default)')
+    assert "MDN times N(0, I)" in ModelConfig(tie="mdn", tie_conditional="exact").conditional_text
+    assert "default" not in ModelConfig(tie="gauss", tie_conditional="paper").conditional_text
+    assert ModelConfig(arch="cvae").conditional_text == ModelConfig(tie="none").conditional_text == ""
     # cdvae-eval --conditional: a loaded model switched as its config.json would switch it
     mdn = Predictor(build_model(ModelConfig(tie="mdn", channels_c=3)))
     mdn.use_conditional("exact")

@@ -25,6 +25,9 @@ def test_tie_combo_switches_model_with_one_load_each(qtbot, make_window, settle,
     assert seen.count("context") == 2, seen
     assert win.state.ctx.entry.key == win.tieCombo.itemData(mdn) and win.state.ctx.predictor.mixtures == 4
     assert win.modelLabel.text().startswith("MDN") and "K=4" in win.modelLabel.text()
+    # which p(z_g | z_c) the grid draws from: the tooltip names it (the MDN's default since 2026-11-29)
+    assert win.modelLabel.toolTip() == win.state.ctx.predictor.config.conditional_text
+    assert "the raw MDN p(z_g | z_c): tie_conditional \"paper\"" in win.modelLabel.toolTip()
 
 
 def test_mdn_component_picker_draws_from_that_component(qtbot, make_window, settle):
