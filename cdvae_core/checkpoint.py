@@ -54,6 +54,17 @@ def _is_version(value: Any, expected: int) -> bool:
     return is_int(value) and value == expected
 
 
+def format_problem(config: dict[str, Any]) -> str | None:
+    """Why a parsed config.json is not one this library reads ("is not a cdvae-model config
+    (format ...)", "has format_version ...; this library reads 1"), to follow its path; None if it is."""
+    if config.get("format") != FORMAT:
+        return f"is not a {FORMAT} config (format {config.get('format')!r})"
+    version = config.get("format_version")
+    if not _is_version(version, FORMAT_VERSION):
+        return f"has format_version {version!r}; this library reads {FORMAT_VERSION}"
+    return None
+
+
 # ----------------------------------------------------------------------------- writing
 
 
@@ -121,11 +132,9 @@ def read_config(path: str | os.PathLike) -> dict[str, Any]:
         raise ModelLoadError(f"cannot read {cfg_path} ({exc.strerror or exc})") from exc
     except ValueError as exc:  # not JSON text, or a file too large to be a config
         raise ModelLoadError(f"{cfg_path} is not valid JSON ({exc})") from exc
-    if not isinstance(config, dict) or config.get("format") != FORMAT:
-        raise ModelLoadError(f"{cfg_path} is not a {FORMAT} config (format {config.get('format') if isinstance(config, dict) else None!r})")
-    version = config.get("format_version")
-    if not _is_version(version, FORMAT_VERSION):
-        raise ModelLoadError(f"{cfg_path} has format_version {version!r}; this library reads {FORMAT_VERSION}")
+    problem = format_problem(config) if isinstance(config, dict) else f"is not a {FORMAT} config (format None)"
+    if problem:
+        raise ModelLoadError(f"{cfg_path} {problem}")
     if not isinstance(config.get("model"), dict):
         raise ModelLoadError(f"{cfg_path} has no 'model' settings")
     return config

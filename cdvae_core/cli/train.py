@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from ..config import (ARCHS, MAX_DEFAULT_LAYERS, MOTION_HELD_GUIDANCE, RUN_RECORD_KEYS, TIES, ConfigError,
-                      ModelConfig, TrainConfig, is_int, read_small_text)
+                      ModelConfig, TrainConfig, read_small_text)
 from ..pairs import PairSet, load_pairs
 from ..progress import Progress
 from .common import EXIT_FAILED, CliError, Parser, interactive, interrupted_exit, parse, rank, run_main
@@ -101,15 +101,13 @@ def check_config_format(path: str, data: dict[str, Any]) -> None:
     """ConfigError for a file that declares a format or format_version this library does not read,
     as cdvae-eval and --resume refuse it (a config.json of another version trained on whatever its
     keys happened to mean here); a file of plain settings, without those keys, is not checked."""
-    from ..checkpoint import FORMAT, FORMAT_VERSION
+    from ..checkpoint import format_problem
 
     if "format" not in data and "format_version" not in data:
         return
-    if data.get("format") != FORMAT:
-        raise ConfigError(f"--config {path} is not a {FORMAT} config (format {data.get('format')!r})")
-    version = data.get("format_version")
-    if not (is_int(version) and version == FORMAT_VERSION):
-        raise ConfigError(f"--config {path} has format_version {version!r}; this library reads {FORMAT_VERSION}")
+    problem = format_problem(data)
+    if problem:
+        raise ConfigError(f"--config {path} {problem}")
 
 
 def load_source(args) -> PairSet:
