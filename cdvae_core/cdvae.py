@@ -127,13 +127,22 @@ class CDVAE(nn.Module):
         """p(z_g | z_c) for z_c (B, D)."""
         return self.tie.conditional(z_c)
 
+    def encode_code_g(self, xg: torch.Tensor) -> torch.Tensor:
+        """Posterior mean of the target's code (B, D) for x_g (B, Cg, 32, 32)."""
+        return self.encode_g(xg)[0]
+
     def tie_drift(self, z_c: torch.Tensor, xg: torch.Tensor) -> torch.Tensor:
         """How far x_g's (n, Cg, 32, 32) tied code (posterior mean) sits from the tie's conditional
         given z_c (n or 1, D), in units of its spread: the RMS over tied components, (n,)."""
+        return self.code_drift(z_c, self.encode_code_g(xg))
+
+    def code_drift(self, z_c: torch.Tensor, mu_g: torch.Tensor) -> torch.Tensor:
+        """``tie_drift`` of a code already encoded: mu_g (n, D) against the conditional given z_c
+        (n or 1, D), (n,). Under whichever conditional the tie samples now, so a saved model's
+        x_g codes give its training pairs' drift under either (``Predictor.drift_limit``)."""
         t = self.cfg.tied_dims
-        mu_g = self.encode_g(xg)[0][:, :t]
         mean, std = self.conditional(z_c).moments()
-        return ((mu_g - mean[:, :t]) / std[:, :t].clamp_min(1e-6)).pow(2).mean(1).sqrt()
+        return ((mu_g[:, :t] - mean[:, :t]) / std[:, :t].clamp_min(1e-6)).pow(2).mean(1).sqrt()
 
     def draw_codes(
         self,

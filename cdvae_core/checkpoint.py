@@ -5,7 +5,8 @@ A saved model is a directory (docs/architecture.md, "Saved models"):
   ``weights.safetensors``    the model's ``state_dict``
   ``embedding.safetensors``  optional: lpp_c (N, d), codes_c (N, D), split (N,), labels (N,),
                              index (N,) rows of the pair file, xc_thumbs (N, Cc, 32, 32) float16,
-                             tie_drift (N,) (models with a tie; older files lack it),
+                             tie_drift (N,) and codes_g (N, D) x_g's posterior-mean codes
+                             (models with a tie; older files lack them),
                              and the LPP projection as ``lpp.<name>`` arrays
   ``metrics.jsonl``          one JSON object per epoch
   ``checkpoint/state.safetensors``  training state for ``--resume`` (one file, one rename)
@@ -216,7 +217,7 @@ def load_embedding_arrays(path: str | os.PathLike) -> dict[str, np.ndarray] | No
 # the arrays of embedding.safetensors with their dimensions and kinds of number: "f" any real
 # number, finite; "i" whole numbers (any integer or bool dtype) from the given lowest value up
 _EMBEDDING_ARRAYS: dict[str, tuple[int, str, int | None]] = {
-    "lpp_c": (2, "f", None), "codes_c": (2, "f", None), "xc_thumbs": (4, "f", None), "tie_drift": (1, "f", None),
+    "lpp_c": (2, "f", None), "codes_c": (2, "f", None), "codes_g": (2, "f", None), "xc_thumbs": (4, "f", None), "tie_drift": (1, "f", None),
     "split": (1, "i", 0), "labels": (1, "i", -1), "index": (1, "i", 0),
 }
 
@@ -282,6 +283,9 @@ class TrainEmbedding:
     xc_thumbs: np.ndarray | None
     lpp: Any = None
     tie_drift: np.ndarray | None = None  # (N,) each row's true x_g's tie drift (models with a tie, since 2026-11-26)
+    # (N, D) each row's x_g's posterior-mean code (models with a tie, since 2026-11-30): its drift
+    # under the other conditional (Predictor.drift_limit)
+    codes_g: np.ndarray | None = None
 
     def __len__(self) -> int:
         return int(self.split.shape[0])
@@ -312,6 +316,7 @@ class TrainEmbedding:
             xc_thumbs=arrays.get("xc_thumbs"),
             lpp=lpp,
             tie_drift=arrays["tie_drift"].astype(np.float32) if "tie_drift" in arrays else None,
+            codes_g=arrays["codes_g"].astype(np.float32) if "codes_g" in arrays else None,
         )
 
 
@@ -342,9 +347,10 @@ def _embedding_mismatch(embedding: "TrainEmbedding", predictor) -> str:
     """Where an embedding's arrays disagree with its model (the Studio places the scatter plot's
     samples by their codes and opens the thumbnails as the model's x_c), or ""."""
     cfg = predictor.config
-    if embedding.codes_c is not None and embedding.codes_c.shape[1] != predictor.code_dim:
-        return (f"'codes_c' has {embedding.codes_c.shape[1]} column(s) but the model's code has "
-                f"{predictor.code_dim} components")
+    for name in ("codes_c", "codes_g"):
+        codes = getattr(embedding, name)
+        if codes is not None and codes.shape[1] != predictor.code_dim:
+            return f"{name!r} has {codes.shape[1]} column(s) but the model's code has {predictor.code_dim} components"
     thumbs = embedding.xc_thumbs
     if thumbs is not None and thumbs.shape[1:] != (cfg.channels_c, cfg.image_size, cfg.image_size):
         return (f"'xc_thumbs' must have shape (N, {cfg.channels_c}, {cfg.image_size}, {cfg.image_size}) "

@@ -130,6 +130,14 @@ def default_conditional(tie: str) -> str:
     return "paper" if tie == "mdn" else "exact"
 
 
+def conditional_name(tie: str, kind: str) -> str:
+    """What the ``tie``'s conditional ``kind`` ("exact" or "paper") draws z_g from, in words."""
+    if tie == "mdn":
+        return "the raw MDN p(z_g | z_c)" if kind == "paper" else "the MDN times N(0, I), normalised"
+    return ("N(z_c, sigma_t^2) on the tied components (the paper's)" if kind == "paper"
+            else "the exact conditional of the joint prior")
+
+
 MAX_WIDTH = 65536  # any layer's size: a config is built before its weights are checked against it
 MAX_DEFAULT_LAYERS = 13  # sizes_for_layers' deepest ladder whose z_1 (16 * 2^(L-1)) stays within MAX_WIDTH
 
@@ -239,11 +247,7 @@ class ModelConfig:
         if self.arch == "cvae" or self.tie == "none":
             return ""
         kind = self.tie_conditional
-        if self.tie == "mdn":
-            what = "the raw MDN p(z_g | z_c)" if kind == "paper" else "the MDN times N(0, I), normalised"
-        else:
-            what = ("N(z_c, sigma_t^2) on the tied components (the paper's)" if kind == "paper"
-                    else "the exact conditional of the joint prior")
+        what = conditional_name(self.tie, kind)
         default = " (the tie's default)" if kind == default_conditional(self.tie) else ""
         return f"Codes are drawn from {what}: tie_conditional \"{kind}\" in config.json{default}"
 

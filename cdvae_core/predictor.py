@@ -12,6 +12,7 @@ the lower layers at their conditional means (smoother still, but it hides part o
 
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass, replace
 from typing import Any, Iterator
 
@@ -94,6 +95,9 @@ class Predictor:
         self.embedding = embedding
         self.name = name or self.config.display_name
         self.path = path
+        # the conditional the embedding's tie_drift was measured under: the one config.json names
+        self.saved_conditional = self.config.tie_conditional
+        self._train_drifts: dict[str, np.ndarray | None] = {}
 
     def use_conditional(self, kind: str) -> None:
         """Sample (and score the NLL and drift) with ``kind`` ("exact" or "paper") instead of the
@@ -106,6 +110,18 @@ class Predictor:
         self.config = replace(self.config, tie_conditional=kind)
         self.model.cfg = self.config
         self.model.tie.conditional_kind = kind
+
+    def with_conditional(self, kind: str) -> "Predictor":
+        """A predictor of the same model sampling with ``kind`` ("exact" or "paper"): this one when
+        it already does, else a copy of its own (the model's modules copied, the embedding shared),
+        so that a job still drawing from this one keeps its conditional. ValueError as
+        ``use_conditional``."""
+        if kind == self.config.tie_conditional and self.has_tie:
+            return self
+        other = Predictor(copy.deepcopy(self.model), self.task, self.embedding, self.name, self.path)
+        other.saved_conditional = self.saved_conditional
+        other.use_conditional(kind)
+        return other
 
     # ----- what the model is ---------------------------------------------------------------
 
@@ -305,12 +321,31 @@ class Predictor:
         x = torch.from_numpy(np.asarray(xg_samples, dtype=np.float32).copy())
         return self.model.tie_drift(cond.mu_c, x).numpy().copy()
 
+    def train_drift(self) -> np.ndarray | None:
+        """The tie drift (N,) of the embedding's rows' own x_g under the conditional sampled now:
+        as ``embedding.safetensors`` recorded it under the saved conditional, else from its x_g
+        codes (``codes_g``); None without a tie, an embedding, or (models saved before 2026-11-30,
+        the other conditional) its codes."""
+        kind = self.config.tie_conditional
+        if kind not in self._train_drifts:
+            emb = self.embedding
+            drift = None if not self.has_tie or emb is None else getattr(emb, "tie_drift", None)
+            if drift is not None and kind != self.saved_conditional:
+                codes_c, codes_g = getattr(emb, "codes_c", None), getattr(emb, "codes_g", None)
+                drift = None
+                if codes_c is not None and codes_g is not None:
+                    with torch.inference_mode():
+                        drift = self.model.code_drift(torch.from_numpy(np.asarray(codes_c, np.float32)),
+                                                      torch.from_numpy(np.asarray(codes_g, np.float32))).numpy()
+            self._train_drifts[kind] = drift
+        return self._train_drifts[kind]
+
     @property
     def drift_limit(self) -> float:
         """The tie drift above which a sample is unusual for this model: DRIFT_LIMIT, or further
-        where the model's own training pairs drift more (their DRIFT_QUANTILE quantile, from
-        ``embedding.safetensors``; models saved before it was recorded: DRIFT_LIMIT)."""
-        drift = getattr(self.embedding, "tie_drift", None)
+        where the model's own training pairs drift more (their DRIFT_QUANTILE quantile,
+        ``train_drift``; models saved before it was recorded: DRIFT_LIMIT)."""
+        drift = self.train_drift()
         if drift is None:
             return DRIFT_LIMIT
         train = drift[np.asarray(self.embedding.split) == 0]

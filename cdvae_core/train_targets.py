@@ -105,27 +105,48 @@ def encode_codes(model: torch.nn.Module, xc: np.ndarray, device: torch.device, b
     return np.concatenate(parts, 0) if parts else np.zeros((0, 0), np.float32)
 
 
+def encode_codes_g(model: torch.nn.Module, xg: np.ndarray, device: torch.device, batch: int = 256) -> np.ndarray:
+    """Posterior-mean codes of x_g (N, Cg, 32, 32) -> (N, D) float32, in eval mode."""
+    parts = _eval_in_batches(model, model.encode_code_g, (xg,), device, batch)
+    return np.concatenate(parts, 0) if parts else np.zeros((0, 0), np.float32)
+
+
+def codes_drift(model: torch.nn.Module, codes_c: np.ndarray, codes_g: np.ndarray, device: torch.device,
+                batch: int = 4096) -> np.ndarray:
+    """Each pair's tie drift (``CDVAE.code_drift``) of its x_g's code (N, D) from its x_c's code
+    (N, D), under the conditional the model samples now: (N,) float32."""
+    parts = _eval_in_batches(model, model.code_drift, (codes_c, codes_g), device, batch)
+    return np.concatenate(parts) if parts else np.zeros(0, np.float32)
+
+
 def pair_drift(model: torch.nn.Module, codes_c: np.ndarray, xg: np.ndarray, device: torch.device,
                batch: int = 512) -> np.ndarray:
     """Each pair's tie drift (``CDVAE.tie_drift``) of its x_g (N, Cg, 32, 32) from its x_c's code
     (N, D): (N,) float32."""
-    parts = _eval_in_batches(model, model.tie_drift, (codes_c, xg), device, batch)
-    return np.concatenate(parts) if parts else np.zeros(0, np.float32)
+    return codes_drift(model, codes_c, encode_codes_g(model, xg, device, batch), device)
 
 
-def refresh_tie_drift(model_dir, pairs: PairSet) -> bool:
+def refresh_tie_drift(model_dir, pairs: PairSet | None = None) -> bool:
     """Recompute ``embedding.safetensors``'s tie drift of a saved model under the conditional its
     config.json names now (after ``tie_conditional`` was changed; the drift was measured under the
-    old one, and it sets the Studio's drift limit). ``pairs``: the file the model was trained on
-    (the embedding's ``index`` names its rows). False when the embedding records no drift."""
+    old one, and it sets the Studio's drift limit), from the embedding's x_g codes; an embedding
+    saved before it kept them (``codes_g``) needs ``pairs``, the file the model was trained on (its
+    ``index`` names the rows), and is given them. False when the embedding records no drift;
+    ValueError when it has no codes_g and no pairs are given."""
     from .checkpoint import load_embedding_arrays, load_torch_model, write_embedding
 
     arrays = load_embedding_arrays(model_dir)
     if arrays is None or "tie_drift" not in arrays:
         return False
     model, _ = load_torch_model(model_dir)
-    rows = arrays["index"].astype(np.int64)
-    drift = pair_drift(model.eval(), arrays["codes_c"].astype(np.float32), pairs.xg[rows], torch.device("cpu"))
+    model.eval()
+    cpu = torch.device("cpu")
+    if "codes_g" not in arrays:
+        if pairs is None:
+            raise ValueError(f"{model_dir}: its embedding keeps no x_g codes; give the pair file it was trained on")
+        codes_g = encode_codes_g(model, pairs.xg[arrays["index"].astype(np.int64)], cpu)
+        arrays["codes_g"] = codes_g.astype(arrays["codes_c"].dtype)
+    drift = codes_drift(model, arrays["codes_c"].astype(np.float32), arrays["codes_g"].astype(np.float32), cpu)
     write_embedding(model_dir, {**arrays, "tie_drift": drift.astype(arrays["tie_drift"].dtype)})
     return True
 
@@ -160,7 +181,9 @@ def embedding_arrays(
     if getattr(model, "has_code_c", hasattr(model, "encode_code_c")):
         arrays["codes_c"] = encode_codes(model, xc, device)  # the CVAE has no code of x_c
         if model.cfg.tied_dims > 0:  # the Studio's drift badges compare samples with these
-            arrays["tie_drift"] = pair_drift(model, arrays["codes_c"], pairs.xg[rows], device)
+            # x_g's codes too: the drift under the other conditional, which the Studio can switch to
+            arrays["codes_g"] = encode_codes_g(model, np.ascontiguousarray(pairs.xg[rows]), device)
+            arrays["tie_drift"] = codes_drift(model, arrays["codes_c"], arrays["codes_g"], device)
     for key, value in targets.items():
         if key.startswith("lpp."):
             arrays[key] = value.numpy()

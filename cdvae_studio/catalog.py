@@ -88,13 +88,15 @@ def read_pairs_task(path: str | Path) -> str:
 
 
 class ModelCatalog:
-    """Models by task. ``load`` is thread-safe and caches one Predictor per entry key."""
+    """Models by task. ``load`` is thread-safe and caches one Predictor per entry key, and one per
+    other sampling conditional asked of it (``Predictor.with_conditional``)."""
 
     def __init__(self, assets: Path = ASSETS, loader: Callable[[Path], Any] | None = None) -> None:
         self.assets = Path(assets)
         self._extra: list[ModelEntry] = []
         self._loader = loader
         self._loaded: dict[str, Any] = {}
+        self._variants: dict[tuple[str, str], Any] = {}  # (entry key, conditional): another conditional's
         self._lock = threading.Lock()
         self.problems: list[str] = []
 
@@ -147,8 +149,7 @@ class ModelCatalog:
             raise CatalogError(f"{path.name}: " + (NO_PHOTO_TEXT if task == NO_PHOTO_TASK else f"unknown task {task!r}"))
         entry = ModelEntry(f"path:{path}", task, name, kind, path)
         self._extra = [e for e in self._extra if e.key != entry.key] + [entry]
-        with self._lock:
-            self._loaded.pop(entry.key, None)  # a retrained dir must be reloaded
+        self._forget(entry.key)  # a retrained dir must be reloaded
         return entry
 
     def add_pair_file(self, path: str | Path) -> ModelEntry:
@@ -170,32 +171,57 @@ class ModelCatalog:
             return False
         return True
 
-    def load(self, entry: ModelEntry) -> Any:
-        """The Predictor for an entry (cached). Raises the library's errors (ValueErrors)."""
+    def load(self, entry: ModelEntry, conditional: str | None = None) -> Any:
+        """The Predictor for an entry (cached), sampling with ``conditional`` ("exact" or "paper";
+        None: the one its config names; a model without a tie has none and ignores it). Raises
+        the library's errors (ValueErrors)."""
         with self._lock:
-            if entry.key in self._loaded:
-                return self._loaded[entry.key]
+            predictor = self._loaded.get(entry.key)
+        if predictor is None:
+            predictor = self._read(entry)
+            with self._lock:
+                predictor = self._loaded.setdefault(entry.key, predictor)
+        if conditional is None or not getattr(predictor, "has_tie", False) \
+                or conditional == predictor.config.tie_conditional:
+            return predictor
+        with self._lock:
+            variant = self._variants.get((entry.key, conditional))
+        if variant is None:
+            variant = predictor.with_conditional(conditional)
+            with self._lock:
+                variant = self._variants.setdefault((entry.key, conditional), variant)
+        return variant
+
+    def _read(self, entry: ModelEntry) -> Any:
         if self._loader is not None:
-            predictor = self._loader(entry.path)
-        elif entry.kind == "nearest":
+            return self._loader(entry.path)
+        if entry.kind == "nearest":
             from .nearest_adapter import load_nearest
 
-            predictor = load_nearest(entry.path, entry.task)
-        else:
-            from cdvae_core.checkpoint import load_model
+            return load_nearest(entry.path, entry.task)
+        from cdvae_core.checkpoint import load_model
 
-            predictor = load_model(entry.path)
-        with self._lock:
-            self._loaded[entry.key] = predictor
-        return predictor
+        return load_model(entry.path)
 
-    def cached(self, key: str) -> Any:
-        """The already-loaded predictor of an entry key, or None (never loads: GUI-thread safe)."""
+    def _forget(self, key: str) -> None:
         with self._lock:
-            return self._loaded.get(key)
+            self._loaded.pop(key, None)
+            for variant in [k for k in self._variants if k[0] == key]:
+                del self._variants[variant]
+
+    def cached(self, key: str, conditional: str | None = None) -> Any:
+        """The already-loaded predictor of an entry key (sampling with ``conditional``, as
+        ``load``), or None (never loads: GUI-thread safe)."""
+        with self._lock:
+            predictor = self._loaded.get(key)
+            if conditional is None or predictor is None or not getattr(predictor, "has_tie", False) \
+                    or conditional == predictor.config.tie_conditional:
+                return predictor
+            return self._variants.get((key, conditional))
 
     def put(self, entry: ModelEntry, predictor: Any) -> None:
         """Register an already-built predictor (tests, models trained in this process)."""
+        self._forget(entry.key)
         with self._lock:
             self._loaded[entry.key] = predictor
         if entry.kind != "builtin" and all(e.key != entry.key for e in self._extra):

@@ -62,7 +62,7 @@ def export_groups(items: dict[str, Any], what: int) -> list[Group]:
         predictors = items["predictors"]
         draws: dict[tuple, list[Any]] = {}
         for star in items.get("stars", []):
-            if star.model.key in predictors:
+            if star.predictor_key() in predictors:
                 # a sidecar records one draw (seed, temperature, component) per call: other draws
                 # are other calls
                 key = (star.model.key, star.doc.key, star.noise is None, star.draw)
@@ -71,7 +71,7 @@ def export_groups(items: dict[str, Any], what: int) -> list[Group]:
         for stars in draws.values():
             first = stars[0]
             noise = None if first.noise is None else np.stack([s.noise for s in stars])
-            groups.append(Group(predictors[first.model.key], first.doc.photo, np.stack([s.code for s in stars]),
+            groups.append(Group(predictors[first.predictor_key()], first.doc.photo, np.stack([s.code for s in stars]),
                                 noise, first.draw, [s.index for s in stars]))
         return groups
     grid = items.get("grid")

@@ -34,6 +34,9 @@ class Draw:
     component: int | None = None  # the MDN mixture component they came from; None: the whole mixture
     # > 0: the grid's samples are the most distinct of this many draws (cdvae_core.distinct); 0: the first draws
     pool: int = 0
+    # the tie's conditional the codes were drawn from ("exact" or "paper"; None: a model without a
+    # tie); exports record it in their sidecar's model config, as the predictor that drew them has it
+    conditional: str | None = None
 
     def export_settings(self, **kwargs: Any) -> Any:
         """``ExportSettings`` recording this draw (codes are given: nothing is redrawn from it)."""
@@ -73,6 +76,11 @@ class GridDraw:
     codes: np.ndarray
     noise: np.ndarray
     shares: np.ndarray | None = None
+
+
+def sampling_conditional(predictor: Any) -> str | None:
+    """The tie conditional ``predictor`` draws codes from ("exact" or "paper"), None without a tie."""
+    return predictor.config.tie_conditional if getattr(predictor, "has_tie", False) else None
 
 
 def distinct_pool(predictor: Any, pool: int) -> int:
@@ -186,11 +194,14 @@ def render_grid(task: Any, predictor: Any, cond: Any, model_key: str, doc: Image
 def load_context(catalog: ModelCatalog, entry: ModelEntry, task: Any, image: LoadedImage | ImageDoc,
                  source: Any, docs: DocCache, cache: DecodeCache, seed: int, component: int | None,
                  pinned: np.ndarray | None, pin_values: np.ndarray | None, temperature: float = 1.0,
-                 lower: bool = True, pool: int = 0) -> ContextResult:
+                 lower: bool = True, pool: int = 0, conditional: str | None = None) -> ContextResult:
     """Load (cached) model, decompose the image (cached), encode it, draw and render the grid
     (``lower``: decode with the drawn lower-layer noise, else at the lower layers' means; ``pool``:
-    the grid is the most distinct of that many draws, ``draw_grid``)."""
-    predictor = catalog.load(entry)
+    the grid is the most distinct of that many draws, ``draw_grid``; ``conditional``: the tie's
+    conditional to draw from, None: the model's own)."""
+    predictor = catalog.load(entry, conditional)
+    if getattr(predictor, "has_tie", False):
+        predictor.train_drift()  # the drift limit's figures, worked out here rather than in the GUI thread
     if predictor.task != task.name:
         raise ValueError(f"{entry.name} was trained for {predictor.task}, not {task.name}")
     doc = docs.get(task, image, source)
@@ -202,7 +213,7 @@ def load_context(catalog: ModelCatalog, entry: ModelEntry, task: Any, image: Loa
     if component is not None and (mixture is None or not 0 <= component < len(mixture)):
         component = None  # the picker's component belonged to a model of more components (or none)
     draw = Draw(int(seed), float(temperature), None if component is None else int(component),
-                distinct_pool(predictor, pool))
+                distinct_pool(predictor, pool), sampling_conditional(predictor))
     new = draw_grid(predictor, cond, draw, pinned, pin_values)
     codes, noise = new.codes, new.noise
     detail = cell_detail(task, predictor, cond, entry.key, doc)
@@ -230,6 +241,7 @@ class RestoredStar:
     doc: ImageDoc
     xg: np.ndarray
     thumb: np.ndarray
+    conditional: str | None = None  # the tie conditional it was drawn from (sampling_conditional)
 
 
 def restore_star(catalog: ModelCatalog, entry: ModelEntry, saved: Any, docs: DocCache) -> RestoredStar:
@@ -240,7 +252,8 @@ def restore_star(catalog: ModelCatalog, entry: ModelEntry, saved: Any, docs: Doc
     from .images import load_image  # its ImageLoadError is a ValueError
 
     task = get_task(entry.task)
-    predictor = catalog.load(entry)
+    # the predictor of its conditional (sessions saved before: the model's own), which its exports use
+    predictor = catalog.load(entry, getattr(saved, "conditional", "") or None)
     doc = docs.get(task, load_image(saved.image), saved.image)
     code = np.asarray(saved.code, np.float32)
     if code.shape != (predictor.code_dim,):
@@ -253,7 +266,7 @@ def restore_star(catalog: ModelCatalog, entry: ModelEntry, saved: Any, docs: Doc
     cond = predictor.prepare(doc.xc)
     xg = np.asarray(predictor.decode(cond, code[None], noise), np.float32)
     thumb = compose_cells(task, doc, xg, grid_flow_scale(task, xg), cell_detail(task, predictor, cond, entry.key, doc))
-    return RestoredStar(saved, entry, doc, xg[0], thumb[0])
+    return RestoredStar(saved, entry, doc, xg[0], thumb[0], sampling_conditional(predictor))
 
 
 _COMPONENTS: "weakref.WeakKeyDictionary[Any, np.ndarray]" = weakref.WeakKeyDictionary()

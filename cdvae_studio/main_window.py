@@ -11,7 +11,7 @@ import html
 from pathlib import Path
 
 from PySide6.QtCore import QByteArray, QRect, QSettings, Qt, QTimer, QUrl, Signal
-from PySide6.QtGui import QAction, QDesktopServices, QGuiApplication, QKeySequence
+from PySide6.QtGui import QAction, QActionGroup, QDesktopServices, QGuiApplication, QKeySequence
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
@@ -34,6 +34,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from cdvae_core.config import CONDITIONALS
 from cdvae_core.messages import one_line_text
 from cdvae_core.distinct import DISTINCT_POOL
 from cdvae_core.predictor import MAX_TEMPERATURE
@@ -318,6 +319,17 @@ class MainWindow(QMainWindow):
         self.motionGifAction.setEnabled(False)  # a motion grid enables it
         self.shortcutsAction = act("Keyboard shortcuts…", QKeySequence.StandardKey.HelpContents, self.open_shortcuts_dialog)
         self.aboutAction = act("About CDVAE Studio", None, self.open_about_box)
+        # the tie's conditional new draws come from (Predictor.with_conditional); the state follows
+        # their triggered signals, and names them for the model shown (StudioState._show_conditional)
+        self.conditionalActions = QActionGroup(self)
+        self.conditionalActions.setExclusive(True)
+        for kind in CONDITIONALS:
+            a = act(f"Draw from the {kind} conditional", None, None)
+            a.setObjectName(f"conditional{kind.capitalize()}Action")
+            a.setCheckable(True)
+            a.setEnabled(False)  # a model with a tie enables them
+            a.setData(kind)
+            self.conditionalActions.addAction(a)
         # StandardKey.Quit is empty on some platforms (offscreen, some X11 desktops): spelled out
         self.quitAction = act("Quit", "Ctrl+Q", self.close)
         self._build_menus()
@@ -344,7 +356,12 @@ class MainWindow(QMainWindow):
         for a in (self.resampleAction, self.distinctAction, self.starAction, self.copyAction, self.useResultAction,
                   self.undoAction, self.redoAction):
             samples.addAction(a)
-        bar.addMenu("&Model").addAction(self.trainAction)
+        model_menu = bar.addMenu("&Model")
+        model_menu.setToolTipsVisible(True)  # each conditional says what it draws from
+        model_menu.addAction(self.trainAction)
+        model_menu.addSection("Sampling conditional")
+        for a in self.conditionalActions.actions():
+            model_menu.addAction(a)
         help_menu = bar.addMenu("&Help")
         help_menu.addAction(self.shortcutsAction)
         help_menu.addAction(self.aboutAction)

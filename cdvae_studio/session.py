@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from cdvae_core.atomic import write_text_atomic
-from cdvae_core.config import ConfigError, read_small_text, typed_from_dict
+from cdvae_core.config import CONDITIONALS, ConfigError, read_small_text, typed_from_dict
 from cdvae_core.distinct import MAX_POOL
 from cdvae_core.predictor import MAX_TEMPERATURE
 from cdvae_core.tasks import TASK_NAMES
@@ -38,13 +38,14 @@ class SessionStar:
     component: int = -1
     distinct_pool: int = 0
     noise: list[float] | None = None  # None: decoded with the lower layers at their means
+    conditional: str = ""  # as Session.conditional
 
     def as_session(self, task: str) -> "Session":
         """The session that shows this star again: its photo (none: "", a scatter-plot example's),
         model and draw, with its code and noise as the current sample in its own cell."""
         return Session(task=task, model=self.model, image=self.image or None, seed=self.seed, code=self.code,
                        current=self.index, component=self.component, temperature=self.temperature,
-                       noise=self.noise, distinct_pool=self.distinct_pool)
+                       noise=self.noise, distinct_pool=self.distinct_pool, conditional=self.conditional)
 
 
 @dataclass
@@ -65,6 +66,9 @@ class Session:
     temperature: float = 1.0
     noise: list[float] | None = None  # the current sample's lower-layer draws (older sessions: redrawn)
     distinct_pool: int = 0  # > 0: the grid was the most distinct of this many draws (older sessions: 0)
+    # the tie conditional the grid was drawn from, "exact" or "paper" (Model > Sampling conditional);
+    # "": the model's own (a model without a tie, and sessions saved before the choice existed)
+    conditional: str = ""
     # the starred list, which reopening replaces the window's with; None: a session saved before
     # sessions kept stars, which leaves the window's
     stars: list[SessionStar] | None = None
@@ -102,8 +106,8 @@ def session_from_json(text: str, name: str = "the session") -> Session:
         raise SessionError(f"{name} is not a CDVAE Studio session")
     if data.get("version") != VERSION:
         raise SessionError(f"{name} has session version {data.get('version')!r}; this Studio reads {VERSION}")
-    # keys of a later Studio's optional fields are left out, as before: sessions gained "noise" and
-    # "distinct_pool" without a new version
+    # keys of a later Studio's optional fields are left out, as before: sessions gained "noise",
+    # "distinct_pool" and "conditional" without a new version
     known = {f.name for f in fields(Session)}
     values = {k: v for k, v in data.items() if k in known}
     stars = values.pop("stars", None)
@@ -155,4 +159,6 @@ def _out_of_range(s: Session) -> str:
     if s.distinct_pool != 0 and not GRID < s.distinct_pool <= MAX_POOL:
         return (f"distinct_pool must be 0 (plain draws) or lie in ({GRID}, {MAX_POOL}] (more draws than the grid's "
                 f"{GRID} samples), got {s.distinct_pool}")
+    if s.conditional not in ("",) + CONDITIONALS:
+        return f"conditional must be \"\" (the model's own), {' or '.join(map(repr, CONDITIONALS))}, got {s.conditional!r}"
     return ""

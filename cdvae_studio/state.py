@@ -28,6 +28,7 @@ from .catalog import CatalogError, ModelEntry, is_pair_file
 from .clipboard import kept_by_studio, pasted_folder, pasted_path, rgb_to_qimage, save_png
 from .images import IMAGE_SUFFIXES, VIDEO_SUFFIXES, ImageLoadError, LoadedImage, load_image
 from .jobs import ContextResult, DocCache, Draw, GridResult, distinct_pool, draw_grid, load_context, own_sample
+from .jobs import sampling_conditional
 from .jobs import render_grid
 from .jobs import preview_and_layer, render_preview
 from .jobs import render_sweeps, render_truth
@@ -108,6 +109,8 @@ class StudioState(ActionsMixin, QObject):
         self.seed = int(window.seedSpin.value())
         self.temperature = float(window.temperatureSpin.value())
         self.pool = DISTINCT_POOL if window.distinctAction.isChecked() else 0  # Draw.pool of new draws
+        # the tie conditional asked of the model (Model > Sampling conditional); None: the model's own
+        self.conditional: str | None = None
         # a distinct draw's shares (n,) of its pool, one per row of ``drawn``: a cell's share is
         # shown while it still holds that drawn sample
         self.shares: np.ndarray | None = None
@@ -151,6 +154,7 @@ class StudioState(ActionsMixin, QObject):
         w.seedSpin.valueChanged.connect(self._seed_edited)
         w.temperatureSpin.valueChanged.connect(self._temperature_edited)
         w.distinctAction.toggled.connect(self._distinct_toggled)
+        w.conditionalActions.triggered.connect(lambda action: self.set_conditional(action.data()))
         w.lowerCheck.toggled.connect(self._lower_toggled)
         w.sampleGrid.sampleClicked.connect(self.select_sample)
         w.sampleGrid.starToggled.connect(self.toggle_star)
@@ -216,6 +220,7 @@ class StudioState(ActionsMixin, QObject):
             w.show_empty(f"No model for the {self.task_name} task yet.\n\nTrain one (Ctrl+T) or open a saved "
                          "model directory (Ctrl+M).")
             w.modelLabel.setText("no model")
+            self._show_conditional(None)
             w.lppScatter.set_embedding(None, "No model loaded.")
             self.w.settled.emit()
             return
@@ -232,6 +237,8 @@ class StudioState(ActionsMixin, QObject):
         entry = self.catalog.find(key) if key else None
         if entry is None:
             return
+        if self.entry is None or entry.key != self.entry.key:
+            self.conditional = None  # another model samples with its own
         self.entry = entry
         self.w.clear_error("model")  # another model asked for: an earlier one's failure is old news
         self._forget_restore(model_key=entry.key)
@@ -561,7 +568,7 @@ class StudioState(ActionsMixin, QObject):
         seed = self._next_seed(keep=True)
         component = self.component if self.component >= 0 else None
         restore = self._restore if self._restore_applies(entry.key, path) else None
-        temperature, pool = self.temperature, self.pool
+        temperature, pool, conditional = self.temperature, self.pool, self.conditional
         pinned = np.array([i in restore.pinned for i in range(len(restore.code))], bool) if restore else None
         values = np.asarray(restore.code, np.float32) if restore else None
         catalog, docs, cache = self.catalog, self.docs, self.cache
@@ -574,13 +581,14 @@ class StudioState(ActionsMixin, QObject):
             # the toolbar's new seed instead, the session's current code sat among another draw's)
             seed, temperature, pool = restore.seed, restore.temperature, restore.distinct_pool
             component = restore.component if restore.component >= 0 else None
+            conditional = restore.conditional or None
             self._context_draws = self._restore_draws
         self.w.show_empty(None)
         lower = self.lower
 
         def job() -> ContextResult:
             ctx = load_context(catalog, entry, task, image, path, docs, cache, seed, component, pinned, values,
-                               temperature, lower, pool)
+                               temperature, lower, pool, conditional)
             ctx.restore = restore
             return ctx
 
@@ -680,7 +688,8 @@ class StudioState(ActionsMixin, QObject):
         ctx, task = self.ctx, self.ctx.task
         component = self.component if self.component >= 0 and ctx.mixture is not None else None
         pinned, values, lower = self.pinned.copy(), self.current_code().copy(), self.lower
-        draw = Draw(int(self.seed), float(self.temperature), component, distinct_pool(ctx.predictor, self.pool))
+        draw = Draw(int(self.seed), float(self.temperature), component, distinct_pool(ctx.predictor, self.pool),
+                    sampling_conditional(ctx.predictor))
 
         def job() -> GridResult:
             new = draw_grid(ctx.predictor, ctx.cond, draw, pinned, values)
@@ -817,6 +826,7 @@ class StudioState(ActionsMixin, QObject):
         restore = ctx.restore if ctx.restore is not None and ctx.restore is self._restore else None
         if restore is not None:
             self._restore = None
+            self.conditional = restore.conditional or None
         p = ctx.predictor
         if getattr(p, "has_codes", True):
             w.codeSliders.set_layout(p.code_dim, p.tied_dims, ctx.mean, ctx.std)
@@ -851,9 +861,12 @@ class StudioState(ActionsMixin, QObject):
         w.lppScatter.set_embedding(emb, "This model was saved without a training embedding.", ctx.components,
                                    label_names=ctx.label_names)
         w.truthView.clear("…" if ctx.doc.xg is not None else _no_truth_reason(ctx.doc, ctx.task.name))
+        chosen = getattr(p, "has_tie", False) and p.config.tie_conditional != p.saved_conditional
         w.modelLabel.setText(f"{ctx.entry.label} · D={p.code_dim}, tied {p.tied_dims}"
-                             + (f", K={p.mixtures}" if getattr(p, "mixtures", 0) else ""))
+                             + (f", K={p.mixtures}" if getattr(p, "mixtures", 0) else "")
+                             + (f", {p.config.tie_conditional} conditional" if chosen else ""))
         w.modelLabel.setToolTip(p.config.conditional_text if getattr(p, "has_tie", False) else "")  # the NN has none
+        self._show_conditional(p)
         self._apply_grid(ctx.grid, seconds, "model, image and grid")  # the whole job (models are cached)
         if redraw:
             self.request_draw()  # with the toolbar's and picker's values (and a session's pins), on this context

@@ -39,7 +39,8 @@ def _saved_star(star: "Star") -> SessionStar:
     return SessionStar(model=star.model.key, image=star.doc.source or "", code=[float(v) for v in star.code],
                        index=star.index, seed=d.seed, temperature=d.temperature,
                        component=-1 if d.component is None else d.component, distinct_pool=d.pool,
-                       noise=None if star.noise is None else [float(v) for v in star.noise])
+                       noise=None if star.noise is None else [float(v) for v in star.noise],
+                       conditional=d.conditional or "")
 
 
 class ClipboardPicture(NamedTuple):
@@ -83,6 +84,11 @@ class Star:
         same_noise = (self.noise is None and noise is None) or (
             self.noise is not None and noise is not None and np.array_equal(self.noise, noise))
         return self.doc is doc and self.model.key == model_key and np.array_equal(self.code, code) and same_noise
+
+    def predictor_key(self) -> tuple[str, str | None]:
+        """(model key, conditional): the catalog's predictor that drew it (``ModelCatalog.cached``),
+        whose config its exports' sidecars record."""
+        return self.model.key, self.draw.conditional
 
 
 
@@ -226,6 +232,34 @@ class ActionsMixin:
         self._next_seed()
         self.request_draw()
 
+    def set_conditional(self, kind: str) -> None:
+        """Draw from the tie's ``kind`` conditional ("exact" or "paper", Model > Sampling
+        conditional) on this model until another model is chosen: the grid is drawn again from the
+        seed as a new model's is (the sliders' ranges and the MDN's weights are the conditional's);
+        starred samples keep theirs."""
+        if self.ctx is None or not getattr(self.ctx.predictor, "has_tie", False) \
+                or kind == self.ctx.predictor.config.tie_conditional:
+            return
+        self.conditional = kind
+        self.request_context()
+
+    def _show_conditional(self, predictor: Any) -> None:
+        """The Model menu's conditionals as ``predictor`` has them (None: no model): named for its
+        tie, the one it samples with checked, the one saved with it marked; disabled without a tie."""
+        from cdvae_core.config import conditional_name
+
+        has_tie = getattr(predictor, "has_tie", False)
+        for action in self.w.conditionalActions.actions():
+            kind = action.data()
+            if has_tie:
+                own = " (saved with the model)" if kind == predictor.saved_conditional else ""
+                action.setText(f"Draw from {conditional_name(predictor.config.tie, kind)}{own}")
+            else:
+                action.setText(f"Draw from the {kind} conditional")
+            action.setToolTip("" if has_tie else "This model has no tie: nothing to choose")
+            action.setEnabled(has_tie)
+            action.setChecked(has_tie and kind == predictor.config.tie_conditional)
+
     def set_component(self, component: int) -> None:
         self.component = component
         self.request_draw()
@@ -274,7 +308,7 @@ class ActionsMixin:
 
     def export_items(self) -> dict[str, Any]:
         """What the export dialog offers: starred samples, the grid, the current image's source."""
-        predictors = {s.model.key: self.catalog.cached(s.model.key) for s in self.stars.values()}
+        predictors = {s.predictor_key(): self.catalog.cached(*s.predictor_key()) for s in self.stars.values()}
         return {"predictors": {k: v for k, v in predictors.items() if v is not None}, "stars": list(self.stars.values()), "ctx": self.ctx, "grid": self.grid,
                 "task": self.ctx.task if self.ctx is not None else self.task,
                 # the toolbar's seed and temperature, the picker's MDN component and Distinct results
@@ -308,6 +342,7 @@ class ActionsMixin:
                        component=-1 if draw.component is None else draw.component,
                        pinned=[int(i) for i in np.flatnonzero(self.pinned)],
                        temperature=draw.temperature, noise=self._session_noise(), distinct_pool=draw.pool,
+                       conditional=draw.conditional or "",
                        stars=[_saved_star(star) for star in self.stars.values() if star.doc.source])
 
     def _replace_stars(self, saved: list[SessionStar]) -> None:
@@ -345,7 +380,7 @@ class ActionsMixin:
         for r in restored.stars:
             s = r.saved
             self._star_ids += 1
-            draw = Draw(s.seed, s.temperature, None if s.component < 0 else s.component, s.distinct_pool)
+            draw = Draw(s.seed, s.temperature, None if s.component < 0 else s.component, s.distinct_pool, r.conditional)
             noise = None if s.noise is None else np.asarray(s.noise, np.float32)
             star = Star(self._star_ids, r.entry, r.doc, np.asarray(s.code, np.float32), r.xg, r.thumb, noise, draw,
                         s.index)
@@ -696,7 +731,7 @@ class ActionsMixin:
             def render() -> np.ndarray:
                 from cdvae_core.postprocess.export import exported_picture
 
-                predictor = catalog.load(star.model)  # loaded when it was starred: cached
+                predictor = catalog.load(star.model, star.draw.conditional)  # loaded when it was starred: cached
                 settings = star.draw.export_settings(lower_layers=star.noise is not None,
                                                      detail=getattr(predictor, "has_codes", True))
                 return exported_picture(predictor, star.doc.photo, star.code, star.noise, settings)

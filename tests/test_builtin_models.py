@@ -88,3 +88,27 @@ def test_reproduces_the_stored_reference_samples(shipped):
 def test_assets_stay_under_40_mb():
     total = sum(p.stat().st_size for p in (ROOT / "assets").rglob("*") if p.is_file())
     assert total < 40e6
+
+
+# each model's drift limit (sigma) under its own conditional and the other, from its training pairs
+# (max(2, their 99% quantile); measured 2026-11-30 when the embeddings were given x_g's codes)
+DRIFT_LIMITS = {"relighting/gauss": (2.0, 2.0), "relighting/mdn4": (2.0, 2.0), "resaturation/gauss": (2.0, 2.0),
+                "resaturation/mdn4": (2.0, 2.34), "motion/gauss": (2.67, 2.96), "motion/mdn4": (5.47, 9.36)}
+
+
+def test_its_drift_limit_under_either_conditional(shipped):
+    """The Studio's Model menu switches a model's conditional; the red drift badges' limit under the
+    other one comes from the x_g codes its embedding keeps (docs/studio.md)."""
+    path, predictor = shipped
+    emb = predictor.embedding
+    assert emb.codes_g.shape == emb.codes_c.shape and emb.tie_drift.shape == (len(emb),)
+    other = predictor.with_conditional("exact" if predictor.config.tie_conditional == "paper" else "paper")
+    limits = (predictor.drift_limit, other.drift_limit)
+    assert limits == pytest.approx(DRIFT_LIMITS[_id(path)], abs=0.01)
+    # the stored drift is the kept codes' under the model's own conditional
+    import torch
+
+    assert predictor.with_conditional(predictor.config.tie_conditional) is predictor
+    with torch.inference_mode():
+        again = predictor.model.code_drift(torch.from_numpy(emb.codes_c), torch.from_numpy(emb.codes_g)).numpy()
+    np.testing.assert_allclose(again, emb.tie_drift, atol=0.01)

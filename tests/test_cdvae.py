@@ -1,5 +1,6 @@
 """The CDVAE and CVAE modules and the Predictor: shapes, loss terms, seeds, conditional sampling."""
 
+import copy
 import json
 from dataclasses import replace
 
@@ -348,6 +349,24 @@ def test_the_conditional_defaults_per_tie_and_is_named_in_the_config():
     for cfg in (ModelConfig(arch="cvae", channels_c=3), ModelConfig(tie="none", channels_c=3)):
         with pytest.raises(ValueError, match="has no tie, so no conditional to choose"):
             Predictor(build_model(cfg)).use_conditional("paper")
+        with pytest.raises(ValueError, match="has no tie, so no conditional to choose"):
+            Predictor(build_model(cfg)).with_conditional("exact")
+    # the Studio's switch: a copy sampling with the other, the original untouched (a job may still
+    # be drawing from it), and drawing what the model edited in place draws
+    torch.manual_seed(0)
+    paper = Predictor(build_model(ModelConfig(tie="mdn", channels_c=3)))
+    edited = copy.deepcopy(paper)
+    edited.use_conditional("exact")
+    cond = paper.prepare(np.random.default_rng(0).random((3, 32, 32), dtype=np.float32))
+    before = paper.draw_codes(cond, 8, seed=3)
+    exact = paper.with_conditional("exact")
+    assert (paper.config.tie_conditional, exact.config.tie_conditional, exact.saved_conditional) == \
+        ("paper", "exact", "paper")
+    assert paper.with_conditional("paper") is paper and exact.embedding is paper.embedding
+    np.testing.assert_array_equal(paper.draw_codes(cond, 8, seed=3), before)
+    drawn = exact.draw_codes(exact.prepare(cond.xc[0].numpy()), 8, seed=3)
+    np.testing.assert_array_equal(drawn, edited.draw_codes(edited.prepare(cond.xc[0].numpy()), 8, seed=3))
+    assert not np.allclose(drawn, before)
 
 
 @pytest.mark.parametrize("kw", [dict(tie="gauss"), dict(tie="mdn", mixtures=4), dict(arch="cvae")])

@@ -113,7 +113,10 @@ def test_every_edited_embedding_array_loads_or_says_why_in_one_line(tmp_path):
         loaded.append(case)
         emb = predictor.embedding
         assert np.isfinite(emb.lpp_c).all() and emb.lpp_c.ndim == 2 and set(np.unique(emb.split)) <= {0, 1}, case
-        assert emb.codes_c is None or emb.codes_c.shape == (len(emb), predictor.code_dim), case
+        for codes in (emb.codes_c, emb.codes_g):
+            assert codes is None or codes.shape == (len(emb), predictor.code_dim), case
+            assert codes is None or np.isfinite(codes).all(), case
+        assert np.isfinite(predictor.drift_limit) and np.isfinite(predictor.with_conditional("exact").drift_limit), case
     assert loaded, "no edit loaded: the test no longer tells a refusal from a load"
 
 

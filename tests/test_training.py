@@ -179,6 +179,18 @@ def test_metrics_rows_and_saved_model(tmp_path):
     assert emb.tie_drift[i] == pytest.approx(np.sqrt(np.mean(((mu_g[:t] - mean[:t]) / std[:t]) ** 2)), rel=1e-5)
     train_drift = emb.tie_drift[pairs.split == 0]
     assert predictor.drift_limit == pytest.approx(max(2.0, float(np.quantile(train_drift, 0.99))))
+    # x_g's codes are kept too, so that the drift under the other conditional (which the Studio can
+    # switch to) is the pairs' own drift under it, as a model trained with it would have recorded
+    np.testing.assert_allclose(emb.codes_g[i], mu_g, rtol=1e-5, atol=1e-6)
+    other = predictor.with_conditional("paper")
+    assert other is not predictor and other.model is not predictor.model
+    assert predictor.config.tie_conditional == predictor.model.tie.conditional_kind == "exact"
+    assert other.saved_conditional == "exact" and other.config.tie_conditional == "paper"
+    expected = [other.tie_drift(other.prepare(pairs.xc[k]), pairs.xg[k : k + 1])[0] for k in range(64)]
+    np.testing.assert_allclose(other.train_drift(), expected, rtol=1e-4)
+    assert not np.allclose(other.train_drift(), emb.tie_drift)
+    assert other.drift_limit == pytest.approx(max(2.0, float(np.quantile(other.train_drift()[pairs.split == 0], 0.99))))
+    assert predictor.with_conditional("exact") is predictor
 
 
 def test_drift_limit_follows_the_training_pairs_drift_where_it_is_larger():
@@ -186,18 +198,27 @@ def test_drift_limit_follows_the_training_pairs_drift_where_it_is_larger():
     so 2 sigma flagged about one sample in ten as unusual (docs/studio.md)."""
     from types import SimpleNamespace
 
+    from cdvae_core.model import build_model
     from cdvae_core.predictor import Predictor
 
-    p = Predictor.__new__(Predictor)
+    model = build_model(ModelConfig(tie="gauss", channels_c=3))
+
+    def limit(embedding) -> float:
+        return Predictor(model, embedding=embedding).drift_limit
+
     split = np.array([0] * 100 + [1] * 20, np.int8)
-    p.embedding = SimpleNamespace(split=split, tie_drift=np.r_[np.linspace(0, 3, 100), np.full(20, 50.0)])
-    assert p.drift_limit == pytest.approx(np.quantile(np.linspace(0, 3, 100), 0.99))  # test rows left out
-    p.embedding = SimpleNamespace(split=split, tie_drift=np.full(120, 0.5))
-    assert p.drift_limit == 2.0  # never below 2 sigma
-    p.embedding = SimpleNamespace(split=split, tie_drift=None)  # saved before the drift was recorded
-    assert p.drift_limit == 2.0
-    p.embedding = None
-    assert p.drift_limit == 2.0
+    drift = np.r_[np.linspace(0, 3, 100), np.full(20, 50.0)]
+    assert limit(SimpleNamespace(split=split, tie_drift=drift)) == pytest.approx(
+        np.quantile(np.linspace(0, 3, 100), 0.99))  # test rows left out
+    assert limit(SimpleNamespace(split=split, tie_drift=np.full(120, 0.5))) == 2.0  # never below 2 sigma
+    assert limit(SimpleNamespace(split=split, tie_drift=None)) == 2.0  # saved before the drift was recorded
+    assert limit(None) == 2.0
+    # sampled with the other conditional, an embedding saved before it kept x_g's codes has no
+    # drift to go by
+    other = Predictor(model, embedding=SimpleNamespace(split=split, tie_drift=drift, codes_c=None, codes_g=None))
+    assert other.drift_limit > 2.0
+    other.use_conditional("paper")
+    assert other.train_drift() is None and other.drift_limit == 2.0
 
 
 def poison_after(monkeypatch, bad_calls: set[int]) -> None:
@@ -345,6 +366,36 @@ def test_a_finished_run_is_reused_with_the_conditional_asked_for_and_its_drift_r
     expected = pair_drift(model, arrays["codes_c"], pairs.xg[arrays["index"]], torch.device("cpu"))
     np.testing.assert_allclose(arrays["tie_drift"], expected, rtol=1e-5)
     assert not np.allclose(arrays["tie_drift"], before)
+
+
+def test_the_tie_drift_is_redrawn_from_the_kept_codes_and_old_embeddings_get_them(tmp_path):
+    """refresh_tie_drift needs no pair file where the embedding keeps x_g's codes; one saved before
+    it kept them is given them from the pair file, and without one it says so."""
+    from cdvae_core.train_targets import refresh_tie_drift
+
+    pairs = tiny_pairs()
+    model_cfg, train_cfg = tiny_cfgs("mdn", epochs=1)
+    out = tmp_path / "run"
+    run_all(training.train(pairs, model_cfg, train_cfg, out))
+    saved = ckpt.load_embedding_arrays(out)
+    paper = ckpt.load_model(out).embedding.tie_drift
+    config = ckpt.read_config(out)
+    config["model"]["tie_conditional"] = "exact"
+    (out / ckpt.CONFIG_FILE).write_text(json.dumps(config))
+    assert refresh_tie_drift(out)
+    exact = ckpt.load_model(out)
+    rows = saved["index"][:5]
+    expected = [exact.tie_drift(exact.prepare(pairs.xc[k]), pairs.xg[k : k + 1])[0] for k in rows]
+    np.testing.assert_allclose(exact.embedding.tie_drift[:5], expected, rtol=1e-4)
+    assert not np.allclose(exact.embedding.tie_drift, paper)
+    np.testing.assert_allclose(exact.with_conditional("paper").train_drift(), paper, rtol=1e-4)
+    ckpt.write_embedding(out, {k: v for k, v in saved.items() if k != "codes_g"})  # saved before codes_g
+    with pytest.raises(ValueError, match="keeps no x_g codes; give the pair file it was trained on"):
+        refresh_tie_drift(out)
+    assert refresh_tie_drift(out, pairs)
+    again = ckpt.load_embedding_arrays(out)
+    np.testing.assert_allclose(again["codes_g"], saved["codes_g"], rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(again["tie_drift"], exact.embedding.tie_drift, rtol=1e-5)
 
 
 def test_pairs_that_are_not_the_models_tasks_are_refused_before_anything_is_written(tmp_path):
