@@ -6,26 +6,14 @@ import json
 from pathlib import Path
 
 import numpy as np
-from PySide6.QtCore import Qt
 from PySide6.QtGui import QAction
 
 from cdvae_core.postprocess.export import read_image, reproduce
+from test_export_truth import _export
 
 
 def _actions(win) -> tuple[QAction, QAction]:
     return win.findChild(QAction, "conditionalPaperAction"), win.findChild(QAction, "conditionalExactAction")
-
-
-def _export_starred(qtbot, win, out: Path) -> list[dict]:
-    win.open_export_dialog()
-    dlg = win.export_dialog
-    dlg.what.setCurrentIndex(0)  # the starred samples
-    dlg.folder.edit.setText(str(out))
-    qtbot.mouseClick(dlg.start_button, Qt.MouseButton.LeftButton)
-    qtbot.waitUntil(lambda: dlg.runner is not None and not dlg.running() and dlg.start_button.isEnabled(),
-                    timeout=120_000)
-    assert "Wrote" in dlg.status.text(), dlg.status.text()
-    return [json.loads(p.read_text()) | {"_path": str(p)} for p in sorted(out.glob("*.json"))]
 
 
 def test_the_model_menu_switches_the_conditional_and_draws_stars_sessions_exports_keep_it(
@@ -67,7 +55,8 @@ def test_the_model_menu_switches_the_conditional_and_draws_stars_sessions_export
     state.save_session(str(tmp_path / "s.json"))
     saved = json.loads((tmp_path / "s.json").read_text())
     assert saved["conditional"] == saved["stars"][0]["conditional"] == "exact"
-    sides = _export_starred(qtbot, win, tmp_path / "out")
+    win.open_export_dialog()
+    sides = _export(qtbot, win.export_dialog, 0, tmp_path / "out")  # the starred samples
     assert [s["model"]["config"]["tie_conditional"] for s in sides] == ["exact"]
     photo = read_image(sides[0]["source"]["path"])
     exported = read_image(Path(sides[0]["_path"]).with_suffix(".png"))
