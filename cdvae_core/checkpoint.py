@@ -283,7 +283,7 @@ class TrainEmbedding:
     xc_thumbs: np.ndarray | None
     lpp: Any = None
     tie_drift: np.ndarray | None = None  # (N,) each row's true x_g's tie drift (models with a tie, since 2026-11-26)
-    # (N, D) each row's x_g's posterior-mean code (models with a tie, since 2026-11-30): its drift
+    # (N, D) each row's x_g's posterior-mean code (models with a tie, since 2026-11-29): its drift
     # under the other conditional (Predictor.drift_limit)
     codes_g: np.ndarray | None = None
 

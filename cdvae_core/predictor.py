@@ -324,7 +324,7 @@ class Predictor:
     def train_drift(self) -> np.ndarray | None:
         """The tie drift (N,) of the embedding's rows' own x_g under the conditional sampled now:
         as ``embedding.safetensors`` recorded it under the saved conditional, else from its x_g
-        codes (``codes_g``); None without a tie, an embedding, or (models saved before 2026-11-30,
+        codes (``codes_g``); None without a tie, an embedding, or (models saved before 2026-11-29,
         the other conditional) its codes."""
         kind = self.config.tie_conditional
         if kind not in self._train_drifts:

@@ -91,7 +91,7 @@ def test_assets_stay_under_40_mb():
 
 
 # each model's drift limit (sigma) under its own conditional and the other, from its training pairs
-# (max(2, their 99% quantile); measured 2026-11-30 when the embeddings were given x_g's codes)
+# (max(2, their 99% quantile); measured 2026-11-29 when the embeddings were given x_g's codes)
 DRIFT_LIMITS = {"relighting/gauss": (2.0, 2.0), "relighting/mdn4": (2.0, 2.0), "resaturation/gauss": (2.0, 2.0),
                 "resaturation/mdn4": (2.0, 2.34), "motion/gauss": (2.67, 2.96), "motion/mdn4": (5.47, 9.36)}
 
