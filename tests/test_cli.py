@@ -503,7 +503,7 @@ def test_eval_json_and_samples_follow_the_contract(trained, tmp_path):
     assert nn["seed"] is None  # was 0, although the baseline uses no seed
 
 
-def test_eval_conditional_scores_as_an_edited_config_would(trained, tmp_path, capsys):
+def test_eval_and_sample_conditional_draw_as_an_edited_config_would(trained, tmp_path, capsys):
     """--conditional draws from the other p(z_g | z_c) without copying the model to edit its
     config.json (docs/model.md compares the two); the JSON says which one drew the samples."""
     model, pairs_path = trained / "model", trained / "pairs.npz"
@@ -531,6 +531,26 @@ def test_eval_conditional_scores_as_an_edited_config_would(trained, tmp_path, ca
                    "--conditional goes with --model")
     one_line_error(capsys, evaluate.main(["--model", str(model), "--pairs", str(pairs_path), "--conditional", "raw"]),
                    "invalid choice")
+
+    # cdvae-sample --conditional: the samples and exports of the edited model, sidecars saying so
+    import cv2
+
+    for name, argv in (("flag", ["--model", str(model), "--conditional", "paper"]), ("edited", ["--model", str(edited)])):
+        assert sample.main(argv + ["--pairs", str(pairs_path), "--n", "3", "--out", str(tmp_path / f"{name}.npz")]) == 0
+    with np.load(tmp_path / "flag.npz") as flag_npz, np.load(tmp_path / "edited.npz") as edited_npz:
+        np.testing.assert_array_equal(flag_npz["samples"], edited_npz["samples"])
+    cv2.imwrite(str(tmp_path / "photo.png"), (np.random.default_rng(1).random((48, 64, 3)) * 255).astype(np.uint8))
+    for name, argv in (("flag", ["--model", str(model), "--conditional", "paper"]), ("edited", ["--model", str(edited)]),
+                       ("own", ["--model", str(model)])):
+        assert sample.main(argv + ["--image", str(tmp_path / "photo.png"), "--n", "2", "--export",
+                                   str(tmp_path / f"export_{name}")]) == 0
+    sides = {name: json.loads((tmp_path / f"export_{name}" / "photo_001.json").read_text())
+             for name in ("flag", "edited", "own")}
+    assert [sides[n]["model"]["config"]["tie_conditional"] for n in ("flag", "edited", "own")] == ["paper", "paper", "exact"]
+    assert sides["flag"]["code"] == sides["edited"]["code"] != sides["own"]["code"]
+    capsys.readouterr()
+    one_line_error(capsys, sample.main(["--reproduce", str(tmp_path / "export_flag" / "photo_001.json"),
+                                        "--conditional", "exact"]), "--conditional does not go with --reproduce")
 
 
 def test_eval_distinct_scores_the_most_distinct_of_a_pool_in_a_row_of_its_own(trained, tmp_path, capsys):

@@ -205,6 +205,26 @@ def check_pairs_fit(pairs, config) -> None:
         raise CliError(problem)
 
 
+def add_conditional(parser: argparse.ArgumentParser, what: str) -> None:
+    """``--conditional exact|paper``: ``what`` (the samples, ...) drawn with that p(z_g | z_c)."""
+    from ..config import CONDITIONALS
+
+    parser.add_argument("--conditional", choices=CONDITIONALS,
+                        help=f"{what} with this p(z_g | z_c) instead of the model's own (its config.json's "
+                             "tie_conditional): exact, or paper (N(z_c, s^2), raw MDN)")
+
+
+def use_conditional(predictor, kind: str | None) -> None:
+    """Switch a loaded model to ``--conditional kind`` (None: its own); CliError for a model
+    without a tie."""
+    if kind is None:
+        return
+    try:
+        predictor.use_conditional(kind)
+    except ValueError as exc:
+        raise CliError(f"--conditional: {exc}") from None
+
+
 def rank() -> int:
     """This process's rank under torchrun (0 otherwise): only rank 0 prints."""
     return int(os.environ.get("RANK", "0"))

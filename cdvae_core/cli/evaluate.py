@@ -22,11 +22,11 @@ from typing import Sequence
 import numpy as np
 
 from ..atomic import write_text_atomic
-from ..config import CONDITIONALS
 from ..distinct import DISTINCT_POOL, MAX_POOL
 from ..pairs import load_pairs
-from .common import (PAPER_SAMPLES, CliError, Parser, check_draws, check_output_file, check_pairs_fit, check_seed,
-                     method_name, model_samples, parse, parse_samples, progress_bar, run_main)
+from .common import (PAPER_SAMPLES, CliError, Parser, add_conditional, check_draws, check_output_file, check_pairs_fit,
+                     check_seed, method_name, model_samples, parse, parse_samples, progress_bar, run_main,
+                     use_conditional)
 
 PROG = "cdvae-eval"
 VARIANCE_SAMPLES = 100  # DESIGN: variance at 16 grid points over 100 samples
@@ -52,9 +52,7 @@ def build_parser() -> Parser:
                    help=f"with --model: also the best error among the N most distinct of POOL samples (default "
                         f"{DISTINCT_POOL}) for each N, as cdvae-sample --distinct chooses them (pair i: seed + i); "
                         "a row of its own, not the paper's metric, which draws N samples")
-    p.add_argument("--conditional", choices=CONDITIONALS,
-                   help="with --model: draw the samples and score the NLL with this p(z_g | z_c) instead of the "
-                        "model's own (its config.json's tie_conditional): exact, or paper (N(z_c, s^2), raw MDN)")
+    add_conditional(p, "with --model: draw the samples and score the NLL")
     p.add_argument("--quiet", action="store_true", help="no progress bar (none is shown when stderr is not a terminal)")
     return p
 
@@ -174,11 +172,7 @@ def _body(argv: Sequence[str] | None) -> int:
 
         predictor = load_model(args.model)
         check_pairs_fit(pairs, predictor.config)
-        if args.conditional is not None:
-            try:
-                predictor.use_conditional(args.conditional)
-            except ValueError as exc:
-                raise CliError(f"--conditional: {exc}") from None
+        use_conditional(predictor, args.conditional)
         model = predictor.model
         with progress_bar(len(test), "scoring", "pair", args.quiet) as bar:
             for start, samples in model_samples(model, test.xc, n_draw, args.seed):

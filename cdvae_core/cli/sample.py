@@ -9,7 +9,8 @@ With ``--pairs`` it writes ``samples`` float32 (N_test, N, Cg, 32, 32) for the t
 ``index``, the test rows of the pair file); with ``--image`` it writes N full-resolution
 results and their JSON sidecars through cdvae_core.postprocess.export: each the model's full
 sample (code and lower latent layers drawn), or with ``--lower-means`` its lower layers at their
-conditional means. ``--distinct [POOL]`` makes the N samples (results) the N most distinct of POOL draws
+conditional means; ``--conditional exact|paper`` draws the codes from that p(z_g | z_c) instead of
+the model's own (as ``cdvae-eval --conditional``). ``--distinct [POOL]`` makes the N samples (results) the N most distinct of POOL draws
 (cdvae_core.distinct), largest cluster first, and reports each one's share of the draws.
 With ``--reproduce`` it re-renders one exported result from its sidecar (the
 model and photo recorded there, both checked to be unchanged) into ``--out``, by default
@@ -28,8 +29,8 @@ import numpy as np
 from ..atomic import unwritable_reason, write_with
 from ..distinct import DISTINCT_POOL, MAX_POOL
 from ..pairs import TEST, load_pairs
-from .common import (CliError, Parser, check_draws, check_output_file, check_pairs_fit, check_seed, parse, progress_bar,
-                     run_main)
+from .common import (CliError, Parser, add_conditional, check_draws, check_output_file, check_pairs_fit, check_seed,
+                     parse, progress_bar, run_main, use_conditional)
 
 PROG = "cdvae-sample"
 
@@ -68,6 +69,7 @@ def build_parser() -> Parser:
                    help="with --image: decode the lower latent layers at their conditional means instead of "
                         "drawing them: smoother results that show less of the model's spread (default: draw them, "
                         "so each result is a full sample of the model)")
+    add_conditional(p, "with --pairs, --image: draw the samples")
     return p
 
 
@@ -78,7 +80,8 @@ def _write_npz(path, arrays: dict[str, np.ndarray]) -> None:
 def _reproduce(args) -> int:
     given = [flag for flag, value in (("--n", args.n), ("--seed", args.seed), ("--export", args.export),
                                       ("--format", args.format), ("--temperature", args.temperature),
-                                      ("--lower-means", args.lower_means or None), ("--distinct", args.distinct))
+                                      ("--lower-means", args.lower_means or None), ("--distinct", args.distinct),
+                                      ("--conditional", args.conditional))
              if value is not None]
     if given:
         raise CliError(f"{given[0]} does not go with --reproduce: the sidecar records how the result was made")
@@ -143,6 +146,7 @@ def _body(argv: Sequence[str] | None) -> int:
         pairs = load_pairs(args.pairs, require_test=True)
         predictor = load_model(args.model)
         check_pairs_fit(pairs, predictor.config)
+        use_conditional(predictor, args.conditional)
         index = np.flatnonzero(pairs.split == TEST)
         arrays = {"index": index.astype(np.int64)}
         if args.distinct is None:
@@ -175,6 +179,7 @@ def _body(argv: Sequence[str] | None) -> int:
     if not 0.0 <= temperature <= MAX_TEMPERATURE:
         raise CliError(f"--temperature must lie in [0, {MAX_TEMPERATURE}], got {temperature}")
     predictor = load_model(args.model)
+    use_conditional(predictor, args.conditional)
     settings = ExportSettings(temperature=temperature, lower_layers=not args.lower_means,
                               distinct_pool=args.distinct or 0)
     if Path(args.image).is_dir():
