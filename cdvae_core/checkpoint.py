@@ -217,8 +217,8 @@ def load_embedding_arrays(path: str | os.PathLike) -> dict[str, np.ndarray] | No
 # the arrays of embedding.safetensors with their dimensions and kinds of number: "f" any real
 # number, finite; "i" whole numbers (any integer or bool dtype) from the given lowest value up
 _EMBEDDING_ARRAYS: dict[str, tuple[int, str, int | None]] = {
-    "lpp_c": (2, "f", None), "codes_c": (2, "f", None), "codes_g": (2, "f", None), "xc_thumbs": (4, "f", None), "tie_drift": (1, "f", None),
-    "split": (1, "i", 0), "labels": (1, "i", -1), "index": (1, "i", 0),
+    "lpp_c": (2, "f", None), "codes_c": (2, "f", None), "codes_g": (2, "f", None), "xc_thumbs": (4, "f", None),
+    "tie_drift": (1, "f", None), "split": (1, "i", 0), "labels": (1, "i", -1), "index": (1, "i", 0),
 }
 
 

@@ -119,13 +119,6 @@ def codes_drift(model: torch.nn.Module, codes_c: np.ndarray, codes_g: np.ndarray
     return np.concatenate(parts) if parts else np.zeros(0, np.float32)
 
 
-def pair_drift(model: torch.nn.Module, codes_c: np.ndarray, xg: np.ndarray, device: torch.device,
-               batch: int = 512) -> np.ndarray:
-    """Each pair's tie drift (``CDVAE.tie_drift``) of its x_g (N, Cg, 32, 32) from its x_c's code
-    (N, D): (N,) float32."""
-    return codes_drift(model, codes_c, encode_codes_g(model, xg, device, batch), device)
-
-
 def refresh_tie_drift(model_dir, pairs: PairSet | None = None) -> bool:
     """Recompute ``embedding.safetensors``'s tie drift of a saved model under the conditional its
     config.json names now (after ``tie_conditional`` was changed; the drift was measured under the

@@ -87,6 +87,13 @@ def read_pairs_task(path: str | Path) -> str:
     return str(task)
 
 
+def _samples_with(predictor: Any, conditional: str | None) -> bool:
+    """True when ``predictor`` itself serves ``conditional``: None (its own), the one it samples
+    with, or any for a model without a tie (which has none to choose)."""
+    return conditional is None or not getattr(predictor, "has_tie", False) \
+        or conditional == predictor.config.tie_conditional
+
+
 class ModelCatalog:
     """Models by task. ``load`` is thread-safe and caches one Predictor per entry key, and one per
     other sampling conditional asked of it (``Predictor.with_conditional``)."""
@@ -181,8 +188,7 @@ class ModelCatalog:
             predictor = self._read(entry)
             with self._lock:
                 predictor = self._loaded.setdefault(entry.key, predictor)
-        if conditional is None or not getattr(predictor, "has_tie", False) \
-                or conditional == predictor.config.tie_conditional:
+        if _samples_with(predictor, conditional):
             return predictor
         with self._lock:
             variant = self._variants.get((entry.key, conditional))
@@ -214,8 +220,7 @@ class ModelCatalog:
         ``load``), or None (never loads: GUI-thread safe)."""
         with self._lock:
             predictor = self._loaded.get(key)
-            if conditional is None or predictor is None or not getattr(predictor, "has_tie", False) \
-                    or conditional == predictor.config.tie_conditional:
+            if predictor is None or _samples_with(predictor, conditional):
                 return predictor
             return self._variants.get((key, conditional))
 

@@ -346,7 +346,6 @@ def test_a_finished_run_is_reused_with_the_conditional_asked_for_and_its_drift_r
     (training never reads it), gives its config.json the one asked for, and measures the training
     pairs' tie drift (the Studio's drift limit) again under it."""
     from cdvae_core.experiments.runner import _sample_as, finished_run
-    from cdvae_core.train_targets import pair_drift
 
     pairs = tiny_pairs()
     model_cfg, train_cfg = tiny_cfgs("mdn", epochs=1)
@@ -363,7 +362,8 @@ def test_a_finished_run_is_reused_with_the_conditional_asked_for_and_its_drift_r
     model, _ = ckpt.load_torch_model(out)
     assert model.tie.conditional_kind == "paper" and sha(out / ckpt.WEIGHTS_FILE) == weights_before
     arrays = ckpt.load_embedding_arrays(out)
-    expected = pair_drift(model, arrays["codes_c"], pairs.xg[arrays["index"]], torch.device("cpu"))
+    with torch.no_grad():  # the drift of each pair's own x_g, encoded afresh
+        expected = model.tie_drift(torch.from_numpy(arrays["codes_c"]), torch.from_numpy(pairs.xg[arrays["index"]]))
     np.testing.assert_allclose(arrays["tie_drift"], expected, rtol=1e-5)
     assert not np.allclose(arrays["tie_drift"], before)
 

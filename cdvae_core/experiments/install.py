@@ -56,8 +56,8 @@ def _trim_embedding(src: Path, dst: Path, budget: int, seed: int) -> int:
     if arrays is None:
         return 0
     n = len(arrays["split"])
-    lean = {"lpp_c": np.float16, "codes_c": np.float16, "codes_g": np.float16, "labels": np.int32, "index": np.int32, "split": np.int8,
-            "xc_thumbs": np.float16}  # the loader casts every one back to its working dtype
+    lean = {"lpp_c": np.float16, "codes_c": np.float16, "codes_g": np.float16, "labels": np.int32, "index": np.int32,
+            "split": np.int8, "xc_thumbs": np.float16}  # the loader casts every one back to its working dtype
     per_row = sum(np.dtype(lean.get(k, v.dtype)).itemsize * int(np.prod(v.shape[1:]))
                   for k, v in arrays.items() if not k.startswith("lpp."))
     fixed = sum(v.nbytes for k, v in arrays.items() if k.startswith("lpp.")) + 4096
