@@ -1,8 +1,10 @@
 """``lppScatter``: the training set's codes in the LPP embedding, with the current image on top.
 
 Points carry their row index (``data=``) so hover and click map straight back to the training
-example. Spaces: the learned codes z_c (what the model uses), their LPP targets (what guidance
-pulled them towards), or the code-distortion view (a line from each target to its learned code).
+example. Spaces: the learned codes z_c (what the model uses), the pairs' own x_g codes z_g (the
+space the samples and the current code live in: for an MDN tie another space than z_c's; models
+with a tie saved since 2026-11-29), their LPP targets (what guidance pulled z_c towards), or the
+code-distortion view (a line from each target to its learned code).
 The current image's code is drawn as a cursor with a trail, its samples as rings; a lasso
 (rectangle ROI) selects points and reports their rows.
 """
@@ -30,6 +32,13 @@ OTHER = (120, 120, 120)
 TRAIL = 24  # current-code positions kept for the cursor's trail
 THUMB_SIDE = 72  # px, the hovered example's thumbnail over the plot
 SAMPLE_SIZE = 9  # px, a grid sample's mark (and a distinct result holding 1/n of its pool)
+# the points' spaces, with what each shows (the space combo's tooltips)
+SPACES = {
+    "learned codes": "Each training pair's x_c code z_c, which the model conditions on",
+    "x_g codes": "Each training pair's x_g code z_g: the space the samples and the current code are drawn in",
+    "LPP targets": "The LPP coordinates guidance pulled each z_c towards",
+    "distortion": "A line from each LPP target to its learned code",
+}
 
 
 def colour_groups(keys: np.ndarray, names: dict[int, str] | None = None, by_count: bool = True,
@@ -148,7 +157,9 @@ class LppScatter(QWidget):
             # as wide as "15" and its arrow; Qt's default measures a placeholder wider than that
             combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToContents)
         self.space = ShrinkingComboBox()
-        self.space.addItems(["learned codes", "LPP targets", "distortion"])
+        self.space.addItems(list(SPACES))
+        for i, tip in enumerate(SPACES.values()):
+            self.space.setItemData(i, tip, Qt.ItemDataRole.ToolTipRole)
         self.colour = ShrinkingComboBox()
         self.colour.addItems(["split", "category", "mixture component"])
         self.select = QCheckBox("Select")
@@ -238,10 +249,12 @@ class LppScatter(QWidget):
         has_labels = labels is not None and bool((np.asarray(labels) >= 0).any())
         self.colour.model().item(1).setEnabled(bool(has_labels))
         self.colour.model().item(2).setEnabled(self.components is not None)
-        if not self.colour.model().item(self.colour.currentIndex()).isEnabled():
-            self.colour.blockSignals(True)
-            self.colour.setCurrentIndex(0)  # a choice this model cannot show falls back to the split
-            self.colour.blockSignals(False)
+        self.space.model().item(1).setEnabled(getattr(emb, "codes_g", None) is not None)
+        for combo in (self.colour, self.space):
+            if not combo.model().item(combo.currentIndex()).isEnabled():
+                combo.blockSignals(True)
+                combo.setCurrentIndex(0)  # a choice this model cannot show falls back to the first
+                combo.blockSignals(False)
         self.message.setText("" if emb is not None else (reason or "This model has no training embedding to show."))
         self._redraw()
 
@@ -335,10 +348,13 @@ class LppScatter(QWidget):
         codes = np.asarray(self._codes(self.emb), np.float32)
         lpp = np.asarray(self.emb.lpp_c, np.float32)
         space = self.space.currentText()
-        base = lpp if space == "LPP targets" else codes
         b_lpp = min(b, lpp.shape[1] - 1)
         a_lpp = min(a, lpp.shape[1] - 1)
-        self._xy = np.stack([base[:, a if base is codes else a_lpp], base[:, b if base is codes else b_lpp]], 1)
+        if space == "LPP targets":
+            self._xy = lpp[:, [a_lpp, b_lpp]]
+        else:
+            base = np.asarray(self.emb.codes_g, np.float32) if space == "x_g codes" else codes
+            self._xy = base[:, [a, b]]
         rows = np.arange(len(self._xy))
         self.points.setData(x=self._xy[:, 0], y=self._xy[:, 1], data=rows, brush=self._colours(len(rows)))
         if space == "distortion":

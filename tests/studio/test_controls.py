@@ -198,6 +198,27 @@ def test_scatter_colours_by_mixture_component(qtbot, make_window, settle):
     assert not gauss.lppScatter.colour.model().item(2).isEnabled() and gauss.lppScatter.components is None
 
 
+def test_scatter_shows_the_pairs_x_g_codes_where_the_model_kept_them(qtbot, make_window, settle):
+    """The grid's samples and the current code are z_g codes, drawn over the training pairs' z_c
+    (for an MDN tie another space); the x_g codes the embedding keeps are their own backdrop."""
+    win = make_window("resaturation")  # trained: its embedding keeps codes_g
+    settle(win)
+    scatter, emb = win.lppScatter, win.state.ctx.predictor.embedding
+    assert scatter.space.itemText(1) == "x_g codes" and scatter.space.model().item(1).isEnabled()
+    scatter.space.setCurrentIndex(1)
+    a, b = scatter._axes()
+    x, y = scatter.points.getData()
+    np.testing.assert_array_equal(np.stack([x, y], 1), emb.codes_g[:, [a, b]])
+    assert scatter.message.text().endswith("· x_g codes")
+    scatter.space.setCurrentIndex(0)
+    x, y = scatter.points.getData()
+    np.testing.assert_array_equal(np.stack([x, y], 1), emb.codes_c[:, [a, b]])
+    scatter.space.setCurrentIndex(1)
+    win.taskCombo.setCurrentText("relighting")  # an embedding saved without them: the choice is off
+    settle(win)
+    assert not scatter.space.model().item(1).isEnabled() and scatter.space.currentIndex() == 0
+
+
 def test_scatter_selection_frames_the_grid_samples_inside_it(qtbot, make_window, settle):
     win = make_window("resaturation")
     settle(win)
