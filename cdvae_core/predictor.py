@@ -331,12 +331,12 @@ class Predictor:
             emb = self.embedding
             drift = None if not self.has_tie or emb is None else getattr(emb, "tie_drift", None)
             if drift is not None and kind != self.saved_conditional:
+                from .train_targets import codes_drift
+
                 codes_c, codes_g = getattr(emb, "codes_c", None), getattr(emb, "codes_g", None)
-                drift = None
-                if codes_c is not None and codes_g is not None:
-                    with torch.inference_mode():
-                        drift = self.model.code_drift(torch.from_numpy(np.asarray(codes_c, np.float32)),
-                                                      torch.from_numpy(np.asarray(codes_g, np.float32))).numpy()
+                drift = None if codes_c is None or codes_g is None else codes_drift(
+                    self.model, np.asarray(codes_c, np.float32), np.asarray(codes_g, np.float32),
+                    next(self.model.parameters()).device)
             self._train_drifts[kind] = drift
         return self._train_drifts[kind]
 

@@ -99,15 +99,12 @@ def _eval_in_batches(model: torch.nn.Module, fn, arrays: tuple[np.ndarray, ...],
         model.train(was_training)
 
 
-def encode_codes(model: torch.nn.Module, xc: np.ndarray, device: torch.device, batch: int = 256) -> np.ndarray:
-    """Posterior-mean codes of x_c (N, Cc, 32, 32) -> (N, D) float32, in eval mode."""
-    parts = _eval_in_batches(model, model.encode_code_c, (xc,), device, batch)
-    return np.concatenate(parts, 0) if parts else np.zeros((0, 0), np.float32)
-
-
-def encode_codes_g(model: torch.nn.Module, xg: np.ndarray, device: torch.device, batch: int = 256) -> np.ndarray:
-    """Posterior-mean codes of x_g (N, Cg, 32, 32) -> (N, D) float32, in eval mode."""
-    parts = _eval_in_batches(model, model.encode_code_g, (xg,), device, batch)
+def encode_codes(model: torch.nn.Module, x: np.ndarray, device: torch.device, side: str = "c",
+                 batch: int = 256) -> np.ndarray:
+    """Posterior-mean codes of x_c (``side`` "c") or x_g ("g") images (N, C, 32, 32) -> (N, D)
+    float32, in eval mode."""
+    encode = model.encode_code_c if side == "c" else model.encode_code_g
+    parts = _eval_in_batches(model, encode, (x,), device, batch)
     return np.concatenate(parts, 0) if parts else np.zeros((0, 0), np.float32)
 
 
@@ -137,7 +134,7 @@ def refresh_tie_drift(model_dir, pairs: PairSet | None = None) -> bool:
     if "codes_g" not in arrays:
         if pairs is None:
             raise ValueError(f"{model_dir}: its embedding keeps no x_g codes; give the pair file it was trained on")
-        codes_g = encode_codes_g(model, pairs.xg[arrays["index"].astype(np.int64)], cpu)
+        codes_g = encode_codes(model, pairs.xg[arrays["index"].astype(np.int64)], cpu, "g")
         arrays["codes_g"] = codes_g.astype(arrays["codes_c"].dtype)
     drift = codes_drift(model, arrays["codes_c"].astype(np.float32), arrays["codes_g"].astype(np.float32), cpu)
     write_embedding(model_dir, {**arrays, "tie_drift": drift.astype(arrays["tie_drift"].dtype)})
@@ -175,7 +172,7 @@ def embedding_arrays(
         arrays["codes_c"] = encode_codes(model, xc, device)  # the CVAE has no code of x_c
         if model.cfg.tied_dims > 0:  # the Studio's drift badges compare samples with these
             # x_g's codes too: the drift under the other conditional, which the Studio can switch to
-            arrays["codes_g"] = encode_codes_g(model, np.ascontiguousarray(pairs.xg[rows]), device)
+            arrays["codes_g"] = encode_codes(model, np.ascontiguousarray(pairs.xg[rows]), device, "g")
             arrays["tie_drift"] = codes_drift(model, arrays["codes_c"], arrays["codes_g"], device)
     for key, value in targets.items():
         if key.startswith("lpp."):
