@@ -350,12 +350,12 @@ def preview_and_layer(task: Any, doc: ImageDoc, xg: np.ndarray,
 
 @dataclass
 class TruthResult:
-    """The ground-truth view: encoded code (D,), its layer (Cg, 32, 32) and cell image, best-of-K error."""
+    """The ground-truth view: the true x_g's code (D,), its decoded layer (Cg, 32, 32) and result
+    image (the truth itself is the photo, or a video's later frame), best-of-K error."""
 
     code: np.ndarray
     xg: np.ndarray
     image: np.ndarray
-    truth_image: np.ndarray
     best_error: float
     best_index: int
 
@@ -371,13 +371,12 @@ def render_truth(task: Any, predictor: Any, cond: Any, doc: ImageDoc, grid_xg: n
     code = np.asarray(predictor.encode_target(cond, doc.xg), np.float32)
     xg = np.asarray(predictor.decode(cond, code[None]), np.float32)  # (1, Cg, 32, 32)
     if doc.later is not None:
-        cell, truth_cell = render_preview(task, doc, xg[0] * (doc.truth_span or 1.0)), doc.later
+        cell = render_preview(task, doc, xg[0] * (doc.truth_span or 1.0))
     else:
         cell = compose_cells(task, doc, xg, flow_scale, detail)[0]
-        truth_cell = compose_cells(task, doc, doc.xg[None], flow_scale)[0]
     errors = ((grid_xg - doc.xg[None]) ** 2).reshape(len(grid_xg), -1).mean(1)
     best = int(np.argmin(errors))
-    return TruthResult(code, xg[0], cell, truth_cell, float(errors[best]), best)
+    return TruthResult(code, xg[0], cell, float(errors[best]), best)
 
 
 def render_sweeps(task: Any, predictor: Any, cond: Any, model_key: str, doc: ImageDoc, code: np.ndarray,

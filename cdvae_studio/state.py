@@ -728,8 +728,9 @@ class StudioState(ActionsMixin, QObject):
 
         self.worker.submit("preview", preview)
         if ctx.doc.xg is not None and has_codes:
-            self.worker.submit("truth", lambda: render_truth(task, ctx.predictor, ctx.cond, ctx.doc, grid.xg,
-                                                                   ctx.detail, ctx.flow_scale))
+            # with its context: a truth job still queued behind a newer context must not land on it
+            self.worker.submit("truth", lambda: (ctx, render_truth(task, ctx.predictor, ctx.cond, ctx.doc, grid.xg,
+                                                                         ctx.detail, ctx.flow_scale)))
         drift = getattr(ctx.predictor, "tie_drift", None)
         if drift is not None and ctx.predictor.tied_dims:
             self.worker.submit("drift", lambda: drift(ctx.cond, grid.xg))
@@ -771,7 +772,7 @@ class StudioState(ActionsMixin, QObject):
         elif channel == "preview":
             self._apply_preview(*result)  # type: ignore[misc]
         elif channel == "truth":
-            self._apply_truth(result)
+            self._apply_truth(*result)  # type: ignore[misc]
         elif channel == "drift":
             self._apply_drift(np.asarray(result))
         elif channel == "sweep":
@@ -936,15 +937,18 @@ class StudioState(ActionsMixin, QObject):
         if self.ctx is not None and self.ctx.task.name == "motion":
             self.w.flowView.set_flow(layer, full)
 
-    def _apply_truth(self, res: Any) -> None:
+    def _apply_truth(self, made_for: Any, res: Any) -> None:
+        if made_for is not self.ctx:
+            return  # another image or model is shown since; its own truth job follows
+        self.w.lppScatter.set_truth_code(res.code)  # the star among the samples in the scatter
         # the photo is the truth of its own relighting / resaturation; motion's is the video's later frame
-        later = self.ctx.doc.later if self.ctx else None
-        full_truth = later if later is not None else self.ctx.doc.rgb if self.ctx else res.truth_image
+        doc = made_for.doc
+        later = doc.later
+        full_truth = later if later is not None else doc.rgb
         from .images import resize_rgb
 
         encoded = resize_rgb(res.image, max(full_truth.shape[:2]))
-        doc = self.ctx.doc if self.ctx else None
-        span = 1.0 if doc is None or doc.truth_span is None else doc.truth_span
+        span = 1.0 if doc.truth_span is None else doc.truth_span
         what = "" if later is None else (f"; truth: the video's frame {doc.gap:.2f} s later; samples and the encoded "
                                          f"truth: the first frame moved along their flow for {span:.2f} s")
         self.w.truthView.set_truth(full_truth, encoded,

@@ -5,8 +5,9 @@ example. Spaces: the learned codes z_c (what the model uses), the pairs' own x_g
 space the samples and the current code live in: for an MDN tie another space than z_c's; models
 with a tie saved since 2026-11-29), their LPP targets (what guidance pulled z_c towards), or the
 code-distortion view (a line from each target to its learned code).
-The current image's code is drawn as a cursor with a trail, its samples as rings; a lasso
-(rectangle ROI) selects points and reports their rows.
+The current image's code is drawn as a cursor with a trail, its samples as rings, and where the
+image has a ground truth, the true x_g's code as a star among them; a lasso (rectangle ROI)
+selects points and reports their rows.
 """
 
 from __future__ import annotations
@@ -83,7 +84,7 @@ def share_sizes(shares: np.ndarray | None) -> np.ndarray | float:
 
 
 # the legend's names of the marks over the points, after the colours' entries
-MARK_LABELS = ("current code", "its last moves", "grid samples", "photo's z_c")
+MARK_LABELS = ("current code", "its last moves", "grid samples", "photo's z_c", "true x_g's code")
 
 
 class _LegendSample(pg.ItemSample):
@@ -137,7 +138,11 @@ class LppScatter(QWidget):
         self.trail = pg.PlotDataItem(pen=pg.mkPen((0, 200, 255, 160), width=1.5))
         self.cursor = pg.ScatterPlotItem(size=18, symbol="+", pen=pg.mkPen((0, 200, 255), width=3), brush=None)
         self.image_mark = pg.ScatterPlotItem(size=14, symbol="d", pen=pg.mkPen((255, 80, 80), width=2), brush=None)
-        for item in (self.distortion, self.points, self.samples, self.trail, self.image_mark, self.cursor, self.hovered):
+        # where the truth's posterior code lies among the samples: is the answer in the spread drawn?
+        self.truth_mark = pg.ScatterPlotItem(size=20, symbol="star", pen=pg.mkPen((60, 255, 60), width=2.5),
+                                             brush=pg.mkBrush(60, 255, 60, 90))
+        for item in (self.distortion, self.points, self.samples, self.trail, self.image_mark, self.truth_mark,
+                     self.cursor, self.hovered):
             self.plot.addItem(item)
         self.points.sigClicked.connect(self._clicked)
         self.points.sigHovered.connect(self._hovered)
@@ -216,6 +221,7 @@ class LppScatter(QWidget):
         self._xy = np.zeros((0, 2), np.float32)
         self._overlay_code: np.ndarray | None = None
         self._image_code: np.ndarray | None = None
+        self._truth_code: np.ndarray | None = None  # (D,) the true x_g's posterior mean code
         self._overlay_samples: np.ndarray | None = None
         self._overlay_sizes: np.ndarray | float = SAMPLE_SIZE  # (n,) with distinct results' shares
         self._trail: list[np.ndarray] = []
@@ -237,7 +243,7 @@ class LppScatter(QWidget):
         # on this embedding's axes, the nearest-neighbour baseline's one-column ranks raised
         # IndexError inside the window's model switch; the next grid sets it again
         self._trail = []
-        self._overlay_code = self._overlay_samples = self._image_code = None
+        self._overlay_code = self._overlay_samples = self._image_code = self._truth_code = None
         dims = 0 if emb is None else int(np.asarray(self._codes(emb)).shape[1])
         for combo, default in ((self.x_axis, 0), (self.y_axis, 1)):
             combo.blockSignals(True)
@@ -272,6 +278,11 @@ class LppScatter(QWidget):
         self._draw_overlay()
         if self.lasso.isVisible():
             self.samplesSelected.emit(self.samples_in_selection())
+
+    def set_truth_code(self, code: np.ndarray | None) -> None:
+        """The true x_g's posterior mean code (D,), drawn as a star where the samples are; None: no truth."""
+        self._truth_code = None if code is None else np.array(code, np.float32)
+        self._draw_overlay()
 
     def highlight_sample(self, index: int) -> None:
         """Light up the grid sample ``index`` (-1 clears): linked hover from the grid."""
@@ -332,7 +343,9 @@ class LppScatter(QWidget):
     def _marks(self) -> list[tuple[pg.GraphicsObject, str]]:
         """The overlay's marks as the legend names them: (an item drawn as its swatch, label)."""
         items = (self.cursor, self.trail, pg.ScatterPlotItem(size=10, symbol="o", pen=self.samples.opts["pen"], brush=None),
-                 pg.ScatterPlotItem(size=10, symbol="d", pen=self.image_mark.opts["pen"], brush=None))
+                 pg.ScatterPlotItem(size=10, symbol="d", pen=self.image_mark.opts["pen"], brush=None),
+                 pg.ScatterPlotItem(size=12, symbol="star", pen=self.truth_mark.opts["pen"],
+                                    brush=self.truth_mark.opts["brush"]))
         return list(zip(items, MARK_LABELS))
 
     def _redraw(self) -> None:
@@ -373,7 +386,7 @@ class LppScatter(QWidget):
 
     def _draw_overlay(self) -> None:
         if self.emb is None:
-            for item in (self.samples, self.cursor, self.hovered, self.image_mark):
+            for item in (self.samples, self.cursor, self.hovered, self.image_mark, self.truth_mark):
                 item.setData([], [])
             self.trail.setData([], [])
             return
@@ -383,8 +396,8 @@ class LppScatter(QWidget):
             self.samples.setData([], [])
         else:
             self.samples.setData(s[:, a], s[:, b], size=self._overlay_sizes)
-        m = self._image_code
-        self.image_mark.setData([] if m is None else [m[a]], [] if m is None else [m[b]])
+        for mark, m in ((self.image_mark, self._image_code), (self.truth_mark, self._truth_code)):
+            mark.setData([] if m is None else [m[a]], [] if m is None else [m[b]])
         c = self._overlay_code
         self.cursor.setData([] if c is None else [c[a]], [] if c is None else [c[b]])
         if len(self._trail) > 1:

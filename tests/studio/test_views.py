@@ -112,6 +112,37 @@ def test_truth_view_encoded_sample_best_error_and_split_flicker(qtbot, make_wind
     np.testing.assert_array_equal(truth.split_pane.image(), shown)
 
 
+def test_scatter_stars_the_true_code_among_the_samples(qtbot, make_window, settle):
+    """Where the image has a ground truth, the scatter marks its x_g's code (the Truth tab's
+    encoded truth) beside the grid's samples, on whichever axes are shown; an image without one
+    (a training example) has no star, and a truth worked out for the image before lands nowhere."""
+    win = make_window("resaturation")
+    settle(win)
+    state, scatter, ctx = win.state, win.lppScatter, win.state.ctx
+    code = np.asarray(ctx.predictor.encode_target(ctx.cond, ctx.doc.xg), np.float32)
+
+    def star() -> np.ndarray:
+        x, y = scatter.truth_mark.getData()
+        return np.stack([x, y], 1)
+
+    qtbot.waitUntil(lambda: len(star()) == 1, timeout=10_000)
+    a, b = scatter._axes()
+    np.testing.assert_allclose(star(), code[None, [a, b]], atol=1e-6)
+    scatter.y_axis.setCurrentIndex(2)  # other axes: the star moves with the samples
+    np.testing.assert_allclose(star(), code[None, [a, 2]], atol=1e-6)
+    assert not np.allclose(code[[a, b]], code[[a, 2]])  # else the move would prove nothing
+
+    from cdvae_studio.jobs import render_truth
+
+    old = render_truth(state.task, ctx.predictor, ctx.cond, ctx.doc, state.grid.xg)
+    state.open_example(0)  # a 32x32 training example: no ground truth
+    qtbot.waitUntil(lambda: state.ctx is not ctx and state.ctx.doc.key.startswith("example:"), timeout=30_000)
+    settle(win)
+    assert len(star()) == 0 and win.truthView.encoded_pane.image() is None
+    state._apply_truth(ctx, old)  # the previous photo's truth job, finishing late
+    assert len(star()) == 0 and win.truthView.encoded_pane.image() is None
+
+
 @pytest.mark.parametrize("task", ["relighting", "motion"])
 def test_preview_held_down_shows_the_photo_in_place_of_the_result(qtbot, make_window, settle, task):
     """Before / after in place: the left button held on the Preview shows the photo the result is
