@@ -81,10 +81,10 @@ def grid_variance(samples: np.ndarray, grid: int = 4) -> float:
     return value
 
 
-def _value(x: object, factor: float, width: int) -> str:
+def _value(x: object, factor: float) -> str:
     if x is None or (isinstance(x, float) and not math.isfinite(x)):
-        return "n/a".rjust(width)
-    return f"{float(x) * factor:.2f}".rjust(width)  # type: ignore[arg-type]
+        return "n/a"
+    return f"{float(x) * factor:.2f}"  # type: ignore[arg-type]
 
 
 def paper_table(rows: Mapping[str, Mapping], ns: Iterable[int] | None = None) -> str:
@@ -93,23 +93,24 @@ def paper_table(rows: Mapping[str, Mapping], ns: Iterable[int] | None = None) ->
     ``rows`` maps a method name to the evaluation JSON of that method: ``best_error`` {N: value}
     (keys int or str), ``variance`` and optionally ``nll`` (None or missing prints "n/a").
     The paper's rows (NN, CVAE, Shallow, Gauss, MDN4, MDN12) come first in its order, then any
-    others as given; the N columns default to every N any row reports.
+    others as given; the N columns default to every N any row reports. Each column is as wide as
+    its widest entry (a wide value ran into its neighbour: "0.79195744855.52").
     """
     if not rows:
         raise MetricsError("no results to tabulate")
     best = {name: {int(k): v for k, v in dict(r.get("best_error", {})).items()} for name, r in rows.items()}
     cols = sorted({int(n) for n in ns} if ns is not None else {n for b in best.values() for n in b})
     order = [r for r in PAPER_ROWS if r in rows] + [r for r in rows if r not in PAPER_ROWS]
-    name_w = max(8, *(len(r) for r in order))
-    head = "Method".ljust(name_w) + "".join(f"  N={n}".rjust(10) for n in cols) + "  Variance".rjust(10) + "NLL".rjust(11)
-    lines = [
-        "Best error to ground truth and variance (all x 10^-2); NLL = -log p(x_c, x_g) as evaluated",
-        head,
-        "-" * len(head),
-    ]
-    for name in order:
-        cells = "".join(_value(best[name].get(n), 100.0, 10) for n in cols)
-        lines.append(
-            name.ljust(name_w) + cells + _value(rows[name].get("variance"), 100.0, 10) + _value(rows[name].get("nll"), 1.0, 11)
-        )
-    return "\n".join(lines)
+    header = ["Method"] + [f"N={n}" for n in cols] + ["Variance", "NLL"]
+    table = [[name] + [_value(best[name].get(n), 100.0) for n in cols]
+             + [_value(rows[name].get("variance"), 100.0), _value(rows[name].get("nll"), 1.0)] for name in order]
+    widths = [max(len(row[i]) for row in [header] + table) for i in range(len(header))]
+    widths = [max(widths[0], 8)] + [max(w, 8) for w in widths[1:]]
+
+    def line(row: list[str]) -> str:
+        return row[0].ljust(widths[0]) + "".join("  " + cell.rjust(w) for cell, w in zip(row[1:], widths[1:]))
+
+    head = line(header)
+    lines = ["Best error to ground truth and variance (all x 10^-2); NLL = -log p(x_c, x_g) as evaluated",
+             head, "-" * len(head)]
+    return "\n".join(lines + [line(row) for row in table])

@@ -227,11 +227,21 @@ class Predictor:
             raise ValueError("lower-layer noise contains NaN or infinite values")
         return arr
 
+    def check_codes(self, codes: np.ndarray) -> np.ndarray:
+        """``codes`` as float32 (n, D); ValueError for another shape (a flat or (n, 2) array was
+        reshaped into whatever count of codes it held) or values that are not finite."""
+        arr = np.asarray(codes, dtype=np.float32)
+        if arr.ndim != 2 or arr.shape[1] != self.code_dim:
+            raise ValueError(f"codes must have shape (n, {self.code_dim}) for this model, got {arr.shape}")
+        if not np.all(np.isfinite(arr)):
+            raise ValueError("codes contain NaN or infinite values")
+        return arr
+
     @torch.inference_mode()
     def decode(self, cond: Condition, codes: np.ndarray, noise: np.ndarray | None = None) -> np.ndarray:
         """Codes (n, D) and lower-layer noise (n, noise_dim) -> x_g (n, Cg, 32, 32); without noise
         the lower latent layers sit at their conditional means."""
-        z = torch.from_numpy(np.asarray(codes, dtype=np.float32).reshape(-1, self.code_dim).copy())
+        z = torch.from_numpy(self.check_codes(codes).copy())
         eps = self.check_noise(noise, z.shape[0])
         if self.is_cvae:
             out = self.model.decode_with(cond.features.expand(z.shape[0], -1), z)
@@ -275,7 +285,13 @@ class Predictor:
     @torch.inference_mode()
     def encode_target(self, cond: Condition, xg: np.ndarray) -> np.ndarray:
         """Posterior mean code (D,) of a true x_g (Cg, 32, 32): decode it for the "encoded" sample."""
-        x = torch.from_numpy(np.asarray(xg, dtype=np.float32).copy())[None]
+        arr = np.asarray(xg, dtype=np.float32)
+        channels = self.config.channels_g
+        if arr.shape != (channels, 32, 32):
+            raise ValueError(f"a true x_g must have shape ({channels}, 32, 32) for this model, got {arr.shape}")
+        if not np.all(np.isfinite(arr)):
+            raise ValueError("the true x_g contains NaN or infinite values")
+        x = torch.from_numpy(arr.copy())[None]
         if self.is_cvae:
             return self.model.encode_posterior(cond.xc, x)[0].numpy().copy()
         return self.model.encode_g(x)[0][0].numpy().copy()
@@ -306,6 +322,20 @@ class Predictor:
         parts = [self.model.conditional(torch.from_numpy(codes[i : i + batch].copy())).log_weights.argmax(1)
                  for i in range(0, len(codes), batch)]
         return torch.cat(parts).numpy().astype(np.int64) if parts else np.zeros(0, np.int64)
+
+    def component_effects(self, cond: Condition, code: np.ndarray | None = None) -> np.ndarray:
+        """How far each code component moves the sample: (D,) float32, the mean absolute change
+        of x_g per unit of the component, between z_i - 1 and z_i + 1 around ``code`` (default:
+        the conditional mean), the lower layers at their means. A VAE leaves some components
+        nearly unused; their sliders move the result by a grey level or two however far they go."""
+        base = self.code_stats(cond)[0] if code is None else self.check_codes(np.asarray(code)[None])[0]
+        d = self.code_dim
+        codes = np.repeat(np.asarray(base, np.float32)[None], 2 * d, 0)  # (2D, D): each component -1, +1
+        rows = np.arange(d)
+        codes[2 * rows, rows] -= 1.0
+        codes[2 * rows + 1, rows] += 1.0
+        xg = self.decode(cond, codes)  # (2D, Cg, 32, 32)
+        return (np.abs(xg[1::2] - xg[0::2]).reshape(d, -1).mean(1) / 2.0).astype(np.float32)
 
     @torch.inference_mode()
     def code_of_condition(self, cond: Condition) -> np.ndarray | None:

@@ -159,6 +159,15 @@ def _test_loss(model: torch.nn.Module, xc: torch.Tensor, xg: torch.Tensor, batch
     return None if total[1] == 0 else float(total[0] / total[1])
 
 
+def _broken(loss: float | None, which: str, weights: dict[str, torch.Tensor]) -> str:
+    """Why an epoch's model must not be saved ("" when it may): its loss on the ``which`` pairs
+    is not finite, or a weight holds NaN or inf."""
+    if loss is not None and not math.isfinite(loss):
+        return f"the model's {which} loss is {loss}"
+    bad = [name for name, t in weights.items() if t.is_floating_point() and not bool(torch.isfinite(t).all())]
+    return f"{len(bad)} weight tensor(s) hold NaN or inf (the first: {bad[0]})" if bad else ""
+
+
 def train(
     pairs: PairSet,
     model_cfg: ModelConfig,
@@ -306,8 +315,11 @@ def _run(pairs, model_cfg, train_cfg, out: Path, resume: bool, env: D.Dist, cont
     n_local = len(D.shard_order(len(train_rows), 0, 0, env.rank, env.world))
     steps_per_epoch = -(-n_local // bs)
     total_steps = steps_per_epoch * train_cfg.epochs
-    streak, streak_start, last_good_epoch = 0, None, start_epoch
-    finite_streak = True  # every skip of the current streak had a finite loss and norm
+    last_good_epoch = start_epoch
+    # the skips in a row so far, kept in the checkpoint: a resumed run stops where an unbroken one would
+    meta = {} if state is None else state.meta
+    streak, streak_start = int(meta.get("skip_streak", 0)), meta.get("skip_streak_start")
+    finite_streak = bool(meta.get("skip_streak_finite", True))  # every skip of the streak had a finite loss and norm
     # finite over-threshold norms in a row (spike_patience); kept in the checkpoint, as a resumed
     # run must force the same updates as an unbroken one
     spike_run = 0 if state is None else int(state.meta.get("spike_run", 0))
@@ -395,6 +407,16 @@ def _run(pairs, model_cfg, train_cfg, out: Path, resume: bool, env: D.Dist, cont
             sums = dict(zip(keys, summed[:-1].tolist()))
             count = int(summed[-1].item())
         test_loss = _test_loss(model, xc_te, xg_te, max(bs, 256), env) if len(test_rows) else None
+        weights = ema.state if ema is not None else model.state_dict()
+        # skipped steps keep the weights of the last update, which may already be broken: an epoch
+        # of NaN steps, fewer than max_skips, was saved as a good model that could not be loaded
+        probe = test_loss if test_loss is not None else _test_loss(model, xc_tr[:256], xg_tr[:256], 256, env)
+        broken = _broken(probe, "test" if test_loss is not None else "training", weights)
+        if broken:
+            kept = f"the checkpoint of epoch {last_good_epoch} is kept" if last_good_epoch else "no checkpoint was written yet"
+            raise D.raised_on_every_rank(TrainingError(
+                f"training stopped after epoch {epoch + 1} (step {step}): {broken} ({skipped} of {steps_per_epoch} "
+                f"updates skipped in the epoch); {kept} in {out}; train again with a lower --lr"))
         row: dict[str, Any] = {"epoch": epoch + 1, "step": step, "seconds": seconds,
                                "images_per_s": images / max(seconds, 1e-9), "skipped": skipped,
                                "forced_updates": forced_updates,
@@ -405,13 +427,13 @@ def _run(pairs, model_cfg, train_cfg, out: Path, resume: bool, env: D.Dist, cont
         # rank 0 writes; a failed write (disk full, folder gone) stops every rank with its message
         with D.together(env), _writing(out, f"the checkpoint of epoch {epoch + 1}", last_good_epoch, controls):
             if env.is_main:
-                weights = ema.state if ema is not None else model.state_dict()
                 ckpt.save_state(out, ckpt.TrainState(
                     epoch=epoch + 1, step=step, model=model.state_dict(), optimizer=optimizer.state_dict(),
                     ema=None if ema is None else ema.state, targets=targets,
                     meta={"data_sha1": fingerprint, "data": data_meta, "model": model_cfg.to_dict(),
                           "training": train_cfg.to_dict(), "world": env.world,
-                          "device": str(env.device), "spike_run": spike_run, "row": row},
+                          "device": str(env.device), "spike_run": spike_run, "skip_streak": streak,
+                          "skip_streak_start": streak_start, "skip_streak_finite": finite_streak, "row": row},
                 ))
                 ckpt.write_weights(out, weights)
                 ckpt.write_config(out, model_cfg, train_cfg, data_meta)

@@ -176,6 +176,20 @@ def test_draw_and_decode_with_lower_noise_is_the_full_sample(kw):
     np.testing.assert_allclose(cool, 0.5 * noise, atol=1e-7)
     with pytest.raises(ValueError, match="shape"):
         pred.decode(cond, codes, noise[:, :-1] if want_dim else np.zeros((8, 1), np.float32))
+    # codes of another shape are refused, not reshaped into some other count of codes
+    d = cfg.code_dim
+    for bad_codes in (codes.reshape(-1), codes.reshape(-1, 2), codes[:, :-1], codes.reshape(2, 4, d)):
+        with pytest.raises(ValueError, match=rf"codes must have shape \(n, {d}\)"):
+            pred.decode(cond, bad_codes)
+    nan_code = codes.copy()
+    nan_code[1, 0] = np.inf
+    with pytest.raises(ValueError, match="codes contain NaN or infinite"):
+        pred.decode(cond, nan_code)
+    xg_true = pred.decode(cond, codes[:1])[0]
+    assert pred.encode_target(cond, xg_true).shape == (d,)
+    for bad_xg in (xg_true[None], xg_true[:, :16], np.full_like(xg_true, np.nan)):
+        with pytest.raises(ValueError, match="true x_g"):
+            pred.encode_target(cond, bad_xg)
     if want_dim:
         bad = noise.copy()
         bad[0, 0] = np.nan
@@ -185,6 +199,25 @@ def test_draw_and_decode_with_lower_noise_is_the_full_sample(kw):
         np.testing.assert_allclose(pred.decode(cond, codes[2:3], noise[2:3])[0], pred.decode(cond, codes, noise)[2],
                                    atol=1e-5)
         assert not np.allclose(pred.decode(cond, codes[:1], noise[1:2]), pred.decode(cond, codes[:1], noise[:1]))
+
+
+@pytest.mark.parametrize("kw", [dict(tie="gauss"), dict(tie="mdn", mixtures=4), dict(arch="cvae")])
+def test_component_effects_are_each_components_move_of_the_sample(kw):
+    """Predictor.component_effects: per component, the mean |x_g(z_i + 1) - x_g(z_i - 1)| / 2 at
+    the conditional mean (or a given code), lower layers at their means."""
+    cfg, pred, cond = motion_predictor(**kw)
+    effects = pred.component_effects(cond)
+    assert effects.shape == (cfg.code_dim,) and effects.dtype == np.float32 and (effects >= 0).all()
+    code = np.random.default_rng(1).normal(size=cfg.code_dim).astype(np.float32)
+    for base, got in ((pred.code_stats(cond)[0], effects), (code, pred.component_effects(cond, code))):
+        for i in (0, cfg.code_dim - 1):
+            lo, hi = base.copy(), base.copy()
+            lo[i] -= 1.0
+            hi[i] += 1.0
+            want = np.abs(pred.decode(cond, hi[None]) - pred.decode(cond, lo[None])).mean() / 2.0
+            assert got[i] == pytest.approx(want, rel=1e-4, abs=1e-7)
+    with pytest.raises(ValueError, match="codes must have shape"):
+        pred.component_effects(cond, code[:-1])
 
 
 def test_generate_with_noise_is_the_reparameterised_descent():

@@ -82,3 +82,7 @@ def test_paper_table_layout() -> None:
     assert body[0].split()[1:] == ["3.04", "1.66", "1.04", "n/a"]
     assert body[1].split()[1:] == ["2.44", "1.11", "1.77", "1854.20"]
     assert body[2].split()[-1] == "n/a"
+    # a value wider than its column widens the column; it ran into its neighbour ("0.79195744855.52")
+    wide = paper_table({"Gauss": {"best_error": {3: 0.0079}, "variance": 7919574.48, "nll": 5.5}}).splitlines()
+    assert wide[3].split() == ["Gauss", "0.79", "791957448.00", "5.50"]
+    assert len({len(line) for line in wide[1:]}) == 1  # header, rule and row line up

@@ -261,6 +261,64 @@ def test_nan_loss_stops_naming_the_step_and_keeps_the_last_checkpoint(tmp_path, 
     assert [r["skipped"] for r in rows] == [0, 2]
 
 
+def test_an_epoch_that_ends_with_a_broken_model_is_not_saved(tmp_path, monkeypatch):
+    """An update that breaks the weights makes every later step NaN, each skipped: fewer than
+    max_skips in the epoch, the broken model was checkpointed and saved as done (exit 0) and
+    could not be loaded. The epoch's model is checked before it is written."""
+    real_build, calls = training.build_model, {"n": 0}
+
+    def build(cfg):
+        model = real_build(cfg)
+        forward = model.forward
+
+        def breaking(*args, **kwargs):
+            if model.training:
+                calls["n"] += 1
+                if calls["n"] == 5:  # epoch 2's second step: as if the first had diverged
+                    next(model.parameters()).data.fill_(float("nan"))
+            return forward(*args, **kwargs)
+
+        model.forward = breaking
+        return model
+
+    monkeypatch.setattr(training, "build_model", build)
+    model_cfg, train_cfg = tiny_cfgs(max_skips=50)  # 3 steps per epoch: the streak never reaches it
+    seen = {}
+    with pytest.raises(training.TrainingError, match=r"after epoch 2 \(step 6\): the model's test loss is nan "
+                                                     r"\(2 of 3 updates skipped in the epoch\); the checkpoint of "
+                                                     r"epoch 1 is kept .*lower --lr"):
+        for pr in training.train(tiny_pairs(), model_cfg, train_cfg, tmp_path):
+            if pr.stage == "epoch":
+                seen[pr.done] = (sha(tmp_path / ckpt.WEIGHTS_FILE), sha(tmp_path / ckpt.STATE_FILE))
+    assert list(seen) == [1] and ckpt.load_state(tmp_path).epoch == 1
+    assert (sha(tmp_path / ckpt.WEIGHTS_FILE), sha(tmp_path / ckpt.STATE_FILE)) == seen[1]
+    assert len(metrics_rows(tmp_path)) == 1 and not (tmp_path / ckpt.EMBEDDING_FILE).exists()
+    # without a test split the same check runs on training pairs
+    calls["n"] = 0
+    no_test = tiny_pairs()
+    no_test = PairSet(no_test.xc, no_test.xg, np.zeros(len(no_test), np.int8), meta=no_test.meta)
+    with pytest.raises(training.TrainingError, match=r"after epoch 2 .*the model's training loss is nan"):
+        run_all(training.train(no_test, model_cfg, train_cfg, tmp_path / "no_test"))
+
+
+def test_a_resumed_run_counts_the_skips_in_a_row_on_from_its_checkpoint(tmp_path, monkeypatch):
+    """The streak of skipped steps restarted at 0 on --resume: a run killed between two bad steps
+    went on where the unbroken run stops."""
+    poison_after(monkeypatch, {3, 4})  # epoch 1's last step and epoch 2's first
+    model_cfg, train_cfg = tiny_cfgs(max_skips=2)
+    with pytest.raises(training.TrainingError, match=r"step 4 \(epoch 2\): 2 updates in a row skipped since step 3"):
+        run_all(training.train(tiny_pairs(), model_cfg, train_cfg, tmp_path / "unbroken"))
+    poison_after(monkeypatch, {3, 4})  # a fresh count for the run killed after epoch 1
+    gen = training.train(tiny_pairs(), model_cfg, train_cfg, tmp_path / "resumed")
+    for pr in gen:
+        if pr.stage == "epoch":
+            break
+    gen.close()
+    assert ckpt.load_state(tmp_path / "resumed").meta["skip_streak"] == 1
+    with pytest.raises(training.TrainingError, match=r"step 4 \(epoch 2\): 2 updates in a row skipped since step 3"):
+        run_all(training.train(tiny_pairs(), model_cfg, train_cfg, tmp_path / "resumed", resume=True))
+
+
 def test_isolated_bad_steps_are_skipped_and_counted(tmp_path, monkeypatch):
     poison_after(monkeypatch, {2, 5})
     model_cfg, train_cfg = tiny_cfgs(epochs=2, max_skips=2)
