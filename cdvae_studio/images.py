@@ -17,7 +17,8 @@ from typing import Callable
 import cv2
 import numpy as np
 
-from cdvae_core.data.images import IMAGE_EXTENSIONS, read_header
+from cdvae_core.data.images import (IMAGE_EXTENSIONS, apply_orientation, over_white, read_header,
+                                     unchanged_orientation)
 from cdvae_core.data.video import VIDEO_EXTENSIONS, split_time, time_text
 
 MIN_SIDE = 16  # below this the 32x32 model layer would be mostly interpolation
@@ -85,15 +86,6 @@ def _to_uint8(img: np.ndarray) -> tuple[np.ndarray, str | None]:
     return np.clip(scaled + 0.5, 0, 255).astype(np.uint8), f"{img.dtype} image rescaled to 8 bits"
 
 
-def apply_orientation(img: np.ndarray, orientation: int) -> np.ndarray:
-    """Turn a decoded image upright by its EXIF orientation (2-8; 1 is upright)."""
-    if orientation in (2, 4, 5, 7):
-        img = cv2.flip(img, 1 if orientation in (2, 7) else 0)  # mirror first, then rotate
-    rotate = {3: cv2.ROTATE_180, 5: cv2.ROTATE_90_CLOCKWISE, 6: cv2.ROTATE_90_CLOCKWISE,
-              7: cv2.ROTATE_90_CLOCKWISE, 8: cv2.ROTATE_90_COUNTERCLOCKWISE}.get(orientation)
-    return cv2.rotate(img, rotate) if rotate is not None else img
-
-
 def decode_image(data: bytes, name: str = "image") -> LoadedImage:
     """Decode encoded image bytes into RGB uint8 (H, W, 3); raise ImageLoadError on any problem."""
     if not data:
@@ -114,19 +106,20 @@ def decode_image(data: bytes, name: str = "image") -> LoadedImage:
     img, note = _to_uint8(img)
     if note:
         notes.append(note)
-    orientation = header[2] if header is not None else 1
-    if orientation != 1:  # IMREAD_UNCHANGED (kept for alpha and 16-bit) ignores EXIF orientation
+    # IMREAD_UNCHANGED (kept for alpha and 16-bit) ignores EXIF orientation but in a TIFF
+    orientation = unchanged_orientation(data, header[2] if header is not None else 1)
+    if orientation != 1:
         img = apply_orientation(img, orientation)
         notes.append(f"turned upright (EXIF orientation {orientation})")
     if img.ndim == 2:
         img = cv2.cvtColor(img, cv2.COLOR_GRAY2RGB)
         notes.append("grey image shown as RGB")
     elif img.shape[2] == 4:
-        # composite over white: transparent regions of a PNG look white in every viewer
-        alpha = img[:, :, 3:4].astype(np.float32) / 255.0
-        rgb = cv2.cvtColor(img[:, :, :3], cv2.COLOR_BGR2RGB).astype(np.float32)
-        img = np.clip(rgb * alpha + 255.0 * (1.0 - alpha) + 0.5, 0, 255).astype(np.uint8)
-        notes.append("alpha channel composited over white")
+        # composite over white: transparent regions of a PNG look white in every viewer, and
+        # exports and cdvae-prepare read them so (cdvae_core.data.images.over_white)
+        if not bool((img[:, :, 3] == 255).all()):
+            notes.append("alpha channel composited over white")
+        img = over_white(cv2.cvtColor(img[:, :, :3], cv2.COLOR_BGR2RGB), img[:, :, 3])
     elif img.shape[2] == 3:
         img = cv2.cvtColor(img, cv2.COLOR_BGR2RGB)
     elif img.shape[2] == 1:

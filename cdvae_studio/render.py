@@ -355,18 +355,16 @@ def compose_cells(task: Any, doc: ImageDoc, xg: np.ndarray, flow_scale: float | 
     return np.ascontiguousarray(out.reshape(n, h, w, 3))
 
 
-FLOW_SCALE_FLOOR = 0.5  # model px/s: below this a grid's flows are near still; noise must stay pale
-
-
 def grid_flow_scale(task: Any, xg: np.ndarray) -> float | None:
     """The colour scale of a motion grid (model px/s at full colour) from its first samples
-    (n, 2, 32, 32): the 95th percentile of flow speed, clipped to [0.5, the task's limit], so a
-    model whose flows are small still shows them in colour. None for other tasks. The Studio
+    (n, 2, 32, 32): ``flowviz.color_scale``, within the task's limit, so a model whose flows are
+    small still shows them in colour and a still one stays pale. None for other tasks. The Studio
     fixes it per image and model, so cells keep one scale while sliders move."""
     if task.name != "motion":
         return None
-    speed = np.hypot(xg[:, 0], xg[:, 1])
-    return float(np.clip(np.percentile(speed, 95), FLOW_SCALE_FLOOR, float(task.g_range[1])))
+    from cdvae_core.postprocess.flowviz import color_scale
+
+    return color_scale(xg, float(task.g_range[1]))
 
 
 def spread_map(xg: np.ndarray) -> np.ndarray:

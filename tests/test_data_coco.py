@@ -301,21 +301,22 @@ def test_malformed_annotation_values_are_dropped_not_fatal(coco, tmp_path, capsy
         dict(good, id=7, image_id=1, area=1e308),
         dict(good, id=8, image_id=1, bbox=[-100, 20, 1e308, 1e308]),
         dict(good, id=9, image_id=4, bbox=[2 * W, 0, 10, 10]),  # wholly outside the photo
+        dict(good, id=10, image_id=999),  # an image id the file does not list: was ignored unsaid
     ]
     ann = _with_annotations(coco, tmp_path, anns)
     src = coco_source(coco["images"], ann)
     rows = {item.name: item.boxes for item in src.items}
-    assert src.description["annotations_dropped"] == 4
+    assert src.description["annotations_dropped"] == 5
     assert np.isfinite(np.concatenate([r for r in rows.values() if len(r)])).all()
     np.testing.assert_allclose(rows["COCO_train2014_000000000002.jpg"][:, 5], [0.5])  # area from the box
     # cut to the photo: the whole photo's area at most, the box within [0, 1]
     np.testing.assert_allclose(rows["COCO_train2014_000000000001.jpg"][:, 1:], [[0, 0, 0.5, 1, 0.5], [0, 0, 0.5, 1, 1.0],
                                                                               [0, 20 / H, 1, 1, 0.5]], atol=1e-6)
     pairs = run(prepare_pairs(("coco", coco["images"], ann), "resaturation"))
-    assert np.isfinite(pairs.fc).all() and pairs.meta["source"]["annotations_dropped"] == 4
+    assert np.isfinite(pairs.fc).all() and pairs.meta["source"]["annotations_dropped"] == 5
     rc = prepare_main(["--task", "resaturation", "--coco", str(coco["images"]), str(ann), "--out", str(tmp_path / "o.npz"),
                        "--workers", "1", "--quiet"])
-    assert rc == 0 and "dropped 4 unusable annotation(s)" in capsys.readouterr().out
+    assert rc == 0 and "dropped 5 unusable annotation(s)" in capsys.readouterr().out
 
 
 @pytest.mark.parametrize("change, message", [

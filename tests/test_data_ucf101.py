@@ -12,6 +12,7 @@ from cdvae_core.cli.prepare import main as prepare_main
 from cdvae_core.data import DataError, prepare_pairs, run
 from cdvae_core.data.builtin import builtin_images
 from cdvae_core.data.errors import SkipItem
+from cdvae_core.data.ucf101 import read_list
 from cdvae_core.data.video import first_frames, plan_indices, video_frame_pairs
 from cdvae_core.pairs import load_pairs
 
@@ -72,6 +73,19 @@ def test_video_frame_pairs(ucf):
         video_frame_pairs(ucf["videos"] / "Archery" / "v_Archery_g02_c01.avi")
     with pytest.raises(SkipItem, match="video"):
         video_frame_pairs(ucf["videos"] / "Archery" / "v_Archery_g03_c01.avi")
+
+
+def test_a_video_smaller_than_a_photo_may_be_is_skipped(tmp_path):
+    """Photos under 8 px a side are skipped; a 6x4 clip gave 8 pairs of noise flows at the limit."""
+    path = tmp_path / "tiny.avi"
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), FPS, (6, 4))
+    rng = np.random.default_rng(0)
+    for _ in range(60):
+        writer.write(rng.integers(0, 256, (4, 6, 3), dtype=np.uint8))
+    writer.release()
+    with pytest.raises(SkipItem, match="video too small") as info:
+        video_frame_pairs(path)
+    assert info.value.detail == "tiny.avi: frames of 6x4, need 8x8"
 
 
 def test_ucf101_split1_pairs_and_flow(ucf, tmp_path, capsys):
@@ -322,6 +336,25 @@ def test_a_video_in_both_lists_is_an_error_and_a_repeated_line_counts_once(ucf, 
     (splits / "trainlist01.txt").write_text("\n".join(lines[:-2]) + "\n")
     pairs = run(prepare_pairs(("ucf101", ucf["videos"], splits), "motion"))
     assert len(pairs) == 24 and pairs.meta["split_method"] == "source"
+
+
+def test_a_listed_path_with_spaces_is_read_whole(ucf, tmp_path):
+    """A list line is the path and an optional whole-number label: the path was cut at its first
+    space, so "Archery/v_Archery copy.avi 2" named a missing "Archery/v_Archery" and its video,
+    present, was dropped."""
+    import shutil
+
+    videos = tmp_path / "videos"
+    shutil.copytree(ucf["videos"], videos)
+    shutil.copy(videos / "Archery" / "v_Archery_g01_c01.avi", videos / "Archery" / "v_Archery copy g05.avi")
+    splits = _copy_splits(ucf, tmp_path)
+    with open(splits / "trainlist01.txt", "a") as handle:
+        handle.write("Archery/v_Archery copy g05.avi 2\n")
+    plain = run(prepare_pairs(("ucf101", ucf["videos"], ucf["splits"]), "motion"))
+    spaced = run(prepare_pairs(("ucf101", videos, splits), "motion"))
+    assert spaced.meta["skipped"] == plain.meta["skipped"]  # nothing more "missing"
+    assert len(spaced) == len(plain) + 8  # the copy's pairs, as many as the video it copies gives
+    assert read_list(splits / "trainlist01.txt")[-1] == "Archery/v_Archery copy g05.avi"
 
 
 @pytest.fixture(scope="module")

@@ -364,6 +364,68 @@ def test_float_tiff_exports_and_truncated_jpeg_is_refused(tmp_path):
     assert not (tmp_path / "bad").exists()
 
 
+def _transparent_photos(tmp_path) -> dict[str, np.ndarray]:
+    """RGBA / grey + alpha photos (PNG, WebP), some EXIF-rotated, and what viewers show of each:
+    Pillow's upright picture composited over white. Under alpha 0 the stored colour is random."""
+    from PIL import Image, ImageOps
+
+    rng = np.random.default_rng(3)
+    rgba = rng.integers(0, 256, (40, 60, 4), dtype=np.uint8)
+    rgba[:10, :, 3], rgba[10:20, :30, 3] = 0, 90
+    shown = {}
+    for name, mode, orientation in (("a.png", "RGBA", 1), ("b.png", "RGBA", 6), ("c.webp", "RGBA", 8),
+                                    ("d.png", "LA", 3)):
+        exif = Image.Exif()
+        exif[0x0112] = orientation
+        Image.fromarray(rgba, "RGBA").convert(mode).save(tmp_path / name, exif=exif, lossless=True)
+        upright = np.asarray(ImageOps.exif_transpose(Image.open(tmp_path / name)).convert("RGBA")).astype(np.float64)
+        alpha = upright[..., 3:] / 255.0
+        shown[name] = np.clip(upright[..., :3] * alpha + 255.0 * (1.0 - alpha) + 0.5, 0, 255).astype(np.uint8)
+    return shown
+
+
+def test_transparent_photos_are_read_over_white_by_exports_and_cdvae_prepare(tmp_path):
+    """Exports and cdvae-prepare kept the colour stored under transparent pixels (often black),
+    which no viewer shows and the Studio did not show: it composites over white, so its grid and
+    its exports of one photo disagreed. All three read a transparent photo over white now."""
+    from cdvae_core.data.images import decode_image
+
+    for name, want in _transparent_photos(tmp_path).items():
+        data = (tmp_path / name).read_bytes()
+        np.testing.assert_array_equal(read_image(tmp_path / name), want, err_msg=name)
+        np.testing.assert_array_equal(decode_image(data, name), want, err_msg=name)
+    # an opaque RGBA photo keeps its pixels exactly (the sidecars of its earlier exports match)
+    rgb = _photo_file(tmp_path / "opaque.png", 5)
+    cv2.imwrite(str(tmp_path / "opaque.png"), np.dstack([rgb[:, :, ::-1], np.full(rgb.shape[:2], 255, np.uint8)]))
+    np.testing.assert_array_equal(read_image(tmp_path / "opaque.png"), rgb)
+    # 16-bit: the high byte in both, as OpenCV's colour decode takes it (cdvae-prepare rounded x / 257)
+    deep = np.random.default_rng(4).integers(0, 65536, (20, 30, 3), dtype=np.uint16)
+    cv2.imwrite(str(tmp_path / "deep.png"), deep)
+    want = (deep[:, :, ::-1] >> 8).astype(np.uint8)
+    np.testing.assert_array_equal(read_image(tmp_path / "deep.png"), want)
+    np.testing.assert_array_equal(decode_image((tmp_path / "deep.png").read_bytes()), want)
+
+
+def test_an_export_of_a_transparent_photo_made_before_it_was_read_over_white_reproduces(tmp_path, monkeypatch):
+    from cdvae_core.data import images as image_reading
+
+    predictor = load_model(_model_dir(tmp_path))
+    _transparent_photos(tmp_path)
+    with monkeypatch.context() as patched:  # as exports read it before: the stored colour kept
+        patched.setattr(image_reading, "transparency", lambda *args, **kwargs: None)
+        (old,) = export_results(predictor, tmp_path / "b.png", 1, tmp_path / "out", seed=2)
+    assert not np.array_equal(read_image(tmp_path / "b.png"), read_image(tmp_path / "b.png", hidden_colour=True))
+    np.testing.assert_array_equal(reproduce(old.with_suffix(".json")), read_image(old))
+    (new,) = export_results(predictor, tmp_path / "b.png", 1, tmp_path / "new", seed=2)
+    np.testing.assert_array_equal(reproduce(new.with_suffix(".json")), read_image(new))
+    assert not np.array_equal(read_image(new), read_image(old))  # the white showed through
+    side = json.loads(new.with_suffix(".json").read_text())
+    side["source"]["sha256"] = "0" * 64  # neither reading: the photo changed
+    new.with_suffix(".json").write_text(json.dumps(side))
+    with pytest.raises(ExportError, match="pixels differ"):
+        reproduce(new.with_suffix(".json"))
+
+
 def test_sidecar_records_file_number_and_where_a_given_code_came_from(tmp_path):
     """``index`` is the row within the export call: a star exported from grid cell 4 into files
     numbered from 5 said only "index 0". Now the file number and the caller's origin are kept."""

@@ -99,6 +99,31 @@ def test_motion_views_warp_by_the_flow():
         get_renderer(get_task("resaturation"), photo).motion_views(flow)
 
 
+def test_motion_colour_keeps_a_near_still_flow_pale_and_compares_at_one_scale():
+    """The colour picture scaled each flow by its own speed: a still sample's 0.002 px/s came out
+    as saturated as a fast pan. Below COLOR_FLOOR model px/s a flow stays near white, and a
+    given scale colours two flows alike, so their saturations compare."""
+    from cdvae_core.postprocess.flowviz import COLOR_FLOOR, color_scale
+
+    task = get_task("motion")
+    photo = _photo(5, size=(48, 64))
+    renderer = get_renderer(task, photo)
+    still = np.zeros((2, 48, 64), np.float32)
+    still[0] = 0.002
+    view = renderer.motion_view(still, warped=False)
+    assert view.color_scale == COLOR_FLOOR
+    hsv = cv2.cvtColor(view.color, cv2.COLOR_RGB2HSV)
+    assert hsv[..., 1].max() <= 2  # saturation 0.002 / 0.5 of 255: white, not full red
+    slow, fast = np.zeros((2, 2, 48, 64), np.float32)
+    slow[0], fast[0] = 1.0, 4.0
+    assert color_scale(fast) == pytest.approx(4.0) and color_scale(fast, limit=3.0) == 3.0
+    on_own = [cv2.cvtColor(renderer.motion_view(f, warped=False).color, cv2.COLOR_RGB2HSV)[..., 1] for f in (slow, fast)]
+    assert on_own[0].min() == on_own[1].min() == 255  # each at its own scale: both full
+    shared = [cv2.cvtColor(renderer.motion_view(f, warped=False, scale=4.0).color, cv2.COLOR_RGB2HSV)[..., 1]
+              for f in (slow, fast)]
+    assert np.all(np.abs(shared[0].astype(int) - 64) <= 1) and shared[1].min() == 255  # 1/4 of the way
+
+
 @pytest.mark.parametrize("seed", [1, 2, 3])
 @pytest.mark.parametrize("size", [(20, 150), (150, 20)])
 def test_own_sample_gives_back_the_photo_at_near_grey_pixels(seed, size):

@@ -176,8 +176,8 @@ def _main(argv: list[str] | None) -> int:
         print(line)
     dropped = meta["source"].get("annotations_dropped", 0)
     if dropped:  # COCO: the images stay, these boxes do not count in f_c
-        print(f"  dropped {dropped} unusable annotation(s) (no valid bbox or area, unknown category, "
-              "or an image without width/height)")
+        print(f"  dropped {dropped} unusable annotation(s) (no valid bbox or area, unknown category or "
+              "image id, or an image without width/height)")
     return 0
 
 

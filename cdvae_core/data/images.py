@@ -1,7 +1,8 @@
 """Reading any photo a user may bring as uint8 (H, W, 3) RGB, or a SkipItem saying why not.
 
-Handled: grey, grey + alpha, RGBA (alpha dropped), CMYK JPEG (OpenCV converts), 16-bit and
-float images (rescaled to 8 bits), EXIF orientation. Refused: unreadable or corrupt files,
+Handled: grey, grey + alpha, RGBA (composited over white, as viewers and the Studio show them:
+their hidden colour under alpha 0, often black, is nothing anyone saw), CMYK JPEG (OpenCV
+converts), 16-bit and float images (rescaled to 8 bits), EXIF orientation. Refused: unreadable or corrupt files,
 truncated JPEGs (no end marker: OpenCV would silently fill the missing part with grey),
 images smaller than ``MIN_SIDE`` and, from the header before any pixel is decoded, images of
 more than ``MAX_PIXELS`` (a small file of a vast image would cost gigabytes per worker).
@@ -25,25 +26,86 @@ MIN_SIDE = 8  # pixels; smaller images carry nothing a 32x32 model can use
 MAX_PIXELS = 100_000_000  # refuse decompression bombs
 
 
-def to_rgb8(decoded: np.ndarray) -> np.ndarray:
-    """A decoded OpenCV array (H, W[, C]) of any depth, BGR order -> uint8 (H, W, 3) RGB."""
-    img = decoded
+def over_white(colour: np.ndarray, alpha: np.ndarray) -> np.ndarray:
+    """uint8 colour (H, W[, C]) composited over white by uint8 alpha (H, W): a transparent
+    picture as viewers show it. The one formula of the data pipeline, exports and the Studio."""
+    a = alpha.astype(np.float32) / 255.0
+    a = a[..., None] if colour.ndim == 3 else a
+    return np.clip(colour.astype(np.float32) * a + 255.0 * (1.0 - a) + 0.5, 0, 255).astype(np.uint8)
+
+
+def apply_orientation(img: np.ndarray, orientation: int) -> np.ndarray:
+    """Turn a decoded image upright by its EXIF orientation (2-8; 1 is upright)."""
+    if orientation in (2, 4, 5, 7):
+        img = cv2.flip(img, 1 if orientation in (2, 7) else 0)  # mirror first, then rotate
+    rotate = {3: cv2.ROTATE_180, 5: cv2.ROTATE_90_CLOCKWISE, 6: cv2.ROTATE_90_CLOCKWISE,
+              7: cv2.ROTATE_90_CLOCKWISE, 8: cv2.ROTATE_90_COUNTERCLOCKWISE}.get(orientation)
+    return cv2.rotate(img, rotate) if rotate is not None else img
+
+
+def _is_tiff(data: bytes) -> bool:
+    return data[:4] in (b"II*\x00", b"MM\x00*")
+
+
+def _may_be_transparent(data: bytes) -> bool:
+    """Formats that can carry alpha (PNG, WebP, TIFF): the others are not decoded twice."""
+    return data[:8] == b"\x89PNG\r\n\x1a\n" or (data[:4] == b"RIFF" and data[8:12] == b"WEBP") or _is_tiff(data)
+
+
+def unchanged_orientation(data: bytes, orientation: int) -> int:
+    """The EXIF orientation still to apply to ``cv2.IMREAD_UNCHANGED``'s decode of ``data``
+    whose header says ``orientation``: OpenCV leaves it to the caller, except in a TIFF, which
+    its TIFF reader already turns upright (turned again, a phone's TIFF came out on its side)."""
+    return 1 if _is_tiff(data) else orientation
+
+
+def transparency(data: bytes, shape: tuple[int, ...], name: str = "image") -> np.ndarray | None:
+    """The upright uint8 alpha (H, W) of encoded ``data`` whose colour decode (IMREAD_COLOR or
+    ANYCOLOR, which drop alpha and apply EXIF orientation) has ``shape``; None where nothing is
+    transparent (no alpha, or every pixel opaque: such a photo's pixels stay exactly as they were)."""
+    if not _may_be_transparent(data):
+        return None
+    full = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED)
+    if full is None or full.ndim != 3 or full.shape[2] not in (2, 4):
+        return None
+    alpha = to_depth8(full[:, :, -1])
+    try:
+        header = read_header(data, name)
+    except ValueError:  # past Pillow's limit: the caller's own size check speaks for it
+        header = None
+    alpha = apply_orientation(alpha, unchanged_orientation(data, header[2] if header is not None else 1))
+    if alpha.shape != tuple(shape[:2]) or bool((alpha == 255).all()):
+        return None
+    return alpha
+
+
+def to_depth8(img: np.ndarray) -> np.ndarray:
+    """A decoded array of any depth as uint8: 16-bit by its high byte (as OpenCV's IMREAD_COLOR,
+    which exports and the Studio read photos with), float in [0, 1] scaled by 255."""
     if img.dtype == np.uint16:
-        img = (img.astype(np.float32) / 257.0).round().astype(np.uint8)
-    elif img.dtype in (np.float32, np.float64):
-        img = np.clip(np.nan_to_num(img) * 255.0, 0, 255).round().astype(np.uint8)
-    elif img.dtype != np.uint8:
+        return (img >> 8).astype(np.uint8)
+    if img.dtype in (np.float32, np.float64):
+        return np.clip(np.nan_to_num(img) * 255.0, 0, 255).round().astype(np.uint8)
+    if img.dtype != np.uint8:
         raise SkipItem("unsupported pixel type", str(img.dtype))
+    return img
+
+
+def to_rgb8(decoded: np.ndarray, alpha: np.ndarray | None = None) -> np.ndarray:
+    """A decoded OpenCV array (H, W[, C]) of any depth, BGR order -> uint8 (H, W, 3) RGB; a
+    4-channel or grey + alpha array, or a given uint8 ``alpha`` (H, W), composited over white."""
+    img = to_depth8(decoded)
+    if img.ndim == 3 and img.shape[2] in (2, 4):
+        alpha = img[:, :, -1] if alpha is None else alpha
+        img = img[:, :, :-1] if img.shape[2] == 4 else img[:, :, 0]
     if img.ndim == 2:
         img = cv2.cvtColor(img, cv2.COLOR_GRAY2RGB)
     elif img.shape[2] == 1:
         img = cv2.cvtColor(img[:, :, 0], cv2.COLOR_GRAY2RGB)
-    elif img.shape[2] == 2:  # grey + alpha
-        img = cv2.cvtColor(np.ascontiguousarray(img[:, :, 0]), cv2.COLOR_GRAY2RGB)
-    elif img.shape[2] == 4:
-        img = cv2.cvtColor(img, cv2.COLOR_BGRA2RGB)
     else:
-        img = cv2.cvtColor(img, cv2.COLOR_BGR2RGB)
+        img = cv2.cvtColor(np.ascontiguousarray(img), cv2.COLOR_BGR2RGB)
+    if alpha is not None and not bool((alpha == 255).all()):
+        img = over_white(img, alpha)
     return np.ascontiguousarray(img)
 
 
@@ -117,7 +179,7 @@ def decode_image(data: bytes, name: str = "image") -> np.ndarray:
         raise SkipItem("image too small", f"{name} is {w}x{h}, need {MIN_SIDE}x{MIN_SIDE}")
     if h * w > MAX_PIXELS:  # formats Pillow cannot read the header of
         raise SkipItem("image too large", f"{name} is {w}x{h}")
-    return to_rgb8(decoded)
+    return to_rgb8(decoded, transparency(data, decoded.shape, name))
 
 
 def read_file(path: str | Path) -> bytes:

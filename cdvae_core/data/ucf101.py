@@ -58,12 +58,16 @@ def read_class_index(path: Path) -> dict[str, int]:
 
 def read_list(path: Path) -> list[str]:
     """A train/test list -> relative video paths in list order, each once (the optional label
-    column is dropped; a repeated line gave the video's pairs twice)."""
+    column, a trailing whole number, is dropped; a repeated line gave the video's pairs twice).
+    A path may hold spaces ("Run/my clip.avi 2"): cut at the first space it named "Run/my"."""
     names: dict[str, None] = {}
     for line in path.read_text(encoding="utf-8-sig", errors="replace").splitlines():
-        parts = line.split()
-        if parts:
-            names.setdefault(parts[0].replace("\\", "/"), None)
+        parts = line.strip().rsplit(maxsplit=1)
+        if len(parts) == 2 and parts[1].isdigit():
+            parts = parts[:1]
+        name = " ".join(parts).strip()
+        if name:
+            names.setdefault(name.replace("\\", "/"), None)
     return list(names)
 
 

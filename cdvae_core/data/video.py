@@ -21,6 +21,7 @@ import numpy as np
 
 from ..tasks.base import fit_within
 from .errors import SkipItem, Stopped
+from .images import MIN_SIDE
 from .kept_readers import KeptReaders, Reader, file_key
 
 VIDEO_EXTENSIONS = (".avi", ".mp4", ".mov", ".mkv", ".mpg", ".mpeg", ".webm", ".m4v", ".wmv", ".flv")
@@ -136,7 +137,8 @@ def video_frame_pairs(path: str | Path, count: int = FRAMES_PER_VIDEO, seconds: 
                       max_side: int = 320) -> list[tuple[np.ndarray, np.ndarray, float]]:
     """-> up to ``count`` (frame uint8 (h, w, 3), frame ``seconds`` later, true gap in s).
 
-    SkipItem when the video does not open, decodes no frames or is shorter than ``seconds``.
+    SkipItem when the video does not open, decodes no frames, is shorter than ``seconds`` or its
+    frames are smaller than photos may be (``MIN_SIDE``: a 6x4 clip gave pairs of pure noise).
     """
     path = Path(path)
     n_frames, fps = video_info(path)
@@ -156,6 +158,9 @@ def video_frame_pairs(path: str | Path, count: int = FRAMES_PER_VIDEO, seconds: 
             break
         n_frames = decoded  # the container over-reported its length: plan again on what decodes
     if best:
+        h, w = best[0][0].shape[:2]
+        if min(h, w) < MIN_SIDE:
+            raise SkipItem("video too small", f"{path.name}: frames of {w}x{h}, need {MIN_SIDE}x{MIN_SIDE}")
         return best
     if n_frames == 0:
         raise SkipItem("video will not decode", path.name)

@@ -15,7 +15,7 @@ from .export import (
     reproduce,
     reproduce_file,
 )
-from .flowviz import draw_arrows, flow_arrows, flow_color, flow_to_pixels
+from .flowviz import color_scale, draw_arrows, flow_arrows, flow_color, flow_to_pixels, scale_to_pixels
 from .imagefiles import read_image, write_image
 from .render import MotionView, Renderer, get_renderer, render_results
 from .segments import SegmentSettings
@@ -39,6 +39,8 @@ __all__ = [
     "exported_picture",
     "flow_arrows",
     "flow_color",
+    "color_scale",
+    "scale_to_pixels",
     "flow_to_pixels",
     "get_renderer",
     "get_upsampler",

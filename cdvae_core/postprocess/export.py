@@ -186,6 +186,11 @@ def _codes(predictor, cond, n: int, seed: int, codes: np.ndarray | None, noise: 
     return codes, noise, None
 
 
+def pixels_sha256(image: np.ndarray) -> str:
+    """sha256 of a decoded photo's RGB bytes (uint8 (H, W, 3)), as sidecars record its source."""
+    return hashlib.sha256(np.ascontiguousarray(image).tobytes()).hexdigest()
+
+
 def weights_sha256(predictor) -> str | None:
     """sha256 of the model's parameters and buffers (state_dict by name: name, dtype, shape, raw
     bytes); None for a predictor without a torch model. Hashing the tensors rather than the
@@ -226,7 +231,7 @@ def _sidecar(predictor, settings: ExportSettings, path: str | None, image: np.nd
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "source": {
             "path": path,
-            "sha256": hashlib.sha256(image.tobytes()).hexdigest(),  # of the decoded RGB pixels
+            "sha256": pixels_sha256(image),  # of the decoded RGB pixels
             "width": int(image.shape[1]),
             "height": int(image.shape[0]),
         },
@@ -522,15 +527,20 @@ def reproduce(sidecar: str | os.PathLike, predictor=None, image: np.ndarray | No
         except ValueError as exc:  # ModelLoadError names the directory and what is wrong with it
             raise ExportError(f"{sidecar}: the recorded model cannot be loaded: {exc}") from exc
     _check_model(sidecar, data, predictor)
-    if image is None:
+    from_file = image is None
+    if from_file:
         if not data["source"].get("path"):
             raise ExportError(f"{sidecar}: the source was an in-memory image; pass it as image=")
         try:
             image = read_image(data["source"]["path"])
         except ExportError as exc:
             raise ExportError(f"{sidecar}: the recorded source photo cannot be read: {exc}") from exc
-    if hashlib.sha256(np.ascontiguousarray(image).tobytes()).hexdigest() != data["source"]["sha256"]:
-        raise ExportError(f"{sidecar}: the source photo's pixels differ from the exported one's")
+    if pixels_sha256(image) != data["source"]["sha256"]:
+        # exported before transparent pixels were composited over white: read as it was then
+        then = read_image(data["source"]["path"], hidden_colour=True) if from_file else None
+        if then is None or pixels_sha256(then) != data["source"]["sha256"]:
+            raise ExportError(f"{sidecar}: the source photo's pixels differ from the exported one's")
+        image = then
     code = _sidecar_vector(sidecar, data, "code", predictor.code_dim, "code")
     noise = None  # version 1 sidecars predate lower_noise: decoded at the means
     if data["format_version"] >= 2 and data["lower_noise"] is not None:

@@ -12,6 +12,9 @@ import numpy as np
 from .errors import PostprocessError
 
 MODEL_SIZE = 32  # the model's grid; a flow of 1.0 moves one grid cell
+# model px/s shown at full colour at the least: slower flows are near still, and scaled by their
+# own speed a still sample's noise (0.01 px/s) came out fully saturated, as strong motion
+COLOR_FLOOR = 0.5
 
 
 def _check_flow(flow: np.ndarray) -> np.ndarray:
@@ -63,11 +66,26 @@ def draw_arrows(image: np.ndarray, positions: np.ndarray, vectors: np.ndarray, c
     return out
 
 
+def color_scale(flow_model: np.ndarray, limit: float | None = None) -> float:
+    """The speed in model px/s to show at full colour for flows (..., 2, H, W) in model px/s:
+    their 95th percentile speed, at least ``COLOR_FLOOR`` (a still flow stays white) and at most
+    ``limit`` (the task's flow limit, say)."""
+    flow = np.asarray(flow_model, np.float32)
+    top = max(float(np.percentile(np.hypot(flow[..., 0, :, :], flow[..., 1, :, :]), 95)), COLOR_FLOOR)
+    return min(top, float(limit)) if limit else top
+
+
+def scale_to_pixels(speed_model: float, height: int, width: int) -> float:
+    """A speed in model px/s as full-resolution px/s on an (height, width) picture, along its longer side."""
+    return float(speed_model) * max(height, width) / MODEL_SIZE
+
+
 def flow_color(flow_px: np.ndarray, max_magnitude: float | None = None) -> np.ndarray:
     """Colour-wheel picture uint8 (H, W, 3) RGB: hue = direction, saturation = speed.
 
-    Speeds are scaled by ``max_magnitude`` (default: the flow's own 99th percentile), so still
-    regions are white and the fastest motion fully saturated.
+    Speeds are scaled by ``max_magnitude`` in the flow's pixels per second (default: the flow's
+    own 99th percentile), so still regions are white and the fastest motion fully saturated. To
+    compare pictures, or to keep a near-still flow pale, pass a scale: ``scale_to_pixels(color_scale(...))``.
     """
     flow = _check_flow(flow_px)
     mag, ang = cv2.cartToPolar(flow[0], flow[1], angleInDegrees=True)

@@ -17,10 +17,12 @@ IMAGE_SUFFIXES = IMAGE_EXTENSIONS
 FORMATS = {"png": ".png", "jpg": ".jpg", "png16": ".png"}
 
 
-def read_image(path: str | os.PathLike) -> np.ndarray:
-    """A photo file -> uint8 (H, W, 3) RGB (EXIF orientation applied, alpha dropped, grey expanded);
-    a video file (motion's still, as the Studio opens it) -> its first frame, or with a time,
-    ``clip.mp4#t=2.5``, its frame at that time (cdvae_core.data.video.split_time)."""
+def read_image(path: str | os.PathLike, *, hidden_colour: bool = False) -> np.ndarray:
+    """A photo file -> uint8 (H, W, 3) RGB (EXIF orientation applied, transparent pixels
+    composited over white as the Studio shows them, grey expanded); a video file (motion's still,
+    as the Studio opens it) -> its first frame, or with a time, ``clip.mp4#t=2.5``, its frame at
+    that time (cdvae_core.data.video.split_time). ``hidden_colour``: transparent pixels keep the
+    colour stored under them, as exports read photos before 2026-11-29 (``reproduce`` of those)."""
     from ..data.video import VIDEO_EXTENSIONS, split_time
 
     source = os.fspath(path)  # errors name it as given: a video's frame with its time
@@ -33,16 +35,16 @@ def read_image(path: str | os.PathLike) -> np.ndarray:
     if path.suffix.lower() in VIDEO_EXTENSIONS:
         image = _video_frame(path, seconds or 0.0, source)
     else:
-        image = _decode_photo(path)
+        image = _decode_photo(path, hidden_colour)
     if min(image.shape[:2]) < 2:
         raise ExportError(f"{source}: image of {image.shape[1]}x{image.shape[0]} pixels is too small")
     return np.ascontiguousarray(image)
 
 
-def _decode_photo(path: Path) -> np.ndarray:
+def _decode_photo(path: Path, hidden_colour: bool = False) -> np.ndarray:
     raw = path.read_bytes()  # bytes + imdecode copes with any path encoding (cv2.imread does not)
     data = np.frombuffer(raw, dtype=np.uint8)
-    from ..data.images import is_truncated_jpeg, to_rgb8  # the same checks cdvae-prepare makes
+    from ..data.images import is_truncated_jpeg, over_white, to_rgb8, transparency  # as cdvae-prepare reads
 
     if is_truncated_jpeg(raw):
         # OpenCV decodes it without complaint, filling the missing part with grey
@@ -59,7 +61,10 @@ def _decode_photo(path: Path) -> np.ndarray:
             image = to_rgb8(deep)
     if image is None:
         raise ExportError(f"{path}: not a readable image")
-    return image
+    # IMREAD_COLOR drops alpha; opaque photos (every JPEG) keep these pixels, so the sidecars'
+    # sha256 of earlier exports still match
+    alpha = None if hidden_colour else transparency(raw, image.shape, path.name)
+    return image if alpha is None else over_white(image, alpha)
 
 
 def _video_frame(path: Path, seconds: float, source: str) -> np.ndarray:

@@ -18,7 +18,7 @@ import numpy as np
 
 from ..tasks.base import row_strips
 from .errors import PostprocessError
-from .flowviz import draw_arrows, flow_arrows, flow_color, flow_to_pixels
+from .flowviz import color_scale, draw_arrows, flow_arrows, flow_color, flow_to_pixels, scale_to_pixels
 from .lru import LRUCache
 from .upsample import UpsampleSettings, check_field, get_upsampler
 
@@ -31,7 +31,8 @@ class MotionView:
     """Everything the Studio shows for one motion sample.
 
     flow (2, H, W) float32 full-resolution pixels per second; arrow_xy, arrow_uv (N, 2) float32
-    (starts and displacements, pixels); overlay, color, warped uint8 (H, W, 3).
+    (starts and displacements, pixels); overlay, color, warped uint8 (H, W, 3); color_scale: the
+    speed in model px/s that ``color`` shows fully saturated.
     """
 
     flow: np.ndarray
@@ -40,6 +41,7 @@ class MotionView:
     overlay: np.ndarray
     color: np.ndarray
     warped: np.ndarray
+    color_scale: float
 
 
 def _check_image(image: np.ndarray) -> np.ndarray:
@@ -174,18 +176,22 @@ class Renderer:
         xy, uv = flow_arrows(flow_to_pixels(flow_full), step=step, min_length=min_length)
         return draw_arrows(self.image, xy, uv)
 
-    def motion_view(self, flow_full: np.ndarray, step: int | None = None, min_length: float = 1.0, warped: bool = True) -> MotionView:
+    def motion_view(self, flow_full: np.ndarray, step: int | None = None, min_length: float = 1.0, warped: bool = True,
+                    scale: float | None = None) -> MotionView:
         """Arrows, colour wheel and warped preview of one full-resolution flow (2, H, W) in model
-        pixels per second (as ``layers`` returns it)."""
+        pixels per second (as ``layers`` returns it). ``scale``: the speed in model px/s shown at
+        full colour (default: the flow's own ``color_scale``, within the task's limit)."""
         flow_px = flow_to_pixels(flow_full)
         xy, uv = flow_arrows(flow_px, step=step, min_length=min_length)
+        top = float(scale) if scale else color_scale(flow_full, float(self.task.g_range[1]))
         return MotionView(
             flow=flow_px,
             arrow_xy=xy,
             arrow_uv=uv,
             overlay=draw_arrows(self.image, xy, uv),
-            color=flow_color(flow_px),
+            color=flow_color(flow_px, scale_to_pixels(top, *flow_px.shape[1:])),
             warped=self.compose(flow_full) if warped else self.image,
+            color_scale=top,
         )
 
     def motion_views(self, xg_samples: np.ndarray, step: int | None = None, min_length: float = 1.0) -> list[MotionView]:

@@ -36,6 +36,28 @@ def test_conversions_match_opencv():
     assert max(out.rgb.shape[:2]) == MAX_SIDE and any("downscaled" in n for n in out.notes)
 
 
+@pytest.mark.parametrize("name, mode, orientation", [("a.png", "RGBA", 6), ("b.webp", "RGBA", 3), ("c.png", "LA", 1),
+                                                     ("d.tiff", "RGB", 6), ("e.tiff", "RGBA", 8), ("f.jpg", "RGB", 8)])
+def test_the_studio_reads_a_photo_as_its_exports_do(tmp_path, name, mode, orientation):
+    """The grid is drawn from the photo the Studio decoded, an export from the file read again
+    (cdvae_core's read_image): a transparent photo was white in the one and its stored colour in
+    the other, and a phone's TIFF, which OpenCV turns upright itself, was turned again here."""
+    from PIL import Image
+
+    from cdvae_core.postprocess import read_image
+
+    rgba = np.random.default_rng(2).integers(0, 256, (40, 60, 4), dtype=np.uint8)
+    rgba[:10, :, 3], rgba[10:20, :30, 3] = 0, 90
+    exif = Image.Exif()
+    exif[0x0112] = orientation
+    Image.fromarray(rgba, "RGBA").convert(mode).save(tmp_path / name, exif=exif)
+    studio = load_image(tmp_path / name).rgb
+    np.testing.assert_array_equal(studio, read_image(tmp_path / name))
+    assert studio.shape[:2] == ((60, 40) if orientation in (6, 8) else (40, 60))
+    if mode != "RGB":
+        assert (studio[:10] == 255).all() if orientation == 1 else (studio == 255).any()
+
+
 @pytest.mark.parametrize("data, reason", [
     (b"", "empty"),
     (b"\x89PNG\r\n\x1a\n" + b"garbage" * 20, "not an image"),
@@ -55,6 +77,22 @@ def test_missing_file(tmp_path):
     (tmp_path / "still.png").write_bytes(_png(np.zeros((8, 8, 3), np.uint8)))  # there, but not a video
     with pytest.raises(ImageLoadError, match=r"^#t=2 picks a video's frame, and still.png is not a video$"):
         load_image(f"{tmp_path / 'still.png'}#t=2")
+
+
+def test_a_photo_that_failed_to_open_is_old_news_in_another_task(qtbot, make_window, settle, tmp_path):
+    """The banner "Cannot open text.png ..." stayed through task switches and a whole training run."""
+    bad = tmp_path / "text.png"
+    bad.write_text("not a picture")
+    win = make_window("relighting")
+    settle(win)
+    win.state.open_image(str(bad))
+    settle(win)
+    assert win.banner.isVisible() and "text.png" in win.banner.text()
+    win.state.set_task("relighting")  # the same task again: still news
+    assert win.banner.isVisible()
+    win.state.set_task("resaturation")
+    settle(win)
+    assert not win.banner.isVisible()
 
 
 def test_a_message_naming_a_file_with_a_newline_stays_one_line(qtbot, make_window, settle, tmp_path):
