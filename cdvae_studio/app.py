@@ -206,14 +206,8 @@ def main(argv: list[str] | None = None) -> int:
         window.resize(*args.size)
     elif not args.screenshot:  # a screenshot keeps the default size on every machine
         window.fit_first_size()  # the size it was closed at came back with its settings; at first, fit the screen
-    if args.model:
-        window.state.open_model(args.model)
-    if args.images:
-        window.state.open_paths(args.images)  # the first photo shown, the rest in the gallery
-    if args.session:
-        window.state.open_session(args.session)
-    elif not (args.images or args.model or args.screenshot):
-        window.state.reopen_last_session()  # where the last run left off (a screenshot is a first start's)
+    # a screenshot is a first start's: nothing of the last run
+    window.state.start(args.images or (), args.model, args.session, first_start=bool(args.screenshot))
     window.show()
     from .stop_signals import SignalStop
 

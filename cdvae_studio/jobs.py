@@ -144,6 +144,7 @@ class ContextResult:
     # from the context composes with this task, not the window's
     task: Any = None
     restore: Any = None  # the session (cdvae_studio.session.Session) it was asked to restore, if any
+    effects: np.ndarray | None = None  # (D,) how far each component moves x_g per unit (Predictor.component_effects)
 
 
 class DocCache:
@@ -225,9 +226,10 @@ def load_context(catalog: ModelCatalog, entry: ModelEntry, task: Any, image: Loa
     grid = render_grid(task, predictor, cond, entry.key, doc, codes, cache, flow_scale, detail, noise, lower, draw)
     grid.decode_s = decode_s  # render_grid found the rows cached
     grid.drawn, grid.shares = new.drawn, new.shares
+    effects = predictor.component_effects(cond) if hasattr(predictor, "component_effects") else None
     return ContextResult(entry, predictor, doc, cond, np.asarray(mean, np.float32), np.asarray(std, np.float32),
                          image_code, mixture, grid, detail, flow_scale, scatter_components(predictor),
-                         model_label_names(predictor), task)
+                         model_label_names(predictor), task, effects=effects)
 
 
 @dataclass

@@ -49,7 +49,8 @@ from .state_actions import LAST_SESSION_KEY
 from .widgets.code_sliders import CodeSliders
 from .widgets.flow_view import FlowView
 from .widgets.lpp_scatter import LppScatter
-from .widgets.panels import ComparePane, ImagePane, ImagePanel, MessageBanner, ModelCombo, StarTray, TruthView
+from .widgets.panels import (ComparePane, ElidingLabel, ImagePane, ImagePanel, MessageBanner, ModelCombo, StarTray,
+                             TruthView)
 from .widgets.sample_grid import SampleGrid
 
 # The model combo's text field in characters: at its widest (the toolbar never moves as models
@@ -251,8 +252,8 @@ class MainWindow(QMainWindow):
             label.setVisible(False)
             label.linkActivated.connect(self._show_job_dialog)
             self.statusBar().addPermanentWidget(label)
-        self.modelLabel = QLabel("no model")
-        self.timingLabel = QLabel("")
+        self.modelLabel = ElidingLabel("no model")
+        self.timingLabel = ElidingLabel("")
         self.statusBar().addPermanentWidget(self.modelLabel)
         rule = QFrame()  # keeps "model" and "timing" apart
         rule.setFrameShape(QFrame.Shape.VLine)
@@ -401,6 +402,10 @@ class MainWindow(QMainWindow):
         fit = max(least, min(wide, (self.width() - others - TOOLBAR_SLACK) // per_char))
         if fit != chars:
             combo.setMinimumContentsLength(fit)
+            # the toolbar's size hint follows the combo's only once the layout has run, and its
+            # width is not quite linear in the characters: decide the row again then (from 700 to
+            # 1,330 px the estimate put Export in the overflow menu, until the next resize)
+            QTimer.singleShot(0, self._fit_toolbars)
         need = others + fit * per_char + self.actionsBar.sizeHint().width()
         wrapped = self.toolBarBreak(self.actionsBar)
         if self.width() < need and not wrapped:
@@ -733,7 +738,7 @@ class MainWindow(QMainWindow):
         if self.training_running() and not self._closing_on_signal:
             answer = QMessageBox.question(
                 self, "Training in progress",
-                f"A model is still training. Stop it now? {self.train_dialog.kept_note(tick_resume=False)}",
+                f"A model is still training. Stop it now? {self.train_dialog.stop_note()}",
             )
             if answer != QMessageBox.StandardButton.Yes:
                 event.ignore()

@@ -46,6 +46,11 @@ if TYPE_CHECKING:
 
 FRAME_MS = 16  # slider renders are rate-limited to a 60 Hz display
 RECENT_MAX = 10  # photos the gallery keeps besides the built-in ones
+# how the sliders' tooltips state a component's effect on x_g: (unit, x_g units to it)
+EFFECT_UNITS = {"relighting": ("grey levels", 255.0), "resaturation": ("levels of saturation", 255.0),
+                "motion": ("model px/s of flow", 1.0)}
+# the worker channels of what follows a shown grid; each job's result is (the grid it was made for, value)
+EXTRAS = ("preview", "truth", "drift", "sweep")
 
 
 def listed_path(path: str) -> str:
@@ -185,10 +190,13 @@ class StudioState(ActionsMixin, QObject):
 
         if self.task is not None and name == self.task_name and self.w.tieCombo.count():
             return
+        changed = name != self.task_name
         self.task_name = name
         self.task = get_task(name)
         self._show_caption()  # the photo's notes for this task
         w = self.w
+        if changed:  # another task asked for: a photo that failed to open before is old news
+            w.clear_error("image")
         if w.taskCombo.currentText() != name:
             w.taskCombo.blockSignals(True)
             w.taskCombo.setCurrentText(name)
@@ -726,19 +734,23 @@ class StudioState(ActionsMixin, QObject):
             full, image = preview_and_layer(task, ctx.doc, layer, own)
             return layer, image, against_truth, full if task.name == "motion" else None
 
-        self.worker.submit("preview", preview)
+        # each extra comes back with the grid it was made for: one still queued when a new image,
+        # model or grid came up runs after that grid's context and must not land on it
+        def submit(channel: str, job: Callable[[], Any]) -> None:
+            self.worker.submit(channel, lambda: (grid, job()))
+
+        submit("preview", preview)
         if ctx.doc.xg is not None and has_codes:
-            # with its context: a truth job still queued behind a newer context must not land on it
-            self.worker.submit("truth", lambda: (ctx, render_truth(task, ctx.predictor, ctx.cond, ctx.doc, grid.xg,
-                                                                         ctx.detail, ctx.flow_scale)))
+            submit("truth", lambda: render_truth(task, ctx.predictor, ctx.cond, ctx.doc, grid.xg, ctx.detail,
+                                                 ctx.flow_scale))
         drift = getattr(ctx.predictor, "tie_drift", None)
         if drift is not None and ctx.predictor.tied_dims:
-            self.worker.submit("drift", lambda: drift(ctx.cond, grid.xg))
+            submit("drift", lambda: drift(ctx.cond, grid.xg))
         if self.w.codeSliders.show_sweeps.isChecked():
             mean, std = ctx.mean, ctx.std
-            self.worker.submit("sweep", lambda: render_sweeps(task, ctx.predictor, ctx.cond, ctx.entry.key, ctx.doc,
-                                                              code, mean, std, self.cache, detail=ctx.detail,
-                                                              flow_scale=ctx.flow_scale, noise=noise))
+            submit("sweep", lambda: render_sweeps(task, ctx.predictor, ctx.cond, ctx.entry.key, ctx.doc, code, mean,
+                                                  std, self.cache, detail=ctx.detail, flow_scale=ctx.flow_scale,
+                                                  noise=noise))
 
     # results ---------------------------------------------------------------------------------
     @Slot(str, int, object, float, str)
@@ -750,6 +762,11 @@ class StudioState(ActionsMixin, QObject):
                 self._submit_scrub()
         if not self.worker.is_current(channel, rid):
             return  # a newer request of this channel is on its way: drop the stale result
+        if channel in EXTRAS and not error:
+            made_for, result = result  # type: ignore[misc]
+            if made_for is not self.grid:  # made for a grid no longer shown: its own extras follow
+                self._announce_if_settled()
+                return
         if error:
             if channel == "context":  # a model the catalog listed but could not load (its embedding, say)
                 self.context_failed = True
@@ -772,7 +789,7 @@ class StudioState(ActionsMixin, QObject):
         elif channel == "preview":
             self._apply_preview(*result)  # type: ignore[misc]
         elif channel == "truth":
-            self._apply_truth(*result)  # type: ignore[misc]
+            self._apply_truth(result)
         elif channel == "drift":
             self._apply_drift(np.asarray(result))
         elif channel == "sweep":
@@ -830,7 +847,8 @@ class StudioState(ActionsMixin, QObject):
             self.conditional = restore.conditional or None
         p = ctx.predictor
         if getattr(p, "has_codes", True):
-            w.codeSliders.set_layout(p.code_dim, p.tied_dims, ctx.mean, ctx.std)
+            w.codeSliders.set_layout(p.code_dim, p.tied_dims, ctx.mean, ctx.std, ctx.effects,
+                                     EFFECT_UNITS.get(ctx.task.name, ("", 1.0)))
         else:
             w.codeSliders.clear(f"{p.name}: sample i is the training x_g of the i-th nearest training x_c; "
                                 "there is no code to explore.")
@@ -911,6 +929,8 @@ class StudioState(ActionsMixin, QObject):
             w.sampleGrid.set_current(self.current)
             self._mark_stars()
             w.codeSliders.set_code(self.codes[self.current])
+            w.codeSliders.set_pinned(self.pinned)
+            self._say_why_shares_are_hidden()
             w.spread.set_image(heat_rgb(grid.spread, (grid.cells.shape[2], grid.cells.shape[1])))
         self.last_grid_s = seconds + (time.perf_counter() - t0)
         colour = "" if self.ctx is None or self.ctx.flow_scale is None else \
@@ -937,12 +957,12 @@ class StudioState(ActionsMixin, QObject):
         if self.ctx is not None and self.ctx.task.name == "motion":
             self.w.flowView.set_flow(layer, full)
 
-    def _apply_truth(self, made_for: Any, res: Any) -> None:
-        if made_for is not self.ctx:
-            return  # another image or model is shown since; its own truth job follows
+    def _apply_truth(self, res: Any) -> None:
+        if self.ctx is None:
+            return
         self.w.lppScatter.set_truth_code(res.code)  # the star among the samples in the scatter
         # the photo is the truth of its own relighting / resaturation; motion's is the video's later frame
-        doc = made_for.doc
+        doc = self.ctx.doc
         later = doc.later
         full_truth = later if later is not None else doc.rgb
         from .images import resize_rgb
@@ -977,6 +997,17 @@ class StudioState(ActionsMixin, QObject):
             return None
         same = (self.codes == self.drawn).all(1) & (self.noise == self.drawn_noise).all(1)  # (n,) unedited
         return np.where(same, self.shares, np.nan)
+
+    def _say_why_shares_are_hidden(self) -> None:
+        """Distinct results whose every cell a pin changed show no shares: say so, and how to get
+        them back (the badges vanished without a word)."""
+        shares = self.shown_shares()
+        if shares is None or not self.pinned.any() or not np.isnan(shares).all() or self.ctx is None:
+            return
+        tied = self.ctx.predictor.tied_dims
+        names = ", ".join(f"{'t' if i < tied else 'u'}{i}" for i in np.flatnonzero(self.pinned))
+        self.w.statusBar().showMessage(f"Shares hidden: pinned {names} changed every sample from its draw; "
+                                       "Reset frees the pins and brings the drawn samples back", 10_000)
 
     def _share_texts(self) -> list[str]:
         shares = self.shown_shares()

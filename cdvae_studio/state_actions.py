@@ -10,7 +10,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, NamedTuple
+from typing import Any, Callable, NamedTuple, Sequence
 
 import numpy as np
 
@@ -134,6 +134,7 @@ class ActionsMixin:
             return
         self._push_undo()
         self.pinned[index] = True
+        self.w.codeSliders.set_pinned(self.pinned)  # marked at once, not after the throttled render
         self.codes[:, index] = value
         self._grid_due = True
         self._throttled_grid()
@@ -422,18 +423,44 @@ class ActionsMixin:
         self.w.remember_session(path)
         self._open_loaded_session(s)
 
-    def reopen_last_session(self) -> None:
-        """Where the last run left off (the session kept at quit, ``LAST_SESSION_KEY``): its photo,
-        model, grid, current sample and stars. Nothing when there is none or it does not read (an
-        edited settings file): the start is then a first start's."""
+    def start(self, images: Sequence[str] = (), model: str | None = None, session: str | None = None,
+              first_start: bool = False) -> None:
+        """What a start opens: the command line's model, photos and session; without any, where
+        the last run left off (``reopen_last_session``). A start with its own photos or model (a
+        file manager's "Open with") keeps the last run's stars: the session saved at quit is this
+        run's, and the stars went with it. ``first_start`` (a screenshot): nothing of a last run."""
+        if model:
+            self.open_model(model)
+        if images:
+            self.open_paths(list(images))  # the first photo shown, the rest in the gallery
+        if session:
+            self.open_session(session)
+        elif first_start:
+            return
+        elif images or model:
+            last = self._last_session()
+            if last is not None and last.stars:
+                self._replace_stars(last.stars)
+        else:
+            self.reopen_last_session()
+
+    def _last_session(self) -> Session | None:
+        """The session kept at quit (``LAST_SESSION_KEY``), or None when there is none or it does
+        not read (an edited settings file)."""
         text = self.w.settings.value(LAST_SESSION_KEY, "")
         if not isinstance(text, str) or not text:
-            return
+            return None
         try:
-            s = session_from_json(text, "the last session")
+            return session_from_json(text, "the last session")
         except SessionError:
-            return
-        self._open_loaded_session(s)
+            return None
+
+    def reopen_last_session(self) -> None:
+        """Where the last run left off: its photo, model, grid, current sample and stars. Nothing
+        when there is none or it does not read: the start is then a first start's."""
+        s = self._last_session()
+        if s is not None:
+            self._open_loaded_session(s)
 
     def _open_loaded_session(self, s: Session) -> None:
         if self.restore_session(s) and s.stars is not None:

@@ -706,6 +706,12 @@ class TrainDialog(JobDialog):
                     + ("; Resume is ticked: press Train to start it again there." if tick_resume else "."))
         return "Nothing had been saved yet" + ("; press Train to start again." if tick_resume else ".")
 
+    def stop_note(self) -> str:
+        """What stopping the running training keeps, true whenever the user answers: the run goes
+        on while the question is open ("Epoch 16 is kept" was asked while epoch 22 was saved)."""
+        return (f"The epochs it has finished by then are kept in {self._out_dir}; Train with Resume "
+                "ticked continues from the last.")
+
     def curve_names(self) -> list[str]:
         return sorted(self._curves)
 

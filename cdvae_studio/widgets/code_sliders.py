@@ -40,6 +40,27 @@ def from_ticks(ticks: int) -> float:
     return ticks / STEPS * RANGE
 
 
+PIN_STYLE = "font-weight: bold; color: #e69f00;"  # a pinned component's name (Okabe-Ito orange)
+WEAK_STYLE = "color: #999;"  # a component that barely moves the sample
+WEAK_SHARE = 0.1  # of the strongest component's effect: below it a component counts as weak
+
+
+class ScrollSafeSlider(QSlider):
+    """A slider that takes the mouse wheel only once focused (clicked or tabbed to): in a
+    scrolling list of sliders the wheel meant to scroll the list moved (and pinned) whichever
+    slider passed under the pointer. An ignored wheel event goes on to the scroll area."""
+
+    def __init__(self, orientation: Qt.Orientation) -> None:
+        super().__init__(orientation)
+        self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)  # not WheelFocus: the wheel gives no focus
+
+    def wheelEvent(self, event) -> None:  # noqa: N802 - Qt override
+        if self.hasFocus():
+            super().wheelEvent(event)
+        else:
+            event.ignore()
+
+
 class CodeSliders(QWidget):
     """Signals: codeEdited(int, float), dragStarted(int), dragFinished(), resetRequested(),
     randomiseRequested(bool untied_only), componentChanged(int) with -1 for "all components"."""
@@ -55,6 +76,10 @@ class CodeSliders(QWidget):
         super().__init__(parent)
         self.setObjectName("codeSliders")
         self._sliders: list[QSlider] = []
+        self._names: list[QLabel] = []
+        self._tips: list[str] = []  # each component's tooltip, without the pin line
+        self._weak = np.zeros(0, bool)
+        self._pinned = np.zeros(0, bool)
         self._values: list[QLabel] = []
         self._sweeps: list[QLabel] = []
         self._tied = 0
@@ -105,13 +130,21 @@ class CodeSliders(QWidget):
         self.set_mixture(None)
 
     # building ---------------------------------------------------------------------------------
-    def set_layout(self, code_dim: int, tied_dims: int, mean: np.ndarray, std: np.ndarray) -> None:
-        """Rebuild rows: components [0, tied_dims) under "Tied", the rest under "Untied"."""
+    def set_layout(self, code_dim: int, tied_dims: int, mean: np.ndarray, std: np.ndarray,
+                   effects: np.ndarray | None = None, unit: tuple[str, float] = ("", 1.0)) -> None:
+        """Rebuild rows: components [0, tied_dims) under "Tied", the rest under "Untied".
+        ``effects`` (D,): how far each component moves x_g per unit (``Predictor.component_effects``),
+        stated in the tooltips in ``unit`` (name, x_g units to it); weak ones' names are greyed."""
         while self._rows_layout.count():
             item = self._rows_layout.takeAt(0)
             if item.widget() is not None:
                 item.widget().deleteLater()
-        self._sliders, self._values, self._sweeps = [], [], []
+        self._sliders, self._names, self._values, self._sweeps, self._tips = [], [], [], [], []
+        self._pinned = np.zeros(code_dim, bool)
+        effects = None if effects is None or len(effects) != code_dim else np.asarray(effects, np.float64)
+        strongest = float(effects.max()) if effects is not None and code_dim else 0.0
+        self._weak = (effects < WEAK_SHARE * strongest) if effects is not None and strongest > 0 \
+            else np.zeros(code_dim, bool)
         self._tied = tied_dims
         groups = [("Tied to the image (z_g follows z_c)", range(0, tied_dims)),
                   ("Untied (free, N(0, 1))", range(tied_dims, code_dim))]
@@ -125,8 +158,12 @@ class CodeSliders(QWidget):
             grid.setVerticalSpacing(1)
             for row, i in enumerate(idx):
                 name = QLabel(f"{'t' if i < tied_dims else 'u'}{i}")
-                name.setToolTip(f"component {i}: conditional mean {mean[i]:+.2f}, std {std[i]:.2f}")
-                slider = QSlider(Qt.Orientation.Horizontal)
+                tip = f"component {i}: conditional mean {mean[i]:+.2f}, std {std[i]:.2f}"
+                if effects is not None:
+                    tip += (f"\nmoving it by 1 changes the result by {effects[i] * unit[1]:.2g} {unit[0]} on average"
+                            + (": it does little for this image" if self._weak[i] else "")).replace("  ", " ")
+                name.setToolTip(tip)
+                slider = ScrollSafeSlider(Qt.Orientation.Horizontal)
                 slider.setRange(-STEPS, STEPS)
                 slider.setObjectName(f"codeSlider{i}")
                 slider.setTickPosition(QSlider.TickPosition.TicksBelow)
@@ -145,10 +182,13 @@ class CodeSliders(QWidget):
                 grid.addWidget(value, row, 2)
                 grid.addWidget(sweep, row, 3)
                 self._sliders.append(slider)
+                self._names.append(name)
+                self._tips.append(tip)
                 self._values.append(value)
                 self._sweeps.append(sweep)
             self._rows_layout.addWidget(box)
         self._rows_layout.addStretch(1)
+        self._mark_names()
         self.random_untied_button.setEnabled(code_dim > tied_dims)
         self.random_untied_button.setToolTip(
             "New values for the current sample's untied components (pinned ones keep theirs)" if code_dim > tied_dims else
@@ -198,6 +238,31 @@ class CodeSliders(QWidget):
             slider.setValue(to_ticks(float(code[i])))
             slider.blockSignals(False)
             self._values[i].setText(f"{float(code[i]):+.2f}")
+
+    def set_pinned(self, pinned: np.ndarray) -> None:
+        """Mark the components (D,) bool a slider pinned: every sample of the grid holds their
+        value (nothing showed it: a moved slider looked like any other). Reset frees them."""
+        pinned = np.asarray(pinned, bool)
+        if len(pinned) != len(self._names) or np.array_equal(pinned, self._pinned):
+            return
+        self._pinned = pinned.copy()
+        self._mark_names()
+
+    def _mark_names(self) -> None:
+        """Each name's look and tooltip: pinned (bold orange), weak (grey) or plain."""
+        for name, slider, tip, on, weak in zip(self._names, self._sliders, self._tips, self._pinned, self._weak):
+            name.setStyleSheet(PIN_STYLE if on else WEAK_STYLE if weak else "")
+            tip = tip + "\npinned: every sample holds this value (Reset frees it)" if on else tip
+            name.setToolTip(tip)
+            slider.setToolTip(tip)
+
+    def weak(self) -> np.ndarray:
+        """(D,) bool: the components shown as doing little (under WEAK_SHARE of the strongest)."""
+        return self._weak.copy()
+
+    def pinned(self) -> np.ndarray:
+        """(D,) bool: the components shown as pinned."""
+        return self._pinned.copy()
 
     def code(self) -> np.ndarray:
         return np.array([from_ticks(s.value()) for s in self._sliders], np.float32)

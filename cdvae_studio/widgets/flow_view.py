@@ -17,7 +17,7 @@ from PySide6.QtCore import QRectF, Qt, QTimer
 from PySide6.QtWidgets import (QCheckBox, QDoubleSpinBox, QHBoxLayout, QLabel, QSizePolicy, QSpinBox, QVBoxLayout,
                                QWidget)
 
-from cdvae_core.postprocess.flowviz import flow_to_pixels
+from cdvae_core.postprocess.flowviz import color_scale, flow_to_pixels, scale_to_pixels
 from cdvae_core.tasks.motion import move_frame
 
 from ..gif import FPS, FRAMES, loop_positions
@@ -25,6 +25,7 @@ from ..images import resize_layer
 from ..render import flow_to_rgb
 
 HEAD = 0.3  # arrow head length as a share of the shaft
+IDLE_NOTE = "Flow shows the motion task's samples: arrows over the frame, its colour wheel and Play. Choose Task: motion."
 HEAD_ANGLE = np.deg2rad(25.0)
 
 
@@ -77,6 +78,13 @@ class FlowView(QWidget):
         self.plot.addItem(self.image_item)
         self.plot.addItem(self.truth_arrows)
         self.plot.addItem(self.arrows)
+        # what the tab is for, while the task has no flow: a black pane with live controls said nothing
+        self.idle_note = QLabel(IDLE_NOTE, self.plot)
+        self.idle_note.setObjectName("flowIdleNote")
+        self.idle_note.setWordWrap(True)
+        self.idle_note.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.idle_note.setStyleSheet("color: #bbb; background: transparent;")
+        self.idle_note.setAttribute(Qt.WidgetAttribute.WA_TransparentForMouseEvents)
 
         self.density = QSpinBox()
         self.density.setRange(4, 64)
@@ -210,11 +218,19 @@ class FlowView(QWidget):
         super().hideEvent(event)
         self._sync_timer()
 
+    def resizeEvent(self, event) -> None:  # noqa: N802 - Qt override
+        super().resizeEvent(event)
+        self.idle_note.setGeometry(self.plot.rect().adjusted(24, 0, -24, 0))
+
     def _redraw(self) -> None:
         self._shift = None
-        self.play.setEnabled(not self.wheel.isChecked())  # the wheel shows the flow, not the frame
+        idle = self._frame is None
+        self.idle_note.setVisible(idle)
+        for control in (self.density, self.scale, self.wheel):
+            control.setEnabled(not idle)
+        self.play.setEnabled(not idle and not self.wheel.isChecked())  # the wheel shows the flow, not the frame
         self.truth_arrows.setData([], [])
-        if self._frame is None:
+        if idle:
             self.image_item.clear()
             self.arrows.setData([], [])
             self.info.setText("")
@@ -228,7 +244,9 @@ class FlowView(QWidget):
             up = self._frame_pixels(self._flow, w, h)
             true = self._frame_pixels(self._true_flow, w, h) if self.truth.isChecked() and self._true_flow is not None else None
             if self.wheel.isChecked():
-                self.image_item.setImage(flow_to_rgb(up), autoLevels=False, levels=(0, 255))
+                # the sample's own scale, with the floor that keeps a near-still flow pale
+                top = scale_to_pixels(color_scale(self._flow), h, w)
+                self.image_item.setImage(flow_to_rgb(up, top), autoLevels=False, levels=(0, 255))
                 self.arrows.setData([], [])
             elif self.play.isChecked():
                 self._shift = self._full if self._full is not None and self._full.shape[1:] == (h, w) else up

@@ -244,6 +244,8 @@ class LppScatter(QWidget):
         # IndexError inside the window's model switch; the next grid sets it again
         self._trail = []
         self._overlay_code = self._overlay_samples = self._image_code = self._truth_code = None
+        self.thumb.setVisible(False)  # the hover of the previous model's points: "#113 (train)" stayed
+        self.thumb_text.setText("hover a point")
         dims = 0 if emb is None else int(np.asarray(self._codes(emb)).shape[1])
         for combo, default in ((self.x_axis, 0), (self.y_axis, 1)):
             combo.blockSignals(True)

@@ -35,6 +35,26 @@ from .video_time import VideoTimeBar
 GALLERY_CELL = (64, 78)  # px: a 56 px thumbnail and one line of its name
 
 
+class ElidingLabel(QLabel):
+    """A one-line label that, given less width than its text, draws it cut with an ellipsis
+    ("…D=16, ti" read as a broken word in an 800-px window's status bar); ``text()`` stays whole."""
+
+    def minimumSizeHint(self) -> QSize:  # noqa: N802 - Qt override
+        hint = super().minimumSizeHint()
+        return QSize(min(hint.width(), self.fontMetrics().horizontalAdvance("…") * 4), hint.height())
+
+    def paintEvent(self, event) -> None:  # noqa: N802 - Qt override
+        rect = self.contentsRect()
+        shown = self.fontMetrics().elidedText(self.text(), Qt.TextElideMode.ElideRight, rect.width())
+        painter = QPainter(self)
+        painter.setPen(self.palette().color(self.foregroundRole()))
+        painter.drawText(rect, int(self.alignment() | Qt.AlignmentFlag.AlignVCenter), shown)
+
+    def shown_text(self) -> str:
+        """The text as drawn at the label's width."""
+        return self.fontMetrics().elidedText(self.text(), Qt.TextElideMode.ElideRight, self.contentsRect().width())
+
+
 class MessageBanner(QLabel):
     """The red lines above the grid that say what went wrong: one message per subject ("image",
     "model", "session"; "" for anything else), so that a bad model named on the command line

@@ -338,6 +338,11 @@ class SampleGrid(pg.GraphicsView):
 
     def mousePressEvent(self, event) -> None:  # noqa: N802 - Qt override
         self._press = None
+        if event.buttons() == event.button():
+            # no other button is down: a press pyqtgraph's scene still keeps lost its release (to a
+            # popup, a window switch) and would be sent as this click, on its own cell: a right
+            # click starred or unstarred the cell clicked before
+            self.scene().clickEvents.clear()
         if event.button() == Qt.MouseButton.LeftButton:
             self._press = (event.position(), self.cell_at(self.mapToScene(event.position().toPoint())))
         super().mousePressEvent(event)

@@ -376,3 +376,86 @@ def test_a_code_value_has_one_slider_position_in_float32_and_float64():
     assert apart == []
     assert to_ticks(np.float32(-1.245)) == to_ticks(-1.2450000047683716) == -125
     assert (to_ticks(9.0), to_ticks(-9.0)) == (STEPS, -STEPS)  # clipped to the range
+
+
+def _wheel(widget, notches: int = -1) -> bool:
+    """A mouse-wheel turn over the middle of ``widget`` (negative: towards the user, scrolling
+    down); whether the widget took it (a real, spontaneous one not taken goes on to the parents:
+    the scroll area, as seen under Xvfb; one sent here stops at the widget)."""
+    from PySide6.QtCore import QPoint, QPointF, Qt
+    from PySide6.QtGui import QWheelEvent
+    from PySide6.QtWidgets import QApplication
+
+    centre = QPointF(widget.rect().center())
+    event = QWheelEvent(centre, QPointF(widget.mapToGlobal(centre.toPoint())), QPoint(0, 0), QPoint(0, 120 * notches),
+                        Qt.MouseButton.NoButton, Qt.KeyboardModifier.NoModifier, Qt.ScrollPhase.NoScrollPhase, False)
+    QApplication.sendEvent(widget, event)
+    return event.isAccepted()
+
+
+def test_the_wheel_scrolls_the_slider_list_and_moves_only_a_focused_slider(qtbot, make_window, settle):
+    """Scrolling down the list of sliders moved (and pinned) whichever slider passed under the
+    pointer; a moved slider looked like any other, and with Distinct results the shares
+    vanished without a word. The wheel now scrolls the list, a pinned component's name is
+    marked, and the status bar says why the shares are hidden."""
+    from PySide6.QtWidgets import QScrollArea
+
+    win = make_window("relighting")
+    win.resize(1280, 640)
+    settle(win)
+    state, sliders = win.state, win.codeSliders
+    area = sliders.findChild(QScrollArea)
+    assert area.verticalScrollBar().maximum() > 0  # 16 sliders do not fit: the list scrolls
+    slider = sliders.findChild(QSlider, "codeSlider2")
+    value = slider.value()
+    assert not _wheel(slider, -2)  # left to the scroll area
+    settle(win)
+    assert slider.value() == value and not state.pinned.any()
+    assert _wheel(area.viewport(), -2) and area.verticalScrollBar().value() > 0
+    slider.setFocus()
+    qtbot.waitUntil(slider.hasFocus)
+    assert _wheel(slider, -1)
+    settle(win)
+    assert slider.value() != value and state.pinned[2]
+    names = [label for label in sliders._names]
+    assert "bold" in names[2].styleSheet() and "pinned" in names[2].toolTip()
+    assert all(label.styleSheet() == "" for i, label in enumerate(names) if i != 2)
+    sliders.reset_button.click()
+    settle(win)
+    assert not state.pinned.any() and names[2].styleSheet() == "" and "pinned" not in names[2].toolTip()
+    win.distinctAction.setChecked(True)
+    settle(win)
+    assert any("%" in text for text in win.sampleGrid.badge_texts())  # each distinct result's share
+    sliders.findChild(QSlider, "codeSlider0").setValue(150)
+    settle(win)
+    assert not any("%" in text for text in win.sampleGrid.badge_texts())
+    assert win.statusBar().currentMessage().startswith("Shares hidden: pinned t0 changed every sample")
+
+
+def test_a_component_that_barely_moves_the_sample_is_greyed_and_says_so(qtbot, make_window, settle):
+    """Some top-code components of a VAE go nearly unused: the auditor's relighting slider at +4
+    changed the grid by 2.6 grey levels and read as broken. Each slider's tooltip states its
+    effect, and the weak ones' names are grey (a pin's bold orange over it)."""
+    win = make_window("relighting")
+    settle(win)
+    state, sliders = win.state, win.codeSliders
+    ctx = state.ctx
+    effects = ctx.predictor.component_effects(ctx.cond)
+    np.testing.assert_allclose(ctx.effects, effects, rtol=1e-5)
+    weak = sliders.weak()
+    np.testing.assert_array_equal(weak, effects < 0.1 * effects.max())
+    names = sliders._names
+    for i, label in enumerate(names):
+        assert f"changes the result by {effects[i] * 255:.2g} grey levels on average" in label.toolTip()
+        assert ("does little" in label.toolTip()) == weak[i]
+        assert label.styleSheet() == ("color: #999;" if weak[i] else "")
+    if not weak.any():  # the fixture's model uses every component: make the last one weak
+        sliders.set_layout(sliders.code_dim, sliders.tied_dims, ctx.mean, ctx.std,
+                           np.r_[effects[:-1], effects.max() * 0.01], ("grey levels", 255.0))
+        weak, names = sliders.weak(), sliders._names  # rebuilt rows
+        assert weak[-1] and names[-1].styleSheet() == "color: #999;"
+    i = int(np.flatnonzero(weak)[0])
+    sliders.set_pinned(np.arange(sliders.code_dim) == i)
+    assert "bold" in names[i].styleSheet() and "pinned" in names[i].toolTip()
+    sliders.set_pinned(np.zeros(sliders.code_dim, bool))
+    assert names[i].styleSheet() == "color: #999;" and "pinned" not in names[i].toolTip()

@@ -76,6 +76,9 @@ def test_a_stopped_run_is_described_by_what_its_folder_keeps(qtbot, train_on_pai
     assert dlg.kept_note(tick_resume=False) == f"Epoch 3 is kept in {started} and can be resumed."
     assert not dlg.resume.isChecked()  # the quit question only describes
     assert dlg.kept_note() == f"Epoch 3 is kept in {started}; Resume is ticked: press Train to continue."
+    # the quit question: the run goes on while it is asked, so it names no epoch that may be old news
+    assert dlg.stop_note() == (f"The epochs it has finished by then are kept in {started}; Train with Resume "
+                               "ticked continues from the last.")
     assert dlg.resume.isChecked()
 
 

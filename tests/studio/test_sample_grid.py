@@ -100,3 +100,35 @@ def test_arrow_keys_in_the_focused_grid_make_that_sample_current(qtbot, make_win
     assert state.current == 0
     qtbot.keyClick(grid, Qt.Key.Key_Right, Qt.KeyboardModifier.ControlModifier)  # not ours: unchanged
     assert state.current == 0
+
+
+def test_a_right_click_stars_the_cell_under_it_even_after_a_press_lost_its_release(grid, qtbot):
+    """pyqtgraph's scene turns a press and its release into a click; a press whose release went
+    elsewhere (a popup, a window switch) stayed queued, and the next right click was sent as that
+    press, on its cell: the auditor's clicks on #3 and #8 unstarred #2 and #5."""
+    from PySide6.QtCore import QPointF, Qt
+    from PySide6.QtGui import QMouseEvent
+    from PySide6.QtWidgets import QGraphicsSceneMouseEvent
+    from pyqtgraph.GraphicsScene.mouseEvents import MouseClickEvent
+
+    grid.resize(400, 400)
+    grid.show()
+    qtbot.waitExposed(grid)
+    grid.set_images(np.zeros((16, 20, 20, 3), np.uint8))
+    toggled: list[int] = []
+    grid.starToggled.connect(toggled.append)
+
+    def right_click(cell: int) -> None:
+        pos = grid.mapFromScene(grid.cell_rect(cell).center())
+        qtbot.mouseClick(grid.viewport(), Qt.MouseButton.RightButton, pos=pos)
+
+    right_click(2)
+    # a right press on cell 2 whose release never reached the scene
+    stale = QGraphicsSceneMouseEvent(QMouseEvent.Type.GraphicsSceneMousePress)
+    stale.setScenePos(QPointF(grid.cell_rect(2).center()))
+    stale.setButton(Qt.MouseButton.RightButton)
+    stale.setButtons(Qt.MouseButton.RightButton)
+    grid.scene().clickEvents.append(MouseClickEvent(stale))
+    right_click(3)
+    right_click(5)
+    assert toggled == [2, 3, 5]

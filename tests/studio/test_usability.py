@@ -120,6 +120,7 @@ def test_the_next_start_reopens_where_the_last_run_left_off(qtbot, make_window, 
     import cv2
     from PySide6.QtCore import QSettings
 
+    from cdvae_studio.session import session_from_json
     from cdvae_studio.state_actions import LAST_SESSION_KEY
 
     cv2.imwrite(str(tmp_path / "mine.png"), np.full((60, 90, 3), (40, 120, 200), np.uint8))
@@ -146,10 +147,31 @@ def test_the_next_start_reopens_where_the_last_run_left_off(qtbot, make_window, 
     np.testing.assert_array_equal(state.current_code(), code)
     assert again.sampleGrid.starred == {3, 8}
 
+    again.close()
+    again.shutdown()
+
+    # a start that opens a photo of its own (a file manager's "Open with") shows that photo and
+    # keeps the stars: they were lost, the session saved at its quit being its own, starless
+    cv2.imwrite(str(tmp_path / "other.png"), np.full((50, 70, 3), (200, 90, 30), np.uint8))
+    with_photo = make_window("resaturation", settings=QSettings(str(tmp_path / "kept.ini"), QSettings.Format.IniFormat))
+    with_photo.state.start([str(tmp_path / "other.png")])
+    qtbot.waitUntil(lambda: with_photo.tray.count() == 2 and with_photo.state.ctx is not None
+                    and with_photo.state.ctx.doc.name == "other.png", timeout=60_000)
+    settle(with_photo)
+    assert with_photo.sampleGrid.starred == set()  # the stars are of mine.png, not of this grid
+    with_photo.close()
+    with_photo.shutdown()
+    kept = session_from_json(QSettings(str(tmp_path / "kept.ini"), QSettings.Format.IniFormat).value(LAST_SESSION_KEY))
+    assert kept.image.endswith("other.png") and len(kept.stars) == 2
+    shot = make_window("resaturation", settings=QSettings(str(tmp_path / "kept.ini"), QSettings.Format.IniFormat))
+    shot.state.start([str(tmp_path / "other.png")], first_start=True)  # a screenshot: nothing of the last run
+    settle(shot)
+    assert shot.tray.count() == 0
+
     ini = tmp_path / "garbage.ini"
     ini.write_text(f"[General]\n{LAST_SESSION_KEY}=not a session\n")
     third = make_window("resaturation", settings=QSettings(str(ini), QSettings.Format.IniFormat))
-    third.state.reopen_last_session()
+    third.state.start()
     settle(third)
     assert not third.banner.isVisible() and third.state.ctx.doc.name == "astronaut.png"
 

@@ -134,13 +134,19 @@ def test_scatter_stars_the_true_code_among_the_samples(qtbot, make_window, settl
 
     from cdvae_studio.jobs import render_truth
 
-    old = render_truth(state.task, ctx.predictor, ctx.cond, ctx.doc, state.grid.xg)
+    old_grid = state.grid
+    old = render_truth(state.task, ctx.predictor, ctx.cond, ctx.doc, old_grid.xg)
     state.open_example(0)  # a 32x32 training example: no ground truth
     qtbot.waitUntil(lambda: state.ctx is not ctx and state.ctx.doc.key.startswith("example:"), timeout=30_000)
     settle(win)
     assert len(star()) == 0 and win.truthView.encoded_pane.image() is None
-    state._apply_truth(ctx, old)  # the previous photo's truth job, finishing late
+    # the previous photo's truth job, run after the example's context had come up (as one queued
+    # behind it does: the worker serves contexts first), and the tie drift of its grid
+    state.worker.submit("truth", lambda: (old_grid, old))
+    state.worker.submit("drift", lambda: (old_grid, np.full(len(old_grid.codes), 9.0)))
+    settle(win)
     assert len(star()) == 0 and win.truthView.encoded_pane.image() is None
+    assert not any("9.0" in text for text in win.sampleGrid.badge_texts())
 
 
 @pytest.mark.parametrize("task", ["relighting", "motion"])
@@ -269,8 +275,25 @@ def check_arrows(view, flow32, frame_hw, step, scale) -> np.ndarray:
     return pts
 
 
+def test_the_flow_tab_says_what_it_is_for_outside_motion(qtbot, make_window, settle):
+    """In relighting and resaturation the Flow tab was a black pane whose controls all worked."""
+    win = make_window("relighting")
+    settle(win)
+    view = win.flowView
+    win.views.setCurrentWidget(view)
+    assert view.idle_note.isVisible() and "Choose Task: motion" in view.idle_note.text()
+    assert view.idle_note.geometry().width() > 100 and view.plot.rect().contains(view.idle_note.geometry())
+    assert not any(c.isEnabled() for c in (view.density, view.scale, view.wheel, view.play))
+    win.state.set_task("motion")
+    settle(win)
+    assert not view.idle_note.isVisible() and all(c.isEnabled() for c in (view.density, view.scale, view.wheel))
+
+
 def test_flow_view_density_scale_wheel_and_sample(qtbot, make_window, settle):
-    from cdvae_core.postprocess.flowviz import flow_color
+    from cdvae_core.postprocess.flowviz import color_scale, flow_color, scale_to_pixels
+
+    def wheel(flow32: np.ndarray, up: np.ndarray) -> np.ndarray:
+        return flow_color(up.astype(np.float32), scale_to_pixels(color_scale(flow32), *hw))
 
     win = make_window("motion")
     settle(win)
@@ -302,7 +325,7 @@ def test_flow_view_density_scale_wheel_and_sample(qtbot, make_window, settle):
     qtbot.mouseClick(view.wheel, Qt.MouseButton.LeftButton, pos=QPoint(8, view.wheel.height() // 2))
     assert view.wheel.isChecked()
     _, _, up0 = expected_arrows(flows[0], hw, 8, 2.0)
-    np.testing.assert_array_equal(view.image_item.image, flow_color(up0.astype(np.float32)))
+    np.testing.assert_array_equal(view.image_item.image, wheel(flows[0], up0))
     assert len(view.segment_points()) == 0
     # another sample (clicked in the grid): its flow, in the wheel and then as arrows
     k = 9
@@ -311,7 +334,7 @@ def test_flow_view_density_scale_wheel_and_sample(qtbot, make_window, settle):
     assert state.current == k
     settle(win)
     _, _, upk = expected_arrows(flows[k], hw, 8, 2.0)
-    np.testing.assert_array_equal(view.image_item.image, flow_color(upk.astype(np.float32)))
+    np.testing.assert_array_equal(view.image_item.image, wheel(flows[k], upk))
     qtbot.mouseClick(view.wheel, Qt.MouseButton.LeftButton, pos=QPoint(8, view.wheel.height() // 2))
     assert not view.wheel.isChecked()
     np.testing.assert_array_equal(view.image_item.image, frame)
