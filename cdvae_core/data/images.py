@@ -48,8 +48,15 @@ def _is_tiff(data: bytes) -> bool:
 
 
 def _may_be_transparent(data: bytes) -> bool:
-    """Formats that can carry alpha (PNG, WebP, TIFF): the others are not decoded twice."""
-    return data[:8] == b"\x89PNG\r\n\x1a\n" or (data[:4] == b"RIFF" and data[8:12] == b"WEBP") or _is_tiff(data)
+    """Files that can hold transparent pixels: a PNG whose header says alpha (colour type 4 or 6)
+    or that has a tRNS chunk, a WebP or a TIFF. The others (every JPEG, most PNGs) are not
+    decoded a second time."""
+    if data[:8] == b"\x89PNG\r\n\x1a\n":
+        if len(data) > 25 and data[25] in (4, 6):  # IHDR's colour type: grey + alpha, RGBA
+            return True
+        trns, idat = data.find(b"tRNS"), data.find(b"IDAT")
+        return trns != -1 and (idat == -1 or trns < idat)  # palette or single-colour transparency
+    return (data[:4] == b"RIFF" and data[8:12] == b"WEBP") or _is_tiff(data)
 
 
 def unchanged_orientation(data: bytes, orientation: int) -> int:
