@@ -459,8 +459,13 @@ def load_state(out_dir: str | os.PathLike) -> TrainState | None:
         raise StateLoadError(f"{path} is incomplete or damaged (its 'meta' is not an object)")
     # counters as whole numbers in range (an edited -1 epoch failed in range(), a 2^70 step overflowed)
     for name, value in (("epoch", header["epoch"]), ("step", header["step"]),
-                        ("meta.spike_run", state.meta.get("spike_run", 0))):
+                        ("meta.spike_run", state.meta.get("spike_run", 0)),
+                        ("meta.skip_streak", state.meta.get("skip_streak", 0))):
         if type(value) is not int or not 0 <= value < 2**53:
             raise StateLoadError(f"{path} is incomplete or damaged ({name} must be a whole number >= 0, "
                                  f"got {json.dumps(value)})")
+    start = state.meta.get("skip_streak_start")
+    if start is not None and (type(start) is not int or not 0 <= start < 2**53):
+        raise StateLoadError(f"{path} is incomplete or damaged (meta.skip_streak_start must be a whole number "
+                             f">= 0 or null, got {json.dumps(start)})")
     return state
