@@ -725,9 +725,10 @@ class MainWindow(QMainWindow):
         self.settings.setValue("task", self.state.task_name)
         self.settings.setValue("fullSamples", self.lowerCheck.isChecked())
         self.settings.setValue("distinctResults", self.distinctAction.isChecked())
-        if self.state.ctx is not None:  # where this run leaves off, stars included: the next start reopens it
-            self.settings.setValue(LAST_SESSION_KEY, self.state.session().to_json())
-        else:  # nothing shown (no model for the task): the next start is a first start's, not an older run's
+        kept = self.state.session_to_keep()  # where this run leaves off, stars included
+        if kept is not None:
+            self.settings.setValue(LAST_SESSION_KEY, kept.to_json())
+        else:  # nothing shown (no model for the task), no stars: the next start is a first start's
             self.settings.remove(LAST_SESSION_KEY)
         self.settings.sync()
 

@@ -8,7 +8,7 @@ the state's request methods; nothing here calls the model directly.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Callable, NamedTuple, Sequence
 
@@ -443,6 +443,18 @@ class ActionsMixin:
                 self._replace_stars(last.stars)
         else:
             self.reopen_last_session()
+
+    def session_to_keep(self) -> Session | None:
+        """What the next start reopens: the session shown; with nothing shown (a task without a
+        model), the one kept before with this run's stars (quitting there dropped them), or None
+        when there are none either: the next start is then a first start's."""
+        if self.ctx is not None:
+            return self.session()
+        kept = self._last_session()
+        stars = [_saved_star(star) for star in self.stars.values() if star.doc.source]
+        if kept is None or not stars:
+            return None
+        return replace(kept, stars=stars)
 
     def _last_session(self) -> Session | None:
         """The session kept at quit (``LAST_SESSION_KEY``), or None when there is none or it does

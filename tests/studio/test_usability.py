@@ -176,6 +176,41 @@ def test_the_next_start_reopens_where_the_last_run_left_off(qtbot, make_window, 
     assert not third.banner.isVisible() and third.state.ctx.doc.name == "astronaut.png"
 
 
+def test_quitting_in_a_task_without_a_model_keeps_the_stars(qtbot, make_window, settle, tmp_path, studio_assets):
+    """With nothing shown (no model for the task) quitting dropped the kept session, and the
+    stars with it: the session kept before is kept with this run's stars."""
+    from PySide6.QtCore import QSettings
+
+    from cdvae_studio.session import session_from_json
+    from cdvae_studio.state_actions import LAST_SESSION_KEY
+
+    partial = tmp_path / "assets"
+    (partial / "models").mkdir(parents=True)
+    (partial / "models" / "resaturation").symlink_to(studio_assets / "models" / "resaturation")
+    ini = str(tmp_path / "kept.ini")
+    win = make_window("resaturation", assets=partial, settings=QSettings(ini, QSettings.Format.IniFormat))
+    settle(win)
+    win.close()
+    win.shutdown()  # a session kept, without stars
+    assert session_from_json(QSettings(ini, QSettings.Format.IniFormat).value(LAST_SESSION_KEY)).stars == []
+    again = make_window("resaturation", assets=partial, settings=QSettings(ini, QSettings.Format.IniFormat))
+    settle(again)
+    again.state.toggle_star(2)
+    again.state.toggle_star(5)
+    again.state.set_task("relighting")  # no model for it: nothing shown
+    qtbot.waitUntil(lambda: again.state.ctx is None, timeout=10_000)
+    again.close()
+    again.shutdown()
+    kept = session_from_json(QSettings(ini, QSettings.Format.IniFormat).value(LAST_SESSION_KEY))
+    assert kept.task == "resaturation" and sorted(star.index for star in kept.stars) == [2, 5]
+    third = make_window("relighting", assets=partial, settings=QSettings(str(tmp_path / "none.ini"),
+                                                                          QSettings.Format.IniFormat))
+    qtbot.waitUntil(lambda: third.centerStack.currentIndex() == 1, timeout=10_000)
+    third.close()
+    third.shutdown()  # nothing shown, no stars: a first start next time
+    assert QSettings(str(tmp_path / "none.ini"), QSettings.Format.IniFormat).value(LAST_SESSION_KEY) is None
+
+
 def test_a_session_star_that_does_not_fit_its_model_says_why(make_window, settle, studio_assets):
     """Hand-edited sessions: a code of the wrong length, or lower-layer noise for the nearest-
     neighbour baseline (which has no lower layers, nor a check for them), are one-line reasons."""
