@@ -49,8 +49,8 @@ from .state_actions import LAST_SESSION_KEY
 from .widgets.code_sliders import CodeSliders
 from .widgets.flow_view import FlowView
 from .widgets.lpp_scatter import LppScatter
-from .widgets.panels import (ComparePane, ElidingLabel, ImagePane, ImagePanel, MessageBanner, ModelCombo, StarTray,
-                             TruthView)
+from .widgets.panels import (ComparePane, ElidingLabel, ImagePanel, MessageBanner, ModelCombo,
+                             SpreadPane, StarTray, TruthView)
 from .widgets.sample_grid import SampleGrid
 
 # The model combo's text field in characters: at its widest (the toolbar never moves as models
@@ -214,7 +214,7 @@ class MainWindow(QMainWindow):
         self.views.setObjectName("viewTabs")
         self.preview = ComparePane()
         self.preview.setObjectName("previewPane")
-        self.spread = ImagePane()
+        self.spread = SpreadPane()
         self.spread.setObjectName("spreadPane")
         self.flowView = FlowView()
         self.lppScatter = LppScatter()

@@ -931,7 +931,8 @@ class StudioState(ActionsMixin, QObject):
             w.codeSliders.set_code(self.codes[self.current])
             w.codeSliders.set_pinned(self.pinned)
             self._say_why_shares_are_hidden()
-            w.spread.set_image(heat_rgb(grid.spread, (grid.cells.shape[2], grid.cells.shape[1])))
+            w.spread.set_spread(heat_rgb(grid.spread, (grid.cells.shape[2], grid.cells.shape[1])),
+                                float(grid.spread.max()))
         self.last_grid_s = seconds + (time.perf_counter() - t0)
         colour = "" if self.ctx is None or self.ctx.flow_scale is None else \
             f" · flow colour full at {self.ctx.flow_scale:.1f} model px/s"

@@ -156,6 +156,26 @@ class ImagePane(pg.GraphicsLayoutWidget):
         return self.item.image
 
 
+class SpreadPane(ImagePane):
+    """The per-pixel spread map (``render.heat_rgb`` of ``render.spread_map``: inferno, 0 to the
+    grid's largest spread) with its colour bar in x_g units: it had no scale, and only the status
+    line gave the largest value."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.bar = pg.ColorBarItem(values=(0.0, 1.0), colorMap=pg.colormap.get("inferno"), interactive=False,
+                                   width=12, rounding=1e-6, label="std of x_g over the samples")
+        self.addItem(self.bar)  # a column of its own, right of the map
+
+    def set_spread(self, rgb: np.ndarray, largest: float) -> None:
+        """The heat map uint8 (H, W, 3) and the spread its brightest colour stands for."""
+        self.set_image(rgb)
+        self.bar.setLevels((0.0, max(float(largest), 1e-6)))
+
+    def levels(self) -> tuple[float, float]:
+        return tuple(float(v) for v in self.bar.levels())
+
+
 class ComparePane(ImagePane):
     """The Preview: the current result; held down with the left button, the photo it was made
     from, in its place (before / after without moving the eyes to the Photo pane, which is

@@ -235,6 +235,9 @@ def test_spread_pane_is_the_heat_map_of_the_grid_spread(qtbot, make_window, sett
     first = expected()
     assert first.shape == (h, w, 3)
     np.testing.assert_array_equal(pane.image(), first)
+    # its colour bar runs from 0 to the largest spread, which the map's brightest colour stands for
+    assert pane.levels() == pytest.approx((0.0, float(spread_map(decoded_grid(win)).max())), abs=1e-6)
+    assert pane.bar.isVisible() and pane.bar.sceneBoundingRect().left() >= pane.view.sceneBoundingRect().right() - 1
     m = re.search(r"spread max ([0-9.]+)", win.timingLabel.text())
     assert m and float(m.group(1)) == pytest.approx(float(spread_map(decoded_grid(win)).max()), abs=6e-4)
     # pin every component to one value: the samples still differ in their lower layers (full
