@@ -344,7 +344,12 @@ class ActionsMixin:
                        pinned=[int(i) for i in np.flatnonzero(self.pinned)],
                        temperature=draw.temperature, noise=self._session_noise(), distinct_pool=draw.pool,
                        conditional=draw.conditional or "",
-                       stars=[_saved_star(star) for star in self.stars.values() if star.doc.source])
+                       stars=self._saved_stars())
+
+    def _saved_stars(self) -> list[SessionStar]:
+        """The starred list as sessions keep it: stars of a file's photo (a scatter example's
+        cannot be reopened)."""
+        return [_saved_star(star) for star in self.stars.values() if star.doc.source]
 
     def _replace_stars(self, saved: list[SessionStar]) -> None:
         """A session's starred list in place of the window's: each star's model and photo are
@@ -451,7 +456,7 @@ class ActionsMixin:
         if self.ctx is not None:
             return self.session()
         kept = self._last_session()
-        stars = [_saved_star(star) for star in self.stars.values() if star.doc.source]
+        stars = self._saved_stars()
         if kept is None or not stars:
             return None
         return replace(kept, stars=stars)

@@ -160,8 +160,9 @@ class CodeSliders(QWidget):
                 name = QLabel(f"{'t' if i < tied_dims else 'u'}{i}")
                 tip = f"component {i}: conditional mean {mean[i]:+.2f}, std {std[i]:.2f}"
                 if effects is not None:
-                    tip += (f"\nmoving it by 1 changes the result by {effects[i] * unit[1]:.2g} {unit[0]} on average"
-                            + (": it does little for this image" if self._weak[i] else "")).replace("  ", " ")
+                    amount = " ".join(part for part in (f"{effects[i] * unit[1]:.2g}", unit[0]) if part)
+                    tip += (f"\nmoving it by 1 changes the result by {amount} on average"
+                            + (": it does little for this image" if self._weak[i] else ""))
                 name.setToolTip(tip)
                 slider = ScrollSafeSlider(Qt.Orientation.Horizontal)
                 slider.setRange(-STEPS, STEPS)
@@ -259,10 +260,6 @@ class CodeSliders(QWidget):
     def weak(self) -> np.ndarray:
         """(D,) bool: the components shown as doing little (under WEAK_SHARE of the strongest)."""
         return self._weak.copy()
-
-    def pinned(self) -> np.ndarray:
-        """(D,) bool: the components shown as pinned."""
-        return self._pinned.copy()
 
     def code(self) -> np.ndarray:
         return np.array([from_ticks(s.value()) for s in self._sliders], np.float32)

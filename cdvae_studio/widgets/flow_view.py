@@ -25,8 +25,8 @@ from ..images import resize_layer
 from ..render import flow_to_rgb
 
 HEAD = 0.3  # arrow head length as a share of the shaft
-IDLE_NOTE = "Flow shows the motion task's samples: arrows over the frame, its colour wheel and Play. Choose Task: motion."
 HEAD_ANGLE = np.deg2rad(25.0)
+IDLE_NOTE = "Flow shows the motion task's samples: arrows over the frame, its colour wheel and Play. Choose Task: motion."
 
 
 def arrow_segments(flow: np.ndarray, step: int, scale: float, min_len: float = 2.0) -> np.ndarray:

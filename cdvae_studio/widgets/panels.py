@@ -44,11 +44,9 @@ class ElidingLabel(QLabel):
         return QSize(min(hint.width(), self.fontMetrics().horizontalAdvance("…") * 4), hint.height())
 
     def paintEvent(self, event) -> None:  # noqa: N802 - Qt override
-        rect = self.contentsRect()
-        shown = self.fontMetrics().elidedText(self.text(), Qt.TextElideMode.ElideRight, rect.width())
         painter = QPainter(self)
         painter.setPen(self.palette().color(self.foregroundRole()))
-        painter.drawText(rect, int(self.alignment() | Qt.AlignmentFlag.AlignVCenter), shown)
+        painter.drawText(self.contentsRect(), int(self.alignment() | Qt.AlignmentFlag.AlignVCenter), self.shown_text())
 
     def shown_text(self) -> str:
         """The text as drawn at the label's width."""
