@@ -29,19 +29,34 @@ HEAD_ANGLE = np.deg2rad(25.0)
 IDLE_NOTE = "Flow shows the motion task's samples: arrows over the frame, its colour wheel and Play. Choose Task: motion."
 
 
+def _grid_points(size: int, step: int) -> np.ndarray:
+    """Pixel indices every ``step`` along a side of ``size`` pixels, with equal margins at both ends."""
+    count = max(1, size // step)
+    start = (size - 1 - (count - 1) * step) // 2
+    return start + step * np.arange(count)
+
+
 def arrow_segments(flow: np.ndarray, step: int, scale: float, min_len: float = 2.0) -> np.ndarray:
     """Flow (2, H, W) in frame pixels -> segment end points (M, 2) for connect="pairs".
 
-    One arrow per ``step`` pixels, from the cell centre along ``scale * flow``; arrows shorter
+    One arrow per ``step`` pixels along ``scale * flow``, centred on its grid point; the grid is
+    centred in the frame, so arrows no longer than the spacing stay inside it, and longer ones
+    are shortened about their centre where they would cross the frame's edge. Arrows shorter
     than ``min_len`` pixels are dropped (still regions stay clean). Each arrow is three segments.
     """
     _, h, w = flow.shape
-    ys, xs = np.mgrid[step // 2 : h : step, step // 2 : w : step]
+    ys, xs = np.meshgrid(_grid_points(h, step), _grid_points(w, step), indexing="ij")
     dx = flow[0, ys, xs] * scale
     dy = flow[1, ys, xs] * scale
     keep = np.hypot(dx, dy) >= min_len
-    x0, y0, dx, dy = xs[keep].astype(np.float32), ys[keep].astype(np.float32), dx[keep], dy[keep]
-    x1, y1 = x0 + dx, y0 + dy
+    cx, cy = xs[keep].astype(np.float32) + 0.5, ys[keep].astype(np.float32) + 0.5  # pixel centres
+    dx, dy = dx[keep], dy[keep]
+    # the most each half may reach along x and y before an end leaves the frame
+    room = np.minimum(np.minimum(cx, w - cx) / np.maximum(np.abs(dx) / 2, 1e-6),
+                      np.minimum(cy, h - cy) / np.maximum(np.abs(dy) / 2, 1e-6))
+    shrink = np.minimum(1.0, room)
+    dx, dy = dx * shrink, dy * shrink
+    x0, y0, x1, y1 = cx - dx / 2, cy - dy / 2, cx + dx / 2, cy + dy / 2
     ang = np.arctan2(dy, dx)
     length = np.hypot(dx, dy) * HEAD
     heads = []
@@ -97,7 +112,8 @@ class FlowView(QWidget):
         self.scale.setValue(1.0)
         self.scale.setSuffix("x")
         self.scale.setToolTip("Arrow length: at 1x the longest arrow spans the arrow spacing, so arrows never "
-                              "pile up whatever the flow's size (the status line gives true speeds)")
+                              "pile up whatever the flow's size (the status line gives true speeds); "
+                              "each arrow is centred on its point, and longer ones are cut at the frame's edge")
         self.wheel = QCheckBox("Colour wheel")
         self.wheel.setToolTip("Show the flow as colour (hue: direction, saturation: speed)")
         self.truth = QCheckBox("Truth")

@@ -151,6 +151,25 @@ def test_arrow_segments_follow_the_flow():
     assert len(arrow_segments(np.zeros((2, 64, 64), np.float32), 16, 1.0)) == 0
 
 
+def test_arrows_are_centred_on_their_points_and_stay_in_the_frame():
+    rng = np.random.default_rng(0)
+    flow = rng.normal(0, 1, (2, 57, 83)).astype(np.float32)  # sides no multiple of the spacing
+    step = 16
+    fit = 0.9 * step / np.hypot(flow[0], flow[1]).max()  # the view's 1x: longest arrow 0.9 spacing
+    pts = arrow_segments(flow, step, fit, min_len=0.0).reshape(-1, 6, 2)
+    assert len(pts) == (57 // step) * (83 // step)
+    mids = (pts[:, 0] + pts[:, 1]) / 2
+    # centred grid: the margins left and right (and top and bottom) differ by under a pixel
+    for axis, side in ((0, 83), (1, 57)):
+        assert abs(mids[:, axis].min() - (side - mids[:, axis].max())) <= 1.0
+    np.testing.assert_allclose(pts[:, 1] - pts[:, 0], [flow[:, int(y), int(x)] * fit for x, y in mids], atol=1e-4)
+    for p in (pts, arrow_segments(flow, step, 20 * fit).reshape(-1, 6, 2)[:, :2]):  # heads too at 1x; shafts at 20x
+        assert (p[..., 0] >= -1e-4).all() and (p[..., 0] <= 83 + 1e-4).all()
+        assert (p[..., 1] >= -1e-4).all() and (p[..., 1] <= 57 + 1e-4).all()
+    long = arrow_segments(flow, step, 20 * fit).reshape(-1, 6, 2)  # cut at the edge, about their centres
+    np.testing.assert_allclose((long[:, 0] + long[:, 1]) / 2, mids, atol=1e-3)
+
+
 def test_sweep_codes_and_gif(tmp_path):
     code = np.zeros(4, np.float32)
     codes = sweep_codes(code, 2, np.full(4, 0.5, np.float32), np.full(4, 0.25, np.float32), frames=10)

@@ -258,23 +258,38 @@ def test_spread_pane_is_the_heat_map_of_the_grid_spread(qtbot, make_window, sett
 
 # 4. flow view -----------------------------------------------------------------------------------
 def expected_arrows(flow32: np.ndarray, frame_hw: tuple[int, int], step: int, scale: float):
-    """Shaft starts (M, 2) and lengths (M,) the flow view must draw, from numpy and OpenCV."""
+    """Shaft midpoints (M, 2), lengths (M,) and whether each was cut at the frame's edge (M,) that
+    the flow view must draw, and the flow in frame pixels (2, H, W), from numpy and OpenCV: one
+    arrow per grid point, the grid centred in the frame, each arrow centred on its point."""
     h, w = frame_hw
     up = cv2.resize(np.ascontiguousarray(flow32.transpose(1, 2, 0)), (w, h), interpolation=cv2.INTER_LINEAR)
     up = up.transpose(2, 0, 1) * np.array([w / 32.0, h / 32.0], np.float32)[:, None, None]
     peak = float(np.hypot(up[0], up[1]).max())
-    ys, xs = np.mgrid[step // 2 : h : step, step // 2 : w : step]
-    length = np.hypot(up[0, ys, xs], up[1, ys, xs]) * (0.9 * step / peak) * scale  # longest = 0.9 spacing at 1x
-    keep = length >= 2.0
-    return np.stack([xs[keep], ys[keep]], 1).astype(np.float32), length[keep], up
+
+    def centred(side: int) -> np.ndarray:  # equal margins at both ends
+        n = side // step
+        return (side - 1 - (n - 1) * step) // 2 + step * np.arange(n)
+
+    ys, xs = np.meshgrid(centred(h), centred(w), indexing="ij")
+    vec = up[:, ys, xs] * (0.9 * step / peak) * scale  # longest = 0.9 spacing at 1x
+    keep = np.hypot(*vec) >= 2.0
+    mids = np.stack([xs[keep], ys[keep]], 1).astype(np.float32) + 0.5  # pixel centres
+    half = np.abs(vec[:, keep].T) / 2
+    # cut about the middle to the largest length whose ends stay in [0, w] x [0, h]
+    room = np.minimum(mids, np.array([w, h], np.float32) - mids) / np.maximum(half, 1e-9)
+    cut = room.min(axis=1).clip(max=1.0)
+    return mids, np.hypot(*vec[:, keep]) * cut, cut < 1.0, up
 
 
 def check_arrows(view, flow32, frame_hw, step, scale) -> np.ndarray:
-    starts, lengths, _ = expected_arrows(flow32, frame_hw, step, scale)
+    mids, lengths, _, _ = expected_arrows(flow32, frame_hw, step, scale)
     pts = view.segment_points()
-    assert len(pts) == 6 * len(starts) > 0  # shaft and two head strokes per arrow
-    np.testing.assert_allclose(pts[0::6], starts, atol=1e-3)
+    assert len(pts) == 6 * len(mids) > 0  # shaft and two head strokes per arrow
+    np.testing.assert_allclose((pts[0::6] + pts[1::6]) / 2, mids, atol=1e-3)
     np.testing.assert_allclose(np.hypot(*(pts[1::6] - pts[0::6]).T), lengths, rtol=1e-3, atol=1e-3)
+    h, w = frame_hw
+    assert pts[:, 0].min() >= -1e-3 and pts[:, 0].max() <= w + 1e-3  # nothing past the frame's edge
+    assert pts[:, 1].min() >= -1e-3 and pts[:, 1].max() <= h + 1e-3
     return pts
 
 
@@ -320,14 +335,19 @@ def test_flow_view_density_scale_wheel_and_sample(qtbot, make_window, settle):
     assert view.scale.value() == 2.0
     at8x2 = check_arrows(view, flows[0], hw, 8, 2.0)
     assert len(at8x2) >= len(at8)
-    long1 = {tuple(p): n for p, n in zip(at8[0::6].tolist(), np.hypot(*(at8[1::6] - at8[0::6]).T))}
-    long2 = {tuple(p): n for p, n in zip(at8x2[0::6].tolist(), np.hypot(*(at8x2[1::6] - at8x2[0::6]).T))}
-    common = sorted(set(long1) & set(long2))
+    mids, _, cut, _ = expected_arrows(flows[0], hw, 8, 2.0)
+    def by_mid(pts: np.ndarray) -> dict:  # each arrow's length by its midpoint (rounded: float keys)
+        return {tuple(p): n for p, n in zip(((pts[0::6] + pts[1::6]) / 2).round(2).tolist(),
+                                            np.hypot(*(pts[1::6] - pts[0::6]).T))}
+
+    whole = {tuple(m) for m in mids[~cut].round(2).tolist()}  # arrows the frame's edge did not cut
+    long1, long2 = by_mid(at8), by_mid(at8x2)
+    common = sorted(set(long1) & set(long2) & whole)
     assert common and np.allclose([long2[k] / long1[k] for k in common], 2.0, rtol=1e-3)
     # colour wheel: the flow's colour picture, no arrows
     qtbot.mouseClick(view.wheel, Qt.MouseButton.LeftButton, pos=QPoint(8, view.wheel.height() // 2))
     assert view.wheel.isChecked()
-    _, _, up0 = expected_arrows(flows[0], hw, 8, 2.0)
+    up0 = expected_arrows(flows[0], hw, 8, 2.0)[-1]
     np.testing.assert_array_equal(view.image_item.image, wheel(flows[0], up0))
     assert len(view.segment_points()) == 0
     # another sample (clicked in the grid): its flow, in the wheel and then as arrows
@@ -336,7 +356,7 @@ def test_flow_view_density_scale_wheel_and_sample(qtbot, make_window, settle):
     click_cell(qtbot, win.sampleGrid, k)
     assert state.current == k
     settle(win)
-    _, _, upk = expected_arrows(flows[k], hw, 8, 2.0)
+    upk = expected_arrows(flows[k], hw, 8, 2.0)[-1]
     np.testing.assert_array_equal(view.image_item.image, wheel(flows[k], upk))
     qtbot.mouseClick(view.wheel, Qt.MouseButton.LeftButton, pos=QPoint(8, view.wheel.height() // 2))
     assert not view.wheel.isChecked()
@@ -577,7 +597,7 @@ def test_several_photos_a_folder_and_a_pair_file_dropped_at_once(qtbot, make_win
     was read as a photo. Now every file counts (``open_paths``, also the command line's and the
     Open dialog's): the pair file opens the nearest-neighbour baseline, the first photo is shown,
     the other photos and a folder's photos wait in the gallery, up to RECENT_MAX of them."""
-    from cdvae_studio.state import RECENT_MAX
+    from cdvae_studio.state_media import RECENT_MAX
 
     win = make_window("resaturation")
     settle(win)
