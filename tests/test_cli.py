@@ -805,7 +805,7 @@ def test_sample_image_exports_full_resolution_results(trained, tmp_path, capsys)
 def test_sample_distinct_exports_the_most_distinct_of_a_pool_with_their_shares(trained, tmp_path, capsys):
     import cv2
 
-    from cdvae_core.postprocess.export import reproduce
+    from cdvae_core.postprocess.reproduce import reproduce
     from cdvae_core.postprocess.imagefiles import read_image
     from cdvae_core.postprocess.render import get_renderer
 

@@ -87,7 +87,7 @@ def _reproduce(args) -> int:
         raise CliError(f"{given[0]} does not go with --reproduce: the sidecar records how the result was made")
     if args.out is not None and not args.out.strip():
         raise CliError("--out is empty: name an output .png or .jpg file")
-    from ..postprocess.export import reproduce_file
+    from ..postprocess.reproduce import reproduce_file
     from ..postprocess.imagefiles import read_image
 
     predictor = None

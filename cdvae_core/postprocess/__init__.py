@@ -1,7 +1,7 @@
 """Post-processing: edge-aware upsampling, detail maps, flow drawing, full-resolution rendering, export.
 
-See docs/postprocess.md. Importing this package does not import torch or the tasks; export
-imports the tasks when it runs.
+See docs/postprocess.md. Importing this package does not import torch (tested): reading,
+upsampling and drawing need none, and export imports the model's side when it runs.
 """
 
 from .errors import ExportError, PostprocessError, UpsampleError
@@ -12,12 +12,11 @@ from .export import (
     export_results,
     exported_picture,
     iter_export,
-    reproduce,
-    reproduce_file,
 )
 from .flowviz import color_scale, draw_arrows, flow_arrows, flow_color, flow_to_pixels, scale_to_pixels
 from .imagefiles import read_image, write_image
 from .render import MotionView, Renderer, get_renderer, render_results
+from .reproduce import reproduce, reproduce_file
 from .segments import SegmentSettings
 from .upsample import EdgeAwareUpsampler, UpsampleSettings, edge_aware_upsample, get_upsampler
 

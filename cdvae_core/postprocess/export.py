@@ -3,7 +3,7 @@
 One image: ``export_results``; a folder: ``export_folder``; the Studio's export dialog drives
 ``iter_export``, a generator of ``Progress`` records (closing it cancels between two results;
 every file is written atomically, so a cancel leaves no half file). ``reproduce`` re-renders a
-result from its sidecar.
+result from its sidecar (reproduce.py; the sidecar's format: sidecar.py).
 
 Files per result i of photo ``stem``: ``stem_{i:03d}.png|jpg`` and ``stem_{i:03d}.json``; motion
 adds ``stem_{i:03d}_flowcolor`` and ``stem_{i:03d}_warped`` pictures. A result is the model's
@@ -20,32 +20,27 @@ the P draws its result stands for.
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import json
 import os
 import re
 import time
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Callable, Iterator, Sequence
+from typing import Callable, Iterator, Sequence
 
 import numpy as np
 
-from .. import __version__
 from ..atomic import write_text_atomic
-from ..config import is_int, is_number, read_small_text
 from ..data.video import at_time, split_time, time_text
 from ..distinct import draw_distinct
 from ..progress import Progress
-from .errors import ExportError, PostprocessError, check_setting
-from .imagefiles import IMAGE_SUFFIXES, check_format, list_images, read_image, write_image
+from .errors import ExportError, PostprocessError
+from .imagefiles import check_format, list_images, read_image, write_image
 from .render import Renderer, get_renderer
-from .upsample import UpsampleSettings
+from .sidecar import ExportSettings, sidecar_record, weights_sha256
 
-SIDECAR_FORMAT = "cdvae-export"
-SIDECAR_VERSION = 2  # 2 added "lower_noise"; version 1 sidecars (decoded at the means) still read
-READABLE_VERSIONS = (1, 2)
+__all__ = ["ExportReport", "ExportSettings", "existing_results", "export_folder", "export_results",
+           "exported_picture", "iter_export", "own_sample", "render_code", "result_stem"]
 
 
 @dataclass
@@ -56,48 +51,6 @@ class ExportReport:
     sidecars: list[Path] = field(default_factory=list)
     extras: list[Path] = field(default_factory=list)
     failed: list[tuple[str, str]] = field(default_factory=list)
-
-
-@dataclass(frozen=True)
-class ExportSettings:
-    """How results are rendered and written (saved in every sidecar's "settings", but for
-    ``distinct_pool``, which is a key of its own)."""
-
-    fmt: str = "png"  # "png", "jpg" or "png16"
-    jpeg_quality: int = 95  # JPEG only
-    detail: bool = True  # add the detail map of eq. 10 (relighting, resaturation)
-    extras: bool = True  # motion: also write the colour-wheel flow and the warped frame
-    component: int | None = None  # MDN: draw every code from this mixture component
-    temperature: float = 1.0  # spread of drawn codes and noise (Predictor.draw); 1: the model's conditional
-    # True: each result is the model's full sample, its lower latent layers drawn from fixed noise;
-    # False: lower layers at their conditional means (smoother, shows less of the model's spread)
-    lower_layers: bool = True
-    # > 0: the n results are the n most distinct of this many draws (cdvae_core.distinct: k-means
-    # clusters of the samples, each shown by its most central one, largest share first); 0: the
-    # first n draws
-    distinct_pool: int = 0
-    upsample: UpsampleSettings = field(default_factory=UpsampleSettings)
-
-    def __post_init__(self) -> None:
-        from ..distinct import MAX_POOL
-        from ..predictor import MAX_TEMPERATURE
-
-        n = "ExportSettings"
-        check_format(self.fmt)
-        check_setting(is_int(self.jpeg_quality) and 1 <= self.jpeg_quality <= 100, n, "jpeg_quality",
-                      self.jpeg_quality, "an int in [1, 100]")
-        for name in ("detail", "extras", "lower_layers"):
-            check_setting(isinstance(getattr(self, name), bool), n, name, getattr(self, name), "true or false")
-        check_setting(self.component is None or (is_int(self.component) and self.component >= 0), n, "component",
-                      self.component, "null or an int >= 0")
-        check_setting(is_number(self.temperature) and 0 <= self.temperature <= MAX_TEMPERATURE, n, "temperature",
-                      self.temperature, f"a number in [0, {MAX_TEMPERATURE}]")
-        check_setting(is_int(self.distinct_pool) and 0 <= self.distinct_pool <= MAX_POOL, n, "distinct_pool",
-                      self.distinct_pool, f"an int in [0, {MAX_POOL}]")
-        check_setting(isinstance(self.upsample, UpsampleSettings), n, "upsample", self.upsample, "an UpsampleSettings")
-
-    def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
 
 
 def result_stem(item: str | os.PathLike | np.ndarray, index: int) -> str:
@@ -141,7 +94,7 @@ def _source(item: str | os.PathLike | np.ndarray, index: int) -> tuple[str, str 
     return result_stem(item, index), at_time(path.resolve(), seconds or 0.0), image
 
 
-def _own_sample(predictor, renderer: Renderer, cond) -> np.ndarray | None:
+def own_sample(predictor, renderer: Renderer, cond) -> np.ndarray | None:
     """Decoder output for the photo's own code, (Cg, 32, 32): the CDVAE(z_o) of eq. 10."""
     if not renderer.uses_detail:
         return None
@@ -186,28 +139,6 @@ def _codes(predictor, cond, n: int, seed: int, codes: np.ndarray | None, noise: 
     return codes, noise, None
 
 
-def pixels_sha256(image: np.ndarray) -> str:
-    """sha256 of a decoded photo's RGB bytes (uint8 (H, W, 3)), as sidecars record its source."""
-    return hashlib.sha256(np.ascontiguousarray(image).tobytes()).hexdigest()
-
-
-def weights_sha256(predictor) -> str | None:
-    """sha256 of the model's parameters and buffers (state_dict by name: name, dtype, shape, raw
-    bytes); None for a predictor without a torch model. Hashing the tensors rather than the
-    weights file covers in-memory models and stays equal across re-saves of the same weights."""
-    state_dict = getattr(getattr(predictor, "model", None), "state_dict", None)
-    if state_dict is None:
-        return None
-    import torch  # a predictor with a torch model means torch is loaded already
-
-    digest = hashlib.sha256()
-    for name, tensor in sorted(state_dict().items()):
-        flat = tensor.detach().cpu().contiguous().reshape(-1)
-        digest.update(f"{name}|{flat.dtype}|{tuple(tensor.shape)}|".encode())
-        digest.update(flat.view(torch.uint8).numpy().tobytes())  # raw bytes, any dtype (bfloat16 too)
-    return digest.hexdigest()
-
-
 def _sample_indices(sample_indices: Sequence[int] | None, codes: np.ndarray | None) -> list[int] | None:
     """The caller's record of where each given code came from (e.g. the Studio's grid cell), checked."""
     if sample_indices is None:
@@ -219,45 +150,6 @@ def _sample_indices(sample_indices: Sequence[int] | None, codes: np.ndarray | No
                                             for v in values):
         raise ExportError(f"sample_indices must be {len(codes)} whole numbers >= 0 (one per code), got {values!r}")
     return [int(v) for v in values]
-
-
-def _sidecar(predictor, settings: ExportSettings, path: str | None, image: np.ndarray, seed: int, index: int,
-             code: np.ndarray, noise: np.ndarray | None, files: dict[str, str], *, file_number: int,
-             sample_index: int | None, weights: str | None, share: float | None) -> dict[str, Any]:
-    return {
-        "format": SIDECAR_FORMAT,
-        "format_version": SIDECAR_VERSION,
-        "library_version": __version__,
-        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        "source": {
-            "path": path,
-            "sha256": pixels_sha256(image),  # of the decoded RGB pixels
-            "width": int(image.shape[1]),
-            "height": int(image.shape[0]),
-        },
-        "model": {
-            "dir": None if getattr(predictor, "path", None) is None else str(Path(predictor.path).resolve()),
-            "name": predictor.name,
-            "task": predictor.task,
-            "config": predictor.config.to_dict(),
-            "weights_sha256": weights,  # reproduce refuses a model whose weights changed since
-        },
-        "seed": int(seed),
-        # the row of this export call's codes (drawn: row of predictor.draw(cond, n, seed); distinct
-        # results: the rank of its share); not the file number, which differs when first_index > 0
-        "index": int(index),
-        "file_number": int(file_number),  # the number in the file names, stem_{file_number:03d}
-        "sample_index": sample_index,  # where the caller took the code from (sample_indices=), or null
-        # distinct results: how many draws they were chosen from (0: none), and the share of them this
-        # result stands for; top-level keys, which older readers ignore (unknown "settings" keys they refuse)
-        "distinct_pool": settings.distinct_pool,
-        "share": share,
-        "code": [float(v) for v in code],  # float32 values, exact as JSON doubles
-        # the lower layers' standard-normal noise (noise_dim,) as float32 values; null: at their means
-        "lower_noise": None if noise is None else [float(v) for v in noise],
-        "settings": {key: value for key, value in settings.to_dict().items() if key != "distinct_pool"},
-        "files": files,
-    }
 
 
 def render_code(predictor, renderer: Renderer, cond, code: np.ndarray, own: np.ndarray | None,
@@ -285,7 +177,7 @@ def exported_picture(predictor, image: str | os.PathLike | np.ndarray, code: np.
         _, _, photo = _source(image, 0)
         renderer = get_renderer(task, photo, settings.upsample)
         cond = predictor.prepare(renderer.xc_model)
-        own = _own_sample(predictor, renderer, cond) if settings.detail else None
+        own = own_sample(predictor, renderer, cond) if settings.detail else None
     except (PostprocessError, ValueError) as exc:
         raise ExportError(str(exc)) from exc
     eps_row = None if eps is None or not settings.lower_layers else eps[0]
@@ -337,7 +229,7 @@ def iter_export(predictor, images: Sequence[str | os.PathLike | np.ndarray], n: 
             renderer = get_renderer(task, image, settings.upsample)
             cond = predictor.prepare(renderer.xc_model)
             drawn, drawn_noise, shares = _codes(predictor, cond, n, seed, codes, noise, settings)
-            own = _own_sample(predictor, renderer, cond) if settings.detail else None
+            own = own_sample(predictor, renderer, cond) if settings.detail else None
         except (PostprocessError, ValueError) as exc:  # tasks and predictor raise ValueError kinds
             # image-file errors already start with the path: "a.txt: a.txt: not a readable image"
             reason = str(exc).removeprefix(f"{label}: ")
@@ -365,7 +257,7 @@ def iter_export(predictor, images: Sequence[str | os.PathLike | np.ndarray], n: 
                 result = renderer.picture(layer)
             write_image(out / files["result"], result, fmt, settings.jpeg_quality)
             sidecar = out / f"{name}.json"
-            record = _sidecar(predictor, settings, path, image, seed, i, code, eps, files, file_number=first_index + i,
+            record = sidecar_record(predictor, settings, path, image, seed, i, code, eps, files, file_number=first_index + i,
                               sample_index=None if origins is None else origins[i], weights=weights,
                               share=None if shares is None else float(shares[i]))
             write_text_atomic(sidecar, json.dumps(record, indent=2))
@@ -413,181 +305,4 @@ def export_folder(predictor, folder: str | os.PathLike, n: int, outdir: str | os
             on_progress(record)
     return report
 
-
-def read_sidecar(path: str | os.PathLike) -> dict[str, Any]:
-    """A sidecar's JSON (format versions 1 and 2); ExportError for anything else."""
-    path = Path(path)
-    if path.suffix.lower() in IMAGE_SUFFIXES:  # the likeliest slip: the result instead of its sidecar
-        raise ExportError(f"{path}: an image, not a sidecar; pass the .json written beside it "
-                          f"({path.with_suffix('.json').name})")
-    try:
-        data = json.loads(read_small_text(path))
-    except UnicodeDecodeError:  # a ValueError, but not a JSONDecodeError
-        raise ExportError(f"{path}: not a readable sidecar (binary data, not JSON text)") from None
-    except OSError as exc:
-        raise ExportError(f"{path}: not a readable sidecar ({exc.strerror or exc})") from exc
-    except ValueError as exc:  # not JSON, not a regular file (a FIFO would block), too large
-        raise ExportError(f"{path}: not a readable sidecar ({exc})") from exc
-    if not isinstance(data, dict) or data.get("format") != SIDECAR_FORMAT:
-        raise ExportError(f"{path}: not a {SIDECAR_FORMAT} sidecar")
-    version = data.get("format_version")
-    if type(version) is not int or version not in READABLE_VERSIONS:
-        readable = ", ".join(str(v) for v in READABLE_VERSIONS)
-        raise ExportError(f"{path}: sidecar version {version!r}, this library reads versions {readable}")
-    if version >= 2 and "lower_noise" not in data:
-        raise ExportError(f"{path}: a version {version} sidecar needs \"lower_noise\" (a list, or null)")
-    # the parts reproducing reads, as they must be (a sidecar edited by hand used to fail with a
-    # KeyError, a TypeError or an AttributeError from deep inside)
-    for section, fields in (("source", {"path": False, "sha256": True}), ("model", {"dir": False}),
-                            ("settings", {}), ("files", None)):
-        part = data.get(section)
-        if fields is None and part is None:  # "files" only finds the exported original
-            continue
-        if not isinstance(part, dict):
-            raise ExportError(f"{path}: \"{section}\" must be an object, got {json.dumps(part)}")
-        for key, required in (fields or {}).items():
-            value = part.get(key)
-            if not isinstance(value, str) and (required or value is not None):
-                rule = "a string" if required else "a string or null"
-                raise ExportError(f"{path}: \"{section}.{key}\" must be {rule}, got {json.dumps(value)}")
-    return data
-
-
-def _sidecar_vector(sidecar, data: dict[str, Any], key: str, length: int, what: str) -> np.ndarray:
-    """The sidecar's float list ``key`` as float32 (length,), checked against the model."""
-    raw = data.get(key)
-    if not isinstance(raw, list) or not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in raw):
-        raise ExportError(f"{sidecar}: \"{key}\" must be a list of numbers")
-    arr = np.asarray(raw, dtype=np.float32)
-    if len(arr) != length:
-        raise ExportError(f"{sidecar}: \"{key}\" has {len(arr)} values, this model's {what} has {length}")
-    if not np.all(np.isfinite(arr)):
-        raise ExportError(f"{sidecar}: \"{key}\" holds NaN or infinite values")
-    return arr
-
-
-def _check_model(sidecar, data: dict[str, Any], predictor) -> None:
-    """ExportError unless ``predictor`` is the model the sidecar was exported with: its recorded
-    weights hash (sidecars from before the hash existed: the config keys both sides have)."""
-    recorded = data["model"]
-    where = getattr(predictor, "path", None) or recorded.get("dir") or "the given model"
-    expected = recorded.get("weights_sha256")
-    if expected is not None:
-        if weights_sha256(predictor) != expected:
-            raise ExportError(f"{sidecar}: the model in {where} has changed since the export (its weights differ)")
-        return
-    config = getattr(predictor, "config", None)
-    if not isinstance(recorded.get("config"), dict) or config is None:
-        return
-    now = json.loads(json.dumps(config.to_dict()))  # tuples as JSON lists, as the sidecar holds them
-    for key, value in recorded["config"].items():
-        if key in now and now[key] != value:
-            raise ExportError(f"{sidecar}: the model in {where} is not the exported one "
-                              f"({key} was {value!r}, is {now[key]!r})")
-
-
-def _settings_of(sidecar, data: dict[str, Any]) -> ExportSettings:
-    """The sidecar's ExportSettings; ExportError naming the setting that is unknown, of the wrong
-    type or out of range."""
-    from ..config import typed_from_dict
-    from .segments import SegmentSettings
-
-    raw = dict(data["settings"])
-    raw.setdefault("lower_layers", data["format_version"] >= 2)  # version 1 decoded at the means
-    try:
-        upsample = dict(raw.get("upsample", {})) if isinstance(raw.get("upsample", {}), dict) else None
-        segments = upsample.get("segments", {}) if upsample is not None else None
-        if upsample is None or not isinstance(segments, dict):
-            raise ExportError("upsample and upsample.segments must be objects")
-        upsample["segments"] = typed_from_dict(SegmentSettings, segments)
-        raw["upsample"] = typed_from_dict(UpsampleSettings, upsample)
-        return typed_from_dict(ExportSettings, raw)
-    except ValueError as exc:  # ConfigError, PostprocessError
-        raise ExportError(f"{sidecar}: \"settings\": {exc}") from None
-
-
-def reproduce(sidecar: str | os.PathLike, predictor=None, image: np.ndarray | None = None) -> np.ndarray:
-    """Re-render the result a sidecar describes: uint8 (H, W, 3), identical to the exported one.
-
-    ``predictor`` defaults to ``checkpoint.load_model`` of the recorded model directory and
-    ``image`` to the recorded source path. Refused with a one-line ExportError: a model that
-    cannot be loaded or is not the exported one (weights hash, or for older sidecars the config),
-    a photo that cannot be read or whose pixels changed. The result is decoded from the sidecar's
-    ``code`` and ``lower_noise`` (null, or a version 1 sidecar: lower layers at their conditional
-    means); ExportError if they do not fit the model.
-    """
-    data = read_sidecar(sidecar)
-    if predictor is None:
-        from ..checkpoint import load_model
-
-        if not data["model"].get("dir"):
-            raise ExportError(f"{sidecar}: no model directory recorded; pass the predictor")
-        try:
-            predictor = load_model(data["model"]["dir"])
-        except ValueError as exc:  # ModelLoadError names the directory and what is wrong with it
-            raise ExportError(f"{sidecar}: the recorded model cannot be loaded: {exc}") from exc
-    _check_model(sidecar, data, predictor)
-    from_file = image is None
-    if from_file:
-        if not data["source"].get("path"):
-            raise ExportError(f"{sidecar}: the source was an in-memory image; pass it as image=")
-        try:
-            image = read_image(data["source"]["path"])
-        except ExportError as exc:
-            raise ExportError(f"{sidecar}: the recorded source photo cannot be read: {exc}") from exc
-    if pixels_sha256(image) != data["source"]["sha256"]:
-        # exported before transparent pixels were composited over white: read as it was then
-        then = read_image(data["source"]["path"], hidden_colour=True) if from_file else None
-        if then is None or pixels_sha256(then) != data["source"]["sha256"]:
-            raise ExportError(f"{sidecar}: the source photo's pixels differ from the exported one's")
-        image = then
-    code = _sidecar_vector(sidecar, data, "code", predictor.code_dim, "code")
-    noise = None  # version 1 sidecars predate lower_noise: decoded at the means
-    if data["format_version"] >= 2 and data["lower_noise"] is not None:
-        noise = _sidecar_vector(sidecar, data, "lower_noise", predictor.noise_dim, "lower-layer noise")
-    settings = _settings_of(sidecar, data)
-    from ..tasks import get_task
-
-    renderer = get_renderer(get_task(predictor.task), image, settings.upsample)
-    cond = predictor.prepare(renderer.xc_model)
-    own = _own_sample(predictor, renderer, cond) if settings.detail else None
-    layer = render_code(predictor, renderer, cond, code, own, noise)
-    if renderer.task.name == "motion":
-        return renderer.arrows_over_frame(layer)
-    return renderer.compose(layer)
-
-
-OUT_FORMATS = {".png": "png", ".jpg": "jpg", ".jpeg": "jpg"}
-
-
-def reproduce_file(sidecar: str | os.PathLike, out: str | os.PathLike | None = None, *, overwrite: bool = False,
-                   predictor=None, image: np.ndarray | None = None) -> tuple[Path, Path | None]:
-    """Re-render a sidecar's result into a file; returns (written file, the exported result it
-    should equal, or None when that file is gone).
-
-    ``out`` defaults to ``<sidecar stem>_reproduced.<ext>`` next to the sidecar, in the sidecar's
-    format; an ``out`` ending .png or .jpg/.jpeg picks that format (png16 stays png16 as .png).
-    An existing file, the exported original included, is only replaced with ``overwrite``.
-    Motion: the result picture (arrows over the frame), not the flow-colour and warped extras.
-    """
-    sidecar = Path(sidecar)
-    data = read_sidecar(sidecar)
-    settings = _settings_of(sidecar, data)
-    if out is None:
-        target = sidecar.with_name(f"{sidecar.stem}_reproduced{check_format(settings.fmt)}")
-    else:
-        target = Path(out)
-        if target.suffix.lower() not in OUT_FORMATS:
-            raise ExportError(f"{target}: name a .png or .jpg file for the reproduced result")
-    fmt = OUT_FORMATS.get(target.suffix.lower(), settings.fmt)
-    if fmt == "png" and settings.fmt == "png16":
-        fmt = "png16"
-    if target.is_dir():
-        raise ExportError(f"{target} is a folder, not a file")
-    if target.exists() and not overwrite:
-        raise ExportError(f"{target} already exists; --overwrite (overwrite=True) replaces it")
-    result = reproduce(sidecar, predictor, image)  # everything is checked before anything is written
-    write_image(target, result, fmt, settings.jpeg_quality)
-    original = sidecar.parent / str((data.get("files") or {}).get("result", ""))
-    return target, (original if original.is_file() else None)
 

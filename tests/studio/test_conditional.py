@@ -8,7 +8,8 @@ from pathlib import Path
 import numpy as np
 from PySide6.QtGui import QAction
 
-from cdvae_core.postprocess.export import read_image, reproduce
+from cdvae_core.postprocess.imagefiles import read_image
+from cdvae_core.postprocess.reproduce import reproduce
 from test_export_truth import _export
 
 

@@ -14,7 +14,8 @@ import numpy as np
 import pytest
 from PySide6.QtCore import Qt
 
-from cdvae_core.postprocess.export import ExportError, reproduce
+from cdvae_core.postprocess.export import ExportError
+from cdvae_core.postprocess.reproduce import reproduce
 from cdvae_core.postprocess.imagefiles import read_image
 
 
@@ -143,7 +144,7 @@ def test_a_studio_export_reproduces_through_cdvae_sample(qtbot, make_window, set
     recorded code and noise (nothing is drawn again from the seed or the component): the same
     pixels, also for a slider-edited sample."""
     from cdvae_core.cli import sample
-    from cdvae_core.postprocess.export import reproduce_file
+    from cdvae_core.postprocess.reproduce import reproduce_file
 
     win = make_window("resaturation")
     settle(win)
