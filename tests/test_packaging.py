@@ -41,6 +41,21 @@ def test_importing_every_core_module_loads_no_qt():
     assert int(run.stdout.split()[0]) > 30  # the walk really imported the library's modules
 
 
+def test_reading_photos_and_post_processing_load_no_torch():
+    """cdvae_core.data's names load on first use: reading a photo or a video (data.images,
+    data.video) and the post-processing package stay torch-free, as postprocess says."""
+    script = (
+        "import sys\n"
+        "import cdvae_core.postprocess, cdvae_core.data.images, cdvae_core.data.video, cdvae_core.data.errors\n"
+        "loaded = 'torch' in sys.modules\n"
+        "from cdvae_core.data import DataError, FeatureSettings, prepare_pairs\n"  # still importable by name
+        "print(loaded, 'torch' in sys.modules, DataError.__module__, prepare_pairs.__module__)\n"
+    )
+    run = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, cwd=ROOT, timeout=300)
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.split() == ["False", "True", "cdvae_core.data.errors", "cdvae_core.data.prepare"]
+
+
 def _data_files() -> dict[str, list[str]]:
     tomllib = pytest.importorskip("tomllib")  # Python 3.11+; the CI's Python has it
     with open(ROOT / "pyproject.toml", "rb") as handle:
