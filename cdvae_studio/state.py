@@ -4,14 +4,17 @@ Every model call runs in the LatestWorker; this class only submits jobs and appl
 whose request id is still the newest of their channel. Slider input reaches ``request_grid``
 through superqt's ``qthrottled`` (one render per display frame at most); the full-resolution
 preview and the extras (truth, tie drift, sweeps) follow through ``qdebounced``.
+
+Its methods live in mixins by job: opening photos and the gallery (state_media.py), putting
+results on screen (state_apply.py), the held slider's prefetch (state_scrub.py), and user
+actions, sessions and outputs (state_actions.py). This module keeps the wiring, the task and
+model choice, the requests and the worker's result slots.
 """
 
 from __future__ import annotations
 
-import time
-from dataclasses import replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, Sequence
+from typing import TYPE_CHECKING, Any, Callable
 
 import numpy as np
 from PySide6.QtCore import QObject, QTimer, Signal, Slot
@@ -19,47 +22,34 @@ from PySide6.QtGui import QGuiApplication
 from superqt.utils import qdebounced, qthrottled
 
 from cdvae_core.checkpoint import ModelLoadError
-from cdvae_core.data.errors import Stopped
-from cdvae_core.data.video import at_time, release_readers, split_time
 from cdvae_core.distinct import DISTINCT_POOL
-from cdvae_core.predictor import DRIFT_LIMIT
 
 from .catalog import CatalogError, ModelEntry, is_pair_file
-from .clipboard import kept_by_studio, pasted_folder, pasted_path, rgb_to_qimage, save_png
-from .images import IMAGE_SUFFIXES, VIDEO_SUFFIXES, ImageLoadError, LoadedImage, load_image
-from .jobs import ContextResult, DocCache, Draw, GridResult, distinct_pool, draw_grid, load_context, own_sample
-from .jobs import sampling_conditional
-from .jobs import render_grid
-from .jobs import preview_and_layer, render_preview
-from .jobs import render_sweeps, render_truth
+from .clipboard import rgb_to_qimage
+from .images import LoadedImage
 from .prefs import string_list
-from .render import DecodeCache, doc_from_layer, drag_doc, heat_rgb, shrink_detail
-from .scrub import ScrubCache, render_scrub_chunk, scrub_signature
+from .jobs import (ContextResult, DocCache, Draw, GridResult, distinct_pool, draw_grid, load_context, own_sample,
+                   preview_and_layer, render_grid, render_preview, render_sweeps, render_truth, sampling_conditional)
+from .render import DecodeCache, drag_doc, shrink_detail
+from .scrub import ScrubCache
 from .session import Session
+from .state_actions import ActionsMixin, ClipboardPicture, LeftOut, RestoredStars, Star
+from .state_apply import ApplyMixin
+from .state_media import MediaMixin
+from .state_scrub import ScrubMixin
 from .thumbnails import Storyboard, ThumbnailCache
 from .widgets.video_time import PREVIEW_SIDE
-from .state_actions import ActionsMixin, ClipboardPicture, LeftOut, RestoredStars, Star  # noqa: F401 - Star is part of this module's API
-from .worker import LatestWorker, report_error
+from .worker import LatestWorker
 
 if TYPE_CHECKING:
     from .main_window import MainWindow
 
 FRAME_MS = 16  # slider renders are rate-limited to a 60 Hz display
-RECENT_MAX = 10  # photos the gallery keeps besides the built-in ones
-# how the sliders' tooltips state a component's effect on x_g: (unit, x_g units to it)
-EFFECT_UNITS = {"relighting": ("grey levels", 255.0), "resaturation": ("levels of saturation", 255.0),
-                "motion": ("model px/s of flow", 1.0)}
 # the worker channels of what follows a shown grid; each job's result is (the grid it was made for, value)
 EXTRAS = ("preview", "truth", "drift", "sweep")
 
 
-def listed_path(path: str) -> str:
-    """How the gallery and the recent list name a file: a video's frame at a time
-    (``clip.mp4#t=2.5``, from its Time bar or the command line) as the video itself."""
-    return str(split_time(path, strict=False)[0])
-
-
-class StudioState(ActionsMixin, QObject):
+class StudioState(MediaMixin, ScrubMixin, ApplyMixin, ActionsMixin, QObject):
     """Signals: gridApplied() after the grid's images have been replaced."""
 
     gridApplied = Signal()
@@ -269,87 +259,12 @@ class StudioState(ActionsMixin, QObject):
             self.set_task(entry.task)
         self.populate_ties(prefer=entry.key)
 
-    def _fill_gallery(self, keep_scroll: bool = False) -> None:
-        from .widgets.panels import recent_entries
-
-        entries: list[tuple[str, str, Any]] = []
-        try:
-            from cdvae_core.data.builtin import builtin_images, builtin_source_paths
-
-            paths = builtin_source_paths()
-            self._builtin_paths = set(paths.values())
-            from .images import resize_rgb
-
-            entries = [(name, paths[name], resize_rgb(np.asarray(img), 56)) for name, img in builtin_images()
-                       if name in paths]
-        except ImportError:
-            pass
-        recent = [p for p in string_list(self.w.settings, "recentFiles")
-                  if p not in self._builtin_paths]  # listed once, as the built-in photo
-        self.w.imagePanel.builtin = set(self._builtin_paths)
-        self.w.imagePanel.set_gallery(entries + recent_entries(recent, self.thumbnails), keep_scroll)
-        self._read_next_thumbnail()
-
-    def _read_next_thumbnail(self) -> None:
-        """Read the first gallery entry still without a thumbnail, in the thumbnail worker; each
-        result asks for the next, so a refilled gallery takes over the queue."""
-        wanting = self.w.imagePanel.wanting_thumbnails()
-        if not wanting:
-            return
-        path = wanting[0]
-        self.thumbnail_worker.submit("thumbs", _reading(self.thumbnails, path, None, path, "cannot read it"))
-
-    def _start_storyboard(self, path: str | None, clip: Any) -> None:
-        """A video that cannot seek gets its storyboard, filled on its worker; another document
-        stops a pass still running (the same video's next frame keeps it)."""
-        video = None if path is None or clip is None or clip.seekable else str(split_time(path)[0])
-        board = self.storyboard
-        if board is not None and board.path == video:
-            return
-        if board is not None:  # its readers, kept for stepping through it, hold a second of frames
-            release_readers(board.path)
-        self.storyboard_worker.cancel("storyboard")  # a pass running stops at its next frame
-        self.storyboard = None if video is None else Storyboard(video, PREVIEW_SIDE)
-        if self.storyboard is not None:
-            fill, stop = self.storyboard.fill, self.storyboard_worker.superseded
-            self.storyboard_worker.submit("storyboard", lambda: fill(stop))
-
     @Slot(str, int, object, float, str)
     def _on_storyboard(self, channel: str, rid: int, result: object, seconds: float, error: str) -> None:
         self.storyboard_worker.delivered()
         if error and self.storyboard_worker.is_current(channel, rid):
             # the pass failed (the video would not open, or broke off): frames are read one by one again
             self.storyboard = None
-
-    def _storyboard_preview(self) -> None:
-        """The preview waiting for the storyboard's pass: shown once the pass has got there."""
-        bar, board, clip = self.w.imagePanel.timeBar, self.storyboard, getattr(self.image, "clip", None)
-        index = bar.previewed()
-        if index is None or board is None or clip is None:
-            self._storyboard_wait.stop()
-            return
-        picture = board.near(clip.time(index))
-        if picture is not None:
-            self._storyboard_wait.stop()
-            bar.show_frame(index, picture)
-
-    def request_frame_preview(self, index: int) -> None:
-        """Read the Time bar's preview of frame ``index`` of the video shown (kept ones at once; a
-        video that cannot seek: its storyboard's nearest picture, once the pass has got there)."""
-        clip = getattr(self.image, "clip", None)
-        if clip is None or self.image_path is None:
-            return
-        path, seconds, previews = str(split_time(self.image_path)[0]), clip.time(index), self.frame_previews
-        if self.storyboard is not None and self.storyboard.path == path:
-            self._storyboard_wait.start()  # "reading..." until the pass gets there
-            self._storyboard_preview()
-            return
-        kept = previews.peek(path, seconds)
-        if kept is not None:
-            self.w.imagePanel.timeBar.show_frame(index, kept)
-            return
-        self.thumbnail_worker.submit("frame", _reading(previews, path, seconds, index, "cannot read this frame",
-                                                       stop=self.thumbnail_worker.superseded))
 
     @Slot(str, int, object, float, str)
     def _on_thumbnail(self, channel: str, rid: int, result: object, seconds: float, error: str) -> None:
@@ -362,208 +277,6 @@ class StudioState(ActionsMixin, QObject):
                 self._read_next_thumbnail()
         self._announce_if_settled()
 
-    def open_paths(self, paths: Sequence[str]) -> None:
-        """Open what the command line, the Open dialog or a drop hands over: saved model folders
-        and pair files (the nearest-neighbour baseline) as models, the last one named shown;
-        photos into the gallery, the first one shown; a folder that is no model for the photos
-        directly inside it, in name order. The gallery keeps RECENT_MAX of them; the status bar
-        says so when there were more."""
-        models: list[str] = []
-        photos: list[str] = []
-        for path in map(Path, paths):
-            if (path.is_dir() and (path / "config.json").is_file()) or is_pair_file(path):
-                models.append(str(path))
-            elif path.is_dir():
-                found = sorted(str(f) for f in path.iterdir() if f.is_file() and not f.name.startswith(".")
-                               and f.suffix.lower() in IMAGE_SUFFIXES + VIDEO_SUFFIXES)
-                if not found:
-                    self._photo_error(f"{path.name} holds no photos or videos ({' '.join(IMAGE_SUFFIXES)}, "
-                                      f"{' '.join(VIDEO_SUFFIXES)}) and is no saved model")
-                photos += found
-            else:
-                photos.append(str(path))
-        for model in models:
-            self.open_model(model)
-        if not photos:
-            return
-        self.add_recent([listed_path(p) for p in photos[1:RECENT_MAX]])  # the first lands in front once it opens
-        self._next_given, self._given_failures = photos[1:RECENT_MAX], []
-        self.open_image(photos[0])
-        self._given_on_its_way = photos[0]
-        if len(photos) > RECENT_MAX:
-            self.w.statusBar().showMessage(f"{len(photos)} photos given: the gallery keeps the first {RECENT_MAX}",
-                                           15000)
-
-    def open_pasted(self, pixels: np.ndarray) -> None:
-        """Open a pasted or dropped image, uint8 (H, W, 3) RGB or (H, W, 4) RGBA: first kept as a
-        PNG in the pasted folder (clipboard.py), written in the worker."""
-        path = pasted_path(pasted_folder(), taken=self._pasted)
-        self._pasted.add(path)
-        self.open_image(str(path), write=lambda: save_png(path, pixels))
-
-    def _photo_error(self, text: str) -> None:
-        """Say what went wrong with a photo, now and, when a photo is on its way (the start-up
-        one), again once it has landed, since landing takes the photo's message down."""
-        self.w.show_error(text, about="image")
-        if self._image_pending:
-            self._held_error = text
-
-    def _open_default_image(self) -> None:
-        w = self.w.imagePanel.gallery
-        if w.count():
-            self.open_image(str(w.item(0).data(0x0100)), remember=False)
-
-    def open_image(self, path: str, remember: bool = True, write: Callable[[], None] | None = None,
-                   keeping: str = "the pasted image") -> None:
-        """Load a photo (any format OpenCV reads) in the worker (a 24-megapixel JPEG takes most of a
-        second to decode); a bad file leaves the current one in place. ``write``, if given, first
-        writes the file in the worker (a pasted image, a result used as the photo: ``keeping``
-        names it in the message of a write that fails)."""
-
-        def job() -> tuple[str, bool, LoadedImage | str]:
-            if write is not None:
-                try:
-                    write()
-                except (OSError, ValueError) as exc:
-                    return path, remember, f"Cannot keep {keeping}: {report_error(exc)}"
-            try:
-                return path, remember, load_image(path, stop=self.worker.superseded)
-            except ImageLoadError as exc:
-                return path, remember, f"Cannot open {Path(path).name}: {exc}"
-
-        self._image_pending = True  # contexts wait for it: a model switch meanwhile would render the old image
-        self._given_on_its_way = None  # this replaces a given photo on its way: the user chose another
-        self.worker.submit("image", job)
-
-    def _apply_image(self, path: str, remember: bool, loaded: LoadedImage | str) -> None:
-        self._image_pending = False
-        deferred, self._context_deferred = self._context_deferred, False
-        if isinstance(loaded, str):
-            self._held_error = ""  # older news than this
-            self.w.show_error(loaded, about="image")
-            self.w.imagePanel.timeBar.set_clip(getattr(self.image, "clip", None))  # back to the frame shown
-            if self._restore is not None and self._restore_for[1] == path:
-                self._restore_for = (self._restore_for[0], None)  # the session's image is gone: any will do
-            given = path == self._given_on_its_way
-            if given or (self.image is None and path not in self._builtin_paths):
-                # the next photo given stands in; where none is left and nothing is on screen yet (a
-                # bad file named on the command line replaced the start-up photo's job), the first
-                # built-in photo, rather than an empty window
-                self._given_failures = (self._given_failures if given else []) + [loaded.rstrip(".")]
-                instead = ""
-                if given and self._next_given:
-                    following = self._next_given.pop(0)
-                    self.open_image(following)
-                    self._given_on_its_way, instead = following, Path(following).name
-                elif self.image is None:
-                    self._open_default_image()
-                    instead = "a built-in photo"
-                more = len(self._given_failures) - 1  # one line: the first reason, a count of the rest
-                also = f" (and {more} more of the photos given)" if more else ""
-                showing = f" Showing {instead} instead." if instead else ""
-                self._photo_error(f"{self._given_failures[0]}{also}.{showing}")
-                if instead:
-                    return
-            # the photo on screen stays
-            if self.image is not None and not isinstance(self.image, LoadedImage) \
-                    and getattr(self.image, "task", self.task_name) != self.task_name:
-                self._open_default_image()  # the task changed while the bad file was read: see set_task
-            elif deferred:
-                self.request_context()  # the model changed while the bad file was read
-            return
-        self.set_image(loaded, path)
-        if self._held_error:  # said before this photo landed (set_image took the banner down)
-            self.w.show_error(self._held_error, about="image")
-            self._held_error = ""
-        # a built-in photo (a gallery click) is not a recent file, and its folder (inside the
-        # installed packages) is no place to start the next Open dialog
-        if remember and path not in self._builtin_paths:
-            listed = listed_path(path)
-            self.add_recent([listed])
-            # the folders of pasted images and kept results are no place to start the Open dialog either
-            if not kept_by_studio(path):
-                self.w._remember_dir(listed)
-
-    def forget_recent(self, paths: list[str]) -> None:
-        """Take files off the recent list and the gallery (the files themselves stay); the photo
-        shown stays on screen."""
-        recent = [p for p in string_list(self.w.settings, "recentFiles") if p not in set(paths)]
-        self.w.settings.setValue("recentFiles", recent)
-        self._fill_gallery(keep_scroll=True)
-        names = ", ".join(Path(p).name for p in paths)
-        self.w.statusBar().showMessage(f"{names}: removed from the gallery (file kept)", 8000)
-
-    def add_recent(self, paths: list[str]) -> None:
-        """Put files at the front of the recent list (at most RECENT_MAX) and refresh the gallery."""
-        new = [str(p) for p in paths]
-        if not new:
-            return
-        recent = [p for p in string_list(self.w.settings, "recentFiles") if p not in new]
-        self.w.settings.setValue("recentFiles", (new + recent)[:RECENT_MAX])
-        self._fill_gallery()
-
-    def set_image(self, loaded: LoadedImage | Any, path: str | None) -> None:
-        self._next_given = []  # a photo landed: the others given wait in the gallery
-        self._forget_restore(image_path=path if path is not None else getattr(loaded, "key", ""))
-        self.w.clear_error("image")
-        self.image, self.image_path = loaded, path
-        rgb = loaded.rgb
-        self.w.imagePanel.photo.set_image(rgb)
-        self.w.imagePanel.timeBar.set_clip(getattr(loaded, "clip", None))
-        self._start_storyboard(path, getattr(loaded, "clip", None))
-        self.w.imagePanel.mark_current(None if path is None else listed_path(path))
-        self._show_caption()
-        # the pins stay with the grid shown until the new context lands and clears them (cleared
-        # here, a session saved or a resample asked meanwhile lost them from the grid still shown)
-        self.request_context()
-
-    def _show_caption(self) -> None:
-        """The photo's name, size and notes under it, with what the task cannot do with it."""
-        loaded = self.image
-        if loaded is None:
-            return
-        notes = list(getattr(loaded, "notes", []) or [])
-        if self.task_name == "resaturation" and not self._has_hue(loaded):
-            # 16 identical grey results, and a spread map lit up: the saturation a sample adds
-            # has no hue to show in
-            notes.append("no colour to resaturate: every result stays grey")
-        rgb = loaded.rgb
-        self.w.imagePanel.caption.setText(f"{loaded.name} · {rgb.shape[1]}x{rgb.shape[0]}"
-                                          + (f" · {'; '.join(notes)}" if notes else ""))
-
-    def _has_hue(self, loaded: LoadedImage) -> bool:
-        """resaturation.has_hue of the photo, once per photo (a task switch asks again)."""
-        if self._hue_of is None or self._hue_of[0] is not loaded:
-            from cdvae_core.tasks.resaturation import has_hue
-
-            self._hue_of = (loaded, has_hue(loaded.rgb))
-        return self._hue_of[1]
-
-    def choose_frame(self, index: int) -> None:
-        """Open frame ``index`` of the video on screen (its time bar). Its path carries the time
-        (``clip.mp4#t=2.5``), so exports, sessions and the document cache all name that frame;
-        the recent list keeps the video itself."""
-        clip = getattr(self.image, "clip", None)
-        if clip is None or self.image_path is None or (index == clip.index and not self._image_pending):
-            return
-        self.open_image(at_time(self.image_path, clip.time(index)), remember=False)
-
-    def open_example(self, row: int) -> None:
-        """Open a training example from the scatter plot (its 32x32 x_c layer)."""
-        if self.ctx is not None and self.ctx.task.name != self.task_name:
-            return  # the scatter still shows the previous task's model: its examples are another task's x_c
-        emb = getattr(self.ctx.predictor, "embedding", None) if self.ctx else None
-        thumbs = getattr(emb, "xc_thumbs", None)
-        if thumbs is None or not 0 <= row < len(thumbs):
-            self.w.show_error("this model keeps no thumbnails of its training examples")
-            return
-        doc = doc_from_layer(self.ctx.task, np.asarray(thumbs[row], np.float32), f"training example #{row}")
-        if self._image_pending:
-            # a photo still being read was chosen before this example: landing after it, it
-            # replaced the example the user chose last
-            self.worker.cancel("image")
-            self._image_pending = self._context_deferred = False
-        self.set_image(doc, None)
 
     # requests --------------------------------------------------------------------------------
     def request_context(self) -> None:
@@ -627,67 +340,6 @@ class StudioState(ActionsMixin, QObject):
         self._draw_pending = False
         self.worker.submit("grid", lambda: render_grid(task, ctx.predictor, ctx.cond, ctx.entry.key, doc,
                                                        codes, self.cache, scale, detail, noise, lower, draw))
-
-    # scrub prefetch (scrub.py) ----------------------------------------------------------------
-    def _scrub_signature(self, axis: int, doc: Any, detail: Any) -> bytes | None:
-        ctx = self.ctx
-        if (not self.scrub_enabled or ctx is None or not getattr(ctx.predictor, "has_codes", True)
-                or not 0 <= axis < self.codes.shape[1]):
-            return None
-        return scrub_signature(ctx.entry.key, doc, self.codes, axis, self.noise, self.lower, ctx.flow_scale, detail)
-
-    def start_scrub(self, axis: int) -> None:
-        """A slider was pressed: render the grids along its axis ahead, nearest the thumb first."""
-        if self.ctx is None:
-            return
-        doc = drag_doc(self.ctx.doc)
-        signature = self._scrub_signature(axis, doc, shrink_detail(self.ctx.detail, doc))
-        if signature is not None:
-            self.scrub.start(signature, axis)
-            self._submit_scrub()
-
-    def _submit_scrub(self) -> None:
-        """The next chunk of the held axis (lowest worker priority), while the same plan holds."""
-        plan, axis, ctx = self.scrub.plan, self.w.codeSliders.held_index(), self.ctx
-        if plan is None or ctx is None or axis != plan.axis:
-            return
-        doc = drag_doc(ctx.doc)
-        detail = shrink_detail(ctx.detail, doc)
-        if self._scrub_signature(axis, doc, detail) != plan.signature:
-            return  # the grid changed under the held slider (undo, resample): wait for the next press
-        points = self.scrub.missing(float(self.codes[0, axis]))
-        if not points:
-            return
-        task, codes, noise, lower = ctx.task, self.codes.copy(), self.noise.copy(), self.lower
-        draw, signature = self.codes_draw, plan.signature
-        self.worker.submit("scrub", lambda: (signature, axis, render_scrub_chunk(
-            task, ctx.predictor, ctx.cond, doc, codes, axis, points, noise, lower, ctx.flow_scale, detail, draw)))
-
-    def _show_prefetched(self, doc: Any, detail: Any) -> bool:
-        """Apply the held axis's prefetched grid nearest the slider's value, if it is ready."""
-        t0 = time.perf_counter()
-        axis = self.w.codeSliders.held_index()
-        if 0 <= axis < self.codes.shape[1] and not np.all(self.codes[:, axis] == self.codes[0, axis]):
-            # the lattice grids pin the held component in every sample (their signature leaves it
-            # out): after an undo, reset, randomise or redraw under the held slider it is free again
-            return False
-        signature = self._scrub_signature(axis, doc, detail)
-        grid = None if signature is None else self.scrub.lookup(signature, axis, float(self.codes[0, axis]))
-        if grid is None:
-            return False
-        if grid.draw != self.codes_draw:
-            # the same pixels (the signature), prefetched before an undo or redraw that changed
-            # only how the codes were drawn: the grid shown is the state's codes, so its draw
-            grid = replace(grid, draw=self.codes_draw)
-        self.worker.cancel("grid")  # a live render still on its way shows an older value
-        self._draw_pending = False
-        self._apply_grid(grid, time.perf_counter() - t0, "prefetched grid")
-        self._announce_if_settled()  # answered here, not by a worker result, which announces it otherwise
-        return True
-
-    def _drag_finished(self) -> None:
-        self.worker.cancel("scrub")  # the plan and its grids stay for the next press of this slider
-        self.request_grid()
 
     def request_draw(self) -> None:
         """Draw a new set of codes (resample, MDN component) keeping pinned components."""
@@ -819,213 +471,6 @@ class StudioState(ActionsMixin, QObject):
         return (self.worker.idle() and self.thumbnail_worker.idle() and not self._extras_due
                 and not self._grid_due)
 
-    def _enable_model_controls(self, on: bool) -> None:
-        w = self.w
-        for widget in (w.resampleButton, w.codeSliders.reset_button, w.codeSliders.random_all_button,
-                       w.codeSliders.random_untied_button, w.exportAction, w.copyAction, w.useResultAction):
-            widget.setEnabled(on)
-        w.motionGifAction.setEnabled(on and self.ctx is not None and self.ctx.task.name == "motion")
-
-    def _apply_context(self, ctx: ContextResult, seconds: float = 0.0) -> None:
-        w = self.w
-        self.context_failed = False
-        self.ctx = ctx
-        # every grid job still on its way was asked of the previous context (its model, image and
-        # codes): shown after this one, the window held this model's codes under the old one's cells
-        self.worker.cancel("grid")
-        redraw = self._draws != self._context_draws  # a seed, temperature or component asked since
-        self._enable_model_controls(True)
-        w.setWindowTitle(f"{ctx.doc.title} — CDVAE Studio")  # the taskbar and window switcher name the photo
-        self._show_caption()  # its notes for this task
-        w.preview.set_photo(ctx.doc.rgb)  # held down, the Preview shows it in place of the result
-        # the session this context was asked for (request_context), unless a newer one replaced it;
-        # it used to be whichever session waited when any context landed: one for the old image
-        # (or the old model) used it up, and one whose image failed left it to a later, unrelated one
-        restore = ctx.restore if ctx.restore is not None and ctx.restore is self._restore else None
-        if restore is not None:
-            self._restore = None
-            self.conditional = restore.conditional or None
-        p = ctx.predictor
-        if getattr(p, "has_codes", True):
-            w.codeSliders.set_layout(p.code_dim, p.tied_dims, ctx.mean, ctx.std, ctx.effects,
-                                     EFFECT_UNITS.get(ctx.task.name, ("", 1.0)))
-        else:
-            w.codeSliders.clear(f"{p.name}: sample i is the training x_g of the i-th nearest training x_c; "
-                                "there is no code to explore.")
-        w.codeSliders.set_mixture(ctx.mixture)
-        if ctx.mixture is not None and 0 <= self.component < len(ctx.mixture):
-            w.codeSliders.component_combo.blockSignals(True)
-            w.codeSliders.component_combo.setCurrentIndex(self.component + 1)
-            w.codeSliders.component_combo.blockSignals(False)
-        else:
-            self.component = -1
-        self.drawn = _drawn(ctx.grid)
-        self.codes = ctx.grid.codes.copy()
-        self._take_noise(ctx.grid)
-        self.pinned = np.zeros(p.code_dim, bool)
-        self.current = 0
-        self.undo_stack.clear()
-        self.redo_stack.clear()
-        if restore is not None:
-            self.pinned[[i for i in restore.pinned if i < p.code_dim]] = True
-            self.current = min(max(restore.current, 0), len(self.codes) - 1)
-            if len(restore.code) == p.code_dim:
-                self.codes[self.current] = np.asarray(restore.code, np.float32)
-            if restore.noise is not None and len(restore.noise) == self.noise.shape[1]:
-                self.noise[self.current] = np.asarray(restore.noise, np.float32)
-        w.imagePanel.layer.set_image(_layer_rgb(ctx.doc.xc_work))
-        w.flowView.set_frame(ctx.doc.rgb if ctx.task.name == "motion" else None)
-        w.flowView.set_truth(ctx.doc.xg if ctx.task.name == "motion" else None)  # a video's frame has one
-        emb = getattr(p, "embedding", None)
-        w.lppScatter.set_embedding(emb, "This model was saved without a training embedding.", ctx.components,
-                                   label_names=ctx.label_names)
-        w.truthView.clear("…" if ctx.doc.xg is not None else _no_truth_reason(ctx.doc, ctx.task.name))
-        chosen = getattr(p, "has_tie", False) and p.config.tie_conditional != p.saved_conditional
-        w.modelLabel.setText(f"{ctx.entry.label} · D={p.code_dim}, tied {p.tied_dims}"
-                             + (f", K={p.mixtures}" if getattr(p, "mixtures", 0) else "")
-                             + (f", {p.config.tie_conditional} conditional" if chosen else ""))
-        w.modelLabel.setToolTip(p.config.conditional_text if getattr(p, "has_tie", False) else "")  # the NN has none
-        self._show_conditional(p)
-        self._apply_grid(ctx.grid, seconds, "model, image and grid")  # the whole job (models are cached)
-        if redraw:
-            self.request_draw()  # with the toolbar's and picker's values (and a session's pins), on this context
-        elif restore is not None or ctx.grid.lower != (self.lower and ctx.grid.noise is not None):
-            # a session's code, or "Full samples" toggled while the context loaded (its grid was
-            # decoded the other way, and shown so under the checkbox's new state)
-            self.request_grid()
-
-    def _take_noise(self, grid: GridResult) -> None:
-        """Adopt a freshly drawn grid's lower-layer noise (n, E) and how it was drawn (seed,
-        temperature, MDN component)."""
-        n = len(grid.codes)
-        self.codes_draw = self.drawn_draw = grid.draw
-        self.noise = np.zeros((n, 0), np.float32) if grid.noise is None else grid.noise.copy()
-        self.drawn_noise = self.noise.copy()
-        self.shares = None if grid.shares is None else grid.shares.copy()
-
-    def _apply_grid(self, grid: GridResult, seconds: float, job: str = "render") -> None:
-        w = self.w
-        self.grid = grid
-        if self._draw_pending or grid.codes.shape != self.codes.shape:
-            # codes drawn in the worker (resample, seed, MDN component): the grid's codes become ours
-            self._draw_pending = False
-            self.redo_stack.clear()  # a new draw, as an edit, ends what redo could go back to
-            self.codes = grid.codes.copy()
-            self.drawn = _drawn(grid)
-            self._take_noise(grid)
-        t0 = time.perf_counter()
-        full = self.ctx.doc.small.shape[:2] if self.ctx is not None else None
-        # a drag render (smaller cells, slider held): only the cells change on screen; the sliders
-        # already show the moved value, and the spread map, scatter overlay and extras follow the
-        # full render the release asks for, so a scrub pays for the grid alone
-        drag = full is not None and grid.cells.shape[1:3] != full
-        w.sampleGrid.set_images(grid.cells, full)
-        # the drift badges describe the codes before this grid; the drift job of a full render
-        # recomputes them (during a drag, painting 16 stale ones cost 0.4 of each 1.3 ms repaint)
-        if drag:
-            w.sampleGrid.set_badges([], [])
-        else:
-            self._show_badges()
-            w.sampleGrid.set_current(self.current)
-            self._mark_stars()
-            w.codeSliders.set_code(self.codes[self.current])
-            w.codeSliders.set_pinned(self.pinned)
-            self._say_why_shares_are_hidden()
-            w.spread.set_spread(heat_rgb(grid.spread, (grid.cells.shape[2], grid.cells.shape[1])),
-                                float(grid.spread.max()))
-        self.last_grid_s = seconds + (time.perf_counter() - t0)
-        colour = "" if self.ctx is None or self.ctx.flow_scale is None else \
-            f" · flow colour full at {self.ctx.flow_scale:.1f} model px/s"
-        what = f"the {len(grid.codes)} most distinct of {grid.draw.pool}" if self.shares is not None else \
-            f"{len(grid.codes)}"
-        w.timingLabel.setText(f"{what} samples: decode {grid.decode_s * 1e3:.0f} ms, "
-                              f"{job} {seconds * 1e3:.0f} ms · spread max {float(grid.spread.max()):.3f}{colour}")
-        if not drag:
-            self._extras_due = True
-            code = self.ctx.image_code if self.ctx is not None else None
-            w.lppScatter.set_overlay(self.codes[self.current], self.codes, code, self.shown_shares())
-            self._debounced_extras()
-        self.gridApplied.emit()
-
-    def _apply_preview(self, layer: np.ndarray, image: np.ndarray, against_truth: np.ndarray | None = None,
-                       full: np.ndarray | None = None) -> None:
-        """``against_truth``: the sample as the Truth tab compares it (motion: moved as far as the
-        later frame lies on, where that is not the preview's second); ``full``: motion's flow at
-        the preview's size (2, H, W), which the Flow tab plays."""
-        self.w.preview.set_image(image)
-        shown = image if against_truth is None else against_truth
-        self.w.truthView.set_current(shown if self.ctx and self.ctx.doc.xg is not None else None)
-        if self.ctx is not None and self.ctx.task.name == "motion":
-            self.w.flowView.set_flow(layer, full)
-
-    def _apply_truth(self, res: Any) -> None:
-        if self.ctx is None:
-            return
-        self.w.lppScatter.set_truth_code(res.code)  # the star among the samples in the scatter
-        # the photo is the truth of its own relighting / resaturation; motion's is the video's later frame
-        doc = self.ctx.doc
-        later = doc.later
-        full_truth = later if later is not None else doc.rgb
-        from .images import resize_rgb
-
-        encoded = resize_rgb(res.image, max(full_truth.shape[:2]))
-        span = 1.0 if doc.truth_span is None else doc.truth_span
-        what = "" if later is None else (f"; truth: the video's frame {doc.gap:.2f} s later; samples and the encoded "
-                                         f"truth: the first frame moved along their flow for {span:.2f} s")
-        self.w.truthView.set_truth(full_truth, encoded,
-                                   f"best-of-{len(self.codes)} error (per-pixel MSE of x_g): {res.best_error:.4f} "
-                                   f"(sample #{res.best_index + 1}){what}")  # from 1, as the tray and dialogs
-
-    def _show_badges(self, drift: np.ndarray | None = None) -> None:
-        """Each cell's badge: its share of a distinct draw's pool while the cell still shows that
-        sample, then the tie drift (n,) once measured, red past the model's limit."""
-        texts = self._share_texts()
-        alerts = [False] * len(texts)
-        if drift is not None:
-            shown = np.round(drift, 1)  # flag what the badge reads: 2.04 reads "2.0σ", not past 2
-            # the nearest-neighbour baseline has no drift of its own: the library's default limit
-            limit = round(getattr(self.ctx.predictor, "drift_limit", DRIFT_LIMIT), 1) if self.ctx is not None \
-                else DRIFT_LIMIT
-            for i, d in enumerate(shown[: len(texts)]):
-                texts[i] = " · ".join(t for t in (texts[i], f"drift {d:.1f}σ") if t)
-                alerts[i] = bool(d > limit)
-        self.w.sampleGrid.set_badges(texts, alerts)
-
-    def shown_shares(self) -> np.ndarray | None:
-        """Each cell's share (n,) of a distinct draw's pool, NaN where the cell no longer holds its
-        drawn sample; None when the grid is no distinct draw."""
-        if self.shares is None or self.drawn.shape != self.codes.shape or self.drawn_noise.shape != self.noise.shape:
-            return None
-        same = (self.codes == self.drawn).all(1) & (self.noise == self.drawn_noise).all(1)  # (n,) unedited
-        return np.where(same, self.shares, np.nan)
-
-    def _say_why_shares_are_hidden(self) -> None:
-        """Distinct results whose every cell a pin changed show no shares: say so, and how to get
-        them back (the badges vanished without a word)."""
-        shares = self.shown_shares()
-        if shares is None or not self.pinned.any() or not np.isnan(shares).all() or self.ctx is None:
-            return
-        tied = self.ctx.predictor.tied_dims
-        names = ", ".join(f"{'t' if i < tied else 'u'}{i}" for i in np.flatnonzero(self.pinned))
-        self.w.statusBar().showMessage(f"Shares hidden: pinned {names} changed every sample from its draw; "
-                                       "Reset frees the pins and brings the drawn samples back", 10_000)
-
-    def _share_texts(self) -> list[str]:
-        shares = self.shown_shares()
-        if shares is None:
-            return [""] * len(self.codes)
-        return ["" if np.isnan(s) else share_text(s) for s in shares]
-
-    def _apply_drift(self, drift: np.ndarray) -> None:
-        self._show_badges(drift)
-
-    def _apply_sweeps(self, strips: np.ndarray) -> None:
-        from .widgets.lpp_scatter import rgb_pixmap
-
-        for i, strip in enumerate(strips):
-            pm = rgb_pixmap(strip, None)
-            self.w.codeSliders.set_sweep(i, pm)
-
     def shutdown(self) -> None:
         self.worker.stop()
         self.thumbnail_worker.stop()
@@ -1033,43 +478,3 @@ class StudioState(ActionsMixin, QObject):
         self.storyboard_worker.stop()
 
 
-def _reading(cache: ThumbnailCache, path: str, seconds: float | None, tag: Any, failure: str,
-             stop: Callable[[], bool] | None = None) -> Callable[[], tuple[Any, np.ndarray | None, str]]:
-    """A thumbnail worker job: (tag, the picture ``cache.read`` gives, "") or, where it cannot be
-    read, (tag, None, "<failure>: <reason>"): said where the picture would be, not as an error,
-    since only a glance was asked for. A read that ``stop`` stops raises Stopped to the worker."""
-
-    def read() -> tuple[Any, np.ndarray | None, str]:
-        try:
-            return tag, cache.read(path, seconds, stop), ""
-        except Stopped:
-            raise
-        except Exception as exc:  # noqa: BLE001 - any failure: the reason goes in the picture's place
-            return tag, None, f"{failure}: {report_error(exc)}"
-
-    return read
-
-
-def share_text(share: float) -> str:
-    """A distinct sample's share of its pool as its badge reads it: "31%", "<1%"."""
-    return "<1%" if share < 0.005 else f"{share:.0%}"
-
-
-def _drawn(grid: GridResult) -> np.ndarray:
-    """A fresh draw's codes as drawn, before the pins kept through it (what "Reset" goes back to)."""
-    return (grid.codes if grid.drawn is None else grid.drawn).copy()
-
-
-def _no_truth_reason(doc: Any, task: str) -> str:
-    """Why the Truth tab is empty: a relit or resaturated example showed "motion needs two frames"."""
-    if doc.key.startswith("example:"):
-        return "No ground truth for a training example: the model keeps only its x_c thumbnail."
-    if task == "motion":
-        return "No ground truth for this image (motion needs two frames: open a video for its first frame and truth)."
-    return "No ground truth for this image."
-
-
-def _layer_rgb(layer: np.ndarray) -> np.ndarray:
-    from .render import layer_to_rgb
-
-    return layer_to_rgb(layer)

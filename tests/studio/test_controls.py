@@ -317,7 +317,7 @@ def test_recent_images_reach_the_gallery_and_layout_is_kept(qtbot, make_window, 
 
 
 def test_an_unexpected_image_failure_releases_the_waiting_context(qtbot, make_window, settle, monkeypatch, tmp_path):
-    import cdvae_studio.state as state_mod
+    import cdvae_studio.state_media as state_mod
 
     win = make_window("resaturation")
     settle(win)

@@ -12,7 +12,7 @@ from PySide6.QtCore import Qt
 
 from cdvae_core.distinct import DISTINCT_POOL, distinct_indices
 from cdvae_studio.jobs import GRID
-from cdvae_studio.state import share_text
+from cdvae_studio.state_apply import share_text
 from cdvae_studio.widgets.lpp_scatter import SAMPLE_SIZE, share_sizes
 
 

@@ -38,7 +38,7 @@ from cdvae_studio.clipboard import qimage_pixels
 from cdvae_studio.images import resize_rgb
 from cdvae_studio.jobs import GRID, own_sample, preview_and_layer, render_preview, render_sweeps
 from cdvae_studio.render import DecodeCache, compose_cells
-from cdvae_studio.state import share_text
+from cdvae_studio.state_apply import share_text
 from cdvae_studio.widgets.video_time import PREVIEW_SIDE
 from cdvae_studio.widgets.code_sliders import to_ticks
 
