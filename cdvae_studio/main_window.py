@@ -45,7 +45,7 @@ from .images import IMAGE_SUFFIXES, VIDEO_SUFFIXES
 from .jobs import GRID, MAX_SEED
 from .prefs import string_list
 from .state import StudioState
-from .state_actions import LAST_SESSION_KEY
+from .state_sessions import LAST_SESSION_KEY
 from .widgets.code_sliders import CodeSliders
 from .widgets.flow_view import FlowView
 from .widgets.lpp_scatter import LppScatter

@@ -6,8 +6,9 @@ through superqt's ``qthrottled`` (one render per display frame at most); the ful
 preview and the extras (truth, tie drift, sweeps) follow through ``qdebounced``.
 
 Its methods live in mixins by job: opening photos and the gallery (state_media.py), putting
-results on screen (state_apply.py), the held slider's prefetch (state_scrub.py), and user
-actions, sessions and outputs (state_actions.py). This module keeps the wiring, the task and
+results on screen (state_apply.py), the held slider's prefetch (state_scrub.py), user actions
+on the grid (state_actions.py), sessions (state_sessions.py) and what leaves the app: exports,
+animations, the clipboard and drags (state_outputs.py). This module keeps the wiring, the task and
 model choice, the requests and the worker's result slots.
 """
 
@@ -33,10 +34,13 @@ from .jobs import (ContextResult, DocCache, Draw, GridResult, distinct_pool, dra
 from .render import DecodeCache, drag_doc, shrink_detail
 from .scrub import ScrubCache
 from .session import Session
-from .state_actions import ActionsMixin, ClipboardPicture, LeftOut, RestoredStars, Star
+from .stars import RestoredStars, Star
+from .state_actions import ActionsMixin
 from .state_apply import ApplyMixin
 from .state_media import MediaMixin
+from .state_outputs import ClipboardPicture, LeftOut, OutputsMixin
 from .state_scrub import ScrubMixin
+from .state_sessions import SessionsMixin
 from .thumbnails import Storyboard, ThumbnailCache
 from .widgets.video_time import PREVIEW_SIDE
 from .worker import LatestWorker
@@ -49,7 +53,7 @@ FRAME_MS = 16  # slider renders are rate-limited to a 60 Hz display
 EXTRAS = ("preview", "truth", "drift", "sweep")
 
 
-class StudioState(MediaMixin, ScrubMixin, ApplyMixin, ActionsMixin, QObject):
+class StudioState(MediaMixin, ScrubMixin, ApplyMixin, ActionsMixin, SessionsMixin, OutputsMixin, QObject):
     """Signals: gridApplied() after the grid's images have been replaced."""
 
     gridApplied = Signal()

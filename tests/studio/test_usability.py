@@ -121,7 +121,7 @@ def test_the_next_start_reopens_where_the_last_run_left_off(qtbot, make_window, 
     from PySide6.QtCore import QSettings
 
     from cdvae_studio.session import session_from_json
-    from cdvae_studio.state_actions import LAST_SESSION_KEY
+    from cdvae_studio.state_sessions import LAST_SESSION_KEY
 
     cv2.imwrite(str(tmp_path / "mine.png"), np.full((60, 90, 3), (40, 120, 200), np.uint8))
     settings = QSettings(str(tmp_path / "kept.ini"), QSettings.Format.IniFormat)
@@ -182,7 +182,7 @@ def test_quitting_in_a_task_without_a_model_keeps_the_stars(qtbot, make_window, 
     from PySide6.QtCore import QSettings
 
     from cdvae_studio.session import session_from_json
-    from cdvae_studio.state_actions import LAST_SESSION_KEY
+    from cdvae_studio.state_sessions import LAST_SESSION_KEY
 
     partial = tmp_path / "assets"
     (partial / "models").mkdir(parents=True)
