@@ -114,7 +114,7 @@ def bench_intrinsic(n: int) -> None:
     print(f"== relighting decomposition on {n} synthetic albedo x shading scenes (LMSE, lower is better)")
     scenes = [synthetic_intrinsic(seed) for seed in range(n)]
     variants = {"retinex+filter": RetinexSettings(), "retinex only": replace(RetinexSettings(), filter_radius=0, shading_blur=0)}
-    base = [intrinsic_scores(img, a, s, *luminance_baseline(img)) for img, a, s in scenes]
+    base = [intrinsic_scores(a, s, *luminance_baseline(img)) for img, a, s in scenes]
     b = {k: np.mean([r[k] for r in base]) for k in ("albedo", "shading", "mean")}
     print(f"{'luminance':15s} albedo {b['albedo']:.5f} shading {b['shading']:.5f} mean {b['mean']:.5f} (baseline)")
     for name, settings in variants.items():
@@ -122,7 +122,7 @@ def bench_intrinsic(n: int) -> None:
         for img, a, s in scenes:
             (al, sh), dt = timed(lambda: decompose_intrinsic(to_float_rgb(img), settings))
             seconds += dt
-            scores.append(intrinsic_scores(img, a, s, al.transpose(1, 2, 0), sh[0]))
+            scores.append(intrinsic_scores(a, s, al.transpose(1, 2, 0), sh[0]))
         m = {k: np.mean([r[k] for r in scores]) for k in ("albedo", "shading", "mean")}
         print(f"{name:15s} albedo {m['albedo']:.5f} shading {m['shading']:.5f} mean {m['mean']:.5f} | "
               f"ratio to baseline {m['mean'] / b['mean']:.3f} | {1000 * seconds / n:.1f} ms per 128x128")

@@ -148,13 +148,6 @@ def model_config_of(config: dict[str, Any], where: Path) -> ModelConfig:
         raise ModelLoadError(f"{where / CONFIG_FILE}: bad model settings ({exc})") from exc
 
 
-def train_config_of(config: dict[str, Any], where: Path) -> TrainConfig:
-    try:
-        return TrainConfig.from_dict(config.get("training", {}))
-    except (ConfigError, TypeError) as exc:
-        raise ModelLoadError(f"{where / CONFIG_FILE}: bad training settings ({exc})") from exc
-
-
 def read_safetensors(path: Path, error: type[ValueError] = ModelLoadError) -> dict[str, torch.Tensor]:
     if not path.is_file():
         raise error(f"{path} is missing")

@@ -113,8 +113,3 @@ def check_compatible(out: Path, model_cfg: ModelConfig, train_cfg: TrainConfig) 
         shown = "; ".join(diff[:3]) + ("; ..." if len(diff) > 3 else "")
         raise ResumeMismatchError(f"cannot resume {out}: it was trained with other settings ({shown})")
     return replace(model_cfg, **{name: getattr(saved_model, name) for name in SAMPLING_ONLY})
-
-
-def is_empty_dir(path: str | os.PathLike) -> bool:
-    p = Path(path)
-    return p.is_dir() and not any(p.iterdir())

@@ -251,7 +251,7 @@ class CellComposer:
         up = cv2.convertScaleAbs(up.transpose(0, 2, 3, 1).reshape(n * h, w, 3))
         return cv2.addWeighted(self.frame, 0.35, up, 0.65, 0.0)
 
-    def __call__(self, tall: np.ndarray, flow_scale: float | None = None) -> np.ndarray:
+    def __call__(self, tall: np.ndarray) -> np.ndarray:
         """tall (Cg, n h, w) layers stacked vertically -> (n h, w, 3) uint8 (not motion)."""
         lo, hi = self.task.g_range
         g = np.clip(tall[0], lo, hi)
@@ -351,7 +351,7 @@ def compose_cells(task: Any, doc: ImageDoc, xg: np.ndarray, flow_scale: float | 
         tall = up.transpose(1, 0, 2, 3).reshape(cg, n * h, w)  # (Cg, n h, w)
         if detail is not None and detail.shape == (cg, h, w):
             tall = tall + composer.tiled(detail)
-        out = composer(tall, flow_scale)
+        out = composer(tall)
     return np.ascontiguousarray(out.reshape(n, h, w, 3))
 
 
@@ -392,8 +392,6 @@ class DecodeCache:
         self.capacity = capacity
         self._rows: OrderedDict[tuple[str, str, bytes], np.ndarray] = OrderedDict()
         self._lock = threading.Lock()
-        self.hits = 0
-        self.misses = 0
 
     def decode(self, predictor: Any, cond: Any, model_key: str, doc_key: str, codes: np.ndarray,
                noise: np.ndarray | None = None) -> np.ndarray:
@@ -416,8 +414,6 @@ class DecodeCache:
                 else:
                     self._rows.move_to_end(key)
                 out.append(row)
-            self.hits += len(keys) - len(missing)
-            self.misses += len(missing)
         if missing:
             rows = None if noise is None else noise[missing]
             decoded = np.asarray(predictor.decode(cond, codes[missing], rows), np.float32)  # (m, Cg, 32, 32)

@@ -118,7 +118,6 @@ class StudioState(MediaMixin, ScrubMixin, ApplyMixin, ActionsMixin, SessionsMixi
         self.undo_stack: list[tuple[np.ndarray, np.ndarray, np.ndarray, int, Draw]] = []
         self.redo_stack: list[tuple[np.ndarray, np.ndarray, np.ndarray, int, Draw]] = []  # what undo undid
         self._last_edit = 0.0
-        self.last_grid_s = 0.0
         self._draw_pending = False
         self._draws = 0  # draws asked for (request_draw), to tell one asked while a context loads
         self._context_draws = 0  # ... from those the newest context request already drew with

@@ -7,7 +7,6 @@ the newest of its channel.
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 import numpy as np
@@ -119,7 +118,6 @@ class ApplyMixin:
             self.codes = grid.codes.copy()
             self.drawn = _drawn(grid)
             self._take_noise(grid)
-        t0 = time.perf_counter()
         full = self.ctx.doc.small.shape[:2] if self.ctx is not None else None
         # a drag render (smaller cells, slider held): only the cells change on screen; the sliders
         # already show the moved value, and the spread map, scatter overlay and extras follow the
@@ -139,7 +137,6 @@ class ApplyMixin:
             self._say_why_shares_are_hidden()
             w.spread.set_spread(heat_rgb(grid.spread, (grid.cells.shape[2], grid.cells.shape[1])),
                                 float(grid.spread.max()))
-        self.last_grid_s = seconds + (time.perf_counter() - t0)
         colour = "" if self.ctx is None or self.ctx.flow_scale is None else \
             f" · flow colour full at {self.ctx.flow_scale:.1f} model px/s"
         what = f"the {len(grid.codes)} most distinct of {grid.draw.pool}" if self.shares is not None else \

@@ -126,8 +126,8 @@ def test_relighting_reconstructs_and_beats_luminance_baseline():
         # the albedo is the photo over the (clipped) shading, clipped to [0, 1], channel for channel
         photo = image.astype(np.float32) * np.float32(1.0 / 255.0)  # as tasks read photos
         np.testing.assert_array_equal(a, np.clip(photo / s[0][:, :, None], 0, 1).transpose(2, 0, 1))
-        ours.append(intrinsic_scores(image, albedo, shading, a.transpose(1, 2, 0), s[0])["mean"])
-        base.append(intrinsic_scores(image, albedo, shading, *luminance_baseline(image))["mean"])
+        ours.append(intrinsic_scores(albedo, shading, a.transpose(1, 2, 0), s[0])["mean"])
+        base.append(intrinsic_scores(albedo, shading, *luminance_baseline(image))["mean"])
     assert np.mean(ours) < np.mean(base) / 3
     composed = task.compose(a, s)
     assert np.abs(composed.astype(float) - image).mean() < 3.0

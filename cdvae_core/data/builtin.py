@@ -72,11 +72,6 @@ def builtin_images() -> list[tuple[str, np.ndarray]]:
     return list(_load_all())
 
 
-def builtin_licences() -> dict[str, str]:
-    """name -> licence line of every built-in photo."""
-    return {name: licence for name, _p, _r, licence in BUILTIN_PHOTOS}
-
-
 def builtin_source_paths() -> dict[str, str]:
     """name -> file the photo is read from (for the pair file's meta)."""
     out = {}

@@ -11,7 +11,6 @@ from ..progress import Progress
 from ..synthetic import make_mode_pairs
 from .suite import SuiteSettings
 
-PHOTO_TASKS = ("relighting", "resaturation")
 SYNTHETIC_DETAIL = 1.0  # docs/embedding_and_metrics.md: with detail 0 a neighbour's x_g *is* a true mode
 
 

@@ -139,7 +139,7 @@ def train_row(pairs: PairSet, row: str, task: str, train_cfg: TrainConfig, out: 
     return time.perf_counter() - t0
 
 
-def _guarded(gen: Iterator[Progress], result: dict, row: str, out: Path) -> Iterator[Progress]:
+def _guarded(gen: Iterator[Progress], result: dict, row: str) -> Iterator[Progress]:
     """Run a training generator; a diverged run is recorded in result["failed"] (its last good
     checkpoint, if any, is still scored) instead of stopping the whole command."""
     t0 = time.perf_counter()
@@ -160,7 +160,7 @@ def _task(task: str, spec: SourceSpec, settings: SuiteSettings, work: Path) -> I
     for row in TRAINED:
         out = work / "models" / task / row.lower()
         train_cfg = settings.train_config(task=task, layers=model_config(row, task, pairs.channels).layers)
-        seconds = yield from _guarded(train_row(pairs, row, task, train_cfg, out), result, row, out)
+        seconds = yield from _guarded(train_row(pairs, row, task, train_cfg, out), result, row)
         result["train_seconds"][row] = seconds
         if (out / WEIGHTS_FILE).exists():
             result["models"][row] = str(out)
@@ -186,7 +186,7 @@ def _synthetic(settings: SuiteSettings, work: Path) -> Iterator[Progress]:
     for row in TRAINED:
         out = work / "models" / "synthetic" / row.lower()
         result["train_seconds"][row] = yield from _guarded(train_row(pairs, row, "synthetic", train_cfg, out),
-                                                           result, row, out)
+                                                           result, row)
         if not (out / WEIGHTS_FILE).exists():
             continue
         yield Progress("evaluate", 0, 1, f"synthetic: scoring {row}")

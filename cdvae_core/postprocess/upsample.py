@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import hashlib
 import threading
-import time
 from dataclasses import dataclass, field as dc_field
 
 import cv2
@@ -108,7 +107,6 @@ class EdgeAwareUpsampler:
     """
 
     def __init__(self, guide: np.ndarray, field_shape: tuple[int, int] = (32, 32), settings: UpsampleSettings | None = None):
-        start = time.perf_counter()
         self.settings = settings or UpsampleSettings()
         grey = check_guide(guide)
         h, w = int(field_shape[0]), int(field_shape[1])
@@ -156,7 +154,6 @@ class EdgeAwareUpsampler:
         else:
             self._dense = None
             self._lu = splu(normal, permc_spec="MMD_AT_PLUS_A")  # symmetric ordering, less fill
-        self.prepare_seconds = time.perf_counter() - start
 
     @property
     def basis_matrix(self) -> sp.csr_matrix:

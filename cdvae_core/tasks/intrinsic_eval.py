@@ -82,8 +82,8 @@ def luminance_baseline(image: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return rgb / lum[:, :, None], lum
 
 
-def intrinsic_scores(image: np.ndarray, albedo_true: np.ndarray, shading_true: np.ndarray,
-                     albedo_est: np.ndarray, shading_est: np.ndarray) -> dict[str, float]:
+def intrinsic_scores(albedo_true: np.ndarray, shading_true: np.ndarray, albedo_est: np.ndarray,
+                     shading_est: np.ndarray) -> dict[str, float]:
     """LMSE of albedo and shading estimates (all (H, W[, 3]) float) and their mean."""
     a = lmse(albedo_true, albedo_est)
     s = lmse(shading_true, shading_est)
