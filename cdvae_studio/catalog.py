@@ -146,6 +146,22 @@ class ModelCatalog:
                     return e
         return None
 
+    def offer_key(self, key: str) -> ModelEntry | None:
+        """The entry a saved key names (sessions, the model remembered per task): found among
+        those offered, or, for a model opened from its folder or pair file in an earlier run
+        ("path:DIR", "nearest:FILE"), offered again from there. None for any other key not found
+        (a built-in model no longer shipped); CatalogError or ValueError (one line) when the
+        folder or file is gone or holds no model."""
+        entry = self.find(key)
+        if entry is not None:
+            return entry
+        kind, _, where = key.partition(":")
+        if kind == "path" and where:
+            return self.add_model_dir(where)
+        if kind == "nearest" and where:
+            return self.add_pair_file(where)
+        return None
+
     def add_model_dir(self, path: str | Path, kind: str = "opened") -> ModelEntry:
         """Offer a saved model directory (trained in the app or opened from disk)."""
         path = Path(path).resolve()

@@ -201,8 +201,21 @@ class StudioState(MediaMixin, ScrubMixin, ApplyMixin, ActionsMixin, SessionsMixi
         # the user chose is still being read (opening the default replaced that photo)
         if not self._image_pending and (self.image is None or not isinstance(self.image, LoadedImage)):
             self._open_default_image()
-        self.populate_ties(prefer=str(w.settings.value(f"model/{name}", "")))
+        prefer = str(w.settings.value(f"model/{name}", ""))
+        self._offer_remembered(prefer, name)
+        self.populate_ties(prefer=prefer)
         w.views.setCurrentWidget(w.flowView if name == "motion" else w.preview)
+
+    def _offer_remembered(self, key: str, task: str) -> None:
+        """The model last used in ``task``, opened from its folder in an earlier run, back in the
+        Model list (it fell back to the built-in one without a word); the status bar says why
+        when it cannot be."""
+        if not key.startswith(("path:", "nearest:")) or self.catalog.find(key) is not None:
+            return
+        try:
+            self.catalog.offer_key(key)
+        except (CatalogError, ValueError) as exc:
+            self.w.statusBar().showMessage(f"The {task} model used last could not be opened again: {exc}", 20000)
 
     def populate_ties(self, prefer: str = "") -> None:
         w = self.w

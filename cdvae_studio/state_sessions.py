@@ -262,9 +262,12 @@ class SessionsMixin:
     def _session_model(self, model: str) -> ModelEntry | None:
         """A session's model: an entry key, a model directory or a pair file (the nearest-neighbour
         baseline, which ``session`` saves as its path and which add_model_dir refused)."""
-        entry = self.catalog.find(model) if model.startswith(("builtin:", "path:", "nearest:")) else None
-        if entry is not None or not model:
-            return entry
+        if model.startswith(("builtin:", "path:", "nearest:")):
+            # a model opened in an earlier run is offered again from its folder (its key was read
+            # as a folder's name relative to the working directory, and its stars were lost)
+            return self.catalog.offer_key(model)
+        if not model:
+            return None
         if is_pair_file(model):
             return self.catalog.find(f"nearest:{Path(model).resolve()}") or self.catalog.add_pair_file(model)
         # a directory already offered keeps its loaded model: add_model_dir drops it (a model retrained

@@ -211,6 +211,42 @@ def test_quitting_in_a_task_without_a_model_keeps_the_stars(qtbot, make_window, 
     assert QSettings(str(tmp_path / "none.ini"), QSettings.Format.IniFormat).value(LAST_SESSION_KEY) is None
 
 
+def test_a_model_opened_from_its_folder_comes_back_at_the_next_start(qtbot, make_window, settle, tmp_path,
+                                                                     untrained_model):
+    """A model opened with File > Open model: at the next start its stars could not be listed
+    ("path:/…/mine is not a saved model": the key was read as a folder's name relative to the
+    working directory) and the task's model fell back to the built-in one without a word."""
+    from PySide6.QtCore import QSettings
+
+    untrained_model(tmp_path / "mine", "resaturation", "gauss")
+    ini = str(tmp_path / "kept.ini")
+    win = make_window("resaturation", settings=QSettings(ini, QSettings.Format.IniFormat))
+    settle(win)
+    win.state.open_model(str(tmp_path / "mine"))
+    qtbot.waitUntil(lambda: win.state.ctx is not None and win.state.ctx.entry.path == tmp_path / "mine", timeout=60_000)
+    settle(win)
+    win.state.toggle_star(1)
+    win.state.toggle_star(4)
+    win.close()
+    win.shutdown()
+
+    again = make_window("resaturation", settings=QSettings(ini, QSettings.Format.IniFormat))
+    assert again.tieCombo.currentData() == f"path:{tmp_path / 'mine'}"  # the task's model of last time
+    again.state.reopen_last_session()
+    qtbot.waitUntil(lambda: again.tray.count() == 2, timeout=60_000)
+    settle(again)
+    assert again.state.ctx.entry.path == tmp_path / "mine" and again.sampleGrid.starred == {1, 4}
+    assert not again.banner.isVisible()
+    again.close()
+    again.shutdown()
+
+    (tmp_path / "mine" / "config.json").unlink()  # the folder no longer holds a model: said, not silent
+    third = make_window("resaturation", settings=QSettings(ini, QSettings.Format.IniFormat))
+    settle(third)
+    assert third.state.ctx.entry.kind == "builtin"
+    assert "model used last could not be opened again" in third.statusBar().currentMessage()
+
+
 def test_a_session_star_that_does_not_fit_its_model_says_why(make_window, settle, studio_assets):
     """Hand-edited sessions: a code of the wrong length, or lower-layer noise for the nearest-
     neighbour baseline (which has no lower layers, nor a check for them), are one-line reasons."""
