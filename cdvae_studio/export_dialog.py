@@ -193,6 +193,7 @@ class ExportDialog(JobDialog):
         self.open_folder_button.setEnabled(False)
         self.open_folder_button.clicked.connect(self.open_folder)
         self._written_to = ""  # the folder of the export that ran last
+        self._refusal = ""  # why the last Export press did not start (cleared as the choice changes)
         self._lay_out(form, extra_buttons=(self.open_folder_button,))
         self.what.currentIndexChanged.connect(self._what_changed)
         self.batch_n.valueChanged.connect(lambda _n: self._what_changed(self.what.currentIndex()))
@@ -208,6 +209,9 @@ class ExportDialog(JobDialog):
         self._what_changed(self.what.currentIndex())
 
     def _what_changed(self, index: int) -> None:
+        if not self.running() and self._refusal and self.status.text() == self._refusal:
+            self.status.setText("Ready.")  # why the last try did not start: another choice now
+        self._refusal = ""
         batch = index == 3
         self.batch_folder.setEnabled(batch)
         self.batch_n.setEnabled(batch)
@@ -233,7 +237,7 @@ class ExportDialog(JobDialog):
             self.refresh(self.provider(), keep_choice=True)  # what is starred now, not when the dialog opened
         outdir, fmt, what = self.folder.text(), self.fmt.currentText(), self.what.currentIndex()
         if not outdir:
-            self.status.setText("Choose a folder to export into.")
+            self._refuse("Choose a folder to export into.")
             return
         from cdvae_core.atomic import unwritable_reason
 
@@ -242,23 +246,26 @@ class ExportDialog(JobDialog):
         # nothing: as cheap as the listing _first_index does on this thread anyway
         why = unwritable_reason(outdir)
         if why is not None:
-            self.status.setText(f"Cannot export: {outdir} {why}. Nothing was written.")
+            self._refuse(f"Cannot export: {outdir} {why}. Nothing was written.")
             return
         if what == 3:
             ctx = self.items.get("ctx")
             folder = self.batch_folder.text()
-            if ctx is None or not folder:
-                self.status.setText("Batch export needs a loaded model and a folder of images.")
+            if ctx is None:
+                self._refuse("Batch export needs a loaded model: choose one in the window's Model list.")
+                return
+            if not folder:
+                self._refuse("Choose the folder of images (and videos) to export from.")
                 return
             if not getattr(ctx.predictor, "has_codes", True):  # it failed on the photo's own code (no encoder)
-                self.status.setText(NO_BASELINE_EXPORT)
+                self._refuse(NO_BASELINE_EXPORT)
                 return
             from cdvae_core.postprocess.imagefiles import list_images
 
             try:
                 stems = source_stems(list(list_images(folder)), dedupe=True)
             except ValueError as exc:  # ExportError: not a folder
-                self.status.setText(f"Export failed: {exc}")
+                self._refuse(f"Export failed: {exc}")
                 return
             first = self._first_index(outdir, stems)
             if first is None:
@@ -272,13 +279,13 @@ class ExportDialog(JobDialog):
             groups = export_groups(self.items, what)
             exportable = [g for g in groups if getattr(g.predictor, "has_codes", True)]
             if groups and not exportable:
-                self.status.setText(NO_BASELINE_EXPORT)
+                self._refuse(NO_BASELINE_EXPORT)
                 return
             # stars of the baseline among others: the others are written (all of them were refused)
             self._baseline_skipped = sum(len(g.codes) for g in groups) - sum(len(g.codes) for g in exportable)
             groups = exportable
             if not groups:
-                self.status.setText("Nothing to export: star samples (right-click in the grid) or pick another option.")
+                self._refuse("Nothing to export: star samples (right-click in the grid) or pick another option.")
                 return
             first = self._first_index(outdir, source_stems([g.source for g in groups]))
             if first is None:
@@ -300,13 +307,13 @@ class ExportDialog(JobDialog):
         """The number the new files start from: 0, or past earlier results of the same photos in
         ``outdir`` (asked; every export of one photo starts at _000, so a second export into the
         same folder used to replace the first one's files without a word). None: cancelled."""
-        from cdvae_core.postprocess.export import existing_results
+        from cdvae_core.postprocess.export import existing_results, remove_results
 
         count, top = existing_results(outdir, stems)
         if not count:
             return 0
         box = QMessageBox(QMessageBox.Icon.Question, "Files already exist",
-                          f"{outdir} already holds {count} exported file(s) of "
+                          f"{outdir} already holds {count} exported result(s) of "
                           f"{', '.join(sorted(set(stems))[:3])}{' …' if len(set(stems)) > 3 else ''} "
                           f"(up to number {top:03d}).", parent=self)
         box.setObjectName("exportExistsBox")
@@ -319,9 +326,22 @@ class ExportDialog(JobDialog):
         if clicked is keep:
             return top + 1
         if clicked is replace:
+            # all of them: writing from _000 again left those past the new count behind, numbered
+            # on as if they were of this export
+            try:
+                remove_results(outdir, stems)
+            except OSError as exc:
+                self._refuse(f"Cannot replace the earlier results: {exc}. Nothing was written.")
+                return None
             return 0
-        self.status.setText("Export cancelled; nothing was written.")
+        self._refuse("Export cancelled; nothing was written.")
         return None
+
+    def _refuse(self, text: str) -> None:
+        """Say why an export did not start; the line goes once the choice changes."""
+        self._refusal = text
+        self.status.setText(text)
+        self.progress.setValue(0)  # nothing ran: not the last export's full bar
 
     def _show_result(self, status: str, payload: object) -> None:
         if status == "done":

@@ -101,6 +101,7 @@ class JobDialog(QDialog):
         self.setWindowTitle(title)
         self.runner: JobRunner | ProcessJobRunner | None = None
         self._latest: Any = None
+        self._stopping = False  # Cancel pressed; the job has not ended yet
         self._throttled_refresh = qthrottled(self._refresh, timeout=100, leading=True, parent=self)
         self.progress = QProgressBar()
         self.progress.setObjectName(f"{name}Progress")
@@ -151,7 +152,9 @@ class JobDialog(QDialog):
         # the last run's final record: a run that fails before its first record showed it (a
         # full bar over "Training failed")
         self._latest = None
+        self._stopping = False
         self.progress.setValue(0)
+        self.progress.setFormat("%p%")
         runner.progress.connect(self._on_progress)
         runner.finished.connect(self._on_finished)
         self.start_button.setEnabled(False)
@@ -160,10 +163,22 @@ class JobDialog(QDialog):
         runner.start()
 
     def cancel(self) -> None:
-        if self.runner is not None:
+        if self.runner is not None and self.running():
+            # said until the job ends: the next progress line used to replace it within 0.1 s,
+            # with Cancel still enabled, as if the press had been lost
+            self._stopping = True
+            self.cancel_button.setEnabled(False)
             if self.CANCEL_MESSAGE:
                 self.status.setText(self.CANCEL_MESSAGE)
             self.runner.cancel()
+
+    def clear_outcome(self) -> None:
+        """No job running: the bar and status line of the last one go (a dialog reopened on
+        another photo showed the last export's "cancelled" at 43%)."""
+        if not self.running():
+            self.progress.setValue(0)
+            self.progress.setFormat("%p%")
+            self.status.setText("Ready.")
 
     def stop_and_wait(self, ms: int | None = None) -> None:
         """At exit: cancel the job and join it."""
@@ -186,7 +201,8 @@ class JobDialog(QDialog):
             return
         self.progress.setMaximum(max(p.total, 1))
         self.progress.setValue(min(p.done, max(p.total, 1)))
-        self.status.setText(self.describe(p))
+        line = self.describe(p)
+        self.status.setText(f"{self.CANCEL_MESSAGE} ({line})" if self._stopping and self.CANCEL_MESSAGE else line)
         if self.running():
             self.runStatus.emit(f"{self.progress.value() * 100 // max(self.progress.maximum(), 1)}% · "
                                 f"{self.status.text()}", True)
@@ -196,6 +212,8 @@ class JobDialog(QDialog):
         self._refresh()
         if status == "done":  # a batch whose last photo was skipped left the bar at 90% of a finished job
             self.progress.setValue(self.progress.maximum())
+        else:  # a full bar (the stage before, done) read as success over "Training failed"
+            self.progress.setFormat("failed" if status == "failed" else "cancelled at %p%")
         self.start_button.setEnabled(True)
         self.cancel_button.setEnabled(False)
         self._show_result(status, payload)

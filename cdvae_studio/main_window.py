@@ -499,6 +499,8 @@ class MainWindow(QMainWindow):
             self.state.starsChanged.connect(self._refresh_export)
             self.state.gridApplied.connect(self._refresh_export)
             self.state.currentChanged.connect(self._refresh_export)  # "sample #7 of cat.jpg"
+        elif not self.export_dialog.isVisible():
+            self.export_dialog.clear_outcome()  # its outcome was shown as it ended; now another photo
         self.export_dialog.refresh(self.state.export_items())
         self._show_job_dialog("export")
 

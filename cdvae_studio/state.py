@@ -271,6 +271,12 @@ class StudioState(MediaMixin, ScrubMixin, ApplyMixin, ActionsMixin, SessionsMixi
             saved = string_list(self.w.settings, "trainedModels")
             if str(entry.path) not in saved:
                 self.w.settings.setValue("trainedModels", saved + [str(entry.path)])
+            if entry.task != self.task_name:
+                # a run that finished while the user works in another task: it used to switch the
+                # window to the model's task under them; the model waits in its own task's list
+                self.w.statusBar().showMessage(f"Trained {entry.label}: it is in the {entry.task} Model list "
+                                               f"(Task: {entry.task})", 30000)
+                return
         if entry.task != self.task_name:
             self.set_task(entry.task)
         self.populate_ties(prefer=entry.key)

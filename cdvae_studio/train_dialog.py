@@ -237,6 +237,7 @@ class TrainDialog(JobDialog):
         self._y_view: tuple[float, float] | None = None
         self._shown: dict[str, bool] = {}  # terms the user ticked or unticked (kept across runs)
         self._out_dir = ""
+        self._run_task = ""  # the task of the run started last
 
         self.source = QComboBox()
         self.source.setObjectName("trainSource")
@@ -554,6 +555,7 @@ class TrainDialog(JobDialog):
         self._t0 = time.monotonic()
         self._remember_form()
         task, resume, limit = model_cfg.task, self.resume.isChecked(), self.limit.value()
+        self._run_task = task  # the form's task may change while it runs
         # a separate process: the trainer's Python work never competes with the GUI for the GIL
         self._launch(ProcessJobRunner(training_job, (source, task, model_cfg, train_cfg, out, resume, limit),
                                       name="cdvae-train"), "Starting…")
@@ -725,7 +727,8 @@ class TrainDialog(JobDialog):
             trained: Trained = payload  # type: ignore[assignment]  # what training_job returns
             note, names = skipped_note(trained.skipped)
             # what matters first: the status bar shows this line cut at its width while the dialog is closed
-            self.status.setText(f"Done in {took}: the model is now in the Model list, saved in {self._out_dir}.{note}")
+            self.status.setText(f"Done in {took}: the model is now in the {self._run_task} Model list, saved in "
+                                f"{self._out_dir}.{note}")
             self.status.setToolTip(names)
             self.modelTrained.emit(trained.out_dir)
             # the next run gets a folder of its own: the default one now holds this model, and

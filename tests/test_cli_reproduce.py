@@ -156,25 +156,27 @@ def test_a_second_export_into_a_folder_numbers_after_the_first_and_overwrite_rep
     assert sorted(first) == ["photo_000.json", "photo_000.png", "photo_001.json", "photo_001.png"]
     capsys.readouterr()
     assert sample.main(["--model", model, "--image", photo, "--n", "2", "--seed", "5", "--export", str(out)]) == 0
-    assert "already holds 4 file(s) of earlier results of photo: the new ones are numbered from 002" in \
+    assert "already holds 2 earlier result(s) of photo: the new ones are numbered from 002" in \
         capsys.readouterr().err
     assert {p.name: p.read_bytes() for p in out.iterdir() if p.name in first} == first  # untouched
     assert sorted(p.name for p in out.glob("*.png")) == [f"photo_{i:03d}.png" for i in range(4)]
     assert sample.main(["--reproduce", str(out / "photo_003.json"), "--out", str(exported / "again.png")]) == 0
     assert "identical to photo_003.png" in capsys.readouterr().err
-    # --overwrite: from 000 again, replacing them
+    # --overwrite: from 000 again, replacing all of them (002 and 003 were left behind, as if of this export)
+    seed5 = [(out / f"photo_{i:03d}.png").read_bytes() for i in (2, 3)]
+    (out / "photo_003_notes.txt").write_text("not a result")  # other files stay
     assert sample.main(["--model", model, "--image", photo, "--n", "2", "--seed", "5", "--export", str(out),
                         "--overwrite"]) == 0
-    assert "replacing 8 earlier result file(s) of photo" in capsys.readouterr().err
-    assert (out / "photo_000.png").read_bytes() != first["photo_000.png"]
-    assert (out / "photo_000.png").read_bytes() == (out / "photo_002.png").read_bytes()  # seed 5's first result
-    assert (out / "photo_001.png").read_bytes() == (out / "photo_003.png").read_bytes()
+    assert "replacing 4 earlier result(s) of photo" in capsys.readouterr().err
+    assert sorted(p.name for p in out.iterdir()) == ["photo_000.json", "photo_000.png", "photo_001.json",
+                                                     "photo_001.png", "photo_003_notes.txt"]
+    assert [(out / f"photo_{i:03d}.png").read_bytes() for i in (0, 1)] == seed5  # seed 5's results
     # a folder of photos: numbered after the highest earlier result of any of them
     folder = exported / "photos"
     folder.mkdir()
     shutil.copy(photo, folder / "photo.png")
     assert sample.main(["--model", model, "--image", str(folder), "--n", "1", "--export", str(out)]) == 0
-    assert (out / "photo_004.png").is_file() and "numbered from 004" in capsys.readouterr().err
+    assert (out / "photo_002.png").is_file() and "numbered from 002" in capsys.readouterr().err
 
 
 def test_a_samples_file_is_replaced_only_with_overwrite(exported, capsys):

@@ -52,8 +52,8 @@ def build_parser() -> Parser:
                                  "(default: <sidecar stem>_reproduced.<ext> next to the sidecar)")
     p.add_argument("--overwrite", action="store_true",
                    help="with --reproduce: replace an existing output file (the exported original too); with "
-                        "--pairs: replace an existing --out file; with --image: number the results from 000 again, "
-                        "replacing earlier results of the same photos in --export (without it they are numbered after them)")
+                        "--pairs: replace an existing --out file; with --image: remove earlier results of the same photos in "
+                        "--export and number from 000 again (without it they are kept and the new ones numbered after them)")
     p.add_argument("--export", help="with --image: output folder")
     p.add_argument("--format", help="with --image: png, jpg or png16 (default png)")
     p.add_argument("--seed", type=int, help="with --pairs, --image: seed of the samples (default 0)")
@@ -198,16 +198,17 @@ def _first_index(args, stems: list[str]) -> int:
     """The number --image's results start from: past earlier results of the same photos in the
     --export folder (every export of a photo numbers from 000, and a second one replaced the
     first one's files without a word), or 000 again with --overwrite, which replaces them."""
-    from ..postprocess.export import existing_results
+    from ..postprocess.export import existing_results, remove_results
 
     count, top = existing_results(args.export, stems)
     if not count:
         return 0
     names = ", ".join(sorted(set(stems))[:3]) + (" ..." if len(set(stems)) > 3 else "")
-    if args.overwrite:
-        print(f"--overwrite: replacing {count} earlier result file(s) of {names} in {args.export}", file=sys.stderr)
+    if args.overwrite:  # all of them: writing from 000 again left those past the new count behind
+        remove_results(args.export, stems)
+        print(f"--overwrite: replacing {count} earlier result(s) of {names} in {args.export}", file=sys.stderr)
         return 0
-    print(f"{args.export} already holds {count} file(s) of earlier results of {names}: the new ones are numbered "
+    print(f"{args.export} already holds {count} earlier result(s) of {names}: the new ones are numbered "
           f"from {top + 1:03d} (--overwrite replaces them instead)", file=sys.stderr)
     return top + 1
 

@@ -44,9 +44,19 @@ def test_train_cancel_stops_cleanly(qtbot, train_on_pairs, tmp_path):
     dlg.start()
     qtbot.waitUntil(lambda: "train:" in dlg.status.text(), timeout=60_000)  # past LPP, inside the epochs
     assert win.training_running()
+    from cdvae_core.progress import Progress
+
     with qtbot.waitSignal(dlg.runner.finished, timeout=60_000) as blocker:
         qtbot.mouseClick(dlg.cancel_button, Qt.MouseButton.LeftButton)
+        # the press is seen until the run ends: the next record's line replaced it within 0.1 s,
+        # with Cancel still enabled (no event is processed here, so the run cannot have ended)
+        assert not dlg.cancel_button.isEnabled() and dlg.status.text() == "Stopping after the current step…"
+        dlg._on_progress(Progress("epoch", 5, 200, "epoch 5 saved"))
+        dlg._throttled_refresh.cancel()
+        dlg._refresh()
+        assert dlg.status.text() == "Stopping after the current step… (epoch 5 saved)"
     assert blocker.args[0] == "cancelled"
+    assert dlg.progress.text().startswith("cancelled at")
     assert not dlg.running() and dlg.start_button.isEnabled()
     assert "Cancelled" in dlg.status.text() and dlg.resume.isChecked()
     assert re.search(r"(Epoch \d+ is kept|No epoch had been saved yet) in ", dlg.status.text())
@@ -232,7 +242,7 @@ def test_export_into_a_folder_with_earlier_results_asks_and_never_overwrites_sil
     win.state.select_sample(4)
     settle(win)
     asked = _run_export(qtbot, dlg, "Keep")
-    assert len(asked) == 1 and "2 exported file(s)" in asked[0], asked
+    assert len(asked) == 1 and "1 exported result(s)" in asked[0], asked  # a result and its sidecar: one
     assert dlg.written == 1 and sorted(p.name for p in out.iterdir()) == sorted(
         [f"{stem}_000.json", f"{stem}_000.png", f"{stem}_001.json", f"{stem}_001.png"])
     assert all((out / name).read_bytes() == data for name, data in kept.items())  # untouched
@@ -243,10 +253,21 @@ def test_export_into_a_folder_with_earlier_results_asks_and_never_overwrites_sil
     assert len(asked) == 1 and dlg.written == 1 and "nothing was written" in dlg.status.text()
     assert len(list(out.iterdir())) == 4
 
-    asked = _run_export(qtbot, dlg, "Replace")  # the user's choice: from _000 again
-    assert len(asked) == 1 and len(list(out.iterdir())) == 4
+    (out / "notes.txt").write_text("mine")  # not a result: stays
+    asked = _run_export(qtbot, dlg, "Replace")  # the user's choice: from _000 again, the earlier ones gone
+    assert len(asked) == 1 and "2 exported result(s)" in asked[0]
+    # _001 was left behind, numbered on as if of this export
+    assert sorted(p.name for p in out.iterdir()) == [f"{stem}_000.json", f"{stem}_000.png", "notes.txt"]
     side = json.loads((out / f"{stem}_000.json").read_text())
     np.testing.assert_array_equal(np.asarray(side["code"], np.float32), win.state.codes[4])
+
+    dlg.what.setCurrentIndex(3)  # a batch without its folder: said, and gone with the next choice
+    dlg.batch_folder.edit.setText("")
+    qtbot.mouseClick(dlg.start_button, Qt.MouseButton.LeftButton)
+    assert not dlg.running() and dlg.status.text() == "Choose the folder of images (and videos) to export from."
+    assert dlg.progress.value() == 0
+    dlg.what.setCurrentIndex(1)
+    assert dlg.status.text() == "Ready."
 
 
 def test_batch_export_names_the_images_it_skipped(qtbot, make_window, settle, tmp_path):
@@ -483,7 +504,7 @@ def test_train_from_a_folder_says_what_preparing_it_skipped(qtbot, tmp_path, mon
     assert blocker.args == [str(out)]
     text, names = dlg.status.text(), dlg.status.toolTip()
     assert text.startswith("Done in ") and text.endswith(
-        f"the model is now in the Model list, saved in {out}. Skipped 2 item(s) of the source: 1 x corrupt image, "
+        f"the model is now in the resaturation Model list, saved in {out}. Skipped 2 item(s) of the source: 1 x corrupt image, "
         "1 x empty file."), text
     assert names.splitlines() == ["skipped 1 x corrupt image: broken.jpg", "skipped 1 x empty file: empty.png"]
     dlg.start()  # another try clears the last run's names (here it cannot start: the folder holds that model)

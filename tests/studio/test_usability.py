@@ -488,6 +488,7 @@ def test_training_again_gets_a_new_folder_and_clear_messages(qtbot, train_on_pai
     # the library's message as it is, no class name ("Training failed: PairFileError: ...")
     assert dlg.status.text() == f"Training failed: no pair file at {tmp_path / 'missing.npz'}"
     assert dlg.progress.value() == 0  # not the finished run's full bar
+    assert dlg.progress.text() == "failed"  # a full bar of the stage before read as success
 
 
 def test_train_status_names_the_stage_once(qtbot):

@@ -693,6 +693,25 @@ def test_keyboard_shortcuts(qtbot, make_window, settle):
     assert dlg is not None and dlg is win.export_dialog and dlg.isVisible()
 
 
+def test_a_run_trained_for_another_task_leaves_the_window_in_its_task(qtbot, make_window, settle, tmp_path,
+                                                                      untrained_model):
+    """A run that finished behind a closed dialog switched the window to its model's task (the
+    user had gone on to motion, and was put back in resaturation with the new model)."""
+    win = make_window("relighting")
+    settle(win)
+    shown = win.state.ctx.entry.key
+    mine = tmp_path / "mine"
+    untrained_model(mine, "resaturation", "gauss")
+    win.state.open_model(str(mine), kind="trained")  # what the train dialog's modelTrained does
+    settle(win)
+    assert win.state.task_name == "relighting" and win.state.ctx.entry.key == shown
+    assert f"path:{mine.resolve()}" in [e.key for e in win.catalog.entries("resaturation")]
+    assert "it is in the resaturation Model list" in win.statusBar().currentMessage()
+    win.state.set_task("resaturation")  # where it waits
+    settle(win)
+    assert f"path:{mine.resolve()}" in [win.tieCombo.itemData(i) for i in range(win.tieCombo.count())]
+
+
 # 8. settings ------------------------------------------------------------------------------------
 def test_settings_restore_model_per_task_recent_files_geometry(qtbot, make_window, settle, tmp_path,
                                                                untrained_model, monkeypatch):
