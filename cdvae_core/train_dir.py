@@ -107,9 +107,34 @@ def check_compatible(out: Path, model_cfg: ModelConfig, train_cfg: TrainConfig) 
         saved_train = TrainConfig.from_dict(config.get("training", {}))
     except (ModelLoadError, ConfigError, TypeError) as exc:
         raise ResumeMismatchError(f"cannot resume from {out}: its {CONFIG_FILE} is unusable ({exc})") from exc
+    diff = _setting_differences(saved_model, saved_train, model_cfg, train_cfg)
+    if diff:
+        raise ResumeMismatchError(f"cannot resume {out}: it was trained with other settings ({diff})")
+    return replace(model_cfg, **{name: getattr(saved_model, name) for name in SAMPLING_ONLY})
+
+
+def _setting_differences(saved_model: ModelConfig, saved_train: TrainConfig, model_cfg: ModelConfig,
+                         train_cfg: TrainConfig) -> str:
+    """The first few settings a resumed run may not change, "name saved != asked"; "" if none."""
     diff = (_differences(saved_model, model_cfg, SAMPLING_ONLY)
             + _differences(saved_train, train_cfg, RESUMABLE_CHANGES))
+    return "; ".join(diff[:3]) + ("; ..." if len(diff) > 3 else "")
+
+
+def check_checkpoint_settings(out: Path, meta: dict, model_cfg: ModelConfig, train_cfg: TrainConfig) -> None:
+    """Raise ResumeMismatchError unless the settings the checkpoint records it was trained with
+    (its header's "model" and "training") are this run's. ``config.json`` can be edited: an
+    edited sigma_t resumed at the new value, and the checkpoint then claimed every epoch had
+    used it. Checkpoints that record none, or none this version reads, are not checked:
+    ``config.json``, checked already, is then all there is."""
+    if not isinstance(meta.get("model"), dict) or not isinstance(meta.get("training"), dict):
+        return
+    try:
+        saved_model = ModelConfig.from_dict(meta["model"])
+        saved_train = TrainConfig.from_dict(meta["training"])
+    except (ConfigError, TypeError):
+        return
+    diff = _setting_differences(saved_model, saved_train, model_cfg, train_cfg)
     if diff:
-        shown = "; ".join(diff[:3]) + ("; ..." if len(diff) > 3 else "")
-        raise ResumeMismatchError(f"cannot resume {out}: it was trained with other settings ({shown})")
-    return replace(model_cfg, **{name: getattr(saved_model, name) for name in SAMPLING_ONLY})
+        raise ResumeMismatchError(f"cannot resume {out}: its checkpoint was trained with other settings than its "
+                                  f"{CONFIG_FILE} and this run name ({diff}; was {CONFIG_FILE} edited?)")

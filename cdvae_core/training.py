@@ -37,8 +37,8 @@ from . import distributed as D
 from .config import ModelConfig, TrainConfig
 from .model import build_model
 from .atomic import write_text_atomic
-from .train_dir import (CLI_CONTROLS, Controls, OutputDirError, ResumeMismatchError, check_compatible, check_out_dir,
-                        check_resumable)
+from .train_dir import (CLI_CONTROLS, Controls, OutputDirError, ResumeMismatchError, check_checkpoint_settings,
+                        check_compatible, check_out_dir, check_resumable)
 from .pairs import TEST, TRAIN, PairSet
 from .progress import Progress
 from .train_targets import compute_targets, embedding_arrays
@@ -232,6 +232,8 @@ def _run(pairs, model_cfg, train_cfg, out: Path, resume: bool, env: D.Dist, cont
             if (out / ckpt.CONFIG_FILE).exists():
                 model_cfg = check_compatible(out, model_cfg, train_cfg)
             state = ckpt.load_state(out) if has_state else None
+            if state is not None:
+                check_checkpoint_settings(out, state.meta, model_cfg, train_cfg)
             if state is not None and state.meta.get("data_sha1") != fingerprint:
                 raise ckpt.StateLoadError(f"{out} was trained on another pair file; {controls.resume} needs the same pairs")
             if state is not None and state.epoch > train_cfg.epochs:

@@ -399,6 +399,29 @@ def test_out_dir_and_resume_checks(tmp_path):
         run_all(training.train(pairs, model_cfg, train_cfg, tmp_path / "file" / "run"))
 
 
+def test_resume_refuses_a_config_json_edited_away_from_its_checkpoint(tmp_path):
+    """--resume compared the run's settings with config.json only: an edited sigma_t resumed at
+    the new value, and the checkpoint then recorded it for epochs trained without it."""
+    pairs = tiny_pairs()
+    model_cfg, train_cfg = tiny_cfgs(epochs=1)
+    out = tmp_path / "run"
+    run_all(training.train(pairs, model_cfg, train_cfg, out))
+    config = ckpt.read_config(out)
+    config["model"]["sigma_t"] = model_cfg.sigma_t * 1.4
+    (out / ckpt.CONFIG_FILE).write_text(json.dumps(config))
+    before = {p.name: sha(p) for p in out.rglob("*") if p.is_file()}
+    edited = ModelConfig.from_dict(config["model"])  # what cdvae-train builds from that config.json
+    _, two = tiny_cfgs(epochs=2)
+    with pytest.raises(ResumeMismatchError, match=r"its checkpoint was trained with other settings than its "
+                                                  r"config.json and this run name \(sigma_t .* was config.json edited\?\)"):
+        run_all(training.train(pairs, edited, two, out, resume=True))
+    assert before == {p.name: sha(p) for p in out.rglob("*") if p.is_file()}
+    config["model"]["sigma_t"] = model_cfg.sigma_t  # put back: it resumes
+    (out / ckpt.CONFIG_FILE).write_text(json.dumps(config))
+    run_all(training.train(pairs, model_cfg, two, out, resume=True))
+    assert ckpt.read_state_header(out)["epoch"] == 2
+
+
 def test_a_finished_run_is_reused_with_the_conditional_asked_for_and_its_drift_redrawn(tmp_path):
     """The results command reuses a finished run that differs only in its sampling conditional
     (training never reads it), gives its config.json the one asked for, and measures the training
