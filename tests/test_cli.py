@@ -472,6 +472,50 @@ def test_eval_and_sample_refuse_bad_input(trained, tmp_path, capsys):
     assert not (tmp_path / "s.npz").exists()
 
 
+def test_outputs_never_replace_the_commands_inputs_or_files_of_other_kinds(trained, tmp_path, capsys):
+    """cdvae-eval --json replaced any file, its own --pairs and the model's config.json among
+    them; cdvae-sample --out P --overwrite replaced --pairs P with the samples; cdvae-prepare
+    replaced an existing pair file without a word."""
+    from cdvae_core.cli import prepare
+
+    model = tmp_path / "model"
+    shutil.copytree(trained / "model", model)
+    pairs = tmp_path / "pairs.npz"
+    shutil.copy(trained / "pairs.npz", pairs)
+    kept = {p: p.read_bytes() for p in (pairs, model / "config.json", model / "weights.safetensors")}
+    flags = ["--model", str(model), "--pairs", str(pairs), "--samples", "3", "--nll-k", "0"]
+    one_line_error(capsys, evaluate.main([*flags, "--json", str(pairs)]), f"would overwrite --pairs {pairs}")
+    one_line_error(capsys, evaluate.main([*flags, "--json", str(model / "config.json")]),
+                   f"would overwrite --model {model}")
+    notes = tmp_path / "notes.json"
+    notes.write_text('{"mine": 1}')
+    one_line_error(capsys, evaluate.main([*flags, "--json", str(notes)]), "exists and is no cdvae-eval result")
+    assert notes.read_text() == '{"mine": 1}'
+    result = tmp_path / "e.json"
+    for _ in range(2):  # an earlier result is replaced, as before
+        assert evaluate.main([*flags, "--json", str(result)]) == 0
+    capsys.readouterr()
+    for out in (pairs, model / "weights.safetensors"):
+        one_line_error(capsys, sample.main(["--model", str(model), "--pairs", str(pairs), "--n", "2", "--out",
+                                            str(out), "--overwrite"]), "would overwrite --")
+    assert all(path.read_bytes() == data for path, data in kept.items())
+
+    import cv2
+
+    from cdvae_core.data import builtin_images
+
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    for k, (_, image) in enumerate(builtin_images()[:4]):
+        cv2.imwrite(str(folder / f"p{k}.png"), cv2.resize(image, (48, 40)))
+    made = tmp_path / "made.npz"
+    made.write_bytes(b"an earlier pair file")
+    args = ["--task", "resaturation", "--folder", str(folder), "--out", str(made), "--quiet"]
+    one_line_error(capsys, prepare.main(args), f"--out {made} exists: pass --overwrite to replace it")
+    assert made.read_bytes() == b"an earlier pair file"
+    assert prepare.main([*args, "--overwrite"]) == 0 and len(load_pairs(made)) > 0
+
+
 def test_eval_json_and_samples_follow_the_contract(trained, tmp_path):
     model, pairs_path = trained / "model", trained / "pairs.npz"
     out = tmp_path / "s.npz"

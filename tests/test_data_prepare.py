@@ -478,7 +478,7 @@ def test_decoder_messages_are_silenced_in_workers_too_unless_asked_for(tmp_path)
         env = {k: v for k, v in os.environ.items() if not k.startswith("OPENCV_")}
         done = subprocess.run([sys.executable, "-c", "import sys; from cdvae_core.cli.prepare import main; "
                                "sys.exit(main(sys.argv[1:]))", "--task", "resaturation", "--folder", str(tmp_path),
-                               "--out", str(tmp_path / "out.npz"), "--quiet", *flags],
+                               "--out", str(tmp_path / "out.npz"), "--overwrite", "--quiet", *flags],
                               capture_output=True, text=True, timeout=300, env=env)
         assert done.returncode == 0, done.stderr[-2000:]
         assert "x corrupt image: cut.png" in done.stdout and "x video will not open: nomoov.mp4" in done.stdout

@@ -181,20 +181,32 @@ def parse_samples(text: str) -> list[int]:
     return values
 
 
-def check_output_file(path: str | None, flag: str) -> Path:
-    """Raise CliError unless ``path`` names a file we could write (checked before any work)."""
+def check_output_file(path: str | None, flag: str, inputs: Sequence[tuple[str, str | None]] = ()) -> Path:
+    """Raise CliError unless ``path`` names a file we could write (checked before any work) that
+    is none of the command's ``inputs`` ((flag, path) pairs; a folder: nothing inside it)."""
     if path is None or not str(path).strip():
         raise CliError(f"{flag} is empty: name an output file")
     target = Path(path)
     try:
         if target.is_dir():
             raise CliError(f"{flag} {target} is a directory, not a file")
+        for input_flag, source in inputs:
+            # even with --overwrite: "--pairs P --out P" replaced the pair file with the samples,
+            # and an --out inside --model's folder its weights
+            if source is not None and _same_or_inside(target, Path(source)):
+                raise CliError(f"{flag} {target} would overwrite {input_flag} {source}: name another file")
     except OSError as exc:  # a name too long for the file system: was a traceback or blamed on the input
         raise CliError(f"{flag} {target} cannot be used ({exc.strerror or exc})") from None
     why = unwritable_reason(target.absolute().parent)
     if why is not None:
         raise CliError(f"{flag} {target} {why}")
     return target
+
+
+def _same_or_inside(target: Path, source: Path) -> bool:
+    """True when ``target`` is the file ``source`` (links followed), or lies in the folder ``source``."""
+    where, what = target.resolve(), source.resolve()
+    return where == what or (what.is_dir() and what in where.parents)
 
 
 def check_pairs_fit(pairs, config) -> None:

@@ -17,11 +17,13 @@ from __future__ import annotations
 
 import json
 import sys
+from pathlib import Path
 from typing import Sequence
 
 import numpy as np
 
 from ..atomic import write_text_atomic
+from ..config import read_small_text
 from ..distinct import DISTINCT_POOL, MAX_POOL
 from ..pairs import load_pairs
 from .common import (PAPER_SAMPLES, CliError, Parser, add_conditional, check_draws, check_output_file, check_pairs_fit,
@@ -118,10 +120,24 @@ def distinct_best_errors(predictor, xc: np.ndarray, xg: np.ndarray, ns: list[int
     return {n: value / len(xc) for n, value in total.items()}
 
 
+def _is_eval_result(path: Path) -> bool:
+    """True when ``path`` holds a JSON object as cdvae-eval writes them (its "best_error")."""
+    try:
+        data = json.loads(read_small_text(path))
+    except (OSError, ValueError):
+        return False
+    return isinstance(data, dict) and isinstance(data.get("best_error"), dict)
+
+
 def _body(argv: Sequence[str] | None) -> int:
     args = parse(build_parser(), argv)
     ns = parse_samples(args.samples)
-    out_json = check_output_file(args.json, "--json") if args.json is not None else None
+    out_json = None
+    if args.json is not None:
+        out_json = check_output_file(args.json, "--json", [("--pairs", args.pairs), ("--model", args.model)])
+        if out_json.exists() and not _is_eval_result(out_json):  # any file was replaced, a pair file too
+            raise CliError(f"--json {out_json} exists and is no cdvae-eval result: name a new file "
+                           "(an earlier result is replaced)")
     if args.nearest_neighbour:
         # the baseline draws nothing and has no likelihood: a seed or NLL setting would be ignored
         for flag, value in (("--seed", args.seed), ("--nll-k", args.nll_k), ("--conditional", args.conditional)):

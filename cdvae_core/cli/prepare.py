@@ -44,6 +44,9 @@ def build_parser() -> argparse.ArgumentParser:
     source.add_argument("--folder", metavar="DIR", help="a folder of images (photo tasks) or videos (motion), recursive")
     source.add_argument("--builtin", action="store_true", help="photos shipped in installed packages (motion: synthetic clips)")
     parser.add_argument("--out", required=True, metavar="PAIRS.npz", help="pair file to write")
+    parser.add_argument("--overwrite", action="store_true",
+                        help="replace an existing --out (a model's pair file among them: resuming it then refuses "
+                             "the new pairs)")
     parser.add_argument("--split", type=int, default=1, choices=SPLITS, help="UCF101 split number (default 1)")
     parser.add_argument("--limit", type=int, default=None, metavar="N",
                         help="use at most N items (images or videos; built-in: N pairs, default 6000, motion 24000)")
@@ -121,6 +124,8 @@ def _main(argv: list[str] | None) -> int:
             # Check the output before any work: an unwritable --out used to surface as a traceback
             # only after the whole (possibly hours-long) run.
             check_output_file(args.out, "--out")
+            if os.path.exists(args.out) and not args.overwrite:  # it was replaced without a word
+                raise CliError(f"--out {args.out} exists: pass --overwrite to replace it, or name a new file")
             for flag, value in (("--label-weight", args.label_weight), ("--layout-weight", args.layout_weight),
                                 ("--orientation-weight", args.orientation_weight)):
                 # float32 features: 1e308 times them was inf, refused as a broken pair file after the work

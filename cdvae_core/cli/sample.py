@@ -140,7 +140,7 @@ def _body(argv: Sequence[str] | None) -> int:
             raise CliError("--format goes with --image; --pairs writes float32 layers to an .npz file")
         if args.out is None:  # used to say "--out is empty", as if an empty name had been given
             raise CliError("--pairs needs --out FILE.npz (the samples file to write)")
-        out = check_output_file(args.out, "--out")
+        out = check_output_file(args.out, "--out", [("--pairs", args.pairs), ("--model", args.model)])
         if out.exists() and not args.overwrite:  # it was replaced without a word
             raise CliError(f"--out {out} exists: pass --overwrite to replace it, or name a new file")
         pairs = load_pairs(args.pairs, require_test=True)
