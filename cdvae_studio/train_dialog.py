@@ -532,14 +532,25 @@ class TrainDialog(JobDialog):
         if not out:
             self.status.setText("Cannot start: choose an output folder")
             return
-        from cdvae_core.train_dir import OutputDirError, check_out_dir, check_resumable
+        from cdvae_core.train_dir import OutputDirError, ResumeMismatchError, check_out_dir, check_resumable, saved_epochs
 
-        try:  # the trainer's own checks (reads only), said here rather than after the pairs are made
-            check_out_dir(Path(out), self.resume.isChecked(), write_probe=False, controls=dialog_controls())
+        from .train_resume import logged_curves, resumed_configs
+
+        logged: dict = {}
+        try:  # the trainer's own checks, said here rather than after the pairs are made
+            # an unwritable folder (under a file, /proc) was said only after the pairs were made
+            check_out_dir(Path(out), self.resume.isChecked(), write_probe=True, controls=dialog_controls())
             if self.resume.isChecked():
                 check_resumable(Path(out), dialog_controls())
+                # the run's own warm-up and guidance schedule (derived from Epochs, so more epochs
+                # were refused as "other settings"), and a form unlike the run refused up front
+                model_cfg, train_cfg = resumed_configs(Path(out), model_cfg, train_cfg)
+                logged = logged_curves(Path(out), saved_epochs(out) or 0)
         except OutputDirError as exc:
             self.status.setText(f"Cannot start: {exc}")
+            return
+        except ResumeMismatchError as exc:
+            self.status.setText(f"Cannot start: {exc}; set the form as that run was, or untick Resume")
             return
         self._out_dir = out
         self.plot.clear()
@@ -548,6 +559,10 @@ class TrainDialog(JobDialog):
         self.plot.addItem(self._markers)
         self._curves.clear()
         self._history.clear()
+        for name, (steps, values) in logged.items():  # a resumed run's plot goes on from its log
+            series = self._history[name] = LossSeries()
+            for step, value in zip(steps, values):
+                series.append(step, value)
         self._y_bounds.clear()
         self._x_total, self._steps_total, self._y_view, self._next_curve = 0, 0, None, 0
         self.plot.getViewBox().enableAutoRange()  # no axes of the last run over an empty plot

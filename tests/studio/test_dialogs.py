@@ -62,6 +62,51 @@ def test_train_cancel_stops_cleanly(qtbot, train_on_pairs, tmp_path):
     assert re.search(r"(Epoch \d+ is kept|No epoch had been saved yet) in ", dlg.status.text())
 
 
+def test_resume_takes_more_epochs_goes_on_with_the_logged_curves_and_refuses_other_settings_first(
+        qtbot, train_on_pairs, tmp_path):
+    """Resume with more epochs was refused after the pairs were read ("kl_warmup_epochs 0.5 !=
+    1.0": settings the dialog derives from Epochs, which the user never saw); another tie, or a
+    folder that cannot be written, only once the run had started; and the resumed run's loss
+    plot began at the resumed epoch."""
+    import json
+
+    win, dlg = train_on_pairs
+    dlg.tie.setCurrentText("gauss")
+    dlg.layers.setValue(1)
+    dlg.epochs.setValue(2)
+    dlg.batch.setValue(64)
+    out = tmp_path / "run"
+    dlg.out.edit.setText(str(out))
+    with qtbot.waitSignal(dlg.modelTrained, timeout=120_000):
+        dlg.start()
+    qtbot.waitUntil(lambda: not dlg.running(), timeout=10_000)
+    logged = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
+
+    dlg.out.edit.setText(str(out))
+    dlg.resume.setChecked(True)
+    dlg.tie.setCurrentText("mdn")  # not the run's: said at once, nothing started
+    dlg.start()
+    assert not dlg.running() and "Cannot start: cannot resume" in dlg.status.text()
+    assert "tie 'gauss' != 'mdn'" in dlg.status.text() and "untick Resume" in dlg.status.text()
+    dlg.tie.setCurrentText("gauss")
+    dlg.epochs.setValue(4)  # more epochs: the run's own warm-up and guidance schedule
+    with qtbot.waitSignal(dlg.modelTrained, timeout=120_000):
+        dlg.start()
+    qtbot.waitUntil(lambda: not dlg.running(), timeout=10_000)
+    config = json.loads((out / "config.json").read_text())["training"]
+    assert config["epochs"] == 4 and config["kl_warmup_epochs"] == 0.5 and config["guidance_epochs"] == 1.0
+    steps, values = dlg._curves["loss"].getData()
+    # the curve starts with the two logged epochs (one point each), then the resumed steps
+    assert list(steps[:2]) == [row["step"] for row in logged] and list(values[:2]) == [row["loss"] for row in logged]
+    assert steps.max() > logged[-1]["step"]
+
+    (tmp_path / "file").write_text("x")
+    dlg.resume.setChecked(False)
+    dlg.out.edit.setText(str(tmp_path / "file" / "run"))  # under a file: said before anything starts
+    dlg.start()
+    assert not dlg.running() and dlg.status.text().startswith("Cannot start: ") and "not a directory" in dlg.status.text()
+
+
 def test_a_stopped_run_is_described_by_what_its_folder_keeps(qtbot, train_on_pairs, tmp_path):
     """Cancel (or quit) promises a kept epoch, and ticks Resume, only where the folder holds one:
     a run stopped while its pairs or LPP targets were made has not even made its folder."""
