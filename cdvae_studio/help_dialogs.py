@@ -42,7 +42,7 @@ GESTURES: tuple[tuple[str, str], ...] = (
     ("Open images or videos (motion: the first frame, with its truth), folders of them, a model folder or a pair file", "Drop them on the window"),
     ("Open an image from a web page", "Drag it onto the window (or copy it, then Ctrl+V)"),
     ("Choose another frame of a video", "Drag the Time bar under the photo and let go; "
-                                        "on the bar, arrow keys: one frame, Page Up/Down: one second"),
+                                        "on the bar, arrow keys: one frame, Page Down / Up: a second on / back"),
     ("Preview a frame of a video without opening it", "Point at the Time bar's track (or drag its handle)"),
     ("Dismiss the red message line", "Click it"),
 )

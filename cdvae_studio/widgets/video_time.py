@@ -51,7 +51,8 @@ class VideoTimeBar(QWidget):
 
     Signals: frameChosen(int index) when a frame is chosen: on release of a drag (each frame is
     read at full size and made a new document, a tenth of a second and more at 1080p: too slow to
-    follow the drag), or at once from the keys (arrows: one frame, Page Up/Down: one second) and
+    follow the drag), or at once from the keys (arrows: one frame, Page Down / Up: a second on /
+    back) and
     a left click on the track, which opens the frame under the pointer (the one its preview
     showed; QSlider's own click paged a second towards it). previewWanted(int index): the pointer is over that frame's place on the
     track, or the drag holds the handle there; answer with ``show_frame``.
@@ -126,6 +127,13 @@ class VideoTimeBar(QWidget):
                   and not self._on_handle(event.position().toPoint())):
                 self.hide_preview()
                 self.slider.setValue(self.index_at(int(event.position().x())))  # opens it: not a drag
+                return True
+            elif event.type() == QEvent.Type.KeyPress and event.key() in (Qt.Key.Key_PageDown, Qt.Key.Key_PageUp):
+                # Page Down a second on, Page Up a second back, as video players and documents
+                # have it (QSlider's own: Page Up added a page, Page Down went back)
+                ahead = event.key() == Qt.Key.Key_PageDown
+                self.slider.triggerAction(QSlider.SliderAction.SliderPageStepAdd if ahead
+                                          else QSlider.SliderAction.SliderPageStepSub)
                 return True
             elif event.type() in (QEvent.Type.Leave, QEvent.Type.Hide):
                 self.hide_preview()

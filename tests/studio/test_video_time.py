@@ -98,6 +98,21 @@ def test_a_click_on_the_track_opens_the_frame_its_preview_showed(qtbot, make_win
     QTest.mouseRelease(slider, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier, point)
 
 
+def test_page_down_goes_a_second_on_and_page_up_a_second_back(qtbot, make_window, settle, tmp_path, pan_video):
+    """QSlider's own keys went the other way: Page Down from 0.07 s to 0.00 s, Page Up to 1.00 s."""
+    win, bar, _ = _open_video(qtbot, make_window, settle, tmp_path, pan_video)
+    slider = bar.slider
+    slider.setFocus()
+    qtbot.keyClick(slider, Qt.Key.Key_Right)  # the arrows as before: one frame on
+    assert slider.value() == 1
+    qtbot.keyClick(slider, Qt.Key.Key_PageDown)
+    assert slider.value() == 11  # 10 fps: a second on
+    qtbot.keyClick(slider, Qt.Key.Key_PageUp)
+    assert slider.value() == 1
+    qtbot.waitUntil(lambda: str(win.state.image_path).endswith("#t=0.1"), timeout=30_000)
+    settle(win)
+
+
 def test_a_frame_that_cannot_be_read_says_so_in_the_preview(qtbot, make_window, settle, tmp_path, pan_video):
     win, bar, video = _open_video(qtbot, make_window, settle, tmp_path, pan_video)
     video.write_bytes(b"RIFF" + bytes(64))  # the file went bad after it was opened
