@@ -52,6 +52,7 @@ class Group(NamedTuple):
     noise: np.ndarray | None  # (n, E) lower-layer noise, or None: decoded at the lower layers' means
     draw: Any  # jobs.Draw: the seed, temperature and MDN component the codes and noise were drawn with
     cells: list[int]  # the grid position of each code (0-based; the tray's "#k" is k - 1)
+    shares: list[float | None]  # each distinct result's share of the draw's pool (None: none shown)
 
 
 def export_groups(items: dict[str, Any], what: int) -> list[Group]:
@@ -72,7 +73,7 @@ def export_groups(items: dict[str, Any], what: int) -> list[Group]:
             first = stars[0]
             noise = None if first.noise is None else np.stack([s.noise for s in stars])
             groups.append(Group(predictors[first.predictor_key()], first.doc.photo, np.stack([s.code for s in stars]),
-                                noise, first.draw, [s.index for s in stars]))
+                                noise, first.draw, [s.index for s in stars], [s.share for s in stars]))
         return groups
     grid = items.get("grid")
     if ctx is None or grid is None:
@@ -81,7 +82,8 @@ def export_groups(items: dict[str, Any], what: int) -> list[Group]:
     rows = items.get("noise") or [None] * len(codes)
     chosen = [items["current"]] if what == 1 else list(range(len(codes)))
     noise = None if any(rows[i] is None for i in chosen) else np.stack([rows[i] for i in chosen])
-    return [Group(ctx.predictor, ctx.doc.photo, codes[chosen], noise, grid.draw, chosen)]
+    shares = items.get("shares") or [None] * len(codes)
+    return [Group(ctx.predictor, ctx.doc.photo, codes[chosen], noise, grid.draw, chosen, [shares[i] for i in chosen])]
 
 
 def source_stems(sources: list[Any], dedupe: bool = False) -> list[str]:
@@ -115,7 +117,7 @@ def export_job(groups: list[Group], outdir: str,
         # were drawn from
         for p in iter_export(g.predictor, [g.source], len(g.codes), outdir, g.draw.seed, fmt, codes=g.codes,
                              noise=g.noise, settings=g.draw.export_settings(), report=report,
-                             first_index=first_index + base, sample_indices=g.cells):
+                             first_index=first_index + base, sample_indices=g.cells, shares=g.shares):
             yield Progress("export", base + p.done, total, p.message, p.values)
         base += len(g.codes)
     if report.failed:

@@ -47,6 +47,9 @@ class Star:
     # settings.component)
     draw: Draw = Draw()
     index: int = 0  # its grid position, from 0 (its sidecar's sample_index; the tray shows index + 1)
+    # a distinct result's share of its draw's pool as the grid showed it (its sidecar's share);
+    # None: no distinct result, or one a slider or pin had changed
+    share: float | None = None
 
     def is_sample(self, doc: Any, model_key: str, code: np.ndarray, noise: np.ndarray | None) -> bool:
         """True when (doc, model, code, noise) is this very sample."""

@@ -204,7 +204,7 @@ class ActionsMixin:
                 return
         self._star_ids += 1
         star = Star(self._star_ids, self.ctx.entry, self.ctx.doc, code.copy(), self.grid.xg[index].copy(),
-                    self.grid.cells[index], noise, self.grid.draw, index)
+                    self.grid.cells[index], noise, self.grid.draw, index, self.cell_shares()[index])
         self.stars[star.key] = star
         # numbered from 1, as the interpolation dialog asks for samples (it read "#1" for the
         # grid's second cell, which that dialog calls sample 2)

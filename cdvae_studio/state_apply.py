@@ -202,6 +202,15 @@ class ApplyMixin:
         same = (self.codes == self.drawn).all(1) & (self.noise == self.drawn_noise).all(1)  # (n,) unedited
         return np.where(same, self.shares, np.nan)
 
+    def cell_shares(self) -> list[float | None]:
+        """Each grid cell's share of its distinct pool as shown, None where there is none (no
+        distinct results, or a cell a slider or pin changed): what its export's sidecar records."""
+        n = 0 if self.grid is None else len(self.grid.codes)
+        shares = self.shown_shares()
+        if shares is None or len(shares) != n:
+            return [None] * n
+        return [None if np.isnan(s) else float(s) for s in shares]
+
     def _say_why_shares_are_hidden(self) -> None:
         """Distinct results whose every cell a pin changed show no shares: say so, and how to get
         them back (the badges vanished without a word)."""

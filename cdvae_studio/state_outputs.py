@@ -49,7 +49,8 @@ class OutputsMixin:
                 "current": self.current, "image_path": self.image_path, "seed": self.seed,
                 "temperature": self.temperature, "lower": self.lower, "component": self._picked_component(),
                 "pool": 0 if self.ctx is None else distinct_pool(self.ctx.predictor, self.pool),
-                "noise": None if self.grid is None else [self._grid_noise(i) for i in range(len(self.grid.codes))]}
+                "noise": None if self.grid is None else [self._grid_noise(i) for i in range(len(self.grid.codes))],
+                "shares": self.cell_shares()}
 
     def _picked_component(self) -> int | None:
         """The picker's MDN component, if the current model has it (None: the whole mixture)."""

@@ -156,6 +156,19 @@ def _codes(predictor, cond, n: int, seed: int, codes: np.ndarray | None, noise: 
     return codes, noise, None
 
 
+def _given_shares(shares: Sequence[float | None] | None, codes: np.ndarray | None) -> list[float | None] | None:
+    """The caller's share of its distinct pool for each given code (None: not a distinct result), checked."""
+    if shares is None:
+        return None
+    if codes is None:
+        raise ExportError("shares= goes with codes=; drawn distinct results carry their own")
+    values = list(shares)
+    if len(values) != len(codes) or not all(v is None or (isinstance(v, (int, float, np.floating)) and not isinstance(v, bool)
+                                                          and 0 <= v <= 1) for v in values):
+        raise ExportError(f"shares must be {len(codes)} numbers in [0, 1] or None (one per code), got {values!r}")
+    return [None if v is None else float(v) for v in values]
+
+
 def _sample_indices(sample_indices: Sequence[int] | None, codes: np.ndarray | None) -> list[int] | None:
     """The caller's record of where each given code came from (e.g. the Studio's grid cell), checked."""
     if sample_indices is None:
@@ -205,7 +218,8 @@ def iter_export(predictor, images: Sequence[str | os.PathLike | np.ndarray], n: 
                 seed: int = 0, fmt: str = "png", *, codes: np.ndarray | None = None,
                 noise: np.ndarray | None = None, settings: ExportSettings | None = None,
                 skip_bad: bool = True, report: ExportReport | None = None, first_index: int = 0,
-                sample_indices: Sequence[int] | None = None) -> Iterator[Progress]:
+                sample_indices: Sequence[int] | None = None,
+                shares: Sequence[float | None] | None = None) -> Iterator[Progress]:
     """Yield Progress("export", done, total, message) while writing n results per photo.
 
     ``images`` are paths or uint8 (H, W, 3) arrays; ``codes`` (n, D) replaces the drawn codes
@@ -219,12 +233,16 @@ def iter_export(predictor, images: Sequence[str | os.PathLike | np.ndarray], n: 
     overwrite each other). ``sample_indices`` (one whole number per code, with ``codes``) says
     where each code came from, e.g. the Studio's grid cell: the sidecars record it as
     ``sample_index`` (``index`` is the row within this call, ``file_number`` the file's number).
+    ``shares`` (with ``codes``) is each code's share of the distinct pool it was chosen from
+    (``settings.distinct_pool``), or None for a code that is no distinct result (one edited
+    since): the sidecars' ``share``.
     Close the generator to cancel.
     """
     suffix = check_format(fmt)
     settings = dataclasses.replace(settings or ExportSettings(), fmt=fmt)
     codes, noise = _given(predictor, codes, noise)
     origins = _sample_indices(sample_indices, codes)
+    given_shares = _given_shares(shares, codes)
     weights = weights_sha256(predictor)
     if codes is not None:  # the sidecars record what was decoded
         noise = noise if settings.lower_layers else None
@@ -245,7 +263,8 @@ def iter_export(predictor, images: Sequence[str | os.PathLike | np.ndarray], n: 
             stem, path, image = _source(item, index)
             renderer = get_renderer(task, image, settings.upsample)
             cond = predictor.prepare(renderer.xc_model)
-            drawn, drawn_noise, shares = _codes(predictor, cond, n, seed, codes, noise, settings)
+            drawn, drawn_noise, drawn_shares = _codes(predictor, cond, n, seed, codes, noise, settings)
+            drawn_shares = given_shares if codes is not None else drawn_shares
             own = own_sample(predictor, renderer, cond) if settings.detail else None
         except (PostprocessError, ValueError) as exc:  # tasks and predictor raise ValueError kinds
             # image-file errors already start with the path: "a.txt: a.txt: not a readable image"
@@ -276,7 +295,8 @@ def iter_export(predictor, images: Sequence[str | os.PathLike | np.ndarray], n: 
             sidecar = out / f"{name}.json"
             record = sidecar_record(predictor, settings, path, image, seed, i, code, eps, files, file_number=first_index + i,
                               sample_index=None if origins is None else origins[i], weights=weights,
-                              share=None if shares is None else float(shares[i]))
+                              share=None if drawn_shares is None or drawn_shares[i] is None
+                              else float(drawn_shares[i]))
             write_text_atomic(sidecar, json.dumps(record, indent=2))
             report.results.append(out / files["result"])
             report.sidecars.append(sidecar)

@@ -92,6 +92,22 @@ def test_sessions_and_exports_keep_the_distinct_draw(qtbot, make_window, settle,
                     timeout=120_000)
     side = json.loads(next((tmp_path / "out").glob("*.json")).read_text())
     assert side["distinct_pool"] == DISTINCT_POOL
+    # and the share its cell showed (it was null: the codes were given, their shares were not)
+    assert side["share"] == pytest.approx(float(state.shares[state.current]))
+
+    state.toggle_star(2)
+    state.toggle_star(5)
+    state.edit_code(0, float(state.codes[5, 0]) + 0.5)  # a slider pins component 0: no cell is as drawn
+    settle(win)
+    state.toggle_star(0)  # starred after the edit: no share
+    dlg.what.setCurrentIndex(0)  # the starred samples
+    dlg.folder.edit.setText(str(tmp_path / "stars"))
+    qtbot.mouseClick(dlg.start_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: not dlg.running() and dlg.start_button.isEnabled(), timeout=120_000)
+    sides = {s["sample_index"]: s["share"] for s in
+             (json.loads(p.read_text()) for p in (tmp_path / "stars").glob("*.json"))}
+    assert sides[2] == pytest.approx(float(state.shares[2])) and sides[5] == pytest.approx(float(state.shares[5]))
+    assert sides[0] is None
 
 
 def test_the_choice_is_remembered_and_a_bad_session_pool_is_refused(qtbot, make_window, settle, tmp_path):
