@@ -89,6 +89,20 @@ def saved_epochs(out: str | os.PathLike) -> int | None:
     return None if header is None else int(header["epoch"])
 
 
+def stopped_early(out: str | os.PathLike) -> tuple[int, int] | None:
+    """(epochs trained, epochs asked for) of the run in ``out`` when it stopped before its last
+    epoch (cancelled, interrupted, killed): its checkpoint holds fewer epochs than its
+    config.json asked for. None for a finished run, or a folder without both (or damaged)."""
+    done = saved_epochs(out)
+    try:
+        planned = read_config(Path(out)).get("training", {}).get("epochs")
+    except (ModelLoadError, AttributeError):
+        return None
+    if done is None or not isinstance(planned, int) or done >= planned:
+        return None
+    return done, planned
+
+
 def _differences(a, b, skip: tuple[str, ...] = ()) -> list[str]:
     return [
         f"{f.name} {getattr(a, f.name)!r} != {getattr(b, f.name)!r}"

@@ -260,6 +260,17 @@ class StudioState(MediaMixin, ScrubMixin, ApplyMixin, ActionsMixin, SessionsMixi
         self.w.modelLabel.setText(f"loading {entry.label}…")
         self.request_context()
 
+    def _say_if_stopped_early(self, entry: ModelEntry) -> None:
+        """A run cancelled before its last epoch opens as it was saved: say that it is unfinished
+        and how to finish it (it opened as any model, its scatter empty without a word)."""
+        from cdvae_core.train_dir import stopped_early
+
+        stopped = stopped_early(entry.path)
+        if stopped is not None:
+            done, planned = stopped
+            self.w.statusBar().showMessage(f"{entry.path.name} stopped after epoch {done} of {planned}: Train with "
+                                           "Resume ticked, into that folder, finishes it", 20000)
+
     def open_model(self, path: str, kind: str = "opened") -> None:
         try:
             entry = (self.catalog.add_pair_file(path) if is_pair_file(path)
@@ -267,6 +278,8 @@ class StudioState(MediaMixin, ScrubMixin, ApplyMixin, ActionsMixin, SessionsMixi
         except (CatalogError, ValueError) as exc:
             self.w.show_error(str(exc), about="model")
             return
+        if entry.kind != "nearest" and kind == "opened":
+            self._say_if_stopped_early(entry)
         if kind == "trained":
             saved = string_list(self.w.settings, "trainedModels")
             if str(entry.path) not in saved:

@@ -37,3 +37,24 @@ def test_cdvae_train_keeps_its_flag_wording_by_default(tmp_path):
     held, missing, empty = _messages(tmp_path, CLI_CONTROLS)
     assert "pass --resume to continue that run" in held
     assert "(leave out --resume to start a run there)" in missing and "(leave out --resume" in empty
+
+
+def test_a_run_stopped_before_its_last_epoch_is_told_from_a_finished_one(tmp_path):
+    """The Studio opened a cancelled run's folder as any model, its scatter empty without a word:
+    ``stopped_early`` tells (epochs trained, epochs asked for) from its checkpoint and config.json."""
+    from cdvae_core import training
+    from cdvae_core.train_dir import stopped_early
+
+    from test_training import tiny_cfgs, tiny_pairs
+
+    model_cfg, train_cfg = tiny_cfgs(epochs=3)
+    gen = training.train(tiny_pairs(), model_cfg, train_cfg, tmp_path / "run")
+    for record in gen:
+        if record.stage == "epoch" and record.done == 1:
+            gen.close()  # as Cancel does, after the first epoch was saved
+            break
+    assert stopped_early(tmp_path / "run") == (1, 3)
+    model_cfg, one = tiny_cfgs(epochs=1)
+    list(training.train(tiny_pairs(), model_cfg, one, tmp_path / "done"))
+    assert stopped_early(tmp_path / "done") is None
+    assert stopped_early(tmp_path / "nothing") is None

@@ -247,6 +247,28 @@ def test_a_model_opened_from_its_folder_comes_back_at_the_next_start(qtbot, make
     assert "model used last could not be opened again" in third.statusBar().currentMessage()
 
 
+def test_a_run_cancelled_before_its_last_epoch_opens_saying_so(qtbot, make_window, settle, tmp_path):
+    """It opened as any finished model (its LPP scatter empty, since a run saves its embedding
+    at the end) without a word of being unfinished."""
+    from cdvae_core import training
+
+    from test_training import tiny_cfgs, tiny_pairs
+
+    model_cfg, train_cfg = tiny_cfgs(epochs=3)
+    gen = training.train(tiny_pairs(), model_cfg, train_cfg, tmp_path / "halfway")
+    for record in gen:
+        if record.stage == "epoch" and record.done == 1:
+            gen.close()  # Cancel after the first epoch
+            break
+    win = make_window("resaturation")
+    settle(win)
+    win.state.open_model(str(tmp_path / "halfway"))
+    assert win.statusBar().currentMessage() == ("halfway stopped after epoch 1 of 3: Train with Resume ticked, "
+                                                "into that folder, finishes it")
+    settle(win)
+    assert win.state.ctx.entry.path == (tmp_path / "halfway").resolve()
+
+
 def test_a_session_star_that_does_not_fit_its_model_says_why(make_window, settle, studio_assets):
     """Hand-edited sessions: a code of the wrong length, or lower-layer noise for the nearest-
     neighbour baseline (which has no lower layers, nor a check for them), are one-line reasons."""
