@@ -493,6 +493,13 @@ class TrainDialog(JobDialog):
         if not a or (two and not b):
             raise ValueError(f"choose the {self.path_a_label.text().lower()}"
                              + (f" and the {self.path_b_label.text().lower()}" if two else ""))
+        # a path that is not there, or not of its kind, was said only once the training process
+        # had started (seconds later); the sources' own checks of what is inside still run there
+        for need, path in zip(SOURCE_PATHS[i], (a, b)):
+            if need is not None and not (Path(path).is_dir() if need.folder else Path(path).is_file()):
+                kind = "a folder" if need.folder else "a file"
+                raise ValueError(f"{need.label.lower()} {path} is not {kind}" if Path(path).exists()
+                                 else f"no {need.label.lower()} at {path}")
         return (("folder", a), ("coco", a, b), ("ucf101", a, b, int(self.split.currentText())), ("pairs", a))[i - 1]
 
     def configs(self) -> tuple[Any, Any]:

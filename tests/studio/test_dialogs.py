@@ -101,6 +101,15 @@ def test_resume_takes_more_epochs_goes_on_with_the_logged_curves_and_refuses_oth
     assert steps.max() > logged[-1]["step"]
 
     (tmp_path / "file").write_text("x")
+    pair_file = dlg.path_a.text()
+    dlg.source.setCurrentIndex(1)  # a folder of photos: its path is checked before anything starts
+    for path, said in ((tmp_path / "file", f"folder {tmp_path / 'file'} is not a folder"),
+                       (tmp_path / "nowhere", f"no folder at {tmp_path / 'nowhere'}")):
+        dlg.path_a.edit.setText(str(path))
+        dlg.start()
+        assert not dlg.running() and dlg.status.text() == f"Cannot start: {said}"
+    dlg.source.setCurrentIndex(4)
+    dlg.path_a.edit.setText(pair_file)
     dlg.resume.setChecked(False)
     dlg.out.edit.setText(str(tmp_path / "file" / "run"))  # under a file: said before anything starts
     dlg.start()
@@ -556,33 +565,43 @@ def test_train_from_a_folder_says_what_preparing_it_skipped(qtbot, tmp_path, mon
     assert dlg.status.text().startswith("Cannot start") and dlg.status.toolTip() == ""
 
 
+def _source_paths(root):
+    """A data folder holding COCO's and UCF101's paths as the train form's sources name them."""
+    data = root / "data"
+    for folder in ("coco/train2014", "UCF-101", "ucfTrainTestlist"):
+        (data / folder).mkdir(parents=True)
+    (data / "coco" / "instances.json").write_text("{}")
+    return data
+
+
 def test_train_form_keeps_each_sources_paths_and_picks_ucf101s_split(qtbot, tmp_path, monkeypatch):
     """The path fields are shared by the sources: COCO's images folder and annotation file stayed
     in them as UCF101's videos and splits folders. Each source now keeps what was typed for it."""
     import cdvae_studio.train_dialog as td
 
     monkeypatch.setattr(td, "models_root", lambda: tmp_path)
+    data = _source_paths(tmp_path)  # paths that are there: the form checks them before a run starts
     dlg = td.TrainDialog(None, task="relighting")
     qtbot.addWidget(dlg)
     coco, ucf = td.COCO_SOURCE, td.SOURCES.index("UCF101")
     dlg.source.setCurrentIndex(coco)
-    dlg.path_a.edit.setText("/data/coco/train2014")
-    dlg.path_b.edit.setText("/data/coco/instances.json")
+    dlg.path_a.edit.setText(f"{data}/coco/train2014")
+    dlg.path_b.edit.setText(f"{data}/coco/instances.json")
     dlg.source.setCurrentIndex(ucf)
     assert (dlg.path_a.text(), dlg.path_b.text()) == ("", "")
-    dlg.path_a.edit.setText("/data/UCF-101")
-    dlg.path_b.edit.setText("/data/ucfTrainTestlist")
-    assert dlg.source_spec() == ("ucf101", "/data/UCF-101", "/data/ucfTrainTestlist", 1)
+    dlg.path_a.edit.setText(f"{data}/UCF-101")
+    dlg.path_b.edit.setText(f"{data}/ucfTrainTestlist")
+    assert dlg.source_spec() == ("ucf101", f"{data}/UCF-101", f"{data}/ucfTrainTestlist", 1)
     # and UCF101's split, which cdvae-prepare's --split chose and the form could not
     assert not dlg.split.isHidden() and [dlg.split.itemText(i) for i in range(dlg.split.count())] == ["1", "2", "3"]
     dlg.split.setCurrentText("2")
-    assert dlg.source_spec() == ("ucf101", "/data/UCF-101", "/data/ucfTrainTestlist", 2)
+    assert dlg.source_spec() == ("ucf101", f"{data}/UCF-101", f"{data}/ucfTrainTestlist", 2)
     dlg.source.setCurrentIndex(0)
     assert dlg.source_spec() == ("builtin",) and dlg.split.isHidden()
     dlg.source.setCurrentIndex(coco)
-    assert dlg.source_spec() == ("coco", "/data/coco/train2014", "/data/coco/instances.json")
+    assert dlg.source_spec() == ("coco", f"{data}/coco/train2014", f"{data}/coco/instances.json")
     dlg.source.setCurrentIndex(ucf)
-    assert (dlg.path_a.text(), dlg.path_b.text()) == ("/data/UCF-101", "/data/ucfTrainTestlist")
+    assert (dlg.path_a.text(), dlg.path_b.text()) == (f"{data}/UCF-101", f"{data}/ucfTrainTestlist")
 
 
 def test_train_form_proposes_the_last_runs_source_paths_and_model(qtbot, tmp_path, monkeypatch):
@@ -594,6 +613,7 @@ def test_train_form_proposes_the_last_runs_source_paths_and_model(qtbot, tmp_pat
     import cdvae_studio.train_dialog as td
 
     monkeypatch.setattr(td, "models_root", lambda: tmp_path)
+    data = _source_paths(tmp_path)  # paths that are there: the form checks them before a run starts
     settings = QSettings(str(tmp_path / "s.ini"), QSettings.Format.IniFormat)
     launched: list[tuple] = []
     monkeypatch.setattr(td.TrainDialog, "_launch", lambda self, runner, message: launched.append(message))
@@ -601,11 +621,11 @@ def test_train_form_proposes_the_last_runs_source_paths_and_model(qtbot, tmp_pat
     qtbot.addWidget(first)
     assert first.source.currentIndex() == 0 and first.tie.currentText() == "gauss"  # nothing kept yet
     first.source.setCurrentIndex(td.UCF101_SOURCE)
-    first.path_a.edit.setText("/data/UCF-101")
-    first.path_b.edit.setText("/data/ucfTrainTestlist")
+    first.path_a.edit.setText(f"{data}/UCF-101")
+    first.path_b.edit.setText(f"{data}/ucfTrainTestlist")
     first.source.setCurrentIndex(td.COCO_SOURCE)
-    first.path_a.edit.setText("/data/coco/train2014")
-    first.path_b.edit.setText("/data/coco/instances.json")
+    first.path_a.edit.setText(f"{data}/coco/train2014")
+    first.path_b.edit.setText(f"{data}/coco/instances.json")
     first.tie.setCurrentText("mdn")
     first.mixtures.setValue(12)
     first.epochs.setValue(7)
@@ -616,12 +636,12 @@ def test_train_form_proposes_the_last_runs_source_paths_and_model(qtbot, tmp_pat
 
     again = td.TrainDialog(None, task="relighting", settings=QSettings(str(tmp_path / "s.ini"), QSettings.Format.IniFormat))
     qtbot.addWidget(again)
-    assert again.source_spec() == ("coco", "/data/coco/train2014", "/data/coco/instances.json")
+    assert again.source_spec() == ("coco", f"{data}/coco/train2014", f"{data}/coco/instances.json")
     assert (again.tie.currentText(), again.mixtures.value(), again.mixtures.isEnabled()) == ("mdn", 12, True)
     assert (again.epochs.value(), again.batch.value(), again.layers.value()) == (7, 32, 3)
     assert again.limit.value() == 6000 and "/relighting-" in again.out.text()  # proposed for the task
     again.source.setCurrentIndex(td.UCF101_SOURCE)  # the other source's paths are kept too
-    assert again.source_spec() == ("ucf101", "/data/UCF-101", "/data/ucfTrainTestlist", 1)
+    assert again.source_spec() == ("ucf101", f"{data}/UCF-101", f"{data}/ucfTrainTestlist", 1)
 
     bad = QSettings(str(tmp_path / "bad.ini"), QSettings.Format.IniFormat)  # a hand-edited file
     for key, value in {"train/source": "x", "train/epochs": "many", "train/tie": "magic", "train/paths2": "one"}.items():

@@ -504,11 +504,16 @@ def test_training_again_gets_a_new_folder_and_clear_messages(qtbot, train_on_pai
     assert "tick Resume" in dlg.status.text() and "--" not in dlg.status.text()
 
     dlg.out.edit.setText(second)
-    dlg.path_a.edit.setText(str(tmp_path / "missing.npz"))  # fails inside the run, before any record
+    dlg.path_a.edit.setText(str(tmp_path / "missing.npz"))  # said before anything starts
+    dlg.start()
+    assert not dlg.running() and dlg.status.text() == f"Cannot start: no pair file at {tmp_path / 'missing.npz'}"
+    broken = tmp_path / "broken.npz"
+    broken.write_bytes(b"junk" * 10)
+    dlg.path_a.edit.setText(str(broken))  # fails inside the run, before any record
     dlg.start()
     qtbot.waitUntil(lambda: not dlg.running(), timeout=120_000)
     # the library's message as it is, no class name ("Training failed: PairFileError: ...")
-    assert dlg.status.text() == f"Training failed: no pair file at {tmp_path / 'missing.npz'}"
+    assert dlg.status.text().startswith(f"Training failed: {broken} is not a readable .npz pair file")
     assert dlg.progress.value() == 0  # not the finished run's full bar
     assert dlg.progress.text() == "failed"  # a full bar of the stage before read as success
 
