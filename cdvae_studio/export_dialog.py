@@ -26,6 +26,7 @@ from .worker import JobRunner
 
 WHAT = ("Starred samples", "Current sample", "Whole grid", "Batch: a folder of images")
 FORMATS = ("png", "jpg", "png16")
+SKIPPED_SHOWN = 5  # unreadable images of a batch named in the status line (the tooltip names all)
 FOLDER_KEY = "exportFolder"  # QSettings: the folder the last export went into
 FORMAT_KEY = "exportFormat"  # QSettings: the format the last export was written in
 NO_BASELINE_EXPORT = ("The nearest-neighbour baseline cannot be exported with sidecars; pick a model "
@@ -354,10 +355,15 @@ class ExportDialog(JobDialog):
             if self._baseline_skipped:
                 text += (f" Left out {self._baseline_skipped} star(s) of the nearest-neighbour baseline, which has no "
                          "code for a sidecar (Ctrl+C copies its result).")
-            if self.failed:  # a batch skips unreadable images: say which, not just a smaller count
-                text += (f" Skipped {len(self.failed)} image(s) that could not be read: "
-                         + "; ".join(f"{Path(name).name} ({why})" for name, why in self.failed))
+            skipped = [f"{Path(name).name} ({why})" for name, why in self.failed]
+            if skipped:  # a batch skips unreadable images: say which, not just a smaller count
+                # the first few: 200 names squashed the form and ran off the dialog; all in the tooltip
+                more = len(skipped) - SKIPPED_SHOWN
+                text += (f" Skipped {len(skipped)} image(s) that could not be read: "
+                         + "; ".join(skipped[:SKIPPED_SHOWN]) + (f"; and {more} more (all in this line's tooltip)"
+                                                                   if more > 0 else ""))
             self.status.setText(text)
+            self.status.setToolTip("\n".join(skipped))
             self.open_folder_button.setEnabled(self.written > 0)
         elif status == "cancelled":
             self.status.setText("Export cancelled; files already written are complete.")

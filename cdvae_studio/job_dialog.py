@@ -160,6 +160,7 @@ class JobDialog(QDialog):
         self.start_button.setEnabled(False)
         self.cancel_button.setEnabled(True)
         self.status.setText(message)
+        self.status.setToolTip("")  # what the last run's line named in full
         runner.start()
 
     def cancel(self) -> None:

@@ -356,6 +356,15 @@ def test_batch_export_names_the_images_it_skipped(qtbot, make_window, settle, tm
     assert len(_run_export(qtbot, dlg, "Keep")) == 1 and dlg.written == 3
     assert sorted(p.name for p in out.glob("*.png")) == [f"grey_{i:03d}.png" for i in range(6)]
 
+    # many unreadable files: the first few named, all in the tooltip (200 names squashed the form)
+    for k in range(12):
+        (folder / f"bad{k:02d}.png").write_bytes(b"not a png")
+    dlg.batch_n.setValue(1)
+    assert len(_run_export(qtbot, dlg, "Keep")) == 1 and len(dlg.failed) == 13
+    text = dlg.status.text()
+    assert "Skipped 13 image(s)" in text and text.count("(not a readable image)") == 5 and "; and 8 more (all in this line's tooltip)" in text
+    assert len(dlg.status.toolTip().splitlines()) == 13 and "z_broken.jpg (" in dlg.status.toolTip()
+
 
 def test_star_tray_numbers_samples_as_the_interpolation_dialog_does(qtbot, make_window, settle):
     """The tray read "#1" for the grid's second cell, which Ctrl+Shift+G calls sample 2."""
