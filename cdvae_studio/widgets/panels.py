@@ -397,7 +397,9 @@ class ImagePanel(QWidget):
 
     def _activated(self, item: QListWidgetItem) -> None:
         path = item.data(Qt.ItemDataRole.UserRole)
-        if path:
+        # the entry of the file shown is shown already: clicking a video's reopened it at 0 s,
+        # dropping the frame chosen on its Time bar
+        if path and path != self._current:
             self.openRequested.emit(str(path))
 
 
@@ -583,4 +585,6 @@ class TruthView(QWidget):
 
 def recent_entries(paths: list[str], thumbnails: ThumbnailCache) -> list[tuple[str, str, np.ndarray | None]]:
     """Gallery entries of the recent files that still exist, with the thumbnails read so far."""
-    return [(Path(p).name, p, thumbnails.peek(p)) for p in paths if Path(p).is_file()]
+    # the stem, as the built-in photos are named: in a 64-px cell "square.mp4" and "square2.mp4"
+    # were both "sq…p4"; the thumbnail tells a video from a photo, the tooltip names the file
+    return [(Path(p).stem, p, thumbnails.peek(p)) for p in paths if Path(p).is_file()]

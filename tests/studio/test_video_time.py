@@ -113,6 +113,22 @@ def test_page_down_goes_a_second_on_and_page_up_a_second_back(qtbot, make_window
     settle(win)
 
 
+def test_clicking_the_shown_videos_gallery_entry_keeps_its_frame(qtbot, make_window, settle, tmp_path, pan_video):
+    """The lit entry of a video shown at 1 s reopened it at 0 s; and the gallery named two
+    videos "square.mp4" and "square2.mp4" alike ("sq…p4"): entries are named by their stem."""
+    win, bar, video = _open_video(qtbot, make_window, settle, tmp_path, pan_video)
+    bar.slider.setValue(10)  # 1 s
+    qtbot.waitUntil(lambda: str(win.state.image_path).endswith("#t=1"), timeout=30_000)
+    settle(win)
+    gallery = win.imagePanel.gallery
+    row = next(r for r in range(gallery.count()) if gallery.item(r).data(Qt.ItemDataRole.UserRole) == str(video))
+    assert gallery.item(row).text() == "pan" and gallery.item(row).isSelected()
+    rect = gallery.visualItemRect(gallery.item(row))
+    QTest.mouseClick(gallery.viewport(), Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier, rect.center())
+    settle(win)
+    assert str(win.state.image_path).endswith("#t=1") and bar.slider.value() == 10
+
+
 def test_a_frame_that_cannot_be_read_says_so_in_the_preview(qtbot, make_window, settle, tmp_path, pan_video):
     win, bar, video = _open_video(qtbot, make_window, settle, tmp_path, pan_video)
     video.write_bytes(b"RIFF" + bytes(64))  # the file went bad after it was opened
