@@ -60,6 +60,17 @@ MODEL_CHARS = (30, 12)
 TOOLBAR_SLACK = 12  # pixels kept free, so that rounding never tips the last widget into the overflow
 
 
+def labelled(text: str, control: QWidget) -> QWidget:
+    """``control`` with its label before it, as one toolbar widget (they overflow together)."""
+    box = QWidget()
+    row = QHBoxLayout(box)
+    row.setContentsMargins(0, 0, 0, 0)
+    row.setSpacing(0)
+    row.addWidget(QLabel(f" {text} "))
+    row.addWidget(control)
+    return box
+
+
 def configure_torch() -> None:
     """Small-batch decoding gains nothing from many threads and, on a loaded 2-core machine,
     OpenMP spin-waits cost 50 ms per convolution: keep cores for the GUI and the event loop."""
@@ -163,16 +174,16 @@ class MainWindow(QMainWindow):
         self.seedLock = QCheckBox("Lock seed")
         self.seedLock.setObjectName("seedLock")
         self.seedLock.setToolTip("Keep the seed when resampling, changing image or model")
-        for label, w in (("Task", self.taskCombo), ("Model", self.tieCombo)):
+        for label, w in (("Task", self.taskCombo), ("Model", self.tieCombo)):  # first: never in the overflow
             bar.addWidget(QLabel(f" {label} "))
             bar.addWidget(w)
         bar.addSeparator()
         bar.addWidget(self.resampleButton)
-        bar.addWidget(QLabel(" Seed "))
-        bar.addWidget(self.seedSpin)
+        # a label in one widget with its control: in a narrow window the toolbar's overflow menu
+        # took "Temperature"'s spin box and left the label behind
+        bar.addWidget(labelled("Seed", self.seedSpin))
         bar.addWidget(self.seedLock)
-        bar.addWidget(QLabel(" Temperature "))  # not "Spread": that tab is the per-pixel spread map
-        bar.addWidget(self.temperatureSpin)
+        bar.addWidget(labelled("Temperature", self.temperatureSpin))  # not "Spread": the per-pixel spread map's tab
         bar.addWidget(self.lowerCheck)
 
         self.imagePanel = ImagePanel()
@@ -405,7 +416,7 @@ class MainWindow(QMainWindow):
             # the toolbar's size hint follows the combo's only once the layout has run, and its
             # width is not quite linear in the characters: decide the row again then (from 700 to
             # 1,330 px the estimate put Export in the overflow menu, until the next resize)
-            QTimer.singleShot(0, self._fit_toolbars)
+            QTimer.singleShot(0, self, self._fit_toolbars)  # dropped with the window
         need = others + fit * per_char + self.actionsBar.sizeHint().width()
         wrapped = self.toolBarBreak(self.actionsBar)
         if self.width() < need and not wrapped:
@@ -711,7 +722,7 @@ class MainWindow(QMainWindow):
         super().showEvent(event)
         if getattr(self, "_fit_frame_pending", False):
             self._fit_frame_pending = False
-            QTimer.singleShot(0, self._fit_frame)
+            QTimer.singleShot(0, self, self._fit_frame)
 
     def _fit_frame(self) -> None:
         """A first start's window with its title bar on the screen: the size fitted the window's

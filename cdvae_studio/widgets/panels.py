@@ -388,7 +388,7 @@ class ImagePanel(QWidget):
 
     def eventFilter(self, watched, event) -> bool:  # noqa: N802 - Qt override
         if watched is self.gallery and event.type() == QEvent.Type.Resize:
-            QTimer.singleShot(0, self._keep_current_in_view)
+            QTimer.singleShot(0, self, self._keep_current_in_view)
         if watched is self.gallery and event.type() == QEvent.Type.KeyPress \
                 and event.key() in (Qt.Key.Key_Delete, Qt.Key.Key_Backspace) and self._recent_selected():
             self.forgetRequested.emit(self._recent_selected())

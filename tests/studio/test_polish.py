@@ -246,6 +246,13 @@ def test_the_model_combo_narrows_before_toolbar_controls_overflow(qtbot, make_wi
     win.resize(600, 800)  # narrower than any combo can help: the least width, the rest overflows
     QApplication.processEvents()
     assert win.tieCombo.minimumContentsLength() == MODEL_CHARS[1]
+    # a label goes with its control: "Temperature" stayed in the row while its spin box overflowed
+    from PySide6.QtWidgets import QLabel
+
+    for spin, text in ((win.seedSpin, "Seed"), (win.temperatureSpin, "Temperature")):
+        box = spin.parentWidget()
+        assert box is not win.toolbar and [w.text().strip() for w in box.findChildren(QLabel)] == [text]
+        assert spin.isVisible() == box.findChild(QLabel).isVisible()
 
 
 def test_the_flow_views_truth_figures_never_take_width_from_the_grid(qtbot, make_window, settle, tmp_path, pan_video):
