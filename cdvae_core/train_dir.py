@@ -54,6 +54,9 @@ def check_out_dir(out: Path, resume: bool, write_probe: bool = True, controls: C
     if out.exists() and not out.is_dir():
         raise OutputDirError(f"{out} exists and is not a directory")
     if out.is_dir() and not resume and any(out.iterdir()):
+        if not (out / CONFIG_FILE).is_file() and not (out / STATE_FILE).exists():
+            # no run to continue there: "tick Resume to continue that run" led to "nothing to resume"
+            raise OutputDirError(f"{out} already holds files, and no training run: choose a new directory")
         raise OutputDirError(f"{out} already holds files: {controls.resume_on} to continue that run, or choose a new directory")
     why = unwritable_reason(out) if write_probe else None
     if why is not None:

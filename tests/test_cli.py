@@ -1025,6 +1025,8 @@ def test_train_from_builtin_shows_one_bar_for_making_the_pairs(tmp_path, capsys,
     err = terminal.buffer.getvalue()
     lines = [line for line in err.replace("\r", "\n").splitlines() if line.startswith("prepare")]
     assert "guidance features" not in err and "30/30" in err and "step" in err
+    bar = [line for line in err.replace("\r", "\n").splitlines() if "step" in line and "loss=" in line][-1]
+    assert bar.index("img/s=") < bar.index("loss=")  # where a narrow terminal cannot cut it off
     assert [line for line in lines if line.startswith("prepare: ")] == ["prepare: 30 pairs (3 test), 0 item(s) skipped"]
     monkeypatch.undo()
     capsys.readouterr()
@@ -1135,3 +1137,12 @@ def test_an_interrupted_run_says_what_its_folder_keeps(tmp_path):
     save_state(tmp_path, TrainState(epoch=4, step=40, model={"w": torch.zeros(2)}, ema=None, targets={},
                                     optimizer={"param_groups": [], "state": {}}, meta={}))
     assert train_cli._kept(tmp_path) == f"epoch 4 is kept in {tmp_path} (continue with --resume)"
+
+
+def test_an_unknown_task_is_named_as_such(tmp_path, capsys):
+    """"--task foo" was blamed on the pair file: "--task foo but the pair file was made for ..."."""
+    pairs = write_pairs(tmp_path / "pairs.npz")
+    one_line_error(capsys, train_cli.main(["--pairs", str(pairs), "--task", "foo", "--out", str(tmp_path / "run")]),
+                   "argument --task: invalid choice: 'foo' (choose from 'relighting', 'resaturation', 'motion', "
+                   "'synthetic')")
+    assert not (tmp_path / "run").exists()

@@ -10,7 +10,7 @@ DIALOG = Controls(out_hint="", resume="Resume", resume_on="tick Resume", resume_
 def _messages(tmp_path, controls):
     held = tmp_path / "held"
     held.mkdir()
-    (held / "notes.txt").write_text("mine")
+    (held / "config.json").write_text("{}")  # a run's folder
     (tmp_path / "empty").mkdir()
     out = []
     with pytest.raises(OutputDirError) as info:
@@ -30,6 +30,13 @@ def test_errors_name_the_callers_controls(tmp_path):
     assert missing.endswith("it does not exist (untick Resume to start a run there)")
     assert empty.endswith("it is empty (untick Resume to start a run there)")
     assert not any("--" in m for m in (held, missing, empty))
+
+
+def test_a_folder_of_other_files_is_not_offered_for_resuming(tmp_path):
+    """"pass --resume to continue that run" for a folder holding no run led to "nothing to resume"."""
+    (tmp_path / "notes.txt").write_text("mine")
+    with pytest.raises(OutputDirError, match=r"already holds files, and no training run: choose a new directory$"):
+        check_out_dir(tmp_path, resume=False)
 
 
 def test_cdvae_train_keeps_its_flag_wording_by_default(tmp_path):

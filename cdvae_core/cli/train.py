@@ -34,8 +34,11 @@ def build_parser() -> Parser:
     src.add_argument("--folder", help="make pairs from a folder of images (or videos for --task motion)")
     src.add_argument("--limit", type=int, help="with --builtin/--folder: use at most this many items")
     m = p.add_argument_group("model")
-    m.add_argument("--task", help="relighting, resaturation or motion (default: the pair file's; synthetic: "
-                                  "layers of no photo task)")
+    from ..tasks import NO_PHOTO_TASK, TASK_NAMES
+
+    # choices: "--task foo" was blamed on the pair file ("--task foo but the pair file was made for ...")
+    m.add_argument("--task", choices=(*TASK_NAMES, NO_PHOTO_TASK),
+                   help="relighting, resaturation or motion (default: the pair file's; synthetic: layers of no photo task)")
     m.add_argument("--arch", choices=ARCHS, help=f"cdvae or the cvae baseline (default {M.arch})")
     m.add_argument("--tie", choices=TIES, help=f"cdvae: tie of the top codes, gauss, mdn or none (default {M.tie})")
     m.add_argument("--mixtures", type=int, help=f"with --tie mdn: mixture components K (paper: 4, 12; default {M.mixtures})")
@@ -239,8 +242,11 @@ class Display:
                 self.bar = tqdm(total=pr.total, initial=pr.done - 1, unit="step", dynamic_ncols=True, file=sys.stderr,
                                 disable=not interactive())
             v = pr.values
-            shown = {k: f"{v[k]:.4g}" for k in ("loss", "rec_c", "rec_g", "kl_c", "kl_g", "tie", "guidance") if k in v}
-            shown["img/s"] = f"{v.get('images_per_s', 0):.0f}"
+            # images/s first: a terminal narrower than the postfix cuts its end, and at 150 columns
+            # it cut the rate mid-number ("img/s=2" at 216)
+            shown = {"img/s": f"{v.get('images_per_s', 0):.0f}"}
+            shown.update({k: f"{v[k]:.4g}" for k in ("loss", "rec_c", "rec_g", "kl_c", "kl_g", "tie", "guidance")
+                          if k in v})
             self.bar.set_description(pr.message)
             self.bar.set_postfix(shown, refresh=False)
             self.bar.update(pr.done - self.bar.n)
