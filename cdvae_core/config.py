@@ -104,8 +104,9 @@ def _checked(hint: Any, value: Any) -> tuple[bool, Any]:
     return True, value
 
 
-def typed_from_dict(cls: type[T], data: dict[str, Any]) -> T:
-    """Build ``cls`` from JSON-like settings: unknown keys and values of the wrong type are ConfigErrors."""
+def typed_values(cls: type, data: dict[str, Any]) -> dict[str, Any]:
+    """``data``'s settings of dataclass ``cls``, each checked against its type (ints given for
+    floats become floats); unknown keys and values of the wrong type are ConfigErrors."""
     if not isinstance(data, dict):
         raise ConfigError(f"{cls.__name__} settings must be a JSON object, got {type(data).__name__}")
     names = {f.name for f in fields(cls)}  # type: ignore[arg-type]
@@ -120,7 +121,22 @@ def typed_from_dict(cls: type[T], data: dict[str, Any]) -> T:
             if not ok:
                 raise ConfigError(f"{cls.__name__} setting {f.name} must be {_type_name(hints[f.name])}, "
                                   f"got {data[f.name]!r}")
-    return cls(**values)
+    return values
+
+
+def typed_from_dict(cls: type[T], data: dict[str, Any]) -> T:
+    """Build ``cls`` from JSON-like settings: unknown keys and values of the wrong type are ConfigErrors."""
+    return cls(**typed_values(cls, data))
+
+
+def unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """``json.loads``'s object_pairs_hook refusing a key given twice (JSON keeps the last silently)."""
+    seen: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in seen:
+            raise ConfigError(f"setting {key!r} is given twice")
+        seen[key] = value
+    return seen
 
 
 def default_conditional(tie: str) -> str:

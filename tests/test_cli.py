@@ -258,6 +258,15 @@ def test_wrong_value_types_and_stray_sections_in_a_config_file_are_one_line_erro
     args = train_cli.build_parser().parse_args(["--pairs", str(pairs), "--config", str(tmp_path / "ok.json"), "--out", "o"])
     _, train_cfg = train_cli.settings(args, load_pairs(pairs))
     assert isinstance(train_cfg.lr, float) and train_cfg.kl_warmup_epochs == 2.0
+    # a wrong value that a flag replaces is still refused (it went unsaid), and a key given twice
+    (tmp_path / "typed.json").write_text(json.dumps({"epochs": "2"}))
+    one_line_error(capsys, train_cli.main(["--pairs", str(pairs), "--config", str(tmp_path / "typed.json"),
+                                           "--epochs", "1", "--out", str(tmp_path / "typed")]),
+                   "TrainConfig setting epochs must be an int, got '2'")
+    (tmp_path / "twice.json").write_text('{"epochs": 1, "epochs": 2}')
+    one_line_error(capsys, train_cli.main(["--pairs", str(pairs), "--config", str(tmp_path / "twice.json"),
+                                           "--out", str(tmp_path / "twice")]), "setting 'epochs' is given twice")
+    assert not (tmp_path / "typed").exists() and not (tmp_path / "twice").exists()
 
 
 def test_typed_settings_read_lists_of_any_length_as_their_annotation_says():

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from ..config import (ARCHS, MAX_DEFAULT_LAYERS, MOTION_HELD_GUIDANCE, RUN_RECORD_KEYS, TIES, ConfigError,
-                      ModelConfig, TrainConfig, read_small_text)
+                      ModelConfig, TrainConfig, read_small_text, typed_values, unique_keys)
 from ..pairs import PairSet, load_pairs
 from ..progress import Progress
 from .common import EXIT_FAILED, CliError, Parser, interactive, interrupted_exit, parse, rank, run_main
@@ -73,10 +73,10 @@ def build_parser() -> Parser:
 def read_config_file(path: str) -> tuple[dict[str, Any], dict[str, Any]]:
     """(model settings, training settings) from a JSON file; unknown keys are a ConfigError."""
     try:
-        data = json.loads(read_small_text(path))
+        data = json.loads(read_small_text(path), object_pairs_hook=unique_keys)
     except OSError as exc:
         raise ConfigError(f"cannot read --config {path} ({exc.strerror or exc})") from exc
-    except ValueError as exc:  # not JSON text, not a regular file (/dev/zero never ends), too large
+    except ValueError as exc:  # not JSON text, not a regular file (/dev/zero never ends), too large, a key twice
         raise ConfigError(f"cannot read --config {path} ({exc})") from exc
     if not isinstance(data, dict):
         raise ConfigError(f"--config {path} must hold a JSON object")
@@ -91,13 +91,21 @@ def read_config_file(path: str) -> tuple[dict[str, Any], dict[str, Any]]:
         parts = data.get("model", {}), data.get("training", {})
         if not all(isinstance(part, dict) for part in parts):
             raise ConfigError(f"--config {path}: 'model' and 'training' must be JSON objects")
-        return dict(parts[0]), dict(parts[1])
-    model_keys = set(ModelConfig.__dataclass_fields__)
-    train_keys = set(TrainConfig.__dataclass_fields__)
-    unknown = sorted(set(data) - model_keys - train_keys)
-    if unknown:
-        raise ConfigError(f"--config {path}: unknown setting(s) {', '.join(unknown)}")
-    return ({k: v for k, v in data.items() if k in model_keys}, {k: v for k, v in data.items() if k in train_keys})
+        model, training = dict(parts[0]), dict(parts[1])
+    else:
+        model_keys = set(ModelConfig.__dataclass_fields__)
+        train_keys = set(TrainConfig.__dataclass_fields__)
+        unknown = sorted(set(data) - model_keys - train_keys)
+        if unknown:
+            raise ConfigError(f"--config {path}: unknown setting(s) {', '.join(unknown)}")
+        model = {k: v for k, v in data.items() if k in model_keys}
+        training = {k: v for k, v in data.items() if k in train_keys}
+    # every value checked here: one a flag replaces (a string epochs beside --epochs) went unsaid
+    try:
+        typed_values(ModelConfig, model), typed_values(TrainConfig, training)
+    except ConfigError as exc:
+        raise ConfigError(f"--config {path}: {exc}") from None
+    return model, training
 
 
 def check_config_format(path: str, data: dict[str, Any]) -> None:
