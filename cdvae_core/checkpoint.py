@@ -143,9 +143,18 @@ def read_config(path: str | os.PathLike) -> dict[str, Any]:
 
 def model_config_of(config: dict[str, Any], where: Path) -> ModelConfig:
     try:
-        return ModelConfig.from_dict(config["model"])
+        cfg = ModelConfig.from_dict(config["model"])
     except (ConfigError, TypeError) as exc:
         raise ModelLoadError(f"{where / CONFIG_FILE}: bad model settings ({exc})") from exc
+    from .tasks import TASK_NAMES, get_task  # not at import: the tasks load OpenCV and scipy
+
+    if cfg.task in TASK_NAMES:
+        # an edited task loaded, and every photo was then blamed: "photo.jpg: x_c must have shape (1, 32, 32)"
+        task = get_task(cfg.task)
+        if (cfg.channels_c, cfg.channels_g) != (task.channels_c, task.channels_g):
+            raise ModelLoadError(f"{where / CONFIG_FILE}: task {cfg.task} takes {task.channels_c}+{task.channels_g} "
+                                 f"channels (x_c+x_g), the model has {cfg.channels_c}+{cfg.channels_g}")
+    return cfg
 
 
 def read_safetensors(path: Path, error: type[ValueError] = ModelLoadError) -> dict[str, torch.Tensor]:

@@ -132,6 +132,8 @@ def _edit_config(out, **changes):
         ("no_conv_tower", "conv_channels needs 1 to 5 entries"),
         ("nan_weights", "holds NaN or infinite values"),
         ("negative_channels", "channels_c and channels_g must be positive"),
+        # an edited task: every photo was then blamed ("photo.jpg: x_c must have shape (1, 32, 32)")
+        ("other_task", "task relighting takes 3\\+1 channels \\(x_c\\+x_g\\), the model has 1\\+1"),
     ],
 )
 def test_every_broken_directory_is_a_one_line_model_load_error(tmp_path, damage, message):
@@ -189,6 +191,10 @@ def test_every_broken_directory_is_a_one_line_model_load_error(tmp_path, damage,
     elif damage == "negative_channels":  # was torch's RuntimeError "negative dimension" (found by editing every key)
         config = json.loads((out / ckpt.CONFIG_FILE).read_text())
         config["model"]["channels_g"] = -1
+        (out / ckpt.CONFIG_FILE).write_text(json.dumps(config))
+    elif damage == "other_task":
+        config = json.loads((out / ckpt.CONFIG_FILE).read_text())
+        config["model"]["task"] = "relighting"
         (out / ckpt.CONFIG_FILE).write_text(json.dumps(config))
     elif damage == "nan_weights":  # loaded silently before, and every sample came out NaN
         state = load_file(str(weights))
