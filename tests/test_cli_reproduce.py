@@ -43,7 +43,8 @@ def test_reproduce_writes_next_to_the_sidecar_and_never_overwrites_unasked(expor
     np.testing.assert_array_equal(read_image(again), read_image(out / "photo_001.png"))
     assert capsys.readouterr().err.strip() == f"wrote {again}: identical to photo_001.png"
     before = again.read_bytes()
-    one_line_error(capsys, sample.main(["--reproduce", str(out / "photo_001.json")]), "already exists; --overwrite")
+    one_line_error(capsys, sample.main(["--reproduce", str(out / "photo_001.json")]),
+                   "already exists; --overwrite replaces it")
     one_line_error(capsys, sample.main(["--reproduce", str(out / "photo_001.json"), "--out", str(out / "photo_001.png")]),
                    "already exists")
     assert again.read_bytes() == before

@@ -95,7 +95,8 @@ def _reproduce(args) -> int:
         from ..checkpoint import load_model
 
         predictor = load_model(args.model)
-    written, original = reproduce_file(args.reproduce, args.out, overwrite=args.overwrite, predictor=predictor)
+    written, original = reproduce_file(args.reproduce, args.out, overwrite=args.overwrite, predictor=predictor,
+                                       overwrite_hint="--overwrite")
     if original is None:
         print(f"wrote {written} (the exported result is not beside the sidecar to compare)", file=sys.stderr)
     elif written.resolve() == original.resolve():

@@ -69,13 +69,15 @@ OUT_FORMATS = {".png": "png", ".jpg": "jpg", ".jpeg": "jpg"}
 
 
 def reproduce_file(sidecar: str | os.PathLike, out: str | os.PathLike | None = None, *, overwrite: bool = False,
-                   predictor=None, image: np.ndarray | None = None) -> tuple[Path, Path | None]:
+                   predictor=None, image: np.ndarray | None = None,
+                   overwrite_hint: str = "overwrite=True") -> tuple[Path, Path | None]:
     """Re-render a sidecar's result into a file; returns (written file, the exported result it
     should equal, or None when that file is gone).
 
     ``out`` defaults to ``<sidecar stem>_reproduced.<ext>`` next to the sidecar, in the sidecar's
     format; an ``out`` ending .png or .jpg/.jpeg picks that format (png16 stays png16 as .png).
-    An existing file, the exported original included, is only replaced with ``overwrite``.
+    An existing file, the exported original included, is only replaced with ``overwrite``
+    (``overwrite_hint`` names it in the refusal, as the caller's user knows it: "--overwrite").
     Motion: the result picture (arrows over the frame), not the flow-colour and warped extras.
     """
     sidecar = Path(sidecar)
@@ -93,7 +95,7 @@ def reproduce_file(sidecar: str | os.PathLike, out: str | os.PathLike | None = N
     if target.is_dir():
         raise ExportError(f"{target} is a folder, not a file")
     if target.exists() and not overwrite:
-        raise ExportError(f"{target} already exists; --overwrite (overwrite=True) replaces it")
+        raise ExportError(f"{target} already exists; {overwrite_hint} replaces it")
     result = reproduce(sidecar, predictor, image)  # everything is checked before anything is written
     write_image(target, result, fmt, settings.jpeg_quality)
     original = sidecar.parent / str((data.get("files") or {}).get("result", ""))
