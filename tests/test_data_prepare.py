@@ -514,3 +514,16 @@ def test_photos_in_formats_opencv_does_not_read_are_counted_not_passed_over(tmp_
     assert skipped["reasons"] == {"format not read": 2}
     assert skipped["examples"]["format not read"] == ["anim.gif (GIF: save it as PNG or JPEG)",
                                                       "sub/phone.HEIC (HEIC: save it as PNG or JPEG)"]
+
+
+def test_broken_links_in_a_folder_are_counted_as_skipped(tmp_path):
+    """A .jpg link whose photo was moved was neither read nor counted nor named among the skipped."""
+    photos = [img for _, img in builtin_images()]
+    for k, photo in enumerate(photos):
+        cv2.imwrite(str(tmp_path / f"p{k}.png"), cv2.resize(photo, (64, 48)))
+    (tmp_path / "moved.jpg").symlink_to(tmp_path / "gone" / "moved.jpg")
+    (tmp_path / "loop.png").symlink_to(tmp_path / "loop.png")
+    pairs = run(prepare_pairs(tmp_path, "resaturation", test_fraction=0.5, workers=1))
+    assert len(pairs) == len(photos) and pairs.meta["skipped"]["reasons"] == {"broken link": 2}
+    assert pairs.meta["skipped"]["examples"]["broken link"] == ["loop.png (its target is not there)",
+                                                                 "moved.jpg (its target is not there)"]

@@ -32,7 +32,7 @@ from .procedural import procedural_scene
 from .source import Source
 from .synthetic_motion import random_motion
 from .ucf101 import video_group
-from .video import list_videos
+from .video import VIDEO_EXTENSIONS, list_videos
 
 BUILTIN_DEFAULT_PAIRS = 6000  # built-in pairs per photo task when no --limit is given
 # motion's default: at 6000 clips (2700 of them procedural) the models still ignored the frame,
@@ -73,6 +73,8 @@ def folder_source(folder: str | Path, motion: bool) -> Source:
     target = "MP4" if motion else "PNG or JPEG"
     for path in unread:  # they were passed over without a word, as if the folder had none
         skipped.add(str(path.relative_to(root)), "format not read", f"{path.suffix.lower()[1:].upper()}: save it as {target}")
+    for path in broken_links(root, IMAGE_EXTENSIONS + UNREAD_EXTENSIONS + VIDEO_EXTENSIONS):
+        skipped.add(str(path.relative_to(root)), "broken link", "its target is not there")  # not counted at all
     if not items:
         wanted = "videos" if motion else "images or videos"
         photos = len(readable) if motion else 0  # a folder of photos for motion: say why they do not count
@@ -83,6 +85,13 @@ def folder_source(folder: str | Path, motion: bool) -> Source:
         raise DataError(f"{root} holds no {wanted} (searched recursively){why}")
     return Source("folder", items, {"folder": str(root), "images": len(images), "videos": len(videos)},
                   skipped=skipped)
+
+
+def broken_links(root: Path, extensions: tuple[str, ...]) -> list[Path]:
+    """Symbolic links under ``root`` named as these files whose target is missing (or a loop),
+    hidden names skipped, sorted: the listings leave them out as no files."""
+    return sorted(p for p in root.rglob("*") if p.suffix.lower() in extensions and p.is_symlink() and not p.exists()
+                  and not any(part.startswith(".") for part in p.relative_to(root).parts))
 
 
 def same_content(paths: list[Path]) -> list[tuple[Path, Path | None]]:
