@@ -1,8 +1,8 @@
-"""The Studio's main window: layout, actions and the glue between widgets and the worker.
+"""The Studio's main window: layout, actions, menus, dialogs, settings and drops.
 
 State that matters (the model, the image, the grid's codes) lives in ``StudioState``
-(cdvae_studio.state); this module builds widgets, forwards user input to the state's methods
-and applies the worker's results. It never calls the model itself.
+(cdvae_studio.state), which submits the work and applies the worker's results; this module
+builds widgets and forwards user input to the state's methods. It never calls the model itself.
 """
 
 from __future__ import annotations

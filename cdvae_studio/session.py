@@ -1,4 +1,6 @@
-"""Sessions: image, task, model, seed and code as a small JSON file, written atomically."""
+"""Sessions as a small JSON file, written atomically: the image, task, model and sampling
+conditional; the grid's draw (seed, temperature, MDN component, distinct pool), code, lower-layer
+noise and pins; and the starred samples."""
 
 from __future__ import annotations
 

@@ -290,7 +290,8 @@ class OutputsMixin:
                               "Drag it again once the status bar says it is rendered")
 
     def _export_done(self) -> None:
-        """A queued animation export finished: start the next one."""
+        """A queued job (an animation export, a copy, a drag's renders, a session's stars) finished:
+        start the next one."""
         if self._exports:
             self._exports.pop(0)
         if self._exports:

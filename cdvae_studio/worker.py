@@ -7,9 +7,12 @@ a result whose id is no longer the channel's newest. A long job may ask ``supers
 goes and give up by raising ``Stopped`` once a newer request has replaced it (a video frame
 decoded from the start). Jobs are plain functions on numpy data; they never touch widgets. Errors come back as one-line strings, never as exceptions in the GUI.
 
-``JobRunner``: drives a long generator of ``Progress`` records (training, exporting) in its own
-QThread, forwarding each record as a signal; ``cancel`` closes the generator between steps so
-its ``finally`` blocks (checkpoint saving) run in the worker thread.
+``JobRunner``: drives a long generator of ``Progress`` records (exporting) in its own QThread,
+forwarding each record as a signal; ``cancel`` closes the generator between steps so its
+``finally`` blocks run in the worker thread. ``ProcessJobRunner``: the same for a generator run
+in a spawned process (training), its records sent back through a multiprocessing queue, so its
+Python work never holds the GUI's GIL; ``cancel`` asks it to close the generator there (the
+trainer keeps its last finished epoch).
 
 Errors and tracebacks. Every failure reaches the GUI as one line (``_one_line``). An *expected*
 error is shown as its message alone, which is written for the user; an *unexpected* one, a bug

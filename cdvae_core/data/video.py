@@ -1,4 +1,4 @@
-"""Decoding videos with OpenCV into the motion task's frame pairs.
+"""Decoding videos with OpenCV: the motion task's frame pairs, and frames at a time.
 
 As in the paper, eight frames are sampled evenly from each video, each paired with the frame
 one second later (``round(fps)`` frames on). Frames are shrunk while decoding so a long video
@@ -7,6 +7,10 @@ never sits in memory at full size.
 A still taken from a video is named by its file and, past the first frame, a Media Fragments
 time: ``clip.mp4#t=2.5`` is the frame at 2.5 s (``split_time``, ``at_time``). The Studio, export
 sidecars and ``cdvae-sample --image`` all carry that one string, so a result names its frame.
+``frames_at`` reads the frame at a time (and the one a second later, the motion truth): by
+seeking where the container allows it, else by scanning from the start, with open readers kept
+between reads of a video that cannot seek (kept_readers.py); ``storyboard`` reads many frames in
+one pass for the Studio's Time bar previews.
 """
 
 from __future__ import annotations
