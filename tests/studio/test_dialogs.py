@@ -13,15 +13,20 @@ from PySide6.QtWidgets import QLabel
 from cdvae_core.postprocess.imagefiles import read_image
 
 
+def _quick_form(dlg, out, epochs: int) -> None:
+    """A Shallow Gauss run of ``epochs`` on the test pairs into ``out``: seconds."""
+    dlg.tie.setCurrentText("gauss")
+    dlg.layers.setValue(1)
+    dlg.epochs.setValue(epochs)
+    dlg.batch.setValue(64)
+    dlg.out.edit.setText(str(out))
+
+
 def test_train_runs_and_new_model_appears_in_tie_combo(qtbot, train_on_pairs, settle, tmp_path):
     win, dlg = train_on_pairs
     assert win.findChild(object, "trainDialog") is dlg and dlg.isVisible()
-    dlg.tie.setCurrentText("gauss")
-    dlg.layers.setValue(1)
-    dlg.epochs.setValue(1)
-    dlg.batch.setValue(64)
     out = tmp_path / "trained"
-    dlg.out.edit.setText(str(out))
+    _quick_form(dlg, out, epochs=1)
     with qtbot.waitSignal(dlg.modelTrained, timeout=120_000) as blocker:
         qtbot.mouseClick(dlg.start_button, Qt.MouseButton.LeftButton)
     assert blocker.args == [str(out)]
@@ -71,12 +76,8 @@ def test_resume_takes_more_epochs_goes_on_with_the_logged_curves_and_refuses_oth
     import json
 
     win, dlg = train_on_pairs
-    dlg.tie.setCurrentText("gauss")
-    dlg.layers.setValue(1)
-    dlg.epochs.setValue(2)
-    dlg.batch.setValue(64)
     out = tmp_path / "run"
-    dlg.out.edit.setText(str(out))
+    _quick_form(dlg, out, epochs=2)
     with qtbot.waitSignal(dlg.modelTrained, timeout=120_000):
         dlg.start()
     qtbot.waitUntil(lambda: not dlg.running(), timeout=10_000)
