@@ -3,24 +3,21 @@
 State that matters (the model, the image, the grid's codes) lives in ``StudioState``
 (cdvae_studio.state), which submits the work and applies the worker's results; this module
 builds widgets and forwards user input to the state's methods. It never calls the model itself.
+Its file dialogs and job dialogs are in window_dialogs.py, its size and kept settings in
+window_geometry.py (mixins).
 """
 
 from __future__ import annotations
 
-import html
-from pathlib import Path
-
-from PySide6.QtCore import QByteArray, QRect, QSettings, Qt, QTimer, QUrl, Signal
-from PySide6.QtGui import QAction, QActionGroup, QDesktopServices, QGuiApplication, QKeySequence
+from PySide6.QtCore import QSettings, Qt, QTimer, Signal
+from PySide6.QtGui import QAction, QActionGroup, QGuiApplication, QKeySequence
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
     QDoubleSpinBox,
-    QFileDialog,
     QFrame,
     QGraphicsView,
     QHBoxLayout,
-    QInputDialog,
     QLabel,
     QMainWindow,
     QMessageBox,
@@ -41,23 +38,16 @@ from cdvae_core.predictor import MAX_TEMPERATURE
 
 from .catalog import TASKS, ModelCatalog
 from .clipboard import local_paths, qimage_pixels
-from .images import IMAGE_SUFFIXES, VIDEO_SUFFIXES
 from .jobs import GRID, MAX_SEED
-from .prefs import string_list
 from .state import StudioState
-from .state_sessions import LAST_SESSION_KEY
 from .widgets.code_sliders import CodeSliders
 from .widgets.flow_view import FlowView
 from .widgets.lpp_scatter import LppScatter
 from .widgets.panels import (ComparePane, ElidingLabel, ImagePanel, MessageBanner, ModelCombo,
                              SpreadPane, StarTray, TruthView)
 from .widgets.sample_grid import SampleGrid
-
-# The model combo's text field in characters: at its widest (the toolbar never moves as models
-# change), and the least it narrows to in a window too narrow for the main toolbar (at 1,000 px
-# "Full samples" went into the overflow menu); its label is elided in the middle either way.
-MODEL_CHARS = (30, 12)
-TOOLBAR_SLACK = 12  # pixels kept free, so that rounding never tips the last widget into the overflow
+from .window_dialogs import DialogsMixin
+from .window_geometry import MODEL_CHARS, GeometryMixin
 
 
 def labelled(text: str, control: QWidget) -> QWidget:
@@ -82,25 +72,7 @@ def configure_torch() -> None:
     torch.set_num_threads(1 if cores <= 4 else min(8, cores - 2))
 
 
-RECENT_SESSIONS_KEY = "recentSessions"  # QSettings: File > Open recent session, newest first
-RECENT_SESSIONS_MAX = 10
-
-
-def within_screen(frame: QRect, client: QRect, screen: QRect) -> QRect | None:
-    """The window's inside (``client``) moved and shrunk so that its ``frame`` (title bar and
-    borders around it) lies within ``screen``; None when it does already."""
-    if screen.contains(frame):
-        return None
-    left, top = client.left() - frame.left(), client.top() - frame.top()
-    extra_w, extra_h = frame.width() - client.width(), frame.height() - client.height()
-    width = min(client.width(), screen.width() - extra_w)
-    height = min(client.height(), screen.height() - extra_h)
-    x = min(max(frame.left(), screen.left()), screen.right() + 1 - (width + extra_w))
-    y = min(max(frame.top(), screen.top()), screen.bottom() + 1 - (height + extra_h))
-    return QRect(x + left, y + top, width, height)
-
-
-class MainWindow(QMainWindow):
+class MainWindow(DialogsMixin, GeometryMixin, QMainWindow):
     """CDVAE Studio. ``settled`` is emitted whenever every requested render has been applied."""
 
     settled = Signal()
@@ -401,29 +373,6 @@ class MainWindow(QMainWindow):
         self.about_box = about_box(self, model, self.settings.fileName())
         self.about_box.open()
 
-    def _fit_toolbars(self) -> None:
-        """Both toolbars on one row while the window is wide enough for them, else the actions'
-        on a second row; below the main toolbar's own width the model combo narrows (its label
-        elided, down to MODEL_CHARS[1] characters) before anything goes into the overflow menu."""
-        combo = self.tieCombo
-        per_char = combo.fontMetrics().horizontalAdvance("x")  # QComboBox's unit for its contents length
-        chars = combo.minimumContentsLength()
-        others = self.toolbar.sizeHint().width() - chars * per_char  # the toolbar but the combo's text field
-        wide, least = MODEL_CHARS
-        fit = max(least, min(wide, (self.width() - others - TOOLBAR_SLACK) // per_char))
-        if fit != chars:
-            combo.setMinimumContentsLength(fit)
-            # the toolbar's size hint follows the combo's only once the layout has run, and its
-            # width is not quite linear in the characters: decide the row again then (from 700 to
-            # 1,330 px the estimate put Export in the overflow menu, until the next resize)
-            QTimer.singleShot(0, self, self._fit_toolbars)  # dropped with the window
-        need = others + fit * per_char + self.actionsBar.sizeHint().width()
-        wrapped = self.toolBarBreak(self.actionsBar)
-        if self.width() < need and not wrapped:
-            self.insertToolBarBreak(self.actionsBar)
-        elif self.width() >= need and wrapped:
-            self.removeToolBarBreak(self.actionsBar)
-
     def resizeEvent(self, event) -> None:  # noqa: N802 - Qt override
         super().resizeEvent(event)
         self._fit_toolbars()
@@ -454,200 +403,6 @@ class MainWindow(QMainWindow):
             self.emptyLabel.setText(text)
             self.centerStack.setCurrentIndex(1)
 
-    # dialogs ---------------------------------------------------------------------------------
-    def _last_dir(self) -> str:
-        return str(self.settings.value("lastFolder", str(Path.home())))
-
-    def _remember_dir(self, path: str) -> None:
-        self.settings.setValue("lastFolder", str(Path(path).parent))
-
-    def open_image_dialog(self) -> None:
-        """One photo or several (the first is shown, the rest wait in the gallery)."""
-        def globs(suffixes: tuple[str, ...]) -> str:
-            return " ".join(f"*{s}" for s in suffixes)
-
-        pattern = (f"Images and videos ({globs(IMAGE_SUFFIXES + VIDEO_SUFFIXES)});;Images ({globs(IMAGE_SUFFIXES)});;"
-                   f"Videos: the first frame, for motion with its truth ({globs(VIDEO_SUFFIXES)});;All files (*)")
-        paths, _ = QFileDialog.getOpenFileNames(self, "Open images or videos", self._last_dir(), pattern)
-        if paths:
-            self._remember_dir(paths[0])
-            self.state.open_paths(paths)
-
-    def open_model_dialog(self) -> None:
-        path = QFileDialog.getExistingDirectory(self, "Open saved model directory", self._last_dir())
-        if path:
-            self._remember_dir(path)
-            self.state.open_model(path)
-
-    def open_pairs_dialog(self) -> None:
-        path, _ = QFileDialog.getOpenFileName(self, "Open pair file (nearest-neighbour baseline)", self._last_dir(),
-                                              "Pair files (*.npz)")
-        if path:
-            self._remember_dir(path)
-            self.state.open_model(path)
-
-    def open_train_dialog(self) -> None:
-        from .train_dialog import TrainDialog
-
-        if self.train_dialog is None:
-            self.train_dialog = TrainDialog(self, task=self.state.task_name, settings=self.settings)
-            self.train_dialog.runStatus.connect(lambda text, running: self._job_status("train", text, running))
-            self.train_dialog.modelTrained.connect(lambda p: self.state.open_model(p, kind="trained"))
-        self._show_job_dialog("train")
-
-    def _refresh_export(self) -> None:
-        if self.export_dialog is not None and self.export_dialog.isVisible() and not self.export_dialog.running():
-            self.export_dialog.refresh(self.state.export_items(), keep_choice=True)
-
-    def open_export_dialog(self) -> None:
-        from .export_dialog import ExportDialog
-
-        if self.export_dialog is None:
-            self.export_dialog = ExportDialog(self, self.settings)
-            self.export_dialog.runStatus.connect(lambda text, running: self._job_status("export", text, running))
-            self.export_dialog.provider = self.state.export_items
-            # the dialog is modeless: stars and grids that change while it is open must reach it
-            self.state.starsChanged.connect(self._refresh_export)
-            self.state.gridApplied.connect(self._refresh_export)
-            self.state.currentChanged.connect(self._refresh_export)  # "sample #7 of cat.jpg"
-        elif not self.export_dialog.isVisible():
-            self.export_dialog.clear_outcome()  # its outcome was shown as it ended; now another photo
-        self.export_dialog.refresh(self.state.export_items())
-        self._show_job_dialog("export")
-
-    def _job_status(self, which: str, text: str, running: bool) -> None:
-        """A job's status line (JobDialog.runStatus) in the status bar while its dialog is closed:
-        closed during a run, the dialog left no sign of it until the trained model took over the
-        window. Its end is a message there; showing the dialog again takes the label away."""
-        dialog = self.train_dialog if which == "train" else self.export_dialog
-        label, what = self.jobLabels[which], self.JOB_NAMES[which]
-        hidden = dialog is not None and not dialog.isVisible()
-        label.setVisible(running and hidden)
-        if running and hidden:
-            label.setText(f'<a href="{which}">{html.escape(what)}: {html.escape(one_line_text(text))}</a>')
-            label.setToolTip(f"{what} runs in the background: click to show its dialog")
-        elif not running and hidden:
-            self.statusBar().showMessage(f"{what}: {one_line_text(text)}", 15000)
-
-    def _show_job_dialog(self, which: str) -> None:
-        dialog = self.train_dialog if which == "train" else self.export_dialog
-        if dialog is not None:
-            self.jobLabels[which].setVisible(False)
-            dialog.show()
-            dialog.raise_()
-
-    def save_session_dialog(self) -> None:
-        path, _ = QFileDialog.getSaveFileName(self, "Save session", self._last_dir(), "Session (*.json)")
-        if path and Path(path).suffix.lower() != ".json":  # "mine" was saved as such, and Open session's
-            path = self._suffixed(path, ".json")  # filter (*.json) then hid it
-        if path:
-            self._remember_dir(path)
-            self.state.save_session(path)
-
-    def _suffixed(self, path: str, suffix: str) -> str:
-        """``path`` + ``suffix`` for a name the user gave without it, "" where that file exists and
-        the user keeps it: the file dialog asked about the name typed, not this one."""
-        path += suffix
-        if Path(path).exists():
-            answer = QMessageBox.question(self, "Replace file?", f"{Path(path).name} already exists. Replace it?")
-            if answer != QMessageBox.StandardButton.Yes:
-                return ""
-        return path
-
-    def open_session_dialog(self) -> None:
-        path, _ = QFileDialog.getOpenFileName(self, "Open session", self._last_dir(), "Session (*.json)")
-        if path:
-            self._remember_dir(path)
-            self.state.open_session(path)
-
-    def recent_sessions(self) -> list[str]:
-        """The sessions saved or opened last, newest first (File > Open recent session)."""
-        return string_list(self.settings, RECENT_SESSIONS_KEY)
-
-    def remember_session(self, path: str) -> None:
-        """Put the session file ``path`` first in File > Open recent session."""
-        path = str(Path(path).absolute())
-        kept = [p for p in self.recent_sessions() if p != path]
-        self.settings.setValue(RECENT_SESSIONS_KEY, [path, *kept][:RECENT_SESSIONS_MAX])
-
-    def fill_recent_sessions(self) -> None:
-        """The submenu as the list is now: each file's name and folder (its tooltip: the whole path)."""
-        menu, paths = self.recentSessionsMenu, self.recent_sessions()
-        menu.clear()
-        for path in paths:
-            parent = Path(path).parent
-            home = parent.is_relative_to(Path.home())
-            folder = str(Path("~") / parent.relative_to(Path.home())) if home else str(parent)
-            # "&" marks a menu's shortcut letter: a name holding one is spelt "&&"
-            action = menu.addAction(f"{Path(path).name}   ({folder})".replace("&", "&&"))
-            action.setToolTip(path)
-            action.triggered.connect(lambda _=False, p=path: self.open_recent_session(p))
-        if not paths:
-            menu.addAction("No sessions saved or opened yet").setEnabled(False)
-            return
-        menu.addSeparator()
-        menu.addAction("Clear the list", lambda: self.settings.setValue(RECENT_SESSIONS_KEY, []))
-
-    def open_recent_session(self, path: str) -> None:
-        """Open a listed session; one whose file has gone leaves the list, saying so."""
-        if not Path(path).is_file():
-            self.settings.setValue(RECENT_SESSIONS_KEY, [p for p in self.recent_sessions() if p != path])
-            self.show_error(f"the session {Path(path).name} is no longer in {Path(path).parent}: "
-                            "it has left the recent list", about="session")
-            return
-        self._remember_dir(path)
-        self.state.open_session(path)
-
-    def _animation_path(self, title: str) -> str:
-        """Ask where to write an animation; a name without .gif / .mp4 takes the chosen filter's."""
-        path, chosen = QFileDialog.getSaveFileName(self, title, self._last_dir(), "GIF (*.gif);;MP4 (*.mp4)")
-        if path and Path(path).suffix.lower() not in (".gif", ".mp4"):
-            path = self._suffixed(path, ".mp4" if "mp4" in (chosen or "").lower() else ".gif")
-        if path:
-            self._remember_dir(path)
-        return path
-
-    def export_gif_dialog(self) -> None:
-        path = self._animation_path("Export sweep as GIF or MP4")
-        if path:
-            self.state.export_sweep_gif(path)
-
-    def export_motion_dialog(self) -> None:
-        """The current motion sample's frame moved along its flow and back, as the Flow tab plays it."""
-        path = self._animation_path("Export motion as GIF or MP4")
-        if path:
-            self.state.export_motion_gif(path)
-
-    def export_interpolation_dialog(self) -> None:
-        """Interpolate from the current sample to another grid sample (default: a starred one)."""
-        state = self.state
-        partner = state.interpolation_partner()
-        if state.ctx is None or partner < 0:
-            self.show_error("load a model and an image before exporting an interpolation")
-            return
-        n, current = len(state.codes), state.current + 1
-        label = f"Interpolate from the current sample #{current} to sample:"
-        while True:
-            number, ok = QInputDialog.getInt(self, "Export interpolation", label, partner + 1, 1, n)
-            if not ok:
-                return
-            if number != current:
-                break
-            # picking the current sample used to end the dialog without a word
-            label = f"#{current} is the current sample itself. Interpolate from #{current} to another sample:"
-        path = self._animation_path("Export interpolation as GIF or MP4")
-        if path:
-            state.export_sweep_gif(path, number - 1)
-
-    def show_in_folder(self, path: str) -> None:
-        """Open the folder holding ``path`` (a video's frame: the video) in the system's file manager."""
-        from cdvae_core.data.video import split_time
-
-        folder = split_time(path, strict=False)[0].absolute().parent
-        if not folder.is_dir():
-            self.show_error(f"{folder} is not there any more", about="image")
-        elif not QDesktopServices.openUrl(QUrl.fromLocalFile(str(folder))):
-            self.show_error(f"Could not open a file manager; the file is in {folder}")
 
     # drag and drop, paste ---------------------------------------------------------------------
     def dragEnterEvent(self, event) -> None:  # noqa: N802 - Qt override
@@ -682,68 +437,11 @@ class MainWindow(QMainWindow):
         self.state.open_pasted(qimage_pixels(image))
         return True
 
-    # settings and exit -----------------------------------------------------------------------
-    def _restore_settings(self) -> None:
-        geometry = self.settings.value("geometry")
-        self.geometry_restored = isinstance(geometry, QByteArray) and not geometry.isEmpty() \
-            and self.restoreGeometry(geometry)
-        for key, splitter in (("splitter", self.splitter), ("rightSplitter", self.right_splitter)):
-            sizes = self.settings.value(key)
-            if isinstance(sizes, QByteArray) and not sizes.isEmpty():
-                splitter.restoreState(sizes)
-        trained, gone = string_list(self.settings, "trainedModels"), []
-        for path in trained:
-            try:
-                self.catalog.add_model_dir(path, kind="trained")
-            except ValueError:
-                gone.append(path)  # deleted or moved since
-        if gone:  # they used to be skipped without a word, at every start
-            self.settings.setValue("trainedModels", [p for p in trained if p not in gone])
-            # the point first: the status line is cut where the window is narrow
-            self.statusBar().showMessage(f"{len(gone)} trained model(s) left the Model list, their folder gone: "
-                                         f"{', '.join(Path(p).name for p in gone)}", 30000)
-
-    def fit_first_size(self) -> None:
-        """With no size saved (a first start): DEFAULT_SIZE, shrunk to 95% of the screen's free
-        area where that is smaller (a 1280x800 laptop at 2x scaling showed the window's right
-        and bottom off the screen), and centred there. The app used to resize every start to
-        1560x960, over the size the window was closed at."""
-        if self.geometry_restored:
-            return
-        screen = self.screen().availableGeometry()
-        width = min(self.DEFAULT_SIZE[0], int(screen.width() * 0.95))
-        height = min(self.DEFAULT_SIZE[1], int(screen.height() * 0.95))
-        self.resize(width, height)  # no smaller than the layout needs (about 900x600)
-        self.move(screen.x() + max(0, (screen.width() - self.width()) // 2),
-                  screen.y() + max(0, (screen.height() - self.height()) // 2))
-        self._fit_frame_pending = True  # the window manager's frame is known once shown
-
     def showEvent(self, event) -> None:  # noqa: N802 - Qt override
         super().showEvent(event)
         if getattr(self, "_fit_frame_pending", False):
             self._fit_frame_pending = False
             QTimer.singleShot(0, self, self._fit_frame)
-
-    def _fit_frame(self) -> None:
-        """A first start's window with its title bar on the screen: the size fitted the window's
-        inside, and under a window manager the frame put the status bar below the screen's edge."""
-        client = within_screen(self.frameGeometry(), self.geometry(), self.screen().availableGeometry())
-        if client is not None:
-            self.setGeometry(client)
-
-    def save_settings(self) -> None:
-        self.settings.setValue("geometry", self.saveGeometry())
-        self.settings.setValue("splitter", self.splitter.saveState())
-        self.settings.setValue("rightSplitter", self.right_splitter.saveState())
-        self.settings.setValue("task", self.state.task_name)
-        self.settings.setValue("fullSamples", self.lowerCheck.isChecked())
-        self.settings.setValue("distinctResults", self.distinctAction.isChecked())
-        kept = self.state.session_to_keep()  # where this run leaves off, stars included
-        if kept is not None:
-            self.settings.setValue(LAST_SESSION_KEY, kept.to_json())
-        else:  # nothing shown (no model for the task), no stars: the next start is a first start's
-            self.settings.remove(LAST_SESSION_KEY)
-        self.settings.sync()
 
     def training_running(self) -> bool:
         return self.train_dialog is not None and self.train_dialog.running()

@@ -662,7 +662,7 @@ def test_a_first_starts_window_keeps_its_title_bar_and_status_bar_on_the_screen(
     at 1600x1000 the window's frame began at y=65 and its status bar was cut at the bottom."""
     from PySide6.QtCore import QRect
 
-    from cdvae_studio.main_window import within_screen
+    from cdvae_studio.window_geometry import within_screen
 
     screen = QRect(0, 0, 1600, 1000)
     # a 30-px title bar and 1-px borders around a 1520x950 inside placed at (43, 95)

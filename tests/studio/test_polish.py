@@ -226,7 +226,7 @@ def test_the_model_combo_narrows_before_toolbar_controls_overflow(qtbot, make_wi
     Now it narrows, its label elided, to 12 characters at least, and widens again."""
     from PySide6.QtWidgets import QApplication
 
-    from cdvae_studio.main_window import MODEL_CHARS
+    from cdvae_studio.window_geometry import MODEL_CHARS
 
     win = make_window("resaturation")
     settle(win)

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import numpy as np
 
-from cdvae_studio.main_window import RECENT_SESSIONS_MAX
+from cdvae_studio.window_dialogs import RECENT_SESSIONS_MAX
 from cdvae_studio.widgets.code_sliders import to_ticks
 
 
