@@ -503,6 +503,7 @@ def test_outputs_never_replace_the_commands_inputs_or_files_of_other_kinds(train
     result = tmp_path / "e.json"
     for _ in range(2):  # an earlier result is replaced, as before
         assert evaluate.main([*flags, "--json", str(result)]) == 0
+    assert evaluate.main([*flags, "--json", str(model / "eval.json")]) == 0  # beside the model's files: fine
     capsys.readouterr()
     for out in (pairs, model / "weights.safetensors"):
         one_line_error(capsys, sample.main(["--model", str(model), "--pairs", str(pairs), "--n", "2", "--out",

@@ -183,7 +183,7 @@ def parse_samples(text: str) -> list[int]:
 
 def check_output_file(path: str | None, flag: str, inputs: Sequence[tuple[str, str | None]] = ()) -> Path:
     """Raise CliError unless ``path`` names a file we could write (checked before any work) that
-    is none of the command's ``inputs`` ((flag, path) pairs; a folder: nothing inside it)."""
+    is none of the command's ``inputs`` ((flag, path) pairs; ``model_inputs`` lists a model's)."""
     if path is None or not str(path).strip():
         raise CliError(f"{flag} is empty: name an output file")
     target = Path(path)
@@ -192,8 +192,8 @@ def check_output_file(path: str | None, flag: str, inputs: Sequence[tuple[str, s
             raise CliError(f"{flag} {target} is a directory, not a file")
         for input_flag, source in inputs:
             # even with --overwrite: "--pairs P --out P" replaced the pair file with the samples,
-            # and an --out inside --model's folder its weights
-            if source is not None and _same_or_inside(target, Path(source)):
+            # and an --out of the model's weights the model
+            if source is not None and target.resolve() == Path(source).resolve():
                 raise CliError(f"{flag} {target} would overwrite {input_flag} {source}: name another file")
     except OSError as exc:  # a name too long for the file system: was a traceback or blamed on the input
         raise CliError(f"{flag} {target} cannot be used ({exc.strerror or exc})") from None
@@ -203,10 +203,15 @@ def check_output_file(path: str | None, flag: str, inputs: Sequence[tuple[str, s
     return target
 
 
-def _same_or_inside(target: Path, source: Path) -> bool:
-    """True when ``target`` is the file ``source`` (links followed), or lies in the folder ``source``."""
-    where, what = target.resolve(), source.resolve()
-    return where == what or (what.is_dir() and what in where.parents)
+def model_inputs(model: str | None) -> list[tuple[str, str]]:
+    """("--model", file) for each file a saved model directory is made of, as inputs of
+    ``check_output_file``: other files may be written beside them (an eval result, say)."""
+    if model is None:
+        return []
+    from ..checkpoint import CONFIG_FILE, EMBEDDING_FILE, METRICS_FILE, STATE_FILE, WEIGHTS_FILE
+
+    return [("--model", str(Path(model) / name)) for name in (CONFIG_FILE, WEIGHTS_FILE, EMBEDDING_FILE,
+                                                               METRICS_FILE, STATE_FILE)]
 
 
 def check_pairs_fit(pairs, config) -> None:

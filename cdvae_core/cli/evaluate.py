@@ -27,7 +27,7 @@ from ..config import read_small_text
 from ..distinct import DISTINCT_POOL, MAX_POOL
 from ..pairs import load_pairs
 from .common import (PAPER_SAMPLES, CliError, Parser, add_conditional, check_draws, check_output_file, check_pairs_fit,
-                     check_seed, method_name, model_samples, parse, parse_samples, progress_bar, run_main,
+                     check_seed, method_name, model_inputs, model_samples, parse, parse_samples, progress_bar, run_main,
                      use_conditional)
 
 PROG = "cdvae-eval"
@@ -134,7 +134,7 @@ def _body(argv: Sequence[str] | None) -> int:
     ns = parse_samples(args.samples)
     out_json = None
     if args.json is not None:
-        out_json = check_output_file(args.json, "--json", [("--pairs", args.pairs), ("--model", args.model)])
+        out_json = check_output_file(args.json, "--json", [("--pairs", args.pairs), *model_inputs(args.model)])
         if out_json.exists() and not _is_eval_result(out_json):  # any file was replaced, a pair file too
             raise CliError(f"--json {out_json} exists and is no cdvae-eval result: name a new file "
                            "(an earlier result is replaced)")

@@ -30,7 +30,7 @@ from ..atomic import unwritable_reason, write_with
 from ..distinct import DISTINCT_POOL, MAX_POOL
 from ..pairs import TEST, load_pairs
 from .common import (CliError, Parser, add_conditional, check_draws, check_output_file, check_pairs_fit, check_seed,
-                     parse, progress_bar, run_main, use_conditional)
+                     model_inputs, parse, progress_bar, run_main, use_conditional)
 
 PROG = "cdvae-sample"
 
@@ -141,7 +141,7 @@ def _body(argv: Sequence[str] | None) -> int:
             raise CliError("--format goes with --image; --pairs writes float32 layers to an .npz file")
         if args.out is None:  # used to say "--out is empty", as if an empty name had been given
             raise CliError("--pairs needs --out FILE.npz (the samples file to write)")
-        out = check_output_file(args.out, "--out", [("--pairs", args.pairs), ("--model", args.model)])
+        out = check_output_file(args.out, "--out", [("--pairs", args.pairs), *model_inputs(args.model)])
         if out.exists() and not args.overwrite:  # it was replaced without a word
             raise CliError(f"--out {out} exists: pass --overwrite to replace it, or name a new file")
         pairs = load_pairs(args.pairs, require_test=True)
