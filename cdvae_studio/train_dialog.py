@@ -4,7 +4,9 @@ The job is one generator: make pairs (``cdvae_core.data.prepare.prepare_pairs``)
 file, then ``cdvae_core.training.train``; a ``ProcessJobRunner`` drives it in a spawned process
 (its progress comes back through a queue), so training never holds the GUI's GIL. Cancel
 closes the generator between steps: the trainer keeps the last epoch's checkpoint, which
-"Resume" continues. When training finishes the model is offered in tieCombo.
+"Resume" continues. When training finishes the model is offered in tieCombo. The job, and what
+the dialog reads of a run's folder, are Qt-free, in training_job.py: the spawned process
+imports that module, not the widgets.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ from __future__ import annotations
 import re
 import time
 from pathlib import Path
-from typing import Any, Generator, NamedTuple
+from typing import Any, NamedTuple
 
 import numpy as np
 import pyqtgraph as pg
@@ -24,6 +26,8 @@ from PySide6.QtWidgets import (QCheckBox, QComboBox, QFormLayout, QGraphicsView,
 from .catalog import TASKS
 from .job_dialog import JobDialog, PathField, eta_suffix, format_eta
 from .prefs import data_folder
+from .training_job import (Trained, dialog_controls, logged_curves, resumed_configs, saved_progress, skipped_note,
+                           training_job)
 from .worker import ProcessJobRunner
 
 SOURCES = ("Built-in photos", "Folder of images or videos", "COCO", "UCF101", "Pair file (.npz)")
@@ -107,66 +111,6 @@ def task_item_count(task: str) -> int:
     from cdvae_core.tasks import get_task
 
     return default_item_count(get_task(task).needs_video)
-
-
-def dialog_controls():
-    """The trainer's advice in the dialog's words ("tick Resume", not "pass --resume")."""
-    from cdvae_core.train_dir import Controls
-
-    return Controls(out_hint="", resume="Resume", resume_on="tick Resume", resume_off="untick Resume",
-                    no_guidance="more, and more varied, photos or clips help")
-
-
-class Trained(NamedTuple):
-    """What a finished training job hands back: its model folder, and what preparing its source
-    skipped (a pair file's ``meta["skipped"]``; None for a pair file, which was prepared before)."""
-
-    out_dir: str
-    skipped: dict | None
-
-
-def training_job(source: tuple, task: str, model_cfg: Any, train_cfg: Any, out_dir: str, resume: bool,
-                 limit: int | None) -> Generator[Any, None, Trained]:
-    """Pairs (prepared or read) then training, as one generator of Progress."""
-    from cdvae_core.pairs import load_pairs
-    from cdvae_core.training import train
-
-    if source[0] == "pairs":
-        pairs, skipped = load_pairs(source[1], require_test=False), None
-    else:
-        from cdvae_core.data.prepare import prepare_pairs
-
-        spec = "builtin" if source[0] == "builtin" else source
-        pairs = yield from prepare_pairs(spec, task, limit=limit, seed=train_cfg.seed, workers=1)
-        skipped = pairs.meta.get("skipped")
-    yield from train(pairs, model_cfg, train_cfg, out_dir, resume=resume, controls=dialog_controls())
-    return Trained(out_dir, skipped)
-
-
-def saved_progress(out_dir: str) -> tuple[int | None, bool]:
-    """What a stopped run left in ``out_dir``: the number of epochs its checkpoint holds (None:
-    no checkpoint yet), and whether Resume applies there (a checkpoint, or a run stopped before
-    its first epoch was saved: its config.json, so only a resumed run may start afresh there)."""
-    from cdvae_core.train_dir import OutputDirError, check_resumable, saved_epochs
-
-    try:
-        resumable = check_resumable(Path(out_dir))
-    except OutputDirError:
-        return None, False
-    return (saved_epochs(out_dir) if resumable else None), True
-
-
-def skipped_note(skipped: dict | None) -> tuple[str, str]:
-    """(a sentence for the dialog's status, the names for its tooltip) of what preparing skipped;
-    ("", "") when nothing was. The prepared pairs' skip summary, which cdvae-prepare prints, was
-    lost: a folder of which a third would not open trained on the rest without a word."""
-    from cdvae_core.data.errors import SkipLog
-
-    log = SkipLog.from_meta(skipped or {})
-    if not log.total:
-        return "", ""
-    return (f" Skipped {log.total} item(s) of the source: {log.counts_text()}.",
-            "\n".join(line.strip() for line in log.summary_lines()))
 
 
 # each 100 ms refresh updates (or creates) this many curves, taking turns: with 15 terms each curve
@@ -540,8 +484,6 @@ class TrainDialog(JobDialog):
             self.status.setText("Cannot start: choose an output folder")
             return
         from cdvae_core.train_dir import OutputDirError, ResumeMismatchError, check_out_dir, check_resumable, saved_epochs
-
-        from .train_resume import logged_curves, resumed_configs
 
         logged: dict = {}
         try:  # the trainer's own checks, said here rather than after the pairs are made

@@ -13,6 +13,21 @@ from PySide6.QtWidgets import QLabel
 from cdvae_core.postprocess.imagefiles import read_image
 
 
+def test_the_training_process_imports_no_widgets():
+    """The spawned training process unpickles ``training_job`` by its module: it imported the
+    whole dialog (QtWidgets, pyqtgraph) before it could start."""
+    import subprocess
+    import sys
+
+    script = ("import sys, pickle\n"
+              "from cdvae_studio.training_job import training_job\n"
+              "pickle.loads(pickle.dumps(training_job))\n"
+              "print(sorted(m for m in sys.modules if m in ('PySide6.QtWidgets', 'PySide6.QtGui', 'pyqtgraph')))\n")
+    run = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.strip() == "[]"
+
+
 def _quick_form(dlg, out, epochs: int) -> None:
     """A Shallow Gauss run of ``epochs`` on the test pairs into ``out``: seconds."""
     dlg.tie.setCurrentText("gauss")

@@ -1,8 +1,10 @@
-"""What the Train dialog takes from a run it resumes: the settings it derives from Epochs, kept
-as the run had them, the check that the form's settings are the run's, made before anything
-starts, and the loss curves the run logged so far, which the resumed run's plot continues.
-
-Qt-free; reads only.
+"""The Train dialog's Qt-free side: the job its spawned training process runs (``training_job``:
+pairs prepared or read, then training; the process imports this module, not the dialog's
+widgets and pyqtgraph: 0.2 s instead of 0.5 s), and what the dialog reads of a run's folder: what a stopped run kept
+(``saved_progress``), what preparing skipped (``skipped_note``), and for a run it resumes the
+settings it derives from Epochs, kept as the run had them, the check that the form's settings
+are the run's, made before anything starts, and the loss curves the run logged so far, which
+the resumed run's plot continues (``resumed_configs``, ``logged_curves``).
 """
 
 from __future__ import annotations
@@ -10,7 +12,7 @@ from __future__ import annotations
 import json
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import Any, Generator, NamedTuple
 
 import numpy as np
 
@@ -79,3 +81,63 @@ def logged_curves(out: Path, upto_epoch: int) -> dict[str, tuple[np.ndarray, np.
                 steps.append(float(row["step"]))
                 values.append(float(value))
     return {name: (np.asarray(s), np.asarray(v)) for name, (s, v) in curves.items()}
+
+
+def dialog_controls():
+    """The trainer's advice in the dialog's words ("tick Resume", not "pass --resume")."""
+    from cdvae_core.train_dir import Controls
+
+    return Controls(out_hint="", resume="Resume", resume_on="tick Resume", resume_off="untick Resume",
+                    no_guidance="more, and more varied, photos or clips help")
+
+
+class Trained(NamedTuple):
+    """What a finished training job hands back: its model folder, and what preparing its source
+    skipped (a pair file's ``meta["skipped"]``; None for a pair file, which was prepared before)."""
+
+    out_dir: str
+    skipped: dict | None
+
+
+def training_job(source: tuple, task: str, model_cfg: Any, train_cfg: Any, out_dir: str, resume: bool,
+                 limit: int | None) -> Generator[Any, None, Trained]:
+    """Pairs (prepared or read) then training, as one generator of Progress."""
+    from cdvae_core.pairs import load_pairs
+    from cdvae_core.training import train
+
+    if source[0] == "pairs":
+        pairs, skipped = load_pairs(source[1], require_test=False), None
+    else:
+        from cdvae_core.data.prepare import prepare_pairs
+
+        spec = "builtin" if source[0] == "builtin" else source
+        pairs = yield from prepare_pairs(spec, task, limit=limit, seed=train_cfg.seed, workers=1)
+        skipped = pairs.meta.get("skipped")
+    yield from train(pairs, model_cfg, train_cfg, out_dir, resume=resume, controls=dialog_controls())
+    return Trained(out_dir, skipped)
+
+
+def saved_progress(out_dir: str) -> tuple[int | None, bool]:
+    """What a stopped run left in ``out_dir``: the number of epochs its checkpoint holds (None:
+    no checkpoint yet), and whether Resume applies there (a checkpoint, or a run stopped before
+    its first epoch was saved: its config.json, so only a resumed run may start afresh there)."""
+    from cdvae_core.train_dir import OutputDirError, check_resumable, saved_epochs
+
+    try:
+        resumable = check_resumable(Path(out_dir))
+    except OutputDirError:
+        return None, False
+    return (saved_epochs(out_dir) if resumable else None), True
+
+
+def skipped_note(skipped: dict | None) -> tuple[str, str]:
+    """(a sentence for the dialog's status, the names for its tooltip) of what preparing skipped;
+    ("", "") when nothing was. The prepared pairs' skip summary, which cdvae-prepare prints, was
+    lost: a folder of which a third would not open trained on the rest without a word."""
+    from cdvae_core.data.errors import SkipLog
+
+    log = SkipLog.from_meta(skipped or {})
+    if not log.total:
+        return "", ""
+    return (f" Skipped {log.total} item(s) of the source: {log.counts_text()}.",
+            "\n".join(line.strip() for line in log.summary_lines()))
