@@ -39,9 +39,8 @@ from .imagefiles import check_format, list_images, read_image, write_image
 from .render import Renderer, get_renderer
 from .sidecar import ExportSettings, sidecar_record, weights_sha256
 
-__all__ = ["ExportReport", "ExportSettings", "earlier_result_files", "existing_results", "export_folder",
-           "export_results", "exported_picture", "iter_export", "own_sample", "remove_results", "render_code",
-           "result_stem"]
+__all__ = ["ExportReport", "ExportSettings", "existing_results", "export_folder", "export_results",
+           "exported_picture", "iter_export", "own_sample", "remove_results", "render_code", "result_stem"]
 
 
 @dataclass
@@ -64,19 +63,19 @@ def result_stem(item: str | os.PathLike | np.ndarray, index: int) -> str:
     return path.stem if seconds is None else f"{path.stem}_t{time_text(seconds)}s"
 
 
-def earlier_result_files(outdir: str | os.PathLike, stems: Sequence[str]) -> list[tuple[Path, str, int]]:
-    """(file, stem, number) of every file in ``outdir`` that is an earlier result of these
-    stems: ``<stem>_<i:03d>`` with its sidecar and motion extras, any export format."""
+def _earlier_results(outdir: str | os.PathLike, stems: Sequence[str]) -> dict[tuple[str, int], list[Path]]:
+    """(stem, number) -> files of each earlier result of these stems in ``outdir``:
+    ``<stem>_<i:03d>`` with its sidecar and motion extras, any export format."""
     folder = Path(outdir)
     if not stems or not folder.is_dir():
-        return []
+        return {}
     pattern = re.compile("^(" + "|".join(re.escape(s) for s in set(stems)) +
                          r")_(\d{3,})(?:_flowcolor|_warped)?\.(?:png|jpg|json)$")
-    found = []
+    found: dict[tuple[str, int], list[Path]] = {}
     for entry in folder.iterdir():
         m = pattern.match(entry.name)
         if m:
-            found.append((entry, m.group(1), int(m.group(2))))
+            found.setdefault((m.group(1), int(m.group(2))), []).append(entry)
     return found
 
 
@@ -85,18 +84,19 @@ def existing_results(outdir: str | os.PathLike, stems: Sequence[str]) -> tuple[i
     if none. A result counts once with its sidecar and extras. Every export of a photo numbers
     from 000, so a second one into the same folder replaced the first one's files: callers
     number after ``top``, or ask first and ``remove_results`` to replace them."""
-    found = earlier_result_files(outdir, stems)
-    return len({(stem, number) for _, stem, number in found}), max((n for _, _, n in found), default=-1)
+    found = _earlier_results(outdir, stems)
+    return len(found), max((number for _, number in found), default=-1)
 
 
 def remove_results(outdir: str | os.PathLike, stems: Sequence[str]) -> int:
     """Delete the earlier results of these stems in ``outdir`` (pictures, sidecars, extras), so
     that a replacing export leaves none of them behind (writing from 000 again kept those past
     the new count); returns how many results went."""
-    found = earlier_result_files(outdir, stems)
-    for path, _, _ in found:
-        path.unlink(missing_ok=True)
-    return len({(stem, number) for _, stem, number in found})
+    found = _earlier_results(outdir, stems)
+    for files in found.values():
+        for path in files:
+            path.unlink(missing_ok=True)
+    return len(found)
 
 
 def _source(item: str | os.PathLike | np.ndarray, index: int) -> tuple[str, str | None, np.ndarray]:
