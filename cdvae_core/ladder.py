@@ -227,7 +227,10 @@ class LadderDVAE(nn.Module):
         for i in range(L - 2, -1, -1):
             mu_p, lv_p = self.prior_step(i, z_above, z_top)
             if lower_weight <= 0.0:
-                mu_q, lv_q = mu_p, lv_p
+                # q is the generative conditional; the bottom-up heads join the graph with zero
+                # weight so that DDP sees every parameter used and needs no find_unused_parameters
+                # (its extra graph traversal every step, and its warning on every rank)
+                mu_q, lv_q = mu_p + 0.0 * ups[i][0], lv_p + 0.0 * ups[i][1]
             else:
                 mu_q, lv_q = precision_merge(ups[i][0], ups[i][1] - math.log(min(lower_weight, 1.0)), mu_p, lv_p)
             z = reparameterise(mu_q, lv_q, generator)

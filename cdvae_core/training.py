@@ -309,9 +309,8 @@ def _run(pairs, model_cfg, train_cfg, out: Path, resume: bool, env: D.Dist, cont
     ladder_warmup = model_cfg.arch == "cdvae"
     net: torch.nn.Module = model
     if env.enabled:
-        # at lower_weight 0 the lower layers' bottom-up heads get no gradient: DDP must know
-        net = DistributedDataParallel(model, device_ids=[dev] if dev.type == "cuda" else None,
-                                      find_unused_parameters=ladder_warmup and train_cfg.lower_warmup_epochs > 0)
+        # every parameter gets a gradient every step, even the ladder's bottom-up heads at lower_weight 0
+        net = DistributedDataParallel(model, device_ids=[dev] if dev.type == "cuda" else None)
     params = [p for p in model.parameters() if p.requires_grad]
     bs = train_cfg.batch_size
     n_local = len(D.shard_order(len(train_rows), 0, 0, env.rank, env.world))

@@ -308,6 +308,22 @@ def test_ladder_warmup_routes_everything_through_the_code():
     assert half["kl_c_1"].item() > 0.0
 
 
+@pytest.mark.parametrize("tie", ["none", "gauss", "mdn"])
+def test_every_parameter_gets_a_gradient_even_at_lower_weight_zero(tie):
+    """DDP runs without find_unused_parameters (its extra traversal each step, and a warning on
+    every rank): that holds only if every parameter is in the graph, even the ladder's bottom-up
+    heads at the first step of the warm-up, whose gradient is then exactly zero."""
+    torch.manual_seed(0)
+    model = build_model(ModelConfig(tie=tie))
+    xc, xg = torch.rand(4, 1, 32, 32), torch.rand(4, 1, 32, 32)
+    target = torch.randn(4, model.cfg.code_dim)
+    model(xc, xg, target_c=target, target_g=target, lower_weight=0.0)["loss"].backward()
+    missing = [name for name, p in model.named_parameters() if p.requires_grad and p.grad is None]
+    assert not missing
+    heads = [p.grad for name, p in model.named_parameters() if "up_heads.0" in name]
+    assert heads and all(torch.count_nonzero(g) == 0 for g in heads)  # in the graph, with no pull
+
+
 @pytest.mark.parametrize("arch", ["cdvae", "cvae"])
 def test_g_scale_is_a_change_of_units(arch):
     """A model with g_scale s on x_g * s is the same model as g_scale 1 on x_g: outputs scale by s
