@@ -117,6 +117,34 @@ def test_motion_export_writes_flow_pictures(tmp_path):
     np.testing.assert_array_equal(reproduce(tmp_path / "out" / "frame_000.json"), read_image(result))
 
 
+def test_a_motion_export_reproduces_in_the_arrow_style_it_was_drawn_in(tmp_path):
+    """Sidecars record the arrow style; one written before they did (no "arrows") was drawn in
+    style 1 and reproduces so, where style 2's larger cells would differ on a small frame."""
+    from cdvae_core.postprocess.export import ExportSettings
+
+    predictor = load_model(_model_dir(tmp_path, "motion", 3, 2))
+    with torch.no_grad():  # an untrained model's flows are too short for arrows: 2 model px/s right
+        predictor.model.dvae_g.decoder.net[-1].bias.copy_(torch.tensor([2.0, 0.0]))
+    _photo_file(tmp_path / "frame.png", 3)
+    code = np.zeros((1, predictor.code_dim), np.float32)
+    (old,) = export_results(predictor, tmp_path / "frame.png", 1, tmp_path / "old", codes=code,
+                            settings=ExportSettings(arrows=1))
+    (new,) = export_results(predictor, tmp_path / "frame.png", 1, tmp_path / "new", codes=code)
+    assert not np.array_equal(read_image(old), read_image(new))
+    side = tmp_path / "old" / "frame_000.json"
+    data = json.loads(side.read_text())
+    assert data["settings"]["arrows"] == 1
+    assert json.loads((tmp_path / "new" / "frame_000.json").read_text())["settings"]["arrows"] == 2
+    del data["settings"]["arrows"]
+    side.write_text(json.dumps(data))
+    np.testing.assert_array_equal(reproduce(side, predictor), read_image(old))
+    np.testing.assert_array_equal(reproduce(tmp_path / "new" / "frame_000.json", predictor), read_image(new))
+    data["settings"]["arrows"] = 3
+    side.write_text(json.dumps(data))
+    with pytest.raises(ExportError, match="arrows"):
+        reproduce(side, predictor)
+
+
 @pytest.mark.parametrize("task, cc, cg", [("resaturation", 1, 1), ("motion", 3, 2)])
 def test_exported_picture_is_what_an_export_writes_in_memory(tmp_path, task, cc, cg):
     """What the Studio copies to the clipboard: the file an export writes for the same code and

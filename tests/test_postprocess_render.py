@@ -81,6 +81,22 @@ def test_flow_units_arrows_and_colour_wheel():
     np.testing.assert_array_equal(still[0, 0], [255, 255, 255])  # no motion: white
 
 
+def test_arrow_cells_are_at_least_16_px_and_style_1_keeps_the_old_grid():
+    """Style 2 (exports since 2026-11-29): a 192x144 frame gets 12 x 9 arrows, not style 1's
+    24 x 18 of 8 px that hid the frame; frames of 384 px and more get the same grid in both."""
+    from cdvae_core.postprocess.flowviz import arrow_step, draw_arrows
+
+    flow = np.ones((2, 144, 192), np.float32) * 6.0
+    assert [arrow_step(144, 192, s) for s in (1, 2)] == [8, 16]
+    assert len(flow_arrows(flow)[0]) == 12 * 9 and len(flow_arrows(flow, style=1)[0]) == 24 * 18
+    assert arrow_step(960, 1280, 1) == arrow_step(960, 1280, 2) == 53
+    frame = np.full((144, 192, 3), 255, np.uint8)
+    dark = [(draw_arrows(frame, *flow_arrows(flow, style=s), style=s).max(axis=2) < 128).mean() for s in (1, 2)]
+    assert dark[1] < dark[0] / 2  # the outlines cover far less of the frame
+    with pytest.raises(PostprocessError, match="arrow style"):
+        arrow_step(144, 192, 3)
+
+
 def test_motion_views_warp_by_the_flow():
     task = get_task("motion")
     rng = np.random.default_rng(0)

@@ -211,7 +211,7 @@ def exported_picture(predictor, image: str | os.PathLike | np.ndarray, code: np.
     except (PostprocessError, ValueError) as exc:
         raise ExportError(str(exc)) from exc
     eps_row = None if eps is None or not settings.lower_layers else eps[0]
-    return renderer.picture(render_code(predictor, renderer, cond, codes[0], own, eps_row))
+    return renderer.picture(render_code(predictor, renderer, cond, codes[0], own, eps_row), settings.arrows)
 
 
 def iter_export(predictor, images: Sequence[str | os.PathLike | np.ndarray], n: int, outdir: str | os.PathLike,
@@ -283,14 +283,14 @@ def iter_export(predictor, images: Sequence[str | os.PathLike | np.ndarray], n: 
             layer = render_code(predictor, renderer, cond, code, own, eps)
             files = {"result": name + suffix}
             if task.name == "motion" and settings.extras:
-                view = renderer.motion_view(layer)
+                view = renderer.motion_view(layer, style=settings.arrows)
                 result = view.overlay
                 for key, picture in (("flowcolor", view.color), ("warped", view.warped)):
                     files[key] = f"{name}_{key}{suffix}"
                     write_image(out / files[key], picture, fmt, settings.jpeg_quality)
                     report.extras.append(out / files[key])
             else:
-                result = renderer.picture(layer)
+                result = renderer.picture(layer, settings.arrows)
             write_image(out / files["result"], result, fmt, settings.jpeg_quality)
             sidecar = out / f"{name}.json"
             record = sidecar_record(predictor, settings, path, image, seed, i, code, eps, files, file_number=first_index + i,

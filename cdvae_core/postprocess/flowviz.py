@@ -12,6 +12,12 @@ import numpy as np
 from .errors import PostprocessError
 
 MODEL_SIZE = 32  # the model's grid; a flow of 1.0 moves one grid cell
+# how arrows are drawn, recorded in each export's sidecar (ExportSettings.arrows) so that
+# --reproduce redraws an older export as it was: 1 = cells of 1/24 of the longer side down to 4 px,
+# outlined 2 px wider than the line; 2 = cells of at least 16 px, and a 1-px line outlined 1 px
+# wider (on a 192x144 frame, 8-px cells of 1-px lines in 3-px outlines hid the frame)
+ARROW_STYLES = (1, 2)
+ARROW_STYLE = 2
 # model px/s shown at full colour at the least: slower flows are near still, and scaled by their
 # own speed a still sample's noise (0.01 px/s) came out fully saturated, as strong motion
 COLOR_FLOOR = 0.5
@@ -33,17 +39,30 @@ def flow_to_pixels(flow_model: np.ndarray) -> np.ndarray:
     return np.stack([flow[0] * np.float32(W / MODEL_SIZE), flow[1] * np.float32(H / MODEL_SIZE)])
 
 
-def flow_arrows(flow_px: np.ndarray, step: int | None = None, min_length: float = 1.0) -> tuple[np.ndarray, np.ndarray]:
+def _check_style(style: int) -> int:
+    if style not in ARROW_STYLES:
+        raise PostprocessError(f"arrow style must be one of {ARROW_STYLES}, got {style!r}")
+    return style
+
+
+def arrow_step(height: int, width: int, style: int = ARROW_STYLE) -> int:
+    """The side in pixels of an arrow's cell on a (height, width) picture: 1/24 of the longer side,
+    at least 4 px (style 1) or 16 px (style 2)."""
+    return max(4 if _check_style(style) == 1 else 16, round(max(height, width) / 24))
+
+
+def flow_arrows(flow_px: np.ndarray, step: int | None = None, min_length: float = 1.0,
+                style: int = ARROW_STYLE) -> tuple[np.ndarray, np.ndarray]:
     """Arrows on a regular grid: (positions (N, 2), vectors (N, 2)), float32 (x, y) pixels.
 
     Each arrow starts at the centre of a ``step`` x ``step`` cell and carries the cell's mean flow
     (an area average, so a stray pixel does not swing an arrow). Arrows shorter than
     ``min_length`` pixels are left out: like the paper's figures, only real motion is drawn.
-    ``step`` defaults to 1/24 of the longer side.
+    ``step`` defaults to ``arrow_step`` of the picture in ``style``.
     """
     flow = _check_flow(flow_px)
     H, W = flow.shape[1:]
-    step = int(step or max(4, round(max(H, W) / 24)))
+    step = int(step or arrow_step(H, W, style))
     gh, gw = max(1, H // step), max(1, W // step)
     mean = np.stack([cv2.resize(c, (gw, gh), interpolation=cv2.INTER_AREA) for c in flow])  # (2, gh, gw)
     ys = (np.arange(gh) + 0.5) * (H / gh)
@@ -54,14 +73,16 @@ def flow_arrows(flow_px: np.ndarray, step: int | None = None, min_length: float 
     return pos[keep], vec[keep]
 
 
-def draw_arrows(image: np.ndarray, positions: np.ndarray, vectors: np.ndarray, color: tuple[int, int, int] = (255, 230, 40)) -> np.ndarray:
+def draw_arrows(image: np.ndarray, positions: np.ndarray, vectors: np.ndarray, color: tuple[int, int, int] = (255, 230, 40),
+                style: int = ARROW_STYLE) -> np.ndarray:
     """uint8 (H, W, 3) with the arrows drawn (dark outline under a bright line, readable anywhere)."""
     out = np.ascontiguousarray(image, dtype=np.uint8).copy()
     thickness = max(1, round(max(out.shape[:2]) / 400))
+    outline = thickness + (1 if _check_style(style) == 2 and thickness == 1 else 2)
     for (x, y), (dx, dy) in zip(positions, vectors):
         p0 = (int(round(x)), int(round(y)))
         p1 = (int(round(x + dx)), int(round(y + dy)))
-        cv2.arrowedLine(out, p0, p1, (0, 0, 0), thickness + 2, cv2.LINE_AA, tipLength=0.3)
+        cv2.arrowedLine(out, p0, p1, (0, 0, 0), outline, cv2.LINE_AA, tipLength=0.3)
         cv2.arrowedLine(out, p0, p1, color, thickness, cv2.LINE_AA, tipLength=0.3)
     return out
 

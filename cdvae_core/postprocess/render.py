@@ -18,7 +18,7 @@ import numpy as np
 
 from ..tasks.base import row_strips
 from .errors import PostprocessError
-from .flowviz import color_scale, draw_arrows, flow_arrows, flow_color, flow_to_pixels, scale_to_pixels
+from .flowviz import ARROW_STYLE, color_scale, draw_arrows, flow_arrows, flow_color, flow_to_pixels, scale_to_pixels
 from .lru import LRUCache
 from .upsample import UpsampleSettings, check_field, get_upsampler
 
@@ -166,29 +166,32 @@ class Renderer:
         """uint8 (H, W, 3) per sample: relit / resaturated photo, or (motion) arrows over the frame."""
         return [self.picture(layer) for layer in self.layers(xg_samples, xg_own)]
 
-    def picture(self, layer: np.ndarray) -> np.ndarray:
+    def picture(self, layer: np.ndarray, arrows: int = ARROW_STYLE) -> np.ndarray:
         """The result one full-resolution layer (Cg, H, W) is, uint8 (H, W, 3): the composed
-        photo, or (motion) the frame with the flow's arrows over it."""
-        return self.arrows_over_frame(layer) if self.task.name == "motion" else self.compose(layer)
+        photo, or (motion) the frame with the flow's arrows over it, drawn in style ``arrows``
+        (``flowviz.ARROW_STYLES``)."""
+        return self.arrows_over_frame(layer, style=arrows) if self.task.name == "motion" else self.compose(layer)
 
-    def arrows_over_frame(self, flow_full: np.ndarray, step: int | None = None, min_length: float = 1.0) -> np.ndarray:
+    def arrows_over_frame(self, flow_full: np.ndarray, step: int | None = None, min_length: float = 1.0,
+                          style: int = ARROW_STYLE) -> np.ndarray:
         """The frame uint8 (H, W, 3) with the arrows of one flow (2, H, W) in model pixels per second."""
-        xy, uv = flow_arrows(flow_to_pixels(flow_full), step=step, min_length=min_length)
-        return draw_arrows(self.image, xy, uv)
+        xy, uv = flow_arrows(flow_to_pixels(flow_full), step=step, min_length=min_length, style=style)
+        return draw_arrows(self.image, xy, uv, style=style)
 
     def motion_view(self, flow_full: np.ndarray, step: int | None = None, min_length: float = 1.0, warped: bool = True,
-                    scale: float | None = None) -> MotionView:
+                    scale: float | None = None, style: int = ARROW_STYLE) -> MotionView:
         """Arrows, colour wheel and warped preview of one full-resolution flow (2, H, W) in model
         pixels per second (as ``layers`` returns it). ``scale``: the speed in model px/s shown at
-        full colour (default: the flow's own ``color_scale``, within the task's limit)."""
+        full colour (default: the flow's own ``color_scale``, within the task's limit); ``style``:
+        how the arrows are drawn (``flowviz.ARROW_STYLES``)."""
         flow_px = flow_to_pixels(flow_full)
-        xy, uv = flow_arrows(flow_px, step=step, min_length=min_length)
+        xy, uv = flow_arrows(flow_px, step=step, min_length=min_length, style=style)
         top = float(scale) if scale else color_scale(flow_full, float(self.task.g_range[1]))
         return MotionView(
             flow=flow_px,
             arrow_xy=xy,
             arrow_uv=uv,
-            overlay=draw_arrows(self.image, xy, uv),
+            overlay=draw_arrows(self.image, xy, uv, style=style),
             color=flow_color(flow_px, scale_to_pixels(top, *flow_px.shape[1:])),
             warped=self.compose(flow_full) if warped else self.image,
             color_scale=top,

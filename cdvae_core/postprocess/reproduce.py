@@ -60,9 +60,7 @@ def reproduce(sidecar: str | os.PathLike, predictor=None, image: np.ndarray | No
     cond = predictor.prepare(renderer.xc_model)
     own = own_sample(predictor, renderer, cond) if settings.detail else None
     layer = render_code(predictor, renderer, cond, code, own, noise)
-    if renderer.task.name == "motion":
-        return renderer.arrows_over_frame(layer)
-    return renderer.compose(layer)
+    return renderer.picture(layer, settings.arrows)
 
 
 OUT_FORMATS = {".png": "png", ".jpg": "jpg", ".jpeg": "jpg"}

@@ -23,6 +23,7 @@ import numpy as np
 from .. import __version__
 from ..config import is_int, is_number, read_small_text
 from .errors import ExportError, check_setting
+from .flowviz import ARROW_STYLE, ARROW_STYLES
 from .imagefiles import IMAGE_SUFFIXES, check_format
 from .upsample import UpsampleSettings
 
@@ -49,6 +50,8 @@ class ExportSettings:
     # clusters of the samples, each shown by its most central one, largest share first); 0: the
     # first n draws
     distinct_pool: int = 0
+    # motion: how the arrows are drawn (flowviz.ARROW_STYLES); sidecars without it were drawn in style 1
+    arrows: int = ARROW_STYLE
     upsample: UpsampleSettings = field(default_factory=UpsampleSettings)
 
     def __post_init__(self) -> None:
@@ -67,6 +70,8 @@ class ExportSettings:
                       self.temperature, f"a number in [0, {MAX_TEMPERATURE}]")
         check_setting(is_int(self.distinct_pool) and 0 <= self.distinct_pool <= MAX_POOL, n, "distinct_pool",
                       self.distinct_pool, f"an int in [0, {MAX_POOL}]")
+        check_setting(is_int(self.arrows) and self.arrows in ARROW_STYLES, n, "arrows", self.arrows,
+                      f"one of {', '.join(map(str, ARROW_STYLES))}")
         check_setting(isinstance(self.upsample, UpsampleSettings), n, "upsample", self.upsample, "an UpsampleSettings")
 
     def to_dict(self) -> dict[str, Any]:
@@ -217,6 +222,7 @@ def settings_of(sidecar, data: dict[str, Any]) -> ExportSettings:
 
     raw = dict(data["settings"])
     raw.setdefault("lower_layers", data["format_version"] >= 2)  # version 1 decoded at the means
+    raw.setdefault("arrows", 1)  # exported before arrow styles were recorded
     try:
         upsample = dict(raw.get("upsample", {})) if isinstance(raw.get("upsample", {}), dict) else None
         segments = upsample.get("segments", {}) if upsample is not None else None
