@@ -17,11 +17,10 @@ from typing import Callable
 import cv2
 import numpy as np
 
-from cdvae_core.data.images import (IMAGE_EXTENSIONS, apply_orientation, over_white, read_header,
+from cdvae_core.data.images import (IMAGE_EXTENSIONS, MIN_SIDE, apply_orientation, over_white, read_header,
                                      unchanged_orientation)
 from cdvae_core.data.video import VIDEO_EXTENSIONS, split_time, time_text
 
-MIN_SIDE = 16  # below this the 32x32 model layer would be mostly interpolation
 MAX_SIDE = 2048  # larger photos are area-downscaled: the model sees 32x32 anyway
 MAX_PIXELS = 100_000_000  # refused above this: decoding would take seconds and gigabytes
 IMAGE_SUFFIXES = IMAGE_EXTENSIONS  # what cdvae-prepare and cdvae-sample read

@@ -76,7 +76,7 @@ def test_video_frame_pairs(ucf):
 
 
 def test_a_video_smaller_than_a_photo_may_be_is_skipped(tmp_path):
-    """Photos under 8 px a side are skipped; a 6x4 clip gave 8 pairs of noise flows at the limit."""
+    """Photos under 16 px a side are skipped; a 6x4 clip gave 8 pairs of noise flows at the limit."""
     path = tmp_path / "tiny.avi"
     writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), FPS, (6, 4))
     rng = np.random.default_rng(0)
@@ -85,7 +85,7 @@ def test_a_video_smaller_than_a_photo_may_be_is_skipped(tmp_path):
     writer.release()
     with pytest.raises(SkipItem, match="video too small") as info:
         video_frame_pairs(path)
-    assert info.value.detail == "tiny.avi: frames of 6x4, need 8x8"
+    assert info.value.detail == "tiny.avi: frames of 6x4, need 16x16"
 
 
 def test_ucf101_split1_pairs_and_flow(ucf, tmp_path, capsys):

@@ -108,6 +108,27 @@ def test_folder_batch_skips_bad_photos_and_generator_cancels(tmp_path):
         export_results(predictor, folder / "missing.png", 1, tmp_path / "bad")
 
 
+def test_photos_too_small_for_cdvae_prepare_are_refused_by_export_and_the_studio_alike(tmp_path):
+    """One rule, ``data.images.MIN_SIDE``: cdvae-prepare skipped a 20000x2 strip that cdvae-sample
+    exported (8 px against 2), and the Studio refused a 12x12 photo that both took (16)."""
+    from cdvae_core.data.errors import SkipItem
+    from cdvae_core.data.images import read_image as read_for_prepare
+    from cdvae_studio.images import ImageLoadError, load_image
+
+    for size in ((2, 20000), (12, 12), (15, 300)):
+        path = tmp_path / f"{size[1]}x{size[0]}.png"
+        _photo_file(path, size=size)
+        with pytest.raises(ExportError, match=r"too small \(need at least 16x16\)"):
+            read_image(path)
+        with pytest.raises(SkipItem, match="too small"):
+            read_for_prepare(path)
+        with pytest.raises(ImageLoadError, match="too small"):
+            load_image(path)
+    _photo_file(tmp_path / "ok.png", size=(16, 40))
+    assert read_image(tmp_path / "ok.png").shape == read_for_prepare(tmp_path / "ok.png").shape == (16, 40, 3)
+    assert load_image(tmp_path / "ok.png").rgb.shape == (16, 40, 3)
+
+
 def test_motion_export_writes_flow_pictures(tmp_path):
     predictor = load_model(_model_dir(tmp_path, "motion", 3, 2))
     _photo_file(tmp_path / "frame.png", 3)

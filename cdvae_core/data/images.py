@@ -22,7 +22,9 @@ from .errors import SkipItem
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp", ".ppm", ".pgm", ".jp2")
 # photo formats OpenCV does not decode: a folder's are counted as skipped, not passed over unsaid
 UNREAD_EXTENSIONS = (".gif", ".heic", ".heif", ".avif", ".svg")
-MIN_SIDE = 8  # pixels; smaller images carry nothing a 32x32 model can use
+# pixels a side, half the model's 32x32 grid: a smaller photo's layers are mostly interpolation.
+# cdvae-prepare, cdvae-sample --image and the Studio all refuse below it (they had 8, 2 and 16)
+MIN_SIDE = 16
 MAX_PIXELS = 100_000_000  # refuse decompression bombs
 
 

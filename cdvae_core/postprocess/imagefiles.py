@@ -9,7 +9,7 @@ import cv2
 import numpy as np
 
 from ..atomic import write_with
-from ..data.images import IMAGE_EXTENSIONS
+from ..data.images import IMAGE_EXTENSIONS, MIN_SIDE
 from .errors import ExportError
 
 # what cdvae-prepare reads: a folder export left out .ppm, .pgm and .jp2 photos without a word
@@ -36,8 +36,9 @@ def read_image(path: str | os.PathLike, *, hidden_colour: bool = False) -> np.nd
         image = _video_frame(path, seconds or 0.0, source)
     else:
         image = _decode_photo(path, hidden_colour)
-    if min(image.shape[:2]) < 2:
-        raise ExportError(f"{source}: image of {image.shape[1]}x{image.shape[0]} pixels is too small")
+    if min(image.shape[:2]) < MIN_SIDE:  # as cdvae-prepare skips it and the Studio refuses it
+        raise ExportError(f"{source}: image of {image.shape[1]}x{image.shape[0]} pixels is too small "
+                          f"(need at least {MIN_SIDE}x{MIN_SIDE})")
     return np.ascontiguousarray(image)
 
 
