@@ -23,7 +23,7 @@ import cv2
 import numpy as np
 
 from cdvae_core.data.builtin import builtin_images
-from cdvae_core.data.video import frames_at
+from cdvae_core.data.video_frames import frames_at
 from cdvae_studio.images import load_image, resize_rgb
 from cdvae_studio.thumbnails import THUMB_SIDE, read_thumbnail
 

@@ -1,6 +1,6 @@
 """Reading a video's frame at a time (the Studio's Time bar, ``clip.mp4#t=...`` in exports).
 
-``data.video.frames_at`` seeks near the frame (OpenCV seeks to the keyframe before it and
+``data.video_frames.frames_at`` seeks near the frame (OpenCV seeks to the keyframe before it and
 decodes on) and finds it by timestamps; the baseline scans the timestamps of every frame from the
 start, which is what it falls back to where no seek works. Both read the frame and the frame a
 second on at full size. Per codec and depth: seconds of each, their ratio, and whether both give
@@ -27,7 +27,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from cdvae_core.data import video
+from cdvae_core.data import video, video_frames
 from cdvae_core.data.builtin import builtin_images
 
 
@@ -64,7 +64,7 @@ def write_clip(path: Path, fourcc: str, size: tuple[int, int], frames: int, fps:
 
 def in_order(path: Path, seconds: float, fps: float) -> np.ndarray:
     """The baseline: the same scan by timestamps, from the first frame instead of a seek."""
-    still, _later = video._scan(path, seconds, 1.0, fps, start=0)
+    still, _later = video_frames._scan(path, seconds, 1.0, fps, start=0)
     return still.image
 
 
@@ -91,14 +91,14 @@ def main() -> None:
             print(f"{fourcc} {size[0]}x{size[1]}, {args.seconds:g} s at {args.fps:g} fps")
             for depth in (0.25, 0.5, 0.9):
                 at = round(depth * (args.seconds - 1.0), 2)
-                seek_s, (frame, _, _) = timed(video.frames_at, path, at)
+                seek_s, (frame, _, _) = timed(video_frames.frames_at, path, at)
                 order_s, reference = timed(in_order, path, at, args.fps)
                 same = "same pixels" if np.array_equal(frame, reference) else "DIFFERENT pixels"
                 print(f"  at {at:6.2f} s: seek {seek_s:6.3f} s, in order {order_s:6.3f} s, "
                       f"ratio {seek_s / order_s:5.2f}x, {same}")
         live = Path(tmp) / "live.mkv"
         if write_clip(live, "h264", size, frames, args.fps):
-            assert video._container(live)[0] == 0, "the live MKV should not say its length"
+            assert video.container_info(live)[0] == 0, "the live MKV should not say its length"
             packets_s, (counted, _) = timed(video.video_info, live)
             decode_s, (_, decoded) = timed(video._decode, live, set(), video.FULL_SIZE)
             agree = "same count" if counted == decoded else f"DIFFERENT counts ({decoded} decoded)"
@@ -113,13 +113,13 @@ def stepping(path: Path, seconds: float, fps: float) -> None:
     the baseline of each read from the start (no reader kept)."""
     start = round(0.7 * (seconds - 1.0), 2)
     times = [start] + [start + k / fps for k in range(1, 6)] + [start + 5 / fps + 1.0]
-    video._KEPT.clear()
-    kept = [timed(video.frames_at, path, at) for at in times]  # one stepping session
+    video_frames._KEPT.clear()
+    kept = [timed(video_frames.frames_at, path, at) for at in times]  # one stepping session
     fresh = []
     for at in times:
-        video._KEPT.clear()
-        fresh.append(timed(video.frames_at, path, at))
-    video._KEPT.clear()
+        video_frames._KEPT.clear()
+        fresh.append(timed(video_frames.frames_at, path, at))
+    video_frames._KEPT.clear()
     print(f"stepping in the live MKV from {start:g} s (5 frames on, then a second on):")
     for at, (kept_s, a), (fresh_s, b) in zip(times, kept, fresh):
         same = all(np.array_equal(x, y) for x, y in zip(a[:2], b[:2]))

@@ -34,7 +34,7 @@ class ImageLoadError(ValueError):
 @dataclass(frozen=True)
 class Clip:
     """Where a video's still lies in it: frame ``index`` of ``frames`` at ``fps`` frames per second;
-    ``seekable`` False where OpenCV cannot seek in it (cdvae_core.data.video.can_seek): the Time
+    ``seekable`` False where OpenCV cannot seek in it (cdvae_core.data.video_frames.can_seek): the Time
     bar previews it from a storyboard (thumbnails.Storyboard)."""
 
     frames: int
@@ -146,17 +146,19 @@ def _clip_info(path: str, mtime_ns: int, size: int) -> tuple[int, float, bool]:
     """video_info and can_seek, once per version of a file: a container that does not say its
     length is counted by reading all its packets (a long video's file read whole), which every
     frame chosen on the Time bar would repeat."""
-    from cdvae_core.data.video import can_seek, video_info
+    from cdvae_core.data.video import video_info
+    from cdvae_core.data.video_frames import can_seek
 
     return (*video_info(path), can_seek(path))
 
 
 def load_video(path: Path, seconds: float = 0.0, stop: Callable[[], bool] | None = None) -> LoadedImage:
     """A video's frame at ``seconds`` as the photo, and the frame a second later as motion's ground
-    truth (cdvae_core.data.video.frames_at: the still that cdvae-sample and export read too).
+    truth (cdvae_core.data.video_frames.frames_at: the still that cdvae-sample and export read too).
     Stopped (cdvae_core.data.errors) once ``stop()`` is true while frames are decoded."""
     from cdvae_core.data.errors import SkipItem
-    from cdvae_core.data.video import frame_index, frames_at
+    from cdvae_core.data.video import frame_index
+    from cdvae_core.data.video_frames import frames_at
 
     try:
         frame, later, gap = frames_at(path, seconds, stop=stop)

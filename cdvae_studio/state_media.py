@@ -14,7 +14,8 @@ from typing import Any, Callable, Sequence
 import numpy as np
 
 from cdvae_core.data.errors import Stopped
-from cdvae_core.data.video import at_time, release_readers, split_time
+from cdvae_core.data.video import at_time, split_time
+from cdvae_core.data.video_frames import release_readers
 
 from .catalog import is_pair_file
 from .clipboard import kept_by_studio, pasted_folder, pasted_path, save_png

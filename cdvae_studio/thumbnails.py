@@ -32,7 +32,7 @@ import numpy as np
 
 from cdvae_core.data.errors import SkipItem
 from cdvae_core.data.images import read_header
-from cdvae_core.data.video import frames_at, storyboard
+from cdvae_core.data.video_frames import frames_at, storyboard
 
 from .images import ImageLoadError, apply_orientation, load_image, resize_rgb
 

@@ -21,9 +21,9 @@ def one_thread():
 
 @pytest.fixture(autouse=True)
 def no_kept_video_readers():
-    """Video readers kept between reads (``data.video._KEPT``) are module-wide: none outlives the
+    """Video readers kept between reads (``data.video_frames._KEPT``) are module-wide: none outlives the
     test that opened it (each holds its file open, past the test's tmp_path)."""
     yield
-    from cdvae_core.data import video
+    from cdvae_core.data import video_frames
 
-    video._KEPT.clear()
+    video_frames._KEPT.clear()

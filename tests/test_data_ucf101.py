@@ -13,7 +13,8 @@ from cdvae_core.data import DataError, prepare_pairs, run
 from cdvae_core.data.builtin import builtin_images
 from cdvae_core.data.errors import SkipItem
 from cdvae_core.data.ucf101 import read_list
-from cdvae_core.data.video import first_frames, plan_indices, video_frame_pairs
+from cdvae_core.data.video import plan_indices, video_frame_pairs
+from cdvae_core.data.video_frames import first_frames
 from cdvae_core.pairs import load_pairs
 
 W, H, FPS = 160, 120, 25
@@ -218,7 +219,8 @@ def test_a_frame_at_a_time_is_named_by_a_media_fragment(ucf, tmp_path):
     """``clip.avi#t=0.4`` is the frame at 0.4 s (frame 10 at 25 fps) and its truth frame 25 on;
     the first frame is the plain path; a file whose own name holds "#t=" is that file; a bad time
     or a time past the end is one clear line."""
-    from cdvae_core.data.video import at_time, frames_at, split_time, video_info
+    from cdvae_core.data.video import at_time, split_time, video_info
+    from cdvae_core.data.video_frames import frames_at
     from cdvae_core.postprocess.errors import ExportError
     from cdvae_core.postprocess.imagefiles import read_image
 
@@ -279,8 +281,8 @@ def test_a_frame_deep_in_a_video_is_found_by_seeking_and_is_the_frame_decoding_i
     (MPEG-4 part 2, VP8 and VP9 in WebM, Xvid; keyframes every few frames) the frame it lands on
     is the one an in-order decode gives. Where OpenCV cannot seek it decodes in order, with the
     same result."""
-    from cdvae_core.data import video
-    from cdvae_core.data.video import frames_at
+    from cdvae_core.data import video_frames
+    from cdvae_core.data.video_frames import frames_at
 
     clip = tmp_path / f"pan{suffix}"
     write_pan_video(clip, builtin_images()[1][1], 60, fourcc=fourcc)
@@ -294,15 +296,15 @@ def test_a_frame_deep_in_a_video_is_found_by_seeking_and_is_the_frame_decoding_i
         np.testing.assert_array_equal(frame, frames[index])
         np.testing.assert_array_equal(later, frames[index + FPS])
     starts = []
-    real = video._scan
+    real = video_frames._scan
 
     def no_seek(path, time, seconds, fps, start, **kwargs):
         starts.append(start)
         if start:
-            raise video._NoSeek
+            raise video_frames._NoSeek
         return real(path, time, seconds, fps, start, **kwargs)
 
-    monkeypatch.setattr(video, "_scan", no_seek)
+    monkeypatch.setattr(video_frames, "_scan", no_seek)
     frame, later, _ = frames_at(clip, 1.36)
     np.testing.assert_array_equal(frame, frames[34])
     np.testing.assert_array_equal(later, frames[59])

@@ -1,4 +1,4 @@
-"""Which frame of a video is shown at a time (``data.video.frames_at``: the Studio's Time bar,
+"""Which frame of a video is shown at a time (``data.video_frames.frames_at``: the Studio's Time bar,
 ``clip.mp4#t=...`` in exports), found by timestamps: H.264 and HEVC with B-frames, variable frame
 rates (phone videos, screen recordings that pause), and streams without usable timestamps; and
 a phone's portrait video, stored sideways with a rotation to display it by, comes out upright.
@@ -17,10 +17,11 @@ import cv2
 import numpy as np
 import pytest
 
-from cdvae_core.data import video
+from cdvae_core.data import video, video_frames
 from cdvae_core.data.builtin import builtin_images
 from cdvae_core.data.errors import SkipItem
-from cdvae_core.data.video import frames_at, video_frame_pairs, video_info
+from cdvae_core.data.video import video_frame_pairs, video_info
+from cdvae_core.data.video_frames import frames_at
 
 from test_data_ucf101 import _decoded_in_order, write_pan_video
 
@@ -155,15 +156,17 @@ def test_in_a_variable_frame_rate_video_the_frame_at_a_time_is_the_one_shown_the
     counted_wrong = [t for t, i in found if i != round(t * fps)]
     assert len(counted_wrong) >= 3, "the clip should tell timestamps from counting frames"
 
-    real = video._scan
+    real, refused = video_frames._scan, []
 
     def no_seek(path, time, seconds, fps, start, **kwargs):
         if start:
-            raise video._NoSeek
+            refused.append(start)
+            raise video_frames._NoSeek
         return real(path, time, seconds, fps, start, **kwargs)
 
-    monkeypatch.setattr(video, "_scan", no_seek)
+    monkeypatch.setattr(video_frames, "_scan", no_seek)
     assert check_against_reference(clip, times, moments) == found
+    assert refused  # the stand-in was the one asked: the same answers came without seeking
 
 
 def test_training_pairs_from_a_variable_frame_rate_video_carry_their_true_gap(tmp_path):
@@ -212,11 +215,13 @@ def test_a_stream_without_usable_timestamps_is_read_by_counting_frames(tmp_path,
     clip = tmp_path / "pan.avi"
     write_pan_video(clip, builtin_images()[0][1], 50)
     pixels = _decoded_in_order(clip)
-    monkeypatch.setattr(video, "_stamp", lambda cap: 0.0)
+    asked = []
+    monkeypatch.setattr(video_frames, "grabbed_time", lambda cap: asked.append(cap) or 0.0)
     frame, later, gap = frames_at(clip, 0.84)
     np.testing.assert_array_equal(frame, pixels[21])
     np.testing.assert_array_equal(later, pixels[46])
     assert gap == pytest.approx(1.0)
+    assert asked  # the reads met the stand-in's flat clock (real timestamps would give the same frames)
     with pytest.raises(SkipItem, match=r"video ends at 2 s, before 2\.2 s"):
         frames_at(clip, 2.2)
 
@@ -250,7 +255,7 @@ def test_a_video_whose_container_does_not_say_its_length_is_counted_without_deco
     cut = tmp_path / f"cut{suffix}"
     cut.write_bytes(clip.read_bytes()[:-1500])
     for path in (clip, cut):
-        assert video._container(path)[0] == 0, "the container should not say its length"
+        assert video.container_info(path)[0] == 0, "the container should not say its length"
         decoded = len(_decoded_in_order(path))
         with monkeypatch.context() as patched:
             patched.setattr(video, "_decode", lambda *args: pytest.fail("counted by decoding"))
@@ -310,9 +315,9 @@ def test_the_scan_agrees_with_the_reference_on_random_frame_times():
         i = shown(times, t, fps)
         if ended(times, t, fps):
             with pytest.raises(SkipItem, match="video ends at"):
-                video._shown_at(frames, t, 1.0, fps, seeking=False, keep=keep)
+                video_frames._shown_at(frames, t, 1.0, fps, seeking=False, keep=keep)
             continue
-        still, later = video._shown_at(frames, t, 1.0, fps, seeking=False, keep=keep)
+        still, later = video_frames._shown_at(frames, t, 1.0, fps, seeking=False, keep=keep)
         assert still.seconds == times[i] and still.image in (i, None), (trial, t)
         assert still.image == i or keep != np.inf
         j = expected_truth(times, i, fps)
@@ -320,8 +325,8 @@ def test_the_scan_agrees_with_the_reference_on_random_frame_times():
             assert later is None, (trial, t)
         else:
             assert later.seconds == times[j] and later.image in (j, None), (trial, t)
-    with pytest.raises(video._Overshot):  # a seek that lands past the time asked for
-        video._shown_at(iter([(1.0, lambda: 0)]), 0.5, 1.0, 25.0, seeking=True, keep=0.1)
+    with pytest.raises(video_frames._Overshot):  # a seek that lands past the time asked for
+        video_frames._shown_at(iter([(1.0, lambda: 0)]), 0.5, 1.0, 25.0, seeking=True, keep=0.1)
 
 
 @pytest.mark.parametrize("rotation", [90, 180, 270])
@@ -353,18 +358,18 @@ def test_a_storyboard_is_one_pass_of_the_frames_at_even_times(tmp_path):
     clip = tmp_path / "live.webm"
     write_live(clip, "libvpx", "webm", pan_frames(60))
     reference = _decoded_in_order(clip)
-    assert not video.can_seek(clip)
-    board = list(video.storyboard(clip, 8, 64))  # 60 frames at 25 fps: marks every 0.3 s
+    assert not video_frames.can_seek(clip)
+    board = list(video_frames.storyboard(clip, 8, 64))  # 60 frames at 25 fps: marks every 0.3 s
     marks = np.arange(8) * 0.3
     assert [round(t, 6) for t, _ in board] == [np.ceil(round(m * 25, 6)) / 25 for m in marks]
     for t, picture in board:
         assert max(picture.shape[:2]) == 64
         np.testing.assert_array_equal(picture, fit_within(reference[round(t * 25)], 64))
-    assert [t for t, _ in video.storyboard(clip, 100, 64)] == pytest.approx(np.arange(60) / 25)
+    assert [t for t, _ in video_frames.storyboard(clip, 100, 64)] == pytest.approx(np.arange(60) / 25)
     asked = []
     with pytest.raises(Stopped):
-        list(video.storyboard(clip, 8, 64, stop=lambda: asked.append(1) or len(asked) > 3))
+        list(video_frames.storyboard(clip, 8, 64, stop=lambda: asked.append(1) or len(asked) > 3))
     seekable = tmp_path / "steady.mp4"
     write_clip(seekable, pan_frames(30))
-    assert video.can_seek(seekable)
-    assert len(list(video.storyboard(seekable, 10, 32))) == 10
+    assert video_frames.can_seek(seekable)
+    assert len(list(video_frames.storyboard(seekable, 10, 32))) == 10

@@ -1,5 +1,5 @@
 """Reads in a video OpenCV cannot seek in go on from readers kept open where earlier reads stopped
-(``data.kept_readers``, ``data.video._kept_scan``): stepping through a recorder's WebM a frame or a
+(``data.kept_readers``, ``data.video_frames._kept_scan``): stepping through a recorder's WebM a frame or a
 second at a time decodes that frame or second, not the video from its start; and the frames are
 those one scan from the start finds."""
 
@@ -11,7 +11,7 @@ import cv2
 import numpy as np
 import pytest
 
-from cdvae_core.data import video
+from cdvae_core.data import video_frames
 from cdvae_core.data.errors import SkipItem, Stopped
 from cdvae_core.data.kept_readers import MAX_KEPT, KeptReaders, Reader
 
@@ -45,7 +45,7 @@ def _live_clip(tmp_path):
     in-order decode gives them."""
     clip = tmp_path / "live.webm"
     write_live(clip, "libvpx", "webm", pan_frames(60))
-    assert not video.can_seek(clip)
+    assert not video_frames.can_seek(clip)
     return clip, _decoded_in_order(clip)
 
 
@@ -54,7 +54,7 @@ def _reads(clip, reference, grabs):
     later, checking both against the frames ``still`` and ``later`` of the reference."""
     def read(t: float, still: int, later: int | None) -> int:
         before = len(grabs)
-        frame, truth, gap = video.frames_at(clip, t)
+        frame, truth, gap = video_frames.frames_at(clip, t)
         np.testing.assert_array_equal(frame, reference[still])
         if later is None:
             assert truth is None and gap is None
@@ -85,12 +85,12 @@ def test_stepping_on_through_a_video_that_cannot_seek_decodes_only_the_step(tmp_
     # the frame shown read again (an export of it), or a time nearer it than the next, or a step
     # back within the ring's second and two frames: nothing to decode
     assert read(1.2, 30, 55) == 0 and read(1.21, 30, 55) == 0 and read(1.16, 29, 54) == 0
-    video.frames_at(clip, 1.2)[0][:] = 0  # a caller paints on its frame: the kept pixels stay
+    video_frames.frames_at(clip, 1.2)[0][:] = 0  # a caller paints on its frame: the kept pixels stay
     assert read(1.2, 30, 55) == 0
     # a second on: the still from the ring; the truth's time (3.2 s) is past the end (56-59, none)
     assert read(2.2, 55, None) == 0 + 4
     assert read(0.4, 10, 35) == 12 + 25  # back past every ring: from the start
-    assert len(video._KEPT) <= MAX_KEPT
+    assert len(video_frames._KEPT) <= MAX_KEPT
 
 
 def test_without_room_for_a_ring_two_readers_step_on(tmp_path, grabs, monkeypatch):
@@ -115,9 +115,9 @@ def test_a_stopped_read_leaves_its_reader_where_it_stopped(tmp_path, grabs):
     clip, _ = _live_clip(tmp_path)
     asked: list[int] = []
     with pytest.raises(Stopped):
-        video.frames_at(clip, 2.0, seconds=None, stop=lambda: asked.append(1) or len(asked) > 30)
+        video_frames.frames_at(clip, 2.0, seconds=None, stop=lambda: asked.append(1) or len(asked) > 30)
     assert len(grabs) == 30
-    still, _, _ = video.frames_at(clip, 2.0, seconds=None)
+    still, _, _ = video_frames.frames_at(clip, 2.0, seconds=None)
     assert len(grabs) - 30 <= 22  # frames 30..50 and the one after it, not 51 from the start
     np.testing.assert_array_equal(still, _decoded_in_order(clip)[50])
 
@@ -127,13 +127,13 @@ def test_a_rewritten_file_is_read_afresh(tmp_path):
     time differ) is read from its own start."""
     clip = tmp_path / "live.webm"
     write_live(clip, "libvpx", "webm", pan_frames(60))
-    video.frames_at(clip, 1.0, seconds=None)
+    video_frames.frames_at(clip, 1.0, seconds=None)
     frames = pan_frames(60)[::-1]
     write_live(clip, "libvpx", "webm", frames)
     os.utime(clip, ns=(clip.stat().st_atime_ns, clip.stat().st_mtime_ns + 10**9))
-    still, _, _ = video.frames_at(clip, 1.04, seconds=None)
+    still, _, _ = video_frames.frames_at(clip, 1.04, seconds=None)
     np.testing.assert_array_equal(still, _decoded_in_order(clip)[26])
-    assert len(video._KEPT) == 1  # the old file's reader was closed, not kept
+    assert len(video_frames._KEPT) == 1  # the old file's reader was closed, not kept
 
 
 class _FakeCapture:
@@ -160,7 +160,7 @@ class _FakeCapture:
         self.index = len(self.times)
 
 
-def _index(shown: video._Shown) -> int | None:
+def _index(shown: video_frames._Shown) -> int | None:
     """Which made-up frame a scan's answer holds the pixels of (None: none kept)."""
     return None if shown.image is None else int(shown.image[0, 0, 0])
 
@@ -178,16 +178,16 @@ def test_kept_readers_find_the_frames_one_scan_finds_on_random_frame_times(tmp_p
         times = np.round(np.concatenate([[0.0], np.cumsum(gaps)]), 6)
         fps = (len(times) - 1) / times[-1]
         monkeypatch.setattr(cv2, "VideoCapture", lambda _path, times=times: _FakeCapture(times))
-        video._KEPT.clear()
+        video_frames._KEPT.clear()
         t = float(rng.uniform(0, times[-1]))
         for _ in range(8):
             step = rng.choice([1 / fps, 2 / fps, 1.0, -1.0, rng.uniform(-times[-1], times[-1])])
             t = float(np.clip(t + step, 0, times[-1] + 0.2))
             if ended(times, t, fps):
                 with pytest.raises(SkipItem, match="video ends at"):
-                    video._kept_scan(path, t, 1.0, fps, None)
+                    video_frames._kept_scan(path, t, 1.0, fps, None)
                 continue
-            still, later = video._kept_scan(path, t, 1.0, fps, None)
+            still, later = video_frames._kept_scan(path, t, 1.0, fps, None)
             i = shown(times, t, fps)
             # pixels may be missing past a long pause (frames_at reads again then), never wrong
             assert still.seconds == times[i] and _index(still) in (i, None), (trial, t)

@@ -70,7 +70,7 @@ def _decode_photo(path: Path, hidden_colour: bool = False) -> np.ndarray:
 
 def _video_frame(path: Path, seconds: float, source: str) -> np.ndarray:
     from ..data.errors import SkipItem
-    from ..data.video import frames_at
+    from ..data.video_frames import frames_at
 
     try:
         return frames_at(path, seconds)[0]

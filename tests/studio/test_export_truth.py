@@ -529,7 +529,7 @@ def test_a_videos_time_bar_picks_the_frame_that_exports_and_sessions_keep(qtbot,
     loads only on release. The export names the frame (pan_t1s_000, source path#t=1) and
     reproduces; a saved session reopens at that frame; a frame that cannot be read leaves the one
     shown, and its place on the bar; a photo hides the bar."""
-    from cdvae_core.data.video import frames_at
+    from cdvae_core.data.video_frames import frames_at
 
     video = tmp_path / "pan.avi"
     pan_video(video, 30)  # 3 s at 10 fps

@@ -28,7 +28,8 @@ from PySide6.QtGui import QGuiApplication
 from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QSlider
 
-from cdvae_core.data.video import at_time, frames_at, split_time
+from cdvae_core.data.video import at_time, split_time
+from cdvae_core.data.video_frames import frames_at
 from cdvae_core.distinct import draw_distinct
 from cdvae_core.postprocess.flowviz import flow_to_pixels
 from cdvae_core.tasks.motion import move_frame

@@ -12,7 +12,7 @@ from PySide6.QtCore import QEvent, QPoint, Qt
 from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QApplication
 
-from cdvae_core.data.video import frames_at
+from cdvae_core.data.video_frames import frames_at
 from cdvae_studio.images import resize_rgb
 from cdvae_studio.widgets.video_time import PREVIEW_SIDE
 
@@ -172,7 +172,7 @@ def test_a_frames_read_stops_once_a_newer_one_replaces_it(qtbot, make_window, se
     the start: 15-20 s for one at 117 s of 720p. The preview the pointer has moved on from, and
     the frame opened before another was chosen, used to decode to the end while the newer request
     waited behind it; each now stops at the next frame (``LatestWorker.superseded``), silently."""
-    from cdvae_core.data import video as video_module
+    from cdvae_core.data import video_frames as video_module
     from cdvae_studio import thumbnails
 
     win, bar, video = _open_video(qtbot, make_window, settle, tmp_path, pan_video)
@@ -226,7 +226,7 @@ def test_a_video_that_cannot_seek_is_previewed_from_its_storyboard(qtbot, make_w
     720p). One pass keeps a picture per 1/STORYBOARD_COUNT of it, and a preview shows the nearest
     one without reading the file again; the next frame chosen keeps the storyboard, a photo drops it
     and the video's kept readers."""
-    from cdvae_core.data.video import can_seek, storyboard
+    from cdvae_core.data.video_frames import can_seek, storyboard
     from cdvae_studio import thumbnails
 
     win, bar, video = _open_live(qtbot, make_window, settle, tmp_path)
@@ -250,7 +250,7 @@ def test_a_video_that_cannot_seek_is_previewed_from_its_storyboard(qtbot, make_w
     import cv2
 
     cv2.imwrite(str(tmp_path / "photo.png"), np.full((60, 80, 3), 140, np.uint8))
-    from cdvae_core.data import video as video_module
+    from cdvae_core.data import video_frames as video_module
 
     assert any(r.key[0] == os.path.abspath(video) for r in video_module._KEPT._readers)  # kept for stepping
     state.open_paths([str(tmp_path / "photo.png")])
@@ -266,7 +266,7 @@ def test_a_preview_ahead_of_the_pass_waits_for_it(qtbot, make_window, settle, tm
     picture once the pass gets there; a pass that fails leaves the previews to frame reads."""
     import threading
 
-    from cdvae_core.data import video as video_module
+    from cdvae_core.data import video_frames as video_module
     from cdvae_core.data.errors import SkipItem
     from cdvae_studio import thumbnails
 
