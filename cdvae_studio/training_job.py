@@ -19,7 +19,8 @@ import numpy as np
 # TrainConfig fields the dialog derives from Epochs (warm-up and guidance decay inside short runs):
 # a resumed run with more epochs keeps its own (it was refused as "trained with other settings")
 DERIVED_FROM_EPOCHS = ("kl_warmup_epochs", "guidance_epochs")
-# metrics.jsonl columns that are no loss term of the plot
+# metrics.jsonl columns and live progress values that are no loss term (schedules, rates, counts):
+# never plotted, live or from a resumed run's log (widgets.loss_plot)
 NOT_CURVES = {"epoch", "step", "seconds", "forced_updates", "test_loss", "images_per_s", "eta_s", "kl_weight",
               "guidance_weight", "lower_weight", "skipped", "grad_norm"}
 

@@ -46,9 +46,9 @@ def test_train_runs_and_new_model_appears_in_tie_combo(qtbot, train_on_pairs, se
         qtbot.mouseClick(dlg.start_button, Qt.MouseButton.LeftButton)
     assert blocker.args == [str(out)]
     assert (out / "weights.safetensors").is_file() and (out / "metrics.jsonl").is_file()
-    assert "loss" in dlg.curve_names() and "rec_g" in dlg.curve_names()
+    assert "loss" in dlg.loss_plot.curve_names() and "rec_g" in dlg.loss_plot.curve_names()
     # the x axis spans the run's steps after it ends too (it took the last stage's count: 1 epoch)
-    steps, _ = dlg._curves["loss"].getData()
+    steps, _ = dlg.loss_plot.curve("loss").getData()
     assert steps.max() > 1 and dlg.plot.getViewBox().viewRange()[0][1] >= steps.max()
     settle(win)
     labels = [win.tieCombo.itemText(i) for i in range(win.tieCombo.count())]
@@ -111,7 +111,7 @@ def test_resume_takes_more_epochs_goes_on_with_the_logged_curves_and_refuses_oth
     qtbot.waitUntil(lambda: not dlg.running(), timeout=10_000)
     config = json.loads((out / "config.json").read_text())["training"]
     assert config["epochs"] == 4 and config["kl_warmup_epochs"] == 0.5 and config["guidance_epochs"] == 1.0
-    steps, values = dlg._curves["loss"].getData()
+    steps, values = dlg.loss_plot.curve("loss").getData()
     # the curve starts with the two logged epochs (one point each), then the resumed steps
     assert list(steps[:2]) == [row["step"] for row in logged] and list(values[:2]) == [row["loss"] for row in logged]
     assert steps.max() > logged[-1]["step"]
@@ -249,7 +249,7 @@ def test_closing_during_training_asks_then_keeps_the_checkpoint(qtbot, train_on_
 
 
 def test_loss_series_shows_block_means_of_a_long_run():
-    from cdvae_studio.train_dialog import LossSeries
+    from cdvae_studio.widgets.loss_plot import LossSeries
 
     series = LossSeries()
     steps = np.arange(1234, dtype=np.float64)

@@ -1,6 +1,6 @@
-"""The train dialog's loss plot: curves updated a few per refresh, all of them at the run's end,
-and a grid that paints the same pixels as pyqtgraph's own (tests/studio/test_dialogs.py runs the
-real trainer)."""
+"""The train dialog's loss plot (``widgets.loss_plot.LossPlot``), fed as the dialog feeds it: curves
+updated a few per refresh, all of them at the run's end, and a grid that paints the same pixels as
+pyqtgraph's own (tests/studio/test_dialogs.py runs the real trainer)."""
 
 from __future__ import annotations
 
@@ -51,12 +51,12 @@ def set_data_calls(monkeypatch):
 
 
 def name_curves(dlg) -> None:
-    for name, curve in dlg._curves.items():
-        curve.term = name
+    for name in dlg.loss_plot.curve_names():
+        dlg.loss_plot.curve(name).term = name
 
 
 def test_a_refresh_updates_a_few_curves_taking_turns(dialog, set_data_calls):
-    from cdvae_studio.train_dialog import CURVES_PER_REFRESH
+    from cdvae_studio.widgets.loss_plot import CURVES_PER_REFRESH
 
     feed(dialog, range(30))
     curves_per_refresh = []
@@ -66,7 +66,7 @@ def test_a_refresh_updates_a_few_curves_taking_turns(dialog, set_data_calls):
         name_curves(dialog)
         curves_per_refresh.append(len({curve for curve, _ in set_data_calls[before:]}))
     assert curves_per_refresh == [CURVES_PER_REFRESH] * len(curves_per_refresh)
-    assert dialog.curve_names() == TERMS  # one round: every term has its curve
+    assert dialog.loss_plot.curve_names() == TERMS  # one round: every term has its curve
     set_data_calls.clear()
     feed(dialog, range(30, 40))
     for _ in range(len(TERMS) // CURVES_PER_REFRESH):
@@ -80,18 +80,18 @@ def test_every_curve_is_up_to_date_when_the_run_ends(dialog):
     feed(dialog, range(50, 80))
     dialog.runner = SimpleNamespace(running=lambda: False)
     dialog._refresh()  # as _on_finished does
-    assert dialog.curve_names() == TERMS
+    assert dialog.loss_plot.curve_names() == TERMS
     # one entry per term in the term list beside the plot (the in-plot legend it replaced was
     # clipped and covered the curves)
     assert sorted(dialog.terms.item(i).text() for i in range(dialog.terms.count())) == TERMS
     for name in TERMS:
-        x, y = dialog._curves[name].getData()
-        want_x, want_y = dialog._history[name].display()
+        x, y = dialog.loss_plot.curve(name).getData()
+        want_x, want_y = dialog.loss_plot.series(name).display()
         np.testing.assert_array_equal(x, want_x)
         np.testing.assert_array_equal(y, want_y)
         assert x[-1] == 80
     lo, hi = dialog.plot.getViewBox().viewRange()[1]
-    all_y = np.concatenate([dialog._history[n].display()[1] for n in TERMS])
+    all_y = np.concatenate([dialog.loss_plot.series(n).display()[1] for n in TERMS])
     assert lo <= all_y.min() and all_y.max() <= hi  # the y axis holds every curve
     assert "ETA" in dialog.status.text() and dialog.progress.value() == 80
 
@@ -102,7 +102,8 @@ def test_the_y_axis_holds_curves_drawn_in_earlier_refreshes(dialog):
         dialog._refresh()
     lo, hi = dialog.plot.getViewBox().viewRange()[1]
     # term00 (values near 0) and term14 (near 14) were drawn in different refreshes
-    assert lo < dialog._history["term00"].display()[1].min() and hi > dialog._history["term14"].display()[1].max()
+    series = dialog.loss_plot.series
+    assert lo < series("term00").display()[1].min() and hi > series("term14").display()[1].max()
 
 
 def grid_pixels(qtbot, axis_type) -> np.ndarray:
@@ -120,7 +121,7 @@ def grid_pixels(qtbot, axis_type) -> np.ndarray:
 
 
 def test_the_clipped_grid_paints_the_same_pixels_as_pyqtgraphs(qtbot):
-    from cdvae_studio.train_dialog import GridAxis
+    from cdvae_studio.widgets.loss_plot import GridAxis
 
     assert np.array_equal(grid_pixels(qtbot, GridAxis), grid_pixels(qtbot, pg.AxisItem))
 
@@ -130,7 +131,7 @@ def test_the_plot_repaints_one_rectangle(dialog):
 
     # a union of rectangles makes Qt draw the translucent grid through its thread pool
     assert dialog.plot.viewportUpdateMode() == QGraphicsView.ViewportUpdateMode.BoundingRectViewportUpdate
-    from cdvae_studio.train_dialog import GridAxis
+    from cdvae_studio.widgets.loss_plot import GridAxis
 
     assert all(isinstance(dialog.plot.getPlotItem().getAxis(side), GridAxis) for side in ("left", "bottom"))
 
@@ -209,46 +210,45 @@ def test_the_terms_are_a_checkable_list_beside_the_plot_not_a_legend_over_it(dia
     assert last.bottom() <= terms.viewport().height() or terms.verticalScrollBar().isVisible()  # reachable
     # the main terms show, the per-layer KLs are listed unticked
     main = [t for t in CDVAE_TERMS if t[-1] not in "123"]
-    assert dialog.shown_terms() == sorted(main)
+    assert dialog.loss_plot.shown_terms() == sorted(main)
     assert all(terms.item(i).checkState() == (Qt.CheckState.Checked if t in main else Qt.CheckState.Unchecked)
                for i, t in enumerate(listed))
-    assert not dialog._curves["kl_c_1"].isVisible()
+    assert not dialog.loss_plot.curve("kl_c_1").isVisible()
 
     # unticking the large reconstruction terms rescales y to the terms left (small ones readable)
     for name in ("rec_c", "rec_g", "loss", "neg_elbo"):
         terms.item(listed.index(name)).setCheckState(Qt.CheckState.Unchecked)
-    assert not dialog._curves["rec_c"].isVisible()
+    assert not dialog.loss_plot.curve("rec_c").isVisible()
     lo, hi = dialog.plot.getViewBox().viewRange()[1]
-    shown_max = max(dialog._history[n].display()[1].max() for n in dialog.shown_terms())
-    assert hi < 2 * shown_max < dialog._history["rec_c"].display()[1].max()
+    shown_max = max(dialog.loss_plot.series(n).display()[1].max() for n in dialog.loss_plot.shown_terms())
+    assert hi < 2 * shown_max < dialog.loss_plot.series("rec_c").display()[1].max()
     # ticking a per-layer term shows its curve, up to date although it was skipped while hidden
     feed_terms(dialog, range(40, 60), 100)
     dialog._refresh()
     terms.item(listed.index("kl_g_2")).setCheckState(Qt.CheckState.Checked)
-    curve = dialog._curves["kl_g_2"]
+    curve = dialog.loss_plot.curve("kl_g_2")
     assert curve.isVisible() and curve.getData()[0][-1] == 60
     # the choices hold for the next run's curves
-    dialog._curves.clear()
-    dialog._history.clear()
-    dialog.terms.clear()
+    dialog.loss_plot.clear()  # as start does
     feed_terms(dialog, range(3), 100)
     dialog._refresh()
-    assert "kl_g_2" in dialog.shown_terms() and "rec_c" not in dialog.shown_terms()
+    assert "kl_g_2" in dialog.loss_plot.shown_terms() and "rec_c" not in dialog.loss_plot.shown_terms()
 
 
 def test_a_run_of_one_logged_point_shows_its_values_as_points(dialog):
     feed_terms(dialog, range(1), 1)
     dialog.runner = SimpleNamespace(running=lambda: False)
     dialog._refresh()
-    shown = dialog.shown_terms()
-    x, y = dialog._markers.getData()
-    assert dialog._markers.scene() is dialog.plot.scene() and dialog._markers.isVisible()
+    shown = dialog.loss_plot.shown_terms()
+    markers = dialog.loss_plot._markers
+    x, y = markers.getData()
+    assert markers.scene() is dialog.plot.scene() and markers.isVisible()
     assert len(x) == len(shown) and set(x.tolist()) == {1.0}  # one dot per shown term
-    np.testing.assert_allclose(sorted(y), sorted(dialog._history[n].display()[1][0] for n in shown))
+    np.testing.assert_allclose(sorted(y), sorted(dialog.loss_plot.series(n).display()[1][0] for n in shown))
     lo, hi = dialog.plot.getViewBox().viewRange()[1]
     assert lo < y.min() and y.max() < hi and hi - lo > 1.0  # a readable axis around the values
     # the dots are painted: pixels of the tie term's colour appear in the plot
-    from cdvae_studio.train_dialog import TERM_COLOURS
+    from cdvae_studio.widgets.loss_plot import TERM_COLOURS
 
     image = dialog.plot.grab().toImage().convertToFormat(dialog.plot.grab().toImage().Format.Format_RGB888)
     pixels = np.array(image.constBits()).reshape(image.height(), image.bytesPerLine())[:, : 3 * image.width()]
@@ -257,9 +257,9 @@ def test_a_run_of_one_logged_point_shows_its_values_as_points(dialog):
 
 
 def test_long_runs_draw_no_markers(dialog):
-    from cdvae_studio.train_dialog import SYMBOL_POINTS
+    from cdvae_studio.widgets.loss_plot import SYMBOL_POINTS
 
     feed_terms(dialog, range(SYMBOL_POINTS + 5), 400)
     dialog.runner = SimpleNamespace(running=lambda: False)
     dialog._refresh()
-    assert len(dialog._markers.getData()[0]) == 0  # the lines carry the values; dots would clutter them
+    assert len(dialog.loss_plot._markers.getData()[0]) == 0  # the lines carry the values; dots would clutter them
