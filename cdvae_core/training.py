@@ -10,11 +10,12 @@ torch from (seed, epoch, rank) and draws its data order from (seed, epoch), so a
 from the checkpoint of epoch e repeats exactly what an unbroken run does after epoch e (on a
 GPU too: cuDNN is switched to its deterministic kernels while training runs).
 
-Guarded steps (as vdvae): gradients are clipped to norm ``grad_clip``; an update is skipped when
-the loss or the gradient norm is not finite or the norm is above ``skip_threshold``, except that
-after ``spike_patience`` over-threshold skips in a row the next clipped update is applied (the
-norms then come from the weights, which skipping cannot change); ``max_skips`` skips in a row stop
-training with a TrainingError naming the step, the last good checkpoint untouched. Runs unchanged under torchrun (DDP).
+Guarded steps (as vdvae; rules and state in cdvae_core.skip_guard.SkipGuard): gradients are clipped
+to norm ``grad_clip``; an update is skipped when the loss or the gradient norm is not finite or the
+norm is above ``skip_threshold``, except that after ``spike_patience`` over-threshold skips in a row
+the next clipped update is applied (the norms then come from the weights, which skipping cannot
+change); ``max_skips`` skips in a row stop training with a TrainingError naming the step, the last
+good checkpoint untouched. Runs unchanged under torchrun (DDP).
 """
 
 from __future__ import annotations
@@ -41,6 +42,7 @@ from .train_dir import (CLI_CONTROLS, Controls, OutputDirError, ResumeMismatchEr
                         check_compatible, check_out_dir, check_resumable)
 from .pairs import TEST, TRAIN, PairSet
 from .progress import Progress
+from .skip_guard import SkipGuard
 from .train_targets import compute_targets, embedding_arrays
 
 
@@ -107,6 +109,11 @@ def _check_targets(targets: dict[str, torch.Tensor], pairs: PairSet, model_cfg: 
                                       f"expected ({rows}, {dim})")
 
 
+def _kept(epoch: int) -> str:
+    """What a stopped run leaves: the checkpoint of ``epoch`` (0: none yet)."""
+    return f"the checkpoint of epoch {epoch} is kept" if epoch else "no checkpoint was written yet"
+
+
 @contextlib.contextmanager
 def _writing(out: Path, what: str, kept_epoch: int, controls: Controls) -> Iterator[None]:
     """A failed write of the run's files (disk full, folder removed or read-only) becomes a
@@ -115,9 +122,8 @@ def _writing(out: Path, what: str, kept_epoch: int, controls: Controls) -> Itera
         yield
     except (OSError, SafetensorError) as exc:
         reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else " ".join(str(exc).split())
-        kept = f"the checkpoint of epoch {kept_epoch} is kept" if kept_epoch else "no checkpoint was written yet"
-        raise TrainingError(f"cannot write {what} in {out} ({reason}); {kept}: free space or fix the folder, "
-                            f"then {controls.resume_on} to continue") from exc
+        raise TrainingError(f"cannot write {what} in {out} ({reason}); {_kept(kept_epoch)}: free space or fix the "
+                            f"folder, then {controls.resume_on} to continue") from exc
 
 
 def _small_meta(meta: dict[str, Any]) -> dict[str, Any]:
@@ -220,11 +226,14 @@ def _hyperparameters(optimizer: torch.optim.Optimizer, like: list[dict[str, Any]
     return json.loads(json.dumps(groups, default=str))
 
 
-def _run(pairs, model_cfg, train_cfg, out: Path, resume: bool, env: D.Dist, controls: Controls) -> Iterator[Progress]:
-    fingerprint = data_fingerprint(pairs)
+def _resume_state(out: Path, resume: bool, model_cfg: ModelConfig, train_cfg: TrainConfig, fingerprint: str,
+                  env: D.Dist, controls: Controls) -> tuple[ckpt.TrainState | None, ModelConfig]:
+    """Check the output directory and, with ``resume``, what it holds against this run: the
+    checkpoint to go on from (None: start afresh) and the model config to use (the run's own
+    when it has a config.json). Every rank checks before rank 0 writes anything; a refusal on one
+    rank (only rank 0 probes writing) stops every rank with its message (it left the others in
+    a gloo traceback)."""
     state = None
-    # every rank has checked before rank 0 writes anything; a refusal on one rank (only rank 0
-    # probes writing) stops every rank with its message (it left the others in a gloo traceback)
     with D.together(env):
         check_out_dir(out, resume, write_probe=env.is_main, controls=controls)
         if resume:
@@ -240,28 +249,54 @@ def _run(pairs, model_cfg, train_cfg, out: Path, resume: bool, env: D.Dist, cont
                 # it rewrote config.json with the fewer epochs, kept weights of more, and said "model saved"
                 raise ResumeMismatchError(f"{out} has trained {state.epoch} epochs already, more than the "
                                           f"{train_cfg.epochs} asked for: ask for {state.epoch} or more to resume it")
+    return state, model_cfg
+
+
+def _load_state(model: torch.nn.Module, optimizer: torch.optim.Optimizer, state: ckpt.TrainState, path: Path) -> None:
+    """Load the checkpoint's model and optimizer state (StateLoadError naming ``path`` when they
+    do not fit)."""
+    ckpt.check_state_dict(model, state.model, path)
+    model.load_state_dict(state.model)
+    fresh = _hyperparameters(optimizer)
+    try:
+        optimizer.load_state_dict(state.optimizer)
+    except (KeyError, TypeError, ValueError, RuntimeError) as exc:
+        raise ckpt.StateLoadError(f"{path}: the optimizer state does not fit the model "
+                                  f"({' '.join(str(exc).split())})") from exc
+    # the settings were checked equal to the run's, so the saved optimizer's must be the ones they
+    # make: an edited lr, betas or eps was a TypeError or KeyError in the first step, NaN trained on
+    if _hyperparameters(optimizer, fresh) != fresh:
+        raise ckpt.StateLoadError(f"{path} is damaged: its optimizer settings "
+                                  f"{_hyperparameters(optimizer, fresh)} are not the run's {fresh}")
+
+
+def _write_metrics(out: Path, rows: list[str]) -> None:
+    write_text_atomic(out / ckpt.METRICS_FILE, "".join(r + "\n" for r in rows))
+
+
+def _save_epoch(out: Path, state: ckpt.TrainState, weights: dict[str, torch.Tensor], model_cfg: ModelConfig,
+                train_cfg: TrainConfig, data_meta: dict[str, Any]) -> None:
+    """Rank 0's files of the epoch ``state`` ends: the checkpoint first (one rename), then the
+    weights, config.json and metrics.jsonl with the epoch's row (``state.meta["row"]``), which a
+    resumed run writes again from the checkpoint."""
+    ckpt.save_state(out, state)
+    ckpt.write_weights(out, weights)
+    ckpt.write_config(out, model_cfg, train_cfg, data_meta)
+    _write_metrics(out, _metrics_rows(out, state.epoch - 1) + [json.dumps(state.meta["row"])])
+
+
+def _run(pairs, model_cfg, train_cfg, out: Path, resume: bool, env: D.Dist, controls: Controls) -> Iterator[Progress]:
+    fingerprint = data_fingerprint(pairs)
+    state, model_cfg = _resume_state(out, resume, model_cfg, train_cfg, fingerprint, env, controls)
 
     torch.manual_seed(train_cfg.seed)
     model = build_model(model_cfg).to(env.device)
     optimizer = torch.optim.Adam(model.parameters(), lr=train_cfg.lr, weight_decay=train_cfg.weight_decay)
 
     if state is not None:
-        targets = state.targets
+        targets, data_meta = state.targets, state.meta.get("data", {})
         _check_targets(targets, pairs, model_cfg, train_cfg, out / ckpt.STATE_FILE)
-        data_meta = state.meta.get("data", {})
-        ckpt.check_state_dict(model, state.model, out / ckpt.STATE_FILE)
-        model.load_state_dict(state.model)
-        fresh = _hyperparameters(optimizer)
-        try:
-            optimizer.load_state_dict(state.optimizer)
-        except (KeyError, TypeError, ValueError, RuntimeError) as exc:
-            raise ckpt.StateLoadError(f"{out / ckpt.STATE_FILE}: the optimizer state does not fit the model "
-                                      f"({' '.join(str(exc).split())})") from exc
-        # the settings were checked equal to the run's, so the saved optimizer's must be the ones they
-        # make: an edited lr, betas or eps was a TypeError or KeyError in the first step, NaN trained on
-        if _hyperparameters(optimizer, fresh) != fresh:
-            raise ckpt.StateLoadError(f"{out / ckpt.STATE_FILE} is damaged: its optimizer settings "
-                                      f"{_hyperparameters(optimizer, fresh)} are not the run's {fresh}")
+        _load_state(model, optimizer, state, out / ckpt.STATE_FILE)
     else:
         yield Progress("lpp", 0, 1, "fitting LPP guidance targets on the training split")
         try:
@@ -293,7 +328,7 @@ def _run(pairs, model_cfg, train_cfg, out: Path, resume: bool, env: D.Dist, cont
                 ckpt.write_weights(out, ema.state if ema is not None else model.state_dict())
                 if "row" in state.meta:  # older checkpoints lack it: keep the log's own row
                     rows = _metrics_rows(out, start_epoch - 1) + [json.dumps(state.meta["row"])]
-            write_text_atomic(out / ckpt.METRICS_FILE, "".join(r + "\n" for r in rows))
+            _write_metrics(out, rows)
 
     train_rows = np.flatnonzero(pairs.split == TRAIN)
     test_rows = np.flatnonzero(pairs.split == TEST)
@@ -317,20 +352,15 @@ def _run(pairs, model_cfg, train_cfg, out: Path, resume: bool, env: D.Dist, cont
     steps_per_epoch = -(-n_local // bs)
     total_steps = steps_per_epoch * train_cfg.epochs
     last_good_epoch = start_epoch
-    # the skips in a row so far, kept in the checkpoint: a resumed run stops where an unbroken one would
-    meta = {} if state is None else state.meta
-    streak, streak_start = int(meta.get("skip_streak", 0)), meta.get("skip_streak_start")
-    finite_streak = bool(meta.get("skip_streak_finite", True))  # every skip of the streak had a finite loss and norm
-    # finite over-threshold norms in a row (spike_patience); kept in the checkpoint, as a resumed
-    # run must force the same updates as an unbroken one
-    spike_run = 0 if state is None else int(state.meta.get("spike_run", 0))
+    guard = SkipGuard(train_cfg, None if state is None else state.meta)  # the skips in a row go on from the checkpoint
     run_start, run_images = time.perf_counter(), 0
 
     for epoch in range(start_epoch, train_cfg.epochs):
         torch.manual_seed(epoch_seed(train_cfg.seed, epoch, env.rank))
         order = torch.from_numpy(D.shard_order(len(train_rows), train_cfg.seed, epoch, env.rank, env.world)).to(dev)
         sums: dict[str, float] = {}
-        count, skipped, forced_updates, images = 0, 0, 0, 0
+        count, images = 0, 0
+        guard.new_epoch()
         t0 = time.perf_counter()
         for i in range(steps_per_epoch):
             idx = order[i * bs : (i + 1) * bs]
@@ -352,37 +382,14 @@ def _run(pairs, model_cfg, train_cfg, out: Path, resume: bool, env: D.Dist, cont
             names = list(terms)
             values = torch.stack([terms[k].detach().float() for k in names] + [grad_norm.float()]).tolist()
             loss_v, gn = values[0], values[-1]
-            # verdict, the worst over ranks: 0 update, 1 finite norm above the threshold, 2 not finite
-            verdict = 2 if not (math.isfinite(loss_v) and math.isfinite(gn)) else int(gn > train_cfg.skip_threshold)
-            verdict = D.max_over_ranks(verdict, env)
+            verdict = D.max_over_ranks(guard.verdict(loss_v, gn), env)  # the worst over ranks
             step += 1
             images += len(idx) * env.world
-            spike_run = spike_run + 1 if verdict == 1 else 0
-            # a skip cannot change the weights that give high norms batch after batch: after
-            # spike_patience of them the clipped update goes through (a CVAE at lr 2e-3 recovered so)
-            forced = verdict == 1 and 0 < train_cfg.spike_patience < spike_run
-            if verdict and not forced:
-                skipped += 1
-                streak += 1
-                streak_start = step if streak == 1 else streak_start
-                finite_streak = (finite_streak if streak > 1 else True) and verdict == 1
-                if streak >= train_cfg.max_skips:
-                    kept = f"the checkpoint of epoch {last_good_epoch} is kept" if last_good_epoch else "no checkpoint was written yet"
-                    # every skip finite (only with spike_patience 0 or >= max_skips): the model left
-                    # the range the threshold was set for; NaN or inf: a numerical failure
-                    hint = ("; the gradient norm stayed above skip_threshold: train again with a lower --lr, or "
-                            "raise skip_threshold or set spike_patience in a --config file") if finite_streak else ""
-                    # the verdicts are the worst over ranks, so every rank stops here at this step
+            if not guard.allows_update(verdict, step):
+                if guard.exhausted:  # the verdicts are the worst over ranks, so every rank stops here at this step
                     raise D.raised_on_every_rank(TrainingError(
-                        f"training stopped at step {step} (epoch {epoch + 1}): {streak} updates in a row skipped "
-                        f"since step {streak_start} (last loss {loss_v:.4g}, gradient norm {gn:.4g}, limit "
-                        f"{train_cfg.skip_threshold:g}); {kept} in {out}{hint}"
-                    ))
+                        guard.stop_message(step, epoch + 1, loss_v, gn, f"{_kept(last_good_epoch)} in {out}")))
                 continue
-            if forced:
-                spike_run = 0
-                forced_updates += 1
-            streak = 0
             optimizer.step()
             if ema is not None:
                 ema.update(model)
@@ -397,7 +404,7 @@ def _run(pairs, model_cfg, train_cfg, out: Path, resume: bool, env: D.Dist, cont
             left = (total_steps - step) * bs * env.world
             shown = {k: v / count for k, v in sums.items()}
             shown.update(images_per_s=rate, eta_s=left / max(run_rate, 1e-9), epoch=epoch + 1,
-                         kl_weight=kl_w, guidance_weight=g_w, skipped=float(skipped), **extra)
+                         kl_weight=kl_w, guidance_weight=g_w, skipped=float(guard.skipped), **extra)
             yield Progress("train", step, total_steps, f"epoch {epoch + 1}/{train_cfg.epochs}", shown)
 
         seconds = time.perf_counter() - t0
@@ -414,13 +421,13 @@ def _run(pairs, model_cfg, train_cfg, out: Path, resume: bool, env: D.Dist, cont
         probe = test_loss if test_loss is not None else _test_loss(model, xc_tr[:256], xg_tr[:256], 256, env)
         broken = _broken(probe, "test" if test_loss is not None else "training", weights)
         if broken:
-            kept = f"the checkpoint of epoch {last_good_epoch} is kept" if last_good_epoch else "no checkpoint was written yet"
             raise D.raised_on_every_rank(TrainingError(
-                f"training stopped after epoch {epoch + 1} (step {step}): {broken} ({skipped} of {steps_per_epoch} "
-                f"updates skipped in the epoch); {kept} in {out}; train again with a lower --lr"))
+                f"training stopped after epoch {epoch + 1} (step {step}): {broken} ({guard.skipped} of "
+                f"{steps_per_epoch} updates skipped in the epoch); {_kept(last_good_epoch)} in {out}; "
+                f"train again with a lower --lr"))
         row: dict[str, Any] = {"epoch": epoch + 1, "step": step, "seconds": seconds,
-                               "images_per_s": images / max(seconds, 1e-9), "skipped": skipped,
-                               "forced_updates": forced_updates,
+                               "images_per_s": images / max(seconds, 1e-9), "skipped": guard.skipped,
+                               "forced_updates": guard.forced,
                                "kl_weight": train_cfg.kl_weight(epoch + 1),
                                "guidance_weight": train_cfg.guidance_weight(epoch + 1)}
         row.update({k: v / max(count, 1) for k, v in sums.items()})
@@ -428,18 +435,13 @@ def _run(pairs, model_cfg, train_cfg, out: Path, resume: bool, env: D.Dist, cont
         # rank 0 writes; a failed write (disk full, folder gone) stops every rank with its message
         with D.together(env), _writing(out, f"the checkpoint of epoch {epoch + 1}", last_good_epoch, controls):
             if env.is_main:
-                ckpt.save_state(out, ckpt.TrainState(
+                _save_epoch(out, ckpt.TrainState(
                     epoch=epoch + 1, step=step, model=model.state_dict(), optimizer=optimizer.state_dict(),
                     ema=None if ema is None else ema.state, targets=targets,
                     meta={"data_sha1": fingerprint, "data": data_meta, "model": model_cfg.to_dict(),
-                          "training": train_cfg.to_dict(), "world": env.world,
-                          "device": str(env.device), "spike_run": spike_run, "skip_streak": streak,
-                          "skip_streak_start": streak_start, "skip_streak_finite": finite_streak, "row": row},
-                ))
-                ckpt.write_weights(out, weights)
-                ckpt.write_config(out, model_cfg, train_cfg, data_meta)
-                rows = _metrics_rows(out, epoch) + [json.dumps(row)]
-                write_text_atomic(out / ckpt.METRICS_FILE, "".join(r + "\n" for r in rows))
+                          "training": train_cfg.to_dict(), "world": env.world, "device": str(env.device),
+                          **guard.meta(), "row": row},
+                ), weights, model_cfg, train_cfg, data_meta)
         last_good_epoch = epoch + 1
         yield Progress("epoch", epoch + 1, train_cfg.epochs, f"epoch {epoch + 1} saved", {
             k: float(v) for k, v in row.items() if isinstance(v, (int, float)) and v is not None})
