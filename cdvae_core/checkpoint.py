@@ -470,4 +470,8 @@ def load_state(out_dir: str | os.PathLike) -> TrainState | None:
     if start is not None and (type(start) is not int or not 0 <= start < 2**53):
         raise StateLoadError(f"{path} is incomplete or damaged (meta.skip_streak_start must be a whole number "
                              f">= 0 or null, got {json.dumps(start)})")
+    finite = state.meta.get("skip_streak_finite", True)
+    if type(finite) is not bool:  # bool("false") is True: an edited string changed the stop message
+        raise StateLoadError(f"{path} is incomplete or damaged (meta.skip_streak_finite must be true or false, "
+                             f"got {json.dumps(finite)})")
     return state

@@ -410,7 +410,9 @@ def test_resume_from_a_damaged_checkpoint_is_a_one_line_error_and_changes_nothin
             ("spike_run", lambda h: h["meta"].update(spike_run="x"), 'meta.spike_run must be a whole number >= 0, got "x"'),
             ("skip_streak", lambda h: h["meta"].update(skip_streak=-2), "meta.skip_streak must be a whole number >= 0"),
             ("streak_start", lambda h: h["meta"].update(skip_streak_start=1.5),
-             "meta.skip_streak_start must be a whole number >= 0 or null, got 1.5")):
+             "meta.skip_streak_start must be a whole number >= 0 or null, got 1.5"),
+            ("streak_finite", lambda h: h["meta"].update(skip_streak_finite="false"),
+             'meta.skip_streak_finite must be true or false, got "false"')):
         run = tmp_path / name
         shutil.copytree(trained / "model", run)
         state = run / "checkpoint" / "state.safetensors"
