@@ -194,12 +194,14 @@ def main(argv: list[str] | None = None) -> int:
     from .main_window import MainWindow
 
     settings = _settings(args.settings)
+    scratch = None  # a screenshot's own settings folder, removed at the end (one was left per run)
     if args.screenshot and not args.settings:
         # a screenshot must look the same on every machine: ignore the user's saved layout
         from PySide6.QtCore import QSettings
         import tempfile
 
-        settings = QSettings(os.path.join(tempfile.mkdtemp(prefix="cdvae-shot-"), "s.ini"), QSettings.Format.IniFormat)
+        scratch = tempfile.TemporaryDirectory(prefix="cdvae-shot-")
+        settings = QSettings(os.path.join(scratch.name, "s.ini"), QSettings.Format.IniFormat)
     window = MainWindow(settings=settings, task=args.task)
     freeze_when_settled(window)
     if args.size:
@@ -253,6 +255,9 @@ def main(argv: list[str] | None = None) -> int:
     gc_guard.timer.stop()
     stopper.restore()
     _teardown(app, window)
+    if scratch is not None:
+        settings.sync()  # written now, not by its destructor into a folder gone by then
+        scratch.cleanup()
     return 128 + stopper.received if stopper.received else code  # 130 after Ctrl+C, 143 after SIGTERM
 
 

@@ -274,10 +274,16 @@ def test_screenshot_command_exits_cleanly(studio_assets, tmp_path, photo, model)
         arrays = load_file(str(embedding))
         save_file({**arrays, "codes_c": np.ascontiguousarray(arrays["codes_c"][:, :1])}, str(embedding))
         args = ["--model", str(tmp_path / model), "--task", "resaturation"]
+    # without --settings a screenshot keeps its settings in a temporary folder: removed at exit
+    # (one cdvae-shot-* folder was left in /tmp per run)
+    settings = ["--settings", str(tmp_path / "s.ini")] if photo or model else []
+    env["TMPDIR"] = str(tmp_path / "tmp")
+    (tmp_path / "tmp").mkdir()
     proc = subprocess.run([sys.executable, "-m", "cdvae_studio.app", *args, "--screenshot", str(shot),
-                           "--settings", str(tmp_path / "s.ini"), "--size", "1200x800"],
+                           *settings, "--size", "1200x800"],
                           env=env, capture_output=True, text=True, timeout=180)
     assert proc.returncode == 0, proc.stderr
+    assert not list((tmp_path / "tmp").iterdir())
     assert "had not settled" not in proc.stderr
     for marker in ("Traceback", "Segmentation", "Fatal", "RuntimeError", "QThread: Destroyed"):
         assert marker not in proc.stderr, proc.stderr
