@@ -819,9 +819,9 @@ def test_teardown_frees_the_ddp_wrapper_a_failed_run_holds_before_leaving_the_gr
 
 
 LEAVE_AFTER_DDP = """
-import os, sys, tempfile, torch
+import os, sys, torch
 from cdvae_core import distributed as D
-D.init_group("gloo", init_method="file://" + os.path.join(tempfile.mkdtemp(), "store"), rank=0, world_size=1)
+D.init_group("gloo", init_method="file://" + os.path.join(sys.argv[1], "store"), rank=0, world_size=1)
 net = torch.nn.parallel.DistributedDataParallel(torch.nn.Linear(2, 2))
 net(torch.ones(4, 2)).sum().backward()
 del net
@@ -832,12 +832,12 @@ print(" ".join(name for name in names if "gloo" in name))
 
 
 @pytest.mark.skipif(not Path("/proc/self/task").is_dir(), reason="reads thread names from Linux's /proc")
-def test_leaving_the_group_after_ddp_stops_gloos_threads():
+def test_leaving_the_group_after_ddp_stops_gloos_threads(tmp_path):
     """DDP's first use imported torch.distributed.nn.functional, whose default arguments then held
     the live group for good: gloo's threads outlived destroy_process_group and still ran at
     interpreter exit (about 1 finished torchrun run in 20 aborted there). init_group imports it
     first. A fresh interpreter, so that nothing else imported it before."""
-    done = subprocess.run([sys.executable, "-c", LEAVE_AFTER_DDP], capture_output=True, text=True, timeout=120,
+    done = subprocess.run([sys.executable, "-c", LEAVE_AFTER_DDP, str(tmp_path)], capture_output=True, text=True, timeout=120,
                           env={**os.environ, "OMP_NUM_THREADS": "1"})
     assert done.returncode == 0, done.stderr[-3000:]
     assert done.stdout.strip() == "", f"gloo threads still running after teardown: {done.stdout.strip()}"
