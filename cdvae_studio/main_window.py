@@ -164,7 +164,9 @@ class MainWindow(DialogsMixin, GeometryMixin, QMainWindow):
         lv = QVBoxLayout(left)
         lv.setContentsMargins(0, 0, 0, 0)
         lv.addWidget(self.imagePanel, 1)
-        lv.addWidget(QLabel("Starred (right-click a sample)"))
+        # short titles (the tray says how to star): "Starred (right-click a sample)" held the left
+        # pane at 175 px, and an 800-px window's grid got two columns of 62-px samples (now three of 80)
+        lv.addWidget(QLabel("Starred"))
         lv.addWidget(self.tray)
 
         self.banner = MessageBanner()

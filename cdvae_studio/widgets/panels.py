@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QEvent, QPoint, QPointF, QRectF, QSize, Qt, QTimer, Signal
-from PySide6.QtGui import QColor, QIcon, QPainter, QPixmap
+from PySide6.QtGui import QColor, QIcon, QPainter, QPalette, QPixmap
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
@@ -293,7 +293,9 @@ class ImagePanel(QWidget):
         layout.addWidget(self.tabs, 3)
         layout.addWidget(self.timeBar)
         layout.addWidget(self.caption)
-        layout.addWidget(QLabel("Gallery (built-in and recent)"))
+        gallery_label = QLabel("Gallery")
+        gallery_label.setToolTip("The built-in photos and the ones opened lately")
+        layout.addWidget(gallery_label)
         layout.addWidget(self.gallery, 1)
 
     def mark_current(self, path: str | None) -> None:
@@ -434,6 +436,7 @@ class StarTray(QListWidget):
     showRequested = Signal(int)
     dragRequested = Signal(list)
     CELL = QSize(76, 86)  # a 64 px thumbnail and its label
+    EMPTY_TEXT = "Right-click a sample, or press S, to star it"
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -456,6 +459,14 @@ class StarTray(QListWidget):
         self.setToolTip("Starred samples (right-click a grid cell or press S); exported by Ctrl+E, or dragged out "
                         "into a folder or another app. Double-click (or Enter) shows one again; Delete or "
                         "right-click here removes a star")
+
+    def paintEvent(self, event) -> None:  # noqa: N802 - Qt override
+        super().paintEvent(event)
+        if self.count() == 0:  # how to star, where the stars will be
+            painter = QPainter(self.viewport())
+            painter.setPen(self.palette().color(QPalette.ColorRole.PlaceholderText))
+            painter.drawText(self.viewport().rect().adjusted(6, 6, -6, -6),
+                             int(Qt.AlignmentFlag.AlignCenter | Qt.TextFlag.TextWordWrap), self.EMPTY_TEXT)
 
     def add(self, key: int, name: str, number: int, thumb: np.ndarray, frame_time: str = "") -> None:
         """A star "name #number" (the grid cell, from 1); a video frame's time ("1.6 s") is a badge

@@ -302,6 +302,23 @@ def test_a_narrow_window_keeps_the_sample_grid_wide(qtbot, make_window, settle):
     assert shown == "mixture component" or (shown.endswith("…") and shown[:-1] in "mixture component")
 
 
+def test_an_800_px_window_gives_the_grid_three_columns(qtbot, make_window, settle):
+    """The left pane's titles ("Starred (right-click a sample)") held it at 175 px: at 800 x 600
+    the grid got 220 px, two columns of 62-px samples. The titles are short now (the empty tray
+    says how to star), the pane narrows to its tab bar, and the grid gets three columns."""
+    from PySide6.QtWidgets import QApplication
+
+    win = make_window("resaturation")
+    settle(win)
+    assert win.splitter.widget(0).minimumSizeHint().width() <= 140
+    win.resize(800, 600)
+    QApplication.processEvents()
+    settle(win)
+    assert win.splitter.sizes()[1] >= 240, win.splitter.sizes()  # 220 before
+    assert win.sampleGrid.columns == 3
+    assert win.tray.count() == 0 and "star" in win.tray.EMPTY_TEXT
+
+
 def test_a_badge_too_wide_for_its_cell_drops_words_never_digits():
     """Small cells cut "12% · drift 1.2σ" at their edge, and it read "12% · drift" or "drift 1",
     numbers the sample does not have."""
