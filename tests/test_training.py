@@ -640,7 +640,8 @@ def torchrun_two(tmp_path: Path, device: str) -> None:
     save_pairs(pairs_path, tiny_pairs())
     cfg = tmp_path / "cfg.json"
     cfg.write_text(json.dumps({"model": TINY, "training": {"kl_warmup_epochs": 1.0, "num_threads": 1}}))
-    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    # TMPDIR: torchrun's agent leaves its log folder (torchelastic_*) there
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "TMPDIR": str(tmp_path)}
     # torchrun's module, run by this interpreter: no console script on PATH needed
     cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--standalone",
            str(Path(__file__).parents[1] / "train.py"),
