@@ -122,11 +122,16 @@ class MediaMixin:
         models: list[str] = []
         photos: list[str] = []
         for path in map(Path, paths):
-            if (path.is_dir() and (path / "config.json").is_file()) or is_pair_file(path):
+            folder = _is_folder(path)
+            if (folder and (path / "config.json").is_file()) or is_pair_file(path):
                 models.append(str(path))
-            elif path.is_dir():
-                found = sorted(str(f) for f in path.iterdir() if f.is_file() and not f.name.startswith(".")
-                               and f.suffix.lower() in IMAGE_SUFFIXES + VIDEO_SUFFIXES)
+            elif folder:
+                try:
+                    found = sorted(str(f) for f in path.iterdir() if f.is_file() and not f.name.startswith(".")
+                                   and f.suffix.lower() in IMAGE_SUFFIXES + VIDEO_SUFFIXES)
+                except OSError as exc:  # a folder that cannot be listed: was a traceback in the GUI thread
+                    self._photo_error(f"Cannot open {path.name}: {exc.strerror or exc}")
+                    continue
                 if not found:
                     self._photo_error(f"{path.name} holds no photos or videos ({' '.join(IMAGE_SUFFIXES)}, "
                                       f"{' '.join(VIDEO_SUFFIXES)}) and is no saved model")
@@ -332,3 +337,13 @@ def _reading(cache: ThumbnailCache, path: str, seconds: float | None, tag: Any, 
             return tag, None, f"{failure}: {report_error(exc)}"
 
     return read
+
+
+def _is_folder(path: Path) -> bool:
+    """Path.is_dir, False where the system refuses the name (longer than it allows): the photo
+    open then says why in one line. A 300-character name on the command line raised OSError
+    here and the app aborted (exit 134)."""
+    try:
+        return path.is_dir()
+    except OSError:
+        return False

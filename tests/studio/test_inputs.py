@@ -301,6 +301,8 @@ def test_paths_the_file_system_refuses_say_so_in_one_line(qtbot, make_window, se
     shown = state.ctx.doc.key
     actions = [
         (lambda: state.open_image(f"{long}.png"), "Cannot open "),
+        # the command line, the Open dialog and drops go through open_paths (its is_dir raised)
+        (lambda: state.open_paths([f"{long}.png"]), "Cannot open "),
         (lambda: state.open_image(f"{long}.avi#t=1"), "Cannot open "),
         (lambda: state.open_model(str(long)), f"{long} cannot be opened"),
         (lambda: state.open_session(f"{long}.json"), "cannot read "),
