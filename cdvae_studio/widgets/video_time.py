@@ -4,7 +4,7 @@ the pointer (and under the handle while it is dragged), as video players show on
 from __future__ import annotations
 
 import numpy as np
-from PySide6.QtCore import QEvent, QObject, QPoint, Qt, Signal
+from PySide6.QtCore import QEvent, QObject, QPoint, QRect, Qt, Signal
 from PySide6.QtWidgets import (QFrame, QHBoxLayout, QLabel, QSlider, QStyle, QStyleOptionSlider, QVBoxLayout,
                                QWidget)
 
@@ -15,10 +15,13 @@ PREVIEW_SIDE = 160  # px, the longer side of the hover preview's picture
 
 class FramePreview(QFrame):
     """A small floating picture of one frame with its time, over the Time bar (a tooltip window:
-    it takes no focus and no clicks)."""
+    it takes no focus and no clicks, and the pointer passes through it: in a real X11 window it
+    grew over the pointer when its picture came, the track got a Leave and hid it again, so
+    it never stayed up; offscreen there is no pointer and the tests could not see it)."""
 
     def __init__(self, parent: QWidget) -> None:
-        super().__init__(parent, Qt.WindowType.ToolTip)
+        super().__init__(parent, Qt.WindowType.ToolTip | Qt.WindowType.WindowTransparentForInput)
+        self.setAttribute(Qt.WidgetAttribute.WA_TransparentForMouseEvents)
         self.setObjectName("videoTimePreview")
         self.setFrameShape(QFrame.Shape.Box)
         self.picture = QLabel()
@@ -42,7 +45,6 @@ class FramePreview(QFrame):
         else:
             self.picture.setPixmap(rgb_pixmap(rgb, PREVIEW_SIDE))
         self.caption.setText(time_text)
-        self.adjustSize()
 
 
 class VideoTimeBar(QWidget):
@@ -184,7 +186,8 @@ class VideoTimeBar(QWidget):
         if screen is not None:
             area = screen.availableGeometry()
             x = max(area.left(), min(x, area.right() + 1 - size.width()))
-        self.preview.move(x, y)
+        # place and size at once: resized first (adjustSize), it grew downwards over the track
+        self.preview.setGeometry(QRect(QPoint(x, y), size))
         self.preview.show()
 
     def show_frame(self, index: int, rgb: np.ndarray | None, problem: str = "") -> None:
