@@ -205,8 +205,9 @@ class JobDialog(QDialog):
         line = self.describe(p)
         self.status.setText(f"{self.CANCEL_MESSAGE} ({line})" if self._stopping and self.CANCEL_MESSAGE else line)
         if self.running():
-            self.runStatus.emit(f"{self.progress.value() * 100 // max(self.progress.maximum(), 1)}% · "
-                                f"{self.status.text()}", True)
+            # a stage of one unit (the LPP targets) read "Training: 100%" before the first step
+            percent = f"{self.progress.value() * 100 // max(self.progress.maximum(), 1)}% · " if p.total > 1 else ""
+            self.runStatus.emit(percent + self.status.text(), True)
 
     def _on_finished(self, status: str, payload: object) -> None:
         self._throttled_refresh.cancel()

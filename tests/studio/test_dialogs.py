@@ -699,6 +699,23 @@ def test_a_run_behind_a_closed_dialog_shows_in_the_status_bar(qtbot, train_on_pa
     assert win.statusBar().currentMessage().startswith("Training: Done in "), win.statusBar().currentMessage()
 
 
+def test_the_status_bar_line_gives_a_percentage_only_for_stages_of_many_steps(qtbot, monkeypatch):
+    """The LPP stage is one unit: its end read "Training: 100% · lpp: LPP guidance targets
+    ready" before the first training step, then "6% · train: ..."."""
+    from cdvae_core.progress import Progress
+    from cdvae_studio import train_dialog as td
+
+    dlg = td.TrainDialog(None, task="resaturation")
+    qtbot.addWidget(dlg)
+    lines = []
+    dlg.runStatus.connect(lambda text, running: lines.append(text))
+    monkeypatch.setattr(dlg, "running", lambda: True)
+    for p in (Progress("lpp", 1, 1, "LPP guidance targets ready"), Progress("train", 6, 100, "epoch 1/2")):
+        dlg._latest = p
+        dlg._refresh()
+    assert lines[0] == "lpp: LPP guidance targets ready" and lines[1].startswith("6% · train: epoch 1/2"), lines
+
+
 def test_the_export_dialog_keeps_its_width_whatever_is_chosen(qtbot, make_window, settle):
     """Choosing "Batch: a folder of images" widened the dialog by 200 px (its one-line summary),
     moving the Export button away from under the pointer."""
