@@ -238,6 +238,9 @@ class MainWindow(DialogsMixin, GeometryMixin, QMainWindow):
             label.linkActivated.connect(self._show_job_dialog)
             self.statusBar().addPermanentWidget(label)
         self.modelLabel = ElidingLabel("no model")
+        self.modelLabel.setObjectName("modelLabel")
+        # apart from a long temporary message on its left ("...secmodel failed to load" ran together)
+        self.modelLabel.setContentsMargins(8, 0, 0, 0)
         self.timingLabel = ElidingLabel("")
         self.statusBar().addPermanentWidget(self.modelLabel)
         rule = QFrame()  # keeps "model" and "timing" apart

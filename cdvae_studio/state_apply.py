@@ -86,7 +86,9 @@ class ApplyMixin:
                                    label_names=ctx.label_names)
         w.truthView.clear("…" if ctx.doc.xg is not None else _no_truth_reason(ctx.doc, ctx.task.name))
         chosen = getattr(p, "has_tie", False) and p.config.tie_conditional != p.saved_conditional
-        w.modelLabel.setText(f"{ctx.entry.label} · D={p.code_dim}, tied {p.tied_dims}"
+        # the baseline has no code: "D=1, tied 0" was its adapter's placeholder shape
+        codes = f" · D={p.code_dim}, tied {p.tied_dims}" if getattr(p, "has_codes", True) else ""
+        w.modelLabel.setText(f"{ctx.entry.label}{codes}"
                              + (f", K={p.mixtures}" if getattr(p, "mixtures", 0) else "")
                              + (f", {p.config.tie_conditional} conditional" if chosen else ""))
         w.modelLabel.setToolTip(p.config.conditional_text if getattr(p, "has_tie", False) else "")  # the NN has none

@@ -26,7 +26,7 @@ import pytest
 from PySide6.QtCore import QPoint
 from PySide6.QtGui import QGuiApplication
 from PySide6.QtTest import QTest
-from PySide6.QtWidgets import QSlider
+from PySide6.QtWidgets import QLabel, QSlider
 
 from cdvae_core.data.video import at_time, split_time
 from cdvae_core.data.video_frames import frames_at
@@ -766,6 +766,8 @@ def test_from_the_nearest_neighbour_baseline_to_a_model_with_an_embedding(qtbot,
     win.tieCombo.setCurrentIndex(_tie_index(win, "Nearest neighbour"))
     settle(win)
     assert win.state.codes.shape == (GRID, 1)
+    # the baseline has no code to describe (its label read "· D=1, tied 0"); found by its objectName
+    assert win.findChild(QLabel, "modelLabel") is win.modelLabel and "D=" not in win.modelLabel.text()
     win.tieCombo.setCurrentIndex(_tie_index(win, "MDN K=4"))
     settle(win)
     state = win.state
