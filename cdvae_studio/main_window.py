@@ -290,7 +290,11 @@ class MainWindow(DialogsMixin, GeometryMixin, QMainWindow):
                                        "says what share of the samples the group holds (largest first).</p>")
         self.undoAction = act("Undo slider move", QKeySequence.StandardKey.Undo, lambda: self.state.undo())
         self.redoAction = act("Redo slider move", QKeySequence.StandardKey.Redo, lambda: self.state.redo())
-        self.redoAction.setShortcuts(QKeySequence.StandardKey.Redo)  # Ctrl+Shift+Z and, where usual, Ctrl+Y
+        # Ctrl+Shift+Z first, as the menu and F1 show it (the docs' key; Linux's binding list put Ctrl+Y
+        # first, and Ctrl+Shift+Z worked but was shown nowhere), then the platform's own
+        redo_first = QKeySequence("Ctrl+Shift+Z")
+        self.redoAction.setShortcuts([redo_first] + [key for key in QKeySequence.keyBindings(QKeySequence.StandardKey.Redo)
+                                                     if key != redo_first])
         self.starAction = act("Star current sample", "S", lambda: self.state.toggle_star(self.state.current))
         self.copyAction = act("Copy result (full resolution)", QKeySequence.StandardKey.Copy, lambda: self.state.copy_result())
         self.copyAction.setObjectName("copyAction")

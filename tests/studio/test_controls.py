@@ -104,6 +104,11 @@ def test_redo_goes_back_to_what_undo_undid_until_the_next_edit_or_draw(qtbot, ma
     def same(a, b) -> bool:
         return all(np.array_equal(x, y) if isinstance(x, np.ndarray) else x == y for x, y in zip(a, b))
 
+    from PySide6.QtGui import QKeySequence
+
+    # shown as the docs name it, Ctrl+Shift+Z (Linux's bindings listed Ctrl+Y first), Ctrl+Y kept
+    keys = win.redoAction.shortcuts()
+    assert keys[0] == QKeySequence("Ctrl+Shift+Z") and QKeySequence("Ctrl+Y") in keys and len(set(keys)) == len(keys)
     steps = [shown()]
     sliders.findChild(QSlider, "codeSlider1").setValue(250)
     state.select_sample(4)  # not an edit: the step the next edit starts from holds it
