@@ -469,10 +469,12 @@ class StarTray(QListWidget):
                              int(Qt.AlignmentFlag.AlignCenter | Qt.TextFlag.TextWordWrap), self.EMPTY_TEXT)
 
     def add(self, key: int, name: str, number: int, thumb: np.ndarray, frame_time: str = "") -> None:
-        """A star "name #number" (the grid cell, from 1); a video frame's time ("1.6 s") is a badge
-        on its thumbnail, as video players show it: in the label, "pan.avi @ 1.6 s #3", the cell's
-        elision left "pan…#3" for the stars of every frame of the video. The tooltip has it all."""
-        item = QListWidgetItem(f"{name} #{number}")
+        """A star "stem #number" (the photo's name without its extension, as the gallery names
+        it: in the 76-px cell "astronaut.png #6" read "astr…g #6"; the grid cell, from 1); a video
+        frame's time ("1.6 s") is a badge on its thumbnail, as video players show it: in the label,
+        "pan.avi @ 1.6 s #3", the cell's elision left "pan…#3" for the stars of every frame of the
+        video. The tooltip has it all, the whole name too."""
+        item = QListWidgetItem(f"{Path(name).stem or name} #{number}")
         item.setData(Qt.ItemDataRole.UserRole, key)
         item.setToolTip(f"{name} @ {frame_time} #{number}" if frame_time else f"{name} #{number}")
         item.setIcon(QIcon(icon_pixmap(thumb, 64, (lambda picture: time_badge(picture, frame_time)) if frame_time

@@ -567,7 +567,7 @@ def test_a_videos_time_bar_picks_the_frame_that_exports_and_sessions_keep(qtbot,
     settle(win)
 
     win.state.toggle_star(2)  # the star says which frame it came from
-    assert (win.tray.item(0).text(), win.tray.item(0).toolTip()) == ("pan.avi #3", "pan.avi @ 1 s #3")  # 1 s: a badge
+    assert (win.tray.item(0).text(), win.tray.item(0).toolTip()) == ("pan #3", "pan.avi @ 1 s #3")  # 1 s: a badge
     win.open_export_dialog()
     (side,) = _export(qtbot, win.export_dialog, 1, tmp_path / "out")
     assert Path(side["_path"]).name == "pan_t1s_000.json" and side["source"]["path"] == f"{video.resolve()}#t=1"
