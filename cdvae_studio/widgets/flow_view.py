@@ -144,14 +144,18 @@ class FlowView(QWidget):
         controls.addWidget(QLabel("Scale"))
         controls.addWidget(self.scale)
         controls.addWidget(self.wheel)
-        controls.addWidget(self.truth)
         controls.addWidget(self.play)
         controls.addStretch(1)
+        # Truth on the figures' line: in the controls row it held the right pane 61 px wider while a
+        # frame had a truth, and every pane moved when the Time bar stepped past the last second
+        figures = QHBoxLayout()
+        figures.addWidget(self.truth)
+        figures.addWidget(self.info, 1)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self.plot, 1)
         layout.addLayout(controls)
-        layout.addWidget(self.info)
+        layout.addLayout(figures)
         for w in (self.density, self.scale):
             w.valueChanged.connect(self._redraw)
         self.wheel.toggled.connect(self._redraw)

@@ -384,6 +384,20 @@ def played_flow(win, k: int) -> np.ndarray:
     return flow_to_pixels(get_renderer("motion", win.state.ctx.doc.rgb).layers(win.state.grid.xg[k][None])[0])
 
 
+def test_the_flow_tabs_truth_box_does_not_widen_the_right_pane(qtbot):
+    """In the controls row the Truth box held the right pane 61 px wider (396 -> 457) while a
+    frame had a truth, so every pane moved when the Time bar stepped past the last second. On the
+    figures' line it costs no width."""
+    from cdvae_studio.widgets.flow_view import FlowView
+
+    view = FlowView()
+    qtbot.addWidget(view)
+    view.show()
+    without = view.minimumSizeHint().width()
+    view.truth.setVisible(True)
+    assert view.minimumSizeHint().width() == without
+
+
 def test_flow_view_plays_the_motion_while_on_screen(qtbot, make_window, settle):
     from cdvae_studio.gif import FRAMES, loop_positions
 
