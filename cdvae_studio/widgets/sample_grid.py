@@ -155,7 +155,7 @@ class _AtlasItem(QGraphicsItem):
                                      "★")
         for i, full in enumerate(g._badge_texts[: len(rects)]):
             r = rects[i]
-            text = fitting_badge(full, r.width(), metrics.horizontalAdvance)
+            text = fitting_badge(full, r.width(), metrics.horizontalAdvance, r.height(), line)
             if text:
                 box = QRectF(r.left(), r.bottom() - line - 2 * TEXT_MARGIN,
                              metrics.horizontalAdvance(text) + 2 * TEXT_MARGIN, line + 2 * TEXT_MARGIN)
@@ -168,11 +168,14 @@ class _AtlasItem(QGraphicsItem):
         painter.restore()
 
 
-def fitting_badge(text: str, room: float, width_of) -> str:
+def fitting_badge(text: str, room: float, width_of, height: float = math.inf, line: float = 0.0) -> str:
     """The longest form of a badge that fits ``room`` px (``width_of(text)`` measures): whole, then
     without the word "drift", then one of its " · " parts alone (the drift first: it can be an
-    alert); "" where none fits. Small cells cut the badge at their edge, and "drift 1.2σ" read
-    "drift 1", a number it is not."""
+    alert); "" where none fits, or where the cell's ``height`` is under one ``line`` of text (a
+    4000x16 panorama's cells showed badges cut to a stripe). Small cells cut the badge at their
+    edge, and "drift 1.2σ" read "drift 1", a number it is not."""
+    if height < line + 2 * TEXT_MARGIN:
+        return ""
     parts = text.split(" · ")
     short = [part.replace("drift ", "") for part in parts]
     for candidate in (text, " · ".join(short), *reversed(short)):

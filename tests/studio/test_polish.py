@@ -334,6 +334,8 @@ def test_a_badge_too_wide_for_its_cell_drops_words_never_digits():
     assert fitting_badge(both, width("1.2σ") - 1, width) == ""
     assert fitting_badge("drift 0.8σ", width("drift 0.8σ"), width) == "0.8σ"
     assert fitting_badge("", 500, width) == ""
+    assert fitting_badge("drift 0.8σ", 500, width, height=12 + 2 * TEXT_MARGIN, line=12) == "drift 0.8σ"
+    assert fitting_badge("drift 0.8σ", 500, width, height=9, line=12) == ""  # a panorama's low cells
 
 
 def test_a_click_opens_the_example_the_hover_thumbnail_shows(scatter, qtbot):
