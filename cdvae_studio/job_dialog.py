@@ -204,10 +204,24 @@ class JobDialog(QDialog):
         self.progress.setValue(min(p.done, max(p.total, 1)))
         line = self.describe(p)
         self.status.setText(f"{self.CANCEL_MESSAGE} ({line})" if self._stopping and self.CANCEL_MESSAGE else line)
+        self._say_run_status()
+
+    def _say_run_status(self) -> None:
+        """runStatus with the line shown ("Starting…" before any progress), while a job runs."""
+        p = self._latest
         if self.running():
             # a stage of one unit (the LPP targets) read "Training: 100%" before the first step
-            percent = f"{self.progress.value() * 100 // max(self.progress.maximum(), 1)}% · " if p.total > 1 else ""
+            many = p is not None and p.total > 1
+            percent = f"{self.progress.value() * 100 // max(self.progress.maximum(), 1)}% · " if many else ""
             self.runStatus.emit(percent + self.status.text(), True)
+
+    def hideEvent(self, event) -> None:  # noqa: N802 - Qt override
+        super().hideEvent(event)
+        # closed during a run: the window's status bar takes the line now, not at the next
+        # progress record (about 2.5 s later, in the LPP stage); not while the window itself goes
+        window = self.parentWidget()
+        if window is not None and window.isVisible():
+            self._say_run_status()
 
     def _on_finished(self, status: str, payload: object) -> None:
         self._throttled_refresh.cancel()

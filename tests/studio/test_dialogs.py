@@ -716,6 +716,26 @@ def test_the_status_bar_line_gives_a_percentage_only_for_stages_of_many_steps(qt
     assert lines[0] == "lpp: LPP guidance targets ready" and lines[1].startswith("6% · train: epoch 1/2"), lines
 
 
+def test_a_dialog_closed_during_a_run_shows_its_line_in_the_status_bar_at_once(qtbot, make_window, settle,
+                                                                               monkeypatch):
+    """The status bar's link came with the next progress record, 2.5 s after the dialog was
+    closed in the LPP stage; it comes when the dialog hides."""
+    from cdvae_core.progress import Progress
+
+    win = make_window("resaturation")
+    settle(win)
+    win.open_train_dialog()
+    dlg = win.train_dialog
+    qtbot.waitExposed(dlg)
+    label = win.findChild(QLabel, "trainJobLabel")
+    monkeypatch.setattr(dlg, "running", lambda: True)
+    dlg._latest = Progress("train", 6, 100, "epoch 1/2")
+    dlg._refresh()
+    assert not label.isVisible()  # the dialog is open
+    dlg.hide()
+    assert label.isVisible() and "6% · train: epoch 1/2" in label.text(), label.text()
+
+
 def test_the_export_dialog_keeps_its_width_whatever_is_chosen(qtbot, make_window, settle):
     """Choosing "Batch: a folder of images" widened the dialog by 200 px (its one-line summary),
     moving the Export button away from under the pointer."""
